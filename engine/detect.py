@@ -1,0 +1,152 @@
+"""Pose detection on mediapipe's BlazePose, offline.
+
+mediapipe 0.10.21 ships the BlazePose detector and the full landmark model (model_complexity=1) inside its
+wheel, so nothing is downloaded; complexities 0 and 2 would try to download and are never used here.
+BlazePose finds one person, the most prominent one, which is what the editor wants.
+
+Small photos (Market-1501's 64x128) defeat BlazePose's person detector when passed as they are, so a photo
+the first pass finds nobody in is retried padded to a square with a margin and enlarged: on the shared
+Market photos this lifts detection from 7/20 to 16/20.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .errors import NoPersonError
+from .pose import J, NUM_JOINTS, Pose
+
+# BlazePose landmark index for each COCO-18 joint (-1: computed, the neck is the shoulders' midpoint).
+BLAZEPOSE_TO_COCO18 = (0, -1, 12, 14, 16, 11, 13, 15, 24, 26, 28, 23, 25, 27, 5, 2, 8, 7)
+VISIBILITY_THRESHOLD = 0.5
+MIN_JOINTS = 4  # fewer present joints than this is "no person", not a pose
+
+
+@dataclass
+class Detection:
+    pose: Pose
+    mask: np.ndarray  # (H, W) float32 in 0..1, the person's segmentation
+    score: float      # mean visibility of the present joints
+
+
+class PoseDetector:
+    """Detects the most prominent person. One instance per thread (mediapipe graphs are not re-entrant)."""
+
+    def __init__(self, min_confidence: float = 0.5):
+        import mediapipe as mp  # heavy import: only when a detector is built
+
+        self._mp_pose = mp.solutions.pose
+        self._graph = self._mp_pose.Pose(static_image_mode=True, model_complexity=1, enable_segmentation=True,
+                                         min_detection_confidence=min_confidence)
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._graph.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _run(self, rgb: np.ndarray):
+        with self._lock:
+            return self._graph.process(np.ascontiguousarray(rgb))
+
+    def detect(self, image: np.ndarray, name: str = "photo") -> Detection:
+        """Return the pose and mask of the most prominent person; NoPersonError when there is none."""
+        h, w = image.shape[:2]
+        attempts = []
+        # 1. as it is, enlarged when small (BlazePose works on ~256 px crops internally)
+        s = max(1.0, 384.0 / max(h, w))
+        attempts.append((0, 0, s))
+        # 2. padded to a square with a margin, enlarged: rescues small, tight crops
+        side = int(max(h, w) * 1.5)
+        attempts.append(((side - w) // 2, (side - h) // 2, max(1.0, 512.0 / side)))
+        for pad_x, pad_y, scale in attempts:
+            canvas = image
+            if pad_x or pad_y:
+                canvas = cv2.copyMakeBorder(image, pad_y, pad_y, pad_x, pad_x, cv2.BORDER_REPLICATE)
+            if scale != 1.0:
+                canvas = cv2.resize(canvas, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+            result = self._run(canvas)
+            if result.pose_landmarks is None:
+                continue
+            det = self._to_detection(result, canvas.shape, pad_x, pad_y, scale, w, h)
+            if det.pose.count >= MIN_JOINTS:
+                return det
+        raise NoPersonError(f"{name}: no person found (place the skeleton by hand, or use another photo)")
+
+    @staticmethod
+    def _to_detection(result, canvas_shape, pad_x, pad_y, scale, w, h) -> Detection:
+        ch, cw = canvas_shape[:2]
+        lms = result.pose_landmarks.landmark
+        xy = np.zeros((NUM_JOINTS, 2), np.float32)
+        vis = np.zeros(NUM_JOINTS, np.float32)
+        for coco, bp in enumerate(BLAZEPOSE_TO_COCO18):
+            if bp < 0:
+                continue
+            lm = lms[bp]
+            xy[coco] = (lm.x * cw / scale - pad_x, lm.y * ch / scale - pad_y)
+            vis[coco] = lm.visibility
+        present = vis >= VISIBILITY_THRESHOLD
+        # joints that fall outside the photo are not usable as positions
+        inside = (xy[:, 0] >= -0.02 * w) & (xy[:, 0] <= 1.02 * w) & (xy[:, 1] >= -0.02 * h) & (xy[:, 1] <= 1.02 * h)
+        present &= inside
+        rs, ls = J["r_shoulder"], J["l_shoulder"]
+        if present[rs] and present[ls]:
+            xy[J["neck"]] = (xy[rs] + xy[ls]) / 2
+            vis[J["neck"]] = min(vis[rs], vis[ls])
+            present[J["neck"]] = True
+        xy[:, 0] = np.clip(xy[:, 0], 0, w - 1)
+        xy[:, 1] = np.clip(xy[:, 1], 0, h - 1)
+        pose = Pose(xy, present, w, h, np.where(present, vis, 0.0))
+        mask = np.zeros((h, w), np.float32)
+        seg = result.segmentation_mask
+        if seg is not None:
+            seg = cv2.resize(seg.astype(np.float32), (cw, ch), interpolation=cv2.INTER_LINEAR)
+            s0x, s0y = int(round(pad_x * scale)), int(round(pad_y * scale))
+            crop = seg[s0y:s0y + int(round(h * scale)), s0x:s0x + int(round(w * scale))]
+            if crop.size:
+                mask = cv2.resize(crop, (w, h), interpolation=cv2.INTER_LINEAR)
+        score = float(vis[present].mean()) if present.any() else 0.0
+        return Detection(pose, np.clip(mask, 0, 1), score)
+
+
+_local = threading.local()
+
+
+def default_detector() -> PoseDetector:
+    """A per-thread shared detector: building one costs ~0.5 s, so it is built once per thread."""
+    det = getattr(_local, "detector", None)
+    if det is None:
+        det = _local.detector = PoseDetector()
+    return det
+
+
+def detect_pose(image: np.ndarray, name: str = "photo") -> Detection:
+    return default_detector().detect(image, name)
+
+
+def pose_mask(pose: Pose, thickness: float | None = None) -> np.ndarray:
+    """A rough body mask drawn from the skeleton alone (limbs as thick lines, torso and head filled).
+
+    Used where no segmentation exists (hand-placed skeletons, mask-SSIM on generated images).
+    """
+    from .pose import LIMBS
+
+    m = np.zeros((pose.height, pose.width), np.uint8)
+    t = thickness or max(2.0, 0.35 * pose.head_size())
+    for a, b in LIMBS:
+        if pose.present[a] and pose.present[b]:
+            cv2.line(m, tuple(np.round(pose.xy[a]).astype(int)), tuple(np.round(pose.xy[b]).astype(int)), 1,
+                     int(round(t * 1.6)))
+    torso = [J[n] for n in ("r_shoulder", "l_shoulder", "l_hip", "r_hip")]
+    if pose.present[torso].all():
+        cv2.fillConvexPoly(m, np.round(pose.xy[torso]).astype(np.int32), 1)
+    if pose.present[J["nose"]]:
+        cv2.circle(m, tuple(np.round(pose.xy[J["nose"]]).astype(int)), int(round(pose.head_size() * 0.6)), 1, -1)
+    return m.astype(np.float32)

@@ -1,0 +1,106 @@
+"""Framing a person for a fixed-size network: the crop box around the body, as an affine from photo to model.
+
+The engine (at inference) and ``poseeditor-train prepare`` (for datasets) frame people the same way, so a
+network sees at run time the kind of crop it was trained on: the body's joint box, grown so that the head top
+and feet fit and the limbs have room to move, widened or heightened to the model's aspect, centred on the body.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .pose import Pose
+
+# How much room to leave around the joints, in units of the joint box's height (the head top is above the
+# eyes and the feet reach below the ankles; poses edited later need room for raised arms).
+MARGIN_TOP = 0.16
+MARGIN_BOTTOM = 0.08
+MARGIN_SIDE = 0.10
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A crop of a photo: ``matrix`` maps photo pixels to model pixels (a scale and a translation)."""
+
+    matrix: np.ndarray       # 2x3
+    model_size: tuple[int, int]   # (H, W)
+    photo_size: tuple[int, int]   # (H, W)
+
+    @property
+    def inverse(self) -> np.ndarray:
+        return cv2.invertAffineTransform(self.matrix)
+
+    def crop(self, image: np.ndarray, interpolation=cv2.INTER_AREA) -> np.ndarray:
+        h, w = self.model_size
+        scale = self.matrix[0, 0]
+        interp = interpolation if scale < 1 else cv2.INTER_CUBIC
+        return cv2.warpAffine(image, self.matrix, (w, h), flags=interp, borderMode=cv2.BORDER_REPLICATE)
+
+    def crop_mask(self, mask: np.ndarray) -> np.ndarray:
+        h, w = self.model_size
+        return cv2.warpAffine(mask.astype(np.float32), self.matrix, (w, h), flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+    def pose_to_model(self, pose: Pose) -> Pose:
+        h, w = self.model_size
+        return pose.transformed(self.matrix, w, h)
+
+    def pose_to_photo(self, pose: Pose) -> Pose:
+        h, w = self.photo_size
+        return pose.transformed(self.inverse, w, h)
+
+    def paste(self, photo: np.ndarray, crop: np.ndarray, feather: float = 0.04) -> np.ndarray:
+        """Put a model-sized image back into the photo, with a soft edge where the crop box ends."""
+        ph, pw = photo.shape[:2]
+        h, w = self.model_size
+        back = cv2.warpAffine(crop, self.inverse, (pw, ph), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+        # alpha: 1 inside the box, ramping to 0 over ``feather`` of its size at edges that lie inside the photo
+        ramp = max(1.0, feather * min(h, w))
+        ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+        edge = np.minimum.reduce([xs + 0.5, ys + 0.5, w - 0.5 - xs, h - 0.5 - ys])
+        a = np.clip(edge / ramp, 0, 1)
+        alpha = cv2.warpAffine(a, self.inverse, (pw, ph), flags=cv2.INTER_LINEAR, borderValue=0)
+        # where the box reaches past the photo's edge there is nothing to blend with: keep it fully opaque
+        inside = cv2.warpAffine(np.ones((h, w), np.float32), self.inverse, (pw, ph), borderValue=0)
+        if inside.min() > 0.999:
+            return back
+        out = photo.astype(np.float32) * (1 - alpha[..., None]) + back.astype(np.float32) * alpha[..., None]
+        return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def body_box(pose: Pose) -> tuple[float, float, float, float]:
+    """(x0, y0, x1, y1) around the person, with room for the head top, the feet and moving limbs."""
+    b = pose.bbox()
+    if b is None:
+        return 0.0, 0.0, float(pose.width), float(pose.height)
+    x0, y0, x1, y1 = b
+    bh = max(y1 - y0, pose.head_size() * 3, 8.0)
+    # a person seen only to the waist still gets a box of body proportions below the head
+    return (x0 - MARGIN_SIDE * bh, y0 - MARGIN_TOP * bh, x1 + MARGIN_SIDE * bh, y1 + MARGIN_BOTTOM * bh)
+
+
+def frame_for(pose: Pose, model_size: tuple[int, int], whole_if_fits: float = 0.9) -> Frame:
+    """The crop of ``pose``'s photo for a network of ``model_size`` (H, W).
+
+    When the photo already has the model's aspect and the person fills most of it (DeepFashion, Market-1501,
+    a prepared dataset), the whole photo is used, so such images are not re-cropped.
+    """
+    mh, mw = model_size
+    ph, pw = pose.height, pose.width
+    aspect = mw / mh
+    x0, y0, x1, y1 = body_box(pose)
+    bw, bh = x1 - x0, y1 - y0
+    photo_aspect = pw / ph
+    if abs(photo_aspect - aspect) < 0.02 * aspect and bh >= whole_if_fits * ph * 0.8:
+        cx, cy, box_h = pw / 2, ph / 2, float(ph)
+    else:
+        box_h = max(bh, bw / aspect)
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    box_w = box_h * aspect
+    s = mh / box_h
+    # photo pixel centre (u) to model pixel centre: m = s * (u + 0.5 - left) - 0.5
+    left, top = cx - box_w / 2, cy - box_h / 2
+    m = np.array([[s, 0, s * (0.5 - left) - 0.5], [0, s, s * (0.5 - top) - 0.5]], np.float64)
+    return Frame(m, (mh, mw), (ph, pw))

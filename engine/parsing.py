@@ -1,0 +1,65 @@
+"""Coarse body-part parsing from a pose and a person mask.
+
+Each person pixel goes to its nearest body part (head, torso, upper/lower arms and legs, left and right), the
+stand-in for human parsing where a dataset has none (SPGNet) and the part layers of the warp backend.
+Hands and feet belong to the lower arm / shin they end; hair and face to the head.
+
+Labels (0 is background):
+    1 head, 2 torso, 3 r_upper_arm, 4 r_lower_arm, 5 l_upper_arm, 6 l_lower_arm, 7 r_thigh, 8 r_shin,
+    9 l_thigh, 10 l_shin
+i.e. label = 1 + index in ``engine.encode.PART_NAMES``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .encode import PART_LIMBS, PART_NAMES, segment_distance
+from .pose import J, Pose
+
+NUM_LABELS = len(PART_NAMES) + 1
+LABEL_NAMES = ("background",) + PART_NAMES
+# A colour per label for overlays (RGB).
+LABEL_COLORS = np.array([
+    (0, 0, 0), (255, 200, 0), (220, 40, 40), (40, 160, 255), (40, 90, 200), (60, 220, 120), (20, 150, 80),
+    (200, 80, 255), (130, 40, 200), (255, 120, 170), (200, 60, 110)], np.uint8)
+
+
+def _part_distances(pose: Pose, h: int, w: int) -> np.ndarray:
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    big = np.float32(1e9)
+    dist = np.full((len(PART_NAMES), h, w), big, np.float32)
+    # head: distance to the nearest head joint; the neck-nose segment covers the chin when both exist
+    head_pts = [pose.xy[i] for i in (J["nose"], J["r_eye"], J["l_eye"], J["r_ear"], J["l_ear"]) if pose.present[i]]
+    if head_pts:
+        d = np.min([np.hypot(xs - p[0], ys - p[1]) for p in head_pts], axis=0)
+        dist[0] = d * 0.8  # the head is wider than its joints are far apart: favour it around them
+    # torso: the segments of its outline and its two diagonals, so the interior is near the torso
+    t = [J[n] for n in ("r_shoulder", "l_shoulder", "l_hip", "r_hip")]
+    pts = [pose.xy[i] for i in t if pose.present[i]]
+    if pose.present[J["neck"]]:
+        pts.append(pose.xy[J["neck"]])
+    if len(pts) >= 2:
+        segs = [(pts[i], pts[j]) for i in range(len(pts)) for j in range(i + 1, len(pts))]
+        dist[1] = np.min([segment_distance(xs, ys, a, b) for a, b in segs], axis=0)
+    for k, part in enumerate(PART_NAMES[2:], start=2):
+        a, b = PART_LIMBS[part]
+        if pose.present[a] and pose.present[b]:
+            pa, pb = pose.xy[a], pose.xy[b]
+            if part.endswith(("lower_arm", "shin")):
+                pb = pb + 0.25 * (pb - pa)  # hand / foot beyond the wrist / ankle
+            dist[k] = segment_distance(xs, ys, pa, pb)
+    return dist
+
+
+def coarse_parsing(pose: Pose, mask: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    """(H, W) uint8 labels: 0 outside the mask, else 1 + the nearest part."""
+    h, w = mask.shape[:2]
+    dist = _part_distances(pose, h, w)
+    labels = (np.argmin(dist, axis=0) + 1).astype(np.uint8)
+    none = dist.min(axis=0) >= 1e8
+    labels[(mask < threshold) | none] = 0
+    return labels
+
+
+def colorize(labels: np.ndarray) -> np.ndarray:
+    return LABEL_COLORS[np.clip(labels, 0, NUM_LABELS - 1)]

@@ -1,0 +1,304 @@
+"""The 18-joint pose (OpenPose COCO-18 order) and its file formats.
+
+Coordinates are pixels of the image the pose belongs to, x to the right and y down. A joint is either present
+(with a position) or missing. "Right" is the person's right, as in OpenPose: in a photo of a person facing the
+camera the right wrist appears on the left side of the image.
+
+Formats:
+- OpenPose / ControlNet JSON: {"people": [{"pose_keypoints_2d": [x, y, c] * 18}], "canvas_width", "canvas_height"};
+  missing joints are 0,0,0; some writers store x, y normalised to 0..1.
+- pose-gan / PATN annotation CSV row: ``name: [y0, ..., y17]: [x0, ..., x17]`` with -1 for a missing joint.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import PoseFormatError
+
+JOINT_NAMES = (
+    "nose", "neck",
+    "r_shoulder", "r_elbow", "r_wrist",
+    "l_shoulder", "l_elbow", "l_wrist",
+    "r_hip", "r_knee", "r_ankle",
+    "l_hip", "l_knee", "l_ankle",
+    "r_eye", "l_eye", "r_ear", "l_ear",
+)
+NUM_JOINTS = len(JOINT_NAMES)
+J = {name: i for i, name in enumerate(JOINT_NAMES)}
+
+# Left <-> right partner of each joint, for mirroring.
+MIRROR_INDEX = tuple(
+    J[n.replace("r_", "l_", 1)] if n.startswith("r_") else J[n.replace("l_", "r_", 1)] if n.startswith("l_") else i
+    for i, n in enumerate(JOINT_NAMES)
+)
+
+# The 17 limbs OpenPose draws, with its usual colours (RGB), in its drawing order.
+LIMBS = (
+    (1, 2), (1, 5), (2, 3), (3, 4), (5, 6), (6, 7), (1, 8), (8, 9), (9, 10),
+    (1, 11), (11, 12), (12, 13), (1, 0), (0, 14), (14, 16), (0, 15), (15, 17),
+)
+LIMB_COLORS = (
+    (255, 0, 0), (255, 85, 0), (255, 170, 0), (255, 255, 0), (170, 255, 0), (85, 255, 0), (0, 255, 0),
+    (0, 255, 85), (0, 255, 170), (0, 255, 255), (0, 170, 255), (0, 85, 255), (0, 0, 255), (85, 0, 255),
+    (170, 0, 255), (255, 0, 255), (255, 0, 170),
+)
+JOINT_COLORS = (
+    (255, 0, 0), (255, 85, 0), (255, 170, 0), (255, 255, 0), (170, 255, 0), (85, 255, 0), (0, 255, 0),
+    (0, 255, 85), (0, 255, 170), (0, 255, 255), (0, 170, 255), (0, 85, 255), (0, 0, 255), (85, 0, 255),
+    (170, 0, 255), (255, 0, 255), (255, 0, 170), (255, 0, 85),
+)
+
+
+@dataclass
+class Pose:
+    """18 joints in pixel coordinates of a ``width`` x ``height`` image.
+
+    ``xy`` is (18, 2) float32; ``present`` is (18,) bool; ``confidence`` is (18,) float32 (1.0 for hand-placed
+    joints). A missing joint's ``xy`` is meaningless and kept at 0.
+    """
+
+    xy: np.ndarray
+    present: np.ndarray
+    width: int
+    height: int
+    confidence: np.ndarray = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self):
+        self.xy = np.asarray(self.xy, dtype=np.float32).reshape(NUM_JOINTS, 2)
+        self.present = np.asarray(self.present, dtype=bool).reshape(NUM_JOINTS)
+        if self.confidence is None:
+            self.confidence = self.present.astype(np.float32)
+        self.confidence = np.asarray(self.confidence, dtype=np.float32).reshape(NUM_JOINTS)
+        self.xy[~self.present] = 0.0
+        self.width, self.height = int(self.width), int(self.height)
+
+    # ----- construction -------------------------------------------------------------------------------------
+    @classmethod
+    def empty(cls, width: int, height: int) -> "Pose":
+        return cls(np.zeros((NUM_JOINTS, 2)), np.zeros(NUM_JOINTS, bool), width, height)
+
+    @classmethod
+    def default(cls, width: int, height: int) -> "Pose":
+        """A standing person filling most of the image height: the skeleton a user starts from by hand."""
+        from .presets import standing  # local import: presets imports Pose
+
+        return standing(width, height)
+
+    def copy(self) -> "Pose":
+        return Pose(self.xy.copy(), self.present.copy(), self.width, self.height, self.confidence.copy())
+
+    # ----- queries ------------------------------------------------------------------------------------------
+    def has(self, *names_or_ids) -> bool:
+        return all(self.present[J[n] if isinstance(n, str) else n] for n in names_or_ids)
+
+    def point(self, name_or_id) -> np.ndarray:
+        return self.xy[J[name_or_id] if isinstance(name_or_id, str) else name_or_id]
+
+    @property
+    def count(self) -> int:
+        return int(self.present.sum())
+
+    def bbox(self) -> tuple[float, float, float, float] | None:
+        """(x0, y0, x1, y1) of the present joints, or None when none is present."""
+        if not self.present.any():
+            return None
+        p = self.xy[self.present]
+        return float(p[:, 0].min()), float(p[:, 1].min()), float(p[:, 0].max()), float(p[:, 1].max())
+
+    def torso_valid(self) -> bool:
+        """Both hips and both shoulders present: the condition for a usable training pair."""
+        return self.has("r_hip", "l_hip", "r_shoulder", "l_shoulder")
+
+    def head_size(self) -> float:
+        """The PCKh reference length. Uses the head joints when possible, else a fraction of the torso.
+
+        Estimated as in MPII's convention of head segment length, from what COCO-18 offers: the ear-to-ear
+        distance (or eye distance x 2, or neck-nose x 1.3), falling back to 0.25 of the torso height.
+        """
+        if self.has("r_ear", "l_ear"):
+            return float(np.linalg.norm(self.point("r_ear") - self.point("l_ear")))
+        if self.has("neck", "nose"):
+            return 1.3 * float(np.linalg.norm(self.point("neck") - self.point("nose")))
+        if self.has("r_eye", "l_eye"):
+            return 2.0 * float(np.linalg.norm(self.point("r_eye") - self.point("l_eye")))
+        if self.has("neck") and (self.has("r_hip") or self.has("l_hip")):
+            hip = self.point("r_hip") if self.has("r_hip") else self.point("l_hip")
+            return 0.25 * float(np.linalg.norm(self.point("neck") - hip))
+        return 0.1 * float(max(self.width, self.height))
+
+    # ----- edits (each returns a new Pose) -----------------------------------------------------------------
+    def moved(self, joint, x: float, y: float) -> "Pose":
+        p = self.copy()
+        i = J[joint] if isinstance(joint, str) else int(joint)
+        p.xy[i] = (x, y)
+        p.present[i] = True
+        p.confidence[i] = 1.0
+        return p
+
+    def with_present(self, joint, present: bool) -> "Pose":
+        p = self.copy()
+        i = J[joint] if isinstance(joint, str) else int(joint)
+        p.present[i] = present
+        if not present:
+            p.xy[i] = 0.0
+        return p
+
+    def mirrored(self) -> "Pose":
+        """Flip the pose horizontally inside its image, swapping left and right joints.
+
+        The result is the pose of the mirrored photo: its right wrist is still drawn on the image's left side
+        when the mirrored person faces the camera.
+        """
+        idx = np.array(MIRROR_INDEX)
+        xy = self.xy[idx].copy()
+        xy[:, 0] = (self.width - 1) - xy[:, 0]
+        p = Pose(xy, self.present[idx], self.width, self.height, self.confidence[idx])
+        return p
+
+    def scaled(self, sx: float, sy: float | None = None, width: int | None = None, height: int | None = None) -> "Pose":
+        sy = sx if sy is None else sy
+        xy = self.xy * np.array([sx, sy], np.float32)
+        return Pose(xy, self.present, width or round(self.width * sx), height or round(self.height * sy),
+                    self.confidence)
+
+    def transformed(self, matrix: np.ndarray, width: int, height: int) -> "Pose":
+        """Apply a 2x3 affine matrix to every joint (e.g. a crop + resize) and give the new image size."""
+        m = np.asarray(matrix, np.float64)
+        xy = self.xy.astype(np.float64) @ m[:, :2].T + m[:, 2]
+        return Pose(xy, self.present, width, height, self.confidence)
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, Pose):
+            return NotImplemented
+        return (self.width, self.height) == (other.width, other.height) and np.array_equal(
+            self.present, other.present) and np.allclose(self.xy, other.xy, atol=1e-4)
+
+    # ----- OpenPose / ControlNet JSON ----------------------------------------------------------------------
+    def to_openpose(self, normalized: bool = False) -> dict:
+        kp = []
+        for i in range(NUM_JOINTS):
+            if self.present[i]:
+                x, y = float(self.xy[i, 0]), float(self.xy[i, 1])
+                if normalized:
+                    x, y = x / max(self.width, 1), y / max(self.height, 1)
+                kp += [round(x, 6 if normalized else 3), round(y, 6 if normalized else 3),
+                       round(float(self.confidence[i]) or 1.0, 4)]
+            else:
+                kp += [0, 0, 0]
+        return {"version": 1.3, "people": [{"pose_keypoints_2d": kp}],
+                "canvas_width": self.width, "canvas_height": self.height}
+
+    @classmethod
+    def from_openpose(cls, data, width: int | None = None, height: int | None = None, person: int = 0) -> "Pose":
+        """Read an OpenPose/ControlNet dict. ``width``/``height`` are used when the file has no canvas size."""
+        if isinstance(data, list):  # some editors save a list of frames
+            if not data:
+                raise PoseFormatError("pose JSON is an empty list")
+            data = data[0]
+        if not isinstance(data, dict):
+            raise PoseFormatError("pose JSON must be an object with a 'people' list")
+        people = data.get("people")
+        if not isinstance(people, list) or not people:
+            raise PoseFormatError("pose JSON has no 'people' entry (no person in it)")
+        if person >= len(people):
+            raise PoseFormatError(f"pose JSON has {len(people)} people; person {person} asked for")
+        entry = people[person]
+        kp = entry.get("pose_keypoints_2d") if isinstance(entry, dict) else None
+        if not isinstance(kp, list):
+            raise PoseFormatError("pose JSON person has no 'pose_keypoints_2d' list")
+        try:
+            arr = np.asarray(kp, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise PoseFormatError("pose_keypoints_2d holds values that are not numbers") from None
+        if arr.ndim != 1 or arr.size not in (NUM_JOINTS * 3, 25 * 3):
+            raise PoseFormatError(
+                f"pose_keypoints_2d has {arr.size} values; expected {NUM_JOINTS * 3} (18 joints x [x, y, c])")
+        if not np.all(np.isfinite(arr)):
+            raise PoseFormatError("pose_keypoints_2d holds NaN or infinite values")
+        arr = arr.reshape(-1, 3)
+        if len(arr) == 25:  # BODY_25: same first 8 joints; map the rest to COCO-18
+            body25_to_coco = [0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18]
+            arr = arr[body25_to_coco]
+        w = data.get("canvas_width", width)
+        h = data.get("canvas_height", height)
+        present = arr[:, 2] > 0
+        xy = arr[:, :2].copy()
+        normalized = present.any() and np.all(xy[present] <= 1.0) and np.all(xy[present] >= 0.0)
+        if w is None or h is None:
+            if normalized:
+                raise PoseFormatError("pose JSON is normalised but has no canvas_width/canvas_height")
+            b = xy[present]
+            w = int(np.ceil(b[:, 0].max() + 1)) if present.any() else 512
+            h = int(np.ceil(b[:, 1].max() + 1)) if present.any() else 512
+        try:
+            w, h = int(w), int(h)
+        except (TypeError, ValueError):
+            raise PoseFormatError("canvas_width/canvas_height are not numbers") from None
+        if w <= 0 or h <= 0:
+            raise PoseFormatError(f"pose JSON canvas is {w}x{h}")
+        if normalized:
+            xy = xy * np.array([w, h])
+        return cls(xy, present, w, h, np.where(present, arr[:, 2], 0.0))
+
+    def save_json(self, path, normalized: bool = False) -> None:
+        Path(path).write_text(json.dumps(self.to_openpose(normalized), indent=1))
+
+    @classmethod
+    def load_json(cls, path, width: int | None = None, height: int | None = None) -> "Pose":
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as e:
+            raise PoseFormatError(f"{path}: cannot read pose file ({e.strerror or e})") from None
+        except UnicodeDecodeError:
+            raise PoseFormatError(f"{path}: not a text file (expected OpenPose JSON)") from None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise PoseFormatError(f"{path}: not valid JSON (line {e.lineno}: {e.msg})") from None
+        try:
+            return cls.from_openpose(data, width, height)
+        except PoseFormatError as e:
+            raise PoseFormatError(f"{path}: {e}") from None
+
+    # ----- pose-gan / PATN annotation CSV -----------------------------------------------------------------
+    def to_posegan_row(self, name: str) -> str:
+        ys = [int(round(float(self.xy[i, 1]))) if self.present[i] else -1 for i in range(NUM_JOINTS)]
+        xs = [int(round(float(self.xy[i, 0]))) if self.present[i] else -1 for i in range(NUM_JOINTS)]
+        return f"{name}: {ys}: {xs}"
+
+    @classmethod
+    def from_posegan_row(cls, row: str, width: int, height: int) -> tuple[str, "Pose"]:
+        """Parse ``name: [y...]: [x...]``. Returns (name, pose)."""
+        parts = row.strip().split(":")
+        if len(parts) != 3:
+            raise PoseFormatError(f"expected 'name: [y0..y17]: [x0..x17]', got {len(parts)} ':'-separated fields")
+        name = parts[0].strip()
+        try:
+            ys = json.loads(parts[1].strip())
+            xs = json.loads(parts[2].strip())
+        except json.JSONDecodeError:
+            raise PoseFormatError("joint lists are not of the form [v0, v1, ...]") from None
+        if not (isinstance(ys, list) and isinstance(xs, list)):
+            raise PoseFormatError("joint lists are not lists")
+        if len(ys) != NUM_JOINTS or len(xs) != NUM_JOINTS:
+            raise PoseFormatError(f"{len(ys)} y values and {len(xs)} x values; expected {NUM_JOINTS} each")
+        try:
+            y = np.asarray(ys, np.float64)
+            x = np.asarray(xs, np.float64)
+        except (TypeError, ValueError):
+            raise PoseFormatError("joint lists hold values that are not numbers") from None
+        present = (x != -1) & (y != -1)
+        return name, cls(np.stack([x, y], 1), present, width, height)
+
+
+def pose_distance(a: Pose, b: Pose) -> float:
+    """Mean distance between joints present in both, in units of a's head size (inf when none is shared)."""
+    both = a.present & b.present
+    if not both.any():
+        return float("inf")
+    return float(np.linalg.norm(a.xy[both] - b.xy[both], axis=1).mean() / max(a.head_size(), 1e-6))

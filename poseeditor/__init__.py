@@ -1,0 +1,1 @@
+"""The PoseEditor desktop app (PySide6). Talks to engine/ only through engine.runtime, from a worker thread."""

@@ -1,0 +1,36 @@
+"""Shared test setup: offscreen Qt, a modest torch thread count, and the shared real data (skipped if absent)."""
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# opencv-contrib (mediapipe's cv2) points Qt at its own Qt5 plugins; PySide6 must use its own.
+os.environ.pop("QT_QPA_PLATFORM_PLUGIN_PATH", None)
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("POSEEDITOR_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+def shared(*parts) -> Path:
+    """Path to a file of ../shared/data; skips the test with a reason when it is not there (fresh clones)."""
+    p = SHARED_DATA.joinpath(*parts)
+    if not p.exists():
+        pytest.skip(f"shared data not present: {p}")
+    return p
+
+
+@pytest.fixture
+def shared_data():
+    return shared
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _torch_threads():
+    try:
+        import torch
+
+        torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    except ImportError:
+        pass
+    yield

