@@ -24,7 +24,15 @@ LABEL_COLORS = np.array([
     (200, 80, 255), (130, 40, 200), (255, 120, 170), (200, 60, 110)], np.uint8)
 
 
+# Arms are thin: a pixel farther than this (in torso sizes) from an arm's bone is not arm, whatever its
+# nearest bone is (wide trousers or a skirt beside a hanging hand belong to the legs or torso, not the hand).
+ARM_RADIUS = 0.09
+
+
 def _part_distances(pose: Pose, h: int, w: int) -> np.ndarray:
+    from .encode import torso_size
+
+    ts = torso_size(pose) or 3 * pose.head_size()
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
     big = np.float32(1e9)
     dist = np.full((len(PART_NAMES), h, w), big, np.float32)
@@ -47,7 +55,10 @@ def _part_distances(pose: Pose, h: int, w: int) -> np.ndarray:
             pa, pb = pose.xy[a], pose.xy[b]
             if part.endswith(("lower_arm", "shin")):
                 pb = pb + 0.25 * (pb - pa)  # hand / foot beyond the wrist / ankle
-            dist[k] = segment_distance(xs, ys, pa, pb)
+            d = segment_distance(xs, ys, pa, pb)
+            if "arm" in part:
+                d = np.where(d > ARM_RADIUS * ts, d + 1e6, d)  # only when nothing else claims the pixel
+            dist[k] = d
     return dist
 
 
@@ -56,7 +67,7 @@ def coarse_parsing(pose: Pose, mask: np.ndarray, threshold: float = 0.5) -> np.n
     h, w = mask.shape[:2]
     dist = _part_distances(pose, h, w)
     labels = (np.argmin(dist, axis=0) + 1).astype(np.uint8)
-    none = dist.min(axis=0) >= 1e8
+    none = dist.min(axis=0) >= 1e9
     labels[(mask < threshold) | none] = 0
     return labels
 

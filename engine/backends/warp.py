@@ -31,6 +31,14 @@ from .base import Backend, SourceState
 DEPTH_ORDER = ("r_thigh", "l_thigh", "r_shin", "l_shin", "torso", "head",
                "r_upper_arm", "l_upper_arm", "r_lower_arm", "l_lower_arm")
 INPAINT_MAX_SIDE = 512
+# The parts a limb meets at its joints (the torso at shoulders and hips).
+_CHAIN_NEIGHBOURS = {
+    "r_upper_arm": ("torso", "r_lower_arm"), "r_lower_arm": ("r_upper_arm",),
+    "l_upper_arm": ("torso", "l_lower_arm"), "l_lower_arm": ("l_upper_arm",),
+    "r_thigh": ("torso", "r_shin"), "r_shin": ("r_thigh",),
+    "l_thigh": ("torso", "l_shin"), "l_shin": ("l_thigh",),
+}
+_CHAIN_NEIGHBOURS = {k: tuple(PART_NAMES.index(n) for n in v) for k, v in _CHAIN_NEIGHBOURS.items()}
 
 
 @dataclass
@@ -77,10 +85,13 @@ def _layers_for(image: np.ndarray, pose: Pose, mask: np.ndarray) -> list[Layer |
             if not (pose.present[a] and pose.present[b]):
                 layers.append(None)
                 continue
+            # the disc around each joint may only take pixels of the same limb chain (the neighbouring bone),
+            # never clothing of another part that happens to touch the joint
+            chain = np.isin(labels, [k + 1] + [n + 1 for n in _CHAIN_NEIGHBOURS[part]]).astype(np.uint8)
             discs = np.zeros_like(m)
             for j in (a, b):
                 cv2.circle(discs, tuple(int(v) for v in np.round(pose.xy[j])), joint_r, 1, -1)
-            m |= discs & person
+            m |= discs & chain
         if not m.any():
             layers.append(None)
             continue

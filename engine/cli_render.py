@@ -1,0 +1,149 @@
+"""poseeditor-render: detect a pose, or repose a person, from the command line.
+
+    poseeditor-render --source PHOTO [--source PHOTO ...] [--pose-out POSE.json]
+                      [--target POSE.json|PHOTO] [--backend NAME] [--weights FILE]
+                      [--device auto|cpu|cuda] [-o OUT.png]
+
+With no target it only detects and writes the source pose (to --pose-out, or prints it). With a target (a pose
+JSON in the first photo's pixels, or a photo whose detected pose is moved onto the source person) it renders.
+Every user error is one line on stderr and exit status 2; --verbose shows tracebacks.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import PoseEditorError, PoseFormatError
+from .images import IMAGE_SUFFIXES
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="poseeditor-render", description=__doc__.split("\n\n")[0])
+    p.add_argument("--source", action="append", required=True, metavar="PHOTO",
+                   help="reference photo of the person (repeat for several photos of the same person)")
+    p.add_argument("--source-pose", action="append", metavar="POSE.json",
+                   help="use this pose for the matching --source instead of detecting it")
+    p.add_argument("--pose-out", metavar="POSE.json", help="write the first source's detected pose (OpenPose JSON)")
+    p.add_argument("--target", metavar="POSE.json|PHOTO", help="target pose (JSON) or a photo to take it from")
+    p.add_argument("--backend", default="warp", help="engine backend (default: warp); --list-backends lists them")
+    p.add_argument("--weights", metavar="FILE", help="weights (.safetensors) for a neural backend")
+    p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
+    p.add_argument("-o", "--output", metavar="OUT.png", help="where to write the rendered image")
+    p.add_argument("--list-backends", action="store_true", help="list the backends and exit")
+    p.add_argument("--verbose", action="store_true", help="show tracebacks")
+    return p
+
+
+def _target_pose(arg: str, like, detector):
+    """A target from a pose JSON, or from another photo: its pose moved and scaled onto the source person."""
+    from .images import load_image
+    from .pose import Pose
+
+    path = Path(arg)
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        det = detector.detect(load_image(path), str(path))
+        return retarget(det.pose, like)
+    pose = Pose.load_json(path, like.width, like.height)
+    if (pose.width, pose.height) != (like.width, like.height):
+        # a pose made for another canvas: scale it to the photo
+        pose = pose.scaled(like.width / pose.width, like.height / pose.height, like.width, like.height)
+    if pose.count == 0:
+        raise PoseFormatError(f"{path}: the target pose has no joints")
+    return pose
+
+
+def retarget(pose, like):
+    """Move and scale ``pose`` (from another photo) so its torso sits where ``like``'s does."""
+    import numpy as np
+
+    from .pose import Pose
+
+    def anchor(p):
+        pts = [p.point(n) for n in ("neck", "r_hip", "l_hip") if p.has(n)]
+        if len(pts) < 2:
+            b = p.bbox()
+            return np.array([(b[0] + b[2]) / 2, (b[1] + b[3]) / 2]), max(b[3] - b[1], 1.0)
+        c = np.mean(pts, axis=0)
+        size = p.bbox()[3] - p.bbox()[1]
+        return c, max(size, 1.0)
+
+    c_src, s_src = anchor(pose)
+    c_dst, s_dst = anchor(like)
+    s = s_dst / s_src
+    xy = (pose.xy - c_src) * s + c_dst
+    return Pose(xy, pose.present, like.width, like.height, pose.confidence)
+
+
+def run(args) -> int:
+    from .images import load_image, save_image
+    from .pose import Pose
+
+    if args.list_backends:
+        from . import registry
+
+        for name in registry.backend_names():
+            cls = registry.backend_class(name)
+            print(f"{name:12s} {cls.title}")
+        for name, why in registry.unavailable().items():
+            print(f"{name:12s} unavailable: {why}")
+        return 0
+    if not args.pose_out and not args.target:
+        raise PoseEditorError("nothing to do: give --pose-out to detect, or --target to render")
+    if args.target and not args.output:
+        raise PoseEditorError("give -o OUT.png for the rendered image")
+    if args.source_pose and len(args.source_pose) != len(args.source):
+        raise PoseEditorError("give one --source-pose per --source, or none")
+
+    from .detect import PoseDetector
+
+    images, poses, masks = [], [], []
+    with PoseDetector() as detector:
+        for i, src in enumerate(args.source):
+            img = load_image(src)
+            det = detector.detect(img, src)
+            images.append(img)
+            masks.append(det.mask)
+            if args.source_pose:
+                pose = Pose.load_json(args.source_pose[i], img.shape[1], img.shape[0])
+                if (pose.width, pose.height) != (img.shape[1], img.shape[0]):
+                    raise PoseFormatError(f"{args.source_pose[i]}: pose is for a {pose.width}x{pose.height} "
+                                          f"image, {src} is {img.shape[1]}x{img.shape[0]}")
+                poses.append(pose)
+            else:
+                poses.append(det.pose)
+        if args.pose_out:
+            poses[0].save_json(args.pose_out)
+            print(f"{args.source[0]}: {poses[0].count} of 18 joints -> {args.pose_out}")
+        if not args.target:
+            return 0
+        target = _target_pose(args.target, poses[0], detector)
+
+    from .runtime import Engine
+
+    engine = Engine(args.backend, args.device, weights=args.weights)
+    if not engine.backend.ready:
+        raise PoseEditorError(f"backend '{args.backend}' has {engine.backend.weights_info.label}")
+    engine.set_sources(images, poses, masks)
+    out = engine.render(target)
+    save_image(args.output, out)
+    print(f"{args.output}: {out.shape[1]}x{out.shape[0]} rendered by {args.backend} in {engine.last_render_ms:.0f} ms")
+    return 0
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return run(args)
+    except PoseEditorError as e:
+        if args.verbose:
+            raise
+        print(f"poseeditor-render: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""The foundation's end-to-end promises, on a real photo with the real mediapipe detector."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from engine.cli_render import main as render_main
+from engine.detect import detect_pose
+from engine.errors import NoPersonError
+from engine.images import load_image
+from engine.pose import J, Pose
+from tests.conftest import shared
+
+
+@pytest.fixture(scope="module")
+def women1():
+    path = shared("fashion-sources", "women1.jpg")
+    img = load_image(path)
+    return path, img, detect_pose(img)
+
+
+def test_detection_finds_the_joints_in_coco18_order(women1):
+    _, img, det = women1
+    p = det.pose
+    assert p.count >= 14
+    # She faces the camera: her right side is on the image's left.
+    assert p.xy[J["r_wrist"], 0] < p.xy[J["l_wrist"], 0]
+    assert p.xy[J["r_shoulder"], 0] < p.xy[J["l_shoulder"], 0]
+    assert p.xy[J["r_ankle"], 0] < p.xy[J["l_ankle"], 0]
+    assert p.xy[J["nose"], 1] < p.xy[J["neck"], 1] < p.xy[J["r_hip"], 1] < p.xy[J["r_knee"], 1]
+    assert det.mask.shape == img.shape[:2] and det.mask[int(p.xy[J["neck"], 1]) + 20, int(p.xy[J["neck"], 0])] > 0.5
+
+
+def test_exif_rotated_photo_gives_the_upright_pose(tmp_path, women1):
+    _, img, det = women1
+    exif = Image.Exif()
+    exif[0x0112] = 8  # stored rotated: display needs a 90 degree turn
+    Image.fromarray(np.rot90(img, k=-1).copy()).save(tmp_path / "rot.jpg", exif=exif, quality=95)
+    img2 = load_image(tmp_path / "rot.jpg")
+    assert img2.shape == img.shape
+    p2 = detect_pose(img2).pose
+    assert np.linalg.norm(p2.xy[J["nose"]] - det.pose.xy[J["nose"]]) < 0.5 * det.pose.head_size()
+
+
+def test_no_person_is_a_clear_error():
+    rng = np.random.default_rng(0)
+    img = (rng.random((200, 300, 3)) * 40 + 100).astype(np.uint8)
+    with pytest.raises(NoPersonError, match="no person found"):
+        detect_pose(img, "noise.png")
+
+
+def test_dragging_the_right_arm_up_moves_it_there_and_nothing_else(tmp_path, women1):
+    path, img, det = women1
+    pose_file = tmp_path / "p.json"
+    assert render_main(["--source", str(path), "--pose-out", str(pose_file)]) == 0
+    src = Pose.load_json(pose_file)
+    assert src.count >= 14
+    sh = src.point("r_shoulder")
+    tgt = src.moved("r_elbow", sh[0] - 28, sh[1] + 18).moved("r_wrist", sh[0] - 36, sh[1] - 14)
+    tgt.save_json(tmp_path / "t.json")
+    out = tmp_path / "out.png"
+    assert render_main(["--source", str(path), "--target", str(tmp_path / "t.json"), "-o", str(out)]) == 0
+    res = load_image(out)
+    assert res.shape == img.shape
+    got = detect_pose(res).pose
+    head = src.head_size()
+    assert got.present[J["r_wrist"]]
+    assert np.linalg.norm(got.point("r_wrist") - tgt.point("r_wrist")) < 0.5 * head  # PCKh@0.5
+    assert np.linalg.norm(got.point("r_wrist") - src.point("r_wrist")) > 2 * head    # it really moved
+    for name in ("nose", "l_shoulder", "l_wrist", "r_hip", "l_hip", "r_knee", "l_ankle"):
+        assert np.linalg.norm(got.point(name) - src.point(name)) < 0.5 * head, name
+
+
+def _run_cli(args, capsys):
+    code = render_main(args)
+    err = capsys.readouterr().err.strip()
+    return code, err
+
+
+@pytest.mark.parametrize("kind", ["corrupt", "text", "nobody", "malformed_pose", "other_backend_weights"])
+def test_bad_inputs_give_one_line_errors(tmp_path, capsys, kind, women1):
+    path = women1[0]
+    args = ["--source", str(path), "--pose-out", str(tmp_path / "p.json")]
+    if kind == "corrupt":
+        data = path.read_bytes()
+        (tmp_path / "c.jpg").write_bytes(data[:200] + bytes(range(256)) * 4)
+        args[1] = str(tmp_path / "c.jpg")
+    elif kind == "text":
+        (tmp_path / "t.jpg").write_text("this is not a photo")
+        args[1] = str(tmp_path / "t.jpg")
+    elif kind == "nobody":
+        Image.fromarray(np.full((300, 200, 3), 200, np.uint8)).save(tmp_path / "n.png")
+        args[1] = str(tmp_path / "n.png")
+    elif kind == "malformed_pose":
+        (tmp_path / "bad.json").write_text('{"people": [{"pose_keypoints_2d": [1, 2]}]}')
+        args = ["--source", str(path), "--target", str(tmp_path / "bad.json"), "-o", str(tmp_path / "o.png")]
+    elif kind == "other_backend_weights":
+        import torch
+
+        from engine.weights import WeightsMeta, save_weights
+        save_weights(tmp_path / "w.safetensors", {"x": torch.zeros(1)}, WeightsMeta("some-other-backend"))
+        (tmp_path / "t.json").write_text(json.dumps(women1[2].pose.to_openpose()))
+        args = ["--source", str(path), "--target", str(tmp_path / "t.json"), "-o", str(tmp_path / "o.png"),
+                "--backend", "warp", "--weights", str(tmp_path / "w.safetensors")]
+    code, err = _run_cli(args, capsys)
+    assert code == 2
+    assert err.startswith("poseeditor-render: error:") and len(err.splitlines()) == 1, err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("kind", ["rgba", "gray", "16bit", "huge"])
+def test_usable_odd_images_give_a_result(tmp_path, women1, kind):
+    _, img, _ = women1
+    f = tmp_path / f"{kind}.png"
+    if kind == "rgba":
+        Image.fromarray(np.dstack([img, np.full(img.shape[:2], 255, np.uint8)]), "RGBA").save(f)
+    elif kind == "gray":
+        Image.fromarray(img.mean(2).astype(np.uint8), "L").save(f)
+    elif kind == "16bit":
+        Image.fromarray((img.mean(2) * 257).astype(np.uint16)).save(f)
+    else:
+        f = tmp_path / "huge.jpg"
+        Image.fromarray(img).resize((12000, 12000)).save(f, quality=70)
+    assert render_main(["--source", str(f), "--target", str(f), "-o", str(tmp_path / "o.png")]) == 0
+    assert load_image(tmp_path / "o.png").ndim == 3
+
+
+def test_console_script_exits_2_without_traceback(tmp_path):
+    (tmp_path / "t.jpg").write_text("nope")
+    exe = [sys.executable, "-m", "engine.cli_render", "--source", str(tmp_path / "t.jpg"), "--pose-out", "x.json"]
+    r = subprocess.run(exe, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "not an image" in r.stderr

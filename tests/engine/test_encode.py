@@ -1,0 +1,94 @@
+import numpy as np
+import pytest
+import torch
+
+from engine.backends import layers
+from engine.encode import (PART_NAMES, heatmaps, limb_distance_maps, onehot_maps, part_warps,
+                           target_part_masks)
+from engine.pose import J, NUM_JOINTS, Pose
+from engine.presets import fit_preset
+
+
+def standing(w=64, h=128):
+    return fit_preset("standing", w, h)
+
+
+def pose_tensor(p):
+    return torch.tensor(np.concatenate([p.xy, p.present[:, None]], 1), dtype=torch.float32)[None]
+
+
+def test_heatmap_is_gaussian_sigma6_at_the_joint():
+    p = standing()
+    hm = heatmaps(p)
+    x, y = np.round(p.xy[J["r_wrist"]]).astype(int)
+    assert hm.shape == (NUM_JOINTS, 128, 64)
+    d2 = (x - p.xy[J["r_wrist"], 0]) ** 2 + (y + 6 - p.xy[J["r_wrist"], 1]) ** 2
+    assert np.isclose(hm[J["r_wrist"], y + 6, x], np.exp(-d2 / 72), atol=1e-5)
+    missing = p.with_present("nose", False)
+    assert heatmaps(missing)[J["nose"]].max() == 0
+
+
+def test_onehot_and_limb_maps_and_torch_versions_agree():
+    p = standing().with_present("l_elbow", False)
+    oh = onehot_maps(p)
+    assert oh.sum() == p.count and oh[J["neck"]].max() == 1
+    lm = limb_distance_maps(p)
+    assert lm.shape[0] == 12 and lm[4].max() == 0  # l_shoulder-l_elbow limb is missing
+    # on the neck-r_shoulder segment the distance is 0 -> exp(0) = 1; 10 px away from an end -> exp(-1)
+    a, b = p.xy[J["neck"]], p.xy[J["r_shoulder"]]
+    mid = np.round((a + b) / 2).astype(int)
+    assert lm[0, mid[1], mid[0]] > 0.85
+    t = pose_tensor(p)
+    assert torch.allclose(layers.heatmaps(t, (128, 64))[0], torch.from_numpy(heatmaps(p)), atol=1e-5)
+    assert torch.allclose(layers.limb_distance_maps(t, (128, 64))[0], torch.from_numpy(lm), atol=1e-4)
+    assert torch.equal(layers.onehot_maps(t, (128, 64))[0], torch.from_numpy(oh))
+
+
+def test_part_warps_recover_a_known_translation():
+    src = standing()
+    tgt = Pose(src.xy + np.array([7.0, -3.0]), src.present, src.width, src.height)
+    pw = part_warps(src, tgt)
+    assert pw.valid.all() and not pw.borrowed.any()
+    for A in pw.affines:  # target -> source: subtract the shift
+        assert np.allclose(A, [[1, 0, -7], [0, 1, 3]], atol=1e-3)
+    assert pw.masks[PART_NAMES.index("torso")].sum() > 50
+
+
+def test_mirror_limb_fallback_and_missing_target():
+    src = standing().with_present("r_elbow", False)
+    tgt = standing()
+    pw = part_warps(src, tgt)
+    k = PART_NAMES.index("r_upper_arm")
+    assert pw.valid[k] and pw.borrowed[k]
+    # the borrowed region is the left upper arm's, in the source
+    assert np.array_equal(pw.masks[k], pw.masks[PART_NAMES.index("l_upper_arm")])
+    pw2 = part_warps(standing(), standing().with_present("l_knee", False))
+    assert not pw2.valid[PART_NAMES.index("l_thigh")] and pw2.masks[PART_NAMES.index("l_thigh")].sum() == 0
+    assert target_part_masks(tgt, src)[k].sum() > 0
+
+
+def test_scaled_warps_match_warps_of_scaled_poses():
+    src, tgt = standing(), standing().moved("r_wrist", 5, 40)
+    full = part_warps(src, tgt)
+    half = full.scaled(0.5)
+    k = PART_NAMES.index("r_lower_arm")
+    # a target point maps to the same source point at both scales (pixel centres aligned)
+    q = np.array([5.0, 40.0, 1.0])
+    s_full = full.affines[k] @ q
+    qh = np.array([(5 + 0.5) * 0.5 - 0.5, (40 + 0.5) * 0.5 - 0.5, 1.0])
+    assert np.allclose(half.affines[k] @ qh, (s_full + 0.5) * 0.5 - 0.5, atol=1e-3)
+    tA = layers.scale_affines(torch.from_numpy(full.affines)[None].double(), 0.5)[0].numpy()
+    assert np.allclose(tA, half.affines, atol=1e-4)
+
+
+def test_warp_features_moves_a_blob_where_the_transform_says():
+    src = standing()
+    tgt = Pose(src.xy + np.array([6.0, 4.0]), src.present, src.width, src.height)
+    pw = part_warps(src, tgt)
+    feat = torch.zeros(1, 1, 128, 64)
+    x, y = np.round(src.xy[J["neck"]] + [0, 20]).astype(int)  # inside the torso
+    feat[0, 0, y, x] = 1.0
+    masks = torch.from_numpy(pw.masks * pw.valid[:, None, None])[None]
+    out = layers.warp_features(feat, torch.from_numpy(pw.affines)[None], masks)
+    yy, xx = np.unravel_index(out[0, 0].argmax().item(), (128, 64))
+    assert (xx, yy) == (x + 6, y + 4)

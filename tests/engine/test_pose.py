@@ -1,0 +1,79 @@
+import json
+
+import numpy as np
+import pytest
+
+from engine.errors import PoseFormatError
+from engine.pose import J, JOINT_NAMES, MIRROR_INDEX, NUM_JOINTS, Pose
+
+
+def make_pose(w=200, h=400):
+    rng = np.random.default_rng(0)
+    xy = rng.uniform([10, 10], [w - 10, h - 10], size=(NUM_JOINTS, 2))
+    present = np.ones(NUM_JOINTS, bool)
+    present[[J["l_ear"], J["r_eye"]]] = False
+    return Pose(xy, present, w, h)
+
+
+def test_joint_order_is_openpose_coco18():
+    assert JOINT_NAMES[:5] == ("nose", "neck", "r_shoulder", "r_elbow", "r_wrist")
+    assert JOINT_NAMES[14:] == ("r_eye", "l_eye", "r_ear", "l_ear")
+    assert MIRROR_INDEX[J["r_wrist"]] == J["l_wrist"] and MIRROR_INDEX[J["neck"]] == J["neck"]
+
+
+def test_openpose_json_roundtrip_pixels_and_normalised(tmp_path):
+    p = make_pose()
+    for normalized in (False, True):
+        f = tmp_path / f"p{normalized}.json"
+        p.save_json(f, normalized=normalized)
+        data = json.loads(f.read_text())
+        kp = data["people"][0]["pose_keypoints_2d"]
+        assert len(kp) == 54 and kp[3 * J["l_ear"]: 3 * J["l_ear"] + 3] == [0, 0, 0]
+        q = Pose.load_json(f)
+        assert q == p
+
+
+def test_normalised_json_without_canvas_uses_given_size():
+    kp = [0.5, 0.25, 1.0] + [0, 0, 0] * 17
+    p = Pose.from_openpose({"people": [{"pose_keypoints_2d": kp}]}, 200, 400)
+    assert p.present.sum() == 1 and np.allclose(p.xy[0], [100, 100])
+
+
+@pytest.mark.parametrize("text, words", [
+    ("{not json", "not valid JSON"),
+    ('{"people": []}', "no 'people'"),
+    ('{"people": [{"pose_keypoints_2d": [1, 2, 3]}]}', "3 values"),
+    ('{"people": [{"pose_keypoints_2d": ["a"]}]}', "not numbers"),
+    ('[1, 2]', "must be an object"),
+])
+def test_malformed_json_gives_clear_error(tmp_path, text, words):
+    f = tmp_path / "bad.json"
+    f.write_text(text)
+    with pytest.raises(PoseFormatError, match=words):
+        Pose.load_json(f, 100, 100)
+
+
+def test_posegan_row_roundtrip_and_errors():
+    p = make_pose()
+    row = p.to_posegan_row("a.jpg")
+    assert row.startswith("a.jpg: [") and "-1" in row
+    name, q = Pose.from_posegan_row(row, p.width, p.height)
+    assert name == "a.jpg" and np.array_equal(q.present, p.present)
+    assert np.allclose(q.xy[q.present], np.round(p.xy[p.present]))
+    with pytest.raises(PoseFormatError, match="17 y values"):
+        Pose.from_posegan_row("x: [" + ", ".join(["1"] * 17) + "]: [" + ", ".join(["1"] * 18) + "]", 10, 10)
+
+
+def test_mirror_swaps_sides_and_is_an_involution():
+    p = make_pose()
+    m = p.mirrored()
+    assert np.isclose(m.xy[J["l_wrist"], 0], p.width - 1 - p.xy[J["r_wrist"], 0])
+    assert m.present[J["r_ear"]] == p.present[J["l_ear"]]
+    assert m.mirrored() == p
+
+
+def test_edits_return_new_poses():
+    p = make_pose()
+    q = p.moved("r_wrist", 5, 6).with_present("nose", False)
+    assert not q.present[J["nose"]] and np.allclose(q.xy[J["r_wrist"]], [5, 6])
+    assert p.present[J["nose"]] and not np.allclose(p.xy[J["r_wrist"]], [5, 6])

@@ -1,0 +1,47 @@
+import pickle
+
+import pytest
+import torch
+
+from engine.errors import WeightsError
+from engine.weights import WeightsMeta, check_state_dict, load_weights, read_meta, save_weights
+
+
+def test_roundtrip_with_metadata(tmp_path):
+    t = {"a.weight": torch.randn(3, 4), "b": torch.arange(5)}
+    meta = WeightsMeta("dgan", {"width": 0.5}, (128, 64), {"data": "synthetic", "steps": 10}, label="x")
+    f = save_weights(tmp_path / "w.safetensors", t, meta)
+    got, m = load_weights(f, backend="dgan")
+    assert torch.equal(got["a.weight"], t["a.weight"]) and m.config == {"width": 0.5}
+    assert m.image_size == (128, 64) and m.provenance["steps"] == 10 and m.created
+    assert read_meta(f).backend == "dgan"
+    assert not (tmp_path / "w.safetensors.part").exists()
+
+
+def test_wrong_backend_truncated_pickle_and_foreign_files(tmp_path):
+    f = save_weights(tmp_path / "w.safetensors", {"a": torch.ones(100, 100)}, WeightsMeta("pnr"))
+    with pytest.raises(WeightsError, match="'pnr' backend, not 'dgan'"):
+        load_weights(f, backend="dgan")
+    data = f.read_bytes()
+    (tmp_path / "t.safetensors").write_bytes(data[: len(data) - 1000])
+    with pytest.raises(WeightsError, match="truncated"):
+        load_weights(tmp_path / "t.safetensors")
+    torch.save({"a": torch.ones(2)}, tmp_path / "p.pth")
+    with pytest.raises(WeightsError, match="pickle.*import-weights"):
+        load_weights(tmp_path / "p.pth")
+    (tmp_path / "raw.pkl").write_bytes(pickle.dumps({"a": 1}))
+    with pytest.raises(WeightsError, match="pickle"):
+        read_meta(tmp_path / "raw.pkl")
+    (tmp_path / "txt.safetensors").write_text("hello world, not weights")
+    with pytest.raises(WeightsError):
+        read_meta(tmp_path / "txt.safetensors")
+
+
+def test_check_state_dict_names_what_differs():
+    exp = {"a": torch.zeros(2, 2), "b": torch.zeros(3)}
+    with pytest.raises(WeightsError, match="1 missing.*b.*1 unexpected.*c"):
+        check_state_dict(exp, {"a": torch.zeros(2, 2), "c": torch.zeros(1)}, "f")
+    with pytest.raises(WeightsError, match=r"other shapes.*a \(3, 2\) != \(2, 2\)"):
+        check_state_dict(exp, {"a": torch.zeros(3, 2), "b": torch.zeros(3)}, "f")
+    out = check_state_dict(exp, {"a": torch.zeros(2, 2, dtype=torch.float16), "b": torch.zeros(3)}, "f")
+    assert out["a"].dtype == torch.float32
