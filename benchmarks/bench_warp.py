@@ -1,0 +1,74 @@
+"""Warp backend render latency: p50 / p95 over a drag, with the cached source state and without it.
+
+    python benchmarks/bench_warp.py [PHOTO ...]
+
+Defaults to the shared DeepFashion photo (176x256, also resized to 256x256) and a full-HD frame of the shared
+dance video. A "drag" is 40 small moves of the right wrist; "cached" renders from one encode_sources, "uncached"
+re-encodes the references for every move (what a drag would cost without the cache).
+"""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from engine.backends.warp import WarpBackend
+from engine.detect import detect_pose
+from engine.images import load_image
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def drag_targets(pose, n=40):
+    w = pose.point("r_wrist").copy()
+    e = pose.point("r_elbow")
+    out = []
+    for i in range(n):
+        a = np.pi * i / (n - 1) * 0.8
+        d = w - e
+        rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+        out.append(pose.moved("r_wrist", *(e + rot @ d)))
+    return out
+
+
+def measure(label, img, det, n=40):
+    b = WarpBackend()
+    targets = drag_targets(det.pose, n)
+    state = b.encode_sources([img], [det.pose], [det.mask])
+    b.render(state, targets[0])  # warm-up
+    cached, uncached = [], []
+    for t in targets:
+        t0 = time.perf_counter()
+        b.render(state, t)
+        cached.append((time.perf_counter() - t0) * 1000)
+    for t in targets[:10]:
+        t0 = time.perf_counter()
+        b.render(b.encode_sources([img], [det.pose], [det.mask]), t)
+        uncached.append((time.perf_counter() - t0) * 1000)
+    p = lambda v, q: float(np.percentile(v, q))
+    print(f"{label:28s} {img.shape[1]:>5d}x{img.shape[0]:<5d} cached p50 {p(cached, 50):7.1f} ms  p95 "
+          f"{p(cached, 95):7.1f} ms | uncached p50 {p(uncached, 50):7.1f} ms  p95 {p(uncached, 95):7.1f} ms")
+
+
+def main(paths):
+    print("warp backend render latency (CPU, single thread of OpenCV work per call)")
+    inputs = []
+    if paths:
+        inputs = [(Path(p).name, load_image(p)) for p in paths]
+    else:
+        women = load_image(SHARED / "fashion-sources" / "women1.jpg")
+        inputs.append(("women1 padded to 256x256", cv2.copyMakeBorder(women, 0, 0, 40, 40, cv2.BORDER_REPLICATE)))
+        inputs.append(("women1 own size", women))
+        cap = cv2.VideoCapture(str(SHARED / "dance-video" / "dance_train_150f.mp4"))
+        ok, frame = cap.read()
+        if ok:
+            inputs.append(("dance frame own size", cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)))
+    for label, img in inputs:
+        measure(label, img, detect_pose(img, label))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
