@@ -1,0 +1,425 @@
+"""``poseeditor-train prepare``: photos or a video of people -> a training dataset folder (training/datasets.py).
+
+Sources:
+- a video (one person): frames sampled (every ``frame_step``-th, at most ``max_frames`` spread over the video);
+  the identity is the video's file name;
+- a folder with one sub-folder per person (the sub-folder's name is the identity);
+- a folder of photos with Market-1501-style names, ``<identity>_<rest>.jpg``; a photo whose name has no '_'
+  belongs to the person named after its folder;
+- a single photo (identity as for a folder's photo); a folder may also hold videos (one person each).
+
+Each image: pose and person mask from engine.detect (mediapipe; the mask is its segmentation), a crop around the
+body with engine.framing.frame_for (the engine frames people the same way at inference), coarse part parsing
+(engine.parsing.coarse_parsing). Images with nobody in them are skipped and counted.
+
+Splits: with several people, ~20% of the people are test and never appear in training (the Market-1501 /
+DeepFashion protocol). With one person, the split is by time: the last ~20% of the frames (or photos, by name)
+are test, after a gap of a few frames so that test poses are not near-copies of the last training ones.
+Pairs: every ordered pair of two images of one person in one split where both show both hips and shoulders.
+
+Re-running continues: every processed image (or frame with nobody) is recorded in prepare-journal.jsonl as soon
+as its files are written, so an interrupted run loses nothing and a re-run detects only what is new. Nothing in
+the folder is ever deleted; the CSVs and dataset.json are rewritten (atomically) from the journal each time.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from engine.errors import DatasetError, ImageReadError, NoPersonError
+from engine.images import IMAGE_SUFFIXES, load_image
+from engine.pose import NUM_JOINTS, Pose
+
+from .datasets import (make_pairs, mask_path, parsing_path, read_dataset_json, save_png, write_annotations,
+                       write_dataset_json, write_identities, write_pairs)
+from .synth import parse_size
+from .video import frame_count, is_video, planned_frames, read_frames
+
+JOURNAL = "prepare-journal.jsonl"
+TEST_FRACTION = 0.2
+GAP_FRACTION = 0.05
+MAX_PAIRS_PER_PERSON = 20_000  # a long video gives n^2 pairs; a seeded sample keeps the CSV reasonable
+MIN_MASK_FRACTION = 0.01       # a segmentation this empty failed: draw the mask from the pose instead
+
+
+# ================================================================================================================
+# What to process
+# ================================================================================================================
+@dataclass
+class Item:
+    source: Path           # the video or photo file
+    frame: int | None      # frame index for a video
+    identity: str
+    name: str              # file name in images/
+    order: tuple           # time order within the person (frame index, or photo name)
+    group: str             # the source the "nobody found at all" check counts over (video or folder)
+
+
+def _identity_name(text: str) -> str:
+    """An identity usable as a file-name prefix before the first '_' (so names stay Market-style)."""
+    s = re.sub(r"[^A-Za-z0-9.-]+", "-", text).strip("-.")
+    return s or "person"
+
+
+def _is_posegan_folder(folder: Path) -> bool:
+    return any(folder.glob("*annotation*.csv")) and any(folder.glob("*pairs*.csv"))
+
+
+def _images_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+                  and not p.name.startswith("."))
+
+
+def _photo_items(photos: list[Path], folder_identity: str | None, group: str) -> list[Item]:
+    items = []
+    for p in photos:
+        if folder_identity is not None:
+            ident = folder_identity
+            name = f"{ident}_{_identity_name(p.stem)}.png"
+        elif "_" in p.stem:  # Market-1501 style: <identity>_<camera, frame, ...>
+            ident = _identity_name(p.stem.split("_", 1)[0])
+            name = f"{ident}_{_identity_name(p.stem.split('_', 1)[1])}.png"
+        else:
+            ident = _identity_name(p.parent.name)
+            name = f"{ident}_{_identity_name(p.stem)}.png"
+        items.append(Item(p, None, ident, name, (p.name,), group))
+    return items
+
+
+def _video_items(path: Path, frame_step: int, max_frames: int | None) -> list[Item]:
+    ident = _identity_name(path.stem)
+    frames = planned_frames(frame_count(path), frame_step, max_frames)
+    return [Item(path, f, ident, f"{ident}_f{f:06d}.png", (f,), str(path)) for f in frames]
+
+
+def collect_items(sources: list[Path], frame_step: int = 1, max_frames: int | None = None) -> list[Item]:
+    items: list[Item] = []
+    for src in sources:
+        src = Path(src)
+        if not src.exists():
+            raise DatasetError(f"{src}: no such file or folder")
+        if src.is_file():
+            if is_video(src):
+                items += _video_items(src, frame_step, max_frames)
+            elif src.suffix.lower() in IMAGE_SUFFIXES:
+                items += _photo_items([src], None, str(src))
+            else:
+                raise DatasetError(f"{src}: neither a video nor a photo (by its suffix {src.suffix or '(none)'})")
+            continue
+        if _is_posegan_folder(src):
+            raise DatasetError(f"{src}: already a pose-gan/PATN dataset (annotation + pairs CSVs); train on it as "
+                               f"it is with `fit --data {src}`")
+        subdirs = sorted(d for d in src.iterdir() if d.is_dir() and not d.name.startswith(".") and _images_in(d))
+        loose = _images_in(src)
+        videos = sorted(p for p in src.iterdir() if p.is_file() and is_video(p))
+        if not (subdirs or loose or videos):
+            raise DatasetError(f"{src}: no photos, person sub-folders or videos in this folder")
+        for d in subdirs:  # one person per sub-folder
+            items += _photo_items(_images_in(d), _identity_name(d.name), str(d))
+        if loose:
+            items += _photo_items(loose, None, str(src))
+        for v in videos:
+            items += _video_items(v, frame_step, max_frames)
+    # two sources giving the same name (same person and frame/photo name): keep them apart
+    seen: dict[str, int] = {}
+    for it in items:
+        if it.name in seen:
+            seen[it.name] += 1
+            it.name = f"{Path(it.name).stem}-{seen[it.name]}.png"
+        else:
+            seen[it.name] = 0
+    return items
+
+
+# ================================================================================================================
+# The journal: what has been done, image by image
+# ================================================================================================================
+def read_journal(out: Path) -> dict[str, dict]:
+    """name -> latest record. A line cut short by a kill is ignored (its image is simply done again)."""
+    path = out / JOURNAL
+    records: dict[str, dict] = {}
+    if not path.exists():
+        return records
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(rec, dict) and "name" in rec:
+                records[rec["name"]] = rec
+    return records
+
+
+def _record_pose(rec: dict, size: tuple[int, int]) -> Pose:
+    h, w = size
+    return Pose(np.asarray(rec["xy"], np.float32).reshape(NUM_JOINTS, 2), np.asarray(rec["present"], bool), w, h,
+                np.asarray(rec.get("confidence", rec["present"]), np.float32))
+
+
+def _files_done(out: Path, name: str) -> bool:
+    return (out / "images" / name).is_file() and mask_path(out, name).is_file() and parsing_path(out, name).is_file()
+
+
+def _check_output(out: Path, size: tuple[int, int]) -> None:
+    """The output folder is new, empty, or an earlier prepare run at the same size: never anything else."""
+    if out.exists() and not out.is_dir():
+        raise DatasetError(f"{out}: is a file; the dataset must go in a folder")
+    if not out.exists() or not any(out.iterdir()):
+        return
+    info = read_dataset_json(out) if (out / "dataset.json").exists() else None
+    if info is None and not (out / JOURNAL).exists():
+        raise DatasetError(f"{out}: folder is not empty and is not a prepared dataset; choose a new folder")
+    if info is not None and tuple(info.get("image_size", ())) != tuple(size):
+        h, w = info.get("image_size", ("?", "?"))
+        raise DatasetError(f"{out}: was prepared at {h}x{w}, not {size[0]}x{size[1]}; use another folder "
+                           f"(images of two sizes cannot share a dataset)")
+    if info is not None and info.get("parsing") == "synthetic":
+        raise DatasetError(f"{out}: holds a synthetic dataset; prepare into another folder")
+
+
+# ================================================================================================================
+# One image
+# ================================================================================================================
+def _process(image: np.ndarray, item: Item, out: Path, size: tuple[int, int], detector) -> dict:
+    from engine.detect import pose_mask
+    from engine.framing import frame_for
+    from engine.parsing import coarse_parsing
+
+    det = detector.detect(image, name=str(item.source) + (f" frame {item.frame}" if item.frame is not None else ""))
+    frame = frame_for(det.pose, size)
+    crop = frame.crop(image)
+    pose = frame.pose_to_model(det.pose)
+    mask = np.clip(frame.crop_mask(det.mask), 0, 1)
+    if (mask > 0.5).mean() < MIN_MASK_FRACTION:
+        mask = pose_mask(pose)
+    parsing = coarse_parsing(pose, mask)
+    save_png(out / "images" / item.name, crop)
+    save_png(mask_path(out, item.name), np.round(mask * 255).astype(np.uint8))
+    save_png(parsing_path(out, item.name), parsing.astype(np.uint8))
+    return {"xy": np.round(pose.xy, 2).tolist(), "present": pose.present.astype(int).tolist(),
+            "confidence": np.round(pose.confidence, 3).tolist(), "score": round(det.score, 4)}
+
+
+# ================================================================================================================
+# Splits and pairs
+# ================================================================================================================
+def split_people(by_person: dict[str, list[str]]) -> dict[str, str]:
+    """name -> 'train' | 'test' | 'gap' (in no split). ``by_person`` lists each person's names in time order."""
+    people = sorted(by_person)
+    split: dict[str, str] = {}
+    if len(people) == 1:
+        names = by_person[people[0]]
+        n = len(names)
+        n_test = max(1, round(TEST_FRACTION * n)) if n >= 2 else 0
+        gap = max(1, round(GAP_FRACTION * n)) if n >= 10 else 0
+        for i, nm in enumerate(names):
+            split[nm] = "test" if i >= n - n_test else "gap" if i >= n - n_test - gap else "train"
+        return split
+    n_test = max(1, round(TEST_FRACTION * len(people)))
+    # spread test people over the sorted list (every k-th) rather than taking the last names alphabetically
+    step = len(people) / n_test
+    test_people = {people[min(len(people) - 1, int(step * (i + 0.5)))] for i in range(n_test)}
+    for p in people:
+        for nm in by_person[p]:
+            split[nm] = "test" if p in test_people else "train"
+    return split
+
+
+def _pairs_for(names: list[str], usable: set[str], seed: int) -> list[tuple[str, str]]:
+    pairs = make_pairs(names, usable)
+    if len(pairs) > MAX_PAIRS_PER_PERSON:
+        pick = np.random.default_rng(seed).choice(len(pairs), MAX_PAIRS_PER_PERSON, replace=False)
+        pairs = [pairs[i] for i in sorted(pick)]
+    return pairs
+
+
+def write_dataset(out: Path, records: list[dict], size: tuple[int, int], sources: list[str], options: dict) -> dict:
+    """Write the CSVs and dataset.json from the journal's records of images that are there."""
+    poses = {r["name"]: _record_pose(r, size) for r in records}
+    idents = {r["name"]: r["identity"] for r in records}
+    by_person: dict[str, list[str]] = {}
+    for r in sorted(records, key=lambda r: (r["identity"], tuple(r["order"]), r["name"])):
+        by_person.setdefault(r["identity"], []).append(r["name"])
+    split = split_people(by_person)
+    usable = {n for n, p in poses.items() if p.torso_valid()}
+    pairs = {"train": [], "test": []}
+    for k, (person, names) in enumerate(sorted(by_person.items())):
+        for s in pairs:
+            pairs[s] += _pairs_for([n for n in names if split[n] == s], usable, k)
+    write_annotations(out / "annotations.csv", poses)
+    for s in pairs:
+        write_pairs(out / f"pairs-{s}.csv", pairs[s])
+    write_identities(out / "identities.csv", idents)
+    write_dataset_json(out, size, len(by_person), len(poses), "coarse", "; ".join(sources), prepare=options)
+    return {"identities": len(by_person), "images": len(poses), "usable": len(usable),
+            "pairs_train": len(pairs["train"]), "pairs_test": len(pairs["test"]),
+            "test_identities": sorted({idents[n] for n, s in split.items() if s == "test"})
+            if len(by_person) > 1 else []}
+
+
+# ================================================================================================================
+# The whole run
+# ================================================================================================================
+def prepare_dataset(sources: list[Path], out: Path, size=(256, 176), frame_step: int = 1,
+                    max_frames: int | None = None, progress=None) -> dict:
+    """Prepare a dataset from photos and/or videos into ``out``; returns a summary dict.
+
+    ``progress(done, total, name)`` is called after each image. Raises DatasetError for unusable sources and,
+    after writing what it could, when a source (video or folder) has nobody in it at all.
+    """
+    t0 = time.perf_counter()
+    out = Path(out)
+    size = (int(size[0]), int(size[1]))
+    if not sources:
+        raise DatasetError("no sources given (photos folder or video)")
+    _check_output(out, size)
+    items = collect_items([Path(s) for s in sources], frame_step, max_frames)
+    if not items:
+        raise DatasetError(f"{', '.join(map(str, sources))}: nothing to prepare")
+    for sub in ("images", "masks", "parsing"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    journal = read_journal(out)
+
+    def done(it: Item) -> bool:
+        rec = journal.get(it.name)
+        return rec is not None and (rec["status"] != "ok" or _files_done(out, it.name))
+
+    pending = [it for it in items if not done(it)]
+    counts = {"new": 0, "no_person": 0, "unreadable": 0}
+    no_person_files: list[str] = []
+    detect_seconds = 0.0
+    if pending:
+        from engine.detect import PoseDetector
+
+        detector = PoseDetector()
+        log = open(out / JOURNAL, "a", encoding="utf-8")
+        try:
+            for k, (it, image) in enumerate(_images(pending)):
+                rec = {"name": it.name, "identity": it.identity, "source": str(it.source), "frame": it.frame,
+                       "order": list(it.order), "group": it.group}
+                t1 = time.perf_counter()
+                if isinstance(image, ImageReadError):
+                    rec.update(status="unreadable", error=str(image))
+                    counts["unreadable"] += 1
+                else:
+                    try:
+                        rec.update(status="ok", **_process(image, it, out, size, detector))
+                        counts["new"] += 1
+                    except NoPersonError:
+                        rec["status"] = "no-person"
+                        counts["no_person"] += 1
+                        no_person_files.append(it.name)
+                detect_seconds += time.perf_counter() - t1
+                log.write(json.dumps(rec) + "\n")
+                log.flush()
+                journal[it.name] = rec
+                if progress:
+                    progress(k + 1, len(pending), it.name)
+            log.flush()
+            os.fsync(log.fileno())
+        finally:
+            log.close()
+            detector.close()
+
+    # the dataset: everything this folder holds from every run, not only this run's sources
+    records = [r for r in journal.values() if r["status"] == "ok" and _files_done(out, r["name"])]
+    options = {"size": list(size), "frame_step": frame_step, "max_frames": max_frames}
+    summary = {"out": str(out), "new": counts["new"], "already_done": len(items) - len(pending),
+               "no_person": counts["no_person"], "unreadable": counts["unreadable"],
+               "no_person_files": no_person_files[:20]}
+    if records:
+        summary.update(write_dataset(out, records, size, sorted({r["group"] for r in records}), options))
+    summary["seconds"] = round(time.perf_counter() - t0, 2)
+    summary["seconds_per_image"] = round(detect_seconds / max(1, len(pending)), 4) if pending else 0.0
+
+    # a video or folder in which nobody was found at all is an error (after the others were written)
+    groups: dict[str, list[str]] = {}
+    for it in items:
+        groups.setdefault(it.group, []).append(journal.get(it.name, {}).get("status", "missing"))
+    empty = [g for g, st in groups.items() if "ok" not in st]
+    if empty:
+        g = empty[0]
+        kind = "frames" if is_video(Path(g)) else "photos"
+        n = len(groups[g])
+        unreadable = sum(s == "unreadable" for s in groups[g])
+        why = f"none of its {n} {kind} could be read" if unreadable == n else f"no person found in any of its {n} {kind}"
+        rest = f"; the other sources were prepared into {out} ({len(records)} images)" if records else ""
+        raise DatasetError(f"{g}: {why}{rest}")
+    return summary
+
+
+def _images(items: list[Item]):
+    """(item, RGB image or ImageReadError) in processing order; each video is read once, sequentially."""
+    i = 0
+    while i < len(items):
+        it = items[i]
+        if it.frame is None:
+            try:
+                yield it, load_image(it.source)
+            except ImageReadError as e:
+                yield it, e
+            i += 1
+            continue
+        j = i
+        while j < len(items) and items[j].source == it.source and items[j].frame is not None:
+            j += 1
+        run = items[i:j]
+        by_frame = {x.frame: x for x in run}
+        got = set()
+        for f, rgb in read_frames(it.source, list(by_frame)):
+            got.add(f)
+            yield by_frame[f], rgb
+        for x in run:  # frames the container announced but the decoder never delivered
+            if x.frame not in got:
+                yield x, ImageReadError(f"{x.source}: frame {x.frame} could not be decoded")
+        i = j
+
+
+# ================================================================================================================
+# CLI (mounted by training/cli.py as `poseeditor-train prepare`)
+# ================================================================================================================
+def add_arguments(parser) -> None:
+    parser.description = ("Make a training dataset from photos (one sub-folder per person, or Market-style "
+                          "<person>_<...>.jpg names) or from a video of one person.")
+    parser.add_argument("sources", nargs="+", type=Path, metavar="SRC", help="photo folder(s), photo(s) or video(s)")
+    parser.add_argument("-o", "--out", required=True, type=Path, help="dataset folder (new, or one to continue)")
+    parser.add_argument("--size", type=parse_size, default=(256, 176),
+                        help="crop size HEIGHTxWIDTH (default 256x176; e.g. 256x256, 128x64)")
+    parser.add_argument("--fps-step", dest="frame_step", type=int, default=1, metavar="N",
+                        help="take every N-th frame of a video (default 1)")
+    parser.add_argument("--max-frames", type=int, default=None, metavar="N",
+                        help="at most N frames per video, spread over the whole video")
+
+
+def _progress_printer(stream=sys.stderr):
+    start = time.perf_counter()
+
+    def show(done, total, name):
+        rate = done / max(time.perf_counter() - start, 1e-6)
+        end = "\n" if done == total else ""
+        stream.write(f"\rprepare {done}/{total}  {rate:.1f} img/s  {name[:40]:<40}{end}")
+        stream.flush()
+    return show
+
+
+def run(args) -> int:
+    s = prepare_dataset(args.sources, args.out, args.size, args.frame_step, args.max_frames,
+                        progress=_progress_printer() if sys.stderr.isatty() else None)
+    skipped = []
+    if s["no_person"]:
+        skipped.append(f"{s['no_person']} without a person")
+    if s["unreadable"]:
+        skipped.append(f"{s['unreadable']} unreadable")
+    print(f"{s['out']}: {s.get('images', 0)} images of {s.get('identities', 0)} people "
+          f"({s['new']} new, {s['already_done']} already done"
+          f"{', skipped ' + ', '.join(skipped) if skipped else ''}); "
+          f"{s.get('pairs_train', 0)} train / {s.get('pairs_test', 0)} test pairs; {s['seconds']:.1f} s")
+    return 0
