@@ -27,6 +27,7 @@ LABEL_COLORS = np.array([
 # Arms are thin: a pixel farther than this (in torso sizes) from an arm's bone is not arm, whatever its
 # nearest bone is (wide trousers or a skirt beside a hanging hand belong to the legs or torso, not the hand).
 ARM_RADIUS = 0.09
+HAND_RADIUS = 0.14
 
 
 def _part_distances(pose: Pose, h: int, w: int) -> np.ndarray:
@@ -58,6 +59,10 @@ def _part_distances(pose: Pose, h: int, w: int) -> np.ndarray:
             d = segment_distance(xs, ys, pa, pb)
             if "arm" in part:
                 d = np.where(d > ARM_RADIUS * ts, d + 1e6, d)  # only when nothing else claims the pixel
+            if part.endswith("lower_arm"):
+                hand = pose.xy[b] + 0.2 * (pose.xy[b] - pose.xy[a])  # a hand is wider than a forearm
+                d_hand = np.hypot(xs - hand[0], ys - hand[1])
+                d = np.minimum(d, np.where(d_hand < HAND_RADIUS * ts, d_hand, np.float32(1e9)))
             dist[k] = d
     return dist
 

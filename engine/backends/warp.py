@@ -174,7 +174,9 @@ class WarpBackend(Backend):
         masks = [m if m is not None else pose_mask(p) for m, p in zip(masks, poses)]
         state = SourceState(list(images), list(poses), masks)
         state.cache["layers"] = [_layers_for(img, p, m) for img, p, m in zip(images, poses, masks)]
-        first_hole = (masks[0] >= 0.35).astype(np.uint8)
+        # the hole to fill: the segmentation, plus the skeleton's own limbs, which segmentation sometimes misses
+        # at hands and feet (a hand left behind at the hip after the arm moved is the worst artefact)
+        first_hole = ((masks[0] >= 0.35) | (pose_mask(poses[0]) > 0)).astype(np.uint8)
         ts = torso_size(poses[0]) or poses[0].head_size() * 3
         grow = max(3, int(round(ts / 12)) * 2 + 1)
         first_hole = cv2.dilate(first_hole, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
