@@ -68,6 +68,12 @@ def _identity_name(text: str) -> str:
     return s or "person"
 
 
+def _safe_name(text: str) -> str:
+    """A file-name part after the identity: '_' allowed (Market names keep their camera/frame fields)."""
+    s = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")
+    return s or "photo"
+
+
 def _is_posegan_folder(folder: Path) -> bool:
     return any(folder.glob("*annotation*.csv")) and any(folder.glob("*pairs*.csv"))
 
@@ -82,13 +88,13 @@ def _photo_items(photos: list[Path], folder_identity: str | None, group: str) ->
     for p in photos:
         if folder_identity is not None:
             ident = folder_identity
-            name = f"{ident}_{_identity_name(p.stem)}.png"
+            name = f"{ident}_{_safe_name(p.stem)}.png"
         elif "_" in p.stem:  # Market-1501 style: <identity>_<camera, frame, ...>
             ident = _identity_name(p.stem.split("_", 1)[0])
-            name = f"{ident}_{_identity_name(p.stem.split('_', 1)[1])}.png"
+            name = f"{ident}_{_safe_name(p.stem.split('_', 1)[1])}.png"
         else:
             ident = _identity_name(p.parent.name)
-            name = f"{ident}_{_identity_name(p.stem)}.png"
+            name = f"{ident}_{_safe_name(p.stem)}.png"
         items.append(Item(p, None, ident, name, (p.name,), group))
     return items
 
@@ -211,22 +217,28 @@ def _process(image: np.ndarray, item: Item, out: Path, size: tuple[int, int], de
 # ================================================================================================================
 # Splits and pairs
 # ================================================================================================================
-def split_people(by_person: dict[str, list[str]]) -> dict[str, str]:
-    """name -> 'train' | 'test' | 'gap' (in no split). ``by_person`` lists each person's names in time order."""
+def split_people(by_person: dict[str, list[str]], usable: set[str] | None = None) -> dict[str, str]:
+    """name -> 'train' | 'test' | 'gap' (in no split). ``by_person`` lists each person's names in time order;
+    ``usable`` are the images that may be in a pair (None: all). One person is split by time over their usable
+    images; with several, the test people are picked among those with two usable images (a pair)."""
     people = sorted(by_person)
+    ok = (lambda n: True) if usable is None else (lambda n: n in usable)  # noqa: E731
     split: dict[str, str] = {}
     if len(people) == 1:
-        names = by_person[people[0]]
+        names = [n for n in by_person[people[0]] if ok(n)]
+        for nm in by_person[people[0]]:
+            split[nm] = "train"  # images in no pair: their split does not matter
         n = len(names)
-        n_test = max(1, round(TEST_FRACTION * n)) if n >= 2 else 0
+        n_test = max(2, round(TEST_FRACTION * n)) if n >= 6 else 0  # a test pair needs two images
         gap = max(1, round(GAP_FRACTION * n)) if n >= 10 else 0
         for i, nm in enumerate(names):
             split[nm] = "test" if i >= n - n_test else "gap" if i >= n - n_test - gap else "train"
         return split
-    n_test = max(1, round(TEST_FRACTION * len(people)))
+    pairable = [p for p in people if sum(map(ok, by_person[p])) >= 2]
+    n_test = max(1, round(TEST_FRACTION * len(pairable))) if len(pairable) >= 2 else 0
     # spread test people over the sorted list (every k-th) rather than taking the last names alphabetically
-    step = len(people) / n_test
-    test_people = {people[min(len(people) - 1, int(step * (i + 0.5)))] for i in range(n_test)}
+    step = len(pairable) / max(n_test, 1)
+    test_people = {pairable[min(len(pairable) - 1, int(step * (i + 0.5)))] for i in range(n_test)}
     for p in people:
         for nm in by_person[p]:
             split[nm] = "test" if p in test_people else "train"
@@ -248,8 +260,8 @@ def write_dataset(out: Path, records: list[dict], size: tuple[int, int], sources
     by_person: dict[str, list[str]] = {}
     for r in sorted(records, key=lambda r: (r["identity"], tuple(r["order"]), r["name"])):
         by_person.setdefault(r["identity"], []).append(r["name"])
-    split = split_people(by_person)
     usable = {n for n, p in poses.items() if p.torso_valid()}
+    split = split_people(by_person, usable)
     pairs = {"train": [], "test": []}
     for k, (person, names) in enumerate(sorted(by_person.items())):
         for s in pairs:

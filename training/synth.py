@@ -418,7 +418,7 @@ def make_synthetic_dataset(out: Path, identities: int, poses_per_identity: int, 
                 progress(i * poses_per_identity + k + 1, total, name)
         usable = {n for n in names if poses[n].torso_valid()}
         if identities == 1:
-            cut = len(names) - max(1, round(0.2 * len(names)))
+            cut = len(names) - (max(2, round(0.2 * len(names))) if len(names) >= 6 else 0)
             pairs["train"] += make_pairs(names[:cut], usable)
             pairs["test"] += make_pairs(names[cut:], usable)
         else:

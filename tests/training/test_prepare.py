@@ -1,0 +1,271 @@
+"""poseeditor-train prepare on real video and photos (real mediapipe), splits, re-runs, and bad sources."""
+import argparse
+import json
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+
+from engine.detect import detect_pose
+from engine.errors import DatasetError
+from engine.images import load_image
+from engine.pose import LIMBS, J
+from training.datasets import PairDataset, read_annotations, read_identities, read_pairs
+from training.prepare import add_arguments, prepare_dataset, run, split_people
+from training.synth import synth_image
+from tests.conftest import shared
+
+DANCE_SIZE = (256, 176)
+
+
+@pytest.fixture(scope="module")
+def dance(tmp_path_factory):
+    video = shared("dance-video", "dance_train_150f.mp4")
+    out = tmp_path_factory.mktemp("prep") / "dance"
+    summary = prepare_dataset([video], out, size=DANCE_SIZE, frame_step=1, max_frames=20)
+    return video, out, summary
+
+
+def _frame(name):
+    return int(name.rsplit("_f", 1)[1].split(".")[0])
+
+
+def test_video_gives_crops_masks_parsing_and_annotations(dance):
+    _, out, s = dance
+    assert s["new"] == 20 and s["images"] == 20 and s["identities"] == 1 and s["no_person"] == 0
+    info = json.loads((out / "dataset.json").read_text())
+    assert info["format"] == "poseeditor-dataset" and info["image_size"] == list(DANCE_SIZE)
+    assert info["images"] == 20 and info["parsing"] == "coarse" and info["num_parsing_labels"] == 11
+    names = sorted(p.name for p in (out / "images").iterdir())
+    assert len(names) == 20
+    frames = [_frame(n) for n in names]
+    assert frames[0] == 0 and frames[-1] == 149  # spread over the whole video
+    img = cv2.imread(str(out / "images" / names[0]))
+    assert img.shape == (*DANCE_SIZE, 3)
+    parsing = cv2.imread(str(out / "parsing" / names[0]), cv2.IMREAD_UNCHANGED)
+    mask = cv2.imread(str(out / "masks" / names[0]), cv2.IMREAD_GRAYSCALE)
+    assert len(np.unique(parsing)) >= 9          # background + most body parts
+    assert 0.1 < (mask > 127).mean() < 0.7        # the person, not the whole crop
+    assert ((parsing > 0) == (mask >= 128)).mean() > 0.95
+    ident = read_identities(out / "identities.csv")
+    assert set(ident) == set(names) and set(ident.values()) == {"dance-train-150f"}
+
+
+def test_annotations_put_the_joints_on_the_person(dance, tmp_path):
+    """Drawn over the written crop, the joints lie on the person, and a fresh detection on the crop agrees."""
+    _, out, _ = dance
+    poses = read_annotations(out / "annotations.csv", DANCE_SIZE)
+    names = sorted(poses)
+    for name in names[::5]:
+        crop = load_image(out / "images" / name)
+        pose = poses[name]
+        mask = cv2.imread(str(out / "masks" / name), cv2.IMREAD_GRAYSCALE)
+        # drawn for a human to look at when the test fails; checked against the mask
+        sheet = crop.copy()
+        for a, b in LIMBS:
+            if pose.present[a] and pose.present[b]:
+                cv2.line(sheet, tuple(map(int, pose.xy[a])), tuple(map(int, pose.xy[b])), (255, 0, 0), 2)
+        cv2.imwrite(str(tmp_path / name), sheet[..., ::-1])
+        grown = cv2.dilate((mask > 127).astype(np.uint8), np.ones((7, 7), np.uint8))
+        on = [grown[int(round(y)), int(round(x))] for x, y in pose.xy[pose.present]]
+        assert np.mean(on) >= 0.9, name
+        fresh = detect_pose(crop, name).pose
+        both = pose.present & fresh.present
+        assert both.sum() >= 12
+        dist = np.linalg.norm(pose.xy[both] - fresh.xy[both], axis=1) / pose.head_size()
+        assert np.median(dist) < 0.25 and np.mean(dist < 0.5) >= 0.8, (name, dist.round(2))
+        # the person is upright in the crop and fills it
+        assert pose.xy[J["nose"], 1] < pose.xy[J["r_hip"], 1] < pose.xy[J["r_ankle"], 1]
+        box = pose.bbox()
+        assert box[3] - box[1] > 0.6 * DANCE_SIZE[0]
+
+
+def test_single_video_is_split_by_time_with_a_gap(dance):
+    _, out, s = dance
+    train = read_pairs(out / "pairs-train.csv")
+    test = read_pairs(out / "pairs-test.csv")
+    tr = {n for a, b, _ in train for n in (a, b)}
+    te = {n for a, b, _ in test for n in (a, b)}
+    assert tr and te and not tr & te
+    assert max(map(_frame, tr)) < min(map(_frame, te))
+    all_frames = sorted(_frame(n) for n in read_annotations(out / "annotations.csv", DANCE_SIZE))
+    between = [f for f in all_frames if max(map(_frame, tr)) < f < min(map(_frame, te))]
+    assert len(between) >= 1  # the gap
+    assert len(te) == 4
+    assert s["pairs_test"] == len(test) == 4 * 3
+    # the dataset reads back, multi-shot from the same split
+    ds = PairDataset(out, "train", num_sources=2)
+    item = ds[0]
+    assert item["src_img"].shape == (2, 3, *DANCE_SIZE)
+    assert all(n in tr for n in ds.sources_for(0))
+
+
+def test_rerun_skips_what_is_done_and_destroys_nothing(dance, tmp_path):
+    video, out0, _ = dance
+    out = tmp_path / "again"
+    shutil.copytree(out0, out)
+    stamps = {p.name: p.stat().st_mtime_ns for p in (out / "images").iterdir()}
+    s = prepare_dataset([video], out, size=DANCE_SIZE, max_frames=20)
+    assert s["new"] == 0 and s["already_done"] == 20 and s["images"] == 20
+    assert stamps == {p.name: p.stat().st_mtime_ns for p in (out / "images").iterdir()}
+    # a run killed mid-image: the image's files are gone and the journal's last line is cut short
+    victim = sorted(stamps)[7]
+    (out / "images" / victim).unlink()
+    with open(out / "prepare-journal.jsonl", "a") as f:
+        f.write('{"name": "half a li')
+    s = prepare_dataset([video], out, size=DANCE_SIZE, max_frames=20)
+    assert s["new"] == 1 and s["images"] == 20 and (out / "images" / victim).exists()
+    # another size into the same folder is refused, and nothing is touched
+    with pytest.raises(DatasetError, match=r"prepared at 256x176, not 128x64"):
+        prepare_dataset([video], out, size=(128, 64), max_frames=20)
+    assert len(list((out / "images").iterdir())) == 20
+
+
+def _photo_folder(tmp_path, per_person, people, market_style):
+    src = sorted(shared("market-real").glob("*.jpg"), key=lambda p: int(p.stem) if p.stem.isdigit() else -1)
+    src = [p for p in src if p.stem.isdigit()]
+    root = tmp_path / ("market" if market_style else "people")
+    root.mkdir()
+    k = 0
+    for person in range(people):
+        for i in range(per_person):
+            if market_style:
+                dst = root / f"{person + 1:04d}_c{i + 1}s1_{k:06d}_00.jpg"
+            else:
+                (root / f"person {person}").mkdir(exist_ok=True)
+                dst = root / f"person {person}" / f"shot{i}.jpg"
+            shutil.copy(src[k], dst)
+            k += 1
+    return root
+
+
+def test_photo_folder_with_a_subfolder_per_person(tmp_path):
+    root = _photo_folder(tmp_path, per_person=4, people=5, market_style=False)
+    (root / "person 0" / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    (root / "notes.txt").write_text("not a photo")
+    out = tmp_path / "ds"
+    s = prepare_dataset([root], out, size=(128, 64))
+    assert s["images"] + s["no_person"] + s["unreadable"] == 21 and s["unreadable"] == 1
+    assert s["images"] >= 14 and s["identities"] == 5
+    ident = read_identities(out / "identities.csv")
+    assert set(ident.values()) == {f"person-{i}" for i in range(5)}
+    assert all(n.startswith(ident[n] + "_") for n in ident)
+    _check_splits(out, ident, n_test_people=1)
+
+
+def test_market_style_names_give_identities(tmp_path):
+    root = _photo_folder(tmp_path, per_person=4, people=5, market_style=True)
+    out = tmp_path / "ds"
+    s = prepare_dataset([root], out, size=(128, 64))
+    ident = read_identities(out / "identities.csv")
+    assert s["identities"] == len(set(ident.values())) == 5
+    for name, person in ident.items():
+        assert person in {f"{i:04d}" for i in range(1, 6)}
+        assert name.startswith(person + "_c")
+    _check_splits(out, ident, n_test_people=1)
+    # Market photos already have the model's shape: used whole, not re-cropped around the joints
+    poses = read_annotations(out / "annotations.csv", (128, 64))
+    name = sorted(poses)[0]
+    orig = load_image(next(root.glob(name.replace(".png", ".jpg"))))
+    crop = load_image(out / "images" / name)
+    assert orig.shape == crop.shape and np.abs(orig.astype(int) - crop.astype(int)).mean() < 3
+
+
+def _check_splits(out, ident, n_test_people):
+    people = {}
+    for split in ("train", "test"):
+        rows = read_pairs(out / f"pairs-{split}.csv")
+        for a, b, _ in rows:
+            assert ident[a] == ident[b] and a != b
+        people[split] = {ident[a] for a, _, _ in rows}
+    assert not people["train"] & people["test"]
+    assert len(people["test"]) == n_test_people and len(people["train"]) >= 3
+    poses = read_annotations(out / "annotations.csv", None)
+    for split in ("train", "test"):
+        for a, b, _ in read_pairs(out / f"pairs-{split}.csv"):
+            assert poses[a].torso_valid() and poses[b].torso_valid()
+
+
+def test_split_rules():
+    one = {"p": [f"p_{i:02d}.png" for i in range(20)]}
+    split = split_people(one)
+    assert [split[n] for n in one["p"]] == ["train"] * 15 + ["gap"] + ["test"] * 4
+    many = {f"{k:02d}": [f"{k:02d}_{i}.png" for i in range(3)] for k in range(10)}
+    split = split_people(many)
+    test_people = {n.split("_")[0] for n, s in split.items() if s == "test"}
+    assert len(test_people) == 2
+    assert all(split[n] == ("test" if p in test_people else "train") for p, ns in many.items() for n in ns)
+
+
+# ----- bad sources ----------------------------------------------------------------------------------------------
+def _nobody_video(path, frames=6):
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, (160, 120))
+    rng = np.random.default_rng(0)
+    for i in range(frames):
+        w.write(cv2.GaussianBlur(rng.integers(0, 255, (120, 160, 3), dtype=np.uint8), (9, 9), 3))
+    w.release()
+    return path
+
+
+def test_video_with_nobody_is_an_error_naming_it(tmp_path):
+    video = _nobody_video(tmp_path / "empty room.mp4")
+    with pytest.raises(DatasetError, match=r"empty room.mp4: no person found in any of its 6 frames"):
+        prepare_dataset([video], tmp_path / "out", size=(128, 64))
+
+
+def test_folder_with_nobody_is_an_error_and_other_sources_are_kept(tmp_path):
+    empty = tmp_path / "landscapes"
+    empty.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(3):
+        cv2.imwrite(str(empty / f"view{i}.png"), rng.integers(0, 255, (96, 96, 3), dtype=np.uint8))
+    people = shared("market-real")
+    good = tmp_path / "someone"
+    good.mkdir()
+    for i in range(3):
+        shutil.copy(people / f"{i}.jpg", good / f"{i}.jpg")
+    out = tmp_path / "out"
+    with pytest.raises(DatasetError, match=r"landscapes: no person found in any of its 3 photos; the other"):
+        prepare_dataset([good, empty], out, size=(128, 64))
+    assert read_annotations(out / "annotations.csv", None)  # the good photos were written
+
+
+def test_bad_sources_and_outputs(tmp_path):
+    with pytest.raises(DatasetError, match=r"nowhere.mp4: no such file or folder"):
+        prepare_dataset([tmp_path / "nowhere.mp4"], tmp_path / "o1")
+    (tmp_path / "emptydir").mkdir()
+    with pytest.raises(DatasetError, match=r"emptydir: no photos"):
+        prepare_dataset([tmp_path / "emptydir"], tmp_path / "o2")
+    (tmp_path / "clip.mp4").write_bytes(b"garbage")
+    with pytest.raises(DatasetError, match=r"clip.mp4: cannot open the video|clip.mp4: the video has no frames"):
+        prepare_dataset([tmp_path / "clip.mp4"], tmp_path / "o3")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("precious")
+    img, _, _ = synth_image(0, 0, 0, (128, 64))
+    cv2.imwrite(str(tmp_path / "p.png"), img)
+    with pytest.raises(DatasetError, match=r"mine: folder is not empty and is not a prepared dataset"):
+        prepare_dataset([tmp_path / "p.png"], mine)
+    assert (mine / "thesis.tex").read_text() == "precious" and sorted(mine.iterdir()) == [mine / "thesis.tex"]
+    posegan = tmp_path / "pg"
+    posegan.mkdir()
+    (posegan / "market-annotation-train.csv").write_text("name:keypoints_y:keypoints_x\n")
+    (posegan / "market-pairs-train.csv").write_text("from,to\n")
+    with pytest.raises(DatasetError, match=r"already a pose-gan/PATN dataset"):
+        prepare_dataset([posegan], tmp_path / "o4")
+
+
+def test_cli_subcommand(tmp_path, capsys):
+    people = shared("market-real")
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(4):
+        shutil.copy(people / f"{i}.jpg", src / f"0007_c1_{i}.jpg")
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args([str(src), "-o", str(tmp_path / "ds"), "--size", "128x64", "--fps-step", "2"])
+    assert args.frame_step == 2 and args.size == (128, 64)
+    assert run(args) == 0
+    text = capsys.readouterr().out
+    assert "of 1 people" in text and "new" in text
