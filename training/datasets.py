@@ -36,7 +36,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from engine.errors import DatasetError, PoseFormatError
-from engine.pose import NUM_JOINTS, Pose
+from engine.pose import Pose
 
 FORMAT = "poseeditor-dataset"
 FORMAT_VERSION = 1
@@ -163,8 +163,8 @@ def read_pairs(path: Path) -> list[tuple[str, str, int]]:
         for lineno, row in enumerate(csv.reader(f), start=1):
             if not row or not "".join(row).strip():
                 continue
-            if lineno == 1 and [c.strip().lower() for c in row[:2]] in (["from", "to"], ["imga", "imgb"]):
-                continue
+            if lineno == 1 and {c.strip().lower() for c in row} & {"from", "to", "imga", "imgb"}:
+                continue  # header: from,to (pose-gan), imgA,imgB (pose-transfer), ,from,to (pandas)
             if len(row) != 2 and not (len(row) == 3 and row[0].strip().isdigit()):
                 raise DatasetError(f"{path}: line {lineno}: expected 'from,to', got {len(row)} fields")
             a, b = (row[1], row[2]) if len(row) == 3 else (row[0], row[1])  # pandas writes an index column
@@ -290,8 +290,8 @@ class PairDataset(Dataset):
     the target), repeated when the person has too few.
 
     ``size`` (H, W) resizes images whose size differs (poses follow). ``augment`` flips the whole item
-    horizontally half of the time (mirrored poses, swapped left/right part labels) and applies one small colour
-    jitter to all its images. ``cache`` keeps decoded images in memory ("auto": when they fit in ~1 GB).
+    horizontally half of the time (mirrored poses, swapped left/right part labels; only for label sets whose
+    left/right pairs are known) and applies one small colour jitter to all its images. ``cache`` keeps decoded images in memory ("auto": when they fit in ~1 GB).
     Indexing with an int gives epoch 0's item; with (epoch, index) the item of that epoch (ResumableSampler).
     """
 
@@ -308,7 +308,11 @@ class PairDataset(Dataset):
         self.files = files
         self.info = files.info or {}
         self.parsing_kind = self.info.get("parsing", "coarse") if files.info else "coarse"
-        self.flip_map = FLIP_MAPS.get(self.parsing_kind)
+        # which labels a flip swaps: the dataset may say so ("parsing_flip": {"14": 15, ...}); for label sets not
+        # known here, flipping would silently mislabel left and right, so flips are left out (jitter stays)
+        own = self.info.get("parsing_flip")
+        self.flip_map = {int(k): int(v) for k, v in own.items()} if isinstance(own, dict) else \
+            FLIP_MAPS.get(self.parsing_kind)
         self.flip_lut = np.arange(256, dtype=np.uint8)
         for a, b in (self.flip_map or {}).items():
             self.flip_lut[a] = b
@@ -334,10 +338,14 @@ class PairDataset(Dataset):
         if self.image_dir is None:
             where = ", ".join(str(d) for d in dirs) or f"{self.root}/images"
             raise DatasetError(f"{files.pairs}: line {rows[0][2]}: image {first!r} not found (looked in {where})")
+        checked: set[str] = set()
         for a, b, lineno in rows:
             for n in (a, b):
-                if not (self.image_dir / n).is_file():
-                    raise DatasetError(f"{files.pairs}: line {lineno}: image {n!r} is missing from {self.image_dir}")
+                if n not in checked:
+                    if not (self.image_dir / n).is_file():
+                        raise DatasetError(f"{files.pairs}: line {lineno}: image {n!r} is missing from "
+                                           f"{self.image_dir}")
+                    checked.add(n)
 
         if stored is None:
             img = cv2.imread(str(self.image_dir / first), cv2.IMREAD_COLOR)
@@ -470,7 +478,7 @@ class PairDataset(Dataset):
         if not 0 <= index < len(self):
             raise IndexError(f"pair {index} of {len(self)}")
         rng = np.random.default_rng([self.seed, epoch, index, 0])
-        flip = self.augment and rng.random() < 0.5
+        flip = self.augment and rng.random() < 0.5 and self.flip_map is not None
         jitter = _jitter_params(rng) if self.augment else None
         names = self.sources_for(index, epoch) + [self.pairs[index][1]]
         imgs, poses, masks, parsings = [], [], [], []

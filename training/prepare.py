@@ -58,7 +58,7 @@ class Item:
     frame: int | None      # frame index for a video
     identity: str
     name: str              # file name in images/
-    order: tuple           # time order within the person (frame index, or photo name)
+    order: tuple           # time order within the person: (zero-padded frame index,) or (photo name,)
     group: str             # the source the "nobody found at all" check counts over (video or folder)
 
 
@@ -102,7 +102,7 @@ def _photo_items(photos: list[Path], folder_identity: str | None, group: str) ->
 def _video_items(path: Path, frame_step: int, max_frames: int | None) -> list[Item]:
     ident = _identity_name(path.stem)
     frames = planned_frames(frame_count(path), frame_step, max_frames)
-    return [Item(path, f, ident, f"{ident}_f{f:06d}.png", (f,), str(path)) for f in frames]
+    return [Item(path, f, ident, f"{ident}_f{f:06d}.png", (f"{f:09d}",), str(path)) for f in frames]
 
 
 def collect_items(sources: list[Path], frame_step: int = 1, max_frames: int | None = None) -> list[Item]:

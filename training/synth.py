@@ -214,7 +214,7 @@ class _Canvas:
         self.h, self.w = background.shape[:2]
         self.labels = np.zeros((self.h, self.w), np.uint8)
         self.scale = scale  # pixels per body unit
-        self.ys, self.xs = np.mgrid[0:self.h, 0:self.w].astype(np.float32) + 0.0
+        self.ys, self.xs = np.mgrid[0:self.h, 0:self.w].astype(np.float32)
 
     def paint(self, inside: np.ndarray, label: int, colours: np.ndarray, shade: np.ndarray) -> None:
         self.img[inside] = colours * shade[:, None]
@@ -290,13 +290,12 @@ def render_person(body: Body, look: Look, size: tuple[int, int], rng) -> tuple[n
     def torso():
         quad = np.array([P("r_shoulder"), P("l_shoulder"), P("l_hip"), P("r_hip")])
         c = quad.mean(0)
-        grown = c + (quad - c) * 1.0
         # widen by a limb radius sideways and a little up/down so the torso meets arms and legs
         down = (quad[2] + quad[3]) / 2 - (quad[0] + quad[1]) / 2
         down /= max(np.linalg.norm(down), 1e-6)
         side = np.array([down[1], -down[0]])
         sgn = np.sign((quad - c) @ side)[:, None]
-        grown = grown + sgn * side * 0.02 * scale + np.array([[-1], [-1], [1], [1]]) * down * 0.02 * scale
+        grown = quad + sgn * side * 0.02 * scale + np.array([[-1], [-1], [1], [1]]) * down * 0.02 * scale
         m = np.zeros((h, w), np.uint8)
         cv2.fillConvexPoly(m, np.round(grown * 16).astype(np.int32), 1, lineType=cv2.LINE_8, shift=4)
         inside = m.astype(bool)
@@ -316,10 +315,9 @@ def render_person(body: Body, look: Look, size: tuple[int, int], rng) -> tuple[n
         c, s = math.cos(ang), math.sin(ang)
         hx = (rel_x * c + rel_y * s) / ax          # across the head, in half-widths
         hy = (-rel_x * s + rel_y * c) / ay         # down the head, in half-heights
-        long_hair = look.long_hair
         ell = hx ** 2 + hy ** 2 <= 1.0
         # long hair hangs behind the head, below the ears: still part of the head label
-        hang = long_hair & (np.abs(hx) <= 1.05) & (hy > 0) & (hy <= 1.9) & ~ell
+        hang = look.long_hair & (np.abs(hx) <= 1.05) & (hy > 0) & (hy <= 1.9) & ~ell
         inside = ell | hang
         if not inside.any():
             return
