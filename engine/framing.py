@@ -18,6 +18,7 @@ from .pose import Pose
 MARGIN_TOP = 0.16
 MARGIN_BOTTOM = 0.08
 MARGIN_SIDE = 0.10
+HEAD_TOP = 1.4  # head sizes (ear to ear) above the highest joint
 
 
 @dataclass(frozen=True)
@@ -76,9 +77,12 @@ def body_box(pose: Pose) -> tuple[float, float, float, float]:
     if b is None:
         return 0.0, 0.0, float(pose.width), float(pose.height)
     x0, y0, x1, y1 = b
-    bh = max(y1 - y0, pose.head_size() * 3, 8.0)
-    # a person seen only to the waist still gets a box of body proportions below the head
-    return (x0 - MARGIN_SIDE * bh, y0 - MARGIN_TOP * bh, x1 + MARGIN_SIDE * bh, y1 + MARGIN_BOTTOM * bh)
+    head = pose.head_size()
+    bh = max(y1 - y0, head * 3, 8.0)
+    # The head top is about one head size above the eyes whatever the pose: a crouching person has a short
+    # joint box, and a margin in box heights alone would cut the top of the head off.
+    top = max(MARGIN_TOP * bh, HEAD_TOP * head)
+    return (x0 - MARGIN_SIDE * bh, y0 - top, x1 + MARGIN_SIDE * bh, y1 + MARGIN_BOTTOM * bh)
 
 
 def frame_for(pose: Pose, model_size: tuple[int, int], whole_if_fits: float = 0.9) -> Frame:

@@ -248,8 +248,10 @@ class _Canvas:
         self.paint(inside, label, colours, shade)
 
 
-def render_person(body: Body, look: Look, size: tuple[int, int], rng) -> tuple[np.ndarray, np.ndarray, Pose]:
-    """(RGB uint8 image, labels uint8, Pose) of one procedural person at ``size`` (H, W)."""
+def render_person(body: Body, look: Look, size: tuple[int, int], rng,
+                  scene: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, Pose]:
+    """(RGB uint8 image, labels uint8, Pose) of one procedural person at ``size`` (H, W), over ``scene`` when
+    given (float32 H x W x 3), else over a random background."""
     h, w = size
     th = look.thick
     r_arm, r_fore, r_thigh, r_shin = 0.033 * th, 0.027 * th, 0.046 * th, 0.036 * th
@@ -270,7 +272,10 @@ def render_person(body: Body, look: Look, size: tuple[int, int], rng) -> tuple[n
     px = xy * scale + offset - 0.5
     head = body.head_centre * scale + offset - 0.5
 
-    cv = _Canvas(_background(rng, h, w), scale)
+    background = _background(rng, h, w)  # drawn even when a scene is given: keeps the random stream the same
+    if scene is not None:
+        background = scene.copy()
+    cv = _Canvas(background, scale)
     P = lambda n: px[J[n]]  # noqa: E731
 
     def arm(side):
@@ -360,8 +365,11 @@ def render_person(body: Body, look: Look, size: tuple[int, int], rng) -> tuple[n
 def synth_image(seed: int, identity: int, index: int, size: tuple[int, int]):
     """One image of one procedural person: (image, labels, pose). Deterministic in its arguments."""
     look = random_look(np.random.default_rng([seed, identity]))
+    # One scene per person, as in the frames of one video or one studio's photos: a pose-transfer network
+    # can then learn the background from the source instead of guessing it (it is unpredictable otherwise).
+    scene = _background(np.random.default_rng([seed, identity, 0]), *size)
     rng = np.random.default_rng([seed, identity, index + 1])
-    return render_person(random_body(rng, look), look, size, rng)
+    return render_person(random_body(rng, look), look, size, rng, scene)
 
 
 # ================================================================================================================
