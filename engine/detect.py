@@ -10,6 +10,9 @@ Market photos this lifts detection from 7/20 to 16/20.
 """
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import threading
 from dataclasses import dataclass
 
@@ -23,6 +26,30 @@ from .pose import J, NUM_JOINTS, Pose
 BLAZEPOSE_TO_COCO18 = (0, -1, 12, 14, 16, 11, 13, 15, 24, 26, 28, 23, 25, 27, 5, 2, 8, 7)
 VISIBILITY_THRESHOLD = 0.5
 MIN_JOINTS = 4  # fewer present joints than this is "no person", not a pose
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr():
+    """mediapipe's C++ side prints TensorFlow Lite / absl notices straight to file descriptor 2 when a graph
+    starts; they mean nothing to a user of the CLI. Point fd 2 at /dev/null for the duration (Python-level
+    errors are raised as exceptions, not printed, so nothing useful is lost)."""
+    if os.environ.get("POSEEDITOR_DEBUG"):
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except OSError:  # no real fd 2 (some GUI launchers): nothing to hide
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 @dataclass
@@ -39,8 +66,10 @@ class PoseDetector:
         import mediapipe as mp  # heavy import: only when a detector is built
 
         self._mp_pose = mp.solutions.pose
-        self._graph = self._mp_pose.Pose(static_image_mode=True, model_complexity=1, enable_segmentation=True,
-                                         min_detection_confidence=min_confidence)
+        self._warm = False
+        with _quiet_native_stderr():
+            self._graph = self._mp_pose.Pose(static_image_mode=True, model_complexity=1, enable_segmentation=True,
+                                             min_detection_confidence=min_confidence)
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -54,7 +83,12 @@ class PoseDetector:
 
     def _run(self, rgb: np.ndarray):
         with self._lock:
-            return self._graph.process(np.ascontiguousarray(rgb))
+            if self._warm:
+                return self._graph.process(np.ascontiguousarray(rgb))
+            with _quiet_native_stderr():  # the notices come with the first frames only
+                result = self._graph.process(np.ascontiguousarray(rgb))
+            self._warm = True
+            return result
 
     def detect(self, image: np.ndarray, name: str = "photo") -> Detection:
         """Return the pose and mask of the most prominent person; NoPersonError when there is none."""
