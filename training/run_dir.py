@@ -1,0 +1,145 @@
+"""The run folder of a training run, in the way of stylegan2-ada: ``runs/00000-<backend>-<dataset>/``.
+
+    training_options.json   everything needed to understand and repeat the run (written once, then on resume)
+    stats.jsonl             one JSON object per line, flushed as it is written: the machine-readable progress
+    stats.csv               the same rows as a table (columns grow as new figures appear)
+    grids/grid-0000100.png  source | target | output rows at a step
+    checkpoints/ckpt-0000100.pt   resumable states (training/checkpoint.py)
+    best.safetensors        the generator at the best validation figure, in the engine's weights format
+
+stats.jsonl rows all have "kind" and "step":
+    {"kind": "start", "step": 0, "total_steps": N, "run_dir": "...", "resumed": false}
+    {"kind": "train", "step": 12, "total_steps": N, "epoch": 0, "elapsed": 3.2, "it_s": 4.1, "loss": 0.5, ...}
+    {"kind": "val", "step": 100, "ssim": 0.61, "l1": 0.08, ..., "best": true}
+    {"kind": "checkpoint", "step": 100, "path": "checkpoints/ckpt-0000100.pt"}
+    {"kind": "done", "step": N, "reason": "steps" | "time budget" | "signal" | "stop_after", "best": "..."}
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+from pathlib import Path
+
+from engine.errors import PoseEditorError
+
+RUN_NAME = re.compile(r"^(\d{5})-")
+
+
+def _slug(text: str) -> str:
+    s = re.sub(r"[^A-Za-z0-9._-]+", "-", str(text)).strip("-.")
+    return s[:40] or "data"
+
+
+def new_run_dir(runs_dir, backend: str, dataset) -> Path:
+    """Create the next numbered folder ``NNNNN-<backend>-<dataset name>`` under ``runs_dir``."""
+    runs = Path(runs_dir)
+    runs.mkdir(parents=True, exist_ok=True)
+    name = _slug(Path(str(dataset)).name)
+    while True:
+        ids = [int(m.group(1)) for p in runs.iterdir() if (m := RUN_NAME.match(p.name))]
+        run = runs / f"{max(ids, default=-1) + 1:05d}-{_slug(backend)}-{name}"
+        try:
+            run.mkdir()  # not exist_ok: two runs started at once must not share a folder
+            return run
+        except FileExistsError:
+            continue
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Temporary file, fsync, rename: a reader never sees half a file, a kill never leaves one."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".part")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    tmp.replace(path)
+
+
+def write_options(run_dir: Path, options: dict) -> None:
+    atomic_write_text(Path(run_dir) / "training_options.json", json.dumps(options, indent=2, default=str) + "\n")
+
+
+def read_options(run_dir: Path) -> dict:
+    p = Path(run_dir) / "training_options.json"
+    if not p.is_file():
+        raise PoseEditorError(f"{run_dir}: not a training run folder (no training_options.json)")
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except ValueError as e:
+        raise PoseEditorError(f"{p}: not readable JSON ({e})") from None
+
+
+def read_stats(run_dir: Path) -> list[dict]:
+    """The rows of stats.jsonl; a torn last line (the process was killed mid-write) is ignored."""
+    p = Path(run_dir) / "stats.jsonl"
+    rows = []
+    if p.is_file():
+        for line in p.read_text(encoding="utf-8").splitlines():
+            try:
+                rows.append(json.loads(line))
+            except ValueError:
+                pass
+    return rows
+
+
+class Stats:
+    """Appends rows to stats.jsonl (flushed per row) and keeps stats.csv in step with it."""
+
+    CSV_KINDS = ("train", "val")
+
+    def __init__(self, run_dir: Path, keep_until_step: int | None = None, enabled: bool = True):
+        self.run_dir = Path(run_dir)
+        self.enabled = enabled
+        self.jsonl = self.run_dir / "stats.jsonl"
+        self.csv_path = self.run_dir / "stats.csv"
+        self.columns: list[str] = []
+        self._f = None
+        self._csv = None
+        if not enabled:
+            return
+        rows = read_stats(self.run_dir)
+        if keep_until_step is not None:
+            # a resumed run repeats the steps after its checkpoint: drop the rows it will write again
+            rows = [r for r in rows if int(r.get("step", 0)) <= keep_until_step and r.get("kind") != "done"]
+        atomic_write_text(self.jsonl, "".join(json.dumps(r) + "\n" for r in rows))
+        self._rewrite_csv(rows)
+        self._f = open(self.jsonl, "a", encoding="utf-8")
+
+    def _csv_rows(self, rows):
+        return [r for r in rows if r.get("kind") in self.CSV_KINDS]
+
+    def _rewrite_csv(self, rows) -> None:
+        rows = self._csv_rows(rows)
+        for r in rows:
+            self.columns += [k for k in r if k not in self.columns]
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, self.columns, extrasaction="ignore", lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+        if self._csv:
+            self._csv.close()
+        atomic_write_text(self.csv_path, buf.getvalue())
+        self._csv = open(self.csv_path, "a", encoding="utf-8", newline="")
+
+    def write(self, row: dict) -> None:
+        if not self.enabled:
+            return
+        self._f.write(json.dumps(row) + "\n")
+        self._f.flush()  # a reader (the app) sees every step as it happens
+        if row.get("kind") in self.CSV_KINDS:
+            if any(k not in self.columns for k in row):
+                self._csv.flush()
+                self._rewrite_csv(read_stats(self.run_dir))  # new columns: rewrite the table once
+            else:
+                csv.DictWriter(self._csv, self.columns, extrasaction="ignore", lineterminator="\n").writerow(row)
+                self._csv.flush()
+
+    def close(self) -> None:
+        for f in (self._f, self._csv):
+            if f:
+                f.close()
+        self._f = self._csv = None
