@@ -1,0 +1,82 @@
+"""Animation export helpers (Qt-free): joint interpolation between two poses and the GIF / MP4 writers.
+
+The app renders the frames in its worker thread with the chosen backend; these functions only make the poses
+and write the files. GIF goes through imageio (Pillow plugin), MP4 through OpenCV's VideoWriter with the
+'mp4v' codec, which every OpenCV wheel can write without an external encoder.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from engine.errors import PoseEditorError
+from engine.pose import Pose
+
+FORMATS = {".gif": "GIF", ".mp4": "MP4"}
+
+
+def ease(t: float) -> float:
+    """Smoothstep: the figure starts and stops gently instead of jerking at the ends."""
+    return t * t * (3 - 2 * t)
+
+
+def interpolate(a: Pose, b: Pose, t: float) -> Pose:
+    """The pose a fraction ``t`` of the way from ``a`` to ``b``.
+
+    Joints present in both move in a straight line. A joint present in only one stays where that pose has it
+    and is shown for the half of the animation nearer to that pose (it appears or disappears midway).
+    """
+    both = a.present & b.present
+    xy = np.where(a.present[:, None], a.xy, b.xy).astype(np.float32)
+    xy[both] = (1 - t) * a.xy[both] + t * b.xy[both]
+    only_b = b.present & ~a.present
+    xy[only_b] = b.xy[only_b]
+    present = both | (a.present & ~b.present & (t < 0.5)) | (only_b & (t >= 0.5))
+    return Pose(xy, present, a.width, a.height)
+
+
+def pose_sequence(a: Pose, b: Pose, frames: int, boomerang: bool = False) -> list[Pose]:
+    if frames < 2:
+        raise PoseEditorError("an animation needs at least 2 frames")
+    poses = [interpolate(a, b, ease(i / (frames - 1))) for i in range(frames)]
+    if boomerang:  # there and back, without repeating the two end frames
+        poses += poses[-2:0:-1]
+    return poses
+
+
+def check_path(path) -> str:
+    kind = FORMATS.get(Path(path).suffix.lower())
+    if kind is None:
+        raise PoseEditorError(f"{path}: choose a .gif or .mp4 file name for the animation")
+    return kind
+
+
+def write_animation(path, frames: list[np.ndarray], fps: float) -> Path:
+    """Write RGB uint8 frames to ``path`` (.gif or .mp4); a temporary file is renamed at the end."""
+    path = Path(path)
+    kind = check_path(path)
+    if not frames:
+        raise PoseEditorError("no frames to write")
+    tmp = path.with_name(path.stem + ".part" + path.suffix)
+    if kind == "GIF":
+        import imageio.v3 as iio
+
+        iio.imwrite(tmp, np.stack(frames), extension=".gif", duration=1000.0 / fps, loop=0)
+    else:
+        import cv2
+
+        h, w = frames[0].shape[:2]
+        w2, h2 = w + (w % 2), h + (h % 2)  # many players refuse odd frame sizes
+        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (w2, h2))
+        if not writer.isOpened():
+            raise PoseEditorError(f"{path}: OpenCV cannot write MP4 video here")
+        try:
+            for f in frames:
+                if (w2, h2) != (w, h):
+                    f = np.pad(f, ((0, h2 - h), (0, w2 - w), (0, 0)), mode="edge")
+                writer.write(np.ascontiguousarray(f[:, :, ::-1]))
+        finally:
+            writer.release()
+    tmp.replace(path)
+    return path

@@ -1,0 +1,118 @@
+"""Entry point: `poseeditor [PHOTO ...]`, `poseeditor --session FILE`, `poseeditor --install-desktop`.
+
+The window is shown before anything heavy is imported: torch, mediapipe and the backends are imported by the
+worker threads (worker.py), so the editor appears at once and fills in as the engine comes up.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="poseeditor", description="Repose people in photos: drag a skeleton, see "
+                                "the person re-rendered.")
+    p.add_argument("photos", nargs="*", metavar="PHOTO", help="photos of one person (the first is edited); "
+                   "a .json argument opens a saved session")
+    p.add_argument("--session", metavar="FILE", help="open a saved session")
+    p.add_argument("--install-desktop", action="store_true",
+                   help="add PoseEditor to the desktop's application menu (for this user) and exit")
+    p.add_argument("--uninstall-desktop", action="store_true", help="remove what --install-desktop added and exit")
+    p.add_argument("--version", action="store_true", help="print the version and exit")
+    return p
+
+
+def _fix_qt_env() -> None:
+    # opencv (mediapipe's cv2) points Qt at its own Qt5 plugins when imported; PySide6 must use its own.
+    plugin_path = os.environ.get("QT_QPA_PLATFORM_PLUGIN_PATH", "")
+    if "cv2" in plugin_path:
+        os.environ.pop("QT_QPA_PLATFORM_PLUGIN_PATH", None)
+
+
+def apply_theme(app) -> None:
+    """Fusion with a dark palette: photos read better on a dark surround, as in other image editors."""
+    from PySide6.QtGui import QColor, QPalette
+
+    app.setStyle("Fusion")
+    p = QPalette()
+    base, window, text = QColor(30, 32, 38), QColor(45, 48, 56), QColor(225, 228, 235)
+    roles = {
+        QPalette.ColorRole.Window: window, QPalette.ColorRole.WindowText: text,
+        QPalette.ColorRole.Base: base, QPalette.ColorRole.AlternateBase: QColor(40, 43, 50),
+        QPalette.ColorRole.ToolTipBase: QColor(20, 22, 26), QPalette.ColorRole.ToolTipText: text,
+        QPalette.ColorRole.Text: text, QPalette.ColorRole.Button: QColor(55, 59, 68),
+        QPalette.ColorRole.ButtonText: text, QPalette.ColorRole.BrightText: QColor(255, 90, 90),
+        QPalette.ColorRole.Highlight: QColor(66, 133, 244), QPalette.ColorRole.HighlightedText: QColor(255, 255, 255),
+        QPalette.ColorRole.Link: QColor(110, 170, 255), QPalette.ColorRole.PlaceholderText: QColor(140, 146, 158),
+        QPalette.ColorRole.Mid: QColor(90, 95, 105),
+    }
+    for role, color in roles.items():
+        p.setColor(role, color)
+    for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText):
+        p.setColor(QPalette.ColorGroup.Disabled, role, QColor(120, 124, 134))
+    app.setPalette(p)
+
+
+def make_app(argv=None):
+    """The QApplication, named and themed (also used by tests and benchmarks)."""
+    _fix_qt_env()
+    from PySide6.QtWidgets import QApplication
+
+    from . import icons
+
+    app = QApplication.instance() or QApplication(list(argv or sys.argv[:1]))
+    app.setApplicationName("PoseEditor")
+    app.setOrganizationName("PoseEditor")
+    app.setApplicationDisplayName("PoseEditor")
+    app.setDesktopFileName("poseeditor")
+    app.setWindowIcon(icons.app_icon())
+    apply_theme(app)
+    return app
+
+
+def main(argv=None) -> int:
+    t0 = time.perf_counter()
+    args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
+    if args.version:
+        from . import __version__
+
+        print(f"poseeditor {__version__}")
+        return 0
+    if args.install_desktop or args.uninstall_desktop:
+        from . import desktop
+
+        if args.install_desktop:
+            print(desktop.describe(desktop.install(), "Installed"))
+        else:
+            print(desktop.describe(desktop.uninstall(), "Removed"))
+        return 0
+    missing = [p for p in args.photos if not Path(p).exists()]
+    if missing:  # said on the terminal too, but the app still opens and shows it
+        print(f"poseeditor: no such file: {', '.join(missing)}", file=sys.stderr)
+
+    app = make_app(sys.argv[:1])
+    from .main_window import MainWindow
+
+    win = MainWindow()
+    win.show()
+    sessions = [p for p in args.photos if p.lower().endswith(".json")]
+    photos = [p for p in args.photos if not p.lower().endswith(".json")]
+    if args.session:
+        sessions.insert(0, args.session)
+    win.start_engine(photos_pending=bool(sessions or photos))
+    if sessions:
+        win.open_session(sessions[0])
+    elif photos:
+        win.open_photos(photos)
+    if os.environ.get("POSEEDITOR_TIMING"):
+        print(f"window shown after {(time.perf_counter() - t0) * 1000:.0f} ms", file=sys.stderr)
+        win.resultShown.connect(lambda r: print(f"result ({r.backend}, {r.tier}) after "
+                                                f"{(time.perf_counter() - t0) * 1000:.0f} ms", file=sys.stderr))
+    return app.exec()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

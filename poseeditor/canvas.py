@@ -1,0 +1,284 @@
+"""The pose canvas: the reference photo with the skeleton on top; joints are handles the user drags.
+
+Built on QGraphicsView rather than pyqtgraph's ViewBox, because what the canvas needs is exactly what the plain
+graphics view does well and pyqtgraph would have to be worked around for:
+- handles that keep their screen size at any zoom are ordinary items with ItemIgnoresTransformations, and limb
+  lines keep their width with cosmetic pens; each handle gets its own hover cursor, tooltip, context menu and
+  mouse grab, with no hit-testing of our own;
+- a press on a handle grabs the mouse for that item and a press on the photo pans (ScrollHandDrag), so the two
+  never fight; pyqtgraph's own drag state machine (drag thresholds, its mouse-event classes) gets in between
+  and is awkward to drive with real synthetic mouse events in tests;
+- wheel zoom under the cursor and fit-to-view are two built-in calls (AnchorUnderMouse, fitInView).
+The canvas only shows a pose and reports drags; the main window turns drags into undo commands.
+"""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import (QGraphicsEllipseItem, QGraphicsItem, QGraphicsLineItem, QGraphicsPixmapItem,
+                               QGraphicsScene, QGraphicsView)
+
+from engine.pose import JOINT_COLORS, LIMB_COLORS, LIMBS, NUM_JOINTS, Pose
+
+from .commands import joint_label
+
+HANDLE_RADIUS = 6.5      # screen pixels, whatever the zoom
+LIMB_WIDTH = 4.0         # screen pixels
+ZOOM_RANGE = (0.05, 40.0)
+
+
+def to_qimage(rgb: np.ndarray) -> QImage:
+    rgb = np.ascontiguousarray(rgb)
+    h, w = rgb.shape[:2]
+    return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()  # copy: own the pixels
+
+
+class JointHandle(QGraphicsEllipseItem):
+    def __init__(self, canvas: "PoseCanvas", joint: int):
+        r = HANDLE_RADIUS
+        super().__init__(-r, -r, 2 * r, 2 * r)
+        self.canvas, self.joint = canvas, joint
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+        self.setAcceptHoverEvents(True)
+        self.setAcceptedMouseButtons(Qt.MouseButton.LeftButton | Qt.MouseButton.RightButton)
+        self.setCursor(Qt.CursorShape.OpenHandCursor)
+        self.setToolTip(joint_label(joint).capitalize())
+        self.setZValue(10)
+        self.set_selected(False)
+
+    def set_selected(self, on: bool):
+        c = QColor(*JOINT_COLORS[self.joint])
+        self.setBrush(QBrush(c))
+        pen = QPen(QColor(255, 255, 255) if on else QColor(20, 20, 20), 3.0 if on else 1.5)
+        pen.setCosmetic(True)
+        self.setPen(pen)
+        r = HANDLE_RADIUS * (1.35 if on else 1.0)
+        self.setRect(-r, -r, 2 * r, 2 * r)
+
+    def hoverEnterEvent(self, e):
+        self.setScale(1.25)
+        super().hoverEnterEvent(e)
+
+    def hoverLeaveEvent(self, e):
+        self.setScale(1.0)
+        super().hoverLeaveEvent(e)
+
+    def mousePressEvent(self, e):
+        if e.button() == Qt.MouseButton.LeftButton:
+            e.accept()
+            self.setCursor(Qt.CursorShape.ClosedHandCursor)
+            self.canvas._begin_drag(self.joint, e.scenePos())
+        else:
+            e.ignore()
+
+    def mouseMoveEvent(self, e):
+        self.canvas._drag_to(self.joint, e.scenePos())
+
+    def mouseReleaseEvent(self, e):
+        if e.button() == Qt.MouseButton.LeftButton:
+            self.setCursor(Qt.CursorShape.OpenHandCursor)
+            self.canvas._end_drag(self.joint, e.scenePos())
+
+    def contextMenuEvent(self, e):
+        e.accept()
+        self.canvas.jointMenuRequested.emit(self.joint, e.screenPos())
+
+
+class PoseCanvas(QGraphicsView):
+    dragStarted = Signal(int)
+    jointDragged = Signal(int, float, float)     # joint, x, y in photo pixels
+    dragFinished = Signal(int)
+    jointMenuRequested = Signal(int, object)      # joint, global QPoint
+    canvasMenuRequested = Signal(object, object)  # scene QPointF, global QPoint
+    jointSelected = Signal(int)
+    zoomChanged = Signal(float)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setScene(QGraphicsScene(self))
+        self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.SmoothPixmapTransform)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.BoundingRectViewportUpdate)
+        self.setBackgroundBrush(QColor(38, 40, 46))
+        self.setFrameShape(QGraphicsView.Shape.NoFrame)
+        # panning is by dragging the photo; scroll bars would only take room from it
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setMinimumSize(240, 240)
+        self.setAcceptDrops(False)  # files dropped here go to the main window
+
+        self.photo = QGraphicsPixmapItem()
+        self.photo.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self.scene().addItem(self.photo)
+        self.ghost_items = []
+        for _ in LIMBS:
+            item = QGraphicsLineItem()
+            pen = QPen(QColor(235, 235, 235, 150), 1.5, Qt.PenStyle.DashLine)
+            pen.setCosmetic(True)
+            item.setPen(pen)
+            item.setZValue(4)
+            item.setVisible(False)
+            self.scene().addItem(item)
+            self.ghost_items.append(item)
+        self.limb_items = []
+        for (a, b), c in zip(LIMBS, LIMB_COLORS):
+            item = QGraphicsLineItem()
+            pen = QPen(QColor(*c, 215), LIMB_WIDTH)
+            pen.setCosmetic(True)
+            pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+            item.setPen(pen)
+            item.setZValue(5)
+            item.setVisible(False)
+            self.scene().addItem(item)
+            self.limb_items.append(item)
+        self.handles = [JointHandle(self, j) for j in range(NUM_JOINTS)]
+        for h in self.handles:
+            h.setVisible(False)
+            self.scene().addItem(h)
+
+        self.pose: Pose | None = None
+        self.ghost: Pose | None = None
+        self.show_ghost = True
+        self.selected = -1
+        self.dragging = -1
+        self._grab_offset = QPointF()
+        self._auto_fit = True
+
+    # ----- content ----------------------------------------------------------------------------------------
+    def set_image(self, rgb: np.ndarray | None):
+        if rgb is None:
+            self.photo.setPixmap(QPixmap())
+            self.set_pose(None)
+            return
+        self.photo.setPixmap(QPixmap.fromImage(to_qimage(rgb)))
+        h, w = rgb.shape[:2]
+        m = 0.25 * max(w, h)  # room to pan past the edges and to drag a joint near them
+        self.scene().setSceneRect(QRectF(-m, -m, w + 2 * m, h + 2 * m))
+        self._auto_fit = True
+        self.fit()
+
+    def image_size(self) -> tuple[int, int]:
+        pm = self.photo.pixmap()
+        return pm.width(), pm.height()
+
+    def set_pose(self, pose: Pose | None):
+        self.pose = pose.copy() if pose is not None else None
+        self._sync()
+
+    def set_ghost(self, pose: Pose | None):
+        self.ghost = pose.copy() if pose is not None else None
+        self._sync()
+
+    def set_show_ghost(self, on: bool):
+        self.show_ghost = on
+        self._sync()
+
+    def select(self, joint: int):
+        if self.selected == joint:
+            return
+        if 0 <= self.selected < NUM_JOINTS:
+            self.handles[self.selected].set_selected(False)
+        self.selected = joint
+        if 0 <= joint < NUM_JOINTS:
+            self.handles[joint].set_selected(True)
+        self.jointSelected.emit(joint)
+
+    def _sync(self):
+        p = self.pose
+        for j, h in enumerate(self.handles):
+            on = p is not None and bool(p.present[j])
+            h.setVisible(on)
+            if on:
+                h.setPos(float(p.xy[j, 0]), float(p.xy[j, 1]))
+        for (a, b), item in zip(LIMBS, self.limb_items):
+            on = p is not None and bool(p.present[a] and p.present[b])
+            item.setVisible(on)
+            if on:
+                item.setLine(*map(float, (*p.xy[a], *p.xy[b])))
+        g = self.ghost if self.show_ghost else None
+        differs = g is not None and p is not None and not (g == p)
+        for (a, b), item in zip(LIMBS, self.ghost_items):
+            on = differs and bool(g.present[a] and g.present[b])
+            item.setVisible(on)
+            if on:
+                item.setLine(*map(float, (*g.xy[a], *g.xy[b])))
+
+    # ----- geometry helpers (also used by tests to find where to click) ----------------------------------
+    def joint_view_pos(self, joint: int):
+        """Where joint ``joint`` is on the viewport, in viewport pixels (a QPoint)."""
+        return self.mapFromScene(QPointF(*map(float, self.pose.xy[joint])))
+
+    def zoom(self) -> float:
+        return float(self.transform().m11())
+
+    # ----- drag -------------------------------------------------------------------------------------------
+    def _clamp(self, p: QPointF) -> tuple[float, float]:
+        w, h = self.image_size()
+        return float(min(max(p.x(), 0.0), w - 1.0)), float(min(max(p.y(), 0.0), h - 1.0))
+
+    def _begin_drag(self, joint: int, scene_pos: QPointF):
+        self.select(joint)
+        self.dragging = joint
+        self._grab_offset = self.handles[joint].pos() - scene_pos  # no jump when grabbed off-centre
+        self.dragStarted.emit(joint)
+
+    def _drag_to(self, joint: int, scene_pos: QPointF):
+        if self.dragging != joint:
+            return
+        x, y = self._clamp(scene_pos + self._grab_offset)
+        self.jointDragged.emit(joint, x, y)
+
+    def _end_drag(self, joint: int, scene_pos: QPointF):
+        if self.dragging != joint:
+            return
+        self.dragging = -1
+        self.dragFinished.emit(joint)
+
+    # ----- view -------------------------------------------------------------------------------------------
+    def fit(self):
+        w, h = self.image_size()
+        if w and h and self.dragging < 0:
+            self.fitInView(QRectF(0, 0, w, h).adjusted(-8, -8, 8, 8), Qt.AspectRatioMode.KeepAspectRatio)
+            self._auto_fit = True
+            self.zoomChanged.emit(self.zoom())
+
+    def zoom_by(self, factor: float):
+        if self.dragging >= 0:
+            return
+        z = self.zoom()
+        factor = min(max(z * factor, ZOOM_RANGE[0]), ZOOM_RANGE[1]) / max(z, 1e-9)
+        self.scale(factor, factor)
+        self._auto_fit = False
+        self.zoomChanged.emit(self.zoom())
+
+    def actual_size(self):
+        self.zoom_by(1.0 / max(self.zoom(), 1e-9))
+
+    def wheelEvent(self, e):
+        steps = e.angleDelta().y() / 120.0
+        if steps:
+            self.zoom_by(1.2 ** steps)
+        e.accept()
+
+    def resizeEvent(self, e):
+        super().resizeEvent(e)
+        # never re-fit under a dragged joint: a transform change replays the last mouse event through the new
+        # transform, which would throw the joint to a wrong place
+        if self._auto_fit and self.dragging < 0:
+            self.fit()
+
+    def mousePressEvent(self, e):
+        item = self.itemAt(e.position().toPoint())
+        if not isinstance(item, JointHandle) and e.button() == Qt.MouseButton.LeftButton:
+            self.select(-1)
+        super().mousePressEvent(e)
+
+    def contextMenuEvent(self, e):
+        item = self.itemAt(e.pos())
+        if isinstance(item, JointHandle):
+            super().contextMenuEvent(e)  # the handle emits jointMenuRequested
+            return
+        self.canvasMenuRequested.emit(self.mapToScene(e.pos()), e.globalPos())

@@ -1,0 +1,168 @@
+"""The engine panel: which backend draws the result, with what weights, on which device.
+
+Every backend the registry knows is listed (backends added later appear by themselves), each with the state of
+its weights; backends that failed to import are listed greyed out with the reason. A backend without weights
+stays selectable: the result is then drawn by the warp backend and the panel says how to get weights.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QStandardItemModel
+from PySide6.QtWidgets import (QComboBox, QFormLayout, QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout,
+                               QWidget)
+
+WEIGHTS_TEXT = {"built-in": "needs no weights", "starter": "starter weights", "file": "weights loaded",
+                "none": "no weights"}
+
+
+class EnginePanel(QWidget):
+    backendChosen = Signal(str)
+    deviceChosen = Signal(str)
+    loadWeightsClicked = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.catalogue: dict[str, dict] = {}
+        self.current: dict | None = None
+        self.refs = 1
+
+        self.backend = QComboBox()
+        self.backend.setMinimumContentsLength(18)
+        self.backend.addItem("starting the engine...")
+        self.backend.setEnabled(False)
+        self.backend.activated.connect(self._on_backend)
+        self.summary = QLabel("")
+        self.summary.setWordWrap(True)
+        self.summary.setStyleSheet("color: palette(placeholder-text);")
+
+        self.weights = QLabel("")
+        self.weights.setWordWrap(True)
+        self.weights.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.load_btn = QPushButton("Load weights…")
+        self.load_btn.setToolTip("Load a .safetensors weights file (made by poseeditor-train)")
+        self.load_btn.clicked.connect(self.loadWeightsClicked.emit)
+        self.load_btn.setEnabled(False)
+
+        self.device = QComboBox()
+        self.device.addItem("CPU", "cpu")
+        self.device.addItem("CUDA (GPU)", "cuda")
+        self._set_item_enabled(self.device, 1, False, "No usable CUDA GPU on this computer")
+        self.device.activated.connect(lambda i: self.deviceChosen.emit(self.device.itemData(i)))
+
+        self.timing = QLabel("")
+        self.timing.setWordWrap(True)
+        self.multishot = QLabel("")
+        self.multishot.setWordWrap(True)
+        self.unavailable = QLabel("")
+        self.unavailable.setWordWrap(True)
+        self.unavailable.setStyleSheet("color: palette(placeholder-text);")
+
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.addRow("Backend", self.backend)
+        form.addRow("", self.summary)
+        wrow = QHBoxLayout()
+        wrow.addWidget(self.weights, 1)
+        form.addRow("Weights", wrow)
+        form.addRow("", self.load_btn)
+        form.addRow("Device", self.device)
+        line = QFrame()
+        line.setFrameShape(QFrame.Shape.HLine)
+        line.setFrameShadow(QFrame.Shadow.Sunken)
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addWidget(line)
+        lay.addWidget(self.timing)
+        lay.addWidget(self.multishot)
+        lay.addWidget(self.unavailable)
+        lay.addStretch(1)
+
+    @staticmethod
+    def _set_item_enabled(combo: QComboBox, row: int, on: bool, tip: str = ""):
+        model = combo.model()
+        if isinstance(model, QStandardItemModel):
+            item = model.item(row)
+            flags = item.flags()
+            item.setFlags(flags | Qt.ItemFlag.ItemIsEnabled if on else flags & ~Qt.ItemFlag.ItemIsEnabled)
+            item.setToolTip(tip)
+
+    # ----- from the worker --------------------------------------------------------------------------------
+    def set_catalogue(self, cat: dict):
+        self.catalogue = {b["name"]: b for b in cat["backends"]}
+        self.backend.clear()
+        for b in cat["backends"]:
+            self.backend.addItem(f"{b['title']} — {WEIGHTS_TEXT[b['weights']]}", b["name"])
+            self.backend.setItemData(self.backend.count() - 1, b["summary"], Qt.ItemDataRole.ToolTipRole)
+        for name, why in cat.get("unavailable", {}).items():
+            self.backend.addItem(f"{name} — unavailable", name)
+            self._set_item_enabled(self.backend, self.backend.count() - 1, False, why)
+        self.backend.setEnabled(True)
+        self._set_item_enabled(self.device, 1, bool(cat.get("cuda")),
+                               "" if cat.get("cuda") else "No usable CUDA GPU on this computer")
+        un = cat.get("unavailable") or {}
+        self.unavailable.setText("Unavailable backends: " + "; ".join(f"{k} ({v})" for k, v in un.items())
+                                 if un else "")
+        self.unavailable.setVisible(bool(un))
+
+    def set_backend_info(self, info: dict):
+        self.current = info
+        name = info["name"]
+        i = self.backend.findData(name)
+        if i >= 0:
+            self.backend.setCurrentIndex(i)
+            entry = self.catalogue.get(name)
+            if entry is not None:
+                entry["weights"] = info["weights_kind"]
+                self.backend.setItemText(i, f"{entry['title']} — {WEIGHTS_TEXT[info['weights_kind']]}")
+        self.summary.setText(self.catalogue.get(name, {}).get("summary", ""))
+        kind = info["weights_kind"]
+        if kind == "built-in":
+            text = "Built in: this backend needs no weights."
+        elif kind == "none":
+            text = (f"<b>No weights.</b> The result is drawn by the warp backend until you load some. Train "
+                    f"weights with <code>poseeditor-train fit --backend {name} ...</code>, then use "
+                    f"<i>Load weights…</i>.")
+        elif kind == "starter":
+            text = f"Starter weights: {info['weights_label'] or 'shipped with PoseEditor'}"
+        else:
+            text = f"Loaded: {info['weights_label']}"
+            if info.get("weights_path"):
+                text += f"<br><small>{info['weights_path']}</small>"
+        self.weights.setText(text)
+        self.weights.setToolTip(info.get("weights_path") or "")
+        self.load_btn.setEnabled(info.get("needs_weights", False))
+        self.device.setCurrentIndex(1 if str(info.get("device", "cpu")).startswith("cuda") else 0)
+        self.set_timing(info.get("last_ms"))
+        self._update_multishot()
+
+    def set_timing(self, ms: float | None, live_backend: str | None = None):
+        if not self.current:
+            return
+        name = self.current["name"]
+        if ms is None:
+            self.timing.setText("")
+            return
+        t = f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.2f} s"
+        live = "the same backend" if name == "warp" or ms < 120 else "the warp backend (too slow to follow a drag)"
+        self.timing.setText(f"Last full render: {t}. While you drag, the preview uses {live}.")
+
+    def set_reference_count(self, n: int):
+        self.refs = n
+        self._update_multishot()
+
+    def _update_multishot(self):
+        if not self.current:
+            return
+        if self.refs > 1 and not self.current["multi_shot"]:
+            self.multishot.setText(f"⚠ {self.current['title']} uses only the first reference photo; "
+                                   f"the other {self.refs - 1} are ignored.")
+        elif self.refs > 1:
+            self.multishot.setText(f"Uses all {self.refs} reference photos.")
+        else:
+            self.multishot.setText("")
+        self.multishot.setVisible(bool(self.multishot.text()))
+
+    def _on_backend(self, i: int):
+        name = self.backend.itemData(i)
+        if name and (self.current is None or name != self.current["name"]):
+            self.backendChosen.emit(name)

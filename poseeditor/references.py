@@ -1,0 +1,161 @@
+"""The reference strip: thumbnails of the photos of the same person, in order (the first is the one edited).
+
+Add with the + button, File > Add Reference, or by dropping image files on the window; remove with the
+button or the Delete key; reorder by dragging thumbnails or with the arrow buttons. The first photo is the
+one shown on the canvas; the others are extra views the multi-shot backends read.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QKeySequence, QPainter, QPixmap, QShortcut
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QListView, QListWidget, QListWidgetItem,
+                               QStyledItemDelegate, QStyleOptionViewItem, QToolButton, QVBoxLayout, QWidget)
+
+from .canvas import to_qimage
+
+THUMB = 72
+
+
+class _TopIconDelegate(QStyledItemDelegate):
+    """List mode (so drag-and-drop reorders rows) but with the thumbnail above its caption."""
+
+    def initStyleOption(self, option, index):
+        super().initStyleOption(option, index)
+        option.decorationPosition = QStyleOptionViewItem.Position.Top
+        option.displayAlignment = Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop
+
+    def sizeHint(self, option, index):
+        return QSize(THUMB + 36, THUMB + 40)
+
+
+def _placeholder(text: str) -> QPixmap:
+    pm = QPixmap(THUMB, THUMB)
+    pm.fill(QColor(60, 62, 70))
+    p = QPainter(pm)
+    p.setPen(QColor(200, 200, 205))
+    p.drawText(pm.rect(), Qt.AlignmentFlag.AlignCenter, text)
+    p.end()
+    return pm
+
+
+class ReferenceStrip(QWidget):
+    addRequested = Signal()
+    removeRequested = Signal(int)          # reference id
+    orderChanged = Signal(list)            # reference ids, new order
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.list = QListWidget()
+        self.list.setViewMode(QListView.ViewMode.ListMode)
+        self.list.setFlow(QListView.Flow.LeftToRight)
+        self.list.setWrapping(False)
+        self.list.setIconSize(QSize(THUMB, THUMB))
+        self.list.setItemDelegate(_TopIconDelegate(self.list))
+        self.list.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
+        self.list.setDefaultDropAction(Qt.DropAction.MoveAction)
+        self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.list.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.list.setFixedHeight(THUMB + 58)
+        self.list.setToolTip("Photos of the same person. The first is the one you edit; drag to reorder.")
+        self.list.model().rowsMoved.connect(lambda *a: self.orderChanged.emit(self.ids()))
+        self.list.itemSelectionChanged.connect(self._update_buttons)
+
+        def button(text, tip, slot):
+            b = QToolButton()
+            b.setText(text)
+            b.setToolTip(tip)
+            b.setAutoRaise(True)
+            b.clicked.connect(slot)
+            return b
+
+        self.add_btn = button("+", "Add a reference photo of the same person", self.addRequested.emit)
+        self.remove_btn = button("−", "Remove the selected photo", self._remove_selected)
+        self.left_btn = button("◀", "Move the selected photo earlier (first = the one you edit)", lambda: self._move(-1))
+        self.right_btn = button("▶", "Move the selected photo later", lambda: self._move(1))
+        for b in (self.add_btn, self.remove_btn, self.left_btn, self.right_btn):
+            f = b.font()
+            f.setPointSizeF(f.pointSizeF() * 1.2)
+            b.setFont(f)
+        side = QVBoxLayout()
+        side.setSpacing(0)
+        for b in (self.add_btn, self.remove_btn, self.left_btn, self.right_btn):
+            side.addWidget(b)
+        side.addStretch(1)
+        self.note = QLabel("")
+        self.note.setWordWrap(True)
+        self.note.setStyleSheet("color: palette(mid);")
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(4, 2, 4, 2)
+        lay.addLayout(side)
+        col = QVBoxLayout()
+        col.addWidget(self.list)
+        col.addWidget(self.note)
+        lay.addLayout(col, 1)
+        QShortcut(QKeySequence.StandardKey.Delete, self.list, self._remove_selected,
+                  context=Qt.ShortcutContext.WidgetShortcut)
+        self._update_buttons()
+
+    def ids(self) -> list[int]:
+        return [self.list.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.list.count())]
+
+    def set_references(self, refs, note: str = ""):
+        """Rebuild the strip from the document's references (keeps the selection)."""
+        sel = self.selected_id()
+        self.list.blockSignals(True)
+        self.list.clear()
+        for k, r in enumerate(refs):
+            name = r.path.rsplit("/", 1)[-1]
+            if r.error and not r.hand_placed:
+                status = "no person" if r.image is not None else "unreadable"
+            elif r.image is None:
+                status = "loading..."
+            elif r.hand_placed:
+                status = "placed by hand"
+            else:
+                status = f"{r.pose.count}/18 joints" if r.pose is not None else ""
+            caption = f"{'✎ ' if k == 0 else ''}{name[:14]}{'…' if len(name) > 14 else ''}\n{status}"
+            if r.image is not None:
+                pm = QPixmap.fromImage(to_qimage(r.image)).scaled(
+                    THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+            else:
+                pm = _placeholder("…" if not r.error else "!")
+            item = QListWidgetItem(QIcon(pm), caption)
+            item.setData(Qt.ItemDataRole.UserRole, r.id)
+            tip = r.path + ("\nThe photo you edit (first)." if k == 0 else "\nAn extra view for multi-shot backends.")
+            if r.error:
+                tip += f"\n{r.error}"
+            item.setToolTip(tip)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsDragEnabled)
+            self.list.addItem(item)
+            if r.id == sel:
+                item.setSelected(True)
+        self.list.blockSignals(False)
+        self.note.setText(note)
+        self.note.setVisible(bool(note))
+        self._update_buttons()
+
+    def selected_id(self) -> int | None:
+        items = self.list.selectedItems()
+        return items[0].data(Qt.ItemDataRole.UserRole) if items else None
+
+    def _remove_selected(self):
+        rid = self.selected_id()
+        if rid is not None:
+            self.removeRequested.emit(rid)
+
+    def _move(self, step: int):
+        rid = self.selected_id()
+        ids = self.ids()
+        if rid is None:
+            return
+        i = ids.index(rid)
+        j = min(max(i + step, 0), len(ids) - 1)
+        if i != j:
+            ids.insert(j, ids.pop(i))
+            self.orderChanged.emit(ids)
+
+    def _update_buttons(self):
+        has = self.selected_id() is not None
+        self.remove_btn.setEnabled(has)
+        self.left_btn.setEnabled(has and self.list.currentRow() > 0)
+        self.right_btn.setEnabled(has and 0 <= self.list.currentRow() < self.list.count() - 1)

@@ -1,0 +1,521 @@
+"""Everything slow runs here, off the UI thread: photo loading + detection, and rendering.
+
+Two QThreads:
+- the detect thread loads photos (engine.images) and runs the detector (mediapipe, ~0.15 s a photo); it builds
+  its detector once, at start-up, so the first photo does not pay for it;
+- the render thread owns the engine.runtime.Engine of the chosen backend (and a warp Engine for the live
+  preview tier). torch and the backend modules are imported there, never on the UI thread, so the window
+  shows at once.
+
+``RenderClient`` is the UI thread's side. Renders are coalesced: while one runs, only the newest pending
+request is kept, so a fast drag never piles up work and the last pose always gets rendered.
+
+Render tiers (design.md section 7): a "live" request (during a drag) uses the chosen backend when its last
+render took under LIVE_BUDGET_MS, else the warp backend; a "final" request (drag ended, or any other edit)
+always uses the chosen backend. A backend without weights falls back to warp and the result says so.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+
+from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+
+LIVE_BUDGET_MS = 120.0
+STARTUP_IDLE_MS = 1000   # load the engine after this long if no photo is being opened at start
+STARTUP_WAIT_MS = 15000  # ... and at the latest after this long when one is (normally: after its first result)
+
+
+@dataclass
+class RenderRequest:
+    seq: int
+    pose: object           # engine.pose.Pose
+    kind: str              # "live" | "final"
+    posted: float = field(default_factory=time.perf_counter)
+
+
+@dataclass
+class RenderResult:
+    seq: int
+    image: object          # RGB uint8 array
+    pose: object
+    kind: str              # what was asked: "live" | "final"
+    backend: str           # the backend that drew it
+    chosen: str            # the backend the user chose
+    ms: float              # render time (sources already encoded)
+    encode_ms: float       # time spent encoding sources first (0 when cached)
+    note: str = ""         # why another backend drew it, if one did
+    posted: float = 0.0
+
+    @property
+    def tier(self) -> str:
+        if self.backend != self.chosen:
+            return "preview"
+        return "live" if self.kind == "live" else "final"
+
+
+def _user_message(e: Exception) -> str:
+    from engine.errors import PoseEditorError
+
+    if isinstance(e, PoseEditorError):
+        return str(e)
+    traceback.print_exc(file=sys.stderr)  # a bug: keep the trace for the terminal, show one line to the user
+    return f"unexpected error: {type(e).__name__}: {e}"
+
+
+class DetectWorker(QObject):
+    """Loads photos and finds the person. Lives in the detect thread."""
+
+    loaded = Signal(object)   # dict(ref_id, image, detection, error, no_person)
+
+    @Slot()
+    def warm_up(self):
+        try:
+            from engine.detect import default_detector
+
+            default_detector()
+        except Exception as e:  # a missing mediapipe shows up at the first photo, as a message
+            print(f"detector unavailable: {e}", file=sys.stderr)
+
+    @Slot(object)
+    def load(self, job):
+        from engine.detect import detect_pose
+        from engine.errors import NoPersonError
+        from engine.images import load_image
+
+        out = {"ref_id": job["ref_id"], "path": job["path"], "image": None, "detection": None, "error": "",
+               "no_person": False}
+        try:
+            out["image"] = load_image(job["path"])
+            out["detection"] = detect_pose(out["image"], str(job["path"]))
+        except NoPersonError as e:
+            out["no_person"], out["error"] = True, str(e)
+        except Exception as e:
+            out["error"] = _user_message(e)
+        self.loaded.emit(out)
+
+
+class RenderWorker(QObject):
+    """Owns the Engine. Lives in the render thread; every slot runs there."""
+
+    catalogue = Signal(object)       # dict(backends=[...], unavailable={...}, cuda=bool)
+    backendChanged = Signal(object)  # dict describing the chosen backend and its weights
+    rendered = Signal(object)        # RenderResult
+    renderFailed = Signal(object)    # dict(seq, message)
+    error = Signal(str)              # a user-facing problem (weights rejected, device, ...)
+    progress = Signal(int, int)      # animation frames done, total
+    animationDone = Signal(object)   # dict(path, frames, ms) or None when cancelled
+    animationFailed = Signal(str)
+
+    def __init__(self):
+        super().__init__()
+        self.engine = None
+        self.preview = None           # warp Engine for the live tier when the chosen backend is slow
+        self.sources = None
+        self._sources_gen = 0
+        self.full_ms: dict[str, float] = {}
+        self.weights: dict[str, str] = {}
+        self.device = "cpu"
+        self.cancel = threading.Event()
+        self.cfg = {}
+        self._boot = None
+        self._boot_state = None
+        self._deferred = []
+        self._engineLoaded.connect(self._adopt)
+
+    # ----- set-up -----------------------------------------------------------------------------------------
+    _engineLoaded = Signal(object)   # internal: from the loader thread to this worker's thread
+
+    @Slot(object)
+    def start(self, cfg):
+        """Build the Engine without making the first render wait for it.
+
+        Loading the registry imports every backend module, and with them torch (seconds on a busy CPU). That
+        runs in a plain loader thread; until it is done, renders are drawn by a warp backend made here at once
+        (it needs only numpy and OpenCV), so the first photo shows its result as soon as it is detected.
+        """
+        from engine.backends.warp import WarpBackend
+
+        self.cfg = dict(cfg)
+        self.weights = dict(cfg.get("weights") or {})
+        self.device = cfg.get("device") or "cpu"
+        self._boot = WarpBackend()
+        self._boot_state = None
+        self._deferred = []
+        # Importing torch competes for the GIL with the detector (measured: detection 0.8 s alone, 5 s beside
+        # the import on a busy 2-core machine). So the loader starts once the first result is out, or after
+        # a short idle wait when no photo was given, or at once when something needs the Engine.
+        self._loader_started = False
+        QTimer.singleShot(STARTUP_WAIT_MS if cfg.get("photos_pending") else STARTUP_IDLE_MS, self._start_loader)
+
+    def _start_loader(self):
+        if not self._loader_started and self._boot is not None:
+            self._loader_started = True
+            threading.Thread(target=self._load_engine, name="poseeditor-engine-loader", daemon=True).start()
+
+    def _load_engine(self):
+        """Loader thread: registry, catalogue, CUDA check, and the Engine of the chosen backend."""
+        try:
+            from engine import registry, runtime
+            from engine.backends.base import STARTER_DIR
+
+            names = registry.backend_names()
+            items = []
+            for name in names:
+                cls = registry.backend_class(name)
+                starter = (STARTER_DIR / f"{name}.safetensors").is_file()
+                state = ("built-in" if not cls.needs_weights else "file" if self.weights.get(name)
+                         else "starter" if starter else "none")
+                items.append(dict(name=name, title=cls.title or name, summary=cls.summary,
+                                  needs_weights=cls.needs_weights, multi_shot=cls.multi_shot, weights=state))
+            cat = dict(backends=items, unavailable=registry.unavailable(), cuda=runtime.cuda_available())
+            try:
+                runtime.pick_device(self.device)
+            except Exception:
+                self.device = "cpu"
+            name = self.cfg.get("backend") or "warp"
+            if name not in names:
+                name = "warp"
+            self._engineLoaded.emit(dict(catalogue=cat, engine=self._new_engine(name), error=""))
+        except Exception as e:
+            self._engineLoaded.emit(dict(catalogue=None, engine=None, error=_user_message(e)))
+
+    @Slot(object)
+    def _adopt(self, loaded):
+        if loaded["catalogue"] is not None:
+            self.catalogue.emit(loaded["catalogue"])
+        if loaded["error"]:
+            self.error.emit(loaded["error"])
+        if loaded["engine"] is not None:
+            self.engine = loaded["engine"]
+            self._boot, self._boot_state = None, None
+            self._emit_backend()
+        for fn, arg in self._deferred:
+            fn(arg)
+        self._deferred = []
+
+    def _later(self, fn, arg) -> bool:
+        """Keep a request that needs the Engine until it exists."""
+        if self.engine is None:
+            self._deferred.append((fn, arg))
+            self._start_loader()
+            return True
+        return False
+
+    def _new_engine(self, name: str, weights: str | None = None):
+        from engine.runtime import Engine
+
+        weights = weights or self.weights.get(name)
+        try:
+            return Engine(name, device=self.device, weights=weights)
+        except Exception as e:
+            if not weights:
+                raise
+            # remembered weights that no longer load: say so, keep the backend without them
+            self.error.emit(_user_message(e))
+            self.weights.pop(name, None)
+            return Engine(name, device=self.device)
+
+    def _make_engine(self, name: str, weights: str | None = None):
+        self.engine = self._new_engine(name, weights)
+        if name == "warp":
+            self.preview = None
+        self._emit_backend()
+
+    def _emit_backend(self):
+        b = self.engine.backend
+        info = b.weights_info
+        self.backendChanged.emit(dict(
+            name=b.name, title=b.title or b.name, multi_shot=b.multi_shot, ready=b.ready,
+            needs_weights=b.needs_weights, weights_kind=info.kind, weights_label=info.label,
+            weights_path=info.path if info.kind == "file" else None, device=self.engine.device,
+            image_size=list(b.image_size) if b.image_size else None, last_ms=self.full_ms.get(b.name)))
+
+    @Slot(object)
+    def set_backend(self, job):
+        if self._later(self.set_backend, job):
+            return
+        name, weights = job["name"], job.get("weights")
+        try:
+            if weights:
+                self.weights[name] = weights
+            self._make_engine(name, weights)
+        except Exception as e:
+            self.error.emit(_user_message(e))
+            if self.engine is not None:
+                self._emit_backend()  # the UI goes back to the backend still in use
+
+    @Slot(str)
+    def load_weights(self, path):
+        """Load a weights file; switches to the backend the file is for when that is another one."""
+        if self._later(self.load_weights, path):
+            return
+        try:
+            from engine import registry
+            from engine.errors import WeightsError
+            from engine.weights import read_meta
+
+            meta = read_meta(path)
+            if meta.backend not in registry.backend_names():
+                raise WeightsError(f"{path}: weights for the '{meta.backend}' backend, which is not available "
+                                   f"here (available: {', '.join(registry.backend_names())})")
+            if self.engine is None or meta.backend != self.engine.backend.name:
+                self._make_engine(meta.backend, path)
+            else:
+                self.engine.load_weights(path)
+                self.full_ms.pop(meta.backend, None)
+                self._emit_backend()
+            self.weights[meta.backend] = str(path)
+        except Exception as e:
+            self.error.emit(_user_message(e))
+
+    @Slot(str)
+    def set_device(self, device):
+        if self._later(self.set_device, device):
+            return
+        try:
+            from engine.runtime import pick_device
+
+            pick_device(device)
+            self.device = device
+            if self.engine is not None:
+                self.engine.set_device(device)
+                self.engine._poseeditor_sources_gen = None
+                self.full_ms.pop(self.engine.backend.name, None)
+                self._emit_backend()
+        except Exception as e:
+            self.error.emit(_user_message(e))
+            if self.engine is not None:
+                self._emit_backend()
+
+    @Slot(object)
+    def set_sources(self, sources):
+        self.sources = sources
+        self._sources_gen += 1
+
+    # ----- rendering --------------------------------------------------------------------------------------
+    def _ready_engine(self, engine) -> float:
+        """Give ``engine`` the current sources if it lacks them and encode them; returns the encode time."""
+        if getattr(engine, "_poseeditor_sources_gen", None) != self._sources_gen:
+            engine.set_sources(*self.sources)
+            engine._poseeditor_sources_gen = self._sources_gen
+        t = time.perf_counter()
+        engine.state  # noqa: B018 (encodes once, cached by the engine)
+        return (time.perf_counter() - t) * 1000
+
+    def _warp(self):
+        if self.engine.backend.name == "warp":
+            return self.engine
+        if self.preview is None:
+            from engine.runtime import Engine
+
+            self.preview = Engine("warp", device="cpu")
+        return self.preview
+
+    def _pick(self, kind: str):
+        """(engine, note) for a request of this kind, following the render tiers."""
+        chosen = self.engine.backend
+        if not chosen.ready:
+            return self._warp(), f"{chosen.name} has no weights"
+        if kind == "live" and chosen.name != "warp" and self.full_ms.get(chosen.name, 1e9) >= LIVE_BUDGET_MS:
+            return self._warp(), "live preview while dragging"
+        return self.engine, ""
+
+    def _render_one(self, engine, pose):
+        encode_ms = self._ready_engine(engine)
+        t = time.perf_counter()
+        image = engine.render(pose)
+        return image, (time.perf_counter() - t) * 1000, encode_ms
+
+    @Slot(object)
+    def render(self, req: RenderRequest):
+        try:
+            if self.sources is None:
+                from engine.errors import PoseEditorError
+
+                raise PoseEditorError("no reference photo loaded")
+            if self.engine is None:
+                self.rendered.emit(self._boot_render(req))
+                self._start_loader()
+                return
+            engine, note = self._pick(req.kind)
+            image, ms, encode_ms = self._render_one(engine, req.pose)
+            name = engine.backend.name
+            if engine is self.engine:
+                self.full_ms[name] = ms
+            self.rendered.emit(RenderResult(req.seq, image, req.pose, req.kind, name, self.engine.backend.name,
+                                            ms, encode_ms, note, req.posted))
+        except Exception as e:
+            self.renderFailed.emit(dict(seq=req.seq, message=_user_message(e)))
+
+    def _boot_render(self, req: RenderRequest):
+        """Render with the start-up warp backend (the Engine is still loading)."""
+        if self._boot_state is None or self._boot_state[0] != self._sources_gen:
+            t = time.perf_counter()
+            self._boot_state = (self._sources_gen, self._boot.encode_sources(*self.sources))
+            encode_ms = (time.perf_counter() - t) * 1000
+        else:
+            encode_ms = 0.0
+        t = time.perf_counter()
+        image = self._boot.render(self._boot_state[1], req.pose)
+        ms = (time.perf_counter() - t) * 1000
+        chosen = self.cfg.get("backend") or "warp"
+        note = "" if chosen == "warp" else "engine starting"
+        return RenderResult(req.seq, image, req.pose, req.kind, "warp", chosen, ms, encode_ms, note, req.posted)
+
+    @Slot(object)
+    def export_animation(self, job):
+        """Render the poses of ``job`` with the chosen backend and write the GIF/MP4, reporting progress."""
+        from .animation import write_animation
+
+        if self._later(self.export_animation, job):
+            return
+        self.cancel.clear()
+        try:
+            if self.sources is None:
+                raise RuntimeError("no reference photo loaded")
+            engine, _ = self._pick("final")
+            poses = job["poses"]
+            frames = []
+            t0 = time.perf_counter()
+            for i, pose in enumerate(poses):
+                if self.cancel.is_set():
+                    self.animationDone.emit(None)
+                    return
+                frames.append(self._render_one(engine, pose)[0])
+                self.progress.emit(i + 1, len(poses))
+            path = write_animation(job["path"], frames, job["fps"])
+            self.animationDone.emit(dict(path=str(path), frames=len(frames), backend=engine.backend.name,
+                                         ms=(time.perf_counter() - t0) * 1000))
+        except Exception as e:
+            self.animationFailed.emit(_user_message(e))
+
+
+class RenderClient(QObject):
+    """The UI thread's handle on the two worker threads. Coalesces render requests (newest wins)."""
+
+    resultReady = Signal(object)     # RenderResult
+    renderError = Signal(str)
+    busyChanged = Signal(bool)
+    photoLoaded = Signal(object)
+
+    _start = Signal(object)
+    _post_render = Signal(object)
+    _set_sources = Signal(object)
+    _set_backend = Signal(object)
+    _load_weights = Signal(str)
+    _set_device = Signal(str)
+    _export = Signal(object)
+    _detect = Signal(object)
+    _warm = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.render_thread = QThread()
+        self.render_thread.setObjectName("poseeditor-render")
+        self.worker = RenderWorker()
+        self.worker.moveToThread(self.render_thread)
+        self.detect_thread = QThread()
+        self.detect_thread.setObjectName("poseeditor-detect")
+        self.detector = DetectWorker()
+        self.detector.moveToThread(self.detect_thread)
+
+        self._start.connect(self.worker.start)
+        self._post_render.connect(self.worker.render)
+        self._set_sources.connect(self.worker.set_sources)
+        self._set_backend.connect(self.worker.set_backend)
+        self._load_weights.connect(self.worker.load_weights)
+        self._set_device.connect(self.worker.set_device)
+        self._export.connect(self.worker.export_animation)
+        self._detect.connect(self.detector.load)
+        self._warm.connect(self.detector.warm_up)
+        self.worker.rendered.connect(self._on_rendered)
+        self.worker.renderFailed.connect(self._on_failed)
+        self.detector.loaded.connect(self.photoLoaded)
+
+        self._seq = 0
+        self._in_flight: RenderRequest | None = None
+        self._pending: RenderRequest | None = None
+        self.last_shown_seq = 0
+        self.render_thread.start()
+        self.detect_thread.start()
+
+    # ----- commands ---------------------------------------------------------------------------------------
+    def start(self, backend: str, device: str, weights: dict, photos_pending: bool = False):
+        self._warm.emit()
+        self._start.emit(dict(backend=backend, device=device, weights=weights, photos_pending=photos_pending))
+
+    def detect(self, ref_id: int, path: str):
+        self._detect.emit(dict(ref_id=ref_id, path=str(path)))
+
+    def set_sources(self, sources):
+        self._set_sources.emit(sources)
+
+    def set_backend(self, name: str, weights: str | None = None):
+        self._set_backend.emit(dict(name=name, weights=weights))
+
+    def load_weights(self, path: str):
+        self._load_weights.emit(str(path))
+
+    def set_device(self, device: str):
+        self._set_device.emit(device)
+
+    def export_animation(self, job):
+        self._export.emit(job)
+
+    def cancel_animation(self):
+        self.worker.cancel.set()  # a threading.Event: safe to set from this thread
+
+    def request(self, pose, kind: str = "final") -> int:
+        """Ask for a render of ``pose``; returns its sequence number. Newest wins while one runs."""
+        self._seq += 1
+        req = RenderRequest(self._seq, pose.copy(), kind)
+        if self._in_flight is None:
+            self._post(req)
+        else:
+            self._pending = req
+        return req.seq
+
+    @property
+    def busy(self) -> bool:
+        return self._in_flight is not None
+
+    @property
+    def latest_seq(self) -> int:
+        return self._seq
+
+    def _post(self, req):
+        was_busy = self.busy
+        self._in_flight = req
+        self._post_render.emit(req)
+        if not was_busy:
+            self.busyChanged.emit(True)
+
+    def _next(self):
+        self._in_flight = None
+        if self._pending is not None:
+            req, self._pending = self._pending, None
+            self._post(req)
+        else:
+            self.busyChanged.emit(False)
+
+    def _on_rendered(self, res: RenderResult):
+        stale_final = res.kind == "final" and self._pending is not None
+        self._next()
+        if not stale_final:  # a final render overtaken by a newer drag would flash an old pose: skip it
+            self.last_shown_seq = res.seq
+            self.resultReady.emit(res)
+
+    def _on_failed(self, info):
+        self._next()
+        self.renderError.emit(info["message"])
+
+    def shutdown(self):
+        self.cancel_animation()
+        for t in (self.render_thread, self.detect_thread):
+            t.quit()
+        for t in (self.render_thread, self.detect_thread):
+            t.wait(10000)

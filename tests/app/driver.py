@@ -1,0 +1,62 @@
+"""Helpers that drive the real main window in tests and benchmarks: open, wait for the workers, drag joints."""
+import numpy as np
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtTest import QTest
+
+WAIT_MS = 30000  # generous: the machine may be busy; every wait ends as soon as its condition holds
+
+
+def new_window(qtbot, photos=None):
+    from poseeditor.main_window import MainWindow
+
+    win = MainWindow()
+    win.confirm_close = False
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    win.start_engine(photos_pending=bool(photos))
+    if photos:
+        win.open_photos([str(p) for p in photos])
+    return win
+
+
+def close_window(win):
+    win.confirm_close = False
+    win.close()
+
+
+def wait_idle_result(qtbot, win, timeout=WAIT_MS):
+    """Wait until the newest requested render is the one shown and nothing is running."""
+    qtbot.waitUntil(lambda: win.result.result is not None and not win.client.busy
+                    and win.client.last_shown_seq == win.client.latest_seq, timeout=timeout)
+    return win.result.result
+
+
+def wait_loaded(qtbot, win, n=1, timeout=WAIT_MS):
+    qtbot.waitUntil(lambda: len(win.doc.refs) >= n and all(r.image is not None for r in win.doc.refs),
+                    timeout=timeout)
+
+
+def wait_engine(qtbot, win, timeout=WAIT_MS):
+    qtbot.waitUntil(lambda: win.backend_info is not None, timeout=timeout)
+
+
+def drag_joint(qtbot, win, joint: int, dx: int, dy: int, steps: int = 8):
+    """Press on the joint's handle, move in steps, release: real mouse events on the canvas viewport."""
+    qtbot.wait(30)  # let pending layout (a banner closing, a dock resizing) settle before aiming
+    vp = win.canvas.viewport()
+    start = win.canvas.joint_view_pos(joint)
+    QTest.mouseMove(vp, start)
+    QTest.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
+    for k in range(1, steps + 1):
+        QTest.mouseMove(vp, start + QPoint(round(dx * k / steps), round(dy * k / steps)))
+        qtbot.wait(5)
+    end = start + QPoint(dx, dy)
+    QTest.mouseRelease(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, end)
+    return start, end
+
+
+def image_diff(a, b) -> float:
+    if a.shape != b.shape:
+        return float("inf")
+    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())

@@ -1,0 +1,250 @@
+"""The editor on a real photo: open, drag a joint with the mouse, see pose and result change, undo/redo,
+pose JSON round trip, hide a joint, mirror/preset/reset, zoom, a second reference, backends, saving."""
+import json
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QWheelEvent
+from PySide6.QtWidgets import QApplication
+
+from engine import registry
+from engine.images import load_image
+from engine.pose import J, Pose
+from tests.app.driver import (close_window, drag_joint, image_diff, new_window, wait_engine, wait_idle_result,
+                              wait_loaded)
+from tests.conftest import shared
+
+
+@pytest.fixture(scope="module")
+def women():
+    return shared("fashion-sources", "women1.jpg"), shared("fashion-sources", "women2.jpg")
+
+
+@pytest.fixture(scope="module")
+def win(qapp, women, tmp_path_factory):
+    """One window for the whole module (its detector and engine start once); tests reopen photos as needed."""
+    from poseeditor.main_window import MainWindow
+    from poseeditor.settings import Settings
+
+    w = MainWindow(Settings(tmp_path_factory.mktemp("cfg") / "poseeditor.ini"))
+    w.confirm_close = False
+    w.show()
+    w.start_engine(photos_pending=True)
+    w.open_photos([str(women[0])])
+    yield w
+    close_window(w)
+
+
+def reopen(qtbot, win, *paths):
+    win.open_photos([str(p) for p in paths])
+    wait_loaded(qtbot, win, len(paths))
+    return wait_idle_result(qtbot, win)
+
+
+def test_drag_moves_the_joint_and_the_result_then_undo_redo(qtbot, win, women):
+    res0 = reopen(qtbot, win, women[0])
+    before = win.doc.target.copy()
+    assert before.count >= 14 and res0.image.shape == load_image(women[0]).shape
+    seen = []
+    win.resultShown.connect(seen.append)
+    j = J["r_wrist"]
+    zoom = win.canvas.zoom()
+    drag_joint(qtbot, win, j, -40, -60)
+    res = wait_idle_result(qtbot, win)
+    win.resultShown.disconnect(seen.append)
+    after = win.doc.target
+    moved = after.xy[j] - before.xy[j]
+    # the joint followed the mouse: 40 and 60 screen pixels at this zoom
+    assert moved[0] == pytest.approx(-40 / zoom, abs=2.0) and moved[1] == pytest.approx(-60 / zoom, abs=2.0)
+    others = [k for k in range(18) if k != j]
+    assert np.allclose(after.xy[others], before.xy[others])
+    assert win.canvas.pose == after                      # the canvas shows what the document holds
+    assert res.pose == after and res.kind == "final"
+    assert image_diff(res.image, res0.image) > 0.3         # the arm moved in the generated image
+    assert any(r.kind == "live" for r in seen)             # rendered while the joint moved
+    assert win.undo.count() == 1                           # the whole drag is one undo step
+
+    win.a_undo.trigger()
+    assert win.doc.target == before
+    res_undo = wait_idle_result(qtbot, win)
+    assert image_diff(res_undo.image, res0.image) < 0.5    # back to the picture of the original pose
+    win.a_redo.trigger()
+    assert win.doc.target == after
+    res_redo = wait_idle_result(qtbot, win)
+    assert image_diff(res_redo.image, res.image) < 0.5
+
+
+def test_keyboard_shortcuts_undo_and_mirror(qtbot, win, women):
+    reopen(qtbot, win, women[0])
+    before = win.doc.target.copy()
+    qtbot.keyClick(win.canvas, Qt.Key.Key_M)
+    mirrored = win.doc.target.copy()
+    assert not (mirrored == before)
+    # the figure is flipped about its own centre and the sides swapped: the right wrist takes the left wrist's
+    # height and its mirrored place, so the person does the pose with the other arm, still in the same place
+    b0, b1 = before.bbox(), mirrored.bbox()
+    c = (b0[0] + b0[2]) / 2
+    assert (b1[0] + b1[2]) / 2 == pytest.approx(c, abs=1.0)
+    rw, lw = J["r_wrist"], J["l_wrist"]
+    assert mirrored.xy[rw, 1] == pytest.approx(before.xy[lw, 1], abs=0.5)
+    assert mirrored.xy[rw, 0] - c == pytest.approx(c - before.xy[lw, 0], abs=1.5)
+    qtbot.keyClick(win.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert win.doc.target == before
+    qtbot.keyClick(win.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert win.doc.target == mirrored
+
+
+def test_pose_json_export_and_reimport(qtbot, win, women, tmp_path):
+    reopen(qtbot, win, women[0])
+    drag_joint(qtbot, win, J["l_elbow"], 30, -20)
+    wait_idle_result(qtbot, win)
+    edited = win.doc.target.copy()
+    path = tmp_path / "pose.json"
+    assert win.export_pose(path)
+    data = json.loads(path.read_text())
+    assert len(data["people"][0]["pose_keypoints_2d"]) == 54 and data["canvas_width"] == edited.width
+    win.reset_pose()
+    assert not (win.doc.target == edited)
+    assert win.import_pose(path)
+    assert win.doc.target == edited
+    res = wait_idle_result(qtbot, win)
+    assert res.pose == edited
+    # a broken pose file is a message, not a crash, and changes nothing
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    assert not win.import_pose(bad)
+    assert "not valid JSON" in win.last_error and win.doc.target == edited
+
+
+def test_hide_and_show_a_joint(qtbot, win, women):
+    reopen(qtbot, win, women[0])
+    j = J["l_wrist"]
+    # pick the joint with the mouse, then hide it with the keyboard
+    vp = win.canvas.viewport()
+    pos = win.canvas.joint_view_pos(j)
+    qtbot.mouseClick(vp, Qt.MouseButton.LeftButton, pos=pos)
+    assert win.canvas.selected == j
+    qtbot.keyClick(win.canvas, Qt.Key.Key_H)
+    assert not win.doc.target.present[j]
+    assert not win.canvas.handles[j].isVisible()
+    assert win.joint_list.item(j).checkState() == Qt.CheckState.Unchecked
+    res = wait_idle_result(qtbot, win)
+    assert not res.pose.present[j]                         # the backend got it as missing
+    # show it again from the joint list: it comes back where it is in the photo
+    win.joint_list.item(j).setCheckState(Qt.CheckState.Checked)
+    assert win.doc.target.present[j]
+    assert np.allclose(win.doc.target.xy[j], win.doc.main.pose.xy[j])
+    assert win.undo.count() == 2
+
+
+def test_presets_reset_and_zoom(qtbot, win, women):
+    reopen(qtbot, win, women[0])
+    detected = win.doc.main.pose
+    win.apply_preset("arms-up")
+    up = win.doc.target
+    assert up.xy[J["r_wrist"], 1] < up.xy[J["nose"], 1]     # hands above the head
+    wait_idle_result(qtbot, win)
+    win.a_reset.trigger()
+    assert win.doc.target == detected
+    # wheel zoom: the photo grows, the handles keep their size on screen
+    z0 = win.canvas.zoom()
+    h = win.canvas.handles[J["neck"]]
+    size0 = win.canvas.mapFromScene(h.mapToScene(h.rect()).boundingRect()).boundingRect().width()
+    center = QPointF(win.canvas.viewport().rect().center())
+    ev = QWheelEvent(center, win.canvas.viewport().mapToGlobal(center), QPoint(0, 0), QPoint(0, 240),
+                     Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(win.canvas.viewport(), ev)
+    assert win.canvas.zoom() == pytest.approx(z0 * 1.44, rel=0.01)
+    assert h.deviceTransform(win.canvas.viewportTransform()).m11() == pytest.approx(1.0)
+    win.a_fit.trigger()
+    assert win.canvas.zoom() == pytest.approx(z0, rel=0.01)
+    assert size0 > 8
+
+
+def test_second_reference_is_passed_to_the_backend(qtbot, win, women):
+    reopen(qtbot, win, women[0])
+    first = win.doc.main
+    win.add_references([str(women[1])])
+    wait_loaded(qtbot, win, 2)
+    wait_idle_result(qtbot, win)
+    assert win.strip.list.count() == 2
+    assert win.client.worker.sources is not None and len(win.client.worker.sources[0]) == 2
+    assert win.doc.main is first                           # the edited photo stays the first
+    # reorder: the second photo becomes the one edited, with its own pose
+    ids = win.strip.ids()
+    win.reorder_references(ids[::-1])
+    assert win.doc.main.path == str(women[1])
+    assert (win.doc.target.width, win.doc.target.height) == win.doc.main.size
+    res = wait_idle_result(qtbot, win)
+    assert res.image.shape == win.doc.main.image.shape
+    win.remove_reference(win.doc.refs[1].id)
+    assert len(win.doc.refs) == 1 and win.strip.list.count() == 1
+    wait_idle_result(qtbot, win)
+    assert len(win.client.worker.sources[0]) == 1
+
+
+def test_every_registered_backend_is_listed_and_switchable(qtbot, win, women):
+    reopen(qtbot, win, women[0])
+    wait_engine(qtbot, win)
+    panel = win.engine_panel
+    names = registry.backend_names()
+    listed = [panel.backend.itemData(i) for i in range(panel.backend.count())]
+    assert listed[:len(names)] == names
+    for name in registry.unavailable():
+        assert name in listed
+    others = [n for n in names if n != win.backend_info["name"]]
+    if not others:
+        pytest.skip("only one backend is registered in this checkout")
+    target = others[0]
+    panel.backend.setCurrentIndex(listed.index(target))
+    panel.backend.activated.emit(listed.index(target))
+    qtbot.waitUntil(lambda: win.backend_info["name"] == target, timeout=30000)
+    res = wait_idle_result(qtbot, win, timeout=60000)
+    assert res.chosen == target
+    if not win.backend_info["ready"]:
+        assert res.backend == "warp" and "no weights" in res.note
+        assert "poseeditor-train fit --backend" in panel.weights.text()
+    win.set_backend("warp")
+    qtbot.waitUntil(lambda: win.backend_info["name"] == "warp", timeout=30000)
+
+
+def test_rejected_weights_are_a_message(qtbot, win, women, tmp_path):
+    reopen(qtbot, win, women[0])
+    wait_engine(qtbot, win)
+    bad = tmp_path / "broken.safetensors"
+    bad.write_bytes(b"\x80\x02}q\x00garbage")             # a pickle, which is never loaded
+    win.last_error = ""
+    win.load_weights(str(bad))
+    qtbot.waitUntil(lambda: win.last_error != "", timeout=10000)
+    assert "pickle" in win.last_error and win.banner.isVisible()
+    assert win.backend_info["name"] == "warp"              # still working on what it had
+
+
+def test_save_result_and_animation(qtbot, win, women, tmp_path):
+    import cv2
+    import imageio.v3 as iio
+
+    reopen(qtbot, win, women[0])
+    drag_joint(qtbot, win, J["r_wrist"], -30, -50)
+    res = wait_idle_result(qtbot, win)
+    png = tmp_path / "out.png"
+    assert win.save_result(png)
+    qtbot.waitUntil(png.exists, timeout=10000)
+    assert image_diff(load_image(png), res.image) < 0.01
+    done = []
+    win.client.worker.animationDone.connect(done.append)
+    gif, mp4 = tmp_path / "a.gif", tmp_path / "a.mp4"
+    assert win.export_animation(gif, frames=4, fps=8)
+    qtbot.waitUntil(lambda: len(done) == 1, timeout=30000)
+    assert win.export_animation(mp4, frames=4, fps=8)
+    qtbot.waitUntil(lambda: len(done) == 2, timeout=30000)
+    frames = iio.imread(gif, index=None)
+    assert frames.shape[0] == 4 and image_diff(frames[0], frames[-1]) > 0.3   # the arm moves
+    cap = cv2.VideoCapture(str(mp4))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    assert n == 4
+    assert not win.export_animation(tmp_path / "a.avi")    # unsupported type: a message
+    assert ".gif or .mp4" in win.last_error

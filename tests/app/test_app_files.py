@@ -1,0 +1,152 @@
+"""Files and start-up: sessions, bad files, a photo with nobody in it, dropped files, recent files and window
+geometry across runs, the desktop entry, and the command line."""
+import json
+import warnings
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
+
+from engine.pose import J
+from tests.app.driver import close_window, drag_joint, new_window, wait_idle_result, wait_loaded
+from tests.conftest import shared
+
+
+def synthetic_photo(path, w=160, h=200):
+    """A photo the test makes itself: soft gradients and blobs, no person in it."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    img = np.stack([120 + 60 * np.sin(xx / 17), 140 + 50 * np.cos(yy / 23), 110 + 40 * np.sin((xx + yy) / 31)], -1)
+    Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(path)
+    return path
+
+
+def test_session_save_and_reopen(qtbot, tmp_path):
+    women1, women2 = shared("fashion-sources", "women1.jpg"), shared("fashion-sources", "women2.jpg")
+    win = new_window(qtbot, [women1, women2])
+    wait_loaded(qtbot, win, 2)
+    wait_idle_result(qtbot, win)
+    drag_joint(qtbot, win, J["l_wrist"], 25, -45)
+    wait_idle_result(qtbot, win)
+    edited = win.doc.target.copy()
+    path = tmp_path / "s.pose-session.json"
+    assert win.save_session(path)
+    assert win.undo.isClean() and win.windowTitle().startswith("s.pose-session.json")
+    data = json.loads(path.read_text())
+    assert data["format"] == "poseeditor-session" and len(data["references"]) == 2
+    close_window(win)
+
+    win2 = new_window(qtbot)
+    assert win2.open_session(path)
+    wait_loaded(qtbot, win2, 2)
+    res = wait_idle_result(qtbot, win2)
+    assert [r.path for r in win2.doc.refs] == [str(women1), str(women2)]
+    assert win2.doc.target == edited and res.pose == edited
+    assert win2.backend_info is None or win2.backend_info["name"] == data["backend"]
+    # the session is in the recent files, and reopening it from there works too
+    assert str(path.resolve()) in win2.settings.recent_files()
+    close_window(win2)
+
+
+def test_bad_files_are_messages_not_crashes(qtbot, tmp_path):
+    win = new_window(qtbot)
+    fake = tmp_path / "holiday.jpg"
+    fake.write_text("this is not a picture")
+    win.open_photos([str(fake)])
+    qtbot.waitUntil(lambda: bool(win.last_error), timeout=30000)
+    assert "holiday.jpg" in win.last_error and "not an image" in win.last_error
+    assert win.banner.isVisible() and not win.doc.refs
+    missing = tmp_path / "gone.png"
+    win.last_error = ""
+    win.open_photos([str(missing)])
+    qtbot.waitUntil(lambda: bool(win.last_error), timeout=30000)
+    assert "no such file" in win.last_error
+    bad_session = tmp_path / "x.pose-session.json"
+    bad_session.write_text('{"format": "something-else"}')
+    assert not win.open_session(bad_session)
+    assert "not a PoseEditor session" in win.last_error
+    assert win.isVisible()
+    close_window(win)
+
+
+def test_no_person_found_lets_the_user_place_a_skeleton(qtbot, tmp_path):
+    photo = synthetic_photo(tmp_path / "empty-room.png")
+    win = new_window(qtbot, [photo])
+    wait_loaded(qtbot, win)
+    assert win.placing and "No person" in win.banner.message() or "no person" in win.banner.message()
+    ref = win.doc.main
+    assert ref.hand_placed and ref.pose.count == 18        # the standing skeleton, all joints
+    res = wait_idle_result(qtbot, win)
+    assert res.image.shape == (200, 160, 3)
+    # drag a joint of the photo's skeleton (the canvas edits the reference pose while placing)
+    before = ref.pose.copy()
+    drag_joint(qtbot, win, J["r_wrist"], 15, 10)
+    qtbot.waitUntil(lambda: not (win.doc.main.pose == before), timeout=5000)
+    assert win.doc.target == win.doc.main.pose            # while placing, the target follows
+    win._on_banner_action("done-placing")
+    assert not win.placing and win.mode == "target"
+    placed = win.doc.main.pose.copy()
+    drag_joint(qtbot, win, J["l_wrist"], -20, -20)
+    wait_idle_result(qtbot, win)
+    assert win.doc.main.pose == placed and not (win.doc.target == placed)
+    close_window(win)
+
+
+def test_dropping_image_files_adds_references(qtbot, tmp_path):
+    women1 = shared("fashion-sources", "women1.jpg")
+    women3 = shared("fashion-sources", "women3.jpg")
+    win = new_window(qtbot)
+
+    def drop(paths):
+        mime = QMimeData()
+        mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+        pos = QPointF(win.rect().center())
+        with warnings.catch_warnings():  # PySide 6.12 flags the only QDragEnterEvent constructor as deprecated
+            warnings.simplefilter("ignore", DeprecationWarning)
+            enter = QDragEnterEvent(pos.toPoint(), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                                    Qt.KeyboardModifier.NoModifier)
+        QApplication.sendEvent(win, enter)
+        assert enter.isAccepted()
+        QApplication.sendEvent(win, QDropEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                                               Qt.KeyboardModifier.NoModifier))
+
+    drop([women1])
+    wait_loaded(qtbot, win, 1)
+    drop([women3])
+    wait_loaded(qtbot, win, 2)
+    assert [r.path for r in win.doc.refs] == [str(women1), str(women3)]
+    wait_idle_result(qtbot, win)
+    close_window(win)
+
+
+def test_geometry_and_recent_files_are_remembered(qtbot, tmp_path):
+    photo = synthetic_photo(tmp_path / "p.png")
+    win = new_window(qtbot, [photo])
+    win.resize(720, 620)
+    qtbot.waitUntil(lambda: (win.width(), win.height()) == (720, 620))
+    close_window(win)
+    win2 = new_window(qtbot)
+    assert (win2.width(), win2.height()) == (720, 620)
+    assert str(photo.resolve()) in win2.settings.recent_files()
+    assert any(a.text().endswith("p.png") for a in win2.recent_menu.actions())
+    assert win2.settings.path.parent.name == "PoseEditor"  # appdirs' user config dir
+    close_window(win2)
+
+
+def test_install_and_uninstall_desktop_entry(tmp_path, monkeypatch, capsys):
+    from poseeditor.app import main
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    assert main(["--install-desktop"]) == 0
+    entry = tmp_path / "applications" / "poseeditor.desktop"
+    text = entry.read_text()
+    assert "[Desktop Entry]" in text and "Icon=poseeditor" in text and "@" not in text
+    exec_line = next(line for line in text.splitlines() if line.startswith("Exec="))
+    assert exec_line.endswith("%F") and "poseeditor" in exec_line
+    assert (tmp_path / "icons/hicolor/scalable/apps/poseeditor.svg").is_file()
+    assert (tmp_path / "icons/hicolor/256x256/apps/poseeditor.png").is_file()
+    assert main(["--uninstall-desktop"]) == 0
+    assert not entry.exists() and not (tmp_path / "icons/hicolor/256x256/apps/poseeditor.png").exists()
+    assert "Removed" in capsys.readouterr().out
