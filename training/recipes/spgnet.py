@@ -14,10 +14,9 @@
 - Adam, betas 0.5 / 0.999, lr 2e-4 for the two-stage model and 2e-5 for the discriminator; the authors' code adds
   weight decay 4e-4 to the discriminator and may start the GAN term late (``gan_start_step``).
   The paper halves the lr when the validation loss stalls: that is the loop's scheduler, not this recipe's.
+- Mixed precision on CUDA is the training loop's (it wraps train_step in autocast and scales every backward).
 """
 from __future__ import annotations
-
-import contextlib
 
 import torch
 import torch.nn as nn
@@ -75,7 +74,6 @@ class SpgnetRecipe(Recipe):
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=o["lr_d"], betas=betas,
                                       weight_decay=o["d_weight_decay"])
         self.backbone = get_backbone(self.device, o["perceptual_backbone"]) if o["lambda_perc"] > 0 else None
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp)
 
     def modules(self):
         return {"generator": self.generator, "discriminator": self.discriminator}
@@ -91,11 +89,6 @@ class SpgnetRecipe(Recipe):
             ft = self.backbone(target.float())
         o = self.options
         return sum(w * F.mse_loss(fp[d], ft[d]) for d, w in zip(o["perc_depths"], o["perc_weights"]))
-
-    def _autocast(self):
-        if not self.amp:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=torch.float16)
 
     def _check_parsing(self, batch):
         for k in ("src_parsing", "tgt_parsing"):
@@ -114,44 +107,40 @@ class SpgnetRecipe(Recipe):
         self.train(True)
         src_img, tgt_img = batch["src_img"], batch["tgt_img"]
         tgt_pose, tgt_parsing = batch["tgt_pose"], batch["tgt_parsing"].long()
-        with self._autocast():
-            state = g.encode_sources(src_img, batch["src_pose"], batch["src_parsing"])
-            tgt_maps = g.pose_maps(tgt_pose)
-            logits = g.predict_parsing(state, tgt_pose, tgt_maps)
-            labels = tgt_parsing if o["teacher_forcing"] else logits.argmax(1)
-            fake = g.generate(state, tgt_pose, labels, tgt_maps)
+        state = g.encode_sources(src_img, batch["src_pose"], batch["src_parsing"])
+        tgt_maps = g.pose_maps(tgt_pose)
+        logits = g.predict_parsing(state, tgt_pose, tgt_maps)
+        labels = tgt_parsing if o["teacher_forcing"] else logits.argmax(1)
+        fake = g.generate(state, tgt_pose, labels, tgt_maps)
         cond = torch.cat([src_img[:, 0], tgt_maps], 1)
         use_gan = o["lambda_adv"] > 0 and step >= o["gan_start_step"]
 
         out = {}
         if use_gan:  # discriminator step on the triplets {I_t or I_hat_t, I_s, p_t}
             d.requires_grad_(True)
-            with self._autocast():
-                d_real = d(torch.cat([tgt_img, cond], 1))
-                d_fake = d(torch.cat([fake.detach(), cond], 1))
-                loss_d = gan_d_loss(o["gan"], d_real.float(), d_fake.float())
+            d_real = d(torch.cat([tgt_img, cond], 1))
+            d_fake = d(torch.cat([fake.detach(), cond], 1))
+            loss_d = gan_d_loss(o["gan"], d_real.float(), d_fake.float())
             self.opt_d.zero_grad(set_to_none=True)
-            self.scaler.scale(loss_d).backward()
-            self.scaler.step(self.opt_d)
+            loss_d.backward()
+            self.opt_d.step()
             out["d"] = loss_d.item()
 
-        with self._autocast():
-            ce = parsing_ce(logits.float(), tgt_parsing)
-            rec = l1(fake.float(), tgt_img)
-            total = o["lambda_ce"] * ce + o["lambda_l1"] * rec
-            if self.backbone is not None:
-                perc = self.perceptual(fake, tgt_img)
-                total = total + o["lambda_perc"] * perc
-                out["perc"] = perc.item()
-            if use_gan:
-                d.requires_grad_(False)  # the generator's loss must not leave gradients in D
-                adv = gan_g_loss(o["gan"], d(torch.cat([fake, cond], 1)).float(), d_real.detach().float())
-                total = total + o["lambda_adv"] * adv
-                out["adv"] = adv.item()
+        ce = parsing_ce(logits.float(), tgt_parsing)
+        rec = l1(fake.float(), tgt_img)
+        total = o["lambda_ce"] * ce + o["lambda_l1"] * rec
+        if self.backbone is not None:
+            perc = self.perceptual(fake, tgt_img)
+            total = total + o["lambda_perc"] * perc
+            out["perc"] = perc.item()
+        if use_gan:
+            d.requires_grad_(False)  # the generator's loss must not leave gradients in D
+            adv = gan_g_loss(o["gan"], d(torch.cat([fake, cond], 1)).float(), d_real.detach().float())
+            total = total + o["lambda_adv"] * adv
+            out["adv"] = adv.item()
         self.opt_g.zero_grad(set_to_none=True)
-        self.scaler.scale(total).backward()
-        self.scaler.step(self.opt_g)
-        self.scaler.update()
+        total.backward()
+        self.opt_g.step()
         d.requires_grad_(True)
         out.update(loss=total.item(), ce=ce.item(), l1=rec.item())
         return out
