@@ -71,6 +71,27 @@ class Frame:
         return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
+def _mean_length(pose: Pose, pairs) -> float | None:
+    lengths = [np.linalg.norm(pose.point(a) - pose.point(b)) for a, b in pairs if pose.has(a, b)]
+    return float(np.mean(lengths)) if lengths else None
+
+
+def standing_height(pose: Pose) -> float | None:
+    """Head top to ankle as if the person stood straight, from bone lengths (None when a bone is missing).
+
+    Proportions of the standing preset: neck-nose 0.10, neck-hip 0.32, thigh 0.23, shin 0.22 of the height
+    0.95 from the head top to the ankles; the head above the neck is 1.8 x neck-nose.
+    """
+    torso = _mean_length(pose, [("neck", "r_hip"), ("neck", "l_hip")])
+    thigh = _mean_length(pose, [("r_hip", "r_knee"), ("l_hip", "l_knee")])
+    shin = _mean_length(pose, [("r_knee", "r_ankle"), ("l_knee", "l_ankle")])
+    neck_nose = _mean_length(pose, [("neck", "nose")])
+    if None in (torso, thigh, shin):
+        return None
+    head = 1.8 * neck_nose if neck_nose is not None else 0.56 * torso
+    return torso + thigh + shin + head
+
+
 def body_box(pose: Pose) -> tuple[float, float, float, float]:
     """(x0, y0, x1, y1) around the person, with room for the head top, the feet and moving limbs."""
     b = pose.bbox()
@@ -78,7 +99,9 @@ def body_box(pose: Pose) -> tuple[float, float, float, float]:
         return 0.0, 0.0, float(pose.width), float(pose.height)
     x0, y0, x1, y1 = b
     head = pose.head_size()
-    bh = max(y1 - y0, head * 3, 8.0)
+    # Size the box by the person's standing height, not by the joint box alone: a crouching or bending person
+    # then gets the same scale as standing, so a video's crops (a person-specific dataset) keep one scale.
+    bh = max(y1 - y0, 0.93 * (standing_height(pose) or 0.0), head * 3, 8.0)
     # The head top is about one head size above the eyes whatever the pose: a crouching person has a short
     # joint box, and a margin in box heights alone would cut the top of the head off.
     top = max(MARGIN_TOP * bh, HEAD_TOP * head)
@@ -106,5 +129,10 @@ def frame_for(pose: Pose, model_size: tuple[int, int], whole_if_fits: float = 0.
     s = mh / box_h
     # photo pixel centre (u) to model pixel centre: m = s * (u + 0.5 - left) - 0.5
     left, top = cx - box_w / 2, cy - box_h / 2
+    # keep the box inside the photo when it fits: padding is made-up pixels, a network should see few of them
+    if box_w <= pw:
+        left = min(max(left, 0.0), pw - box_w)
+    if box_h <= ph:
+        top = min(max(top, 0.0), ph - box_h)
     m = np.array([[s, 0, s * (0.5 - left) - 0.5], [0, s, s * (0.5 - top) - 0.5]], np.float64)
     return Frame(m, (mh, mw), (ph, pw))
