@@ -199,7 +199,7 @@ def test_supervised_training_with_two_sources_lowers_the_l1():
     from training.recipes.pnr import PnrRecipe
 
     torch.manual_seed(0)
-    recipe = PnrRecipe(dict(TINY), {"num_sources": 2, "lr": 2e-3})
+    recipe = PnrRecipe(dict(TINY), {})
     batch = make_batch(4, 2, seed=7)
     before = _l1_of(recipe, batch)
     for step in range(6):

@@ -6,8 +6,9 @@ Two discriminators, as in PATN (the paper takes its discriminators from there):
 Both are PATN's residual discriminator: 7x7 conv, two stride-2 3x3 convs, residual blocks, batch norm, a map of
 logits scored with binary cross-entropy (the paper's eq. 5 is the log-likelihood GAN).
 
-Supervised mode: the batch's M sources (src_img (B, M, ...), the loop's ``num_sources`` option) are stacked
-into one regression, and the target is generated. M can be anything; the paper trains with M = 1.
+Supervised mode: the batch's M sources (src_img (B, M, ...); M is the training loop's ``num_sources`` option,
+``poseeditor-train fit --num-sources M``) are stacked into one regression, and the target is generated. M can be
+anything and need not match inference; the paper trains with M = 1.
 Unsupervised mode (``unsupervised``: true): no pairs are needed. The first source is reconstructed from a
 regression in which each row is kept with probability ``row_keep`` (eq. 4), GAN_I is off (its weight is 0 as
 in the paper), D_K sees the source's own pose, and the networks use N = 2 residual blocks unless the config
@@ -61,7 +62,6 @@ class PnrRecipe(Recipe):
         "perceptual_backbone": "auto",
         "d_channels": 64,             # times the network's width multiplier
         "d_blocks": 3,                # PATN's n_layers_D
-        "num_sources": 1,             # M sources per training sample (the dataset's num_sources)
         "unsupervised": False,
         "row_keep": 0.5,              # P(v_j = 1) in the unsupervised mode's masked regression
         "unsupervised_n_res": 2,
