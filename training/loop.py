@@ -72,6 +72,8 @@ DEFAULTS = {
 # Options that define what is trained: a resumed run keeps its own, and giving a different value is an error.
 FIXED_ON_RESUME = ("backend", "data", "size", "width", "num_sources", "batch", "seed", "net", "recipe", "augment",
                    "init")
+# Options that apply to one invocation only: a resumed run does not inherit them.
+PER_INVOCATION = ("stop_after", "time_budget", "resume", "command", "progress_bar")
 METRICS = ("ssim", "mask_ssim", "l1", "psnr", "pckh")
 
 
@@ -486,7 +488,7 @@ class Trainer:
                 raise TrainingError(f"--{k.replace('_', '-')} {opts[k]!r} differs from the run's {saved[k]!r}; "
                                     f"a resumed run keeps what it trains (start a new run instead)")
         merged = dict(DEFAULTS)
-        merged.update({k: v for k, v in saved.items() if k in DEFAULTS})
+        merged.update({k: v for k, v in saved.items() if k in DEFAULTS and k not in PER_INVOCATION})
         merged.update({k: opts[k] for k in given if k not in FIXED_ON_RESUME})
         merged["resume"] = str(opts["resume"])
         merged["_given"] = sorted(given)
@@ -539,7 +541,9 @@ class Trainer:
         # --- the recipe, built from the seed alone so that every rank (and a resumed run) starts alike
         seed_everything(int(opts["seed"]))
         try:
-            self.recipe = recipe_cls(net_config, dict(opts.get("recipe") or {}), self.device)
+            recipe_opts = dict(opts.get("recipe") or {})
+            recipe_opts.setdefault("amp", bool(opts["amp"]))  # Recipe reads it: autocast on CUDA only anyway
+            self.recipe = recipe_cls(net_config, recipe_opts, self.device)
         except (TypeError, ValueError, KeyError) as e:
             raise TrainingError(f"the {opts['backend']} network cannot be built from this config ({e})") from None
         if init_tensors is not None:
@@ -548,8 +552,11 @@ class Trainer:
             g = self.recipe.generator
             g.load_state_dict(check_state_dict(g.state_dict(), init_tensors, opts["init"]))
         self.net_config = dict(getattr(self.recipe.generator, "config", None) or self.recipe.net_config)
+        # Recipes that manage precision themselves (their own autocast / GradScaler, switched by recipe.amp)
+        # are left to it; the others get the loop's wrapper.
+        self.recipe_amp = hasattr(self.recipe, "scaler") or hasattr(self.recipe, "_autocast")
         self.amp = Amp(self.device, bool(opts["amp"]) and self.device.type == "cuda"
-                       and getattr(self.recipe, "amp", True))
+                       and getattr(self.recipe, "amp", True) and not self.recipe_amp)
         # per-rank randomness from here on (noise, dropout), model init above was shared
         if self.dist.active:
             torch.manual_seed(int(opts["seed"]) * 1000 + self.dist.rank)
@@ -570,6 +577,8 @@ class Trainer:
             self.best = state.get("best")
             self.elapsed_before = float(state.get("elapsed", 0.0))
             self.amp.load_state_dict(state.get("amp"))
+            if state.get("recipe_scaler") and hasattr(getattr(self.recipe, "scaler", None), "load_state_dict"):
+                self.recipe.scaler.load_state_dict(state["recipe_scaler"])
             rngs = state["rng"]
             ckpt.set_rng_state(rngs[self.dist.rank] if len(rngs) == self.dist.world else rngs[0])
             self.run_dir = run_dir
@@ -594,7 +603,8 @@ class Trainer:
             "seed": int(self.opts["seed"]),
             "device": str(self.device),
             "world_size": self.dist.world,
-            "amp": self.amp.description,
+            "amp": ("the recipe's own" if self.recipe_amp and getattr(self.recipe, "amp", False)
+                    else self.amp.description),
             "parameters": {k: sum(p.numel() for p in m.parameters()) for k, m in self.recipe.modules().items()},
             "versions": versions(),
             "command": self.opts.get("command") or f"fit({json.dumps(o, default=str)})",
@@ -660,7 +670,7 @@ class Trainer:
         res = {k: v / max(count, 1) for k, v in sums.items()}
         if pck is not None:
             res["pckh"] = pck.value if pck.value is not None else 0.0
-        res["pairs"] = count
+        res["pairs"] = int(count)
         return res
 
     def _grid_batch(self) -> dict:
@@ -699,7 +709,8 @@ class Trainer:
             return None
         state = {"backend": self.opts["backend"], "net_config": self.net_config,
                  "recipe": self.recipe.state_dict(), "rng": rngs, "data_position": list(self.position),
-                 "best": self.best, "elapsed": float(elapsed), "amp": self.amp.state_dict()}
+                 "best": self.best, "elapsed": float(elapsed), "amp": self.amp.state_dict(),
+                 "recipe_scaler": _scaler_state(self.recipe)}
         return ckpt.save_checkpoint(self.run_dir / "checkpoints", self.step, state, int(self.opts["keep_checkpoints"]))
 
     # ----- the loop -----------------------------------------------------------------------------------------
@@ -828,6 +839,14 @@ class Trainer:
 
     def close(self) -> None:
         self.dist.close()
+
+
+def _scaler_state(recipe):
+    """A recipe's own enabled GradScaler's state (scale, growth tracker), so a resume keeps its loss scale."""
+    sc = getattr(recipe, "scaler", None)
+    if sc is None or not hasattr(sc, "state_dict") or not getattr(sc, "is_enabled", lambda: False)():
+        return None
+    return sc.state_dict()
 
 
 def _norm(v):
