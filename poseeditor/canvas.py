@@ -113,16 +113,21 @@ class PoseCanvas(QGraphicsView):
         self.photo = QGraphicsPixmapItem()
         self.photo.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
         self.scene().addItem(self.photo)
+        # the original pose as a dashed line with a dark under-stroke, readable on light and dark photos alike
         self.ghost_items = []
         for _ in LIMBS:
-            item = QGraphicsLineItem()
-            pen = QPen(QColor(235, 235, 235, 150), 1.5, Qt.PenStyle.DashLine)
-            pen.setCosmetic(True)
-            item.setPen(pen)
-            item.setZValue(4)
-            item.setVisible(False)
-            self.scene().addItem(item)
-            self.ghost_items.append(item)
+            pair = []
+            for color, width, style, z in ((QColor(0, 0, 0, 120), 3.5, Qt.PenStyle.SolidLine, 3),
+                                           (QColor(255, 255, 255, 230), 1.6, Qt.PenStyle.DashLine, 4)):
+                item = QGraphicsLineItem()
+                pen = QPen(color, width, style)
+                pen.setCosmetic(True)
+                item.setPen(pen)
+                item.setZValue(z)
+                item.setVisible(False)
+                self.scene().addItem(item)
+                pair.append(item)
+            self.ghost_items.append(pair)
         self.limb_items = []
         for (a, b), c in zip(LIMBS, LIMB_COLORS):
             item = QGraphicsLineItem()
@@ -200,11 +205,12 @@ class PoseCanvas(QGraphicsView):
                 item.setLine(*map(float, (*p.xy[a], *p.xy[b])))
         g = self.ghost if self.show_ghost else None
         differs = g is not None and p is not None and not (g == p)
-        for (a, b), item in zip(LIMBS, self.ghost_items):
+        for (a, b), pair in zip(LIMBS, self.ghost_items):
             on = differs and bool(g.present[a] and g.present[b])
-            item.setVisible(on)
-            if on:
-                item.setLine(*map(float, (*g.xy[a], *g.xy[b])))
+            for item in pair:
+                item.setVisible(on)
+                if on:
+                    item.setLine(*map(float, (*g.xy[a], *g.xy[b])))
 
     # ----- geometry helpers (also used by tests to find where to click) ----------------------------------
     def joint_view_pos(self, joint: int):

@@ -13,6 +13,8 @@ from PySide6.QtWidgets import (QComboBox, QFormLayout, QFrame, QHBoxLayout, QLab
 
 WEIGHTS_TEXT = {"built-in": "needs no weights", "starter": "starter weights", "file": "weights loaded",
                 "none": "no weights"}
+# what the chooser shows after a backend's title (short: the panel below says the rest)
+WEIGHTS_TAG = {"built-in": "", "starter": " · starter", "file": " · loaded", "none": " · no weights"}
 
 
 class EnginePanel(QWidget):
@@ -91,10 +93,11 @@ class EnginePanel(QWidget):
         self.catalogue = {b["name"]: b for b in cat["backends"]}
         self.backend.clear()
         for b in cat["backends"]:
-            self.backend.addItem(f"{b['title']} — {WEIGHTS_TEXT[b['weights']]}", b["name"])
-            self.backend.setItemData(self.backend.count() - 1, b["summary"], Qt.ItemDataRole.ToolTipRole)
+            self.backend.addItem(f"{b['title']}{WEIGHTS_TAG[b['weights']]}", b["name"])
+            self.backend.setItemData(self.backend.count() - 1, f"{b['summary']}\nWeights: {WEIGHTS_TEXT[b['weights']]}",
+                                     Qt.ItemDataRole.ToolTipRole)
         for name, why in cat.get("unavailable", {}).items():
-            self.backend.addItem(f"{name} — unavailable", name)
+            self.backend.addItem(f"{name} · unavailable", name)
             self._set_item_enabled(self.backend, self.backend.count() - 1, False, why)
         self.backend.setEnabled(True)
         self._set_item_enabled(self.device, 1, bool(cat.get("cuda")),
@@ -113,7 +116,7 @@ class EnginePanel(QWidget):
             entry = self.catalogue.get(name)
             if entry is not None:
                 entry["weights"] = info["weights_kind"]
-                self.backend.setItemText(i, f"{entry['title']} — {WEIGHTS_TEXT[info['weights_kind']]}")
+                self.backend.setItemText(i, f"{entry['title']}{WEIGHTS_TAG[info['weights_kind']]}")
         self.summary.setText(self.catalogue.get(name, {}).get("summary", ""))
         kind = info["weights_kind"]
         if kind == "built-in":
@@ -121,7 +124,7 @@ class EnginePanel(QWidget):
         elif kind == "none":
             text = (f"<b>No weights.</b> The result is drawn by the warp backend until you load some. Train "
                     f"weights with <code>poseeditor-train fit --backend {name} ...</code>, then use "
-                    f"<i>Load weights…</i>.")
+                    f"<i>Load weights…</i>")
         elif kind == "starter":
             text = f"Starter weights: {info['weights_label'] or 'shipped with PoseEditor'}"
         else:

@@ -13,7 +13,7 @@ from PySide6.QtCore import QByteArray, QPoint, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QColor, QIcon, QKeySequence, QPixmap, QUndoStack
 from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QDockWidget, QFileDialog, QFormLayout,
                                QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem, QMainWindow,
-                               QMenu, QMessageBox, QProgressDialog, QPushButton, QSizePolicy, QSpinBox, QSplitter, QToolButton,
+                               QMenu, QMessageBox, QProgressDialog, QPushButton, QScrollArea, QSizePolicy, QSpinBox, QSplitter, QToolButton,
                                QVBoxLayout, QWidget)
 
 from engine.errors import PoseEditorError
@@ -146,7 +146,12 @@ class MainWindow(QMainWindow):
         self.engine_panel = EnginePanel()
         self.engine_dock = QDockWidget("Engine", self)
         self.engine_dock.setObjectName("engineDock")
-        self.engine_dock.setWidget(self.engine_panel)
+        scroll = QScrollArea()  # the panel's wrapped texts scroll rather than squeeze when the dock is short
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(self.engine_panel)
+        self.engine_dock.setWidget(scroll)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.engine_dock)
 
         self.joint_list = QListWidget()
@@ -171,7 +176,8 @@ class MainWindow(QMainWindow):
         self.refs_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetClosable |
                                    QDockWidget.DockWidgetFeature.DockWidgetMovable)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.refs_dock)
-        self.resizeDocks([self.engine_dock], [300], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.engine_dock], [320], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.engine_dock, self.joints_dock], [420, 260], Qt.Orientation.Vertical)
 
     def _act(self, text, slot=None, shortcut=None, tip="", icon=None, checkable=False):
         a = QAction(text, self)
@@ -472,9 +478,11 @@ class MainWindow(QMainWindow):
         ref.hand_placed = True
         self.placing = True
         self._set_mode(SOURCE)
-        self.show_error(f"{reason}. A standing skeleton was placed instead: drag its joints onto the person "
-                        f"(hide joints that are not visible), then press Done.", "Done", "done-placing")
-        self.banner.show_message(self.last_error, "warning", "Done", "done-placing")
+        msg = (f"No person found in {Path(ref.path).name}. A standing skeleton was placed: drag its joints "
+               f"onto the person (hide joints you cannot see), then press Done.")
+        self.last_error = msg
+        self.banner.show_message(msg, "warning", "Done", "done-placing")
+        self.statusBar().showMessage(reason, 10000)
 
     def finish_placing(self):
         if not self.placing:
@@ -755,7 +763,12 @@ class MainWindow(QMainWindow):
             self.settings.set_weights_for(info["name"], info["weights_path"])
         self._on_references_changed() if not first else self.strip.set_references(self.doc.refs)
         if first:
-            self._push_sources()
+            src = self.doc.sources()
+            if src is not None:
+                self.client.set_sources(src)
+            shown = self.result.result
+            if shown is None or shown.backend != info["name"] or not (shown.pose == self.doc.target):
+                self._request("final")  # else the start-up render already shows what this backend draws
         else:
             self._request("final")
         if not info["ready"]:

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWi
 
 from .canvas import to_qimage
 
-TIER_TEXT = {"live": "Live", "final": "Final", "preview": "Live preview"}
+TIER_TEXT = {"live": "Live", "final": "Final", "preview": "Live preview", "fallback": "Stand-in"}
 
 
 class Spinner(QWidget):
@@ -135,7 +135,8 @@ class ResultView(QWidget):
         self.result, self.image = res, res.image
         self.pane.set_image(res.image, res.seq)
         tier = res.tier
-        colors = {"live": QColor(46, 125, 50), "final": QColor(21, 101, 192), "preview": QColor(230, 124, 0)}
+        colors = {"live": QColor(46, 125, 50), "final": QColor(21, 101, 192), "preview": QColor(230, 124, 0),
+                  "fallback": QColor(150, 90, 30)}
         self._badge(TIER_TEXT[tier], colors[tier])
         ms = f"{res.ms:.0f} ms" if res.ms < 1000 else f"{res.ms / 1000:.2f} s"
         text = f"{res.backend} · {ms}"

@@ -52,8 +52,11 @@ class RenderResult:
 
     @property
     def tier(self) -> str:
+        """final: the chosen backend, drag ended; live: the chosen backend, during a drag; preview: the warp
+        backend standing in during a drag (the chosen one is too slow); fallback: the warp backend standing in
+        because the chosen one cannot render (no weights) or is still loading."""
         if self.backend != self.chosen:
-            return "preview"
+            return "preview" if self.kind == "live" and self.note.startswith("live") else "fallback"
         return "live" if self.kind == "live" else "final"
 
 

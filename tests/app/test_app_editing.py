@@ -248,3 +248,42 @@ def test_save_result_and_animation(qtbot, win, women, tmp_path):
     assert n == 4
     assert not win.export_animation(tmp_path / "a.avi")    # unsupported type: a message
     assert ".gif or .mp4" in win.last_error
+
+
+def test_loaded_weights_draw_the_result_and_the_live_tier_follows_render_time(qtbot, win, women, tmp_path):
+    """Load a real (freshly initialised, untrained) network's weights through the app, as a user would load
+    trained ones: the chosen backend then draws the final image, and while dragging the live tier is that
+    backend only if its last render took under the live budget, else the warp backend."""
+    from engine.weights import WeightsMeta, save_weights
+    from poseeditor.worker import LIVE_BUDGET_MS
+
+    neural = [n for n in registry.backend_names() if registry.backend_class(n).needs_weights]
+    if not neural:
+        pytest.skip("no neural backend is registered in this checkout")
+    name = neural[0]
+    cls = registry.backend_class(name)
+    net = cls.build_network(dict(cls.default_config))
+    path = tmp_path / f"{name}-untrained.safetensors"
+    save_weights(path, net.state_dict(), WeightsMeta(name, net.config, tuple(net.config["image_size"]),
+                                                     {"data": "none (untrained)"}, "untrained test network"))
+    reopen(qtbot, win, women[0])
+    wait_engine(qtbot, win)
+    win.load_weights(str(path))
+    qtbot.waitUntil(lambda: win.backend_info["name"] == name and win.backend_info["ready"], timeout=60000)
+    assert win.backend_info["weights_kind"] == "file" and "Loaded" in win.engine_panel.weights.text()
+    assert win.settings.weights_for(name) == str(path)     # remembered for the next run
+    res = wait_idle_result(qtbot, win, timeout=60000)
+    assert res.backend == name and res.tier == "final"
+    full_ms = win.client.worker.full_ms[name]
+    seen = []
+    win.resultShown.connect(seen.append)
+    drag_joint(qtbot, win, J["r_wrist"], -20, -30, steps=4)
+    res = wait_idle_result(qtbot, win, timeout=60000)
+    win.resultShown.disconnect(seen.append)
+    assert res.backend == name and res.kind == "final" and res.pose == win.doc.target
+    live = [r for r in seen if r.kind == "live"]
+    assert live
+    expected = name if full_ms < LIVE_BUDGET_MS else "warp"
+    assert live[0].backend == expected, (full_ms, [(r.backend, r.ms) for r in live])
+    win.set_backend("warp")
+    qtbot.waitUntil(lambda: win.backend_info["name"] == "warp", timeout=30000)
