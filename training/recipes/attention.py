@@ -8,10 +8,9 @@
 - GAN kind: "bce" as the paper writes; the authors' code uses least squares ("lsgan"), a switch here.
 - Both networks initialised N(0, 0.02); Adam lr 1e-3, betas (0.5, 0.999), eps 1e-8, no weight decay;
   batch 8.
+Mixed precision on CUDA is the training loop's (it wraps train_step in autocast and scales every backward).
 """
 from __future__ import annotations
-
-import contextlib
 
 import torch
 import torch.nn as nn
@@ -73,7 +72,6 @@ class AttentionRecipe(Recipe):
         adam = dict(betas=(o["beta1"], o["beta2"]), eps=o["eps"], weight_decay=o["weight_decay"])
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=o["lr_g"], **adam)
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=o["lr_d"], **adam)
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
 
     def modules(self) -> dict[str, nn.Module]:
         return {"generator": self.generator, "discriminator": self.discriminator}
@@ -81,42 +79,36 @@ class AttentionRecipe(Recipe):
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"generator": self.opt_g, "discriminator": self.opt_d}
 
-    def _autocast(self):
-        return torch.autocast("cuda", dtype=torch.float16) if self.amp else contextlib.nullcontext()
-
     def train_step(self, batch: dict, step: int) -> dict[str, float]:
         o = self.options
         kind = o["gan_kind"]
         cond, real = batch["src_img"][:, 0], batch["tgt_img"]
         self.generator.train()
         self.discriminator.train()
-        with self._autocast():
-            fake = self.generator(batch["src_img"], batch["src_pose"], batch["tgt_pose"])
+        fake = self.generator(batch["src_img"], batch["src_pose"], batch["tgt_pose"])
 
         # discriminator: real transition (A, B) against generated (A, G(A))
         self.discriminator.requires_grad_(True)
-        with self._autocast():
-            d_real = self.discriminator(torch.cat([cond, real], 1))
-            d_fake = self.discriminator(torch.cat([cond, fake.detach()], 1))
-            loss_d = gan_d_loss(kind, d_real.float(), d_fake.float())
-            if kind == "bce":  # gan_d_loss sums the two BCE terms; the paper averages them
-                loss_d = 0.5 * loss_d
+        d_real = self.discriminator(torch.cat([cond, real], 1)).float()
+        d_fake = self.discriminator(torch.cat([cond, fake.detach()], 1)).float()
+        loss_d = gan_d_loss(kind, d_real, d_fake)
+        if kind == "bce":  # gan_d_loss sums the two BCE terms; the paper averages them
+            loss_d = 0.5 * loss_d
         self.opt_d.zero_grad(set_to_none=True)
-        self.scaler.scale(loss_d).backward()
-        self.scaler.step(self.opt_d)
+        loss_d.backward()
+        self.opt_d.step()
 
         # generator: D is only a loss here
         self.discriminator.requires_grad_(False)
-        with self._autocast():
-            d_gen = self.discriminator(torch.cat([cond, fake], 1)).float()
-            loss_gan = gan_g_loss(kind, d_gen, d_real.detach().float() if kind == "rahinge" else None)
-            loss_l1 = l1(fake.float(), real.float())
-            loss_p = self.perceptual(fake.float(), real.float()) if self.perceptual is not None else fake.new_zeros(())
-            loss_g = o["l1_weight"] * loss_l1 + o["gan_weight"] * loss_gan + o["perceptual_weight"] * loss_p
+        d_gen = self.discriminator(torch.cat([cond, fake], 1)).float()
+        loss_gan = gan_g_loss(kind, d_gen, d_real.detach() if kind == "rahinge" else None)
+        fake32, real32 = fake.float(), real.float()
+        loss_l1 = l1(fake32, real32)
+        loss_p = self.perceptual(fake32, real32) if self.perceptual is not None else fake32.new_zeros(())
+        loss_g = o["l1_weight"] * loss_l1 + o["gan_weight"] * loss_gan + o["perceptual_weight"] * loss_p
         self.opt_g.zero_grad(set_to_none=True)
-        self.scaler.scale(loss_g).backward()
-        self.scaler.step(self.opt_g)
-        self.scaler.update()
+        loss_g.backward()
+        self.opt_g.step()
         self.discriminator.requires_grad_(True)
         figures = {"loss": loss_g, "l1": loss_l1, "gan_g": loss_gan, "perceptual": loss_p, "loss_d": loss_d,
                    "d_real": d_real.mean(), "d_fake": d_fake.mean()}
@@ -124,7 +116,8 @@ class AttentionRecipe(Recipe):
 
     @torch.no_grad()
     def extra_images(self, batch: dict) -> dict[str, torch.Tensor]:
-        """The finest attention gate (level 1), averaged over channels: where the pose lets appearance through."""
+        """The finest attention gate (level 1), averaged over channels: where the pose lets appearance through
+        (white: most, black: least)."""
         g = self.generator
         was = g.training
         g.eval()
@@ -135,4 +128,8 @@ class AttentionRecipe(Recipe):
         gate = tr["gates"][1].float().mean(1, keepdim=True)
         gate = torch.nn.functional.interpolate(gate, size=g.net_size, mode="nearest")
         gate = g.cut_padding(gate)
+        # stretched per image: early in training every gate is near 0.5 and the pattern would not show
+        lo = gate.amin(dim=(1, 2, 3), keepdim=True)
+        hi = gate.amax(dim=(1, 2, 3), keepdim=True)
+        gate = (gate - lo) / (hi - lo).clamp_min(1e-6)
         return {"attention": (gate * 2 - 1).expand(-1, 3, -1, -1)}
