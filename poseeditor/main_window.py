@@ -573,7 +573,10 @@ class MainWindow(QMainWindow):
 
     def _on_drag_finished(self, joint: int):
         self._dragging = False
-        self._request("final")
+        if self.mode == SOURCE:
+            self._push_sources()  # the photo's skeleton moved: re-encode the references once, now
+        else:
+            self._request("final")
 
     def _on_target_changed(self):
         self._sync_canvas()

@@ -150,3 +150,15 @@ def test_install_and_uninstall_desktop_entry(tmp_path, monkeypatch, capsys):
     assert main(["--uninstall-desktop"]) == 0
     assert not entry.exists() and not (tmp_path / "icons/hicolor/256x256/apps/poseeditor.png").exists()
     assert "Removed" in capsys.readouterr().out
+
+
+def test_the_ui_path_does_not_import_torch_or_the_backends():
+    """The window must appear fast: torch, mediapipe and the backend modules load in the worker threads."""
+    import subprocess
+    import sys
+
+    code = ("import sys, poseeditor.app, poseeditor.main_window; "
+            "bad = [m for m in ('torch', 'mediapipe', 'engine.backends.warp', 'engine.backends.dgan') "
+            "if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
