@@ -93,6 +93,7 @@ class PoseCanvas(QGraphicsView):
     canvasMenuRequested = Signal(object, object)  # scene QPointF, global QPoint
     jointSelected = Signal(int)
     zoomChanged = Signal(float)
+    filesDropped = Signal(list)                   # local file paths (str) dropped on the canvas
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -108,7 +109,7 @@ class PoseCanvas(QGraphicsView):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setMinimumSize(240, 240)
-        self.setAcceptDrops(False)  # files dropped here go to the main window
+        self.setAcceptDrops(True)  # image files dropped on the photo are handed to the main window
 
         self.photo = QGraphicsPixmapItem()
         self.photo.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
@@ -281,6 +282,21 @@ class PoseCanvas(QGraphicsView):
         if not isinstance(item, JointHandle) and e.button() == Qt.MouseButton.LeftButton:
             self.select(-1)
         super().mousePressEvent(e)
+
+    # the scene has no drop targets: files dropped on the photo are for the window (open / add references)
+    def dragEnterEvent(self, e):
+        if e.mimeData().hasUrls():
+            e.acceptProposedAction()
+
+    def dragMoveEvent(self, e):
+        if e.mimeData().hasUrls():
+            e.acceptProposedAction()
+
+    def dropEvent(self, e):
+        paths = [u.toLocalFile() for u in e.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            e.acceptProposedAction()
+            self.filesDropped.emit(paths)
 
     def contextMenuEvent(self, e):
         item = self.itemAt(e.pos())

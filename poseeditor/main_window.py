@@ -93,6 +93,7 @@ class MainWindow(QMainWindow):
         self._progress: QProgressDialog | None = None
         self._closing = False
         self._hold_render = False
+        self._render_error_shown = False
 
         self.setWindowTitle(APP_TITLE)
         self.setWindowIcon(icons.app_icon())
@@ -321,6 +322,8 @@ class MainWindow(QMainWindow):
         c.canvasMenuRequested.connect(self._canvas_menu)
         c.jointSelected.connect(self._on_joint_selected)
         c.zoomChanged.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
+        c.filesDropped.connect(lambda paths: self.handle_dropped(
+            [p for p in map(Path, paths) if p.suffix.lower() in IMAGE_SUFFIXES or p.suffix.lower() == ".json"]))
         self.doc.targetChanged.connect(self._on_target_changed)
         self.doc.sourceChanged.connect(self._on_source_changed)
         self.doc.referencesChanged.connect(self._on_references_changed)
@@ -332,7 +335,7 @@ class MainWindow(QMainWindow):
         cl = self.client
         cl.photoLoaded.connect(self._on_photo_loaded)
         cl.resultReady.connect(self._on_result)
-        cl.renderError.connect(lambda m: self.show_error(m))
+        cl.renderError.connect(self._on_render_error)
         cl.busyChanged.connect(self.result.set_busy)
         cl.worker.catalogue.connect(self.engine_panel.set_catalogue)
         cl.worker.backendChanged.connect(self._on_backend_changed)
@@ -370,6 +373,10 @@ class MainWindow(QMainWindow):
         self.last_error = message
         self.banner.show_message(message, "error", action, action_id)
         self.statusBar().showMessage(message, 10000)
+
+    def _on_render_error(self, message: str):
+        self._render_error_shown = True
+        self.show_error(f"Cannot render: {message}")
 
     def show_info(self, message: str, timeout_ms: int = 6000):
         self.statusBar().showMessage(message, timeout_ms)
@@ -748,9 +755,10 @@ class MainWindow(QMainWindow):
         self.render_label.setText(f"{res.backend}: {t}")
         if res.backend == res.chosen:
             self.engine_panel.set_timing(res.ms)
-        if self.banner.kind == "error" and self.last_error.startswith("unexpected") is False and \
-                "render" in self.last_error.lower():
-            self.banner.dismiss()
+        if self._render_error_shown:  # rendering works again: the old render error no longer applies
+            self._render_error_shown = False
+            if self.banner.kind == "error":
+                self.banner.dismiss()
         if self._save_after_render and res.seq == self.client.latest_seq and res.kind == "final":
             path, self._save_after_render = self._save_after_render, None
             self.save_result(path)

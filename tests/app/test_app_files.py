@@ -99,22 +99,22 @@ def test_dropping_image_files_adds_references(qtbot, tmp_path):
     women3 = shared("fashion-sources", "women3.jpg")
     win = new_window(qtbot)
 
-    def drop(paths):
+    def drop(paths, target):
         mime = QMimeData()
         mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-        pos = QPointF(win.rect().center())
+        pos = QPointF(target.rect().center())
         with warnings.catch_warnings():  # PySide 6.12 flags the only QDragEnterEvent constructor as deprecated
             warnings.simplefilter("ignore", DeprecationWarning)
             enter = QDragEnterEvent(pos.toPoint(), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                                     Qt.KeyboardModifier.NoModifier)
-        QApplication.sendEvent(win, enter)
+        QApplication.sendEvent(target, enter)
         assert enter.isAccepted()
-        QApplication.sendEvent(win, QDropEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                                               Qt.KeyboardModifier.NoModifier))
+        QApplication.sendEvent(target, QDropEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                                                  Qt.KeyboardModifier.NoModifier))
 
-    drop([women1])
+    drop([women1], win)                      # on the window: the first photo
     wait_loaded(qtbot, win, 1)
-    drop([women3])
+    drop([women3], win.canvas.viewport())    # on the photo itself: another reference
     wait_loaded(qtbot, win, 2)
     assert [r.path for r in win.doc.refs] == [str(women1), str(women3)]
     wait_idle_result(qtbot, win)
