@@ -53,7 +53,9 @@ def read_torch(path: Path) -> dict[str, np.ndarray]:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         why = str(e).strip().splitlines()
-        detail = next((ln for ln in why if "GLOBAL" in ln or "Unsupported" in ln), why[0] if why else "")
+        detail = next((ln for ln in why if "GLOBAL" in ln.upper()), None)
+        if detail is None:  # not refused for its content: the file is not a pickle at all
+            raise WeightsError(f"{path}: not a readable PyTorch file ({(why[0] if why else '')[:160]})") from None
         raise WeightsError(f"{path}: holds Python objects beyond a plain state dict, which are never unpickled "
                            f"here ({detail.strip()[:160]}); save model.state_dict() instead") from None
     except (RuntimeError, EOFError, ValueError, OSError) as e:

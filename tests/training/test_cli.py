@@ -1,0 +1,156 @@
+"""poseeditor-train as a user runs it: every subcommand mounted, the workflow synth -> fit -> export -> evaluate
+-> bench, and user errors as one line on stderr with a non-zero status and no traceback."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.training.test_loop import TinyBackend, TinyRecipe  # noqa: F401  (the tiny trainable backend)
+from training.cli import COMMANDS, main
+
+SCRIPT = Path(sys.executable).with_name("poseeditor-train")
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture
+def tiny(monkeypatch):
+    from engine import registry
+    from training.recipes import base
+
+    registry.backend_names()
+    monkeypatch.setitem(registry._registry, "tiny-test", TinyBackend)
+    monkeypatch.setitem(base._RECIPES, "tiny-test", f"{TinyRecipe.__module__}:TinyRecipe")
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "people"
+    assert main(["synth", "-o", str(out), "--identities", "3", "--poses-per-identity", "4", "--size", "64x32"]) == 0
+    return out
+
+
+def run_cli(*args, cwd=None):
+    cmd = [str(SCRIPT)] if SCRIPT.is_file() else [sys.executable, "-m", "training.cli"]
+    return subprocess.run(cmd + list(args), capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+def one_line_error(proc, *words):
+    assert proc.returncode == 2, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("poseeditor-train")]
+    assert len(lines) == 1 and lines[0].startswith("poseeditor-train: error: "), proc.stderr
+    assert "Traceback" not in proc.stderr
+    for w in words:
+        assert w in lines[0], lines[0]
+
+
+def test_every_subcommand_is_mounted(capsys):
+    for name in COMMANDS:
+        with pytest.raises(SystemExit) as e:
+            main([name, "--help"])
+        assert e.value.code == 0
+        assert f"poseeditor-train {name}" in capsys.readouterr().out
+
+
+def test_a_wrong_backend_name_is_one_line(data):
+    one_line_error(run_cli("fit", "--backend", "nope", "--data", str(data)), "unknown backend 'nope'")
+
+
+def test_a_missing_dataset_is_one_line(tmp_path):
+    one_line_error(run_cli("evaluate", "--backend", "warp", "--data", str(tmp_path / "nowhere")),
+                   "no such dataset folder")
+
+
+def test_argparse_errors_exit_2_without_traceback(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["fit", "--size", "12by3"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "size must be HEIGHTxWIDTH" in err and "Traceback" not in err
+    with pytest.raises(SystemExit):
+        main(["no-such-command"])
+
+
+def test_verbose_shows_the_traceback(tiny, tmp_path, capsys):
+    from engine.errors import PoseEditorError
+
+    assert main(["fit", "--backend", "tiny-test", "--data", str(tmp_path / "none")]) == 2
+    assert "no such dataset folder" in capsys.readouterr().err
+    with pytest.raises(PoseEditorError, match="no such dataset folder"):
+        main(["--verbose", "fit", "--backend", "tiny-test", "--data", str(tmp_path / "none")])
+
+
+def test_synth_fit_export_evaluate_bench(tiny, data, tmp_path, capsys):
+    from engine.weights import read_meta
+
+    runs = tmp_path / "runs"
+    assert main(["fit", "--backend", "tiny-test", "--data", str(data), "--runs-dir", str(runs), "--steps", "4",
+                 "--batch", "4", "--val-every", "2", "--ckpt-every", "2", "--val-pairs", "4", "--device", "cpu",
+                 "--no-progress"]) == 0
+    run = Path(capsys.readouterr().out.strip().splitlines()[-1])
+    assert run.parent == runs and (run / "best.safetensors").is_file()
+    opts = json.loads((run / "training_options.json").read_text())
+    assert opts["command"].startswith("poseeditor-train fit --backend tiny-test")
+
+    # resume with more steps: the run goes on from step 4
+    assert main(["fit", "--resume", str(run), "--steps", "6", "--no-progress"]) == 0
+    capsys.readouterr()
+    rows = [json.loads(x) for x in (run / "stats.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if r["kind"] == "train"] == [1, 2, 3, 4, 5, 6]
+    # a resumed run keeps what it trains
+    assert main(["fit", "--resume", str(run), "--batch", "2", "--no-progress"]) == 2
+    assert "differs from the run's" in capsys.readouterr().err
+
+    out = tmp_path / "w.safetensors"
+    assert main(["export", str(run), "-o", str(out), "--which", "latest", "--half", "--label", "mine"]) == 0
+    assert "latest (step 6)" in capsys.readouterr().out
+    meta = read_meta(out)
+    assert meta.label == "mine" and meta.provenance["steps"] == 6
+    from safetensors.torch import load_file
+
+    assert all(t.dtype == torch.float16 for t in load_file(str(out)).values())
+
+    assert main(["evaluate", str(out), "--data", str(data), "--limit", "3", "--no-pckh",
+                 "-o", str(tmp_path / "ev")]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("tiny-test on people test (3 pairs): SSIM ") and "report.json" in line
+    report = json.loads((tmp_path / "ev" / "report.json").read_text())
+    assert report["pairs"] == 3 and 0 < report["metrics"]["ssim"] < 1
+    assert report["metrics"]["fid"].startswith("not computed")
+    from engine.images import load_image
+
+    assert load_image(tmp_path / "ev" / "grid.png").shape == (3 * 64 + 4, 3 * 32 + 4, 3)
+
+    # the warp baseline, no weights
+    assert main(["evaluate", "--backend", "warp", "--data", str(data), "--limit", "2", "--no-pckh",
+                 "-o", str(tmp_path / "warp")]) == 0
+    assert capsys.readouterr().out.startswith("warp on people test (2 pairs)")
+
+    assert main(["bench", "--backend", "tiny-test", "--size", "64x32", "--batch", "2", "--steps", "1"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].split()[:5] == ["backend", "size", "batch", "width", "it/s"]
+    assert lines[1].split()[0] == "tiny-test" and float(lines[1].split()[4]) > 0
+
+
+def test_export_errors(tiny, data, tmp_path, capsys):
+    assert main(["export", str(tmp_path / "no-run"), "-o", str(tmp_path / "x.safetensors")]) == 2
+    assert "no such run folder" in capsys.readouterr().err
+    assert main(["fit", "--backend", "tiny-test", "--data", str(data), "--runs-dir", str(tmp_path / "r"),
+                 "--steps", "1", "--val-every", "100", "--stop-after", "1", "--no-progress"]) == 0
+    run = Path(capsys.readouterr().out.strip().splitlines()[-1])
+    (run / "best.safetensors").unlink()
+    assert main(["export", str(run), "-o", str(tmp_path / "x.safetensors"), "--which", "best"]) == 2
+    assert "no best.safetensors" in capsys.readouterr().err
+    assert main(["export", str(run), "-o", str(tmp_path / "x.pt")]) == 2
+    assert "must end in .safetensors" in capsys.readouterr().err
