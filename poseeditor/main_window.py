@@ -216,12 +216,16 @@ class MainWindow(QMainWindow):
         self.a_animation = self._act("Export A&nimation…", self.animation_dialog, "Ctrl+Shift+A",
                                      "Export a GIF or MP4 from the detected pose to the edited pose", "animation")
         self.a_quit = self._act("&Quit", self.close, K.StandardKey.Quit)
-        self.a_undo = self.undo.createUndoAction(self, "&Undo")
-        self.a_undo.setShortcuts([K(K.StandardKey.Undo)])
-        self.a_undo.setIcon(icons.icon("undo"))
-        self.a_redo = self.undo.createRedoAction(self, "&Redo")
-        self.a_redo.setShortcuts([K("Ctrl+Shift+Z"), K("Ctrl+Y")])
-        self.a_redo.setIcon(icons.icon("redo"))
+        # fixed labels (the toolbar must not change width on every edit); what would be undone is in the tooltip
+        self.a_undo = self._act("&Undo", self.undo.undo, K.StandardKey.Undo, icon="undo")
+        self.a_redo = self._act("&Redo", self.undo.redo, [K("Ctrl+Shift+Z"), K("Ctrl+Y")], icon="redo")
+        self.a_undo.setEnabled(False)
+        self.a_redo.setEnabled(False)
+        self.undo.canUndoChanged.connect(self.a_undo.setEnabled)
+        self.undo.canRedoChanged.connect(self.a_redo.setEnabled)
+        self.undo.undoTextChanged.connect(lambda t: self.a_undo.setToolTip(f"Undo {t} (Ctrl+Z)" if t else "Undo"))
+        self.undo.redoTextChanged.connect(lambda t: self.a_redo.setToolTip(
+            f"Redo {t} (Ctrl+Shift+Z)" if t else "Redo"))
         self.a_mirror = self._act("&Mirror Pose", self.mirror_pose, "M", "Swap left and right, in place", "mirror")
         self.a_reset = self._act("Re&set Pose", self.reset_pose, "Ctrl+R", "Back to the detected pose", "reset")
         self.a_hide = self._act("&Hide/Show Selected Joint", self.toggle_selected_joint, "H",
@@ -1115,8 +1119,6 @@ class MainWindow(QMainWindow):
                           self.a_export_pose, self.a_animation, self.a_undo, self.a_redo, self.a_mirror,
                           self.a_reset, self.a_hide, self.a_adjust, self.a_fit, self.a_zoom_in, self.a_zoom_out,
                           self.a_actual, self.a_ghost)]
-        rows[7] = ("Undo", self.a_undo.shortcut().toString(QKeySequence.SequenceFormat.NativeText))
-        rows[8] = ("Redo", "Ctrl+Shift+Z")
         html = "<table>" + "".join(f"<tr><td>{t}</td><td>&nbsp;&nbsp;<b>{k}</b></td></tr>" for t, k in rows)
         html += "<tr><td>Zoom</td><td>&nbsp;&nbsp;<b>mouse wheel</b></td></tr>"
         html += "<tr><td>Pan</td><td>&nbsp;&nbsp;<b>drag the photo</b></td></tr></table>"
@@ -1148,7 +1150,8 @@ class MainWindow(QMainWindow):
         self.settings.set_geometry("splitter", self.splitter.saveState())
         self.settings.sync()
         self.client.shutdown()
-        self.undo.cleanChanged.disconnect(self._on_clean_changed)
-        self.undo.indexChanged.disconnect(self._update_actions)
+        for sig in (self.undo.cleanChanged, self.undo.indexChanged, self.undo.canUndoChanged,
+                    self.undo.canRedoChanged, self.undo.undoTextChanged, self.undo.redoTextChanged):
+            sig.disconnect()
         self.undo.clear()
         super().closeEvent(e)
