@@ -1,0 +1,156 @@
+"""DGAN / DGAN-SA figures: drag-to-pixels latency, training iterations per second, parameter counts.
+
+    python benchmarks/bench_dgan.py [--quick] [--threads N]
+
+Latency: backend.render (crop, pose stream, part warps, decoder, paste back into the photo) with the cached
+source state, against a full encode_sources + render per move (what every drag step would cost without the
+cache). Random weights: latency does not depend on training. A "drag" is small moves of the right wrist on a
+real photo (shared data; a painted figure when it is absent). Training: recipe.train_step on random batches
+in the dataset's tensor format, including the discriminator and the NN loss. ``--quick`` leaves out the paper
+sizes (minutes on a 2-core CPU).
+"""
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engine.backends.dgan import CONFIGS, SA_CONFIGS, DganBackend, DganSaBackend
+from engine.backends.dgan_net import count_parameters, gflops_estimate
+from engine.presets import fit_preset
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def photo_and_pose():
+    """A real DeepFashion photo with its mediapipe pose, or a painted figure when the shared data is absent."""
+    path = SHARED / "fashion-sources" / "women1.jpg"
+    if path.is_file():
+        from engine.detect import detect_pose
+        from engine.images import load_image
+
+        img = load_image(path)
+        return "women1.jpg", img, detect_pose(img, path.name).pose
+    import cv2
+
+    pose = fit_preset("standing", 176, 256)
+    img = np.full((256, 176, 3), 200, np.uint8)
+    for a, b in ((2, 3), (3, 4), (5, 6), (6, 7), (8, 9), (9, 10), (11, 12), (12, 13), (1, 8), (1, 11)):
+        cv2.line(img, tuple(map(int, pose.xy[a])), tuple(map(int, pose.xy[b])), (40, 60, 160), 9)
+    return "painted figure", img, pose
+
+
+def drag(pose, n):
+    """n poses along an arc of the right wrist around the elbow."""
+    w, e = pose.point("r_wrist"), pose.point("r_elbow")
+    out = []
+    for i in range(n):
+        a = 0.8 * np.pi * i / max(1, n - 1)
+        rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+        out.append(pose.moved("r_wrist", *(e + rot @ (w - e))))
+    return out
+
+
+def pct(values, q):
+    return float(np.percentile(values, q))
+
+
+def latency(cls, config, img, pose, n_cached, n_full):
+    backend = cls(load_starter=False)
+    torch.manual_seed(0)
+    backend.use_network(cls.build_network(config), "random init")
+    targets = drag(pose, max(n_cached, n_full) + 1)
+    state = backend.encode_sources([img], [pose])
+    backend.render(state, targets[0])  # warm-up
+    cached, full = [], []
+    for t in targets[1:n_cached + 1]:
+        t0 = time.perf_counter()
+        backend.render(state, t)
+        cached.append(1000 * (time.perf_counter() - t0))
+    for t in targets[1:n_full + 1]:
+        t0 = time.perf_counter()
+        backend.render(backend.encode_sources([img], [pose]), t)
+        full.append(1000 * (time.perf_counter() - t0))
+    return cached, full
+
+
+def random_batch(batch, size, seed=0):
+    h, w = size
+    g = torch.Generator().manual_seed(seed)
+    src = fit_preset("standing", w, h)
+    tgt = fit_preset("walking", w, h, like=src)
+    as_t = lambda p: torch.from_numpy(np.concatenate([p.xy, p.present[:, None]], 1).astype(np.float32))
+    return {"src_img": torch.rand(batch, 1, 3, h, w, generator=g) * 2 - 1,
+            "src_pose": as_t(src).expand(batch, 1, 18, 3).clone(),
+            "tgt_img": torch.rand(batch, 3, h, w, generator=g) * 2 - 1,
+            "tgt_pose": as_t(tgt).expand(batch, 18, 3).clone()}
+
+
+def train_speed(name, config, batch, steps):
+    from training.recipes.base import recipe_class
+
+    torch.manual_seed(0)
+    recipe = recipe_class(name)(config, {})
+    b = random_batch(batch, config["image_size"])
+    recipe.train_step(b, 0)  # warm-up
+    t0 = time.perf_counter()
+    for s in range(steps):
+        recipe.train_step(b, s + 1)
+    dt = (time.perf_counter() - t0) / steps
+    return 1.0 / dt, recipe.backbone.name
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small CPU configuration only")
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    print(f"DGAN benchmark, {date.today()}, {platform.processor() or platform.machine()}, "
+          f"{args.threads} torch threads, torch {torch.__version__}")
+
+    print("\n(3) parameters (generator) and GFLOP per render (convolutions)")
+    rows = [("dgan", k, v) for k, v in CONFIGS.items()] + [("dgan-sa", k, v) for k, v in SA_CONFIGS.items()]
+    for name, key, cfg in rows:
+        with torch.device("meta"):
+            n = count_parameters(DganBackend.build_network(cfg))
+        print(f"  {name:8s} {key:14s} {cfg['image_size'][0]}x{cfg['image_size'][1]} width {cfg['width']:<5} "
+              f"{n:>12,d} parameters  {gflops_estimate(cfg):7.2f} GFLOP")
+
+    label, img, pose = photo_and_pose()
+    print(f"\n(1) drag-to-pixels latency on {label} ({img.shape[1]}x{img.shape[0]}), ms, random weights")
+    runs = [(DganBackend, "cpu-small", 20, 5), (DganSaBackend, "cpu-small", 20, 5)]
+    if not args.quick:
+        # The variant's paper is Market-only (128x64). Its attention after the 128x128 decoder layer of a
+        # 256x256 generator is a 16384 x 16384 map per image: not run here (tens of seconds on this CPU).
+        runs += [(DganBackend, "paper-128x64", 5, 3), (DganSaBackend, "paper-128x64", 5, 3),
+                 (DganBackend, "paper-256x256", 3, 2)]
+    for cls, key, n_cached, n_full in runs:
+        cfg = cls.configs[key]
+        cached, full = latency(cls, cfg, img, pose, n_cached, n_full)
+        print(f"  {cls.name:8s} {key:14s} cached render p50 {pct(cached, 50):8.1f}  p95 {pct(cached, 95):8.1f} | "
+              f"encode+render p50 {pct(full, 50):8.1f}  p95 {pct(full, 95):8.1f} | "
+              f"cache saves {pct(full, 50) - pct(cached, 50):7.1f} ms per move "
+              f"({pct(full, 50) / pct(cached, 50):.2f}x)")
+
+    print("\n(2) training iterations per second (G + D steps, NN loss)")
+    trains = [("dgan", CONFIGS["cpu-small"], 8, 3), ("dgan-sa", SA_CONFIGS["cpu-small"], 8, 3)]
+    if not args.quick:
+        trains += [("dgan", CONFIGS["paper-128x64"], 2, 1), ("dgan-sa", SA_CONFIGS["paper-128x64"], 2, 1),
+                   ("dgan", CONFIGS["paper-256x256"], 1, 1)]
+    for name, cfg, batch, steps in trains:
+        its, bb = train_speed(name, cfg, batch, steps)
+        size = f"{cfg['image_size'][0]}x{cfg['image_size'][1]}"
+        print(f"  {name:8s} {size:8s} width {cfg['width']:<5} batch {batch}: {its:6.3f} it/s "
+              f"({batch * its:6.2f} images/s), NN-loss backbone {bb}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,154 @@
+"""Training recipes of the DGAN backends: ``dgan`` (Siarohin et al.) and ``dgan-sa`` (Horiuchi et al.).
+
+dgan     L_G = gan_weight * cGAN(D(x_a, H_a, G(..), H_b)) + nn_weight * L_NN,   gan_weight 1, nn_weight 0.01
+         (paper eq. 10; L_NN of appendix A on VGG19 conv1_2, summed over pixels, 3x3 neighbourhood up to 128 px
+         images, 5x5 above as for DeepFashion). D minimises the BCE of eq. 5.
+dgan-sa  eq. 9 of the variant: L_NN + lambda1 * L_G^RH + lambda2 * L_D^RH with lambda1 = lambda2 = 50: the NN loss
+         weighs 1, lambda1 weighs the generator's relativistic average hinge loss, lambda2 the discriminator's
+         (G and D each minimise the terms that depend on them; eq. 8 gives both hinge losses).
+Both: Adam lr 2e-4, betas (0.5, 0.999), one D step per G step (pose-gan's training_ratio 1).
+
+The three switches of the variant are independent: ``self_attention`` and ``spectral_norm`` are network config
+(generator decoder and discriminator alike), ``rh`` is a recipe option. Loss weights left at None follow ``rh``:
+with it, 1 / 50 / 50 (eq. 9); without it, 0.01 / 1 / 1 (DGAN's eq. 10). So the ablation rows are, e.g.
+``--config '{"rh": false}'`` with the net config's switches set as the row says.
+
+The NN loss's feature map is the backbone's first stage (training.losses.get_backbone): VGG19 relu1_2 when its
+weights are in the torch cache, else MobileNetV2's first layer (stride 2) offline; the run says which.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from engine.backends.dgan_net import SelfAttention, make_norm, maybe_sn
+from engine.backends.layers import heatmaps
+from training.losses import gan_d_loss, gan_g_loss, get_backbone, nn_loss
+
+from .base import Recipe
+
+
+class DganDiscriminator(nn.Module):
+    """pose-gan's conditional patch discriminator on [x_a, H_a, y, H_b] (3 + 18 + 3 + 18 channels).
+
+    4x4 stride-2 conv (bias) to 64, then LeakyReLU(0.2) -> 4x4 stride-2 conv (padding 1, no bias) ->
+    norm to 128, 256, 512, and LeakyReLU -> 4x4 stride-2 conv to 1. Returns logits (the sigmoid of the paper is in
+    the BCE loss; the relativistic loss needs the raw scores). With ``sa``, self-attention follows the last two
+    hidden layers (256 and 512: the 1-channel output cannot carry it); with ``sn`` every conv is spectrally
+    normalised. Every conv has padding 1, so each layer halves the size exactly and small CPU configs (64x32)
+    work; the released code leaves the first conv unpadded, which only changes the patch grid (3x1 instead of
+    4x2 scores at 128x64), not the parameters.
+    """
+
+    def __init__(self, width: float = 1.0, norm: str = "keras-instance", sn: bool = False, sa: bool = False):
+        super().__init__()
+        ch = [max(1, int(round(c * width))) for c in (64, 128, 256, 512)]
+        in_ch = 2 * (3 + 18)
+        layers = [maybe_sn(nn.Conv2d(in_ch, ch[0], 4, stride=2, padding=1), sn)]
+        for i in range(1, 4):
+            layers += [nn.LeakyReLU(0.2), maybe_sn(nn.Conv2d(ch[i - 1], ch[i], 4, 2, 1, bias=False), sn),
+                       make_norm(norm, ch[i])]
+            if sa and i >= 2:
+                layers.append(SelfAttention(ch[i], sn))
+        layers += [nn.LeakyReLU(0.2), maybe_sn(nn.Conv2d(ch[3], 1, 4, 2, 1, bias=False), sn)]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, src_img, src_maps, img, tgt_maps) -> torch.Tensor:
+        return self.net(torch.cat([src_img, src_maps, img, tgt_maps], 1))
+
+
+class DganRecipe(Recipe):
+    backend = "dgan"
+    default_options = {
+        "lr": 2e-4, "beta1": 0.5, "beta2": 0.999,
+        "rh": False,            # relativistic average hinge loss (Horiuchi et al.) instead of the BCE cGAN loss
+        "nn_weight": None,      # lambda of eq. 10 (0.01) / 1 in the variant's eq. 9
+        "gan_weight": None,     # 1 / lambda1 = 50 with rh
+        "d_weight": None,       # 1 / lambda2 = 50 with rh
+        "nn_size": None,        # neighbourhood: 3 up to 128 px (Market), 5 above (DeepFashion)
+        "backbone": "auto",     # "vgg19" (the paper's, if cached), "mobilenet_v2" (offline) or "auto"
+        "amp": True,            # bfloat16 autocast on CUDA
+    }
+
+    def __init__(self, net_config: dict, options: dict, device="cpu"):
+        super().__init__(net_config, options, device)
+        o = self.options
+        rh = bool(o["rh"])
+        for key, (with_rh, without) in {"nn_weight": (1.0, 0.01), "gan_weight": (50.0, 1.0),
+                                        "d_weight": (50.0, 1.0)}.items():
+            if o[key] is None:
+                o[key] = with_rh if rh else without
+        cfg = self.generator.config
+        if o["nn_size"] is None:
+            o["nn_size"] = 3 if max(cfg["image_size"]) <= 128 else 5
+        self.gan_kind = "rahinge" if rh else "bce"
+        self.discriminator = DganDiscriminator(cfg["width"], cfg["norm"], cfg["spectral_norm"],
+                                               cfg["self_attention"]).to(self.device)
+        self.backbone = get_backbone(self.device, o["backbone"])
+        o["backbone_in_use"] = self.backbone.name
+        betas = (o["beta1"], o["beta2"])
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=o["lr"], betas=betas)
+        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=o["lr"], betas=betas)
+
+    def modules(self):
+        return {"generator": self.generator, "discriminator": self.discriminator}
+
+    def optimizers(self):
+        return {"generator": self.opt_g, "discriminator": self.opt_d}
+
+    def _autocast(self):
+        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.amp)
+
+    def _features(self, img: torch.Tensor) -> torch.Tensor:
+        """The backbone's first stage only (VGG relu1_2): the deeper stages are not needed for the NN loss."""
+        bb = self.backbone
+        x = ((img.float() + 1) / 2 - bb.mean) / bb.std
+        return bb.stages[0](x)
+
+    def train_step(self, batch: dict, step: int) -> dict:
+        o = self.options
+        size = tuple(self.generator.config["image_size"])
+        sigma = self.generator.config["sigma"]
+        src_img, src_pose = batch["src_img"][:, 0], batch["src_pose"][:, 0]
+        tgt_img, tgt_pose = batch["tgt_img"], batch["tgt_pose"]
+        with torch.no_grad():
+            src_maps = heatmaps(src_pose, size, sigma)
+            tgt_maps = heatmaps(tgt_pose, size, sigma)
+        self.generator.train()
+        self.discriminator.train()
+
+        with self._autocast():
+            fake = self.generator(batch["src_img"], batch["src_pose"], tgt_pose)
+
+        # discriminator step (on the generator's output as it is now)
+        self.opt_d.zero_grad(set_to_none=True)
+        with self._autocast():
+            d_real = self.discriminator(src_img, src_maps, tgt_img, tgt_maps).float()
+            d_fake = self.discriminator(src_img, src_maps, fake.detach(), tgt_maps).float()
+        d_loss = o["d_weight"] * gan_d_loss(self.gan_kind, d_real, d_fake)
+        d_loss.backward()
+        self.opt_d.step()
+
+        # generator step against the updated discriminator
+        self.opt_g.zero_grad(set_to_none=True)
+        with self._autocast():
+            g_fake = self.discriminator(src_img, src_maps, fake, tgt_maps).float()
+            g_real = None
+            if self.gan_kind == "rahinge":
+                with torch.no_grad():
+                    g_real = self.discriminator(src_img, src_maps, tgt_img, tgt_maps).float()
+        g_gan = gan_g_loss(self.gan_kind, g_fake, g_real)
+        with torch.no_grad():
+            target_feat = self._features(tgt_img)
+        nn_term = nn_loss(self._features(fake), target_feat, o["nn_size"])
+        loss = o["gan_weight"] * g_gan + o["nn_weight"] * nn_term
+        loss.backward()
+        self.opt_g.step()
+        out = {"loss": loss, "g_gan": g_gan, "nn": nn_term, "d_loss": d_loss, "d_real": d_real.mean(),
+               "d_fake": d_fake.mean()}
+        return {k: float(v.detach()) for k, v in out.items()}
+
+
+class DganSaRecipe(DganRecipe):
+    backend = "dgan-sa"
+    default_options = dict(DganRecipe.default_options, rh=True)
