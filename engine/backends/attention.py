@@ -278,19 +278,6 @@ class AttentionBackend(NeuralBackend):
         m = np.array([[s, 0, 0.5 * s - 0.5 - left], [0, s, 0.5 * s - 0.5 - top]], np.float64)
         return Frame(m, (h, w), (ph, pw))
 
-    def encode_sources(self, images, poses, masks=None) -> SourceState:
-        # NeuralBackend.encode_sources with self.frame in place of frame_for (the base has no framing hook)
-        self._require_net()
-        masks = self.check_sources(images, poses, masks)
-        frames = [self.frame(poses[0])]  # one reference: the first
-        crops = [frames[0].crop(images[0])]
-        mposes = [frames[0].pose_to_model(poses[0])]
-        with torch.inference_mode():
-            tensors = self.net.encode_sources(self._image_tensor(crops)[None], self._pose_tensor(mposes)[None])
-        state = SourceState(list(images), list(poses), masks)
-        state.cache.update(frames=frames, crops=crops, model_poses=mposes, tensors=tensors)
-        return state
-
     @classmethod
     def convert_foreign(cls, tensors: dict) -> tuple[dict, dict]:
         """The authors' NetG state dict (name -> numpy array) -> (engine tensors, config).

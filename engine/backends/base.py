@@ -195,17 +195,20 @@ class NeuralBackend(Backend):
         if self.net is None:
             raise WeightsError(self._weights.label)
 
+    def frame(self, pose: Pose):
+        """How a reference photo is cropped for the network (a backend trained on another framing overrides it)."""
+        from ..framing import frame_for
+
+        return frame_for(pose, self.image_size)
+
     def encode_sources(self, images, poses, masks=None) -> SourceState:
         import torch
-
-        from ..framing import frame_for
 
         self._require_net()
         masks = self.check_sources(images, poses, masks)
         if not self.multi_shot:
             images, poses, masks = images[:1], poses[:1], masks[:1]
-        size = self.image_size
-        frames = [frame_for(p, size) for p in poses]
+        frames = [self.frame(p) for p in poses]
         crops = [f.crop(img) for f, img in zip(frames, images)]
         mposes = [f.pose_to_model(p) for f, p in zip(frames, poses)]
         with torch.inference_mode():
