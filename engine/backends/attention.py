@@ -31,7 +31,7 @@ from ..framing import Frame, body_box, frame_for
 from ..pose import NUM_JOINTS, Pose
 from ..registry import register
 from . import layers
-from .base import NeuralBackend, SourceState
+from .base import NeuralBackend
 
 # The paper's section 3.4 (N = 4, Nf = 64) at the seeds' two geometries, and the small CPU configuration the
 # app and the starter weights use (width scales Nf: 0.25 -> 16, so channels 16..256, about 5.6M parameters).
