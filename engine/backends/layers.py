@@ -83,12 +83,15 @@ def part_warp_tensors(src_poses: torch.Tensor, tgt_poses: torch.Tensor, size: tu
 
 def scale_affines(affines: torch.Tensor, factor: float) -> torch.Tensor:
     """Affines (target->source, pixels) for maps ``factor`` times the size: A' = S A S^-1."""
+    # in float32 whatever the model's dtype: linalg.inv has no half-precision kernel, and pixel coordinates
+    # need more than fp16's 11 bits of mantissa
+    A = affines.float()
     c = 0.5 * factor - 0.5
-    S = affines.new_tensor([[factor, 0, c], [0, factor, c], [0, 0, 1]])
+    S = A.new_tensor([[factor, 0, c], [0, factor, c], [0, 0, 1]])
     Si = torch.linalg.inv(S)
-    bottom = affines.new_tensor([0, 0, 1]).expand(*affines.shape[:-2], 1, 3)
-    A3 = torch.cat([affines, bottom], dim=-2)
-    return (S @ A3 @ Si)[..., :2, :]
+    bottom = A.new_tensor([0, 0, 1]).expand(*A.shape[:-2], 1, 3)
+    A3 = torch.cat([A, bottom], dim=-2)
+    return (S @ A3 @ Si)[..., :2, :].to(affines.dtype)
 
 
 def warp_features(feat: torch.Tensor, affines: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
@@ -99,11 +102,12 @@ def warp_features(feat: torch.Tensor, affines: torch.Tensor, masks: torch.Tensor
     """
     b, c, h, w = feat.shape
     p = affines.shape[1]
-    xs, ys = _grid(h, w, feat)
+    A = affines.float()  # sampling positions in float32 (fp16 cannot address pixels of a 256 map exactly)
+    xs, ys = _grid(h, w, A)
     ones = torch.ones_like(xs.expand(1, 1, h, w))
     base = torch.stack([xs.expand(1, 1, h, w), ys.expand(1, 1, h, w), ones], dim=-1)  # (1,1,H,W,3)
-    src = torch.einsum("bpij,xyhwj->bphwi", affines, base)                          # (B,P,H,W,2)
-    grid = torch.stack([(2 * src[..., 0] + 1) / w - 1, (2 * src[..., 1] + 1) / h - 1], dim=-1)
+    src = torch.einsum("bpij,xyhwj->bphwi", A, base)                                # (B,P,H,W,2)
+    grid = torch.stack([(2 * src[..., 0] + 1) / w - 1, (2 * src[..., 1] + 1) / h - 1], dim=-1).to(feat.dtype)
     masked = feat[:, None] * masks[:, :, None]                                        # (B,P,C,H,W)
     warped = F.grid_sample(masked.reshape(b * p, c, h, w), grid.reshape(b * p, h, w, 2),
                            mode="bilinear", padding_mode="zeros", align_corners=False)
