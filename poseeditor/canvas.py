@@ -94,6 +94,7 @@ class PoseCanvas(QGraphicsView):
     jointSelected = Signal(int)
     zoomChanged = Signal(float)
     filesDropped = Signal(list)                   # local file paths (str) dropped on the canvas
+    jointNudged = Signal(int, float, float)       # joint, dx, dy in photo pixels (arrow keys)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -282,6 +283,18 @@ class PoseCanvas(QGraphicsView):
         if not isinstance(item, JointHandle) and e.button() == Qt.MouseButton.LeftButton:
             self.select(-1)
         super().mousePressEvent(e)
+
+    def keyPressEvent(self, e):
+        """Arrow keys move the selected joint by one photo pixel (ten with Shift), for fine placement."""
+        steps = {Qt.Key.Key_Left: (-1, 0), Qt.Key.Key_Right: (1, 0), Qt.Key.Key_Up: (0, -1), Qt.Key.Key_Down: (0, 1)}
+        d = steps.get(e.key())
+        if d is not None and self.pose is not None and 0 <= self.selected < NUM_JOINTS \
+                and self.pose.present[self.selected] and self.dragging < 0:
+            k = 10.0 if e.modifiers() & Qt.KeyboardModifier.ShiftModifier else 1.0
+            self.jointNudged.emit(self.selected, d[0] * k, d[1] * k)
+            e.accept()
+            return
+        super().keyPressEvent(e)
 
     # the scene has no drop targets: files dropped on the photo are for the window (open / add references)
     def dragEnterEvent(self, e):

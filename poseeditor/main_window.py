@@ -94,6 +94,7 @@ class MainWindow(QMainWindow):
         self._closing = False
         self._hold_render = False
         self._render_error_shown = False
+        self._nudge = None  # (joint, undo index, mode) after the last arrow-key move
 
         self.setWindowTitle(APP_TITLE)
         self.setWindowIcon(icons.app_icon())
@@ -326,6 +327,7 @@ class MainWindow(QMainWindow):
         c.canvasMenuRequested.connect(self._canvas_menu)
         c.jointSelected.connect(self._on_joint_selected)
         c.zoomChanged.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
+        c.jointNudged.connect(self._on_joint_nudged)
         c.filesDropped.connect(lambda paths: self.handle_dropped(
             [p for p in map(Path, paths) if p.suffix.lower() in IMAGE_SUFFIXES or p.suffix.lower() == ".json"]))
         self.doc.targetChanged.connect(self._on_target_changed)
@@ -462,6 +464,7 @@ class MainWindow(QMainWindow):
             self._start_placing(ref, out["error"])
         if is_main:
             self.canvas.set_image(ref.image)
+            self.result.set_original(ref.image)
             target = (self._pending_session or {}).get("target") if self._pending_session else None
             self._hold_render = True  # the engine gets the new sources first (referencesChanged, below)
             try:
@@ -538,6 +541,7 @@ class MainWindow(QMainWindow):
             self.result.clear()
             return
         self.canvas.set_image(main.image)
+        self.result.set_original(main.image)
         self.doc.set_target(main.pose)
         self.show_info(f"Now editing {Path(main.path).name}.")
 
@@ -581,6 +585,18 @@ class MainWindow(QMainWindow):
         if cur is None:
             return
         self.undo.push(DragJointCommand(self.doc, cur, cur.moved(joint, x, y), joint, self._drag_id, self.mode))
+
+    def _on_joint_nudged(self, joint: int, dx: float, dy: float):
+        """Arrow-key moves of one joint in a row merge into one undo step, like a drag."""
+        cur = self.current_pose()
+        if cur is None:
+            return
+        if self._nudge != (joint, self.undo.index(), self.mode):
+            self._drag_id += 1
+        x = float(np.clip(cur.xy[joint, 0] + dx, 0, cur.width - 1))
+        y = float(np.clip(cur.xy[joint, 1] + dy, 0, cur.height - 1))
+        self.undo.push(DragJointCommand(self.doc, cur, cur.moved(joint, x, y), joint, self._drag_id, self.mode))
+        self._nudge = (joint, self.undo.index(), self.mode)
 
     def _on_drag_finished(self, joint: int):
         self._dragging = False

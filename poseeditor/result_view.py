@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPen
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
 from .canvas import to_qimage
 
@@ -26,6 +26,17 @@ class Spinner(QWidget):
         self._timer = QTimer(self, interval=60, timeout=self._tick)
         self.setVisible(False)
         self.setToolTip("Rendering...")
+
+    def set_original(self, rgb: np.ndarray | None):
+        self.original = rgb
+
+    def _show_original(self):
+        if self.original is not None and self.result is not None:
+            self.pane.set_image(self.original, self.pane.seq)
+
+    def _show_result(self):
+        if self.result is not None:
+            self.pane.set_image(self.result.image, self.result.seq, self.result.qimage)
 
     def set_busy(self, busy: bool):
         self.setVisible(busy)
@@ -57,8 +68,8 @@ class ImagePane(QWidget):
         self._painted_seq = 0
         self.placeholder = "Open a photo of a person (File > Open, or drop it here)."
 
-    def set_image(self, rgb: np.ndarray | None, seq: int = 0):
-        self.qimage = to_qimage(rgb) if rgb is not None else None
+    def set_image(self, rgb: np.ndarray | None, seq: int = 0, qimage=None):
+        self.qimage = qimage if qimage is not None else to_qimage(rgb) if rgb is not None else None
         self.seq = seq
         self.update()
 
@@ -107,11 +118,19 @@ class ResultView(QWidget):
         self.info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.info.setMinimumWidth(40)
         self.spinner = Spinner()
+        self.original: np.ndarray | None = None
+        self.compare = QToolButton()
+        self.compare.setText("Original")
+        self.compare.setToolTip("Hold to see the photo as it was, for comparison")
+        self.compare.setAutoRaise(True)
+        self.compare.pressed.connect(self._show_original)
+        self.compare.released.connect(self._show_result)
         head.addWidget(title)
         head.addSpacing(6)
         head.addWidget(self.tier)
         head.addWidget(self.info, 1)
         head.addWidget(self.spinner)
+        head.addWidget(self.compare)
         self.pane = ImagePane()
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -127,13 +146,25 @@ class ResultView(QWidget):
             self.tier.setStyleSheet(f"QLabel#tierBadge {{ background: {color.name()}; color: white; "
                                     f"border-radius: 4px; padding: 1px 6px; font-weight: 600; }}")
 
+    def set_original(self, rgb: np.ndarray | None):
+        self.original = rgb
+
+    def _show_original(self):
+        if self.original is not None and self.result is not None:
+            self.pane.set_image(self.original, self.pane.seq)
+
+    def _show_result(self):
+        if self.result is not None:
+            self.pane.set_image(self.result.image, self.result.seq, self.result.qimage)
+
     def set_busy(self, busy: bool):
         self.spinner.set_busy(busy)
 
     def show_result(self, res):
         """Show a RenderResult: the image, and in words which backend/tier drew it and how fast."""
         self.result, self.image = res, res.image
-        self.pane.set_image(res.image, res.seq)
+        if not self.compare.isDown():  # while the original is held up, the new result waits its turn
+            self.pane.set_image(res.image, res.seq, res.qimage)
         tier = res.tier
         colors = {"live": QColor(46, 125, 50), "final": QColor(21, 101, 192), "preview": QColor(230, 124, 0),
                   "fallback": QColor(150, 90, 30)}

@@ -49,6 +49,13 @@ class RenderResult:
     encode_ms: float       # time spent encoding sources first (0 when cached)
     note: str = ""         # why another backend drew it, if one did
     posted: float = 0.0
+    qimage: object = None  # the image as a QImage, made in the worker so a big photo costs the UI nothing
+
+    def __post_init__(self):
+        if self.qimage is None and self.image is not None:
+            from .canvas import to_qimage  # QImage (unlike QPixmap) may be made off the UI thread
+
+            self.qimage = to_qimage(self.image)
 
     @property
     def tier(self) -> str:
