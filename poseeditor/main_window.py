@@ -363,15 +363,8 @@ class MainWindow(QMainWindow):
 
         ``photos_pending``: photos are about to be opened; the engine's heavy imports then wait for their first
         result so that detection does not compete with them."""
-        weights = {}
-        from engine.registry import BACKEND_MODULES
-
-        for mod in BACKEND_MODULES:
-            name = mod.rsplit(".", 1)[-1]
-            w = self.settings.weights_for(name)
-            if w:
-                weights[name] = w
-        self.client.start(self.settings.backend(), self.settings.device(), weights, photos_pending)
+        self.client.start(self.settings.backend(), self.settings.device(), self.settings.all_weights(),
+                          photos_pending)
 
     # ===== messages ===========================================================================================
     def show_error(self, message: str, action: str = "", action_id: str = ""):

@@ -79,6 +79,13 @@ class Settings:
         v = self.q.value(f"weights/{backend}")
         return str(v) if v and os.path.isfile(str(v)) else None
 
+    def all_weights(self) -> dict[str, str]:
+        """backend -> weights file last loaded for it (files that still exist)."""
+        self.q.beginGroup("weights")
+        keys = self.q.childKeys()
+        self.q.endGroup()
+        return {k: w for k in keys if (w := self.weights_for(k))}
+
     def set_weights_for(self, backend: str, path: str | None) -> None:
         if path:
             self.q.setValue(f"weights/{backend}", str(path))
