@@ -67,6 +67,14 @@ def test_bad_files_are_messages_not_crashes(qtbot, tmp_path):
     bad_session.write_text('{"format": "something-else"}')
     assert not win.open_session(bad_session)
     assert "not a PoseEditor session" in win.last_error
+    # a session whose photo was deleted since: said plainly
+    from poseeditor.session import Session, SessionRef, save_session
+
+    gone = synthetic_photo(tmp_path / "deleted-since.png")
+    save_session(tmp_path / "old.pose-session.json", Session([SessionRef(str(gone))]))
+    gone.unlink()
+    assert not win.open_session(tmp_path / "old.pose-session.json")
+    assert "deleted-since.png" in win.last_error and "exist" in win.last_error
     assert win.isVisible()
     close_window(win)
 
