@@ -566,7 +566,10 @@ class Trainer:
         self.best = None            # {"metric": name, "value": v, "step": s}
         self.elapsed_before = 0.0   # training seconds of earlier invocations
         if resume_ckpt is not None:
-            state = ckpt.load_checkpoint(resume_ckpt, self.device)
+            if Path(opts["resume"]).is_dir():  # the newest checkpoint that loads
+                resume_ckpt, state = ckpt.load_latest(run_dir, self.device)
+            else:
+                state = ckpt.load_checkpoint(resume_ckpt, self.device)
             try:
                 self.recipe.load_state_dict(state["recipe"])
             except (KeyError, RuntimeError, ValueError) as e:
@@ -740,9 +743,12 @@ class Trainer:
         self.stop.install()
         reason = "steps"
         last_val = last_grid = last_ckpt = None
-        stats.write({"kind": "start", "step": self.step, "total_steps": total, "run_dir": str(self.run_dir),
-                     "resumed": self.resumed_from is not None, "device": str(self.device),
-                     "pairs_train": len(self.train_ds)})
+        start = {"kind": "start", "step": self.step, "total_steps": total, "run_dir": str(self.run_dir),
+                 "resumed": self.resumed_from is not None, "device": str(self.device),
+                 "pairs_train": len(self.train_ds)}
+        stats.write(start)
+        if self.progress and main:
+            self.progress(start)
         if main:
             bar.message(f"{self.run_dir}: {opts['backend']} on {Path(opts['data']).name} "
                         f"({len(self.train_ds)} pairs, {tuple(self.train_ds.size)}), {self.device}, "
@@ -909,6 +915,12 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     options = {k: getattr(args, k) for k in DEFAULTS if hasattr(args, k) and k != "command"}
     options["command"] = getattr(args, "command_line", None)
-    run_dir = fit(options)
-    print(run_dir)
+
+    def announce(row):
+        # stdout's one line: the run folder, as soon as it exists, so a caller (the app runs fit in a
+        # subprocess) can follow its stats.jsonl from the first step
+        if row["kind"] == "start":
+            print(row["run_dir"], flush=True)
+
+    fit(options, progress=announce)
     return 0

@@ -145,7 +145,8 @@ def test_a_run_writes_its_folder_stats_grids_checkpoints_and_best(tiny, synth_da
     assert [r["step"] for r in rows if r["kind"] == "train"] == [1, 2, 3, 4, 5, 6]
     assert [r["step"] for r in rows if r["kind"] == "val"] == [3, 6]
     assert rows[-1]["kind"] == "done" and rows[-1]["reason"] == "steps"
-    assert [r["kind"] for r in seen] == [r["kind"] for r in rows if r["kind"] in ("train", "val", "done")]
+    assert [r["kind"] for r in seen] == [r["kind"] for r in rows if r["kind"] != "checkpoint"]
+    assert seen[0]["kind"] == "start" and seen[0]["run_dir"] == str(run)
     val = [r for r in rows if r["kind"] == "val"]
     assert all(0 < r["ssim"] <= 1 and 0 < r["l1"] < 1 and r["pairs"] == 8 for r in val)
     csv_lines = (run / "stats.csv").read_text().splitlines()
@@ -355,3 +356,14 @@ def test_amp_wrapping_scales_backward_and_steps_through_the_scaler(tiny, synth_d
     if changed:
         moved = max(float((before[k] - v).abs().max()) for k, v in recipe.generator.state_dict().items())
         assert moved < 0.05
+
+
+def test_resume_skips_an_unreadable_newest_checkpoint(tiny, synth_data, tmp_path):
+    from training.loop import fit
+    from training.run_dir import read_stats
+
+    run = fit(base_options(synth_data, tmp_path / "u", steps=4, batch=8, ckpt_every=2, val_every=100))
+    (run / "checkpoints" / "ckpt-0000004.pt").write_bytes(b"damaged by a full disk")
+    fit({"resume": str(run), "progress_bar": "off"})
+    starts = [r for r in read_stats(run) if r["kind"] == "start"]
+    assert starts[-1]["step"] == 2 and read_stats(run)[-1]["step"] == 4
