@@ -31,7 +31,8 @@ import numpy as np
 
 from ..errors import WeightsError
 
-_NAME = re.compile(r"(conv2d_transpose|conv2d|instance_normalization)(?:_(\d+))?/(kernel|bias|gamma|beta)")
+# ".../conv2d_7/kernel:0"; anchored at the end so optimiser slots (".../conv2d_7/kernel/m:0") never match
+_NAME = re.compile(r"(conv2d_transpose|conv2d|instance_normalization)(?:_(\d+))?/(kernel|bias|gamma|beta)(?::\d+)?$")
 _KINDS = ("conv2d", "conv2d_transpose", "instance_normalization")
 
 
@@ -39,10 +40,11 @@ def _layers_by_type(tensors: dict) -> dict[str, list[dict]]:
     """{kind: [ {param: array}, ... ] in creation order}."""
     found: dict[str, dict[int, dict]] = {k: {} for k in _KINDS}
     for key, arr in tensors.items():
-        matches = list(_NAME.finditer(str(key)))
-        if not matches:
+        key = str(key)
+        match = _NAME.search(key)
+        if match is None or key.startswith("optimizer_weights"):
             continue
-        kind, idx, param = matches[-1].groups()
+        kind, idx, param = match.groups()
         found[kind].setdefault(int(idx) if idx else 0, {})[param] = np.asarray(arr)
     return {k: [found[k][i] for i in sorted(found[k])] for k in _KINDS}
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
+from torch.utils.checkpoint import checkpoint
 
 from .layers import heatmaps, part_warp_tensors, resize_masks, scale_affines, warp_features
 
@@ -122,9 +123,11 @@ class SelfAttention(nn.Module):
 
     s_uv = g(phi_u)^T h(phi_v), beta_v = softmax_u(s_uv), o_v = gamma * sum_u beta_vu W_o phi_u + phi_v, with
     W_g, W_h: C -> C/8 and W_o: C -> C (1x1 convs), gamma a scalar starting at 0 (the layer starts as identity).
-    Scores are not scaled (SAGAN does not). Queries are processed in chunks so the score matrix stays under
-    ``CHUNK`` elements per image (a 256x256 generator attends over 128x128 = 16384 positions); on the CPU plain
-    bmm + softmax measured about 6x faster than torch's fused attention at these small key sizes.
+    Scores are not scaled (SAGAN does not). The layers sit at 1/2 and full resolution, so a 128x64 generator
+    attends over 8192 positions (a 67M-entry score map per image): queries go in chunks of at most ``CHUNK``
+    scores, and while training each chunk is recomputed in the backward pass instead of being kept (the score
+    maps of a batch of 8 would take several GB). On the CPU plain bmm + softmax measured about 6x faster than
+    torch's fused attention at these small key sizes.
     """
 
     CHUNK = 1 << 24
@@ -137,15 +140,25 @@ class SelfAttention(nn.Module):
         self.o = maybe_sn(nn.Conv2d(channels, channels, 1), sn)     # values
         self.gamma = nn.Parameter(torch.zeros(1))
 
+    @staticmethod
+    def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        return torch.bmm(torch.softmax(torch.bmm(q, k), dim=-1), v)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, hh, ww = x.shape
         q = self.h(x).flatten(2).transpose(1, 2)    # (B, N, C/8): h(phi_v)
         k = self.g(x).flatten(2)                    # (B, C/8, N): g(phi_u)
         v = self.o(x).flatten(2).transpose(1, 2)    # (B, N, C):   W_o phi_u
         n = q.shape[1]
-        step = max(1, self.CHUNK // n)
-        att = torch.cat([torch.bmm(torch.softmax(torch.bmm(q[:, i:i + step], k), dim=-1), v)
-                         for i in range(0, n, step)], dim=1)
+        step = max(1, self.CHUNK // (n * b))
+        recompute = torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v))
+        parts = []
+        for i in range(0, n, step):
+            if recompute:
+                parts.append(checkpoint(self._attend, q[:, i:i + step], k, v, use_reentrant=False))
+            else:
+                parts.append(self._attend(q[:, i:i + step], k, v))
+        att = torch.cat(parts, dim=1)
         return x + self.gamma * att.transpose(1, 2).reshape(b, c, hh, ww)
 
 

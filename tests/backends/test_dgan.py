@@ -213,6 +213,15 @@ def test_self_attention_starts_as_identity_and_sits_after_the_last_two_decoder_l
         assert torch.allclose(y, ref, atol=1e-5)
         att.CHUNK = 5  # queries in chunks of a few rows: the same result
         assert torch.allclose(att(x), y, atol=1e-6)
+    # training recomputes each chunk in the backward pass: the same gradients as one chunk kept in memory
+    grads = []
+    for chunk in (5, 1 << 24):
+        att.CHUNK = chunk
+        xg = x.clone().requires_grad_(True)
+        att.zero_grad()
+        att(xg).square().sum().backward()
+        grads.append((xg.grad, att.g.weight.grad.clone()))
+    assert all(torch.allclose(a, b, atol=1e-4) for a, b in zip(*grads))
     # every output position mixes information from the whole map (non-local): perturb one far pixel
     x2 = x.clone()
     x2[:, :, 7, 3] += 5.0
@@ -346,7 +355,11 @@ def test_keras_kernels_convert_to_the_same_operations():
     ours = g.decoder.blocks[1][1](torch.from_numpy(x).permute(0, 3, 1, 2).float()).permute(0, 2, 3, 1)
     assert np.allclose(ours.detach().numpy(), _keras_conv_transpose(x, up), atol=1e-4)
     # the whole file, numbered as if other models had been built first in the Keras session
-    tensors, config = convert_keras_generator(to_keras_layout(g.state_dict(), 6, first_index=40))
+    keras40 = to_keras_layout(g.state_dict(), 6, first_index=40)
+    # a whole-model save also holds the optimiser's slots under similar names: they must be ignored
+    keras40.update({f"optimizer_weights/training/Adam/{k.split('/')[1]}/kernel/m:0": np.zeros(1)
+                    for k in list(keras40) if k.endswith("kernel:0")})
+    tensors, config = convert_keras_generator(keras40)
     assert config["levels"] == 6 and config["width"] == 0.0625 and config["norm"] == "keras-instance"
     g2 = DganBackend.build_network(config)
     g2.load_state_dict(tensors)

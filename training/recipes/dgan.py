@@ -67,7 +67,7 @@ class DganRecipe(Recipe):
         "d_weight": None,       # 1 / lambda2 = 50 with rh
         "nn_size": None,        # neighbourhood: 3 up to 128 px (Market), 5 above (DeepFashion)
         "backbone": "auto",     # "vgg19" (the paper's, if cached), "mobilenet_v2" (offline) or "auto"
-        "amp": True,            # bfloat16 autocast on CUDA
+        "amp": True,            # bfloat16 autocast on CUDA GPUs that support it
     }
 
     def __init__(self, net_config: dict, options: dict, device="cpu"):
@@ -97,7 +97,9 @@ class DganRecipe(Recipe):
         return {"generator": self.opt_g, "discriminator": self.opt_d}
 
     def _autocast(self):
-        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.amp)
+        """bfloat16 autocast on a CUDA device that has it (no loss scaling needed); float32 elsewhere."""
+        on = self.amp and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=on)
 
     def _features(self, img: torch.Tensor) -> torch.Tensor:
         """The backbone's first stage only (VGG relu1_2): the deeper stages are not needed for the NN loss."""
