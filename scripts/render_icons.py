@@ -37,7 +37,8 @@ def render(svg: Path, size: int, out: Path) -> None:
 
 
 def main() -> int:
-    app = QGuiApplication.instance() or QGuiApplication(sys.argv[:1])  # noqa: F841 (Qt needs one for fonts)
+    app = QGuiApplication.instance() or QGuiApplication(sys.argv[:1])  # Qt needs one to paint text and SVG
+    assert app is not None
     svg = ICONS / "poseeditor.svg"
     for n in SIZES:
         out = ICONS / f"poseeditor-{n}.png"

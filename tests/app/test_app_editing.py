@@ -10,9 +10,8 @@ from PySide6.QtWidgets import QApplication
 
 from engine import registry
 from engine.images import load_image
-from engine.pose import J, Pose
-from tests.app.driver import (close_window, drag_joint, image_diff, new_window, wait_engine, wait_idle_result,
-                              wait_loaded)
+from engine.pose import J
+from tests.app.driver import close_window, drag_joint, image_diff, wait_engine, wait_idle_result, wait_loaded
 from tests.conftest import shared
 
 
