@@ -24,7 +24,7 @@ import signal
 import sys
 import threading
 import time
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -484,7 +484,7 @@ class Trainer:
         saved = read_options(run_dir).get("options", {})
         given = set(opts.get("_given", []))
         for k in FIXED_ON_RESUME:
-            if k in given and k in saved and _norm(opts[k]) != _norm(saved[k]):
+            if k in given and k in saved and _norm(k, opts[k]) != _norm(k, saved[k]):
                 raise TrainingError(f"--{k.replace('_', '-')} {opts[k]!r} differs from the run's {saved[k]!r}; "
                                     f"a resumed run keeps what it trains (start a new run instead)")
         merged = dict(DEFAULTS)
@@ -510,15 +510,25 @@ class Trainer:
         dev = self.dist.init(opts["device"])
         self.device = torch.device(dev or pick_device(opts["device"]))
 
-        # --- what to build: network config, size (from --size, --init's weights, or the dataset)
-        net_config = dict(opts.get("net") or {})
+        # --- a resumed run rebuilds exactly the network of its checkpoint (not --init's file again, which may
+        #     be gone); a new one: network config and size from --size, --init's weights or the dataset
+        state = None
+        if resume_ckpt is not None:
+            if Path(opts["resume"]).is_dir():  # the newest checkpoint that loads
+                resume_ckpt, state = ckpt.load_latest(run_dir, self.device)
+            else:
+                state = ckpt.load_checkpoint(resume_ckpt, self.device)
+            if state.get("backend") != opts["backend"]:
+                raise TrainingError(f"{resume_ckpt}: a checkpoint of the {state.get('backend')} backend, "
+                                    f"not {opts['backend']}")
+        net_config = dict(opts.get("net") or {}) if state is None else dict(state["net_config"])
         init_tensors = None
-        if opts.get("init"):
+        if opts.get("init") and state is None:
             from engine.weights import load_weights
 
             init_tensors, meta = load_weights(opts["init"], backend=recipe_cls.backend)
             net_config = {**meta.config, **net_config}
-        if opts.get("width") is not None:
+        if opts.get("width") is not None and state is None:
             net_config["width"] = float(opts["width"])
         size = opts.get("size") or net_config.get("image_size")
 
@@ -565,11 +575,7 @@ class Trainer:
         self.position = (0, 0)
         self.best = None            # {"metric": name, "value": v, "step": s}
         self.elapsed_before = 0.0   # training seconds of earlier invocations
-        if resume_ckpt is not None:
-            if Path(opts["resume"]).is_dir():  # the newest checkpoint that loads
-                resume_ckpt, state = ckpt.load_latest(run_dir, self.device)
-            else:
-                state = ckpt.load_checkpoint(resume_ckpt, self.device)
+        if state is not None:
             try:
                 self.recipe.load_state_dict(state["recipe"])
             except (KeyError, RuntimeError, ValueError) as e:
@@ -595,6 +601,8 @@ class Trainer:
         ds = self.train_ds
         o = {k: v for k, v in self.opts.items() if not k.startswith("_")}
         o["data"] = str(Path(o["data"]).resolve())
+        if o.get("init"):
+            o["init"] = str(Path(o["init"]).resolve())
         o["size"] = list(self.train_ds.size)
         info = {
             "backend": self.opts["backend"],
@@ -839,7 +847,7 @@ class Trainer:
             msg = f"{self.run_dir}: stopped at step {self.step}/{total} ({reason})"
             if self.best:
                 msg += f"; best {self.best['metric']} {self.best['value']:.4f} at step {self.best['step']}"
-            bar.message(msg) if bar.mode != "off" else None
+            bar.message(msg)
         stats.close()
         return self.run_dir
 
@@ -855,11 +863,12 @@ def _scaler_state(recipe):
     return sc.state_dict()
 
 
-def _norm(v):
+def _norm(key: str, v):
+    """An option's value in the form training_options.json keeps it, to compare a flag with a run's own."""
+    if key in ("data", "init") and v is not None:
+        return str(Path(v).resolve())
     if isinstance(v, tuple):
         return list(v)
-    if isinstance(v, Path):
-        return str(v)
     return v
 
 

@@ -7,7 +7,6 @@ independently of the paper backends, which tests/training/test_all_backends.py r
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -301,6 +300,11 @@ def test_init_fine_tunes_from_engine_weights(tiny, synth_data, tmp_path):
     # one step of Adam moves each weight by about lr: close to where it started, not a fresh random init
     diff = max(float((a[k] - b[k]).abs().max()) for k in a)
     assert 0 < diff < 0.02
+    # the run resumes from its checkpoint even when the file it started from is gone
+    moved = tmp_path / "kept.safetensors"
+    (first / "best.safetensors").rename(moved)
+    fit({"resume": str(tuned), "steps": 2, "data": str(synth_data), "progress_bar": "off"})
+    assert [r["step"] for r in train_rows(tuned)] == [1, 2]
     bad = tmp_path / "other.safetensors"
     from engine.weights import WeightsMeta, save_weights
 
