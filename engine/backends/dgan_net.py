@@ -270,26 +270,32 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def gflops_estimate(config: dict) -> float:
-    """Multiply-adds x 2 of the convolutions of one generator pass (attention and warps left out)."""
+def gflops_parts(config: dict) -> dict[str, float]:
+    """GFLOP (2 x multiply-adds) of the convolutions of one pass: the appearance stream (what encode_sources
+    runs once), the pose stream and the decoder (what every render runs). Attention and warps left out."""
     c = resolve_config(config)
     enc, dec = filters_for(c["levels"], c["width"])
     h, w = c["image_size"]
-    total = 0
-    for in_ch in (3 + NUM_JOINTS, NUM_JOINTS):
-        total += in_ch * enc[0] * 9 * h * w
+    parts = {}
+    for name, in_ch in (("appearance", 3 + NUM_JOINTS), ("pose", NUM_JOINTS)):
+        macs = in_ch * enc[0] * 9 * h * w
         for i in range(1, len(enc)):
-            total += enc[i - 1] * enc[i] * 16 * (h >> i) * (w >> i)
+            macs += enc[i - 1] * enc[i] * 16 * (h >> i) * (w >> i)
+        parts[name] = 2 * macs / 1e9
     skip = [2 * f for f in enc]
-    prev = 0
-    n = len(dec)
+    prev, macs, n = 0, 0, len(dec)
     for i, f in enumerate(dec):
         lvl_in = n - i  # input level of this up block (a transposed conv: 16 MACs per input pixel and pair)
-        total += (prev + skip[-1 - i]) * f * 16 * (h >> lvl_in) * (w >> lvl_in)
+        macs += (prev + skip[-1 - i]) * f * 16 * (h >> lvl_in) * (w >> lvl_in)
         prev = f
-    total += (prev + skip[0]) * 3 * 9 * h * w
-    return 2 * total / 1e9
+    macs += (prev + skip[0]) * 3 * 9 * h * w
+    parts["decoder"] = 2 * macs / 1e9
+    return parts
+
+
+def gflops_estimate(config: dict) -> float:
+    return sum(gflops_parts(config).values())
 
 
 __all__ = ["DganGenerator", "SelfAttention", "KerasInstanceNorm", "Encoder", "Decoder", "resolve_config",
-           "filters_for", "auto_levels", "count_parameters", "gflops_estimate", "maybe_sn", "make_norm"]
+           "filters_for", "auto_levels", "count_parameters", "gflops_estimate", "gflops_parts", "maybe_sn", "make_norm"]

@@ -122,6 +122,28 @@ def test_generator_skips_follow_a_translated_pose():
     assert skips[4] is state["app4"] and skips[5] is state["app5"]  # the two deepest go unwarped
 
 
+def test_a_limb_missing_in_the_source_borrows_its_mirror_limb():
+    """Appendix B: the target's right forearm is filled from the source's left forearm when the right is missing."""
+    h, w = 64, 32
+    g = DganGenerator(dict(TINY, image_size=[h, w])).eval()
+    src = fit_preset("standing", w, h)
+    tgt = fit_preset("t-pose", w, h, like=src)
+    mid = lambda p, a, b: (p.point(a) + p.point(b)) / 2
+    feat = torch.zeros(1, 1, h, w)
+    sx, sy = np.round(mid(src, "l_elbow", "l_wrist")).astype(int)
+    feat[0, 0, sy - 1:sy + 2, sx - 1:sx + 2] = 1.0   # only the source's left forearm carries a feature
+    tx, ty = np.round(mid(tgt, "r_elbow", "r_wrist")).astype(int)
+    state = {f"app{i}": torch.zeros(1, 1, h >> i, w >> i) for i in range(6)}
+    state["app0"] = feat
+
+    def right_forearm_value(source_pose):
+        state["src_pose"] = pose_tensor(source_pose)[None]
+        return float(g.warped_skips(state, pose_tensor(tgt)[None])[0][0, 0, ty, tx])
+
+    assert right_forearm_value(src.with_present("r_wrist", False)) > 0.5  # borrowed from the left forearm
+    assert right_forearm_value(src) < 1e-6                               # its own (featureless) right forearm
+
+
 # ----- losses -----------------------------------------------------------------------------------------------
 def _nn_loss_slow(pred, tgt, n):
     b, c, h, w = pred.shape
