@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from .errors import PoseEditorError, PoseFormatError
+from .errors import NoPersonError, PoseEditorError, PoseFormatError
 from .images import IMAGE_SUFFIXES
 
 
@@ -96,22 +96,28 @@ def run(args) -> int:
     if args.source_pose and len(args.source_pose) != len(args.source):
         raise PoseEditorError("give one --source-pose per --source, or none")
 
-    from .detect import PoseDetector
+    from .detect import PoseDetector, pose_mask
 
     images, poses, masks = [], [], []
     with PoseDetector() as detector:
         for i, src in enumerate(args.source):
             img = load_image(src)
-            det = detector.detect(img, src)
             images.append(img)
-            masks.append(det.mask)
             if args.source_pose:
                 pose = Pose.load_json(args.source_pose[i], img.shape[1], img.shape[0])
                 if (pose.width, pose.height) != (img.shape[1], img.shape[0]):
                     raise PoseFormatError(f"{args.source_pose[i]}: pose is for a {pose.width}x{pose.height} "
                                           f"image, {src} is {img.shape[1]}x{img.shape[0]}")
                 poses.append(pose)
+                # the pose is given; the detector is asked only for the person's outline, and a photo it
+                # finds nobody in still renders, with the outline drawn from the given skeleton
+                try:
+                    masks.append(detector.detect(img, src).mask)
+                except NoPersonError:
+                    masks.append(pose_mask(pose))
             else:
+                det = detector.detect(img, src)
+                masks.append(det.mask)
                 poses.append(det.pose)
         if args.pose_out:
             poses[0].save_json(args.pose_out)

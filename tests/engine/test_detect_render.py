@@ -133,3 +133,17 @@ def test_console_script_exits_2_without_traceback(tmp_path):
     exe = [sys.executable, "-m", "engine.cli_render", "--source", str(tmp_path / "t.jpg"), "--pose-out", "x.json"]
     r = subprocess.run(exe, capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "Traceback" not in r.stderr and "not an image" in r.stderr
+
+
+def test_given_source_pose_renders_a_photo_the_detector_finds_nobody_in(tmp_path):
+    from engine.presets import fit_preset
+    from tests.engine.test_warp_backend import painted_person
+
+    p = fit_preset("standing", 120, 200)
+    Image.fromarray(painted_person(p)).save(tmp_path / "stick.png")
+    p.save_json(tmp_path / "src.json")
+    fit_preset("t-pose", 120, 200, like=p).save_json(tmp_path / "tgt.json")
+    out = tmp_path / "o.png"
+    assert render_main(["--source", str(tmp_path / "stick.png"), "--source-pose", str(tmp_path / "src.json"),
+                        "--target", str(tmp_path / "tgt.json"), "-o", str(out)]) == 0
+    assert load_image(out).shape == (200, 120, 3)
