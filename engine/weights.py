@@ -66,6 +66,10 @@ def _sniff(path: Path) -> bytes:
 
 
 def _refuse_non_safetensors(path: Path, head: bytes) -> None:
+    # safetensors starts with an 8-byte little-endian header length and then the JSON header's "{". Check that
+    # first: the length's low byte can be 0x80 or its first two bytes "PK", which alone would look like pickles.
+    if len(head) > 8 and head[8:9] == b"{":
+        return
     if head[:2] == b"PK" or head[:1] == b"\x80":
         raise WeightsError(
             f"{path}: this is a PyTorch pickle file (torch.save), which PoseEditor never loads because a pickle "

@@ -45,3 +45,28 @@ def test_check_state_dict_names_what_differs():
         check_state_dict(exp, {"a": torch.zeros(3, 2), "b": torch.zeros(3)}, "f")
     out = check_state_dict(exp, {"a": torch.zeros(2, 2, dtype=torch.float16), "b": torch.zeros(3)}, "f")
     assert out["a"].dtype == torch.float32
+
+
+def test_header_lengths_that_look_like_pickle_magic_are_still_safetensors(tmp_path):
+    """The 8-byte header length starts the file: a low byte of 0x80, or bytes "PK", must not read as a pickle."""
+    import json
+    import struct
+
+    from safetensors.torch import load_file
+
+    def header_len(pad):
+        f = save_weights(tmp_path / "w.safetensors", {"a": torch.ones(3)}, WeightsMeta("pnr", label="x" * pad))
+        return f, struct.unpack("<Q", f.read_bytes()[:8])[0]
+
+    _, base = header_len(0)
+    for wanted in (0x180, 0x4B50):  # low byte 0x80; first two bytes "PK"
+        for pad in range(wanted - base - 16, wanted - base + 16):  # the header is padded to 8-byte multiples
+            f, n = header_len(pad)
+            if n == wanted:
+                break
+        else:
+            raise AssertionError(f"no label length gave a header of {wanted} bytes")
+        assert f.read_bytes()[:1] == b"\x80" or f.read_bytes()[:2] == b"PK"
+        got, m = load_weights(f, backend="pnr")
+        assert torch.equal(got["a"], load_file(str(f))["a"]) and m.backend == "pnr"
+        assert json.loads(f.read_bytes()[8:8 + struct.unpack("<Q", f.read_bytes()[:8])[0]])
