@@ -1,0 +1,264 @@
+"""The user's weights library: the .safetensors files of the data dir's weights/ folder plus the starter weights.
+
+Qt-free (the weights manager dialog is a view on these functions; tests run them without a window):
+
+    entries = list_weights()                       # user files, then the starters (read-only)
+    rename(path, label="Anna, 10 min", new_name="anna")
+    delete(path)
+    import_file("downloaded.safetensors")          # validated by engine.weights.read_meta, copied in
+    export_file(path, "/media/usb/")               # copied out
+
+Renaming a label rewrites only the safetensors header (the tensor bytes are copied unchanged), so it works for
+every dtype and needs neither torch nor the memory of the tensors.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import struct
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import appdirs
+
+from engine.errors import PoseEditorError, WeightsError
+from engine.weights import META_KEY, WeightsMeta, read_meta
+
+APP_NAME = "PoseEditor"  # as poseeditor/settings.py (which imports Qt, so it is not imported here)
+SUFFIX = ".safetensors"
+# files the engine never loads but the training package's importer converts (PyTorch, Keras)
+FOREIGN_SUFFIXES = {".pth", ".pt", ".ckpt", ".bin", ".tar", ".h5", ".hdf5", ".keras"}
+_PICKLE_HEADS = (b"PK", b"\x80")
+_H5_HEAD = b"\x89HDF\r\n\x1a\n"
+
+
+class WeightsLibraryError(PoseEditorError):
+    """A library action that cannot be done (read-only starter, name taken, ...)."""
+
+
+def user_weights_dir() -> Path:
+    return Path(appdirs.user_data_dir(APP_NAME)) / "weights"
+
+
+def starter_dir() -> Path:
+    from engine.backends.base import STARTER_DIR  # numpy only; torch is imported lazily by the backends
+
+    return STARTER_DIR
+
+
+@dataclass
+class WeightsEntry:
+    path: Path
+    file_size: int
+    starter: bool                 # shipped with PoseEditor: read-only
+    meta: WeightsMeta | None      # None when the file cannot be read (then ``error`` says why)
+    error: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+    @property
+    def backend(self) -> str:
+        return self.meta.backend if self.meta else ""
+
+    @property
+    def label(self) -> str:
+        return self.meta.label if self.meta else ""
+
+    @property
+    def image_size(self) -> tuple[int, int] | None:
+        return tuple(self.meta.image_size) if self.meta else None
+
+    @property
+    def data(self) -> str:
+        """What it was trained on (provenance "data"), or where it was imported from."""
+        if not self.meta:
+            return ""
+        p = self.meta.provenance
+        return str(p.get("data") or (f"imported from {p['imported_from']}" if p.get("imported_from") else ""))
+
+    @property
+    def created(self) -> str:
+        return self.meta.created if self.meta else ""
+
+    @property
+    def title(self) -> str:
+        return self.label or self.name
+
+
+def _entry(path: Path, starter: bool) -> WeightsEntry:
+    size = path.stat().st_size
+    try:
+        return WeightsEntry(path, size, starter, read_meta(path))
+    except WeightsError as e:  # listed anyway, so the user can see why and delete it
+        return WeightsEntry(path, size, starter, None, str(e))
+
+
+def list_weights(folder: Path | None = None, starters: Path | None = None) -> list[WeightsEntry]:
+    """The user's files (newest first), then the starter weights (by backend)."""
+    folder = Path(folder) if folder is not None else user_weights_dir()
+    starters = Path(starters) if starters is not None else starter_dir()
+    mine = [_entry(p, False) for p in sorted(folder.glob(f"*{SUFFIX}")) if p.is_file()] if folder.is_dir() else []
+    mine.sort(key=lambda e: (e.created, e.path.stat().st_mtime), reverse=True)
+    shipped = ([_entry(p, True) for p in sorted(starters.glob(f"*{SUFFIX}")) if p.is_file()]
+               if starters.is_dir() else [])
+    return mine + shipped
+
+
+# ----- names ----------------------------------------------------------------------------------------------------
+def safe_name(text: str) -> str:
+    """A file name stem from what the user typed: letters, digits, '.', '-', '_' and spaces kept."""
+    s = text.strip()
+    if s.lower().endswith(SUFFIX):
+        s = s[: -len(SUFFIX)]
+    s = re.sub(r"[^\w .-]+", "-", s, flags=re.UNICODE).strip(" .-")
+    return s[:80]
+
+
+def unique_path(folder: Path, stem: str, suffix: str = SUFFIX) -> Path:
+    """folder/stem.suffix, or stem-2, stem-3, ... when taken."""
+    p = Path(folder) / f"{stem}{suffix}"
+    k = 2
+    while p.exists():
+        p = Path(folder) / f"{stem}-{k}{suffix}"
+        k += 1
+    return p
+
+
+def _is_starter(path: Path, starters: Path | None) -> bool:
+    starters = Path(starters) if starters is not None else starter_dir()
+    return Path(path).resolve().parent == starters.resolve()
+
+
+def _check_writable(path: Path, starters: Path | None, what: str) -> None:
+    if _is_starter(path, starters):
+        raise WeightsLibraryError(f"{Path(path).name}: starter weights ship with PoseEditor and cannot be {what}; "
+                                  f"export a copy and change that")
+    if not Path(path).is_file():
+        raise WeightsLibraryError(f"{path}: no such weights file")
+
+
+# ----- actions --------------------------------------------------------------------------------------------------
+def _write_with_metadata(src: Path, dest: Path, meta_json: str) -> None:
+    """Copy ``src`` to ``dest`` with PoseEditor's metadata replaced: a new header, the same tensor bytes."""
+    with open(src, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        header.setdefault("__metadata__", {})[META_KEY] = meta_json
+        raw = json.dumps(header, separators=(",", ":")).encode("utf-8")
+        raw += b" " * (-len(raw) % 8)  # keep the tensor data 8-byte aligned, as safetensors writes it
+        tmp = dest.with_name(dest.name + ".part")
+        try:
+            with open(tmp, "wb") as out:
+                out.write(struct.pack("<Q", len(raw)))
+                out.write(raw)
+                shutil.copyfileobj(f, out, 1 << 20)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, dest)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+
+
+def rename(path, label: str | None = None, new_name: str | None = None, starters: Path | None = None) -> Path:
+    """Change the label in the metadata and/or the file name; returns the (new) path."""
+    path = Path(path)
+    _check_writable(path, starters, "renamed")
+    meta = read_meta(path)
+    target = path
+    if new_name is not None and new_name.strip() and safe_name(new_name) != path.stem:
+        stem = safe_name(new_name)
+        if not stem:
+            raise WeightsLibraryError(f"'{new_name}' cannot be a file name")
+        target = path.with_name(stem + SUFFIX)
+        if target.exists() and target.resolve() != path.resolve():
+            raise WeightsLibraryError(f"a weights file named {target.name} already exists")
+    if label is not None and label.strip() != meta.label:
+        meta.label = label.strip()
+        _write_with_metadata(path, target, meta.to_json())
+        if target != path:
+            path.unlink()
+    elif target != path:
+        os.replace(path, target)
+    return target
+
+
+def delete(path, starters: Path | None = None) -> None:
+    path = Path(path)
+    _check_writable(path, starters, "deleted")
+    path.unlink()
+
+
+def looks_foreign(path) -> bool:
+    """A PyTorch / Keras file (by its first bytes or its suffix): for the importer, never for read_meta."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except OSError:
+        return path.suffix.lower() in FOREIGN_SUFFIXES
+    return head.startswith(_PICKLE_HEADS) or head.startswith(_H5_HEAD) or path.suffix.lower() in FOREIGN_SUFFIXES
+
+
+def import_file(src, folder: Path | None = None, name: str | None = None) -> Path:
+    """Copy a PoseEditor weights file into the library (after checking it is one); returns its new path.
+
+    A pickle, Keras or foreign file raises engine.weights' own WeightsError, which says how to convert it."""
+    src = Path(src)
+    folder = Path(folder) if folder is not None else user_weights_dir()
+    read_meta(src)
+    if src.resolve().parent == folder.resolve():
+        raise WeightsLibraryError(f"{src.name} is already in the weights library")
+    folder.mkdir(parents=True, exist_ok=True)
+    dest = unique_path(folder, safe_name(name or src.stem) or "weights")
+    _copy(src, dest)
+    return dest
+
+
+def export_file(path, dest) -> Path:
+    """Copy a weights file out; ``dest`` is a file or a folder (the file keeps its name there)."""
+    path, dest = Path(path), Path(dest)
+    if not path.is_file():
+        raise WeightsLibraryError(f"{path}: no such weights file")
+    if dest.is_dir():
+        dest = dest / path.name
+    if dest.suffix != SUFFIX:
+        dest = dest.with_name(dest.name + SUFFIX)
+    if dest.exists() and dest.resolve() == path.resolve():
+        raise WeightsLibraryError(f"{dest} is the file itself; choose another place")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    _copy(path, dest)
+    return dest
+
+
+def _copy(src: Path, dest: Path) -> None:
+    tmp = dest.with_name(dest.name + ".part")
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dest)
+    except OSError as e:
+        raise WeightsLibraryError(f"cannot copy to {dest}: {e.strerror or e}") from None
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def importer_command(src, backend: str, out, label: str | None = None) -> list[str]:
+    """argv of the training package's importer (`poseeditor-train import-weights`) for a PyTorch/Keras file."""
+    args = [sys.executable, "-m", "training.cli", "import-weights", str(src), "--backend", backend, "-o", str(out)]
+    if label:
+        args += ["--label", label]
+    return args
+
+
+def human_size(n: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000
+    return str(n)
