@@ -12,6 +12,7 @@ sizes (minutes on a 2-core CPU).
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import sys
 import time
@@ -115,7 +116,8 @@ def main(argv=None):
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     print(f"DGAN benchmark, {date.today()}, {platform.processor() or platform.machine()}, "
-          f"{args.threads} torch threads, torch {torch.__version__}")
+          f"{args.threads} torch threads, torch {torch.__version__}, load average {os.getloadavg()[0]:.1f} "
+          f"(a shared machine: other jobs slow every figure down)")
 
     print("\n(3) parameters (generator); GFLOP of the convolutions: all / what a cached render runs")
     rows = [("dgan", k, v) for k, v in CONFIGS.items()] + [("dgan-sa", k, v) for k, v in SA_CONFIGS.items()]
@@ -151,6 +153,7 @@ def main(argv=None):
         size = f"{cfg['image_size'][0]}x{cfg['image_size'][1]}"
         print(f"  {name:8s} {size:8s} width {cfg['width']:<5} batch {batch}: {its:6.3f} it/s "
               f"({batch * its:6.2f} images/s), NN-loss backbone {bb}")
+    print(f"\nload average at the end {os.getloadavg()[0]:.1f}")
     return 0
 
 

@@ -9,7 +9,8 @@ The network is in dgan_net.py, the importer of the authors' Keras weights in dga
 
 ``dgan-sa`` is the same generator with ``self_attention`` and ``spectral_norm`` on (Horiuchi et al.); both are
 plain config switches, so any mix can be built for the variant paper's ablation (the third switch, the
-relativistic hinge loss, is a training option of training/recipes/dgan.py).
+relativistic hinge loss, is a training option of training/recipes/dgan.py). Its ``cpu-small`` configuration
+max-pools the attention's keys and values by 2 (``attention_pool``); its paper configurations do not.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from .dgan_net import DganGenerator, resolve_config
 
 # Everything a config may hold; "levels": "auto" follows the authors' rule (6 up to 128 px, else 7).
 _COMMON = {"levels": "auto", "norm": "keras-instance", "dropout": 0.5, "warped_skips": 4, "sigma": 6.0,
-           "self_attention": False, "spectral_norm": False}
+           "self_attention": False, "spectral_norm": False, "attention_pool": 1}
 CONFIGS = {
     "paper-128x64": dict(_COMMON, image_size=[128, 64], width=1.0, levels=6),
     "paper-256x256": dict(_COMMON, image_size=[256, 256], width=1.0, levels=7),
@@ -28,6 +29,9 @@ CONFIGS = {
 }
 SA_SWITCHES = {"self_attention": True, "spectral_norm": True}
 SA_CONFIGS = {k: dict(v, **SA_SWITCHES) for k, v in CONFIGS.items()}
+# Its full-resolution attention layer dominates a CPU render (a 8192 x 8192 score map at 128x64): the small
+# configuration pools keys and values by 2, as SAGAN's released code does (a quarter of the map).
+SA_CONFIGS["cpu-small"]["attention_pool"] = 2
 
 
 @register

@@ -24,7 +24,9 @@ norm the paper's text names.
 Variant switches (Horiuchi et al.): ``spectral_norm`` wraps every decoder convolution (and the discriminator's,
 in training/recipes/dgan.py); ``self_attention`` adds a SAGAN attention layer after each of the decoder's last
 two up-sampling layers (the paper's "last two layers of the decoder": the final 3-channel conv cannot carry
-attention, so the last two feature layers are used).
+attention, so the last two feature layers are used). ``attention_pool`` > 1 max-pools the attention's keys and
+values (as SAGAN's released code does with 2): the paper configurations keep 1 (the variant's equations), the
+small CPU configuration of ``dgan-sa`` uses 2, a quarter of the score map.
 
 encode_sources runs the appearance stream once and keeps its skips and the source pose; render runs the pose
 stream, the warps (they need both poses) and the decoder.
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
 from .layers import heatmaps, part_warp_tensors, resize_masks, scale_affines, warp_features
@@ -72,9 +75,13 @@ def resolve_config(config: dict) -> dict:
     cfg.setdefault("warped_skips", 4)
     cfg.setdefault("spectral_norm", False)
     cfg.setdefault("self_attention", False)
+    cfg.setdefault("attention_pool", 1)
     cfg.setdefault("sigma", 6.0)
     cfg["spectral_norm"] = bool(cfg["spectral_norm"])
     cfg["self_attention"] = bool(cfg["self_attention"])
+    cfg["attention_pool"] = int(cfg["attention_pool"])
+    if cfg["attention_pool"] not in (1, 2, 4):
+        raise ValueError(f"attention_pool must be 1, 2 or 4, got {cfg['attention_pool']}")
     levels = cfg["levels"]
     if not 5 <= levels <= 8:
         raise ValueError(f"levels must be 5..8, got {levels}")
@@ -127,13 +134,15 @@ class SelfAttention(nn.Module):
     attends over 8192 positions (a 67M-entry score map per image): queries go in chunks of at most ``CHUNK``
     scores, and while training each chunk is recomputed in the backward pass instead of being kept (the score
     maps of a batch of 8 would take several GB). On the CPU plain bmm + softmax measured about 6x faster than
-    torch's fused attention at these small key sizes.
+    torch's fused attention at these small key sizes. ``pool`` > 1 max-pools keys and values by pool x pool
+    (SAGAN's released code pools by 2): the score map shrinks by pool^2, the output keeps every position.
     """
 
     CHUNK = 1 << 24
 
-    def __init__(self, channels: int, sn: bool = False, reduction: int = 8):
+    def __init__(self, channels: int, sn: bool = False, reduction: int = 8, pool: int = 1):
         super().__init__()
+        self.pool = pool
         inner = max(1, channels // reduction)
         self.g = maybe_sn(nn.Conv2d(channels, inner, 1), sn)        # keys
         self.h = maybe_sn(nn.Conv2d(channels, inner, 1), sn)        # queries
@@ -147,10 +156,13 @@ class SelfAttention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, hh, ww = x.shape
         q = self.h(x).flatten(2).transpose(1, 2)    # (B, N, C/8): h(phi_v)
-        k = self.g(x).flatten(2)                    # (B, C/8, N): g(phi_u)
-        v = self.o(x).flatten(2).transpose(1, 2)    # (B, N, C):   W_o phi_u
-        n = q.shape[1]
-        step = max(1, self.CHUNK // (n * b))
+        k, v = self.g(x), self.o(x)
+        if self.pool > 1:
+            k, v = F.max_pool2d(k, self.pool), F.max_pool2d(v, self.pool)
+        k = k.flatten(2)                            # (B, C/8, M): g(phi_u)
+        v = v.flatten(2).transpose(1, 2)            # (B, M, C):   W_o phi_u
+        n, m = q.shape[1], k.shape[2]
+        step = max(1, self.CHUNK // (m * b))
         recompute = torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v))
         parts = []
         for i in range(0, n, step):
@@ -187,7 +199,8 @@ class Encoder(nn.Module):
 class Decoder(nn.Module):
     """Up blocks from the deepest skip, each concatenating the next shallower skip first; 3x3 conv + tanh."""
 
-    def __init__(self, skip_ch: list[int], filters: list[int], norm: str, dropout: float, sn: bool, sa: bool):
+    def __init__(self, skip_ch: list[int], filters: list[int], norm: str, dropout: float, sn: bool, sa: bool,
+                 pool: int = 1):
         super().__init__()
         n = len(filters)
         blocks, attention = [], []
@@ -199,7 +212,7 @@ class Decoder(nn.Module):
                 maybe_sn(nn.ConvTranspose2d(in_ch, f, 4, stride=2, padding=1, bias=False), sn),
                 make_norm(norm, f),
                 nn.Dropout(dropout) if i < 3 and dropout > 0 else nn.Identity()))
-            attention.append(SelfAttention(f, sn) if sa and i >= n - 2 else nn.Identity())
+            attention.append(SelfAttention(f, sn, pool=pool) if sa and i >= n - 2 else nn.Identity())
             prev = f
         self.blocks = nn.ModuleList(blocks)
         self.attention = nn.ModuleList(attention)
@@ -225,7 +238,7 @@ class DganGenerator(nn.Module):
         self.appearance = Encoder(3 + NUM_JOINTS, enc, c["norm"])
         self.pose = Encoder(NUM_JOINTS, enc, c["norm"])
         self.decoder = Decoder([2 * f for f in enc], dec, c["norm"], c["dropout"], c["spectral_norm"],
-                               c["self_attention"])
+                               c["self_attention"], c["attention_pool"])
 
     def _heatmaps(self, poses: torch.Tensor) -> torch.Tensor:
         return heatmaps(poses, self.image_size, self.config["sigma"])

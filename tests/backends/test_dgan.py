@@ -5,7 +5,7 @@ import torch
 
 from engine.backends.dgan import CONFIGS, SA_CONFIGS, DganBackend, DganSaBackend
 from engine.backends.dgan_keras import to_keras_layout
-from engine.backends.dgan_net import DganGenerator, count_parameters, resolve_config
+from engine.backends.dgan_net import DganGenerator, SelfAttention, count_parameters, resolve_config
 from engine.backends.layers import scale_affines, warp_features
 from engine.errors import WeightsError
 from engine.pose import Pose
@@ -44,8 +44,9 @@ def test_paper_configurations_parameter_counts():
     # 128x64 (Market): the paper's "about 61M". The exact figure follows the released Keras code: a plain 3x3
     # conv (with bias) opens each encoder stream, the deepest encoder layer has no norm, and keras-contrib's
     # InstanceNormalization(axis=None) learns one scale and one shift per layer (26 parameters in all; the
-    # per-channel norm of the paper's text would add 2 x 4,224 = 8,448, still "about 61M").
+    # per-channel norm of the paper's text has 9,446 more, still "about 61M").
     assert counts["paper-128x64"] == 61_109_085
+    assert _meta_count(dict(CONFIGS["paper-128x64"], norm="instance")) == 61_109_085 + 9_446
     # 256x256 (DeepFashion): one more 512 block in each encoder stream and in the decoder.
     assert counts["paper-256x256"] == 82_080_611
     # the variant adds two attention layers (W_g, W_h: C -> C/8, W_o: C -> C, gamma) after the decoder's last
@@ -235,6 +236,15 @@ def test_self_attention_starts_as_identity_and_sits_after_the_last_two_decoder_l
         assert torch.allclose(y, ref, atol=1e-5)
         att.CHUNK = 5  # queries in chunks of a few rows: the same result
         assert torch.allclose(att(x), y, atol=1e-6)
+    # keys and values max-pooled (SAGAN's code; dgan-sa's cpu-small): every query still gets its own output
+    pooled = SelfAttention(att.o.in_channels, pool=2)
+    pooled.load_state_dict(att.state_dict())
+    with torch.no_grad():
+        k = torch.nn.functional.max_pool2d(att.g(x), 2).flatten(2)
+        v = torch.nn.functional.max_pool2d(att.o(x), 2).flatten(2)
+        beta = torch.softmax(torch.einsum("bcu,bcv->bvu", k, hq), dim=2)
+        ref = x + torch.einsum("bvu,bcu->bcv", beta, v).reshape(x.shape)
+        assert torch.allclose(pooled(x), ref, atol=1e-5)
     # training recomputes each chunk in the backward pass: the same gradients as one chunk kept in memory
     grads = []
     for chunk in (5, 1 << 24):
@@ -320,6 +330,8 @@ def test_backend_renders_photos_through_the_engine_and_loads_its_weights(tmp_pat
     assert backend_class("dgan") is DganBackend and backend_class("dgan-sa") is DganSaBackend
     assert DganSaBackend.default_config["self_attention"] and not DganBackend.default_config["self_attention"]
     assert DganBackend.preset("cpu-small")["image_size"] == [128, 64] and not DganBackend.multi_shot
+    assert DganSaBackend.preset("cpu-small")["attention_pool"] == 2 and DganSaBackend.preset("paper-128x64")[
+        "attention_pool"] == 1
     torch.manual_seed(2)
     net = DganSaBackend.build_network(dict(DganSaBackend.default_config, width=0.0625))
     path = save_weights(tmp_path / "dgan-sa.safetensors", net.state_dict(),

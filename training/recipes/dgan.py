@@ -40,7 +40,8 @@ class DganDiscriminator(nn.Module):
     4x2 scores at 128x64), not the parameters.
     """
 
-    def __init__(self, width: float = 1.0, norm: str = "keras-instance", sn: bool = False, sa: bool = False):
+    def __init__(self, width: float = 1.0, norm: str = "keras-instance", sn: bool = False, sa: bool = False,
+                 pool: int = 1):
         super().__init__()
         ch = [max(1, int(round(c * width))) for c in (64, 128, 256, 512)]
         in_ch = 2 * (3 + 18)
@@ -49,7 +50,7 @@ class DganDiscriminator(nn.Module):
             layers += [nn.LeakyReLU(0.2), maybe_sn(nn.Conv2d(ch[i - 1], ch[i], 4, 2, 1, bias=False), sn),
                        make_norm(norm, ch[i])]
             if sa and i >= 2:
-                layers.append(SelfAttention(ch[i], sn))
+                layers.append(SelfAttention(ch[i], sn, pool=pool))
         layers += [nn.LeakyReLU(0.2), maybe_sn(nn.Conv2d(ch[3], 1, 4, 2, 1, bias=False), sn)]
         self.net = nn.Sequential(*layers)
 
@@ -83,7 +84,7 @@ class DganRecipe(Recipe):
             o["nn_size"] = 3 if max(cfg["image_size"]) <= 128 else 5
         self.gan_kind = "rahinge" if rh else "bce"
         self.discriminator = DganDiscriminator(cfg["width"], cfg["norm"], cfg["spectral_norm"],
-                                               cfg["self_attention"]).to(self.device)
+                                               cfg["self_attention"], cfg["attention_pool"]).to(self.device)
         self.backbone = get_backbone(self.device, o["backbone"])
         o["backbone_in_use"] = self.backbone.name
         betas = (o["beta1"], o["beta2"])
