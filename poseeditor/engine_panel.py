@@ -21,6 +21,8 @@ class EnginePanel(QWidget):
     backendChosen = Signal(str)
     deviceChosen = Signal(str)
     loadWeightsClicked = Signal()
+    trainClicked = Signal()
+    manageWeightsClicked = Signal()
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -44,6 +46,12 @@ class EnginePanel(QWidget):
         self.load_btn.setToolTip("Load a .safetensors weights file (made by poseeditor-train)")
         self.load_btn.clicked.connect(self.loadWeightsClicked.emit)
         self.load_btn.setEnabled(False)
+        self.manage_btn = QPushButton("Manage…")
+        self.manage_btn.setToolTip("Your weights files and the starter weights: use, rename, delete, import, export")
+        self.manage_btn.clicked.connect(self.manageWeightsClicked.emit)
+        self.train_btn = QPushButton("Train on This Person…")
+        self.train_btn.setToolTip("Fine-tune a backend on the reference photos or a video of this person")
+        self.train_btn.clicked.connect(self.trainClicked.emit)
 
         self.device = QComboBox()
         self.device.addItem("CPU", "cpu")
@@ -66,7 +74,12 @@ class EnginePanel(QWidget):
         wrow = QHBoxLayout()
         wrow.addWidget(self.weights, 1)
         form.addRow("Weights", wrow)
-        form.addRow("", self.load_btn)
+        brow = QHBoxLayout()
+        brow.addWidget(self.load_btn)
+        brow.addWidget(self.manage_btn)
+        brow.addStretch(1)
+        form.addRow("", brow)
+        form.addRow("", self.train_btn)
         form.addRow("Device", self.device)
         line = QFrame()
         line.setFrameShape(QFrame.Shape.HLine)
@@ -123,8 +136,8 @@ class EnginePanel(QWidget):
             text = "Built in: this backend needs no weights."
         elif kind == "none":
             text = (f"<b>No weights.</b> The result is drawn by the warp backend until you load some. Train "
-                    f"weights with <code>poseeditor-train fit --backend {name} ...</code>, then use "
-                    f"<i>Load weights…</i>")
+                    f"weights with <i>Train on This Person…</i> (or <code>poseeditor-train fit --backend {name} "
+                    f"...</code>), or use <i>Load weights…</i>")
         elif kind == "starter":
             text = f"Starter weights: {info['weights_label'] or 'shipped with PoseEditor'}"
         else:

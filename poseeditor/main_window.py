@@ -95,6 +95,9 @@ class MainWindow(QMainWindow):
         self._hold_render = False
         self._render_error_shown = False
         self._nudge = None  # (joint, undo index, mode) after the last arrow-key move
+        self.personalizer = None   # personalize.Personalizer, made when first needed
+        self.train_dialog = None
+        self.weights_dialog = None
 
         self.setWindowTitle(APP_TITLE)
         self.setWindowIcon(icons.app_icon())
@@ -242,6 +245,10 @@ class MainWindow(QMainWindow):
         self.a_ghost = self._act("Show &Original Pose", self.canvas.set_show_ghost, "G",
                                  "Draw the detected pose as a dashed outline under the edited one", checkable=True)
         self.a_ghost.setChecked(True)
+        self.a_train = self._act("&Train on This Person…", self.open_train_dialog, None,
+                                 "Fine-tune a backend on the reference photos or a video of this person")
+        self.a_weights = self._act("&Manage Weights…", self.open_weights_manager, None,
+                                   "Your weights files and the starter weights: use, rename, delete, import, export")
         self.a_shortcuts = self._act("&Keyboard Shortcuts", self.show_shortcuts, K.StandardKey.HelpContents)
         self.a_about = self._act("&About PoseEditor", self.show_about)
         self.addActions([self.a_undo, self.a_redo])  # shortcuts work even with the toolbar hidden
@@ -273,6 +280,8 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         for d in (self.engine_dock, self.joints_dock, self.refs_dock):
             m.addAction(d.toggleViewAction())
+        m = mb.addMenu("E&ngine")
+        m.addActions([self.a_train, self.a_weights])
         m = mb.addMenu("&Help")
         m.addActions([self.a_shortcuts, self.a_about])
         self._fill_presets()
@@ -353,6 +362,8 @@ class MainWindow(QMainWindow):
         self.engine_panel.backendChosen.connect(self.set_backend)
         self.engine_panel.deviceChosen.connect(self.client.set_device)
         self.engine_panel.loadWeightsClicked.connect(self.load_weights_dialog)
+        self.engine_panel.trainClicked.connect(self.open_train_dialog)
+        self.engine_panel.manageWeightsClicked.connect(self.open_weights_manager)
         self.strip.addRequested.connect(self.add_dialog)
         self.strip.removeRequested.connect(self.remove_reference)
         self.strip.orderChanged.connect(self.reorder_references)
@@ -549,6 +560,7 @@ class MainWindow(QMainWindow):
         self._push_sources()
         self._update_actions()
         self._update_title()
+        self._refresh_train_dialog()
 
     def _push_sources(self):
         src = self.doc.sources()
@@ -797,6 +809,7 @@ class MainWindow(QMainWindow):
             self._request("final")
         if not info["ready"]:
             self.show_info(f"{info['title']} has no weights yet: the result is drawn by the warp backend.", 8000)
+        self._refresh_train_dialog()
 
     def set_backend(self, name: str):
         self.client.set_backend(name, self.settings.weights_for(name))
@@ -811,6 +824,75 @@ class MainWindow(QMainWindow):
     def load_weights(self, path: str):
         self.settings.set_last_dir("weights", path)
         self.client.load_weights(path)
+
+    # ===== train on this person, weights manager (personalize.py, train_dialog.py, weights_manager.py) =========
+    def _weights_for(self, name: str) -> tuple[str | None, str]:
+        """The weights file a backend uses now (or would use when chosen), and how to call it."""
+        from .weights_library import starter_dir
+
+        info = self.backend_info or {}
+        starter = starter_dir() / f"{name}.safetensors"
+        if info.get("name") == name:
+            if info.get("weights_kind") == "file" and info.get("weights_path"):
+                return info["weights_path"], info.get("weights_label") or Path(info["weights_path"]).name
+            if info.get("weights_kind") == "starter" and starter.is_file():
+                return str(starter), info.get("weights_label") or "starter weights"
+            return None, ""
+        path = self.settings.weights_for(name)
+        if path:
+            return path, Path(path).stem
+        return (str(starter), "starter weights") if starter.is_file() else (None, "")
+
+    def _train_context(self):
+        from .train_dialog import TrainContext
+
+        backends = [(b["name"], b["title"]) for b in self.engine_panel.catalogue.values() if b.get("needs_weights")]
+        photos = [r.path for r in self.doc.ready_refs()]
+        return TrainContext(photos, backends, (self.backend_info or {}).get("name"), self._weights_for,
+                            self.settings.last_dir("videos"))
+
+    def _refresh_train_dialog(self):
+        """Photos or backends changed: an open training dialog that is not running shows the new choices."""
+        if self.train_dialog is not None and self.train_dialog.isVisible() and not self.personalizer.running:
+            self.train_dialog.set_context(self._train_context())
+
+    def open_train_dialog(self):
+        """Show the training dialog (one per window: it keeps its run while hidden)."""
+        from .personalize import Personalizer
+        from .settings import data_dir
+        from .train_dialog import TrainDialog
+
+        if self.personalizer is None:
+            self.personalizer = Personalizer(data_dir(), self)
+            self.personalizer.finished.connect(self._on_trained)
+            self.personalizer.failed.connect(lambda m: self.show_error(f"Train on This Person: {m}"))
+        if self.train_dialog is None:
+            self.train_dialog = TrainDialog(self, self._train_context(), self.personalizer)
+        elif not self.personalizer.running:
+            self.train_dialog.set_context(self._train_context())
+        self.train_dialog.show()
+        self.train_dialog.raise_()
+        self.train_dialog.activateWindow()
+        return self.train_dialog
+
+    def _on_trained(self, path: str):
+        self.load_weights(path)
+        self.banner.show_message(f"Training done: {Path(path).name} is saved in your weights folder and now "
+                                 f"drawing the result.", "info", timeout_ms=12000)
+
+    def open_weights_manager(self):
+        from .weights_manager import WeightsManagerDialog
+
+        if self.weights_dialog is None:
+            self.weights_dialog = WeightsManagerDialog(self)
+            self.weights_dialog.useRequested.connect(self.load_weights)
+        self.weights_dialog.backends = [n for n, b in self.engine_panel.catalogue.items() if b.get("needs_weights")]
+        in_use = (self.backend_info or {}).get("weights_path")
+        self.weights_dialog.refresh(in_use)
+        self.weights_dialog.show()
+        self.weights_dialog.raise_()
+        self.weights_dialog.activateWindow()
+        return self.weights_dialog
 
     # ===== files ==============================================================================================
     def _ask_save(self, title: str, default_name: str, filt: str, kind: str) -> str:
@@ -1158,6 +1240,8 @@ class MainWindow(QMainWindow):
         self.settings.set_geometry("state", self.saveState())
         self.settings.set_geometry("splitter", self.splitter.saveState())
         self.settings.sync()
+        if self.personalizer is not None:  # a training run stops with a checkpoint (resumable from the CLI)
+            self.personalizer.shutdown()
         self.client.shutdown()
         for sig in (self.undo.cleanChanged, self.undo.indexChanged, self.undo.canUndoChanged,
                     self.undo.canRedoChanged, self.undo.undoTextChanged, self.undo.redoTextChanged):

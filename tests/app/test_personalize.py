@@ -1,0 +1,200 @@
+"""Train on this person: the real dialog drives the real training package in child processes (prepare, fit,
+stop with SIGTERM, fit --resume, export) on photos of a procedural person that mediapipe detects, and the
+backend then draws with the new weights. Plus the plan's rules (pairs, defaults, commands) and the messages of
+runs that cannot work."""
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from engine.images import save_image
+from engine.weights import read_meta
+from poseeditor import personalize as P
+from tests.app.driver import close_window, new_window, wait_idle_result, wait_loaded
+
+RUN_MS = 120000  # every wait ends as soon as its condition holds; a busy shared machine needs the slack
+
+
+def person_photos(folder, n, seed=3):
+    """Photos of one procedural person (training.synth), big enough for mediapipe to find them."""
+    from training.synth import synth_image
+
+    paths = []
+    for i in range(n):
+        img, _, _ = synth_image(seed, 0, i, (256, 192))
+        paths.append(save_image(folder / f"anna{i}.png", img) or folder / f"anna{i}.png")
+    return paths
+
+
+def ready_window(qtbot, photos):
+    win = new_window(qtbot, photos)
+    wait_loaded(qtbot, win, len(photos))
+    qtbot.waitUntil(lambda: win.backend_info is not None and "attention" in win.engine_panel.catalogue,
+                    timeout=60000)
+    return win
+
+
+def tiny_settings(d, steps=20, every=5):
+    """A run that takes seconds: attention at 64x32, width 0.25, from scratch."""
+    d.backend.setCurrentIndex(d.backend.findData("attention"))
+    d.start_from.setCurrentIndex(d.start_from.findData(None))
+    d.adv_toggle.setChecked(True)
+    d.size.setText("64x32")
+    d.width_edit.setText("0.25")
+    d.steps.setValue(steps)
+    d.val_every.setValue(every)
+    d.grid_every.setValue(every)
+
+
+def test_train_stop_resume_and_use(qtbot, tmp_path):
+    photos = person_photos(tmp_path, 3)
+    win = ready_window(qtbot, photos)
+    d = win.open_train_dialog()
+    ctl = win.personalizer
+    assert d.isVisible() and d.src_photos.isChecked() and "3 reference photos" in d.src_photos.text()
+    tiny_settings(d)
+    d.name.setText("Anna test")
+    plan_text = d.plan_text.text()
+    # the plan says what will happen and how long it takes, before anything starts
+    assert "3 photos" in plan_text and "6 pairs" in plan_text and "from scratch" in plan_text
+    assert "64×32" in plan_text and "Anna test.safetensors" in plan_text and "About" in plan_text
+    assert d.start_btn.isEnabled() and not d.stop_btn.isEnabled()
+
+    d.start_btn.click()
+    assert ctl.phase == P.PREPARE and not d.start_btn.isEnabled()
+    # progress: stats rows arrive and the curve gets points
+    qtbot.waitUntil(lambda: any(r.get("kind") == "train" for r in ctl.rows) or ctl.phase == P.FAILED,
+                    timeout=RUN_MS)
+    assert ctl.phase == P.TRAIN, ctl.last_error
+    assert ctl.batch == 6  # 3 photos give 6 ordered pairs: the batch of 8 shrinks to what there is
+    assert len(d.curve.getData()[0]) >= 1 and d.progress.value() > 0
+    d.stop_btn.click()
+    qtbot.waitUntil(lambda: ctl.phase in (P.STOPPED, P.FAILED, P.IDLE), timeout=RUN_MS)
+    assert ctl.phase == P.STOPPED, ctl.last_error
+    stopped_at = ctl.last_train_row()["step"]
+    assert 1 <= stopped_at < 20 and P.has_checkpoint(ctl.run_dir)
+    assert d.resume_btn.isEnabled() and d.use_btn.isEnabled() and not d.start_btn.isEnabled()
+    # the stop's final step left a preview grid, shown in the dialog
+    qtbot.waitUntil(lambda: ctl.grid is not None, timeout=5000)
+    assert d._pixmap is not None and not d.grid.pixmap().isNull()
+
+    d.resume_btn.click()
+    qtbot.waitUntil(lambda: ctl.phase in (P.DONE, P.FAILED), timeout=RUN_MS)
+    assert ctl.phase == P.DONE, ctl.last_error
+    rows = ctl.rows
+    assert any(r.get("kind") == "start" and r.get("resumed") for r in rows)
+    steps = [r["step"] for r in rows if r.get("kind") == "train"]
+    assert steps[-1] == 20 and sorted(set(steps)) == steps  # one curve, continued from the checkpoint
+    assert list(d.curve.getData()[0]) == steps
+    assert any(r.get("kind") == "val" for r in rows) and "SSIM" in d.figures.text()
+
+    # the result: a labelled weights file in the user's data dir, which the backend now uses
+    path = ctl.weights_path
+    assert path.parent == P.user_data_dir() / "weights" and path.name == "Anna test.safetensors"
+    meta = read_meta(path)
+    assert (meta.backend, meta.label, tuple(meta.image_size)) == ("attention", "Anna test", (64, 32))
+    assert meta.provenance["data"] == "Anna-test" and (P.user_data_dir() / "datasets" / "Anna-test").is_dir()
+    opts = json.loads((ctl.run_dir / "training_options.json").read_text())
+    assert ctl.run_dir.parent == P.user_data_dir() / "runs" and opts["options"]["augment"] is True
+    qtbot.waitUntil(lambda: (win.backend_info or {}).get("weights_path") == str(path), timeout=60000)
+    assert win.backend_info["name"] == "attention" and win.backend_info["weights_label"] == "Anna test"
+    assert "Anna test" in win.engine_panel.weights.text() and str(path) in win.engine_panel.weights.text()
+    win._request("final")
+    res = wait_idle_result(qtbot, win, timeout=60000)
+    assert res.backend == "attention" and res.chosen == "attention" and res.image.shape[:2] == photos_shape(photos)
+    assert "Training done" in win.banner.message()
+    d.close()
+    close_window(win)
+
+
+def photos_shape(photos):
+    from engine.images import load_image
+
+    return load_image(photos[0]).shape[:2]
+
+
+def test_unusable_sources_are_messages(qtbot, tmp_path):
+    """One photo: refused before anything runs. A video with nobody in it: prepare's own error, shown."""
+    one = person_photos(tmp_path, 1)
+    win = ready_window(qtbot, one)
+    d = win.open_train_dialog()
+    assert not d.start_btn.isEnabled() and "at least 2 photos" in d.plan_text.text()
+    assert "video" in d.plan_text.text()
+
+    video = tmp_path / "empty-room.avi"
+    vw = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (160, 120))
+    yy, xx = np.mgrid[0:120, 0:160]
+    for k in range(6):
+        frame = np.stack([(xx + 7 * k) % 255, (yy * 2) % 255, np.full_like(xx, 90)], -1).astype(np.uint8)
+        vw.write(frame)
+    vw.release()
+    d.video_path.setText(str(video))
+    d.src_video.setChecked(True)
+    tiny_settings(d)
+    assert d.start_btn.isEnabled() and "6 frames of empty-room.avi" in d.plan_text.text()
+    d.start_btn.click()
+    ctl = win.personalizer
+    qtbot.waitUntil(lambda: ctl.phase not in (P.PREPARE, P.TRAIN), timeout=RUN_MS)
+    assert ctl.phase == P.FAILED
+    assert "no person found in any of its 6 frames" in ctl.last_error
+    assert ctl.last_error in d.status.text() and "no person found" in win.last_error
+    assert d.start_btn.isEnabled() and d.start_btn.text() == "Start Again"
+    d.close()
+    close_window(win)
+
+
+# ----- the plan, without processes ------------------------------------------------------------------------------
+def test_plan_defaults_and_commands(tmp_path):
+    from tests.app.test_weights_library import tiny_attention
+
+    init = tiny_attention(tmp_path / "current.safetensors")
+    photos = [str(p) for p in person_photos(tmp_path, 2)]
+    plan = P.make_plan("Anna", "attention", photos, init=init)
+    assert plan.image_size == (64, 32) and plan.width == 0.25  # the current weights' own config
+    assert (plan.minutes, plan.batch, plan.augment) == (P.DEFAULT_MINUTES, 8, True) and plan.steps >= 10000
+    P.check_plan(plan)
+    fit = P.fit_command(plan, tmp_path / "ds", tmp_path / "runs", 2)
+    assert fit[1:4] == ["-m", "training.cli", "fit"] and fit[fit.index("--init") + 1] == str(init)
+    assert "--width" not in fit and fit[fit.index("--batch") + 1] == "2" and "--augment" in fit
+    assert fit[fit.index("--time-budget") + 1] == "10" and fit[fit.index("--size") + 1] == "64x32"
+    scratch = P.make_plan("Anna", "attention", photos)
+    from engine.backends.attention import AttentionBackend
+
+    assert list(scratch.image_size) == AttentionBackend.default_config["image_size"]
+    assert "--width" in P.fit_command(scratch, tmp_path, tmp_path, 8) and "--init" not in P.fit_command(
+        scratch, tmp_path, tmp_path, 8)
+    with pytest.raises(P.PersonalizeError, match="width"):
+        P.check_plan(P.make_plan("Anna", "attention", photos, init=init, width=0.5))
+    with pytest.raises(P.PersonalizeError, match="not dgan"):
+        P.check_plan(P.TrainPlan("Anna", "dgan", photos, init=str(init)))
+    with pytest.raises(P.PersonalizeError, match="at least 2 photos"):
+        P.check_plan(P.make_plan("Anna", "attention", photos[:1]))
+    resume = P.resume_command(tmp_path / "runs" / "00000-x", 3.5)
+    assert resume[3:] == ["fit", "--resume", str(tmp_path / "runs" / "00000-x"), "--time-budget", "3.5",
+                          "--no-progress"]
+    est = P.estimate(plan)
+    assert est.images == 2 and est.train_s >= 600 and est.prepare_s < 30
+    assert "at least 2 photos" in P.pair_note(1).lower()
+    assert "20 pairs" in P.pair_note(5) and "last 2 photos" in P.pair_note(8)
+
+
+def test_stats_reader_and_error_lines(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    f = run / "stats.jsonl"
+    f.write_text('{"kind": "start", "step": 0}\n{"kind": "train", "st')
+    r = P.StatsReader(run)
+    rows, reset = r.read_new()
+    assert [x["kind"] for x in rows] == ["start"] and not reset  # the torn row waits for its end
+    with open(f, "a") as fh:
+        fh.write('ep": 1, "loss": 2.0}\n')
+    rows, _ = r.read_new()
+    assert rows == [{"kind": "train", "step": 1, "loss": 2.0}]
+    f.write_text('{"kind": "start", "step": 0}\n')  # a resumed run rewrote the file shorter
+    rows, reset = r.read_new()
+    assert reset and rows == [{"kind": "start", "step": 0}]
+    err = ("INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n"
+           "poseeditor-train: error: /v.mp4: no person found in any of its 6 frames\n")
+    assert P.last_error_line(err) == "/v.mp4: no person found in any of its 6 frames"
+    assert P.last_error_line("Traceback...\n  File x\nRuntimeError: boom\n") == "RuntimeError: boom"
