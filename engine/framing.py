@@ -34,10 +34,16 @@ class Frame:
         return cv2.invertAffineTransform(self.matrix)
 
     def crop(self, image: np.ndarray, interpolation=cv2.INTER_AREA) -> np.ndarray:
+        """The model-sized crop. Where the box reaches past the photo, it is filled with the photo's median
+        border colour: repeating the edge row streaks (and a video's dark edge line becomes a black band)."""
         h, w = self.model_size
         scale = self.matrix[0, 0]
         interp = interpolation if scale < 1 else cv2.INTER_CUBIC
-        return cv2.warpAffine(image, self.matrix, (w, h), flags=interp, borderMode=cv2.BORDER_REPLICATE)
+        ring = np.concatenate([image[:4].reshape(-1, 3), image[-4:].reshape(-1, 3), image[:, :4].reshape(-1, 3),
+                               image[:, -4:].reshape(-1, 3)])
+        fill = tuple(int(v) for v in np.median(ring, axis=0))
+        return cv2.warpAffine(image, self.matrix, (w, h), flags=interp, borderMode=cv2.BORDER_CONSTANT,
+                              borderValue=fill)
 
     def crop_mask(self, mask: np.ndarray) -> np.ndarray:
         h, w = self.model_size
@@ -108,11 +114,20 @@ def body_box(pose: Pose) -> tuple[float, float, float, float]:
     return (x0 - MARGIN_SIDE * bh, y0 - top, x1 + MARGIN_SIDE * bh, y1 + MARGIN_BOTTOM * bh)
 
 
-def frame_for(pose: Pose, model_size: tuple[int, int], whole_if_fits: float = 0.9) -> Frame:
+def box_height_for(pose: Pose, model_size: tuple[int, int]) -> float:
+    """The crop height (photo pixels) frame_for would choose for this pose, before any whole-photo rule."""
+    x0, y0, x1, y1 = body_box(pose)
+    return max(y1 - y0, (x1 - x0) * model_size[0] / model_size[1])
+
+
+def frame_for(pose: Pose, model_size: tuple[int, int], whole_if_fits: float = 0.9,
+              box_height: float | None = None) -> Frame:
     """The crop of ``pose``'s photo for a network of ``model_size`` (H, W).
 
     When the photo already has the model's aspect and the person fills most of it (DeepFashion, Market-1501,
-    a prepared dataset), the whole photo is used, so such images are not re-cropped.
+    a prepared dataset), the whole photo is used, so such images are not re-cropped. ``box_height`` fixes the
+    crop's height (one scale for all frames of a video, chosen by ``prepare``); it still grows to fit this
+    pose's body.
     """
     mh, mw = model_size
     ph, pw = pose.height, pose.width
@@ -123,7 +138,7 @@ def frame_for(pose: Pose, model_size: tuple[int, int], whole_if_fits: float = 0.
     if abs(photo_aspect - aspect) < 0.02 * aspect and bh >= whole_if_fits * ph * 0.8:
         cx, cy, box_h = pw / 2, ph / 2, float(ph)
     else:
-        box_h = max(bh, bw / aspect)
+        box_h = max(bh, bw / aspect, box_height or 0.0)
         cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     box_w = box_h * aspect
     s = mh / box_h

@@ -194,13 +194,14 @@ def _check_output(out: Path, size: tuple[int, int]) -> None:
 # ================================================================================================================
 # One image
 # ================================================================================================================
-def _process(image: np.ndarray, item: Item, out: Path, size: tuple[int, int], detector) -> dict:
+def _process(image: np.ndarray, item: Item, out: Path, size: tuple[int, int], detector,
+             box_height: float | None = None) -> dict:
     from engine.detect import pose_mask
     from engine.framing import frame_for
     from engine.parsing import coarse_parsing
 
     det = detector.detect(image, name=str(item.source) + (f" frame {item.frame}" if item.frame is not None else ""))
-    frame = frame_for(det.pose, size)
+    frame = frame_for(det.pose, size, box_height=box_height)
     crop = frame.crop(image)
     pose = frame.pose_to_model(det.pose)
     mask = np.clip(frame.crop_mask(det.mask), 0, 1)
@@ -312,6 +313,7 @@ def prepare_dataset(sources: list[Path], out: Path, size=(256, 176), frame_step:
         from engine.detect import PoseDetector
 
         detector = PoseDetector()
+        scales = _video_scales(out, pending, size, detector)
         log = open(out / JOURNAL, "a", encoding="utf-8")
         try:
             for k, (it, image) in enumerate(_images(pending)):
@@ -323,7 +325,7 @@ def prepare_dataset(sources: list[Path], out: Path, size=(256, 176), frame_step:
                     counts["unreadable"] += 1
                 else:
                     try:
-                        rec.update(status="ok", **_process(image, it, out, size, detector))
+                        rec.update(status="ok", **_process(image, it, out, size, detector, scales.get(it.group)))
                         counts["new"] += 1
                     except NoPersonError:
                         rec["status"] = "no-person"
@@ -366,6 +368,43 @@ def prepare_dataset(sources: list[Path], out: Path, size=(256, 176), frame_step:
         rest = f"; the other sources were prepared into {out} ({len(records)} images)" if records else ""
         raise DatasetError(f"{g}: {why}{rest}")
     return summary
+
+
+VIDEO_SCALES = "video-scales.json"
+SCALE_SAMPLES = 16
+
+
+def _video_scales(out: Path, pending: list[Item], size: tuple[int, int], detector) -> dict[str, float]:
+    """One crop height per video, so all its frames share one scale (the camera does not move; a person who
+    crouches or leans toward the camera must not be zoomed in). Taken as the 90th percentile of the heights
+    frame_for would choose on up to 16 frames spread over the video; kept in video-scales.json so a re-run
+    crops new frames at the same scale."""
+    from engine.framing import box_height_for
+
+    path = out / VIDEO_SCALES
+    try:
+        scales = json.loads(path.read_text())
+    except (OSError, ValueError):
+        scales = {}
+    todo: dict[str, list[Item]] = {}
+    for it in pending:
+        if it.frame is not None and it.group not in scales:
+            todo.setdefault(it.group, []).append(it)
+    for group, its in todo.items():
+        pick = sorted({its[int(k)].frame for k in np.linspace(0, len(its) - 1, min(SCALE_SAMPLES, len(its)))})
+        heights = []
+        for _, rgb in read_frames(its[0].source, pick):
+            try:
+                heights.append(box_height_for(detector.detect(rgb).pose, size))
+            except NoPersonError:
+                pass
+        if heights:
+            scales[group] = float(np.percentile(heights, 90))
+    if todo:
+        tmp = path.with_name(path.name + ".part")
+        tmp.write_text(json.dumps(scales, indent=1))
+        tmp.replace(path)
+    return scales
 
 
 def _images(items: list[Item]):
