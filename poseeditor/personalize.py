@@ -163,7 +163,7 @@ def duration(seconds: float) -> str:
     if s < 60:
         return f"{s} s"
     if s < 3600:
-        return f"{s // 60} min {s % 60:02d} s" if s < 600 else f"{round(s / 60)} min"
+        return f"{s // 60} min {s % 60:02d} s" if s < 600 and s % 60 else f"{round(s / 60)} min"
     return f"{s // 3600} h {round(s % 3600 / 60):02d} min"
 
 
@@ -476,7 +476,7 @@ class Personalizer(QObject):
         if code != 0 or not self.weights_path.is_file():
             return self._fail("Saving the trained weights failed")
         self._set_phase(DONE)
-        self.status.emit(f"Done: {self.weights_path}")
+        self.status.emit(f"Done: saved as {self.weights_path.name} in {self.weights_path.parent}, and in use.")
         self.finished.emit(str(self.weights_path))
 
     def _fail(self, what: str, with_log: bool = True) -> None:

@@ -70,11 +70,11 @@ class TrainDialog(QDialog):
         group.addButton(self.src_video)
         self.video_path = QLineEdit()
         self.video_path.setPlaceholderText("a few seconds to a few minutes of the person moving")
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse_video)
+        self.browse_btn = QPushButton("Browse…")
+        self.browse_btn.clicked.connect(self._browse_video)
         vrow = QHBoxLayout()
         vrow.addWidget(self.video_path, 1)
-        vrow.addWidget(browse)
+        vrow.addWidget(self.browse_btn)
         self.name = QLineEdit()
         self.name.setPlaceholderText("e.g. Anna")
         self.name.setToolTip("Names the weights file and labels it in the engine panel")
@@ -158,6 +158,9 @@ class TrainDialog(QDialog):
         self.grid.setMinimumSize(360, 150)
         self.grid.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         self.grid.setStyleSheet("background: palette(base); color: palette(placeholder-text); padding: 4px;")
+        self.grid_caption = QLabel("")
+        self.grid_caption.setStyleSheet("color: palette(placeholder-text);")
+        self.grid_caption.setWordWrap(True)
         run_box = QGroupBox("Training")
         rl = QGridLayout(run_box)
         rl.addWidget(self.status, 0, 0)
@@ -165,6 +168,7 @@ class TrainDialog(QDialog):
         rl.addWidget(self.figures, 2, 0)
         rl.addWidget(self.plot, 3, 0)
         rl.addWidget(self.grid, 4, 0)
+        rl.addWidget(self.grid_caption, 5, 0)
         rl.setRowStretch(3, 2)
         rl.setRowStretch(4, 3)
 
@@ -246,10 +250,11 @@ class TrainDialog(QDialog):
         self.src_photos.setText(f"The {n} reference photo{'s' * (n != 1)} loaded" if n else
                                 "The reference photos (none loaded)")
         self.src_photos.setEnabled(n > 0)
-        if n >= 2 or (n and not self.video_path.text()):
-            self.src_photos.setChecked(True)
-        else:
+        chosen = self.src_photos.isChecked() or self.src_video.isChecked()
+        if not n:
             self.src_video.setChecked(True)
+        elif not chosen:  # first time: the photos when they can give pairs, else a video
+            (self.src_photos if n >= 2 or not self.video_path.text() else self.src_video).setChecked(True)
         if not self.name.text():
             first = Path(ctx.photos[0]).stem if ctx.photos else ""
             self.name.setText(P.slug(first) if first else "")
@@ -384,8 +389,8 @@ class TrainDialog(QDialog):
     # ----- from the controller ----------------------------------------------------------------------------
     def _on_phase(self, phase: str):
         busy = phase in (P.PREPARE, P.TRAIN, P.STOPPING, P.EXPORT)
-        for w in (self.src_photos, self.src_video, self.video_path, self.name, self.backend, self.start_from,
-                  self.minutes, self.adv):
+        for w in (self.src_photos, self.src_video, self.video_path, self.browse_btn, self.name, self.backend,
+                  self.start_from, self.minutes, self.adv):
             w.setEnabled(not busy and phase != P.STOPPED)
         self.start_btn.setEnabled(not busy and phase != P.STOPPED)
         if not busy and phase != P.STOPPED:
@@ -461,6 +466,9 @@ class TrainDialog(QDialog):
             return
         self._pixmap = pm
         self.grid.setToolTip(path)
+        step = Path(path).stem.rsplit("-", 1)[-1].lstrip("0") or "0"
+        self.grid_caption.setText(f"Preview at step {step}. Rows: source photo, target, what the network draws, "
+                                  f"then the backend's own extra views.")
         self._fit_grid()
 
     def _fit_grid(self):

@@ -19,7 +19,7 @@ from engine.errors import PoseEditorError, WeightsError
 
 from . import weights_library as lib
 
-COLUMNS = ("Label", "Backend", "Image size", "Trained on", "Created", "File size", "File")
+COLUMNS = ("Label", "Backend", "Image size", "Trained on", "Created", "File size", "File", "Kind")
 IMPORT_FILTER = ("Weights (*.safetensors *.pth *.pt *.ckpt *.bin *.h5 *.hdf5);;PoseEditor weights (*.safetensors);;"
                  "All files (*)")
 
@@ -66,7 +66,6 @@ class WeightsManagerDialog(QDialog):
         head = self.table.horizontalHeader()
         head.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         head.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        head.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Interactive)
         self.table.itemSelectionChanged.connect(self._update_buttons)
         self.table.itemDoubleClicked.connect(lambda *_: self.use_selected())
 
@@ -106,7 +105,7 @@ class WeightsManagerDialog(QDialog):
         lay.addWidget(self.table, 1)
         lay.addWidget(self.message)
         lay.addLayout(row)
-        self.resize(980, 440)
+        self.resize(1120, 440)
         self.refresh()
 
     # ----- the list ---------------------------------------------------------------------------------------
@@ -118,16 +117,16 @@ class WeightsManagerDialog(QDialog):
         self.table.setRowCount(len(self.entries))
         used = Path(self.in_use).resolve() if self.in_use else None
         for i, e in enumerate(self.entries):
-            label = e.title + ("  (starter, read-only)" if e.starter else "")
+            label = e.title
             if e.error:
                 label = f"{e.name}: unreadable"
             size = f"{e.image_size[0]}×{e.image_size[1]}" if e.image_size else ""
             cells = (label, e.backend, size, e.data, e.created[:16].replace("T", " "), lib.human_size(e.file_size),
-                     e.path.name)
+                     e.path.name, "starter, read-only" if e.starter else "yours")
             in_use = used is not None and e.path.resolve() == used
             for j, text in enumerate(cells):
                 it = QTableWidgetItem(text)
-                tip = e.error or str(e.path)
+                tip = e.error or f"{e.title}\n{e.path}"
                 it.setToolTip(tip + ("\nIn use now" if in_use else ""))
                 if in_use or e.starter:
                     f = QFont(it.font())

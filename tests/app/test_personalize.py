@@ -176,6 +176,7 @@ def test_plan_defaults_and_commands(tmp_path):
     est = P.estimate(plan)
     assert est.images == 2 and est.train_s >= 600 and est.prepare_s < 30
     assert "at least 2 photos" in P.pair_note(1).lower()
+    assert [P.duration(s) for s in (14, 120, 134, 615)] == ["14 s", "2 min", "2 min 14 s", "10 min"]
     assert "20 pairs" in P.pair_note(5) and "last 2 photos" in P.pair_note(8)
 
 

@@ -35,7 +35,8 @@ def test_lists_and_protects_starters(qtbot, tmp_path):
     assert anna[col["Image size"]] == "64×32" and anna[col["Trained on"]] == "anna-photos"
     assert anna[col["Created"]][:2] == "20" and "MB" in anna[col["File size"]]
     assert anna[col["File"]] == "anna.safetensors"
-    assert "read-only" in starter[col["Label"]] and starter[col["Trained on"]] == "synthetic people"
+    assert anna[col["Kind"]] == "yours" and starter[col["Kind"]] == "starter, read-only"
+    assert starter[col["Label"]] == "starter attention" and starter[col["Trained on"]] == "synthetic people"
     d.table.selectRow(1)
     assert d.use_btn.isEnabled() and d.export_btn.isEnabled()
     assert not d.rename_btn.isEnabled() and not d.delete_btn.isEnabled()
