@@ -430,8 +430,7 @@ class Personalizer(QObject):
     def _prepared(self, code: int) -> None:
         if self._stop_requested:
             self._set_phase(IDLE)
-            self.status.emit("Stopped while finding the person. Start again to continue (photos already "
-                             "processed are kept).")
+            self.status.emit("Stopped while finding the person; nothing was trained.")
             return
         if code != 0:
             return self._fail("Preparing the training data failed")
@@ -517,10 +516,11 @@ class Personalizer(QObject):
         text = bytes(self._proc.readAllStandardOutput()).decode("utf-8", "replace")
         self._stdout += text
         if self._step_name == "fit" and self._reader is None:
-            first = self._stdout.strip().splitlines()
-            if first:  # fit's one stdout line: the run folder, as soon as it exists
-                run = Path(first[0].strip())
-                self.run_dir = run if run.is_absolute() else self.data_dir / run
+            # fit's one stdout line is the run folder, printed as soon as it exists (only whole lines count)
+            lines = [ln.strip() for ln in self._stdout.split("\n")[:-1] if ln.strip()]
+            runs = [self.data_dir / ln for ln in lines if (self.data_dir / ln).is_dir()]
+            if runs:
+                self.run_dir = runs[0]
                 self._reader = StatsReader(self.run_dir)
                 self.rows = []
                 self.rowsReset.emit()
