@@ -35,7 +35,7 @@ def ready_window(qtbot, photos):
     return win
 
 
-def tiny_settings(d, steps=20, every=5):
+def tiny_settings(d, steps=30, every=5):
     """A run that takes seconds: attention at 64x32, width 0.25, from scratch."""
     d.backend.setCurrentIndex(d.backend.findData("attention"))
     d.start_from.setCurrentIndex(d.start_from.findData(None))
@@ -73,7 +73,7 @@ def test_train_stop_resume_and_use(qtbot, tmp_path):
     qtbot.waitUntil(lambda: ctl.phase in (P.STOPPED, P.FAILED, P.IDLE), timeout=RUN_MS)
     assert ctl.phase == P.STOPPED, ctl.last_error
     stopped_at = ctl.last_train_row()["step"]
-    assert 1 <= stopped_at < 20 and P.has_checkpoint(ctl.run_dir)
+    assert 1 <= stopped_at < 30 and P.has_checkpoint(ctl.run_dir)
     assert d.resume_btn.isEnabled() and d.use_btn.isEnabled() and not d.start_btn.isEnabled()
     # the stop's final step left a preview grid, shown in the dialog
     qtbot.waitUntil(lambda: ctl.grid is not None, timeout=5000)
@@ -85,7 +85,7 @@ def test_train_stop_resume_and_use(qtbot, tmp_path):
     rows = ctl.rows
     assert any(r.get("kind") == "start" and r.get("resumed") for r in rows)
     steps = [r["step"] for r in rows if r.get("kind") == "train"]
-    assert steps[-1] == 20 and sorted(set(steps)) == steps  # one curve, continued from the checkpoint
+    assert steps[-1] == 30 and sorted(set(steps)) == steps  # one curve, continued from the checkpoint
     assert list(d.curve.getData()[0]) == steps
     assert any(r.get("kind") == "val" for r in rows) and "SSIM" in d.figures.text()
 
