@@ -30,7 +30,9 @@ def _torch_threads():
     try:
         import torch
 
-        torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+        # One thread by default: the tests' networks are tiny, and two threads spin-waiting on each other made
+        # some files 5-40x slower on a busy 2-core machine (measured). POSEEDITOR_TEST_THREADS overrides.
+        torch.set_num_threads(int(os.environ.get("POSEEDITOR_TEST_THREADS", "1")))
     except ImportError:
         pass
     yield

@@ -17,14 +17,6 @@ from engine.pose import J, Pose
 
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny convolutions gain nothing from a second thread, and on a busy shared CPU two threads waiting for each
-    other at every op made this file ~40x slower (measured): run it on one, then restore."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 TINY = dict(CONFIGS["cpu-small"], image_size=[64, 32], width=0.25, num_scales=None, num_warp_scales=None)

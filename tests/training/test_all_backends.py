@@ -12,20 +12,12 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from training.recipes.base import recipe_names
 
 STEPS, KILL_AT = 10, 4
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: on a shared 2-core machine two threads spin-wait on each other and run ~5x slower."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")

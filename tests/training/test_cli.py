@@ -16,12 +16,6 @@ from training.cli import COMMANDS, main
 SCRIPT = Path(sys.executable).with_name("poseeditor-train")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture

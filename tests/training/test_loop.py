@@ -82,13 +82,6 @@ class TinyRecipe(Recipe):
         return {"loss": loss.item(), "l1": loss.item()}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: on a shared 2-core machine two threads spin-wait on each other and run ~5x slower."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture

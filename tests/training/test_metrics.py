@@ -52,12 +52,6 @@ def skimage_like_ssim(ref, gen, data_range):
     return float(np.mean(out))
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,101 @@
+"""Reproduce the starter weights in resources/weights/ from the project's own synthetic people, nothing else.
+
+    .venv/bin/python scripts/train_starters.py [--backends attention pnr ...] [--minutes 8] [--parallel 2]
+
+For each backend: `poseeditor-train fit` with resources/weights/configs/<backend>.json on a synthetic dataset
+(`poseeditor-train synth`, fixed seed), `export --half` to resources/weights/<backend>.safetensors, and
+`evaluate` on the synthetic test pairs, whose report is kept beside the weights as <backend>.report.json with
+the exact commands that made them. Runs and the dataset go to build/starters/ (not committed).
+Several backends train at once with --parallel (one torch thread each: on a 2-core CPU that is the fastest).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+WEIGHTS = ROOT / "resources" / "weights"
+CONFIGS = WEIGHTS / "configs"
+BUILD = ROOT / "build" / "starters"
+SYNTH = ["--identities", "400", "--poses-per-identity", "6", "--size", "256x128", "--seed", "2026"]
+DATA_LABEL = "synthetic people (poseeditor-train synth --seed 2026, 400 people x 6 poses)"
+TRAIN = [sys.executable, "-m", "training.cli"]
+
+
+def run(cmd, log: Path | None = None) -> str:
+    print("$", " ".join(shlex.quote(str(c)) for c in cmd), flush=True)
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    out = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, env=env, cwd=ROOT)
+    if log:
+        log.write_text(out.stdout + "\n--- stderr ---\n" + out.stderr)
+    if out.returncode != 0:
+        raise SystemExit(f"failed ({out.returncode}): {' '.join(map(str, cmd))}\n{out.stderr[-2000:]}")
+    return out.stdout
+
+
+def train_one(backend: str, minutes: float, data: Path) -> dict:
+    config = CONFIGS / f"{backend}.json"
+    runs = BUILD / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    fit = TRAIN + ["fit", "--backend", backend, "--data", data, "--config", config, "--runs-dir", runs,
+                   "--time-budget", str(minutes), "--no-progress", "--seed", "2026",
+                   "--label", f"starter weights ({backend}), trained on {DATA_LABEL}"]
+    t = time.time()
+    run_dir = Path(run(fit, BUILD / f"{backend}.fit.log").strip().splitlines()[-1])
+    seconds = time.time() - t
+    out = WEIGHTS / f"{backend}.safetensors"
+    export = TRAIN + ["export", run_dir, "-o", out, "--half",
+                      "--label", f"starter weights ({backend}), trained on {DATA_LABEL}"]
+    run(export)
+    ev_dir = BUILD / f"{backend}-eval"
+    evaluate = TRAIN + ["evaluate", out, "--data", data, "--limit", "64", "-o", ev_dir]
+    run(evaluate)
+    report = json.loads((ev_dir / "report.json").read_text())
+    options = json.loads((run_dir / "training_options.json").read_text())
+    summary = {
+        "backend": backend, "weights": out.name, "size_bytes": out.stat().st_size,
+        "data": DATA_LABEL, "train_seconds": round(seconds), "cpu": f"{os.cpu_count()} cores, no GPU",
+        "steps": _last_step(run_dir), "net_config": options.get("net_config"),
+        "commands": [" ".join(map(str, c)).replace(str(ROOT) + "/", "")
+                     for c in (TRAIN[1:] + ["synth", "-o", data, *SYNTH], fit, export, evaluate)],
+        "evaluation_on_synthetic_test_pairs": report,
+    }
+    (WEIGHTS / f"{backend}.report.json").write_text(json.dumps(summary, indent=1, default=str))
+    return summary
+
+
+def _last_step(run_dir: Path) -> int:
+    step = 0
+    for line in (run_dir / "stats.jsonl").read_text().splitlines():
+        try:
+            step = max(step, int(json.loads(line).get("step", 0)))
+        except ValueError:
+            pass
+    return step
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--backends", nargs="*", default=[p.stem for p in sorted(CONFIGS.glob("*.json"))])
+    ap.add_argument("--minutes", type=float, default=8.0, help="training time budget per backend")
+    ap.add_argument("--parallel", type=int, default=2)
+    a = ap.parse_args()
+    data = BUILD / "synth-256x128"
+    if not (data / "dataset.json").exists():
+        run(TRAIN + ["synth", "-o", data, *SYNTH])
+    with ThreadPoolExecutor(a.parallel) as pool:
+        for s in pool.map(lambda b: train_one(b, a.minutes, data), a.backends):
+            r = s["evaluation_on_synthetic_test_pairs"]["metrics"]
+            figures = {k: round(r[k], 3) for k in ("ssim", "l1", "pckh") if isinstance(r.get(k), float)}
+            print(f"{s['backend']}: {s['size_bytes'] / 1e6:.1f} MB, {s['steps']} steps, {figures}")
+
+
+if __name__ == "__main__":
+    main()
