@@ -311,4 +311,5 @@ def gflops_estimate(config: dict) -> float:
 
 
 __all__ = ["DganGenerator", "SelfAttention", "KerasInstanceNorm", "Encoder", "Decoder", "resolve_config",
-           "filters_for", "auto_levels", "count_parameters", "gflops_estimate", "gflops_parts", "maybe_sn", "make_norm"]
+           "filters_for", "auto_levels", "count_parameters", "gflops_estimate", "gflops_parts", "maybe_sn",
+           "make_norm"]

@@ -68,7 +68,8 @@ def test_generator_layers_follow_the_released_code():
     assert g.appearance.layers[0].in_channels == 21 and g.pose.layers[0].in_channels == 18
     x, sp, tp = tiny_inputs(1, 128, 64)
     st = g.eval().encode_sources(x, sp)
-    assert [tuple(st[f"app{i}"].shape[-2:]) for i in range(6)] == [(128, 64), (64, 32), (32, 16), (16, 8), (8, 4), (4, 2)]
+    sizes = [tuple(st[f"app{i}"].shape[-2:]) for i in range(6)]
+    assert sizes == [(128, 64), (64, 32), (32, 16), (16, 8), (8, 4), (4, 2)]
 
 
 def test_bad_configuration_is_refused_clearly():
@@ -369,7 +370,8 @@ def _keras_conv_transpose(x, k, stride=2, crop=1):
     out = np.zeros((b, (h - 1) * stride + kh, (w - 1) * stride + kw, co))
     for y in range(h):
         for xx in range(w):
-            out[:, y * stride:y * stride + kh, xx * stride:xx * stride + kw] += np.einsum("bi,hwoi->bhwo", x[:, y, xx], k)
+            contribution = np.einsum("bi,hwoi->bhwo", x[:, y, xx], k)
+            out[:, y * stride:y * stride + kh, xx * stride:xx * stride + kw] += contribution
     return out[:, crop:-crop, crop:-crop]
 
 
