@@ -22,28 +22,15 @@ from torch.utils.flop_counter import FlopCounterMode
 from engine.backends.attention import CONFIGS, AttentionBackend, AttentionNet
 from engine.presets import fit_preset
 
+from benchlib import drag, pct  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+
 PHOTO_W, PHOTO_H = 480, 720
-
-
-def pct(v, q):
-    return float(np.percentile(v, q))
 
 
 def size_label(name):
     c = CONFIGS[name]
     h, w = c["image_size"]
     return f"{h}x{w}" + (f" (padded to {max(h, w)}x{max(h, w)})" if c["pad_to_square"] else "")
-
-
-def drag(pose, n):
-    """n small moves of the right wrist around the elbow."""
-    e, w = pose.point("r_elbow"), pose.point("r_wrist")
-    out = []
-    for i in range(n):
-        a = 0.8 * np.pi * i / max(1, n - 1)
-        rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
-        out.append(pose.moved("r_wrist", *(e + rot @ (w - e))))
-    return out
 
 
 def latency(name: str, n_cached: int, n_full: int):

@@ -27,12 +27,10 @@ import torch
 from engine.backends.pnr import CONFIGS, PnrBackend, PnrNet
 from engine.presets import fit_preset
 
+from benchlib import drag, pct  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+
 PHOTO_W, PHOTO_H = 480, 720
 REFERENCE_POSES = ("standing", "walking", "arms-up", "wide-stance", "hands-on-hips")
-
-
-def pct(v, q):
-    return float(np.percentile(v, q))
 
 
 class Timer:
@@ -50,17 +48,6 @@ class Timer:
 def fmt(label, walls, cpus):
     return (f"{label} wall p50 {pct(walls, 50):6.0f} p95 {pct(walls, 95):6.0f} ms, "
             f"cpu p50 {pct(cpus, 50):6.0f} p95 {pct(cpus, 95):6.0f} ms")
-
-
-def drag(pose, n):
-    """n small moves of the right wrist around the elbow."""
-    e, w = pose.point("r_elbow"), pose.point("r_wrist")
-    out = []
-    for i in range(n):
-        a = 0.8 * np.pi * i / max(1, n - 1)
-        rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
-        out.append(pose.moved("r_wrist", *(e + rot @ (w - e))))
-    return out
 
 
 def latency(name: str, refs: int, n_cached: int, n_full: int):

@@ -24,22 +24,9 @@ from engine.backends.spgnet import CONFIGS, SPGNetwork, SpgnetBackend
 from engine.detect import pose_mask
 from engine.presets import fit_preset
 
+from benchlib import drag, pct  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+
 PHOTO_W, PHOTO_H = 480, 720
-
-
-def pct(v, q):
-    return float(np.percentile(v, q))
-
-
-def drag(pose, n):
-    """n small moves of the right wrist around the elbow."""
-    e, w = pose.point("r_elbow"), pose.point("r_wrist")
-    out = []
-    for i in range(n):
-        a = 0.8 * np.pi * i / max(1, n - 1)
-        rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
-        out.append(pose.moved("r_wrist", *(e + rot @ (w - e))))
-    return out
 
 
 def config_of(name: str) -> dict:

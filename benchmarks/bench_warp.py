@@ -13,30 +13,19 @@ import time
 from pathlib import Path
 
 import cv2
-import numpy as np
 
 from engine.backends.warp import WarpBackend
 from engine.detect import detect_pose
 from engine.images import load_image
 
+from benchlib import drag, pct, machine_line  # noqa: E402
+
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
-def drag_targets(pose, n=40):
-    w = pose.point("r_wrist").copy()
-    e = pose.point("r_elbow")
-    out = []
-    for i in range(n):
-        a = np.pi * i / (n - 1) * 0.8
-        d = w - e
-        rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
-        out.append(pose.moved("r_wrist", *(e + rot @ d)))
-    return out
 
 
 def measure(label, img, det, n=40):
     b = WarpBackend()
-    targets = drag_targets(det.pose, n)
+    targets = drag(det.pose, n)
     state = b.encode_sources([img], [det.pose], [det.mask])
     b.render(state, targets[0])  # warm-up
     cached, uncached = [], []
@@ -48,13 +37,13 @@ def measure(label, img, det, n=40):
         t0 = time.perf_counter()
         b.render(b.encode_sources([img], [det.pose], [det.mask]), t)
         uncached.append((time.perf_counter() - t0) * 1000)
-    p = lambda v, q: float(np.percentile(v, q))
+    p = pct
     print(f"{label:28s} {img.shape[1]:>5d}x{img.shape[0]:<5d} cached p50 {p(cached, 50):7.1f} ms  p95 "
           f"{p(cached, 95):7.1f} ms | uncached p50 {p(uncached, 50):7.1f} ms  p95 {p(uncached, 95):7.1f} ms")
 
 
 def main(paths):
-    print("warp backend render latency (CPU, single thread of OpenCV work per call)")
+    print(machine_line("warp backend render latency"))
     inputs = []
     if paths:
         inputs = [(Path(p).name, load_image(p)) for p in paths]
