@@ -21,7 +21,7 @@ from .dgan_net import DganGenerator, resolve_config
 
 # Everything a config may hold; "levels": "auto" follows the authors' rule (6 up to 128 px, else 7).
 _COMMON = {"levels": "auto", "norm": "keras-instance", "dropout": 0.5, "warped_skips": 4, "sigma": 6.0,
-           "self_attention": False, "spectral_norm": False, "attention_pool": 1}
+           "self_attention": False, "spectral_norm": False, "attention_pool": 1, "torso_whole_image": True}
 CONFIGS = {
     "paper-128x64": dict(_COMMON, image_size=[128, 64], width=1.0, levels=6),
     "paper-256x256": dict(_COMMON, image_size=[256, 256], width=1.0, levels=7),

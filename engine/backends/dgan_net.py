@@ -12,6 +12,10 @@ Layout as in the authors' Keras code (pose-gan ``conditional_gan.py``), which de
         filters 512, 512, 512, 256, 128 (one more 512 at 256x256), each after concatenating the next skip;
         last: concat skip 0 -> ReLU -> 3x3 conv (bias) -> tanh
 
+Part masks come from engine.encode.part_warps (the region of each part in the source, the mirror limb for a
+missing one), except the torso's, which covers the whole image as the paper says (``torso_whole_image``), so
+that the background reaches the decoder through the torso's transform.
+
 The paper's text writes "CN_64^1" for the first encoder layer; the released code (and so the released weights)
 has a plain 3x3 conv there: we follow the code.
 
@@ -38,9 +42,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
+from ..encode import PART_NAMES
 from .layers import heatmaps, part_warp_tensors, resize_masks, scale_affines, warp_features
 
 NUM_JOINTS = 18
+TORSO = PART_NAMES.index("torso")
 # Paper / released-code filters of the 6-level (128x64, Market) generator; 7 levels add one 512 block.
 BASE_ENCODER = (64, 128, 256)
 BASE_DECODER_TAIL = (256, 128)
@@ -77,6 +83,8 @@ def resolve_config(config: dict) -> dict:
     cfg.setdefault("self_attention", False)
     cfg.setdefault("attention_pool", 1)
     cfg.setdefault("sigma", 6.0)
+    cfg.setdefault("torso_whole_image", True)
+    cfg["torso_whole_image"] = bool(cfg["torso_whole_image"])
     cfg["spectral_norm"] = bool(cfg["spectral_norm"])
     cfg["self_attention"] = bool(cfg["self_attention"])
     cfg["attention_pool"] = int(cfg["attention_pool"])
@@ -260,6 +268,12 @@ class DganGenerator(nn.Module):
             return feats
         h = self.image_size[0]
         affines, masks = part_warp_tensors(state["src_pose"].float(), tgt_pose.float(), self.image_size)
+        if self.config["torso_whole_image"]:
+            # the paper (sec. 3.1): "for the torso ... a region which includes the whole image, in such a way to
+            # shuttle texture information for the background pixels"; still empty when the torso is not valid
+            valid = masks[:, TORSO].flatten(1).amax(1) > 0
+            masks = masks.clone()
+            masks[:, TORSO] = valid[:, None, None].to(masks.dtype)
         out = []
         for i, f in enumerate(feats):
             if i < k:

@@ -105,7 +105,7 @@ def test_warp_of_a_known_feature_map_lands_where_the_transform_says():
 def test_generator_skips_follow_a_translated_pose():
     """Whole-body translation of the pose: every part affine is the same shift, at every skip resolution."""
     h, w = 64, 32
-    g = DganGenerator(dict(TINY, image_size=[h, w])).eval()
+    g = DganGenerator(dict(TINY, image_size=[h, w], torso_whole_image=False)).eval()  # the body parts alone
     src = fit_preset("standing", w, h)
     src = Pose(src.xy * np.float32(0.7) + np.float32([3, 6]), src.present, w, h)
     tgt = Pose(src.xy + np.float32([4, 6]), src.present, w, h)
@@ -122,6 +122,10 @@ def test_generator_skips_follow_a_translated_pose():
         assert torch.allclose(moved[:, covered], source[:, covered], atol=1e-4)
         assert float(out[:, :dy].abs().max()) == 0.0  # nothing of the body above where it moved to
     assert skips[4] is state["app4"] and skips[5] is state["app5"]  # the two deepest go unwarped
+    # as the paper has it, the torso's region is the whole image: the background moves with the torso
+    whole = DganGenerator(dict(TINY, image_size=[h, w])).eval().warped_skips(state, pose_tensor(tgt)[None])[0][0]
+    assert torch.allclose(whole[:, 6:, 4:], state["app0"][0, :, :h - 6, :w - 4], atol=1e-4)
+    assert float(whole[:, :6].abs().max()) < 1e-4  # what came from outside the photo is empty
 
 
 def test_a_limb_missing_in_the_source_borrows_its_mirror_limb():
