@@ -27,17 +27,6 @@ class Spinner(QWidget):
         self.setVisible(False)
         self.setToolTip("Rendering...")
 
-    def set_original(self, rgb: np.ndarray | None):
-        self.original = rgb
-
-    def _show_original(self):
-        if self.original is not None and self.result is not None:
-            self.pane.set_image(self.original, self.pane.seq)
-
-    def _show_result(self):
-        if self.result is not None:
-            self.pane.set_image(self.result.image, self.result.seq, self.result.qimage)
-
     def set_busy(self, busy: bool):
         self.setVisible(busy)
         (self._timer.start if busy else self._timer.stop)()
