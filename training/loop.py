@@ -564,7 +564,7 @@ class Trainer:
         self.net_config = dict(getattr(self.recipe.generator, "config", None) or self.recipe.net_config)
         # Recipes that manage precision themselves (their own autocast / GradScaler, switched by recipe.amp)
         # are left to it; the others get the loop's wrapper.
-        self.recipe_amp = hasattr(self.recipe, "scaler") or hasattr(self.recipe, "_autocast")
+        self.recipe_amp = self.recipe.manages_amp
         self.amp = Amp(self.device, bool(opts["amp"]) and self.device.type == "cuda"
                        and getattr(self.recipe, "amp", True) and not self.recipe_amp)
         # per-rank randomness from here on (noise, dropout), model init above was shared

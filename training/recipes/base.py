@@ -24,6 +24,9 @@ class Recipe(abc.ABC):
     default_options: ClassVar[dict] = {}
     # Network config defaults for training (merged over the backend's default_config).
     default_net_config: ClassVar[dict] = {}
+    # True when train_step does its own mixed precision on CUDA (autocast, loss scaling); otherwise the loop
+    # wraps train_step in autocast and scales its backward passes.
+    manages_amp: ClassVar[bool] = False
 
     def __init__(self, net_config: dict, options: dict, device="cpu"):
         from engine.registry import backend_class

@@ -59,6 +59,7 @@ class DganDiscriminator(nn.Module):
 
 
 class DganRecipe(Recipe):
+    manages_amp = True  # its own autocast (bfloat16)
     backend = "dgan"
     default_options = {
         "lr": 2e-4, "beta1": 0.5, "beta2": 0.999,

@@ -47,6 +47,7 @@ class ResnetDiscriminator(nn.Module):
 
 
 class PnrRecipe(Recipe):
+    manages_amp = True  # its own autocast + GradScaler
     backend = "pnr"
     default_options = {
         "lambda_l1": 5.0,
