@@ -25,6 +25,7 @@ BUILD = ROOT / "build" / "dance"
 DATA = BUILD / "dance-256x128"
 TRAIN = [sys.executable, "-m", "training.cli"]
 LIMIT = "100"
+MULTI_SHOT = ("pnr", "spgnet")
 
 
 def run(cmd) -> str:
@@ -36,10 +37,12 @@ def run(cmd) -> str:
     return r.stdout
 
 
-def evaluate(target, out: Path, backend: str | None = None) -> dict:
+def evaluate(target, out: Path, backend: str | None = None, sources: int = 1) -> dict:
     cmd = TRAIN + ["evaluate"] + ([target] if target else []) + ["--data", DATA, "--limit", LIMIT, "-o", out]
     if backend:
         cmd += ["--backend", backend]
+    if sources > 1:
+        cmd += ["--num-sources", str(sources)]
     run(cmd)
     return json.loads((out / "report.json").read_text())["metrics"]
 
@@ -57,6 +60,9 @@ def one_backend(backend: str, minutes: float) -> dict:
     run_dir = Path(run(fit).strip().splitlines()[-1])
     steps = max(json.loads(x).get("step", 0) for x in (run_dir / "stats.jsonl").read_text().splitlines())
     row["tuned"] = evaluate(run_dir, BUILD / f"{backend}-tuned")
+    if backend in MULTI_SHOT:  # the same weights given 3 and 5 photos of the person
+        for m in (3, 5):
+            row[f"tuned_{m}"] = evaluate(run_dir, BUILD / f"{backend}-tuned-{m}", sources=m)
     row["steps"], row["minutes"], row["run"] = steps, minutes, str(run_dir)
     return row
 
@@ -84,6 +90,9 @@ def main():
     print(f"| warp (no training) | {fmt(warp)} | - | - |")
     for r in rows:
         print(f"| {r['backend']} | {fmt(r.get('starter'))} | {fmt(r['tuned'])} | {r['minutes']:g} min, {r['steps']} steps |")
+        for m in (3, 5):
+            if f"tuned_{m}" in r:
+                print(f"| {r['backend']}, {m} references | | {fmt(r[f'tuned_{m}'])} | (same weights) |")
 
 
 if __name__ == "__main__":
