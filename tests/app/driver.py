@@ -52,6 +52,9 @@ def drag_joint(qtbot, win, joint: int, dx: int, dy: int, steps: int = 8):
         QTest.mouseMove(vp, start + QPoint(round(dx * k / steps), round(dy * k / steps)))
         qtbot.wait(5)
     end = start + QPoint(dx, dy)
+    # where the drag went in photo pixels, read while the joint is still held: the view never re-fits under a
+    # held joint, but may re-fit (a dock resizing under load) as soon as it is released
+    win.scene_drag = win.canvas.mapToScene(end) - win.canvas.mapToScene(start)
     QTest.mouseRelease(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, end)
     return start, end
 
