@@ -2,6 +2,7 @@
 geometry across runs, the desktop entry, and the command line."""
 import json
 import warnings
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -41,7 +42,7 @@ def test_session_save_and_reopen(qtbot, tmp_path):
     assert win2.open_session(path)
     wait_loaded(qtbot, win2, 2)
     res = wait_idle_result(qtbot, win2)
-    assert [r.path for r in win2.doc.refs] == [str(women1), str(women2)]
+    assert [Path(r.path).resolve() for r in win2.doc.refs] == [Path(women1).resolve(), Path(women2).resolve()]
     assert win2.doc.target == edited and res.pose == edited
     assert win2.backend_info is None or win2.backend_info["name"] == data["backend"]
     # the session is in the recent files, and reopening it from there works too
