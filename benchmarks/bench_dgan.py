@@ -26,6 +26,8 @@ from engine.backends.dgan import CONFIGS, SA_CONFIGS, DganBackend, DganSaBackend
 from engine.backends.dgan_net import count_parameters, gflops_estimate, gflops_parts
 from engine.presets import fit_preset
 
+from benchlib import drag  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
@@ -45,17 +47,6 @@ def photo_and_pose():
     for a, b in ((2, 3), (3, 4), (5, 6), (6, 7), (8, 9), (9, 10), (11, 12), (12, 13), (1, 8), (1, 11)):
         cv2.line(img, tuple(map(int, pose.xy[a])), tuple(map(int, pose.xy[b])), (40, 60, 160), 9)
     return "painted figure", img, pose
-
-
-def drag(pose, n):
-    """n poses along an arc of the right wrist around the elbow."""
-    w, e = pose.point("r_wrist"), pose.point("r_elbow")
-    out = []
-    for i in range(n):
-        a = 0.8 * np.pi * i / max(1, n - 1)
-        rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
-        out.append(pose.moved("r_wrist", *(e + rot @ (w - e))))
-    return out
 
 
 def pct(values, q):

@@ -61,9 +61,13 @@ class Recipe(abc.ABC):
         was = g.training
         g.eval()
         try:
-            return g(batch["src_img"], batch["src_pose"], batch["tgt_pose"])
+            return g(*self.generator_inputs(batch))
         finally:
             g.train(was)
+
+    def generator_inputs(self, batch: dict) -> tuple:
+        """The generator's arguments at inference (a backend that needs more, e.g. parsing, adds them)."""
+        return batch["src_img"], batch["src_pose"], batch["tgt_pose"]
 
     def extra_images(self, batch: dict) -> dict[str, torch.Tensor]:
         """Optional extra rows for the image grid (e.g. predicted parsing), name -> (B, 3, H, W) in [-1, 1]."""

@@ -146,16 +146,9 @@ class SpgnetRecipe(Recipe):
         return out
 
     # ----- inference ----------------------------------------------------------------------------------------
-    @torch.no_grad()
-    def generate(self, batch: dict) -> torch.Tensor:
-        """The inference path: stage 2 on SPATN's predicted parsing."""
-        g = self.generator
-        was = g.training
-        g.eval()
-        try:
-            return g(batch["src_img"], batch["src_pose"], batch["tgt_pose"], batch.get("src_parsing"))
-        finally:
-            g.train(was)
+    def generator_inputs(self, batch: dict) -> tuple:
+        """The inference path: stage 2 on SPATN's predicted parsing, from the sources' parsing."""
+        return batch["src_img"], batch["src_pose"], batch["tgt_pose"], batch.get("src_parsing")
 
     @torch.no_grad()
     def extra_images(self, batch: dict) -> dict[str, torch.Tensor]:
