@@ -7,6 +7,7 @@ and feet fit and the limbs have room to move, widened or heightened to the model
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -18,6 +19,7 @@ from .pose import Pose
 MARGIN_TOP = 0.16
 MARGIN_BOTTOM = 0.08
 MARGIN_SIDE = 0.10
+PASTE_FEATHER = 0.04  # of the crop's size: the soft edge where a network's crop meets the photo
 HEAD_TOP = 1.4  # head sizes (ear to ear) above the highest joint
 
 
@@ -58,22 +60,32 @@ class Frame:
         h, w = self.photo_size
         return pose.transformed(self.inverse, w, h)
 
-    def paste(self, photo: np.ndarray, crop: np.ndarray, feather: float = 0.04) -> np.ndarray:
-        """Put a model-sized image back into the photo, with a soft edge where the crop box ends."""
-        ph, pw = photo.shape[:2]
+    @cached_property
+    def paste_alpha(self) -> np.ndarray | None:
+        """The blend mask of ``paste`` in photo pixels, or None where the box covers the whole photo.
+
+        It depends only on the frame, so it is made once per reference, not on every drag: 1 inside the box,
+        ramping to 0 over 4% of its size at edges that lie inside the photo."""
+        ph, pw = self.photo_size
         h, w = self.model_size
-        back = cv2.warpAffine(crop, self.inverse, (pw, ph), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
-        # alpha: 1 inside the box, ramping to 0 over ``feather`` of its size at edges that lie inside the photo
-        ramp = max(1.0, feather * min(h, w))
+        # where the box reaches past the photo's edge there is nothing to blend with: the result is opaque
+        inside = cv2.warpAffine(np.ones((h, w), np.float32), self.inverse, (pw, ph), borderValue=0)
+        if inside.min() > 0.999:
+            return None
+        ramp = max(1.0, PASTE_FEATHER * min(h, w))
         ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
         edge = np.minimum.reduce([xs + 0.5, ys + 0.5, w - 0.5 - xs, h - 0.5 - ys])
         a = np.clip(edge / ramp, 0, 1)
-        alpha = cv2.warpAffine(a, self.inverse, (pw, ph), flags=cv2.INTER_LINEAR, borderValue=0)
-        # where the box reaches past the photo's edge there is nothing to blend with: keep it fully opaque
-        inside = cv2.warpAffine(np.ones((h, w), np.float32), self.inverse, (pw, ph), borderValue=0)
-        if inside.min() > 0.999:
+        return cv2.warpAffine(a, self.inverse, (pw, ph), flags=cv2.INTER_LINEAR, borderValue=0)[..., None]
+
+    def paste(self, photo: np.ndarray, crop: np.ndarray) -> np.ndarray:
+        """Put a model-sized image back into the photo, with a soft edge where the crop box ends."""
+        ph, pw = photo.shape[:2]
+        back = cv2.warpAffine(crop, self.inverse, (pw, ph), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+        alpha = self.paste_alpha
+        if alpha is None:
             return back
-        out = photo.astype(np.float32) * (1 - alpha[..., None]) + back.astype(np.float32) * alpha[..., None]
+        out = photo.astype(np.float32) * (1 - alpha) + back.astype(np.float32) * alpha
         return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
