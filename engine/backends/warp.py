@@ -5,7 +5,10 @@ No network, no weights, any image size, tens of milliseconds: the live preview a
 encode_sources (once per set of references)
     - split the person (segmentation mask) into 10 part layers with engine.parsing's nearest-limb labels;
       each limb layer also takes a disc of the body around its two joints, so a bent elbow or knee shows no
-      wedge-shaped gap between the two limb layers;
+      wedge-shaped gap between the two limb layers; each layer reaches a little under the layers drawn in
+      front of it (no background showing through where two soft part edges meet), and carries a thin ring of
+      the photo around the person, drawn only while the part stays put: the unchanged pose gives back the
+      photo itself, with no inpainted band round the body, and a moved part takes no rim of background along;
     - inpaint the person out of the first photo to get the background (OpenCV Telea at a reduced size, pasted
       back only inside the hole).
 render (every drag)
@@ -43,12 +46,16 @@ _CHAIN_NEIGHBOURS = {k: tuple(PART_NAMES.index(n) for n in v) for k, v in _CHAIN
 
 @dataclass
 class Layer:
-    """One part of one reference: premultiplied RGB and alpha, cropped to the part's bounding box."""
+    """One part of one reference, cropped to the part's bounding box (ring included)."""
 
-    rgb: np.ndarray      # (h, w, 3) float32, premultiplied by alpha
-    alpha: np.ndarray    # (h, w) float32
+    rgb: np.ndarray      # (h, w, 3) float32, the photo's pixels (not premultiplied: alpha is chosen per render)
+    fill: np.ndarray     # the same, with the part's own colours spread past its edge: a moved part's soft edge
+                         # must not show the background it was cut from
+    alpha: np.ndarray    # (h, w) float32, the part itself
+    ring: np.ndarray     # (h, w) float32, what the ring of surroundings adds to alpha while the part stays put
     x0: int
     y0: int
+    ring_px: float       # the ring's width: a part moved this far (pixels) or more is drawn without it
 
 
 def _inpaint_background(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
@@ -69,37 +76,85 @@ def _inpaint_background(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
     return out
 
 
+def _hole_radius(pose: Pose) -> int:
+    """How far the background's hole reaches past the person mask (segmentation misses hands, hair fringes)."""
+    ts = torso_size(pose) or pose.head_size() * 3
+    return max(1, int(round(ts / 12)))
+
+
+def _grow_labels(labels: np.ndarray, steps: int) -> np.ndarray:
+    """Labels spread ``steps`` pixels into the unlabelled (0) pixels around them, nearest label first (3x3
+    steps; where two labels arrive at once the higher wins, which only matters on a one-pixel line)."""
+    out = labels.copy()
+    kernel = np.ones((3, 3), np.uint8)
+    for _ in range(steps):
+        grown = cv2.dilate(out, kernel)
+        empty = out == 0
+        if not (empty & (grown > 0)).any():
+            break
+        out[empty] = grown[empty]
+    return out
+
+
+def _label_lut(labels) -> np.ndarray:
+    """A uint8 lookup table that is 1 at ``labels``: lut[label_image] is their mask (np.isin is ~20x slower)."""
+    lut = np.zeros(256, np.uint8)
+    lut[list(labels)] = 1
+    return lut
+
+
 def _layers_for(image: np.ndarray, pose: Pose, mask: np.ndarray) -> list[Layer | None]:
     """Part layers of one reference (None where the part is absent)."""
     person = (mask >= 0.5).astype(np.uint8)
-    labels = coarse_parsing(pose, person.astype(np.float32))
     ts = torso_size(pose) or pose.head_size() * 3
     joint_r = max(2, int(round(ts / 6)))
     feather = max(1, int(round(ts / 40))) * 2 + 1
+    # The ring: the layers carry the photo's pixels up to where the background's hole ends (plus the feather),
+    # so an unmoved part covers the inpainted band exactly; a moved part takes a thin rim of its surroundings.
+    ring_px = _hole_radius(pose) + feather // 2
+    core_labels = coarse_parsing(pose, person.astype(np.float32))
+    ring_labels = _grow_labels(core_labels, ring_px)
+    # The tuck: where two parts meet, the one drawn behind reaches under the one in front by the feather's
+    # reach, so the front layer's soft edge blends with the same pixels, not with the background.
+    tuck = feather // 2 + 1
+    tuck_kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * tuck + 1, 2 * tuck + 1))
+    depth = {PART_NAMES.index(p): i for i, p in enumerate(DEPTH_ORDER)}
     img = image.astype(np.float32)
     layers: list[Layer | None] = []
     for k, part in enumerate(PART_NAMES):
-        m = (labels == k + 1).astype(np.uint8)
         if part in PART_LIMBS:
             a, b = PART_LIMBS[part]
             if not (pose.present[a] and pose.present[b]):
                 layers.append(None)
                 continue
+        front = _label_lut([j + 1 for j in range(NUM_PARTS) if depth[j] > depth[k]])[core_labels]
+        core = (core_labels == k + 1).astype(np.uint8)
+        if part in PART_LIMBS:
             # the disc around each joint may only take pixels of the same limb chain (the neighbouring bone),
             # never clothing of another part that happens to touch the joint
-            chain = np.isin(labels, [k + 1] + [n + 1 for n in _CHAIN_NEIGHBOURS[part]]).astype(np.uint8)
-            discs = np.zeros_like(m)
+            chain = _label_lut([k + 1] + [n + 1 for n in _CHAIN_NEIGHBOURS[part]])[core_labels]
+            discs = np.zeros_like(core)
             for j in (a, b):
                 cv2.circle(discs, tuple(int(v) for v in np.round(pose.xy[j])), joint_r, 1, -1)
-            m |= discs & chain
-        if not m.any():
+            core |= discs & chain
+        if not core.any():
             layers.append(None)
             continue
-        alpha = cv2.GaussianBlur(m.astype(np.float32), (feather, feather), 0) if feather > 1 else m.astype(np.float32)
-        ys, xs = np.nonzero(alpha > 1e-3)
+        core |= cv2.dilate(core, tuck_kernel) & front
+        ringed = core | (ring_labels == k + 1).astype(np.uint8)
+        alpha, outer = (cv2.GaussianBlur(m.astype(np.float32), (feather, feather), 0) if feather > 1
+                        else m.astype(np.float32) for m in (core, ringed))
+        ys, xs = np.nonzero(outer > 1e-3)
         y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-        a = alpha[y0:y1, x0:x1]
-        layers.append(Layer(img[y0:y1, x0:x1] * a[..., None], a, int(x0), int(y0)))
+        a_core = alpha[y0:y1, x0:x1]
+        rgb = img[y0:y1, x0:x1]
+        hard = core[y0:y1, x0:x1].astype(np.float32)
+        spread = 2 * feather + 1  # normalised blur: the mean colour of the part's pixels nearby
+        num = cv2.GaussianBlur(rgb * hard[..., None], (spread, spread), 0)
+        den = cv2.GaussianBlur(hard, (spread, spread), 0)[..., None]
+        fill = np.where(hard[..., None] > 0, rgb, num / np.maximum(den, 1e-6))
+        layers.append(Layer(rgb.copy(), fill.astype(np.float32), a_core,
+                            np.maximum(outer[y0:y1, x0:x1] - a_core, 0), int(x0), int(y0), float(ring_px)))
     return layers
 
 
@@ -133,7 +188,8 @@ def _part_shape_cost(src: Pose, tgt: Pose, part: str) -> float:
 
 
 def _warp_layer(layer: Layer, A: np.ndarray, out_w: int, out_h: int):
-    """Warp a layer by A (target -> source pixels) into the output; returns (rgb, alpha, x0, y0) or None."""
+    """Warp a layer by A (target -> source pixels) into the output; returns (premultiplied rgb, alpha, x0, y0)
+    or None."""
     h, w = layer.alpha.shape
     # where the layer's box lands in the target: map its corners through A^-1 (source -> target)
     A3 = np.vstack([A, [0, 0, 1]])
@@ -155,8 +211,20 @@ def _warp_layer(layer: Layer, A: np.ndarray, out_w: int, out_h: int):
     M[:, 2] = A[:, :2] @ np.array([x0, y0]) + A[:, 2] - np.array([layer.x0, layer.y0])
     size = (x1 - x0, y1 - y0)
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-    rgb = cv2.warpAffine(layer.rgb, M, size, flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    alpha = cv2.warpAffine(layer.alpha, M, size, flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+    def warp(a, border=cv2.BORDER_CONSTANT):
+        return cv2.warpAffine(a, M, size, flags=flags, borderMode=border, borderValue=0)
+
+    # the ring fades out over a move of its own width: a part that stays put shows the photo exactly
+    moved = float(np.abs(tc - corners[:, :2]).max())
+    keep_ring = max(0.0, 1.0 - moved / max(layer.ring_px, 1.0))
+    if keep_ring <= 0:
+        alpha, rgb = warp(layer.alpha), warp(layer.fill, cv2.BORDER_REPLICATE)
+    else:
+        alpha = warp(layer.alpha + keep_ring * layer.ring)
+        src = layer.rgb if keep_ring >= 1 else layer.fill + keep_ring * (layer.rgb - layer.fill)
+        rgb = warp(src, cv2.BORDER_REPLICATE)
+    rgb *= alpha[..., None]
     return rgb, alpha, x0, y0
 
 
@@ -177,8 +245,7 @@ class WarpBackend(Backend):
         # the hole to fill: the segmentation, plus the skeleton's own limbs, which segmentation sometimes misses
         # at hands and feet (a hand left behind at the hip after the arm moved is the worst artefact)
         first_hole = ((masks[0] >= 0.35) | (pose_mask(poses[0]) > 0)).astype(np.uint8)
-        ts = torso_size(poses[0]) or poses[0].head_size() * 3
-        grow = max(3, int(round(ts / 12)) * 2 + 1)
+        grow = max(3, 2 * _hole_radius(poses[0]) + 1)
         first_hole = cv2.dilate(first_hole, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
         state.cache["background"] = _inpaint_background(images[0], first_hole).astype(np.float32)
         return state
