@@ -12,9 +12,9 @@ import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QAction, QColor, QIcon, QKeySequence, QPixmap, QUndoStack
 from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QDockWidget, QFileDialog, QFormLayout,
-                               QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem, QMainWindow,
-                               QMenu, QMessageBox, QProgressDialog, QPushButton, QScrollArea, QSizePolicy, QSpinBox, QSplitter, QToolButton,
-                               QVBoxLayout, QWidget)
+                               QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem, QMainWindow, QMenu,
+                               QMessageBox, QProgressDialog, QPushButton, QScrollArea, QSpinBox, QSplitter,
+                               QToolButton, QVBoxLayout, QWidget)
 
 from engine.errors import PoseEditorError
 from engine.images import IMAGE_SUFFIXES
@@ -29,6 +29,7 @@ from .engine_panel import EnginePanel
 from .references import ReferenceStrip
 from .result_view import ResultView
 from .settings import Settings, weights_dir
+from .widgets import ElidedLabel
 from .worker import RenderClient
 
 APP_TITLE = "PoseEditor"
@@ -123,16 +124,20 @@ class MainWindow(QMainWindow):
         ll = QVBoxLayout(left)
         ll.setContentsMargins(0, 0, 0, 0)
         ll.setSpacing(0)
-        head = QHBoxLayout()
-        head.setContentsMargins(10, 6, 10, 6)
+        self.canvas_header = QWidget()
+        head = QHBoxLayout(self.canvas_header)
+        head.setContentsMargins(10, 4, 10, 4)
         self.canvas_title = QLabel("<b>Pose</b>")
-        self.canvas_hint = QLabel("Drag the joints. Wheel: zoom · drag the photo: pan · right-click: joint menu")
-        self.canvas_hint.setStyleSheet("color: palette(placeholder-text);")
-        self.canvas_hint.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # may be cut
+        self.canvas_hint = ElidedLabel("Drag the joints. Wheel: zoom · drag the photo: pan · right-click: joint menu")
+        self.canvas_hint.setStyleSheet("color: palette(placeholder-text);")  # elided, so it never widens the pane
         head.addWidget(self.canvas_title)
         head.addSpacing(8)
         head.addWidget(self.canvas_hint, 1)
-        ll.addLayout(head)
+        # both headers one height: with the splitter halves equal, the photo and the result are drawn the same size
+        h = max(self.canvas_header.sizeHint().height(), self.result.header.sizeHint().height())
+        self.canvas_header.setFixedHeight(h)
+        self.result.header.setFixedHeight(h)
+        ll.addWidget(self.canvas_header)
         ll.addWidget(self.canvas, 1)
         self.splitter.addWidget(left)
         self.splitter.addWidget(self.result)
@@ -609,6 +614,7 @@ class MainWindow(QMainWindow):
             self._push_sources()  # the photo's skeleton moved: re-encode the references once, now
         else:
             self._request("final")
+            self.result.final_pending()
 
     def _on_target_changed(self):
         self._sync_canvas()
@@ -777,7 +783,10 @@ class MainWindow(QMainWindow):
     def _on_result(self, res):
         self.result.show_result(res)
         t = f"{res.ms:.0f} ms" if res.ms < 1000 else f"{res.ms / 1000:.2f} s"
+        if res.encode_ms > 5:  # the detail the result header leaves out for room; its tooltip says the rest
+            t += f" (+{res.encode_ms:.0f} ms encoding)"
         self.render_label.setText(f"{res.backend}: {t}")
+        self.render_label.setToolTip(self.result.details)
         if res.backend == res.chosen:
             self.engine_panel.set_timing(res.ms)
         if self._render_error_shown:  # rendering works again: the old render error no longer applies

@@ -7,42 +7,15 @@ actually been drawn, which is where the latency benchmark stops its clock.
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QPainter, QPen
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QPainter
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
 from .canvas import to_qimage
+from .widgets import ElidedLabel, Spinner
 
-TIER_TEXT = {"live": "Live", "final": "Final", "preview": "Live preview", "fallback": "Stand-in"}
-
-
-class Spinner(QWidget):
-    """A small rotating arc: shown while a render is running."""
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.setFixedSize(18, 18)
-        self._angle = 0
-        self._timer = QTimer(self, interval=60, timeout=self._tick)
-        self.setVisible(False)
-        self.setToolTip("Rendering...")
-
-    def set_busy(self, busy: bool):
-        self.setVisible(busy)
-        (self._timer.start if busy else self._timer.stop)()
-
-    def _tick(self):
-        self._angle = (self._angle + 30) % 360
-        self.update()
-
-    def paintEvent(self, e):
-        p = QPainter(self)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        pen = QPen(self.palette().highlight().color(), 2.5)
-        pen.setCapStyle(Qt.PenCapStyle.RoundCap)
-        p.setPen(pen)
-        r = QRectF(self.rect()).adjusted(3, 3, -3, -3)
-        p.drawArc(r, -self._angle * 16, 270 * 16)
+TIER_TEXT = {"live": "Live", "final": "Final", "preview": "Warp preview",
+             "fallback": "Warp stand-in"}
 
 
 class ImagePane(QWidget):
@@ -55,7 +28,7 @@ class ImagePane(QWidget):
         self.qimage = None
         self.seq = 0
         self._painted_seq = 0
-        self.placeholder = "Open a photo of a person (File > Open, or drop it here)."
+        self.placeholder = "The person, reposed, appears here."
 
     def set_image(self, rgb: np.ndarray | None, seq: int = 0, qimage=None):
         self.qimage = qimage if qimage is not None else to_qimage(rgb) if rgb is not None else None
@@ -89,24 +62,67 @@ class ImagePane(QWidget):
             self.painted.emit(self.seq)
 
 
+def _ms(ms: float) -> str:
+    return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.2f} s"
+
+
+def describe(res) -> tuple[str, str, str]:
+    """(badge, short line, full explanation) for a RenderResult: the header shows the first two, the tooltip and
+    the status bar the third. Between them, the badge and the short line always say which backend drew the
+    image, in which tier, and how long it took; the warp tiers name the warp backend in the badge."""
+    tier, chosen, ms = res.tier, res.chosen, _ms(res.ms)
+    if tier == "preview":
+        short = f"{ms} · {chosen} draws on release"
+        full = (f"Live preview: the fast warp backend follows the drag because {chosen} is too slow for that; "
+                f"{chosen} draws the final image when you let go of the joint.")
+    elif tier == "fallback" and "starting" in res.note:
+        short = f"{ms} · loading {chosen}…"
+        full = f"Stand-in: drawn by the warp backend while the {chosen} backend loads."
+    elif tier == "fallback":
+        short = f"{ms} · {chosen} has no weights"
+        full = (f"Stand-in: drawn by the warp backend because {chosen} has no weights. Load weights or use "
+                f"Engine > Train on This Person.")
+    elif tier == "live":
+        short = f"{res.backend} · {ms}"
+        full = f"Live: drawn by {chosen} while you drag (it is fast enough to follow)."
+    else:
+        short = f"{res.backend} · {ms}"
+        full = f"Final render by {chosen}."
+    full += f" Render time {ms}"
+    if res.encode_ms > 5:
+        full += f", plus {_ms(res.encode_ms)} encoding the reference photos (once per set of photos)"
+    return TIER_TEXT[tier], short, full + "."
+
+
 class ResultView(QWidget):
-    """Header (title, tier badge, timing, spinner) over the image pane."""
+    """Header (title, tier badge, backend and time, spinner, hold-to-compare) over the image pane.
+
+    The header never grows with its text: the short line is elided to the room left between the badge and the
+    buttons, and the whole explanation is in the tooltips (and the main window's status bar)."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.result = None
         self.image: np.ndarray | None = None
-        head = QHBoxLayout()
-        head.setContentsMargins(10, 6, 10, 6)
+        self.details = ""    # the full explanation of what is shown (tooltip, status bar)
+        header = QWidget()
+        header.setObjectName("resultHeader")
+        head = QHBoxLayout(header)
+        head.setContentsMargins(10, 4, 6, 4)
+        head.setSpacing(6)
         title = QLabel("<b>Result</b>")
         self.tier = QLabel("")
         self.tier.setObjectName("tierBadge")
-        self.info = QLabel("")
-        self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        # a longer text must not widen the pane (the splitter would move the canvas under the user's drag)
-        self.info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.info.setMinimumWidth(40)
+        self.info = ElidedLabel("")
+        # however narrow the pane, the render time stays readable ("1.14 s…"): the line starts with it or the name
+        self.info.setMinimumWidth(self.info.fontMetrics().horizontalAdvance("dgan · 0.00 s…"))
         self.spinner = Spinner()
+        keep = self.spinner.sizePolicy()
+        keep.setRetainSizeWhenHidden(True)  # the text beside it must not jump when a render starts or ends
+        self.spinner.setSizePolicy(keep)
+        self._busy = False
+        self.activity = ""   # what is loading ("Loading Deformable GAN…"): shown instead of the short line
+        self._short = ""
         self.original: np.ndarray | None = None
         self.compare = QToolButton()
         self.compare.setText("Original")
@@ -115,16 +131,16 @@ class ResultView(QWidget):
         self.compare.pressed.connect(self._show_original)
         self.compare.released.connect(self._show_result)
         head.addWidget(title)
-        head.addSpacing(6)
         head.addWidget(self.tier)
         head.addWidget(self.info, 1)
         head.addWidget(self.spinner)
         head.addWidget(self.compare)
+        self.header = header
         self.pane = ImagePane()
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
-        lay.addLayout(head)
+        lay.addWidget(header)
         lay.addWidget(self.pane, 1)
         self._badge("", None)
 
@@ -147,25 +163,34 @@ class ResultView(QWidget):
             self.pane.set_image(self.result.image, self.result.seq, self.result.qimage)
 
     def set_busy(self, busy: bool):
-        self.spinner.set_busy(busy)
+        self._busy = busy
+        self.spinner.set_busy(busy or bool(self.activity))
+
+    def set_activity(self, text: str):
+        """A backend or weights file is loading: say so in the header, with the spinner, until "" comes."""
+        self.activity = text
+        self.info.setText(text or self._short)
+        self.spinner.set_busy(self._busy or bool(text))
+
+    def final_pending(self):
+        """The drag ended over a warp preview: say the chosen backend is now drawing the final image."""
+        res = self.result
+        if res is not None and res.tier == "preview" and not self.activity:
+            self.info.setText(f"{_ms(res.ms)} · rendering {res.chosen}…")
 
     def show_result(self, res):
         """Show a RenderResult: the image, and in words which backend/tier drew it and how fast."""
         self.result, self.image = res, res.image
         if not self.compare.isDown():  # while the original is held up, the new result waits its turn
             self.pane.set_image(res.image, res.seq, res.qimage)
-        tier = res.tier
         colors = {"live": QColor(46, 125, 50), "final": QColor(21, 101, 192), "preview": QColor(230, 124, 0),
                   "fallback": QColor(150, 90, 30)}
-        self._badge(TIER_TEXT[tier], colors[tier])
-        ms = f"{res.ms:.0f} ms" if res.ms < 1000 else f"{res.ms / 1000:.2f} s"
-        text = f"{res.backend} · {ms}"
-        if res.encode_ms > 5:
-            text += f" (+{res.encode_ms:.0f} ms encoding the references)"
-        if res.note:
-            text += f" · {res.note}"
-        self.info.setText(text)
-        self.info.setToolTip(f"Drawn by the '{res.backend}' backend; you chose '{res.chosen}'.")
+        badge, short, self.details = describe(res)
+        self._badge(badge, colors[res.tier])
+        self._short = short
+        self.info.setText(self.activity or short)
+        for w in (self.tier, self.info):
+            w.setToolTip(self.details)
 
     def clear(self, message: str | None = None):
         self.result, self.image = None, None
@@ -173,4 +198,8 @@ class ResultView(QWidget):
             self.pane.placeholder = message
         self.pane.set_image(None)
         self._badge("", None)
-        self.info.setText("")
+        self._short = ""
+        self.info.setText(self.activity)
+        self.details = ""
+        for w in (self.tier, self.info):
+            w.setToolTip("")
