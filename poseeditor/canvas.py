@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPen, QPixmap
+from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPen, QPixmap, QTransform
 from PySide6.QtWidgets import (QGraphicsEllipseItem, QGraphicsItem, QGraphicsLineItem, QGraphicsPixmapItem,
                                QGraphicsScene, QGraphicsView)
 
@@ -153,19 +153,62 @@ class PoseCanvas(QGraphicsView):
         self.dragging = -1
         self._grab_offset = QPointF()
         self._auto_fit = True
+        self._rgb = None
+        # what the pane says when it has no photo, and what it is busy with (drawn over the photo): an empty or
+        # skeleton-less canvas always says why
+        self.placeholder = "Open a photo of a person (Ctrl+O), or drop it here."
+        self.message = ""
 
     # ----- content ----------------------------------------------------------------------------------------
     def set_image(self, rgb: np.ndarray | None):
         if rgb is None:
+            self._rgb = None
             self.photo.setPixmap(QPixmap())
             self.set_pose(None)
+            self.viewport().update()
             return
-        self.photo.setPixmap(QPixmap.fromImage(to_qimage(rgb)))
+        if rgb is not self._rgb:  # the photo shown before detection comes again with its skeleton: convert once
+            self._rgb = rgb
+            self.photo.setPixmap(QPixmap.fromImage(to_qimage(rgb)))
         h, w = rgb.shape[:2]
         m = 0.25 * max(w, h)  # room to pan past the edges and to drag a joint near them
         self.scene().setSceneRect(QRectF(-m, -m, w + 2 * m, h + 2 * m))
         self._auto_fit = True
         self.fit()
+
+    def set_message(self, text: str):
+        """Say what the pane is waiting for ("Finding the person…"); "" to clear."""
+        if text != self.message:
+            self.message = text
+            self.viewport().update()
+
+    def drawForeground(self, painter, rect):
+        has_photo = not self.photo.pixmap().isNull()
+        text = self.message or ("" if has_photo else self.placeholder)
+        if not text:
+            return
+        painter.save()
+        painter.resetTransform()  # viewport pixels
+        vp = QRectF(self.viewport().rect())
+        f = QFont(self.font())
+        f.setPointSizeF(f.pointSizeF() * 1.1)
+        painter.setFont(f)
+        if not has_photo:  # the same look as the result pane's placeholder
+            painter.setPen(QColor(170, 170, 178))
+            painter.drawText(vp.adjusted(24, 24, -24, -24), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                             text)
+        else:  # a label over the top of the photo, readable on light and dark photos
+            fm = painter.fontMetrics()
+            w = min(fm.horizontalAdvance(text) + 28, vp.width() - 16)
+            box = QRectF(vp.center().x() - w / 2, 12, w, fm.height() + 14)
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(20, 22, 26, 215))
+            painter.drawRoundedRect(box, box.height() / 2, box.height() / 2)
+            painter.setPen(QColor(235, 238, 245))
+            painter.drawText(box, Qt.AlignmentFlag.AlignCenter,
+                             fm.elidedText(text, Qt.TextElideMode.ElideRight, int(w - 20)))
+        painter.restore()
 
     def image_size(self) -> tuple[int, int]:
         pm = self.photo.pixmap()

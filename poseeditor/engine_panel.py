@@ -11,6 +11,8 @@ from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (QComboBox, QFormLayout, QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout,
                                QWidget)
 
+from .widgets import Spinner
+
 WEIGHTS_TEXT = {"built-in": "needs no weights", "starter": "starter weights", "file": "weights loaded",
                 "none": "no weights"}
 # what the chooser shows after a backend's title (short: the panel below says the rest)
@@ -32,14 +34,25 @@ class EnginePanel(QWidget):
 
         self.backend = QComboBox()
         self.backend.setMinimumContentsLength(18)
-        self.backend.addItem("starting the engine...")
+        self.backend.addItem("Loading…")
         self.backend.setEnabled(False)
         self.backend.activated.connect(self._on_backend)
+        # what is loading now (the engine at start-up, a backend, a weights file), with a spinner
+        self.status_spinner = Spinner()
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.status_row = QWidget()
+        srow = QHBoxLayout(self.status_row)
+        srow.setContentsMargins(0, 0, 0, 0)
+        srow.addWidget(self.status_spinner, 0, Qt.AlignmentFlag.AlignTop)
+        srow.addWidget(self.status, 1)
+        self.status_row.setVisible(False)
+        self.set_status("Starting the engine…")  # until the worker says what it is loading
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
         self.summary.setStyleSheet("color: palette(placeholder-text);")
 
-        self.weights = QLabel("")
+        self.weights = QLabel("—")
         self.weights.setWordWrap(True)
         self.weights.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.load_btn = QPushButton("Load weights…")
@@ -70,6 +83,7 @@ class EnginePanel(QWidget):
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.addRow("Backend", self.backend)
+        form.addRow("", self.status_row)
         form.addRow("", self.summary)
         wrow = QHBoxLayout()
         wrow.addWidget(self.weights, 1)
@@ -148,6 +162,17 @@ class EnginePanel(QWidget):
         self.device.setCurrentIndex(1 if str(info.get("device", "cpu")).startswith("cuda") else 0)
         self.set_timing(info.get("last_ms"))
         self._update_multishot()
+
+    def _set_primary(self, button: QPushButton, on: bool):
+        button.setProperty("primary", on)
+        button.setStyleSheet("QPushButton#trainButton { background: palette(highlight); "
+                             "color: palette(highlighted-text); font-weight: 600; }" if on else "")
+
+    def set_status(self, text: str):
+        """Something is loading (text) or done (""): a spinner and the text under the backend chooser."""
+        self.status.setText(text)
+        self.status_row.setVisible(bool(text))
+        self.status_spinner.set_busy(bool(text))
 
     def set_timing(self, ms: float | None, live_backend: str | None = None):
         if not self.current:

@@ -96,6 +96,9 @@ class MainWindow(QMainWindow):
         self._hold_render = False
         self._render_error_shown = False
         self._nudge = None  # (joint, undo index, mode) after the last arrow-key move
+        self._detect_status = ""  # what the detect thread is doing now (worker.DetectWorker.status)
+        self._equal_panes = False
+        self._default_docks = False
         self.personalizer = None   # personalize.Personalizer, made when first needed
         self.train_dialog = None
         self.weights_dialog = None
@@ -354,6 +357,9 @@ class MainWindow(QMainWindow):
 
         cl = self.client
         cl.photoLoaded.connect(self._on_photo_loaded)
+        cl.detector.imageReady.connect(self._on_image_ready)
+        cl.detector.status.connect(self._on_detect_status)
+        cl.worker.status.connect(self._on_engine_status)
         cl.resultReady.connect(self._on_result)
         cl.renderError.connect(self._on_render_error)
         cl.busyChanged.connect(self.result.set_busy)
@@ -403,6 +409,36 @@ class MainWindow(QMainWindow):
             self.set_backend("warp")
         self.banner.dismiss()
 
+    # ===== start-up and loading feedback ======================================================================
+    def _main_loading(self) -> bool:
+        return self.doc.main is not None and self.doc.main.image is None
+
+    def _on_detect_status(self, text: str):
+        """The detect thread's step ("Loading the pose detector…", "Finding the person in a.jpg…"): over the photo
+        and in the result pane while the photo being edited waits for its skeleton, else in the status bar."""
+        self._detect_status = text
+        if self._main_loading() or (not text and self.canvas.message):
+            self.canvas.set_message(text)
+            if text and self.result.result is None:
+                self.result.clear(text)
+        elif text:
+            self.statusBar().showMessage(text, 5000)
+
+    def _on_image_ready(self, out):
+        """The photo is read but not yet searched: show it at once, the skeleton follows."""
+        ref = self.doc.by_id(out["ref_id"])
+        if ref is not None and ref is self.doc.main and ref.image is None:
+            self.canvas.set_image(out["image"])
+
+    def _on_engine_status(self, text: str):
+        self.engine_panel.set_status(text)
+        if self.backend_info is not None:  # switching backend or weights: the result pane says it too
+            self.result.set_activity(text)
+        if text:
+            self.statusBar().showMessage(text, 8000)
+        elif self.statusBar().currentMessage().startswith(("Loading ", "Moving ")):
+            self.statusBar().clearMessage()  # done: a stale "Loading…" would say it is still busy
+
     # ===== photos and references ==============================================================================
     def open_dialog(self):
         paths, _ = QFileDialog.getOpenFileNames(self, "Open Photos of One Person", self.settings.last_dir(),
@@ -428,7 +464,10 @@ class MainWindow(QMainWindow):
         self.placing = False
         self.banner.dismiss()
         self.canvas.set_image(None)
-        self.result.clear("Finding the person in the photo…")
+        name = Path(paths[0]).name
+        # the detector may still be loading (opened during the start-up warm-up): say that rather than "Opening"
+        self.canvas.set_message(self._detect_status or f"Opening {name}…")
+        self.result.clear(self._detect_status or f"Finding the person in {name}…")
         self.add_references(paths)
         self.settings.add_recent(paths[0])
         self.settings.set_last_dir("photos", paths[0])
@@ -472,6 +511,7 @@ class MainWindow(QMainWindow):
                 return
             self._start_placing(ref, out["error"])
         if is_main:
+            self.canvas.set_message("")
             self.canvas.set_image(ref.image)
             self.result.set_original(ref.image)
             target = (self._pending_session or {}).get("target") if self._pending_session else None

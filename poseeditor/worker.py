@@ -21,6 +21,7 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
@@ -77,34 +78,57 @@ def _user_message(e: Exception) -> str:
 
 
 class DetectWorker(QObject):
-    """Loads photos and finds the person. Lives in the detect thread."""
+    """Loads photos and finds the person. Lives in the detect thread.
 
-    loaded = Signal(object)   # dict(ref_id, image, detection, error, no_person)
+    It says what it is doing (``status``), and hands the photo over (``imageReady``) before detecting in it, so
+    the window shows the photo at once and says why the skeleton is not there yet: on a cold start, loading the
+    detector (mediapipe) can take many seconds."""
+
+    loaded = Signal(object)       # dict(ref_id, image, detection, error, no_person)
+    imageReady = Signal(object)   # dict(ref_id, image): the photo is read, the person not found yet
+    status = Signal(str)          # what the detect thread is doing now, "" when idle
+
+    def __init__(self):
+        super().__init__()
+        self._detector_ready = False
+
+    def _detector(self):
+        from engine.detect import default_detector
+
+        if not self._detector_ready:
+            self.status.emit("Loading the pose detector…")
+        det = default_detector()
+        self._detector_ready = True
+        return det
 
     @Slot()
     def warm_up(self):
         try:
-            from engine.detect import default_detector
-
-            default_detector()
+            self._detector()
         except Exception as e:  # a missing mediapipe shows up at the first photo, as a message
             print(f"detector unavailable: {e}", file=sys.stderr)
+        self.status.emit("")
 
     @Slot(object)
     def load(self, job):
-        from engine.detect import detect_pose
         from engine.errors import NoPersonError
         from engine.images import load_image
 
+        name = str(job["path"]).replace("\\", "/").rsplit("/", 1)[-1]
         out = {"ref_id": job["ref_id"], "path": job["path"], "image": None, "detection": None, "error": "",
                "no_person": False}
         try:
+            self.status.emit(f"Opening {name}…")
             out["image"] = load_image(job["path"])
-            out["detection"] = detect_pose(out["image"], str(job["path"]))
+            self.imageReady.emit({"ref_id": job["ref_id"], "image": out["image"]})
+            det = self._detector()
+            self.status.emit(f"Finding the person in {name}…")
+            out["detection"] = det.detect(out["image"], str(job["path"]))
         except NoPersonError as e:
             out["no_person"], out["error"] = True, str(e)
         except Exception as e:
             out["error"] = _user_message(e)
+        self.status.emit("")
         self.loaded.emit(out)
 
 
@@ -119,6 +143,7 @@ class RenderWorker(QObject):
     progress = Signal(int, int)      # animation frames done, total
     animationDone = Signal(object)   # dict(path, frames, ms) or None when cancelled
     animationFailed = Signal(str)
+    status = Signal(str)             # what is loading now ("Loading Deformable GAN…"), "" when done
 
     def __init__(self):
         super().__init__()
@@ -164,6 +189,7 @@ class RenderWorker(QObject):
     def _start_loader(self):
         if not self._loader_started and self._boot is not None:
             self._loader_started = True
+            self.status.emit("Loading the engine (PyTorch and the backends)…")
             threading.Thread(target=self._load_engine, name="poseeditor-engine-loader", daemon=True).start()
 
     def _load_engine(self):
@@ -189,12 +215,15 @@ class RenderWorker(QObject):
             name = self.cfg.get("backend") or "warp"
             if name not in names:
                 name = "warp"
+            if name != "warp":
+                self.status.emit(f"Loading {self._title(name)}…")
             self._engineLoaded.emit(dict(catalogue=cat, engine=self._new_engine(name), error=""))
         except Exception as e:
             self._engineLoaded.emit(dict(catalogue=None, engine=None, error=_user_message(e)))
 
     @Slot(object)
     def _adopt(self, loaded):
+        self.status.emit("")
         if loaded["catalogue"] is not None:
             self.catalogue.emit(loaded["catalogue"])
         if loaded["error"]:
@@ -229,8 +258,20 @@ class RenderWorker(QObject):
             self.weights.pop(name, None)
             return Engine(name, device=self.device)
 
+    def _title(self, name: str) -> str:
+        from engine import registry
+
+        try:
+            return registry.backend_class(name).title or name
+        except Exception:
+            return name
+
     def _make_engine(self, name: str, weights: str | None = None):
-        self.engine = self._new_engine(name, weights)
+        self.status.emit(f"Loading {self._title(name)}…")  # building a network and reading weights takes a while
+        try:
+            self.engine = self._new_engine(name, weights)
+        finally:
+            self.status.emit("")
         if name == "warp":
             self.preview = None
         self._emit_backend()
@@ -275,7 +316,11 @@ class RenderWorker(QObject):
             if self.engine is None or meta.backend != self.engine.backend.name:
                 self._make_engine(meta.backend, path)
             else:
-                self.engine.load_weights(path)
+                self.status.emit(f"Loading {Path(path).name}…")
+                try:
+                    self.engine.load_weights(path)
+                finally:
+                    self.status.emit("")
                 self.full_ms.pop(meta.backend, None)
                 self._emit_backend()
             self.weights[meta.backend] = str(path)
@@ -292,7 +337,12 @@ class RenderWorker(QObject):
             pick_device(device)
             self.device = device
             if self.engine is not None:
-                self.engine.set_device(device)
+                self.status.emit(f"Moving {self.engine.backend.title or self.engine.backend.name} to "
+                                 f"{device.upper()}…")
+                try:
+                    self.engine.set_device(device)
+                finally:
+                    self.status.emit("")
                 self.engine._poseeditor_sources_gen = None
                 self.full_ms.pop(self.engine.backend.name, None)
                 self._emit_backend()
@@ -455,7 +505,8 @@ class RenderClient(QObject):
 
     # ----- commands ---------------------------------------------------------------------------------------
     def start(self, backend: str, device: str, weights: dict, photos_pending: bool = False):
-        self._warm.emit()
+        if not photos_pending:  # else the first photo builds the detector, after the photo is on screen
+            self._warm.emit()
         self._start.emit(dict(backend=backend, device=device, weights=weights, photos_pending=photos_pending))
 
     def detect(self, ref_id: int, path: str):

@@ -81,6 +81,53 @@ def test_result_header_fits_at_the_default_size_and_when_narrowed(qtbot, women1)
     close_window(win)
 
 
+def test_start_up_says_what_it_is_doing(qtbot, women1):
+    """While the photo is searched and the engine loads, the panes say so instead of staying blank."""
+    win = big_window(qtbot)
+    assert "Open a photo" in win.canvas.placeholder and win.canvas.message == ""
+    seen = []
+
+    def on_detect_status(text):  # runs after the window's own slot (see Probe), so this sees what it did
+        if text.startswith("Finding the person"):
+            seen.append(("finding", win.canvas.message, win.canvas.photo.pixmap().isNull(), win.canvas.pose,
+                         win.result.pane.placeholder))
+
+    def on_engine_status(text):
+        seen.append(("engine", text, win.engine_panel.status_row.isVisibleTo(win.engine_panel),
+                     win.engine_panel.status.text()))
+
+    probe = Probe(on_detect_status)
+    win.client.detector.status.connect(probe.slot)
+    probe2 = Probe(on_engine_status)
+    win.client.worker.status.connect(probe2.slot)
+    win.open_photos([str(women1)])
+    wait_loaded(qtbot, win)
+    wait_engine(qtbot, win)
+    wait_idle_result(qtbot, win)
+    finding = [s for s in seen if s[0] == "finding"]
+    assert finding, seen
+    _, message, no_photo, pose, placeholder = finding[0]
+    assert message == "Finding the person in women1.jpg…" == placeholder
+    assert not no_photo and pose is None   # the photo is on screen before its skeleton
+    loading = [s for s in seen if s[0] == "engine" and s[1]]
+    assert loading and all(visible and text == shown for _, text, visible, shown in loading), loading
+    assert "PyTorch" in loading[0][1]
+    # done: the overlay and the engine status are gone, the skeleton is there
+    assert win.canvas.message == "" and win.canvas.pose is not None
+    assert not win.engine_panel.status_row.isVisibleTo(win.engine_panel)
+
+    # choosing another backend says that it is loading, in the panel and over the result
+    during = []
+    probe3 = Probe(lambda t: during.append((t, win.result.info.full_text(), win.result.spinner.isVisibleTo(win.result))))
+    win.client.worker.status.connect(probe3.slot)
+    win.set_backend("dgan")
+    qtbot.waitUntil(lambda: win.backend_info["name"] == "dgan", timeout=60000)
+    wait_idle_result(qtbot, win, timeout=60000)
+    assert ("Loading Deformable GAN…", "Loading Deformable GAN…", True) in during, during
+    assert not win.result.info.full_text().startswith("Loading")
+    close_window(win)
+
+
 def test_result_says_warp_preview_while_dragging_then_final(qtbot, women1, monkeypatch):
     """A chosen backend too slow for a drag: the header names the warp preview, then the final render."""
     from poseeditor import worker
