@@ -292,7 +292,13 @@ class PoseCanvas(QGraphicsView):
     def fit(self):
         w, h = self.image_size()
         if w and h and self.dragging < 0:
-            self.fitInView(QRectF(0, 0, w, h).adjusted(-8, -8, 8, 8), Qt.AspectRatioMode.KeepAspectRatio)
+            # an 8-pixel screen margin, as the result pane has (a margin in photo pixels would grow with the zoom
+            # and draw the photo smaller than the result beside it)
+            vp = self.viewport().rect()
+            z = min((vp.width() - 16) / w, (vp.height() - 16) / h)
+            z = min(max(z, ZOOM_RANGE[0]), ZOOM_RANGE[1])
+            self.setTransform(QTransform.fromScale(z, z))
+            self.centerOn(w / 2, h / 2)
             self._auto_fit = True
             self.zoomChanged.emit(self.zoom())
 

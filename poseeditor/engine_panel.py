@@ -96,6 +96,7 @@ class EnginePanel(QWidget):
         line = QFrame()
         line.setFrameShape(QFrame.Shape.HLine)
         line.setFrameShadow(QFrame.Shadow.Sunken)
+        self.line = line
         lay = QVBoxLayout(self)
         lay.addLayout(form)
         lay.addWidget(line)
@@ -103,6 +104,7 @@ class EnginePanel(QWidget):
         lay.addWidget(self.multishot)
         lay.addWidget(self.unavailable)
         lay.addStretch(1)
+        self._update_rule()
 
     @staticmethod
     def _set_item_enabled(combo: QComboBox, row: int, on: bool, tip: str = ""):
@@ -131,6 +133,7 @@ class EnginePanel(QWidget):
         self.unavailable.setText("Unavailable backends: " + "; ".join(f"{k} ({v})" for k, v in un.items())
                                  if un else "")
         self.unavailable.setVisible(bool(un))
+        self._update_rule()
 
     def set_backend_info(self, info: dict):
         self.current = info
@@ -180,10 +183,17 @@ class EnginePanel(QWidget):
         name = self.current["name"]
         if ms is None:
             self.timing.setText("")
+            self._update_rule()
             return
         t = f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.2f} s"
         live = "the same backend" if name == "warp" or ms < 120 else "the warp backend (too slow to follow a drag)"
         self.timing.setText(f"Last full render: {t}. While you drag, the preview uses {live}.")
+        self._update_rule()
+
+    def _update_rule(self):
+        """The rule and the notes under it only show when there is a note: no empty boxed-off area."""
+        self.timing.setVisible(bool(self.timing.text()))
+        self.line.setVisible(any(w.text() for w in (self.timing, self.multishot, self.unavailable)))
 
     def set_reference_count(self, n: int):
         self.refs = n
@@ -200,6 +210,7 @@ class EnginePanel(QWidget):
         else:
             self.multishot.setText("")
         self.multishot.setVisible(bool(self.multishot.text()))
+        self._update_rule()
 
     def _on_backend(self, i: int):
         name = self.backend.itemData(i)

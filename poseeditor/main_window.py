@@ -189,8 +189,19 @@ class MainWindow(QMainWindow):
         self.refs_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetClosable |
                                    QDockWidget.DockWidgetFeature.DockWidgetMovable)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.refs_dock)
+        # the right column runs the full height (the reference strip sits under the two panes only), so the
+        # engine panel and all 18 joints fit without scrolling and without a strip-wide empty band at the bottom
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self.resizeDocks([self.engine_dock], [320], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.engine_dock, self.joints_dock], [420, 260], Qt.Orientation.Vertical)
+
+    def _default_dock_heights(self):
+        """The joints dock gets what its 18 rows need and the engine panel the rest (its text grows with the
+        backend). Done once the window has its size: before that, resizeDocks only sets proportions."""
+        rows = self.joint_list.sizeHintForRow(0) * NUM_JOINTS + 2 * self.joint_list.frameWidth() + 2
+        title = self.joints_dock.height() - self.joint_list.height() if self.joints_dock.height() else 22
+        total = self.engine_dock.height() + self.joints_dock.height()
+        joints = min(rows + max(title, 0), total // 2)
+        self.resizeDocks([self.engine_dock, self.joints_dock], [total - joints, joints], Qt.Orientation.Vertical)
 
     def _act(self, text, slot=None, shortcut=None, tip="", icon=None, checkable=False):
         a = QAction(text, self)
@@ -1247,11 +1258,21 @@ class MainWindow(QMainWindow):
             else:
                 self.resize(w, h)
         s = self.settings.geometry("state")
-        if s is not None:
-            self.restoreState(s)
+        self._default_docks = s is None or not self.restoreState(s)
         sp = self.settings.geometry("splitter")
-        if sp is None or not self.splitter.restoreState(sp):
-            self.splitter.setSizes([1, 1])
+        # without a saved position the halves are made equal once the window is laid out (showEvent): sizes set
+        # now would be scaled by the panes' size hints, leaving the result smaller than the photo
+        self._equal_panes = sp is None or not self.splitter.restoreState(sp)
+
+    def showEvent(self, e):
+        super().showEvent(e)
+        if self._default_docks:
+            self._default_docks = False
+            self._default_dock_heights()
+        if self._equal_panes:
+            self._equal_panes = False
+            total = sum(self.splitter.sizes())
+            self.splitter.setSizes([total - total // 2, total // 2])
 
     def show_shortcuts(self):
         rows = [(a.text().replace("&", ""), a.shortcut().toString(QKeySequence.SequenceFormat.NativeText))

@@ -8,24 +8,26 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QKeySequence, QPainter, QPixmap, QShortcut
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QListView, QListWidget, QListWidgetItem,
-                               QStyledItemDelegate, QStyleOptionViewItem, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QHBoxLayout, QLabel, QListView, QListWidget,
+                               QListWidgetItem, QStyledItemDelegate, QStyleOptionViewItem, QToolButton, QWidget)
 
 from .canvas import to_qimage
 
-THUMB = 72
+THUMB = 60
+CAPTION_WIDTH = 104   # room for "✎ name.jpg" / "14/18 joints" beside the thumbnail
 
 
-class _TopIconDelegate(QStyledItemDelegate):
-    """List mode (so drag-and-drop reorders rows) but with the thumbnail above its caption."""
+class _SideCaptionDelegate(QStyledItemDelegate):
+    """List mode (so drag-and-drop reorders rows) with the caption beside the thumbnail, not under it: the
+    strip is then one thumbnail high instead of a thumbnail and two text lines."""
 
     def initStyleOption(self, option, index):
         super().initStyleOption(option, index)
-        option.decorationPosition = QStyleOptionViewItem.Position.Top
-        option.displayAlignment = Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop
+        option.decorationPosition = QStyleOptionViewItem.Position.Left
+        option.displayAlignment = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
 
     def sizeHint(self, option, index):
-        return QSize(THUMB + 36, THUMB + 40)
+        return QSize(THUMB + CAPTION_WIDTH, THUMB + 8)
 
 
 def _placeholder(text: str) -> QPixmap:
@@ -50,12 +52,15 @@ class ReferenceStrip(QWidget):
         self.list.setFlow(QListView.Flow.LeftToRight)
         self.list.setWrapping(False)
         self.list.setIconSize(QSize(THUMB, THUMB))
-        self.list.setItemDelegate(_TopIconDelegate(self.list))
+        self.list.setItemDelegate(_SideCaptionDelegate(self.list))
         self.list.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
         self.list.setDefaultDropAction(Qt.DropAction.MoveAction)
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.list.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        self.list.setFixedHeight(THUMB + 58)
+        self.list.setSpacing(2)
+        # one row of items plus room for the scroll bar that appears when the photos do not fit across
+        self.list.setFixedHeight(THUMB + 8 + 4 + 2 * self.list.frameWidth()
+                                 + self.list.style().pixelMetric(self.list.style().PixelMetric.PM_ScrollBarExtent))
         self.list.setToolTip("Photos of the same person. The first is the one you edit; drag to reorder.")
         self.list.model().rowsMoved.connect(lambda *a: self.orderChanged.emit(self.ids()))
         self.list.itemSelectionChanged.connect(self._update_buttons)
@@ -76,21 +81,22 @@ class ReferenceStrip(QWidget):
             f = b.font()
             f.setPointSizeF(f.pointSizeF() * 1.2)
             b.setFont(f)
-        side = QVBoxLayout()
+        side = QGridLayout()  # 2x2: four buttons in a column would make the strip taller than a thumbnail
         side.setSpacing(0)
-        for b in (self.add_btn, self.remove_btn, self.left_btn, self.right_btn):
-            side.addWidget(b)
-        side.addStretch(1)
+        for k, b in enumerate((self.add_btn, self.remove_btn, self.left_btn, self.right_btn)):
+            side.addWidget(b, k // 2, k % 2)
+        side.setRowStretch(2, 1)
+        # beside the list, not under it: the strip keeps one height whether the note shows or not
         self.note = QLabel("")
         self.note.setWordWrap(True)
-        self.note.setStyleSheet("color: palette(mid);")
+        self.note.setMaximumWidth(260)
+        self.note.setStyleSheet("color: palette(placeholder-text);")
+        self.note.setVisible(False)
         lay = QHBoxLayout(self)
         lay.setContentsMargins(4, 2, 4, 2)
         lay.addLayout(side)
-        col = QVBoxLayout()
-        col.addWidget(self.list)
-        col.addWidget(self.note)
-        lay.addLayout(col, 1)
+        lay.addWidget(self.list, 1)
+        lay.addWidget(self.note)
         QShortcut(QKeySequence.StandardKey.Delete, self.list, self._remove_selected,
                   context=Qt.ShortcutContext.WidgetShortcut)
         self._update_buttons()
@@ -113,7 +119,7 @@ class ReferenceStrip(QWidget):
                 status = "placed by hand"
             else:
                 status = f"{r.pose.count}/18 joints" if r.pose is not None else ""
-            caption = f"{'✎ ' if k == 0 else ''}{name[:14]}{'…' if len(name) > 14 else ''}\n{status}"
+            caption = f"{'✎ ' if k == 0 else ''}{name[:12]}{'…' if len(name) > 12 else ''}\n{status}"
             if r.image is not None:
                 pm = QPixmap.fromImage(to_qimage(r.image)).scaled(
                     THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)

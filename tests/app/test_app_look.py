@@ -81,6 +81,27 @@ def test_result_header_fits_at_the_default_size_and_when_narrowed(qtbot, women1)
     close_window(win)
 
 
+def test_default_layout_gives_photo_and_result_the_same_room(qtbot, women1):
+    from poseeditor.references import THUMB
+
+    win = big_window(qtbot, [women1])
+    wait_loaded(qtbot, win)
+    wait_idle_result(qtbot, win)
+    qtbot.wait(50)
+    a, b = win.splitter.sizes()
+    assert abs(a - b) <= 2, (a, b)
+    w, h = win.canvas.image_size()
+    photo = win.canvas.mapFromScene(QRectF(0, 0, w, h)).boundingRect()
+    result = win.result.pane.target_rect()
+    assert abs(photo.width() - result.width()) <= 3 and abs(photo.height() - result.height()) <= 3, (photo, result)
+    # all 18 joints are listed without scrolling, and the right column runs down to the status bar
+    assert win.joint_list.verticalScrollBar().maximum() == 0
+    assert win.joints_dock.geometry().bottom() > win.refs_dock.geometry().top()
+    # the reference strip is about one thumbnail high (it was a thumbnail plus two caption lines)
+    assert win.strip.height() < THUMB + 50, win.strip.height()
+    close_window(win)
+
+
 def test_start_up_says_what_it_is_doing(qtbot, women1):
     """While the photo is searched and the engine loads, the panes say so instead of staying blank."""
     win = big_window(qtbot)
