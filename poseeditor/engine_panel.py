@@ -63,8 +63,10 @@ class EnginePanel(QWidget):
         self.manage_btn.setToolTip("Your weights files and the starter weights: use, rename, delete, import, export")
         self.manage_btn.clicked.connect(self.manageWeightsClicked.emit)
         self.train_btn = QPushButton("Train on This Person…")
-        self.train_btn.setToolTip("Fine-tune a backend on the reference photos or a video of this person")
+        self.train_btn.setToolTip("Fine-tune a backend on the reference photos or a video of this person "
+                                  "(also Engine > Train on This Person…)")
         self.train_btn.clicked.connect(self.trainClicked.emit)
+        self.train_btn.setObjectName("trainButton")
 
         self.device = QComboBox()
         self.device.addItem("CPU", "cpu")
@@ -88,10 +90,11 @@ class EnginePanel(QWidget):
         wrow = QHBoxLayout()
         wrow.addWidget(self.weights, 1)
         form.addRow("Weights", wrow)
-        # one button a row: side by side they would widen the panel and squeeze the canvas
+        # one button a row: side by side they would widen the panel and squeeze the canvas. Training first: with
+        # starter weights it is what makes the result look like this person
+        form.addRow("", self.train_btn)
         form.addRow("", self.load_btn)
         form.addRow("", self.manage_btn)
-        form.addRow("", self.train_btn)
         form.addRow("Device", self.device)
         line = QFrame()
         line.setFrameShape(QFrame.Shape.HLine)
@@ -147,20 +150,25 @@ class EnginePanel(QWidget):
                 self.backend.setItemText(i, f"{entry['title']}{WEIGHTS_TAG[info['weights_kind']]}")
         self.summary.setText(self.catalogue.get(name, {}).get("summary", ""))
         kind = info["weights_kind"]
+        title = info.get("title") or name
         if kind == "built-in":
             text = "Built in: this backend needs no weights."
         elif kind == "none":
-            text = (f"<b>No weights.</b> The result is drawn by the warp backend until you load some. Train "
-                    f"weights with <i>Train on This Person…</i> (or <code>poseeditor-train fit --backend {name} "
-                    f"...</code>), or use <i>Load weights…</i>")
+            text = (f"<b>No weights yet.</b> The warp backend draws the result until {title} has some. To make "
+                    f"weights for this person, use <b>Engine &gt; Train on This Person…</b> (or "
+                    f"<code>poseeditor-train fit --backend {name} ...</code>), then <i>Load weights…</i>")
         elif kind == "starter":
-            text = f"Starter weights: {info['weights_label'] or 'shipped with PoseEditor'}"
+            text = (f"<b>Starter weights</b>, trained only on synthetic people: {title} draws a rough, blurry "
+                    f"figure, not this person. To make it draw this person, use <b>Engine &gt; Train on This "
+                    f"Person…</b>")
         else:
             text = f"Loaded: {info['weights_label']}"
             if info.get("weights_path"):
                 text += f"<br><small>{info['weights_path']}</small>"
         self.weights.setText(text)
-        self.weights.setToolTip(info.get("weights_path") or "")
+        self.weights.setToolTip("\n".join(t for t in (info.get("weights_label"), info.get("weights_path")) if t))
+        # the way to good results is training: make its button stand out while the weights are not the person's
+        self._set_primary(self.train_btn, kind in ("starter", "none"))
         self.load_btn.setEnabled(info.get("needs_weights", False))
         self.device.setCurrentIndex(1 if str(info.get("device", "cpu")).startswith("cuda") else 0)
         self.set_timing(info.get("last_ms"))

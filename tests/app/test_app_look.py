@@ -149,6 +149,27 @@ def test_start_up_says_what_it_is_doing(qtbot, women1):
     close_window(win)
 
 
+def test_starter_weights_are_labelled_and_point_to_training(qtbot, women1):
+    win = big_window(qtbot, [women1])
+    wait_loaded(qtbot, win)
+    wait_engine(qtbot, win)
+    panel = win.engine_panel
+    starters = [n for n, b in panel.catalogue.items() if b["weights"] == "starter"]
+    if not starters:
+        pytest.skip("no starter weights in this checkout")
+    for name in starters:
+        win.set_backend(name)
+        qtbot.waitUntil(lambda: win.backend_info["name"] == name, timeout=60000)
+        text = panel.weights.text()
+        assert "synthetic people" in text and "rough" in text and "Train on This Person" in text, text
+        assert panel.train_btn.property("primary") is True
+        assert "synthetic" in panel.weights.toolTip()  # the file's own label is kept, in the tooltip
+    win.set_backend("warp")
+    qtbot.waitUntil(lambda: win.backend_info["name"] == "warp", timeout=60000)
+    assert "needs no weights" in panel.weights.text() and not panel.train_btn.property("primary")
+    close_window(win)
+
+
 def test_result_says_warp_preview_while_dragging_then_final(qtbot, women1, monkeypatch):
     """A chosen backend too slow for a drag: the header names the warp preview, then the final render."""
     from poseeditor import worker
