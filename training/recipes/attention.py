@@ -86,32 +86,37 @@ class AttentionRecipe(Recipe):
         self.generator.train()
         self.discriminator.train()
         fake = self.generator(batch["src_img"], batch["src_pose"], batch["tgt_pose"])
+        figures = {}
+        adversarial = self.adversarial(step) and o["gan_weight"] > 0
 
-        # discriminator: real transition (A, B) against generated (A, G(A))
-        self.discriminator.requires_grad_(True)
-        d_real = self.discriminator(torch.cat([cond, real], 1)).float()
-        d_fake = self.discriminator(torch.cat([cond, fake.detach()], 1)).float()
-        loss_d = gan_d_loss(kind, d_real, d_fake)
-        if kind == "bce":  # gan_d_loss sums the two BCE terms; the paper averages them
-            loss_d = 0.5 * loss_d
-        self.opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        self.opt_d.step()
+        if adversarial:  # discriminator: real transition (A, B) against generated (A, G(A))
+            self.discriminator.requires_grad_(True)
+            d_real = self.discriminator(torch.cat([cond, real], 1)).float()
+            d_fake = self.discriminator(torch.cat([cond, fake.detach()], 1)).float()
+            loss_d = gan_d_loss(kind, d_real, d_fake)
+            if kind == "bce":  # gan_d_loss sums the two BCE terms; the paper averages them
+                loss_d = 0.5 * loss_d
+            self.opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            self.opt_d.step()
+            figures.update(loss_d=loss_d, d_real=d_real.mean(), d_fake=d_fake.mean())
 
         # generator: D is only a loss here
-        self.discriminator.requires_grad_(False)
-        d_gen = self.discriminator(torch.cat([cond, fake], 1)).float()
-        loss_gan = gan_g_loss(kind, d_gen, d_real.detach() if kind == "rahinge" else None)
         fake32, real32 = fake.float(), real.float()
         loss_l1 = l1(fake32, real32)
         loss_p = self.perceptual(fake32, real32) if self.perceptual is not None else fake32.new_zeros(())
-        loss_g = o["l1_weight"] * loss_l1 + o["gan_weight"] * loss_gan + o["perceptual_weight"] * loss_p
+        loss_g = o["l1_weight"] * loss_l1 + o["perceptual_weight"] * loss_p
+        if adversarial:
+            self.discriminator.requires_grad_(False)
+            d_gen = self.discriminator(torch.cat([cond, fake], 1)).float()
+            loss_gan = gan_g_loss(kind, d_gen, d_real.detach() if kind == "rahinge" else None)
+            loss_g = loss_g + o["gan_weight"] * loss_gan
+            figures["gan_g"] = loss_gan
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
         self.discriminator.requires_grad_(True)
-        figures = {"loss": loss_g, "l1": loss_l1, "gan_g": loss_gan, "perceptual": loss_p, "loss_d": loss_d,
-                   "d_real": d_real.mean(), "d_fake": d_fake.mean()}
+        figures.update(loss=loss_g, l1=loss_l1, perceptual=loss_p)
         return {k: float(v.detach()) for k, v in figures.items()}
 
     @torch.no_grad()

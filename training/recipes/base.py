@@ -28,12 +28,19 @@ class Recipe(abc.ABC):
     # wraps train_step in autocast and scales its backward passes.
     manages_amp: ClassVar[bool] = False
 
+    # Options every recipe has. gan_start_step: the adversarial losses (and the discriminators' updates, which
+    # then cost nothing) begin at this step; before it the generator learns from its reconstruction losses only.
+    # 0, the papers' schedule, by default. A short CPU run (starter weights, "train on this person") starts
+    # late: a discriminator that wins in the first hundred steps can drive a small generator into stripes
+    # before it has learned to copy anything (seen with the attention recipe's BCE loss at lr 1e-3).
+    common_options: ClassVar[dict] = {"gan_start_step": 0}
+
     def __init__(self, net_config: dict, options: dict, device="cpu"):
         from engine.registry import backend_class
 
         self.backend_cls = backend_class(self.backend)
         self.net_config = dict(self.backend_cls.default_config, **self.default_net_config, **net_config)
-        self.options = dict(self.default_options, **options)
+        self.options = dict(self.common_options, **self.default_options, **options)
         self.device = torch.device(device)
         self.generator = self.backend_cls.build_network(self.net_config).to(self.device)
         self.amp = self.device.type == "cuda" and bool(self.options.get("amp", True))
@@ -48,6 +55,10 @@ class Recipe(abc.ABC):
         ...
 
     # ----- one step -----------------------------------------------------------------------------------------
+    def adversarial(self, step: int) -> bool:
+        """Whether this step trains with the GAN losses (see ``gan_start_step``)."""
+        return step >= int(self.options.get("gan_start_step", 0))
+
     @abc.abstractmethod
     def train_step(self, batch: dict, step: int) -> dict[str, float]:
         """Forward, backward and optimiser steps for one batch; returns the losses as floats.

@@ -124,32 +124,37 @@ class DganRecipe(Recipe):
         with self._autocast():
             fake = self.generator(batch["src_img"], batch["src_pose"], tgt_pose)
 
-        # discriminator step (on the generator's output as it is now)
-        self.opt_d.zero_grad(set_to_none=True)
-        with self._autocast():
-            d_real = self.discriminator(src_img, src_maps, tgt_img, tgt_maps).float()
-            d_fake = self.discriminator(src_img, src_maps, fake.detach(), tgt_maps).float()
-        d_loss = o["d_weight"] * gan_d_loss(self.gan_kind, d_real, d_fake)
-        d_loss.backward()
-        self.opt_d.step()
+        out = {}
+        adversarial = self.adversarial(step)
+        if adversarial:  # discriminator step (on the generator's output as it is now)
+            self.opt_d.zero_grad(set_to_none=True)
+            with self._autocast():
+                d_real = self.discriminator(src_img, src_maps, tgt_img, tgt_maps).float()
+                d_fake = self.discriminator(src_img, src_maps, fake.detach(), tgt_maps).float()
+            d_loss = o["d_weight"] * gan_d_loss(self.gan_kind, d_real, d_fake)
+            d_loss.backward()
+            self.opt_d.step()
+            out.update(d_loss=d_loss, d_real=d_real.mean(), d_fake=d_fake.mean())
 
         # generator step against the updated discriminator
         self.opt_g.zero_grad(set_to_none=True)
-        with self._autocast():
-            g_fake = self.discriminator(src_img, src_maps, fake, tgt_maps).float()
-            g_real = None
-            if self.gan_kind == "rahinge":
-                with torch.no_grad():
-                    g_real = self.discriminator(src_img, src_maps, tgt_img, tgt_maps).float()
-        g_gan = gan_g_loss(self.gan_kind, g_fake, g_real)
         with torch.no_grad():
             target_feat = self._features(tgt_img)
         nn_term = nn_loss(self._features(fake), target_feat, o["nn_size"])
-        loss = o["gan_weight"] * g_gan + o["nn_weight"] * nn_term
+        loss = o["nn_weight"] * nn_term
+        if adversarial:
+            with self._autocast():
+                g_fake = self.discriminator(src_img, src_maps, fake, tgt_maps).float()
+                g_real = None
+                if self.gan_kind == "rahinge":
+                    with torch.no_grad():
+                        g_real = self.discriminator(src_img, src_maps, tgt_img, tgt_maps).float()
+            g_gan = gan_g_loss(self.gan_kind, g_fake, g_real)
+            loss = loss + o["gan_weight"] * g_gan
+            out["g_gan"] = g_gan
         loss.backward()
         self.opt_g.step()
-        out = {"loss": loss, "g_gan": g_gan, "nn": nn_term, "d_loss": d_loss, "d_real": d_real.mean(),
-               "d_fake": d_fake.mean()}
+        out.update(loss=loss, nn=nn_term)
         return {k: float(v.detach()) for k, v in out.items()}
 
 

@@ -125,7 +125,7 @@ class PnrRecipe(Recipe):
         net = self.generator
         src_img, src_pose, cond_img, tgt_img, tgt_pose, rows = self._inputs(batch)
         tgt_maps = heatmaps(tgt_pose, tuple(tgt_img.shape[-2:]), float(net.config["sigma"]))
-        lam_i, lam_k = self.lambda_gan_i, float(o["lambda_gan_k"])
+        lam_i, lam_k = (self.lambda_gan_i, float(o["lambda_gan_k"])) if self.adversarial(step) else (0.0, 0.0)
         kind = o["gan_kind"]
         autocast = torch.autocast(self.device.type, enabled=self.amp)
 

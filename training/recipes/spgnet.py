@@ -55,7 +55,7 @@ class SpgnetRecipe(Recipe):
     default_options = {
         "lambda_ce": 10.0, "lambda_l1": 1.0, "lambda_perc": 1.0, "lambda_adv": 0.01,
         "lr": 2e-4, "lr_d": 2e-5, "beta1": 0.5, "beta2": 0.999, "d_weight_decay": 4e-4,
-        "gan": "bce", "gan_start_step": 0,
+        "gan": "bce",
         "teacher_forcing": True,
         "perc_depths": [0, 1, 2], "perc_weights": [1.0, 1.0, 1.0], "perceptual_backbone": "auto",
         "d_nf": 64, "d_layers": 3, "d_norm": "batch",   # d_nf is multiplied by the network's width
@@ -113,7 +113,7 @@ class SpgnetRecipe(Recipe):
         labels = tgt_parsing if o["teacher_forcing"] else logits.argmax(1)
         fake = g.generate(state, tgt_pose, labels, tgt_maps)
         cond = torch.cat([src_img[:, 0], tgt_maps], 1)
-        use_gan = o["lambda_adv"] > 0 and step >= o["gan_start_step"]
+        use_gan = o["lambda_adv"] > 0 and self.adversarial(step)
 
         out = {}
         if use_gan:  # discriminator step on the triplets {I_t or I_hat_t, I_s, p_t}
