@@ -890,18 +890,20 @@ class MainWindow(QMainWindow):
         """The weights file a backend uses now (or would use when chosen), and how to call it."""
         from .weights_library import starter_dir
 
+        # the starter files' own labels run to a line of training details; what matters here is what they are
+        starter_label = "starter weights, synthetic people only"
         info = self.backend_info or {}
         starter = starter_dir() / f"{name}.safetensors"
         if info.get("name") == name:
             if info.get("weights_kind") == "file" and info.get("weights_path"):
                 return info["weights_path"], info.get("weights_label") or Path(info["weights_path"]).name
             if info.get("weights_kind") == "starter" and starter.is_file():
-                return str(starter), info.get("weights_label") or "starter weights"
+                return str(starter), starter_label
             return None, ""
         path = self.settings.weights_for(name)
         if path:
             return path, Path(path).stem
-        return (str(starter), "starter weights") if starter.is_file() else (None, "")
+        return (str(starter), starter_label) if starter.is_file() else (None, "")
 
     def _train_context(self):
         from .train_dialog import TrainContext

@@ -80,6 +80,9 @@ class TrainDialog(QDialog):
         self.name.setToolTip("Names the weights file and labels it in the engine panel")
         self.backend = QComboBox()
         self.start_from = QComboBox()
+        # a weights file's label can be long: it is cut in the box (whole in the plan) instead of widening the dialog
+        self.start_from.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.start_from.setMinimumContentsLength(28)
         self.minutes = QDoubleSpinBox(decimals=1, minimum=0.5, maximum=24 * 60, value=P.DEFAULT_MINUTES,
                                       singleStep=5, suffix=" min")
         self.minutes.setToolTip("Training stops after this long (with a checkpoint: you can resume it)")
@@ -277,7 +280,8 @@ class TrainDialog(QDialog):
         self.start_from.blockSignals(True)
         self.start_from.clear()
         if path:
-            self.start_from.addItem(f"Its current weights: {label or Path(path).name}", path)
+            self.start_from.addItem(f"Current: {label or Path(path).name}", path)
+            self.start_from.setItemData(0, path, Qt.ItemDataRole.ToolTipRole)
         self.start_from.addItem("Scratch (an untrained network)", None)
         self.start_from.setCurrentIndex(0)
         self.start_from.blockSignals(False)

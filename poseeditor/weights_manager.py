@@ -117,7 +117,8 @@ class WeightsManagerDialog(QDialog):
         self.table.setRowCount(len(self.entries))
         used = Path(self.in_use).resolve() if self.in_use else None
         for i, e in enumerate(self.entries):
-            label = e.title
+            # a starter file's own label is a line of training details (kept in the tooltip); say what it is
+            label = "Starter: synthetic people only, a rough figure" if e.starter and not e.error else e.title
             if e.error:
                 label = f"{e.name}: unreadable"
             size = f"{e.image_size[0]}×{e.image_size[1]}" if e.image_size else ""

@@ -164,6 +164,20 @@ def test_starter_weights_are_labelled_and_point_to_training(qtbot, women1):
         assert "synthetic people" in text and "rough" in text and "Train on This Person" in text, text
         assert panel.train_btn.property("primary") is True
         assert "synthetic" in panel.weights.toolTip()  # the file's own label is kept, in the tooltip
+    # the training dialog and the weights manager say the same in a few words, and keep their own width (the
+    # file's label, a line of training details, made the dialog 1323 px wide)
+    d = win.open_train_dialog()
+    qtbot.wait(50)
+    assert d.start_from.currentText() == "Current: starter weights, synthetic people only"
+    assert d.width() <= 1100, d.width()
+    d.close()
+    m = win.open_weights_manager()
+    starter_rows = [i for i, e in enumerate(m.entries) if e.starter]
+    assert starter_rows
+    for i in starter_rows:
+        assert m.table.item(i, 0).text().endswith("Starter: synthetic people only, a rough figure")
+        assert "synthetic" in m.table.item(i, 0).toolTip()
+    m.close()
     win.set_backend("warp")
     qtbot.waitUntil(lambda: win.backend_info["name"] == "warp", timeout=60000)
     assert "needs no weights" in panel.weights.text() and not panel.train_btn.property("primary")
