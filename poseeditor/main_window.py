@@ -434,6 +434,8 @@ class MainWindow(QMainWindow):
                 self.result.clear(text)
         elif text:
             self.statusBar().showMessage(text, 5000)
+        elif self.statusBar().currentMessage().startswith(("Opening ", "Finding the person", "Loading the pose")):
+            self.statusBar().clearMessage()  # done: it would still say so for seconds
 
     def _on_image_ready(self, out):
         """The photo is read but not yet searched: show it at once, the skeleton follows."""
@@ -447,7 +449,7 @@ class MainWindow(QMainWindow):
             self.result.set_activity(text)
         if text:
             self.statusBar().showMessage(text, 8000)
-        elif self.statusBar().currentMessage().startswith(("Loading ", "Moving ")):
+        elif self.statusBar().currentMessage().startswith(("Loading ", "Moving ")):  # the worker's own words
             self.statusBar().clearMessage()  # done: a stale "Loading…" would say it is still busy
 
     # ===== photos and references ==============================================================================

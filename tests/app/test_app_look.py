@@ -136,6 +136,10 @@ def test_start_up_says_what_it_is_doing(qtbot, women1):
     # done: the overlay and the engine status are gone, the skeleton is there
     assert win.canvas.message == "" and win.canvas.pose is not None
     assert not win.engine_panel.status_row.isVisibleTo(win.engine_panel)
+    # an extra reference is searched with the message in the status bar, gone once it is done
+    win.add_references([str(shared("fashion-sources", "women2.jpg"))])
+    wait_loaded(qtbot, win, 2)
+    assert win.canvas.message == "" and not win.statusBar().currentMessage().startswith("Finding")
 
     # choosing another backend says that it is loading, in the panel and over the result
     during = []
