@@ -40,6 +40,22 @@ def _placeholder(text: str) -> QPixmap:
     return pm
 
 
+class _StripList(QListWidget):
+    """The thumbnails; when there are none, says what goes here rather than showing an empty box."""
+
+    placeholder = "Photos of the same person go here: more views help the multi-shot backends. Add with +."
+
+    def paintEvent(self, e):
+        super().paintEvent(e)
+        if self.count() == 0:
+            p = QPainter(self.viewport())
+            p.setPen(self.palette().placeholderText().color())
+            p.drawText(self.viewport().rect().adjusted(12, 0, -12, 0),
+                       Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft | Qt.TextFlag.TextWordWrap,
+                       self.placeholder)
+            p.end()
+
+
 class ReferenceStrip(QWidget):
     addRequested = Signal()
     removeRequested = Signal(int)          # reference id
@@ -47,7 +63,7 @@ class ReferenceStrip(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.list = QListWidget()
+        self.list = _StripList()
         self.list.setViewMode(QListView.ViewMode.ListMode)
         self.list.setFlow(QListView.Flow.LeftToRight)
         self.list.setWrapping(False)

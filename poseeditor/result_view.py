@@ -143,6 +143,7 @@ class ResultView(QWidget):
         lay.addWidget(header)
         lay.addWidget(self.pane, 1)
         self._badge("", None)
+        self._update_compare()
 
     def _badge(self, text: str, color: QColor | None):
         self.tier.setText(text)
@@ -153,6 +154,11 @@ class ResultView(QWidget):
 
     def set_original(self, rgb: np.ndarray | None):
         self.original = rgb
+        self._update_compare()
+
+    def _update_compare(self):
+        """Original can only be held up when there is a photo and a result to compare it with."""
+        self.compare.setEnabled(self.original is not None and self.result is not None)
 
     def _show_original(self):
         if self.original is not None and self.result is not None:
@@ -181,6 +187,7 @@ class ResultView(QWidget):
     def show_result(self, res):
         """Show a RenderResult: the image, and in words which backend/tier drew it and how fast."""
         self.result, self.image = res, res.image
+        self._update_compare()
         if not self.compare.isDown():  # while the original is held up, the new result waits its turn
             self.pane.set_image(res.image, res.seq, res.qimage)
         colors = {"live": QColor(46, 125, 50), "final": QColor(21, 101, 192), "preview": QColor(230, 124, 0),
@@ -194,6 +201,7 @@ class ResultView(QWidget):
 
     def clear(self, message: str | None = None):
         self.result, self.image = None, None
+        self._update_compare()
         if message:
             self.pane.placeholder = message
         self.pane.set_image(None)

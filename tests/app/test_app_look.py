@@ -217,3 +217,24 @@ def test_result_says_warp_preview_while_dragging_then_final(qtbot, women1, monke
     assert final.tier == "final" and win.result.tier.text() == "Final"
     assert win.result.info.text().startswith("dgan ·")
     close_window(win)
+
+
+def test_empty_window_says_what_goes_where_and_original_waits_for_a_result(qtbot, women1):
+    """Before a photo: both panes and the reference strip say what goes in them, and Original (hold to compare)
+    is disabled because there is nothing to compare."""
+    win = big_window(qtbot)
+    assert not win.result.compare.isEnabled()
+    strip = win.strip.list
+    img = strip.viewport().grab().toImage()
+    base = img.pixelColor(2, 2)
+    row = img.height() // 2
+    # text is drawn across the middle of the empty strip (an empty box would be one flat colour)
+    assert any(img.pixelColor(x, row) != base for x in range(0, img.width(), 2))
+    win.open_photos([str(women1)])
+    wait_loaded(qtbot, win)
+    wait_idle_result(qtbot, win)
+    assert win.result.compare.isEnabled()
+    img = strip.viewport().grab().toImage()  # with a thumbnail, no placeholder text after it
+    right = [img.pixelColor(x, row) for x in range(img.width() - 200, img.width(), 2)]
+    assert len(set(c.name() for c in right)) == 1
+    close_window(win)
