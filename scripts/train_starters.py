@@ -1,9 +1,11 @@
 """Reproduce the starter weights in resources/weights/ from the project's own synthetic people, nothing else.
 
-    .venv/bin/python scripts/train_starters.py [--backends attention pnr ...] [--minutes 8] [--parallel 2]
+    .venv/bin/python scripts/train_starters.py [--backends attention pnr ...] [--parallel 2] [--minutes M]
 
 For each backend: `poseeditor-train fit` with resources/weights/configs/<backend>.json on a synthetic dataset
-(`poseeditor-train synth`, fixed seed), `export --half` to resources/weights/<backend>.safetensors, and
+(`poseeditor-train synth`, fixed seed) for the config's number of steps (a step budget, not a time budget, so
+that a busy machine gives the same weights, only later; --minutes caps a run for a quick try), the validation's
+best checkpoint `export --half` to resources/weights/<backend>.safetensors, and
 `evaluate` on the synthetic test pairs, whose report is kept beside the weights as <backend>.report.json with
 the exact commands that made them. Runs and the dataset go to build/starters/ (not committed).
 Several backends train at once with --parallel (one torch thread each: on a 2-core CPU that is the fastest).
@@ -40,13 +42,15 @@ def run(cmd, log: Path | None = None) -> str:
     return out.stdout
 
 
-def train_one(backend: str, minutes: float, data: Path) -> dict:
+def train_one(backend: str, minutes: float | None, data: Path) -> dict:
     config = CONFIGS / f"{backend}.json"
     runs = BUILD / "runs"
     runs.mkdir(parents=True, exist_ok=True)
     fit = TRAIN + ["fit", "--backend", backend, "--data", data, "--config", config, "--runs-dir", runs,
-                   "--time-budget", str(minutes), "--no-progress", "--seed", "2026",
+                   "--no-progress", "--seed", "2026",
                    "--label", f"starter weights ({backend}), trained on {DATA_LABEL}"]
+    if minutes:
+        fit += ["--time-budget", str(minutes)]
     t = time.time()
     run_dir = Path(run(fit, BUILD / f"{backend}.fit.log").strip().splitlines()[-1])
     seconds = time.time() - t
@@ -63,12 +67,18 @@ def train_one(backend: str, minutes: float, data: Path) -> dict:
         "backend": backend, "weights": out.name, "size_bytes": out.stat().st_size,
         "data": DATA_LABEL, "train_seconds": round(seconds), "cpu": f"{os.cpu_count()} cores, no GPU",
         "steps": _last_step(run_dir), "net_config": options.get("net_config"),
-        "commands": [" ".join(map(str, c)).replace(str(ROOT) + "/", "")
-                     for c in (TRAIN[1:] + ["synth", "-o", data, *SYNTH], fit, export, evaluate)],
+        "recipe_options": options.get("recipe_options"),
+        "commands": [_shown(c) for c in (TRAIN + ["synth", "-o", data, *SYNTH], fit, export, evaluate)],
         "evaluation_on_synthetic_test_pairs": report,
     }
     (WEIGHTS / f"{backend}.report.json").write_text(json.dumps(summary, indent=1, default=str))
     return summary
+
+
+def _shown(cmd) -> str:
+    """A command as anyone can rerun it from the repository: `python -m ...`, paths relative to it."""
+    words = ["python" if c == sys.executable else str(c).replace(str(ROOT) + "/", "") for c in cmd]
+    return " ".join(shlex.quote(w) for w in words)
 
 
 def _last_step(run_dir: Path) -> int:
@@ -84,7 +94,7 @@ def _last_step(run_dir: Path) -> int:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--backends", nargs="*", default=[p.stem for p in sorted(CONFIGS.glob("*.json"))])
-    ap.add_argument("--minutes", type=float, default=8.0, help="training time budget per backend")
+    ap.add_argument("--minutes", type=float, help="cap each run at this many minutes (default: the config's steps)")
     ap.add_argument("--parallel", type=int, default=2)
     a = ap.parse_args()
     data = BUILD / "synth-256x128"

@@ -40,7 +40,7 @@ class Recipe(abc.ABC):
 
         self.backend_cls = backend_class(self.backend)
         self.net_config = dict(self.backend_cls.default_config, **self.default_net_config, **net_config)
-        self.options = dict(self.common_options, **self.default_options, **options)
+        self.options = {**self.common_options, **self.default_options, **options}
         self.device = torch.device(device)
         self.generator = self.backend_cls.build_network(self.net_config).to(self.device)
         self.amp = self.device.type == "cuda" and bool(self.options.get("amp", True))
