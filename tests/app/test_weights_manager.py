@@ -36,7 +36,9 @@ def test_lists_and_protects_starters(qtbot, tmp_path):
     assert anna[col["Created"]][:2] == "20" and "MB" in anna[col["File size"]]
     assert anna[col["File"]] == "anna.safetensors"
     assert anna[col["Kind"]] == "yours" and starter[col["Kind"]] == "starter, read-only"
-    assert starter[col["Label"]] == "starter attention" and starter[col["Trained on"]] == "synthetic people"
+    # a starter's row says what it is; the file's own label (a line of training details) is in the tooltip
+    assert starter[col["Label"]] == "Starter: synthetic people only, a rough figure"
+    assert "starter attention" in d.table.item(1, 0).toolTip() and starter[col["Trained on"]] == "synthetic people"
     d.table.selectRow(1)
     assert d.use_btn.isEnabled() and d.export_btn.isEnabled()
     assert not d.rename_btn.isEnabled() and not d.delete_btn.isEnabled()
