@@ -27,7 +27,7 @@ from .commands import SOURCE, TARGET, DragJointCommand, PoseCommand, joint_label
 from .document import Document, Reference
 from .engine_panel import EnginePanel
 from .references import ReferenceStrip
-from .result_view import ResultView
+from .result_view import PLACEHOLDER, ResultView
 from .settings import Settings, weights_dir
 from .widgets import ElidedLabel
 from .worker import RenderClient
@@ -428,10 +428,13 @@ class MainWindow(QMainWindow):
         """The detect thread's step ("Loading the pose detector…", "Finding the person in a.jpg…"): over the photo
         and in the result pane while the photo being edited waits for its skeleton, else in the status bar."""
         self._detect_status = text
-        if self._main_loading() or (not text and self.canvas.message):
-            self.canvas.set_message(text)
-            if text and self.result.result is None:
-                self.result.clear(text)
+        if self._main_loading():
+            if text:  # "" between two steps would flash "Open a photo"; _on_photo_loaded clears the message
+                self.canvas.set_message(text)
+                if self.result.result is None:
+                    self.result.clear(text)
+        elif not text and self.canvas.message:
+            self.canvas.set_message("")
         elif text:
             self.statusBar().showMessage(text, 5000)
         elif self.statusBar().currentMessage().startswith(("Opening ", "Finding the person", "Loading the pose")):
@@ -503,9 +506,13 @@ class MainWindow(QMainWindow):
         name = Path(out["path"]).name
         is_main = ref is self.doc.main
         pending = (self._pending_session or {}).get(ref.id)
+        if is_main:
+            self.canvas.set_message("")  # the photo is searched: its "Finding the person…" is over either way
         if out["image"] is None:
             self.doc.remove(ref.id)
             self.show_error(f"Cannot open {name}: {out['error']}")
+            if is_main and self.result.result is None:
+                self.result.clear(PLACEHOLDER)  # not "Finding the person" for a photo that is not there
             return
         ref.image = out["image"]
         det = out["detection"]
@@ -524,7 +531,6 @@ class MainWindow(QMainWindow):
                 return
             self._start_placing(ref, out["error"])
         if is_main:
-            self.canvas.set_message("")
             self.canvas.set_image(ref.image)
             self.result.set_original(ref.image)
             target = (self._pending_session or {}).get("target") if self._pending_session else None

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QToolButton, QVB
 from .canvas import to_qimage
 from .widgets import ElidedLabel, Spinner
 
+PLACEHOLDER = "The person, reposed, appears here."
 TIER_TEXT = {"live": "Live", "final": "Final", "preview": "Warp preview",
              "fallback": "Warp stand-in"}
 
@@ -28,7 +29,7 @@ class ImagePane(QWidget):
         self.qimage = None
         self.seq = 0
         self._painted_seq = 0
-        self.placeholder = "The person, reposed, appears here."
+        self.placeholder = PLACEHOLDER
 
     def set_image(self, rgb: np.ndarray | None, seq: int = 0, qimage=None):
         self.qimage = qimage if qimage is not None else to_qimage(rgb) if rgb is not None else None

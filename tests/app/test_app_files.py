@@ -58,6 +58,8 @@ def test_bad_files_are_messages_not_crashes(qtbot, tmp_path):
     qtbot.waitUntil(lambda: bool(win.last_error), timeout=30000)
     assert "holiday.jpg" in win.last_error and "not an image" in win.last_error
     assert win.banner.isVisible() and not win.doc.refs
+    # the panes no longer say they are looking for a person in it
+    assert win.canvas.message == "" and "Finding" not in win.result.pane.placeholder
     missing = tmp_path / "gone.png"
     win.last_error = ""
     win.open_photos([str(missing)])
