@@ -115,15 +115,26 @@ class PoseTransferNet:
 
 
 class NeuralBackend(Backend):
-    """Base of the torch backends: framing, tensors, device/dtype, weights, starter weights."""
+    """Base of the torch backends: framing, tensors, device/dtype, weights, starter weights.
+
+    ``composite`` says what ``render`` returns: "person" (the app's default) puts the generated person into the
+    photo, whose background and any body part outside the network's crop the warp engine provides
+    (engine.compositing); "crop" pastes the network's whole output crop back, the
+    image the papers evaluate.
+    """
 
     needs_weights = True
     default_config: ClassVar[dict] = {}
+    COMPOSITES = ("person", "crop")
 
-    def __init__(self, device: str = "cpu", dtype=None, config: dict | None = None, load_starter: bool = True):
+    def __init__(self, device: str = "cpu", dtype=None, config: dict | None = None, load_starter: bool = True,
+                 composite: str = "person"):
         import torch
 
         super().__init__(device, dtype or torch.float32)
+        if composite not in self.COMPOSITES:
+            raise ValueError(f"composite must be one of {', '.join(self.COMPOSITES)}, not {composite!r}")
+        self.composite = composite
         self.config = dict(self.default_config, **(config or {}))
         self.net = None
         self._weights = WeightsInfo("none", f"no weights: train some with `poseeditor-train fit --backend "
@@ -215,6 +226,12 @@ class NeuralBackend(Backend):
             tensors = self.net.encode_sources(self._image_tensor(crops)[None], self._pose_tensor(mposes)[None])
         state = SourceState(list(images), list(poses), masks)
         state.cache.update(frames=frames, crops=crops, model_poses=mposes, tensors=tensors)
+        if self.composite == "person":
+            # the first photo with its person inpainted out, and its body parts to place the new person by
+            from .warp import WarpBackend
+
+            warp = WarpBackend()
+            state.cache["backdrop"] = (warp, warp.encode_sources(images[:1], poses[:1], masks[:1]))
         return state
 
     def render_crop(self, state: SourceState, target: Pose) -> np.ndarray:
@@ -231,4 +248,12 @@ class NeuralBackend(Backend):
 
     def render(self, state: SourceState, target: Pose) -> np.ndarray:
         crop = self.render_crop(state, target)
-        return state.cache["frames"][0].paste(state.images[0], crop)
+        frame = state.cache["frames"][0]
+        backdrop = state.cache.get("backdrop")
+        if backdrop is None:
+            return frame.paste(state.images[0], crop)
+        from ..compositing import composite_person, person_alpha
+
+        warp, warp_state = backdrop
+        around, silhouette = warp.render_with_silhouette(warp_state, target)
+        return composite_person(around, crop, frame, person_alpha(silhouette, target, frame))

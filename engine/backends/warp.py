@@ -187,9 +187,9 @@ def _part_shape_cost(src: Pose, tgt: Pose, part: str) -> float:
     return cost + float(np.linalg.norm(torso_desc(src, ts_s) - torso_desc(tgt, ts_t)))
 
 
-def _warp_layer(layer: Layer, A: np.ndarray, out_w: int, out_h: int):
-    """Warp a layer by A (target -> source pixels) into the output; returns (premultiplied rgb, alpha, x0, y0)
-    or None."""
+def _placement(layer: Layer, A: np.ndarray, out_w: int, out_h: int):
+    """Where a layer warped by A (target -> source pixels) lands in the output: (M, size, x0, y0, moved) for
+    cv2.warpAffine with WARP_INVERSE_MAP, ``moved`` the largest shift of its box's corners in pixels; or None."""
     h, w = layer.alpha.shape
     # where the layer's box lands in the target: map its corners through A^-1 (source -> target)
     A3 = np.vstack([A, [0, 0, 1]])
@@ -209,23 +209,32 @@ def _warp_layer(layer: Layer, A: np.ndarray, out_w: int, out_h: int):
     # output pixel (x + x0, y + y0) samples the layer at A @ [x + x0, y + y0, 1] - [layer.x0, layer.y0]
     M = A.astype(np.float64).copy()
     M[:, 2] = A[:, :2] @ np.array([x0, y0]) + A[:, 2] - np.array([layer.x0, layer.y0])
-    size = (x1 - x0, y1 - y0)
-    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    return M, (x1 - x0, y1 - y0), x0, y0, float(np.abs(tc - corners[:, :2]).max())
 
-    def warp(a, border=cv2.BORDER_CONSTANT):
-        return cv2.warpAffine(a, M, size, flags=flags, borderMode=border, borderValue=0)
 
+def _warp(a: np.ndarray, M: np.ndarray, size, border=cv2.BORDER_CONSTANT) -> np.ndarray:
+    return cv2.warpAffine(a, M, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=border,
+                          borderValue=0)
+
+
+def _warp_layer(layer: Layer, A: np.ndarray, out_w: int, out_h: int):
+    """Warp a layer by A (target -> source pixels) into the output; returns (premultiplied rgb, alpha, x0, y0,
+    the part's own alpha without its ring) or None."""
+    placed = _placement(layer, A, out_w, out_h)
+    if placed is None:
+        return None
+    M, size, x0, y0, moved = placed
     # the ring fades out over a move of its own width: a part that stays put shows the photo exactly
-    moved = float(np.abs(tc - corners[:, :2]).max())
     keep_ring = max(0.0, 1.0 - moved / max(layer.ring_px, 1.0))
+    core = _warp(layer.alpha, M, size)
     if keep_ring <= 0:
-        alpha, rgb = warp(layer.alpha), warp(layer.fill, cv2.BORDER_REPLICATE)
+        alpha, rgb = core, _warp(layer.fill, M, size, cv2.BORDER_REPLICATE)
     else:
-        alpha = warp(layer.alpha + keep_ring * layer.ring)
+        alpha = _warp(layer.alpha + keep_ring * layer.ring, M, size)
         src = layer.rgb if keep_ring >= 1 else layer.fill + keep_ring * (layer.rgb - layer.fill)
-        rgb = warp(src, cv2.BORDER_REPLICATE)
+        rgb = _warp(src, M, size, cv2.BORDER_REPLICATE)
     rgb *= alpha[..., None]
-    return rgb, alpha, x0, y0
+    return rgb, alpha, x0, y0, core
 
 
 @register
@@ -269,24 +278,32 @@ class WarpBackend(Backend):
         return chosen
 
     def render(self, state: SourceState, target: Pose) -> np.ndarray:
+        return self.render_with_silhouette(state, target)[0]
+
+    def render_with_silhouette(self, state: SourceState, target: Pose) -> tuple[np.ndarray, np.ndarray]:
+        """(RGB uint8 image, (H, W) float32 silhouette): the render, and where the person is in it, the body
+        parts without their rings of background (the neural backends paste their person inside it)."""
         h, w = state.size
         if (target.height, target.width) != (h, w):
             raise ValueError(f"target pose is for {target.width}x{target.height}, the photo is {w}x{h}")
         out = state.cache["background"].copy()
+        clear = np.ones((h, w), np.float32)  # how much background still shows through the parts' own alpha
         chosen = self.choose_sources(state, target)
         for part in DEPTH_ORDER:
             c = chosen[PART_NAMES.index(part)]
             if c is None:
                 continue
             i, layer_k, A = c
-            res = _warp_layer(state.cache["layers"][i][layer_k], A, w, h)
+            layer = state.cache["layers"][i][layer_k]
+            res = _warp_layer(layer, A, w, h)
             if res is None:
                 continue
-            rgb, alpha, x0, y0 = res
+            rgb, alpha, x0, y0, core = res
             roi = out[y0:y0 + alpha.shape[0], x0:x0 + alpha.shape[1]]
             roi *= (1.0 - alpha)[..., None]
             roi += rgb
-        return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+            clear[y0:y0 + core.shape[0], x0:x0 + core.shape[1]] *= 1.0 - core
+        return np.clip(out + 0.5, 0, 255).astype(np.uint8), 1.0 - clear
 
 
 assert len(DEPTH_ORDER) == NUM_PARTS

@@ -1,0 +1,73 @@
+"""A neural backend's person goes into the photo: the photo stays where the person is not, the network's pixels
+show where the person is, and composite="crop" still gives the papers' whole-crop output."""
+import numpy as np
+import pytest
+import torch
+
+from engine.backends.attention import CONFIGS, AttentionBackend, AttentionNet
+from engine.detect import pose_mask
+from engine.presets import fit_preset
+
+
+def _photo_and_pose():
+    # a person in the middle of a wide photo, so the network's 2:1 crop box covers only part of it
+    pose = fit_preset("standing", 320, 240)
+    rng = np.random.default_rng(0)
+    img = rng.integers(40, 220, (240, 320, 3), dtype=np.uint8)  # a busy background: any change shows
+    img = np.ascontiguousarray(np.repeat(np.repeat(img[::8, ::8], 8, 0), 8, 1)[:240, :320])
+    mask = pose_mask(pose)
+    img[mask > 0] = (30, 60, 200)
+    return img, pose, mask
+
+
+def _backend(composite):
+    torch.manual_seed(0)
+    b = AttentionBackend(load_starter=False, composite=composite)
+    b.use_network(AttentionNet(dict(CONFIGS["cpu-small"], width=0.125)))
+    return b
+
+
+def test_person_composite_keeps_the_photo_away_from_the_person_and_shows_the_network_on_it():
+    img, pose, mask = _photo_and_pose()
+    target = pose.moved("r_wrist", *(pose.point("r_wrist") + [-30, -50]))
+    person, crop = _backend("person"), _backend("crop")
+    out = person.render(person.encode_sources([img], [pose], [mask]), target)
+    whole = crop.render(crop.encode_sources([img], [pose], [mask]), target)
+    assert out.shape == img.shape
+
+    # far from both the old and the new person: the photo itself (the crop output repaints its whole box)
+    import cv2
+
+    near = cv2.dilate(((mask > 0) | (pose_mask(target) > 0)).astype(np.uint8), np.ones((61, 61), np.uint8))
+    away = near == 0
+    assert away.any()
+    assert np.array_equal(out[away], img[away])
+    box = np.abs(whole.astype(int) - img.astype(int)).max(axis=2) > 0
+    assert (box & away).any(), "the crop composite should repaint the box around the person"
+
+    # on the torso the network's own pixels show (the two composites agree there)
+    neck, hip = target.point("neck"), (target.point("r_hip") + target.point("l_hip")) / 2
+    cx, cy = np.round((neck + hip) / 2).astype(int)
+    assert np.abs(out[cy - 3:cy + 4, cx - 3:cx + 4].astype(int)
+                  - whole[cy - 3:cy + 4, cx - 3:cx + 4].astype(int)).max() <= 2
+
+
+def test_composite_is_checked():
+    with pytest.raises(ValueError, match="composite"):
+        AttentionBackend(load_starter=False, composite="everything")
+
+
+def test_a_part_outside_the_networks_box_is_still_drawn_by_the_warp_engine():
+    img, pose, mask = _photo_and_pose()
+    b = _backend("person")
+    state = b.encode_sources([img], [pose], [mask])
+    frame = state.cache["frames"][0]
+    # the right arm stretched far to the side, beyond the crop box (2:1, centred on the body)
+    sh = pose.point("r_shoulder")
+    target = pose.moved("r_elbow", sh[0] - 60, sh[1]).moved("r_wrist", sh[0] - 115, sh[1])
+    x_box_left = -frame.matrix[0, 2] / frame.matrix[0, 0]
+    wrist = target.point("r_wrist")
+    mid = np.round((target.point("r_elbow") + wrist) / 2).astype(int)
+    assert mid[0] < x_box_left - 5, "the test needs the forearm outside the box"
+    out = b.render(state, target)
+    assert tuple(out[mid[1], mid[0]]) == pytest.approx((30, 60, 200), abs=30)  # the arm's own colour
