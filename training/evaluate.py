@@ -1,12 +1,14 @@
 """Evaluating an engine backend on a dataset's test pairs, through the same calls the app makes.
 
     poseeditor-train evaluate RUN|WEIGHTS --data DATASET [--split test] [--num-sources M] [--limit N]
-                              [--backend warp] [-o OUT_DIR] [--no-pckh]
+                              [--backend warp] [-o OUT_DIR] [--no-pckh] [--composite crop|person]
 
 For every pair: ``backend.encode_sources(source crops, their poses, their masks)`` then
 ``backend.render(state, target pose)`` (the crops are already at the model's size, so framing keeps them
 whole), and the metrics of training/metrics.py against the real target. ``--backend warp`` needs no weights
-and gives the baseline. Writes report.json and grid.png (source | target | output rows) and prints one line.
+and gives the baseline. A neural backend's output is its whole crop, as the papers evaluate it
+(``--composite crop``, the default); ``--composite person`` scores what the app shows, the generated person put
+into the source photo (engine.compositing). Writes report.json and grid.png (source | target | output rows) and prints one line.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from engine.errors import PoseEditorError
 GRID_PAIRS = 8
 
 
-def _backend_for(target, backend: str | None, device: str, tmp: Path):
+def _backend_for(target, backend: str | None, device: str, tmp: Path, composite: str = "crop"):
     """(engine backend ready to render, description of the weights)."""
     from engine import registry
     from engine.runtime import pick_device
@@ -56,14 +58,14 @@ def _backend_for(target, backend: str | None, device: str, tmp: Path):
     import torch
 
     cls = registry.backend_class(meta.backend)
-    b = cls(device=device, dtype=torch.float32, load_starter=False)
+    b = cls(device=device, dtype=torch.float32, load_starter=False, composite=composite)
     b.load_weights(weights)
     return b, str(desc)
 
 
 def evaluate(target=None, data=None, split: str = "test", num_sources: int = 1, limit: int | None = None,
              backend: str | None = None, out=None, device: str = "auto", pckh: bool = True,
-             distribution: bool = True, progress=None) -> dict:
+             distribution: bool = True, progress=None, composite: str = "crop") -> dict:
     """Run the evaluation; returns the report (also written to ``out``/report.json with ``out``/grid.png)."""
     from engine.images import save_image
 
@@ -74,7 +76,7 @@ def evaluate(target=None, data=None, split: str = "test", num_sources: int = 1, 
         raise PoseEditorError("give --data DATASET")
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="poseeditor-eval-") as tmp:
-        b, weights = _backend_for(target, backend, device, Path(tmp))
+        b, weights = _backend_for(target, backend, device, Path(tmp), composite)
     size = getattr(b, "image_size", None) if getattr(b, "needs_weights", False) else None
     ds = PairDataset(data, split, num_sources=num_sources, size=tuple(size) if size else None)
     n = len(ds) if not limit else min(len(ds), int(limit))
@@ -120,6 +122,7 @@ def evaluate(target=None, data=None, split: str = "test", num_sources: int = 1, 
         res.update(M.distribution_metrics(refs, gens, getattr(b, "device", "cpu")))
     report = {"backend": b.name, "weights": weights, "data": str(Path(data).resolve()), "split": split,
               "pairs": n, "num_sources": num_sources, "image_size": list(refs[0].shape[:2]), "metrics": res,
+              "composite": getattr(b, "composite", None),
               "render_ms_mean": float(np.mean(render_ms)), "seconds": round(time.perf_counter() - t0, 2),
               "ssim_settings": "skimage: gaussian_weights, sigma 1.5, population covariance, per channel, "
                                "data range of the generated image"}
@@ -178,10 +181,13 @@ def add_arguments(p) -> None:
     p.add_argument("-o", "--out", type=Path, help="folder for report.json and grid.png")
     p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
     p.add_argument("--no-pckh", dest="pckh", action="store_false", help="skip PCKh (runs the pose detector)")
+    p.add_argument("--composite", choices=("crop", "person"), default="crop",
+                   help="neural backends: score the network's whole crop (default, as the papers do) or the "
+                        "person put into the source photo, as the app shows it")
 
 
 def run(args) -> int:
     r = evaluate(args.target, args.data, args.split, args.num_sources, args.limit, args.backend, args.out,
-                 args.device, args.pckh)
+                 args.device, args.pckh, composite=args.composite)
     print(summary_line(r))
     return 0
