@@ -60,9 +60,15 @@ def _part_distances(pose: Pose, h: int, w: int) -> np.ndarray:
             if "arm" in part:
                 d = np.where(d > ARM_RADIUS * ts, d + 1e6, d)  # only when nothing else claims the pixel
             if part.endswith("lower_arm"):
-                hand = pose.xy[b] + 0.2 * (pose.xy[b] - pose.xy[a])  # a hand is wider than a forearm
-                d_hand = np.hypot(xs - hand[0], ys - hand[1])
-                d = np.minimum(d, np.where(d_hand < HAND_RADIUS * ts, d_hand, np.float32(1e9)))
+                # a hand is wider than a forearm, and in front of what it rests on: inside its disc it wins over
+                # any bone's distance (else a hand on the hip stays with the torso when the arm is moved)
+                # (a hand reaches about 0.7 of a forearm past the wrist: its disc is centred a third of a forearm
+                # past it and reaches the fingertips; foreshortened forearms keep a floor from the torso)
+                fore = pose.xy[b] - pose.xy[a]
+                hand = pose.xy[b] + 0.35 * fore
+                radius = max(HAND_RADIUS * ts, 0.4 * float(np.hypot(*fore)))
+                d_hand = np.hypot(xs - hand[0], ys - hand[1]) / radius
+                d = np.where(d_hand < 1, d_hand - 1, d)
             dist[k] = d
     return dist
 
