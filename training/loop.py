@@ -522,12 +522,17 @@ class Trainer:
                 raise TrainingError(f"{resume_ckpt}: a checkpoint of the {state.get('backend')} backend, "
                                     f"not {opts['backend']}")
         net_config = dict(opts.get("net") or {}) if state is None else dict(state["net_config"])
-        init_tensors = None
+        init_tensors = init_backend = None
         if opts.get("init") and state is None:
-            from engine.weights import load_weights
+            from engine.weights import load_weights, read_meta
 
-            init_tensors, meta = load_weights(opts["init"], backend=recipe_cls.backend)
-            net_config = {**meta.config, **net_config}
+            init_backend = read_meta(opts["init"]).backend
+            accepted = (recipe_cls.backend, *recipe_cls.init_from)
+            if init_backend not in accepted:
+                raise TrainingError(f"{opts['init']}: weights for the '{init_backend}' backend; {opts['backend']} "
+                                    f"starts from {' or '.join(repr(b) for b in accepted)} weights")
+            init_tensors, meta = load_weights(opts["init"], backend=init_backend)
+            net_config = {**recipe_cls.init_config(meta.config, init_backend), **net_config}
         if opts.get("width") is not None and state is None:
             net_config["width"] = float(opts["width"])
         size = opts.get("size") or net_config.get("image_size")
@@ -560,6 +565,11 @@ class Trainer:
             from engine.weights import check_state_dict
 
             g = self.recipe.generator
+            if init_backend != self.recipe.backend:
+                try:
+                    init_tensors = self.recipe.adapt_init(init_tensors, init_backend)
+                except ValueError as e:
+                    raise TrainingError(f"{opts['init']}: {e}") from None
             g.load_state_dict(check_state_dict(g.state_dict(), init_tensors, opts["init"]))
         self.net_config = dict(getattr(self.recipe.generator, "config", None) or self.recipe.net_config)
         # Recipes that manage precision themselves (their own autocast / GradScaler, switched by recipe.amp)

@@ -28,6 +28,8 @@ class Recipe(abc.ABC):
     # wraps train_step in autocast and scales its backward passes.
     manages_amp: ClassVar[bool] = False
 
+    # Other backends whose weights --init may start this one from (adapt_init turns them into this network's).
+    init_from: ClassVar[tuple[str, ...]] = ()
     # Options every recipe has. gan_start_step: the adversarial losses (and the discriminators' updates, which
     # then cost nothing) begin at this step; before it the generator learns from its reconstruction losses only.
     # 0, the papers' schedule, by default. A short CPU run (starter weights, "train on this person") starts
@@ -53,6 +55,16 @@ class Recipe(abc.ABC):
     @abc.abstractmethod
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         ...
+
+    # ----- starting from another backend's weights -----------------------------------------------------------
+    @classmethod
+    def init_config(cls, config: dict, from_backend: str) -> dict:
+        """The network config to build when starting from ``from_backend``'s weights of ``config``."""
+        return dict(config)
+
+    def adapt_init(self, tensors: dict, from_backend: str) -> dict:
+        """``from_backend``'s generator tensors as this generator's full state dict (only for init_from)."""
+        raise NotImplementedError(f"{self.backend} cannot start from {from_backend} weights")
 
     # ----- one step -----------------------------------------------------------------------------------------
     def adversarial(self, step: int) -> bool:

@@ -161,3 +161,27 @@ class DganRecipe(Recipe):
 class DganSaRecipe(DganRecipe):
     backend = "dgan-sa"
     default_options = dict(DganRecipe.default_options, rh=True)
+    # The variant is DGAN plus three switches, so trained DGAN weights are a warm start (its CPU steps cost 4x
+    # DGAN's): attention layers begin as the identity (gamma = 0) and spectral norm's W / sigma(W) feeds an
+    # instance norm in every decoder block, which cancels the scale; only the final conv's scale changes.
+    init_from = ("dgan",)
+    VARIANT_SWITCHES = ("self_attention", "spectral_norm", "attention_pool")
+
+    @classmethod
+    def init_config(cls, config: dict, from_backend: str) -> dict:
+        return {k: v for k, v in config.items() if k not in cls.VARIANT_SWITCHES}
+
+    def adapt_init(self, tensors: dict, from_backend: str) -> dict:
+        out, used = {}, set()
+        for key, fresh in self.generator.state_dict().items():
+            src = key if key in tensors else key.replace(".parametrizations.weight.original", ".weight")
+            if src in tensors:
+                out[key] = tensors[src]
+                used.add(src)
+            else:  # attention layers and spectral norm's power-iteration vectors start fresh
+                out[key] = fresh
+        unused = [k for k in tensors if k not in used]
+        if unused:
+            raise ValueError(f"{len(unused)} {from_backend} tensors have no place in {self.backend} "
+                             f"(e.g. {', '.join(unused[:3])})")
+        return out
