@@ -3,7 +3,8 @@
     .venv/bin/python scripts/train_starters.py [--backends attention pnr ...] [--parallel 2] [--minutes M]
 
 For each backend: `poseeditor-train fit` with resources/weights/configs/<backend>.json on a synthetic dataset
-(`poseeditor-train synth`, fixed seed) for the config's number of steps (a step budget, not a time budget, so
+(`poseeditor-train synth`, fixed seed; a config may start from another starter, e.g. dgan-sa from dgan's
+weights) for the config's number of steps (a step budget, not a time budget, so
 that a busy machine gives the same weights, only later; --minutes caps a run for a quick try), the validation's
 best checkpoint `export --half` to resources/weights/<backend>.safetensors, and
 `evaluate` on the synthetic test pairs, whose report is kept beside the weights as <backend>.report.json with
@@ -100,11 +101,20 @@ def main():
     data = BUILD / "synth-256x128"
     if not (data / "dataset.json").exists():
         run(TRAIN + ["synth", "-o", data, *SYNTH])
-    with ThreadPoolExecutor(a.parallel) as pool:
-        for s in pool.map(lambda b: train_one(b, a.minutes, data), a.backends):
-            r = s["evaluation_on_synthetic_test_pairs"]["metrics"]
-            figures = {k: round(r[k], 3) for k in ("ssim", "l1", "pckh") if isinstance(r.get(k), float)}
-            print(f"{s['backend']}: {s['size_bytes'] / 1e6:.1f} MB, {s['steps']} steps, {figures}")
+    # a starter that starts from another's weights (dgan-sa from dgan) waits for that one when both are made
+    later = [b for b in a.backends if _starts_from(b) in a.backends]
+    for wave in ([b for b in a.backends if b not in later], later):
+        with ThreadPoolExecutor(a.parallel) as pool:
+            for s in pool.map(lambda b: train_one(b, a.minutes, data), wave):
+                r = s["evaluation_on_synthetic_test_pairs"]["metrics"]
+                figures = {k: round(r[k], 3) for k in ("ssim", "l1", "pckh") if isinstance(r.get(k), float)}
+                print(f"{s['backend']}: {s['size_bytes'] / 1e6:.1f} MB, {s['steps']} steps, {figures}")
+
+
+def _starts_from(backend: str) -> str | None:
+    """The backend whose starter weights this one's config starts from (its "init"), if any."""
+    init = json.loads((CONFIGS / f"{backend}.json").read_text()).get("init")
+    return Path(init).stem if init and Path(init).parent == Path("resources/weights") else None
 
 
 if __name__ == "__main__":
