@@ -926,6 +926,9 @@ def add_arguments(p) -> None:
     p.add_argument("--workers", type=int, help="data loader processes (default 0)")
     p.add_argument("--val-pairs", type=int, help="test pairs per validation (default 64)")
     p.add_argument("--stop-after", type=int, metavar="N", help="stop after N steps of this invocation, resumable")
+    p.add_argument("--gan-start-step", type=int, metavar="N",
+                   help="adversarial losses from step N on, reconstruction losses alone before (default 0, the "
+                        "papers'; a short CPU fine-tune learns more without them)")
     p.add_argument("--label", help="label of the exported best weights")
     p.add_argument("--no-progress", dest="progress_bar", action="store_const", const="off",
                    help="no progress bar (stats.jsonl still has every step)")
@@ -934,6 +937,8 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     options = {k: getattr(args, k) for k in DEFAULTS if hasattr(args, k) and k != "command"}
     options["command"] = getattr(args, "command_line", None)
+    if getattr(args, "gan_start_step", None) is not None:  # a recipe option every recipe has (recipes/base.py)
+        options["recipe"] = {"gan_start_step": int(args.gan_start_step)}
 
     def announce(row):
         # stdout's one line: the run folder, as soon as it exists, so a caller (the app runs fit in a

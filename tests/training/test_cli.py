@@ -91,11 +91,12 @@ def test_synth_fit_export_evaluate_bench(tiny, data, tmp_path, capsys):
     runs = tmp_path / "runs"
     assert main(["fit", "--backend", "tiny-test", "--data", str(data), "--runs-dir", str(runs), "--steps", "4",
                  "--batch", "4", "--val-every", "2", "--ckpt-every", "2", "--val-pairs", "4", "--device", "cpu",
-                 "--no-progress"]) == 0
+                 "--gan-start-step", "3", "--no-progress"]) == 0
     run = Path(capsys.readouterr().out.strip().splitlines()[-1])
     assert run.parent == runs and (run / "best.safetensors").is_file()
     opts = json.loads((run / "training_options.json").read_text())
     assert opts["command"].startswith("poseeditor-train fit --backend tiny-test")
+    assert opts["recipe_options"]["gan_start_step"] == 3 and opts["recipe_options"]["lr"] == 3e-3
 
     # resume with more steps: the run goes on from step 4
     assert main(["fit", "--resume", str(run), "--steps", "6", "--no-progress"]) == 0
