@@ -916,10 +916,11 @@ class MainWindow(QMainWindow):
     def _train_context(self):
         from .train_dialog import TrainContext
 
-        backends = [(b["name"], b["title"]) for b in self.engine_panel.catalogue.values() if b.get("needs_weights")]
+        neural = [b for b in self.engine_panel.catalogue.values() if b.get("needs_weights")]
         photos = [r.path for r in self.doc.ready_refs()]
-        return TrainContext(photos, backends, (self.backend_info or {}).get("name"), self._weights_for,
-                            self.settings.last_dir("videos"))
+        return TrainContext(photos, [(b["name"], b["title"]) for b in neural], (self.backend_info or {}).get("name"),
+                            self._weights_for, self.settings.last_dir("videos"),
+                            {b["name"]: b["network"] for b in neural if b.get("network")})
 
     def _refresh_train_dialog(self):
         """Photos or backends changed: an open training dialog that is not running shows the new choices."""

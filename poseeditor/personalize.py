@@ -79,22 +79,26 @@ class TrainPlan:
         return self.name.strip()
 
 
-def network_defaults(backend: str, init: str | None) -> tuple[tuple[int, int], float | None]:
-    """(image size, width) to train at: the init weights' own config, else the backend's default_config."""
+def network_defaults(backend: str, init: str | None, scratch: tuple | None = None) -> tuple[tuple[int, int], float | None]:
+    """(image size, width) to train at: the init weights' own config (read from the file's header), else
+    ``scratch`` (the app passes the catalogue's, made in the worker thread), else the backend's default_config
+    (which imports the backends, and torch with them: never on the UI thread)."""
     if init:
         from engine.weights import read_meta
 
         meta = read_meta(init)
         cfg = meta.config
         return tuple(int(v) for v in cfg.get("image_size", meta.image_size)), cfg.get("width")
+    if scratch is not None:
+        return (int(scratch[0][0]), int(scratch[0][1])), scratch[1]
     from engine.registry import backend_class
 
     cfg = backend_class(backend).default_config
     return tuple(int(v) for v in cfg.get("image_size", (128, 64))), cfg.get("width")
 
 
-def make_plan(name: str, backend: str, photos=(), video=None, init=None, **overrides) -> TrainPlan:
-    size, width = network_defaults(backend, init)
+def make_plan(name: str, backend: str, photos=(), video=None, init=None, scratch=None, **overrides) -> TrainPlan:
+    size, width = network_defaults(backend, init, scratch)
     plan = TrainPlan(name=name, backend=backend, photos=[str(p) for p in photos], video=str(video) if video else None,
                      init=str(init) if init else None, image_size=size, width=width)
     return replace(plan, **overrides) if overrides else plan

@@ -34,6 +34,8 @@ class TrainContext:
     # backend -> (weights file it uses now or None, how to call them)
     weights_for: Callable[[str], tuple[str | None, str]] = lambda name: (None, "")
     start_dir: str = ""
+    # backend -> ((H, W), width) of a network trained from scratch (from the engine catalogue: no torch here)
+    scratch: dict = field(default_factory=dict)
 
 
 def _parse_size(text: str) -> tuple[int, int] | None:
@@ -292,7 +294,8 @@ class TrainDialog(QDialog):
         is fixed when fine-tuning (the weights would not fit another)."""
         name = self.backend.currentData()
         try:
-            size, width = P.network_defaults(name, self.start_from.currentData()) if name else ((128, 64), None)
+            size, width = (P.network_defaults(name, self.start_from.currentData(), self.ctx.scratch.get(name))
+                           if name else ((128, 64), None))
         except PoseEditorError:
             size, width = (128, 64), None
         self.size.setPlaceholderText(f"{size[0]}x{size[1]}")
@@ -335,7 +338,7 @@ class TrainDialog(QDialog):
             except ValueError:
                 raise P.PersonalizeError(f"network width '{self.width_edit.text()}' is not a number") from None
         plan = P.make_plan(self.name.text().strip(), name, [] if video else self.ctx.photos, video,
-                           self.start_from.currentData(), **over)
+                           self.start_from.currentData(), self.ctx.scratch.get(name), **over)
         P.check_plan(plan)
         return plan
 

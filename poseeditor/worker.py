@@ -205,8 +205,13 @@ class RenderWorker(QObject):
                 starter = (STARTER_DIR / f"{name}.safetensors").is_file()
                 state = ("built-in" if not cls.needs_weights else "file" if self.weights.get(name)
                          else "starter" if starter else "none")
+                cfg = getattr(cls, "default_config", None) or {}
                 items.append(dict(name=name, title=cls.title or name, summary=cls.summary,
-                                  needs_weights=cls.needs_weights, multi_shot=cls.multi_shot, weights=state))
+                                  needs_weights=cls.needs_weights, multi_shot=cls.multi_shot, weights=state,
+                                  # what training from scratch builds: the dialog must not ask the registry
+                                  # itself (it would import torch on the UI thread)
+                                  network=(tuple(int(v) for v in cfg.get("image_size", (128, 64))),
+                                           cfg.get("width"))))
             cat = dict(backends=items, unavailable=registry.unavailable(), cuda=runtime.cuda_available())
             try:
                 runtime.pick_device(self.device)

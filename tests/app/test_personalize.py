@@ -144,6 +144,35 @@ def test_unusable_sources_are_messages(qtbot, tmp_path):
     close_window(win)
 
 
+def test_choosing_scratch_does_not_ask_the_registry_on_the_ui_thread(qtbot, tmp_path, monkeypatch):
+    """The size and width of an untrained network come with the engine catalogue (made in the worker thread):
+    asking engine.registry from the dialog would import every backend, and torch, on the UI thread."""
+    import threading
+
+    from engine import registry
+
+    win = ready_window(qtbot, person_photos(tmp_path, 2))
+    ui_calls = []
+    real = registry.backend_class
+
+    def spy(name):
+        if threading.current_thread() is threading.main_thread():
+            ui_calls.append(name)
+        return real(name)
+
+    monkeypatch.setattr(registry, "backend_class", spy)
+    d = win.open_train_dialog()
+    for name in ("attention", "dgan", "pnr"):
+        d.backend.setCurrentIndex(d.backend.findData(name))
+        d.start_from.setCurrentIndex(d.start_from.findData(None))
+        size = real(name).default_config["image_size"]
+        assert d.size.placeholderText() == f"{size[0]}x{size[1]}"
+        assert d.plan().image_size == tuple(size)  # the plan of a scratch run too
+    assert ui_calls == []
+    d.close()
+    close_window(win)
+
+
 # ----- the plan, without processes ------------------------------------------------------------------------------
 def test_plan_defaults_and_commands(tmp_path):
     from tests.app.test_weights_library import tiny_attention
