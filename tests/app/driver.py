@@ -6,12 +6,16 @@ from PySide6.QtTest import QTest
 WAIT_MS = 30000  # generous: the machine may be busy; every wait ends as soon as its condition holds
 
 
-def new_window(qtbot, photos=None):
+def new_window(qtbot, photos=None, size=None):
+    """The main window with ``photos`` opening; ``size`` (w, h) resizes it before it shows (the offscreen test
+    screen is smaller than a real one)."""
     from poseeditor.main_window import MainWindow
 
     win = MainWindow()
     win.confirm_close = False
     qtbot.addWidget(win)
+    if size:
+        win.resize(*size)
     win.show()
     qtbot.waitExposed(win)
     win.start_engine(photos_pending=bool(photos))

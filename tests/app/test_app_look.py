@@ -8,7 +8,7 @@ from PySide6.QtCore import QObject, QPoint, QRectF, Qt, Slot
 from PySide6.QtTest import QTest
 
 from engine.pose import J
-from tests.app.driver import close_window, wait_engine, wait_idle_result, wait_loaded
+from tests.app.driver import close_window, new_window, wait_engine, wait_idle_result, wait_loaded
 from tests.conftest import shared
 
 DEFAULT_SIZE = (1360, 860)   # MainWindow's first-run size on a screen big enough for it
@@ -28,19 +28,8 @@ class Probe(QObject):
 
 
 def big_window(qtbot, photos=(), size=DEFAULT_SIZE):
-    """A first-run window at the default size (the offscreen test screen is smaller than a real one)."""
-    from poseeditor.main_window import MainWindow
-
-    win = MainWindow()
-    win.confirm_close = False
-    qtbot.addWidget(win)
-    win.resize(*size)
-    win.show()
-    qtbot.waitExposed(win)
-    win.start_engine(photos_pending=bool(photos))
-    if photos:
-        win.open_photos([str(p) for p in photos])
-    return win
+    """A first-run window at the default size."""
+    return new_window(qtbot, photos, size)
 
 
 @pytest.fixture
