@@ -278,16 +278,17 @@ class WarpBackend(Backend):
         return chosen
 
     def render(self, state: SourceState, target: Pose) -> np.ndarray:
-        return self.render_with_silhouette(state, target)[0]
+        return self.render_with_silhouette(state, target, silhouette=False)[0]
 
-    def render_with_silhouette(self, state: SourceState, target: Pose) -> tuple[np.ndarray, np.ndarray]:
-        """(RGB uint8 image, (H, W) float32 silhouette): the render, and where the person is in it, the body
-        parts without their rings of background (the neural backends paste their person inside it)."""
+    def render_with_silhouette(self, state: SourceState, target: Pose, silhouette: bool = True):
+        """(RGB uint8 image, (H, W) float32 silhouette or None): the render, and where the person is in it, the
+        body parts without their rings of background (the neural backends paste their person inside it)."""
         h, w = state.size
         if (target.height, target.width) != (h, w):
             raise ValueError(f"target pose is for {target.width}x{target.height}, the photo is {w}x{h}")
         out = state.cache["background"].copy()
-        clear = np.ones((h, w), np.float32)  # how much background still shows through the parts' own alpha
+        # how much background still shows through the parts' own alpha (a drag of warp itself needs none)
+        clear = np.ones((h, w), np.float32) if silhouette else None
         chosen = self.choose_sources(state, target)
         for part in DEPTH_ORDER:
             c = chosen[PART_NAMES.index(part)]
@@ -302,8 +303,9 @@ class WarpBackend(Backend):
             roi = out[y0:y0 + alpha.shape[0], x0:x0 + alpha.shape[1]]
             roi *= (1.0 - alpha)[..., None]
             roi += rgb
-            clear[y0:y0 + core.shape[0], x0:x0 + core.shape[1]] *= 1.0 - core
-        return np.clip(out + 0.5, 0, 255).astype(np.uint8), 1.0 - clear
+            if clear is not None:
+                clear[y0:y0 + core.shape[0], x0:x0 + core.shape[1]] *= 1.0 - core
+        return np.clip(out + 0.5, 0, 255).astype(np.uint8), None if clear is None else 1.0 - clear
 
 
 assert len(DEPTH_ORDER) == NUM_PARTS
