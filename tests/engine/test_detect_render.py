@@ -45,6 +45,17 @@ def test_exif_rotated_photo_gives_the_upright_pose(tmp_path, women1):
     assert np.linalg.norm(p2.xy[J["nose"]] - det.pose.xy[J["nose"]]) < 0.5 * det.pose.head_size()
 
 
+@pytest.mark.parametrize("name", ["0.jpg", "8.jpg", "9.jpg", "11.jpg", "24.jpg"])
+def test_small_market_photos_are_found(name):
+    # 64x128 surveillance crops in which the person fills the frame: BlazePose needs a wide margin round them
+    img = load_image(shared("market-real", name))
+    pose = detect_pose(img).pose
+    assert pose.count >= 12
+    assert pose.present[J["neck"]] and pose.present[J["r_hip"]] and pose.present[J["l_hip"]]
+    head, hips = pose.point("neck")[1], (pose.point("r_hip")[1] + pose.point("l_hip")[1]) / 2
+    assert head < hips  # upright, as they all are
+
+
 def test_no_person_is_a_clear_error():
     rng = np.random.default_rng(0)
     img = (rng.random((200, 300, 3)) * 40 + 100).astype(np.uint8)
