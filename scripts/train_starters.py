@@ -72,8 +72,17 @@ def train_one(backend: str, minutes: float | None, data: Path) -> dict:
         "commands": [_shown(c) for c in (TRAIN + ["synth", "-o", data, *SYNTH], fit, export, evaluate)],
         "evaluation_on_synthetic_test_pairs": report,
     }
-    (WEIGHTS / f"{backend}.report.json").write_text(json.dumps(summary, indent=1, default=str))
+    (WEIGHTS / f"{backend}.report.json").write_text(json.dumps(relative(summary), indent=1, default=str))
     return summary
+
+
+def relative(obj):
+    """The report with this checkout's absolute paths made relative to the repository (it is committed)."""
+    if isinstance(obj, dict):
+        return {k: relative(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [relative(v) for v in obj]
+    return obj.replace(str(ROOT) + "/", "") if isinstance(obj, str) else obj
 
 
 def _shown(cmd) -> str:
