@@ -122,6 +122,13 @@ class EnginePanel(QWidget):
     def set_catalogue(self, cat: dict):
         self.catalogue = {b["name"]: b for b in cat["backends"]}
         self.backend.clear()
+        if cat.get("failed"):
+            self.backend.addItem("Engine not available")
+            self.backend.setEnabled(False)
+            self.set_status("")
+            self.summary.setText(f"The engine did not load: {cat['failed']}. The warp preview still follows "
+                                 f"your edits; restart PoseEditor to try again.")
+            return
         for b in cat["backends"]:
             self.backend.addItem(f"{b['title']}{WEIGHTS_TAG[b['weights']]}", b["name"])
             self.backend.setItemData(self.backend.count() - 1, f"{b['summary']}\nWeights: {WEIGHTS_TEXT[b['weights']]}",

@@ -231,6 +231,8 @@ class RenderWorker(QObject):
         self.status.emit("")
         if loaded["catalogue"] is not None:
             self.catalogue.emit(loaded["catalogue"])
+        else:  # the engine could not load: the panel says so (the warp preview keeps drawing)
+            self.catalogue.emit(dict(backends=[], unavailable={}, cuda=False, failed=loaded["error"]))
         if loaded["error"]:
             self.error.emit(loaded["error"])
         if loaded["engine"] is not None:

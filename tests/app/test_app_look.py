@@ -227,3 +227,21 @@ def test_empty_window_says_what_goes_where_and_original_waits_for_a_result(qtbot
     right = [img.pixelColor(x, row) for x in range(img.width() - 200, img.width(), 2)]
     assert len(set(c.name() for c in right)) == 1
     close_window(win)
+
+
+def test_an_engine_that_cannot_load_says_so_and_the_warp_preview_still_draws(qtbot, women1, monkeypatch):
+    from engine import registry
+    from engine.errors import PoseEditorError
+
+    def broken():
+        raise PoseEditorError("the torch library could not be imported")
+
+    monkeypatch.setattr(registry, "backend_names", broken)
+    win = big_window(qtbot, [women1])
+    wait_loaded(qtbot, win)
+    panel = win.engine_panel
+    qtbot.waitUntil(lambda: panel.backend.currentText() == "Engine not available", timeout=60000)
+    assert not panel.backend.isEnabled() and not panel.status_row.isVisible()
+    assert "torch library could not be imported" in panel.summary.text()
+    qtbot.waitUntil(lambda: win.result.result is not None, timeout=60000)  # the warp boot engine drew it
+    close_window(win)
