@@ -37,8 +37,13 @@ def make_batch(size=(128, 64), batch: int = 8, num_sources: int = 1, seed: int =
 
 
 def bench(backend: str, size=(128, 64), batch: int = 8, width: float | None = None, steps: int = 5,
-          warmup: int = 1, device: str = "cpu", num_sources: int = 1, net: dict | None = None) -> dict:
-    """Time ``steps`` training steps after ``warmup``; returns the figures."""
+          warmup: int = 1, device: str = "cpu", num_sources: int = 1, net: dict | None = None,
+          recipe: dict | None = None) -> dict:
+    """Time ``steps`` training steps after ``warmup``; returns the figures.
+
+    ``net`` is the network config and ``recipe`` the recipe's options (as in ``fit``'s config). ``ms_step`` is
+    wall-clock time per step, ``cpu_ms_step`` the process's CPU time per step (all threads), and ``backbone``
+    the name of the perceptual / NN-loss backbone the recipe found (None without one)."""
     from engine.runtime import pick_device
 
     from .loop import Amp, get_recipe_class, seed_everything, to_device
@@ -49,9 +54,9 @@ def bench(backend: str, size=(128, 64), batch: int = 8, width: float | None = No
     if width is not None:
         cfg["width"] = float(width)
     seed_everything(0)
-    recipe = cls(cfg, {}, dev)
-    recipe.train(True)
-    amp = Amp(dev, dev.type == "cuda" and getattr(recipe, "amp", True))
+    rec = cls(cfg, dict(recipe or {}), dev)
+    rec.train(True)
+    amp = Amp(dev, dev.type == "cuda" and getattr(rec, "amp", True))
     data = to_device(make_batch(size, batch, num_sources), dev)
 
     def sync():
@@ -59,19 +64,24 @@ def bench(backend: str, size=(128, 64), batch: int = 8, width: float | None = No
             torch.cuda.synchronize()
 
     for i in range(warmup):
-        with amp.step(recipe.optimizers()):
-            recipe.train_step(data, i)
+        with amp.step(rec.optimizers()):
+            rec.train_step(data, i)
     sync()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for i in range(steps):
-        with amp.step(recipe.optimizers()):
-            losses = recipe.train_step(data, warmup + i)
+        with amp.step(rec.optimizers()):
+            losses = rec.train_step(data, warmup + i)
     sync()
-    dt = (time.perf_counter() - t0) / steps
-    params = {k: sum(p.numel() for p in m.parameters()) for k, m in recipe.modules().items()}
+    dt, cpu = (time.perf_counter() - t0) / steps, (time.process_time() - c0) / steps
+    params = {k: sum(p.numel() for p in m.parameters()) for k, m in rec.modules().items()}
+    # DGAN and SPGNet hold their backbone, attention and pNR a Perceptual loss around it (SPGNet: None if off)
+    backbone = getattr(rec, "backbone", None)
+    if backbone is None:
+        backbone = getattr(getattr(rec, "perceptual", None), "backbone", None)
     return {"backend": backend, "size": list(size), "batch": batch, "width": width, "device": str(dev),
-            "it_s": 1.0 / dt, "ms_step": dt * 1000, "generator_params": params.get("generator", 0),
-            "total_params": sum(params.values()), "loss": float(losses.get("loss", float("nan")))}
+            "it_s": 1.0 / dt, "ms_step": dt * 1000, "cpu_ms_step": cpu * 1000,
+            "generator_params": params.get("generator", 0), "total_params": sum(params.values()),
+            "loss": float(losses.get("loss", float("nan"))), "backbone": getattr(backbone, "name", None)}
 
 
 HEADER = f"{'backend':10s} {'size':>8s} {'batch':>5s} {'width':>5s} {'it/s':>7s} {'ms/step':>8s} {'G params':>9s} {'all params':>10s}"
