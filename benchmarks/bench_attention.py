@@ -5,8 +5,9 @@
 Latency is the engine path (AttentionBackend: framing, tensors, network, paste back) on a 480x720 photo with
 random weights (speed does not depend on them). "cached" is backend.render with the SourceState of one
 encode_sources (a drag: the pose stream and the decoder); "full" is encode_sources + render for every move (what
-a drag would cost without the cache). Training is AttentionRecipe.train_step (G and PatchGAN D steps) on
-synthetic batches, the perceptual loss on whichever backbone training.losses finds.
+a drag would cost without the cache). Training is AttentionRecipe.train_step (G and PatchGAN D steps) timed by
+training.bench.bench on a batch of procedural people, the perceptual loss on whichever backbone training.losses
+finds.
 """
 from __future__ import annotations
 
@@ -56,31 +57,13 @@ def latency(name: str, n_cached: int, n_full: int):
           f" | encode+render p50 {pct(full, 50):7.1f} p95 {pct(full, 95):7.1f} ms  (n={n_cached}/{n_full})")
 
 
-def synthetic_batch(b: int, size):
-    h, w = size
-    g = torch.Generator().manual_seed(0)
-    pose = torch.rand(b, 2, 18, 3, generator=g) * torch.tensor([w - 1.0, h - 1.0, 1.0])
-    pose[..., 2] = 1
-    img = torch.rand(b, 2, 3, h, w, generator=g) * 2 - 1
-    mask = torch.ones(b, 2, 1, h, w)
-    lab = torch.zeros(b, 2, h, w, dtype=torch.int64)
-    return {"src_img": img[:, :1], "src_pose": pose[:, :1], "src_mask": mask[:, :1], "src_parsing": lab[:, :1],
-            "tgt_img": img[:, 1], "tgt_pose": pose[:, 1], "tgt_mask": mask[:, 1], "tgt_parsing": lab[:, 1]}
-
-
 def training(name: str, batch: int, steps: int):
-    from training.recipes.attention import AttentionRecipe
+    from training.bench import bench
 
-    torch.manual_seed(0)
-    recipe = AttentionRecipe(dict(CONFIGS[name]), {})
-    data = synthetic_batch(batch, CONFIGS[name]["image_size"])
-    recipe.train_step(data, 0)  # warm-up
-    t0 = time.perf_counter()
-    for s in range(steps):
-        recipe.train_step(data, s + 1)
-    dt = (time.perf_counter() - t0) / steps
+    r = bench("attention", CONFIGS[name]["image_size"], batch, steps=steps, net=CONFIGS[name])
+    dt = r["ms_step"] / 1000
     print(f"  {name:13s} {size_label(name):26s} batch {batch}  {1 / dt:6.2f} it/s ({dt:.2f} s/it, perceptual on "
-          f"{recipe.perceptual.backbone_name})")
+          f"{r['backbone']})")
 
 
 def params_and_flops(name: str):

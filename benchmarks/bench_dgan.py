@@ -5,9 +5,9 @@
 Latency: backend.render (crop, pose stream, part warps, decoder, paste back into the photo) with the cached
 source state, against a full encode_sources + render per move (what every drag step would cost without the
 cache). Random weights: latency does not depend on training. A "drag" is small moves of the right wrist on a
-real photo (shared data; a painted figure when it is absent). Training: recipe.train_step on random batches
-in the dataset's tensor format, including the discriminator and the NN loss. ``--quick`` leaves out the paper
-sizes (minutes on a 2-core CPU).
+real photo (shared data; a painted figure when it is absent). Training: recipe.train_step timed by
+training.bench.bench on a batch of procedural people, including the discriminator and the NN loss. ``--quick``
+leaves out the paper sizes (minutes on a 2-core CPU).
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from engine.backends.dgan import CONFIGS, SA_CONFIGS, DganBackend, DganSaBackend
 from engine.backends.dgan_net import count_parameters, gflops_estimate, gflops_parts
 from engine.presets import fit_preset
 
-from benchlib import drag  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+from benchlib import drag, pct  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -49,10 +49,6 @@ def photo_and_pose():
     return "painted figure", img, pose
 
 
-def pct(values, q):
-    return float(np.percentile(values, q))
-
-
 def latency(cls, config, img, pose, n):
     """n drag moves, each timed twice in turn: render from the cached state, then encode + render (interleaved,
     so that the load of a shared machine weighs on both alike)."""
@@ -72,32 +68,6 @@ def latency(cls, config, img, pose, n):
         cached.append(1000 * (t1 - t0))
         full.append(1000 * (t2 - t1))
     return cached, full
-
-
-def random_batch(batch, size, seed=0):
-    h, w = size
-    g = torch.Generator().manual_seed(seed)
-    src = fit_preset("standing", w, h)
-    tgt = fit_preset("walking", w, h, like=src)
-    as_t = lambda p: torch.from_numpy(np.concatenate([p.xy, p.present[:, None]], 1).astype(np.float32))
-    return {"src_img": torch.rand(batch, 1, 3, h, w, generator=g) * 2 - 1,
-            "src_pose": as_t(src).expand(batch, 1, 18, 3).clone(),
-            "tgt_img": torch.rand(batch, 3, h, w, generator=g) * 2 - 1,
-            "tgt_pose": as_t(tgt).expand(batch, 18, 3).clone()}
-
-
-def train_speed(name, config, batch, steps):
-    from training.recipes.base import recipe_class
-
-    torch.manual_seed(0)
-    recipe = recipe_class(name)(config, {})
-    b = random_batch(batch, config["image_size"])
-    recipe.train_step(b, 0)  # warm-up
-    t0 = time.perf_counter()
-    for s in range(steps):
-        recipe.train_step(b, s + 1)
-    dt = (time.perf_counter() - t0) / steps
-    return 1.0 / dt, recipe.backbone.name
 
 
 def main(argv=None):
@@ -139,11 +109,13 @@ def main(argv=None):
     if not args.quick:
         trains += [("dgan", CONFIGS["paper-128x64"], 2, 1), ("dgan-sa", SA_CONFIGS["paper-128x64"], 2, 1),
                    ("dgan", CONFIGS["paper-256x256"], 1, 1)]
+    from training.bench import bench
+
     for name, cfg, batch, steps in trains:
-        its, bb = train_speed(name, cfg, batch, steps)
+        r = bench(name, cfg["image_size"], batch, steps=steps, net=cfg)
         size = f"{cfg['image_size'][0]}x{cfg['image_size'][1]}"
-        print(f"  {name:8s} {size:8s} width {cfg['width']:<5} batch {batch}: {its:6.3f} it/s "
-              f"({batch * its:6.2f} images/s), NN-loss backbone {bb}")
+        print(f"  {name:8s} {size:8s} width {cfg['width']:<5} batch {batch}: {r['it_s']:6.3f} it/s "
+              f"({batch * r['it_s']:6.2f} images/s), NN-loss backbone {r['backbone']}")
     print(f"\nload average at the end {os.getloadavg()[0]:.1f}")
     return 0
 

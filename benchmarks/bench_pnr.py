@@ -6,8 +6,8 @@ Latency is the engine path (PnrBackend: framing, tensors, network, paste back) o
 weights (speed does not depend on them). "cached" is backend.render with the SourceState from one
 encode_sources (a drag: the target pose's extractor and the generator only); "full" is encode_sources + render
 for every move (what a drag would cost without the cache: both extractors on every reference and the
-regression). Training is PnrRecipe.train_step on synthetic batches (perceptual loss on whichever backbone
-training.losses finds).
+regression). Training is PnrRecipe.train_step timed by training.bench.bench on a batch of procedural people
+(perceptual loss on whichever backbone training.losses finds).
 
 Every figure is given twice: wall-clock time, and the process's CPU time. On a machine shared with other jobs
 the wall clock measures the queue as much as the model; with one thread, CPU time is what the same call takes
@@ -76,35 +76,18 @@ def latency(name: str, refs: int, n_cached: int, n_full: int):
           + fmt("encode+render", [t.wall for t in full], [t.cpu for t in full]))
 
 
-def synthetic_batch(b: int, m: int, size):
-    h, w = size
-    g = torch.Generator().manual_seed(0)
-    pose = torch.rand(b, m + 1, 18, 3, generator=g) * torch.tensor([w, h, 1.0])
-    pose[..., 2] = 1
-    img = torch.rand(b, m + 1, 3, h, w, generator=g) * 2 - 1
-    mask = torch.ones(b, m + 1, 1, h, w)
-    lab = torch.zeros(b, m + 1, h, w, dtype=torch.int64)
-    return {"src_img": img[:, :m], "src_pose": pose[:, :m], "src_mask": mask[:, :m], "src_parsing": lab[:, :m],
-            "tgt_img": img[:, m], "tgt_pose": pose[:, m], "tgt_mask": mask[:, m], "tgt_parsing": lab[:, m]}
-
-
 def training(name: str, batch: int, m: int, steps: int, unsupervised: bool = False):
-    from training.recipes.pnr import PnrRecipe
+    from training.bench import bench
 
-    torch.manual_seed(0)
     config = dict(CONFIGS[name])
     if unsupervised:
         config.pop("n_res")  # the recipe's unsupervised default, N = 2
-    recipe = PnrRecipe(config, {"unsupervised": unsupervised})
-    data = synthetic_batch(batch, m, CONFIGS[name]["image_size"])
-    recipe.train_step(data, 0)  # warm-up
-    with Timer() as tm:
-        for s in range(steps):
-            recipe.train_step(data, s + 1)
-    wall, cpu = tm.wall / 1000 / steps, tm.cpu / 1000 / steps
+    r = bench("pnr", config["image_size"], batch, steps=steps, num_sources=m, net=config,
+              recipe={"unsupervised": unsupervised})
+    wall, cpu = r["ms_step"] / 1000, r["cpu_ms_step"] / 1000
     mode = "unsupervised" if unsupervised else f"M={m}"
     print(f"  {name:13s} batch {batch} {mode:12s} wall {1 / wall:5.2f} it/s ({wall:5.2f} s/it), "
-          f"cpu {1 / cpu:5.2f} it/s ({cpu:5.2f} s/it); perceptual on {recipe.perceptual.backbone_name}")
+          f"cpu {1 / cpu:5.2f} it/s ({cpu:5.2f} s/it); perceptual on {r['backbone']}")
 
 
 def params(name: str):

@@ -7,7 +7,8 @@ back) on a 480x720 photo with random weights (speed does not depend on them). "c
 SourceState of one encode_sources (a drag: SPATN's target half, the pose stream, the part warps and the decoder);
 "full" is encode_sources + render for every move (what a drag would cost without the cache); "parsing" is
 stage 1 alone (parsing_overlay on a new target). Training is SpgnetRecipe.train_step (both stages + PatchGAN D)
-on synthetic batches, the perceptual loss on whichever backbone training.losses finds.
+timed by training.bench.bench on a batch of procedural people, the perceptual loss on whichever backbone
+training.losses finds.
 """
 from __future__ import annotations
 
@@ -72,6 +73,7 @@ def latency(name: str, n_cached: int, n_full: int):
 
 
 def synthetic_batch(b: int, size, m: int = 1):
+    """Random images, poses and labels (every part present): the input of the FLOP count in sizes()."""
     h, w = size
     g = torch.Generator().manual_seed(0)
     pose = torch.rand(b, m + 1, 18, 3, generator=g) * torch.tensor([w - 1.0, h - 1.0, 1.0])
@@ -85,18 +87,12 @@ def synthetic_batch(b: int, size, m: int = 1):
 
 
 def training(name: str, batch: int, steps: int):
-    from training.recipes.spgnet import SpgnetRecipe
+    from training.bench import bench
 
-    torch.manual_seed(0)
-    recipe = SpgnetRecipe(config_of(name), {})
-    b = synthetic_batch(batch, config_of(name)["image_size"])
-    recipe.train_step(b, 0)  # warm-up
-    t0 = time.perf_counter()
-    for s in range(steps):
-        recipe.train_step(b, s + 1)
-    dt = (time.perf_counter() - t0) / steps
+    r = bench("spgnet", config_of(name)["image_size"], batch, steps=steps, net=config_of(name))
+    dt = r["ms_step"] / 1000
     print(f"  {name:13s} {label(name):15s} batch {batch:2d}: {1 / dt:6.3f} it/s ({dt:6.2f} s/step, "
-          f"{batch / dt:6.2f} images/s), perceptual on {recipe.backbone.name if recipe.backbone else 'none'}")
+          f"{batch / dt:6.2f} images/s), perceptual on {r['backbone'] or 'none'}")
 
 
 def sizes(name: str):
