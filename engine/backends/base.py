@@ -226,13 +226,20 @@ class NeuralBackend(Backend):
             tensors = self.net.encode_sources(self._image_tensor(crops)[None], self._pose_tensor(mposes)[None])
         state = SourceState(list(images), list(poses), masks)
         state.cache.update(frames=frames, crops=crops, model_poses=mposes, tensors=tensors)
-        if self.composite == "person":
-            # the first photo with its person inpainted out, and its body parts to place the new person by
-            from .warp import WarpBackend
-
-            warp = WarpBackend()
-            state.cache["backdrop"] = (warp, warp.encode_sources(images[:1], poses[:1], masks[:1]))
+        self.add_backdrop(state)
         return state
+
+    def add_backdrop(self, state: SourceState) -> None:
+        """With ``composite="person"``: the first photo with its person inpainted out, and its body parts to
+        place the new person by (a warp engine state). Every ``encode_sources`` override must call this, or
+        ``render`` falls back to pasting the crop."""
+        if self.composite != "person":
+            return
+        from .warp import WarpBackend
+
+        warp = WarpBackend()
+        masks = state.masks[:1] if state.masks is not None else None
+        state.cache["backdrop"] = (warp, warp.encode_sources(state.images[:1], state.poses[:1], masks))
 
     def render_crop(self, state: SourceState, target: Pose) -> np.ndarray:
         """The network's output at its own size, for the first reference's crop of ``target``."""

@@ -296,6 +296,7 @@ class SpgnetBackend(NeuralBackend):
                                               parsing_t[None])
         state = SourceState(list(images), list(poses), masks)
         state.cache.update(frames=frames, crops=crops, model_poses=mposes, parsings=parsings, tensors=tensors)
+        self.add_backdrop(state)
         return state
 
     # ----- render: remembers the predicted parsing -------------------------------------------------------------

@@ -71,3 +71,22 @@ def test_a_part_outside_the_networks_box_is_still_drawn_by_the_warp_engine():
     assert mid[0] < x_box_left - 5, "the test needs the forearm outside the box"
     out = b.render(state, target)
     assert tuple(out[mid[1], mid[0]]) == pytest.approx((30, 60, 200), abs=30)  # the arm's own colour
+
+
+@pytest.mark.parametrize("name", ["dgan", "dgan-sa", "attention", "spgnet", "pnr"])
+def test_every_neural_backend_puts_its_person_into_the_photo(name):
+    # the SPGNet backend once encoded its sources its own way and skipped the backdrop: the app then showed the
+    # network's whole crop box, background and all
+    from engine.registry import backend_class
+
+    img, pose, mask = _photo_and_pose()
+    b = backend_class(name)(load_starter=True)
+    assert b.composite == "person"
+    state = b.encode_sources([img], [pose], [mask])
+    assert "backdrop" in state.cache
+    target = pose.moved("r_wrist", *(pose.point("r_wrist") + [-30, -50]))
+    out = b.render(state, target)
+    import cv2
+
+    near = cv2.dilate(((mask > 0) | (pose_mask(target) > 0)).astype(np.uint8), np.ones((61, 61), np.uint8))
+    assert np.array_equal(out[near == 0], img[near == 0])
