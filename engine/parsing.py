@@ -30,11 +30,12 @@ ARM_RADIUS = 0.09
 HAND_RADIUS = 0.14
 
 
-def _part_distances(pose: Pose, h: int, w: int) -> np.ndarray:
+def _part_distances(pose: Pose, h: int, w: int, y0: int = 0, x0: int = 0) -> np.ndarray:
+    """(parts, h, w) distances of the pixels of the window at (y0, x0) to each part."""
     from .encode import torso_size
 
     ts = torso_size(pose) or 3 * pose.head_size()
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    ys, xs = np.mgrid[y0:y0 + h, x0:x0 + w].astype(np.float32)
     big = np.float32(1e9)
     dist = np.full((len(PART_NAMES), h, w), big, np.float32)
     # head: distance to the nearest head joint; the neck-nose segment covers the chin when both exist
@@ -75,11 +76,20 @@ def _part_distances(pose: Pose, h: int, w: int) -> np.ndarray:
 
 def coarse_parsing(pose: Pose, mask: np.ndarray, threshold: float = 0.5) -> np.ndarray:
     """(H, W) uint8 labels: 0 outside the mask, else 1 + the nearest part."""
-    h, w = mask.shape[:2]
-    dist = _part_distances(pose, h, w)
-    labels = (np.argmin(dist, axis=0) + 1).astype(np.uint8)
-    none = dist.min(axis=0) >= 1e9
-    labels[(mask < threshold) | none] = 0
+    inside = np.asarray(mask)[..., 0] if np.ndim(mask) == 3 else np.asarray(mask)
+    inside = inside >= threshold
+    labels = np.zeros(inside.shape, np.uint8)
+    rows, cols = np.any(inside, axis=1), np.any(inside, axis=0)
+    if not rows.any():
+        return labels
+    # only the mask's bounding box: a person fills a small part of a video frame, and every part's distance
+    # over all 2 million pixels of a 1920x1080 frame cost most of a second when a photo is opened
+    y0, y1 = np.argmax(rows), len(rows) - np.argmax(rows[::-1])
+    x0, x1 = np.argmax(cols), len(cols) - np.argmax(cols[::-1])
+    dist = _part_distances(pose, y1 - y0, x1 - x0, y0, x0)
+    box = (np.argmin(dist, axis=0) + 1).astype(np.uint8)
+    box[(~inside[y0:y1, x0:x1]) | (dist.min(axis=0) >= 1e9)] = 0
+    labels[y0:y1, x0:x1] = box
     return labels
 
 
