@@ -28,6 +28,7 @@ LABEL_COLORS = np.array([
 # nearest bone is (wide trousers or a skirt beside a hanging hand belong to the legs or torso, not the hand).
 ARM_RADIUS = 0.09
 HAND_RADIUS = 0.14
+HAND_WIDTH = 0.5  # a hand region's width over its length (0.7 already took round bites of a dress in photos)
 
 
 def _part_distances(pose: Pose, h: int, w: int, y0: int = 0, x0: int = 0) -> np.ndarray:
@@ -65,10 +66,16 @@ def _part_distances(pose: Pose, h: int, w: int, y0: int = 0, x0: int = 0) -> np.
                 # any bone's distance (else a hand on the hip stays with the torso when the arm is moved)
                 # (a hand reaches about 0.7 of a forearm past the wrist: its disc is centred a third of a forearm
                 # past it and reaches the fingertips; foreshortened forearms keep a floor from the torso)
+                # The region is an ellipse along the forearm, half as wide as long (a hand's shape): a disc as
+                # wide as the hand is long took round bites of the dress or trousers a hanging hand touches.
                 fore = pose.xy[b] - pose.xy[a]
                 hand = pose.xy[b] + 0.35 * fore
-                radius = max(HAND_RADIUS * ts, 0.4 * float(np.hypot(*fore)))
-                d_hand = np.hypot(xs - hand[0], ys - hand[1]) / radius
+                length = float(np.hypot(*fore))
+                radius = max(HAND_RADIUS * ts, 0.4 * length)
+                u = fore / length if length > 1e-6 else np.array([0.0, 1.0], np.float32)
+                along = ((xs - hand[0]) * u[0] + (ys - hand[1]) * u[1]) / radius
+                across = ((ys - hand[1]) * u[0] - (xs - hand[0]) * u[1]) / (HAND_WIDTH * radius)
+                d_hand = np.hypot(along, across)
                 d = np.where(d_hand < 1, d_hand - 1, d)
             dist[k] = d
     return dist

@@ -3,7 +3,7 @@ import pytest
 
 from engine.backends.warp import WarpBackend
 from engine.detect import pose_mask
-from engine.encode import PART_NAMES
+from engine.encode import PART_NAMES, torso_size
 from engine.pose import J, Pose
 from engine.presets import fit_preset
 from engine.runtime import Engine
@@ -123,3 +123,41 @@ def test_unchanged_pose_of_a_real_photo_is_the_photo(shared_data):
     diff = np.abs(out.astype(int) - img.astype(int)).max(axis=2)
     # before the fix: mean 1.5, 99th percentile 50 (the seams); JPEG-exact pixels are not promised at the edge
     assert diff.mean() < 0.3 and np.percentile(diff, 99.9) <= 8
+
+
+def test_a_hand_beside_a_dress_takes_the_hand_not_a_bite_of_the_dress():
+    # an arm hanging in front of a wide dress: when it is raised, what comes along must be the arm and hand,
+    # not a hand-length disc of the dress around the hand (a blue blob on the hand, a notch in the dress)
+    import cv2
+
+    p = fit_preset("standing", 240, 400)
+    img = np.full((400, 240, 3), 120, np.uint8)
+    mask = np.zeros((400, 240), np.uint8)
+    sh, hips = p.xy[[J["r_shoulder"], J["l_shoulder"]]], p.xy[[J["r_hip"], J["l_hip"]]]
+    knee_y = p.point("r_knee")[1]
+    spread = abs(sh[1, 0] - sh[0, 0])
+    dress = np.round([sh[0], sh[1], [max(hips[:, 0]) + 0.6 * spread, knee_y],
+                      [min(hips[:, 0]) - 0.6 * spread, knee_y]]).astype(np.int32)
+    cv2.fillConvexPoly(mask, dress, 1)
+    img[mask > 0] = (30, 60, 200)
+    pt = lambda name: tuple(np.round(p.point(name)).astype(int))  # noqa: E731
+    ts = torso_size(p)  # arms and hands of a real person's proportions
+    for a, b in (("r_shoulder", "r_elbow"), ("r_elbow", "r_wrist"), ("l_shoulder", "l_elbow"),
+                 ("l_elbow", "l_wrist")):
+        for m, c in ((mask, 1), (img, (230, 180, 150))):
+            cv2.line(m, pt(a), pt(b), c, int(round(0.16 * ts)))
+    el, wr = p.point("r_elbow"), p.point("r_wrist")
+    hand = tuple(np.round(wr + 0.3 * (wr - el)).astype(int))
+    for m, c in ((mask, 1), (img, (230, 180, 150))):
+        cv2.circle(m, hand, int(round(0.1 * ts)), c, -1)
+        cv2.circle(m, pt("nose"), 14, c, -1)
+    fore = float(np.hypot(*(wr - el)))
+    target = p.moved("r_wrist", el[0] - fore, el[1])  # the forearm straight out to the side
+    b = WarpBackend()
+    out = b.render(b.encode_sources([img], [p], [mask.astype(np.float32)]), target)
+    # outside the dress, around the raised forearm and hand: skin and background only
+    x_dress = int(dress[:, 0].min()) - 4
+    region = out[int(el[1]) - 30:int(el[1]) + 30, :max(0, x_dress)].reshape(-1, 3).astype(int)
+    blue = (region[:, 2] > 150) & (region[:, 0] < 90)
+    hand_area = np.pi * round(0.1 * ts) ** 2
+    assert blue.sum() < 0.4 * hand_area, (blue.sum(), hand_area)  # a hand-wide disc carried ~0.65 of it
