@@ -62,12 +62,12 @@ def _part_distances(pose: Pose, h: int, w: int, y0: int = 0, x0: int = 0) -> np.
             if "arm" in part:
                 d = np.where(d > ARM_RADIUS * ts, d + 1e6, d)  # only when nothing else claims the pixel
             if part.endswith("lower_arm"):
-                # a hand is wider than a forearm, and in front of what it rests on: inside its disc it wins over
-                # any bone's distance (else a hand on the hip stays with the torso when the arm is moved)
-                # (a hand reaches about 0.7 of a forearm past the wrist: its disc is centred a third of a forearm
-                # past it and reaches the fingertips; foreshortened forearms keep a floor from the torso)
-                # The region is an ellipse along the forearm, half as wide as long (a hand's shape): a disc as
-                # wide as the hand is long took round bites of the dress or trousers a hanging hand touches.
+                # a hand is wider than a forearm, and in front of what it rests on: inside its region it wins
+                # over any bone's distance (else a hand on the hip stays with the torso when the arm is moved).
+                # The region is an ellipse along the forearm, centred a third of a forearm past the wrist and
+                # reaching the fingertips (a hand is about 0.7 of a forearm long; foreshortened forearms keep a
+                # floor from the torso), half as wide as long: a disc as wide as the hand is long took round
+                # bites of the dress or trousers a hanging hand touches.
                 fore = pose.xy[b] - pose.xy[a]
                 hand = pose.xy[b] + 0.35 * fore
                 length = float(np.hypot(*fore))

@@ -87,7 +87,7 @@ def relative(obj):
 
 def _shown(cmd) -> str:
     """A command as anyone can rerun it from the repository: `python -m ...`, paths relative to it."""
-    words = ["python" if c == sys.executable else str(c).replace(str(ROOT) + "/", "") for c in cmd]
+    words = ["python" if c == sys.executable else relative(str(c)) for c in cmd]
     return " ".join(shlex.quote(w) for w in words)
 
 

@@ -31,7 +31,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from ..errors import PoseEditorError
 from ..registry import register
