@@ -1,0 +1,101 @@
+"""Writing files the one way this project writes them: checked first, then a temporary file beside the
+destination, fsynced and renamed over it.
+
+Why one place: a killed process must never leave half a file, a full disk or a read-only folder must end in one
+line a user can act on (not a traceback and not a stray ``.part``), and no output may ever land on one of the
+inputs it was made from (``-o photo.jpg`` with ``--source photo.jpg`` must refuse, not replace the photo).
+
+    check_output(out, inputs=[src])            # before any work: say what is wrong with the destination
+    with atomic_output(out) as tmp:            # tmp is a Path beside out; write it however the format wants
+        image.save(tmp)
+    atomic_write_text(path, text)              # the common case
+"""
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from .errors import PoseEditorError
+
+
+class OutputError(PoseEditorError):
+    """A destination that cannot be written: a missing folder, a read-only one, a full disk, or an input."""
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_output(path, inputs: Iterable = (), what: str = "output") -> Path:
+    """Raise OutputError (one line) if ``path`` cannot be written, or names one of ``inputs``."""
+    path = Path(path)
+    for src in inputs:
+        if src is None:
+            continue
+        src = Path(src)
+        if _same_file(path, src) or os.path.abspath(path) == os.path.abspath(src):
+            raise OutputError(f"{path}: the {what} would overwrite an input file; choose another name")
+    if path.is_dir():
+        raise OutputError(f"{path}: is a folder; give a file name for the {what}")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.exists():
+        # A parent that is a file under some component: say which.
+        for p in [parent, *parent.parents]:
+            if p.exists() and not p.is_dir():
+                raise OutputError(f"{path}: cannot write the {what}: {p} is a file, not a folder")
+        raise OutputError(f"{path}: cannot write the {what}: folder {parent} does not exist")
+    if not parent.is_dir():
+        raise OutputError(f"{path}: cannot write the {what}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"{path}: cannot write the {what}: folder {parent} is not writable")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise OutputError(f"{path}: cannot write the {what}: the file exists and is read-only")
+    return path
+
+
+def describe_os_error(path, e: OSError, what: str = "output") -> str:
+    """One line for an OSError met while writing ``path``."""
+    reason = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
+              errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+              errno.EROFS: "the file system is read-only", errno.ENOENT: "the folder does not exist",
+              errno.ENOTDIR: "a part of the path is a file, not a folder",
+              errno.EISDIR: "it is a folder"}.get(e.errno, e.strerror or str(e))
+    return f"{path}: cannot write the {what}: {reason}"
+
+
+@contextlib.contextmanager
+def atomic_output(path, what: str = "output", suffix: str = "") -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success fsync and rename it over ``path``.
+
+    On any failure the temporary file is removed and an OSError becomes a one-line OutputError. ``suffix``
+    keeps an extension at the end of the temporary name for writers that choose the format by it.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part{suffix}")
+    try:
+        yield tmp
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        raise OutputError(describe_os_error(path, e, what)) from None
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
+def atomic_write_bytes(path, data: bytes, what: str = "output") -> Path:
+    with atomic_output(path, what) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(data)
+    return Path(path)
+
+
+def atomic_write_text(path, text: str, what: str = "output") -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8"), what)

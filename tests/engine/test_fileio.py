@@ -1,0 +1,61 @@
+"""engine.fileio: outputs are checked before work, written whole or not at all, and never onto an input."""
+import errno
+import os
+
+import pytest
+
+from engine import fileio
+from engine.errors import PoseEditorError
+
+
+def test_refuses_to_overwrite_an_input_even_by_another_spelling(tmp_path):
+    src = tmp_path / "photo.jpg"
+    src.write_bytes(b"the user's photo")
+    (tmp_path / "sub").mkdir()
+    for out in (src, tmp_path / "sub" / ".." / "photo.jpg"):
+        with pytest.raises(PoseEditorError, match="overwrite an input"):
+            fileio.check_output(out, inputs=[src])
+    link = tmp_path / "link.jpg"
+    link.symlink_to(src)
+    with pytest.raises(PoseEditorError, match="overwrite an input"):
+        fileio.check_output(link, inputs=[src])
+    assert src.read_bytes() == b"the user's photo"
+
+
+@pytest.mark.parametrize("case", ["missing folder", "under a file", "a folder"])
+def test_unwritable_destinations_are_one_line(tmp_path, case):
+    (tmp_path / "f").write_text("x")
+    out = {"missing folder": tmp_path / "nope" / "o.png", "under a file": tmp_path / "f" / "o.png",
+           "a folder": tmp_path}[case]
+    with pytest.raises(fileio.OutputError) as e:
+        fileio.check_output(out)
+    assert "\n" not in str(e.value) and str(out) in str(e.value)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_read_only_folder(tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    with pytest.raises(fileio.OutputError, match="not writable"):
+        fileio.check_output(ro / "o.png")
+
+
+def test_atomic_write_replaces_whole_or_leaves_the_old_file(tmp_path):
+    out = tmp_path / "o.txt"
+    fileio.atomic_write_text(out, "first")
+    with pytest.raises(RuntimeError):
+        with fileio.atomic_output(out) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("killed mid-write")
+    assert out.read_text() == "first"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.txt"]  # no stray temporary file
+
+
+def test_full_disk_becomes_one_line_and_leaves_nothing(tmp_path):
+    out = tmp_path / "o.bin"
+    with pytest.raises(fileio.OutputError, match="disk is full"):
+        with fileio.atomic_output(out) as tmp:
+            tmp.write_bytes(b"x")
+            raise OSError(errno.ENOSPC, "No space left on device")
+    assert list(tmp_path.iterdir()) == []
