@@ -376,7 +376,7 @@ class MainWindow(QMainWindow):
         cl.busyChanged.connect(self.result.set_busy)
         cl.worker.catalogue.connect(self.engine_panel.set_catalogue)
         cl.worker.backendChanged.connect(self._on_backend_changed)
-        cl.worker.error.connect(lambda m: self.show_error(m))
+        cl.worker.error.connect(self.show_error)  # a bound slot, so Qt queues it to the UI thread (a lambda ran in the worker)
         cl.worker.progress.connect(self._on_anim_progress)
         cl.worker.animationDone.connect(self._on_anim_done)
         cl.worker.animationFailed.connect(self._on_anim_failed)
