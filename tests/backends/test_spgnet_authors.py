@@ -207,3 +207,45 @@ def test_zencoder_codes_are_the_masked_means_at_half_resolution():
                 m = small[i] == j
                 want = feats[i][:, m].mean(1) if m.any() else torch.zeros(128)
                 assert torch.allclose(codes[i, j], want, atol=1e-5)
+
+
+# a small network in the authors' layout (their Zencoder and 128-d ACE projections keep their size)
+SMALL = dict(CONFIGS["paper-128x64"], image_size=[64, 32], width=0.25, num_scales=None, num_warp_scales=None,
+             spatn_blocks=2)
+
+
+def _batch():
+    from test_spgnet import _batch as drawn_people
+
+    return drawn_people()
+
+
+def test_authors_layout_cached_render_equals_a_full_forward_and_trains():
+    from training.recipes.base import recipe_class
+
+    torch.manual_seed(3)
+    net = SPGNetwork(SMALL).eval()
+    batch = _batch()
+    two = {k: torch.cat([v, v.flip(0)], 1) if k.startswith("src") else v for k, v in batch.items()}
+    with torch.no_grad():
+        for b in (batch, two):
+            state = net.encode_sources(b["src_img"], b["src_pose"], b["src_parsing"])
+            cached = net.render(state, b["tgt_pose"])
+            full = net(b["src_img"], b["src_pose"], b["tgt_pose"], b["src_parsing"])
+            torch.testing.assert_close(cached, full, atol=1e-6, rtol=0)
+    net.train()
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, ACE):
+                m.noise_var.fill_(0.5)
+    noisy = [net(batch["src_img"], batch["src_pose"], batch["tgt_pose"], batch["src_parsing"]) for _ in range(2)]
+    assert (noisy[0] - noisy[1]).abs().max() > 1e-4  # training draws fresh noise
+
+    torch.manual_seed(4)
+    recipe = recipe_class("spgnet")(SMALL, {"lr": 1e-3})
+    logs = [recipe.train_step(batch, s) for s in range(8)]
+    first = {k: np.mean([log[k] for log in logs[:2]]) for k in ("ce", "l1")}
+    last = {k: np.mean([log[k] for log in logs[-2:]]) for k in ("ce", "l1")}
+    assert last["ce"] < 0.9 * first["ce"] and last["l1"] < first["l1"], (first, last)
+    pred = recipe.extra_images(batch)["parsing (predicted)"]
+    assert pred.shape == (2, 3, 64, 32)
