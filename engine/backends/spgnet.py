@@ -8,6 +8,11 @@ Two stages, trained together (training/recipes/spgnet.py):
      over each source region) are broadcast onto the target regions; the decoder's UpBlocks and SPGBlocks
      modulate their features with SEAN (a learned blend of semantic and style modulation).
 
+Stage 2 has two layouts (config "layout"): "authors", the authors' released generator module for module (the
+paper configurations; spgnet_authors.py, their weights import), and "compact", a smaller reconstruction from the
+paper's text that the CPU configurations and the starter weights use (docs/backends/spgnet.md lists every
+difference and why).
+
 Feature deformation: the paper warps with a pretrained Intr-Flow model (3D flow + visibility), which cannot be
 had offline. Here the appearance features are warped with DGAN's 10 part affine transforms
 (layers.part_warp_tensors + layers.warp_features, max over parts), and Intr-Flow's visibility gating becomes a
