@@ -139,7 +139,7 @@ class Perceptual(nn.Module):
 NN_REDUCTIONS = ("mean", "sum")
 
 
-def nn_loss(pred_feat: torch.Tensor, target_feat: torch.Tensor, n: int = 3, reduction: str = "mean") -> torch.Tensor:
+def nn_loss(pred_feat: torch.Tensor, target_feat: torch.Tensor, n: int = 3, reduction: str = "sum") -> torch.Tensor:
     """DGAN's nearest-neighbour loss (appendix A, eqs. 11-15).
 
     For every position p of ``pred_feat``, the L1 distance (summed over channels) to the best-matching

@@ -68,7 +68,9 @@ class DganRecipe(Recipe):
         "gan_weight": None,     # 1 / lambda1 = 50 with rh
         "d_weight": None,       # 1 / lambda2 = 50 with rh
         "nn_size": None,        # neighbourhood: 3 up to 128 px (Market), 5 above (DeepFashion)
-        "nn_reduction": "mean",  # per-pixel mean, as the authors' Keras code trains; "sum": over pixels
+        # "sum" over pixels (eq. 15 as written; trains better here, docs/backends/dgan.md) or "mean" per pixel
+        # (the authors' Keras objective, balanced against the GAN term by VGG19's larger activations)
+        "nn_reduction": "sum",
         "backbone": "auto",     # "vgg19" (the paper's, if cached), "mobilenet_v2" (offline) or "auto"
         "amp": True,            # bfloat16 autocast on CUDA GPUs that support it
     }
