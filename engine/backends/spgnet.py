@@ -156,10 +156,8 @@ class SPGNetwork(nn.Module):
         sd, hid = scaled(c["style_dim"], wd), scaled(c["sean_hidden"], wd)
 
         self.authors = c["layout"] == "authors"
-        if c["stage1"] == "spatn":
-            self.spatn = SPATN(L if c["spatn_input"] == "parsing" else 3, POSE_CHANNELS, L,
-                               scaled(c["spatn_ngf"], wd), int(c["spatn_blocks"]), norm, c["spatn_block"] == "patn")
         if self.authors:
+            self._build_spatn(c, norm)
             self.stage2 = AuthorsStage2(chans, self.num_warp, int(c["res_blocks"]), L, 18, int(c["ace_kernel"]),
                                         bool(c["ace_before_upsample"]))
         else:
@@ -169,12 +167,20 @@ class SPGNetwork(nn.Module):
         self._to_engine = torch.tensor(CIHP_TO_COARSE) if c["label_map"] == "cihp" else None
         self._noise_gen = None
 
+    def _build_spatn(self, c, norm):
+        if c["stage1"] == "spatn":
+            L = self.num_labels
+            self.spatn = SPATN(L if c["spatn_input"] == "parsing" else 3, POSE_CHANNELS, L,
+                               scaled(c["spatn_ngf"], float(c["width"])), int(c["spatn_blocks"]), norm,
+                               c["spatn_block"] == "patn")
+
     def _build_compact(self, c, chans, norm, sn, sd, hid):
         n, L, wd = self.num_scales, self.num_labels, float(c["width"])
         self.pose_enc = EncoderStream(POSE_CHANNELS, chans, int(c["res_blocks"]), norm)
         self.app_enc = EncoderStream(3, chans, int(c["res_blocks"]), norm)
         self.visibility = nn.ModuleList(VisibilityResidual(chans[l], norm) for l in range(self.num_warp))
         self.style = StyleEncoder(scaled(c["style_nf"], wd), sd, L, norm)
+        self._build_spatn(c, norm)  # here, so a fresh compact network draws its initial weights as before
         self.fuse = nn.Sequential(nn.Conv2d(2 * chans[n], chans[n], 1, bias=False), norm2d(norm, chans[n]))
         self.ups = nn.ModuleList(UpBlock(chans[l + 1], chans[l], L, sd, hid, norm, sn) for l in range(n))
         self.spg = nn.ModuleList(
@@ -231,9 +237,9 @@ class SPGNetwork(nn.Module):
         else:
             self._check("source parsing", src_parsing, (h, w))
             labels = src_parsing.reshape(b * m, h, w).long()
-        if int(labels.max()) >= self.num_labels or int(labels.min()) < 0:
-            raise PoseEditorError(f"parsing labels must be 0..{self.num_labels - 1}, got {int(labels.min())}.."
-                                  f"{int(labels.max())}")
+        top = self.num_labels if self._to_net is None else len(self._to_net)  # engine labels with a label map
+        if int(labels.max()) >= top or int(labels.min()) < 0:
+            raise PoseEditorError(f"parsing labels must be 0..{top - 1}, got {int(labels.min())}..{int(labels.max())}")
         labels = self.net_labels(labels)
         state = {"src_pose": src_pose}
         if self.config["stage1"] == "spatn":
