@@ -443,6 +443,7 @@ def test_keras_kernels_convert_to_the_same_operations():
     x, sp, tp = tiny_inputs(1, 128, 64)
     with torch.no_grad():
         assert torch.allclose(g.eval()(x, sp, tp), g2.eval()(x, sp, tp), atol=1e-6)
+    assert DganBackend.convert_foreign(keras40)[1]["warp_sampling"] == "nearest"  # as the authors' layer samples
     broken = {k: v for k, v in to_keras_layout(g.state_dict(), 6).items() if "conv2d_transpose_3" not in k}
     with pytest.raises(WeightsError, match="conv2d_transpose"):
         DganBackend.convert_foreign(broken)
