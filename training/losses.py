@@ -136,14 +136,21 @@ class Perceptual(nn.Module):
         return sum(w * l1(fp[d], ft[d]) for d, w in zip(self.depths, self.weights))
 
 
-def nn_loss(pred_feat: torch.Tensor, target_feat: torch.Tensor, n: int = 3) -> torch.Tensor:
-    """DGAN's nearest-neighbour loss (appendix A, eqs. 11-15), averaged over the batch.
+NN_REDUCTIONS = ("mean", "sum")
+
+
+def nn_loss(pred_feat: torch.Tensor, target_feat: torch.Tensor, n: int = 3, reduction: str = "sum") -> torch.Tensor:
+    """DGAN's nearest-neighbour loss (appendix A, eqs. 11-15).
 
     For every position p of ``pred_feat``, the L1 distance (summed over channels) to the best-matching
-    position of ``target_feat`` within an n x n neighbourhood of p; summed over positions. Shifted copies of
-    the target are padded with +inf so positions outside the map never match.
+    position of ``target_feat`` within an n x n neighbourhood of p. Shifted copies of the target are padded
+    with +inf so positions outside the map never match. ``reduction``: "mean" over batch and positions is what
+    the authors' Keras 2.0.8 code trains with (its weighted objective averages the per-pixel loss map);
+    "sum" sums over positions and averages over the batch (eq. 15 read literally: H*W times stronger).
     """
     assert n % 2 == 1
+    if reduction not in NN_REDUCTIONS:
+        raise ValueError(f"nn reduction {reduction!r} (one of {NN_REDUCTIONS})")
     r = n // 2
     b, c, h, w = target_feat.shape
     padded = F.pad(target_feat, (r, r, r, r), value=float("inf"))
@@ -153,7 +160,7 @@ def nn_loss(pred_feat: torch.Tensor, target_feat: torch.Tensor, n: int = 3) -> t
             shifted = padded[:, :, i:i + h, j:j + w]
             s = (pred_feat - shifted).abs().sum(1)  # eq. 12; inf where the shift leaves the map
             best = s if best is None else torch.minimum(best, s)
-    return best.sum(dim=(1, 2)).mean()
+    return best.mean() if reduction == "mean" else best.sum(dim=(1, 2)).mean()
 
 
 # ----- adversarial losses ---------------------------------------------------------------------------------

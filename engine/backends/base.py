@@ -222,12 +222,18 @@ class NeuralBackend(Backend):
         frames = [self.frame(p) for p in poses]
         crops = [f.crop(img) for f, img in zip(frames, images)]
         mposes = [f.pose_to_model(p) for f, p in zip(frames, poses)]
-        with torch.inference_mode():
-            tensors = self.net.encode_sources(self._image_tensor(crops)[None], self._pose_tensor(mposes)[None])
         state = SourceState(list(images), list(poses), masks)
+        extra = self.source_inputs(state, frames, mposes)
+        with torch.inference_mode():
+            tensors = self.net.encode_sources(self._image_tensor(crops)[None], self._pose_tensor(mposes)[None], *extra)
         state.cache.update(frames=frames, crops=crops, model_poses=mposes, tensors=tensors)
         self.add_backdrop(state)
         return state
+
+    def source_inputs(self, state: SourceState, frames: list, model_poses: list) -> tuple:
+        """Further arguments of the network's encode_sources made from the framed references (SPGNet's
+        parsing); it may keep what it made in ``state.cache``. None here."""
+        return ()
 
     def add_backdrop(self, state: SourceState) -> None:
         """With ``composite="person"``: the first photo with its person inpainted out, and its body parts to

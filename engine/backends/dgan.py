@@ -59,7 +59,9 @@ class DganBackend(NeuralBackend):
         """The authors' Keras generator (pose-gan .h5, flattened to name -> array) as our tensors + config."""
         from .dgan_keras import convert_keras_generator
 
-        return convert_keras_generator(tensors)
+        tensors, config = convert_keras_generator(tensors)
+        # their network was trained on features sampled as their transform layer samples them
+        return tensors, dict(config, warp_sampling="nearest")
 
 
 @register

@@ -43,7 +43,7 @@ import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
 from ..encode import PART_NAMES
-from .layers import heatmaps, part_warp_tensors, resize_masks, scale_affines, warp_features
+from .layers import WARP_SAMPLING, heatmaps, part_warp_tensors, resize_masks, scale_affines, warp_features
 
 NUM_JOINTS = 18
 TORSO = PART_NAMES.index("torso")
@@ -85,6 +85,9 @@ def resolve_config(config: dict) -> dict:
     cfg.setdefault("sigma", 6.0)
     cfg.setdefault("torso_whole_image", True)
     cfg["torso_whole_image"] = bool(cfg["torso_whole_image"])
+    cfg.setdefault("warp_sampling", "bilinear")
+    if cfg["warp_sampling"] not in WARP_SAMPLING:
+        raise ValueError(f"warp_sampling must be one of {WARP_SAMPLING}, got {cfg['warp_sampling']!r}")
     cfg["spectral_norm"] = bool(cfg["spectral_norm"])
     cfg["self_attention"] = bool(cfg["self_attention"])
     cfg["attention_pool"] = int(cfg["attention_pool"])
@@ -280,7 +283,7 @@ class DganGenerator(nn.Module):
                 factor = f.shape[-2] / h
                 a = scale_affines(affines, factor).to(f.dtype)
                 m = resize_masks(masks, tuple(f.shape[-2:])).to(f.dtype)
-                f = warp_features(f, a, m)
+                f = warp_features(f, a, m, self.config["warp_sampling"])
             out.append(f)
         return out
 

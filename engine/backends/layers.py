@@ -94,8 +94,15 @@ def scale_affines(affines: torch.Tensor, factor: float) -> torch.Tensor:
     return (S @ A3 @ Si)[..., :2, :].to(affines.dtype)
 
 
-def warp_features(feat: torch.Tensor, affines: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+WARP_SAMPLING = ("bilinear", "nearest")
+
+
+def warp_features(feat: torch.Tensor, affines: torch.Tensor, masks: torch.Tensor,
+                  sampling: str = "bilinear") -> torch.Tensor:
     """Deformable skip connection (DGAN eqs. 3-4): max over parts of f_h(F * M_h).
+
+    ``sampling``: "bilinear", or "nearest" as the DGAN authors' transform layer samples (TensorFlow's image
+    transform at its default interpolation).
 
     feat (B, C, H, W); affines (B, P, 2, 3) mapping target pixels to source pixels at this resolution;
     masks (B, P, H, W) in the source, at this resolution. Parts with empty masks contribute zeros.
@@ -110,7 +117,7 @@ def warp_features(feat: torch.Tensor, affines: torch.Tensor, masks: torch.Tensor
     grid = torch.stack([(2 * src[..., 0] + 1) / w - 1, (2 * src[..., 1] + 1) / h - 1], dim=-1).to(feat.dtype)
     masked = feat[:, None] * masks[:, :, None]                                        # (B,P,C,H,W)
     warped = F.grid_sample(masked.reshape(b * p, c, h, w), grid.reshape(b * p, h, w, 2),
-                           mode="bilinear", padding_mode="zeros", align_corners=False)
+                           mode=sampling, padding_mode="zeros", align_corners=False)
     return warped.view(b, p, c, h, w).amax(dim=1)
 
 

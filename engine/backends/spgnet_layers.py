@@ -92,18 +92,29 @@ class VisibilityResidual(nn.Module):
 
 # ===== stage 1: SPATN ===========================================================================================
 class PATBlock(nn.Module):
-    """Pose-attentional transfer block (PATN): the pose code gates an update of the parsing code, and the next
-    pose code is the concatenation of the updated parsing code with this block's pose code."""
+    """Pose-attentional transfer block: the pose code gates an update of the parsing code, and the next
+    pose code is the concatenation of the updated parsing code with this block's pose logits.
 
-    def __init__(self, dim: int, pose_in: int, norm: str):
+    ``patn=True`` is PATN's block (Zhu et al. 2019): reflection padding, and a pose branch that keeps 2d channels
+    through its first conv (2d -> 2d, norm, ReLU, 2d -> d) with no norm on the attention logits. ``False`` is
+    the compact block the CPU configurations use: 2d -> d then d -> d with a norm after each (about 40% fewer
+    parameters at d = 256; the starter weights were trained with it).
+    """
+
+    def __init__(self, dim: int, pose_in: int, norm: str, patn: bool = False):
         super().__init__()
 
-        def branch(cin):
-            return nn.Sequential(nn.Conv2d(cin, dim, 3, padding=1, bias=False), norm2d(norm, dim), nn.ReLU(),
-                                 nn.Conv2d(dim, dim, 3, padding=1, bias=False), norm2d(norm, dim))
+        def conv(cin, cout):
+            if patn:
+                return [nn.ReflectionPad2d(1), nn.Conv2d(cin, cout, 3, bias=False)]
+            return [nn.Conv2d(cin, cout, 3, padding=1, bias=False)]
 
-        self.img = branch(dim)
-        self.pose = branch(pose_in)
+        self.img = nn.Sequential(*conv(dim, dim), norm2d(norm, dim), nn.ReLU(), *conv(dim, dim), norm2d(norm, dim))
+        if patn:
+            self.pose = nn.Sequential(*conv(pose_in, pose_in), norm2d(norm, pose_in), nn.ReLU(), *conv(pose_in, dim))
+        else:
+            self.pose = nn.Sequential(*conv(pose_in, dim), norm2d(norm, dim), nn.ReLU(), *conv(dim, dim),
+                                      norm2d(norm, dim))
 
     def forward(self, img_code, pose_code):
         p = self.pose(pose_code)
@@ -131,14 +142,15 @@ class SPATN(nn.Module):
     target half and runs the progressive blocks and the decoder.
     """
 
-    def __init__(self, src_ch: int, pose_ch: int, num_labels: int, ngf: int, blocks: int, norm: str):
+    def __init__(self, src_ch: int, pose_ch: int, num_labels: int, ngf: int, blocks: int, norm: str,
+                 patn: bool = False):
         super().__init__()
         dim = 4 * ngf
         self.pose_ch = pose_ch
         self.src_enc = _down_stack(src_ch, ngf, norm)
         self.pose_first = nn.Conv2d(2 * pose_ch, ngf, 7, bias=False)   # on [source maps, target maps]
         self.pose_enc = _down_stack(2 * pose_ch, ngf, norm, first=False)
-        self.blocks = nn.ModuleList(PATBlock(dim, dim if i == 0 else 2 * dim, norm) for i in range(blocks))
+        self.blocks = nn.ModuleList(PATBlock(dim, dim if i == 0 else 2 * dim, norm, patn) for i in range(blocks))
         self.dec = nn.Sequential(
             nn.ConvTranspose2d(dim, 2 * ngf, 3, stride=2, padding=1, output_padding=1, bias=False),
             norm2d(norm, 2 * ngf), nn.ReLU(),

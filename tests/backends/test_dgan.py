@@ -151,7 +151,9 @@ def test_a_limb_missing_in_the_source_borrows_its_mirror_limb():
 
 
 # ----- losses -----------------------------------------------------------------------------------------------
-def _nn_loss_slow(pred, tgt, n):
+def _nn_loss_slow(pred, tgt, n, reduction):
+    """Loops over the neighbourhood. "mean" is the authors' Keras 2.0.8 training objective: their nn_loss returns
+    the (batch, H, W) map of best distances and the weighted objective takes its mean over every element."""
     b, c, h, w = pred.shape
     r = n // 2
     total = 0.0
@@ -164,17 +166,52 @@ def _nn_loss_slow(pred, tgt, n):
                         d = float((pred[k, :, y, x] - tgt[k, :, yy, xx]).abs().sum())
                         best = d if best is None else min(best, d)
                 total += best
-    return total / b
+    return total / (b * h * w) if reduction == "mean" else total / b
 
 
 @pytest.mark.parametrize("n", [3, 5])
-def test_nn_loss_equals_a_slow_reference_loop(n):
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_nn_loss_equals_a_slow_reference_loop(n, reduction):
     g = torch.Generator().manual_seed(n)
     pred = torch.rand(2, 4, 6, 5, generator=g)
     tgt = torch.rand(2, 4, 6, 5, generator=g)
-    assert float(nn_loss(pred, tgt, n)) == pytest.approx(_nn_loss_slow(pred, tgt, n), rel=1e-5)
+    assert float(nn_loss(pred, tgt, n, reduction)) == pytest.approx(_nn_loss_slow(pred, tgt, n, reduction), rel=1e-5)
     shifted = torch.roll(pred, 1, dims=3)  # a one-pixel misalignment costs little inside the neighbourhood
-    assert float(nn_loss(shifted, pred, n)) < 0.25 * float((shifted - pred).abs().sum(1).sum((1, 2)).mean())
+    plain = (shifted - pred).abs().sum(1)
+    plain = plain.mean() if reduction == "mean" else plain.sum((1, 2)).mean()
+    assert float(nn_loss(shifted, pred, n, reduction)) < 0.25 * float(plain)
+
+
+def test_the_recipes_nn_term_follows_its_reduction_option():
+    from training.recipes.dgan import DganRecipe
+
+    batch = _train_batch()
+    nn_terms = {}
+    for reduction in ("mean", "sum"):
+        torch.manual_seed(0)
+        recipe = DganRecipe(TINY, {"nn_reduction": reduction, "gan_start_step": 10})
+        torch.manual_seed(1)  # the same dropout masks (building the backbone the first time draws numbers)
+        nn_terms[reduction] = recipe.train_step(batch, 0)["nn"]
+        feat = recipe._features(batch["tgt_img"])
+    # the same first step: the sum is the mean times the number of feature positions
+    assert nn_terms["sum"] == pytest.approx(nn_terms["mean"] * feat.shape[-2] * feat.shape[-1], rel=1e-4)
+    with pytest.raises(ValueError, match="reduction"):
+        nn_loss(torch.zeros(1, 1, 3, 3), torch.zeros(1, 1, 3, 3), 3, "max")
+
+
+def test_nearest_warp_copies_feature_values_and_bilinear_blends_them():
+    feat = torch.arange(2 * 8 * 6, dtype=torch.float32).view(1, 2, 8, 6)
+    shift = torch.tensor([[[[1.0, 0.0, 0.4], [0.0, 1.0, 0.3]]]])       # a sub-pixel translation, one part
+    masks = torch.ones(1, 1, 8, 6)
+    near = warp_features(feat, shift, masks, "nearest")
+    bil = warp_features(feat, shift, masks, "bilinear")
+    values = set(feat.flatten().tolist()) | {0.0}
+    assert set(near.flatten().tolist()) <= values                       # every output is an input value
+    assert not set(bil[:, :, 1:-1, 1:-1].flatten().tolist()) <= values  # bilinear mixes neighbours
+    net = DganGenerator(dict(CONFIGS["cpu-small"], image_size=[64, 32], warp_sampling="nearest"))
+    assert net.config["warp_sampling"] == "nearest"
+    with pytest.raises(ValueError, match="warp_sampling"):
+        DganGenerator(dict(CONFIGS["cpu-small"], warp_sampling="bicubic"))
 
 
 def test_relativistic_average_hinge_matches_the_papers_equation():
@@ -406,6 +443,7 @@ def test_keras_kernels_convert_to_the_same_operations():
     x, sp, tp = tiny_inputs(1, 128, 64)
     with torch.no_grad():
         assert torch.allclose(g.eval()(x, sp, tp), g2.eval()(x, sp, tp), atol=1e-6)
+    assert DganBackend.convert_foreign(keras40)[1]["warp_sampling"] == "nearest"  # as the authors' layer samples
     broken = {k: v for k, v in to_keras_layout(g.state_dict(), 6).items() if "conv2d_transpose_3" not in k}
     with pytest.raises(WeightsError, match="conv2d_transpose"):
         DganBackend.convert_foreign(broken)

@@ -68,6 +68,9 @@ class DganRecipe(Recipe):
         "gan_weight": None,     # 1 / lambda1 = 50 with rh
         "d_weight": None,       # 1 / lambda2 = 50 with rh
         "nn_size": None,        # neighbourhood: 3 up to 128 px (Market), 5 above (DeepFashion)
+        # "sum" over pixels (eq. 15 as written; trains better here, docs/backends/dgan.md) or "mean" per pixel
+        # (the authors' Keras objective, balanced against the GAN term by VGG19's larger activations)
+        "nn_reduction": "sum",
         "backbone": "auto",     # "vgg19" (the paper's, if cached), "mobilenet_v2" (offline) or "auto"
         "amp": True,            # bfloat16 autocast on CUDA GPUs that support it
     }
@@ -140,7 +143,7 @@ class DganRecipe(Recipe):
         self.opt_g.zero_grad(set_to_none=True)
         with torch.no_grad():
             target_feat = self._features(tgt_img)
-        nn_term = nn_loss(self._features(fake), target_feat, o["nn_size"])
+        nn_term = nn_loss(self._features(fake), target_feat, o["nn_size"], o["nn_reduction"])
         loss = o["nn_weight"] * nn_term
         if adversarial:
             with self._autocast():

@@ -106,7 +106,8 @@ class SpgnetRecipe(Recipe):
         g, d = self.generator, self.discriminator
         self.train(True)
         src_img, tgt_img = batch["src_img"], batch["tgt_img"]
-        tgt_pose, tgt_parsing = batch["tgt_pose"], batch["tgt_parsing"].long()
+        tgt_pose = batch["tgt_pose"]
+        tgt_parsing = g.net_labels(batch["tgt_parsing"])  # the network's labels (CIHP for the paper layouts)
         state = g.encode_sources(src_img, batch["src_pose"], batch["src_parsing"])
         tgt_maps = g.pose_maps(tgt_pose)
         logits = g.predict_parsing(state, tgt_pose, tgt_maps)
@@ -159,7 +160,7 @@ class SpgnetRecipe(Recipe):
         g.eval()
         try:
             state = g.encode_sources(batch["src_img"], batch["src_pose"], batch.get("src_parsing"))
-            pred = g.predict_parsing(state, batch["tgt_pose"]).argmax(1)
+            pred = g.engine_labels(g.predict_parsing(state, batch["tgt_pose"]).argmax(1))
         finally:
             g.train(was)
         colors = torch.as_tensor(LABEL_COLORS, dtype=torch.float32, device=pred.device) / 127.5 - 1
