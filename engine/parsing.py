@@ -33,9 +33,9 @@ HAND_WIDTH = 0.5  # a hand region's width over its length (0.7 already took roun
 
 def _part_distances(pose: Pose, h: int, w: int, y0: int = 0, x0: int = 0) -> np.ndarray:
     """(parts, h, w) distances of the pixels of the window at (y0, x0) to each part."""
-    from .encode import torso_size
+    from .encode import body_scale
 
-    ts = torso_size(pose) or 3 * pose.head_size()
+    ts = body_scale(pose)
     ys, xs = np.mgrid[y0:y0 + h, x0:x0 + w].astype(np.float32)
     big = np.float32(1e9)
     dist = np.full((len(PART_NAMES), h, w), big, np.float32)

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from ..detect import pose_mask
-from ..encode import MIRROR_PART, NUM_PARTS, PART_LIMBS, PART_NAMES, part_warps, torso_size
+from ..encode import MIRROR_PART, NUM_PARTS, PART_LIMBS, PART_NAMES, body_scale, part_warps
 from ..parsing import coarse_parsing
 from ..pose import J, Pose
 from ..registry import register
@@ -34,6 +34,11 @@ from .base import Backend, SourceState
 DEPTH_ORDER = ("r_thigh", "l_thigh", "r_shin", "l_shin", "torso", "head",
                "r_upper_arm", "l_upper_arm", "r_lower_arm", "l_lower_arm")
 INPAINT_MAX_SIDE = 512
+# A part that moved less than REPAINT_STILL pixels keeps the photo's pixels in a network's render; from there
+# the network's share grows to all of it at a move of REPAINT_MOVE of the body's size (a gradual handover: a
+# one-pixel nudge must not swap a sharp arm for a network's blurred one).
+REPAINT_STILL = 0.5
+REPAINT_MOVE = 0.05
 # The parts a limb meets at its joints (the torso at shoulders and hips).
 _CHAIN_NEIGHBOURS = {
     "r_upper_arm": ("torso", "r_lower_arm"), "r_lower_arm": ("r_upper_arm",),
@@ -78,7 +83,7 @@ def _inpaint_background(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
 
 def _hole_radius(pose: Pose) -> int:
     """How far the background's hole reaches past the person mask (segmentation misses hands, hair fringes)."""
-    ts = torso_size(pose) or pose.head_size() * 3
+    ts = body_scale(pose)
     return max(1, int(round(ts / 12)))
 
 
@@ -106,7 +111,7 @@ def _label_lut(labels) -> np.ndarray:
 def _layers_for(image: np.ndarray, pose: Pose, mask: np.ndarray) -> list[Layer | None]:
     """Part layers of one reference (None where the part is absent)."""
     person = (mask >= 0.5).astype(np.uint8)
-    ts = torso_size(pose) or pose.head_size() * 3
+    ts = body_scale(pose)
     joint_r = max(2, int(round(ts / 6)))
     feather = max(1, int(round(ts / 40))) * 2 + 1
     # The ring: the layers carry the photo's pixels up to where the background's hole ends (plus the feather),
@@ -185,9 +190,7 @@ def _part_shape_cost(src: Pose, tgt: Pose, part: str) -> float:
     Torso: shoulder width relative to torso height, and which shoulder is on which side (facing direction).
     Head: which face joints are visible and where the nose sits between the ears.
     """
-    ts_s, ts_t = torso_size(src), torso_size(tgt)
-    if ts_s is None or ts_t is None:
-        return 10.0
+    ts_s, ts_t = body_scale(src), body_scale(tgt)
     if part in PART_LIMBS:
         a, b = PART_LIMBS[part]
         if not (src.present[a] and src.present[b]):
@@ -239,7 +242,7 @@ def _warp(a: np.ndarray, M: np.ndarray, size, border=cv2.BORDER_CONSTANT) -> np.
 
 def _warp_layer(layer: Layer, A: np.ndarray, out_w: int, out_h: int):
     """Warp a layer by A (target -> source pixels) into the output; returns (premultiplied rgb, alpha, x0, y0,
-    the part's own alpha without its ring) or None."""
+    the part's own alpha without its ring, how far it moved in pixels) or None."""
     placed = _placement(layer, A, out_w, out_h)
     if placed is None:
         return None
@@ -254,7 +257,7 @@ def _warp_layer(layer: Layer, A: np.ndarray, out_w: int, out_h: int):
         src = layer.rgb if keep_ring >= 1 else layer.fill + keep_ring * (layer.rgb - layer.fill)
         rgb = _warp(src, M, size, cv2.BORDER_REPLICATE)
     rgb *= alpha[..., None]
-    return rgb, alpha, x0, y0, core
+    return rgb, alpha, x0, y0, core, moved
 
 
 @register
@@ -303,14 +306,16 @@ class WarpBackend(Backend):
         return self.render_with_silhouette(state, target, silhouette=False)[0]
 
     def render_with_silhouette(self, state: SourceState, target: Pose, silhouette: bool = True):
-        """(RGB uint8 image, (H, W) float32 silhouette or None): the render, and where the person is in it, the
-        body parts without their rings of background (the neural backends paste their person inside it)."""
+        """(RGB uint8 image, (H, W) float32 repaint mask or None): the render, and what a network should
+        repaint in it: each moved part where it lands and where it was (what it uncovered), weighted from 0
+        (still) to 1 (moved by REPAINT_MOVE of the body's size or more). Parts that did not move are not in it:
+        there the photo's own pixels are the answer (the unchanged pose gives the photo back)."""
         h, w = state.size
         if (target.height, target.width) != (h, w):
             raise ValueError(f"target pose is for {target.width}x{target.height}, the photo is {w}x{h}")
         out = state.cache["background"].copy()
-        # how much background still shows through the parts' own alpha (a drag of warp itself needs none)
-        clear = np.ones((h, w), np.float32) if silhouette else None
+        repaint = np.zeros((h, w), np.float32) if silhouette else None
+        full_move = max(1.0, REPAINT_MOVE * body_scale(target))
         chosen = self.choose_sources(state, target)
         for part in DEPTH_ORDER:
             c = chosen[PART_NAMES.index(part)]
@@ -321,13 +326,19 @@ class WarpBackend(Backend):
             res = _warp_layer(layer, A, w, h)
             if res is None:
                 continue
-            rgb, alpha, x0, y0, core = res
+            rgb, alpha, x0, y0, core, moved = res
             roi = out[y0:y0 + alpha.shape[0], x0:x0 + alpha.shape[1]]
             roi *= (1.0 - alpha)[..., None]
             roi += rgb
-            if clear is not None:
-                clear[y0:y0 + core.shape[0], x0:x0 + core.shape[1]] *= 1.0 - core
-        return np.clip(out + 0.5, 0, 255).astype(np.uint8), None if clear is None else 1.0 - clear
+            weight = float(np.clip((moved - REPAINT_STILL) / full_move, 0.0, 1.0))
+            if repaint is not None and weight > 0:
+                there = repaint[y0:y0 + core.shape[0], x0:x0 + core.shape[1]]
+                np.maximum(there, weight * core, out=there)
+                if i == 0:  # where the part was in the photo the result is drawn on
+                    lh, lw = layer.alpha.shape
+                    was = repaint[layer.y0:layer.y0 + lh, layer.x0:layer.x0 + lw]
+                    np.maximum(was, weight * layer.alpha[:was.shape[0], :was.shape[1]], out=was)
+        return np.clip(out + 0.5, 0, 255).astype(np.uint8), repaint
 
 
 assert len(DEPTH_ORDER) == NUM_PARTS

@@ -106,3 +106,108 @@ def test_fallback_without_any_person_is_the_standing_figure():
     img = np.full((200, 300, 3), 128, np.uint8)
     pose = fallback_pose(img, np.zeros((200, 300), np.float32))
     assert pose.count == 18 and abs(np.mean(pose.bbox()[::2]) - 150) < 5
+
+
+# ----- the photo set ------------------------------------------------------------------------------------------
+def _upright_body(seed: int, back: bool = False):
+    """A procedural person standing with arms down (the kind of photo a person starts from), front or back."""
+    from training.synth import random_body, random_look
+
+    look = random_look(np.random.default_rng([seed, 0]))
+    r = np.random.default_rng([seed, 1])
+    while True:
+        body = random_body(r, look)
+        xy = body.joints
+        from engine.pose import J
+
+        arms_down = all(xy[J[f"{s}_wrist"], 1] > xy[J[f"{s}_elbow"], 1] > xy[J[f"{s}_shoulder"], 1] for s in "rl")
+        legs_down = all(xy[J[f"{s}_ankle"], 1] > xy[J[f"{s}_knee"], 1] + 0.1 for s in "rl")
+        if body.facing_back == back and arms_down and legs_down:
+            return body, look, r
+
+
+def synth_person(seed: int, size=(512, 256), back: bool = False):
+    """(image, labels, pose) of one upright procedural person filling most of the frame."""
+    from training.synth import render_person
+
+    body, look, r = _upright_body(seed, back)
+    return render_person(body, look, size, r)
+
+
+def _crop_rows(img: np.ndarray, y0: int, y1: int, x0: int = 0, x1: int | None = None, side: int = 384):
+    """A crop, enlarged or shrunk so its longer side is ``side`` (a half-body photo is a large person)."""
+    import cv2
+
+    c = img[y0:y1, x0:x1]
+    s = side / max(c.shape[:2])
+    return cv2.resize(c, (round(c.shape[1] * s), round(c.shape[0] * s)),
+                      interpolation=cv2.INTER_CUBIC if s > 1 else cv2.INTER_AREA)
+
+
+def _cuts(img: np.ndarray, pose: Pose, prefix: str) -> dict:
+    """Half-body (cut above the hips), head-and-shoulders (cut at mid-chest) and cut-by-the-side-edge crops."""
+    from engine.pose import J
+
+    sh = (pose.point("r_shoulder")[1] + pose.point("l_shoulder")[1]) / 2
+    hip = (pose.point("r_hip")[1] + pose.point("l_hip")[1]) / 2
+    el = (pose.point("r_elbow")[1] + pose.point("l_elbow")[1]) / 2
+    xs = pose.xy[pose.present, 0]
+    mid = float(np.median(xs))
+    neck_x = pose.point("neck")[0]
+
+    def portrait(y1):  # a 4:5 photo around the person, from the top
+        half = 0.4 * y1
+        x0 = int(max(0, min(img.shape[1] - 2 * half, neck_x - half)))
+        return _crop_rows(img, 0, int(y1), x0, int(x0 + 2 * half))
+
+    return {
+        f"{prefix}-half-body": portrait(hip - 0.12 * (hip - sh)),
+        f"{prefix}-head-shoulders": portrait(sh + 0.45 * (el - sh)),
+        f"{prefix}-edge-cut": _crop_rows(img, 0, img.shape[0], int(min(pose.point("r_elbow")[0],
+                                                                          pose.point("l_elbow")[0], mid - 1) + 2)),
+    }
+
+
+FULL_BODY = ("full", "back", "two-people", "small-people", "dance")  # kinds where a raised arm must read raised
+
+
+def photo_kinds(real: bool = True) -> dict:
+    """name -> RGB photo. Procedural kinds always; the shared real ones when ../shared/data is there."""
+    kinds = {}
+    img, _, pose = synth_person(21)
+    kinds["synth-full"] = img
+    kinds.update(_cuts(img, pose, "synth"))
+    kinds["synth-back"] = synth_person(5, back=True)[0]
+    kinds["synth-two-people"] = people_scene(4, (320, 320), [(10, 20, 280, 140), (170, 20, 280, 140)])[0]
+    kinds["synth-small-people"] = street()[0]
+    if not real:
+        return kinds
+    from conftest import SHARED_DATA
+    if not (SHARED_DATA / "fashion-real").is_dir():
+        return kinds
+    import cv2
+
+    from engine.images import load_image
+
+    def photo(*parts):
+        im = load_image(SHARED_DATA.joinpath(*parts))
+        return getattr(im, "rgb", im)
+
+    full = photo("fashion-real", "2.jpg")
+    kinds["fashion-full"] = full
+    with PoseDetector() as det:
+        kinds.update(_cuts(full, det.detect(full).pose, "fashion"))
+    kinds["fashion-half-body"] = photo("fashion-real", "20.jpg")  # a real half-body photo beside the cut one
+    kinds["fashion-back"] = photo("fashion-real", "13.jpg")
+    kinds["fashion-side"] = photo("fashion-real", "43.jpg")
+    kinds["fashion-two-people"] = np.concatenate([full, photo("fashion-real", "5.jpg")], axis=1)
+    kinds["market-small-people"] = photo("market-real", "3.jpg")
+    video = SHARED_DATA / "dance-video" / "dance_train_150f.mp4"
+    if video.is_file():
+        cap = cv2.VideoCapture(str(video))
+        cap.set(cv2.CAP_PROP_POS_FRAMES, 40)
+        ok, frame = cap.read()
+        cap.release()
+        if ok:
+            kinds["dance-full"] = cv2.resize(frame[..., ::-1], (960, 540), interpolation=cv2.INTER_AREA)
+    return kinds
