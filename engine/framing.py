@@ -21,6 +21,7 @@ MARGIN_BOTTOM = 0.08
 MARGIN_SIDE = 0.10
 PASTE_FEATHER = 0.04  # of the crop's size: the soft edge where a network's crop meets the photo
 HEAD_TOP = 1.4  # head sizes (ear to ear) above the highest joint
+HIP_BELOW_SHOULDERS = 0.87  # of the torso size (its diagonal): how far below the shoulders the hips are
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,13 @@ def body_box(pose: Pose) -> tuple[float, float, float, float]:
     if b is None:
         return 0.0, 0.0, float(pose.width), float(pose.height)
     x0, y0, x1, y1 = b
+    if not (pose.has("r_hip") or pose.has("l_hip")) and pose.has("r_shoulder", "l_shoulder"):
+        # a half-body photo or a portrait: the body goes on below the last joint, to the hips or the photo's
+        # edge, whichever comes first; the box frames that visible body, not the head and shoulders alone
+        from .encode import body_scale
+
+        shoulders = (pose.point("r_shoulder")[1] + pose.point("l_shoulder")[1]) / 2
+        y1 = max(y1, min(shoulders + HIP_BELOW_SHOULDERS * body_scale(pose), pose.height))
     head = pose.head_size()
     # Size the box by the person's standing height, not by the joint box alone: a crouching or bending person
     # then gets the same scale as standing, so a video's crops (a person-specific dataset) keep one scale.

@@ -31,6 +31,11 @@ HAND_RADIUS = 0.14
 HAND_WIDTH = 0.5  # a hand region's width over its length (0.7 already took round bites of a dress in photos)
 
 
+# the far end of the limb below each upper limb
+_LIMB_END = {"r_upper_arm": J["r_wrist"], "l_upper_arm": J["l_wrist"], "r_thigh": J["r_ankle"],
+             "l_thigh": J["l_ankle"]}
+
+
 def _part_distances(pose: Pose, h: int, w: int, y0: int = 0, x0: int = 0) -> np.ndarray:
     """(parts, h, w) distances of the pixels of the window at (y0, x0) to each part."""
     from .encode import body_scale
@@ -58,6 +63,10 @@ def _part_distances(pose: Pose, h: int, w: int, y0: int = 0, x0: int = 0) -> np.
             pa, pb = pose.xy[a], pose.xy[b]
             if part.endswith(("lower_arm", "shin")):
                 pb = pb + 0.25 * (pb - pa)  # hand / foot beyond the wrist / ankle
+            elif not pose.present[_LIMB_END[part]]:
+                # the limb below is cut by the photo's edge or unseen: what shows of it goes with this bone
+                # (else a raised upper arm leaves its forearm's stump behind), taken as straight and as long
+                pb = pb + 0.9 * (pb - pa)
             d = segment_distance(xs, ys, pa, pb)
             if "arm" in part:
                 d = np.where(d > ARM_RADIUS * ts, d + 1e6, d)  # only when nothing else claims the pixel

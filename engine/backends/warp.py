@@ -38,6 +38,7 @@ INPAINT_MAX_SIDE = 512
 # the network's share grows to all of it at a move of REPAINT_MOVE of the body's size (a gradual handover: a
 # one-pixel nudge must not swap a sharp arm for a network's blurred one).
 REPAINT_STILL = 0.5
+STILL_PX = 0.05  # a part whose box moves less than this keeps the photo's pixels exactly (no inpainted hole)
 REPAINT_MOVE = 0.05
 # The parts a limb meets at its joints (the torso at shoulders and hips).
 _CHAIN_NEIGHBOURS = {
@@ -260,6 +261,19 @@ def _warp_layer(layer: Layer, A: np.ndarray, out_w: int, out_h: int):
     return rgb, alpha, x0, y0, core, moved
 
 
+def _still(state: SourceState, chosen) -> bool:
+    """A part drawn from the first photo by the identity: it stays where the photo has it."""
+    if chosen is None or chosen[0] != 0:
+        return False
+    i, k, A = chosen
+    layer = state.cache["layers"][0][k]
+    if layer is None:
+        return False
+    h, w = layer.alpha.shape
+    corners = np.array([[layer.x0, layer.y0, 1], [layer.x0 + w, layer.y0 + h, 1], [layer.x0, layer.y0 + h, 1]])
+    return float(np.abs(corners @ A.T - corners[:, :2]).max()) < STILL_PX
+
+
 @register
 class WarpBackend(Backend):
     name = "warp"
@@ -282,6 +296,14 @@ class WarpBackend(Backend):
         outside = cv2.distanceTransform(1 - first_hole, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
         first_hole = (outside <= max(1, _hole_radius(poses[0])) + 0.5).astype(np.uint8)
         state.cache["background"] = _inpaint_background(images[0], first_hole).astype(np.float32)
+        # every pixel of the hole belongs to one part (its nearest): a part that moves uncovers its own pixels
+        # and only those, so what did not move stays the photo, edges, fringes and all
+        rows, cols = np.nonzero(first_hole.any(axis=1))[0], np.nonzero(first_hole.any(axis=0))[0]
+        if len(rows):
+            y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+            labels = coarse_parsing(poses[0], first_hole.astype(np.float32))[y0:y1, x0:x1]
+            state.cache["hole_labels"] = (labels, y0, x0)
+        state.cache["photo"] = images[0].astype(np.float32)
         return state
 
     def choose_sources(self, state: SourceState, target: Pose) -> list[tuple[int, int, np.ndarray] | None]:
@@ -302,6 +324,21 @@ class WarpBackend(Backend):
             chosen.append(None if best is None else best[1:])
         return chosen
 
+    def _uncovered(self, state: SourceState, chosen) -> np.ndarray:
+        """The photo with the parts that move (or are not drawn) taken out: their pixels of the hole replaced by
+        the inpainted background. Parts that stay put keep every pixel of the photo."""
+        out = state.cache["photo"].copy()
+        if "hole_labels" not in state.cache:
+            return out
+        labels, y0, x0 = state.cache["hole_labels"]
+        leaving = [k + 1 for k, c in enumerate(chosen) if not _still(state, c)]
+        if not leaving:
+            return out
+        gone = _label_lut(leaving)[labels].astype(bool)
+        box = (slice(y0, y0 + labels.shape[0]), slice(x0, x0 + labels.shape[1]))
+        out[box][gone] = state.cache["background"][box][gone]
+        return out
+
     def render(self, state: SourceState, target: Pose) -> np.ndarray:
         return self.render_with_silhouette(state, target, silhouette=False)[0]
 
@@ -313,10 +350,10 @@ class WarpBackend(Backend):
         h, w = state.size
         if (target.height, target.width) != (h, w):
             raise ValueError(f"target pose is for {target.width}x{target.height}, the photo is {w}x{h}")
-        out = state.cache["background"].copy()
         repaint = np.zeros((h, w), np.float32) if silhouette else None
         full_move = max(1.0, REPAINT_MOVE * body_scale(target))
         chosen = self.choose_sources(state, target)
+        out = self._uncovered(state, chosen)
         for part in DEPTH_ORDER:
             c = chosen[PART_NAMES.index(part)]
             if c is None:
