@@ -25,7 +25,7 @@ import numpy as np
 
 from ..detect import pose_mask
 from ..encode import MIRROR_PART, NUM_PARTS, PART_LIMBS, PART_NAMES, body_scale, part_warps
-from ..parsing import coarse_parsing
+from ..parsing import coarse_parsing, unsure_hands
 from ..pose import J, Pose
 from ..registry import register
 from .base import Backend, SourceState
@@ -111,7 +111,7 @@ def _label_lut(labels) -> np.ndarray:
 
 def _layers_for(image: np.ndarray, pose: Pose, mask: np.ndarray) -> list[Layer | None]:
     """Part layers of one reference (None where the part is absent)."""
-    person = (mask >= 0.5).astype(np.uint8)
+    person = ((mask >= 0.5) & ~unsure_hands(pose, mask)).astype(np.uint8)
     ts = body_scale(pose)
     joint_r = max(2, int(round(ts / 6)))
     feather = max(1, int(round(ts / 40))) * 2 + 1
@@ -290,7 +290,8 @@ class WarpBackend(Backend):
         state.cache["layers"] = [_layers_for(img, p, m) for img, p, m in zip(images, poses, masks)]
         # the hole to fill: the segmentation, plus the skeleton's own limbs, which segmentation sometimes misses
         # at hands and feet (a hand left behind at the hip after the arm moved is the worst artefact)
-        first_hole = ((masks[0] >= 0.35) | (pose_mask(poses[0]) > 0)).astype(np.uint8)
+        first_hole = ((masks[0] >= 0.35) | (pose_mask(poses[0]) > 0)) & ~unsure_hands(poses[0], masks[0])
+        first_hole = first_hole.astype(np.uint8)
         # grown by a disc of the hole radius: a distance transform, linear in the pixels (a dilation with a
         # disc kernel took 12 s on a 4096x4096 photo where the person fills the frame)
         outside = cv2.distanceTransform(1 - first_hole, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
