@@ -382,3 +382,37 @@ def test_a_raised_arm_is_found_raised_in_the_warp_render(detected_kinds):
             # and the photo's arm is not found raised without the edit (the check can fail)
             assert not arm_reads_raised(det, img, d.pose, target, side), name
     assert not missed, f"raised arm not found in: {missed}"
+
+
+def print_table() -> None:
+    """The figures of docs/backends/warp.md: per kind and backend, the unchanged pose's SSIM in the person's
+    box, and (full-body kinds) whether BlazePose finds the raised arm raised. Run:
+    PYTHONPATH=. python tests/engine/test_photo_kinds.py"""
+    from engine.detect import default_detector
+    from engine.registry import create
+    from training.metrics import ssim
+
+    det = default_detector()
+    backends = {n: create(n) for n in ALL_BACKENDS}
+    print("| kind | joints | " + " | ".join(ALL_BACKENDS) + " |")
+    print("|---" * (len(ALL_BACKENDS) + 2) + "|")
+    for name, img in photo_kinds().items():
+        d = det.detect(img, name)
+        box = person_box(d.mask)
+        cells = []
+        for b in backends.values():
+            state = b.encode_sources([img], [d.pose], [d.mask])
+            cell = f"{ssim(img[box], b.render(state, d.pose)[box]):.3f}"
+            if name in FULL_BODY:
+                target, side = raised_arm(d.pose)
+                cell += " up" if arm_reads_raised(det, b.render(state, target), d.pose, target, side) else " no"
+            cells.append(cell)
+        print(f"| {name} | {d.pose.count} | " + " | ".join(cells) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # conftest's SHARED_DATA
+    print_table()
