@@ -22,6 +22,7 @@ MARGIN_SIDE = 0.10
 PASTE_FEATHER = 0.04  # of the crop's size: the soft edge where a network's crop meets the photo
 HEAD_TOP = 1.4  # head sizes (ear to ear) above the highest joint
 HIP_BELOW_SHOULDERS = 0.87  # of the torso size (its diagonal): how far below the shoulders the hips are
+KNEE_BELOW_HIPS = 0.64      # ... and the knees below the hips (the standing preset's proportions)
 
 
 @dataclass(frozen=True)
@@ -117,13 +118,7 @@ def body_box(pose: Pose) -> tuple[float, float, float, float]:
     if b is None:
         return 0.0, 0.0, float(pose.width), float(pose.height)
     x0, y0, x1, y1 = b
-    if not (pose.has("r_hip") or pose.has("l_hip")) and pose.has("r_shoulder", "l_shoulder"):
-        # a half-body photo or a portrait: the body goes on below the last joint, to the hips or the photo's
-        # edge, whichever comes first; the box frames that visible body, not the head and shoulders alone
-        from .encode import body_scale
-
-        shoulders = (pose.point("r_shoulder")[1] + pose.point("l_shoulder")[1]) / 2
-        y1 = max(y1, min(shoulders + HIP_BELOW_SHOULDERS * body_scale(pose), pose.height))
+    y1 = max(y1, _visible_body_bottom(pose))
     head = pose.head_size()
     # Size the box by the person's standing height, not by the joint box alone: a crouching or bending person
     # then gets the same scale as standing, so a video's crops (a person-specific dataset) keep one scale.
@@ -132,6 +127,24 @@ def body_box(pose: Pose) -> tuple[float, float, float, float]:
     # joint box, and a margin in box heights alone would cut the top of the head off.
     top = max(MARGIN_TOP * bh, HEAD_TOP * head)
     return (x0 - MARGIN_SIDE * bh, y0 - top, x1 + MARGIN_SIDE * bh, y1 + MARGIN_BOTTOM * bh)
+
+
+def _visible_body_bottom(pose: Pose) -> float:
+    """Where the body the photo shows ends when its lower joints are not found (a half-body photo, a portrait,
+    a photo cut at the thighs): the next joints down, estimated, or the photo's edge, whichever comes first.
+    The box then frames the visible body: ending at the last joint, it drew a seam across the chest or hips."""
+    from .encode import body_scale
+
+    def level(*names):
+        ys = [pose.point(n)[1] for n in names if pose.has(n)]
+        return float(np.mean(ys)) if ys else None
+
+    hips, knees, shoulders = level("r_hip", "l_hip"), level("r_knee", "l_knee"), level("r_shoulder", "l_shoulder")
+    if hips is None and shoulders is not None:
+        return min(shoulders + HIP_BELOW_SHOULDERS * body_scale(pose), float(pose.height))
+    if hips is not None and knees is None:
+        return min(hips + KNEE_BELOW_HIPS * body_scale(pose), float(pose.height))
+    return 0.0
 
 
 def box_height_for(pose: Pose, model_size: tuple[int, int]) -> float:
