@@ -105,6 +105,18 @@ def torso_size(pose: Pose) -> float | None:
     return float((d1 + d2) / 2)
 
 
+def body_scale(pose: Pose) -> float:
+    """The person's size for part geometry: the torso size, or, for a person whose hips are outside the photo
+    or undetected (half-body photos, portraits), the same length estimated from the shoulders (a torso
+    diagonal is ~1.6 shoulder widths) or the head (~3.5 head sizes, the standing preset's proportions)."""
+    ts = torso_size(pose)
+    if ts is not None:
+        return ts
+    if pose.has("r_shoulder", "l_shoulder"):
+        return float(1.6 * np.linalg.norm(pose.point("r_shoulder") - pose.point("l_shoulder")))
+    return 3.5 * pose.head_size()
+
+
 def _limb_rect(p: np.ndarray, q: np.ndarray, width: float) -> np.ndarray:
     """The 4 corners of the rectangle whose major axis is p-q and whose minor axis is ``width`` long."""
     d = q - p
@@ -120,21 +132,22 @@ def _region_points(pose: Pose, part: str, other: Pose) -> np.ndarray | None:
     Head and torso use joints present in both poses (so the two point lists correspond); limbs use the
     rectangle corners, which exist when both limb joints are present.
     """
-    ts = torso_size(pose)
-    if ts is None:
-        return None
     if part == "torso":
-        return pose.xy[list(TORSO_JOINTS)].astype(np.float64)
+        if pose.torso_valid() and other.torso_valid():
+            return pose.xy[list(TORSO_JOINTS)].astype(np.float64)
+        # a torso cut by the photo (no hips) or half seen: the torso joints both poses have, the neck too
+        shared = [i for i in TORSO_JOINTS + (J["neck"],) if pose.present[i] and other.present[i]]
+        return pose.xy[shared].astype(np.float64) if len(shared) >= 2 else None
     if part == "head":
         shared = [i for i in HEAD_JOINTS if pose.present[i] and other.present[i]]
         if not shared:
             return None
-        idx = shared + [J["r_shoulder"], J["l_shoulder"]]
+        idx = shared + [i for i in (J["r_shoulder"], J["l_shoulder"]) if pose.present[i] and other.present[i]]
         return pose.xy[idx].astype(np.float64)
     a, b = PART_LIMBS[part]
     if not (pose.present[a] and pose.present[b]):
         return None
-    return _limb_rect(pose.xy[a].astype(np.float64), pose.xy[b].astype(np.float64), LIMB_WIDTH * ts)
+    return _limb_rect(pose.xy[a].astype(np.float64), pose.xy[b].astype(np.float64), LIMB_WIDTH * body_scale(pose))
 
 
 def fit_affine(dst_pts: np.ndarray, src_pts: np.ndarray) -> np.ndarray:
@@ -158,9 +171,8 @@ def part_mask(pose: Pose, part: str, points: np.ndarray, size: tuple[int, int] |
     h, w = size or (pose.height, pose.width)
     m = np.zeros((h, w), np.uint8)
     if part == "head":
-        ts = torso_size(pose) or 0.0
-        head = points[:-2]  # the shared head joints (the last two are the shoulders)
-        c = head.mean(0)
+        ts = body_scale(pose)
+        c = pose.xy[[i for i in HEAD_JOINTS if pose.present[i]]].mean(0)
         r = HEAD_HALF_BOX * ts
         box = np.array([[c[0] - r, c[1] - r], [c[0] + r, c[1] - r], [c[0] + r, c[1] + r], [c[0] - r, c[1] + r]])
         cv2.fillConvexPoly(m, np.round(box).astype(np.int32), 1)

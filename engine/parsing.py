@@ -11,6 +11,7 @@ i.e. label = 1 + index in ``engine.encode.PART_NAMES``.
 """
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from .encode import PART_LIMBS, PART_NAMES, segment_distance
@@ -29,13 +30,20 @@ LABEL_COLORS = np.array([
 ARM_RADIUS = 0.09
 HAND_RADIUS = 0.14
 HAND_WIDTH = 0.5  # a hand region's width over its length (0.7 already took round bites of a dress in photos)
+HAND_SURE = 0.8  # the segmentation's confidence a hand's pixel needs (a held ball is at 0.5-0.8 on the dance video)
+HAND_FRINGE = 0.03  # of the body's size: how far past its sure pixels a hand's soft edge reaches
+
+
+# the far end of the limb below each upper limb
+_LIMB_END = {"r_upper_arm": J["r_wrist"], "l_upper_arm": J["l_wrist"], "r_thigh": J["r_ankle"],
+             "l_thigh": J["l_ankle"]}
 
 
 def _part_distances(pose: Pose, h: int, w: int, y0: int = 0, x0: int = 0) -> np.ndarray:
     """(parts, h, w) distances of the pixels of the window at (y0, x0) to each part."""
-    from .encode import torso_size
+    from .encode import body_scale
 
-    ts = torso_size(pose) or 3 * pose.head_size()
+    ts = body_scale(pose)
     ys, xs = np.mgrid[y0:y0 + h, x0:x0 + w].astype(np.float32)
     big = np.float32(1e9)
     dist = np.full((len(PART_NAMES), h, w), big, np.float32)
@@ -45,10 +53,20 @@ def _part_distances(pose: Pose, h: int, w: int, y0: int = 0, x0: int = 0) -> np.
         d = np.min([np.hypot(xs - p[0], ys - p[1]) for p in head_pts], axis=0)
         dist[0] = d * 0.8  # the head is wider than its joints are far apart: favour it around them
     # torso: the segments of its outline and its two diagonals, so the interior is near the torso
-    t = [J[n] for n in ("r_shoulder", "l_shoulder", "l_hip", "r_hip")]
-    pts = [pose.xy[i] for i in t if pose.present[i]]
-    if pose.present[J["neck"]]:
-        pts.append(pose.xy[J["neck"]])
+    neck = pose.xy[J["neck"]] if pose.present[J["neck"]] else None
+    pts = []
+    for n in ("r_shoulder", "l_shoulder", "l_hip", "r_hip"):
+        if not pose.present[J[n]]:
+            continue
+        p = pose.xy[J[n]]
+        if neck is not None and n.endswith("shoulder"):
+            # the shoulder joints sit in the middle of the upper arms: the torso's outline starts an arm's
+            # radius inwards, else the inner half of each upper arm is nearer the torso's side and stays behind
+            # when the arm is raised (a strip of sleeve down the torso's side)
+            p = p + (neck - p) * min(0.5, ARM_RADIUS * ts / max(float(np.hypot(*(p - neck))), 1e-6))
+        pts.append(p)
+    if neck is not None:
+        pts.append(neck)
     if len(pts) >= 2:
         segs = [(pts[i], pts[j]) for i in range(len(pts)) for j in range(i + 1, len(pts))]
         dist[1] = np.min([segment_distance(xs, ys, a, b) for a, b in segs], axis=0)
@@ -58,27 +76,65 @@ def _part_distances(pose: Pose, h: int, w: int, y0: int = 0, x0: int = 0) -> np.
             pa, pb = pose.xy[a], pose.xy[b]
             if part.endswith(("lower_arm", "shin")):
                 pb = pb + 0.25 * (pb - pa)  # hand / foot beyond the wrist / ankle
+            elif not pose.present[_LIMB_END[part]]:
+                # the limb below is cut by the photo's edge or unseen: what shows of it goes with this bone
+                # (else a raised upper arm leaves its forearm's stump behind), taken as straight and as long
+                pb = pb + 0.9 * (pb - pa)
             d = segment_distance(xs, ys, pa, pb)
             if "arm" in part:
                 d = np.where(d > ARM_RADIUS * ts, d + 1e6, d)  # only when nothing else claims the pixel
             if part.endswith("lower_arm"):
                 # a hand is wider than a forearm, and in front of what it rests on: inside its region it wins
                 # over any bone's distance (else a hand on the hip stays with the torso when the arm is moved).
-                # The region is an ellipse along the forearm, centred a third of a forearm past the wrist and
-                # reaching the fingertips (a hand is about 0.7 of a forearm long; foreshortened forearms keep a
-                # floor from the torso), half as wide as long: a disc as wide as the hand is long took round
-                # bites of the dress or trousers a hanging hand touches.
-                fore = pose.xy[b] - pose.xy[a]
-                hand = pose.xy[b] + 0.35 * fore
-                length = float(np.hypot(*fore))
-                radius = max(HAND_RADIUS * ts, 0.4 * length)
-                u = fore / length if length > 1e-6 else np.array([0.0, 1.0], np.float32)
-                along = ((xs - hand[0]) * u[0] + (ys - hand[1]) * u[1]) / radius
-                across = ((ys - hand[1]) * u[0] - (xs - hand[0]) * u[1]) / (HAND_WIDTH * radius)
-                d_hand = np.hypot(along, across)
+                # An ellipse, not a disc: a disc as wide as the hand is long took round bites of the dress or
+                # trousers a hanging hand touches.
+                d_hand = _hand_ellipse(pose, a, b, ts, xs, ys)
                 d = np.where(d_hand < 1, d_hand - 1, d)
             dist[k] = d
     return dist
+
+
+def _hand_ellipse(pose: Pose, elbow: int, wrist: int, ts: float, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Each pixel's place in the hand's ellipse (< 1 inside): along the forearm, centred a third of a forearm
+    past the wrist and reaching the fingertips (a hand is about 0.7 of a forearm long; foreshortened forearms
+    keep a floor from the torso), half as wide as long."""
+    fore = pose.xy[wrist] - pose.xy[elbow]
+    hand = pose.xy[wrist] + 0.35 * fore
+    length = float(np.hypot(*fore))
+    radius = max(HAND_RADIUS * ts, 0.4 * length)
+    u = fore / length if length > 1e-6 else np.array([0.0, 1.0], np.float32)
+    along = ((xs - hand[0]) * u[0] + (ys - hand[1]) * u[1]) / radius
+    across = ((ys - hand[1]) * u[0] - (xs - hand[0]) * u[1]) / (HAND_WIDTH * radius)
+    return np.hypot(along, across)
+
+
+def unsure_hands(pose: Pose, mask: np.ndarray) -> np.ndarray:
+    """(H, W) bool: pixels in a hand's region that the segmentation is not sure are the person (below
+    HAND_SURE). What a hand holds (a ball) is segmented with the hand at 0.5-0.8; it is not the hand's to
+    carry: moved with the hand it went in shards and left a bite where it was."""
+    from .encode import body_scale
+
+    h, w = mask.shape
+    out = np.zeros((h, w), bool)
+    ts = body_scale(pose)
+    for side in "rl":
+        el, wr = J[f"{side}_elbow"], J[f"{side}_wrist"]
+        if not (pose.present[el] and pose.present[wr]):
+            continue
+        reach = int(np.ceil(max(HAND_RADIUS * ts, 0.4 * np.hypot(*(pose.xy[wr] - pose.xy[el]))) * 1.2
+                            + 0.35 * np.hypot(*(pose.xy[wr] - pose.xy[el]))))
+        cx, cy = np.round(pose.xy[wr]).astype(int)
+        y0, y1, x0, x1 = max(0, cy - reach), min(h, cy + reach + 1), max(0, cx - reach), min(w, cx + reach + 1)
+        if y1 <= y0 or x1 <= x0:
+            continue
+        ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+        inside = _hand_ellipse(pose, el, wr, ts, xs, ys) < 1
+        m = mask[y0:y1, x0:x1]
+        # the hand's own soft edge (fingertips, a few pixels of falling confidence) stays the hand's
+        fringe = max(1, int(round(HAND_FRINGE * ts)))
+        own = cv2.dilate((inside & (m >= HAND_SURE)).astype(np.uint8), np.ones((2 * fringe + 1,) * 2, np.uint8))
+        out[y0:y1, x0:x1] |= inside & (m < HAND_SURE) & (own == 0)
+    return out
 
 
 def coarse_parsing(pose: Pose, mask: np.ndarray, threshold: float = 0.5) -> np.ndarray:

@@ -24,8 +24,8 @@ import cv2
 import numpy as np
 
 from ..detect import pose_mask
-from ..encode import MIRROR_PART, NUM_PARTS, PART_LIMBS, PART_NAMES, part_warps, torso_size
-from ..parsing import coarse_parsing
+from ..encode import MIRROR_PART, NUM_PARTS, PART_LIMBS, PART_NAMES, body_scale, part_warps
+from ..parsing import coarse_parsing, unsure_hands
 from ..pose import J, Pose
 from ..registry import register
 from .base import Backend, SourceState
@@ -34,6 +34,12 @@ from .base import Backend, SourceState
 DEPTH_ORDER = ("r_thigh", "l_thigh", "r_shin", "l_shin", "torso", "head",
                "r_upper_arm", "l_upper_arm", "r_lower_arm", "l_lower_arm")
 INPAINT_MAX_SIDE = 512
+# A part that moved less than REPAINT_STILL pixels keeps the photo's pixels in a network's render; from there
+# the network's share grows to all of it at a move of REPAINT_MOVE of the body's size (a gradual handover: a
+# one-pixel nudge must not swap a sharp arm for a network's blurred one).
+REPAINT_STILL = 0.5
+STILL_PX = 0.05  # a part whose box moves less than this keeps the photo's pixels exactly (no inpainted hole)
+REPAINT_MOVE = 0.05
 # The parts a limb meets at its joints (the torso at shoulders and hips).
 _CHAIN_NEIGHBOURS = {
     "r_upper_arm": ("torso", "r_lower_arm"), "r_lower_arm": ("r_upper_arm",),
@@ -78,7 +84,7 @@ def _inpaint_background(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
 
 def _hole_radius(pose: Pose) -> int:
     """How far the background's hole reaches past the person mask (segmentation misses hands, hair fringes)."""
-    ts = torso_size(pose) or pose.head_size() * 3
+    ts = body_scale(pose)
     return max(1, int(round(ts / 12)))
 
 
@@ -105,8 +111,8 @@ def _label_lut(labels) -> np.ndarray:
 
 def _layers_for(image: np.ndarray, pose: Pose, mask: np.ndarray) -> list[Layer | None]:
     """Part layers of one reference (None where the part is absent)."""
-    person = (mask >= 0.5).astype(np.uint8)
-    ts = torso_size(pose) or pose.head_size() * 3
+    person = ((mask >= 0.5) & ~unsure_hands(pose, mask)).astype(np.uint8)
+    ts = body_scale(pose)
     joint_r = max(2, int(round(ts / 6)))
     feather = max(1, int(round(ts / 40))) * 2 + 1
     # The ring: the layers carry the photo's pixels up to where the background's hole ends (plus the feather),
@@ -185,9 +191,7 @@ def _part_shape_cost(src: Pose, tgt: Pose, part: str) -> float:
     Torso: shoulder width relative to torso height, and which shoulder is on which side (facing direction).
     Head: which face joints are visible and where the nose sits between the ears.
     """
-    ts_s, ts_t = torso_size(src), torso_size(tgt)
-    if ts_s is None or ts_t is None:
-        return 10.0
+    ts_s, ts_t = body_scale(src), body_scale(tgt)
     if part in PART_LIMBS:
         a, b = PART_LIMBS[part]
         if not (src.present[a] and src.present[b]):
@@ -239,7 +243,7 @@ def _warp(a: np.ndarray, M: np.ndarray, size, border=cv2.BORDER_CONSTANT) -> np.
 
 def _warp_layer(layer: Layer, A: np.ndarray, out_w: int, out_h: int):
     """Warp a layer by A (target -> source pixels) into the output; returns (premultiplied rgb, alpha, x0, y0,
-    the part's own alpha without its ring) or None."""
+    the part's own alpha without its ring, how far it moved in pixels) or None."""
     placed = _placement(layer, A, out_w, out_h)
     if placed is None:
         return None
@@ -254,7 +258,20 @@ def _warp_layer(layer: Layer, A: np.ndarray, out_w: int, out_h: int):
         src = layer.rgb if keep_ring >= 1 else layer.fill + keep_ring * (layer.rgb - layer.fill)
         rgb = _warp(src, M, size, cv2.BORDER_REPLICATE)
     rgb *= alpha[..., None]
-    return rgb, alpha, x0, y0, core
+    return rgb, alpha, x0, y0, core, moved
+
+
+def _still(state: SourceState, chosen) -> bool:
+    """A part drawn from the first photo by the identity: it stays where the photo has it."""
+    if chosen is None or chosen[0] != 0:
+        return False
+    i, k, A = chosen
+    layer = state.cache["layers"][0][k]
+    if layer is None:
+        return False
+    h, w = layer.alpha.shape
+    corners = np.array([[layer.x0, layer.y0, 1], [layer.x0 + w, layer.y0 + h, 1], [layer.x0, layer.y0 + h, 1]])
+    return float(np.abs(corners @ A.T - corners[:, :2]).max()) < STILL_PX
 
 
 @register
@@ -273,12 +290,21 @@ class WarpBackend(Backend):
         state.cache["layers"] = [_layers_for(img, p, m) for img, p, m in zip(images, poses, masks)]
         # the hole to fill: the segmentation, plus the skeleton's own limbs, which segmentation sometimes misses
         # at hands and feet (a hand left behind at the hip after the arm moved is the worst artefact)
-        first_hole = ((masks[0] >= 0.35) | (pose_mask(poses[0]) > 0)).astype(np.uint8)
+        first_hole = ((masks[0] >= 0.35) | (pose_mask(poses[0]) > 0)) & ~unsure_hands(poses[0], masks[0])
+        first_hole = first_hole.astype(np.uint8)
         # grown by a disc of the hole radius: a distance transform, linear in the pixels (a dilation with a
         # disc kernel took 12 s on a 4096x4096 photo where the person fills the frame)
         outside = cv2.distanceTransform(1 - first_hole, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
         first_hole = (outside <= max(1, _hole_radius(poses[0])) + 0.5).astype(np.uint8)
         state.cache["background"] = _inpaint_background(images[0], first_hole).astype(np.float32)
+        # every pixel of the hole belongs to one part (its nearest): a part that moves uncovers its own pixels
+        # and only those, so what did not move stays the photo, edges, fringes and all
+        rows, cols = np.nonzero(first_hole.any(axis=1))[0], np.nonzero(first_hole.any(axis=0))[0]
+        if len(rows):
+            y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+            labels = coarse_parsing(poses[0], first_hole.astype(np.float32))[y0:y1, x0:x1]
+            state.cache["hole_labels"] = (labels, y0, x0)
+        state.cache["photo"] = images[0].astype(np.float32)
         return state
 
     def choose_sources(self, state: SourceState, target: Pose) -> list[tuple[int, int, np.ndarray] | None]:
@@ -299,19 +325,36 @@ class WarpBackend(Backend):
             chosen.append(None if best is None else best[1:])
         return chosen
 
+    def _uncovered(self, state: SourceState, chosen) -> np.ndarray:
+        """The photo with the parts that move (or are not drawn) taken out: their pixels of the hole replaced by
+        the inpainted background. Parts that stay put keep every pixel of the photo."""
+        out = state.cache["photo"].copy()
+        if "hole_labels" not in state.cache:
+            return out
+        labels, y0, x0 = state.cache["hole_labels"]
+        leaving = [k + 1 for k, c in enumerate(chosen) if not _still(state, c)]
+        if not leaving:
+            return out
+        gone = _label_lut(leaving)[labels].astype(bool)
+        box = (slice(y0, y0 + labels.shape[0]), slice(x0, x0 + labels.shape[1]))
+        out[box][gone] = state.cache["background"][box][gone]
+        return out
+
     def render(self, state: SourceState, target: Pose) -> np.ndarray:
         return self.render_with_silhouette(state, target, silhouette=False)[0]
 
     def render_with_silhouette(self, state: SourceState, target: Pose, silhouette: bool = True):
-        """(RGB uint8 image, (H, W) float32 silhouette or None): the render, and where the person is in it, the
-        body parts without their rings of background (the neural backends paste their person inside it)."""
+        """(RGB uint8 image, (H, W) float32 repaint mask or None): the render, and what a network should
+        repaint in it: each moved part where it lands and where it was (what it uncovered), weighted from 0
+        (still) to 1 (moved by REPAINT_MOVE of the body's size or more). Parts that did not move are not in it:
+        there the photo's own pixels are the answer (the unchanged pose gives the photo back)."""
         h, w = state.size
         if (target.height, target.width) != (h, w):
             raise ValueError(f"target pose is for {target.width}x{target.height}, the photo is {w}x{h}")
-        out = state.cache["background"].copy()
-        # how much background still shows through the parts' own alpha (a drag of warp itself needs none)
-        clear = np.ones((h, w), np.float32) if silhouette else None
+        repaint = np.zeros((h, w), np.float32) if silhouette else None
+        full_move = max(1.0, REPAINT_MOVE * body_scale(target))
         chosen = self.choose_sources(state, target)
+        out = self._uncovered(state, chosen)
         for part in DEPTH_ORDER:
             c = chosen[PART_NAMES.index(part)]
             if c is None:
@@ -321,13 +364,19 @@ class WarpBackend(Backend):
             res = _warp_layer(layer, A, w, h)
             if res is None:
                 continue
-            rgb, alpha, x0, y0, core = res
+            rgb, alpha, x0, y0, core, moved = res
             roi = out[y0:y0 + alpha.shape[0], x0:x0 + alpha.shape[1]]
             roi *= (1.0 - alpha)[..., None]
             roi += rgb
-            if clear is not None:
-                clear[y0:y0 + core.shape[0], x0:x0 + core.shape[1]] *= 1.0 - core
-        return np.clip(out + 0.5, 0, 255).astype(np.uint8), None if clear is None else 1.0 - clear
+            weight = float(np.clip((moved - REPAINT_STILL) / full_move, 0.0, 1.0))
+            if repaint is not None and weight > 0:
+                there = repaint[y0:y0 + core.shape[0], x0:x0 + core.shape[1]]
+                np.maximum(there, weight * core, out=there)
+                if i == 0:  # where the part was in the photo the result is drawn on
+                    lh, lw = layer.alpha.shape
+                    was = repaint[layer.y0:layer.y0 + lh, layer.x0:layer.x0 + lw]
+                    np.maximum(was, weight * layer.alpha[:was.shape[0], :was.shape[1]], out=was)
+        return np.clip(out + 0.5, 0, 255).astype(np.uint8), repaint
 
 
 assert len(DEPTH_ORDER) == NUM_PARTS
