@@ -26,7 +26,7 @@ PROG = "poseeditor-train"
 COMMANDS = {
     "prepare": ("training.prepare", "make a dataset from photos or a video of people"),
     "synth": ("training.synth", "make a dataset of procedural people (tests, smoke runs)"),
-    "fit": ("training.loop", "train a backend on a dataset (numbered run folder, checkpoints, best weights)"),
+    "fit": ("training.options", "train a backend on a dataset (numbered run folder, checkpoints, best weights)"),
     "evaluate": ("training.evaluate", "SSIM, mask-SSIM, L1, PSNR, PCKh of weights or a run on a dataset's test pairs"),
     "export": ("training.export", "write a run's generator as engine weights (.safetensors)"),
     "import-weights": ("training.importers", "convert the authors' released weights to engine weights"),

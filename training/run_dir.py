@@ -21,9 +21,11 @@ import io
 import json
 import os
 import re
+import sys
 from pathlib import Path
 
 from engine.errors import PoseEditorError
+from engine.fileio import atomic_write_text
 
 RUN_NAME = re.compile(r"^(\d{5})-")
 
@@ -48,17 +50,6 @@ def new_run_dir(runs_dir, backend: str, dataset) -> Path:
             continue
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Temporary file, fsync, rename: a reader never sees half a file, a kill never leaves one."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".part")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    tmp.replace(path)
-
-
 def write_options(run_dir: Path, options: dict) -> None:
     atomic_write_text(Path(run_dir) / "training_options.json", json.dumps(options, indent=2, default=str) + "\n")
 
@@ -68,9 +59,14 @@ def read_options(run_dir: Path) -> dict:
     if not p.is_file():
         raise PoseEditorError(f"{run_dir}: not a training run folder (no training_options.json)")
     try:
-        return json.loads(p.read_text(encoding="utf-8"))
+        data = json.loads(p.read_text(encoding="utf-8"))
     except ValueError as e:
         raise PoseEditorError(f"{p}: not readable JSON ({e})") from None
+    except OSError as e:
+        raise PoseEditorError(f"{p}: cannot read it ({e.strerror or e})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("options", {}), dict):
+        raise PoseEditorError(f"{p}: damaged (not the JSON object a run writes)")
+    return data
 
 
 def read_stats(run_dir: Path) -> list[dict]:
@@ -143,3 +139,48 @@ class Stats:
             if f:
                 f.close()
         self._f = self._csv = None
+
+
+class RunLock:
+    """An exclusive lock on a run folder while a process trains it: a second ``fit --resume`` of the same run
+    refuses (one line) instead of both training and interleaving their rows. The operating system drops the
+    lock when the process ends, however it ends, so a killed run never leaves a stale lock."""
+
+    NAME = ".lock"
+
+    def __init__(self, run_dir: Path):
+        self.path = Path(run_dir) / self.NAME
+        try:
+            self._f = open(self.path, "a+", encoding="utf-8")
+        except OSError as e:
+            raise PoseEditorError(f"{run_dir}: cannot lock the run folder ({e.strerror or e})") from None
+        try:
+            _lock(self._f)
+        except OSError:
+            self._f.seek(0)
+            holder = self._f.read().strip()
+            self._f.close()
+            raise PoseEditorError(f"{run_dir}: the run is being trained by another process"
+                                  f"{' (pid ' + holder + ')' if holder else ''}; wait for it or stop it") from None
+        self._f.seek(0)
+        self._f.truncate()
+        self._f.write(str(os.getpid()))
+        self._f.flush()
+
+    def release(self) -> None:
+        if self._f is not None:
+            self._f.close()  # closing drops the lock
+            self._f = None
+
+
+if sys.platform == "win32":
+    import msvcrt
+
+    def _lock(f) -> None:
+        f.seek(0)
+        msvcrt.locking(f.fileno(), msvcrt.LK_NBLCK, 1)
+else:
+    import fcntl
+
+    def _lock(f) -> None:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)

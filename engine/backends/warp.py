@@ -27,7 +27,6 @@ from ..detect import pose_mask
 from ..encode import MIRROR_PART, NUM_PARTS, PART_LIMBS, PART_NAMES, part_warps, torso_size
 from ..parsing import coarse_parsing
 from ..pose import J, Pose
-from ..registry import register
 from .base import Backend, SourceState
 
 # Back to front. Arms are drawn over the torso (they usually are in front of it in a photo); legs under it.
@@ -257,7 +256,6 @@ def _warp_layer(layer: Layer, A: np.ndarray, out_w: int, out_h: int):
     return rgb, alpha, x0, y0, core
 
 
-@register
 class WarpBackend(Backend):
     name = "warp"
     title = "Warp (instant)"

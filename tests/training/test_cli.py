@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.training.test_loop import TinyBackend, TinyRecipe  # noqa: F401  (the tiny trainable backend)
+from tests.training.test_loop import register_tiny  # the tiny trainable backend
 from training.cli import COMMANDS, main
 
 SCRIPT = Path(sys.executable).with_name("poseeditor-train")
@@ -20,12 +20,7 @@ SCRIPT = Path(sys.executable).with_name("poseeditor-train")
 
 @pytest.fixture
 def tiny(monkeypatch):
-    from engine import registry
-    from training.recipes import base
-
-    registry.backend_names()
-    monkeypatch.setitem(registry._registry, "tiny-test", TinyBackend)
-    monkeypatch.setitem(base._RECIPES, "tiny-test", f"{TinyRecipe.__module__}:TinyRecipe")
+    register_tiny(monkeypatch)
 
 
 @pytest.fixture(scope="module")
