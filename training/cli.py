@@ -19,7 +19,7 @@ import logging
 import shlex
 import sys
 
-PROG = "poseeditor-train"
+from .protocol import PROG, error_line
 
 # subcommand -> (module with add_arguments(parser) + run(args), one-line help). Modules are imported only for
 # the subcommand being run, so `poseeditor-train --help` and `synth` do not pay for what they do not use.
@@ -79,7 +79,7 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format=f"{PROG}: %(levelname)s: %(message)s")
     if hasattr(args, "_missing"):
-        print(f"{PROG}: error: {args._missing}", file=sys.stderr)
+        print(error_line(args._missing), file=sys.stderr)
         return 2
     args.command_line = f"{PROG} " + " ".join(shlex.quote(a) for a in argv)
     try:
@@ -88,8 +88,7 @@ def main(argv=None) -> int:
     except (PoseEditorError, OSError) as e:
         if verbose:
             raise
-        text = " ".join(str(e).split()) or type(e).__name__
-        print(f"{PROG}: error: {text}", file=sys.stderr)
+        print(error_line(str(e).strip() or type(e).__name__), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

@@ -11,7 +11,7 @@ checkpoint with the same step, optimiser states, random states and data order, s
 uninterrupted run would (deterministic on the CPU).
 
 The rooms it uses, in the order a run meets them: options.py (defaults, --config, checks, the fit command
-line), setup.py (resume state, network, data, recipe, the run's record), distributed.py (torchrun),
+line), setup_run.py (resume state, network, data, recipe, the run's record), distributed.py (torchrun),
 progress.py (stop signals, progress bar), validation.py (metrics and grids), checkpoint.py and run_dir.py.
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from . import checkpoint as ckpt
-from . import setup as S
+from . import setup_run as S
 from .batches import collate, preserved_rng, seed_everything, to_device  # noqa: F401  (collate: the loop's API)
 from .distributed import Distributed
 from .options import (DEFAULTS, METRICS, TrainingError, check_required, get_recipe_class,  # noqa: F401

@@ -184,9 +184,7 @@ def merge_resume(opts: dict) -> tuple[dict, Path, Path]:
 
     run_dir, ck = ckpt.find_resume(opts["resume"])
     record = read_options(run_dir)
-    saved = record.get("options", {})
-    if not isinstance(saved, dict):
-        raise TrainingError(f"{run_dir / 'training_options.json'}: damaged (its \"options\" is not an object)")
+    saved = record.get("options", {})  # read_options refuses a record whose options are not an object
     given = set(opts.get("_given", []))
     for k in FIXED_ON_RESUME:
         if k in given and k in saved and _norm(k, opts[k]) != _norm(k, saved[k]):
@@ -197,7 +195,9 @@ def merge_resume(opts: dict) -> tuple[dict, Path, Path]:
     merged.update({k: opts[k] for k in given if k not in FIXED_ON_RESUME})
     merged["resume"] = str(opts["resume"])
     merged["_given"] = sorted(given)
-    where = run_dir / "training_options.json"
+    from .protocol import OPTIONS_FILE
+
+    where = run_dir / OPTIONS_FILE
     check_options(merged, lambda k: _flag(k) if k in given else f"{where}: \"{k}\" (damaged?)")
     return merged, run_dir, ck
 

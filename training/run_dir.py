@@ -27,6 +27,8 @@ from pathlib import Path
 from engine.errors import PoseEditorError
 from engine.fileio import atomic_write_text
 
+from .protocol import OPTIONS_FILE, STATS_FILE, read_stats  # noqa: F401  (read_stats: this module's API)
+
 RUN_NAME = re.compile(r"^(\d{5})-")
 
 
@@ -51,11 +53,11 @@ def new_run_dir(runs_dir, backend: str, dataset) -> Path:
 
 
 def write_options(run_dir: Path, options: dict) -> None:
-    atomic_write_text(Path(run_dir) / "training_options.json", json.dumps(options, indent=2, default=str) + "\n")
+    atomic_write_text(Path(run_dir) / OPTIONS_FILE, json.dumps(options, indent=2, default=str) + "\n")
 
 
 def read_options(run_dir: Path) -> dict:
-    p = Path(run_dir) / "training_options.json"
+    p = Path(run_dir) / OPTIONS_FILE
     if not p.is_file():
         raise PoseEditorError(f"{run_dir}: not a training run folder (no training_options.json)")
     try:
@@ -69,19 +71,6 @@ def read_options(run_dir: Path) -> dict:
     return data
 
 
-def read_stats(run_dir: Path) -> list[dict]:
-    """The rows of stats.jsonl; a torn last line (the process was killed mid-write) is ignored."""
-    p = Path(run_dir) / "stats.jsonl"
-    rows = []
-    if p.is_file():
-        for line in p.read_text(encoding="utf-8").splitlines():
-            try:
-                rows.append(json.loads(line))
-            except ValueError:
-                pass
-    return rows
-
-
 class Stats:
     """Appends rows to stats.jsonl (flushed per row) and keeps stats.csv in step with it."""
 
@@ -90,7 +79,7 @@ class Stats:
     def __init__(self, run_dir: Path, keep_until_step: int | None = None, enabled: bool = True):
         self.run_dir = Path(run_dir)
         self.enabled = enabled
-        self.jsonl = self.run_dir / "stats.jsonl"
+        self.jsonl = self.run_dir / STATS_FILE
         self.csv_path = self.run_dir / "stats.csv"
         self.columns: list[str] = []
         self._f = None

@@ -144,3 +144,13 @@ def test_export_errors(tiny, data, tmp_path, capsys):
     assert "no best.safetensors" in capsys.readouterr().err
     assert main(["export", str(run), "-o", str(tmp_path / "x.pt")]) == 2
     assert "must end in .safetensors" in capsys.readouterr().err
+
+
+def test_the_protocol_shared_with_the_app_imports_no_torch_cv2_or_qt():
+    """The app imports training.protocol on its UI thread; the CLI's error line comes from it too."""
+    code = ("import sys, training.protocol as p, training.cli\n"
+            "print(sorted(m for m in ('torch', 'cv2', 'PySide6', 'numpy') if m in sys.modules))\n"
+            "print(p.last_error_line('noise\\n' + p.error_line('a\\n  b')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert out.stdout.splitlines() == ["[]", "a b"], out.stderr
