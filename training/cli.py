@@ -7,6 +7,7 @@
     poseeditor-train export RUN -o FILE.safetensors [--half]
     poseeditor-train import-weights FILE --backend NAME -o OUT.safetensors
     poseeditor-train bench --backend all --size 128x64 --batch 8
+    poseeditor-train personalize VIDEO|PHOTO... --backend NAME [--minutes M] -o WEIGHTS.safetensors
 
 A user error (bad dataset, unknown backend, missing file) is one line on stderr and exit status 2;
 --verbose shows the traceback instead.
@@ -31,6 +32,8 @@ COMMANDS = {
     "export": ("training.export", "write a run's generator as engine weights (.safetensors)"),
     "import-weights": ("training.importers", "convert the authors' released weights to engine weights"),
     "bench": ("training.bench", "training iterations per second of each backend"),
+    "personalize": ("training.personalize", "the app's Train on This Person as one command: a video or photos "
+                                            "of a person in, fine-tuned weights out"),
 }
 
 

@@ -154,3 +154,70 @@ def test_the_protocol_shared_with_the_app_imports_no_torch_cv2_or_qt():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                          cwd=Path(__file__).resolve().parents[2])
     assert out.stdout.splitlines() == ["[]", "a b"], out.stderr
+
+
+def person_video(path, frames=12, size=(256, 192)):
+    """A clip of one procedural person moving (training.synth), that the real detector finds."""
+    import cv2
+
+    from training.synth import synth_image
+
+    h, w = size
+    vw = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (w, h))
+    for i in range(frames):
+        img, _, _ = synth_image(5, 0, i, size)
+        vw.write(cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+    vw.release()
+    return path
+
+
+def test_personalize_runs_the_apps_pipeline_end_to_end(tmp_path):
+    """A video in, fine-tuned weights out: the real detector prepares it, fit starts from the starter weights
+    with the app's plan (its fit command, batch, augmentation), export writes the labelled result."""
+    from engine.weights import read_meta
+    from training import protocol as P
+
+    video = person_video(tmp_path / "clip.avi")
+    before = video.read_bytes()
+    out = tmp_path / "anna.safetensors"
+    proc = run_cli("personalize", "clip.avi", "--backend", "attention", "--minutes", "0.05", "-o", out.name,
+                   cwd=tmp_path)  # relative paths, as a shell user types them
+    assert proc.returncode == 0, proc.stderr
+    meta = read_meta(out)
+    assert meta.backend == "attention" and meta.label == "anna" and tuple(meta.image_size) == (128, 64)
+    assert video.read_bytes() == before
+    runs = list((tmp_path / "anna.work" / "runs").iterdir())
+    assert len(runs) == 1
+    record = json.loads((runs[0] / "training_options.json").read_text())
+    plan = P.make_plan("anna", "attention", video=str(video), init=str(P_starter("attention")), minutes=0.05)
+    expected = P.fit_args(plan, tmp_path / "anna.work" / "datasets" / "anna", tmp_path / "anna.work" / "runs",
+                          record["options"]["batch"])
+    assert record["command"].split()[1:] == [str(a) for a in expected]  # the app's fit command, word for word
+    assert record["options"]["init"].endswith("attention.safetensors") and record["options"]["augment"]
+    rows = [json.loads(ln) for ln in (runs[0] / "stats.jsonl").read_text().splitlines()]
+    assert rows[-1]["kind"] == "done" and rows[-1]["reason"] == "time budget" and rows[-1]["step"] >= 1
+    assert str(out) in proc.stdout
+
+
+def P_starter(backend):
+    from training.personalize import starter_weights
+
+    return starter_weights(backend)
+
+
+def test_personalize_refuses_what_the_app_refuses(tmp_path):
+    photo = tmp_path / "one.png"
+    from engine.images import save_image
+    from training.synth import synth_image
+
+    save_image(photo, synth_image(5, 0, 0, (256, 192))[0])
+    one_line_error(run_cli("personalize", str(photo), "--backend", "attention", "-o", str(tmp_path / "w.safetensors")),
+                   "at least 2 photos")
+    one_line_error(run_cli("personalize", str(photo), str(photo), "--backend", "warp",
+                           "-o", str(tmp_path / "w.safetensors")), "unknown backend 'warp' for training")
+    init = tmp_path / "mine.safetensors"
+    init.write_bytes(P_starter("attention").read_bytes())
+    one_line_error(run_cli("personalize", str(photo), str(photo), "--backend", "attention", "--init", str(init),
+                           "-o", str(init)), "overwrite an input")
+    assert init.read_bytes() == P_starter("attention").read_bytes()
+    assert not (tmp_path / "w.work").exists()
