@@ -31,7 +31,7 @@ from .distributed import Distributed
 from .options import (DEFAULTS, METRICS, TrainingError, check_required, get_recipe_class,  # noqa: F401
                       merge_resume, resolve_options, trainable_backends)
 from .progress import ProgressBar, StopRequest
-from .run_dir import RunLock, Stats, new_run_dir, write_options
+from .run_dir import RunLock, Stats, new_run_dir, sweep_parts, write_options, writing
 
 log = logging.getLogger(__name__)
 
@@ -207,8 +207,9 @@ class Trainer:
                 out = self.recipe.generate(batch)
                 extra = self.recipe.extra_images(batch)
         path = self.run_dir / "grids" / f"grid-{self.step:07d}.png"
-        path.parent.mkdir(exist_ok=True)
-        save_image(path, image_grid(grid_rows(batch, out, extra)))
+        with writing(path, "image grid"):
+            path.parent.mkdir(exist_ok=True)
+            save_image(path, image_grid(grid_rows(batch, out, extra)))
         return path
 
     def export_best(self, metrics: dict) -> None:
@@ -219,8 +220,10 @@ class Trainer:
                 "metric": metrics.get(self.opts["select_by"]), "val_split": self.val_split,
                 "command": self.opts.get("command"), "perceptual": S.perceptual_backbone(self.recipe)}
         label = self.opts.get("label") or f"{self.opts['backend']} {self.run_dir.name} step {self.step}"
-        export_generator(self.run_dir / "best.safetensors", self.recipe.generator.state_dict(),
-                         self.opts["backend"], self.net_config, prov, label)
+        path = self.run_dir / "best.safetensors"
+        with writing(path, "best weights"):
+            export_generator(path, self.recipe.generator.state_dict(), self.opts["backend"], self.net_config, prov,
+                             label)
 
     def save_checkpoint(self, elapsed: float) -> Path | None:
         rngs = self.dist.gather(ckpt.rng_state())
@@ -378,5 +381,9 @@ def fit(options: dict, progress=None) -> Path:
     try:
         trainer.setup()
         return trainer.run()
+    except BaseException:
+        if getattr(trainer, "run_dir", None) is not None and trainer.lock is not None:
+            sweep_parts(trainer.run_dir)  # a write that failed (a full disk) leaves no temporary file
+        raise
     finally:
         trainer.close()

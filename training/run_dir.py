@@ -16,6 +16,7 @@ stats.jsonl rows all have "kind" and "step":
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -25,7 +26,7 @@ import sys
 from pathlib import Path
 
 from engine.errors import PoseEditorError
-from engine.fileio import atomic_write_text
+from engine.fileio import OutputError, atomic_write_text, describe_os_error
 
 from .protocol import OPTIONS_FILE, STATS_FILE, read_stats  # noqa: F401  (read_stats: this module's API)
 
@@ -37,23 +38,62 @@ def _slug(text: str) -> str:
     return s[:40] or "data"
 
 
+def output_folder(path, what: str = "output folder") -> Path:
+    """Make the folder ``path`` (its parent must exist: a mistyped path is not created) or say in one line why
+    it cannot be written to."""
+    path = Path(path)
+    for p in [path, *path.parents]:
+        if p.exists() and not p.is_dir():
+            raise OutputError(f"{path}: cannot write the {what}: {p} is a file, not a folder")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputError(f"{path}: cannot write the {what}: folder {parent} does not exist")
+    with writing(path, what):
+        path.mkdir(exist_ok=True)
+    return path
+
+
+@contextlib.contextmanager
+def writing(path, what: str):
+    """An OSError while writing ``path`` (full disk, read-only, ...) becomes a one-line OutputError."""
+    try:
+        yield
+    except OutputError:
+        raise
+    except OSError as e:
+        raise OutputError(describe_os_error(path, e, what)) from None
+
+
+def sweep_parts(run_dir) -> None:
+    """Remove the temporary files of writes that failed (a full disk): a run folder keeps whole files only."""
+    run_dir = Path(run_dir)
+    for folder in (run_dir, run_dir / "grids", run_dir / "checkpoints"):
+        if folder.is_dir():
+            for p in folder.iterdir():
+                if ".part" in p.name and p.is_file():
+                    with contextlib.suppress(OSError):
+                        p.unlink()
+
+
 def new_run_dir(runs_dir, backend: str, dataset) -> Path:
     """Create the next numbered folder ``NNNNN-<backend>-<dataset name>`` under ``runs_dir``."""
-    runs = Path(runs_dir)
-    runs.mkdir(parents=True, exist_ok=True)
+    runs = output_folder(runs_dir, "runs folder")
     name = _slug(Path(str(dataset)).name)
     while True:
         ids = [int(m.group(1)) for p in runs.iterdir() if (m := RUN_NAME.match(p.name))]
         run = runs / f"{max(ids, default=-1) + 1:05d}-{_slug(backend)}-{name}"
         try:
-            run.mkdir()  # not exist_ok: two runs started at once must not share a folder
+            with writing(run, "run folder"):
+                run.mkdir()  # not exist_ok: two runs started at once must not share a folder
             return run
-        except FileExistsError:
-            continue
+        except OutputError:
+            if run.exists():
+                continue
+            raise
 
 
 def write_options(run_dir: Path, options: dict) -> None:
-    atomic_write_text(Path(run_dir) / OPTIONS_FILE, json.dumps(options, indent=2, default=str) + "\n")
+    atomic_write_text(Path(run_dir) / OPTIONS_FILE, json.dumps(options, indent=2, default=str) + "\n", "run record")
 
 
 def read_options(run_dir: Path) -> dict:
@@ -90,7 +130,7 @@ class Stats:
         if keep_until_step is not None:
             # a resumed run repeats the steps after its checkpoint: drop the rows it will write again
             rows = [r for r in rows if int(r.get("step", 0)) <= keep_until_step and r.get("kind") != "done"]
-        atomic_write_text(self.jsonl, "".join(json.dumps(r) + "\n" for r in rows))
+        atomic_write_text(self.jsonl, "".join(json.dumps(r) + "\n" for r in rows), "training statistics")
         self._rewrite_csv(rows)
         self._f = open(self.jsonl, "a", encoding="utf-8")
 
@@ -107,12 +147,16 @@ class Stats:
         w.writerows(rows)
         if self._csv:
             self._csv.close()
-        atomic_write_text(self.csv_path, buf.getvalue())
+        atomic_write_text(self.csv_path, buf.getvalue(), "training statistics")
         self._csv = open(self.csv_path, "a", encoding="utf-8", newline="")
 
     def write(self, row: dict) -> None:
         if not self.enabled:
             return
+        with writing(self.jsonl, "training statistics"):
+            self._write(row)
+
+    def _write(self, row: dict) -> None:
         self._f.write(json.dumps(row) + "\n")
         self._f.flush()  # a reader (the app) sees every step as it happens
         if row.get("kind") in self.CSV_KINDS:
