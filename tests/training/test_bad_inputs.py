@@ -227,3 +227,29 @@ def test_read_only_outputs(world, tmp_path):
     _check(*_namespaced(None, True, mnt, ["evaluate", "--backend", "warp", "--data", str(world["data"]), "--no-pckh",
                                           "--limit", "1", "-o", str(mnt / "e")]), "read-only")
     assert digest(world["run"], world["data"]) == before
+
+
+def test_two_processes_resuming_one_run(world, tmp_path, capsys, tiny):
+    """A resume running in another process holds the lock: a second resume refuses, the first one goes on."""
+    import signal
+    import time
+
+    run = tmp_path / "shared-run"
+    shutil.copytree(world["run"], run)
+    runner = "import sys\n" + TINY + "from training.cli import main\nsys.exit(main(sys.argv[1:]))\n"
+    first = subprocess.Popen([sys.executable, "-c", runner, "fit", "--resume", str(run), "--steps", "100000",
+                              "--val-every", "1000000", "--grid-every", "1000000", "--ckpt-every", "1000000"],
+                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and '"step": 5,' not in (run / "stats.jsonl").read_text():
+            time.sleep(0.1)
+        capsys.readouterr()
+        one_line(capsys, main(["fit", "--resume", str(run), "--steps", "100000"]), "being trained by another process")
+    finally:
+        first.send_signal(signal.SIGTERM)
+        out, err = first.communicate(timeout=120)
+    assert first.returncode == 0, err
+    rows = [json.loads(ln) for ln in (run / "stats.jsonl").read_text().splitlines()]
+    steps = [r["step"] for r in rows if r["kind"] == "train"]
+    assert steps == list(range(1, len(steps) + 1)) and rows[-1]["kind"] == "done"  # one writer, no lost rows
