@@ -7,7 +7,6 @@ one line naming where it came from (the flag, the config file or a run's trainin
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 from pathlib import Path
@@ -68,16 +67,9 @@ def _read_config(config) -> dict:
         return {}
     if isinstance(config, dict):
         return dict(config)
-    p = Path(config)
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise TrainingError(f"{p}: cannot read the config file ({e.strerror or e})") from None
-    except ValueError as e:
-        raise TrainingError(f"{p}: not valid JSON ({e})") from None
-    if not isinstance(data, dict):
-        raise TrainingError(f"{p}: the config must be a JSON object")
-    return data
+    from .run_dir import read_json_object
+
+    return read_json_object(config, "config file")
 
 
 # Kinds of value, and the smallest allowed (None: no bound). Anything not listed is a string (or a path).

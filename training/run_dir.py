@@ -96,18 +96,27 @@ def write_options(run_dir: Path, options: dict) -> None:
     atomic_write_text(Path(run_dir) / OPTIONS_FILE, json.dumps(options, indent=2, default=str) + "\n", "run record")
 
 
+def read_json_object(path, what: str) -> dict:
+    """A JSON object from a file, or one line saying why not (unreadable, not JSON, not an object)."""
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise PoseEditorError(f"{p}: cannot read the {what} ({e.strerror or e})") from None
+    except ValueError as e:
+        raise PoseEditorError(f"{p}: not readable JSON ({e})") from None
+    if not isinstance(data, dict):
+        raise PoseEditorError(f"{p}: the {what} must be a JSON object")
+    return data
+
+
 def read_options(run_dir: Path) -> dict:
     p = Path(run_dir) / OPTIONS_FILE
     if not p.is_file():
         raise PoseEditorError(f"{run_dir}: not a training run folder (no training_options.json)")
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except ValueError as e:
-        raise PoseEditorError(f"{p}: not readable JSON ({e})") from None
-    except OSError as e:
-        raise PoseEditorError(f"{p}: cannot read it ({e.strerror or e})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("options", {}), dict):
-        raise PoseEditorError(f"{p}: damaged (not the JSON object a run writes)")
+    data = read_json_object(p, "run record")
+    if not isinstance(data.get("options", {}), dict):
+        raise PoseEditorError(f"{p}: damaged (its \"options\" is not a JSON object)")
     return data
 
 

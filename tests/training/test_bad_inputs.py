@@ -68,6 +68,11 @@ def config(w, name, value) -> str:
     return str(p)
 
 
+def raw(w, name, text) -> str:
+    (w["tmp"] / name).write_text(text)
+    return str(w["tmp"] / name)
+
+
 def damaged_run(w, name, content) -> str:
     run = w["tmp"] / name
     if not run.exists():
@@ -97,6 +102,12 @@ ROWS = [
                                      *FIT[:2]], ['"batch" must be a whole number']),
     ("config-budget-negative", lambda w: ["fit", "--data", str(w["data"]), "--config",
                                           config(w, "c6", {"time_budget": -1}), *FIT[:2]], ["above 0"]),
+    ("config-missing", lambda w: ["fit", "--data", str(w["data"]), "--config", str(w["tmp"] / "none.json"),
+                                  *FIT[:2]], ["cannot read the config file"]),
+    ("config-not-json", lambda w: ["fit", "--data", str(w["data"]), "--config", raw(w, "c8.json", "{steps: 3"),
+                                   *FIT[:2]], ["not readable JSON"]),
+    ("config-a-list", lambda w: ["fit", "--data", str(w["data"]), "--config", raw(w, "c9.json", "[3]"), *FIT[:2]],
+     ["the config file must be a JSON object"]),
     ("config-recipe-list", lambda w: ["fit", "--data", str(w["data"]), "--config", config(w, "c7", {"recipe": []}),
                                       *FIT[:2]], ['"recipe" must be a JSON object']),
     ("workers-negative", lambda w: ["fit", "--data", str(w["data"]), "--workers", "-1", *FIT[:2]],
@@ -110,7 +121,8 @@ ROWS = [
     ("resume-steps-below", lambda w: ["fit", "--resume", str(w["run"]), "--steps", "2"],
      ["--steps 2 is below the run's step 3"]),
     ("options-not-json", lambda w: ["fit", "--resume", damaged_run(w, "r1", "{not json")], ["not readable JSON"]),
-    ("options-a-list", lambda w: ["fit", "--resume", damaged_run(w, "r2", "[1, 2]")], ["damaged"]),
+    ("options-a-list", lambda w: ["fit", "--resume", damaged_run(w, "r2", "[1, 2]")],
+     ["training_options.json: the run record must be a JSON object"]),
     ("options-options-text", lambda w: ["fit", "--resume", damaged_run(w, "r3", '{"options": "x"}')], ["damaged"]),
     ("options-batch-text", lambda w: ["fit", "--resume", damaged_run(w, "r4", options_with(w, batch="x"))],
      ['"batch" (damaged?) must be a whole number']),
