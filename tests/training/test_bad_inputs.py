@@ -209,9 +209,10 @@ def _check(code, err, parts, *words):
         assert w in lines[0], lines[0]
 
 
-@pytest.mark.parametrize("size_kb", [16, 40, 60, 100])
+@pytest.mark.parametrize("size_kb", [40, 60, 100])
 def test_fit_on_a_full_disk_is_one_line_and_leaves_no_part_file(world, tmp_path, size_kb):
-    """The sizes run out at the statistics, the best weights, the first grid and the first checkpoint."""
+    """The sizes run out at the best weights, the first grid and the first checkpoint (the writers that are not
+    engine.fileio's own; the statistics, written by it, run out first on a 16 KB disk)."""
     before = digest(world["data"])
     _check(*_namespaced(size_kb, False, tmp_path / "mnt", ["fit", "--data", str(world["data"]), "--runs-dir",
                                                           str(tmp_path / "mnt" / "runs"), *FIT]), "the disk is full")

@@ -205,19 +205,26 @@ def P_starter(backend):
     return starter_weights(backend)
 
 
-def test_personalize_refuses_what_the_app_refuses(tmp_path):
-    photo = tmp_path / "one.png"
+def test_personalize_refuses_what_the_app_refuses(tmp_path, capsys):
+    """Refused before any step runs: one line, exit 2, no work folder, the inputs as they were."""
     from engine.images import save_image
     from training.synth import synth_image
 
+    photo = tmp_path / "one.png"
     save_image(photo, synth_image(5, 0, 0, (256, 192))[0])
-    one_line_error(run_cli("personalize", str(photo), "--backend", "attention", "-o", str(tmp_path / "w.safetensors")),
-                   "at least 2 photos")
-    one_line_error(run_cli("personalize", str(photo), str(photo), "--backend", "warp",
-                           "-o", str(tmp_path / "w.safetensors")), "unknown backend 'warp' for training")
     init = tmp_path / "mine.safetensors"
     init.write_bytes(P_starter("attention").read_bytes())
-    one_line_error(run_cli("personalize", str(photo), str(photo), "--backend", "attention", "--init", str(init),
-                           "-o", str(init)), "overwrite an input")
+    out = str(tmp_path / "w.safetensors")
+    cases = [([str(photo)], "attention", ["-o", out], "at least 2 photos"),
+             ([str(photo)] * 2, "warp", ["-o", out], "unknown backend 'warp' for training"),
+             ([str(photo)] * 2, "attention", ["--init", str(init), "-o", str(init)], "overwrite an input"),
+             ([str(photo)] * 2, "attention", ["-o", out, "--minutes", "-1"], "--minutes must be a number above 0"),
+             ([str(photo)] * 2, "attention", ["-o", str(tmp_path / "w.pt")], "must end in .safetensors"),
+             ([str(tmp_path / "clip.avi"), str(photo)], "attention", ["-o", out], "one video, or photos")]
+    for sources, backend, extra, words in cases:
+        capsys.readouterr()
+        code = main(["personalize", *sources, "--backend", backend, *extra])
+        err = capsys.readouterr().err
+        assert code == 2 and err.count("\n") == 1 and words in err and "Traceback" not in err, err
     assert init.read_bytes() == P_starter("attention").read_bytes()
-    assert not (tmp_path / "w.work").exists()
+    assert not (tmp_path / "w.work").exists() and not (tmp_path / "mine.work").exists()
