@@ -156,6 +156,21 @@ def test_the_protocol_shared_with_the_app_imports_no_torch_cv2_or_qt():
     assert out.stdout.splitlines() == ["[]", "a b"], out.stderr
 
 
+def test_the_registry_gives_engine_classes_and_recipes_from_one_table_without_importing_training():
+    """engine/registry.py's table names each backend's engine class and recipe; the engine lists and builds
+    backends without importing training/, and training finds every recipe through the same table."""
+    code = ("import sys\nfrom engine import registry\n"
+            "names = registry.backend_names()\n"
+            "print(names, [m for m in sys.modules if m.split('.')[0] == 'training'])\n"
+            "from training.recipes import recipe_class, recipe_names\n"
+            "print(recipe_names(), all(recipe_class(n).backend == n for n in recipe_names()))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parents[2])
+    first, second = out.stdout.splitlines()
+    assert first == "['warp', 'dgan', 'dgan-sa', 'attention', 'spgnet', 'pnr'] []", out.stderr
+    assert second == "['dgan', 'dgan-sa', 'attention', 'spgnet', 'pnr'] True"
+
+
 def person_video(path, frames=12, size=(256, 192)):
     """A clip of one procedural person moving (training.synth), that the real detector finds."""
     import cv2
