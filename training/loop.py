@@ -145,6 +145,7 @@ class Trainer:
             resume_ckpt, state = S.load_resume_state(opts, run_dir, resume_ckpt, self.device)
         net_config, init = S.network_config(opts, recipe_cls, state)
         self.train_ds, self.val_ds, self.val_split = S.datasets(opts, net_config)
+        S.check_network_size(recipe_cls, net_config)  # before anything is allocated for it
 
         # the recipe, built from the seed alone so that every rank (and a resumed run) starts alike
         seed_everything(int(opts["seed"]))

@@ -58,11 +58,45 @@ def network_config(opts: dict, recipe_cls, state: dict | None) -> tuple[dict, tu
     return net_config, init
 
 
+# Bounds that stop an absurd request before anything is allocated (a width of 200 asked for 2.4 million million
+# parameters, an image size of 2^20 for terabytes of resized images). Far above every paper configuration: the
+# papers train at 256x256 at most, and their largest generator (attention, width 1) has 90 M parameters.
+MAX_IMAGE_SIDE = 2048
+MAX_GENERATOR_PARAMETERS = 500_000_000
+
+
+def check_image_size(size, source: str) -> None:
+    ok = (isinstance(size, (list, tuple)) and len(size) == 2
+          and all(isinstance(v, int) and not isinstance(v, bool) for v in size))
+    if not ok or not all(16 <= v <= MAX_IMAGE_SIDE for v in size):
+        raise TrainingError(f"{source}: image size {size!r}: give two whole numbers from 16 to {MAX_IMAGE_SIDE}")
+
+
+def check_network_size(recipe_cls, net_config: dict) -> None:
+    """Count the generator's parameters on the meta device (no memory) before building it for real."""
+    import torch
+
+    from engine.registry import backend_class
+
+    try:
+        with torch.device("meta"):
+            net = backend_class(recipe_cls.backend).build_network(recipe_cls.full_net_config(net_config))
+    except (TypeError, ValueError, KeyError) as e:
+        raise TrainingError(f"the {recipe_cls.backend} network cannot be built from this config ({e})") from None
+    n = sum(p.numel() for p in net.parameters())
+    if n > MAX_GENERATOR_PARAMETERS:
+        raise TrainingError(f"the {recipe_cls.backend} network of this config would have {n / 1e6:,.0f} M "
+                            f"parameters (at most {MAX_GENERATOR_PARAMETERS / 1e6:,.0f} M); lower its width")
+
+
 def datasets(opts: dict, net_config: dict):
     """(training pairs, validation pairs, the split validated on); sets net_config's image size to the data's."""
     from .datasets import PairDataset
 
     size = opts.get("size") or net_config.get("image_size")
+    if size is not None:
+        check_image_size(list(size) if isinstance(size, (list, tuple)) else size,
+                         "--size" if opts.get("size") else "the network config")
     train_ds = PairDataset(opts["data"], "train", int(opts["num_sources"]), bool(opts["augment"]),
                            tuple(size) if size else None, int(opts["seed"]))
     size = list(train_ds.size)

@@ -41,11 +41,18 @@ class Recipe(abc.ABC):
         from engine.registry import backend_class
 
         self.backend_cls = backend_class(self.backend)
-        self.net_config = dict(self.backend_cls.default_config, **self.default_net_config, **net_config)
+        self.net_config = self.full_net_config(net_config)
         self.options = {**self.common_options, **self.default_options, **options}
         self.device = torch.device(device)
         self.generator = self.backend_cls.build_network(self.net_config).to(self.device)
         self.amp = self.device.type == "cuda" and bool(self.options.get("amp", True))
+
+    @classmethod
+    def full_net_config(cls, net_config: dict) -> dict:
+        """The generator's config: the backend's defaults, the recipe's, then the run's."""
+        from engine.registry import backend_class
+
+        return dict(backend_class(cls.backend).default_config, **cls.default_net_config, **net_config)
 
     # ----- what the loop checkpoints ----------------------------------------------------------------------
     @abc.abstractmethod
