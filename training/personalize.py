@@ -55,7 +55,7 @@ def _step(name: str, argv: list[str], cwd: Path) -> str:
     tail = []
     for line in proc.stderr:
         tail = (tail + [line])[-200:]
-        if not line.startswith(f"{P.PROG}: error:"):  # that one is said once, by us, below
+        if not line.startswith(f"{P.PROG}: error:") and not P.is_noise(line):  # the error: said once, below
             sys.stderr.write(line)
             sys.stderr.flush()
     out = proc.stdout.read()

@@ -300,6 +300,12 @@ def error_line(text: str) -> str:
 
 
 _ERROR_LINE = re.compile(rf"^{re.escape(PROG)}: error: (.*)$")
+# what TFLite / absl (mediapipe's detector) print on start-up: not the step's own words
+NOISE_PREFIXES = ("INFO:", "WARNING: All log messages", "W0000", "I0000")
+
+
+def is_noise(line: str) -> bool:
+    return line.strip().startswith(NOISE_PREFIXES)
 
 
 def last_error_line(text: str) -> str:
@@ -310,7 +316,7 @@ def last_error_line(text: str) -> str:
         if m:
             return m.group(1)
     for ln in reversed(lines):  # a traceback's last line names the exception
-        if not ln.startswith(("INFO:", "WARNING: All log messages", "W0000", "I0000")):
+        if not is_noise(ln):
             return ln
     return ""
 
