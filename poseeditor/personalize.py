@@ -7,7 +7,8 @@
 Each step is `sys.executable -m training.cli ...` in a QProcess, so training never blocks the window and a
 crash in it is a message, never the app's. Progress comes from the run's stats.jsonl (its folder is the first
 line fit prints on stdout; rows of kind start/train/val/checkpoint/done) and the newest image in its grids/.
-Where things go, under appdirs.user_data_dir("PoseEditor"):
+The plan, its defaults, the commands and the folders are training/protocol.py's, which
+``poseeditor-train personalize`` runs the same way. Where things go, under settings.data_dir():
     datasets/<name>/            the prepared dataset (photos are first copied to datasets/<name>.photos/<name>/
                                 so that prepare sees one person whatever the photos are called)
     runs/NNNNN-<backend>-<name>/   the training run (checkpoints, grids, stats)
@@ -15,27 +16,23 @@ Where things go, under appdirs.user_data_dir("PoseEditor"):
 """
 from __future__ import annotations
 
-import json
 import os
-import re
-import shutil
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 
-import appdirs
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
-from engine.errors import PoseEditorError
-from engine.images import IMAGE_SUFFIXES
+from training.protocol import (DEFAULT_BATCH, DEFAULT_MINUTES, DEFAULT_STEPS, MAX_VIDEO_FRAMES,  # noqa: F401
+                               PersonalizeError, StatsReader, TrainPlan, child_env, export_command, fit_batch,
+                               fit_command, folders, has_checkpoint, image_count, last_error_line, make_plan,
+                               network_defaults, newest_grid, no_pairs_message, prepare_command, resume_command,
+                               run_folder, slug, source_for, split_counts, train_pairs, training_threads)
+from training.protocol import check_plan as _check_plan
 
+from .settings import data_dir as user_data_dir
 from .weights_library import safe_name, unique_path
 
-APP_NAME = "PoseEditor"
-DEFAULT_MINUTES = 10.0
-DEFAULT_STEPS = 100_000      # the time budget ends a personalisation; the step count is only a ceiling
-DEFAULT_BATCH = 8
-MAX_VIDEO_FRAMES = 150       # spread over the whole video: ~30 s of detection
 # what the estimate counts (measured on a 2-core CPU: mediapipe ~0.2 s per photo, child start-up with imports)
 PREPARE_S_PER_IMAGE = 0.2
 PREPARE_START_S = 6.0
@@ -44,106 +41,11 @@ EXPORT_S = 5.0
 POLL_MS = 300
 
 
-class PersonalizeError(PoseEditorError):
-    """A personalisation that cannot start (too few photos, no video, ...)."""
-
-
-def user_data_dir() -> Path:
-    return Path(appdirs.user_data_dir(APP_NAME))
-
-
-# ================================================================================================================
-# The plan (Qt-free)
-# ================================================================================================================
-@dataclass
-class TrainPlan:
-    name: str                          # the user's name for the result: weights file, label, dataset folder
-    backend: str
-    photos: list[str] = field(default_factory=list)
-    video: str | None = None
-    init: str | None = None            # weights to fine-tune from; None: train from scratch
-    image_size: tuple[int, int] = (128, 64)
-    width: float | None = None         # None: the init weights' own (or the backend's default)
-    minutes: float = DEFAULT_MINUTES
-    steps: int = DEFAULT_STEPS
-    batch: int = DEFAULT_BATCH
-    augment: bool = True
-    val_every: int = 100
-    grid_every: int = 25
-    ckpt_every: int = 100
-    val_pairs: int = 16
-    max_frames: int = MAX_VIDEO_FRAMES
-
-    @property
-    def label(self) -> str:
-        return self.name.strip()
-
-
-def network_defaults(backend: str, init: str | None, scratch: tuple | None = None) -> tuple[tuple[int, int], float | None]:
-    """(image size, width) to train at: the init weights' own config (read from the file's header), else
-    ``scratch`` (the app passes the catalogue's, made in the worker thread), else the backend's default_config
-    (which imports the backends, and torch with them: never on the UI thread)."""
-    if init:
-        from engine.weights import read_meta
-
-        meta = read_meta(init)
-        cfg = meta.config
-        return tuple(int(v) for v in cfg.get("image_size", meta.image_size)), cfg.get("width")
-    if scratch is not None:
-        return (int(scratch[0][0]), int(scratch[0][1])), scratch[1]
-    from engine.registry import backend_class
-
-    cfg = backend_class(backend).default_config
-    return tuple(int(v) for v in cfg.get("image_size", (128, 64))), cfg.get("width")
-
-
-def make_plan(name: str, backend: str, photos=(), video=None, init=None, scratch=None, **overrides) -> TrainPlan:
-    size, width = network_defaults(backend, init, scratch)
-    plan = TrainPlan(name=name, backend=backend, photos=[str(p) for p in photos], video=str(video) if video else None,
-                     init=str(init) if init else None, image_size=size, width=width)
-    return replace(plan, **overrides) if overrides else plan
-
-
 def check_plan(plan: TrainPlan) -> None:
-    """Raise PersonalizeError with what to do when the plan cannot start or cannot give training pairs."""
+    """protocol.check_plan, plus the name the app asks for (it names the weights file)."""
     if not safe_name(plan.name):
         raise PersonalizeError("give the result a name (it names the weights file)")
-    if plan.init:
-        from engine.weights import read_meta
-
-        meta = read_meta(plan.init)
-        if meta.backend != plan.backend:
-            raise PersonalizeError(f"{Path(plan.init).name}: weights for the {meta.backend} backend, not "
-                                   f"{plan.backend}")
-        _, init_width = network_defaults(plan.backend, plan.init)
-        if plan.width is not None and init_width is not None and float(plan.width) != float(init_width):
-            raise PersonalizeError(f"width {plan.width:g} differs from the starting weights' own ({init_width:g}); "
-                                   f"train from scratch to change the width")
-    if plan.video:
-        if not Path(plan.video).is_file():
-            raise PersonalizeError(f"{plan.video}: no such video file")
-        from training.video import is_video
-
-        if not is_video(Path(plan.video)):
-            raise PersonalizeError(f"{Path(plan.video).name}: not a video file this app reads (mp4, mov, avi, mkv, "
-                                   f"webm, ...)")
-        return
-    if len(plan.photos) < 2:
-        raise PersonalizeError("Training on a person needs at least 2 photos of them (it learns from pairs of "
-                               "photos); better, a short video of them moving. Add reference photos or pick a "
-                               "video.")
-    missing = [p for p in plan.photos if not Path(p).is_file()]
-    if missing:
-        raise PersonalizeError(f"{missing[0]}: no such photo")
-
-
-def image_count(plan: TrainPlan) -> int:
-    """Photos, or the video frames prepare will look at."""
-    if plan.video:
-        from training.video import frame_count, planned_frames
-
-        return len(planned_frames(frame_count(Path(plan.video)), 1, plan.max_frames))
-    return len(plan.photos)
+    _check_plan(plan)
 
 
 @dataclass
@@ -158,6 +60,7 @@ class Estimate:
 
 
 def estimate(plan: TrainPlan, images: int | None = None) -> Estimate:
+    """``images`` None counts them, which opens a video: pass the count from a probe off the UI thread."""
     n = image_count(plan) if images is None else images
     return Estimate(n, PREPARE_START_S + PREPARE_S_PER_IMAGE * n, FIT_START_S + plan.minutes * 60)
 
@@ -172,144 +75,15 @@ def duration(seconds: float) -> str:
 
 
 def pair_note(n_photos: int) -> str:
-    """What a set of photos gives as training pairs (prepare's single-person split, training/prepare.py)."""
+    """What a set of photos gives as training pairs (prepare's single-person split, protocol.split_counts)."""
     if n_photos < 2:
         return "At least 2 photos are needed (better, a video)."
-    if n_photos < 6:
+    train, _, test = split_counts(n_photos)
+    if not test:
         return (f"Every ordered pair of the {n_photos} photos is a training pair ({n_photos * (n_photos - 1)} "
                 f"pairs, if each shows shoulders and hips). Few photos teach little: a video is better.")
-    test = max(2, round(0.2 * n_photos))
-    train = n_photos - test - (max(1, round(0.05 * n_photos)) if n_photos >= 10 else 0)
     return (f"The last {test} photos are kept apart to measure progress; the other {train} give "
             f"{train * (train - 1)} training pairs.")
-
-
-# ----- folders and commands -------------------------------------------------------------------------------------
-def folders(data_dir: Path) -> dict[str, Path]:
-    data_dir = Path(data_dir)
-    return {"datasets": data_dir / "datasets", "runs": data_dir / "runs", "weights": data_dir / "weights"}
-
-
-def slug(name: str) -> str:
-    """A folder/file stem from the user's name: what prepare's identity rules keep (no '_', no spaces)."""
-    return re.sub(r"[^A-Za-z0-9.-]+", "-", name).strip("-.")[:60] or "person"
-
-
-def _cli(*args) -> list[str]:
-    return [sys.executable, "-m", "training.cli", *[str(a) for a in args]]
-
-
-def stage_photos(photos: list[str], folder: Path, person: str) -> Path:
-    """Copy the photos to folder/person/ in the user's order: prepare reads a sub-folder as one person."""
-    dest = Path(folder) / person
-    dest.mkdir(parents=True, exist_ok=True)
-    for i, p in enumerate(photos):
-        p = Path(p)
-        suffix = p.suffix.lower() if p.suffix.lower() in IMAGE_SUFFIXES else ".png"
-        shutil.copyfile(p, dest / f"{i:03d}-{slug(p.stem)}{suffix}")
-    return Path(folder)
-
-
-def prepare_command(plan: TrainPlan, source: Path, out: Path) -> list[str]:
-    h, w = plan.image_size
-    args = ["prepare", source, "-o", out, "--size", f"{h}x{w}"]
-    if plan.video:
-        args += ["--max-frames", plan.max_frames]
-    return _cli(*args)
-
-
-def fit_command(plan: TrainPlan, data: Path, runs_dir: Path, batch: int) -> list[str]:
-    h, w = plan.image_size
-    args = ["fit", "--backend", plan.backend, "--data", data, "--runs-dir", runs_dir, "--size", f"{h}x{w}",
-            "--steps", plan.steps, "--batch", batch, "--time-budget", f"{plan.minutes:g}",
-            "--val-every", plan.val_every, "--grid-every", plan.grid_every, "--ckpt-every", plan.ckpt_every,
-            "--val-pairs", plan.val_pairs, "--label", plan.label, "--no-progress"]
-    if plan.init:
-        args += ["--init", plan.init]  # the network config (width, ...) comes from the file's metadata
-    elif plan.width is not None:
-        args += ["--width", f"{plan.width:g}"]
-    if plan.augment:
-        args.append("--augment")
-    return _cli(*args)
-
-
-def resume_command(run: Path, minutes: float) -> list[str]:
-    return _cli("fit", "--resume", run, "--time-budget", f"{minutes:g}", "--no-progress")
-
-
-def export_command(run: Path, out: Path, label: str) -> list[str]:
-    return _cli("export", run, "-o", out, "--label", label)
-
-
-def training_threads() -> int:
-    """CPU threads for the training child: all cores but one (the app keeps drawing while it trains)."""
-    return max(1, (os.cpu_count() or 2) - 1)
-
-
-def train_pairs(dataset: Path) -> int:
-    p = Path(dataset) / "pairs-train.csv"
-    if not p.is_file():
-        return 0
-    return max(0, sum(1 for line in p.read_text(encoding="utf-8").splitlines() if line.strip()) - 1)
-
-
-def last_error_line(text: str) -> str:
-    """The line of a child's stderr that says what went wrong: its `error:` line, else its last words."""
-    lines = [ln.strip() for ln in text.replace("\r", "\n").splitlines() if ln.strip()]
-    for ln in reversed(lines):
-        m = re.match(r"^poseeditor-train: error: (.*)$", ln)
-        if m:
-            return m.group(1)
-    for ln in reversed(lines):  # a traceback's last line names the exception
-        if not ln.startswith(("INFO:", "WARNING: All log messages", "W0000", "I0000")):
-            return ln
-    return ""
-
-
-class StatsReader:
-    """Reads the rows a running fit appends to stats.jsonl; a row cut mid-write waits for its end. A resumed run
-    rewrites the file first (dropping the rows it will repeat): the reader starts over when it shrinks."""
-
-    def __init__(self, run_dir: Path):
-        self.path = Path(run_dir) / "stats.jsonl"
-        self.offset = 0
-        self._partial = b""
-
-    def read_new(self) -> tuple[list[dict], bool]:
-        """(new rows, whether the reader started over)."""
-        try:
-            size = self.path.stat().st_size
-        except OSError:
-            return [], False
-        reset = size < self.offset
-        if reset:
-            self.offset, self._partial = 0, b""
-        if size == self.offset:
-            return [], reset
-        with open(self.path, "rb") as f:
-            f.seek(self.offset)
-            data = f.read(size - self.offset)
-        self.offset += len(data)
-        data = self._partial + data
-        *lines, self._partial = data.split(b"\n")
-        rows = []
-        for ln in lines:
-            try:
-                row = json.loads(ln)
-            except ValueError:
-                continue
-            if isinstance(row, dict):
-                rows.append(row)
-        return rows, reset
-
-
-def newest_grid(run_dir: Path) -> Path | None:
-    grids = sorted((Path(run_dir) / "grids").glob("grid-*.png"))
-    return grids[-1] if grids else None
-
-
-def has_checkpoint(run_dir: Path) -> bool:
-    return any((Path(run_dir) / "checkpoints").glob("ckpt-*.pt"))
 
 
 # ================================================================================================================
@@ -368,8 +142,9 @@ class Personalizer(QObject):
         return float(r.get("elapsed", 0.0)) if r else 0.0
 
     # ----- actions ------------------------------------------------------------------------------------------
-    def start(self, plan: TrainPlan) -> None:
-        """Prepare the dataset, then train: raises PersonalizeError when the plan cannot start."""
+    def start(self, plan: TrainPlan, images: int | None = None) -> None:
+        """Prepare the dataset, then train: raises PersonalizeError when the plan cannot start. ``images``: the
+        photos or video frames prepare will look at, when the caller has counted them (off the UI thread)."""
         if self.running:
             raise PersonalizeError("a personalisation is already running")
         check_plan(plan)
@@ -381,14 +156,8 @@ class Personalizer(QObject):
         for d in self.dirs.values():
             d.mkdir(parents=True, exist_ok=True)
         self.dataset = unique_path(self.dirs["datasets"], person, "")
-        if plan.video:
-            source = Path(plan.video)
-        else:
-            try:
-                source = stage_photos(plan.photos, self.dataset.with_name(self.dataset.name + ".photos"), person)
-            except OSError as e:
-                raise PersonalizeError(f"cannot copy the photos to {self.dataset}: {e.strerror or e}") from None
-        n = image_count(plan)
+        source = source_for(plan, self.dataset)
+        n = image_count(plan) if images is None else images
         self._set_phase(PREPARE)
         self.status.emit(f"Finding the person in {n} {'frames' if plan.video else 'photos'} "
                          f"(about {duration(estimate(plan, n).prepare_s)})…")
@@ -440,11 +209,8 @@ class Personalizer(QObject):
             return self._fail("Preparing the training data failed")
         pairs = train_pairs(self.dataset)
         if pairs == 0:
-            what = "video frames" if self.plan.video else "photos"
-            return self._fail(f"No training pairs: the person was found in fewer than 2 {what} showing both "
-                              f"shoulders and hips. At least 2 such photos of the same person are needed; "
-                              f"better, a short video of them moving", with_log=False)
-        self.batch = max(1, min(self.plan.batch, pairs))  # fit refuses a batch larger than the pairs
+            return self._fail(no_pairs_message(self.plan), with_log=False)
+        self.batch = fit_batch(self.plan, pairs)
         note = f", so batches of {self.batch}" if self.batch < self.plan.batch else ""
         self._set_phase(TRAIN)
         self.status.emit(f"{pairs} training pairs{note}. Starting to train {self.plan.backend} for up to "
@@ -495,16 +261,9 @@ class Personalizer(QObject):
     def _run(self, name: str, argv: list[str], on_done) -> None:
         self._step_name, self._stdout, self._stderr = name, "", ""
         p = QProcess(self)
-        env = QProcessEnvironment.systemEnvironment()
-        env.insert("PYTHONUNBUFFERED", "1")
-        if not env.contains("OMP_NUM_THREADS"):
-            # leave a core to the window and its render thread: torch's threads spin-wait for each other, and
-            # on a busy CPU a step with every core asked for took 20 s where one thread took 0.3 s (measured)
-            env.insert("OMP_NUM_THREADS", str(training_threads()))
-        root = Path(__file__).resolve().parents[1]  # a source checkout that is not installed still finds training/
-        if (root / "training").is_dir():
-            old = env.value("PYTHONPATH", "")
-            env.insert("PYTHONPATH", str(root) + (os.pathsep + old if old else ""))
+        env = QProcessEnvironment()
+        for k, v in child_env(os.environ).items():
+            env.insert(k, v)
         p.setProcessEnvironment(env)
         p.setWorkingDirectory(str(self.data_dir))
         p.readyReadStandardOutput.connect(self._on_stdout)
@@ -521,10 +280,9 @@ class Personalizer(QObject):
         self._stdout += text
         if self._step_name == "fit" and self._reader is None:
             # fit's one stdout line is the run folder, printed as soon as it exists (only whole lines count)
-            lines = [ln.strip() for ln in self._stdout.split("\n")[:-1] if ln.strip()]
-            runs = [self.data_dir / ln for ln in lines if (self.data_dir / ln).is_dir()]
-            if runs:
-                self.run_dir = runs[0]
+            run = run_folder(self._stdout, self.data_dir)
+            if run is not None:
+                self.run_dir = run
                 self._reader = StatsReader(self.run_dir)
                 self.rows = []
                 self.rowsReset.emit()

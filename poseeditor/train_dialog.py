@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDialog, QDoubleSpinBox, QFileDialog, QFormLayout,
                                QGridLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton,
@@ -51,6 +51,61 @@ def _parse_size(text: str) -> tuple[int, int] | None:
     return h, w
 
 
+class FrameCounter(QObject):
+    """How many frames prepare will take from a video, counted in a QThreadPool task: counting imports cv2 and
+    opens (sometimes decodes) the whole video, which must not happen on the UI thread at each keystroke.
+    Answers are cached by file, size and modification time; only the newest request's answer is announced."""
+
+    counted = Signal()   # a new answer for the newest request: ask lookup() again
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.cache: dict[tuple, int | str] = {}   # key -> frame count, or the error line
+        self._latest: tuple | None = None
+        self._pending: set[tuple] = set()
+
+    @staticmethod
+    def key(plan: P.TrainPlan) -> tuple:
+        st = Path(plan.video).stat()
+        return (str(Path(plan.video).resolve()), st.st_size, st.st_mtime_ns, plan.max_frames)
+
+    def lookup(self, plan: P.TrainPlan) -> int | None:
+        """The count (PersonalizeError when the video cannot be read), or None while it is being counted."""
+        key = self.key(plan)
+        self._latest = key
+        if key in self.cache:
+            v = self.cache[key]
+            if isinstance(v, str):
+                raise P.PersonalizeError(v)
+            return v
+        if key not in self._pending:
+            self._pending.add(key)
+            QThreadPool.globalInstance().start(_Count(self, key, plan))
+        return None
+
+    def _done(self, key: tuple, value) -> None:  # in the worker thread: the signal is queued to the UI thread
+        self.cache[key] = value
+        self._pending.discard(key)
+        if key == self._latest:
+            self.counted.emit()
+
+
+class _Count(QRunnable):
+    def __init__(self, counter: FrameCounter, key: tuple, plan: P.TrainPlan):
+        super().__init__()
+        self.counter, self.key, self.plan = counter, key, plan
+
+    def run(self):
+        try:
+            value = P.image_count(self.plan)
+        except (PoseEditorError, OSError) as e:
+            value = str(e)
+        try:
+            self.counter._done(self.key, value)
+        except RuntimeError:  # the dialog was closed and deleted meanwhile
+            pass
+
+
 class TrainDialog(QDialog):
     weightsReady = Signal(str)   # the new weights file (also the controller's finished signal)
 
@@ -63,6 +118,9 @@ class TrainDialog(QDialog):
         self._steps: list[int] = []
         self._losses: list[float] = []
         self.last_val: dict | None = None
+        self.frames = FrameCounter(self)
+        self.frames.counted.connect(self.update_plan)
+        self._images: int | None = None   # the plan's photos or counted video frames
 
         # ----- what to learn from ---------------------------------------------------------------------------
         self.src_photos = QRadioButton()
@@ -345,13 +403,20 @@ class TrainDialog(QDialog):
     def update_plan(self, *_):
         if self.ctl.running:
             return
+        self._images = None
         try:
             plan = self.plan()
-            est = P.estimate(plan)
+            images = self.frames.lookup(plan) if plan.video else len(plan.photos)
+            if images is None:
+                self.plan_text.setText(f"Counting the frames of {_html(Path(plan.video).name)}…")
+                self.start_btn.setEnabled(False)
+                return
+            est = P.estimate(plan, images)
         except PoseEditorError as e:
             self.plan_text.setText(f"<span style='color:#ff8a8a'>{_html(str(e))}</span>")
             self.start_btn.setEnabled(False)
             return
+        self._images = images
         self.plan_text.setText(self.describe(plan, est))
         self.start_btn.setEnabled(self.ctl.phase not in (P.PREPARE, P.TRAIN, P.STOPPING, P.EXPORT))
 
@@ -378,7 +443,7 @@ class TrainDialog(QDialog):
     def start(self) -> bool:
         try:
             plan = self.plan()
-            self.ctl.start(plan)
+            self.ctl.start(plan, self._images)
         except (PoseEditorError, OSError) as e:
             self._show_error(str(e))
             return False

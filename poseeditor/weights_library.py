@@ -26,6 +26,7 @@ import appdirs
 
 from engine.errors import PoseEditorError, WeightsError
 from engine.weights import META_KEY, WeightsMeta, read_meta
+from training.protocol import unique_path  # noqa: F401  (one numbering rule for the app and the CLI)
 
 APP_NAME = "PoseEditor"  # as poseeditor/settings.py (which imports Qt, so it is not imported here)
 SUFFIX = ".safetensors"
@@ -117,16 +118,6 @@ def safe_name(text: str) -> str:
         s = s[: -len(SUFFIX)]
     s = re.sub(r"[^\w .-]+", "-", s, flags=re.UNICODE).strip(" .-")
     return s[:80]
-
-
-def unique_path(folder: Path, stem: str, suffix: str = SUFFIX) -> Path:
-    """folder/stem.suffix, or stem-2, stem-3, ... when taken."""
-    p = Path(folder) / f"{stem}{suffix}"
-    k = 2
-    while p.exists():
-        p = Path(folder) / f"{stem}-{k}{suffix}"
-        k += 1
-    return p
 
 
 def _is_starter(path: Path, starters: Path | None) -> bool:

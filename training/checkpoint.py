@@ -4,8 +4,9 @@ A checkpoint is one ``torch.save`` file holding only tensors, numbers, strings, 
 optimisers' state dicts, the step, the random states of python / numpy / torch, the data order position), so
 ``torch.load(weights_only=True)`` reads it: a checkpoint from somewhere else cannot run code.
 
-Writing goes to ``ckpt-NNNNNNN.pt.part``, is fsynced, then renamed: a kill at any moment leaves either the old
-set of checkpoints or the new one, and a stray ``.part`` file is never taken for a checkpoint.
+Writing goes through engine.fileio (a ``.part`` file beside it, fsynced, then renamed): a kill at any moment
+leaves either the old set of checkpoints or the new one, a stray ``.part`` file is never taken for a
+checkpoint, and a full disk is one line with no ``.part`` left behind.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import numpy as np
 import torch
 
 from engine.errors import PoseEditorError
+from engine.fileio import atomic_output
 
 log = logging.getLogger(__name__)
 
@@ -83,15 +85,15 @@ def _fsync_dir(folder: Path) -> None:
 
 def save_checkpoint(folder: Path, step: int, state: dict, keep: int = 3) -> Path:
     """Write ``state`` (plus format and step) atomically as ``folder/ckpt-<step>.pt``; keep the newest ``keep``."""
+    from .run_dir import writing
+
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    with writing(folder, "checkpoint folder"):
+        folder.mkdir(parents=True, exist_ok=True)
     path = checkpoint_path(folder, step)
-    tmp = path.with_name(path.name + ".part")
-    with open(tmp, "wb") as f:
-        torch.save({"format": FORMAT, "version": 1, "step": int(step), **state}, f)
-        f.flush()
-        os.fsync(f.fileno())
-    tmp.replace(path)
+    with atomic_output(path, what="checkpoint") as tmp:
+        with open(tmp, "wb") as f:
+            torch.save({"format": FORMAT, "version": 1, "step": int(step), **state}, f)
     _fsync_dir(folder)
     if keep > 0:
         for _, old in list_checkpoints(folder)[:-keep]:

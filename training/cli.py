@@ -7,6 +7,7 @@
     poseeditor-train export RUN -o FILE.safetensors [--half]
     poseeditor-train import-weights FILE --backend NAME -o OUT.safetensors
     poseeditor-train bench --backend all --size 128x64 --batch 8
+    poseeditor-train personalize VIDEO|PHOTO... --backend NAME [--minutes M] -o WEIGHTS.safetensors
 
 A user error (bad dataset, unknown backend, missing file) is one line on stderr and exit status 2;
 --verbose shows the traceback instead.
@@ -19,18 +20,20 @@ import logging
 import shlex
 import sys
 
-PROG = "poseeditor-train"
+from .protocol import PROG, error_line
 
 # subcommand -> (module with add_arguments(parser) + run(args), one-line help). Modules are imported only for
 # the subcommand being run, so `poseeditor-train --help` and `synth` do not pay for what they do not use.
 COMMANDS = {
     "prepare": ("training.prepare", "make a dataset from photos or a video of people"),
     "synth": ("training.synth", "make a dataset of procedural people (tests, smoke runs)"),
-    "fit": ("training.loop", "train a backend on a dataset (numbered run folder, checkpoints, best weights)"),
+    "fit": ("training.options", "train a backend on a dataset (numbered run folder, checkpoints, best weights)"),
     "evaluate": ("training.evaluate", "SSIM, mask-SSIM, L1, PSNR, PCKh of weights or a run on a dataset's test pairs"),
     "export": ("training.export", "write a run's generator as engine weights (.safetensors)"),
     "import-weights": ("training.importers", "convert the authors' released weights to engine weights"),
     "bench": ("training.bench", "training iterations per second of each backend"),
+    "personalize": ("training.personalize", "the app's Train on This Person as one command: a video or photos "
+                                            "of a person in, fine-tuned weights out"),
 }
 
 
@@ -79,7 +82,7 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format=f"{PROG}: %(levelname)s: %(message)s")
     if hasattr(args, "_missing"):
-        print(f"{PROG}: error: {args._missing}", file=sys.stderr)
+        print(error_line(args._missing), file=sys.stderr)
         return 2
     args.command_line = f"{PROG} " + " ".join(shlex.quote(a) for a in argv)
     try:
@@ -88,8 +91,7 @@ def main(argv=None) -> int:
     except (PoseEditorError, OSError) as e:
         if verbose:
             raise
-        text = " ".join(str(e).split()) or type(e).__name__
-        print(f"{PROG}: error: {text}", file=sys.stderr)
+        print(error_line(str(e).strip() or type(e).__name__), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

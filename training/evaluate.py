@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import PoseEditorError
+from engine.fileio import atomic_write_text
 
 GRID_PAIRS = 8
 
@@ -72,14 +73,22 @@ def evaluate(target=None, data=None, split: str = "test", num_sources: int = 1, 
     from . import metrics as M
     from .datasets import PairDataset
 
+    from .run_dir import output_folder, writing
+
     if data is None:
         raise PoseEditorError("give --data DATASET")
+    if limit is not None and int(limit) < 1:
+        raise PoseEditorError(f"--limit must be at least 1, not {limit} (leave it out to evaluate every pair)")
+    if int(num_sources) < 1:
+        raise PoseEditorError(f"--num-sources must be at least 1, not {num_sources}")
+    if out is not None:
+        out = output_folder(out, "evaluation folder")  # before the work: a wrong -o fails at once
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="poseeditor-eval-") as tmp:
         b, weights = _backend_for(target, backend, device, Path(tmp), composite)
     size = getattr(b, "image_size", None) if getattr(b, "needs_weights", False) else None
     ds = PairDataset(data, split, num_sources=num_sources, size=tuple(size) if size else None)
-    n = len(ds) if not limit else min(len(ds), int(limit))
+    n = len(ds) if limit is None else min(len(ds), int(limit))
     sums: dict[str, float] = {}
     pck = M.PCKh() if pckh else None
     refs, gens, grid_rows = [], [], []
@@ -126,10 +135,14 @@ def evaluate(target=None, data=None, split: str = "test", num_sources: int = 1, 
               "render_ms_mean": float(np.mean(render_ms)), "seconds": round(time.perf_counter() - t0, 2),
               "ssim_settings": "skimage: gaussian_weights, sigma 1.5, population covariance, per channel, "
                                "data range of the generated image"}
-    out = Path(out) if out else _default_out(target, b.name, data, split)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    save_image(out / "grid.png", _grid(grid_rows))
+    out = out or output_folder(_default_out(target, b.name, data, split), "evaluation folder")
+    atomic_write_text(out / "report.json", json.dumps(report, indent=2) + "\n", "evaluation report")
+    with writing(out / "grid.png", "image grid"):
+        try:
+            save_image(out / "grid.png", _grid(grid_rows))
+        except OSError:
+            (out / "grid.png.part").unlink(missing_ok=True)  # save_image's temporary file
+            raise
     report["out"] = str(out)
     return report
 

@@ -7,9 +7,11 @@ network config that rebuilds the generator, its image size and where it came fro
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from engine.errors import PoseEditorError, WeightsError
+from engine.fileio import OutputError, describe_os_error
 from engine.weights import WeightsMeta, read_meta, save_weights
 
 
@@ -29,7 +31,20 @@ def export_generator(path, state_dict: dict, backend: str, config: dict, provena
     size = config.get("image_size", (256, 256))
     meta = WeightsMeta(backend=backend, config=dict(config), image_size=(int(size[0]), int(size[1])),
                        provenance=dict(provenance or {}), label=label)
-    return save_weights(path, generator_tensors(state_dict, half), meta)
+    from safetensors import SafetensorError
+
+    path = Path(path)
+    try:
+        return save_weights(path, generator_tensors(state_dict, half), meta)
+    except (OSError, SafetensorError) as e:
+        # save_weights writes <name>.part, then renames it: a write that failed (a full disk) leaves none behind
+        path.with_name(path.name + ".part").unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise
+        # safetensors reports the operating system's error as text: "I/O error: ... (os error 28)"
+        m = re.search(r"os error (\d+)", str(e))
+        err = OSError(int(m.group(1)), str(e)) if m else OSError(str(e))
+        raise OutputError(describe_os_error(path, err, "weights")) from None
 
 
 def export_run(run, out, which: str = "auto", half: bool = False, label: str | None = None) -> tuple[Path, str]:
@@ -81,9 +96,15 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
+    from engine.fileio import check_output
+
+    from .run_dir import writing
+
     if args.out.suffix != ".safetensors":
         raise WeightsError(f"{args.out}: the output must end in .safetensors")
-    path, what = export_run(args.run, args.out, args.which, args.half, args.label)
+    check_output(args.out, inputs=[args.run / "best.safetensors"], what="weights")
+    with writing(args.out, "weights"):
+        path, what = export_run(args.run, args.out, args.which, args.half, args.label)
     meta = read_meta(path)
     size_mb = path.stat().st_size / 1e6
     print(f"{path}: {meta.backend} generator, {what}, {meta.image_size[0]}x{meta.image_size[1]}, "

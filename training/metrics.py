@@ -105,14 +105,24 @@ def mask_ssim(ref, gen, mask: np.ndarray) -> float:
     return ssim(np.asarray(ref, np.float64) * m, np.asarray(gen, np.float64) * m)
 
 
+def l1_batch(ref: torch.Tensor, gen: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference per image of (B, C, H, W) 0..255 tensors, in [0, 1]."""
+    return (ref.double() - gen.double()).abs().mean(dim=(1, 2, 3)) / 255.0
+
+
+def psnr_batch(ref: torch.Tensor, gen: torch.Tensor) -> torch.Tensor:
+    """PSNR per image (dB, 8-bit peak) of (B, C, H, W) 0..255 tensors; 100 for identical images."""
+    mse = ((ref.double() - gen.double()) ** 2).mean(dim=(1, 2, 3))
+    return torch.where(mse > 0, 10 * torch.log10(255.0 ** 2 / mse.clamp_min(1e-12)), torch.full_like(mse, 100.0))
+
+
 def l1(ref, gen) -> float:
     """Mean absolute difference of two uint8 images, in [0, 1]."""
-    return float(np.abs(np.asarray(ref, np.float64) - np.asarray(gen, np.float64)).mean() / 255.0)
+    return float(l1_batch(_as_batch(ref), _as_batch(gen))[0])
 
 
 def psnr(ref, gen) -> float:
-    mse = float(((np.asarray(ref, np.float64) - np.asarray(gen, np.float64)) ** 2).mean())
-    return 100.0 if mse == 0 else float(10 * np.log10(255.0 ** 2 / mse))
+    return float(psnr_batch(_as_batch(ref), _as_batch(gen))[0])
 
 
 def to_uint8(t: torch.Tensor) -> np.ndarray:
@@ -120,12 +130,23 @@ def to_uint8(t: torch.Tensor) -> np.ndarray:
     return ((t.detach().float().clamp(-1, 1) + 1) * 127.5 + 0.5).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
+def batch_metrics(ref: np.ndarray, gen: np.ndarray, target_poses=None) -> dict[str, torch.Tensor]:
+    """ssim, l1, psnr (and mask_ssim when the target poses are given) per pair of (B, H, W, 3) uint8 images:
+    the one computation behind validation during training and ``image_metrics``."""
+    r, g = _as_batch(ref), _as_batch(gen)
+    out = {"ssim": ssim_batch(r, g)}
+    if target_poses is not None:
+        m = torch.from_numpy(np.stack([body_mask(p) for p in target_poses]))[:, None].double()
+        out["mask_ssim"] = ssim_batch(r * m, g * m)
+    out["l1"] = l1_batch(r, g)
+    out["psnr"] = psnr_batch(r, g)
+    return out
+
+
 def image_metrics(ref: np.ndarray, gen: np.ndarray, target_pose=None) -> dict:
     """ssim, l1, psnr (and mask_ssim when the target pose is given) of one uint8 image pair."""
-    out = {"ssim": ssim(ref, gen), "l1": l1(ref, gen), "psnr": psnr(ref, gen)}
-    if target_pose is not None:
-        out["mask_ssim"] = mask_ssim(ref, gen, body_mask(target_pose))
-    return out
+    poses = None if target_pose is None else [target_pose]
+    return {k: float(v[0]) for k, v in batch_metrics(np.asarray(ref)[None], np.asarray(gen)[None], poses).items()}
 
 
 # ================================================================================================================

@@ -39,12 +39,11 @@ from engine.pose import NUM_JOINTS, Pose
 
 from .datasets import (make_pairs, mask_path, parsing_path, read_dataset_json, save_png, write_annotations,
                        write_dataset_json, write_identities, write_pairs)
+from .protocol import TEST_FRACTION, split_counts
 from .synth import parse_size
 from .video import frame_count, is_video, planned_frames, read_frames
 
 JOURNAL = "prepare-journal.jsonl"
-TEST_FRACTION = 0.2
-GAP_FRACTION = 0.05
 MAX_PAIRS_PER_PERSON = 20_000  # a long video gives n^2 pairs; a seeded sample keeps the CSV reasonable
 MIN_MASK_FRACTION = 0.01       # a segmentation this empty failed: draw the mask from the pose instead
 
@@ -230,8 +229,7 @@ def split_people(by_person: dict[str, list[str]], usable: set[str] | None = None
         for nm in by_person[people[0]]:
             split[nm] = "train"  # images in no pair: their split does not matter
         n = len(names)
-        n_test = max(2, round(TEST_FRACTION * n)) if n >= 6 else 0  # a test pair needs two images
-        gap = max(1, round(GAP_FRACTION * n)) if n >= 10 else 0
+        _, gap, n_test = split_counts(n)
         for i, nm in enumerate(names):
             split[nm] = "test" if i >= n - n_test else "gap" if i >= n - n_test - gap else "train"
         return split

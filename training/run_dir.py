@@ -16,14 +16,19 @@ stats.jsonl rows all have "kind" and "step":
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import os
 import re
+import sys
 from pathlib import Path
 
 from engine.errors import PoseEditorError
+from engine.fileio import OutputError, atomic_write_text, describe_os_error
+
+from .protocol import OPTIONS_FILE, STATS_FILE, read_stats  # noqa: F401  (read_stats: this module's API)
 
 RUN_NAME = re.compile(r"^(\d{5})-")
 
@@ -33,57 +38,86 @@ def _slug(text: str) -> str:
     return s[:40] or "data"
 
 
+def output_folder(path, what: str = "output folder") -> Path:
+    """Make the folder ``path`` (its parent must exist: a mistyped path is not created) or say in one line why
+    it cannot be written to."""
+    path = Path(path)
+    for p in [path, *path.parents]:
+        if p.exists() and not p.is_dir():
+            raise OutputError(f"{path}: cannot write the {what}: {p} is a file, not a folder")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputError(f"{path}: cannot write the {what}: folder {parent} does not exist")
+    with writing(path, what):
+        path.mkdir(exist_ok=True)
+    return path
+
+
+@contextlib.contextmanager
+def writing(path, what: str):
+    """An OSError while writing ``path`` (full disk, read-only, ...) becomes a one-line OutputError."""
+    try:
+        yield
+    except OutputError:
+        raise
+    except OSError as e:
+        raise OutputError(describe_os_error(path, e, what)) from None
+
+
+def sweep_parts(run_dir) -> None:
+    """Remove the temporary files of writes that failed (a full disk): a run folder keeps whole files only."""
+    run_dir = Path(run_dir)
+    for folder in (run_dir, run_dir / "grids", run_dir / "checkpoints"):
+        if folder.is_dir():
+            for p in folder.iterdir():
+                if ".part" in p.name and p.is_file():
+                    with contextlib.suppress(OSError):
+                        p.unlink()
+
+
 def new_run_dir(runs_dir, backend: str, dataset) -> Path:
     """Create the next numbered folder ``NNNNN-<backend>-<dataset name>`` under ``runs_dir``."""
-    runs = Path(runs_dir)
-    runs.mkdir(parents=True, exist_ok=True)
+    runs = output_folder(runs_dir, "runs folder")
     name = _slug(Path(str(dataset)).name)
     while True:
         ids = [int(m.group(1)) for p in runs.iterdir() if (m := RUN_NAME.match(p.name))]
         run = runs / f"{max(ids, default=-1) + 1:05d}-{_slug(backend)}-{name}"
         try:
-            run.mkdir()  # not exist_ok: two runs started at once must not share a folder
+            with writing(run, "run folder"):
+                run.mkdir()  # not exist_ok: two runs started at once must not share a folder
             return run
-        except FileExistsError:
-            continue
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Temporary file, fsync, rename: a reader never sees half a file, a kill never leaves one."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".part")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    tmp.replace(path)
+        except OutputError:
+            if run.exists():
+                continue
+            raise
 
 
 def write_options(run_dir: Path, options: dict) -> None:
-    atomic_write_text(Path(run_dir) / "training_options.json", json.dumps(options, indent=2, default=str) + "\n")
+    atomic_write_text(Path(run_dir) / OPTIONS_FILE, json.dumps(options, indent=2, default=str) + "\n", "run record")
+
+
+def read_json_object(path, what: str) -> dict:
+    """A JSON object from a file, or one line saying why not (unreadable, not JSON, not an object)."""
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise PoseEditorError(f"{p}: cannot read the {what} ({e.strerror or e})") from None
+    except ValueError as e:
+        raise PoseEditorError(f"{p}: not readable JSON ({e})") from None
+    if not isinstance(data, dict):
+        raise PoseEditorError(f"{p}: the {what} must be a JSON object")
+    return data
 
 
 def read_options(run_dir: Path) -> dict:
-    p = Path(run_dir) / "training_options.json"
+    p = Path(run_dir) / OPTIONS_FILE
     if not p.is_file():
         raise PoseEditorError(f"{run_dir}: not a training run folder (no training_options.json)")
-    try:
-        return json.loads(p.read_text(encoding="utf-8"))
-    except ValueError as e:
-        raise PoseEditorError(f"{p}: not readable JSON ({e})") from None
-
-
-def read_stats(run_dir: Path) -> list[dict]:
-    """The rows of stats.jsonl; a torn last line (the process was killed mid-write) is ignored."""
-    p = Path(run_dir) / "stats.jsonl"
-    rows = []
-    if p.is_file():
-        for line in p.read_text(encoding="utf-8").splitlines():
-            try:
-                rows.append(json.loads(line))
-            except ValueError:
-                pass
-    return rows
+    data = read_json_object(p, "run record")
+    if not isinstance(data.get("options", {}), dict):
+        raise PoseEditorError(f"{p}: damaged (its \"options\" is not a JSON object)")
+    return data
 
 
 class Stats:
@@ -94,7 +128,7 @@ class Stats:
     def __init__(self, run_dir: Path, keep_until_step: int | None = None, enabled: bool = True):
         self.run_dir = Path(run_dir)
         self.enabled = enabled
-        self.jsonl = self.run_dir / "stats.jsonl"
+        self.jsonl = self.run_dir / STATS_FILE
         self.csv_path = self.run_dir / "stats.csv"
         self.columns: list[str] = []
         self._f = None
@@ -105,7 +139,7 @@ class Stats:
         if keep_until_step is not None:
             # a resumed run repeats the steps after its checkpoint: drop the rows it will write again
             rows = [r for r in rows if int(r.get("step", 0)) <= keep_until_step and r.get("kind") != "done"]
-        atomic_write_text(self.jsonl, "".join(json.dumps(r) + "\n" for r in rows))
+        atomic_write_text(self.jsonl, "".join(json.dumps(r) + "\n" for r in rows), "training statistics")
         self._rewrite_csv(rows)
         self._f = open(self.jsonl, "a", encoding="utf-8")
 
@@ -122,12 +156,16 @@ class Stats:
         w.writerows(rows)
         if self._csv:
             self._csv.close()
-        atomic_write_text(self.csv_path, buf.getvalue())
+        atomic_write_text(self.csv_path, buf.getvalue(), "training statistics")
         self._csv = open(self.csv_path, "a", encoding="utf-8", newline="")
 
     def write(self, row: dict) -> None:
         if not self.enabled:
             return
+        with writing(self.jsonl, "training statistics"):
+            self._write(row)
+
+    def _write(self, row: dict) -> None:
         self._f.write(json.dumps(row) + "\n")
         self._f.flush()  # a reader (the app) sees every step as it happens
         if row.get("kind") in self.CSV_KINDS:
@@ -143,3 +181,48 @@ class Stats:
             if f:
                 f.close()
         self._f = self._csv = None
+
+
+class RunLock:
+    """An exclusive lock on a run folder while a process trains it: a second ``fit --resume`` of the same run
+    refuses (one line) instead of both training and interleaving their rows. The operating system drops the
+    lock when the process ends, however it ends, so a killed run never leaves a stale lock."""
+
+    NAME = ".lock"
+
+    def __init__(self, run_dir: Path):
+        self.path = Path(run_dir) / self.NAME
+        try:
+            self._f = open(self.path, "a+", encoding="utf-8")
+        except OSError as e:
+            raise PoseEditorError(f"{run_dir}: cannot lock the run folder ({e.strerror or e})") from None
+        try:
+            _lock(self._f)
+        except OSError:
+            self._f.seek(0)
+            holder = self._f.read().strip()
+            self._f.close()
+            raise PoseEditorError(f"{run_dir}: the run is being trained by another process"
+                                  f"{' (pid ' + holder + ')' if holder else ''}; wait for it or stop it") from None
+        self._f.seek(0)
+        self._f.truncate()
+        self._f.write(str(os.getpid()))
+        self._f.flush()
+
+    def release(self) -> None:
+        if self._f is not None:
+            self._f.close()  # closing drops the lock
+            self._f = None
+
+
+if sys.platform == "win32":
+    import msvcrt
+
+    def _lock(f) -> None:
+        f.seek(0)
+        msvcrt.locking(f.fileno(), msvcrt.LK_NBLCK, 1)
+else:
+    import fcntl
+
+    def _lock(f) -> None:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -13,11 +13,8 @@ import numpy as np
 
 from engine.errors import DatasetError
 
-VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".mts", ".ogv"}
+from .protocol import VIDEO_SUFFIXES, is_video  # noqa: F401  (the suffix rule is shared with the app)
 
-
-def is_video(path: Path) -> bool:
-    return Path(path).suffix.lower() in VIDEO_SUFFIXES
 
 
 def _open(path: Path) -> cv2.VideoCapture:

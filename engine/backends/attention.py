@@ -29,7 +29,6 @@ import torch.nn.functional as F
 from ..errors import PoseEditorError, WeightsError
 from ..framing import Frame, body_box, frame_for
 from ..pose import NUM_JOINTS, Pose
-from ..registry import register
 from . import layers
 from .base import NeuralBackend
 
@@ -244,7 +243,6 @@ def _strip_prefix(tensors: dict) -> dict:
     return dict(tensors)
 
 
-@register
 class AttentionBackend(NeuralBackend):
     name = "attention"
     title = "Multi-scale attention"

@@ -15,7 +15,6 @@ max-pools the attention's keys and values by 2 (``attention_pool``); its paper c
 from __future__ import annotations
 
 from ..errors import WeightsError
-from ..registry import register
 from .base import NeuralBackend
 from .dgan_net import DganGenerator, resolve_config
 
@@ -34,7 +33,6 @@ SA_CONFIGS = {k: dict(v, **SA_SWITCHES) for k, v in CONFIGS.items()}
 SA_CONFIGS["cpu-small"]["attention_pool"] = 2
 
 
-@register
 class DganBackend(NeuralBackend):
     name = "dgan"
     title = "Deformable GAN"
@@ -64,7 +62,6 @@ class DganBackend(NeuralBackend):
         return tensors, dict(config, warp_sampling="nearest")
 
 
-@register
 class DganSaBackend(DganBackend):
     name = "dgan-sa"
     title = "Deformable GAN + self-attention"

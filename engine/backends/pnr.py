@@ -26,7 +26,6 @@ import torch
 import torch.nn as nn
 
 from ..errors import PoseEditorError
-from ..registry import register
 from .base import NeuralBackend, SourceState
 from .layers import NUM_JOINTS, heatmaps
 
@@ -293,7 +292,6 @@ CONFIGS = {
 }
 
 
-@register
 class PnrBackend(NeuralBackend):
     name = "pnr"
     title = "pNR (multi-shot)"

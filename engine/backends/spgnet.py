@@ -38,7 +38,6 @@ import torch
 import torch.nn as nn
 
 from ..errors import PoseEditorError
-from ..registry import register
 from . import layers
 from .base import NeuralBackend, SourceState
 from .spgnet_authors import AuthorsStage2
@@ -371,7 +370,6 @@ class SPGNetwork(nn.Module):
         return self.render(self.encode_sources(src_img, src_pose, src_parsing), tgt_pose, tgt_parsing)
 
 
-@register
 class SpgnetBackend(NeuralBackend):
     name = "spgnet"
     title = "SPGNet"

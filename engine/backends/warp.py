@@ -27,7 +27,6 @@ from ..detect import pose_mask
 from ..encode import MIRROR_PART, NUM_PARTS, PART_LIMBS, PART_NAMES, body_scale, part_warps
 from ..parsing import coarse_parsing, unsure_hands
 from ..pose import J, Pose
-from ..registry import register
 from .base import Backend, SourceState
 
 # Back to front. Arms are drawn over the torso (they usually are in front of it in a photo); legs under it.
@@ -274,7 +273,6 @@ def _still(state: SourceState, chosen) -> bool:
     return float(np.abs(corners @ A.T - corners[:, :2]).max()) < STILL_PX
 
 
-@register
 class WarpBackend(Backend):
     name = "warp"
     title = "Warp (instant)"

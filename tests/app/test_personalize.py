@@ -132,7 +132,9 @@ def test_unusable_sources_are_messages(qtbot, tmp_path):
     d.video_path.setText(str(video))
     d.src_video.setChecked(True)
     tiny_settings(d)
-    assert d.start_btn.isEnabled() and "6 frames of empty-room.avi" in d.plan_text.text()
+    # the frames are counted off the UI thread (cv2 opens the video there), then the plan shows them
+    qtbot.waitUntil(lambda: "6 frames of empty-room.avi" in d.plan_text.text(), timeout=10_000)
+    assert d.start_btn.isEnabled()
     d.start_btn.click()
     ctl = win.personalizer
     qtbot.waitUntil(lambda: ctl.phase not in (P.PREPARE, P.TRAIN), timeout=RUN_MS)
@@ -140,6 +142,45 @@ def test_unusable_sources_are_messages(qtbot, tmp_path):
     assert "no person found in any of its 6 frames" in ctl.last_error
     assert ctl.last_error in d.status.text() and "no person found" in win.last_error
     assert d.start_btn.isEnabled() and d.start_btn.text() == "Start Again"
+    d.close()
+    close_window(win)
+
+
+def test_the_video_is_counted_off_the_ui_thread_once_per_file(qtbot, tmp_path, monkeypatch):
+    """Typing in the dialog re-plans at every keystroke; the video is opened (cv2) only in a worker thread, once
+    for a file, and the plan shows the newest file's count."""
+    import threading
+
+    from training import video as V
+
+    calls = []
+    real = V.frame_count
+
+    def spy(path):
+        calls.append((str(path), threading.current_thread() is threading.main_thread()))
+        return real(path)
+
+    monkeypatch.setattr(V, "frame_count", spy)
+    videos = []
+    for n in (5, 9):
+        path = tmp_path / f"clip{n}.avi"
+        vw = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
+        for k in range(n):
+            vw.write(np.full((48, 64, 3), 20 * k, np.uint8))
+        vw.release()
+        videos.append(path)
+    win = ready_window(qtbot, person_photos(tmp_path, 2))
+    d = win.open_train_dialog()
+    d.src_video.setChecked(True)
+    d.video_path.setText(str(videos[0]))
+    qtbot.waitUntil(lambda: "5 frames of clip5.avi" in d.plan_text.text(), timeout=10_000)
+    for text in ("x", "", str(videos[0])):  # keystrokes: the cached count, no new probe
+        d.video_path.setText(text)
+    d.name.setText("anna b")
+    assert "5 frames of clip5.avi" in d.plan_text.text()
+    d.video_path.setText(str(videos[1]))
+    qtbot.waitUntil(lambda: "9 frames of clip9.avi" in d.plan_text.text(), timeout=10_000)
+    assert [c[0] for c in calls] == [str(v) for v in videos] and not any(ui for _, ui in calls)
     d.close()
     close_window(win)
 

@@ -13,7 +13,7 @@ import json
 import numpy as np
 import pytest
 
-from training.recipes.base import recipe_names
+from training.recipes import recipe_names
 
 STEPS, KILL_AT = 10, 4
 

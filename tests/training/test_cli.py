@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.training.test_loop import TinyBackend, TinyRecipe  # noqa: F401  (the tiny trainable backend)
+from tests.training.test_loop import register_tiny  # the tiny trainable backend
 from training.cli import COMMANDS, main
 
 SCRIPT = Path(sys.executable).with_name("poseeditor-train")
@@ -20,12 +20,7 @@ SCRIPT = Path(sys.executable).with_name("poseeditor-train")
 
 @pytest.fixture
 def tiny(monkeypatch):
-    from engine import registry
-    from training.recipes import base
-
-    registry.backend_names()
-    monkeypatch.setitem(registry._registry, "tiny-test", TinyBackend)
-    monkeypatch.setitem(base._RECIPES, "tiny-test", f"{TinyRecipe.__module__}:TinyRecipe")
+    register_tiny(monkeypatch)
 
 
 @pytest.fixture(scope="module")
@@ -149,3 +144,103 @@ def test_export_errors(tiny, data, tmp_path, capsys):
     assert "no best.safetensors" in capsys.readouterr().err
     assert main(["export", str(run), "-o", str(tmp_path / "x.pt")]) == 2
     assert "must end in .safetensors" in capsys.readouterr().err
+
+
+def test_the_protocol_shared_with_the_app_imports_no_torch_cv2_or_qt():
+    """The app imports training.protocol on its UI thread; the CLI's error line comes from it too."""
+    code = ("import sys, training.protocol as p, training.cli\n"
+            "print(sorted(m for m in ('torch', 'cv2', 'PySide6', 'numpy') if m in sys.modules))\n"
+            "print(p.last_error_line('noise\\n' + p.error_line('a\\n  b')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert out.stdout.splitlines() == ["[]", "a b"], out.stderr
+
+
+def test_the_registry_gives_engine_classes_and_recipes_from_one_table_without_importing_training():
+    """engine/registry.py's table names each backend's engine class and recipe; the engine lists and builds
+    backends without importing training/, and training finds every recipe through the same table."""
+    code = ("import sys\nfrom engine import registry\n"
+            "names = registry.backend_names()\n"
+            "print(names, [m for m in sys.modules if m.split('.')[0] == 'training'])\n"
+            "from training.recipes import recipe_class, recipe_names\n"
+            "print(recipe_names(), all(recipe_class(n).backend == n for n in recipe_names()))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parents[2])
+    first, second = out.stdout.splitlines()
+    assert first == "['warp', 'dgan', 'dgan-sa', 'attention', 'spgnet', 'pnr'] []", out.stderr
+    assert second == "['dgan', 'dgan-sa', 'attention', 'spgnet', 'pnr'] True"
+
+
+def person_video(path, frames=12, size=(256, 192)):
+    """A clip of one procedural person moving (training.synth), that the real detector finds."""
+    import cv2
+
+    from training.synth import synth_image
+
+    h, w = size
+    vw = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (w, h))
+    for i in range(frames):
+        img, _, _ = synth_image(5, 0, i, size)
+        vw.write(cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+    vw.release()
+    return path
+
+
+def test_personalize_runs_the_apps_pipeline_end_to_end(tmp_path):
+    """A video in, fine-tuned weights out: the real detector prepares it, fit starts from the starter weights
+    with the app's plan (its fit command, batch, augmentation), export writes the labelled result."""
+    from engine.weights import read_meta
+    from training import protocol as P
+
+    video = person_video(tmp_path / "clip.avi")
+    before = video.read_bytes()
+    out = tmp_path / "anna.safetensors"
+    proc = run_cli("personalize", "clip.avi", "--backend", "attention", "--minutes", "0.05", "-o", out.name,
+                   cwd=tmp_path)  # relative paths, as a shell user types them
+    assert proc.returncode == 0, proc.stderr
+    meta = read_meta(out)
+    assert meta.backend == "attention" and meta.label == "anna" and tuple(meta.image_size) == (128, 64)
+    assert video.read_bytes() == before
+    runs = list((tmp_path / "anna.work" / "runs").iterdir())
+    assert len(runs) == 1
+    record = json.loads((runs[0] / "training_options.json").read_text())
+    plan = P.make_plan("anna", "attention", video=str(video), init=str(P_starter("attention")), minutes=0.05)
+    expected = P.fit_args(plan, tmp_path / "anna.work" / "datasets" / "anna", tmp_path / "anna.work" / "runs",
+                          record["options"]["batch"])
+    assert record["command"].split()[1:] == [str(a) for a in expected]  # the app's fit command, word for word
+    assert record["options"]["init"].endswith("attention.safetensors") and record["options"]["augment"]
+    rows = [json.loads(ln) for ln in (runs[0] / "stats.jsonl").read_text().splitlines()]
+    assert rows[-1]["kind"] == "done" and rows[-1]["reason"] == "time budget" and rows[-1]["step"] >= 1
+    assert str(out) in proc.stdout
+    assert "TensorFlow Lite" not in proc.stderr and "Traceback" not in proc.stderr  # the detector's start-up noise
+
+
+def P_starter(backend):
+    from training.personalize import starter_weights
+
+    return starter_weights(backend)
+
+
+def test_personalize_refuses_what_the_app_refuses(tmp_path, capsys):
+    """Refused before any step runs: one line, exit 2, no work folder, the inputs as they were."""
+    from engine.images import save_image
+    from training.synth import synth_image
+
+    photo = tmp_path / "one.png"
+    save_image(photo, synth_image(5, 0, 0, (256, 192))[0])
+    init = tmp_path / "mine.safetensors"
+    init.write_bytes(P_starter("attention").read_bytes())
+    out = str(tmp_path / "w.safetensors")
+    cases = [([str(photo)], "attention", ["-o", out], "at least 2 photos"),
+             ([str(photo)] * 2, "warp", ["-o", out], "unknown backend 'warp' for training"),
+             ([str(photo)] * 2, "attention", ["--init", str(init), "-o", str(init)], "overwrite an input"),
+             ([str(photo)] * 2, "attention", ["-o", out, "--minutes", "-1"], "--minutes must be a number above 0"),
+             ([str(photo)] * 2, "attention", ["-o", str(tmp_path / "w.pt")], "must end in .safetensors"),
+             ([str(tmp_path / "clip.avi"), str(photo)], "attention", ["-o", out], "one video, or photos")]
+    for sources, backend, extra, words in cases:
+        capsys.readouterr()
+        code = main(["personalize", *sources, "--backend", backend, *extra])
+        err = capsys.readouterr().err
+        assert code == 2 and err.count("\n") == 1 and words in err and "Traceback" not in err, err
+    assert init.read_bytes() == P_starter("attention").read_bytes()
+    assert not (tmp_path / "w.work").exists() and not (tmp_path / "mine.work").exists()

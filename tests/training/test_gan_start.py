@@ -7,7 +7,7 @@ import torch
 
 from training.bench import make_batch
 from training.loop import get_recipe_class, seed_everything
-from training.recipes.base import recipe_names
+from training.recipes import recipe_names
 
 
 def _snapshot(modules: dict) -> dict:

@@ -87,13 +87,17 @@ class TinyRecipe(Recipe):
 @pytest.fixture
 def tiny(monkeypatch):
     """Register the tiny backend and recipe for one test (and take them away after it)."""
-    from engine import registry
-    from training.recipes import base
-
-    registry.backend_names()  # load the real backends first, so ours is added to a complete registry
-    monkeypatch.setitem(registry._registry, "tiny-test", TinyBackend)
-    monkeypatch.setitem(base._RECIPES, "tiny-test", f"{TinyRecipe.__module__}:TinyRecipe")
+    register_tiny(monkeypatch)
     return "tiny-test"
+
+
+def register_tiny(monkeypatch):
+    """The tiny backend and its recipe in the registry's one table, as any backend is registered."""
+    from engine import registry
+
+    monkeypatch.setitem(registry.BACKENDS, "tiny-test", registry.Entry(f"{TinyBackend.__module__}:TinyBackend",
+                                                                       f"{TinyRecipe.__module__}:TinyRecipe"))
+    monkeypatch.delitem(registry._registry, "tiny-test", raising=False)
 
 
 @pytest.fixture(scope="session")
@@ -255,10 +259,9 @@ def test_sigterm_finishes_the_step_writes_a_checkpoint_and_exits(tiny, synth_dat
         "import sys, torch\n"
         f"sys.path.insert(0, {str(ROOT)!r}); sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
         "torch.set_num_threads(1)\n"
-        "from engine import registry\nfrom training.recipes import base\n"
+        "from engine import registry\n"
         "import test_loop as t\n"
-        "registry.backend_names(); registry._registry['tiny-test'] = t.TinyBackend\n"
-        "base._RECIPES['tiny-test'] = 'test_loop:TinyRecipe'\n"
+        "registry.register('tiny-test', 'test_loop:TinyBackend', 'test_loop:TinyRecipe')\n"
         "from training.loop import fit\n"
         f"print(fit(t.base_options({str(synth_data)!r}, {str(tmp_path / 'runs')!r}, steps=100000, "
         "val_every=10**6, grid_every=10**6, ckpt_every=10**6)))\n")

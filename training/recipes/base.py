@@ -41,11 +41,18 @@ class Recipe(abc.ABC):
         from engine.registry import backend_class
 
         self.backend_cls = backend_class(self.backend)
-        self.net_config = dict(self.backend_cls.default_config, **self.default_net_config, **net_config)
+        self.net_config = self.full_net_config(net_config)
         self.options = {**self.common_options, **self.default_options, **options}
         self.device = torch.device(device)
         self.generator = self.backend_cls.build_network(self.net_config).to(self.device)
         self.amp = self.device.type == "cuda" and bool(self.options.get("amp", True))
+
+    @classmethod
+    def full_net_config(cls, net_config: dict) -> dict:
+        """The generator's config: the backend's defaults, the recipe's, then the run's."""
+        from engine.registry import backend_class
+
+        return dict(backend_class(cls.backend).default_config, **cls.default_net_config, **net_config)
 
     # ----- what the loop checkpoints ----------------------------------------------------------------------
     @abc.abstractmethod
@@ -112,31 +119,5 @@ class Recipe(abc.ABC):
             m.train(mode)
 
 
-_RECIPES = {
-    "dgan": "training.recipes.dgan:DganRecipe",
-    "dgan-sa": "training.recipes.dgan:DganSaRecipe",
-    "attention": "training.recipes.attention:AttentionRecipe",
-    "spgnet": "training.recipes.spgnet:SpgnetRecipe",
-    "pnr": "training.recipes.pnr:PnrRecipe",
-}
-
-
-def recipe_names() -> list[str]:
-    """Recipes whose module imports (a backend still being written is simply not listed)."""
-    out = []
-    for name in _RECIPES:
-        try:
-            recipe_class(name)
-            out.append(name)
-        except (ImportError, AttributeError):
-            pass
-    return out
-
-
-def recipe_class(name: str):
-    import importlib
-
-    if name not in _RECIPES:
-        raise KeyError(name)
-    mod, cls = _RECIPES[name].split(":")
-    return getattr(importlib.import_module(mod), cls)
+# Which recipe trains which backend is engine.registry's table; training.recipes reads it.
+from . import recipe_class, recipe_names  # noqa: E402,F401

@@ -1,0 +1,277 @@
+"""The training CLI's bad inputs: every row exits 2 with one line, no traceback, and leaves its inputs as they
+were. Writing faults are real: a read-only file system and a full disk are tmpfs mounts made in a private mount
+namespace (``unshare``), so the CLI meets the operating system's own EROFS and ENOSPC."""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from training.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = ("from engine import registry\n"
+        "registry.register('tiny-test', 'tests.training.test_loop:TinyBackend', 'tests.training.test_loop:TinyRecipe')\n")
+FIT = ["--backend", "tiny-test", "--steps", "3", "--batch", "2", "--val-every", "1", "--ckpt-every", "1",
+       "--grid-every", "1", "--val-pairs", "2", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """A dataset and a finished tiny run (step 3) to point the bad arguments at."""
+    from engine import registry
+
+    tmp = tmp_path_factory.mktemp("bad")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(registry.BACKENDS, "tiny-test", registry.Entry("tests.training.test_loop:TinyBackend",
+                                                                  "tests.training.test_loop:TinyRecipe"))
+        assert main(["synth", "-o", str(tmp / "data"), "--identities", "3", "--poses-per-identity", "4",
+                     "--size", "64x32"]) == 0
+        assert main(["fit", "--data", str(tmp / "data"), "--runs-dir", str(tmp / "runs"), *FIT]) == 0
+    (tmp / "file.txt").write_text("a file, not a folder")
+    return {"tmp": tmp, "data": tmp / "data", "run": next((tmp / "runs").iterdir()), "file": tmp / "file.txt"}
+
+
+@pytest.fixture
+def tiny(monkeypatch):
+    from tests.training.test_loop import register_tiny
+
+    register_tiny(monkeypatch)
+
+
+def digest(*folders) -> dict:
+    out = {}
+    for folder in folders:
+        for p in sorted(Path(folder).rglob("*")):
+            if p.is_file() and p.name != ".lock":
+                out[str(p)] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+def one_line(capsys, code, *words):
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("poseeditor-train: error: "), err
+    assert "Traceback" not in err
+    for w in words:
+        assert w in lines[0], lines[0]
+
+
+def config(w, name, value) -> str:
+    p = w["tmp"] / f"{name}.json"
+    p.write_text(json.dumps(value))
+    return str(p)
+
+
+def raw(w, name, text) -> str:
+    (w["tmp"] / name).write_text(text)
+    return str(w["tmp"] / name)
+
+
+def damaged_run(w, name, content) -> str:
+    run = w["tmp"] / name
+    if not run.exists():
+        shutil.copytree(w["run"], run)
+    p = run / "training_options.json"
+    p.write_bytes(content) if isinstance(content, bytes) else p.write_text(content)
+    return str(run)
+
+
+def options_with(w, **changes) -> str:
+    record = json.loads((w["run"] / "training_options.json").read_text())
+    record["options"].update(changes)
+    return json.dumps(record)
+
+
+# (id, argv from the world, words of the one line)
+ROWS = [
+    ("config-steps-text", lambda w: ["fit", "--data", str(w["data"]), "--config", config(w, "c1", {"steps": "abc"}),
+                                     *FIT[:2]], ['"steps" must be a whole number']),
+    ("config-net-number", lambda w: ["fit", "--data", str(w["data"]), "--config", config(w, "c2", {"net": 5}),
+                                     *FIT[:2]], ['"net" must be a JSON object']),
+    ("config-augment-text", lambda w: ["fit", "--data", str(w["data"]), "--config",
+                                       config(w, "c3", {"augment": "yes"}), *FIT[:2]], ["true or false"]),
+    ("config-size-text", lambda w: ["fit", "--data", str(w["data"]), "--config", config(w, "c4", {"size": "big"}),
+                                    *FIT[:2]], ["two whole numbers"]),
+    ("config-batch-list", lambda w: ["fit", "--data", str(w["data"]), "--config", config(w, "c5", {"batch": [8]}),
+                                     *FIT[:2]], ['"batch" must be a whole number']),
+    ("config-budget-negative", lambda w: ["fit", "--data", str(w["data"]), "--config",
+                                          config(w, "c6", {"time_budget": -1}), *FIT[:2]], ["above 0"]),
+    ("config-missing", lambda w: ["fit", "--data", str(w["data"]), "--config", str(w["tmp"] / "none.json"),
+                                  *FIT[:2]], ["cannot read the config file"]),
+    ("config-not-json", lambda w: ["fit", "--data", str(w["data"]), "--config", raw(w, "c8.json", "{steps: 3"),
+                                   *FIT[:2]], ["not readable JSON"]),
+    ("config-a-list", lambda w: ["fit", "--data", str(w["data"]), "--config", raw(w, "c9.json", "[3]"), *FIT[:2]],
+     ["the config file must be a JSON object"]),
+    ("config-recipe-list", lambda w: ["fit", "--data", str(w["data"]), "--config", config(w, "c7", {"recipe": []}),
+                                      *FIT[:2]], ['"recipe" must be a JSON object']),
+    ("width-absurd", lambda w: ["fit", "--data", str(w["data"]), "--width", "1000", *FIT[:2]], ["lower its width"]),
+    ("attention-width-200", lambda w: ["fit", "--data", str(w["data"]), "--backend", "attention", "--width", "200"],
+     ["attention network of this config would have", "lower its width"]),
+    ("config-size-absurd", lambda w: ["fit", "--data", str(w["data"]), "--config",
+                                      config(w, "c10", {"size": [2 ** 20, 2 ** 20]}), *FIT[:2]],
+     ["from 16 to 2048"]),
+    ("config-net-size-absurd", lambda w: ["fit", "--data", str(w["data"]), "--config",
+                                          config(w, "c11", {"net": {"image_size": [2 ** 20, 64]}}), *FIT[:2]],
+     ["the network config: image size", "from 16 to 2048"]),
+    ("workers-negative", lambda w: ["fit", "--data", str(w["data"]), "--workers", "-1", *FIT[:2]],
+     ["--workers must be at least 0"]),
+    ("time-budget-negative", lambda w: ["fit", "--data", str(w["data"]), "--time-budget", "-1", *FIT[:2]],
+     ["--time-budget must be a number above 0"]),
+    ("time-budget-zero", lambda w: ["fit", "--data", str(w["data"]), "--time-budget", "0", *FIT[:2]],
+     ["--time-budget must be a number above 0"]),
+    ("stop-after-zero", lambda w: ["fit", "--data", str(w["data"]), "--stop-after", "0", *FIT[:2]],
+     ["--stop-after must be at least 1"]),
+    ("resume-steps-below", lambda w: ["fit", "--resume", str(w["run"]), "--steps", "2"],
+     ["--steps 2 is below the run's step 3"]),
+    ("options-not-json", lambda w: ["fit", "--resume", damaged_run(w, "r1", "{not json")], ["not readable JSON"]),
+    ("options-a-list", lambda w: ["fit", "--resume", damaged_run(w, "r2", "[1, 2]")],
+     ["training_options.json: the run record must be a JSON object"]),
+    ("options-options-text", lambda w: ["fit", "--resume", damaged_run(w, "r3", '{"options": "x"}')], ["damaged"]),
+    ("options-batch-text", lambda w: ["fit", "--resume", damaged_run(w, "r4", options_with(w, batch="x"))],
+     ['"batch" (damaged?) must be a whole number']),
+    ("options-binary", lambda w: ["fit", "--resume", damaged_run(w, "r5", b"\xff\xfe{\x00\x9c")],
+     ["training_options.json: not readable JSON"]),
+    ("evaluate-limit-negative", lambda w: ["evaluate", "--backend", "warp", "--data", str(w["data"]), "--no-pckh",
+                                           "--limit", "-1"], ["--limit must be at least 1"]),
+    ("evaluate-limit-zero", lambda w: ["evaluate", "--backend", "warp", "--data", str(w["data"]), "--no-pckh",
+                                       "--limit", "0"], ["--limit must be at least 1"]),
+    ("evaluate-sources-zero", lambda w: ["evaluate", "--backend", "warp", "--data", str(w["data"]), "--no-pckh",
+                                         "--num-sources", "0"], ["--num-sources must be at least 1"]),
+    ("fit-runs-missing-folder", lambda w: ["fit", "--data", str(w["data"]), "--runs-dir",
+                                           str(w["tmp"] / "nowhere" / "runs"), *FIT], ["does not exist"]),
+    ("fit-runs-under-a-file", lambda w: ["fit", "--data", str(w["data"]), "--runs-dir", str(w["file"] / "runs"),
+                                         *FIT], ["is a file, not a folder"]),
+    ("fit-runs-is-a-file", lambda w: ["fit", "--data", str(w["data"]), "--runs-dir", str(w["file"]), *FIT],
+     ["is a file, not a folder"]),
+    ("export-missing-folder", lambda w: ["export", str(w["run"]), "-o", str(w["tmp"] / "nowhere" / "w.safetensors")],
+     ["does not exist"]),
+    ("export-under-a-file", lambda w: ["export", str(w["run"]), "-o", str(w["file"] / "w.safetensors")],
+     ["is a file, not a folder"]),
+    ("export-onto-its-input", lambda w: ["export", str(w["run"]), "-o", str(w["run"] / "best.safetensors")],
+     ["overwrite an input"]),
+    ("evaluate-missing-folder", lambda w: ["evaluate", "--backend", "warp", "--data", str(w["data"]), "--no-pckh",
+                                           "--limit", "1", "-o", str(w["tmp"] / "nowhere" / "eval")],
+     ["does not exist"]),
+    ("evaluate-under-a-file", lambda w: ["evaluate", "--backend", "warp", "--data", str(w["data"]), "--no-pckh",
+                                         "--limit", "1", "-o", str(w["file"] / "eval")], ["is a file, not a folder"]),
+]
+
+
+@pytest.mark.parametrize("argv,words", [pytest.param(a, w, id=i) for i, a, w in ROWS])
+def test_bad_input_is_one_line_and_touches_nothing(tiny, world, capsys, argv, words):
+    args = argv(world)
+    before = digest(world["tmp"])  # the dataset, the runs (damaged ones too), the configs
+    capsys.readouterr()
+    one_line(capsys, main(args), *words)
+    assert digest(world["tmp"]) == before
+    assert not (world["tmp"] / "nowhere").exists()
+
+
+def test_a_run_being_trained_refuses_a_second_resume(tiny, world, capsys):
+    """Two resumes of one run at once: the second refuses in one line while the first holds the run's lock."""
+    from training.run_dir import RunLock
+
+    run = world["tmp"] / "locked"
+    shutil.copytree(world["run"], run)
+    before = digest(run)
+    lock = RunLock(run)  # what a training process holds for as long as it trains the run
+    try:
+        one_line(capsys, main(["fit", "--resume", str(run), "--steps", "5"]), "being trained by another process")
+    finally:
+        lock.release()
+    assert digest(run) == before
+    assert main(["fit", "--resume", str(run), "--steps", "4"]) == 0  # free again: it resumes
+    rows = [json.loads(ln) for ln in (run / "stats.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if r["kind"] == "train"] == [1, 2, 3, 4]
+
+
+# ----- the operating system's own faults, in a private mount namespace --------------------------------------------
+def _namespaced(size_kb: int | None, read_only: bool, mnt: Path, args: list[str]):
+    """Run the CLI with a tmpfs at ``mnt`` (size_kb, or read-only); returns (exit, stderr, .part files left)."""
+    if shutil.which("unshare") is None:
+        pytest.skip("no unshare here")
+    mnt.mkdir(exist_ok=True)
+    opts = "ro" if read_only else f"size={size_kb}k"
+    script = ('m="$1"; o="$2"; shift 2; mount -t tmpfs -o "$o" tmpfs "$m" || exit 99; "$@"; c=$?; '
+              'echo "@@parts"; find "$m" -name "*.part*"; exit $c')
+    runner = TINY + "from training.cli import main\nsys.exit(main(sys.argv[1:]))\n"
+    cmd = ["unshare", "-rm", "sh", "-c", script, "sh", str(mnt), opts, sys.executable, "-c",
+           "import sys\n" + runner, *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    parts = proc.stdout.split("@@parts", 1)[-1].split()
+    if proc.returncode == 99:
+        pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip()}")
+    return proc.returncode, proc.stderr, parts
+
+
+def _check(code, err, parts, *words):
+    lines = [ln for ln in err.splitlines() if ln.startswith("poseeditor-train")]
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("poseeditor-train: error: "), err
+    assert "Traceback" not in err and parts == [], (err, parts)
+    for w in words:
+        assert w in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("size_kb", [40, 60, 100])
+def test_fit_on_a_full_disk_is_one_line_and_leaves_no_part_file(world, tmp_path, size_kb):
+    """The sizes run out at the best weights, the first grid and the first checkpoint (the writers that are not
+    engine.fileio's own; the statistics, written by it, run out first on a 16 KB disk)."""
+    before = digest(world["data"])
+    _check(*_namespaced(size_kb, False, tmp_path / "mnt", ["fit", "--data", str(world["data"]), "--runs-dir",
+                                                          str(tmp_path / "mnt" / "runs"), *FIT]), "the disk is full")
+    assert digest(world["data"]) == before
+
+
+def test_export_and_evaluate_on_a_full_disk(world, tmp_path):
+    before = digest(world["run"], world["data"])
+    _check(*_namespaced(16, False, tmp_path / "mnt", ["export", str(world["run"]), "-o",
+                                                      str(tmp_path / "mnt" / "w.safetensors")]), "the disk is full")
+    _check(*_namespaced(4, False, tmp_path / "mnt", ["evaluate", "--backend", "warp", "--data", str(world["data"]),
+                                                     "--no-pckh", "--limit", "2", "-o", str(tmp_path / "mnt" / "e")]),
+           "the disk is full")
+    assert digest(world["run"], world["data"]) == before
+
+
+def test_read_only_outputs(world, tmp_path):
+    """Root writes into a chmod 500 folder; a read-only file system stops everyone."""
+    mnt = tmp_path / "mnt"
+    before = digest(world["run"], world["data"])
+    _check(*_namespaced(None, True, mnt, ["fit", "--data", str(world["data"]), "--runs-dir", str(mnt), *FIT]),
+           "read-only")
+    _check(*_namespaced(None, True, mnt, ["export", str(world["run"]), "-o", str(mnt / "w.safetensors")]),
+           "not writable")
+    _check(*_namespaced(None, True, mnt, ["evaluate", "--backend", "warp", "--data", str(world["data"]), "--no-pckh",
+                                          "--limit", "1", "-o", str(mnt / "e")]), "read-only")
+    assert digest(world["run"], world["data"]) == before
+
+
+def test_two_processes_resuming_one_run(world, tmp_path, capsys, tiny):
+    """A resume running in another process holds the lock: a second resume refuses, the first one goes on."""
+    import signal
+    import time
+
+    run = tmp_path / "shared-run"
+    shutil.copytree(world["run"], run)
+    runner = "import sys\n" + TINY + "from training.cli import main\nsys.exit(main(sys.argv[1:]))\n"
+    first = subprocess.Popen([sys.executable, "-c", runner, "fit", "--resume", str(run), "--steps", "100000",
+                              "--val-every", "1000000", "--grid-every", "1000000", "--ckpt-every", "1000000"],
+                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and '"step": 5,' not in (run / "stats.jsonl").read_text():
+            time.sleep(0.1)
+        capsys.readouterr()
+        one_line(capsys, main(["fit", "--resume", str(run), "--steps", "100000"]), "being trained by another process")
+    finally:
+        first.send_signal(signal.SIGTERM)
+        out, err = first.communicate(timeout=120)
+    assert first.returncode == 0, err
+    rows = [json.loads(ln) for ln in (run / "stats.jsonl").read_text().splitlines()]
+    steps = [r["step"] for r in rows if r["kind"] == "train"]
+    assert steps == list(range(1, len(steps) + 1)) and rows[-1]["kind"] == "done"  # one writer, no lost rows

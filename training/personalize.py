@@ -1,0 +1,136 @@
+"""``poseeditor-train personalize``: the app's Train on This Person as one command, to script and measure it.
+
+    poseeditor-train personalize dance.mp4 --backend spgnet --minutes 10 -o anna.safetensors
+    poseeditor-train personalize a.jpg b.jpg c.jpg --backend attention -o anna.safetensors
+
+The same plan (training/protocol.py's defaults: the network of the backend's starter weights, fine-tuned from
+them, 150 video frames at most, batches of 8, augmentation, validation every 100 steps), the same three child
+commands (prepare, fit, export) with the same environment and threads as the app's, in the same order. The
+dataset and the run are kept in a work folder (default: beside the output, ``<name>.work/``) as the app keeps
+them in its data folder: ``fit --resume`` and ``evaluate`` work on them afterwards.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from engine.errors import PoseEditorError
+
+from . import protocol as P
+
+
+def starter_weights(backend: str) -> Path | None:
+    """The starter weights the app starts from when the user has not loaded others."""
+    from engine.backends.base import STARTER_DIR  # numpy only: torch is imported by the backends themselves
+
+    p = Path(STARTER_DIR) / f"{backend}.safetensors"
+    return p if p.is_file() else None
+
+
+def plan_for(sources: list[Path], backend: str, out: Path, minutes: float, init=None, scratch: bool = False,
+             name: str | None = None, **overrides) -> P.TrainPlan:
+    videos = [s for s in sources if P.is_video(s)]
+    if videos and len(sources) > 1:
+        raise P.PersonalizeError("give one video, or photos (at least 2), not both")
+    if init is None and not scratch:
+        init = starter_weights(backend)
+    from engine.registry import BACKENDS
+
+    if backend not in BACKENDS or BACKENDS[backend].recipe is None:
+        trainable = ", ".join(n for n, e in BACKENDS.items() if e.recipe)
+        raise P.PersonalizeError(f"unknown backend '{backend}' for training; trainable: {trainable}")
+    plan = P.make_plan(name or Path(out).stem, backend, [] if videos else sources, videos[0] if videos else None,
+                       None if scratch else init, minutes=float(minutes), **overrides)
+    P.check_plan(plan)
+    return plan
+
+
+def _step(name: str, argv: list[str], cwd: Path) -> str:
+    """Run one child step like the app does; its progress goes to stderr, its stdout is returned. A failure is
+    one line: the step and the child's own error line."""
+    proc = subprocess.Popen(argv, cwd=cwd, env=P.child_env(os.environ), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, errors="replace")
+    tail = []
+    for line in proc.stderr:
+        tail = (tail + [line])[-200:]
+        if not line.startswith(f"{P.PROG}: error:") and not P.is_noise(line):  # the error: said once, below
+            sys.stderr.write(line)
+            sys.stderr.flush()
+    out = proc.stdout.read()
+    code = proc.wait()
+    if code != 0:
+        why = P.last_error_line("".join(tail))
+        raise P.PersonalizeError(f"the {name} step failed" + (f": {why}" if why else f" (exit status {code})"))
+    return out
+
+
+def personalize(plan: P.TrainPlan, out: Path, work: Path, progress=print) -> dict:
+    """prepare -> fit -> export, each a child process as the app runs them; returns what was made."""
+    dirs = P.folders(work)
+    for d in (dirs["datasets"], dirs["runs"]):
+        d.mkdir(parents=True, exist_ok=True)
+    dataset = P.unique_path(dirs["datasets"], P.slug(plan.name), "")
+    source = P.source_for(plan, dataset)
+    _step("prepare", P.prepare_command(plan, source, dataset), work)
+    pairs = P.train_pairs(dataset)
+    if pairs == 0:
+        raise P.PersonalizeError(P.no_pairs_message(plan))
+    batch = P.fit_batch(plan, pairs)
+    progress(f"{dataset}: {pairs} training pairs; training {plan.backend} for up to {plan.minutes:g} min")
+    run = P.run_folder(_step("fit", P.fit_command(plan, dataset, dirs["runs"], batch), work), work)
+    if run is None:
+        raise P.PersonalizeError("the fit step did not say where its run folder is")
+    _step("export", P.export_command(run, out, plan.label), work)
+    return {"dataset": dataset, "run": run, "weights": Path(out), "pairs": pairs, "batch": batch}
+
+
+# ----- CLI ------------------------------------------------------------------------------------------------------
+def add_arguments(p) -> None:
+    from .synth import parse_size
+
+    p.description = ("The app's Train on This Person as one command: prepare the photos or video, fine-tune "
+                     "the backend's starter weights on them for a time budget, export the best weights.")
+    p.add_argument("sources", nargs="+", type=Path, metavar="VIDEO|PHOTO", help="one video, or 2 or more photos")
+    p.add_argument("--backend", required=True, help="dgan, dgan-sa, attention, spgnet or pnr")
+    p.add_argument("-o", "--out", type=Path, required=True, help="the weights file to write (.safetensors)")
+    p.add_argument("--minutes", type=float, default=P.DEFAULT_MINUTES,
+                   help=f"training time budget (default {P.DEFAULT_MINUTES:g}, the app's)")
+    p.add_argument("--init", type=Path, help="weights to fine-tune from (default: the backend's starter weights)")
+    p.add_argument("--scratch", action="store_true", help="train an untrained network instead")
+    p.add_argument("--name", help="the label of the result (default: the output file's name)")
+    p.add_argument("--work", type=Path, help="folder for the dataset and the run (default: OUT's name + .work)")
+    p.add_argument("--size", type=parse_size, help="network size HxW (default: the starting weights')")
+    p.add_argument("--max-frames", type=int, default=P.MAX_VIDEO_FRAMES,
+                   help=f"video frames to look at (default {P.MAX_VIDEO_FRAMES})")
+    p.add_argument("--steps", type=int, default=P.DEFAULT_STEPS, help="a ceiling on the training steps")
+
+
+def run(args) -> int:
+    from engine.fileio import check_output
+
+    if args.out.suffix != ".safetensors":
+        raise PoseEditorError(f"{args.out}: the output must end in .safetensors")
+    if not args.minutes > 0 or args.minutes != args.minutes:
+        raise PoseEditorError(f"--minutes must be a number above 0, not {args.minutes:g}")
+    for k in ("max_frames", "steps"):
+        if getattr(args, k) < 1:
+            raise PoseEditorError(f"--{k.replace('_', '-')} must be at least 1, not {getattr(args, k)}")
+    check_output(args.out, inputs=list(args.sources) + [args.init], what="weights")
+    work = args.work or args.out.with_name(args.out.stem + ".work")
+    over = {"max_frames": args.max_frames, "steps": args.steps}
+    if args.size:
+        over["image_size"] = tuple(args.size)
+    # the steps run in the work folder: every path they are given is absolute
+    plan = plan_for([s.resolve() for s in args.sources], args.backend, args.out, args.minutes,
+                    args.init.resolve() if args.init else None, args.scratch, args.name, **over)
+    if work.exists() and not work.is_dir():
+        raise PoseEditorError(f"{work}: the work folder is a file")
+    try:
+        work.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise PoseEditorError(f"{work}: cannot make the work folder ({e.strerror or e})") from None
+    made = personalize(plan, args.out.resolve(), work.resolve(), progress=lambda t: print(t, file=sys.stderr))
+    print(f"{made['weights']}: {plan.backend} trained on {made['pairs']} pairs (run {made['run']})")
+    return 0

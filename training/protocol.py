@@ -1,0 +1,372 @@
+"""Train on This Person, as the app and ``poseeditor-train personalize`` both run it: Qt-free and torch-free.
+
+    plan = make_plan("anna", "attention", video="anna.mp4", init=STARTER)   # the app's defaults
+    check_plan(plan)
+    prepare_command(plan, source, dataset) -> fit_command(...) -> export_command(...)   # argv of each step
+
+What is here is what both sides must agree on: the plan's defaults, the three child commands and the threads
+they get, the layout of a workspace and of a run folder, the single-person split that decides how many
+training pairs some photos give, reading the rows a running fit appends to stats.jsonl, and the CLI's
+one-line error format (``poseeditor-train: error: ...``) that the app reads back from a failed step.
+Importing this module costs no torch, no cv2 and no Qt (the app imports it on the UI thread).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from engine.errors import PoseEditorError
+
+PROG = "poseeditor-train"
+DEFAULT_MINUTES = 10.0
+DEFAULT_STEPS = 100_000      # the time budget ends a personalisation; the step count is only a ceiling
+DEFAULT_BATCH = 8
+MAX_VIDEO_FRAMES = 150       # spread over the whole video: ~30 s of detection
+
+VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".mts", ".ogv"}
+
+# ----- a run folder (training/run_dir.py writes it) ----------------------------------------------------------------
+OPTIONS_FILE = "training_options.json"
+STATS_FILE = "stats.jsonl"
+GRIDS_DIR = "grids"
+CHECKPOINTS_DIR = "checkpoints"
+BEST_FILE = "best.safetensors"
+
+# ----- the single-person split (training/prepare.py applies it) ----------------------------------------------------
+TEST_FRACTION = 0.2
+GAP_FRACTION = 0.05
+
+
+class PersonalizeError(PoseEditorError):
+    """A personalisation that cannot start (too few photos, no video, ...)."""
+
+
+def is_video(path) -> bool:
+    return Path(path).suffix.lower() in VIDEO_SUFFIXES
+
+
+def split_counts(n: int) -> tuple[int, int, int]:
+    """(train, gap, test) of one person's ``n`` usable images in time order: the last ~20% test (at least 2,
+    a test pair needs two), a ~5% gap before them in no split, the rest train; under 6 images all train."""
+    test = max(2, round(TEST_FRACTION * n)) if n >= 6 else 0
+    gap = max(1, round(GAP_FRACTION * n)) if n >= 10 else 0
+    return n - test - gap, gap, test
+
+
+# ================================================================================================================
+# The plan
+# ================================================================================================================
+@dataclass
+class TrainPlan:
+    name: str                          # the user's name for the result: weights file, label, dataset folder
+    backend: str
+    photos: list[str] = field(default_factory=list)
+    video: str | None = None
+    init: str | None = None            # weights to fine-tune from; None: train from scratch
+    image_size: tuple[int, int] = (128, 64)
+    width: float | None = None         # None: the init weights' own (or the backend's default)
+    minutes: float = DEFAULT_MINUTES
+    steps: int = DEFAULT_STEPS
+    batch: int = DEFAULT_BATCH
+    augment: bool = True
+    val_every: int = 100
+    grid_every: int = 25
+    ckpt_every: int = 100
+    val_pairs: int = 16
+    max_frames: int = MAX_VIDEO_FRAMES
+
+    @property
+    def label(self) -> str:
+        return self.name.strip()
+
+
+def network_defaults(backend: str, init: str | None, scratch: tuple | None = None) -> tuple[tuple[int, int], float | None]:
+    """(image size, width) to train at: the init weights' own config (read from the file's header), else
+    ``scratch`` (the app passes the catalogue's, made in the worker thread), else the backend's default_config
+    (which imports the backends, and torch with them: never on the UI thread)."""
+    if init:
+        from engine.weights import read_meta
+
+        meta = read_meta(init)
+        cfg = meta.config
+        return tuple(int(v) for v in cfg.get("image_size", meta.image_size)), cfg.get("width")
+    if scratch is not None:
+        return (int(scratch[0][0]), int(scratch[0][1])), scratch[1]
+    from engine.registry import backend_class
+
+    cfg = backend_class(backend).default_config
+    return tuple(int(v) for v in cfg.get("image_size", (128, 64))), cfg.get("width")
+
+
+def make_plan(name: str, backend: str, photos=(), video=None, init=None, scratch=None, **overrides) -> TrainPlan:
+    size, width = network_defaults(backend, init, scratch)
+    plan = TrainPlan(name=name, backend=backend, photos=[str(p) for p in photos], video=str(video) if video else None,
+                     init=str(init) if init else None, image_size=size, width=width)
+    return replace(plan, **overrides) if overrides else plan
+
+
+def check_plan(plan: TrainPlan) -> None:
+    """Raise PersonalizeError with what to do when the plan cannot start or cannot give training pairs.
+    Reads file headers only: no video is opened here."""
+    if plan.init:
+        from engine.weights import read_meta
+
+        meta = read_meta(plan.init)
+        if meta.backend != plan.backend:
+            raise PersonalizeError(f"{Path(plan.init).name}: weights for the {meta.backend} backend, not "
+                                   f"{plan.backend}")
+        _, init_width = network_defaults(plan.backend, plan.init)
+        if plan.width is not None and init_width is not None and float(plan.width) != float(init_width):
+            raise PersonalizeError(f"width {plan.width:g} differs from the starting weights' own ({init_width:g}); "
+                                   f"train from scratch to change the width")
+    if plan.video:
+        if not Path(plan.video).is_file():
+            raise PersonalizeError(f"{plan.video}: no such video file")
+        if not is_video(Path(plan.video)):
+            raise PersonalizeError(f"{Path(plan.video).name}: not a video file this app reads (mp4, mov, avi, mkv, "
+                                   f"webm, ...)")
+        return
+    if len(plan.photos) < 2:
+        raise PersonalizeError("Training on a person needs at least 2 photos of them (it learns from pairs of "
+                               "photos); better, a short video of them moving. Add reference photos or pick a "
+                               "video.")
+    missing = [p for p in plan.photos if not Path(p).is_file()]
+    if missing:
+        raise PersonalizeError(f"{missing[0]}: no such photo")
+
+
+def image_count(plan: TrainPlan) -> int:
+    """Photos, or the video frames prepare will look at: opens the video (cv2), so never on a UI thread."""
+    if plan.video:
+        from .video import frame_count, planned_frames
+
+        return len(planned_frames(frame_count(Path(plan.video)), 1, plan.max_frames))
+    return len(plan.photos)
+
+
+# ================================================================================================================
+# A workspace and the commands of its three steps
+# ================================================================================================================
+def folders(data_dir) -> dict[str, Path]:
+    """Where a personalisation keeps its dataset, run and result under one folder (the app's user data folder)."""
+    data_dir = Path(data_dir)
+    return {"datasets": data_dir / "datasets", "runs": data_dir / "runs", "weights": data_dir / "weights"}
+
+
+def slug(name: str) -> str:
+    """A folder/file stem from the user's name: what prepare's identity rules keep (no '_', no spaces)."""
+    return re.sub(r"[^A-Za-z0-9.-]+", "-", name).strip("-.")[:60] or "person"
+
+
+def unique_path(folder, stem: str, suffix: str = ".safetensors") -> Path:
+    """folder/stem.suffix, or stem-2, stem-3, ... when taken."""
+    p = Path(folder) / f"{stem}{suffix}"
+    k = 2
+    while p.exists():
+        p = Path(folder) / f"{stem}-{k}{suffix}"
+        k += 1
+    return p
+
+
+def stage_photos(photos: list[str], folder: Path, person: str) -> Path:
+    """Copy the photos to folder/person/ in the user's order: prepare reads a sub-folder as one person."""
+    from engine.images import IMAGE_SUFFIXES
+
+    dest = Path(folder) / person
+    dest.mkdir(parents=True, exist_ok=True)
+    for i, p in enumerate(photos):
+        p = Path(p)
+        suffix = p.suffix.lower() if p.suffix.lower() in IMAGE_SUFFIXES else ".png"
+        shutil.copyfile(p, dest / f"{i:03d}-{slug(p.stem)}{suffix}")
+    return Path(folder)
+
+
+def cli(*args) -> list[str]:
+    return [sys.executable, "-m", "training.cli", *[str(a) for a in args]]
+
+
+def prepare_args(plan: TrainPlan, source: Path, out: Path) -> list:
+    h, w = plan.image_size
+    args = ["prepare", source, "-o", out, "--size", f"{h}x{w}"]
+    if plan.video:
+        args += ["--max-frames", plan.max_frames]
+    return args
+
+
+def fit_args(plan: TrainPlan, data: Path, runs_dir: Path, batch: int) -> list:
+    h, w = plan.image_size
+    args = ["fit", "--backend", plan.backend, "--data", data, "--runs-dir", runs_dir, "--size", f"{h}x{w}",
+            "--steps", plan.steps, "--batch", batch, "--time-budget", f"{plan.minutes:g}",
+            "--val-every", plan.val_every, "--grid-every", plan.grid_every, "--ckpt-every", plan.ckpt_every,
+            "--val-pairs", plan.val_pairs, "--label", plan.label, "--no-progress"]
+    if plan.init:
+        args += ["--init", plan.init]  # the network config (width, ...) comes from the file's metadata
+    elif plan.width is not None:
+        args += ["--width", f"{plan.width:g}"]
+    if plan.augment:
+        args.append("--augment")
+    return args
+
+
+def resume_args(run: Path, minutes: float) -> list:
+    return ["fit", "--resume", run, "--time-budget", f"{minutes:g}", "--no-progress"]
+
+
+def export_args(run: Path, out: Path, label: str) -> list:
+    return ["export", run, "-o", out, "--label", label]
+
+
+def prepare_command(plan: TrainPlan, source: Path, out: Path) -> list[str]:
+    return cli(*prepare_args(plan, source, out))
+
+
+def fit_command(plan: TrainPlan, data: Path, runs_dir: Path, batch: int) -> list[str]:
+    return cli(*fit_args(plan, data, runs_dir, batch))
+
+
+def resume_command(run: Path, minutes: float) -> list[str]:
+    return cli(*resume_args(run, minutes))
+
+
+def export_command(run: Path, out: Path, label: str) -> list[str]:
+    return cli(*export_args(run, out, label))
+
+
+def source_for(plan: TrainPlan, dataset: Path) -> Path:
+    """What prepare reads: the video, or the photos copied beside the dataset as one person's folder."""
+    if plan.video:
+        return Path(plan.video)
+    try:
+        return stage_photos(plan.photos, dataset.with_name(dataset.name + ".photos"), slug(plan.name))
+    except OSError as e:
+        raise PersonalizeError(f"cannot copy the photos to {dataset}: {e.strerror or e}") from None
+
+
+def no_pairs_message(plan: TrainPlan) -> str:
+    what = "video frames" if plan.video else "photos"
+    return (f"No training pairs: the person was found in fewer than 2 {what} showing both shoulders and hips. "
+            f"At least 2 such photos of the same person are needed; better, a short video of them moving")
+
+
+def child_env(env: dict) -> dict:
+    """The environment of a step's child process, from the caller's."""
+    env = dict(env)
+    env["PYTHONUNBUFFERED"] = "1"
+    # leave a core to the window and its render thread: torch's threads spin-wait for each other, and on a busy
+    # CPU a step with every core asked for took 20 s where one thread took 0.3 s (measured)
+    env.setdefault("OMP_NUM_THREADS", str(training_threads()))
+    root = Path(__file__).resolve().parents[1]  # a source checkout that is not installed still finds training/
+    if (root / "training").is_dir():
+        old = env.get("PYTHONPATH", "")
+        env["PYTHONPATH"] = str(root) + (os.pathsep + old if old else "")
+    return env
+
+
+def run_folder(stdout: str, cwd) -> Path | None:
+    """fit's one stdout line is its run folder, printed as soon as it exists (only whole lines count)."""
+    lines = [ln.strip() for ln in stdout.split("\n")[:-1] if ln.strip()]
+    runs = [Path(cwd) / ln for ln in lines if (Path(cwd) / ln).is_dir()]
+    return runs[0] if runs else None
+
+
+def training_threads() -> int:
+    """CPU threads for the training step: all cores but one (the app keeps drawing while it trains)."""
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
+def train_pairs(dataset: Path) -> int:
+    p = Path(dataset) / "pairs-train.csv"
+    if not p.is_file():
+        return 0
+    return max(0, sum(1 for line in p.read_text(encoding="utf-8").splitlines() if line.strip()) - 1)
+
+
+def fit_batch(plan: TrainPlan, pairs: int) -> int:
+    """fit refuses a batch larger than the training pairs: a few photos train in smaller batches."""
+    return max(1, min(plan.batch, pairs))
+
+
+# ================================================================================================================
+# Reading a running step: its error line, its stats rows
+# ================================================================================================================
+def error_line(text: str) -> str:
+    """The CLI's one line for a failure: ``poseeditor-train: error: <text on one line>``."""
+    return f"{PROG}: error: {' '.join(str(text).split())}"
+
+
+_ERROR_LINE = re.compile(rf"^{re.escape(PROG)}: error: (.*)$")
+# what TFLite / absl (mediapipe's detector) print on start-up: not the step's own words
+NOISE_PREFIXES = ("INFO:", "WARNING: All log messages", "W0000", "I0000")
+
+
+def is_noise(line: str) -> bool:
+    return line.strip().startswith(NOISE_PREFIXES)
+
+
+def last_error_line(text: str) -> str:
+    """The line of a child's stderr that says what went wrong: its `error:` line, else its last words."""
+    lines = [ln.strip() for ln in text.replace("\r", "\n").splitlines() if ln.strip()]
+    for ln in reversed(lines):
+        m = _ERROR_LINE.match(ln)
+        if m:
+            return m.group(1)
+    for ln in reversed(lines):  # a traceback's last line names the exception
+        if not is_noise(ln):
+            return ln
+    return ""
+
+
+class StatsReader:
+    """Reads the rows a running fit appends to stats.jsonl; a row cut mid-write waits for its end. A resumed run
+    rewrites the file first (dropping the rows it will repeat): the reader starts over when it shrinks."""
+
+    def __init__(self, run_dir: Path):
+        self.path = Path(run_dir) / STATS_FILE
+        self.offset = 0
+        self._partial = b""
+
+    def read_new(self) -> tuple[list[dict], bool]:
+        """(new rows, whether the reader started over)."""
+        try:
+            size = self.path.stat().st_size
+        except OSError:
+            return [], False
+        reset = size < self.offset
+        if reset:
+            self.offset, self._partial = 0, b""
+        if size == self.offset:
+            return [], reset
+        with open(self.path, "rb") as f:
+            f.seek(self.offset)
+            data = f.read(size - self.offset)
+        self.offset += len(data)
+        data = self._partial + data
+        *lines, self._partial = data.split(b"\n")
+        rows = []
+        for ln in lines:
+            try:
+                row = json.loads(ln)
+            except ValueError:
+                continue
+            if isinstance(row, dict):
+                rows.append(row)
+        return rows, reset
+
+
+def read_stats(run_dir: Path) -> list[dict]:
+    """The rows of stats.jsonl; a torn last line (the process was killed mid-write) is ignored."""
+    return StatsReader(run_dir).read_new()[0]
+
+
+def newest_grid(run_dir: Path) -> Path | None:
+    grids = sorted((Path(run_dir) / GRIDS_DIR).glob("grid-*.png"))
+    return grids[-1] if grids else None
+
+
+def has_checkpoint(run_dir: Path) -> bool:
+    return any((Path(run_dir) / CHECKPOINTS_DIR).glob("ckpt-*.pt"))

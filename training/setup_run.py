@@ -1,0 +1,215 @@
+"""Setting a run up: the checkpoint it resumes, the network it trains, its data, its recipe, and its record.
+
+Each function does one step of ``Trainer.setup`` (training/loop.py), in the order the loop calls them; the
+order matters for a bit-exact resume (the recipe is built right after seeding, from the seed alone).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import time
+from pathlib import Path
+
+
+from engine.errors import DatasetError
+
+from . import checkpoint as ckpt
+from .options import TrainingError
+
+log = logging.getLogger(__name__)
+
+
+def load_resume_state(opts: dict, run_dir: Path, resume_ckpt: Path, device) -> tuple[Path, dict]:
+    """(checkpoint, its state): a run folder resumes from its newest checkpoint that loads."""
+    if Path(opts["resume"]).is_dir():
+        resume_ckpt, state = ckpt.load_latest(run_dir, device)
+    else:
+        state = ckpt.load_checkpoint(resume_ckpt, device)
+    if state.get("backend") != opts["backend"]:
+        raise TrainingError(f"{resume_ckpt}: a checkpoint of the {state.get('backend')} backend, "
+                            f"not {opts['backend']}")
+    if int(opts["steps"]) < int(state.get("step", 0)):
+        raise TrainingError(f"--steps {opts['steps']} is below the run's step {state.get('step')}; give at "
+                            f"least {state.get('step')} to resume {run_dir}")
+    return resume_ckpt, state
+
+
+def network_config(opts: dict, recipe_cls, state: dict | None) -> tuple[dict, tuple | None]:
+    """(network config, (init tensors, init backend) or None).
+
+    A resumed run rebuilds exactly the network of its checkpoint (not --init's file again, which may be gone);
+    a new one takes its config from --init's weights, then the net options and --width."""
+    net_config = dict(opts.get("net") or {}) if state is None else dict(state["net_config"])
+    init = None
+    if opts.get("init") and state is None:
+        from engine.weights import load_weights, read_meta
+
+        init_backend = read_meta(opts["init"]).backend
+        accepted = (recipe_cls.backend, *recipe_cls.init_from)
+        if init_backend not in accepted:
+            raise TrainingError(f"{opts['init']}: weights for the '{init_backend}' backend; {opts['backend']} "
+                                f"starts from {' or '.join(repr(b) for b in accepted)} weights")
+        init_tensors, meta = load_weights(opts["init"], backend=init_backend)
+        net_config = {**recipe_cls.init_config(meta.config, init_backend), **net_config}
+        init = (init_tensors, init_backend)
+    if opts.get("width") is not None and state is None:
+        net_config["width"] = float(opts["width"])
+    return net_config, init
+
+
+# Bounds that stop an absurd request before anything is allocated (a width of 200 asked for 2.4 million million
+# parameters, an image size of 2^20 for terabytes of resized images). Far above every paper configuration: the
+# papers train at 256x256 at most, and their largest generator (attention, width 1) has 90 M parameters.
+MAX_IMAGE_SIDE = 2048
+MAX_GENERATOR_PARAMETERS = 500_000_000
+
+
+def check_image_size(size, source: str) -> None:
+    ok = (isinstance(size, (list, tuple)) and len(size) == 2
+          and all(isinstance(v, int) and not isinstance(v, bool) for v in size))
+    if not ok or not all(16 <= v <= MAX_IMAGE_SIDE for v in size):
+        raise TrainingError(f"{source}: image size {size!r}: give two whole numbers from 16 to {MAX_IMAGE_SIDE}")
+
+
+def check_network_size(recipe_cls, net_config: dict) -> None:
+    """Count the generator's parameters on the meta device (no memory) before building it for real."""
+    import torch
+
+    from engine.registry import backend_class
+
+    try:
+        with torch.device("meta"):
+            net = backend_class(recipe_cls.backend).build_network(recipe_cls.full_net_config(net_config))
+    except (TypeError, ValueError, KeyError) as e:
+        raise TrainingError(f"the {recipe_cls.backend} network cannot be built from this config ({e})") from None
+    n = sum(p.numel() for p in net.parameters())
+    if n > MAX_GENERATOR_PARAMETERS:
+        raise TrainingError(f"the {recipe_cls.backend} network of this config would have {n / 1e6:,.0f} M "
+                            f"parameters (at most {MAX_GENERATOR_PARAMETERS / 1e6:,.0f} M); lower its width")
+
+
+def datasets(opts: dict, net_config: dict):
+    """(training pairs, validation pairs, the split validated on); sets net_config's image size to the data's."""
+    from .datasets import PairDataset
+
+    size = opts.get("size") or net_config.get("image_size")
+    if size is not None:
+        check_image_size(list(size) if isinstance(size, (list, tuple)) else size,
+                         "--size" if opts.get("size") else "the network config")
+    train_ds = PairDataset(opts["data"], "train", int(opts["num_sources"]), bool(opts["augment"]),
+                           tuple(size) if size else None, int(opts["seed"]))
+    size = list(train_ds.size)
+    net_config["image_size"] = size
+    try:
+        val_ds = PairDataset(opts["data"], "test", int(opts["num_sources"]), False, tuple(size), int(opts["seed"]))
+        split = "test"
+    except DatasetError as e:
+        log.warning("no test pairs (%s): validating on training pairs", e)
+        val_ds = PairDataset(opts["data"], "train", int(opts["num_sources"]), False, tuple(size), int(opts["seed"]))
+        split = "train"
+    return train_ds, val_ds, split
+
+
+def build_recipe(recipe_cls, opts: dict, net_config: dict, device, init):
+    """The recipe (call right after seeding: every rank and a resumed run build it alike), from --init's
+    weights when given."""
+    try:
+        recipe_opts = dict(opts.get("recipe") or {})
+        recipe_opts.setdefault("amp", bool(opts["amp"]))  # Recipe reads it: autocast on CUDA only anyway
+        recipe = recipe_cls(net_config, recipe_opts, device)
+    except (TypeError, ValueError, KeyError) as e:
+        raise TrainingError(f"the {opts['backend']} network cannot be built from this config ({e})") from None
+    if init is not None:
+        from engine.weights import check_state_dict
+
+        init_tensors, init_backend = init
+        g = recipe.generator
+        if init_backend != recipe.backend:
+            try:
+                init_tensors = recipe.adapt_init(init_tensors, init_backend)
+            except ValueError as e:
+                raise TrainingError(f"{opts['init']}: {e}") from None
+        g.load_state_dict(check_state_dict(g.state_dict(), init_tensors, opts["init"]))
+    return recipe
+
+
+def restore_recipe(recipe, state: dict, resume_ckpt: Path, backend: str) -> None:
+    try:
+        recipe.load_state_dict(state["recipe"])
+    except (KeyError, RuntimeError, ValueError) as e:
+        msg = str(e).splitlines()[0]
+        raise TrainingError(f"{resume_ckpt}: does not fit the {backend} recipe ({msg})") from None
+    if state.get("recipe_scaler") and hasattr(getattr(recipe, "scaler", None), "load_state_dict"):
+        recipe.scaler.load_state_dict(state["recipe_scaler"])
+
+
+def scaler_state(recipe):
+    """A recipe's own enabled GradScaler's state (scale, growth tracker), so a resume keeps its loss scale."""
+    sc = getattr(recipe, "scaler", None)
+    if sc is None or not hasattr(sc, "state_dict") or not getattr(sc, "is_enabled", lambda: False)():
+        return None
+    return sc.state_dict()
+
+
+# ----- the run's record (training_options.json) ------------------------------------------------------------------
+def versions() -> dict:
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version(), "platform": platform.platform()}
+    for pkg in ("poseeditor", "torch", "torchvision", "numpy", "safetensors", "mediapipe"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+def perceptual_backbone(recipe) -> str:
+    """The perceptual backbone the recipe uses (if it holds one), else the one the shared losses would pick."""
+    from . import losses
+
+    for v in vars(recipe).values():
+        if isinstance(v, losses.Perceptual):
+            return v.backbone_name
+    try:
+        return f"{losses.backbone_choice()} (if the recipe uses a perceptual loss)"
+    except losses.BackboneUnavailable:
+        return "none available"
+
+
+def run_record(t) -> dict:
+    """What training_options.json holds for the Trainer ``t``: enough to understand and repeat the run."""
+    from .run_dir import read_options
+
+    ds = t.train_ds
+    o = {k: v for k, v in t.opts.items() if not k.startswith("_")}
+    o["data"] = str(Path(o["data"]).resolve())
+    if o.get("init"):
+        o["init"] = str(Path(o["init"]).resolve())
+    o["size"] = list(ds.size)
+    info = {
+        "backend": t.opts["backend"],
+        "net_config": t.net_config,
+        "recipe_options": t.recipe.options,
+        "dataset": {"path": o["data"], "name": Path(o["data"]).name, "info": ds.info,
+                    "pairs_train": len(ds), "pairs_val": len(t.val_ds), "val_split": t.val_split},
+        "perceptual_backbone": perceptual_backbone(t.recipe),
+        "seed": int(t.opts["seed"]),
+        "device": str(t.device),
+        "world_size": t.dist.world,
+        "amp": ("the recipe's own" if t.recipe_amp and getattr(t.recipe, "amp", False) else t.amp.description),
+        "parameters": {k: sum(p.numel() for p in m.parameters()) for k, m in t.recipe.modules().items()},
+        "versions": versions(),
+        "command": t.opts.get("command") or f"fit({json.dumps(o, default=str)})",
+        "options": o,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    if t.resumed_from is not None:
+        old = read_options(t.run_dir)
+        info["started"] = old.get("started", info["started"])
+        info["resumed"] = old.get("resumed", []) + [{"from": str(t.resumed_from), "step": t.step,
+                                                     "at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                                                     "command": info["command"]}]
+        info["command"] = old.get("command", info["command"])
+    return info
