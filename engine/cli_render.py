@@ -11,16 +11,29 @@ Every user error is one line on stderr and exit status 2; --verbose shows traceb
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from .errors import NoPersonError, PoseEditorError, PoseFormatError
 from .images import IMAGE_SUFFIXES
 
+PROG = "poseeditor-render"
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose usage errors are the project's one line (``PROG: error: ...``, exit status 2) rather
+    than a usage block followed by the error."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {one_line(message)} (see --help)\n")
+
+
+def one_line(text) -> str:
+    return " ".join(str(text).split())
+
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="poseeditor-render", description=__doc__.split("\n\n")[0])
+    p = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
     p.add_argument("--source", action="append", required=True, metavar="PHOTO",
                    help="reference photo of the person (repeat for several photos of the same person)")
     p.add_argument("--source-pose", action="append", metavar="POSE.json",
@@ -76,6 +89,33 @@ def retarget(pose, like):
     return Pose(xy, pose.present, like.width, like.height, pose.confidence)
 
 
+def _check_before_work(args):
+    """Everything that can be refused before a photo is read or a model loaded: the outputs (writable, not an
+    input, not each other) and the output's image type; with a target, the engine and its weights."""
+    from .fileio import check_outputs
+    from .images import image_format
+
+    inputs = [*args.source, *(args.source_pose or []), args.target, args.weights]
+    check_outputs({"pose file": args.pose_out, "rendered image": args.output}, inputs)
+    if args.output:
+        image_format(args.output)
+    from .pose import Pose
+
+    # pose files are small: read them now so a bad one is refused before the detector starts (1 x 1 stands in
+    # for the photo's size, which only a file without a canvas size needs, and only to scale)
+    for path in [*(args.source_pose or []), args.target]:
+        if path is not None and Path(path).suffix.lower() not in IMAGE_SUFFIXES:
+            Pose.load_json(path, 1, 1)
+    if not args.target:
+        return None
+    from .runtime import Engine
+
+    engine = Engine(args.backend, args.device, weights=args.weights)
+    if not engine.backend.ready:
+        raise PoseEditorError(f"backend '{args.backend}' has {engine.backend.weights_info.label}")
+    return engine
+
+
 def run(args) -> int:
     from .images import load_image, save_image
     from .pose import Pose
@@ -95,6 +135,7 @@ def run(args) -> int:
         raise PoseEditorError("give -o OUT.png for the rendered image")
     if args.source_pose and len(args.source_pose) != len(args.source):
         raise PoseEditorError("give one --source-pose per --source, or none")
+    engine = _check_before_work(args)
 
     from .detect import PoseDetector, pose_mask
 
@@ -126,11 +167,6 @@ def run(args) -> int:
             return 0
         target = _target_pose(args.target, poses[0], detector)
 
-    from .runtime import Engine
-
-    engine = Engine(args.backend, args.device, weights=args.weights)
-    if not engine.backend.ready:
-        raise PoseEditorError(f"backend '{args.backend}' has {engine.backend.weights_info.label}")
     engine.set_sources(images, poses, masks)
     out = engine.render(target)
     save_image(args.output, out)
@@ -142,10 +178,10 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
         return run(args)
-    except PoseEditorError as e:
+    except (PoseEditorError, OSError) as e:
         if args.verbose:
             raise
-        print(f"poseeditor-render: error: {e}", file=sys.stderr)
+        print(f"{PROG}: error: {one_line(e) or type(e).__name__}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -63,17 +63,18 @@ class PoseDetector:
     """Detects the most prominent person. One instance per thread (mediapipe graphs are not re-entrant)."""
 
     def __init__(self, min_confidence: float = 0.5):
-        import mediapipe as mp  # heavy import: only when a detector is built
+        with _quiet_native_stderr():
+            import mediapipe as mp  # heavy import: only when a detector is built
 
         self._mp_pose = mp.solutions.pose
-        self._warm = False
         with _quiet_native_stderr():
             self._graph = self._mp_pose.Pose(static_image_mode=True, model_complexity=1, enable_segmentation=True,
                                              min_detection_confidence=min_confidence)
         self._lock = threading.Lock()
 
     def close(self) -> None:
-        self._graph.close()
+        with _quiet_native_stderr():
+            self._graph.close()
 
     def __enter__(self):
         return self
@@ -82,13 +83,10 @@ class PoseDetector:
         self.close()
 
     def _run(self, rgb: np.ndarray):
-        with self._lock:
-            if self._warm:
-                return self._graph.process(np.ascontiguousarray(rgb))
-            with _quiet_native_stderr():  # the notices come with the first frames only
-                result = self._graph.process(np.ascontiguousarray(rgb))
-            self._warm = True
-            return result
+        # every call: the notices come whenever a model first runs (the landmark model only once a person
+        # box is found, in any attempt) and with every frame whose landmarks are projected back
+        with self._lock, _quiet_native_stderr():
+            return self._graph.process(np.ascontiguousarray(rgb))
 
     def detect(self, image: np.ndarray, name: str = "photo") -> Detection:
         """Return the pose and mask of the most prominent person; NoPersonError when there is none."""
