@@ -14,26 +14,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from .errors import NoPersonError, PoseEditorError, PoseFormatError
+from .errors import NoPersonError, PoseEditorError, PoseFormatError, OneLineArgumentParser, error_line
 from .images import IMAGE_SUFFIXES
 
 PROG = "poseeditor-render"
 
 
-class OneLineParser(argparse.ArgumentParser):
-    """argparse whose usage errors are the project's one line (``PROG: error: ...``, exit status 2) rather
-    than a usage block followed by the error."""
-
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {one_line(message)} (see --help)\n")
-
-
-def one_line(text) -> str:
-    return " ".join(str(text).split())
-
-
 def _parser() -> argparse.ArgumentParser:
-    p = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    p = OneLineArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     p.add_argument("--source", action="append", required=True, metavar="PHOTO",
                    help="reference photo of the person (repeat for several photos of the same person)")
     p.add_argument("--source-pose", action="append", metavar="POSE.json",
@@ -181,7 +169,7 @@ def main(argv=None) -> int:
     except (PoseEditorError, OSError) as e:
         if args.verbose:
             raise
-        print(f"{PROG}: error: {one_line(e) or type(e).__name__}", file=sys.stderr)
+        print(error_line(PROG, e), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

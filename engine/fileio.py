@@ -69,6 +69,28 @@ def check_output(path, inputs: Iterable = (), what: str = "output") -> Path:
     return path
 
 
+def check_output_folder(path, inputs: Iterable = (), what: str = "output folder") -> Path:
+    """Like check_output for a folder that will be created if needed (with its parents): the nearest existing
+    ancestor must be a writable folder, and the folder may neither hold an input nor lie inside an input folder
+    (a dataset written into the photos it is made from would be read back as photos)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"{path}: is a file; the {what} must be a folder")
+    real = Path(os.path.realpath(path))
+    for src in inputs:
+        if src is None:
+            continue
+        s = Path(os.path.realpath(src))
+        if real == s or s.is_relative_to(real) or (Path(src).is_dir() and real.is_relative_to(s)):
+            raise OutputError(f"{path}: the {what} would hold or be inside the input {src}; choose another folder")
+    existing = next(p for p in [path, *path.absolute().parents] if p.exists() or p == Path(p.anchor))
+    if not existing.is_dir():
+        raise OutputError(f"{path}: cannot make the {what}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputError(f"{path}: cannot make the {what}: folder {existing} is not writable")
+    return path
+
+
 def check_outputs(outputs: dict, inputs: Iterable = ()) -> None:
     """check_output for each ``{what: path}`` (None skipped), and no two outputs naming one file."""
     given = [(what, Path(p)) for what, p in outputs.items() if p is not None]

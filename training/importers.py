@@ -58,7 +58,7 @@ def read_torch(path: Path) -> dict[str, np.ndarray]:
             raise WeightsError(f"{path}: not a readable PyTorch file ({(why[0] if why else '')[:160]})") from None
         raise WeightsError(f"{path}: holds Python objects beyond a plain state dict, which are never unpickled "
                            f"here ({detail.strip()[:160]}); save model.state_dict() instead") from None
-    except (RuntimeError, EOFError, ValueError, OSError) as e:
+    except Exception as e:  # noqa: BLE001 - torch.load fails in many types on a damaged file: all are the file's
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise WeightsError(f"{path}: not a readable PyTorch file ({first[:160]})") from None
     out: dict = {}
@@ -76,8 +76,9 @@ def read_h5(path: Path) -> dict[str, np.ndarray]:
                 if isinstance(node, h5py.Dataset):
                     out[name] = np.asarray(node[()])
             f.visititems(visit)
-    except OSError as e:
-        raise WeightsError(f"{path}: not a readable HDF5 file ({e})") from None
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError) as e:  # h5py's ways of meeting a damaged file
+        raise WeightsError(f"{path}: not a readable HDF5 file ({str(e).splitlines()[0][:160] if str(e) else ''})") \
+            from None
     return out
 
 
@@ -111,11 +112,14 @@ def read_foreign(path) -> dict[str, np.ndarray]:
 
 
 def _check_builds(cls, tensors: dict, config: dict, path: Path) -> None:
-    """The converted tensors must be exactly the state dict of the network their config builds."""
+    """The converted tensors must be finite and exactly the state dict of the network their config builds,
+    a config within engine.weights.check_config's bounds."""
     import torch
 
-    from engine.weights import check_state_dict
+    from engine.weights import check_config, check_finite, check_state_dict
 
+    check_config(cls.name, config, path)
+    check_finite(tensors, path)
     try:
         with torch.device("meta"):  # shapes only, no allocation (paper networks are hundreds of MB)
             net = cls.build_network(dict(cls.default_config, **config))
@@ -128,10 +132,12 @@ def import_weights(path, backend: str, out, label: str | None = None) -> tuple[P
     """Convert ``path`` for ``backend`` and write ``out``; returns (out path, summary)."""
     import torch
 
+    from engine.fileio import check_output
     from engine.registry import backend_class
     from engine.weights import WeightsMeta, save_weights
 
     path, out = Path(path), Path(out)
+    check_output(out, [path], "weights file")
     cls = backend_class(backend)
     convert = getattr(cls, "convert_foreign", None)
     if not getattr(cls, "needs_weights", True) or not hasattr(cls, "build_network"):

@@ -1,4 +1,4 @@
-"""``poseeditor-train prepare``: photos or a video of people -> a training dataset folder (training/datasets.py).
+"""``poseeditor-train prepare``: photos or a video of people -> a dataset folder (training/dataset_format.py).
 
 Sources:
 - a video (one person): frames sampled (every ``frame_step``-th, at most ``max_frames`` spread over the video);
@@ -34,12 +34,13 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import DatasetError, ImageReadError, NoPersonError
+from engine.fileio import atomic_write_text, check_output_folder
 from engine.images import IMAGE_SUFFIXES, load_image
 from engine.pose import NUM_JOINTS, Pose
 
-from .datasets import (make_pairs, mask_path, parsing_path, read_dataset_json, save_png, write_annotations,
-                       write_dataset_json, write_identities, write_pairs)
-from .synth import parse_size
+from .dataset_format import (make_pairs, mask_path, parsing_path, read_dataset_json, save_png,
+                             write_annotations, write_dataset_json, write_identities, write_pairs)
+from .synth import int_in, parse_size
 from .video import frame_count, is_video, planned_frames, read_frames
 
 JOURNAL = "prepare-journal.jsonl"
@@ -174,10 +175,10 @@ def _files_done(out: Path, name: str) -> bool:
     return (out / "images" / name).is_file() and mask_path(out, name).is_file() and parsing_path(out, name).is_file()
 
 
-def _check_output(out: Path, size: tuple[int, int]) -> None:
-    """The output folder is new, empty, or an earlier prepare run at the same size: never anything else."""
-    if out.exists() and not out.is_dir():
-        raise DatasetError(f"{out}: is a file; the dataset must go in a folder")
+def _check_output(out: Path, size: tuple[int, int], sources=()) -> None:
+    """The output folder is new, empty, or an earlier prepare run at the same size: never anything else, never
+    beside or inside the sources, and writable (engine.fileio.check_output_folder)."""
+    check_output_folder(out, sources, "dataset folder")
     if not out.exists() or not any(out.iterdir()):
         return
     info = read_dataset_json(out) if (out / "dataset.json").exists() else None
@@ -293,7 +294,7 @@ def prepare_dataset(sources: list[Path], out: Path, size=(256, 176), frame_step:
     size = (int(size[0]), int(size[1]))
     if not sources:
         raise DatasetError("no sources given (photos folder or video)")
-    _check_output(out, size)
+    _check_output(out, size, sources)
     items = collect_items([Path(s) for s in sources], frame_step, max_frames)
     if not items:
         raise DatasetError(f"{', '.join(map(str, sources))}: nothing to prepare")
@@ -401,9 +402,7 @@ def _video_scales(out: Path, pending: list[Item], size: tuple[int, int], detecto
         if heights:
             scales[group] = float(np.percentile(heights, 90))
     if todo:
-        tmp = path.with_name(path.name + ".part")
-        tmp.write_text(json.dumps(scales, indent=1))
-        tmp.replace(path)
+        atomic_write_text(path, json.dumps(scales, indent=1), "video scales")
     return scales
 
 
@@ -444,9 +443,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("-o", "--out", required=True, type=Path, help="dataset folder (new, or one to continue)")
     parser.add_argument("--size", type=parse_size, default=(256, 176),
                         help="crop size HEIGHTxWIDTH (default 256x176; e.g. 256x256, 128x64)")
-    parser.add_argument("--fps-step", dest="frame_step", type=int, default=1, metavar="N",
+    parser.add_argument("--fps-step", dest="frame_step", type=int_in(1, 1_000_000), default=1, metavar="N",
                         help="take every N-th frame of a video (default 1)")
-    parser.add_argument("--max-frames", type=int, default=None, metavar="N",
+    parser.add_argument("--max-frames", type=int_in(1, 10_000_000), default=None, metavar="N",
                         help="at most N frames per video, spread over the whole video")
 
 
