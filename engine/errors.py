@@ -36,4 +36,6 @@ class OneLineArgumentParser(argparse.ArgumentParser):
     every failure of a CLI is one line."""
 
     def error(self, message):
-        self.exit(2, error_line(self.prog, f"{message} (see --help)") + "\n")
+        prog, *command = self.prog.split()  # a subcommand's parser is "prog command"
+        where = f"{' '.join(command)}: " if command else ""
+        self.exit(2, error_line(prog, f"{where}{message} (see --help)") + "\n")

@@ -5,6 +5,7 @@ inexact for many codecs, and decoding in order is cheap next to pose detection.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Iterator
 
@@ -12,6 +13,10 @@ import cv2
 import numpy as np
 
 from engine.errors import DatasetError
+
+# FFmpeg's own log ("moov atom not found", ...) would print before the one-line error about a damaged video;
+# OpenCV reads this level when it first opens a video
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".mts", ".ogv"}
 
