@@ -125,10 +125,10 @@ def run(args) -> int:
         raise PoseEditorError("give one --source-pose per --source, or none")
     engine = _check_before_work(args)
 
-    from .detect import PoseDetector, pose_mask
+    from .detect import PoseDetector, native_stderr_silenced, pose_mask
 
     images, poses, masks = [], [], []
-    with PoseDetector() as detector:
+    with native_stderr_silenced(), PoseDetector() as detector:
         for i, src in enumerate(args.source):
             img = load_image(src)
             images.append(img)

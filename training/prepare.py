@@ -23,6 +23,7 @@ the folder is ever deleted; the CSVs and dataset.json are rewritten (atomically)
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -311,12 +312,13 @@ def prepare_dataset(sources: list[Path], out: Path, size=(256, 176), frame_step:
     no_person_files: list[str] = []
     detect_seconds = 0.0
     if pending:
-        from engine.detect import PoseDetector
+        from engine.detect import PoseDetector, native_stderr_silenced
 
-        detector = PoseDetector()
-        scales = _video_scales(out, pending, size, detector)
-        log = open(out / JOURNAL, "a", encoding="utf-8")
-        try:
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(native_stderr_silenced())  # the detector's notices come until it is closed
+            detector = stack.enter_context(PoseDetector())
+            scales = _video_scales(out, pending, size, detector)
+            log = stack.enter_context(open(out / JOURNAL, "a", encoding="utf-8"))
             for k, (it, image) in enumerate(_images(pending)):
                 rec = {"name": it.name, "identity": it.identity, "source": str(it.source), "frame": it.frame,
                        "order": list(it.order), "group": it.group}
@@ -340,9 +342,6 @@ def prepare_dataset(sources: list[Path], out: Path, size=(256, 176), frame_step:
                     progress(k + 1, len(pending), it.name)
             log.flush()
             os.fsync(log.fileno())
-        finally:
-            log.close()
-            detector.close()
 
     # the dataset: everything this folder holds from every run, not only this run's sources
     records = [r for r in journal.values() if r["status"] == "ok" and _files_done(out, r["name"])]
@@ -449,14 +448,15 @@ def add_arguments(parser) -> None:
                         help="at most N frames per video, spread over the whole video")
 
 
-def _progress_printer(stream=sys.stderr):
+def _progress_printer(stream=None):
     start = time.perf_counter()
 
     def show(done, total, name):
         rate = done / max(time.perf_counter() - start, 1e-6)
         end = "\n" if done == total else ""
-        stream.write(f"\rprepare {done}/{total}  {rate:.1f} img/s  {name[:40]:<40}{end}")
-        stream.flush()
+        out = stream or sys.stderr  # looked up each time: detection swaps sys.stderr (native_stderr_silenced)
+        out.write(f"\rprepare {done}/{total}  {rate:.1f} img/s  {name[:40]:<40}{end}")
+        out.flush()
     return show
 
 

@@ -184,7 +184,7 @@ ROWS = [
     Row("import: warp takes no weights", T, ["import-weights", "{w_garbage}", "--backend", "warp", "-o",
                                              "{out}/o.safetensors"], "takes no weights"),
     Row("import: a pickle that runs code", T, ["import-weights", "{w_evil}", "--backend", "dgan", "-o",
-                                               "{out}/o.safetensors"], "never unpickled|not a readable"),
+                                               "{out}/o.safetensors"], "never unpickled"),
     Row("import: garbage", T, ["import-weights", "{w_garbage}", "--backend", "dgan", "-o", "{out}/o.safetensors"],
         "not a readable PyTorch file"),
     Row("import: damaged h5", T, ["import-weights", "{w_h5}", "--backend", "dgan", "-o", "{out}/o.safetensors"],
