@@ -220,6 +220,7 @@ class Pose:
             arr = arr[body25_to_coco]
         present = arr[:, 2] > 0
         xy = arr[:, :2].copy()
+        xy[~present] = 0.0  # a missing joint's numbers mean nothing (and 1e308 would overflow below)
         if np.abs(xy[present]).max(initial=0.0) > MAX_COORDINATE:
             raise PoseFormatError(f"pose_keypoints_2d holds a coordinate beyond {MAX_COORDINATE:.0e} pixels")
         w = _canvas_side(data.get("canvas_width", width), "canvas_width")

@@ -35,7 +35,7 @@ MAX_PARAMETERS = 300_000_000
 MAX_IMAGE_SIDE = 1024
 MIN_IMAGE_SIDE = 16
 MAX_WIDTH = 4.0          # the width multiplier: 1.0 is the paper's, 0.25 the app's
-MAX_CONFIG_INT = 4096    # channel counts, block counts, references: none is near this
+MAX_CONFIG_INT = 1024    # channel counts, block counts, references: the largest shipped is 256
 MAX_HEADER_BYTES = 100_000_000
 
 
@@ -68,7 +68,7 @@ class WeightsMeta:
             v = d.get(key, default)
             if v is None:
                 v = default
-            if not isinstance(v, kinds) or isinstance(v, bool) and bool not in kinds:
+            if not isinstance(v, kinds) or isinstance(v, bool):  # no field is a flag: True is not 1 here
                 raise WeightsError(f"{path}: metadata field {key!r} has the wrong type ({type(v).__name__})")
             return v
 
@@ -79,7 +79,9 @@ class WeightsMeta:
         size = field_of("image_size", (list, tuple), [256, 256])
         if len(size) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in size):
             raise WeightsError(f"{path}: metadata image_size must be [height, width] in pixels")
-        return cls(backend=field_of("backend", str, ""), config=field_of("config", dict, {}),
+        if not isinstance(d["backend"], str) or not d["backend"]:
+            raise WeightsError(f"{path}: metadata field 'backend' has the wrong type ({type(d['backend']).__name__})")
+        return cls(backend=d["backend"], config=field_of("config", dict, {}),
                    image_size=(size[0], size[1]), provenance=field_of("provenance", dict, {}),
                    label=field_of("label", str, ""), created=field_of("created", str, ""), format_version=version)
 
@@ -210,13 +212,14 @@ def _bad_value(key: str, value) -> str | None:
     return f"{key} has a value of type {type(value).__name__}"
 
 
-def check_config(backend: str, config: dict, where="configuration") -> dict:
+def check_config(backend, config: dict, where="configuration") -> dict:
     """Refuse a network configuration that is malformed or asks for an absurd network, before it is built.
 
     The one place the limits live: the engine calls it when loading weights, the importer before converting,
     training before building a network from --config. Values are bounded one by one (image size, width, every
     integer), then the network is built on torch's meta device (shapes only, no memory) and its parameters
-    counted. Returns the full configuration (the backend's defaults under ``config``).
+    counted. ``backend`` is a name or a backend class. Returns the full configuration (the backend's defaults
+    under ``config``).
     """
     import torch
 
@@ -224,7 +227,8 @@ def check_config(backend: str, config: dict, where="configuration") -> dict:
 
     if not isinstance(config, dict) or not all(isinstance(k, str) for k in config):
         raise WeightsError(f"{where}: the network configuration must be a JSON object")
-    cls = backend_class(backend)
+    cls = backend_class(backend) if isinstance(backend, str) else backend
+    backend = cls.name
     full = dict(getattr(cls, "default_config", {}), **config)
     for k, v in full.items():
         why = _bad_value(k, v)

@@ -146,7 +146,7 @@ def make_inputs(d: Path) -> dict[str, Path]:
     }.items():
         _safetensors_with(dgan, d / f"{name}.safetensors", **kw)
         p[name] = d / f"{name}.safetensors"
-    for name, ngf in (("w_ngf_huge", 100_000), ("w_ngf_4000", 4000)):
+    for name, ngf in (("w_ngf_huge", 100_000), ("w_ngf_1000", 1000)):
         _safetensors_with(att, d / f"{name}.safetensors", meta_edit=lambda m, n=ngf: m["config"].__setitem__("ngf", n))
         p[name] = d / f"{name}.safetensors"
     put("w_truncated.safetensors", dgan.read_bytes()[:100_000])

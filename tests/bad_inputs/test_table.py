@@ -127,7 +127,7 @@ ROWS = [
     Row("weights image size 2^20", R, weights("w_size2e20"), "image_size 1048576x524288"),
     Row("weights width NaN", R, weights("w_nan_width"), "width nan"),
     Row("weights ngf 100000", R, weights("w_ngf_huge", "attention"), "ngf 100000"),
-    Row("weights ngf 4000 (22G parameters)", R, weights("w_ngf_4000", "attention"), "parameters"),
+    Row("weights ngf 1000 (1.4G parameters)", R, weights("w_ngf_1000", "attention"), "parameters"),
     Row("weights header not JSON", R, weights("w_header_garbage"), "not JSON"),
     Row("weights header a list", R, weights("w_header_list"), "not a JSON object"),
     Row("weights header offsets strings", R, weights("w_header_offsets"), "malformed"),
