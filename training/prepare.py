@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import DatasetError, ImageReadError, NoPersonError
-from engine.fileio import atomic_write_text, check_output_folder
+from engine.fileio import atomic_write_text, check_output_folder, text_lines
 from engine.images import IMAGE_SUFFIXES, load_image
 from engine.pose import NUM_JOINTS, Pose
 
@@ -150,20 +150,33 @@ def collect_items(sources: list[Path], frame_step: int = 1, max_frames: int | No
 # The journal: what has been done, image by image
 # ================================================================================================================
 def read_journal(out: Path) -> dict[str, dict]:
-    """name -> latest record. A line cut short by a kill is ignored (its image is simply done again)."""
+    """name -> latest record. A line cut short by a kill, or damaged, is ignored (its image is simply done
+    again): a record counts only with the fields the dataset is written from, of their types."""
     path = out / JOURNAL
     records: dict[str, dict] = {}
     if not path.exists():
         return records
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(rec, dict) and "name" in rec:
-                records[rec["name"]] = rec
+    for _, line in text_lines(path, DatasetError, "prepare journal"):
+        try:
+            rec = json.loads(line)
+        except (ValueError, RecursionError):
+            continue
+        if _valid_record(rec):
+            records[rec["name"]] = rec
     return records
+
+
+def _valid_record(rec) -> bool:
+    if not (isinstance(rec, dict) and isinstance(rec.get("name"), str) and isinstance(rec.get("status"), str)):
+        return False
+    if rec["status"] != "ok":
+        return True
+    try:
+        _record_pose(rec, (1, 1))
+    except (KeyError, TypeError, ValueError):
+        return False
+    return isinstance(rec.get("identity"), str) and isinstance(rec.get("order"), list) and \
+        isinstance(rec.get("group"), str)
 
 
 def _record_pose(rec: dict, size: tuple[int, int]) -> Pose:
@@ -384,8 +397,10 @@ def _video_scales(out: Path, pending: list[Item], size: tuple[int, int], detecto
     path = out / VIDEO_SCALES
     try:
         scales = json.loads(path.read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         scales = {}
+    if not isinstance(scales, dict) or not all(isinstance(v, (int, float)) for v in scales.values()):
+        scales = {}  # damaged: measured again
     todo: dict[str, list[Item]] = {}
     for it in pending:
         if it.frame is not None and it.group not in scales:
