@@ -124,19 +124,22 @@ def run(args) -> int:
     if args.source_pose and len(args.source_pose) != len(args.source):
         raise PoseEditorError("give one --source-pose per --source, or none")
     engine = _check_before_work(args)
+    images = [load_image(src) for src in args.source]  # a bad photo is refused before the detector starts
+    given = []
+    for path, src, img in zip(args.source_pose or [], args.source, images):
+        pose = Pose.load_json(path, img.shape[1], img.shape[0])
+        if (pose.width, pose.height) != (img.shape[1], img.shape[0]):
+            raise PoseFormatError(f"{path}: pose is for a {pose.width}x{pose.height} image, {src} is "
+                                  f"{img.shape[1]}x{img.shape[0]}")
+        given.append(pose)
 
     from .detect import PoseDetector, native_stderr_silenced, pose_mask
 
-    images, poses, masks = [], [], []
+    poses, masks = [], []
     with native_stderr_silenced(), PoseDetector() as detector:
-        for i, src in enumerate(args.source):
-            img = load_image(src)
-            images.append(img)
-            if args.source_pose:
-                pose = Pose.load_json(args.source_pose[i], img.shape[1], img.shape[0])
-                if (pose.width, pose.height) != (img.shape[1], img.shape[0]):
-                    raise PoseFormatError(f"{args.source_pose[i]}: pose is for a {pose.width}x{pose.height} "
-                                          f"image, {src} is {img.shape[1]}x{img.shape[0]}")
+        for i, (src, img) in enumerate(zip(args.source, images)):
+            if given:
+                pose = given[i]
                 poses.append(pose)
                 # the pose is given; the detector is asked only for the person's outline, and a photo it
                 # finds nobody in still renders, with the outline drawn from the given skeleton

@@ -152,8 +152,8 @@ def make_inputs(d: Path) -> dict[str, Path]:
     put("w_truncated.safetensors", dgan.read_bytes()[:100_000])
     put("w_header_garbage.safetensors", struct.pack("<Q", 40) + b"\xff" * 40 + b"\0" * 64)
     put("w_header_list.safetensors", struct.pack("<Q", 6) + b"[1, 2]" + b"\0" * 8)
-    put("w_header_offsets.safetensors", _weights_bytes({"a": {"dtype": "F32", "shape": [1], "data_offsets": ["0", "4"]}},
-                                                       b"\0" * 4))
+    bad_entry = {"a": {"dtype": "F32", "shape": [1], "data_offsets": ["0", "4"]}}
+    put("w_header_offsets.safetensors", _weights_bytes(bad_entry, b"\0" * 4))
     put("w_meta_notjson.safetensors", _weights_bytes({"__metadata__": {"poseeditor": "{oops"}}))
     put("w_meta_deep.safetensors", _weights_bytes({"__metadata__": {"poseeditor": "[" * 50_000 + "]" * 50_000}}))
     put("w_meta_numbers.safetensors", _weights_bytes({"__metadata__": {"poseeditor": 5}}))
@@ -189,7 +189,8 @@ def make_inputs(d: Path) -> dict[str, Path]:
     ds_variant("ds_json_size", **{"dataset.json": json.dumps(dict(info, image_size="big"))})
     ds_variant("ds_json_version", **{"dataset.json": json.dumps(dict(info, version="one"))})
     ds_variant("ds_json_flip", **{"dataset.json": json.dumps(dict(info, parsing_flip=[1, 2]))})
-    ds_variant("ds_latin1", **{"annotations.csv": ("\n".join(ann[:2]) + "\ncaf\u00e9" + ann[2] + "\n").encode("latin-1")})
+    latin1 = ("\n".join(ann[:2]) + "\ncaf\u00e9" + ann[2] + "\n").encode("latin-1")
+    ds_variant("ds_latin1", **{"annotations.csv": latin1})
     ds_variant("ds_short_row", **{"annotations.csv": "\n".join(ann[:2] + [ann[2].rsplit(",", 1)[0] + "]"]) + "\n"})
     ds_variant("ds_nan_row", **{"annotations.csv": "\n".join(ann[:2] + [re.sub(r"\[-?\d+", "[NaN", ann[2], 1)]) + "\n"})
     ds_variant("ds_pairs_fields", **{"pairs-test.csv": "from,to\na,b,c,d\n"})

@@ -25,6 +25,26 @@ def weights(name, backend="dgan"):
     return render_with("--backend", backend, "--weights", "{" + name + "}")
 
 
+def detect(src):
+    return ["--source", src, "--pose-out", "{out}/p.json"]
+
+
+def prepare(src, out="{out}/ds", *extra):
+    return ["prepare", src, "-o", out, *extra]
+
+
+def synth(*extra, out="{out}/ds"):
+    return ["synth", "-o", out, *extra]
+
+
+def import_weights(file, backend="dgan", out="{out}/o.safetensors"):
+    return ["import-weights", file, "--backend", backend, "-o", out]
+
+
+def evaluate(data):
+    return ["evaluate", "--backend", "warp", "--data", data]
+
+
 def link(kind, src="photo", name="o.png"):
     def setup(out, inputs):
         target = out / name
@@ -57,8 +77,9 @@ ROWS = [
     Row("cuda without a gpu", R, render_with("--device", "cuda"), "no usable GPU"),
     # ----- render: outputs that would overwrite an input -------------------------------------------------------
     Row("-o is the source", R, render_with(out="{photo}"), "overwrite an input"),
-    Row("-o is the source, other spelling", R, render_with(out="{photo}/../photo.png"), "overwrite an input|is a file"),
-    Row("-o is a symlink to the source", R, render_with(out="{out}/o.png"), "overwrite an input", setup=link("symlink")),
+    Row("-o is the source, other spelling", R, render_with(out="{root}/ds/../photo.png"), "overwrite an input"),
+    Row("-o is a symlink to the source", R, render_with(out="{out}/o.png"), "overwrite an input",
+        setup=link("symlink")),
     Row("-o is a hard link to the source", R, render_with(out="{out}/o.png"), "overwrite an input", setup=link("hard")),
     Row("-o is the target pose", R, render_with(out="{pose}"), "overwrite an input"),
     Row("-o is the weights", R, render_with("--backend", "dgan", "--weights", "{w_dgan}", out="{w_dgan}"),
@@ -80,12 +101,12 @@ ROWS = [
     Row("full disk writing -o", R, RENDER, "disk is full", fault="full-disk"),
     Row("full disk writing --pose-out", R, SRC + ["--pose-out", "{out}/p.json"], "disk is full", fault="full-disk"),
     # ----- render: photos --------------------------------------------------------------------------------------
-    Row("source missing", R, ["--source", "{out}/none.png", "--pose-out", "{out}/p.json"], "no such file"),
-    Row("source is a folder", R, ["--source", "{out}", "--pose-out", "{out}/p.json"], "is a folder"),
-    Row("source is text", R, ["--source", "{notes}", "--pose-out", "{out}/p.json"], "not an image"),
-    Row("source is empty", R, ["--source", "{empty}", "--pose-out", "{out}/p.json"], "not an image"),
-    Row("source is truncated", R, ["--source", "{truncated}", "--pose-out", "{out}/p.json"], "damaged|truncated"),
-    Row("source is 4x4 pixels", R, ["--source", "{tiny}", "--pose-out", "{out}/p.json"], "too small"),
+    Row("source missing", R, detect("{out}/none.png"), "no such file"),
+    Row("source is a folder", R, detect("{out}"), "is a folder"),
+    Row("source is text", R, detect("{notes}"), "not an image"),
+    Row("source is empty", R, detect("{empty}"), "not an image"),
+    Row("source is truncated", R, detect("{truncated}"), "damaged|truncated"),
+    Row("source is 4x4 pixels", R, detect("{tiny}"), "too small"),
     # ----- render: pose files ----------------------------------------------------------------------------------
     Row("target not JSON", R, render_with(target="{p_notjson}"), "not valid JSON"),
     Row("target empty", R, render_with(target="{p_empty}"), "not valid JSON"),
@@ -139,77 +160,72 @@ ROWS = [
     Row("train: no command", T, [], "COMMAND|command"),
     Row("train: unknown command", T, ["fly"], "invalid choice"),
     Row("synth: no -o", T, ["synth"], "-o"),
-    Row("synth: 0 identities", T, ["synth", "-o", "{out}/ds", "--identities", "0"], "out of range"),
-    Row("synth: identities not a number", T, ["synth", "-o", "{out}/ds", "--identities", "many"], "not a whole"),
-    Row("synth: 1 pose per identity", T, ["synth", "-o", "{out}/ds", "--poses-per-identity", "1"], "out of range"),
-    Row("synth: negative seed", T, ["synth", "-o", "{out}/ds", "--seed", "-1"], "out of range"),
-    Row("synth: size 8x8", T, ["synth", "-o", "{out}/ds", "--size", "8x8"], "out of range"),
-    Row("synth: size words", T, ["synth", "-o", "{out}/ds", "--size", "big"], "HEIGHTxWIDTH"),
+    Row("synth: 0 identities", T, synth("--identities", "0"), "out of range"),
+    Row("synth: identities not a number", T, synth("--identities", "many"), "not a whole"),
+    Row("synth: 1 pose per identity", T, synth("--poses-per-identity", "1"), "out of range"),
+    Row("synth: negative seed", T, synth("--seed", "-1"), "out of range"),
+    Row("synth: size 8x8", T, synth("--size", "8x8"), "out of range"),
+    Row("synth: size words", T, synth("--size", "big"), "HEIGHTxWIDTH"),
     # ----- train: synth / prepare outputs ------------------------------------------------------------------------
-    Row("synth: -o a file", T, ["synth", "-o", "{out}/f", "--identities", "1", "--poses-per-identity", "2"],
+    Row("synth: -o a file", T, synth("--identities", "1", "--poses-per-identity", "2", out="{out}/f"),
         "is a file", setup=make_file("f")),
-    Row("synth: -o under a file", T, ["synth", "-o", "{out}/f/ds", "--identities", "1", "--poses-per-identity", "2"],
+    Row("synth: -o under a file", T, synth("--identities", "1", "--poses-per-identity", "2", out="{out}/f/ds"),
         "is a file", setup=make_file("f")),
-    Row("synth: -o not empty", T, ["synth", "-o", "{out}", "--identities", "1", "--poses-per-identity", "2"],
+    Row("synth: -o not empty", T, synth("--identities", "1", "--poses-per-identity", "2", out="{out}"),
         "not empty", setup=make_file("keep.txt")),
-    Row("prepare: source missing", T, ["prepare", "{out}/none", "-o", "{out}/ds"], "no such file"),
-    Row("prepare: source a text file", T, ["prepare", "{notes}", "-o", "{out}/ds"], "neither a video nor a photo"),
-    Row("prepare: source an empty folder", T, ["prepare", "{emptydir}", "-o", "{out}/ds"], "no photos"),
-    Row("prepare: source a pose-gan dataset", T, ["prepare", "{posegan}", "-o", "{out}/ds"], "already a pose-gan"),
-    Row("prepare: source a broken video", T, ["prepare", "{broken}", "-o", "{out}/ds"], "cannot open the video"),
-    Row("prepare: -o is the source folder", T, ["prepare", "{people}", "-o", "{people}"], "inside the input"),
-    Row("prepare: -o inside the source folder", T, ["prepare", "{people}", "-o", "{people}/ds"], "inside the input"),
-    Row("prepare: -o a file", T, ["prepare", "{people}", "-o", "{out}/f"], "is a file", setup=make_file("f")),
-    Row("prepare: -o under a file", T, ["prepare", "{people}", "-o", "{out}/f/ds"], "is a file",
+    Row("prepare: source missing", T, prepare("{out}/none"), "no such file"),
+    Row("prepare: source a text file", T, prepare("{notes}"), "neither a video nor a photo"),
+    Row("prepare: source an empty folder", T, prepare("{emptydir}"), "no photos"),
+    Row("prepare: source a pose-gan dataset", T, prepare("{posegan}"), "already a pose-gan"),
+    Row("prepare: source a broken video", T, prepare("{broken}"), "cannot open the video"),
+    Row("prepare: -o is the source folder", T, prepare("{people}", "{people}"), "inside the input"),
+    Row("prepare: -o inside the source folder", T, prepare("{people}", "{people}/ds"), "inside the input"),
+    Row("prepare: -o a file", T, prepare("{people}", "{out}/f"), "is a file", setup=make_file("f")),
+    Row("prepare: -o under a file", T, prepare("{people}", "{out}/f/ds"), "is a file",
         setup=make_file("f")),
-    Row("prepare: -o a dataset of another size", T, ["prepare", "{people}", "-o", "{ds}", "--size", "64x32"],
+    Row("prepare: -o a dataset of another size", T, prepare("{people}", "{ds}", "--size", "64x32"),
         "prepared at 32x16|synthetic"),
-    Row("prepare: -o a folder of other things", T, ["prepare", "{people}", "-o", "{out}"], "not empty",
+    Row("prepare: -o a folder of other things", T, prepare("{people}", "{out}"), "not empty",
         setup=make_file("keep.txt")),
-    Row("prepare: --fps-step 0", T, ["prepare", "{people}", "-o", "{out}/ds", "--fps-step", "0"], "out of range"),
-    Row("prepare: --max-frames -1", T, ["prepare", "{people}", "-o", "{out}/ds", "--max-frames", "-1"],
+    Row("prepare: --fps-step 0", T, prepare("{people}", "{out}/ds", "--fps-step", "0"), "out of range"),
+    Row("prepare: --max-frames -1", T, prepare("{people}", "{out}/ds", "--max-frames", "-1"),
         "out of range"),
-    Row("prepare: --size 10x10", T, ["prepare", "{people}", "-o", "{out}/ds", "--size", "10x10"], "out of range"),
+    Row("prepare: --size 10x10", T, prepare("{people}", "{out}/ds", "--size", "10x10"), "out of range"),
     # ----- train: import-weights ---------------------------------------------------------------------------------
-    Row("import: file missing", T, ["import-weights", "{out}/none.pth", "--backend", "dgan", "-o",
-                                    "{out}/o.safetensors"], "no such file"),
-    Row("import: -o not .safetensors", T, ["import-weights", "{w_garbage}", "--backend", "dgan", "-o",
-                                           "{out}/o.bin"], "must end in .safetensors"),
-    Row("import: -o is the input", T, ["import-weights", "{w_no_meta}", "--backend", "dgan", "-o", "{w_no_meta}"],
+    Row("import: file missing", T, import_weights("{out}/none.pth"), "no such file"),
+    Row("import: -o not .safetensors", T, import_weights("{w_garbage}", out="{out}/o.bin"), "must end in .safetensors"),
+    Row("import: -o is the input", T, import_weights("{w_no_meta}", out="{w_no_meta}"),
         "overwrite an input"),
-    Row("import: -o in a missing folder", T, ["import-weights", "{w_garbage}", "--backend", "dgan", "-o",
-                                              "{out}/no/o.safetensors"], "does not exist"),
-    Row("import: unknown backend", T, ["import-weights", "{w_garbage}", "--backend", "nope", "-o",
-                                       "{out}/o.safetensors"], "unknown backend"),
-    Row("import: warp takes no weights", T, ["import-weights", "{w_garbage}", "--backend", "warp", "-o",
-                                             "{out}/o.safetensors"], "takes no weights"),
-    Row("import: a pickle that runs code", T, ["import-weights", "{w_evil}", "--backend", "dgan", "-o",
-                                               "{out}/o.safetensors"], "never unpickled"),
-    Row("import: garbage", T, ["import-weights", "{w_garbage}", "--backend", "dgan", "-o", "{out}/o.safetensors"],
+    Row("import: -o in a missing folder", T, import_weights("{w_garbage}", out="{out}/no/o.safetensors"),
+        "does not exist"),
+    Row("import: unknown backend", T, import_weights("{w_garbage}", "nope"), "unknown backend"),
+    Row("import: warp takes no weights", T, import_weights("{w_garbage}", "warp"), "takes no weights"),
+    Row("import: a pickle that runs code", T, import_weights("{w_evil}"), "never unpickled"),
+    Row("import: garbage", T, import_weights("{w_garbage}"),
         "not a readable PyTorch file"),
-    Row("import: damaged h5", T, ["import-weights", "{w_h5}", "--backend", "dgan", "-o", "{out}/o.safetensors"],
+    Row("import: damaged h5", T, import_weights("{w_h5}"),
         "not a readable HDF5"),
-    Row("import: another network's layout", T, ["import-weights", "{w_wrong_layout}", "--backend", "attention",
-                                                "-o", "{out}/o.safetensors"], "layout|do not fit|match"),
+    Row("import: another network's layout", T, import_weights("{w_wrong_layout}", "attention"),
+        "layout|do not fit|match"),
     # ----- train: datasets read by evaluate --------------------------------------------------------------------
-    Row("dataset missing", T, ["evaluate", "--backend", "warp", "--data", "{out}/none"], "no such dataset"),
-    Row("dataset.json a list", T, ["evaluate", "--backend", "warp", "--data", "{ds_json_list}"],
+    Row("dataset missing", T, evaluate("{out}/none"), "no such dataset"),
+    Row("dataset.json a list", T, evaluate("{ds_json_list}"),
         "not a poseeditor-dataset"),
-    Row("dataset.json image_size a string", T, ["evaluate", "--backend", "warp", "--data", "{ds_json_size}"],
+    Row("dataset.json image_size a string", T, evaluate("{ds_json_size}"),
         "image_size"),
-    Row("dataset.json version a string", T, ["evaluate", "--backend", "warp", "--data", "{ds_json_version}"],
+    Row("dataset.json version a string", T, evaluate("{ds_json_version}"),
         "version"),
-    Row("dataset.json parsing_flip a list", T, ["evaluate", "--backend", "warp", "--data", "{ds_json_flip}"],
+    Row("dataset.json parsing_flip a list", T, evaluate("{ds_json_flip}"),
         "parsing_flip"),
-    Row("annotations with a Latin-1 byte", T, ["evaluate", "--backend", "warp", "--data", "{ds_latin1}"],
+    Row("annotations with a Latin-1 byte", T, evaluate("{ds_latin1}"),
         r"line 3: not UTF-8"),
-    Row("annotation row of 17 joints", T, ["evaluate", "--backend", "warp", "--data", "{ds_short_row}"],
+    Row("annotation row of 17 joints", T, evaluate("{ds_short_row}"),
         r"line 3: .*17"),
-    Row("annotation row with NaN", T, ["evaluate", "--backend", "warp", "--data", "{ds_nan_row}"],
+    Row("annotation row with NaN", T, evaluate("{ds_nan_row}"),
         r"line 3: .*NaN"),
-    Row("pairs row of 4 fields", T, ["evaluate", "--backend", "warp", "--data", "{ds_pairs_fields}"],
+    Row("pairs row of 4 fields", T, evaluate("{ds_pairs_fields}"),
         r"line 2: expected 'from,to'"),
-    Row("pairs naming a missing image", T, ["evaluate", "--backend", "warp", "--data", "{ds_pairs_missing}"],
+    Row("pairs naming a missing image", T, evaluate("{ds_pairs_missing}"),
         r"line 2: image 'nobody.png'"),
     Row("evaluate weights with a NaN", T, ["evaluate", "{w_nan}", "--data", "{ds}"], "NaN or infinite"),
 ]
