@@ -152,12 +152,12 @@ def read_meta(path) -> WeightsMeta:
     return WeightsMeta.from_json(meta, path)
 
 
-def load_weights(path, backend: str | None = None) -> tuple[dict, WeightsMeta]:
-    """Load tensors (as torch tensors on the CPU) and metadata; check the backend when one is given.
+def load_weights(path, backend=None) -> tuple[dict, WeightsMeta]:
+    """Load tensors (as torch tensors on the CPU) and metadata; check the backend when one is given (a name,
+    or the backend class, which also checks its network configuration: check_config).
 
-    Everything that can be checked before the tensors are read is (the header, the metadata, and with a
-    backend its network configuration: check_config); then every tensor must be finite, since NaN or Inf
-    weights would render a silent black box.
+    Everything that can be checked before the tensors are read is; then every tensor must be finite, since
+    NaN or Inf weights would render a silent black box.
     """
     from safetensors import SafetensorError
     from safetensors.torch import load_file
@@ -165,9 +165,11 @@ def load_weights(path, backend: str | None = None) -> tuple[dict, WeightsMeta]:
     path = Path(path)
     meta = read_meta(path)
     if backend is not None:
-        if meta.backend != backend:
-            raise WeightsError(f"{path}: these are weights for the '{meta.backend}' backend, not '{backend}'")
-        check_config(backend, meta.config, path)
+        name = backend if isinstance(backend, str) else backend.name
+        if meta.backend != name:
+            raise WeightsError(f"{path}: these are weights for the '{meta.backend}' backend, not '{name}'")
+        if not isinstance(backend, str):  # the class: its network can be checked before anything is read
+            check_config(backend, meta.config, path)
     try:
         tensors = load_file(str(path), device="cpu")
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
@@ -212,22 +214,19 @@ def _bad_value(key: str, value) -> str | None:
     return f"{key} has a value of type {type(value).__name__}"
 
 
-def check_config(backend, config: dict, where="configuration") -> dict:
+def check_config(cls, config: dict, where="configuration") -> dict:
     """Refuse a network configuration that is malformed or asks for an absurd network, before it is built.
 
     The one place the limits live: the engine calls it when loading weights, the importer before converting,
     training before building a network from --config. Values are bounded one by one (image size, width, every
     integer), then the network is built on torch's meta device (shapes only, no memory) and its parameters
-    counted. ``backend`` is a name or a backend class. Returns the full configuration (the backend's defaults
-    under ``config``).
+    counted. ``cls`` is the backend class (engine.registry.backend_class(name) gives it). Returns the full
+    configuration (the backend's defaults under ``config``).
     """
     import torch
 
-    from .registry import backend_class
-
     if not isinstance(config, dict) or not all(isinstance(k, str) for k in config):
         raise WeightsError(f"{where}: the network configuration must be a JSON object")
-    cls = backend_class(backend) if isinstance(backend, str) else backend
     backend = cls.name
     full = dict(getattr(cls, "default_config", {}), **config)
     for k, v in full.items():

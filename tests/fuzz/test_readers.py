@@ -194,6 +194,7 @@ def config_keys():
 @SLOW
 @given(backend=st.sampled_from(BACKENDS), data=st.data())
 def test_network_configs(config_keys, backend, data):
+    from engine.registry import backend_class
     from engine.weights import MAX_IMAGE_SIDE, MAX_WIDTH, check_config
 
     keys = config_keys[backend]
@@ -202,7 +203,7 @@ def test_network_configs(config_keys, backend, data):
         st.dictionaries(st.sampled_from(keys), config_values, max_size=3),
     ))
     try:
-        full = check_config(backend, config, "fuzz")
+        full = check_config(backend_class(backend), config, "fuzz")
     except PoseEditorError as e:
         assert "\n" not in str(e)
         return
