@@ -90,15 +90,21 @@ def test_dev_zero_as_a_source_pose_stops_at_the_bound(bad_inputs, tmp_path):
     check(proc, "poseeditor-render", "larger than 16 MB")
 
 
-@pytest.fixture
-def full_disk(tmp_path):
-    """A 64 kB file system that is already full: needs root and mount (skipped elsewhere)."""
-    mnt = tmp_path / "full"
+def _mount_tmpfs(mnt: Path, options: str) -> None:
+    """A small tmpfs at ``mnt``: needs root and mount (skipped elsewhere; root passes every permission check,
+    so a real full or read-only file system is the only way to test those as root)."""
     mnt.mkdir()
     if os.geteuid() != 0 or not shutil.which("mount"):
-        pytest.skip("a real full disk needs root to mount a small tmpfs")
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)], capture_output=True).returncode:
+        pytest.skip("needs root to mount a small tmpfs")
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mnt)], capture_output=True).returncode:
         pytest.skip("cannot mount a tmpfs here")
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A 64 kB file system that is already full."""
+    mnt = tmp_path / "full"
+    _mount_tmpfs(mnt, "size=64k")
     try:
         with open(mnt / "filler", "wb") as f:
             try:
@@ -108,6 +114,26 @@ def full_disk(tmp_path):
         yield mnt
     finally:
         subprocess.run(["umount", str(mnt)], capture_output=True)
+
+
+@pytest.fixture
+def read_only_folder(tmp_path):
+    mnt = tmp_path / "ro"
+    _mount_tmpfs(mnt, "size=64k,ro")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", str(mnt)], capture_output=True)
+
+
+def test_a_read_only_folder_is_refused_before_any_work(bad_inputs, read_only_folder):
+    proc = render("--source", bad_inputs["photo"], "--source-pose", bad_inputs["pose"], "--target",
+                  bad_inputs["pose"], "-o", read_only_folder / "o.png")
+    check(proc, "poseeditor-render", "not writable")
+    proc = run("training.cli", "synth", "-o", read_only_folder / "ds", "--identities", "1",
+               "--poses-per-identity", "2")
+    check(proc, "poseeditor-train", "not writable")
+    assert list(read_only_folder.iterdir()) == []
 
 
 def test_a_real_full_disk_is_one_line_and_leaves_no_part_file(bad_inputs, full_disk):
