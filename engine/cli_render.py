@@ -11,16 +11,17 @@ Every user error is one line on stderr and exit status 2; --verbose shows traceb
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-from .errors import NoPersonError, PoseEditorError, PoseFormatError
+from .errors import NoPersonError, PoseEditorError, PoseFormatError, OneLineArgumentParser, error_line
 from .images import IMAGE_SUFFIXES
+
+PROG = "poseeditor-render"
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="poseeditor-render", description=__doc__.split("\n\n")[0])
+    p = OneLineArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     p.add_argument("--source", action="append", required=True, metavar="PHOTO",
                    help="reference photo of the person (repeat for several photos of the same person)")
     p.add_argument("--source-pose", action="append", metavar="POSE.json",
@@ -76,6 +77,33 @@ def retarget(pose, like):
     return Pose(xy, pose.present, like.width, like.height, pose.confidence)
 
 
+def _check_before_work(args):
+    """Everything that can be refused before a photo is read or a model loaded: the outputs (writable, not an
+    input, not each other) and the output's image type; with a target, the engine and its weights."""
+    from .fileio import check_outputs
+    from .images import image_format
+
+    inputs = [*args.source, *(args.source_pose or []), args.target, args.weights]
+    check_outputs({"pose file": args.pose_out, "rendered image": args.output}, inputs)
+    if args.output:
+        image_format(args.output)
+    from .pose import Pose
+
+    # pose files are small: read them now so a bad one is refused before the detector starts (1 x 1 stands in
+    # for the photo's size, which only a file without a canvas size needs, and only to scale)
+    for path in [*(args.source_pose or []), args.target]:
+        if path is not None and Path(path).suffix.lower() not in IMAGE_SUFFIXES:
+            Pose.load_json(path, 1, 1)
+    if not args.target:
+        return None
+    from .runtime import Engine
+
+    engine = Engine(args.backend, args.device, weights=args.weights)
+    if not engine.backend.ready:
+        raise PoseEditorError(f"backend '{args.backend}' has {engine.backend.weights_info.label}")
+    return engine
+
+
 def run(args) -> int:
     from .images import load_image, save_image
     from .pose import Pose
@@ -95,19 +123,23 @@ def run(args) -> int:
         raise PoseEditorError("give -o OUT.png for the rendered image")
     if args.source_pose and len(args.source_pose) != len(args.source):
         raise PoseEditorError("give one --source-pose per --source, or none")
+    engine = _check_before_work(args)
+    images = [load_image(src) for src in args.source]  # a bad photo is refused before the detector starts
+    given = []
+    for path, src, img in zip(args.source_pose or [], args.source, images):
+        pose = Pose.load_json(path, img.shape[1], img.shape[0])
+        if (pose.width, pose.height) != (img.shape[1], img.shape[0]):
+            raise PoseFormatError(f"{path}: pose is for a {pose.width}x{pose.height} image, {src} is "
+                                  f"{img.shape[1]}x{img.shape[0]}")
+        given.append(pose)
 
-    from .detect import PoseDetector, pose_mask
+    from .detect import PoseDetector, native_stderr_silenced, pose_mask
 
-    images, poses, masks = [], [], []
-    with PoseDetector() as detector:
-        for i, src in enumerate(args.source):
-            img = load_image(src)
-            images.append(img)
-            if args.source_pose:
-                pose = Pose.load_json(args.source_pose[i], img.shape[1], img.shape[0])
-                if (pose.width, pose.height) != (img.shape[1], img.shape[0]):
-                    raise PoseFormatError(f"{args.source_pose[i]}: pose is for a {pose.width}x{pose.height} "
-                                          f"image, {src} is {img.shape[1]}x{img.shape[0]}")
+    poses, masks = [], []
+    with native_stderr_silenced(), PoseDetector() as detector:
+        for i, (src, img) in enumerate(zip(args.source, images)):
+            if given:
+                pose = given[i]
                 poses.append(pose)
                 # the pose is given; the detector is asked only for the person's outline, and a photo it
                 # finds nobody in still renders, with the outline drawn from the given skeleton
@@ -126,11 +158,6 @@ def run(args) -> int:
             return 0
         target = _target_pose(args.target, poses[0], detector)
 
-    from .runtime import Engine
-
-    engine = Engine(args.backend, args.device, weights=args.weights)
-    if not engine.backend.ready:
-        raise PoseEditorError(f"backend '{args.backend}' has {engine.backend.weights_info.label}")
     engine.set_sources(images, poses, masks)
     out = engine.render(target)
     save_image(args.output, out)
@@ -142,10 +169,10 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
         return run(args)
-    except PoseEditorError as e:
+    except (PoseEditorError, OSError) as e:
         if args.verbose:
             raise
-        print(f"poseeditor-render: error: {e}", file=sys.stderr)
+        print(error_line(PROG, e), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

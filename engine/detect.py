@@ -31,25 +31,38 @@ MIN_BOX_SIDE = 8
 
 
 @contextlib.contextmanager
-def _quiet_native_stderr():
-    """mediapipe's C++ side prints TensorFlow Lite / absl notices straight to file descriptor 2 when a graph
-    starts; they mean nothing to a user of the CLI. Point fd 2 at /dev/null for the duration (Python-level
-    errors are raised as exceptions, not printed, so nothing useful is lost)."""
+def native_stderr_silenced():
+    """mediapipe's C++ side prints TensorFlow Lite / absl notices straight to file descriptor 2, some of them
+    from its graph threads at any moment until the graph is closed; they mean nothing to a user of the CLI.
+    Point fd 2 at /dev/null for the duration, while Python's own sys.stderr keeps writing to the real stderr
+    (errors are raised as exceptions, so nothing useful is lost). A CLI wraps a detector's whole life in it;
+    each detector call is wrapped too. POSEEDITOR_DEBUG=1 shows everything."""
     if os.environ.get("POSEEDITOR_DEBUG"):
         yield
         return
     try:
         sys.stderr.flush()
         saved = os.dup(2)
-    except OSError:  # no real fd 2 (some GUI launchers): nothing to hide
+    except (OSError, ValueError, AttributeError):  # no real fd 2 (some GUI launchers): nothing to hide
         yield
         return
+    python_stderr, own = sys.stderr, None
+    try:
+        if python_stderr.fileno() == 2:
+            own = open(os.dup(saved), "w", buffering=1, encoding=python_stderr.encoding, errors="backslashreplace")
+    except (OSError, ValueError, AttributeError):  # a replaced sys.stderr (a test's capture): leave it
+        pass
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
+        if own is not None:
+            sys.stderr = own
         os.dup2(devnull, 2)
         yield
     finally:
         os.dup2(saved, 2)
+        if own is not None:
+            sys.stderr = python_stderr
+            own.close()
         os.close(saved)
         os.close(devnull)
 
@@ -65,17 +78,18 @@ class PoseDetector:
     """Detects the most prominent person. One instance per thread (mediapipe graphs are not re-entrant)."""
 
     def __init__(self, min_confidence: float = 0.5):
-        import mediapipe as mp  # heavy import: only when a detector is built
+        with native_stderr_silenced():
+            import mediapipe as mp  # heavy import: only when a detector is built
 
         self._mp_pose = mp.solutions.pose
-        self._warm = False
-        with _quiet_native_stderr():
+        with native_stderr_silenced():
             self._graph = self._mp_pose.Pose(static_image_mode=True, model_complexity=1, enable_segmentation=True,
                                              min_detection_confidence=min_confidence)
         self._lock = threading.Lock()
 
     def close(self) -> None:
-        self._graph.close()
+        with native_stderr_silenced():
+            self._graph.close()
 
     def __enter__(self):
         return self
@@ -84,13 +98,10 @@ class PoseDetector:
         self.close()
 
     def _run(self, rgb: np.ndarray):
-        with self._lock:
-            if self._warm:
-                return self._graph.process(np.ascontiguousarray(rgb))
-            with _quiet_native_stderr():  # the notices come with the first frames only
-                result = self._graph.process(np.ascontiguousarray(rgb))
-            self._warm = True
-            return result
+        # every call: the notices come whenever a model first runs (the landmark model only once a person
+        # box is found, in any attempt) and with every frame whose landmarks are projected back
+        with self._lock, native_stderr_silenced():
+            return self._graph.process(np.ascontiguousarray(rgb))
 
     def detect(self, image: np.ndarray, name: str = "photo") -> Detection:
         """Return the pose and mask of the most prominent person; NoPersonError when there is none."""

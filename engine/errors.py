@@ -1,4 +1,5 @@
 """User-facing errors. Each carries a one-line message that the CLI prints and the app shows as-is."""
+import argparse
 
 
 class PoseEditorError(Exception):
@@ -23,3 +24,18 @@ class WeightsError(PoseEditorError):
 
 class DatasetError(PoseEditorError):
     """A dataset folder that cannot be used as it is."""
+
+
+def error_line(prog: str, error) -> str:
+    """The one line a CLI prints for a user error: ``prog: error: message``, whitespace folded."""
+    return f"{prog}: error: {' '.join(str(error).split()) or type(error).__name__}"
+
+
+class OneLineArgumentParser(argparse.ArgumentParser):
+    """argparse whose usage errors are error_line (exit status 2) instead of a usage block and then the error:
+    every failure of a CLI is one line."""
+
+    def error(self, message):
+        prog, *command = self.prog.split()  # a subcommand's parser is "prog command"
+        where = f"{' '.join(command)}: " if command else ""
+        self.exit(2, error_line(prog, f"{where}{message} (see --help)") + "\n")

@@ -9,6 +9,8 @@ inputs it was made from (``-o photo.jpg`` with ``--source photo.jpg`` must refus
     with atomic_output(out) as tmp:            # tmp is a Path beside out; write it however the format wants
         image.save(tmp)
     atomic_write_text(path, text)              # the common case
+    read_bounded(path, PoseFormatError, "pose file")   # the reading side: an endless input ends in one line
+    text_lines(path, DatasetError, "annotation CSV")   # (line number, text) with the line's own error
 """
 from __future__ import annotations
 
@@ -25,11 +27,19 @@ class OutputError(PoseEditorError):
     """A destination that cannot be written: a missing folder, a read-only one, a full disk, or an input."""
 
 
+# Text inputs (pose JSON, dataset.json, configs) are small; anything larger is not one of them, and reading
+# /dev/zero or an endless pipe must stop at a bound instead of filling memory.
+MAX_TEXT_BYTES = 16 * 2 ** 20
+MAX_LINE_BYTES = 2 ** 20
+
+
 def _same_file(a: Path, b: Path) -> bool:
     try:
-        return a.exists() and b.exists() and os.path.samefile(a, b)
+        if a.exists() and b.exists() and os.path.samefile(a, b):
+            return True
     except OSError:
-        return False
+        pass
+    return os.path.realpath(a) == os.path.realpath(b)
 
 
 def check_output(path, inputs: Iterable = (), what: str = "output") -> Path:
@@ -39,7 +49,7 @@ def check_output(path, inputs: Iterable = (), what: str = "output") -> Path:
         if src is None:
             continue
         src = Path(src)
-        if _same_file(path, src) or os.path.abspath(path) == os.path.abspath(src):
+        if _same_file(path, src):
             raise OutputError(f"{path}: the {what} would overwrite an input file; choose another name")
     if path.is_dir():
         raise OutputError(f"{path}: is a folder; give a file name for the {what}")
@@ -57,6 +67,95 @@ def check_output(path, inputs: Iterable = (), what: str = "output") -> Path:
     if path.exists() and not os.access(path, os.W_OK):
         raise OutputError(f"{path}: cannot write the {what}: the file exists and is read-only")
     return path
+
+
+def check_output_folder(path, inputs: Iterable = (), what: str = "output folder") -> Path:
+    """Like check_output for a folder that will be created if needed (with its parents): the nearest existing
+    ancestor must be a writable folder, and the folder may neither hold an input nor lie inside an input folder
+    (a dataset written into the photos it is made from would be read back as photos)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"{path}: is a file; the {what} must be a folder")
+    real = Path(os.path.realpath(path))
+    for src in inputs:
+        if src is None:
+            continue
+        s = Path(os.path.realpath(src))
+        if real == s or s.is_relative_to(real) or (Path(src).is_dir() and real.is_relative_to(s)):
+            raise OutputError(f"{path}: the {what} would hold or be inside the input {src}; choose another folder")
+    existing = next(p for p in [path, *path.absolute().parents] if p.exists() or p == Path(p.anchor))
+    if not existing.is_dir():
+        raise OutputError(f"{path}: cannot make the {what}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputError(f"{path}: cannot make the {what}: folder {existing} is not writable")
+    return path
+
+
+def check_outputs(outputs: dict, inputs: Iterable = ()) -> None:
+    """check_output for each ``{what: path}`` (None skipped), and no two outputs naming one file."""
+    given = [(what, Path(p)) for what, p in outputs.items() if p is not None]
+    for i, (what, path) in enumerate(given):
+        check_output(path, inputs, what)
+        for other_what, other in given[:i]:
+            if _same_file(path, other):
+                raise OutputError(f"{path}: named as both the {other_what} and the {what}; give two names")
+
+
+def read_bounded(path, error: type = PoseEditorError, what: str = "file", limit: int = MAX_TEXT_BYTES) -> bytes:
+    """The bytes of a small input file, at most ``limit`` of them; ``error`` (one line) for anything else."""
+    path = Path(path)
+    if path.is_dir():
+        raise error(f"{path}: is a folder, not a {what}")
+    try:
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
+    except OSError as e:
+        raise error(f"{path}: cannot read the {what} ({e.strerror or e})") from None
+    if len(data) > limit:
+        raise error(f"{path}: larger than {limit // 2 ** 20} MB, too large for a {what}")
+    return data
+
+
+def read_text(path, error: type = PoseEditorError, what: str = "file", limit: int = MAX_TEXT_BYTES) -> str:
+    """read_bounded, decoded as UTF-8 (a byte-order mark allowed)."""
+    data = read_bounded(path, error, what, limit)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        raise error(f"{Path(path)}: line {line}: not UTF-8 text (byte 0x{data[e.start]:02x}); save the {what} "
+                    f"as UTF-8") from None
+
+
+def text_lines(path, error: type = PoseEditorError, what: str = "file",
+               max_line: int = MAX_LINE_BYTES) -> Iterator[tuple[int, str]]:
+    """(line number, text without its newline) of a UTF-8 text file of any length, each line bounded, so a
+    bad byte or an endless line is reported with the line it is on."""
+    path = Path(path)
+    if path.is_dir():
+        raise error(f"{path}: is a folder, not a {what}")
+    try:
+        f = open(path, "rb")
+    except OSError as e:
+        raise error(f"{path}: cannot read the {what} ({e.strerror or e})") from None
+    with f:
+        lineno = 0
+        while True:
+            try:
+                raw = f.readline(max_line + 1)
+            except OSError as e:
+                raise error(f"{path}: cannot read the {what} ({e.strerror or e})") from None
+            if not raw:
+                return
+            lineno += 1
+            if len(raw) > max_line:
+                raise error(f"{path}: line {lineno}: longer than {max_line // 2 ** 20} MB; not a {what}")
+            try:
+                text = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+            except UnicodeDecodeError as e:
+                raise error(f"{path}: line {lineno}: not UTF-8 text (byte 0x{raw[e.start]:02x}); save the {what} "
+                            f"as UTF-8") from None
+            yield lineno, text.rstrip("\r\n")
 
 
 def describe_os_error(path, e: OSError, what: str = "output") -> str:

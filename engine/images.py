@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import ImageReadError
+from .fileio import atomic_output
 
 MAX_SIDE = 4096
 # PIL refuses images above ~179 MP as "decompression bombs"; we reduce large images ourselves instead.
@@ -72,14 +73,20 @@ def load_image(path, max_side: int = MAX_SIDE) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-def save_image(path, image: np.ndarray, quality: int = 95) -> None:
-    """Write RGB uint8 as PNG/JPEG/... chosen by suffix; writes to a temporary file first, then renames."""
+def image_format(path) -> str:
+    """PIL's format name for an output path's suffix; ImageReadError for a suffix no writer knows (checked
+    before any work, so a long render never ends in "unknown type")."""
     path = Path(path)
-    img = Image.fromarray(np.ascontiguousarray(image))
-    tmp = path.with_name(path.name + ".part")
     fmt = Image.registered_extensions().get(path.suffix.lower())
-    if fmt is None:
-        raise ImageReadError(f"{path}: unknown image type {path.suffix!r} (use .png or .jpg)")
+    if fmt is None or fmt not in Image.SAVE:
+        raise ImageReadError(f"{path}: unknown image type {path.suffix or '(no suffix)'!r} (use .png or .jpg)")
+    return fmt
+
+
+def save_image(path, image: np.ndarray, quality: int = 95) -> None:
+    """Write RGB uint8 as PNG/JPEG/... chosen by suffix, atomically (engine.fileio)."""
+    fmt = image_format(path)
+    img = Image.fromarray(np.ascontiguousarray(image))
     kw = {"quality": quality} if fmt == "JPEG" else {}
-    img.save(tmp, format=fmt, **kw)
-    tmp.replace(path)
+    with atomic_output(path, "image") as tmp:
+        img.save(tmp, format=fmt, **kw)

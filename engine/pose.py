@@ -12,12 +12,19 @@ Formats:
 from __future__ import annotations
 
 import json
+import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from .errors import PoseFormatError
+from .fileio import atomic_write_text, read_text
+
+# Bounds of what a pose file may say: a canvas beyond any photo the engine opens, coordinates far outside any
+# canvas, are a damaged file (1e308 would overflow the first multiplication), not a pose.
+MAX_CANVAS_SIDE = 65536
+MAX_COORDINATE = 1e6
 
 JOINT_NAMES = (
     "nose", "neck",
@@ -80,13 +87,6 @@ class Pose:
     @classmethod
     def empty(cls, width: int, height: int) -> "Pose":
         return cls(np.zeros((NUM_JOINTS, 2)), np.zeros(NUM_JOINTS, bool), width, height)
-
-    @classmethod
-    def default(cls, width: int, height: int) -> "Pose":
-        """A standing person filling most of the image height: the skeleton a user starts from by hand."""
-        from .presets import standing  # local import: presets imports Pose
-
-        return standing(width, height)
 
     def copy(self) -> "Pose":
         return Pose(self.xy.copy(), self.present.copy(), self.width, self.height, self.confidence.copy())
@@ -210,23 +210,21 @@ class Pose:
         kp = entry.get("pose_keypoints_2d") if isinstance(entry, dict) else None
         if not isinstance(kp, list):
             raise PoseFormatError("pose JSON person has no 'pose_keypoints_2d' list")
-        try:
-            arr = np.asarray(kp, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise PoseFormatError("pose_keypoints_2d holds values that are not numbers") from None
+        arr = _numbers(kp, "pose_keypoints_2d")
         if arr.ndim != 1 or arr.size not in (NUM_JOINTS * 3, 25 * 3):
             raise PoseFormatError(
                 f"pose_keypoints_2d has {arr.size} values; expected {NUM_JOINTS * 3} (18 joints x [x, y, c])")
-        if not np.all(np.isfinite(arr)):
-            raise PoseFormatError("pose_keypoints_2d holds NaN or infinite values")
         arr = arr.reshape(-1, 3)
         if len(arr) == 25:  # BODY_25: same first 8 joints; map the rest to COCO-18
             body25_to_coco = [0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18]
             arr = arr[body25_to_coco]
-        w = data.get("canvas_width", width)
-        h = data.get("canvas_height", height)
         present = arr[:, 2] > 0
         xy = arr[:, :2].copy()
+        xy[~present] = 0.0  # a missing joint's numbers mean nothing (and 1e308 would overflow below)
+        if np.abs(xy[present]).max(initial=0.0) > MAX_COORDINATE:
+            raise PoseFormatError(f"pose_keypoints_2d holds a coordinate beyond {MAX_COORDINATE:.0e} pixels")
+        w = _canvas_side(data.get("canvas_width", width), "canvas_width")
+        h = _canvas_side(data.get("canvas_height", height), "canvas_height")
         normalized = present.any() and np.all(xy[present] <= 1.0) and np.all(xy[present] >= 0.0)
         if w is None or h is None:
             if normalized:
@@ -234,32 +232,19 @@ class Pose:
             b = xy[present]
             w = int(np.ceil(b[:, 0].max() + 1)) if present.any() else 512
             h = int(np.ceil(b[:, 1].max() + 1)) if present.any() else 512
-        try:
-            w, h = int(w), int(h)
-        except (TypeError, ValueError):
-            raise PoseFormatError("canvas_width/canvas_height are not numbers") from None
-        if w <= 0 or h <= 0:
-            raise PoseFormatError(f"pose JSON canvas is {w}x{h}")
+            if not (0 < w <= MAX_CANVAS_SIDE and 0 < h <= MAX_CANVAS_SIDE):
+                raise PoseFormatError(f"pose JSON has no canvas size and its joints span {w}x{h} pixels")
         if normalized:
             xy = xy * np.array([w, h])
-        return cls(xy, present, w, h, np.where(present, arr[:, 2], 0.0))
+        return cls(xy, present, w, h, np.where(present, np.minimum(arr[:, 2], 1.0), 0.0))
 
     def save_json(self, path, normalized: bool = False) -> None:
-        Path(path).write_text(json.dumps(self.to_openpose(normalized), indent=1))
+        atomic_write_text(path, json.dumps(self.to_openpose(normalized), indent=1), "pose file")
 
     @classmethod
     def load_json(cls, path, width: int | None = None, height: int | None = None) -> "Pose":
         path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as e:
-            raise PoseFormatError(f"{path}: cannot read pose file ({e.strerror or e})") from None
-        except UnicodeDecodeError:
-            raise PoseFormatError(f"{path}: not a text file (expected OpenPose JSON)") from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise PoseFormatError(f"{path}: not valid JSON (line {e.lineno}: {e.msg})") from None
+        data = parse_json(read_text(path, PoseFormatError, "pose file"), path, PoseFormatError)
         try:
             return cls.from_openpose(data, width, height)
         except PoseFormatError as e:
@@ -281,19 +266,56 @@ class Pose:
         try:
             ys = json.loads(parts[1].strip())
             xs = json.loads(parts[2].strip())
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             raise PoseFormatError("joint lists are not of the form [v0, v1, ...]") from None
         if not (isinstance(ys, list) and isinstance(xs, list)):
             raise PoseFormatError("joint lists are not lists")
         if len(ys) != NUM_JOINTS or len(xs) != NUM_JOINTS:
             raise PoseFormatError(f"{len(ys)} y values and {len(xs)} x values; expected {NUM_JOINTS} each")
-        try:
-            y = np.asarray(ys, np.float64)
-            x = np.asarray(xs, np.float64)
-        except (TypeError, ValueError):
-            raise PoseFormatError("joint lists hold values that are not numbers") from None
+        y, x = _numbers(ys, "the y list"), _numbers(xs, "the x list")
+        if y.ndim != 1 or x.ndim != 1:
+            raise PoseFormatError("joint lists hold lists, not numbers")
         present = (x != -1) & (y != -1)
+        if max(np.abs(x[present]).max(initial=0.0), np.abs(y[present]).max(initial=0.0)) > MAX_COORDINATE:
+            raise PoseFormatError(f"a joint lies beyond {MAX_COORDINATE:.0e} pixels")
         return name, cls(np.stack([x, y], 1), present, width, height)
+
+
+def parse_json(text: str, path, error: type = PoseFormatError):
+    """json.loads whose every failure (syntax, 100,000-deep nesting, a 5,000-digit number) is one ``error``."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise error(f"{path}: not valid JSON (line {e.lineno}: {e.msg})") from None
+    except RecursionError:
+        raise error(f"{path}: not valid JSON (nested too deeply)") from None
+    except ValueError as e:  # an integer too long to convert
+        raise error(f"{path}: not valid JSON ({str(e).splitlines()[0][:80]})") from None
+
+
+def _numbers(values, what: str) -> np.ndarray:
+    """A list of JSON numbers as float64; PoseFormatError for anything else, NaN and infinity included."""
+    if any(isinstance(v, (str, bool)) or v is None for v in values):
+        raise PoseFormatError(f"{what} holds values that are not numbers")
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        raise PoseFormatError(f"{what} holds values that are not numbers") from None
+    if not np.all(np.isfinite(arr)):
+        raise PoseFormatError(f"{what} holds NaN or infinite values")
+    return arr
+
+
+def _canvas_side(value, key: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise PoseFormatError(f"{key} is not a number")
+    if not np.isfinite(value) or not 0 < value <= MAX_CANVAS_SIDE:
+        raise PoseFormatError(f"{key} is {value}; a canvas side must be 1..{MAX_CANVAS_SIDE} pixels")
+    if int(value) == 0:
+        raise PoseFormatError(f"{key} is {value}; a canvas side must be 1..{MAX_CANVAS_SIDE} pixels")
+    return int(value)
 
 
 def pose_distance(a: Pose, b: Pose) -> float:

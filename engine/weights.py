@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
+import math
+import numbers
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,10 +22,21 @@ from pathlib import Path
 import numpy as np
 
 from .errors import WeightsError
+from .fileio import atomic_output
 
 FORMAT = "poseeditor-weights"
 FORMAT_VERSION = 1
 META_KEY = "poseeditor"
+
+# What a network configuration may ask for, checked before anything is built or allocated (check_config).
+# The largest paper network is 90M parameters at 256 pixels a side; these bounds leave room above that and
+# refuse the 20 GB / 3 TB requests a damaged or hostile file can make.
+MAX_PARAMETERS = 300_000_000
+MAX_IMAGE_SIDE = 1024
+MIN_IMAGE_SIDE = 16
+MAX_WIDTH = 4.0          # the width multiplier: 1.0 is the paper's, 0.25 the app's
+MAX_CONFIG_INT = 1024    # channel counts, block counts, references: the largest shipped is 256
+MAX_HEADER_BYTES = 100_000_000
 
 
 @dataclass
@@ -47,17 +59,31 @@ class WeightsMeta:
     def from_json(cls, text: str, path) -> "WeightsMeta":
         try:
             d = json.loads(text)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             raise WeightsError(f"{path}: PoseEditor metadata is not valid JSON") from None
         if not isinstance(d, dict) or d.get("format") != FORMAT or "backend" not in d:
             raise WeightsError(f"{path}: metadata is not PoseEditor weights metadata")
-        if int(d.get("format_version", 0)) > FORMAT_VERSION:
-            raise WeightsError(f"{path}: weights format version {d['format_version']} is newer than this "
+
+        def field_of(key, kinds, default):
+            v = d.get(key, default)
+            if v is None:
+                v = default
+            if not isinstance(v, kinds) or isinstance(v, bool):  # no field is a flag: True is not 1 here
+                raise WeightsError(f"{path}: metadata field {key!r} has the wrong type ({type(v).__name__})")
+            return v
+
+        version = field_of("format_version", int, 1)
+        if version > FORMAT_VERSION:
+            raise WeightsError(f"{path}: weights format version {version} is newer than this "
                                f"PoseEditor understands ({FORMAT_VERSION}); update PoseEditor")
-        return cls(backend=str(d["backend"]), config=dict(d.get("config") or {}),
-                   image_size=tuple(int(v) for v in d.get("image_size", (256, 256))),
-                   provenance=dict(d.get("provenance") or {}), label=str(d.get("label", "")),
-                   created=str(d.get("created", "")), format_version=int(d.get("format_version", 1)))
+        size = field_of("image_size", (list, tuple), [256, 256])
+        if len(size) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in size):
+            raise WeightsError(f"{path}: metadata image_size must be [height, width] in pixels")
+        if not isinstance(d["backend"], str) or not d["backend"]:
+            raise WeightsError(f"{path}: metadata field 'backend' has the wrong type ({type(d['backend']).__name__})")
+        return cls(backend=d["backend"], config=field_of("config", dict, {}),
+                   image_size=(size[0], size[1]), provenance=field_of("provenance", dict, {}),
+                   label=field_of("label", str, ""), created=field_of("created", str, ""), format_version=version)
 
 
 def _sniff(path: Path) -> bytes:
@@ -86,13 +112,27 @@ def _read_header(path: Path) -> dict:
         raise WeightsError(f"{path}: file is empty or truncated ({size} bytes)")
     with open(path, "rb") as f:
         n = struct.unpack("<Q", f.read(8))[0]
-        if n <= 0 or n > min(size - 8, 100_000_000):
+        if n <= 0 or n > min(size - 8, MAX_HEADER_BYTES):
             raise WeightsError(f"{path}: not a safetensors file (or it is truncated)")
         try:
             header = json.loads(f.read(n))
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # JSON, UTF-8 and too-long-integer errors are all ValueErrors
             raise WeightsError(f"{path}: not a safetensors file (header is not JSON)") from None
-    end = 8 + n + max((int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"), default=0)
+    if not isinstance(header, dict):
+        raise WeightsError(f"{path}: not a safetensors file (header is not a JSON object)")
+    end = 8 + n
+    for k, v in header.items():
+        if k == "__metadata__":
+            if not isinstance(v, dict) or not all(isinstance(x, str) for x in v.values()):
+                raise WeightsError(f"{path}: safetensors __metadata__ must map names to strings")
+            continue
+        offsets = v.get("data_offsets") if isinstance(v, dict) else None
+        if not (isinstance(offsets, list) and len(offsets) == 2
+                and all(isinstance(o, int) and not isinstance(o, bool) and o >= 0 for o in offsets)
+                and isinstance(v.get("dtype"), str) and isinstance(v.get("shape"), list)
+                and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in v["shape"])):
+            raise WeightsError(f"{path}: not a safetensors file (entry {str(k)[:60]!r} of the header is malformed)")
+        end = max(end, 8 + n + offsets[1])
     if end > size:
         raise WeightsError(f"{path}: file is truncated ({size} of {end} bytes); download or copy it again")
     return header
@@ -112,36 +152,121 @@ def read_meta(path) -> WeightsMeta:
     return WeightsMeta.from_json(meta, path)
 
 
-def load_weights(path, backend: str | None = None) -> tuple[dict, WeightsMeta]:
-    """Load tensors (as torch tensors on the CPU) and metadata; check the backend when one is given."""
+def load_weights(path, backend=None) -> tuple[dict, WeightsMeta]:
+    """Load tensors (as torch tensors on the CPU) and metadata; check the backend when one is given (a name,
+    or the backend class, which also checks its network configuration: check_config).
+
+    Everything that can be checked before the tensors are read is; then every tensor must be finite, since
+    NaN or Inf weights would render a silent black box.
+    """
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     path = Path(path)
     meta = read_meta(path)
-    if backend is not None and meta.backend != backend:
-        raise WeightsError(f"{path}: these are weights for the '{meta.backend}' backend, not '{backend}'")
+    if backend is not None:
+        name = backend if isinstance(backend, str) else backend.name
+        if meta.backend != name:
+            raise WeightsError(f"{path}: these are weights for the '{meta.backend}' backend, not '{name}'")
+        if not isinstance(backend, str):  # the class: its network can be checked before anything is read
+            check_config(backend, meta.config, path)
     try:
         tensors = load_file(str(path), device="cpu")
-    except (SafetensorError, OSError, ValueError) as e:
-        raise WeightsError(f"{path}: cannot read tensors ({e})") from None
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise WeightsError(f"{path}: cannot read tensors ({str(e).splitlines()[0][:160] if str(e) else ''})") from None
+    check_finite(tensors, path)
     return tensors, meta
 
 
+def check_finite(tensors: dict, path) -> None:
+    """WeightsError naming the first floating-point tensor that holds NaN or infinity."""
+    import torch
+
+    for k, t in tensors.items():
+        if isinstance(t, torch.Tensor) and t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise WeightsError(f"{path}: tensor {k} holds NaN or infinite values (a damaged file, or training "
+                               f"that diverged); these weights cannot render")
+
+
+def _bad_value(key: str, value) -> str | None:
+    """Why one configuration value is out of bounds, or None."""
+    if key == "image_size":
+        if not (isinstance(value, (list, tuple)) and len(value) == 2
+                and all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
+            return "image_size must be [height, width] in pixels"
+        if not all(MIN_IMAGE_SIDE <= v <= MAX_IMAGE_SIDE for v in value):
+            return f"image_size {value[0]}x{value[1]} is outside {MIN_IMAGE_SIDE}..{MAX_IMAGE_SIDE} a side"
+        return None
+    if key == "width":
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value <= MAX_WIDTH:
+            return f"width {value!r} is outside (0, {MAX_WIDTH:g}]"
+        return None
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return None
+    if isinstance(value, numbers.Integral):
+        return None if -MAX_CONFIG_INT <= value <= MAX_CONFIG_INT else f"{key} {value} is beyond {MAX_CONFIG_INT}"
+    if isinstance(value, numbers.Real):
+        return None if math.isfinite(value) else f"{key} is {value}"
+    if isinstance(value, (list, tuple)):
+        return next((why for v in value if (why := _bad_value(key, v))), None)
+    if isinstance(value, dict):
+        return next((why for k, v in value.items() if (why := _bad_value(f"{key}.{k}", v))), None)
+    return f"{key} has a value of type {type(value).__name__}"
+
+
+def check_config(cls, config: dict, where="configuration") -> dict:
+    """Refuse a network configuration that is malformed or asks for an absurd network, before it is built.
+
+    The one place the limits live: the engine calls it when loading weights, the importer before converting,
+    training before building a network from --config. Values are bounded one by one (image size, width, every
+    integer), then the network is built on torch's meta device (shapes only, no memory) and its parameters
+    counted. ``cls`` is the backend class (engine.registry.backend_class(name) gives it). Returns the full
+    configuration (the backend's defaults under ``config``).
+    """
+    import torch
+
+    if not isinstance(config, dict) or not all(isinstance(k, str) for k in config):
+        raise WeightsError(f"{where}: the network configuration must be a JSON object")
+    backend = cls.name
+    full = dict(getattr(cls, "default_config", {}), **config)
+    for k, v in full.items():
+        why = _bad_value(k, v)
+        if why:
+            raise WeightsError(f"{where}: network configuration refused: {why}")
+    build = getattr(cls, "build_network", None)
+    key = (backend, json.dumps(full, sort_keys=True, default=str))
+    # the shipped configuration needs no count; a meta-device build costs ~0.1 s (3 s the first time a
+    # spectral-norm network is built on it: torch imports its meta kernels), so each is counted once
+    if build is None or full == getattr(cls, "default_config", None) or key in _COUNTED:
+        return full
+    try:
+        with torch.device("meta"):
+            net = build(full)
+    except Exception as e:  # noqa: BLE001 - any failure to build is the configuration's fault
+        first = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
+        raise WeightsError(f"{where}: the {backend} network cannot be built from this configuration ({first})") \
+            from None
+    count = sum(t.numel() for t in net.parameters()) + sum(t.numel() for t in net.buffers())
+    if count > MAX_PARAMETERS:
+        raise WeightsError(f"{where}: network configuration refused: {count / 1e6:.0f}M parameters "
+                           f"(at most {MAX_PARAMETERS // 1_000_000}M)")
+    _COUNTED.add(key)
+    return full
+
+
+_COUNTED: set = set()
+
+
 def save_weights(path, tensors: dict, meta: WeightsMeta) -> Path:
-    """Write atomically (temporary file, then rename): a killed process never leaves a half-written file."""
+    """Write atomically (engine.fileio): a killed process never leaves a half-written file."""
     import torch
     from safetensors.torch import save_file
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     clean = {k: (v.detach().to("cpu").contiguous() if isinstance(v, torch.Tensor) else torch.as_tensor(np.asarray(v)))
              for k, v in tensors.items()}
-    tmp = path.with_name(path.name + ".part")
-    save_file(clean, str(tmp), metadata={META_KEY: meta.to_json()})
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    tmp.replace(path)
+    with atomic_output(path, "weights file") as tmp:
+        save_file(clean, str(tmp), metadata={META_KEY: meta.to_json()})
     return path
 
 

@@ -53,7 +53,9 @@ def _chosen(argv: list[str]) -> str | None:
 
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     parent = _verbose_parent()
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0], parents=[parent],
+    from engine.errors import OneLineArgumentParser  # usage errors are one line too
+
+    parser = OneLineArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0], parents=[parent],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog="Run `poseeditor-train COMMAND --help` for a command's options.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

@@ -15,6 +15,7 @@ then written in the engine format with provenance {"imported_from": file name}.
 from __future__ import annotations
 
 import pickle
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -49,16 +50,23 @@ def _unwrap(obj):
 def read_torch(path: Path) -> dict[str, np.ndarray]:
     import torch
 
+    with open(path, "rb") as f:
+        head = f.read(2)
+    if head != b"PK" and head[:1] != b"\x80":  # neither torch.save's zip nor a pickle's protocol mark
+        raise WeightsError(f"{path}: not a readable PyTorch file (neither a zip archive nor a pickle)")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about pickle protocols on stderr; the error says enough
+            warnings.simplefilter("ignore")
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        why = str(e).strip().splitlines()
-        detail = next((ln for ln in why if "GLOBAL" in ln.upper()), None)
+        why = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()]
+        after = next((why[i + 1] for i, ln in enumerate(why[:-1]) if "WeightsUnpickler error" in ln), None)
+        detail = next((ln for ln in why if "GLOBAL" in ln.upper()), after)
         if detail is None:  # not refused for its content: the file is not a pickle at all
             raise WeightsError(f"{path}: not a readable PyTorch file ({(why[0] if why else '')[:160]})") from None
         raise WeightsError(f"{path}: holds Python objects beyond a plain state dict, which are never unpickled "
-                           f"here ({detail.strip()[:160]}); save model.state_dict() instead") from None
-    except (RuntimeError, EOFError, ValueError, OSError) as e:
+                           f"here ({detail[:160]}); save model.state_dict() instead") from None
+    except Exception as e:  # noqa: BLE001 - torch.load fails in many types on a damaged file: all are the file's
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise WeightsError(f"{path}: not a readable PyTorch file ({first[:160]})") from None
     out: dict = {}
@@ -76,8 +84,9 @@ def read_h5(path: Path) -> dict[str, np.ndarray]:
                 if isinstance(node, h5py.Dataset):
                     out[name] = np.asarray(node[()])
             f.visititems(visit)
-    except OSError as e:
-        raise WeightsError(f"{path}: not a readable HDF5 file ({e})") from None
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError) as e:  # h5py's ways of meeting a damaged file
+        raise WeightsError(f"{path}: not a readable HDF5 file ({str(e).splitlines()[0][:160] if str(e) else ''})") \
+            from None
     return out
 
 
@@ -111,11 +120,14 @@ def read_foreign(path) -> dict[str, np.ndarray]:
 
 
 def _check_builds(cls, tensors: dict, config: dict, path: Path) -> None:
-    """The converted tensors must be exactly the state dict of the network their config builds."""
+    """The converted tensors must be finite and exactly the state dict of the network their config builds,
+    a config within engine.weights.check_config's bounds."""
     import torch
 
-    from engine.weights import check_state_dict
+    from engine.weights import check_config, check_finite, check_state_dict
 
+    check_config(cls, config, path)
+    check_finite(tensors, path)
     try:
         with torch.device("meta"):  # shapes only, no allocation (paper networks are hundreds of MB)
             net = cls.build_network(dict(cls.default_config, **config))
@@ -128,10 +140,12 @@ def import_weights(path, backend: str, out, label: str | None = None) -> tuple[P
     """Convert ``path`` for ``backend`` and write ``out``; returns (out path, summary)."""
     import torch
 
+    from engine.fileio import check_output
     from engine.registry import backend_class
     from engine.weights import WeightsMeta, save_weights
 
     path, out = Path(path), Path(out)
+    check_output(out, [path], "weights file")
     cls = backend_class(backend)
     convert = getattr(cls, "convert_foreign", None)
     if not getattr(cls, "needs_weights", True) or not hasattr(cls, "build_network"):

@@ -1,4 +1,4 @@
-"""``poseeditor-train prepare``: photos or a video of people -> a training dataset folder (training/datasets.py).
+"""``poseeditor-train prepare``: photos or a video of people -> a dataset folder (training/dataset_format.py).
 
 Sources:
 - a video (one person): frames sampled (every ``frame_step``-th, at most ``max_frames`` spread over the video);
@@ -23,6 +23,7 @@ the folder is ever deleted; the CSVs and dataset.json are rewritten (atomically)
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -34,13 +35,14 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import DatasetError, ImageReadError, NoPersonError
+from engine.fileio import atomic_write_text, check_output_folder, text_lines
 from engine.images import IMAGE_SUFFIXES, load_image
 from engine.pose import NUM_JOINTS, Pose
 
-from .datasets import (make_pairs, mask_path, parsing_path, read_dataset_json, save_png, write_annotations,
-                       write_dataset_json, write_identities, write_pairs)
+from .dataset_format import (make_pairs, mask_path, parsing_path, read_dataset_json, save_png,
+                             write_annotations, write_dataset_json, write_identities, write_pairs)
 from .protocol import TEST_FRACTION, split_counts
-from .synth import parse_size
+from .synth import int_in, parse_size
 from .video import frame_count, is_video, planned_frames, read_frames
 
 JOURNAL = "prepare-journal.jsonl"
@@ -147,20 +149,33 @@ def collect_items(sources: list[Path], frame_step: int = 1, max_frames: int | No
 # The journal: what has been done, image by image
 # ================================================================================================================
 def read_journal(out: Path) -> dict[str, dict]:
-    """name -> latest record. A line cut short by a kill is ignored (its image is simply done again)."""
+    """name -> latest record. A line cut short by a kill, or damaged, is ignored (its image is simply done
+    again): a record counts only with the fields the dataset is written from, of their types."""
     path = out / JOURNAL
     records: dict[str, dict] = {}
     if not path.exists():
         return records
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(rec, dict) and "name" in rec:
-                records[rec["name"]] = rec
+    for _, line in text_lines(path, DatasetError, "prepare journal"):
+        try:
+            rec = json.loads(line)
+        except (ValueError, RecursionError):
+            continue
+        if _valid_record(rec):
+            records[rec["name"]] = rec
     return records
+
+
+def _valid_record(rec) -> bool:
+    if not (isinstance(rec, dict) and isinstance(rec.get("name"), str) and isinstance(rec.get("status"), str)):
+        return False
+    if rec["status"] != "ok":
+        return True
+    try:
+        _record_pose(rec, (1, 1))
+    except (KeyError, TypeError, ValueError):
+        return False
+    return isinstance(rec.get("identity"), str) and isinstance(rec.get("order"), list) and \
+        isinstance(rec.get("group"), str)
 
 
 def _record_pose(rec: dict, size: tuple[int, int]) -> Pose:
@@ -173,10 +188,10 @@ def _files_done(out: Path, name: str) -> bool:
     return (out / "images" / name).is_file() and mask_path(out, name).is_file() and parsing_path(out, name).is_file()
 
 
-def _check_output(out: Path, size: tuple[int, int]) -> None:
-    """The output folder is new, empty, or an earlier prepare run at the same size: never anything else."""
-    if out.exists() and not out.is_dir():
-        raise DatasetError(f"{out}: is a file; the dataset must go in a folder")
+def _check_output(out: Path, size: tuple[int, int], sources=()) -> None:
+    """The output folder is new, empty, or an earlier prepare run at the same size: never anything else, never
+    beside or inside the sources, and writable (engine.fileio.check_output_folder)."""
+    check_output_folder(out, sources, "dataset folder")
     if not out.exists() or not any(out.iterdir()):
         return
     info = read_dataset_json(out) if (out / "dataset.json").exists() else None
@@ -291,7 +306,7 @@ def prepare_dataset(sources: list[Path], out: Path, size=(256, 176), frame_step:
     size = (int(size[0]), int(size[1]))
     if not sources:
         raise DatasetError("no sources given (photos folder or video)")
-    _check_output(out, size)
+    _check_output(out, size, sources)
     items = collect_items([Path(s) for s in sources], frame_step, max_frames)
     if not items:
         raise DatasetError(f"{', '.join(map(str, sources))}: nothing to prepare")
@@ -308,12 +323,13 @@ def prepare_dataset(sources: list[Path], out: Path, size=(256, 176), frame_step:
     no_person_files: list[str] = []
     detect_seconds = 0.0
     if pending:
-        from engine.detect import PoseDetector
+        from engine.detect import PoseDetector, native_stderr_silenced
 
-        detector = PoseDetector()
-        scales = _video_scales(out, pending, size, detector)
-        log = open(out / JOURNAL, "a", encoding="utf-8")
-        try:
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(native_stderr_silenced())  # the detector's notices come until it is closed
+            detector = stack.enter_context(PoseDetector())
+            scales = _video_scales(out, pending, size, detector)
+            log = stack.enter_context(open(out / JOURNAL, "a", encoding="utf-8"))
             for k, (it, image) in enumerate(_images(pending)):
                 rec = {"name": it.name, "identity": it.identity, "source": str(it.source), "frame": it.frame,
                        "order": list(it.order), "group": it.group}
@@ -337,9 +353,6 @@ def prepare_dataset(sources: list[Path], out: Path, size=(256, 176), frame_step:
                     progress(k + 1, len(pending), it.name)
             log.flush()
             os.fsync(log.fileno())
-        finally:
-            log.close()
-            detector.close()
 
     # the dataset: everything this folder holds from every run, not only this run's sources
     records = [r for r in journal.values() if r["status"] == "ok" and _files_done(out, r["name"])]
@@ -382,8 +395,10 @@ def _video_scales(out: Path, pending: list[Item], size: tuple[int, int], detecto
     path = out / VIDEO_SCALES
     try:
         scales = json.loads(path.read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         scales = {}
+    if not isinstance(scales, dict) or not all(isinstance(v, (int, float)) for v in scales.values()):
+        scales = {}  # damaged: measured again
     todo: dict[str, list[Item]] = {}
     for it in pending:
         if it.frame is not None and it.group not in scales:
@@ -399,9 +414,7 @@ def _video_scales(out: Path, pending: list[Item], size: tuple[int, int], detecto
         if heights:
             scales[group] = float(np.percentile(heights, 90))
     if todo:
-        tmp = path.with_name(path.name + ".part")
-        tmp.write_text(json.dumps(scales, indent=1))
-        tmp.replace(path)
+        atomic_write_text(path, json.dumps(scales, indent=1), "video scales")
     return scales
 
 
@@ -442,20 +455,21 @@ def add_arguments(parser) -> None:
     parser.add_argument("-o", "--out", required=True, type=Path, help="dataset folder (new, or one to continue)")
     parser.add_argument("--size", type=parse_size, default=(256, 176),
                         help="crop size HEIGHTxWIDTH (default 256x176; e.g. 256x256, 128x64)")
-    parser.add_argument("--fps-step", dest="frame_step", type=int, default=1, metavar="N",
+    parser.add_argument("--fps-step", dest="frame_step", type=int_in(1, 1_000_000), default=1, metavar="N",
                         help="take every N-th frame of a video (default 1)")
-    parser.add_argument("--max-frames", type=int, default=None, metavar="N",
+    parser.add_argument("--max-frames", type=int_in(1, 10_000_000), default=None, metavar="N",
                         help="at most N frames per video, spread over the whole video")
 
 
-def _progress_printer(stream=sys.stderr):
+def _progress_printer(stream=None):
     start = time.perf_counter()
 
     def show(done, total, name):
         rate = done / max(time.perf_counter() - start, 1e-6)
         end = "\n" if done == total else ""
-        stream.write(f"\rprepare {done}/{total}  {rate:.1f} img/s  {name[:40]:<40}{end}")
-        stream.flush()
+        out = stream or sys.stderr  # looked up each time: detection swaps sys.stderr (native_stderr_silenced)
+        out.write(f"\rprepare {done}/{total}  {rate:.1f} img/s  {name[:40]:<40}{end}")
+        out.flush()
     return show
 
 

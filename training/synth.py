@@ -25,10 +25,11 @@ import cv2
 import numpy as np
 
 from engine.errors import DatasetError
+from engine.fileio import check_output_folder
 from engine.pose import J, NUM_JOINTS, Pose
 
-from .datasets import (make_pairs, mask_path, parsing_path, read_dataset_json, save_png, write_annotations,
-                       write_dataset_json, write_identities, write_pairs)
+from .dataset_format import (make_pairs, mask_path, parsing_path, read_dataset_json, save_png,
+                             write_annotations, write_dataset_json, write_identities, write_pairs)
 
 LABEL = {"head": 1, "torso": 2, "r_upper_arm": 3, "r_lower_arm": 4, "l_upper_arm": 5, "l_lower_arm": 6,
          "r_thigh": 7, "r_shin": 8, "l_thigh": 9, "l_shin": 10}
@@ -383,7 +384,7 @@ def _split_identities(n: int) -> list[str]:
 
 def make_synthetic_dataset(out: Path, identities: int, poses_per_identity: int, size=(128, 64), seed: int = 0,
                            progress=None) -> dict:
-    """Write a synthetic dataset in the format of training/datasets.py; returns a summary dict.
+    """Write a synthetic dataset in the format of training/dataset_format.py; returns a summary dict.
 
     Identities ``0000``... are split by identity (the last ~20% are test). With one identity, its poses are split
     instead (the last ~20% are test). An existing folder is never overwritten: the same command again finds the
@@ -396,6 +397,7 @@ def make_synthetic_dataset(out: Path, identities: int, poses_per_identity: int, 
     if min(size) < 16:
         raise DatasetError(f"image size {size[0]}x{size[1]} is too small (at least 16 pixels a side)")
     params = {"identities": int(identities), "poses_per_identity": int(poses_per_identity), "seed": int(seed)}
+    check_output_folder(out, (), "dataset folder")
     if out.exists() and any(out.iterdir()):
         info = read_dataset_json(out) if (out / "dataset.json").exists() else None
         if info and info.get("synth") == params and info.get("image_size") == list(size):
@@ -454,13 +456,31 @@ def parse_size(text: str) -> tuple[int, int]:
     return h, w
 
 
+def int_in(lo: int, hi: int):
+    """An argparse type: a whole number in lo..hi (a one-line usage error otherwise)."""
+    import argparse
+
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not lo <= v <= hi:
+            raise argparse.ArgumentTypeError(f"{v} is out of range ({lo}..{hi})")
+        return v
+
+    parse.__name__ = "whole number"
+    return parse
+
+
 def add_arguments(parser) -> None:
     parser.description = "Write a dataset of procedural people with exact poses, masks and part labels."
     parser.add_argument("-o", "--out", required=True, type=Path, help="new dataset folder")
-    parser.add_argument("--identities", type=int, default=20, help="number of people (default 20)")
-    parser.add_argument("--poses-per-identity", type=int, default=10, help="images per person (default 10)")
+    parser.add_argument("--identities", type=int_in(1, 100_000), default=20, help="number of people (default 20)")
+    parser.add_argument("--poses-per-identity", type=int_in(2, 10_000), default=10,
+                        help="images per person (default 10)")
     parser.add_argument("--size", type=parse_size, default=(128, 64), help="HEIGHTxWIDTH (default 128x64)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same dataset)")
+    parser.add_argument("--seed", type=int_in(0, 2 ** 63 - 1), default=0, help="random seed (same seed, same dataset)")
 
 
 def run(args) -> int:

@@ -5,6 +5,7 @@ inexact for many codecs, and decoding in order is cheap next to pose detection.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Iterator
 
@@ -14,6 +15,10 @@ import numpy as np
 from engine.errors import DatasetError
 
 from .protocol import VIDEO_SUFFIXES, is_video  # noqa: F401  (the suffix rule is shared with the app)
+
+# FFmpeg's own log ("moov atom not found", ...) would print before the one-line error about a damaged video;
+# OpenCV reads this level when it first opens a video
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 
 

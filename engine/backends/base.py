@@ -169,7 +169,7 @@ class NeuralBackend(Backend):
     def load_weights(self, path):
         from ..weights import check_state_dict, load_weights
 
-        tensors, meta = load_weights(path, backend=self.name)
+        tensors, meta = load_weights(path, backend=type(self))  # the class: its config is checked first
         config = dict(self.default_config, **meta.config)
         try:
             net = self.build_network(config)

@@ -59,3 +59,41 @@ def test_full_disk_becomes_one_line_and_leaves_nothing(tmp_path):
             tmp.write_bytes(b"x")
             raise OSError(errno.ENOSPC, "No space left on device")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_reading_an_endless_input_stops_at_the_bound():
+    with pytest.raises(PoseEditorError, match="larger than 1 MB"):
+        fileio.read_bounded("/dev/zero", limit=2 ** 20)
+
+
+def test_a_bad_byte_is_reported_with_its_line(tmp_path):
+    p = tmp_path / "a.csv"
+    p.write_bytes("from,to\na.png,b.png\ncaf\u00e9.png,c.png\n".encode("latin-1"))
+    with pytest.raises(PoseEditorError, match=r"a.csv: line 3: not UTF-8 text \(byte 0xe9\)"):
+        list(fileio.text_lines(p))
+    with pytest.raises(PoseEditorError, match=r"line 3: not UTF-8"):
+        fileio.read_text(p)
+    lines = fileio.text_lines(p, max_line=64)
+    assert [next(lines), next(lines)] == [(1, "from,to"), (2, "a.png,b.png")]  # the good lines before it
+    long = tmp_path / "long.csv"
+    long.write_bytes(b"x" * 5000)
+    with pytest.raises(PoseEditorError, match="line 1: longer than"):
+        list(fileio.text_lines(long, max_line=4096))
+
+
+def test_output_folders_never_hold_or_sit_inside_an_input(tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "a.jpg").write_bytes(b"x")
+    for out in (photos, photos / "ds", tmp_path):
+        with pytest.raises(fileio.OutputError, match="inside the input"):
+            fileio.check_output_folder(out, [photos])
+    assert fileio.check_output_folder(tmp_path / "new" / "ds", [photos]) == tmp_path / "new" / "ds"
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(fileio.OutputError, match="is a file"):
+        fileio.check_output_folder(tmp_path / "f" / "ds")
+
+
+def test_two_outputs_may_not_name_one_file(tmp_path):
+    with pytest.raises(fileio.OutputError, match="both the pose file and the image"):
+        fileio.check_outputs({"pose file": tmp_path / "x", "image": tmp_path / "." / "x"})

@@ -77,3 +77,30 @@ def test_edits_return_new_poses():
     q = p.moved("r_wrist", 5, 6).with_present("nose", False)
     assert not q.present[J["nose"]] and np.allclose(q.xy[J["r_wrist"]], [5, 6])
     assert p.present[J["nose"]] and not np.allclose(p.xy[J["r_wrist"]], [5, 6])
+
+
+@pytest.mark.parametrize("edit, why", [
+    ({"canvas_width": float("inf")}, "canvas_width"), ({"canvas_height": 1e308}, "canvas side"),
+    ({"canvas_width": "640"}, "not a number"), ({"canvas_width": True}, "not a number"),
+    ({"kp": [1e308, 1e308, 1.0] * 18}, "beyond"), ({"kp": [float("nan"), 0, 1] * 18}, "NaN"),
+    ({"kp": [10 ** 400, 0, 1] * 18}, "not numbers"), ({"kp": [None, 0, 1] * 18}, "not numbers"),
+])
+def test_pose_json_numbers_at_the_edge(tmp_path, edit, why):
+    doc = Pose(np.full((18, 2), 5.0), np.ones(18, bool), 64, 128).to_openpose()
+    if "kp" in edit:
+        doc["people"][0]["pose_keypoints_2d"] = edit.pop("kp")
+    doc.update(edit)
+    with pytest.raises(PoseFormatError, match=why):
+        Pose.from_openpose(doc)
+
+
+def test_pose_files_that_never_end_or_never_close(tmp_path):
+    with pytest.raises(PoseFormatError, match="larger than 16 MB"):
+        Pose.load_json("/dev/zero")
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(PoseFormatError, match="nested too deeply"):
+        Pose.load_json(tmp_path / "deep.json")
+    pose = Pose(np.full((18, 2), 5.0), np.ones(18, bool), 64, 128)
+    pose.save_json(tmp_path / "p.json")
+    assert Pose.load_json(tmp_path / "p.json") == pose
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["deep.json", "p.json"]  # no temporary file left

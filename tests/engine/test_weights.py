@@ -70,3 +70,46 @@ def test_header_lengths_that_look_like_pickle_magic_are_still_safetensors(tmp_pa
         got, m = load_weights(f, backend="pnr")
         assert torch.equal(got["a"], load_file(str(f))["a"]) and m.backend == "pnr"
         assert json.loads(f.read_bytes()[8:8 + struct.unpack("<Q", f.read_bytes()[:8])[0]])
+
+
+def test_an_absurd_network_is_refused_before_anything_is_allocated():
+    import resource
+
+    from engine.registry import backend_class
+    from engine.weights import MAX_PARAMETERS, check_config
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for config, why in (({"width": 200}, "width 200"), ({"image_size": [2 ** 20, 2 ** 19]}, "image_size"),
+                        ({"ngf": 10 ** 6}, "ngf 1000000"), ({"ngf": 1000}, "parameters"),
+                        ({"width": float("nan")}, "width nan"), ({"num_down": "four"}, "cannot be built")):
+        with pytest.raises(WeightsError, match=why):
+            check_config(backend_class("attention"), config, "w.safetensors")
+    # ngf 1000 asks for ~1.4G parameters (5.5 GB): counted on the meta device, never allocated
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 300_000  # kB
+    paper = check_config(backend_class("attention"), {"image_size": [256, 176], "width": 1.0})
+    assert paper["width"] == 1.0
+    assert MAX_PARAMETERS > 90_172_928  # the largest paper network fits
+
+
+def test_nan_or_inf_weights_are_refused_at_load(tmp_path):
+    for bad in (float("nan"), float("inf")):
+        t = {"a": torch.ones(10), "b": torch.ones(3)}
+        t["b"][1] = bad
+        f = save_weights(tmp_path / "w.safetensors", t, WeightsMeta("pnr", {"width": 0.25}))
+        with pytest.raises(WeightsError, match="tensor b holds NaN or infinite"):
+            load_weights(f)
+
+
+def test_metadata_of_the_wrong_type_is_one_line(tmp_path):
+    import json
+
+    from safetensors.torch import save_file
+
+    for field, value in (("config", [1]), ("image_size", "big"), ("label", 3), ("format_version", "1"),
+                         ("provenance", "x"), ("backend", None)):
+        meta = json.loads(WeightsMeta("dgan").to_json())
+        meta[field] = value
+        save_file({"a": torch.ones(1)}, str(tmp_path / "w.safetensors"), metadata={"poseeditor": json.dumps(meta)})
+        with pytest.raises(WeightsError) as e:
+            read_meta(tmp_path / "w.safetensors")
+        assert "\n" not in str(e.value) and ("image_size" in str(e.value) or repr(field) in str(e.value))

@@ -280,5 +280,5 @@ def test_unreadable_image_and_bad_description(synth, tmp_path):
     with pytest.raises(DatasetError, match=rf"{name}: not a readable image"):
         ds[0]
     (root / "dataset.json").write_text("{broken")
-    with pytest.raises(DatasetError, match=r"dataset.json: not readable JSON"):
+    with pytest.raises(DatasetError, match=r"dataset.json: not valid JSON"):
         PairDataset(root, "test")

@@ -1,0 +1,260 @@
+"""The bad-input table: every row is a user's mistake or a damaged file given to poseeditor-render or
+poseeditor-train, and each must end in exit status 2 and one line ``PROG: error: ...`` naming the problem, with
+no traceback, no input changed and nothing written. Rows run in-process (main(argv)), so the table is cheap;
+tests/bad_inputs/test_processes.py runs a few as real processes.
+"""
+from __future__ import annotations
+
+import errno
+import os
+
+import pytest
+
+from tests.bad_inputs.helpers import Row, check_one_line, run_cli, tree_digest
+
+R, T = "render", "train"
+SRC = ["--source", "{photo}", "--source-pose", "{pose}"]           # a source that needs no detection
+RENDER = SRC + ["--target", "{pose}", "-o", "{out}/o.png"]        # a render that would succeed
+
+
+def render_with(*extra, target="{pose}", out="{out}/o.png"):
+    return SRC + ["--target", target, "-o", out, *extra]
+
+
+def weights(name, backend="dgan"):
+    return render_with("--backend", backend, "--weights", "{" + name + "}")
+
+
+def detect(src):
+    return ["--source", src, "--pose-out", "{out}/p.json"]
+
+
+def prepare(src, out="{out}/ds", *extra):
+    return ["prepare", src, "-o", out, *extra]
+
+
+def synth(*extra, out="{out}/ds"):
+    return ["synth", "-o", out, *extra]
+
+
+def import_weights(file, backend="dgan", out="{out}/o.safetensors"):
+    return ["import-weights", file, "--backend", backend, "-o", out]
+
+
+def evaluate(data):
+    return ["evaluate", "--backend", "warp", "--data", data]
+
+
+def link(kind, src="photo", name="o.png"):
+    def setup(out, inputs):
+        target = out / name
+        (os.symlink if kind == "symlink" else os.link)(inputs[src], target)
+    return setup
+
+
+def make_file(name, content="x"):
+    def setup(out, inputs):
+        (out / name).write_text(content)
+    return setup
+
+
+def make_dir(name):
+    def setup(out, inputs):
+        (out / name).mkdir()
+    return setup
+
+
+ROWS = [
+    # ----- render: arguments --------------------------------------------------------------------------------
+    Row("no arguments", R, [], "--source"),
+    Row("unknown option", R, SRC + ["--bogus"], "unrecognized arguments"),
+    Row("nothing to do", R, ["--source", "{photo}"], "nothing to do"),
+    Row("target without -o", R, SRC + ["--target", "{pose}"], "give -o"),
+    Row("source-pose count", R, ["--source", "{photo}", "--source", "{photo}", "--source-pose", "{pose}",
+                                 "--pose-out", "{out}/p.json"], "one --source-pose per --source"),
+    Row("unknown backend", R, render_with("--backend", "nope"), "unknown backend 'nope'"),
+    Row("unknown device", R, render_with("--device", "tpu"), "unknown device"),
+    Row("cuda without a gpu", R, render_with("--device", "cuda"), "no usable GPU"),
+    # ----- render: outputs that would overwrite an input -------------------------------------------------------
+    Row("-o is the source", R, render_with(out="{photo}"), "overwrite an input"),
+    Row("-o is the source, other spelling", R, render_with(out="{root}/ds/../photo.png"), "overwrite an input"),
+    Row("-o is a symlink to the source", R, render_with(out="{out}/o.png"), "overwrite an input",
+        setup=link("symlink")),
+    Row("-o is a hard link to the source", R, render_with(out="{out}/o.png"), "overwrite an input", setup=link("hard")),
+    Row("-o is the target pose", R, render_with(out="{pose}"), "overwrite an input"),
+    Row("-o is the weights", R, render_with("--backend", "dgan", "--weights", "{w_dgan}", out="{w_dgan}"),
+        "overwrite an input"),
+    Row("--pose-out is the source", R, ["--source", "{photo}", "--pose-out", "{photo}"], "overwrite an input"),
+    Row("--pose-out is the source pose", R, SRC + ["--pose-out", "{pose}"], "overwrite an input"),
+    Row("--pose-out is -o", R, render_with("--pose-out", "{out}/o.png"), "both the pose file and the rendered"),
+    # ----- render: outputs that cannot be written --------------------------------------------------------------
+    Row("-o in a missing folder", R, render_with(out="{out}/no/such/o.png"), "does not exist"),
+    Row("-o under a file", R, render_with(out="{out}/f/o.png"), "is a file", setup=make_file("f")),
+    Row("-o is a folder", R, render_with(out="{out}/d"), "is a folder", setup=make_dir("d")),
+    Row("-o unknown image type", R, render_with(out="{out}/o.xyz"), "unknown image type"),
+    Row("-o without a suffix", R, render_with(out="{out}/o"), "unknown image type"),
+    Row("-o a type PIL cannot write", R, render_with(out="{out}/o.psd"), "unknown image type"),
+    Row("--pose-out in a missing folder", R, ["--source", "{photo}", "--pose-out", "{out}/no/p.json"],
+        "does not exist"),
+    Row("--pose-out is a folder", R, ["--source", "{photo}", "--pose-out", "{out}/d"], "is a folder",
+        setup=make_dir("d")),
+    Row("full disk writing -o", R, RENDER, "disk is full", fault="full-disk"),
+    Row("full disk writing --pose-out", R, SRC + ["--pose-out", "{out}/p.json"], "disk is full", fault="full-disk"),
+    # ----- render: photos --------------------------------------------------------------------------------------
+    Row("source missing", R, detect("{out}/none.png"), "no such file"),
+    Row("source is a folder", R, detect("{out}"), "is a folder"),
+    Row("source is text", R, detect("{notes}"), "not an image"),
+    Row("source is empty", R, detect("{empty}"), "not an image"),
+    Row("source is truncated", R, detect("{truncated}"), "damaged|truncated"),
+    Row("source is 4x4 pixels", R, detect("{tiny}"), "too small"),
+    # ----- render: pose files ----------------------------------------------------------------------------------
+    Row("target not JSON", R, render_with(target="{p_notjson}"), "not valid JSON"),
+    Row("target empty", R, render_with(target="{p_empty}"), "not valid JSON"),
+    Row("target /dev/zero", R, render_with(target="/dev/zero"), "larger than 16 MB"),
+    Row("target nested 100k deep", R, render_with(target="{p_deep}"), "nested too deeply"),
+    Row("target canvas Infinity", R, render_with(target="{p_inf_canvas}"), "canvas_width"),
+    Row("target canvas NaN", R, render_with(target="{p_nan_canvas}"), "canvas_height"),
+    Row("target canvas 1e308", R, render_with(target="{p_huge_canvas}"), "canvas side"),
+    Row("target canvas 0", R, render_with(target="{p_zero_canvas}"), "canvas side"),
+    Row("target canvas a string", R, render_with(target="{p_str_canvas}"), "not a number"),
+    Row("target coordinates 1e308", R, render_with(target="{p_1e308}"), "beyond"),
+    Row("target keypoints NaN", R, render_with(target="{p_nan_kp}"), "NaN or infinite"),
+    Row("target keypoints strings", R, render_with(target="{p_str_kp}"), "not numbers"),
+    Row("target 17 joints", R, render_with(target="{p_short_kp}"), "51 values"),
+    Row("target nested keypoints", R, render_with(target="{p_nested_kp}"), "values"),
+    Row("target 5000-digit number", R, render_with(target="{p_bigint}"), "not valid JSON"),
+    Row("target without people", R, render_with(target="{p_no_people}"), "no 'people'"),
+    Row("target people an object", R, render_with(target="{p_people_dict}"), "no 'people'"),
+    Row("target a bare number", R, render_with(target="{p_number}"), "must be an object"),
+    Row("target Latin-1 bytes", R, render_with(target="{p_latin1}"), "not UTF-8"),
+    Row("target missing", R, render_with(target="{out}/none.json"), "cannot read"),
+    Row("target a folder", R, render_with(target="{out}/d"), "is a folder", setup=make_dir("d")),
+    Row("source pose for another canvas", R, ["--source", "{photo}", "--source-pose", "{p_other_canvas}",
+                                              "--pose-out", "{out}/p.json"], "640x480"),
+    # ----- render: weights ---------------------------------------------------------------------------------------
+    Row("weights missing", R, render_with("--backend", "dgan", "--weights", "{out}/none.safetensors"),
+        "no such weights file"),
+    Row("weights a pickle", R, weights("w_evil"), "pickle"),
+    Row("weights a zip pickle", R, weights("w_zip"), "pickle"),
+    Row("weights Keras h5", R, weights("w_h5"), "Keras"),
+    Row("weights truncated", R, weights("w_truncated"), "truncated"),
+    Row("weights for another backend", R, weights("w_attention"), "'attention' backend, not 'dgan'"),
+    Row("weights with a NaN", R, weights("w_nan"), "NaN or infinite"),
+    Row("weights with an Inf", R, weights("w_inf"), "NaN or infinite"),
+    Row("weights config a list", R, weights("w_cfg_list"), "'config' has the wrong type"),
+    Row("weights image_size a string", R, weights("w_size_str"), "image_size"),
+    Row("weights backend a number", R, weights("w_backend_num"), "'backend' has the wrong type"),
+    Row("weights width 200", R, weights("w_width200"), "width 200"),
+    Row("weights image size 2^20", R, weights("w_size2e20"), "image_size 1048576x524288"),
+    Row("weights width NaN", R, weights("w_nan_width"), "width nan"),
+    Row("weights ngf 100000", R, weights("w_ngf_huge", "attention"), "ngf 100000"),
+    Row("weights ngf 1000 (1.4G parameters)", R, weights("w_ngf_1000", "attention"), "parameters"),
+    Row("weights header not JSON", R, weights("w_header_garbage"), "not JSON"),
+    Row("weights header a list", R, weights("w_header_list"), "not a JSON object"),
+    Row("weights header offsets strings", R, weights("w_header_offsets"), "malformed"),
+    Row("weights metadata not JSON", R, weights("w_meta_notjson"), "metadata is not valid JSON"),
+    Row("weights metadata nested deep", R, weights("w_meta_deep"), "metadata is not valid JSON"),
+    Row("weights metadata a number", R, weights("w_meta_numbers"), "__metadata__"),
+    Row("weights without metadata", R, weights("w_no_meta"), "without PoseEditor metadata"),
+    # ----- train: arguments ------------------------------------------------------------------------------------
+    Row("train: no command", T, [], "COMMAND|command"),
+    Row("train: unknown command", T, ["fly"], "invalid choice"),
+    Row("synth: no -o", T, ["synth"], "-o"),
+    Row("synth: 0 identities", T, synth("--identities", "0"), "out of range"),
+    Row("synth: identities not a number", T, synth("--identities", "many"), "not a whole"),
+    Row("synth: 1 pose per identity", T, synth("--poses-per-identity", "1"), "out of range"),
+    Row("synth: negative seed", T, synth("--seed", "-1"), "out of range"),
+    Row("synth: size 8x8", T, synth("--size", "8x8"), "out of range"),
+    Row("synth: size words", T, synth("--size", "big"), "HEIGHTxWIDTH"),
+    # ----- train: synth / prepare outputs ------------------------------------------------------------------------
+    Row("synth: -o a file", T, synth("--identities", "1", "--poses-per-identity", "2", out="{out}/f"),
+        "is a file", setup=make_file("f")),
+    Row("synth: -o under a file", T, synth("--identities", "1", "--poses-per-identity", "2", out="{out}/f/ds"),
+        "is a file", setup=make_file("f")),
+    Row("synth: -o not empty", T, synth("--identities", "1", "--poses-per-identity", "2", out="{out}"),
+        "not empty", setup=make_file("keep.txt")),
+    Row("prepare: source missing", T, prepare("{out}/none"), "no such file"),
+    Row("prepare: source a text file", T, prepare("{notes}"), "neither a video nor a photo"),
+    Row("prepare: source an empty folder", T, prepare("{emptydir}"), "no photos"),
+    Row("prepare: source a pose-gan dataset", T, prepare("{posegan}"), "already a pose-gan"),
+    Row("prepare: source a broken video", T, prepare("{broken}"), "cannot open the video"),
+    Row("prepare: -o is the source folder", T, prepare("{people}", "{people}"), "inside the input"),
+    Row("prepare: -o inside the source folder", T, prepare("{people}", "{people}/ds"), "inside the input"),
+    Row("prepare: -o a file", T, prepare("{people}", "{out}/f"), "is a file", setup=make_file("f")),
+    Row("prepare: -o under a file", T, prepare("{people}", "{out}/f/ds"), "is a file",
+        setup=make_file("f")),
+    Row("prepare: -o a dataset of another size", T, prepare("{people}", "{ds}", "--size", "64x32"),
+        "prepared at 32x16|synthetic"),
+    Row("prepare: -o a folder of other things", T, prepare("{people}", "{out}"), "not empty",
+        setup=make_file("keep.txt")),
+    Row("prepare: --fps-step 0", T, prepare("{people}", "{out}/ds", "--fps-step", "0"), "out of range"),
+    Row("prepare: --max-frames -1", T, prepare("{people}", "{out}/ds", "--max-frames", "-1"),
+        "out of range"),
+    Row("prepare: --size 10x10", T, prepare("{people}", "{out}/ds", "--size", "10x10"), "out of range"),
+    # ----- train: import-weights ---------------------------------------------------------------------------------
+    Row("import: file missing", T, import_weights("{out}/none.pth"), "no such file"),
+    Row("import: -o not .safetensors", T, import_weights("{w_garbage}", out="{out}/o.bin"), "must end in .safetensors"),
+    Row("import: -o is the input", T, import_weights("{w_no_meta}", out="{w_no_meta}"),
+        "overwrite an input"),
+    Row("import: -o in a missing folder", T, import_weights("{w_garbage}", out="{out}/no/o.safetensors"),
+        "does not exist"),
+    Row("import: unknown backend", T, import_weights("{w_garbage}", "nope"), "unknown backend"),
+    Row("import: warp takes no weights", T, import_weights("{w_garbage}", "warp"), "takes no weights"),
+    Row("import: a pickle that runs code", T, import_weights("{w_evil}"), "never unpickled"),
+    Row("import: garbage", T, import_weights("{w_garbage}"),
+        "not a readable PyTorch file"),
+    Row("import: damaged h5", T, import_weights("{w_h5}"),
+        "not a readable HDF5"),
+    Row("import: another network's layout", T, import_weights("{w_wrong_layout}", "attention"),
+        "layout|do not fit|match"),
+    # ----- train: datasets read by evaluate --------------------------------------------------------------------
+    Row("dataset missing", T, evaluate("{out}/none"), "no such dataset"),
+    Row("dataset.json a list", T, evaluate("{ds_json_list}"),
+        "not a poseeditor-dataset"),
+    Row("dataset.json image_size a string", T, evaluate("{ds_json_size}"),
+        "image_size"),
+    Row("dataset.json version a string", T, evaluate("{ds_json_version}"),
+        "version"),
+    Row("dataset.json parsing_flip a list", T, evaluate("{ds_json_flip}"),
+        "parsing_flip"),
+    Row("annotations with a Latin-1 byte", T, evaluate("{ds_latin1}"),
+        r"line 3: not UTF-8"),
+    Row("annotation row of 17 joints", T, evaluate("{ds_short_row}"),
+        r"line 3: .*17"),
+    Row("annotation row with NaN", T, evaluate("{ds_nan_row}"),
+        r"line 3: .*NaN"),
+    Row("pairs row of 4 fields", T, evaluate("{ds_pairs_fields}"),
+        r"line 2: expected 'from,to'"),
+    Row("pairs naming a missing image", T, evaluate("{ds_pairs_missing}"),
+        r"line 2: image 'nobody.png'"),
+    Row("evaluate weights with a NaN", T, ["evaluate", "{w_nan}", "--data", "{ds}"], "NaN or infinite"),
+]
+
+
+def test_the_table_is_large_enough():
+    assert len(ROWS) >= 70
+    assert len({r.id for r in ROWS}) == len(ROWS)
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[r.id for r in ROWS])
+def test_bad_input(row: Row, bad_inputs, tmp_path, capfd, monkeypatch):
+    out = tmp_path / "out"
+    out.mkdir()
+    if row.setup:
+        row.setup(out, bad_inputs)
+    names = {k: str(v) for k, v in bad_inputs.items()}
+    argv = [a.format(out=out, **names) for a in row.args]
+    inputs_root = bad_inputs["root"]
+    before_in, before_out = tree_digest(inputs_root), tree_digest(out)
+    if row.fault == "full-disk":
+        from engine import fileio
+
+        def full(fd):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        monkeypatch.setattr(fileio.os, "fsync", full)
+    code, err = run_cli(row.cli, argv, capfd)
+    prog = "poseeditor-render" if row.cli == R else "poseeditor-train"
+    check_one_line(prog, code, err, row.match)
+    assert tree_digest(inputs_root) == before_in, "an input changed"
+    if not row.writes:
+        assert tree_digest(out) == before_out, "the failed command left files behind"
