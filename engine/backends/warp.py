@@ -28,7 +28,7 @@ from ..encode import MIRROR_PART, NUM_PARTS, PART_LIMBS, PART_NAMES, part_warps,
 from ..parsing import coarse_parsing
 from ..pose import J, Pose
 from ..registry import register
-from .base import Backend, SourceState
+from .contract import Backend, SourceState
 
 # Back to front. Arms are drawn over the torso (they usually are in front of it in a photo); legs under it.
 DEPTH_ORDER = ("r_thigh", "l_thigh", "r_shin", "l_shin", "torso", "head",
