@@ -33,6 +33,7 @@ import torch
 from engine.errors import DatasetError, PoseEditorError
 
 from . import checkpoint as ckpt
+from .precision import Amp
 from .run_dir import Stats, new_run_dir, read_options, write_options
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,8 @@ DEFAULTS = {
     "val_pairs": 64,          # test pairs used by each validation (the first N, fixed)
     "grid_size": 8,           # pairs shown in an image grid
     "keep_checkpoints": 3,
-    "amp": True,              # autocast (+ GradScaler for fp16) on CUDA; never on the CPU
+    "amp": True,              # mixed precision as --precision says; False: fp32
+    "precision": "auto",      # auto (bf16 on a CPU that has it, half on CUDA) | fp32 | bf16 (training/precision.py)
     "stop_after": None,       # stop after this many steps of this invocation (as a signal would)
     "label": None,            # label of the exported weights
     "net": {},                # network config overrides (merged over the recipe's and backend's defaults)
@@ -255,79 +257,6 @@ class Distributed:
 
             dist.destroy_process_group()
             self.active = False
-
-
-class Amp:
-    """Mixed precision around a recipe's train_step, without the recipe having to know.
-
-    bfloat16 autocast where the GPU has it (no loss scaling needed), else float16 autocast with a GradScaler that
-    is applied by wrapping: during the step, ``Tensor.backward`` scales the loss and each optimiser's ``step``
-    goes through ``scaler.step`` (unscale, skip on inf/nan); ``scaler.update()`` follows the step.
-    Off on the CPU.
-    """
-
-    def __init__(self, device: torch.device, enabled: bool, dtype=None):
-        self.device_type = device.type
-        self.enabled = bool(enabled)
-        if dtype is None:
-            dtype = torch.bfloat16 if (self.device_type == "cuda" and torch.cuda.is_bf16_supported()) else torch.float16
-        self.dtype = dtype
-        self.scaler = (torch.amp.GradScaler(self.device_type) if self.enabled and dtype == torch.float16 else None)
-
-    @property
-    def description(self) -> str:
-        if not self.enabled:
-            return "off"
-        return f"autocast {str(self.dtype).replace('torch.', '')}" + (" + GradScaler" if self.scaler else "")
-
-    @contextmanager
-    def step(self, optimizers: dict):
-        if not self.enabled:
-            yield
-            return
-        with torch.autocast(self.device_type, dtype=self.dtype):
-            if self.scaler is None:
-                yield
-                return
-            scaler = self.scaler
-            orig_backward = torch.Tensor.backward
-            stepped: set = set()
-
-            def backward(t, *a, **k):
-                return orig_backward(scaler.scale(t), *a, **k)
-
-            originals = {}
-            for name, opt in optimizers.items():
-                originals[name] = opt.step
-
-                def wrapped(*a, _opt=opt, _name=name, **k):
-                    if _name in stepped:  # a second step of one optimiser in one iteration
-                        scaler.update()
-                        stepped.clear()
-                    _opt.step = originals[_name]  # scaler.step calls the real step
-                    try:
-                        return scaler.step(_opt, *a, **k)
-                    finally:
-                        _opt.step = wrapped
-                        stepped.add(_name)
-
-                opt.step = wrapped
-            torch.Tensor.backward = backward
-            try:
-                yield
-            finally:
-                torch.Tensor.backward = orig_backward
-                for name, opt in optimizers.items():
-                    opt.__dict__.pop("step", None)
-                if stepped:
-                    scaler.update()
-
-    def state_dict(self):
-        return self.scaler.state_dict() if self.scaler else None
-
-    def load_state_dict(self, state):
-        if self.scaler and state:
-            self.scaler.load_state_dict(state)
 
 
 # ================================================================================================================
@@ -575,8 +504,7 @@ class Trainer:
         # Recipes that manage precision themselves (their own autocast / GradScaler, switched by recipe.amp)
         # are left to it; the others get the loop's wrapper.
         self.recipe_amp = self.recipe.manages_amp
-        self.amp = Amp(self.device, bool(opts["amp"]) and self.device.type == "cuda"
-                       and getattr(self.recipe, "amp", True) and not self.recipe_amp)
+        self.amp = Amp.for_recipe(self.recipe, self.device, opts.get("precision"), opts["amp"] and not self.recipe_amp)
         # per-rank randomness from here on (noise, dropout), model init above was shared
         if self.dist.active:
             torch.manual_seed(int(opts["seed"]) * 1000 + self.dist.rank)
@@ -626,6 +554,7 @@ class Trainer:
             "world_size": self.dist.world,
             "amp": ("the recipe's own" if self.recipe_amp and getattr(self.recipe, "amp", False)
                     else self.amp.description),
+            "precision": self.amp.precision,
             "parameters": {k: sum(p.numel() for p in m.parameters()) for k, m in self.recipe.modules().items()},
             "versions": versions(),
             "command": self.opts.get("command") or f"fit({json.dumps(o, default=str)})",
@@ -731,6 +660,7 @@ class Trainer:
         state = {"backend": self.opts["backend"], "net_config": self.net_config,
                  "recipe": self.recipe.state_dict(), "rng": rngs, "data_position": list(self.position),
                  "best": self.best, "elapsed": float(elapsed), "amp": self.amp.state_dict(),
+                 "precision": self.amp.precision,
                  "recipe_scaler": _scaler_state(self.recipe)}
         return ckpt.save_checkpoint(self.run_dir / "checkpoints", self.step, state, int(self.opts["keep_checkpoints"]))
 
@@ -920,6 +850,8 @@ def add_arguments(p) -> None:
     p.add_argument("--select-by", choices=METRICS, help="validation figure choosing best.safetensors (default ssim)")
     p.add_argument("--seed", type=int, help="random seed (default 0)")
     p.add_argument("--device", help="auto (default), cpu or cuda")
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16"),
+                   help="auto (default: bf16 on a CPU that has it; env POSEEDITOR_PRECISION) | fp32 | bf16")
     p.add_argument("--time-budget", type=float, metavar="MINUTES", help="stop cleanly after this long")
     p.add_argument("--init", metavar="WEIGHTS.safetensors", help="start from these engine weights (fine-tune)")
     p.add_argument("--augment", action="store_const", const=True, help="flip and colour-jitter training pairs")
