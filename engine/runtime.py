@@ -96,6 +96,8 @@ def resolve_precision(requested: str | None = "auto", device: str = "cpu") -> st
         choice = (os.environ.get(PRECISION_ENV) or "auto").strip().lower()
         if choice not in PRECISIONS:
             raise PoseEditorError(f"{PRECISION_ENV}={choice!r} is not one of {', '.join(PRECISIONS)}")
+    elif choice == "fp16":  # a value this function returned before (a backend built by the Engine)
+        return "fp16" if str(device).startswith("cuda") else "fp32"
     elif choice not in PRECISIONS:
         raise PoseEditorError(f"unknown precision '{requested}' (use {', '.join(PRECISIONS)})")
     if choice == "fp32":
@@ -113,13 +115,10 @@ def describe(device: str, precision: str) -> str:
 class Engine:
     def __init__(self, backend: str = "warp", device: str = "auto", weights=None, half: str = "auto",
                  precision: str = "auto"):
-        self.device = pick_device(device)
         self.dtype = None
         self.half = half
         self.requested_precision = precision
-        self.precision = resolve_precision(precision, self.device)
-        if self.precision == "fp16" and half == "off":
-            self.precision = "fp32"
+        self._choose(device)
         self.backend = None
         self._sources = None
         self._state = None
@@ -144,20 +143,26 @@ class Engine:
         self._state = None
         return meta
 
-    def set_device(self, device: str) -> None:
-        name = self.backend.name
-        weights = self.backend.weights_info.path if self.backend.weights_info.kind == "file" else None
+    def _choose(self, device: str) -> None:
         self.device = pick_device(device)
         self.precision = resolve_precision(self.requested_precision, self.device)
-        self.set_backend(name, weights)
+        if self.precision == "fp16" and self.half == "off":
+            self.precision = "fp32"
 
-    def set_precision(self, precision: str) -> None:
-        """auto | fp32 | bf16; rebuilds the backend (and re-encodes the sources on the next render)."""
+    def _rebuild(self, device: str, precision: str) -> None:
+        """The same backend and weights file on another device or precision (sources re-encoded on next use)."""
         name = self.backend.name
         weights = self.backend.weights_info.path if self.backend.weights_info.kind == "file" else None
         self.requested_precision = precision
-        self.precision = resolve_precision(precision, self.device)
+        self._choose(device)
         self.set_backend(name, weights)
+
+    def set_device(self, device: str) -> None:
+        self._rebuild(device, self.requested_precision)
+
+    def set_precision(self, precision: str) -> None:
+        """auto | fp32 | bf16 (see resolve_precision)."""
+        self._rebuild(self.device, precision)
 
     def describe(self) -> str:
         """"CPU \u00b7 bf16", "CPU \u00b7 fp32", "GPU \u00b7 fp16": the device and the precision the networks run at."""

@@ -144,3 +144,14 @@ def test_folded_batchnorm_computes_the_same_function():
     left = [k for k, m in net.named_modules() if isinstance(m, torch.nn.BatchNorm2d)]
     assert n > 10 and left == ["in2_conv1.1"]  # the one the network applies apart from its conv (keep_batchnorm)
     assert torch.allclose(got, ref, atol=1e-4)
+
+
+def test_the_warp_engine_imports_without_the_neural_base():
+    """No import circle: warp builds on the backend contract alone; base reaches for warp only when needed."""
+    import subprocess
+    import sys
+
+    code = ("import sys, engine.backends.warp; "
+            "assert 'engine.backends.base' not in sys.modules, 'warp pulled in base'; "
+            "import engine.backends.base as b; assert b.Backend is engine.backends.warp.Backend")
+    subprocess.run([sys.executable, "-c", code], check=True)
