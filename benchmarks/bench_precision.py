@@ -10,7 +10,7 @@ weights: speed does not depend on them):
 - train: ``training.bench.bench`` iterations/s of the backend's recipe (generator, discriminators, perceptual
   backbone) on procedural people, fp32 then the fast path.
 ``--extras`` adds the other candidates measured for docs/speed.md (BatchNorm folding, thread counts, oneDNN
-weight prepacking). ``--quick`` leaves out the paper-size training steps (minutes).
+implicit bf16). ``--quick`` leaves out the paper-size training steps (minutes).
 """
 from __future__ import annotations
 
@@ -113,7 +113,7 @@ def main_table(args) -> None:
 
 
 def extras(args) -> None:
-    """The other candidates: BatchNorm folding on/off under bf16, threads, oneDNN weight prepacking."""
+    """The other candidates: BatchNorm folding on/off under bf16, threads, oneDNN's implicit bf16."""
     import engine.backends.base as base
     from engine.backends.attention import CONFIGS
 
@@ -144,25 +144,35 @@ def extras(args) -> None:
             f"{p} 1 thread {res[1][p][1]:5.0f} ms, 2 threads {res[2][p][1]:5.0f} ms" for p in ("fp32", "bf16")),
             flush=True)
 
-    print("\noneDNN weight prepacking (torch.utils.mkldnn.to_mkldnn on the fp32 network) vs the bf16 path")
-    try:
-        from torch.utils import mkldnn as mkldnn_utils
+    print("\noneDNN's implicit bf16 for float32 convolutions (torch.backends.mkldnn.conv.fp32_precision = 'bf16', "
+          "contiguous fp32 network) vs the bf16 path, attention, network render")
+    for cname in ("cpu-256x128", "paper-256x256"):
+        engs = engines("attention", CONFIGS[cname])
+        engs["fp32 implicit-bf16"] = implicit = engines("attention", CONFIGS[cname], ("fp32",))["fp32"]
+        backend = implicit.backend
+        for method in ("render", "render_crop"):
+            setattr(backend, method, _with_implicit_bf16(getattr(backend, method)))
+        r = render_times(engs, 4 if cname.startswith("paper") else 10)
+        print(f"  {cname:14s} " + ", ".join(f"{k} {v[1]:.0f} ms" for k, v in r.items()), flush=True)
 
-        engs = engines("attention", CONFIGS["cpu-256x128"])
-        e = engines("attention", CONFIGS["cpu-256x128"], ("fp32",))["fp32"]
-        e.backend.net = mkldnn_utils.to_mkldnn(e.backend.net)
-        engs["fp32 prepacked"] = e
-        r = render_times(engs, 6)
-        print("  " + ", ".join(f"{k} {v[1]:.0f} ms" for k, v in r.items()))
-    except (RuntimeError, TypeError, NotImplementedError) as err:
-        print(f"  does not run on these networks: {str(err).splitlines()[0][:110]}")
+
+def _with_implicit_bf16(fn):
+    def call(*a, **k):
+        conv = torch.backends.mkldnn.conv
+        old = conv.fp32_precision
+        conv.fp32_precision = "bf16"
+        try:
+            return fn(*a, **k)
+        finally:
+            conv.fp32_precision = old
+    return call
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--quick", action="store_true", help="no paper-size training steps")
-    ap.add_argument("--extras", action="store_true", help="also BatchNorm folding, threads, prepacking")
+    ap.add_argument("--extras", action="store_true", help="also BatchNorm folding, threads, oneDNN implicit bf16")
     ap.add_argument("--drag", type=int, default=12, help="drag moves timed at the CPU configuration")
     ap.add_argument("--drag-paper", type=int, default=4, help="drag moves timed at paper size")
     args = ap.parse_args(argv)
