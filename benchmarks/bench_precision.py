@@ -55,8 +55,9 @@ def engines(name: str, config: dict | None, precisions=("fp32", "bf16")) -> dict
     return out
 
 
-def render_times(engs: dict, n: int) -> dict:
-    """p50 of engine.render and of the network alone (render_crop) per engine, the engines taking turns."""
+def render_times(engs: dict, n: int, clock=time.perf_counter) -> dict:
+    """p50 of engine.render and of the network alone (render_crop) per engine, the engines taking turns.
+    ``clock`` time.process_time: CPU time, what an unloaded machine would take with one thread."""
     pose = fit_preset("standing", PHOTO_W, PHOTO_H)
     image = np.random.default_rng(0).integers(0, 255, (PHOTO_H, PHOTO_W, 3), dtype=np.uint8)
     targets = drag(pose, n + 1)
@@ -67,20 +68,24 @@ def render_times(engs: dict, n: int) -> dict:
     net = {k: [] for k in engs}
     for t in targets[1:]:
         for k, e in engs.items():
-            t0 = time.perf_counter()
+            t0 = clock()
             e.render(t)
-            t1 = time.perf_counter()
+            t1 = clock()
             e.backend.render_crop(e.state, t)
-            net[k].append(1000 * (time.perf_counter() - t1))
+            net[k].append(1000 * (clock() - t1))
             full[k].append(1000 * (t1 - t0))
     return {k: (pct(full[k], 50), pct(net[k], 50)) for k in engs}
 
 
-def train_rates(name: str, config: dict, batch: int, steps: int) -> dict:
+def train_rates(name: str, config: dict, batch: int, steps: int, cpu: bool) -> dict:
     from training.bench import bench
 
     size = tuple(config["image_size"])
-    return {p: bench(name, size, batch, steps=steps, net=config, precision=p)["it_s"] for p in ("fp32", "bf16")}
+    out = {}
+    for p in ("fp32", "bf16"):
+        r = bench(name, size, batch, steps=steps, net=config, precision=p)
+        out[p] = 1000 / r["cpu_ms_step"] if cpu else r["it_s"]
+    return out
 
 
 def starter_config(name: str) -> dict:
@@ -93,21 +98,21 @@ def fmt_size(config: dict) -> str:
 
 
 def main_table(args) -> None:
-    print(f"\n{'backend':9s} {'configuration':24s} | {'render fp32':>11s} {'bf16':>7s} {'ratio':>5s} | "
+    print(f"\n{'backend':9s} {'configuration':29s} | {'render fp32':>11s} {'bf16':>7s} {'ratio':>5s} | "
           f"{'net fp32':>8s} {'bf16':>7s} {'ratio':>5s} | {'train it/s fp32':>15s} {'bf16':>6s} {'ratio':>5s}")
-    for name in BACKENDS:
+    for name in args.backends.split(","):
         for label, config in (("cpu (starter)", None), paper_config(name)):
             cfg = config or starter_config(name)
             paper = config is not None
-            r = render_times(engines(name, config), args.drag_paper if paper else args.drag)
+            r = render_times(engines(name, config), args.drag_paper if paper else args.drag, args.clock)
             (f32, n32), (f16, n16) = r["fp32"], r["bf16"]
-            line = (f"{name:9s} {label + ' ' + fmt_size(cfg):24s} | {f32:9.0f}ms {f16:5.0f}ms {f32 / f16:4.2f}x | "
+            line = (f"{name:9s} {label + ' ' + fmt_size(cfg):29s} | {f32:9.0f}ms {f16:5.0f}ms {f32 / f16:4.2f}x | "
                     f"{n32:6.0f}ms {n16:5.0f}ms {n32 / n16:4.2f}x |")
             if paper and args.quick:
                 line += f" {'(--quick)':>15s}"
             else:
                 batch, steps = (1, 1) if paper else (8, 3)
-                t = train_rates(name, cfg, batch, steps)
+                t = train_rates(name, cfg, batch, steps, args.clock is time.process_time)
                 line += f" {t['fp32']:11.2f} b{batch:<2d} {t['bf16']:6.2f} {t['bf16'] / t['fp32']:4.2f}x"
             print(line, flush=True)
 
@@ -127,7 +132,7 @@ def extras(args) -> None:
         finally:
             base.fold_batchnorm = fold
         del engs["fp32"]
-        r = render_times(engs, 4 if cname.startswith("paper") else 10)
+        r = render_times(engs, 4 if cname.startswith("paper") else 10, args.clock)
         print(f"  {cname:14s} net folded {r['bf16'][1]:6.0f} ms, not folded {r['bf16 no-fold'][1]:6.0f} ms "
               f"({r['bf16 no-fold'][1] / r['bf16'][1]:.2f}x)", flush=True)
 
@@ -152,7 +157,7 @@ def extras(args) -> None:
         backend = implicit.backend
         for method in ("render", "render_crop"):
             setattr(backend, method, _with_implicit_bf16(getattr(backend, method)))
-        r = render_times(engs, 4 if cname.startswith("paper") else 10)
+        r = render_times(engs, 4 if cname.startswith("paper") else 10, args.clock)
         print(f"  {cname:14s} " + ", ".join(f"{k} {v[1]:.0f} ms" for k, v in r.items()), flush=True)
 
 
@@ -172,13 +177,19 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--quick", action="store_true", help="no paper-size training steps")
+    ap.add_argument("--backends", default=",".join(BACKENDS), help="comma list (default: all five)")
     ap.add_argument("--extras", action="store_true", help="also BatchNorm folding, threads, oneDNN implicit bf16")
     ap.add_argument("--drag", type=int, default=12, help="drag moves timed at the CPU configuration")
     ap.add_argument("--drag-paper", type=int, default=4, help="drag moves timed at paper size")
+    ap.add_argument("--cpu-time", action="store_true",
+                    help="time by the process's CPU time (with --threads 1: what an unloaded core takes; for a "
+                         "shared machine), not wall-clock")
     args = ap.parse_args(argv)
+    args.clock = time.process_time if args.cpu_time else time.perf_counter
     torch.set_num_threads(args.threads)
     print(machine_line("precision benchmark: fp32 vs the CPU fast path", args.threads)
-          + f", CPU bf16 {'yes' if cpu_has_bf16() else 'no (bf16 falls back to fp32: ratios ~1)'}")
+          + f", CPU bf16 {'yes' if cpu_has_bf16() else 'no (bf16 falls back to fp32: ratios ~1)'}, "
+          + ("CPU time" if args.cpu_time else "wall-clock"))
     main_table(args)
     if args.extras:
         extras(args)
