@@ -69,3 +69,15 @@ def test_every_recipe_steps_under_bf16(bf16_cpu):
     for name in trainable_backends():
         r = bench(name, (64, 32), batch=2, width=0.125, steps=1, warmup=1, precision="bf16")
         assert r["precision"] == "bf16" and torch.isfinite(torch.tensor(r["loss"])), name
+
+
+def test_fit_command_line_takes_precision(tiny, synth_data, tmp_path, bf16_cpu, capsys):
+    from training.cli import main
+
+    args = ["fit", "--backend", "tiny-test", "--data", str(synth_data), "--runs-dir", str(tmp_path / "runs"),
+            "--steps", "2", "--batch", "8", "--val-every", "2", "--ckpt-every", "2", "--no-progress",
+            "--precision", "fp32"]
+    assert main(args) == 0
+    run = tmp_path / "runs" / capsys.readouterr().out.strip().splitlines()[-1].split("/")[-1]
+    opts = json.loads((run / "training_options.json").read_text())
+    assert opts["precision"] == "fp32" and opts["options"]["precision"] == "fp32"
