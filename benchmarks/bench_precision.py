@@ -100,7 +100,7 @@ def fmt_size(config: dict) -> str:
 def main_table(args) -> None:
     print(f"\n{'backend':9s} {'configuration':29s} | {'render fp32':>11s} {'bf16':>7s} {'ratio':>5s} | "
           f"{'net fp32':>8s} {'bf16':>7s} {'ratio':>5s} | {'train it/s fp32':>15s} {'bf16':>6s} {'ratio':>5s}")
-    for name in args.backends.split(","):
+    for name in filter(None, args.backends.split(",")):
         for label, config in (("cpu (starter)", None), paper_config(name)):
             cfg = config or starter_config(name)
             paper = config is not None
@@ -177,7 +177,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--quick", action="store_true", help="no paper-size training steps")
-    ap.add_argument("--backends", default=",".join(BACKENDS), help="comma list (default: all five)")
+    ap.add_argument("--backends", default=",".join(BACKENDS), help="comma list (default: all five; empty: none)")
     ap.add_argument("--extras", action="store_true", help="also BatchNorm folding, threads, oneDNN implicit bf16")
     ap.add_argument("--drag", type=int, default=12, help="drag moves timed at the CPU configuration")
     ap.add_argument("--drag-paper", type=int, default=4, help="drag moves timed at paper size")
@@ -190,7 +190,8 @@ def main(argv=None):
     print(machine_line("precision benchmark: fp32 vs the CPU fast path", args.threads)
           + f", CPU bf16 {'yes' if cpu_has_bf16() else 'no (bf16 falls back to fp32: ratios ~1)'}, "
           + ("CPU time" if args.cpu_time else "wall-clock"))
-    main_table(args)
+    if args.backends:
+        main_table(args)
     if args.extras:
         extras(args)
     print(f"\nload average at the end {' '.join(f'{v:.1f}' for v in __import__('os').getloadavg())}")
