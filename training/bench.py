@@ -87,15 +87,15 @@ def bench(backend: str, size=(128, 64), batch: int = 8, width: float | None = No
             "loss": float(losses.get("loss", float("nan"))), "backbone": getattr(backbone, "name", None)}
 
 
-HEADER = (f"{'backend':10s} {'size':>8s} {'batch':>5s} {'width':>5s} {'prec':>5s} {'it/s':>7s} {'ms/step':>8s} "
-          f"{'G params':>9s} {'all params':>10s}")
+HEADER = (f"{'backend':10s} {'size':>8s} {'batch':>5s} {'width':>5s} {'it/s':>7s} {'ms/step':>8s} "
+          f"{'G params':>9s} {'all params':>10s} {'precision':>9s}")
 
 
 def row(r: dict) -> str:
     w = "-" if r["width"] is None else f"{r['width']:g}"
-    return (f"{r['backend']:10s} {r['size'][0]:>4d}x{r['size'][1]:<3d} {r['batch']:>5d} {w:>5s} {r['precision']:>5s} "
-            f"{r['it_s']:>7.2f} "
-            f"{r['ms_step']:>8.0f} {r['generator_params'] / 1e6:>8.2f}M {r['total_params'] / 1e6:>9.2f}M")
+    return (f"{r['backend']:10s} {r['size'][0]:>4d}x{r['size'][1]:<3d} {r['batch']:>5d} {w:>5s} {r['it_s']:>7.2f} "
+            f"{r['ms_step']:>8.0f} {r['generator_params'] / 1e6:>8.2f}M {r['total_params'] / 1e6:>9.2f}M "
+            f"{r['precision']:>9s}")
 
 
 def names(arg: str) -> list[str]:

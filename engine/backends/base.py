@@ -94,8 +94,9 @@ def optimise_network(net, precision: str, device: str = "cpu"):
     "bf16" on the CPU: BatchNorm folded into the convolution before it, weights in channels-last layout (oneDNN's
     fast convolution layout; images from numpy are channels-last already), convolution and linear weights in
     bf16, and every call of the network (forward, encode_sources, render, ...) under bfloat16 autocast:
-    convolutions and matrix products in bf16, norms and the rest in float32. Anything else: the network unchanged (fp32 gives exactly the float32
-    pictures). Callers turn outputs to float32 (``.float()``) before they become pixels."""
+    convolutions and matrix products in bf16, norms and the rest in float32. Anything else: the network
+    unchanged (fp32 gives exactly the float32 pictures). Callers turn outputs to float32 (``.float()``) before
+    they become pixels."""
     import torch
 
     if precision != "bf16" or not str(device).startswith("cpu"):
