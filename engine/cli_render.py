@@ -31,6 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", default="warp", help="engine backend (default: warp); --list-backends lists them")
     p.add_argument("--weights", metavar="FILE", help="weights (.safetensors) for a neural backend")
     p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
+    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
+                   help="auto (default: bf16 on a CPU that has it; env POSEEDITOR_PRECISION) | fp32 | bf16")
     p.add_argument("-o", "--output", metavar="OUT.png", help="where to write the rendered image")
     p.add_argument("--list-backends", action="store_true", help="list the backends and exit")
     p.add_argument("--verbose", action="store_true", help="show tracebacks")
@@ -98,7 +100,7 @@ def _check_before_work(args):
         return None
     from .runtime import Engine
 
-    engine = Engine(args.backend, args.device, weights=args.weights)
+    engine = Engine(args.backend, args.device, weights=args.weights, precision=args.precision)
     if not engine.backend.ready:
         raise PoseEditorError(f"backend '{args.backend}' has {engine.backend.weights_info.label}")
     return engine

@@ -1,6 +1,6 @@
-"""The runtime the app and the CLI talk to: device and dtype choice, the current backend, cached sources.
+"""The runtime the app and the CLI talk to: device, precision and dtype choice, the current backend, cached sources.
 
-    engine = Engine("warp")
+    engine = Engine("warp")                    # precision="auto": bf16 where the CPU computes it natively
     engine.set_sources(images, poses, masks)   # encodes lazily, once
     image = engine.render(target_pose)         # re-runs only target-dependent work
 
@@ -8,6 +8,8 @@ Not thread-safe by itself: the app owns one Engine inside its render worker thre
 """
 from __future__ import annotations
 
+import functools
+import os
 import time
 
 from . import registry
@@ -36,21 +38,87 @@ def pick_device(preference: str = "auto") -> str:
     raise PoseEditorError(f"unknown device '{preference}' (use auto, cpu or cuda)")
 
 
-def pick_dtype(device: str, half: str = "auto"):
-    """float16 on CUDA (our generators are conv/norm nets that run safely in half), float32 on the CPU,
-    where half is slower and less precise."""
+def pick_dtype(device: str, half: str = "auto", precision: str = "auto"):
+    """The networks' weight dtype: float16 on CUDA (our generators are conv/norm nets that run safely in half),
+    float32 on the CPU, where float16 is slower and less precise (bf16 there is autocast over float32 weights,
+    see resolve_precision), and float32 whenever fp32 precision is asked."""
     import torch
 
-    if half == "off" or not device.startswith("cuda"):
+    if half == "off" or precision == "fp32" or not device.startswith("cuda"):
         return torch.float32
     return torch.float16
 
 
+PRECISIONS = ("auto", "fp32", "bf16")
+PRECISION_ENV = "POSEEDITOR_PRECISION"       # auto | fp32 | bf16: what "auto" means for every entry point
+CPU_BF16_ENV = "POSEEDITOR_CPU_BF16"         # 1 | 0: overrides the CPU bf16 detection (tests)
+_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
+
+
+@functools.lru_cache(maxsize=None)
+def _cpuinfo_flags() -> frozenset:
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AMX or AVX-512 BF16), so bf16 autocast runs faster than
+    float32 rather than emulated and slower. ``POSEEDITOR_CPU_BF16=0|1`` overrides the detection."""
+    forced = os.environ.get(CPU_BF16_ENV, "").strip()
+    if forced in ("0", "1"):
+        return forced == "1"
+    flags = _cpuinfo_flags()
+    if flags:
+        return any(f in flags for f in _BF16_FLAGS)
+    try:  # no /proc/cpuinfo (macOS, Windows): oneDNN's own check of the instruction set
+        import torch
+
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (ImportError, AttributeError, RuntimeError):
+        return False
+
+
+def resolve_precision(requested: str | None = "auto", device: str = "cpu") -> str:
+    """The precision a network runs at: "fp32", "bf16" (CPU autocast) or "fp16" (CUDA half).
+
+    ``requested`` is auto | fp32 | bf16; "auto" (or None) takes ``POSEEDITOR_PRECISION`` when set, then picks
+    bf16 on a CPU that has it and fp32 on one that does not. bf16 asked of a CPU without it falls back to fp32
+    quietly (emulated bf16 is slower than fp32). CUDA keeps its half choice (``pick_dtype``) unless fp32 is asked.
+    """
+    choice = (requested or "auto").strip().lower()
+    if choice == "auto":
+        choice = (os.environ.get(PRECISION_ENV) or "auto").strip().lower()
+        if choice not in PRECISIONS:
+            raise PoseEditorError(f"{PRECISION_ENV}={choice!r} is not one of {', '.join(PRECISIONS)}")
+    elif choice == "fp16":  # a value this function returned before (a backend built by the Engine)
+        return "fp16" if str(device).startswith("cuda") else "fp32"
+    elif choice not in PRECISIONS:
+        raise PoseEditorError(f"unknown precision '{requested}' (use {', '.join(PRECISIONS)})")
+    if choice == "fp32":
+        return "fp32"
+    if str(device).startswith("cuda"):
+        return "fp16"
+    return "bf16" if cpu_has_bf16() else "fp32"
+
+
+def describe(device: str, precision: str) -> str:
+    """What the app's engine panel shows, e.g. "CPU · bf16"."""
+    return f"{'GPU' if str(device).startswith('cuda') else 'CPU'} \u00b7 {precision}"
+
+
 class Engine:
-    def __init__(self, backend: str = "warp", device: str = "auto", weights=None, half: str = "auto"):
-        self.device = pick_device(device)
+    def __init__(self, backend: str = "warp", device: str = "auto", weights=None, half: str = "auto",
+                 precision: str = "auto"):
         self.dtype = None
         self.half = half
+        self.requested_precision = precision
+        self._choose(device)
         self.backend = None
         self._sources = None
         self._state = None
@@ -59,8 +127,12 @@ class Engine:
 
     def set_backend(self, name: str, weights=None) -> None:
         cls = registry.backend_class(name)
-        dtype = pick_dtype(self.device, self.half) if cls.needs_weights else None
-        backend = cls(device=self.device, dtype=dtype)
+        if cls.needs_weights:
+            dtype = pick_dtype(self.device, self.half, self.precision)
+            backend = cls(device=self.device, dtype=dtype, precision=self.precision)
+        else:
+            dtype = None
+            backend = cls(device=self.device, dtype=dtype)
         if weights:
             backend.load_weights(weights)
         self.backend, self.dtype = backend, dtype
@@ -71,11 +143,30 @@ class Engine:
         self._state = None
         return meta
 
-    def set_device(self, device: str) -> None:
+    def _choose(self, device: str) -> None:
+        self.device = pick_device(device)
+        self.precision = resolve_precision(self.requested_precision, self.device)
+        if self.precision == "fp16" and self.half == "off":
+            self.precision = "fp32"
+
+    def _rebuild(self, device: str, precision: str) -> None:
+        """The same backend and weights file on another device or precision (sources re-encoded on next use)."""
         name = self.backend.name
         weights = self.backend.weights_info.path if self.backend.weights_info.kind == "file" else None
-        self.device = pick_device(device)
+        self.requested_precision = precision
+        self._choose(device)
         self.set_backend(name, weights)
+
+    def set_device(self, device: str) -> None:
+        self._rebuild(device, self.requested_precision)
+
+    def set_precision(self, precision: str) -> None:
+        """auto | fp32 | bf16 (see resolve_precision)."""
+        self._rebuild(self.device, precision)
+
+    def describe(self) -> str:
+        """"CPU \u00b7 bf16", "CPU \u00b7 fp32", "GPU \u00b7 fp16": the device and the precision the networks run at."""
+        return describe(self.device, self.precision)
 
     def set_sources(self, images, poses, masks=None) -> None:
         self._sources = (list(images), list(poses), list(masks) if masks is not None else None)

@@ -38,15 +38,17 @@ def make_batch(size=(128, 64), batch: int = 8, num_sources: int = 1, seed: int =
 
 def bench(backend: str, size=(128, 64), batch: int = 8, width: float | None = None, steps: int = 5,
           warmup: int = 1, device: str = "cpu", num_sources: int = 1, net: dict | None = None,
-          recipe: dict | None = None) -> dict:
+          recipe: dict | None = None, precision: str = "auto") -> dict:
     """Time ``steps`` training steps after ``warmup``; returns the figures.
 
     ``net`` is the network config and ``recipe`` the recipe's options (as in ``fit``'s config). ``ms_step`` is
     wall-clock time per step, ``cpu_ms_step`` the process's CPU time per step (all threads), and ``backbone``
-    the name of the perceptual / NN-loss backbone the recipe found (None without one)."""
+    the name of the perceptual / NN-loss backbone the recipe found (None without one). ``precision`` (auto |
+    fp32 | bf16) is the training loop's (training/precision.py), resolved into the result's ``precision``."""
     from engine.runtime import pick_device
 
-    from .loop import Amp, get_recipe_class, seed_everything, to_device
+    from .loop import get_recipe_class, seed_everything, to_device
+    from .precision import Amp
 
     cls = get_recipe_class(backend)
     dev = torch.device(pick_device(device))
@@ -56,7 +58,7 @@ def bench(backend: str, size=(128, 64), batch: int = 8, width: float | None = No
     seed_everything(0)
     rec = cls(cfg, dict(recipe or {}), dev)
     rec.train(True)
-    amp = Amp(dev, dev.type == "cuda" and getattr(rec, "amp", True))
+    amp = Amp.for_recipe(rec, dev, precision)
     data = to_device(make_batch(size, batch, num_sources), dev)
 
     def sync():
@@ -79,18 +81,21 @@ def bench(backend: str, size=(128, 64), batch: int = 8, width: float | None = No
     if backbone is None:
         backbone = getattr(getattr(rec, "perceptual", None), "backbone", None)
     return {"backend": backend, "size": list(size), "batch": batch, "width": width, "device": str(dev),
+            "precision": amp.precision,
             "it_s": 1.0 / dt, "ms_step": dt * 1000, "cpu_ms_step": cpu * 1000,
             "generator_params": params.get("generator", 0), "total_params": sum(params.values()),
             "loss": float(losses.get("loss", float("nan"))), "backbone": getattr(backbone, "name", None)}
 
 
-HEADER = f"{'backend':10s} {'size':>8s} {'batch':>5s} {'width':>5s} {'it/s':>7s} {'ms/step':>8s} {'G params':>9s} {'all params':>10s}"
+HEADER = (f"{'backend':10s} {'size':>8s} {'batch':>5s} {'width':>5s} {'it/s':>7s} {'ms/step':>8s} "
+          f"{'G params':>9s} {'all params':>10s} {'precision':>9s}")
 
 
 def row(r: dict) -> str:
     w = "-" if r["width"] is None else f"{r['width']:g}"
     return (f"{r['backend']:10s} {r['size'][0]:>4d}x{r['size'][1]:<3d} {r['batch']:>5d} {w:>5s} {r['it_s']:>7.2f} "
-            f"{r['ms_step']:>8.0f} {r['generator_params'] / 1e6:>8.2f}M {r['total_params'] / 1e6:>9.2f}M")
+            f"{r['ms_step']:>8.0f} {r['generator_params'] / 1e6:>8.2f}M {r['total_params'] / 1e6:>9.2f}M "
+            f"{r['precision']:>9s}")
 
 
 def names(arg: str) -> list[str]:
@@ -116,12 +121,14 @@ def add_arguments(p) -> None:
     p.add_argument("--steps", type=int, default=5, help="timed steps (default 5, after one warm-up step)")
     p.add_argument("--num-sources", type=int, default=1)
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
+    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
+                   help="auto (default: bf16 on a CPU that has it; env POSEEDITOR_PRECISION) | fp32 | bf16")
 
 
 def run(args) -> int:
     print(HEADER, flush=True)
     for name in names(args.backend):
         r = bench(name, args.size, args.batch, args.width, args.steps, device=args.device,
-                  num_sources=args.num_sources)
+                  num_sources=args.num_sources, precision=args.precision)
         print(row(r), flush=True)
     return 0

@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -31,86 +30,10 @@ from .distributed import Distributed
 from .options import (DEFAULTS, METRICS, TrainingError, check_required, get_recipe_class,  # noqa: F401
                       merge_resume, resolve_options, trainable_backends)
 from .progress import ProgressBar, StopRequest
+from .precision import Amp
 from .run_dir import RunLock, Stats, new_run_dir, sweep_parts, write_options, writing
 
 log = logging.getLogger(__name__)
-
-
-# ================================================================================================================
-# Mixed precision
-# ================================================================================================================
-class Amp:
-    """Mixed precision around a recipe's train_step, without the recipe having to know.
-
-    bfloat16 autocast where the GPU has it (no loss scaling needed), else float16 autocast with a GradScaler that
-    is applied by wrapping: during the step, ``Tensor.backward`` scales the loss and each optimiser's ``step``
-    goes through ``scaler.step`` (unscale, skip on inf/nan); ``scaler.update()`` follows the step.
-    Off on the CPU.
-    """
-
-    def __init__(self, device: torch.device, enabled: bool, dtype=None):
-        self.device_type = device.type
-        self.enabled = bool(enabled)
-        if dtype is None:
-            dtype = torch.bfloat16 if (self.device_type == "cuda" and torch.cuda.is_bf16_supported()) else torch.float16
-        self.dtype = dtype
-        self.scaler = (torch.amp.GradScaler(self.device_type) if self.enabled and dtype == torch.float16 else None)
-
-    @property
-    def description(self) -> str:
-        if not self.enabled:
-            return "off"
-        return f"autocast {str(self.dtype).replace('torch.', '')}" + (" + GradScaler" if self.scaler else "")
-
-    @contextmanager
-    def step(self, optimizers: dict):
-        if not self.enabled:
-            yield
-            return
-        with torch.autocast(self.device_type, dtype=self.dtype):
-            if self.scaler is None:
-                yield
-                return
-            scaler = self.scaler
-            orig_backward = torch.Tensor.backward
-            stepped: set = set()
-
-            def backward(t, *a, **k):
-                return orig_backward(scaler.scale(t), *a, **k)
-
-            originals = {}
-            for name, opt in optimizers.items():
-                originals[name] = opt.step
-
-                def wrapped(*a, _opt=opt, _name=name, **k):
-                    if _name in stepped:  # a second step of one optimiser in one iteration
-                        scaler.update()
-                        stepped.clear()
-                    _opt.step = originals[_name]  # scaler.step calls the real step
-                    try:
-                        return scaler.step(_opt, *a, **k)
-                    finally:
-                        _opt.step = wrapped
-                        stepped.add(_name)
-
-                opt.step = wrapped
-            torch.Tensor.backward = backward
-            try:
-                yield
-            finally:
-                torch.Tensor.backward = orig_backward
-                for name, opt in optimizers.items():
-                    opt.__dict__.pop("step", None)
-                if stepped:
-                    scaler.update()
-
-    def state_dict(self):
-        return self.scaler.state_dict() if self.scaler else None
-
-    def load_state_dict(self, state):
-        if self.scaler and state:
-            self.scaler.load_state_dict(state)
-
 
 
 # ================================================================================================================
@@ -152,10 +75,9 @@ class Trainer:
         self.recipe = S.build_recipe(recipe_cls, opts, net_config, self.device, init)
         self.net_config = dict(getattr(self.recipe.generator, "config", None) or self.recipe.net_config)
         # Recipes that manage precision themselves (their own autocast / GradScaler, switched by recipe.amp)
-        # are left to it; the others get the loop's wrapper.
+        # are left to it; the others get the loop's wrapper (training/precision.py).
         self.recipe_amp = self.recipe.manages_amp
-        self.amp = Amp(self.device, bool(opts["amp"]) and self.device.type == "cuda"
-                       and getattr(self.recipe, "amp", True) and not self.recipe_amp)
+        self.amp = Amp.for_recipe(self.recipe, self.device, opts.get("precision"), opts["amp"] and not self.recipe_amp)
         # per-rank randomness from here on (noise, dropout), model init above was shared
         if self.dist.active:
             torch.manual_seed(int(opts["seed"]) * 1000 + self.dist.rank)
@@ -233,6 +155,7 @@ class Trainer:
         state = {"backend": self.opts["backend"], "net_config": self.net_config,
                  "recipe": self.recipe.state_dict(), "rng": rngs, "data_position": list(self.position),
                  "best": self.best, "elapsed": float(elapsed), "amp": self.amp.state_dict(),
+                 "precision": self.amp.precision,
                  "recipe_scaler": S.scaler_state(self.recipe)}
         return ckpt.save_checkpoint(self.run_dir / "checkpoints", self.step, state, int(self.opts["keep_checkpoints"]))
 

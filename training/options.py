@@ -37,7 +37,8 @@ DEFAULTS = {
     "val_pairs": 64,          # test pairs used by each validation (the first N, fixed)
     "grid_size": 8,           # pairs shown in an image grid
     "keep_checkpoints": 3,
-    "amp": True,              # autocast (+ GradScaler for fp16) on CUDA; never on the CPU
+    "amp": True,              # mixed precision as --precision says; False: fp32
+    "precision": "auto",      # auto (bf16 on a CPU that has it, half on CUDA) | fp32 | bf16 (training/precision.py)
     "stop_after": None,       # stop after this many steps of this invocation (as a signal would)
     "label": None,            # label of the exported weights
     "net": {},                # network config overrides (merged over the recipe's and backend's defaults)
@@ -245,6 +246,8 @@ def add_arguments(p) -> None:
     p.add_argument("--select-by", choices=METRICS, help="validation figure choosing best.safetensors (default ssim)")
     p.add_argument("--seed", type=int, help="random seed (default 0)")
     p.add_argument("--device", help="auto (default), cpu or cuda")
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16"),
+                   help="auto (default: bf16 on a CPU that has it; env POSEEDITOR_PRECISION) | fp32 | bf16")
     p.add_argument("--time-budget", type=float, metavar="MINUTES", help="stop cleanly after this long")
     p.add_argument("--init", metavar="WEIGHTS.safetensors", help="start from these engine weights (fine-tune)")
     p.add_argument("--augment", action="store_const", const=True, help="flip and colour-jitter training pairs")

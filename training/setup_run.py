@@ -116,7 +116,7 @@ def build_recipe(recipe_cls, opts: dict, net_config: dict, device, init):
     weights when given."""
     try:
         recipe_opts = dict(opts.get("recipe") or {})
-        recipe_opts.setdefault("amp", bool(opts["amp"]))  # Recipe reads it: autocast on CUDA only anyway
+        recipe_opts.setdefault("amp", bool(opts["amp"]))  # False keeps the recipe in fp32 whatever --precision says
         recipe = recipe_cls(net_config, recipe_opts, device)
     except (TypeError, ValueError, KeyError) as e:
         raise TrainingError(f"the {opts['backend']} network cannot be built from this config ({e})") from None
@@ -199,6 +199,7 @@ def run_record(t) -> dict:
         "device": str(t.device),
         "world_size": t.dist.world,
         "amp": ("the recipe's own" if t.recipe_amp and getattr(t.recipe, "amp", False) else t.amp.description),
+        "precision": t.amp.precision,
         "parameters": {k: sum(p.numel() for p in m.parameters()) for k, m in t.recipe.modules().items()},
         "versions": versions(),
         "command": t.opts.get("command") or f"fit({json.dumps(o, default=str)})",

@@ -127,6 +127,8 @@ def _up2x(cin: int, cout: int) -> nn.Sequential:
 class AttentionNet(nn.Module):
     """The generator, with the engine's two calls (see base.PoseTransferNet)."""
 
+    keep_batchnorm = ("in2_conv1",)  # _pose_stream applies its conv's weight alone (base.fold_batchnorm)
+
     def __init__(self, config: dict):
         super().__init__()
         c = resolve_config(config)

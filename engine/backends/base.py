@@ -1,103 +1,25 @@
-"""The contract every backend follows, so that the app, the CLI and the trainer treat them alike.
-
-    state = backend.encode_sources(images, poses, masks)   # once per set of reference photos
-    image = backend.render(state, target_pose)              # on every drag: only target-dependent work
-
-``images`` are RGB uint8 photos of the same person, ``poses`` their detected (or edited) poses in their own
-pixels, ``masks`` optional person masks (0..1). The target pose is in the pixels of the first photo, and
-``render`` returns an RGB uint8 image of the first photo's size.
+"""The torch backends' common base, on the contract of engine/backends/contract.py (Backend, SourceState).
 
 Neural backends derive from ``NeuralBackend``: they supply a torch network with the same two calls on tensors
-(``PoseTransferNet``) and get framing (person crop to the network's size and back), device and dtype handling,
-weights loading and checks, and starter weights for free.
+(``PoseTransferNet``) and get framing (person crop to the network's size and back), device, dtype and precision
+handling (bf16 autocast and channels-last on a CPU that has bf16, see ``optimise_network``), weights loading and
+checks, and starter weights for free.
 """
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass, field
+import copy
+import functools
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
-from ..errors import PoseEditorError, WeightsError
+from ..errors import WeightsError
 from ..pose import Pose
+from .contract import Backend, SourceState, WeightsInfo  # noqa: F401  (re-exported: backends import them here)
 
 STARTER_DIR = Path(__file__).resolve().parents[2] / "resources" / "weights"
-
-
-@dataclass
-class WeightsInfo:
-    """What the app shows about a backend's weights."""
-
-    kind: str            # "built-in" (needs none), "starter", "file", "none"
-    label: str = ""      # human description, e.g. "starter weights, trained on synthetic people"
-    path: str | None = None
-    meta: Any = None     # WeightsMeta when loaded from a file
-
-
-@dataclass
-class SourceState:
-    """What encode_sources keeps. Backends subclass it or store their tensors in ``cache``."""
-
-    images: list
-    poses: list
-    masks: list
-    cache: dict = field(default_factory=dict)
-
-    @property
-    def size(self) -> tuple[int, int]:
-        return self.images[0].shape[:2]
-
-
-class Backend(abc.ABC):
-    name: ClassVar[str] = ""
-    title: ClassVar[str] = ""
-    summary: ClassVar[str] = ""
-    needs_weights: ClassVar[bool] = True
-    multi_shot: ClassVar[bool] = False  # False: uses the first reference only (the app says so)
-    # The network's native image size (H, W); None: works at any size (the warp backend).
-    image_size: tuple[int, int] | None = None
-
-    def __init__(self, device: str = "cpu", dtype=None):
-        self.device = device
-        self.dtype = dtype
-
-    # ----- weights ----------------------------------------------------------------------------------------
-    @property
-    def weights_info(self) -> WeightsInfo:
-        return WeightsInfo("built-in", "needs no weights")
-
-    @property
-    def ready(self) -> bool:
-        """True when render can run (weights loaded, or none needed)."""
-        return True
-
-    def load_weights(self, path):
-        raise WeightsError(f"the {self.name} backend takes no weights")
-
-    # ----- the two calls ----------------------------------------------------------------------------------
-    @abc.abstractmethod
-    def encode_sources(self, images: list, poses: list, masks: list | None = None) -> SourceState: ...
-
-    @abc.abstractmethod
-    def render(self, state: SourceState, target: Pose) -> np.ndarray: ...
-
-    # ----- helpers ----------------------------------------------------------------------------------------
-    @staticmethod
-    def check_sources(images: list, poses: list, masks: list | None):
-        if not images:
-            raise PoseEditorError("no reference photo")
-        if len(images) != len(poses):
-            raise PoseEditorError(f"{len(images)} photos but {len(poses)} poses")
-        masks = list(masks) if masks is not None else [None] * len(images)
-        for i, (img, pose) in enumerate(zip(images, poses)):
-            if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
-                raise PoseEditorError(f"reference {i + 1}: expected an RGB uint8 image, got {img.shape} {img.dtype}")
-            if (pose.height, pose.width) != img.shape[:2]:
-                raise PoseEditorError(f"reference {i + 1}: pose is for a {pose.width}x{pose.height} image, "
-                                      f"photo is {img.shape[1]}x{img.shape[0]}")
-        return masks
 
 
 class PoseTransferNet:
@@ -114,6 +36,88 @@ class PoseTransferNet:
     """
 
 
+def fold_batchnorm(net) -> int:
+    """Fold every BatchNorm2d (eval statistics) that directly follows a plain (transposed) convolution inside an
+    nn.Sequential into that convolution's weights and bias, leaving an Identity; returns how many. For an eval
+    network only: the folded one computes the same function in one pass over the activations instead of two.
+    A network whose code reaches into a Sequential's parts (a conv's weight alone) names it in its
+    ``keep_batchnorm`` tuple, and that one is left as it is."""
+    import torch.nn as nn
+    from torch.nn.utils import parametrize
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    folded = 0
+    keep = set(getattr(net, "keep_batchnorm", ()))
+    for name, seq in list(net.named_modules()):
+        if not isinstance(seq, nn.Sequential) or name in keep:
+            continue
+        keys = list(seq._modules)
+        for a, b in zip(keys, keys[1:]):
+            conv, bn = seq._modules[a], seq._modules[b]
+            if (type(conv) in (nn.Conv2d, nn.ConvTranspose2d) and type(bn) is nn.BatchNorm2d
+                    and bn.running_mean is not None and not conv.training and not bn.training
+                    and not parametrize.is_parametrized(conv) and conv.groups == 1):
+                seq._modules[a] = fuse_conv_bn_eval(conv, bn, transpose=type(conv) is nn.ConvTranspose2d)
+                seq._modules[b] = nn.Identity()
+                folded += 1
+    return folded
+
+
+def _network_methods(net) -> list[str]:
+    """forward and every public method the network's own classes define (encode_sources, render, ...)."""
+    import inspect
+
+    import torch.nn as nn
+
+    own = {n for n, v in inspect.getmembers(type(net), inspect.isfunction)
+           if not n.startswith("_") and not hasattr(nn.Module, n)}
+    return sorted(own | {"forward"})
+
+
+def _bf16_weights(net) -> None:
+    """Convolution and linear weights stored in bfloat16: autocast would round them to the same values on every
+    call (8% of a cached render, measured); norms, embeddings and the rest stay float32."""
+    import torch
+    import torch.nn as nn
+    from torch.nn.utils import parametrize
+
+    for m in net.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)) and not parametrize.is_parametrized(m):
+            for p in (m.weight, m.bias):
+                if p is not None:
+                    p.data = p.data.to(torch.bfloat16)
+
+
+def optimise_network(net, precision: str, device: str = "cpu"):
+    """The eval network as it runs at ``precision`` (engine.runtime.resolve_precision's value), in place.
+
+    "bf16" on the CPU: BatchNorm folded into the convolution before it, weights in channels-last layout (oneDNN's
+    fast convolution layout; images from numpy are channels-last already), convolution and linear weights in
+    bf16, and every call of the network (forward, encode_sources, render, ...) under bfloat16 autocast:
+    convolutions and matrix products in bf16, norms and the rest in float32. Anything else: the network
+    unchanged (fp32 gives exactly the float32 pictures). Callers turn outputs to float32 (``.float()``) before
+    they become pixels."""
+    import torch
+
+    if precision != "bf16" or not str(device).startswith("cpu"):
+        return net
+    fold_batchnorm(net)
+    net = net.to(memory_format=torch.channels_last)
+    _bf16_weights(net)
+    for name in _network_methods(net):
+        method = getattr(net, name)
+
+        @functools.wraps(method)
+        def under_autocast(*args, _method=method, **kwargs):
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                return _method(*args, **kwargs)
+
+        # an instance attribute shadows the class's method, for the backends' own calls and nn.Module.__call__
+        object.__setattr__(net, name, under_autocast)
+    net.engine_precision = precision
+    return net
+
+
 class NeuralBackend(Backend):
     """Base of the torch backends: framing, tensors, device/dtype, weights, starter weights.
 
@@ -128,10 +132,13 @@ class NeuralBackend(Backend):
     COMPOSITES = ("person", "crop")
 
     def __init__(self, device: str = "cpu", dtype=None, config: dict | None = None, load_starter: bool = True,
-                 composite: str = "person"):
+                 composite: str = "person", precision: str = "fp32"):
         import torch
 
+        from ..runtime import resolve_precision
+
         super().__init__(device, dtype or torch.float32)
+        self.precision = resolve_precision(precision, device)
         if composite not in self.COMPOSITES:
             raise ValueError(f"composite must be one of {', '.join(self.COMPOSITES)}, not {composite!r}")
         self.composite = composite
@@ -178,14 +185,18 @@ class NeuralBackend(Backend):
         state = check_state_dict(net.state_dict(), tensors, path)
         net.load_state_dict(state)
         self.config = config
-        self.net = net.eval().to(self.device, self.dtype)
+        self.net = optimise_network(net.eval().to(self.device, self.dtype), self.precision, self.device)
         data = meta.provenance.get("data", "unknown data")
         self._weights = WeightsInfo("file", meta.label or f"{Path(path).name} (trained on {data})", str(path), meta)
         return meta
 
     def use_network(self, net, label: str = "in-memory network"):
-        """Use a network object directly (tests, the trainer's validation)."""
-        self.net = net.eval().to(self.device, self.dtype)
+        """Use a network object directly (tests, the trainer's validation). A fast path works on a copy: the
+        caller's network keeps its layout, its BatchNorm and its methods."""
+        net = net.eval().to(self.device, self.dtype)
+        if self.precision != "fp32":
+            net = copy.deepcopy(net)
+        self.net = optimise_network(net, self.precision, self.device)
         self.config = dict(getattr(net, "config", self.config))
         self._weights = WeightsInfo("file", label)
 

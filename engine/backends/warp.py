@@ -27,7 +27,7 @@ from ..detect import pose_mask
 from ..encode import MIRROR_PART, NUM_PARTS, PART_LIMBS, PART_NAMES, body_scale, part_warps
 from ..parsing import coarse_parsing, unsure_hands
 from ..pose import J, Pose
-from .base import Backend, SourceState
+from .contract import Backend, SourceState
 
 # Back to front. Arms are drawn over the torso (they usually are in front of it in a photo); legs under it.
 DEPTH_ORDER = ("r_thigh", "l_thigh", "r_shin", "l_shin", "torso", "head",

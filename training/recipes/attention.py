@@ -8,7 +8,7 @@
 - GAN kind: "bce" as the paper writes; the authors' code uses least squares ("lsgan"), a switch here.
 - Both networks initialised N(0, 0.02); Adam lr 1e-3, betas (0.5, 0.999), eps 1e-8, no weight decay;
   batch 8.
-Mixed precision on CUDA is the training loop's (it wraps train_step in autocast and scales every backward).
+Mixed precision is the training loop's (training/precision.py: autocast around train_step, loss scaling for fp16).
 """
 from __future__ import annotations
 

@@ -24,8 +24,8 @@ class Recipe(abc.ABC):
     default_options: ClassVar[dict] = {}
     # Network config defaults for training (merged over the backend's default_config).
     default_net_config: ClassVar[dict] = {}
-    # True when train_step does its own mixed precision on CUDA (autocast, loss scaling); otherwise the loop
-    # wraps train_step in autocast and scales its backward passes.
+    # Mixed precision is the loop's (training/precision.py: it wraps train_step in autocast and scales its
+    # backward passes where fp16 needs it); a recipe does none of its own. Kept for the loop's check.
     manages_amp: ClassVar[bool] = False
 
     # Other backends whose weights --init may start this one from (adapt_init turns them into this network's).
@@ -45,7 +45,7 @@ class Recipe(abc.ABC):
         self.options = {**self.common_options, **self.default_options, **options}
         self.device = torch.device(device)
         self.generator = self.backend_cls.build_network(self.net_config).to(self.device)
-        self.amp = self.device.type == "cuda" and bool(self.options.get("amp", True))
+        self.amp = bool(self.options.get("amp", True))  # False: this recipe trains in fp32 whatever --precision
 
     @classmethod
     def full_net_config(cls, net_config: dict) -> dict:

@@ -59,7 +59,6 @@ class DganDiscriminator(nn.Module):
 
 
 class DganRecipe(Recipe):
-    manages_amp = True  # its own autocast (bfloat16)
     backend = "dgan"
     default_options = {
         "lr": 2e-4, "beta1": 0.5, "beta2": 0.999,
@@ -72,7 +71,7 @@ class DganRecipe(Recipe):
         # (the authors' Keras objective, balanced against the GAN term by VGG19's larger activations)
         "nn_reduction": "sum",
         "backbone": "auto",     # "vgg19" (the paper's, if cached), "mobilenet_v2" (offline) or "auto"
-        "amp": True,            # bfloat16 autocast on CUDA GPUs that support it
+        "amp": True,            # mixed precision as the run's --precision says (training/precision.py)
     }
 
     def __init__(self, net_config: dict, options: dict, device="cpu"):
@@ -101,11 +100,6 @@ class DganRecipe(Recipe):
     def optimizers(self):
         return {"generator": self.opt_g, "discriminator": self.opt_d}
 
-    def _autocast(self):
-        """bfloat16 autocast on a CUDA device that has it (no loss scaling needed); float32 elsewhere."""
-        on = self.amp and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=on)
-
     def _features(self, img: torch.Tensor) -> torch.Tensor:
         """The backbone's first stage only (VGG relu1_2): the deeper stages are not needed for the NN loss."""
         bb = self.backbone
@@ -124,16 +118,14 @@ class DganRecipe(Recipe):
         self.generator.train()
         self.discriminator.train()
 
-        with self._autocast():
-            fake = self.generator(batch["src_img"], batch["src_pose"], tgt_pose)
+        fake = self.generator(batch["src_img"], batch["src_pose"], tgt_pose)
 
         out = {}
         adversarial = self.adversarial(step)
         if adversarial:  # discriminator step (on the generator's output as it is now)
             self.opt_d.zero_grad(set_to_none=True)
-            with self._autocast():
-                d_real = self.discriminator(src_img, src_maps, tgt_img, tgt_maps).float()
-                d_fake = self.discriminator(src_img, src_maps, fake.detach(), tgt_maps).float()
+            d_real = self.discriminator(src_img, src_maps, tgt_img, tgt_maps).float()
+            d_fake = self.discriminator(src_img, src_maps, fake.detach(), tgt_maps).float()
             d_loss = o["d_weight"] * gan_d_loss(self.gan_kind, d_real, d_fake)
             d_loss.backward()
             self.opt_d.step()
@@ -146,12 +138,11 @@ class DganRecipe(Recipe):
         nn_term = nn_loss(self._features(fake), target_feat, o["nn_size"], o["nn_reduction"])
         loss = o["nn_weight"] * nn_term
         if adversarial:
-            with self._autocast():
-                g_fake = self.discriminator(src_img, src_maps, fake, tgt_maps).float()
-                g_real = None
-                if self.gan_kind == "rahinge":
-                    with torch.no_grad():
-                        g_real = self.discriminator(src_img, src_maps, tgt_img, tgt_maps).float()
+            g_fake = self.discriminator(src_img, src_maps, fake, tgt_maps).float()
+            g_real = None
+            if self.gan_kind == "rahinge":
+                with torch.no_grad():
+                    g_real = self.discriminator(src_img, src_maps, tgt_img, tgt_maps).float()
             g_gan = gan_g_loss(self.gan_kind, g_fake, g_real)
             loss = loss + o["gan_weight"] * g_gan
             out["g_gan"] = g_gan

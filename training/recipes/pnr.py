@@ -47,7 +47,6 @@ class ResnetDiscriminator(nn.Module):
 
 
 class PnrRecipe(Recipe):
-    manages_amp = True  # its own autocast + GradScaler
     backend = "pnr"
     default_options = {
         "lambda_l1": 5.0,
@@ -87,7 +86,6 @@ class PnrRecipe(Recipe):
         self.perceptual = Perceptual(self.device, depths=tuple(o["perceptual_depths"]),
                                      prefer=str(o["perceptual_backbone"]))
         self.options["perceptual_backbone_used"] = self.perceptual.backbone_name
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
 
     @property
     def lambda_gan_i(self) -> float:
@@ -98,16 +96,6 @@ class PnrRecipe(Recipe):
 
     def optimizers(self):
         return {"g": self.opt_g, "d": self.opt_d}
-
-    def state_dict(self) -> dict:
-        state = super().state_dict()
-        state["scaler"] = self.scaler.state_dict()
-        return state
-
-    def load_state_dict(self, state: dict) -> None:
-        super().load_state_dict(state)
-        if "scaler" in state:
-            self.scaler.load_state_dict(state["scaler"])
 
     # ----- one step -----------------------------------------------------------------------------------------
     def _inputs(self, batch: dict):
@@ -127,48 +115,44 @@ class PnrRecipe(Recipe):
         tgt_maps = heatmaps(tgt_pose, tuple(tgt_img.shape[-2:]), float(net.config["sigma"]))
         lam_i, lam_k = (self.lambda_gan_i, float(o["lambda_gan_k"])) if self.adversarial(step) else (0.0, 0.0)
         kind = o["gan_kind"]
-        autocast = torch.autocast(self.device.type, enabled=self.amp)
 
-        # generator
-        with autocast:
-            fake = net(src_img, src_pose, tgt_pose, rows)
-            losses = {"l1": l1(fake, tgt_img), "perceptual": self.perceptual(fake, tgt_img)}
-            total = float(o["lambda_l1"]) * losses["l1"] + float(o["lambda_perceptual"]) * losses["perceptual"]
-            self.d_i.requires_grad_(False)
-            self.d_k.requires_grad_(False)
-            if lam_k:
-                losses["gan_k"] = gan_g_loss(kind, self.d_k(torch.cat([fake, tgt_maps], 1)),
-                                             self.d_k(torch.cat([tgt_img, tgt_maps], 1)) if kind == "rahinge"
-                                             else None)
-                total = total + lam_k * losses["gan_k"]
-            if lam_i:
-                losses["gan_i"] = gan_g_loss(kind, self.d_i(torch.cat([fake, cond_img], 1)),
-                                             self.d_i(torch.cat([tgt_img, cond_img], 1)) if kind == "rahinge"
-                                             else None)
-                total = total + lam_i * losses["gan_i"]
-            self.d_i.requires_grad_(True)
-            self.d_k.requires_grad_(True)
+        # generator (mixed precision and loss scaling are the loop's, training/precision.py)
+        fake = net(src_img, src_pose, tgt_pose, rows)
+        losses = {"l1": l1(fake, tgt_img), "perceptual": self.perceptual(fake, tgt_img)}
+        total = float(o["lambda_l1"]) * losses["l1"] + float(o["lambda_perceptual"]) * losses["perceptual"]
+        self.d_i.requires_grad_(False)
+        self.d_k.requires_grad_(False)
+        if lam_k:
+            losses["gan_k"] = gan_g_loss(kind, self.d_k(torch.cat([fake, tgt_maps], 1)),
+                                         self.d_k(torch.cat([tgt_img, tgt_maps], 1)) if kind == "rahinge"
+                                         else None)
+            total = total + lam_k * losses["gan_k"]
+        if lam_i:
+            losses["gan_i"] = gan_g_loss(kind, self.d_i(torch.cat([fake, cond_img], 1)),
+                                         self.d_i(torch.cat([tgt_img, cond_img], 1)) if kind == "rahinge"
+                                         else None)
+            total = total + lam_i * losses["gan_i"]
+        self.d_i.requires_grad_(True)
+        self.d_k.requires_grad_(True)
         self.opt_g.zero_grad(set_to_none=True)
-        self.scaler.scale(total).backward()
-        self.scaler.step(self.opt_g)
+        total.backward()
+        self.opt_g.step()
 
         # discriminators, on the same generated images
         if lam_i or lam_k:
             fake = fake.detach()
-            with autocast:
-                d_loss = fake.new_zeros(())
-                if lam_k:
-                    losses["d_k"] = gan_d_loss(kind, self.d_k(torch.cat([tgt_img, tgt_maps], 1)),
-                                               self.d_k(torch.cat([fake, tgt_maps], 1)))
-                    d_loss = d_loss + 0.5 * losses["d_k"]
-                if lam_i:
-                    losses["d_i"] = gan_d_loss(kind, self.d_i(torch.cat([tgt_img, cond_img], 1)),
-                                               self.d_i(torch.cat([fake, cond_img], 1)))
-                    d_loss = d_loss + 0.5 * losses["d_i"]
+            d_loss = fake.new_zeros(())
+            if lam_k:
+                losses["d_k"] = gan_d_loss(kind, self.d_k(torch.cat([tgt_img, tgt_maps], 1)),
+                                           self.d_k(torch.cat([fake, tgt_maps], 1)))
+                d_loss = d_loss + 0.5 * losses["d_k"]
+            if lam_i:
+                losses["d_i"] = gan_d_loss(kind, self.d_i(torch.cat([tgt_img, cond_img], 1)),
+                                           self.d_i(torch.cat([fake, cond_img], 1)))
+                d_loss = d_loss + 0.5 * losses["d_i"]
             self.opt_d.zero_grad(set_to_none=True)
-            self.scaler.scale(d_loss).backward()
-            self.scaler.step(self.opt_d)
-        self.scaler.update()
+            d_loss.backward()
+            self.opt_d.step()
 
         out = {k: float(v.detach()) for k, v in losses.items()}
         out["loss"] = float(total.detach())

@@ -1,0 +1,178 @@
+"""Precision as an engine choice: the bf16 fast path draws what fp32 draws, fp32 is today's engine exactly, and a
+CPU without bf16 falls back to fp32 quietly. Every backend with its shipped starter weights, on a real photo
+(the real mediapipe detector) and on a procedural person the test draws."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from engine.backends.base import fold_batchnorm
+from engine.runtime import Engine, cpu_has_bf16, resolve_precision
+
+from tests.conftest import shared
+
+NEURAL = ("dgan", "dgan-sa", "attention", "spgnet", "pnr")
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(((a.astype(np.float64) - b.astype(np.float64)) ** 2).mean())
+    return 100.0 if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch):
+    monkeypatch.delenv("POSEEDITOR_PRECISION", raising=False)
+    monkeypatch.delenv("POSEEDITOR_CPU_BF16", raising=False)
+
+
+@pytest.fixture(scope="module")
+def synth_photo():
+    """A procedural person (training.synth) at 256x192, its pose, and a target with the right arm raised."""
+    from training.synth import synth_image
+
+    img, _labels, pose = synth_image(7, 2, 1, (256, 192))
+    return img, pose
+
+
+@pytest.fixture(scope="module")
+def real_photo():
+    from engine.detect import detect_pose
+    from engine.images import load_image
+
+    img = load_image(shared("fashion-sources", "women1.jpg"))
+    return img, detect_pose(img).pose
+
+
+def raised_arm(pose):
+    e, w = pose.point("r_elbow"), pose.point("r_wrist")
+    return pose.moved("r_wrist", *(e + np.array([0.0, -1.0]) * np.linalg.norm(w - e)))
+
+
+def renders(name, photo, precision):
+    img, pose = photo
+    eng = Engine(name, "cpu", precision=precision)
+    assert eng.precision == precision and eng.backend.weights_info.kind == "starter"
+    eng.set_sources([img], [pose])
+    target = raised_arm(pose)
+    crop = eng.backend.render_crop(eng.state, target)
+    return crop, eng.render(target)
+
+
+@pytest.mark.skipif(not cpu_has_bf16(), reason="this CPU has no native bf16: auto runs fp32 here")
+@pytest.mark.parametrize("name", NEURAL)
+@pytest.mark.parametrize("kind", ["synth", "real"])
+def test_bf16_fast_path_draws_what_fp32_draws(name, kind, request):
+    photo = request.getfixturevalue(f"{kind}_photo")
+    crop32, full32 = renders(name, photo, "fp32")
+    crop16, full16 = renders(name, photo, "bf16")
+    assert crop16.dtype == np.uint8 and crop16.shape == crop32.shape and full16.shape == full32.shape
+    assert psnr(crop16, crop32) >= 35.0, (name, kind, psnr(crop16, crop32))
+    assert psnr(full16, full32) >= 35.0
+    assert not np.array_equal(crop16, crop32)  # the fast path really ran (bf16 rounds somewhere)
+
+
+def test_env_fp32_is_exactly_the_float32_engine(monkeypatch, synth_photo):
+    """POSEEDITOR_PRECISION=fp32 under Engine's default "auto": no autocast, no layout change, no folding, the
+    same pixels as a backend that never heard of precision."""
+    from engine.registry import backend_class
+
+    monkeypatch.setenv("POSEEDITOR_PRECISION", "fp32")
+    monkeypatch.setenv("POSEEDITOR_CPU_BF16", "1")
+    img, pose = synth_photo
+    eng = Engine("attention", "cpu")
+    assert eng.precision == "fp32" and eng.describe() == "CPU \u00b7 fp32"
+    net = eng.backend.net
+    assert "render" not in vars(net) and not hasattr(net, "engine_precision")
+    assert all(p.is_contiguous() for p in net.parameters())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())
+    plain = backend_class("attention")(device="cpu")  # the float32 path as it was
+    target = raised_arm(pose)
+    eng.set_sources([img], [pose])
+    assert np.array_equal(eng.render(target), plain.render(plain.encode_sources([img], [pose]), target))
+
+
+def test_a_cpu_without_bf16_falls_back_to_fp32_quietly(monkeypatch, synth_photo, recwarn):
+    monkeypatch.setenv("POSEEDITOR_CPU_BF16", "0")
+    monkeypatch.setenv("POSEEDITOR_PRECISION", "bf16")
+    assert resolve_precision("auto", "cpu") == "fp32" and resolve_precision("bf16", "cpu") == "fp32"
+    eng = Engine("pnr", "cpu")
+    assert eng.precision == "fp32" and eng.describe() == "CPU \u00b7 fp32"
+    assert "render" not in vars(eng.backend.net)
+    img, pose = synth_photo
+    eng.set_sources([img], [pose])
+    assert eng.render(raised_arm(pose)).dtype == np.uint8
+    assert not recwarn.list
+    # the same machine with bf16: auto and the override both choose it
+    monkeypatch.setenv("POSEEDITOR_CPU_BF16", "1")
+    assert Engine("pnr", "cpu").describe() == "CPU \u00b7 bf16"
+    monkeypatch.delenv("POSEEDITOR_PRECISION")
+    assert resolve_precision("auto", "cpu") == "bf16" and resolve_precision("fp32", "cpu") == "fp32"
+
+
+def test_precision_choices_and_bad_values(monkeypatch):
+    from engine.errors import PoseEditorError
+
+    monkeypatch.setenv("POSEEDITOR_CPU_BF16", "1")
+    assert Engine("warp", "cpu", precision="fp32").describe() == "CPU \u00b7 fp32"
+    eng = Engine("dgan", "cpu", precision="fp32")
+    eng.set_precision("bf16")
+    assert eng.precision == "bf16" and eng.backend.precision == "bf16"
+    with pytest.raises(PoseEditorError, match="unknown precision 'fp8'"):
+        resolve_precision("fp8", "cpu")
+    monkeypatch.setenv("POSEEDITOR_PRECISION", "half")
+    with pytest.raises(PoseEditorError, match="POSEEDITOR_PRECISION='half'"):
+        resolve_precision("auto", "cpu")
+
+
+def test_folded_batchnorm_computes_the_same_function():
+    from engine.backends.attention import CONFIGS, AttentionNet
+
+    torch.manual_seed(0)
+    net = AttentionNet(dict(CONFIGS["cpu-small"], width=0.125)).eval()
+    for m in net.modules():  # statistics other than the identity's, so the fold has work to do
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+    h, w = net.config["image_size"]
+    img = torch.rand(1, 1, 3, h, w) * 2 - 1
+    pose = torch.rand(1, 1, 18, 3) * torch.tensor([w - 1.0, h - 1.0, 1.0])
+    with torch.no_grad():
+        ref = net(img, pose, pose[:, 0])
+        n = fold_batchnorm(net)
+        got = net(img, pose, pose[:, 0])
+    left = [k for k, m in net.named_modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert n > 10 and left == ["in2_conv1.1"]  # the one the network applies apart from its conv (keep_batchnorm)
+    assert torch.allclose(got, ref, atol=1e-4)
+
+
+def test_the_warp_engine_imports_without_the_neural_base():
+    """No import circle: warp builds on the backend contract alone; base reaches for warp only when needed."""
+    import subprocess
+    import sys
+
+    code = ("import sys, engine.backends.warp; "
+            "assert 'engine.backends.base' not in sys.modules, 'warp pulled in base'; "
+            "import engine.backends.base as b; assert b.Backend is engine.backends.warp.Backend")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_render_command_line_takes_precision(tmp_path, synth_photo, monkeypatch):
+    """poseeditor-render --precision: fp32 and bf16 write pictures within 35 dB of each other (and not the same:
+    the flag reaches the engine)."""
+    from engine.cli_render import main
+    from engine.images import load_image, save_image
+
+    monkeypatch.setenv("POSEEDITOR_CPU_BF16", "1")
+    img, pose = synth_photo
+    src, src_pose, tgt = tmp_path / "p.png", tmp_path / "p.json", tmp_path / "t.json"
+    save_image(src, img)
+    pose.save_json(src_pose)
+    raised_arm(pose).save_json(tgt)
+    outs = {}
+    for p in ("fp32", "bf16"):
+        outs[p] = tmp_path / f"{p}.png"
+        assert main(["--source", str(src), "--source-pose", str(src_pose), "--target", str(tgt),
+                     "--backend", "attention", "--precision", p, "-o", str(outs[p])]) == 0
+    a, b = load_image(outs["fp32"]), load_image(outs["bf16"])
+    assert a.shape == img.shape and 35.0 <= psnr(a, b) < 100.0
