@@ -242,7 +242,7 @@ def person_mask(image: np.ndarray) -> np.ndarray:
 
     h, w = image.shape[:2]
     out = np.zeros((h, w), np.float32)
-    with _quiet_native_stderr():
+    with native_stderr_silenced():
         seg = mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
     try:
         for x0, y0, side in [(0, 0, 0)] + _tiles(h, w):
