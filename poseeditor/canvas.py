@@ -14,7 +14,7 @@ The canvas only shows a pose and reports drags; the main window turns drags into
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPen, QPixmap, QTransform
 from PySide6.QtWidgets import (QGraphicsEllipseItem, QGraphicsItem, QGraphicsLineItem, QGraphicsPixmapItem,
                                QGraphicsScene, QGraphicsView)
@@ -73,12 +73,21 @@ class JointHandle(QGraphicsEllipseItem):
             e.ignore()
 
     def mouseMoveEvent(self, e):
-        self.canvas._drag_to(self.joint, e.scenePos())
+        self.canvas._drag_to(self.joint, e.scenePos(), e.modifiers())
 
     def mouseReleaseEvent(self, e):
         if e.button() == Qt.MouseButton.LeftButton:
             self.setCursor(Qt.CursorShape.OpenHandCursor)
             self.canvas._end_drag(self.joint, e.scenePos())
+
+    def sceneEvent(self, e):
+        # the grab was taken mid-drag (a popup, a stray pointer event): end the drag as a release would, or the
+        # canvas would stay "dragging" (no final render, fit and zoom refused) until the next press. (Caught
+        # here: PySide6 does not route QGraphicsItem.ungrabMouseEvent to a Python override.)
+        if e.type() == QEvent.Type.UngrabMouse and self.canvas.dragging == self.joint:
+            self.setCursor(Qt.CursorShape.OpenHandCursor)
+            self.canvas._end_drag(self.joint, None)
+        return super().sceneEvent(e)
 
     def contextMenuEvent(self, e):
         e.accept()
@@ -87,7 +96,7 @@ class JointHandle(QGraphicsEllipseItem):
 
 class PoseCanvas(QGraphicsView):
     dragStarted = Signal(int)
-    jointDragged = Signal(int, float, float)     # joint, x, y in photo pixels
+    jointDragged = Signal(int, float, float)     # joint, x, y in photo pixels; free_drag says how it moves
     dragFinished = Signal(int)
     jointMenuRequested = Signal(int, object)      # joint, global QPoint
     canvasMenuRequested = Signal(object, object)  # scene QPointF, global QPoint
@@ -151,6 +160,7 @@ class PoseCanvas(QGraphicsView):
         self.show_ghost = True
         self.selected = -1
         self.dragging = -1
+        self.free_drag = False
         self._grab_offset = QPointF()
         self._auto_fit = True
         self._rgb = None
@@ -276,13 +286,15 @@ class PoseCanvas(QGraphicsView):
         self._grab_offset = self.handles[joint].pos() - scene_pos  # no jump when grabbed off-centre
         self.dragStarted.emit(joint)
 
-    def _drag_to(self, joint: int, scene_pos: QPointF):
+    def _drag_to(self, joint: int, scene_pos: QPointF, modifiers=Qt.KeyboardModifier.NoModifier):
         if self.dragging != joint:
             return
+        # Shift (or Alt) moves the joint alone; without, the skeleton keeps its bone lengths (posing.py)
+        self.free_drag = bool(modifiers & (Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.AltModifier))
         x, y = self._clamp(scene_pos + self._grab_offset)
         self.jointDragged.emit(joint, x, y)
 
-    def _end_drag(self, joint: int, scene_pos: QPointF):
+    def _end_drag(self, joint: int, scene_pos: QPointF | None):
         if self.dragging != joint:
             return
         self.dragging = -1

@@ -56,15 +56,16 @@ class MainWindow(PhotosMixin, EditingMixin, EngineMixin, FilesMixin, QMainWindow
         self.session_path: Path | None = None
         self.backend_info: dict | None = None
         self.last_error = ""
-        self._drag_id = 0
         self._dragging = False
+        self._drag_before = None     # the pose when the current drag began (posing.drag_pose starts from it)
+        self._drag_free = None
         self._pending_session = None  # poses to apply once a session's photos are loaded
         self._save_after_render: str | None = None
         self._progress: QProgressDialog | None = None
         self._closing = False
         self._hold_render = False
         self._render_error_shown = False
-        self._nudge = None  # (joint, undo index, mode) after the last arrow-key move
+        self._nudge = None  # (joint, mode, command) of the arrow-key moves in progress
         self._detect_status = ""  # what the detect thread is doing now (worker.DetectWorker.status)
         self._equal_panes = False
         self._default_docks = False
@@ -334,6 +335,7 @@ class MainWindow(PhotosMixin, EditingMixin, EngineMixin, FilesMixin, QMainWindow
         self.joint_list.currentRowChanged.connect(lambda r: self.canvas.select(r))
         self.undo.cleanChanged.connect(self._on_clean_changed)
         self.undo.indexChanged.connect(self._update_actions)
+        self.undo.indexChanged.connect(self._forget_nudge)
 
         cl = self.client
         cl.photoLoaded.connect(self._on_photo_loaded)

@@ -8,7 +8,8 @@ from PySide6.QtWidgets import QMenu
 
 from engine.pose import NUM_JOINTS, Pose
 
-from .commands import SOURCE, TARGET, DragJointCommand, PoseCommand, joint_label
+from .commands import SOURCE, TARGET, PoseCommand, joint_label
+from .posing import drag_pose
 
 
 class EditingMixin:
@@ -27,29 +28,64 @@ class EditingMixin:
         self.undo.push(PoseCommand(self.doc, before, after, text, self.mode))
 
     def _on_drag_started(self, joint: int):
-        self._drag_id += 1
         self._dragging = True
+        cur = self.current_pose()
+        self._drag_before = cur.copy() if cur is not None else None
+        self._drag_free = None  # the status bar says how the joint moves, again whenever that changes
 
     def _on_joint_dragged(self, joint: int, x: float, y: float):
-        cur = self.current_pose()
-        if cur is None:
+        """Show the dragged pose live; the undo command is pushed once, when the drag ends."""
+        start = self._drag_before
+        if start is None:
             return
-        self.undo.push(DragJointCommand(self.doc, cur, cur.moved(joint, x, y), joint, self._drag_id, self.mode))
+        free = self.canvas.free_drag
+        if free != self._drag_free:
+            self._drag_free = free
+            name = joint_label(joint)
+            self.statusBar().showMessage(
+                f"Moving the {name} alone (Shift or Alt held)." if free else
+                f"Moving the {name}: the bones keep their lengths. Hold Shift (or Alt) to move it alone.")
+        self._show_pose(drag_pose(start, joint, x, y, free))
+
+    def _show_pose(self, pose: Pose):
+        """Put ``pose`` in the document with no undo step (a drag in progress)."""
+        if self.mode == TARGET:
+            self.doc.set_target(pose)
+        else:
+            self.doc.set_main_pose(pose)
 
     def _on_joint_nudged(self, joint: int, dx: float, dy: float):
-        """Arrow-key moves of one joint in a row merge into one undo step, like a drag."""
+        """Arrow-key moves of one joint in a row are one undo step, like a drag: the first move pushes a command,
+        the next ones extend it in place (self._nudge is forgotten as soon as the undo stack moves)."""
         cur = self.current_pose()
         if cur is None:
             return
-        if self._nudge != (joint, self.undo.index(), self.mode):
-            self._drag_id += 1
         x = float(np.clip(cur.xy[joint, 0] + dx, 0, cur.width - 1))
         y = float(np.clip(cur.xy[joint, 1] + dy, 0, cur.height - 1))
-        self.undo.push(DragJointCommand(self.doc, cur, cur.moved(joint, x, y), joint, self._drag_id, self.mode))
-        self._nudge = (joint, self.undo.index(), self.mode)
+        after = cur.moved(joint, x, y)
+        if self._nudge is not None and self._nudge[:2] == (joint, self.mode):
+            cmd = self._nudge[2]
+            cmd.after = after.copy()
+            cmd.redo()
+            return
+        cmd = PoseCommand(self.doc, cur, after, f"Move {joint_label(joint)}", self.mode)
+        self.undo.push(cmd)
+        self._nudge = (joint, self.mode, cmd)
+
+    def _forget_nudge(self, *_):
+        self._nudge = None
 
     def _on_drag_finished(self, joint: int):
         self._dragging = False
+        before, self._drag_before = self._drag_before, None
+        after = self.current_pose()
+        if before is not None and after is not None and not (after == before):
+            # one undo step for the whole drag; its redo puts the same pose back, which (no longer dragging)
+            # renders the final image or re-encodes the references
+            self.undo.push(PoseCommand(self.doc, before, after, f"Move {joint_label(joint)}", self.mode))
+            if self.mode == TARGET:
+                self.result.final_pending()
+            return
         if self.mode == SOURCE:
             self._push_sources()  # the photo's skeleton moved: re-encode the references once, now
         else:

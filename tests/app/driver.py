@@ -1,7 +1,9 @@
 """Helpers that drive the real main window in tests and benchmarks: open, wait for the workers, drag joints."""
 import numpy as np
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtGui import QMouseEvent
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 
 WAIT_MS = 30000  # generous: the machine may be busy; every wait ends as soon as its condition holds
 
@@ -45,15 +47,26 @@ def wait_engine(qtbot, win, timeout=WAIT_MS):
     qtbot.waitUntil(lambda: win.backend_info is not None, timeout=timeout)
 
 
-def drag_joint(qtbot, win, joint: int, dx: int, dy: int, steps: int = 8):
-    """Press on the joint's handle, move in steps, release: real mouse events on the canvas viewport."""
+def move_held(vp, pos, modifiers=Qt.KeyboardModifier.NoModifier):
+    """A mouse move with the left button held, as a real one arrives (QTest.mouseMove carries no modifiers)."""
+    if modifiers == Qt.KeyboardModifier.NoModifier:
+        QTest.mouseMove(vp, pos)
+        return
+    ev = QMouseEvent(QEvent.Type.MouseMove, QPointF(pos), QPointF(vp.mapToGlobal(pos)), Qt.MouseButton.NoButton,
+                     Qt.MouseButton.LeftButton, modifiers)
+    QApplication.sendEvent(vp, ev)
+
+
+def drag_joint(qtbot, win, joint: int, dx: int, dy: int, steps: int = 8, modifiers=Qt.KeyboardModifier.NoModifier):
+    """Press on the joint's handle, move in steps, release: real mouse events on the canvas viewport.
+    ``modifiers`` are held during the moves (Shift: move the joint alone)."""
     qtbot.wait(30)  # let pending layout (a banner closing, a dock resizing) settle before aiming
     vp = win.canvas.viewport()
     start = win.canvas.joint_view_pos(joint)
     QTest.mouseMove(vp, start)
     QTest.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
     for k in range(1, steps + 1):
-        QTest.mouseMove(vp, start + QPoint(round(dx * k / steps), round(dy * k / steps)))
+        move_held(vp, start + QPoint(round(dx * k / steps), round(dy * k / steps)), modifiers)
         qtbot.wait(5)
     end = start + QPoint(dx, dy)
     # where the drag went in photo pixels, read while the joint is still held: the view never re-fits under a
