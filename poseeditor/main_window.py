@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QColor, QIcon, QKeySequence, QPixmap, QUndoStack
-from PySide6.QtWidgets import (QDockWidget, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow,
-                               QMessageBox, QProgressDialog, QScrollArea, QSplitter, QToolButton, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QApplication, QDockWidget, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
+                               QMainWindow, QMessageBox, QProgressDialog, QScrollArea, QSplitter, QToolButton,
+                               QVBoxLayout, QWidget)
 
 from engine.images import IMAGE_SUFFIXES
 from engine.pose import JOINT_COLORS, NUM_JOINTS
@@ -66,6 +66,7 @@ class MainWindow(PhotosMixin, EditingMixin, EngineMixin, FilesMixin, QMainWindow
         self._hold_render = False
         self._render_error_shown = False
         self._nudge = None  # (joint, mode, command) of the arrow-key moves in progress
+        self._refs_edited = False  # references added, removed or reordered since the photos opened or were saved
         self._detect_status = ""  # what the detect thread is doing now (worker.DetectWorker.status)
         self._equal_panes = False
         self._default_docks = False
@@ -302,9 +303,19 @@ class MainWindow(PhotosMixin, EditingMixin, EngineMixin, FilesMixin, QMainWindow
         self.preset_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
         self.preset_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.preset_button.setMenu(self.preset_menu)
+        # the popup takes the mouse, so the button never gets its Leave event and stays drawn hovered: clear
+        # the hover state when the menu closes (the next real mouse move over it sets it again)
+        self.preset_menu.aboutToHide.connect(self._unhover_preset_button)
         tb.addWidget(self.preset_button)
         tb.addSeparator()
         tb.addActions([self.a_fit, self.a_animation])
+
+    def _unhover_preset_button(self):
+        b = self.preset_button
+        b.setDown(False)
+        b.setAttribute(Qt.WidgetAttribute.WA_UnderMouse, False)
+        QApplication.sendEvent(b, QEvent(QEvent.Type.Leave))
+        b.update()
 
     def _build_statusbar(self):
         sb = self.statusBar()
@@ -387,6 +398,10 @@ class MainWindow(PhotosMixin, EditingMixin, EngineMixin, FilesMixin, QMainWindow
     def _on_banner_action(self, action_id: str):
         if action_id == "done-placing":
             self.finish_placing()
+        elif action_id == "done-adjust":
+            self.toggle_adjust_mode(False)
+        elif action_id == "train":
+            self.open_train_dialog()
         elif action_id == "use-warp":
             self.set_backend("warp")
         self.banner.dismiss()
@@ -454,20 +469,29 @@ class MainWindow(PhotosMixin, EditingMixin, EngineMixin, FilesMixin, QMainWindow
                           f"<h3>PoseEditor {__version__}</h3><p>Repose people in photos: drag the skeleton, see "
                           f"the person re-rendered by a pose-transfer backend.</p>")
 
+    def has_unsaved_edits(self) -> bool:
+        """An edited pose (the undo stack is not at its saved state) or edited references, not yet saved."""
+        return bool(self.doc.refs) and (not self.undo.isClean() or self._refs_edited)
+
+    def confirm_discard(self, title: str, action: str) -> bool:
+        """Before something replaces the open photos: with unsaved edits, ask to save them first. True: go on."""
+        if not self.confirm_close or not self.has_unsaved_edits():
+            return True
+        r = QMessageBox.question(self, title, f"The pose or the reference photos have unsaved edits. Save the "
+                                 f"session before {action}?",
+                                 QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard |
+                                 QMessageBox.StandardButton.Cancel)
+        if r == QMessageBox.StandardButton.Cancel:
+            return False
+        if r == QMessageBox.StandardButton.Save:
+            self.save_session_action()
+            return not self.has_unsaved_edits()
+        return True
+
     def closeEvent(self, e):
-        if self.confirm_close and not self.undo.isClean() and self.doc.refs:
-            r = QMessageBox.question(self, "Quit PoseEditor",
-                                     "The pose has unsaved edits. Save the session before quitting?",
-                                     QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard |
-                                     QMessageBox.StandardButton.Cancel)
-            if r == QMessageBox.StandardButton.Cancel:
-                e.ignore()
-                return
-            if r == QMessageBox.StandardButton.Save:
-                self.save_session_action()
-                if not self.undo.isClean():
-                    e.ignore()
-                    return
+        if not self.confirm_discard("Quit PoseEditor", "quitting"):
+            e.ignore()
+            return
         self.settings.set_geometry("geometry", self.saveGeometry())
         self.settings.set_geometry("state", self.saveState())
         self.settings.set_geometry("splitter", self.splitter.saveState())

@@ -208,6 +208,11 @@ class EditingMixin:
             self.finish_placing()
             return
         self._set_mode(SOURCE if on else TARGET)
+        if on and not self.placing:  # entered from the menu or Ctrl+K: the way out is on screen, as when placing
+            self.banner.show_message("Correcting the photo's skeleton: drag its joints onto the person as they "
+                                     "stand in the photo, then press Done.", "warning", "Done", "done-adjust")
+        elif not on and self.banner.action_id == "done-adjust":
+            self.banner.dismiss()
 
     def _set_mode(self, mode: str):
         self.mode = mode

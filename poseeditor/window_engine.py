@@ -21,7 +21,7 @@ class EngineMixin:
         self.render_label.setText(f"{res.backend}: {t}")
         self.render_label.setToolTip(self.result.details)
         if res.backend == res.chosen:
-            self.engine_panel.set_timing(res.ms)
+            self.engine_panel.set_timing(res.ms, res.steady_ms)
         if self._render_error_shown:  # rendering works again: the old render error no longer applies
             self._render_error_shown = False
             if self.banner.kind == "error":
@@ -51,7 +51,23 @@ class EngineMixin:
             self._request("final")
         if not info["ready"]:
             self.show_info(f"{info['title']} has no weights yet: the result is drawn by the warp backend.", 8000)
+        if first:
+            self.hint_trained_weights()
         self._refresh_train_dialog()
+
+    def hint_trained_weights(self):
+        """Weights trained on one person draw every photo like that person: when a photo opens with such
+        weights in use, say whom (or what data) they were trained on, with the way to train on this one."""
+        info = self.backend_info or {}
+        main = self.doc.main
+        if (info.get("weights_kind") != "file" or not info.get("weights_data") or main is None or not main.ready
+                or self.placing or self.banner.isVisible()):
+            return
+        label = info.get("weights_label") or Path(info.get("weights_path") or "").stem
+        self.banner.show_message(
+            f"{info['title']} draws with weights trained on “{info['weights_data']}” ({label}). If "
+            f"{Path(main.path).name} shows someone else, the result looks like that person: train on this "
+            f"person, or choose other weights.", "info", "Train on This Person…", "train", timeout_ms=20000)
 
     def set_backend(self, name: str):
         self.client.set_backend(name, self.settings.weights_for(name))

@@ -55,8 +55,17 @@ class FilesMixin:
     """Mixed into MainWindow (main_window.py), whose widgets and state it uses."""
 
     # ===== files ==============================================================================================
+    def save_dir(self, kind: str) -> str:
+        """Where a save dialog opens: beside the photo being edited (what is saved belongs with it), else the
+        folder last used for this kind of file."""
+        if kind == "sessions" and self.session_path is not None:
+            return str(self.session_path.resolve().parent)
+        if self.doc.main is not None:
+            return str(Path(self.doc.main.path).resolve().parent)
+        return self.settings.last_dir(kind)
+
     def _ask_save(self, title: str, default_name: str, filt: str, kind: str) -> str:
-        start = str(Path(self.settings.last_dir(kind)) / default_name)
+        start = str(Path(self.save_dir(kind)) / default_name)
         path, _ = QFileDialog.getSaveFileName(self, title, start, filt)
         if path:
             self.settings.set_last_dir(kind, path)
@@ -140,7 +149,7 @@ class FilesMixin:
         if self.doc.target is None or self.doc.sources() is None:
             self.show_error("Open a photo and edit the pose before exporting an animation.")
             return
-        d = AnimationDialog(self, self.settings.last_dir("results"),
+        d = AnimationDialog(self, self.save_dir("results"),
                             (self.backend_info or {}).get("name", "warp"))
         if d.exec() == QDialog.DialogCode.Accepted:
             self.settings.set_last_dir("results", d.path.text())
@@ -220,6 +229,7 @@ class FilesMixin:
             return False
         self.session_path = Path(path)
         self.undo.setClean()
+        self._refs_edited = False
         self.settings.add_recent(path)
         self._fill_recent()
         self._update_title()
@@ -227,6 +237,8 @@ class FilesMixin:
         return True
 
     def open_session_dialog(self):
+        if not self.confirm_discard("Open Session", "opening another session"):
+            return
         path, _ = QFileDialog.getOpenFileName(self, "Open Session", self.settings.last_dir("sessions"),
                                               SESSION_FILTER)
         if path:
@@ -280,6 +292,8 @@ class FilesMixin:
     def open_recent(self, path: str):
         if not Path(path).exists():
             self.show_error(f"{path} no longer exists.")
+            return
+        if not self.confirm_discard("Open Recent", f"opening {Path(path).name}"):
             return
         if path.endswith(".json"):
             self.open_session(path)

@@ -52,6 +52,8 @@ class PhotosMixin:
 
     # ===== photos and references ==============================================================================
     def open_dialog(self):
+        if not self.confirm_discard("Open Photos", "opening other photos"):
+            return
         paths, _ = QFileDialog.getOpenFileNames(self, "Open Photos of One Person", self.settings.last_dir(),
                                                 IMAGE_FILTER)
         if paths:
@@ -70,6 +72,7 @@ class PhotosMixin:
             return
         self.doc.clear()
         self.undo.clear()
+        self._refs_edited = False
         self.session_path = None
         self._set_mode(TARGET)
         self.placing = False
@@ -88,6 +91,8 @@ class PhotosMixin:
     def add_references(self, paths):
         if not self.doc.refs:
             self.undo.clear()
+        else:
+            self._refs_edited = True
         for p in paths:
             ref = Reference(str(p))
             self.doc.add(ref)
@@ -140,6 +145,7 @@ class PhotosMixin:
             self._sync_canvas()
             if not self.placing:
                 self.show_info(f"{name}: {ref.pose.count} of 18 joints found. Drag a joint to repose.")
+                self.hint_trained_weights()
         self.doc.referencesChanged.emit()
         if self._pending_session is not None and all(r.image is not None for r in self.doc.refs):
             self._pending_session = None
@@ -172,6 +178,7 @@ class PhotosMixin:
 
     def remove_reference(self, ref_id: int):
         was_main = self.doc.main is not None and self.doc.main.id == ref_id
+        self._refs_edited = True
         self._hold_render = True  # no render of the old target against the new first photo
         try:
             self.doc.remove(ref_id)
@@ -183,6 +190,7 @@ class PhotosMixin:
 
     def reorder_references(self, ids: list[int]):
         old_main = self.doc.main
+        self._refs_edited = True
         self._hold_render = True
         try:
             self.doc.reorder(ids)

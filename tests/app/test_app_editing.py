@@ -334,7 +334,7 @@ def test_loaded_weights_draw_the_result_and_the_live_tier_follows_render_time(qt
     trained ones: the chosen backend then draws the final image, and while dragging the live tier is that
     backend only if its last render took under the live budget, else the warp backend."""
     from engine.weights import WeightsMeta, save_weights
-    from poseeditor.worker import LIVE_BUDGET_MS
+    from poseeditor.render_tiers import LIVE_BUDGET_MS
 
     neural = [n for n in registry.backend_names() if registry.backend_class(n).needs_weights]
     if not neural:

@@ -178,9 +178,9 @@ def test_starter_weights_are_labelled_and_point_to_training(qtbot, person1):
 
 def test_result_says_warp_preview_while_dragging_then_final(qtbot, person1, monkeypatch):
     """A chosen backend too slow for a drag: the header names the warp preview, then the final render."""
-    from poseeditor import worker
+    from poseeditor import render_tiers
 
-    monkeypatch.setattr(worker, "LIVE_BUDGET_MS", 0.0)  # every backend counts as too slow to follow
+    monkeypatch.setattr(render_tiers, "LIVE_BUDGET_MS", 0.0)  # every backend counts as too slow to follow
     win = big_window(qtbot, [person1])
     wait_loaded(qtbot, win)
     wait_engine(qtbot, win)
