@@ -19,13 +19,15 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .errors import NoPersonError
+from .errors import NoPersonError, PoseEditorError
 from .pose import J, NUM_JOINTS, Pose
 
 # BlazePose landmark index for each COCO-18 joint (-1: computed, the neck is the shoulders' midpoint).
 BLAZEPOSE_TO_COCO18 = (0, -1, 12, 14, 16, 11, 13, 15, 24, 26, 28, 23, 25, 27, 5, 2, 8, 7)
 VISIBILITY_THRESHOLD = 0.5
 MIN_JOINTS = 4  # fewer present joints than this is "no person", not a pose
+BOX_MARGIN = 0.15  # a user's box around a person is grown by this share of its longer side before detection
+MIN_BOX_SIDE = 8
 
 
 @contextlib.contextmanager
@@ -115,7 +117,39 @@ class PoseDetector:
             det = self._to_detection(result, canvas.shape, pad_x, pad_y, scale, w, h)
             if det.pose.count >= MIN_JOINTS:
                 return det
+        # 3. small people in a large frame (a street): BlazePose's detector misses a person a few percent of
+        #    the frame's height, and finds them in a tile around them (a 640x360 street with 75 px people:
+        #    nobody in the whole frame, all three in half-height tiles). The best-seen person wins.
+        best = None
+        for x0, y0, side in _tiles(h, w):
+            result = self._run(np.ascontiguousarray(image[y0:y0 + side, x0:x0 + side]))
+            if result.pose_landmarks is None:
+                continue
+            det = self._to_detection(result, (side, side), 0, 0, 1.0, side, side)
+            if det.pose.count >= MIN_JOINTS and (best is None or det.score * det.pose.count > best[0]):
+                best = (det.score * det.pose.count, det, x0, y0)
+        if best is not None:
+            _, det, x0, y0 = best
+            mask = np.zeros((h, w), np.float32)
+            mask[y0:y0 + det.mask.shape[0], x0:x0 + det.mask.shape[1]] = det.mask
+            return Detection(_pose_in_photo(det.pose, x0, y0, w, h), mask, det.score)
         raise NoPersonError(f"{name}: no person found (place the skeleton by hand, or use another photo)")
+
+    def detect_in_box(self, image: np.ndarray, box, name: str = "photo") -> Detection:
+        """The person inside ``box`` (x0, y0, x1, y1 in photo pixels), for when the whole photo finds nobody or
+        the wrong person: detection runs on that region, grown by a margin (BlazePose wants some room around a
+        body) and enlarged as ``detect`` does; the pose and mask come back in the photo's pixels, with only the
+        joints inside the grown region."""
+        h, w = image.shape[:2]
+        x0, y0, x1, y1 = _box_in_photo(box, w, h, name)
+        grow = BOX_MARGIN * max(x1 - x0, y1 - y0)
+        gx0, gy0 = int(max(0, np.floor(x0 - grow))), int(max(0, np.floor(y0 - grow)))
+        gx1, gy1 = int(min(w, np.ceil(x1 + grow))), int(min(h, np.ceil(y1 + grow)))
+        det = self.detect(np.ascontiguousarray(image[gy0:gy1, gx0:gx1]), name)
+        pose = _pose_in_photo(det.pose, gx0, gy0, w, h)
+        mask = np.zeros((h, w), np.float32)
+        mask[gy0:gy1, gx0:gx1] = det.mask
+        return Detection(pose, mask, det.score)
 
     @staticmethod
     def _to_detection(result, canvas_shape, pad_x, pad_y, scale, w, h) -> Detection:
@@ -153,6 +187,65 @@ class PoseDetector:
         return Detection(pose, np.clip(mask, 0, 1), score)
 
 
+def _box_in_photo(box, w: int, h: int, name: str) -> tuple[float, float, float, float]:
+    """``box`` as ordered (x0, y0, x1, y1) clipped to the photo; PoseEditorError when nothing of it is usable."""
+    try:
+        x0, y0, x1, y1 = (float(v) for v in box)
+    except (TypeError, ValueError):
+        raise PoseEditorError(f"{name}: a box is four numbers x0, y0, x1, y1, not {box!r}") from None
+    x0, x1 = sorted((x0, x1))
+    y0, y1 = sorted((y0, y1))
+    x0, y0, x1, y1 = max(0.0, x0), max(0.0, y0), min(float(w), x1), min(float(h), y1)
+    if x1 - x0 < MIN_BOX_SIDE or y1 - y0 < MIN_BOX_SIDE:
+        raise PoseEditorError(f"{name}: the box is smaller than {MIN_BOX_SIDE} pixels inside the photo; draw it "
+                          f"around the whole person")
+    return x0, y0, x1, y1
+
+
+def _pose_in_photo(pose: Pose, x0: int, y0: int, w: int, h: int) -> Pose:
+    """A pose found in a region whose top-left is (x0, y0), in the pixels of the w x h photo."""
+    return Pose(pose.xy + np.array([x0, y0], np.float32), pose.present, w, h, pose.confidence)
+
+
+def _tiles(h: int, w: int) -> list[tuple[int, int, int]]:
+    """(x0, y0, side) squares of half the photo's shorter side, overlapping by half, for finding small people;
+    none for photos under 256 px (a person there fills the photo, and the padded passes handle it)."""
+    side = min(h, w) // 2
+    if side < 128:
+        return []
+    step = side // 2
+    xs = list(range(0, w - side + 1, step))
+    ys = list(range(0, h - side + 1, step))
+    if xs[-1] != w - side:
+        xs.append(w - side)
+    if ys[-1] != h - side:
+        ys.append(h - side)
+    return [(x, y, side) for y in ys for x in xs]
+
+
+def person_mask(image: np.ndarray) -> np.ndarray:
+    """(H, W) float32 0..1: where people are, by mediapipe's selfie segmentation (shipped in its wheel), run on
+    the whole photo and on tiles (small people vanish at the model's 256 px input). For placing a skeleton
+    where the pose detector found nobody; it also marks some person-like shapes."""
+    import mediapipe as mp
+
+    h, w = image.shape[:2]
+    out = np.zeros((h, w), np.float32)
+    with _quiet_native_stderr():
+        seg = mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
+    try:
+        for x0, y0, side in [(0, 0, 0)] + _tiles(h, w):
+            crop = image if side == 0 else image[y0:y0 + side, x0:x0 + side]
+            m = seg.process(np.ascontiguousarray(crop)).segmentation_mask
+            if m is None:
+                continue
+            ch, cw = crop.shape[:2]
+            out[y0:y0 + ch, x0:x0 + cw] = np.maximum(out[y0:y0 + ch, x0:x0 + cw], m[:ch, :cw])
+    finally:
+        seg.close()
+    return np.clip(out, 0, 1)
+
+
 _local = threading.local()
 
 
@@ -166,6 +259,12 @@ def default_detector() -> PoseDetector:
 
 def detect_pose(image: np.ndarray, name: str = "photo") -> Detection:
     return default_detector().detect(image, name)
+
+
+def detect_in_box(image: np.ndarray, box, name: str = "photo") -> Pose:
+    """The pose of the person inside ``box`` (x0, y0, x1, y1, photo pixels); NoPersonError when there is none.
+    ``default_detector().detect_in_box`` gives the person's mask too."""
+    return default_detector().detect_in_box(image, box, name).pose
 
 
 def pose_mask(pose: Pose, thickness: float | None = None) -> np.ndarray:

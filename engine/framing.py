@@ -163,3 +163,60 @@ def frame_for(pose: Pose, model_size: tuple[int, int], whole_if_fits: float = 0.
         top = min(max(top, 0.0), ph - box_h)
     m = np.array([[s, 0, s * (0.5 - left) - 0.5], [0, s, s * (0.5 - top) - 0.5]], np.float64)
     return Frame(m, (mh, mw), (ph, pw))
+
+
+# The standing preset's extent in body units (head top 0, feet ~1.0; hands at +-0.15, +-0.05 for the hands).
+STANDING_HEIGHT = 1.0
+STANDING_WIDTH = 0.4
+
+
+def fallback_pose(image: np.ndarray, mask_or_box=None) -> Pose:
+    """A standing skeleton for the user to move onto a person nobody was detected in, placed and sized from the
+    photo: inside ``mask_or_box`` when given (a (H, W) person mask, or a box x0, y0, x1, y1 the user drew),
+    else on the most person-like shape of ``engine.detect.person_mask``; in the middle of the photo, 80% of its
+    height, only when nothing of a person is seen. Joints that fall outside the photo are left missing."""
+    from .presets import fit_preset, load_preset
+
+    h, w = image.shape[:2]
+    box = None
+    if mask_or_box is None:
+        from .detect import person_mask
+
+        mask_or_box = person_mask(image)
+    if np.ndim(mask_or_box) == 2:
+        box = _person_like_box(np.asarray(mask_or_box, np.float32))
+    elif mask_or_box is not None:
+        x0, y0, x1, y1 = (float(v) for v in mask_or_box)
+        box = (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+    if box is None or box[2] - box[0] < 2 or box[3] - box[1] < 2:
+        return fit_preset("standing", w, h)
+    x0, y0, x1, y1 = box
+    bw, bh = x1 - x0, y1 - y0
+    scale = min(bh / STANDING_HEIGHT, bw / (0.5 * STANDING_WIDTH))
+    if y1 >= h - 1:  # cut by the photo's bottom edge: the person goes on below, size them by their width
+        scale = max(scale, bw / STANDING_WIDTH)
+    body = load_preset("standing")
+    xy = body * scale + np.array([(x0 + x1) / 2, y0], np.float32)
+    inside = (xy[:, 0] >= 0) & (xy[:, 0] <= w - 1) & (xy[:, 1] >= 0) & (xy[:, 1] <= h - 1)
+    return Pose(xy, inside, w, h)
+
+
+def _person_like_box(mask: np.ndarray) -> tuple[float, float, float, float] | None:
+    """The bounding box of the mask's most person-like blob: large, and about as tall as a standing person
+    is tall for its width (a segmentation also marks round or wide shapes next to people)."""
+    import cv2
+
+    m = (mask >= 0.5).astype(np.uint8)
+    n, _, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
+    best, best_score = None, 0.0
+    for i in range(1, n):
+        x, y, bw, bh, area = stats[i]
+        if area < 30:
+            continue
+        aspect = bh / max(bw, 1)
+        # a standing person is 2-4 times taller than wide; fill: a person covers about half of their box
+        shape = np.exp(-abs(np.log(aspect / 2.6))) * min(1.0, 2.0 * (area / (bw * bh)))
+        score = shape * np.sqrt(area)
+        if score > best_score:
+            best, best_score = (float(x), float(y), float(x + bw), float(y + bh)), score
+    return best
