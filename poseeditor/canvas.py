@@ -17,7 +17,7 @@ import numpy as np
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPen, QPixmap, QTransform
 from PySide6.QtWidgets import (QGraphicsEllipseItem, QGraphicsItem, QGraphicsLineItem, QGraphicsPixmapItem,
-                               QGraphicsScene, QGraphicsView)
+                               QGraphicsRectItem, QGraphicsScene, QGraphicsView)
 
 from engine.pose import JOINT_COLORS, LIMB_COLORS, LIMBS, NUM_JOINTS, Pose
 
@@ -104,6 +104,7 @@ class PoseCanvas(QGraphicsView):
     zoomChanged = Signal(float)
     filesDropped = Signal(list)                   # local file paths (str) dropped on the canvas
     jointNudged = Signal(int, float, float)       # joint, dx, dy in photo pixels (arrow keys)
+    boxDrawn = Signal(object)                     # (x0, y0, x1, y1) photo pixels, or None: the box mode ended
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -150,6 +151,17 @@ class PoseCanvas(QGraphicsView):
             item.setVisible(False)
             self.scene().addItem(item)
             self.limb_items.append(item)
+        # the box the user draws round a person in box mode (set_box_mode)
+        self.box_item = QGraphicsRectItem()
+        pen = QPen(QColor(255, 210, 60), 2.0, Qt.PenStyle.DashLine)
+        pen.setCosmetic(True)
+        self.box_item.setPen(pen)
+        self.box_item.setBrush(QColor(255, 210, 60, 40))
+        self.box_item.setZValue(20)
+        self.box_item.setVisible(False)
+        self.scene().addItem(self.box_item)
+        self.box_mode = False
+        self._box_start: QPointF | None = None
         self.handles = [JointHandle(self, j) for j in range(NUM_JOINTS)]
         for h in self.handles:
             h.setVisible(False)
@@ -339,7 +351,48 @@ class PoseCanvas(QGraphicsView):
         if self._auto_fit and self.dragging < 0:
             self.fit()
 
+    # ----- box mode: drag a box round a person ---------------------------------------------------------------
+    def set_box_mode(self, on: bool):
+        """While on, a left drag on the photo draws a box (not a pan, not a joint drag); its release emits
+        boxDrawn and ends the mode. Escape ends it with boxDrawn(None)."""
+        self.box_mode = on
+        self._box_start = None
+        self.box_item.setVisible(False)
+        self.setDragMode(QGraphicsView.DragMode.NoDrag if on else QGraphicsView.DragMode.ScrollHandDrag)
+        self.viewport().setCursor(Qt.CursorShape.CrossCursor if on else Qt.CursorShape.OpenHandCursor)
+        for h in self.handles:
+            h.setAcceptedMouseButtons(Qt.MouseButton.NoButton if on else
+                                      Qt.MouseButton.LeftButton | Qt.MouseButton.RightButton)
+
+    def _box_rect(self, end: QPointF) -> QRectF:
+        w, h = self.image_size()
+        return QRectF(self._box_start, end).normalized().intersected(QRectF(0, 0, w, h))
+
+    def mouseMoveEvent(self, e):
+        if self.box_mode and self._box_start is not None:
+            self.box_item.setRect(self._box_rect(self.mapToScene(e.position().toPoint())))
+            e.accept()
+            return
+        super().mouseMoveEvent(e)
+
+    def mouseReleaseEvent(self, e):
+        if self.box_mode and self._box_start is not None and e.button() == Qt.MouseButton.LeftButton:
+            r = self._box_rect(self.mapToScene(e.position().toPoint()))
+            self.set_box_mode(False)
+            e.accept()
+            self.boxDrawn.emit((r.left(), r.top(), r.right(), r.bottom()) if r.width() >= 1 and r.height() >= 1
+                               else None)
+            return
+        super().mouseReleaseEvent(e)
+
     def mousePressEvent(self, e):
+        if self.box_mode:
+            if e.button() == Qt.MouseButton.LeftButton and self._rgb is not None:
+                self._box_start = self.mapToScene(e.position().toPoint())
+                self.box_item.setRect(QRectF(self._box_start, self._box_start))
+                self.box_item.setVisible(True)
+            e.accept()
+            return
         item = self.itemAt(e.position().toPoint())
         if not isinstance(item, JointHandle) and e.button() == Qt.MouseButton.LeftButton:
             self.select(-1)
@@ -348,6 +401,11 @@ class PoseCanvas(QGraphicsView):
     def keyPressEvent(self, e):
         """Arrow keys move the selected joint by one photo pixel (ten with Shift), for fine placement."""
         steps = {Qt.Key.Key_Left: (-1, 0), Qt.Key.Key_Right: (1, 0), Qt.Key.Key_Up: (0, -1), Qt.Key.Key_Down: (0, 1)}
+        if self.box_mode and e.key() == Qt.Key.Key_Escape:
+            self.set_box_mode(False)
+            self.boxDrawn.emit(None)
+            e.accept()
+            return
         d = steps.get(e.key())
         if d is not None and self.pose is not None and 0 <= self.selected < NUM_JOINTS \
                 and self.pose.present[self.selected] and self.dragging < 0:

@@ -227,6 +227,9 @@ class MainWindow(PhotosMixin, EditingMixin, EngineMixin, FilesMixin, QMainWindow
         self.a_adjust = self._act("&Correct the Photo's Skeleton", self.toggle_adjust_mode, "Ctrl+K",
                                   "Edit the skeleton of the person as they stand in the photo (fix a detection)",
                                   checkable=True)
+        self.a_box = self._act("Find the Person in a &Box", self.find_in_box, "Ctrl+B",
+                               "Drag a box round the person to edit: detection runs inside it (for a person it "
+                               "missed, or to pick another one)")
         self.a_fit = self._act("&Fit to Window", self.canvas.fit, "F", "Show the whole photo", "fit")
         self.a_zoom_in = self._act("Zoom &In", lambda: self.canvas.zoom_by(1.25), [K(K.StandardKey.ZoomIn),
                                                                                    K("Ctrl+=")])
@@ -262,7 +265,7 @@ class MainWindow(PhotosMixin, EditingMixin, EngineMixin, FilesMixin, QMainWindow
         m.addActions([self.a_mirror, self.a_reset, self.a_hide])
         self.preset_menu = m.addMenu("&Pose Presets")
         m.addSeparator()
-        m.addAction(self.a_adjust)
+        m.addActions([self.a_adjust, self.a_box])
         m = mb.addMenu("&View")
         m.addActions([self.a_fit, self.a_zoom_in, self.a_zoom_out, self.a_actual])
         m.addSeparator()
@@ -337,6 +340,7 @@ class MainWindow(PhotosMixin, EditingMixin, EngineMixin, FilesMixin, QMainWindow
         c.jointSelected.connect(self._on_joint_selected)
         c.zoomChanged.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
         c.jointNudged.connect(self._on_joint_nudged)
+        c.boxDrawn.connect(self._on_box_drawn)
         c.filesDropped.connect(lambda paths: self.handle_dropped(
             [p for p in map(Path, paths) if p.suffix.lower() in IMAGE_SUFFIXES or p.suffix.lower() == ".json"]))
         self.doc.targetChanged.connect(self._on_target_changed)
@@ -352,6 +356,7 @@ class MainWindow(PhotosMixin, EditingMixin, EngineMixin, FilesMixin, QMainWindow
         cl.photoLoaded.connect(self._on_photo_loaded)
         cl.detector.imageReady.connect(self._on_image_ready)
         cl.detector.status.connect(self._on_detect_status)
+        cl.detector.boxSearched.connect(self._on_box_searched)
         cl.worker.status.connect(self._on_engine_status)
         cl.resultReady.connect(self._on_result)
         cl.renderError.connect(self._on_render_error)
@@ -402,6 +407,8 @@ class MainWindow(PhotosMixin, EditingMixin, EngineMixin, FilesMixin, QMainWindow
             self.toggle_adjust_mode(False)
         elif action_id == "train":
             self.open_train_dialog()
+        elif action_id == "cancel-box":
+            self.canvas.set_box_mode(False)
         elif action_id == "use-warp":
             self.set_backend("warp")
         self.banner.dismiss()
@@ -413,7 +420,7 @@ class MainWindow(PhotosMixin, EditingMixin, EngineMixin, FilesMixin, QMainWindow
     def _update_actions(self, *_):
         has_pose = self.current_pose() is not None
         for a in (self.a_mirror, self.a_reset, self.a_hide, self.a_export_pose, self.a_import_pose,
-                  self.a_animation, self.a_save_session, self.a_save_session_as, self.a_adjust):
+                  self.a_animation, self.a_save_session, self.a_save_session_as, self.a_adjust, self.a_box):
             a.setEnabled(has_pose)
         self.preset_button.setEnabled(has_pose)
         self.a_save_result.setEnabled(self.result.result is not None or has_pose)
@@ -455,8 +462,8 @@ class MainWindow(PhotosMixin, EditingMixin, EngineMixin, FilesMixin, QMainWindow
         rows = [(a.text().replace("&", ""), a.shortcut().toString(QKeySequence.SequenceFormat.NativeText))
                 for a in (self.a_open, self.a_add, self.a_save_session, self.a_save_result, self.a_import_pose,
                           self.a_export_pose, self.a_animation, self.a_undo, self.a_redo, self.a_mirror,
-                          self.a_reset, self.a_hide, self.a_adjust, self.a_fit, self.a_zoom_in, self.a_zoom_out,
-                          self.a_actual, self.a_ghost)]
+                          self.a_reset, self.a_hide, self.a_adjust, self.a_box, self.a_fit, self.a_zoom_in,
+                          self.a_zoom_out, self.a_actual, self.a_ghost)]
         html = "<table>" + "".join(f"<tr><td>{t}</td><td>&nbsp;&nbsp;<b>{k}</b></td></tr>" for t, k in rows)
         html += "<tr><td>Zoom</td><td>&nbsp;&nbsp;<b>mouse wheel</b></td></tr>"
         html += "<tr><td>Pan</td><td>&nbsp;&nbsp;<b>drag the photo</b></td></tr></table>"

@@ -129,7 +129,7 @@ class PhotosMixin:
                 self.doc.remove(ref.id)
                 self.show_error(f"No person found in {name}; it was not added as a reference.")
                 return
-            self._start_placing(ref, out["error"])
+            self._start_placing(ref, out["error"], out.get("fallback"))
         if is_main:
             self.canvas.set_image(ref.image)
             self.result.set_original(ref.image)
@@ -150,22 +150,77 @@ class PhotosMixin:
         if self._pending_session is not None and all(r.image is not None for r in self.doc.refs):
             self._pending_session = None
 
-    def _start_placing(self, ref: Reference, reason: str):
-        """Nobody was found: put a standing skeleton on the photo for the user to move onto the person."""
+    def _start_placing(self, ref: Reference, reason: str, fallback=None):
+        """Nobody was found: put a standing skeleton on the photo for the user to move onto the person, placed
+        and sized from the photo (engine.framing.fallback_pose, made in the detect thread) when it could be."""
         from engine.detect import pose_mask
         from engine.presets import fit_preset
 
         w, h = ref.size
-        ref.pose = fit_preset("standing", w, h)
+        ref.pose = fallback if fallback is not None and fallback.count >= 2 else fit_preset("standing", w, h)
+        ref.detected = None
         ref.mask = pose_mask(ref.pose)
         ref.hand_placed = True
         self.placing = True
         self._set_mode(SOURCE)
         msg = (f"No person found in {Path(ref.path).name}. A standing skeleton was placed: drag its joints "
-               f"onto the person (hide joints you cannot see), then press Done.")
+               f"onto the person (hide joints you cannot see), then press Done. Or draw a box round the "
+               f"person (Ctrl+B) to search there.")
         self.last_error = msg
         self.banner.show_message(msg, "warning", "Done", "done-placing")
         self.statusBar().showMessage(reason, 10000)
+
+    # ----- choosing the person: a box drawn round them ---------------------------------------------------
+    def find_in_box(self):
+        """Box mode: the user drags a box round the person (where detection found nobody, or someone else)."""
+        main = self.doc.main
+        if main is None or main.image is None:
+            self.show_info("Open a photo first.")
+            return
+        self.canvas.set_box_mode(True)
+        self.banner.show_message("Drag a box round the person you want to edit; detection runs inside it. "
+                                 "(Esc: cancel)", "info", "Cancel", "cancel-box")
+        self.canvas.setFocus()
+
+    def _on_box_drawn(self, box):
+        if self.banner.action_id == "cancel-box":
+            self.banner.dismiss()
+        main = self.doc.main
+        if box is None or main is None or main.image is None:
+            return
+        self.canvas.set_message("Finding the person in the box…")
+        self.client.search_box(main.id, main.image, box, Path(main.path).name)
+
+    def _on_box_searched(self, out):
+        main = self.doc.main
+        self.canvas.set_message("")
+        if main is None or main.id != out["ref_id"]:
+            return  # another photo is open now
+        det = out["detection"]
+        if det is None:
+            if out["fallback"] is None:
+                self.show_error(out["error"] or "No person found in the box.")
+                return
+            self._start_placing(main, out["error"], out["fallback"])
+            self._show_placed(main)
+            return
+        main.detected, main.pose, main.mask, main.hand_placed = det.pose, det.pose, det.mask, False
+        self.placing = False
+        self._set_mode(TARGET)
+        self.banner.dismiss()
+        self._show_placed(main)
+        self.show_info(f"Found the person in the box: {det.pose.count} of 18 joints. Drag a joint to repose.")
+
+    def _show_placed(self, main: Reference):
+        """The first photo's own pose was replaced: start editing from it, and re-encode the references."""
+        self.undo.clear()
+        self._hold_render = True  # the engine gets the new sources first (referencesChanged, below)
+        try:
+            self.doc.set_target(main.pose)
+        finally:
+            self._hold_render = False
+        self._sync_canvas()
+        self.doc.referencesChanged.emit()
 
     def finish_placing(self):
         if not self.placing:

@@ -46,7 +46,8 @@ class DetectWorker(QObject):
     the window shows the photo at once and says why the skeleton is not there yet: on a cold start, loading the
     detector (mediapipe) can take many seconds."""
 
-    loaded = Signal(object)       # dict(ref_id, image, detection, error, no_person)
+    loaded = Signal(object)       # dict(ref_id, image, detection, error, no_person, fallback)
+    boxSearched = Signal(object)  # dict(ref_id, box, detection or None, fallback, error)
     imageReady = Signal(object)   # dict(ref_id, image): the photo is read, the person not found yet
     status = Signal(str)          # what the detect thread is doing now, "" when idle
 
@@ -78,7 +79,7 @@ class DetectWorker(QObject):
 
         name = str(job["path"]).replace("\\", "/").rsplit("/", 1)[-1]
         out = {"ref_id": job["ref_id"], "path": job["path"], "image": None, "detection": None, "error": "",
-               "no_person": False}
+               "no_person": False, "fallback": None}
         try:
             self.status.emit(f"Opening {name}…")
             out["image"] = load_image(job["path"])
@@ -88,10 +89,40 @@ class DetectWorker(QObject):
             out["detection"] = det.detect(out["image"], str(job["path"]))
         except NoPersonError as e:
             out["no_person"], out["error"] = True, str(e)
+            out["fallback"] = self._fallback(out["image"], None, name)
         except Exception as e:
             out["error"] = _user_message(e)
         self.status.emit("")
         self.loaded.emit(out)
+
+    def _fallback(self, image, mask_or_box, name: str):
+        """The skeleton to place by hand where nobody was found: sized and placed from the photo (a person-like
+        shape of the segmentation, or the user's box), None if even that fails (the window then uses a preset)."""
+        from engine.framing import fallback_pose
+
+        self.status.emit(f"Looking for a person-like shape in {name}…")
+        try:
+            return fallback_pose(image, mask_or_box)
+        except Exception as e:
+            print(f"fallback skeleton: {e}", file=sys.stderr)
+            return None
+
+    @Slot(object)
+    def search_box(self, job):
+        """Detection in the box the user drew round someone; the fallback skeleton fills the box if it fails."""
+        from engine.errors import NoPersonError
+
+        out = {"ref_id": job["ref_id"], "box": job["box"], "detection": None, "fallback": None, "error": ""}
+        try:
+            self.status.emit("Finding the person in the box…")
+            out["detection"] = self._detector().detect_in_box(job["image"], job["box"], job.get("name", "photo"))
+        except NoPersonError as e:
+            out["error"] = str(e)
+            out["fallback"] = self._fallback(job["image"], job["box"], job.get("name", "photo"))
+        except Exception as e:
+            out["error"] = _user_message(e)
+        self.status.emit("")
+        self.boxSearched.emit(out)
 
 
 class RenderWorker(QObject):
@@ -448,6 +479,7 @@ class RenderClient(QObject):
     _set_device = Signal(str)
     _export = Signal(object)
     _detect = Signal(object)
+    _search_box = Signal(object)
     _warm = Signal()
 
     def __init__(self, parent=None):
@@ -469,6 +501,7 @@ class RenderClient(QObject):
         self._set_device.connect(self.worker.set_device)
         self._export.connect(self.worker.export_animation)
         self._detect.connect(self.detector.load)
+        self._search_box.connect(self.detector.search_box)
         self._warm.connect(self.detector.warm_up)
         self.worker.rendered.connect(self._on_rendered)
         self.worker.renderFailed.connect(self._on_failed)
@@ -489,6 +522,10 @@ class RenderClient(QObject):
 
     def detect(self, ref_id: int, path: str):
         self._detect.emit(dict(ref_id=ref_id, path=str(path)))
+
+    def search_box(self, ref_id: int, image, box, name: str = "photo"):
+        """Find the person inside ``box`` (x0, y0, x1, y1 photo pixels); the answer is detector.boxSearched."""
+        self._search_box.emit(dict(ref_id=ref_id, image=image, box=tuple(map(float, box)), name=name))
 
     def set_sources(self, sources):
         self._set_sources.emit(sources)
