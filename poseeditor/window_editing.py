@@ -77,6 +77,8 @@ class EditingMixin:
 
     def _on_drag_finished(self, joint: int):
         self._dragging = False
+        if self.statusBar().currentMessage().startswith("Moving the "):
+            self.statusBar().clearMessage()  # it says how a drag moves the joint: over with the drag
         before, self._drag_before = self._drag_before, None
         after = self.current_pose()
         if before is not None and after is not None and not (after == before):
