@@ -86,6 +86,9 @@ def soak(app, photo: Path, backend: str, drags: int, moves: int, hz: float) -> d
     heartbeat.start()
 
     def wait(cond, timeout=120.0):
+        # pending events (the heartbeat, results) are handled before the next move even when the script is
+        # behind its schedule: a real mouse's moves arrive through the event loop, never as a burst past it
+        app.processEvents()
         t = time.perf_counter()
         while not cond():
             app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)

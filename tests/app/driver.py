@@ -1,4 +1,6 @@
 """Helpers that drive the real main window in tests and benchmarks: open, wait for the workers, drag joints."""
+from pathlib import Path
+
 import numpy as np
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
@@ -80,3 +82,23 @@ def image_diff(a, b) -> float:
     if a.shape != b.shape:
         return float("inf")
     return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
+
+
+def untrained_weights(folder, data: str, label: str):
+    """(backend, path) of a freshly initialised network's weights file for the first neural backend, saved as
+    training would save them (provenance ``data``, ``label``); skips the test when no neural backend exists."""
+    import pytest
+
+    from engine import registry
+    from engine.weights import WeightsMeta, save_weights
+
+    neural = [n for n in registry.backend_names() if registry.backend_class(n).needs_weights]
+    if not neural:
+        pytest.skip("no neural backend is registered in this checkout")
+    name = neural[0]
+    cls = registry.backend_class(name)
+    net = cls.build_network(dict(cls.default_config))
+    path = Path(folder) / f"{name}-{data.split()[0]}.safetensors"
+    save_weights(path, net.state_dict(), WeightsMeta(name, net.config, tuple(net.config["image_size"]),
+                                                     {"data": data}, label))
+    return name, path

@@ -11,7 +11,8 @@ from PySide6.QtWidgets import QApplication
 from engine import registry
 from engine.images import load_image
 from engine.pose import J
-from tests.app.driver import close_window, drag_joint, image_diff, wait_engine, wait_idle_result, wait_loaded
+from tests.app.driver import (close_window, drag_joint, image_diff, untrained_weights, wait_engine,
+                              wait_idle_result, wait_loaded)
 
 
 @pytest.fixture(scope="module")
@@ -333,18 +334,9 @@ def test_loaded_weights_draw_the_result_and_the_live_tier_follows_render_time(qt
     """Load a real (freshly initialised, untrained) network's weights through the app, as a user would load
     trained ones: the chosen backend then draws the final image, and while dragging the live tier is that
     backend only if its last render took under the live budget, else the warp backend."""
-    from engine.weights import WeightsMeta, save_weights
     from poseeditor.render_tiers import LIVE_BUDGET_MS
 
-    neural = [n for n in registry.backend_names() if registry.backend_class(n).needs_weights]
-    if not neural:
-        pytest.skip("no neural backend is registered in this checkout")
-    name = neural[0]
-    cls = registry.backend_class(name)
-    net = cls.build_network(dict(cls.default_config))
-    path = tmp_path / f"{name}-untrained.safetensors"
-    save_weights(path, net.state_dict(), WeightsMeta(name, net.config, tuple(net.config["image_size"]),
-                                                     {"data": "none (untrained)"}, "untrained test network"))
+    name, path = untrained_weights(tmp_path, "none (untrained)", "untrained test network")
     reopen(qtbot, win, photos[0])
     wait_engine(qtbot, win)
     win.load_weights(str(path))
@@ -395,3 +387,18 @@ def test_hold_original_shows_the_photo_then_the_result_again(qtbot, win, photos)
     assert win.result.pane.qimage == to_qimage(win.doc.main.image)
     qtbot.mouseRelease(win.result.compare, Qt.MouseButton.LeftButton)
     assert win.result.pane.qimage == to_qimage(res.image)
+
+
+def test_a_real_photo_opens_and_a_wrist_drag_keeps_the_forearm(qtbot, win):
+    """The same editing on a real photo (shared data; skipped on a fresh clone)."""
+    from tests.conftest import shared
+
+    res0 = reopen(qtbot, win, shared("fashion-sources", "women1.jpg"))
+    before = win.doc.target.copy()
+    assert before.count >= 14 and res0.image.shape == win.doc.main.image.shape
+    drag_joint(qtbot, win, J["l_wrist"], -15, -30)
+    res = wait_idle_result(qtbot, win)
+    after = win.doc.target
+    assert not np.allclose(after.xy[J["l_wrist"]], before.xy[J["l_wrist"]])
+    assert bone(after, "l_wrist", "l_elbow") == pytest.approx(bone(before, "l_wrist", "l_elbow"), rel=1e-3)
+    assert res.pose == after and res.kind == "final"

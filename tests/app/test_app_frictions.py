@@ -8,7 +8,8 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from engine.pose import J
-from tests.app.driver import close_window, drag_joint, new_window, wait_engine, wait_idle_result, wait_loaded
+from tests.app.driver import (close_window, drag_joint, new_window, untrained_weights, wait_engine,
+                              wait_idle_result, wait_loaded)
 
 
 def answer_modal(handle, tries=200):
@@ -113,18 +114,7 @@ def test_presets_button_lets_go_of_its_highlight_when_the_menu_closes(qtbot, edi
 
 
 def test_person_trained_weights_say_whom_they_were_trained_on(qtbot, procedural_photos, tmp_path):
-    from engine import registry
-    from engine.weights import WeightsMeta, save_weights
-
-    neural = [n for n in registry.backend_names() if registry.backend_class(n).needs_weights]
-    if not neural:
-        pytest.skip("no neural backend is registered in this checkout")
-    name = neural[0]
-    cls = registry.backend_class(name)
-    net = cls.build_network(dict(cls.default_config))
-    path = tmp_path / f"{name}-maria.safetensors"
-    save_weights(path, net.state_dict(), WeightsMeta(name, net.config, tuple(net.config["image_size"]),
-                                                     {"data": "maria"}, "Maria"))
+    name, path = untrained_weights(tmp_path, "maria", "Maria")
     win = new_window(qtbot, [procedural_photos[0][0]])
     wait_loaded(qtbot, win)
     wait_engine(qtbot, win)

@@ -37,12 +37,13 @@ def test_wrist_reaches_the_cursor_with_both_arm_bones_kept(pose, side):
 def test_beyond_reach_the_straight_arm_points_at_the_cursor(pose):
     w, e, s = J["r_wrist"], J["r_elbow"], J["r_shoulder"]
     reach = bone(pose, "r_wrist", "r_elbow") + bone(pose, "r_elbow", "r_shoulder")
-    target = pose.xy[s] + np.array([-1.0, -0.2]) / np.hypot(1, 0.2) * reach * 1.8
-    target = np.clip(target, 0, [pose.width - 1, pose.height - 1])
+    target = pose.xy[s] + np.array([-0.2, 1.0]) / np.hypot(0.2, 1) * reach * 1.5   # below, inside the photo
+    assert 0 <= target[0] < pose.width and 0 <= target[1] < pose.height
     out = drag_pose(pose, w, *target)
     u = (target - out.xy[s]) / np.linalg.norm(target - out.xy[s])
     assert np.allclose((out.xy[w] - out.xy[s]) / np.linalg.norm(out.xy[w] - out.xy[s]), u, atol=1e-3)
     assert np.linalg.norm(out.xy[w] - out.xy[s]) == pytest.approx(reach, rel=1e-3)
+    assert np.allclose(out.xy[e], out.xy[s] + u * bone(pose, "r_elbow", "r_shoulder"), atol=1e-2)
 
 
 def test_elbow_turns_about_the_shoulder_carrying_the_forearm(pose):
