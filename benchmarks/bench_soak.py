@@ -123,7 +123,7 @@ def soak(app, photo: Path, backend: str, drags: int, moves: int, hz: float) -> d
         sign = 1 if d % 2 == 0 else -1   # there and back: the pose stays in the photo for any number of drags
         for i in range(1, moves + 1):
             a = np.pi * i / moves
-            pos = start + QPoint(round(sign * 30 * np.sin(a)), round(-40 * np.sin(a / 2)))
+            pos = start + QPoint(round(sign * 30 * np.sin(a)), round(-sign * 40 * np.sin(a / 2)))
             due += period
             phase[0] = f"drag {d + 1} moving"
             wait(lambda: time.perf_counter() >= due)
@@ -146,7 +146,9 @@ def soak(app, photo: Path, backend: str, drags: int, moves: int, hz: float) -> d
     x, y = np.asarray(mids[5:], float), np.asarray(rss[5:], float)
     slope = float(np.polyfit(x / 1000, y, 1)[0]) if len(x) > 1 else float("nan")
     return dict(backend=backend, moves=drags * moves, slope=slope, rss0=rss[0], rss1=rss[-1],
-                gap=beats["gap"], gap_cpu=beats["gap_cpu"], busy=beats["busy"], where=beats["where"], long=beats["long"], gc_max=gcs["max"], gc2=gcs["gen2"], finals=finals, drags=drags, undo=undo_steps, seconds=seconds)
+                gap=beats["gap"], gap_cpu=beats["gap_cpu"], busy=beats["busy"], where=beats["where"],
+                long=beats["long"], gc_max=gcs["max"], gc2=gcs["gen2"], finals=finals, drags=drags, undo=undo_steps,
+                seconds=seconds)
 
 
 def main(argv=None) -> int:
@@ -171,12 +173,13 @@ def main(argv=None) -> int:
     print(machine_line(f"bench_soak: {a.drags} drags x {a.moves} moves at {a.hz:.0f} Hz, 480x320 procedural "
                        f"person"))
     print(f"{'backend':8s} {'moves':>6s} {'RSS slope MB/1k':>16s} {'RSS first..last MB':>19s} "
-          f"{'largest gap ms (CPU)':>20s} {'most CPU ms':>11s} {'gaps>50ms':>9s} {'GC max ms (gen2)':>16s} {'finals':>7s} {'undo steps':>10s} {'s':>5s}  largest gap in")
+          f"{'largest gap ms (CPU)':>20s} {'most CPU ms':>11s} {'gaps>50ms':>9s} {'GC max ms (gen2)':>16s} "
+          f"{'finals':>7s} {'undo steps':>10s} {'s':>5s}  largest gap in")
     for name in a.backends.split(","):
         r = soak(app, photo, name, a.drags, a.moves, a.hz)
         print(f"{r['backend']:8s} {r['moves']:6d} {r['slope']:16.3f} {r['rss0']:9.1f}..{r['rss1']:<9.1f} "
-              f"{r['gap']:12.1f} ({r['gap_cpu']:5.1f}) {r['busy']:11.1f} {r['long']:9d} {r['gc_max']:8.1f} ({r['gc2']:4d}) {r['finals']:3d}/{r['drags']:<3d} {r['undo']:10d} {r['seconds']:5.0f}  "
-              f"{r['where']}",
+              f"{r['gap']:12.1f} ({r['gap_cpu']:5.1f}) {r['busy']:11.1f} {r['long']:9d} {r['gc_max']:8.1f} "
+              f"({r['gc2']:4d}) {r['finals']:3d}/{r['drags']:<3d} {r['undo']:10d} {r['seconds']:5.0f}  {r['where']}",
               flush=True)
     return 0
 
