@@ -333,7 +333,8 @@ class FilesMixin:
             except Exception:
                 is_session = False
             if is_session:
-                self.open_session(p)
+                if self.confirm_discard("Open Session", f"opening {p.name}"):
+                    self.open_session(p)
             else:
                 self.import_pose(p)
         if images:
