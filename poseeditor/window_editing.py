@@ -38,11 +38,15 @@ class EditingMixin:
         start = self._drag_before
         if start is None:
             return
-        free = self.canvas.free_drag
+        # fitting the photo's own skeleton onto the person (a correction, a placed skeleton) sets the bone lengths
+        # themselves: those drags move the joint alone
+        fitting = self.mode == SOURCE
+        free = self.canvas.free_drag or fitting
         if free != self._drag_free:
             self._drag_free = free
             name = joint_label(joint)
             self.statusBar().showMessage(
+                f"Moving the {name} alone, to fit the photo's skeleton onto the person." if fitting else
                 f"Moving the {name} alone (Shift or Alt held)." if free else
                 f"Moving the {name}: the bones keep their lengths. Hold Shift (or Alt) to move it alone.")
         self._show_pose(drag_pose(start, joint, x, y, free))

@@ -94,6 +94,8 @@ def test_no_person_found_lets_the_user_place_a_skeleton(qtbot, tmp_path):
     drag_joint(qtbot, win, J["r_wrist"], 15, 10)
     qtbot.waitUntil(lambda: not (win.doc.main.pose == before), timeout=5000)
     assert win.doc.target == win.doc.main.pose            # while placing, the target follows
+    moved = [j for j in range(18) if not np.allclose(win.doc.main.pose.xy[j], before.xy[j])]
+    assert moved == [J["r_wrist"]]                          # fitting the skeleton: the joint moves alone
     win._on_banner_action("done-placing")
     assert not win.placing and win.mode == "target"
     placed = win.doc.main.pose.copy()
