@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
                                QLineEdit, QProgressDialog, QPushButton, QSpinBox)
@@ -11,6 +12,8 @@ from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFileDialog
 from engine.errors import PoseEditorError
 from engine.images import IMAGE_SUFFIXES
 from engine.pose import Pose
+
+from .session import check_input_file
 
 IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES)) + ");;All files (*)"
 SESSION_FILTER = "PoseEditor sessions (*.pose-session.json *.json);;All files (*)"
@@ -85,15 +88,25 @@ class FilesMixin:
         if cur is None:
             self.show_error("Open a photo before importing a pose.")
             return False
+        name = Path(path).name
         try:
+            check_input_file(path, "pose file")
             pose = Pose.load_json(path, cur.width, cur.height)
+            if (pose.width, pose.height) != (cur.width, cur.height):  # made for another canvas: scale to the photo
+                pose = pose.scaled(cur.width / pose.width, cur.height / pose.height, cur.width, cur.height)
         except PoseEditorError as e:
             self.show_error(str(e))
             return False
-        if (pose.width, pose.height) != (cur.width, cur.height):  # made for another canvas: scale to the photo
-            pose = pose.scaled(cur.width / pose.width, cur.height / pose.height, cur.width, cur.height)
+        except (RecursionError, ValueError, TypeError, OverflowError, ZeroDivisionError) as e:
+            self.show_error(f"{name}: not a pose file PoseEditor can read ({type(e).__name__})")
+            return False
         if pose.count == 0:
-            self.show_error(f"{Path(path).name}: the pose has no joints.")
+            self.show_error(f"{name}: the pose has no joints.")
+            return False
+        xy = pose.xy[pose.present]
+        if not np.isfinite(xy).all() or (np.abs(xy - (cur.width / 2, cur.height / 2)) > 2 * max(cur.width, cur.height)).any():
+            self.show_error(f"{name}: the pose's joints lie far outside the photo (coordinates "
+                            f"{np.abs(xy).max():.3g}); not imported.")
             return False
         self._push(pose, f"Import {Path(path).name}")
         self.show_info(f"Imported the pose from {Path(path).name}.")
@@ -110,6 +123,9 @@ class FilesMixin:
             return False
         try:
             self.doc.target.save_json(path)
+        except PoseEditorError as e:
+            self.show_error(str(e))
+            return False
         except OSError as e:
             self.show_error(f"Cannot write {path}: {e.strerror or e}")
             return False
@@ -224,6 +240,9 @@ class FilesMixin:
                     "cuda" if str(info.get("device", "cpu")).startswith("cuda") else "cpu")
         try:
             save_session(path, s)
+        except PoseEditorError as e:
+            self.show_error(f"Cannot save the session: {e}")
+            return False
         except OSError as e:
             self.show_error(f"Cannot save the session: {e.strerror or e}")
             return False
