@@ -117,9 +117,24 @@ class FilesMixin:
         if path:
             self.export_pose(path)
 
+    def output_refused(self, path, what: str) -> bool:
+        """True (with the message shown) when ``path`` cannot be written, or names one of the open photos (or
+        the weights in use): an output never replaces an input."""
+        from engine.fileio import check_output
+
+        inputs = [r.path for r in self.doc.refs] + [(self.backend_info or {}).get("weights_path")]
+        try:
+            check_output(path, inputs, what)
+        except PoseEditorError as e:
+            self.show_error(str(e))
+            return True
+        return False
+
     def export_pose(self, path) -> bool:
         if self.doc.target is None:
             self.show_error("There is no pose to export yet.")
+            return False
+        if self.output_refused(path, "pose file"):
             return False
         try:
             self.doc.target.save_json(path)
@@ -147,6 +162,8 @@ class FilesMixin:
         res = self.result.result
         if res is None:
             self.show_error("There is no result to save yet.")
+            return False
+        if self.output_refused(path, "result image"):
             return False
         if self.client.busy or res.seq != self.client.latest_seq or res.kind != "final":
             self._save_after_render = str(path)
@@ -179,6 +196,8 @@ class FilesMixin:
             poses = pose_sequence(self.doc.main.pose, self.doc.target, frames, boomerang)
         except PoseEditorError as e:
             self.show_error(str(e))
+            return False
+        if self.output_refused(path, "animation"):
             return False
         self._progress = QProgressDialog("Rendering the animation…", "Cancel", 0, len(poses), self)
         self._progress.setWindowTitle("Export Animation")
@@ -233,6 +252,8 @@ class FilesMixin:
 
         if not self.doc.refs:
             self.show_error("Nothing to save: open a photo first.")
+            return False
+        if self.output_refused(path, "session"):
             return False
         info = self.backend_info or {}
         s = Session([SessionRef(r.path, r.pose, r.hand_placed) for r in self.doc.refs if r.image is not None],

@@ -2,10 +2,12 @@
 the file untouched, and the open photo and pose as they were."""
 import hashlib
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 
-from tests.app.driver import new_window, wait_idle_result, wait_loaded
+from tests.app.driver import wait_idle_result, wait_loaded
 
 PNG_HEAD = bytes.fromhex("89504e470d0a1a0a0000000d49484452")
 
@@ -176,3 +178,23 @@ def test_endless_or_non_file_inputs_are_refused_before_reading(qtbot, win, tmp_p
     assert not (win.import_pose(path) if what == "pose" else win.open_session(path))
     assert "not a regular file" in win.last_error and "\n" not in win.last_error
     assert win.doc.target == before
+
+
+@pytest.mark.parametrize("kind", ["pose", "result", "session", "animation"])
+def test_an_output_never_replaces_the_open_photo(qtbot, win, tmp_path, kind):
+    wait_loaded(qtbot, win)
+    wait_idle_result(qtbot, win)
+    photo = win.doc.main.path
+    d = digest(Path(photo))
+    name = shutil.copy(photo, tmp_path / "photo.gif")   # an input named like an animation, for that case
+    target = name if kind == "animation" else photo
+    if kind == "animation":
+        win.add_references([str(name)])
+        wait_loaded(qtbot, win, 2)
+    win.last_error = ""
+    ok = {"pose": win.export_pose, "result": win.save_result, "session": win.save_session,
+          "animation": win.export_animation}[kind](target)
+    assert not ok and "would overwrite an input" in win.last_error and "\n" not in win.last_error
+    assert digest(Path(photo)) == d
+    if kind == "animation":
+        win.remove_reference(win.doc.refs[1].id)
