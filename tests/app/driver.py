@@ -28,6 +28,20 @@ def new_window(qtbot, photos=None, size=None):
     return win
 
 
+def module_window(settings_dir, photo):
+    """A window shared by a test module (its detector and engine start once), opening ``photo``; close it
+    with close_window. Tests reopen photos as they need."""
+    from poseeditor.main_window import MainWindow
+    from poseeditor.settings import Settings
+
+    w = MainWindow(Settings(Path(settings_dir) / "poseeditor.ini"))
+    w.confirm_close = False
+    w.show()
+    w.start_engine(photos_pending=True)
+    w.open_photos([str(photo)])
+    return w
+
+
 def close_window(win):
     win.confirm_close = False
     win.close()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.app.driver import wait_idle_result, wait_loaded
+from tests.app.driver import close_window, module_window, wait_idle_result, wait_loaded
 
 PNG_HEAD = bytes.fromhex("89504e470d0a1a0a0000000d49484452")
 
@@ -71,16 +71,9 @@ WEIGHTS = {
 
 @pytest.fixture(scope="module")
 def win(qapp, procedural_photos, tmp_path_factory):
-    from poseeditor.main_window import MainWindow
-    from poseeditor.settings import Settings
-
-    w = MainWindow(Settings(tmp_path_factory.mktemp("cfg") / "poseeditor.ini"))
-    w.confirm_close = False
-    w.show()
-    w.start_engine(photos_pending=True)
-    w.open_photos([str(procedural_photos[0][0])])
+    w = module_window(tmp_path_factory.mktemp("cfg"), procedural_photos[0][0])
     yield w
-    w.close()
+    close_window(w)
 
 
 def digest(path):
@@ -104,19 +97,21 @@ def write(path, content):
 
 @pytest.mark.parametrize("case", sorted(POSES))
 def test_bad_pose_json_is_a_message(qtbot, win, tmp_path, case):
+    refused(qtbot, win, write(tmp_path / "pose.json", POSES[case]), win.import_pose)
+
+
+def refused(qtbot, win, path, action):
+    """``action(path)`` on a bad file: False, with its message, the file and the pose as they were."""
     wait_loaded(qtbot, win)
     before = win.doc.target.copy()
-    path = write(tmp_path / "pose.json", POSES[case])
     d = digest(path)
     win.last_error = ""
-    assert not win.import_pose(path)
+    assert not action(path)
     check_message(win, before, path, d)
 
 
 @pytest.mark.parametrize("case", sorted(SESSIONS))
 def test_bad_session_is_a_message(qtbot, win, tmp_path, case, procedural_photos):
-    wait_loaded(qtbot, win)
-    before = win.doc.target.copy()
     photo = str(procedural_photos[0][0])
     content = SESSIONS[case]
     if case == "pose a string":
@@ -125,11 +120,7 @@ def test_bad_session_is_a_message(qtbot, win, tmp_path, case, procedural_photos)
     elif case == "target a list":
         content = json.dumps({"format": "poseeditor-session", "version": 1,
                               "references": [{"path": photo}], "target": [1, 2]})
-    path = write(tmp_path / "s.pose-session.json", content)
-    d = digest(path)
-    win.last_error = ""
-    assert not win.open_session(path)
-    check_message(win, before, path, d)
+    refused(qtbot, win, write(tmp_path / "s.pose-session.json", content), win.open_session)
 
 
 @pytest.mark.parametrize("case", sorted(PHOTOS))

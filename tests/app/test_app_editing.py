@@ -11,8 +11,8 @@ from PySide6.QtWidgets import QApplication
 from engine import registry
 from engine.images import load_image
 from engine.pose import J
-from tests.app.driver import (close_window, drag_joint, image_diff, untrained_weights, wait_engine,
-                              wait_idle_result, wait_loaded)
+from tests.app.driver import (close_window, drag_joint, image_diff, module_window, untrained_weights,
+                              wait_engine, wait_idle_result, wait_loaded)
 
 
 @pytest.fixture(scope="module")
@@ -23,15 +23,7 @@ def photos(procedural_photos):
 
 @pytest.fixture(scope="module")
 def win(qapp, photos, tmp_path_factory):
-    """One window for the whole module (its detector and engine start once); tests reopen photos as needed."""
-    from poseeditor.main_window import MainWindow
-    from poseeditor.settings import Settings
-
-    w = MainWindow(Settings(tmp_path_factory.mktemp("cfg") / "poseeditor.ini"))
-    w.confirm_close = False
-    w.show()
-    w.start_engine(photos_pending=True)
-    w.open_photos([str(photos[0])])
+    w = module_window(tmp_path_factory.mktemp("cfg"), photos[0])
     yield w
     close_window(w)
 
