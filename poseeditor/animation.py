@@ -26,14 +26,19 @@ def interpolate(a: Pose, b: Pose, t: float) -> Pose:
 
     Joints present in both move in a straight line. A joint present in only one stays where that pose has it
     and is shown for the half of the animation nearer to that pose (it appears or disappears midway).
+    A joint at the same place in both keeps its coordinates bit for bit: (1 - t) * x + t * x is not always x in
+    floating point, and a backend that keeps the photo where nothing moved would then redraw every part of
+    every in-between frame (a band of inpainted background round the whole body, the "halo").
     """
     both = a.present & b.present
+    moving = both & (a.xy != b.xy).any(axis=1)
     xy = np.where(a.present[:, None], a.xy, b.xy).astype(np.float32)
-    xy[both] = (1 - t) * a.xy[both] + t * b.xy[both]
+    xy[moving] = (1 - t) * a.xy[moving] + t * b.xy[moving]
     only_b = b.present & ~a.present
     xy[only_b] = b.xy[only_b]
     present = both | (a.present & ~b.present & (t < 0.5)) | (only_b & (t >= 0.5))
-    return Pose(xy, present, a.width, a.height)
+    confidence = np.where(a.present, a.confidence, b.confidence)  # as the photo's pose has them
+    return Pose(xy, present, a.width, a.height, confidence)
 
 
 def pose_sequence(a: Pose, b: Pose, frames: int, boomerang: bool = False) -> list[Pose]:

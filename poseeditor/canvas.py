@@ -14,10 +14,10 @@ The canvas only shows a pose and reports drags; the main window turns drags into
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPen, QPixmap, QTransform
 from PySide6.QtWidgets import (QGraphicsEllipseItem, QGraphicsItem, QGraphicsLineItem, QGraphicsPixmapItem,
-                               QGraphicsScene, QGraphicsView)
+                               QGraphicsRectItem, QGraphicsScene, QGraphicsView)
 
 from engine.pose import JOINT_COLORS, LIMB_COLORS, LIMBS, NUM_JOINTS, Pose
 
@@ -73,12 +73,21 @@ class JointHandle(QGraphicsEllipseItem):
             e.ignore()
 
     def mouseMoveEvent(self, e):
-        self.canvas._drag_to(self.joint, e.scenePos())
+        self.canvas._drag_to(self.joint, e.scenePos(), e.modifiers())
 
     def mouseReleaseEvent(self, e):
         if e.button() == Qt.MouseButton.LeftButton:
             self.setCursor(Qt.CursorShape.OpenHandCursor)
             self.canvas._end_drag(self.joint, e.scenePos())
+
+    def sceneEvent(self, e):
+        # the grab was taken mid-drag (a popup, a stray pointer event): end the drag as a release would, or the
+        # canvas would stay "dragging" (no final render, fit and zoom refused) until the next press. (Caught
+        # here: PySide6 does not route QGraphicsItem.ungrabMouseEvent to a Python override.)
+        if e.type() == QEvent.Type.UngrabMouse and self.canvas.dragging == self.joint:
+            self.setCursor(Qt.CursorShape.OpenHandCursor)
+            self.canvas._end_drag(self.joint, None)
+        return super().sceneEvent(e)
 
     def contextMenuEvent(self, e):
         e.accept()
@@ -87,7 +96,7 @@ class JointHandle(QGraphicsEllipseItem):
 
 class PoseCanvas(QGraphicsView):
     dragStarted = Signal(int)
-    jointDragged = Signal(int, float, float)     # joint, x, y in photo pixels
+    jointDragged = Signal(int, float, float)     # joint, x, y in photo pixels; free_drag says how it moves
     dragFinished = Signal(int)
     jointMenuRequested = Signal(int, object)      # joint, global QPoint
     canvasMenuRequested = Signal(object, object)  # scene QPointF, global QPoint
@@ -95,6 +104,7 @@ class PoseCanvas(QGraphicsView):
     zoomChanged = Signal(float)
     filesDropped = Signal(list)                   # local file paths (str) dropped on the canvas
     jointNudged = Signal(int, float, float)       # joint, dx, dy in photo pixels (arrow keys)
+    boxDrawn = Signal(object)                     # (x0, y0, x1, y1) photo pixels, or None: the box mode ended
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -141,6 +151,17 @@ class PoseCanvas(QGraphicsView):
             item.setVisible(False)
             self.scene().addItem(item)
             self.limb_items.append(item)
+        # the box the user draws round a person in box mode (set_box_mode)
+        self.box_item = QGraphicsRectItem()
+        pen = QPen(QColor(255, 210, 60), 2.0, Qt.PenStyle.DashLine)
+        pen.setCosmetic(True)
+        self.box_item.setPen(pen)
+        self.box_item.setBrush(QColor(255, 210, 60, 40))
+        self.box_item.setZValue(20)
+        self.box_item.setVisible(False)
+        self.scene().addItem(self.box_item)
+        self.box_mode = False
+        self._box_start: QPointF | None = None
         self.handles = [JointHandle(self, j) for j in range(NUM_JOINTS)]
         for h in self.handles:
             h.setVisible(False)
@@ -151,6 +172,7 @@ class PoseCanvas(QGraphicsView):
         self.show_ghost = True
         self.selected = -1
         self.dragging = -1
+        self.free_drag = False
         self._grab_offset = QPointF()
         self._auto_fit = True
         self._rgb = None
@@ -276,13 +298,15 @@ class PoseCanvas(QGraphicsView):
         self._grab_offset = self.handles[joint].pos() - scene_pos  # no jump when grabbed off-centre
         self.dragStarted.emit(joint)
 
-    def _drag_to(self, joint: int, scene_pos: QPointF):
+    def _drag_to(self, joint: int, scene_pos: QPointF, modifiers=Qt.KeyboardModifier.NoModifier):
         if self.dragging != joint:
             return
+        # Shift (or Alt) moves the joint alone; without, the skeleton keeps its bone lengths (posing.py)
+        self.free_drag = bool(modifiers & (Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.AltModifier))
         x, y = self._clamp(scene_pos + self._grab_offset)
         self.jointDragged.emit(joint, x, y)
 
-    def _end_drag(self, joint: int, scene_pos: QPointF):
+    def _end_drag(self, joint: int, scene_pos: QPointF | None):
         if self.dragging != joint:
             return
         self.dragging = -1
@@ -327,7 +351,48 @@ class PoseCanvas(QGraphicsView):
         if self._auto_fit and self.dragging < 0:
             self.fit()
 
+    # ----- box mode: drag a box round a person ---------------------------------------------------------------
+    def set_box_mode(self, on: bool):
+        """While on, a left drag on the photo draws a box (not a pan, not a joint drag); its release emits
+        boxDrawn and ends the mode. Escape ends it with boxDrawn(None)."""
+        self.box_mode = on
+        self._box_start = None
+        self.box_item.setVisible(False)
+        self.setDragMode(QGraphicsView.DragMode.NoDrag if on else QGraphicsView.DragMode.ScrollHandDrag)
+        self.viewport().setCursor(Qt.CursorShape.CrossCursor if on else Qt.CursorShape.OpenHandCursor)
+        for h in self.handles:
+            h.setAcceptedMouseButtons(Qt.MouseButton.NoButton if on else
+                                      Qt.MouseButton.LeftButton | Qt.MouseButton.RightButton)
+
+    def _box_rect(self, end: QPointF) -> QRectF:
+        w, h = self.image_size()
+        return QRectF(self._box_start, end).normalized().intersected(QRectF(0, 0, w, h))
+
+    def mouseMoveEvent(self, e):
+        if self.box_mode and self._box_start is not None:
+            self.box_item.setRect(self._box_rect(self.mapToScene(e.position().toPoint())))
+            e.accept()
+            return
+        super().mouseMoveEvent(e)
+
+    def mouseReleaseEvent(self, e):
+        if self.box_mode and self._box_start is not None and e.button() == Qt.MouseButton.LeftButton:
+            r = self._box_rect(self.mapToScene(e.position().toPoint()))
+            self.set_box_mode(False)
+            e.accept()
+            self.boxDrawn.emit((r.left(), r.top(), r.right(), r.bottom()) if r.width() >= 1 and r.height() >= 1
+                               else None)
+            return
+        super().mouseReleaseEvent(e)
+
     def mousePressEvent(self, e):
+        if self.box_mode:
+            if e.button() == Qt.MouseButton.LeftButton and self._rgb is not None:
+                self._box_start = self.mapToScene(e.position().toPoint())
+                self.box_item.setRect(QRectF(self._box_start, self._box_start))
+                self.box_item.setVisible(True)
+            e.accept()
+            return
         item = self.itemAt(e.position().toPoint())
         if not isinstance(item, JointHandle) and e.button() == Qt.MouseButton.LeftButton:
             self.select(-1)
@@ -336,6 +401,11 @@ class PoseCanvas(QGraphicsView):
     def keyPressEvent(self, e):
         """Arrow keys move the selected joint by one photo pixel (ten with Shift), for fine placement."""
         steps = {Qt.Key.Key_Left: (-1, 0), Qt.Key.Key_Right: (1, 0), Qt.Key.Key_Up: (0, -1), Qt.Key.Key_Down: (0, 1)}
+        if self.box_mode and e.key() == Qt.Key.Key_Escape:
+            self.set_box_mode(False)
+            self.boxDrawn.emit(None)
+            e.accept()
+            return
         d = steps.get(e.key())
         if d is not None and self.pose is not None and 0 <= self.selected < NUM_JOINTS \
                 and self.pose.present[self.selected] and self.dragging < 0:

@@ -1,9 +1,14 @@
-"""Undo commands: every pose edit is one QUndoCommand; a whole joint drag merges into one step.
+"""Undo commands: every pose edit is one QUndoCommand; a whole joint drag is one step.
 
 A command stores the pose before and after (poses are small: 18 joints), so undo and redo are exact whatever
 the edit was (move, hide, mirror, preset, import, reset). ``which`` says which pose it edits: the target pose
 (the usual case) or the first reference's own pose (when the user corrects a detection or places a skeleton by
 hand).
+
+A drag pushes its one command when the mouse is released (the live pose goes straight to the document while
+the joint moves), and arrow-key nudges of one joint extend their command in place: no command per mouse move.
+PySide6 (6.11) never frees a Python QUndoCommand that the stack merged into another, so merging one command
+per move leaked two poses per move, about 3 MB per 1,000 moves.
 """
 from __future__ import annotations
 
@@ -13,7 +18,6 @@ from engine.pose import JOINT_NAMES, Pose
 
 TARGET = "target"
 SOURCE = "source"
-_DRAG_ID = 1001
 
 
 def joint_label(j: int) -> str:
@@ -38,20 +42,3 @@ class PoseCommand(QUndoCommand):
 
     def undo(self) -> None:
         self._apply(self.before)
-
-
-class DragJointCommand(PoseCommand):
-    """One mouse move of a drag. Moves of the same drag merge, so undo takes back the whole drag at once."""
-
-    def __init__(self, doc, before: Pose, after: Pose, joint: int, drag: int, which: str = TARGET):
-        super().__init__(doc, before, after, f"Move {joint_label(joint)}", which)
-        self.joint, self.drag = joint, drag
-
-    def id(self) -> int:
-        return _DRAG_ID
-
-    def mergeWith(self, other) -> bool:
-        if not isinstance(other, DragJointCommand) or (other.drag, other.which) != (self.drag, self.which):
-            return False
-        self.after = other.after
-        return True

@@ -192,7 +192,11 @@ class EnginePanel(QWidget):
         self.status_row.setVisible(bool(text))
         self.status_spinner.set_busy(bool(text))
 
-    def set_timing(self, ms: float | None, live_backend: str | None = None):
+    def set_timing(self, ms: float | None, steady_ms: float | None = None):
+        """The last full render's time, and which backend draws while dragging: decided, as the render thread
+        decides it (render_tiers.live_uses), from the steady time, not from this one render."""
+        from .render_tiers import live_uses
+
         if not self.current:
             return
         name = self.current["name"]
@@ -200,8 +204,14 @@ class EnginePanel(QWidget):
             self.timing.setText("")
             self._update_rule()
             return
-        t = f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.2f} s"
-        live = "the same backend" if name == "warp" or ms < 120 else "the warp backend (too slow to follow a drag)"
+
+        def fmt(v):
+            return f"{v:.0f} ms" if v < 1000 else f"{v / 1000:.2f} s"
+
+        steady = ms if steady_ms is None else steady_ms
+        t = fmt(ms) if abs(steady - ms) < 0.2 * max(ms, 1) else f"{fmt(ms)} (typically {fmt(steady)})"
+        live = ("the same backend" if live_uses(name, steady)
+                else "the warp backend (too slow to follow a drag)")
         self.timing.setText(f"Last full render: {t}. While you drag, the preview uses {live}.")
         self._update_rule()
 

@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.errors import PoseEditorError
+from engine.fileio import atomic_write_text
 from engine.pose import Pose
 
 FORMAT = "poseeditor-session"
 VERSION = 1
 SUFFIX = ".pose-session.json"
+MAX_JSON_BYTES = 16 * 2**20   # a session or a pose file is a few kB
 
 
 @dataclass
@@ -57,35 +60,63 @@ def save_session(path, s: Session) -> Path:
             "target": s.target.to_openpose() if s.target is not None else None,
             "backend": s.backend, "weights": str(Path(s.weights).resolve()) if s.weights else None,
             "device": s.device}
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
-    tmp.replace(path)
+    return atomic_write_text(path, json.dumps(data, indent=1), "session")
+
+
+def check_input_file(path, what: str, max_bytes: int = MAX_JSON_BYTES) -> Path:
+    """A JSON input the app reads whole: a regular file of a sane size (a device such as /dev/zero, or a huge
+    file, would be read until memory runs out)."""
+    path = Path(path)
+    try:
+        st = path.stat()
+    except OSError as e:
+        raise PoseEditorError(f"{path}: cannot read {what} ({e.strerror or e})") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise PoseEditorError(f"{path}: not a regular file (a {what} is a JSON file)")
+    if st.st_size > max_bytes:
+        raise PoseEditorError(f"{path}: {st.st_size / 2**20:.0f} MB is far too big for a {what}")
     return path
 
 
+def _pose(value, path: Path, what: str) -> Pose | None:
+    if not value:
+        return None
+    try:
+        return Pose.from_openpose(value)
+    except PoseEditorError as e:
+        raise PoseEditorError(f"{path}: {what}: {e}") from None
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
+        raise PoseEditorError(f"{path}: {what} is not an OpenPose pose") from None
+
+
 def load_session(path) -> Session:
-    path = Path(path)
+    path = check_input_file(path, "session")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as e:
         raise PoseEditorError(f"{path}: cannot read session ({e.strerror or e})") from None
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise PoseEditorError(f"{path}: not a PoseEditor session (not JSON)") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise PoseEditorError(f"{path}: not a PoseEditor session file")
-    if int(data.get("version", 0)) > VERSION:
-        raise PoseEditorError(f"{path}: made by a newer PoseEditor (session version {data['version']})")
+    version = data.get("version", 0)
+    if not isinstance(version, int):
+        raise PoseEditorError(f"{path}: the session version is {version!r}, not a number")
+    if version > VERSION:
+        raise PoseEditorError(f"{path}: made by a newer PoseEditor (session version {version})")
+    entries = data.get("references") or []
+    if not isinstance(entries, list):
+        raise PoseEditorError(f"{path}: 'references' is not a list of photos")
     refs = []
-    for r in data.get("references") or []:
+    for r in entries:
         if not isinstance(r, dict) or not isinstance(r.get("path"), str):
             raise PoseEditorError(f"{path}: a reference entry has no photo path")
         p = r["path"]
         if not os.path.isabs(p):
             p = str((path.parent / p).resolve())
-        pose = Pose.from_openpose(r["pose"]) if r.get("pose") else None
-        refs.append(SessionRef(p, pose, bool(r.get("hand_placed", False))))
+        refs.append(SessionRef(p, _pose(r.get("pose"), path, "a reference's pose"), bool(r.get("hand_placed"))))
     if not refs:
         raise PoseEditorError(f"{path}: the session has no reference photo")
-    target = Pose.from_openpose(data["target"]) if data.get("target") else None
+    target = _pose(data.get("target"), path, "the edited pose")
     return Session(refs, target, str(data.get("backend") or "warp"), data.get("weights") or None,
                    str(data.get("device") or "cpu"))

@@ -10,9 +10,9 @@ Two QThreads:
 ``RenderClient`` is the UI thread's side. Renders are coalesced: while one runs, only the newest pending
 request is kept, so a fast drag never piles up work and the last pose always gets rendered.
 
-Render tiers (design.md section 7): a "live" request (during a drag) uses the chosen backend when its last
-render took under LIVE_BUDGET_MS, else the warp backend; a "final" request (drag ended, or any other edit)
-always uses the chosen backend. A backend without weights falls back to warp and the result says so.
+Render tiers (render_tiers.py): a "live" request (during a drag) uses the chosen backend when its steady render
+time is under LIVE_BUDGET_MS, else the warp backend; a "final" request (drag ended, or any other edit) always
+uses the chosen backend. A backend without weights falls back to warp and the result says so.
 """
 from __future__ import annotations
 
@@ -20,52 +20,14 @@ import sys
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
-LIVE_BUDGET_MS = 120.0
+from .render_tiers import RenderRequest, RenderResult, RenderTimes
+
 STARTUP_IDLE_MS = 1000   # load the engine after this long if no photo is being opened at start
 STARTUP_WAIT_MS = 15000  # ... and at the latest after this long when one is (normally: after its first result)
-
-
-@dataclass
-class RenderRequest:
-    seq: int
-    pose: object           # engine.pose.Pose
-    kind: str              # "live" | "final"
-    posted: float = field(default_factory=time.perf_counter)
-
-
-@dataclass
-class RenderResult:
-    seq: int
-    image: object          # RGB uint8 array
-    pose: object
-    kind: str              # what was asked: "live" | "final"
-    backend: str           # the backend that drew it
-    chosen: str            # the backend the user chose
-    ms: float              # render time (sources already encoded)
-    encode_ms: float       # time spent encoding sources first (0 when cached)
-    note: str = ""         # why another backend drew it, if one did
-    posted: float = 0.0
-    qimage: object = None  # the image as a QImage, made in the worker so a big photo costs the UI nothing
-
-    def __post_init__(self):
-        if self.qimage is None and self.image is not None:
-            from .canvas import to_qimage  # QImage (unlike QPixmap) may be made off the UI thread
-
-            self.qimage = to_qimage(self.image)
-
-    @property
-    def tier(self) -> str:
-        """final: the chosen backend, drag ended; live: the chosen backend, during a drag; preview: the warp
-        backend standing in during a drag (the chosen one is too slow); fallback: the warp backend standing in
-        because the chosen one cannot render (no weights) or is still loading."""
-        if self.backend != self.chosen:
-            return "preview" if self.kind == "live" and self.note.startswith("live") else "fallback"
-        return "live" if self.kind == "live" else "final"
 
 
 def _user_message(e: Exception) -> str:
@@ -84,7 +46,8 @@ class DetectWorker(QObject):
     the window shows the photo at once and says why the skeleton is not there yet: on a cold start, loading the
     detector (mediapipe) can take many seconds."""
 
-    loaded = Signal(object)       # dict(ref_id, image, detection, error, no_person)
+    loaded = Signal(object)       # dict(ref_id, image, detection, error, no_person, fallback)
+    boxSearched = Signal(object)  # dict(ref_id, box, detection or None, fallback, error)
     imageReady = Signal(object)   # dict(ref_id, image): the photo is read, the person not found yet
     status = Signal(str)          # what the detect thread is doing now, "" when idle
 
@@ -116,7 +79,7 @@ class DetectWorker(QObject):
 
         name = str(job["path"]).replace("\\", "/").rsplit("/", 1)[-1]
         out = {"ref_id": job["ref_id"], "path": job["path"], "image": None, "detection": None, "error": "",
-               "no_person": False}
+               "no_person": False, "fallback": None}
         try:
             self.status.emit(f"Opening {name}…")
             out["image"] = load_image(job["path"])
@@ -126,10 +89,40 @@ class DetectWorker(QObject):
             out["detection"] = det.detect(out["image"], str(job["path"]))
         except NoPersonError as e:
             out["no_person"], out["error"] = True, str(e)
+            out["fallback"] = self._fallback(out["image"], None, name)
         except Exception as e:
             out["error"] = _user_message(e)
         self.status.emit("")
         self.loaded.emit(out)
+
+    def _fallback(self, image, mask_or_box, name: str):
+        """The skeleton to place by hand where nobody was found: sized and placed from the photo (a person-like
+        shape of the segmentation, or the user's box), None if even that fails (the window then uses a preset)."""
+        from engine.framing import fallback_pose
+
+        self.status.emit(f"Looking for a person-like shape in {name}…")
+        try:
+            return fallback_pose(image, mask_or_box)
+        except Exception as e:
+            print(f"fallback skeleton: {e}", file=sys.stderr)
+            return None
+
+    @Slot(object)
+    def search_box(self, job):
+        """Detection in the box the user drew round someone; the fallback skeleton fills the box if it fails."""
+        from engine.errors import NoPersonError
+
+        out = {"ref_id": job["ref_id"], "box": job["box"], "detection": None, "fallback": None, "error": ""}
+        try:
+            self.status.emit("Finding the person in the box…")
+            out["detection"] = self._detector().detect_in_box(job["image"], job["box"], job.get("name", "photo"))
+        except NoPersonError as e:
+            out["error"] = str(e)
+            out["fallback"] = self._fallback(job["image"], job["box"], job.get("name", "photo"))
+        except Exception as e:
+            out["error"] = _user_message(e)
+        self.status.emit("")
+        self.boxSearched.emit(out)
 
 
 class RenderWorker(QObject):
@@ -151,7 +144,7 @@ class RenderWorker(QObject):
         self.preview = None           # warp Engine for the live tier when the chosen backend is slow
         self.sources = None
         self._sources_gen = 0
-        self.full_ms: dict[str, float] = {}
+        self.full_ms = RenderTimes()  # the chosen backends' steady render times
         self.weights: dict[str, str] = {}
         self.device = "cpu"
         self.cancel = threading.Event()
@@ -286,10 +279,18 @@ class RenderWorker(QObject):
     def _emit_backend(self):
         b = self.engine.backend
         info = b.weights_info
+        data = None  # what a loaded file was trained on (its provenance), for the app's "trained on" hint
+        if info.kind == "file" and info.path:
+            from engine.weights import read_meta
+
+            try:
+                data = read_meta(info.path).provenance.get("data")
+            except Exception:
+                data = None
         self.backendChanged.emit(dict(
             name=b.name, title=b.title or b.name, multi_shot=b.multi_shot, ready=b.ready,
             needs_weights=b.needs_weights, weights_kind=info.kind, weights_label=info.label,
-            weights_path=info.path if info.kind == "file" else None, device=self.engine.device,
+            weights_path=info.path if info.kind == "file" else None, weights_data=data, device=self.engine.device,
             image_size=list(b.image_size) if b.image_size else None, last_ms=self.full_ms.get(b.name)))
 
     @Slot(object)
@@ -387,7 +388,7 @@ class RenderWorker(QObject):
         chosen = self.engine.backend
         if not chosen.ready:
             return self._warp(), f"{chosen.name} has no weights"
-        if kind == "live" and chosen.name != "warp" and self.full_ms.get(chosen.name, 1e9) >= LIVE_BUDGET_MS:
+        if kind == "live" and not self.full_ms.live_uses(chosen.name):
             return self._warp(), "live preview while dragging"
         return self.engine, ""
 
@@ -412,9 +413,10 @@ class RenderWorker(QObject):
             image, ms, encode_ms = self._render_one(engine, req.pose)
             name = engine.backend.name
             if engine is self.engine:
-                self.full_ms[name] = ms
+                self.full_ms.add(name, ms)
             self.rendered.emit(RenderResult(req.seq, image, req.pose, req.kind, name, self.engine.backend.name,
-                                            ms, encode_ms, note, req.posted))
+                                            ms, encode_ms, note, req.posted,
+                                            steady_ms=self.full_ms.get(self.engine.backend.name)))
         except Exception as e:
             self.renderFailed.emit(dict(seq=req.seq, message=_user_message(e)))
 
@@ -477,6 +479,7 @@ class RenderClient(QObject):
     _set_device = Signal(str)
     _export = Signal(object)
     _detect = Signal(object)
+    _search_box = Signal(object)
     _warm = Signal()
 
     def __init__(self, parent=None):
@@ -498,6 +501,7 @@ class RenderClient(QObject):
         self._set_device.connect(self.worker.set_device)
         self._export.connect(self.worker.export_animation)
         self._detect.connect(self.detector.load)
+        self._search_box.connect(self.detector.search_box)
         self._warm.connect(self.detector.warm_up)
         self.worker.rendered.connect(self._on_rendered)
         self.worker.renderFailed.connect(self._on_failed)
@@ -518,6 +522,10 @@ class RenderClient(QObject):
 
     def detect(self, ref_id: int, path: str):
         self._detect.emit(dict(ref_id=ref_id, path=str(path)))
+
+    def search_box(self, ref_id: int, image, box, name: str = "photo"):
+        """Find the person inside ``box`` (x0, y0, x1, y1 photo pixels); the answer is detector.boxSearched."""
+        self._search_box.emit(dict(ref_id=ref_id, image=image, box=tuple(map(float, box)), name=name))
 
     def set_sources(self, sources):
         self._set_sources.emit(sources)

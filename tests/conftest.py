@@ -36,3 +36,13 @@ def _torch_threads():
     except ImportError:
         pass
     yield
+
+
+@pytest.fixture(scope="session")
+def procedural_photos(tmp_path_factory):
+    """Three photos (480 x 320 PNG) of one procedural person over one scene, arms at 20, 35 and 10 degrees,
+    drawn once per session: the app's tests run on them anywhere, with no shared data. Returns [(path, Pose)],
+    the Pose being where training.synth drew the joints."""
+    from tests.app.procedural import procedural_photos as make
+
+    return make(tmp_path_factory.mktemp("procedural"))

@@ -1,7 +1,11 @@
 """Helpers that drive the real main window in tests and benchmarks: open, wait for the workers, drag joints."""
+from pathlib import Path
+
 import numpy as np
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtGui import QMouseEvent
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 
 WAIT_MS = 30000  # generous: the machine may be busy; every wait ends as soon as its condition holds
 
@@ -22,6 +26,20 @@ def new_window(qtbot, photos=None, size=None):
     if photos:
         win.open_photos([str(p) for p in photos])
     return win
+
+
+def module_window(settings_dir, photo):
+    """A window shared by a test module (its detector and engine start once), opening ``photo``; close it
+    with close_window. Tests reopen photos as they need."""
+    from poseeditor.main_window import MainWindow
+    from poseeditor.settings import Settings
+
+    w = MainWindow(Settings(Path(settings_dir) / "poseeditor.ini"))
+    w.confirm_close = False
+    w.show()
+    w.start_engine(photos_pending=True)
+    w.open_photos([str(photo)])
+    return w
 
 
 def close_window(win):
@@ -45,15 +63,26 @@ def wait_engine(qtbot, win, timeout=WAIT_MS):
     qtbot.waitUntil(lambda: win.backend_info is not None, timeout=timeout)
 
 
-def drag_joint(qtbot, win, joint: int, dx: int, dy: int, steps: int = 8):
-    """Press on the joint's handle, move in steps, release: real mouse events on the canvas viewport."""
+def move_held(vp, pos, modifiers=Qt.KeyboardModifier.NoModifier):
+    """A mouse move with the left button held, as a real one arrives (QTest.mouseMove carries no modifiers)."""
+    if modifiers == Qt.KeyboardModifier.NoModifier:
+        QTest.mouseMove(vp, pos)
+        return
+    ev = QMouseEvent(QEvent.Type.MouseMove, QPointF(pos), QPointF(vp.mapToGlobal(pos)), Qt.MouseButton.NoButton,
+                     Qt.MouseButton.LeftButton, modifiers)
+    QApplication.sendEvent(vp, ev)
+
+
+def drag_joint(qtbot, win, joint: int, dx: int, dy: int, steps: int = 8, modifiers=Qt.KeyboardModifier.NoModifier):
+    """Press on the joint's handle, move in steps, release: real mouse events on the canvas viewport.
+    ``modifiers`` are held during the moves (Shift: move the joint alone)."""
     qtbot.wait(30)  # let pending layout (a banner closing, a dock resizing) settle before aiming
     vp = win.canvas.viewport()
     start = win.canvas.joint_view_pos(joint)
     QTest.mouseMove(vp, start)
     QTest.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
     for k in range(1, steps + 1):
-        QTest.mouseMove(vp, start + QPoint(round(dx * k / steps), round(dy * k / steps)))
+        move_held(vp, start + QPoint(round(dx * k / steps), round(dy * k / steps)), modifiers)
         qtbot.wait(5)
     end = start + QPoint(dx, dy)
     # where the drag went in photo pixels, read while the joint is still held: the view never re-fits under a
@@ -67,3 +96,23 @@ def image_diff(a, b) -> float:
     if a.shape != b.shape:
         return float("inf")
     return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
+
+
+def untrained_weights(folder, data: str, label: str):
+    """(backend, path) of a freshly initialised network's weights file for the first neural backend, saved as
+    training would save them (provenance ``data``, ``label``); skips the test when no neural backend exists."""
+    import pytest
+
+    from engine import registry
+    from engine.weights import WeightsMeta, save_weights
+
+    neural = [n for n in registry.backend_names() if registry.backend_class(n).needs_weights]
+    if not neural:
+        pytest.skip("no neural backend is registered in this checkout")
+    name = neural[0]
+    cls = registry.backend_class(name)
+    net = cls.build_network(dict(cls.default_config))
+    path = Path(folder) / f"{name}-{data.split()[0]}.safetensors"
+    save_weights(path, net.state_dict(), WeightsMeta(name, net.config, tuple(net.config["image_size"]),
+                                                     {"data": data}, label))
+    return name, path

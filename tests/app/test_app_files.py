@@ -12,7 +12,6 @@ from PySide6.QtWidgets import QApplication
 
 from engine.pose import J
 from tests.app.driver import close_window, drag_joint, new_window, wait_idle_result, wait_loaded
-from tests.conftest import shared
 
 
 def synthetic_photo(path, w=160, h=200):
@@ -23,9 +22,9 @@ def synthetic_photo(path, w=160, h=200):
     return path
 
 
-def test_session_save_and_reopen(qtbot, tmp_path):
-    women1, women2 = shared("fashion-sources", "women1.jpg"), shared("fashion-sources", "women2.jpg")
-    win = new_window(qtbot, [women1, women2])
+def test_session_save_and_reopen(qtbot, tmp_path, procedural_photos):
+    (person1, _), (person2, _) = procedural_photos[:2]
+    win = new_window(qtbot, [person1, person2])
     wait_loaded(qtbot, win, 2)
     wait_idle_result(qtbot, win)
     drag_joint(qtbot, win, J["l_wrist"], 25, -45)
@@ -42,7 +41,7 @@ def test_session_save_and_reopen(qtbot, tmp_path):
     assert win2.open_session(path)
     wait_loaded(qtbot, win2, 2)
     res = wait_idle_result(qtbot, win2)
-    assert [Path(r.path).resolve() for r in win2.doc.refs] == [Path(women1).resolve(), Path(women2).resolve()]
+    assert [Path(r.path).resolve() for r in win2.doc.refs] == [Path(person1).resolve(), Path(person2).resolve()]
     assert win2.doc.target == edited and res.pose == edited
     assert win2.backend_info is None or win2.backend_info["name"] == data["backend"]
     # the session is in the recent files, and reopening it from there works too
@@ -95,6 +94,8 @@ def test_no_person_found_lets_the_user_place_a_skeleton(qtbot, tmp_path):
     drag_joint(qtbot, win, J["r_wrist"], 15, 10)
     qtbot.waitUntil(lambda: not (win.doc.main.pose == before), timeout=5000)
     assert win.doc.target == win.doc.main.pose            # while placing, the target follows
+    moved = [j for j in range(18) if not np.allclose(win.doc.main.pose.xy[j], before.xy[j])]
+    assert moved == [J["r_wrist"]]                          # fitting the skeleton: the joint moves alone
     win._on_banner_action("done-placing")
     assert not win.placing and win.mode == "target"
     placed = win.doc.main.pose.copy()
@@ -104,9 +105,8 @@ def test_no_person_found_lets_the_user_place_a_skeleton(qtbot, tmp_path):
     close_window(win)
 
 
-def test_dropping_image_files_adds_references(qtbot, tmp_path):
-    women1 = shared("fashion-sources", "women1.jpg")
-    women3 = shared("fashion-sources", "women3.jpg")
+def test_dropping_image_files_adds_references(qtbot, tmp_path, procedural_photos):
+    person1, person3 = procedural_photos[0][0], procedural_photos[2][0]
     win = new_window(qtbot)
 
     def drop(paths, target):
@@ -122,11 +122,11 @@ def test_dropping_image_files_adds_references(qtbot, tmp_path):
         QApplication.sendEvent(target, QDropEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                                                   Qt.KeyboardModifier.NoModifier))
 
-    drop([women1], win)                      # on the window: the first photo
+    drop([person1], win)                      # on the window: the first photo
     wait_loaded(qtbot, win, 1)
-    drop([women3], win.canvas.viewport())    # on the photo itself: another reference
+    drop([person3], win.canvas.viewport())    # on the photo itself: another reference
     wait_loaded(qtbot, win, 2)
-    assert [r.path for r in win.doc.refs] == [str(women1), str(women3)]
+    assert [r.path for r in win.doc.refs] == [str(person1), str(person3)]
     wait_idle_result(qtbot, win)
     close_window(win)
 

@@ -9,7 +9,6 @@ from PySide6.QtTest import QTest
 
 from engine.pose import J
 from tests.app.driver import close_window, new_window, wait_engine, wait_idle_result, wait_loaded
-from tests.conftest import shared
 
 DEFAULT_SIZE = (1360, 860)   # MainWindow's first-run size on a screen big enough for it
 
@@ -33,8 +32,8 @@ def big_window(qtbot, photos=(), size=DEFAULT_SIZE):
 
 
 @pytest.fixture
-def women1():
-    return shared("fashion-sources", "women1.jpg")
+def person1(procedural_photos):
+    return procedural_photos[0][0]
 
 
 def header_fits(view):
@@ -47,8 +46,8 @@ def header_fits(view):
     assert view.tier.geometry().right() < info.geometry().left()
 
 
-def test_result_header_fits_at_the_default_size_and_when_narrowed(qtbot, women1):
-    win = big_window(qtbot, [women1])
+def test_result_header_fits_at_the_default_size_and_when_narrowed(qtbot, person1):
+    win = big_window(qtbot, [person1])
     wait_loaded(qtbot, win)
     res = wait_idle_result(qtbot, win)
     # the longest case: a warp preview standing in for a slow backend, with the sources' encoding time
@@ -70,10 +69,10 @@ def test_result_header_fits_at_the_default_size_and_when_narrowed(qtbot, women1)
     close_window(win)
 
 
-def test_default_layout_gives_photo_and_result_the_same_room(qtbot, women1):
+def test_default_layout_gives_photo_and_result_the_same_room(qtbot, person1):
     from poseeditor.references import THUMB
 
-    win = big_window(qtbot, [women1])
+    win = big_window(qtbot, [person1])
     wait_loaded(qtbot, win)
     wait_idle_result(qtbot, win)
     qtbot.wait(50)
@@ -91,7 +90,7 @@ def test_default_layout_gives_photo_and_result_the_same_room(qtbot, women1):
     close_window(win)
 
 
-def test_start_up_says_what_it_is_doing(qtbot, women1):
+def test_start_up_says_what_it_is_doing(qtbot, person1, procedural_photos):
     """While the photo is searched and the engine loads, the panes say so instead of staying blank."""
     win = big_window(qtbot)
     assert "Open a photo" in win.canvas.placeholder and win.canvas.message == ""
@@ -110,14 +109,14 @@ def test_start_up_says_what_it_is_doing(qtbot, women1):
     win.client.detector.status.connect(probe.slot)
     probe2 = Probe(on_engine_status)
     win.client.worker.status.connect(probe2.slot)
-    win.open_photos([str(women1)])
+    win.open_photos([str(person1)])
     wait_loaded(qtbot, win)
     wait_engine(qtbot, win)
     wait_idle_result(qtbot, win)
     finding = [s for s in seen if s[0] == "finding"]
     assert finding, seen
     _, message, no_photo, pose, placeholder = finding[0]
-    assert message == "Finding the person in women1.jpg…" == placeholder
+    assert message == "Finding the person in person1.png…" == placeholder
     assert not no_photo and pose is None   # the photo is on screen before its skeleton
     loading = [s for s in seen if s[0] == "engine" and s[1]]
     assert loading and all(visible and text == shown for _, text, visible, shown in loading), loading
@@ -126,7 +125,7 @@ def test_start_up_says_what_it_is_doing(qtbot, women1):
     assert win.canvas.message == "" and win.canvas.pose is not None
     assert not win.engine_panel.status_row.isVisibleTo(win.engine_panel)
     # an extra reference is searched with the message in the status bar, gone once it is done
-    win.add_references([str(shared("fashion-sources", "women2.jpg"))])
+    win.add_references([str(procedural_photos[1][0])])
     wait_loaded(qtbot, win, 2)
     assert win.canvas.message == "" and not win.statusBar().currentMessage().startswith("Finding")
 
@@ -142,8 +141,8 @@ def test_start_up_says_what_it_is_doing(qtbot, women1):
     close_window(win)
 
 
-def test_starter_weights_are_labelled_and_point_to_training(qtbot, women1):
-    win = big_window(qtbot, [women1])
+def test_starter_weights_are_labelled_and_point_to_training(qtbot, person1):
+    win = big_window(qtbot, [person1])
     wait_loaded(qtbot, win)
     wait_engine(qtbot, win)
     panel = win.engine_panel
@@ -177,12 +176,12 @@ def test_starter_weights_are_labelled_and_point_to_training(qtbot, women1):
     close_window(win)
 
 
-def test_result_says_warp_preview_while_dragging_then_final(qtbot, women1, monkeypatch):
+def test_result_says_warp_preview_while_dragging_then_final(qtbot, person1, monkeypatch):
     """A chosen backend too slow for a drag: the header names the warp preview, then the final render."""
-    from poseeditor import worker
+    from poseeditor import render_tiers
 
-    monkeypatch.setattr(worker, "LIVE_BUDGET_MS", 0.0)  # every backend counts as too slow to follow
-    win = big_window(qtbot, [women1])
+    monkeypatch.setattr(render_tiers, "LIVE_BUDGET_MS", 0.0)  # every backend counts as too slow to follow
+    win = big_window(qtbot, [person1])
     wait_loaded(qtbot, win)
     wait_engine(qtbot, win)
     win.set_backend("dgan")
@@ -208,7 +207,7 @@ def test_result_says_warp_preview_while_dragging_then_final(qtbot, women1, monke
     close_window(win)
 
 
-def test_empty_window_says_what_goes_where_and_original_waits_for_a_result(qtbot, women1):
+def test_empty_window_says_what_goes_where_and_original_waits_for_a_result(qtbot, person1):
     """Before a photo: both panes and the reference strip say what goes in them, and Original (hold to compare)
     is disabled because there is nothing to compare."""
     win = big_window(qtbot)
@@ -219,7 +218,7 @@ def test_empty_window_says_what_goes_where_and_original_waits_for_a_result(qtbot
     row = img.height() // 2
     # text is drawn across the middle of the empty strip (an empty box would be one flat colour)
     assert any(img.pixelColor(x, row) != base for x in range(0, img.width(), 2))
-    win.open_photos([str(women1)])
+    win.open_photos([str(person1)])
     wait_loaded(qtbot, win)
     wait_idle_result(qtbot, win)
     assert win.result.compare.isEnabled()
@@ -229,7 +228,7 @@ def test_empty_window_says_what_goes_where_and_original_waits_for_a_result(qtbot
     close_window(win)
 
 
-def test_an_engine_that_cannot_load_says_so_and_the_warp_preview_still_draws(qtbot, women1, monkeypatch):
+def test_an_engine_that_cannot_load_says_so_and_the_warp_preview_still_draws(qtbot, person1, monkeypatch):
     from engine import registry
     from engine.errors import PoseEditorError
 
@@ -237,7 +236,7 @@ def test_an_engine_that_cannot_load_says_so_and_the_warp_preview_still_draws(qtb
         raise PoseEditorError("the torch library could not be imported")
 
     monkeypatch.setattr(registry, "backend_names", broken)
-    win = big_window(qtbot, [women1])
+    win = big_window(qtbot, [person1])
     wait_loaded(qtbot, win)
     panel = win.engine_panel
     qtbot.waitUntil(lambda: panel.backend.currentText() == "Engine not available", timeout=60000)

@@ -1,6 +1,7 @@
 """The weights library without Qt: listing, renaming (label and file name), deleting, importing good, foreign
 and pickled files, exporting, and that a renamed file still loads into its backend."""
 import struct
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ def tiny_attention(path, label="tiny", data="my-video", half=False):
     cfg = dict(AttentionBackend.default_config, image_size=[64, 32], width=0.25)
     net = AttentionBackend.build_network(cfg)
     sd = {k: (v.half() if half and v.is_floating_point() else v) for k, v in net.state_dict().items()}
+    Path(path).parent.mkdir(parents=True, exist_ok=True)  # the user's weights folder exists once something is saved
     save_weights(path, sd, WeightsMeta("attention", net.config, (64, 32), {"data": data, "steps": 3}, label))
     return path
 

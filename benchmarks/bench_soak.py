@@ -1,0 +1,188 @@
+"""A long editing session through the real window: memory, event-loop gaps, and the final render of every drag.
+
+    python benchmarks/bench_soak.py [--drags 50] [--moves 200] [--hz 200] [--backends warp,dgan]
+
+For each backend the real main window (offscreen) opens a procedural person (tests/app/procedural.py, so it
+runs on any clone), then replays ``drags`` drags of the right wrist, each of ``moves`` mouse moves along an arc
+(real mouse events on the canvas viewport, paced at ``hz``), releasing and waiting for the final render after
+each. A neural backend uses its starter weights. Figures:
+  RSS slope    MB per 1,000 moves: a least-squares line through the RSS after each drag, the first 5 drags left
+               out (allocators and caches warm up there); what stays alive per move shows here
+  largest gap  the longest time the UI thread did not come back to its event loop (a 1 ms heartbeat timer),
+               with the UI thread's own CPU time in it; "most CPU" is the largest CPU time between two
+               heartbeats: on a loaded machine a wall gap with little CPU is waiting for a core, not app work
+  finals       drags whose final render (kind "final", the pose of the drag's end) arrived
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.pop("QT_QPA_PLATFORM_PLUGIN_PATH", None)
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+from benchmarks.benchlib import machine_line  # noqa: E402
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def soak(app, photo: Path, backend: str, drags: int, moves: int, hz: float) -> dict:
+    from PySide6.QtCore import QElapsedTimer, QEventLoop, QPoint, Qt, QTimer
+    from PySide6.QtTest import QTest
+
+    from engine.pose import J
+    from poseeditor.main_window import MainWindow
+    from poseeditor.settings import Settings
+
+    win = MainWindow(Settings(Path(os.environ["XDG_CONFIG_HOME"]) / f"soak-{backend}.ini"))
+    win.confirm_close = False
+    win.resize(1360, 860)
+    win.show()
+    win.start_engine(photos_pending=True)
+    win.open_photos([str(photo)])
+
+    clock = QElapsedTimer()
+    clock.start()
+    beats = {"last": 0.0, "cpu": 0.0, "gap": 0.0, "gap_cpu": 0.0, "busy": 0.0, "on": False, "where": "", "long": 0}
+    phase = ["start"]
+
+    def beat():
+        # wall time between two heartbeats, and the UI thread's own CPU time in it: on a loaded machine a long
+        # wall gap with little CPU is the thread waiting for a core, not the app's work
+        t, cpu = clock.nsecsElapsed() / 1e6, time.thread_time() * 1000
+        if beats["on"]:
+            g, c = t - beats["last"], cpu - beats["cpu"]
+            beats["long"] += int(g > 50)
+            beats["busy"] = max(beats["busy"], c)
+            if g > beats["gap"]:
+                beats["gap"], beats["gap_cpu"], beats["where"] = g, c, phase[0]
+        beats["last"], beats["cpu"] = t, cpu
+
+    gcs = {"t": 0.0, "max": 0.0, "gen2": 0}
+
+    def on_gc(stage, info):  # how long Python's cyclic collector held the interpreter, by generation
+        if stage == "start":
+            gcs["t"] = time.perf_counter()
+        elif beats["on"]:
+            ms = (time.perf_counter() - gcs["t"]) * 1000
+            gcs["max"] = max(gcs["max"], ms)
+            gcs["gen2"] += int(info["generation"] == 2)
+
+    gc.callbacks.append(on_gc)
+    heartbeat = QTimer(interval=1)
+    heartbeat.timeout.connect(beat)
+    heartbeat.start()
+
+    def wait(cond, timeout=120.0):
+        # pending events (the heartbeat, results) are handled before the next move even when the script is
+        # behind its schedule: a real mouse's moves arrive through the event loop, never as a burst past it
+        app.processEvents()
+        t = time.perf_counter()
+        while not cond():
+            app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
+            if time.perf_counter() - t > timeout:
+                raise TimeoutError(f"{backend}: timed out")
+
+    def idle():
+        return (win.result.result is not None and not win.client.busy and win.backend_info is not None
+                and win.client.last_shown_seq == win.client.latest_seq)
+
+    wait(idle)
+    if backend != "warp":
+        win.set_backend(backend)
+        wait(lambda: win.backend_info["name"] == backend)
+        wait(idle)
+        if not win.backend_info["ready"]:
+            raise SystemExit(f"{backend} has no weights here (starter weights missing)")
+    finals, rss, mids = 0, [], []
+    shown = []
+    win.resultShown.connect(shown.append)
+    vp = win.canvas.viewport()
+    w = J["r_wrist"]
+    period = 1.0 / hz
+    beats["last"], beats["cpu"], beats["on"] = clock.nsecsElapsed() / 1e6, time.thread_time() * 1000, True
+    t0 = time.perf_counter()
+    for d in range(drags):
+        phase[0] = f"drag {d + 1} press"
+        start = win.canvas.joint_view_pos(w)
+        QTest.mouseMove(vp, start)
+        QTest.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
+        due = time.perf_counter()
+        sign = 1 if d % 2 == 0 else -1   # there and back: the pose stays in the photo for any number of drags
+        for i in range(1, moves + 1):
+            a = np.pi * i / moves
+            pos = start + QPoint(round(sign * 30 * np.sin(a)), round(-sign * 40 * np.sin(a / 2)))
+            due += period
+            phase[0] = f"drag {d + 1} moving"
+            wait(lambda: time.perf_counter() >= due)
+            QTest.mouseMove(vp, pos)
+        phase[0] = f"drag {d + 1} release"
+        QTest.mouseRelease(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pos)
+        phase[0] = f"drag {d + 1} final render"
+        shown.clear()
+        wait(idle)
+        res = win.result.result
+        finals += int(res.kind == "final" and res.pose == win.doc.target and res.backend == backend)
+        rss.append(rss_mb())
+        mids.append((d + 1) * moves)
+    seconds = time.perf_counter() - t0
+    beats["on"] = False
+    heartbeat.stop()
+    gc.callbacks.remove(on_gc)
+    undo_steps = win.undo.count()
+    win.close()
+    x, y = np.asarray(mids[5:], float), np.asarray(rss[5:], float)
+    slope = float(np.polyfit(x / 1000, y, 1)[0]) if len(x) > 1 else float("nan")
+    return dict(backend=backend, moves=drags * moves, slope=slope, rss0=rss[0], rss1=rss[-1],
+                gap=beats["gap"], gap_cpu=beats["gap_cpu"], busy=beats["busy"], where=beats["where"],
+                long=beats["long"], gc_max=gcs["max"], gc2=gcs["gen2"], finals=finals, drags=drags, undo=undo_steps,
+                seconds=seconds)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--drags", type=int, default=50)
+    ap.add_argument("--moves", type=int, default=200)
+    ap.add_argument("--hz", type=float, default=200.0, help="mouse moves per second")
+    ap.add_argument("--backends", default="warp,dgan")
+    a = ap.parse_args(argv)
+    tmp = Path(tempfile.mkdtemp(prefix="soak-"))
+    os.environ["XDG_CONFIG_HOME"] = str(tmp / "config")
+    os.environ["XDG_DATA_HOME"] = str(tmp / "data")
+    from PySide6.QtCore import qInstallMessageHandler
+
+    from poseeditor.app import make_app
+    from tests.app.procedural import procedural_photos
+
+    qInstallMessageHandler(lambda kind, ctx, msg: None if "propagateSizeHints" in msg else print(msg))
+
+    app = make_app(["bench-soak"])
+    photo = procedural_photos(tmp, arms=(20,))[0][0]
+    print(machine_line(f"bench_soak: {a.drags} drags x {a.moves} moves at {a.hz:.0f} Hz, 480x320 procedural "
+                       f"person"))
+    print(f"{'backend':8s} {'moves':>6s} {'RSS slope MB/1k':>16s} {'RSS first..last MB':>19s} "
+          f"{'largest gap ms (CPU)':>20s} {'most CPU ms':>11s} {'gaps>50ms':>9s} {'GC max ms (gen2)':>16s} "
+          f"{'finals':>7s} {'undo steps':>10s} {'s':>5s}  largest gap in")
+    for name in a.backends.split(","):
+        r = soak(app, photo, name, a.drags, a.moves, a.hz)
+        print(f"{r['backend']:8s} {r['moves']:6d} {r['slope']:16.3f} {r['rss0']:9.1f}..{r['rss1']:<9.1f} "
+              f"{r['gap']:12.1f} ({r['gap_cpu']:5.1f}) {r['busy']:11.1f} {r['long']:9d} {r['gc_max']:8.1f} "
+              f"({r['gc2']:4d}) {r['finals']:3d}/{r['drags']:<3d} {r['undo']:10d} {r['seconds']:5.0f}  {r['where']}",
+              flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""How a dragged joint moves the skeleton: bone lengths kept by default, as in pose tools; free under a modifier.
+
+- A wrist or an ankle is the end of a two-bone chain (shoulder-elbow-wrist, hip-knee-ankle): the shoulder or hip
+  stays, the elbow or knee bends so that the end reaches the cursor with both bones at their lengths (bending
+  the way it bent before the drag); beyond reach the straightened chain points at the cursor.
+- The neck turns about the middle of the hips, keeping the torso's length; the head and arms turn with it.
+- Any other joint turns about its parent keeping the bone's length, and the joints below it turn with it
+  rigidly (an elbow carries the wrist, a knee the ankle, the nose the eyes and ears).
+- A free move (``free``), or a joint whose parent is missing, moves the joint alone.
+
+Every move is computed from the pose at the start of the drag, so lengths never drift over a long drag.
+Qt-free: plain numpy on engine.pose.Pose.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from engine.pose import J, NUM_JOINTS, Pose
+
+# the skeleton as a tree rooted at the neck (OpenPose's 18 joints)
+PARENT = {J["nose"]: J["neck"], J["r_shoulder"]: J["neck"], J["l_shoulder"]: J["neck"],
+          J["r_elbow"]: J["r_shoulder"], J["r_wrist"]: J["r_elbow"],
+          J["l_elbow"]: J["l_shoulder"], J["l_wrist"]: J["l_elbow"],
+          J["r_hip"]: J["neck"], J["r_knee"]: J["r_hip"], J["r_ankle"]: J["r_knee"],
+          J["l_hip"]: J["neck"], J["l_knee"]: J["l_hip"], J["l_ankle"]: J["l_knee"],
+          J["r_eye"]: J["nose"], J["l_eye"]: J["nose"], J["r_ear"]: J["r_eye"], J["l_ear"]: J["l_eye"]}
+CHAIN_ENDS = {J["r_wrist"], J["l_wrist"], J["r_ankle"], J["l_ankle"]}
+_HIPS = (J["r_hip"], J["l_hip"])
+
+
+def descendants(joint: int) -> list[int]:
+    """The joints below ``joint`` in the tree (not the joint itself)."""
+    out, todo = [], [joint]
+    while todo:
+        j = todo.pop()
+        kids = [c for c, p in PARENT.items() if p == j]
+        out += kids
+        todo += kids
+    return out
+
+
+def _rotate(xy: np.ndarray, idx: list[int], centre: np.ndarray, angle: float) -> None:
+    c, s = np.cos(angle), np.sin(angle)
+    d = xy[idx] - centre
+    xy[idx] = centre + np.stack([c * d[:, 0] - s * d[:, 1], s * d[:, 0] + c * d[:, 1]], 1)
+
+
+def _angle(v: np.ndarray) -> float:
+    return float(np.arctan2(v[1], v[0]))
+
+
+def _two_bone(root, mid, end, target) -> tuple[np.ndarray, np.ndarray]:
+    """New (mid, end) for a chain root-mid-end reaching for ``target``, lengths kept, bend side kept."""
+    l1, l2 = float(np.linalg.norm(mid - root)), float(np.linalg.norm(end - mid))
+    to = target - root
+    d = float(np.linalg.norm(to))
+    u = to / d if d > 1e-6 else (end - root) / max(float(np.linalg.norm(end - root)), 1e-6)
+    if d >= l1 + l2 or d < 1e-6:  # beyond reach: the straight chain points at the cursor
+        return root + l1 * u, root + (l1 + l2) * u
+    d = max(d, abs(l1 - l2) + 1e-6)  # too close: as folded as the bones allow
+    a = (l1 * l1 - l2 * l2 + d * d) / (2 * d)  # along root->target to the foot of the elbow
+    h = float(np.sqrt(max(l1 * l1 - a * a, 0.0)))
+    a0, a1 = mid - root, end - root
+    side = np.sign(a1[0] * a0[1] - a1[1] * a0[0]) or 1.0  # which side of root->end the elbow was
+    perp = np.array([-u[1], u[0]]) * side
+    new_mid = root + a * u + h * perp
+    return new_mid, new_mid + l2 * (target - new_mid) / max(float(np.linalg.norm(target - new_mid)), 1e-6)
+
+
+def drag_pose(start: Pose, joint: int, x: float, y: float, free: bool = False) -> Pose:
+    """The pose with ``joint`` dragged to (x, y), from ``start`` (the pose when the drag began)."""
+    target = np.array([x, y], np.float64)
+    parent = PARENT.get(joint)
+    p = start.present
+    if free or joint == J["neck"] and not all(p[h] for h in _HIPS) or parent is not None and not p[parent]:
+        return start.moved(joint, x, y)
+    xy = start.xy.astype(np.float64).copy()
+    moved = [joint]
+    if joint in CHAIN_ENDS and p[PARENT[parent]]:
+        root = xy[PARENT[parent]]
+        xy[parent], xy[joint] = _two_bone(root, xy[parent], xy[joint], target)
+        moved.append(parent)
+    else:
+        if joint == J["neck"]:  # the upper body leans about the hips
+            centre = xy[list(_HIPS)].mean(0)
+            carried = [j for j in range(NUM_JOINTS) if j not in (joint, *_HIPS) and j not in
+                       descendants(J["r_hip"]) + descendants(J["l_hip"])]
+        else:
+            centre, carried = xy[parent], descendants(joint)
+        carried = [j for j in carried if p[j]]  # a missing joint keeps its meaningless (0, 0)
+        old, new = xy[joint] - centre, target - centre
+        if np.linalg.norm(new) < 1e-6 or np.linalg.norm(old) < 1e-6:
+            return start.copy()
+        _rotate(xy, [joint] + carried, centre, _angle(new) - _angle(old))
+        moved += carried
+    xy[moved, 0] = np.clip(xy[moved, 0], 0, start.width - 1)
+    xy[moved, 1] = np.clip(xy[moved, 1], 0, start.height - 1)
+    out = Pose(xy.astype(start.xy.dtype), start.present.copy(), start.width, start.height, start.confidence.copy())
+    out.confidence[moved] = 1.0  # placed by hand, as Pose.moved says
+    return out

@@ -1,0 +1,268 @@
+"""The main window's pose editing: joint drags and nudges as undo commands, hiding and showing joints, mirror,
+reset and presets, the two editing modes (the target pose, the photo's own skeleton) and the canvas menus."""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMenu
+
+from engine.pose import NUM_JOINTS, Pose
+
+from .commands import SOURCE, TARGET, PoseCommand, joint_label
+from .posing import drag_pose
+
+
+class EditingMixin:
+    """Mixed into MainWindow (main_window.py), whose widgets and state it uses."""
+
+    # ===== pose editing =======================================================================================
+    def current_pose(self) -> Pose | None:
+        if self.mode == SOURCE:
+            return self.doc.main.pose if self.doc.main is not None else None
+        return self.doc.target
+
+    def _push(self, after: Pose, text: str):
+        before = self.current_pose()
+        if before is None or after is None:
+            return
+        self.undo.push(PoseCommand(self.doc, before, after, text, self.mode))
+
+    def _on_drag_started(self, joint: int):
+        self._dragging = True
+        cur = self.current_pose()
+        self._drag_before = cur.copy() if cur is not None else None
+        self._drag_free = None  # the status bar says how the joint moves, again whenever that changes
+
+    def _on_joint_dragged(self, joint: int, x: float, y: float):
+        """Show the dragged pose live; the undo command is pushed once, when the drag ends."""
+        start = self._drag_before
+        if start is None:
+            return
+        # fitting the photo's own skeleton onto the person (a correction, a placed skeleton) sets the bone lengths
+        # themselves: those drags move the joint alone
+        fitting = self.mode == SOURCE
+        free = self.canvas.free_drag or fitting
+        if free != self._drag_free:
+            self._drag_free = free
+            name = joint_label(joint)
+            self.statusBar().showMessage(
+                f"Moving the {name} alone, to fit the photo's skeleton onto the person." if fitting else
+                f"Moving the {name} alone (Shift or Alt held)." if free else
+                f"Moving the {name}: the bones keep their lengths. Hold Shift (or Alt) to move it alone.")
+        self._show_pose(drag_pose(start, joint, x, y, free))
+
+    def _show_pose(self, pose: Pose):
+        """Put ``pose`` in the document with no undo step (a drag in progress)."""
+        if self.mode == TARGET:
+            self.doc.set_target(pose)
+        else:
+            self.doc.set_main_pose(pose)
+
+    def _on_joint_nudged(self, joint: int, dx: float, dy: float):
+        """Arrow-key moves of one joint in a row are one undo step, like a drag: the first move pushes a command,
+        the next ones extend it in place (self._nudge is forgotten as soon as the undo stack moves)."""
+        cur = self.current_pose()
+        if cur is None:
+            return
+        x = float(np.clip(cur.xy[joint, 0] + dx, 0, cur.width - 1))
+        y = float(np.clip(cur.xy[joint, 1] + dy, 0, cur.height - 1))
+        after = cur.moved(joint, x, y)
+        if self._nudge is not None and self._nudge[:2] == (joint, self.mode):
+            cmd = self._nudge[2]
+            cmd.after = after.copy()
+            cmd.redo()
+            return
+        cmd = PoseCommand(self.doc, cur, after, f"Move {joint_label(joint)}", self.mode)
+        self.undo.push(cmd)
+        self._nudge = (joint, self.mode, cmd)
+
+    def _forget_nudge(self, *_):
+        self._nudge = None
+
+    def _on_drag_finished(self, joint: int):
+        self._dragging = False
+        if self.statusBar().currentMessage().startswith("Moving the "):
+            self.statusBar().clearMessage()  # it says how a drag moves the joint: over with the drag
+        before, self._drag_before = self._drag_before, None
+        after = self.current_pose()
+        if before is not None and after is not None and not (after == before):
+            # one undo step for the whole drag; its redo puts the same pose back, which (no longer dragging)
+            # renders the final image or re-encodes the references
+            self.undo.push(PoseCommand(self.doc, before, after, f"Move {joint_label(joint)}", self.mode))
+            if self.mode == TARGET:
+                self.result.final_pending()
+            return
+        if self.mode == SOURCE:
+            self._push_sources()  # the photo's skeleton moved: re-encode the references once, now
+        else:
+            self._request("final")
+            self.result.final_pending()
+
+    def _on_target_changed(self):
+        self._sync_canvas()
+        self._request("live" if self._dragging else "final")
+
+    def _on_source_changed(self):
+        if self.placing:
+            self.doc.target = self.doc.main.pose.copy()  # while placing, show the photo's own pose
+        self._sync_canvas()
+        if self._dragging:
+            # re-encoding the references on every mouse move would be slow: do it when the drag ends
+            return
+        self._push_sources()
+
+    def _sync_canvas(self):
+        pose = self.current_pose()
+        self.canvas.set_pose(pose)
+        main = self.doc.main
+        self.canvas.set_ghost(main.pose if (self.mode == TARGET and main is not None) else None)
+        self.joint_list.blockSignals(True)
+        for j in range(NUM_JOINTS):
+            on = pose is not None and bool(pose.present[j])
+            self.joint_list.item(j).setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
+        self.joint_list.blockSignals(False)
+        self.joints_label.setText(f"{pose.count}/18 joints" if pose is not None else "")
+        self._update_actions()
+
+    def _request(self, kind: str):
+        if self._hold_render or self.doc.target is None or self.doc.sources() is None:
+            return
+        if self.mode == SOURCE and self._dragging and not self.placing:
+            return
+        if self.mode == SOURCE and self._dragging:
+            kind = "live"
+        self.client.request(self.doc.target, kind)
+
+    def _restore_xy(self, joint: int) -> tuple[float, float]:
+        """Where a hidden joint reappears: the photo's own position for it, else where a preset puts it."""
+        main = self.doc.main
+        if main is not None and main.pose is not None and main.pose.present[joint] and self.mode == TARGET:
+            return tuple(map(float, main.pose.xy[joint]))
+        from engine.presets import fit_preset
+
+        cur = self.current_pose()
+        p = fit_preset("standing", cur.width, cur.height, like=cur)
+        x, y = p.xy[joint]
+        return float(np.clip(x, 0, cur.width - 1)), float(np.clip(y, 0, cur.height - 1))
+
+    def set_joint_visible(self, joint: int, visible: bool, at: tuple[float, float] | None = None):
+        cur = self.current_pose()
+        if cur is None or bool(cur.present[joint]) == visible and at is None:
+            return
+        if visible:
+            x, y = at if at is not None else self._restore_xy(joint)
+            self._push(cur.moved(joint, x, y), f"Show {joint_label(joint)}")
+        else:
+            self._push(cur.with_present(joint, False), f"Hide {joint_label(joint)}")
+
+    def toggle_selected_joint(self):
+        j = self.canvas.selected if self.canvas.selected >= 0 else self.joint_list.currentRow()
+        if j is None or j < 0 or self.current_pose() is None:
+            self.show_info("Select a joint first (click it, or pick it in the Joints list).")
+            return
+        self.set_joint_visible(j, not bool(self.current_pose().present[j]))
+
+    def _on_joint_item_changed(self, item):
+        j = self.joint_list.row(item)
+        self.set_joint_visible(j, item.checkState() == Qt.CheckState.Checked)
+
+    def _on_joint_selected(self, j: int):
+        self.joint_list.blockSignals(True)
+        self.joint_list.setCurrentRow(j if j >= 0 else -1)
+        self.joint_list.blockSignals(False)
+        if j >= 0:
+            self.statusBar().showMessage(joint_label(j).capitalize(), 2000)
+
+    def mirror_pose(self):
+        cur = self.current_pose()
+        if cur is None:
+            return
+        m = cur.mirrored()
+        b0, b1 = cur.bbox(), m.bbox()
+        if b0 and b1:  # mirror about the person's own centre, not the photo's: the figure stays in place
+            dx = (b0[0] + b0[2]) / 2 - (b1[0] + b1[2]) / 2
+            xy = m.xy.copy()
+            xy[m.present, 0] = np.clip(xy[m.present, 0] + dx, 0, cur.width - 1)
+            m = Pose(xy, m.present, m.width, m.height, m.confidence)
+        self._push(m, "Mirror pose")
+
+    def reset_pose(self):
+        main = self.doc.main
+        if main is None or not main.ready:
+            return
+        if self.mode == SOURCE:
+            if main.detected is not None:
+                self._push(main.detected, "Reset to the detected skeleton")
+            return
+        self._push(main.pose, "Reset pose")
+
+    def apply_preset(self, name: str):
+        from engine.presets import fit_preset
+
+        cur = self.current_pose()
+        if cur is None:
+            self.show_info("Open a photo first.")
+            return
+        p = fit_preset(name, cur.width, cur.height, like=cur)
+        xy = p.xy.copy()
+        xy[:, 0] = np.clip(xy[:, 0], 0, cur.width - 1)
+        xy[:, 1] = np.clip(xy[:, 1], 0, cur.height - 1)
+        self._push(Pose(xy, p.present, p.width, p.height), f"Preset: {name.replace('-', ' ')}")
+
+    def toggle_adjust_mode(self, on: bool):
+        if self.placing and not on:
+            self.finish_placing()
+            return
+        self._set_mode(SOURCE if on else TARGET)
+        if on and not self.placing:  # entered from the menu or Ctrl+K: the way out is on screen, as when placing
+            self.banner.show_message("Correcting the photo's skeleton: drag its joints onto the person as they "
+                                     "stand in the photo, then press Done.", "warning", "Done", "done-adjust")
+        elif not on and self.banner.action_id == "done-adjust":
+            self.banner.dismiss()
+
+    def _set_mode(self, mode: str):
+        self.mode = mode
+        self.a_adjust.blockSignals(True)
+        self.a_adjust.setChecked(mode == SOURCE)
+        self.a_adjust.blockSignals(False)
+        if mode == SOURCE:
+            self.canvas_title.setText("<b>Photo's skeleton</b>")
+            self.canvas_hint.setText("Move the joints onto the person as they stand in the photo.")
+        else:
+            self.canvas_title.setText("<b>Pose</b>")
+            self.canvas_hint.setText("Drag the joints. Wheel: zoom · drag the photo: pan · right-click: joint menu")
+        if self.doc.main is not None:
+            self._sync_canvas()
+
+    def _joint_menu(self, joint: int, global_pos):
+        m = QMenu(self)
+        m.addSection(joint_label(joint).capitalize())
+        a = m.addAction(f"Hide {joint_label(joint)}")
+        a.triggered.connect(lambda: self.set_joint_visible(joint, False))
+        main = self.doc.main
+        if self.mode == TARGET and main is not None and main.pose is not None and main.pose.present[joint]:
+            a = m.addAction("Put back where it is in the photo")
+            a.triggered.connect(lambda: self._push(self.current_pose().moved(joint, *main.pose.xy[joint]),
+                                                   f"Reset {joint_label(joint)}"))
+        m.popup(global_pos)
+        self._menu = m
+
+    def _canvas_menu(self, scene_pos, global_pos):
+        cur = self.current_pose()
+        m = QMenu(self)
+        if cur is not None:
+            hidden = [j for j in range(NUM_JOINTS) if not cur.present[j]]
+            if hidden:
+                sub = m.addMenu("Show joint here")
+                x = float(np.clip(scene_pos.x(), 0, cur.width - 1))
+                y = float(np.clip(scene_pos.y(), 0, cur.height - 1))
+                for j in hidden:
+                    a = sub.addAction(joint_label(j).capitalize())
+                    a.triggered.connect(lambda _=False, j=j: self.set_joint_visible(j, True, (x, y)))
+            m.addActions([self.a_mirror, self.a_reset])
+            m.addMenu(self.preset_menu)
+            m.addSeparator()
+        m.addActions([self.a_fit, self.a_ghost])
+        m.popup(global_pos)
+        self._menu = m
+

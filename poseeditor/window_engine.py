@@ -1,0 +1,157 @@
+"""The main window's engine glue: results shown, the backend and its weights, the Train on This Person dialog
+and the weights manager (personalize.py, train_dialog.py, weights_manager.py)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QFileDialog
+
+from .settings import weights_dir
+
+
+class EngineMixin:
+    """Mixed into MainWindow (main_window.py), whose widgets and state it uses."""
+
+    # ===== results ============================================================================================
+    def _on_result(self, res):
+        self.result.show_result(res)
+        t = f"{res.ms:.0f} ms" if res.ms < 1000 else f"{res.ms / 1000:.2f} s"
+        if res.encode_ms > 5:  # the detail the result header leaves out for room; its tooltip says the rest
+            t += f" (+{res.encode_ms:.0f} ms encoding)"
+        self.render_label.setText(f"{res.backend}: {t}")
+        self.render_label.setToolTip(self.result.details)
+        if res.backend == res.chosen:
+            self.engine_panel.set_timing(res.ms, res.steady_ms)
+        if self._render_error_shown:  # rendering works again: the old render error no longer applies
+            self._render_error_shown = False
+            if self.banner.kind == "error":
+                self.banner.dismiss()
+        if self._save_after_render and res.seq == self.client.latest_seq and res.kind == "final":
+            path, self._save_after_render = self._save_after_render, None
+            self.save_result(path)
+        self.resultShown.emit(res)
+
+    def _on_backend_changed(self, info: dict):
+        first = self.backend_info is None
+        self.backend_info = info
+        self.engine_panel.set_backend_info(info)
+        self.settings.set_value("engine/backend", info["name"])
+        self.settings.set_value("engine/device", "cuda" if str(info["device"]).startswith("cuda") else "cpu")
+        if info.get("weights_path"):
+            self.settings.set_weights_for(info["name"], info["weights_path"])
+        self._on_references_changed() if not first else self.strip.set_references(self.doc.refs)
+        if first:
+            src = self.doc.sources()
+            if src is not None:
+                self.client.set_sources(src)
+            shown = self.result.result
+            if shown is None or shown.backend != info["name"] or not (shown.pose == self.doc.target):
+                self._request("final")  # else the start-up render already shows what this backend draws
+        else:
+            self._request("final")
+        if not info["ready"]:
+            self.show_info(f"{info['title']} has no weights yet: the result is drawn by the warp backend.", 8000)
+        if first:
+            self.hint_trained_weights()
+        self._refresh_train_dialog()
+
+    def hint_trained_weights(self):
+        """Weights trained on one person draw every photo like that person: when a photo opens with such
+        weights in use, say whom (or what data) they were trained on, with the way to train on this one."""
+        info = self.backend_info or {}
+        main = self.doc.main
+        if (info.get("weights_kind") != "file" or not info.get("weights_data") or main is None or not main.ready
+                or self.placing or self.banner.isVisible()):
+            return
+        label = info.get("weights_label") or Path(info.get("weights_path") or "").stem
+        self.banner.show_message(
+            f"{info['title']} draws with weights trained on “{info['weights_data']}” ({label}). If "
+            f"{Path(main.path).name} shows someone else, the result looks like that person: train on this "
+            f"person, or choose other weights.", "info", "Train on This Person…", "train", timeout_ms=20000)
+
+    def set_backend(self, name: str):
+        self.client.set_backend(name, self.settings.weights_for(name))
+
+    def load_weights_dialog(self):
+        start = weights_dir() if weights_dir().is_dir() else Path(self.settings.last_dir("weights"))
+        path, _ = QFileDialog.getOpenFileName(self, "Load Weights", str(start),
+                                              "Weights (*.safetensors);;All files (*)")
+        if path:
+            self.load_weights(path)
+
+    def load_weights(self, path: str):
+        self.settings.set_last_dir("weights", path)
+        self.client.load_weights(path)
+
+    # ===== train on this person, weights manager (personalize.py, train_dialog.py, weights_manager.py) =========
+    def _weights_for(self, name: str) -> tuple[str | None, str]:
+        """The weights file a backend uses now (or would use when chosen), and how to call it."""
+        from .weights_library import starter_dir
+
+        # the starter files' own labels run to a line of training details; what matters here is what they are
+        starter_label = "starter weights, synthetic people only"
+        info = self.backend_info or {}
+        starter = starter_dir() / f"{name}.safetensors"
+        if info.get("name") == name:
+            if info.get("weights_kind") == "file" and info.get("weights_path"):
+                return info["weights_path"], info.get("weights_label") or Path(info["weights_path"]).name
+            if info.get("weights_kind") == "starter" and starter.is_file():
+                return str(starter), starter_label
+            return None, ""
+        path = self.settings.weights_for(name)
+        if path:
+            return path, Path(path).stem
+        return (str(starter), starter_label) if starter.is_file() else (None, "")
+
+    def _train_context(self):
+        from .train_dialog import TrainContext
+
+        neural = [b for b in self.engine_panel.catalogue.values() if b.get("needs_weights")]
+        photos = [r.path for r in self.doc.ready_refs()]
+        return TrainContext(photos, [(b["name"], b["title"]) for b in neural], (self.backend_info or {}).get("name"),
+                            self._weights_for, self.settings.last_dir("videos"),
+                            {b["name"]: b["network"] for b in neural if b.get("network")})
+
+    def _refresh_train_dialog(self):
+        """Photos or backends changed: an open training dialog that is not running shows the new choices."""
+        if self.train_dialog is not None and self.train_dialog.isVisible() and not self.personalizer.running:
+            self.train_dialog.set_context(self._train_context())
+
+    def open_train_dialog(self):
+        """Show the training dialog (one per window: it keeps its run while hidden)."""
+        from .personalize import Personalizer
+        from .settings import data_dir
+        from .train_dialog import TrainDialog
+
+        if self.personalizer is None:
+            self.personalizer = Personalizer(data_dir(), self)
+            self.personalizer.finished.connect(self._on_trained)
+            self.personalizer.failed.connect(lambda m: self.show_error(f"Train on This Person: {m}"))
+        if self.train_dialog is None:
+            self.train_dialog = TrainDialog(self, self._train_context(), self.personalizer)
+        elif not self.personalizer.running:
+            self.train_dialog.set_context(self._train_context())
+        self.train_dialog.show()
+        self.train_dialog.raise_()
+        self.train_dialog.activateWindow()
+        return self.train_dialog
+
+    def _on_trained(self, path: str):
+        self.load_weights(path)
+        self.banner.show_message(f"Training done: {Path(path).name} is saved in your weights folder and now "
+                                 f"drawing the result.", "info", timeout_ms=12000)
+
+    def open_weights_manager(self):
+        from .weights_manager import WeightsManagerDialog
+
+        if self.weights_dialog is None:
+            self.weights_dialog = WeightsManagerDialog(self)
+            self.weights_dialog.useRequested.connect(self.load_weights)
+        self.weights_dialog.backends = [n for n, b in self.engine_panel.catalogue.items() if b.get("needs_weights")]
+        in_use = (self.backend_info or {}).get("weights_path")
+        self.weights_dialog.refresh(in_use)
+        self.weights_dialog.show()
+        self.weights_dialog.raise_()
+        self.weights_dialog.activateWindow()
+        return self.weights_dialog
+

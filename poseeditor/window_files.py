@@ -1,0 +1,386 @@
+"""The main window's file actions: pose JSON, result image, animation, sessions, recent files, and files
+dropped on the window."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
+                               QLineEdit, QProgressDialog, QPushButton, QSpinBox)
+
+from engine.errors import PoseEditorError
+from engine.images import IMAGE_SUFFIXES
+from engine.pose import Pose
+
+from .session import check_input_file
+
+IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES)) + ");;All files (*)"
+SESSION_FILTER = "PoseEditor sessions (*.pose-session.json *.json);;All files (*)"
+POSE_FILTER = "OpenPose JSON (*.json);;All files (*)"
+
+
+class AnimationDialog(QDialog):
+    """Where to write the animation, how many frames, how fast."""
+
+    def __init__(self, parent, start_dir: str, backend: str):
+        super().__init__(parent)
+        self.setWindowTitle("Export Animation")
+        self.path = QLineEdit(str(Path(start_dir) / "pose-animation.gif"))
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        row = QHBoxLayout()
+        row.addWidget(self.path, 1)
+        row.addWidget(browse)
+        self.frames = QSpinBox(minimum=2, maximum=240, value=16)
+        self.fps = QSpinBox(minimum=1, maximum=60, value=12)
+        self.boomerang = QCheckBox("Play forward, then back (loops smoothly)")
+        form = QFormLayout(self)
+        form.addRow("File (.gif or .mp4)", row)
+        form.addRow("Frames", self.frames)
+        form.addRow("Frames per second", self.fps)
+        form.addRow("", self.boomerang)
+        form.addRow("", QLabel(f"From the detected pose to the edited pose, drawn by the <b>{backend}</b> "
+                               f"backend."))
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def _browse(self):
+        path, _ = QFileDialog.getSaveFileName(self, "Export Animation", self.path.text(),
+                                              "GIF animation (*.gif);;MP4 video (*.mp4)")
+        if path:
+            self.path.setText(path)
+
+
+class FilesMixin:
+    """Mixed into MainWindow (main_window.py), whose widgets and state it uses."""
+
+    # ===== files ==============================================================================================
+    def save_dir(self, kind: str) -> str:
+        """Where a save dialog opens: beside the photo being edited (what is saved belongs with it), else the
+        folder last used for this kind of file."""
+        if kind == "sessions" and self.session_path is not None:
+            return str(self.session_path.resolve().parent)
+        if self.doc.main is not None:
+            return str(Path(self.doc.main.path).resolve().parent)
+        return self.settings.last_dir(kind)
+
+    def _ask_save(self, title: str, default_name: str, filt: str, kind: str) -> str:
+        start = str(Path(self.save_dir(kind)) / default_name)
+        path, _ = QFileDialog.getSaveFileName(self, title, start, filt)
+        if path:
+            self.settings.set_last_dir(kind, path)
+        return path
+
+    def _stem(self) -> str:
+        return Path(self.doc.main.path).stem if self.doc.main is not None else "pose"
+
+    def import_pose_dialog(self):
+        path, _ = QFileDialog.getOpenFileName(self, "Import Pose JSON", self.settings.last_dir("poses"), POSE_FILTER)
+        if path:
+            self.settings.set_last_dir("poses", path)
+            self.import_pose(path)
+
+    def import_pose(self, path) -> bool:
+        cur = self.current_pose()
+        if cur is None:
+            self.show_error("Open a photo before importing a pose.")
+            return False
+        name = Path(path).name
+        try:
+            check_input_file(path, "pose file")
+            pose = Pose.load_json(path, cur.width, cur.height)
+            if (pose.width, pose.height) != (cur.width, cur.height):  # made for another canvas: scale to the photo
+                pose = pose.scaled(cur.width / pose.width, cur.height / pose.height, cur.width, cur.height)
+        except PoseEditorError as e:
+            self.show_error(str(e))
+            return False
+        except (RecursionError, ValueError, TypeError, OverflowError, ZeroDivisionError) as e:
+            self.show_error(f"{name}: not a pose file PoseEditor can read ({type(e).__name__})")
+            return False
+        if pose.count == 0:
+            self.show_error(f"{name}: the pose has no joints.")
+            return False
+        xy = pose.xy[pose.present]
+        if not np.isfinite(xy).all() or (np.abs(xy - (cur.width / 2, cur.height / 2)) > 2 * max(cur.width, cur.height)).any():
+            self.show_error(f"{name}: the pose's joints lie far outside the photo (coordinates "
+                            f"{np.abs(xy).max():.3g}); not imported.")
+            return False
+        self._push(pose, f"Import {Path(path).name}")
+        self.show_info(f"Imported the pose from {Path(path).name}.")
+        return True
+
+    def export_pose_dialog(self):
+        path = self._ask_save("Export Pose JSON", f"{self._stem()}-pose.json", POSE_FILTER, "poses")
+        if path:
+            self.export_pose(path)
+
+    def output_refused(self, path, what: str) -> bool:
+        """True (with the message shown) when ``path`` cannot be written, or names one of the open photos (or
+        the weights in use): an output never replaces an input."""
+        from engine.fileio import check_output
+
+        inputs = [r.path for r in self.doc.refs] + [(self.backend_info or {}).get("weights_path")]
+        try:
+            check_output(path, inputs, what)
+        except PoseEditorError as e:
+            self.show_error(str(e))
+            return True
+        return False
+
+    def export_pose(self, path) -> bool:
+        if self.doc.target is None:
+            self.show_error("There is no pose to export yet.")
+            return False
+        if self.output_refused(path, "pose file"):
+            return False
+        try:
+            self.doc.target.save_json(path)
+        except PoseEditorError as e:
+            self.show_error(str(e))
+            return False
+        except OSError as e:
+            self.show_error(f"Cannot write {path}: {e.strerror or e}")
+            return False
+        self.show_info(f"Pose saved to {path}")
+        return True
+
+    def save_result_dialog(self):
+        path = self._ask_save("Save Result Image", f"{self._stem()}-reposed.png",
+                              "PNG image (*.png);;JPEG image (*.jpg *.jpeg)", "results")
+        if path:
+            if not Path(path).suffix:
+                path += ".png"
+            self.save_result(path)
+
+    def save_result(self, path) -> bool:
+        """Save the result; if the final render of the current pose is not there yet, save it when it is."""
+        from engine.images import save_image
+
+        res = self.result.result
+        if res is None:
+            self.show_error("There is no result to save yet.")
+            return False
+        if self.output_refused(path, "result image"):
+            return False
+        if self.client.busy or res.seq != self.client.latest_seq or res.kind != "final":
+            self._save_after_render = str(path)
+            self._request("final")
+            self.show_info("Saving when the final render is ready…")
+            return True
+        try:
+            save_image(path, res.image)
+        except (PoseEditorError, OSError, ValueError) as e:
+            self.show_error(f"Cannot save the image: {e}")
+            return False
+        self.show_info(f"Result saved to {path}")
+        return True
+
+    def animation_dialog(self):
+        if self.doc.target is None or self.doc.sources() is None:
+            self.show_error("Open a photo and edit the pose before exporting an animation.")
+            return
+        d = AnimationDialog(self, self.save_dir("results"),
+                            (self.backend_info or {}).get("name", "warp"))
+        if d.exec() == QDialog.DialogCode.Accepted:
+            self.settings.set_last_dir("results", d.path.text())
+            self.export_animation(d.path.text(), d.frames.value(), d.fps.value(), d.boomerang.isChecked())
+
+    def export_animation(self, path, frames: int = 16, fps: int = 12, boomerang: bool = False) -> bool:
+        from .animation import check_path, pose_sequence
+
+        try:
+            check_path(path)
+            poses = pose_sequence(self.doc.main.pose, self.doc.target, frames, boomerang)
+        except PoseEditorError as e:
+            self.show_error(str(e))
+            return False
+        if self.output_refused(path, "animation"):
+            return False
+        self._progress = QProgressDialog("Rendering the animation…", "Cancel", 0, len(poses), self)
+        self._progress.setWindowTitle("Export Animation")
+        self._progress.setWindowModality(Qt.WindowModality.NonModal)
+        self._progress.setMinimumDuration(300)
+        self._progress.canceled.connect(self.client.cancel_animation)
+        self.client.export_animation(dict(path=str(path), poses=poses, fps=fps))
+        return True
+
+    def _on_anim_progress(self, done: int, total: int):
+        if self._progress is not None:
+            self._progress.setMaximum(total)
+            self._progress.setValue(done)
+            self.statusBar().showMessage(f"Animation: frame {done} of {total}")
+
+    def _close_progress(self):
+        if self._progress is not None:
+            self._progress.canceled.disconnect()
+            self._progress.close()
+            self._progress = None
+
+    def _on_anim_done(self, info):
+        self._close_progress()
+        if info is None:
+            self.show_info("Animation export cancelled.")
+        else:
+            self.show_info(f"Animation saved: {info['path']} ({info['frames']} frames, {info['backend']}, "
+                           f"{info['ms'] / 1000:.1f} s)", 10000)
+
+    def _on_anim_failed(self, message: str):
+        self._close_progress()
+        self.show_error(f"Animation export failed: {message}")
+
+    # ===== sessions ===========================================================================================
+    def save_session_action(self):
+        if self.session_path is None:
+            self.save_session_dialog()
+        else:
+            self.save_session(self.session_path)
+
+    def save_session_dialog(self):
+        from .session import SUFFIX
+
+        path = self._ask_save("Save Session", f"{self._stem()}{SUFFIX}", SESSION_FILTER, "sessions")
+        if path:
+            if not path.endswith(".json"):
+                path += SUFFIX
+            self.save_session(path)
+
+    def save_session(self, path) -> bool:
+        from .session import Session, SessionRef, save_session
+
+        if not self.doc.refs:
+            self.show_error("Nothing to save: open a photo first.")
+            return False
+        if self.output_refused(path, "session"):
+            return False
+        info = self.backend_info or {}
+        s = Session([SessionRef(r.path, r.pose, r.hand_placed) for r in self.doc.refs if r.image is not None],
+                    self.doc.target, info.get("name", "warp"), info.get("weights_path"),
+                    "cuda" if str(info.get("device", "cpu")).startswith("cuda") else "cpu")
+        try:
+            save_session(path, s)
+        except PoseEditorError as e:
+            self.show_error(f"Cannot save the session: {e}")
+            return False
+        except OSError as e:
+            self.show_error(f"Cannot save the session: {e.strerror or e}")
+            return False
+        self.session_path = Path(path)
+        self.undo.setClean()
+        self._refs_edited = False
+        self.settings.add_recent(path)
+        self._fill_recent()
+        self._update_title()
+        self.show_info(f"Session saved to {path}")
+        return True
+
+    def open_session_dialog(self):
+        if not self.confirm_discard("Open Session", "opening another session"):
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "Open Session", self.settings.last_dir("sessions"),
+                                              SESSION_FILTER)
+        if path:
+            self.settings.set_last_dir("sessions", path)
+            self.open_session(path)
+
+    def open_session(self, path) -> bool:
+        from .session import load_session
+
+        try:
+            s = load_session(path)
+        except PoseEditorError as e:
+            self.show_error(str(e))
+            return False
+        missing = [r.path for r in s.references if not Path(r.path).is_file()]
+        refs = [r for r in s.references if Path(r.path).is_file()]
+        if not refs:
+            self.show_error(f"{Path(path).name}: none of its photos exist any more ({', '.join(missing)})")
+            return False
+        self.open_photos([r.path for r in refs])
+        self._pending_session = {ref.id: (r.pose, r.hand_placed) for ref, r in zip(self.doc.refs, refs)}
+        self._pending_session["target"] = s.target
+        self.session_path = Path(path)
+        if s.weights and Path(s.weights).is_file():
+            self.client.set_backend(s.backend, s.weights)
+        elif (self.backend_info or {}).get("name") != s.backend:
+            self.client.set_backend(s.backend, self.settings.weights_for(s.backend))
+        if s.device != "cpu":
+            self.client.set_device(s.device)
+        self.settings.add_recent(path)
+        self._fill_recent()
+        self._update_title()
+        if missing:
+            self.show_error(f"Some photos of the session are missing: {', '.join(missing)}")
+        return True
+
+    # ===== recent files =======================================================================================
+    def _fill_recent(self):
+        self.recent_menu.clear()
+        files = self.settings.recent_files()
+        for i, p in enumerate(files):
+            a = self.recent_menu.addAction(f"&{i + 1} {Path(p).name}")
+            a.setToolTip(p)
+            a.setStatusTip(p)
+            a.triggered.connect(lambda _=False, p=p: self.open_recent(p))
+        if files:
+            self.recent_menu.addSeparator()
+            self.recent_menu.addAction("Clear List", lambda: (self.settings.clear_recent(), self._fill_recent()))
+        self.recent_menu.setEnabled(bool(files))
+
+    def open_recent(self, path: str):
+        if not Path(path).exists():
+            self.show_error(f"{path} no longer exists.")
+            return
+        if not self.confirm_discard("Open Recent", f"opening {Path(path).name}"):
+            return
+        if path.endswith(".json"):
+            self.open_session(path)
+        else:
+            self.open_photos([path])
+
+    # ===== drag and drop of files =============================================================================
+    def _dropped_paths(self, mime) -> list[Path]:
+        if not mime.hasUrls():
+            return []
+        paths = [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()]
+        return [p for p in paths if p.suffix.lower() in IMAGE_SUFFIXES or p.suffix.lower() == ".json"]
+
+    def dragEnterEvent(self, e):
+        if self._dropped_paths(e.mimeData()):
+            e.acceptProposedAction()
+
+    def dragMoveEvent(self, e):
+        if self._dropped_paths(e.mimeData()):
+            e.acceptProposedAction()
+
+    def dropEvent(self, e):
+        paths = self._dropped_paths(e.mimeData())
+        if not paths:
+            return
+        e.acceptProposedAction()
+        self.handle_dropped(paths)
+
+    def handle_dropped(self, paths: list[Path]):
+        """Images: references (the first photo when none is open). JSON: a session, else a target pose."""
+        images = [p for p in paths if p.suffix.lower() in IMAGE_SUFFIXES]
+        for p in (p for p in paths if p.suffix.lower() == ".json"):
+            try:
+                import json
+
+                is_session = json.loads(p.read_text(encoding="utf-8")).get("format") == "poseeditor-session"
+            except Exception:
+                is_session = False
+            if is_session:
+                if self.confirm_discard("Open Session", f"opening {p.name}"):
+                    self.open_session(p)
+            else:
+                self.import_pose(p)
+        if images:
+            if self.doc.main is None:
+                self.open_photos(images)
+            else:
+                self.add_references(images)
+                self.show_info(f"Added {len(images)} reference photo{'s' * (len(images) > 1)}.")
+

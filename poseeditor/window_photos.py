@@ -1,0 +1,293 @@
+"""The main window's photos: opening them, the detect thread's feedback while they load, the reference
+strip's edits, and placing a skeleton by hand where nobody was found."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QFileDialog
+
+from .commands import SOURCE, TARGET
+from .document import Reference
+from .result_view import PLACEHOLDER
+from .window_files import IMAGE_FILTER
+
+
+class PhotosMixin:
+    """Mixed into MainWindow (main_window.py), whose widgets and state it uses."""
+
+    # ===== start-up and loading feedback ======================================================================
+    def _main_loading(self) -> bool:
+        return self.doc.main is not None and self.doc.main.image is None
+
+    def _on_detect_status(self, text: str):
+        """The detect thread's step ("Loading the pose detector…", "Finding the person in a.jpg…"): over the photo
+        and in the result pane while the photo being edited waits for its skeleton, else in the status bar."""
+        self._detect_status = text
+        if self._main_loading():
+            if text:  # "" between two steps would flash "Open a photo"; _on_photo_loaded clears the message
+                self.canvas.set_message(text)
+                if self.result.result is None:
+                    self.result.clear(text)
+        elif not text and self.canvas.message:
+            self.canvas.set_message("")
+        elif text:
+            self.statusBar().showMessage(text, 5000)
+        elif self.statusBar().currentMessage().startswith(("Opening ", "Finding the person", "Loading the pose")):
+            self.statusBar().clearMessage()  # done: it would still say so for seconds
+
+    def _on_image_ready(self, out):
+        """The photo is read but not yet searched: show it at once, the skeleton follows."""
+        ref = self.doc.by_id(out["ref_id"])
+        if ref is not None and ref is self.doc.main and ref.image is None:
+            self.canvas.set_image(out["image"])
+
+    def _on_engine_status(self, text: str):
+        self.engine_panel.set_status(text)
+        if self.backend_info is not None:  # switching backend or weights: the result pane says it too
+            self.result.set_activity(text)
+        if text:
+            self.statusBar().showMessage(text, 8000)
+        elif self.statusBar().currentMessage().startswith(("Loading ", "Moving ")):  # the worker's own words
+            self.statusBar().clearMessage()  # done: a stale "Loading…" would say it is still busy
+
+    # ===== photos and references ==============================================================================
+    def open_dialog(self):
+        if not self.confirm_discard("Open Photos", "opening other photos"):
+            return
+        paths, _ = QFileDialog.getOpenFileNames(self, "Open Photos of One Person", self.settings.last_dir(),
+                                                IMAGE_FILTER)
+        if paths:
+            self.open_photos(paths)
+
+    def add_dialog(self):
+        paths, _ = QFileDialog.getOpenFileNames(self, "Add Reference Photos", self.settings.last_dir(),
+                                                IMAGE_FILTER)
+        if paths:
+            self.add_references(paths)
+
+    def open_photos(self, paths):
+        """Start over with these photos (the first is the one edited)."""
+        paths = [str(p) for p in paths]
+        if not paths:
+            return
+        self.doc.clear()
+        self.undo.clear()
+        self._refs_edited = False
+        self.session_path = None
+        self._set_mode(TARGET)
+        self.placing = False
+        self.banner.dismiss()
+        self.canvas.set_image(None)
+        name = Path(paths[0]).name
+        # the detector may still be loading (opened during the start-up warm-up): say that rather than "Opening"
+        self.canvas.set_message(self._detect_status or f"Opening {name}…")
+        self.result.clear(self._detect_status or f"Finding the person in {name}…")
+        self.add_references(paths)
+        self.settings.add_recent(paths[0])
+        self.settings.set_last_dir("photos", paths[0])
+        self._fill_recent()
+        self._update_title()
+
+    def add_references(self, paths):
+        if not self.doc.refs:
+            self.undo.clear()
+        else:
+            self._refs_edited = True
+        for p in paths:
+            ref = Reference(str(p))
+            self.doc.add(ref)
+            self.client.detect(ref.id, ref.path)
+        self.statusBar().showMessage(f"Finding the person in {len(paths)} photo{'s' * (len(paths) > 1)}…")
+
+    def _on_photo_loaded(self, out):
+        ref = self.doc.by_id(out["ref_id"])
+        if ref is None:
+            return  # removed while it was loading
+        name = Path(out["path"]).name
+        is_main = ref is self.doc.main
+        pending = (self._pending_session or {}).get(ref.id)
+        if is_main:
+            self.canvas.set_message("")  # the photo is searched: its "Finding the person…" is over either way
+        if out["image"] is None:
+            self.doc.remove(ref.id)
+            self.show_error(f"Cannot open {name}: {out['error']}")
+            if is_main and self.result.result is None:
+                self.result.clear(PLACEHOLDER)  # not "Finding the person" for a photo that is not there
+            return
+        ref.image = out["image"]
+        det = out["detection"]
+        if det is not None:
+            ref.detected, ref.pose, ref.mask = det.pose, det.pose, det.mask
+        if pending is not None and pending[0] is not None:
+            ref.pose, ref.hand_placed = pending[0], pending[1]
+            if det is None or ref.hand_placed:
+                from engine.detect import pose_mask
+
+                ref.mask = pose_mask(ref.pose)
+        elif det is None:  # nobody found
+            if not is_main:
+                self.doc.remove(ref.id)
+                self.show_error(f"No person found in {name}; it was not added as a reference.")
+                return
+            self._start_placing(ref, out["error"], out.get("fallback"))
+        if is_main:
+            self.canvas.set_image(ref.image)
+            self.result.set_original(ref.image)
+            target = (self._pending_session or {}).get("target") if self._pending_session else None
+            self._hold_render = True  # the engine gets the new sources first (referencesChanged, below)
+            try:
+                if target is not None and (target.width, target.height) == ref.size:
+                    self.doc.set_target(target)
+                else:
+                    self.doc.set_target(ref.pose)
+            finally:
+                self._hold_render = False
+            self._sync_canvas()
+            if not self.placing:
+                self.show_info(f"{name}: {ref.pose.count} of 18 joints found. Drag a joint to repose.")
+                self.hint_trained_weights()
+        self.doc.referencesChanged.emit()
+        if self._pending_session is not None and all(r.image is not None for r in self.doc.refs):
+            self._pending_session = None
+
+    def _start_placing(self, ref: Reference, reason: str, fallback=None):
+        """Nobody was found: put a standing skeleton on the photo for the user to move onto the person, placed
+        and sized from the photo (engine.framing.fallback_pose, made in the detect thread) when it could be."""
+        from engine.detect import pose_mask
+        from engine.presets import fit_preset
+
+        w, h = ref.size
+        ref.pose = fallback if fallback is not None and fallback.count >= 2 else fit_preset("standing", w, h)
+        ref.detected = None
+        ref.mask = pose_mask(ref.pose)
+        ref.hand_placed = True
+        self.placing = True
+        self._set_mode(SOURCE)
+        msg = (f"No person found in {Path(ref.path).name}. A standing skeleton was placed: drag its joints "
+               f"onto the person (hide joints you cannot see), then press Done. Or draw a box round the "
+               f"person (Ctrl+B) to search there.")
+        self.last_error = msg
+        self.banner.show_message(msg, "warning", "Done", "done-placing")
+        self.statusBar().showMessage(reason, 10000)
+
+    # ----- choosing the person: a box drawn round them ---------------------------------------------------
+    def find_in_box(self):
+        """Box mode: the user drags a box round the person (where detection found nobody, or someone else)."""
+        main = self.doc.main
+        if main is None or main.image is None:
+            self.show_info("Open a photo first.")
+            return
+        self.canvas.set_box_mode(True)
+        self.banner.show_message("Drag a box round the person you want to edit; detection runs inside it. "
+                                 "(Esc: cancel)", "info", "Cancel", "cancel-box")
+        self.canvas.setFocus()
+
+    def _on_box_drawn(self, box):
+        if self.banner.action_id == "cancel-box":
+            self.banner.dismiss()
+        main = self.doc.main
+        if box is None or main is None or main.image is None:
+            return
+        self.canvas.set_message("Finding the person in the box…")
+        self.client.search_box(main.id, main.image, box, Path(main.path).name)
+
+    def _on_box_searched(self, out):
+        main = self.doc.main
+        self.canvas.set_message("")
+        if main is None or main.id != out["ref_id"]:
+            return  # another photo is open now
+        det = out["detection"]
+        if det is None:
+            if out["fallback"] is None:
+                self.show_error(out["error"] or "No person found in the box.")
+                return
+            self._start_placing(main, out["error"], out["fallback"])
+            self._show_placed(main)
+            return
+        main.detected, main.pose, main.mask, main.hand_placed = det.pose, det.pose, det.mask, False
+        self.placing = False
+        self._set_mode(TARGET)
+        self.banner.dismiss()
+        self._show_placed(main)
+        self.show_info(f"Found the person in the box: {det.pose.count} of 18 joints. Drag a joint to repose.")
+
+    def _show_placed(self, main: Reference):
+        """The first photo's own pose was replaced: start editing from it, and re-encode the references."""
+        self.undo.clear()
+        self._hold_render = True  # the engine gets the new sources first (referencesChanged, below)
+        try:
+            self.doc.set_target(main.pose)
+        finally:
+            self._hold_render = False
+        self._sync_canvas()
+        self.doc.referencesChanged.emit()
+
+    def finish_placing(self):
+        if not self.placing:
+            return
+        self.placing = False
+        self._set_mode(TARGET)
+        self.doc.set_target(self.doc.main.pose)
+        self.undo.clear()  # the placed skeleton is the starting point now
+        self.show_info("Skeleton placed. Now drag joints to repose the person.")
+
+    def remove_reference(self, ref_id: int):
+        was_main = self.doc.main is not None and self.doc.main.id == ref_id
+        self._refs_edited = True
+        self._hold_render = True  # no render of the old target against the new first photo
+        try:
+            self.doc.remove(ref_id)
+            if was_main:
+                self._main_changed()
+        finally:
+            self._hold_render = False
+        self._request("final")
+
+    def reorder_references(self, ids: list[int]):
+        old_main = self.doc.main
+        self._refs_edited = True
+        self._hold_render = True
+        try:
+            self.doc.reorder(ids)
+            if self.doc.main is not old_main:
+                self._main_changed()
+        finally:
+            self._hold_render = False
+        self._request("final")
+
+    def _main_changed(self):
+        """Another photo became the first: it is now the one shown and edited, from its own pose."""
+        self.undo.clear()
+        self.placing = False
+        self._set_mode(TARGET)
+        main = self.doc.main
+        if main is None or not main.ready:
+            self.canvas.set_image(main.image if main is not None else None)
+            self.doc.set_target(None)
+            self.result.clear()
+            return
+        self.canvas.set_image(main.image)
+        self.result.set_original(main.image)
+        self.doc.set_target(main.pose)
+        self.show_info(f"Now editing {Path(main.path).name}.")
+
+    def _on_references_changed(self):
+        refs = self.doc.refs
+        note = ""
+        info = self.backend_info
+        if info and len(refs) > 1 and not info["multi_shot"]:
+            note = f"{info['title']} uses the first photo only."
+        self.strip.set_references(refs, note)
+        self.engine_panel.set_reference_count(max(1, len(self.doc.ready_refs())))
+        self._push_sources()
+        self._update_actions()
+        self._update_title()
+        self._refresh_train_dialog()
+
+    def _push_sources(self):
+        src = self.doc.sources()
+        if src is None:
+            return
+        self.client.set_sources(src)
+        self._request("final")
+

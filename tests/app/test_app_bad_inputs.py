@@ -1,0 +1,191 @@
+"""Bad inputs through the real window: every one is a one-line message (banner and status bar), no traceback,
+the file untouched, and the open photo and pose as they were."""
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.app.driver import close_window, module_window, wait_idle_result, wait_loaded
+
+PNG_HEAD = bytes.fromhex("89504e470d0a1a0a0000000d49484452")
+
+
+def _deep(n):
+    return "[" * n + "]" * n
+
+
+def _pose(**people):
+    return json.dumps({"canvas_width": 320, "canvas_height": 480, **people})
+
+
+POSES = {  # name -> file content (bytes or str)
+    "not json": "{not json",
+    "empty": "",
+    "a list": "[1, 2, 3]",
+    "ten numbers": json.dumps({"people": [{"pose_keypoints_2d": [1] * 10}]}),
+    "keypoints a string": json.dumps({"people": [{"pose_keypoints_2d": "nose"}]}),
+    "infinite canvas": '{"canvas_width": Infinity, "canvas_height": 480, "people": []}',
+    "coordinates 1e308": json.dumps({"canvas_width": 320, "canvas_height": 480,
+                                     "people": [{"pose_keypoints_2d": [1e308, 1e308, 1.0] * 18}]}),
+    "NaN coordinates": '{"people": [{"pose_keypoints_2d": [' + ",".join(["NaN"] * 54) + "]}]}",
+    "nested 100k deep": _deep(100_000),
+    "latin-1 bytes": b'{"people": [], "name": "Jos\xe9"}',
+    "no people": json.dumps({"people": []}),
+    "canvas a string": json.dumps({"canvas_width": "wide", "canvas_height": 480,
+                                   "people": [{"pose_keypoints_2d": [10, 10, 1] * 18}]}),
+}
+
+SESSIONS = {
+    "not json": "{",
+    "empty": "",
+    "wrong format": json.dumps({"format": "something-else"}),
+    "version a string": json.dumps({"format": "poseeditor-session", "version": "one", "references": []}),
+    "references a number": json.dumps({"format": "poseeditor-session", "version": 1, "references": 7}),
+    "references a dict": json.dumps({"format": "poseeditor-session", "version": 1, "references": {"a": 1}}),
+    "path a number": json.dumps({"format": "poseeditor-session", "version": 1, "references": [{"path": 3}]}),
+    "pose a string": None,  # filled in with a real photo path below
+    "target a list": None,
+    "latin-1 bytes": b'{"format": "poseeditor-session", "name": "Jos\xe9"}',
+    "nested 100k deep": _deep(100_000),
+    "a list": "[]",
+}
+
+PHOTOS = {
+    "text named jpg": ("holiday.jpg", b"this is not a picture"),
+    "empty png": ("empty.png", b""),
+    "truncated png": ("cut.png", None),   # the first bytes of a real PNG
+    "png header only": ("head.png", PNG_HEAD),
+}
+
+WEIGHTS = {
+    "pickle": b"\x80\x02}q\x00garbage",
+    "empty": b"",
+    "random bytes": bytes(range(256)) * 8,
+    "header length past the end": (10**12).to_bytes(8, "little") + b"{}",
+    "header not json": (5).to_bytes(8, "little") + b"{nope",
+    "header a list": (2).to_bytes(8, "little") + b"[]",
+}
+
+
+@pytest.fixture(scope="module")
+def win(qapp, procedural_photos, tmp_path_factory):
+    w = module_window(tmp_path_factory.mktemp("cfg"), procedural_photos[0][0])
+    yield w
+    close_window(w)
+
+
+def digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def check_message(win, before_pose, path, digest_before):
+    msg = win.last_error
+    assert msg, "no message"
+    assert "\n" not in msg.strip() and "Traceback" not in msg, msg
+    assert win.banner.isVisible() and win.banner.message() == msg
+    assert digest(path) == digest_before                  # the input is untouched
+    if before_pose is not None:
+        assert win.doc.target == before_pose               # the edit in progress is kept
+
+
+def write(path, content):
+    path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    return path
+
+
+@pytest.mark.parametrize("case", sorted(POSES))
+def test_bad_pose_json_is_a_message(qtbot, win, tmp_path, case):
+    refused(qtbot, win, write(tmp_path / "pose.json", POSES[case]), win.import_pose)
+
+
+def refused(qtbot, win, path, action):
+    """``action(path)`` on a bad file: False, with its message, the file and the pose as they were."""
+    wait_loaded(qtbot, win)
+    before = win.doc.target.copy()
+    d = digest(path)
+    win.last_error = ""
+    assert not action(path)
+    check_message(win, before, path, d)
+
+
+@pytest.mark.parametrize("case", sorted(SESSIONS))
+def test_bad_session_is_a_message(qtbot, win, tmp_path, case, procedural_photos):
+    photo = str(procedural_photos[0][0])
+    content = SESSIONS[case]
+    if case == "pose a string":
+        content = json.dumps({"format": "poseeditor-session", "version": 1,
+                              "references": [{"path": photo, "pose": "standing"}]})
+    elif case == "target a list":
+        content = json.dumps({"format": "poseeditor-session", "version": 1,
+                              "references": [{"path": photo}], "target": [1, 2]})
+    refused(qtbot, win, write(tmp_path / "s.pose-session.json", content), win.open_session)
+
+
+@pytest.mark.parametrize("case", sorted(PHOTOS))
+def test_bad_photo_is_a_message(qtbot, win, tmp_path, case, procedural_photos):
+    name, content = PHOTOS[case]
+    if content is None:
+        content = procedural_photos[0][0].read_bytes()[:300]
+    path = write(tmp_path / name, content)
+    d = digest(path)
+    win.last_error = ""
+    win.add_references([str(path)])
+    qtbot.waitUntil(lambda: bool(win.last_error), timeout=30000)
+    check_message(win, None, path, d)
+    assert len(win.doc.refs) == 1 and win.doc.main.path == str(procedural_photos[0][0])
+
+
+@pytest.mark.parametrize("case", sorted(WEIGHTS))
+def test_bad_weights_are_a_message(qtbot, win, tmp_path, case):
+    from tests.app.driver import wait_engine
+
+    wait_loaded(qtbot, win)
+    wait_engine(qtbot, win)
+    path = write(tmp_path / "w.safetensors", WEIGHTS[case])
+    d = digest(path)
+    name = win.backend_info["name"]
+    win.last_error = ""
+    win.load_weights(str(path))
+    qtbot.waitUntil(lambda: bool(win.last_error), timeout=30000)
+    check_message(win, None, path, d)
+    assert win.backend_info["name"] == name                 # still working on what it had
+    wait_idle_result(qtbot, win)
+
+
+@pytest.mark.parametrize("what", ["pose", "session"])
+@pytest.mark.parametrize("target", ["/dev/zero", "folder"])
+def test_endless_or_non_file_inputs_are_refused_before_reading(qtbot, win, tmp_path, what, target):
+    wait_loaded(qtbot, win)
+    before = win.doc.target.copy()
+    if target == "folder":
+        path = tmp_path / "a-folder.json"
+        path.mkdir()
+    else:
+        path = tmp_path / "endless.json"
+        path.symlink_to(target)
+    win.last_error = ""
+    assert not (win.import_pose(path) if what == "pose" else win.open_session(path))
+    assert "not a regular file" in win.last_error and "\n" not in win.last_error
+    assert win.doc.target == before
+
+
+@pytest.mark.parametrize("kind", ["pose", "result", "session", "animation"])
+def test_an_output_never_replaces_the_open_photo(qtbot, win, tmp_path, kind):
+    wait_loaded(qtbot, win)
+    wait_idle_result(qtbot, win)
+    photo = win.doc.main.path
+    d = digest(Path(photo))
+    name = shutil.copy(photo, tmp_path / "photo.gif")   # an input named like an animation, for that case
+    target = name if kind == "animation" else photo
+    if kind == "animation":
+        win.add_references([str(name)])
+        wait_loaded(qtbot, win, 2)
+    win.last_error = ""
+    ok = {"pose": win.export_pose, "result": win.save_result, "session": win.save_session,
+          "animation": win.export_animation}[kind](target)
+    assert not ok and "would overwrite an input" in win.last_error and "\n" not in win.last_error
+    assert digest(Path(photo)) == d
+    if kind == "animation":
+        win.remove_reference(win.doc.refs[1].id)

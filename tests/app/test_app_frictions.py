@@ -1,0 +1,155 @@
+"""The small frictions of a session, on the real window: opening photos over unsaved edits asks first, save
+dialogs open beside the photo, Ctrl+K from the menu shows its Done banner, the Presets button lets go of its
+highlight, person-trained weights say whom they were trained on, and the live tier follows a steady time."""
+import shutil
+
+import pytest
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+
+from engine.pose import J
+from tests.app.driver import (close_window, drag_joint, new_window, untrained_weights, wait_engine,
+                              wait_idle_result, wait_loaded)
+
+
+def answer_modal(handle, tries=200):
+    """Run ``handle(dialog)`` on the next modal dialog once it is up (a static QMessageBox/QFileDialog call
+    blocks the test in its own event loop until then)."""
+    def poll(n=tries):
+        w = QApplication.activeModalWidget()
+        if w is not None:
+            handle(w)
+        elif n:
+            QTimer.singleShot(20, lambda: poll(n - 1))
+    QTimer.singleShot(20, poll)
+
+
+@pytest.fixture
+def edited(qtbot, procedural_photos, tmp_path):
+    """A window with a photo (copied to its own folder) and an edited pose."""
+    folder = tmp_path / "shoot"
+    folder.mkdir()
+    photo = shutil.copy(procedural_photos[0][0], folder / "anna.png")
+    win = new_window(qtbot, [photo])
+    wait_loaded(qtbot, win)
+    wait_idle_result(qtbot, win)
+    drag_joint(qtbot, win, J["l_wrist"], 20, -30)
+    wait_idle_result(qtbot, win)
+    yield win
+    close_window(win)
+
+
+def test_ctrl_o_with_unsaved_edits_asks_first(qtbot, edited):
+    win = edited
+    win.confirm_close = True
+    assert win.has_unsaved_edits()
+    edited_pose = win.doc.target.copy()
+    asked = []
+
+    def cancel(box):
+        asked.append((type(box), box.text()))
+        box.button(QMessageBox.StandardButton.Cancel).click()
+
+    answer_modal(cancel)
+    win.activateWindow()
+    qtbot.keyClick(win, Qt.Key.Key_O, Qt.KeyboardModifier.ControlModifier)
+    assert asked and asked[0][0] is QMessageBox and "unsaved edits" in asked[0][1]
+    assert win.doc.target == edited_pose and len(win.doc.refs) == 1       # cancelled: nothing dropped
+
+    # Discard: then the file dialog comes, beside nothing in particular; closing it keeps the photo too
+    seen = []
+
+    def discard(box):
+        seen.append("asked")
+        box.button(QMessageBox.StandardButton.Discard).click()
+        answer_modal(lambda d: (seen.append(type(d)), d.reject()))
+
+    answer_modal(discard)
+    win.a_open.trigger()
+    assert seen[0] == "asked" and issubclass(seen[1], QFileDialog)
+    # reference edits count as unsaved edits too, with the pose saved
+    win.undo.setClean()
+    assert not win.has_unsaved_edits()
+    win.add_references([str(win.doc.main.path)])
+    wait_loaded(qtbot, win, 2)
+    assert win.has_unsaved_edits()
+    win.confirm_close = False
+
+
+def test_save_dialogs_open_beside_the_photo(qtbot, edited):
+    win = edited
+    folder = str(win.doc.main.path).rsplit("/", 1)[0]
+    dirs = []
+
+    def look(d):
+        dirs.append(d.directory().absolutePath())
+        d.reject()
+
+    for action in (win.a_export_pose, win.a_save_result, win.a_save_session_as):
+        answer_modal(look)
+        action.trigger()
+    assert dirs == [folder] * 3, dirs
+
+
+def test_ctrl_k_from_the_menu_shows_its_done_banner(qtbot, edited):
+    win = edited
+    win.a_adjust.trigger()
+    assert win.mode == "source" and win.banner.isVisible()
+    assert win.banner.action.text() == "Done" and "Correcting" in win.banner.message()
+    win.banner.action.click()
+    assert win.mode == "target" and not win.banner.isVisible() and not win.a_adjust.isChecked()
+    win.a_adjust.trigger()
+    win.a_adjust.trigger()                 # Ctrl+K again leaves the mode: its banner goes with it
+    assert win.mode == "target" and not win.banner.isVisible()
+
+
+def test_presets_button_lets_go_of_its_highlight_when_the_menu_closes(qtbot, edited):
+    win = edited
+    b = win.preset_button
+    answer_modal(lambda m: None)  # the menu is a popup, not modal: close it from a timer below
+    QTimer.singleShot(200, lambda: win.preset_menu.hide())
+    b.setAttribute(Qt.WidgetAttribute.WA_UnderMouse, True)   # the pointer was over it when it was clicked
+    b.showMenu()                                            # blocks until the menu closes
+    assert not b.isDown() and not b.underMouse()
+
+
+def test_person_trained_weights_say_whom_they_were_trained_on(qtbot, procedural_photos, tmp_path):
+    name, path = untrained_weights(tmp_path, "maria", "Maria")
+    win = new_window(qtbot, [procedural_photos[0][0]])
+    wait_loaded(qtbot, win)
+    wait_engine(qtbot, win)
+    win.load_weights(str(path))
+    qtbot.waitUntil(lambda: win.backend_info["name"] == name and win.backend_info["ready"], timeout=60000)
+    assert win.backend_info["weights_data"] == "maria"
+    win.open_photos([str(procedural_photos[1][0])])          # another photo, the weights still in use
+    wait_loaded(qtbot, win)
+    qtbot.waitUntil(win.banner.isVisible, timeout=10000)
+    msg = win.banner.message()
+    assert "“maria”" in msg and "Maria" in msg and "person2.png" in msg
+    assert win.banner.action.text().startswith("Train on This Person")
+    win.set_backend("warp")
+    qtbot.waitUntil(lambda: win.backend_info["name"] == "warp", timeout=30000)
+    close_window(win)
+
+
+def test_live_tier_follows_a_steady_time_and_the_panel_says_the_same(qapp):
+    from poseeditor.engine_panel import EnginePanel
+    from poseeditor.render_tiers import LIVE_BUDGET_MS, RenderTimes
+
+    times = RenderTimes()
+    times.add("dgan", 900.0)                         # a slow first render (warm-up)
+    assert not times.live_uses("dgan")
+    times.add("dgan", 60.0)
+    times.add("dgan", 70.0)
+    assert times["dgan"] == 70.0 and times.live_uses("dgan")   # steady: the median of the last renders
+    for _ in range(5):
+        times.add("dgan", 400.0)
+    assert not times.live_uses("dgan") and times["dgan"] >= LIVE_BUDGET_MS
+    panel = EnginePanel()
+    panel.set_backend_info(dict(name="dgan", title="Deformable GAN", multi_shot=False, ready=True,
+                                needs_weights=True, weights_kind="file", weights_label="x", weights_path="/x",
+                                device="cpu", image_size=[256, 256], last_ms=None))
+    panel.set_timing(900.0, 70.0)
+    assert "preview uses the same backend" in panel.timing.text() and "typically 70 ms" in panel.timing.text()
+    panel.set_timing(60.0, 400.0)
+    assert "warp backend" in panel.timing.text()

@@ -1,0 +1,78 @@
+"""Bone-length-keeping drags (poseeditor/posing.py) on the procedural person's known skeleton."""
+import numpy as np
+import pytest
+
+from engine.pose import J
+from poseeditor.posing import descendants, drag_pose
+
+
+def bone(p, a, b):
+    return float(np.linalg.norm(p.xy[J[a]] - p.xy[J[b]]))
+
+
+@pytest.fixture
+def pose(procedural_photos):
+    return procedural_photos[0][1]
+
+
+@pytest.mark.parametrize("side", ["r", "l"])
+def test_wrist_reaches_the_cursor_with_both_arm_bones_kept(pose, side):
+    w, e, s = J[f"{side}_wrist"], J[f"{side}_elbow"], J[f"{side}_shoulder"]
+    target = pose.xy[w] + (15.0, -40.0)
+    out = drag_pose(pose, w, *target)
+    assert np.allclose(out.xy[w], target, atol=1e-3)
+    for a, b in ((f"{side}_wrist", f"{side}_elbow"), (f"{side}_elbow", f"{side}_shoulder")):
+        assert bone(out, a, b) == pytest.approx(bone(pose, a, b), rel=1e-4)
+    assert np.allclose(out.xy[s], pose.xy[s])
+    assert not np.allclose(out.xy[e], pose.xy[e])             # the elbow bent
+    others = [k for k in range(18) if k not in (w, e)]
+    assert np.array_equal(out.xy[others], pose.xy[others])
+    # the elbow bends the way it did: same side of the shoulder-wrist line as before
+    def side_of(p):
+        a, b = p.xy[e] - p.xy[s], p.xy[w] - p.xy[s]
+        return np.sign(b[0] * a[1] - b[1] * a[0])
+    assert side_of(out) == side_of(pose)
+
+
+def test_beyond_reach_the_straight_arm_points_at_the_cursor(pose):
+    w, e, s = J["r_wrist"], J["r_elbow"], J["r_shoulder"]
+    reach = bone(pose, "r_wrist", "r_elbow") + bone(pose, "r_elbow", "r_shoulder")
+    target = pose.xy[s] + np.array([-0.2, 1.0]) / np.hypot(0.2, 1) * reach * 1.5   # below, inside the photo
+    assert 0 <= target[0] < pose.width and 0 <= target[1] < pose.height
+    out = drag_pose(pose, w, *target)
+    u = (target - out.xy[s]) / np.linalg.norm(target - out.xy[s])
+    assert np.allclose((out.xy[w] - out.xy[s]) / np.linalg.norm(out.xy[w] - out.xy[s]), u, atol=1e-3)
+    assert np.linalg.norm(out.xy[w] - out.xy[s]) == pytest.approx(reach, rel=1e-3)
+    assert np.allclose(out.xy[e], out.xy[s] + u * bone(pose, "r_elbow", "r_shoulder"), atol=1e-2)
+
+
+def test_elbow_turns_about_the_shoulder_carrying_the_forearm(pose):
+    e, w = J["l_elbow"], J["l_wrist"]
+    target = pose.xy[e] + (30.0, -25.0)
+    out = drag_pose(pose, e, *target)
+    assert bone(out, "l_elbow", "l_shoulder") == pytest.approx(bone(pose, "l_elbow", "l_shoulder"), rel=1e-4)
+    assert bone(out, "l_wrist", "l_elbow") == pytest.approx(bone(pose, "l_wrist", "l_elbow"), rel=1e-4)
+    # the elbow lies on the line from the shoulder to the cursor
+    d1, d2 = out.xy[e] - pose.xy[J["l_shoulder"]], target - pose.xy[J["l_shoulder"]]
+    assert abs(d1[0] * d2[1] - d1[1] * d2[0]) < 1e-2 * np.linalg.norm(d1) * np.linalg.norm(d2)
+    assert not np.allclose(out.xy[w], pose.xy[w])
+    assert set(descendants(e)) == {w}
+
+
+def test_free_drag_and_a_missing_parent_move_the_joint_alone(pose):
+    w = J["r_wrist"]
+    out = drag_pose(pose, w, 10.0, 20.0, free=True)
+    assert out == pose.moved(w, 10.0, 20.0)
+    no_elbow = pose.with_present(J["r_elbow"], False)
+    assert drag_pose(no_elbow, w, 10.0, 20.0) == no_elbow.moved(w, 10.0, 20.0)
+
+
+def test_neck_leans_the_upper_body_about_the_hips(pose):
+    n = J["neck"]
+    out = drag_pose(pose, n, pose.xy[n, 0] + 30, pose.xy[n, 1])
+    hips = pose.xy[[J["r_hip"], J["l_hip"]]].mean(0)
+    assert np.linalg.norm(out.xy[n] - hips) == pytest.approx(np.linalg.norm(pose.xy[n] - hips), rel=1e-4)
+    legs = [J[f"{s}_{k}"] for s in "rl" for k in ("hip", "knee", "ankle")]
+    assert np.array_equal(out.xy[legs], pose.xy[legs])
+    assert bone(out, "r_wrist", "r_elbow") == pytest.approx(bone(pose, "r_wrist", "r_elbow"), rel=1e-4)
+    assert out.xy[J["nose"], 0] > pose.xy[J["nose"], 0] + 10
