@@ -74,6 +74,11 @@ class EnginePanel(QWidget):
         self._set_item_enabled(self.device, 1, False, "No usable CUDA GPU on this computer")
         self.device.activated.connect(lambda i: self.deviceChosen.emit(self.device.itemData(i)))
 
+        # what the network computes in: "CPU · bf16" on a processor with native bf16, else "CPU · fp32"
+        self.runs_on = QLabel("")
+        self.runs_on.setObjectName("runsOn")
+        self.runs_on.setToolTip("Precision: bf16 where the processor computes it natively (faster; pictures over 40 dB "
+                                "PSNR against fp32), fp32 elsewhere. POSEEDITOR_PRECISION=fp32 forces fp32.")
         self.timing = QLabel("")
         self.timing.setWordWrap(True)
         self.multishot = QLabel("")
@@ -96,6 +101,7 @@ class EnginePanel(QWidget):
         form.addRow("", self.load_btn)
         form.addRow("", self.manage_btn)
         form.addRow("Device", self.device)
+        form.addRow("Runs on", self.runs_on)
         line = QFrame()
         line.setFrameShape(QFrame.Shape.HLine)
         line.setFrameShadow(QFrame.Shadow.Sunken)
@@ -178,6 +184,7 @@ class EnginePanel(QWidget):
         self._set_primary(self.train_btn, kind in ("starter", "none"))
         self.load_btn.setEnabled(info.get("needs_weights", False))
         self.device.setCurrentIndex(1 if str(info.get("device", "cpu")).startswith("cuda") else 0)
+        self.runs_on.setText(info.get("runs_on") or "")
         self.set_timing(info.get("last_ms"))
         self._update_multishot()
 
