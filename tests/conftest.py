@@ -1,5 +1,6 @@
 """Shared test setup: offscreen Qt, a modest torch thread count, and the shared real data (skipped if absent)."""
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -7,6 +8,8 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # opencv-contrib (mediapipe's cv2) points Qt at its own Qt5 plugins; PySide6 must use its own.
 os.environ.pop("QT_QPA_PLATFORM_PLUGIN_PATH", None)
+# hypothesis keeps its example database in the system's temporary folder, not in the repository (.hypothesis)
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", os.path.join(tempfile.gettempdir(), "poseeditor-hypothesis"))
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("POSEEDITOR_SHARED_DATA", ROOT.parent / "shared" / "data"))

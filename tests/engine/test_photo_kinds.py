@@ -3,6 +3,9 @@ two people in one image, small people in a street; made at test time from proced
 shared real photos (skipped without them). Each kind carries its expectation."""
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -10,6 +13,8 @@ from engine.detect import PoseDetector, detect_in_box
 from engine.errors import NoPersonError
 from engine.framing import fallback_pose
 from engine.pose import Pose
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 # ----- scenes of procedural people ----------------------------------------------------------------------------
@@ -181,7 +186,7 @@ def photo_kinds(real: bool = True) -> dict:
     kinds["synth-small-people"] = street()[0]
     if not real:
         return kinds
-    from conftest import SHARED_DATA
+    SHARED_DATA = Path(os.environ.get("POSEEDITOR_SHARED_DATA", ROOT.parent / "shared" / "data"))
     if not (SHARED_DATA / "fashion-real").is_dir():
         return kinds
     import cv2
