@@ -67,7 +67,7 @@ def training(name: str, batch: int, steps: int):
 
 
 def params_and_flops(name: str):
-    from training.recipes.attention import PatchDiscriminator
+    from training.recipes.patchgan import PatchDiscriminator
 
     c = CONFIGS[name]
     net = AttentionNet(c).eval()

@@ -1,6 +1,6 @@
 """The Deformable GAN generator (Siarohin et al., CVPR 2018) and its SA/SN variant (Horiuchi et al.), in torch.
 
-Layout as in the authors' Keras code (pose-gan ``conditional_gan.py``), which design.md section 4 summarises:
+Layout as in the authors' Keras code (pose-gan ``conditional_gan.py``):
 
     two encoder streams with the same layers, no shared weights:
         appearance: [source image, source heatmaps] (3 + 18 channels)      pose: target heatmaps (18)

@@ -1,8 +1,8 @@
 """Building blocks of SPGNet (Lv et al., CVPR 2021): SPATN's pose-attention blocks, the region style encoder,
 SEAN region-adaptive normalisation and the SPGBlock. The assembled network is in engine/backends/spgnet.py.
 
-Written from the paper (Sec. 3, Fig. 1-2, eqs. 1-7) and the facts in shared/design.md; where the paper leaves a
-choice open the comment says what was taken and why.
+Written from the paper (Sec. 3, Fig. 1-2, eqs. 1-7); where the paper leaves a choice open the comment says
+what was taken and why.
 """
 from __future__ import annotations
 
@@ -309,7 +309,7 @@ class SPGBlock(nn.Module):
 
 
 class UpBlock(nn.Module):
-    """Conv + PixelShuffle to the next finer scale, then SEAN (the decoder's upsampling, design.md Sec. 4)."""
+    """Conv + PixelShuffle to the next finer scale, then SEAN: each upsampling step of the decoder."""
 
     def __init__(self, cin: int, cout: int, num_labels: int, style_dim: int, hidden: int, norm: str, sn: bool):
         super().__init__()

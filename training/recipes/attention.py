@@ -19,25 +19,7 @@ from engine.backends.attention import init_weights
 from training.losses import Perceptual, gan_d_loss, gan_g_loss, l1
 
 from .base import Recipe
-
-
-class PatchDiscriminator(nn.Module):
-    """pix2pix PatchGAN: 4x4 convs, strides 2, 2, 2, 1, 1; channels ndf, 2ndf, 4ndf, 8ndf, 1; raw logits."""
-
-    def __init__(self, in_channels: int = 6, ndf: int = 64, num_layers: int = 3):
-        super().__init__()
-        seq = [nn.Conv2d(in_channels, ndf, 4, 2, 1), nn.LeakyReLU(0.2, True)]
-        mult = 1
-        for i in range(num_layers):
-            prev, mult = mult, min(2 ** (i + 1), 8)
-            stride = 2 if i < num_layers - 1 else 1
-            seq += [nn.Conv2d(prev * ndf, mult * ndf, 4, stride, 1, bias=False), nn.BatchNorm2d(mult * ndf),
-                    nn.LeakyReLU(0.2, True)]
-        seq.append(nn.Conv2d(mult * ndf, 1, 4, 1, 1))
-        self.layers = nn.Sequential(*seq)
-
-    def forward(self, x):
-        return self.layers(x)
+from .patchgan import PatchDiscriminator
 
 
 class AttentionRecipe(Recipe):

@@ -19,35 +19,13 @@
 from __future__ import annotations
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 from engine.errors import DatasetError
 from training.losses import gan_d_loss, gan_g_loss, get_backbone, l1, parsing_ce
 
 from .base import Recipe
-
-
-class PatchDiscriminator(nn.Module):
-    """PatchGAN (pix2pix): 4x4 convs, stride 2 for the first ``layers``, then two stride-1 convs; raw logits."""
-
-    def __init__(self, in_ch: int, nf: int = 64, layers: int = 3, norm: str = "batch"):
-        super().__init__()
-
-        def nrm(c):
-            return nn.BatchNorm2d(c) if norm == "batch" else nn.InstanceNorm2d(c, affine=True)
-
-        seq = [nn.Conv2d(in_ch, nf, 4, 2, 1), nn.LeakyReLU(0.2)]
-        c = nf
-        for i in range(1, layers + 1):
-            nc = nf * min(2 ** i, 8)
-            seq += [nn.Conv2d(c, nc, 4, 2 if i < layers else 1, 1, bias=False), nrm(nc), nn.LeakyReLU(0.2)]
-            c = nc
-        seq += [nn.Conv2d(c, 1, 4, 1, 1)]
-        self.net = nn.Sequential(*seq)
-
-    def forward(self, x):
-        return self.net(x)
+from .patchgan import PatchDiscriminator
 
 
 class SpgnetRecipe(Recipe):
