@@ -30,41 +30,59 @@ BOX_MARGIN = 0.15  # a user's box around a person is grown by this share of its 
 MIN_BOX_SIDE = 8
 
 
+_SILENCE = threading.Lock()
+_silenced = {"depth": 0, "saved": None, "python_stderr": None, "own": None}
+
+
 @contextlib.contextmanager
 def native_stderr_silenced():
     """mediapipe's C++ side prints TensorFlow Lite / absl notices straight to file descriptor 2, some of them
     from its graph threads at any moment until the graph is closed; they mean nothing to a user of the CLI.
     Point fd 2 at /dev/null for the duration, while Python's own sys.stderr keeps writing to the real stderr
     (errors are raised as exceptions, so nothing useful is lost). A CLI wraps a detector's whole life in it;
-    each detector call is wrapped too. POSEEDITOR_DEBUG=1 shows everything."""
+    each detector call is wrapped too. POSEEDITOR_DEBUG=1 shows everything.
+
+    fd 2 and sys.stderr belong to the whole process and the app detects in one thread while others run:
+    the redirection is counted (the first entry makes it, the last exit undoes it, under a lock), and the
+    Python-level stream that stands in for stderr meanwhile is never closed while another thread may hold it."""
     if os.environ.get("POSEEDITOR_DEBUG"):
         yield
         return
+    st = _silenced
+    with _SILENCE:
+        if st["depth"] == 0:
+            try:
+                sys.stderr.flush()
+                st["saved"] = os.dup(2)
+            except (OSError, ValueError, AttributeError):  # no real fd 2 (some GUI launchers): nothing to hide
+                st["saved"] = None
+            if st["saved"] is not None:
+                st["python_stderr"] = sys.stderr
+                try:
+                    if sys.stderr.fileno() == 2:
+                        if st["own"] is None:  # one stand-in for the process's life: never closed under a writer
+                            st["own"] = open(os.dup(st["saved"]), "w", buffering=1, encoding=sys.stderr.encoding,
+                                             errors="backslashreplace")
+                        sys.stderr = st["own"]
+                except (OSError, ValueError, AttributeError):  # a replaced sys.stderr (a test's capture): leave it
+                    pass
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, 2)
+                os.close(devnull)
+        st["depth"] += 1
     try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError, AttributeError):  # no real fd 2 (some GUI launchers): nothing to hide
-        yield
-        return
-    python_stderr, own = sys.stderr, None
-    try:
-        if python_stderr.fileno() == 2:
-            own = open(os.dup(saved), "w", buffering=1, encoding=python_stderr.encoding, errors="backslashreplace")
-    except (OSError, ValueError, AttributeError):  # a replaced sys.stderr (a test's capture): leave it
-        pass
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        if own is not None:
-            sys.stderr = own
-        os.dup2(devnull, 2)
         yield
     finally:
-        os.dup2(saved, 2)
-        if own is not None:
-            sys.stderr = python_stderr
-            own.close()
-        os.close(saved)
-        os.close(devnull)
+        with _SILENCE:
+            st["depth"] -= 1
+            if st["depth"] == 0 and st["saved"] is not None:
+                if st["own"] is not None:
+                    st["own"].flush()
+                os.dup2(st["saved"], 2)
+                os.close(st["saved"])
+                st["saved"] = None
+                if sys.stderr is st["own"]:
+                    sys.stderr = st["python_stderr"]
 
 
 @dataclass

@@ -107,9 +107,10 @@ def resolve_precision(requested: str | None = "auto", device: str = "cpu") -> st
     return "bf16" if cpu_has_bf16() else "fp32"
 
 
-def describe(device: str, precision: str) -> str:
-    """What the app's engine panel shows, e.g. "CPU · bf16"."""
-    return f"{'GPU' if str(device).startswith('cuda') else 'CPU'} \u00b7 {precision}"
+def describe(device: str, precision: str | None) -> str:
+    """What the app's engine panel shows, e.g. "CPU · bf16" ("CPU" alone for a backend with no network)."""
+    where = "GPU" if str(device).startswith("cuda") else "CPU"
+    return where if precision is None else f"{where} \u00b7 {precision}"
 
 
 class Engine:

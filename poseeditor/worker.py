@@ -277,21 +277,17 @@ class RenderWorker(QObject):
         self._emit_backend()
 
     def _emit_backend(self):
+        from engine import runtime
+
         b = self.engine.backend
         info = b.weights_info
-        data = None  # what a loaded file was trained on (its provenance), for the app's "trained on" hint
-        if info.kind == "file" and info.path:
-            from engine.weights import read_meta
-
-            try:
-                data = read_meta(info.path).provenance.get("data")
-            except Exception:
-                data = None
+        # what a loaded file was trained on (its provenance, read when it was loaded), for the "trained on" hint
+        data = info.meta.provenance.get("data") if info.kind == "file" and info.meta is not None else None
         self.backendChanged.emit(dict(
             name=b.name, title=b.title or b.name, multi_shot=b.multi_shot, ready=b.ready,
             needs_weights=b.needs_weights, weights_kind=info.kind, weights_label=info.label,
             weights_path=info.path if info.kind == "file" else None, weights_data=data, device=self.engine.device,
-            runs_on=self.engine.describe() if b.needs_weights else self.engine.describe().split(' · ')[0],
+            runs_on=runtime.describe(self.engine.device, self.engine.precision if b.needs_weights else None),
             image_size=list(b.image_size) if b.image_size else None, last_ms=self.full_ms.get(b.name)))
 
     @Slot(object)

@@ -138,11 +138,7 @@ def evaluate(target=None, data=None, split: str = "test", num_sources: int = 1, 
     out = out or output_folder(_default_out(target, b.name, data, split), "evaluation folder")
     atomic_write_text(out / "report.json", json.dumps(report, indent=2) + "\n", "evaluation report")
     with writing(out / "grid.png", "image grid"):
-        try:
-            save_image(out / "grid.png", _grid(grid_rows))
-        except OSError:
-            (out / "grid.png.part").unlink(missing_ok=True)  # save_image's temporary file
-            raise
+        save_image(out / "grid.png", _grid(grid_rows))
     report["out"] = str(out)
     return report
 

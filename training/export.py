@@ -37,8 +37,7 @@ def export_generator(path, state_dict: dict, backend: str, config: dict, provena
     try:
         return save_weights(path, generator_tensors(state_dict, half), meta)
     except (OSError, SafetensorError) as e:
-        # save_weights writes <name>.part, then renames it: a write that failed (a full disk) leaves none behind
-        path.with_name(path.name + ".part").unlink(missing_ok=True)
+        # engine.fileio removed the temporary file; a failed write leaves nothing behind
         if isinstance(e, OSError):
             raise
         # safetensors reports the operating system's error as text: "I/O error: ... (os error 28)"

@@ -270,6 +270,10 @@ class Trainer:
                     break
             if last_ckpt != self.step:  # the run was already complete: make sure its state is on disk
                 self.save_checkpoint(self.elapsed_before + time.monotonic() - t0)
+        except BaseException:
+            bar.close()  # a failed run (NaN loss, full disk) still ends its progress line and closes its stats
+            stats.close()
+            raise
         finally:
             self.stop.restore()
         best = str(self.run_dir / "best.safetensors") if (self.run_dir / "best.safetensors").is_file() else None

@@ -79,7 +79,7 @@ _INTS = {"steps": 1, "batch": 1, "num_sources": 1, "val_every": 1, "grid_every":
 _POSITIVE_FLOATS = ("width", "time_budget")
 _BOOLS = ("augment", "amp")
 _DICTS = ("net", "recipe")
-_CHOICES = {"select_by": METRICS, "progress_bar": ("auto", "on", "off")}
+_CHOICES = {"select_by": METRICS, "progress_bar": ("auto", "on", "off"), "precision": ("auto", "fp32", "bf16")}
 
 
 def _flag(key: str) -> str:

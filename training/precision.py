@@ -90,21 +90,23 @@ class Amp:
                 return orig_backward(scaler.scale(t), *a, **k)
 
             originals = {}
-            for name, opt in optimizers.items():
-                originals[name] = opt.step
 
-                def wrapped(*a, _opt=opt, _name=name, **k):
-                    if _name in stepped:  # a second step of one optimiser in one iteration
+            def wrap(name, opt):  # a factory: each optimiser's wrapper puts back itself, not the last one made
+                def wrapped(*a, **k):
+                    if name in stepped:  # a second step of one optimiser in one iteration
                         scaler.update()
                         stepped.clear()
-                    _opt.step = originals[_name]  # scaler.step calls the real step
+                    opt.step = originals[name]  # scaler.step calls the real step
                     try:
-                        return scaler.step(_opt, *a, **k)
+                        return scaler.step(opt, *a, **k)
                     finally:
-                        _opt.step = wrapped
-                        stepped.add(_name)
+                        opt.step = wrapped
+                        stepped.add(name)
+                return wrapped
 
-                opt.step = wrapped
+            for name, opt in optimizers.items():
+                originals[name] = opt.step
+                opt.step = wrap(name, opt)
             torch.Tensor.backward = backward
             try:
                 yield

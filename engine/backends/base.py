@@ -271,13 +271,15 @@ class NeuralBackend(Backend):
         return img
 
     def render(self, state: SourceState, target: Pose) -> np.ndarray:
-        crop = self.render_crop(state, target)
         frame = state.cache["frames"][0]
         backdrop = state.cache.get("backdrop")
         if backdrop is None:
-            return frame.paste(state.images[0], crop)
+            return frame.paste(state.images[0], self.render_crop(state, target))
         from ..compositing import composite_person, person_alpha
 
         warp, warp_state = backdrop
         around, silhouette = warp.render_with_silhouette(warp_state, target)
+        if not silhouette.any():  # nothing moved: the photo itself, without running the network for nothing
+            return around
+        crop = self.render_crop(state, target)
         return composite_person(around, crop, frame, person_alpha(silhouette, target, frame))
