@@ -58,14 +58,10 @@ def network_config(opts: dict, recipe_cls, state: dict | None) -> tuple[dict, tu
     return net_config, init
 
 
-# Bounds that stop an absurd request before anything is allocated (a width of 200 asked for 2.4 million million
-# parameters, an image size of 2^20 for terabytes of resized images). Far above every paper configuration: the
-# papers train at 256x256 at most, and their largest generator (attention, width 1) has 90 M parameters.
-MAX_IMAGE_SIDE = 2048
-MAX_GENERATOR_PARAMETERS = 500_000_000
-
-
 def check_image_size(size, source: str) -> None:
+    """The engine's bound (engine.weights.MAX_IMAGE_SIDE): a run never trains weights the app would refuse."""
+    from engine.weights import MAX_IMAGE_SIDE
+
     ok = (isinstance(size, (list, tuple)) and len(size) == 2
           and all(isinstance(v, int) and not isinstance(v, bool) for v in size))
     if not ok or not all(16 <= v <= MAX_IMAGE_SIDE for v in size):
@@ -73,20 +69,18 @@ def check_image_size(size, source: str) -> None:
 
 
 def check_network_size(recipe_cls, net_config: dict) -> None:
-    """Count the generator's parameters on the meta device (no memory) before building it for real."""
-    import torch
-
+    """The engine's own check (engine.weights.check_config: bounded values, then a parameter count on the meta
+    device, no memory) before the network is built for real, so what trains here always loads in the app."""
+    from engine.errors import WeightsError
     from engine.registry import backend_class
+    from engine.weights import check_config
 
     try:
-        with torch.device("meta"):
-            net = backend_class(recipe_cls.backend).build_network(recipe_cls.full_net_config(net_config))
-    except (TypeError, ValueError, KeyError) as e:
-        raise TrainingError(f"the {recipe_cls.backend} network cannot be built from this config ({e})") from None
-    n = sum(p.numel() for p in net.parameters())
-    if n > MAX_GENERATOR_PARAMETERS:
-        raise TrainingError(f"the {recipe_cls.backend} network of this config would have {n / 1e6:,.0f} M "
-                            f"parameters (at most {MAX_GENERATOR_PARAMETERS / 1e6:,.0f} M); lower its width")
+        check_config(backend_class(recipe_cls.backend), recipe_cls.full_net_config(net_config),
+                     f"the {recipe_cls.backend} network")
+    except WeightsError as e:
+        hint = "; lower its width" if "parameters" in str(e) or "width" in str(e) else ""
+        raise TrainingError(f"{e}{hint}") from None
 
 
 def datasets(opts: dict, net_config: dict):
