@@ -74,10 +74,8 @@ class Trainer:
         seed_everything(int(opts["seed"]))
         self.recipe = S.build_recipe(recipe_cls, opts, net_config, self.device, init)
         self.net_config = dict(getattr(self.recipe.generator, "config", None) or self.recipe.net_config)
-        # Recipes that manage precision themselves (their own autocast / GradScaler, switched by recipe.amp)
-        # are left to it; the others get the loop's wrapper (training/precision.py).
-        self.recipe_amp = self.recipe.manages_amp
-        self.amp = Amp.for_recipe(self.recipe, self.device, opts.get("precision"), opts["amp"] and not self.recipe_amp)
+        # mixed precision is the loop's alone (training/precision.py): recipes do none of their own
+        self.amp = Amp.for_recipe(self.recipe, self.device, opts.get("precision"), opts["amp"])
         # per-rank randomness from here on (noise, dropout), model init above was shared
         if self.dist.active:
             torch.manual_seed(int(opts["seed"]) * 1000 + self.dist.rank)
@@ -155,8 +153,7 @@ class Trainer:
         state = {"backend": self.opts["backend"], "net_config": self.net_config,
                  "recipe": self.recipe.state_dict(), "rng": rngs, "data_position": list(self.position),
                  "best": self.best, "elapsed": float(elapsed), "amp": self.amp.state_dict(),
-                 "precision": self.amp.precision,
-                 "recipe_scaler": S.scaler_state(self.recipe)}
+                 "precision": self.amp.precision}
         return ckpt.save_checkpoint(self.run_dir / "checkpoints", self.step, state, int(self.opts["keep_checkpoints"]))
 
     # ----- the loop -----------------------------------------------------------------------------------------

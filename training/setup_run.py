@@ -134,16 +134,6 @@ def restore_recipe(recipe, state: dict, resume_ckpt: Path, backend: str) -> None
     except (KeyError, RuntimeError, ValueError) as e:
         msg = str(e).splitlines()[0]
         raise TrainingError(f"{resume_ckpt}: does not fit the {backend} recipe ({msg})") from None
-    if state.get("recipe_scaler") and hasattr(getattr(recipe, "scaler", None), "load_state_dict"):
-        recipe.scaler.load_state_dict(state["recipe_scaler"])
-
-
-def scaler_state(recipe):
-    """A recipe's own enabled GradScaler's state (scale, growth tracker), so a resume keeps its loss scale."""
-    sc = getattr(recipe, "scaler", None)
-    if sc is None or not hasattr(sc, "state_dict") or not getattr(sc, "is_enabled", lambda: False)():
-        return None
-    return sc.state_dict()
 
 
 # ----- the run's record (training_options.json) ------------------------------------------------------------------
@@ -192,7 +182,7 @@ def run_record(t) -> dict:
         "seed": int(t.opts["seed"]),
         "device": str(t.device),
         "world_size": t.dist.world,
-        "amp": ("the recipe's own" if t.recipe_amp and getattr(t.recipe, "amp", False) else t.amp.description),
+        "amp": t.amp.description,
         "precision": t.amp.precision,
         "parameters": {k: sum(p.numel() for p in m.parameters()) for k, m in t.recipe.modules().items()},
         "versions": versions(),

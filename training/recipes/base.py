@@ -25,8 +25,7 @@ class Recipe(abc.ABC):
     # Network config defaults for training (merged over the backend's default_config).
     default_net_config: ClassVar[dict] = {}
     # Mixed precision is the loop's (training/precision.py: it wraps train_step in autocast and scales its
-    # backward passes where fp16 needs it); a recipe does none of its own. Kept for the loop's check.
-    manages_amp: ClassVar[bool] = False
+    # backward passes where fp16 needs it); a recipe does none of its own.
 
     # Other backends whose weights --init may start this one from (adapt_init turns them into this network's).
     init_from: ClassVar[tuple[str, ...]] = ()
