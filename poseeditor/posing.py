@@ -28,8 +28,7 @@ CHAIN_ENDS = {J["r_wrist"], J["l_wrist"], J["r_ankle"], J["l_ankle"]}
 _HIPS = (J["r_hip"], J["l_hip"])
 
 
-def descendants(joint: int) -> list[int]:
-    """The joints below ``joint`` in the tree (not the joint itself)."""
+def _descendants(joint: int) -> list[int]:
     out, todo = [], [joint]
     while todo:
         j = todo.pop()
@@ -37,6 +36,14 @@ def descendants(joint: int) -> list[int]:
         out += kids
         todo += kids
     return out
+
+
+_DESCENDANTS = {j: tuple(_descendants(j)) for j in range(NUM_JOINTS)}  # a drag asks on every mouse move
+
+
+def descendants(joint: int) -> list[int]:
+    """The joints below ``joint`` in the tree (not the joint itself)."""
+    return list(_DESCENDANTS[joint])
 
 
 def _rotate(xy: np.ndarray, idx: list[int], centre: np.ndarray, angle: float) -> None:
