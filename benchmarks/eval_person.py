@@ -300,16 +300,18 @@ def training_clip(frames: Frames, build: Path) -> Path:
 def personalize(backend: str, minutes: float, clip: Path, out_dir: Path, extra: list[str]) -> dict:
     """``poseeditor-train personalize CLIP --backend B --minutes M`` as a child process (the app's pipeline:
     prepare, fit from the starter, export); its wall and CPU time (with its own children), steps and best."""
+    out_dir = out_dir.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     weights, work = out_dir / f"{backend}.safetensors", out_dir / f"{backend}.work"
     log = out_dir / f"{backend}.log"
-    cmd = [sys.executable, "-m", "training.cli", "personalize", str(clip), "--backend", backend,
+    # run in out_dir: "python -m" puts the working folder first on sys.path, before PYTHONPATH's project
+    cmd = [sys.executable, "-m", "training.cli", "personalize", str(clip.resolve()), "--backend", backend,
            "--minutes", f"{minutes:g}", "-o", str(weights), "--work", str(work), *extra]
     t = time.perf_counter()
     with open(log, "w") as f:
         f.write("$ " + shlex.join(cmd) + "\n")
         f.flush()
-        proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=out_dir)
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
     row = {"backend": backend, "weights": str(weights), "seconds": time.perf_counter() - t,
@@ -325,6 +327,135 @@ def personalize(backend: str, minutes: float, clip: Path, out_dir: Path, extra: 
         row["train_seconds"] = max((r.get("elapsed", 0.0) for r in rows), default=0.0)
         row["best"] = (done[-1].get("best_metric") if done else None)
     return row
+
+
+# ----- looking at it -------------------------------------------------------------------------------------------
+VIEW_HEIGHT = 300
+JPEG_LIMIT = 120_000  # bytes: the images live in git forever
+
+
+def _labelled(img: np.ndarray, lines: list[str]) -> np.ndarray:
+    """``img`` at VIEW_HEIGHT with its label lines on a white strip above."""
+    h, w = img.shape[:2]
+    img = cv2.resize(img, (max(1, round(w * VIEW_HEIGHT / h)), VIEW_HEIGHT), interpolation=cv2.INTER_AREA)
+    strip = np.full((16 * len(lines) + 4, img.shape[1], 3), 255, np.uint8)
+    for k, text in enumerate(lines):
+        cv2.putText(strip, text, (3, 14 + 16 * k), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (0, 0, 0), 1, cv2.LINE_AA)
+    return np.concatenate([strip, img], 0)
+
+
+def side_by_side(frames: Frames, results: dict, pair: dict, build: Path) -> np.ndarray:
+    """source | real target | each scored label's render, the person's box at one height, labelled with the
+    pair's SSIM / L1 at app resolution."""
+    src, tgt = pair["source"], pair["target"]
+    box = person_box(frames.pose(tgt))
+    cols = [_labelled(frames.image(src)[person_box(frames.pose(src))], [f"source (frame {src})", ""]),
+            _labelled(frames.image(tgt)[box], [f"real target ({tgt})", "far" if pair["far"] else ""])]
+    for label, res in results.items():
+        row = next(r for r in res["pairs"] if r["source"] == src and r["target"] == tgt)
+        from engine.images import load_image
+
+        crop = load_image(crop_dir(build, label) / f"{src}-{tgt}.png")
+        cols.append(_labelled(crop, [label, f"{row['ssim']:.3f} / {row['l1']:.3f}"]))
+    gap = np.full((cols[0].shape[0], 4, 3), 255, np.uint8)
+    return np.concatenate([c for col in cols for c in (col, gap)][:-1], 1)
+
+
+def write_views(frames: Frames, results: dict, build: Path, out_dir: Path) -> list[Path]:
+    """Two pairs side by side as JPEGs under the size limit: an ordinary one (median novelty) and the
+    furthest one from the training poses."""
+    pairs = sorted(results["warp"]["pairs"], key=lambda r: r["novelty"])
+    chosen = {"ordinary": pairs[len(pairs) // 2], "far": pairs[-1]}
+    written = []
+    for name, pair in chosen.items():
+        path = out_dir / f"{name}-{pair['source']}-{pair['target']}.jpg"
+        written.append(write_jpeg(side_by_side(frames, results, pair, build), path))
+    return written
+
+
+def write_jpeg(img: np.ndarray, path: Path) -> Path:
+    """The best JPEG quality that keeps the file under JPEG_LIMIT."""
+    from engine.fileio import atomic_write_bytes
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for q in (88, 80, 70, 60, 50, 40):
+        ok, data = cv2.imencode(".jpg", np.ascontiguousarray(img[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, q])
+        if len(data) <= JPEG_LIMIT:
+            break
+    return atomic_write_bytes(path, data.tobytes(), "image")
+
+
+# ----- first launch: the starters on kept-out photos, an arm raised -------------------------------------------
+def first_launch(labels: dict, views: Path | None = None) -> str:
+    """Per scored backend: on the kept-out fashion-real photos, is a person found in the render with the arm
+    raised where the edit put it (the raised-arm test's own edit and check)? A Markdown table of counts; with
+    ``views``, the first two photos and every backend's render side by side in ``views``/first-launch.jpg."""
+    sys.path.insert(0, str(PROJECT))  # the tests' helpers of the project under test
+    from engine.detect import PoseDetector, native_stderr_silenced
+    from engine.errors import NoPersonError
+    from engine.images import load_image
+    from engine.runtime import Engine
+    from tests.engine.test_photo_kinds import arm_reads_raised, raised_arm
+
+    names = split()["photos_kept_out"]["fashion-real"]
+    lines = ["| weights | photos | person found | arm found raised | unchanged pose: SSIM in the box |",
+             "|---|---|---|---|---|"]
+    with native_stderr_silenced(), PoseDetector() as det:
+        shots = []
+        for n in names:
+            img = load_image(SHARED / "fashion-real" / n)
+            try:
+                d = det.detect(img, n)
+            except NoPersonError:
+                continue
+            if any(d.pose.has(f"{s}_shoulder", f"{s}_elbow", f"{s}_wrist") for s in "rl"):
+                shots.append((img, d))
+        from training.metrics import ssim
+
+        cols = [[_labelled(img, [f"photo {k + 1}", "(kept out)"])] for k, (img, _) in enumerate(shots[:2])]
+        for label, (backend, path) in labels.items():
+            eng = Engine(backend, device="cpu", weights=str(path) if path else None)
+            found = raised = 0
+            same = []
+            for k, (img, d) in enumerate(shots):
+                eng.set_sources([img], [d.pose], [d.mask])
+                target, side = raised_arm(d.pose)
+                out = eng.render(target)
+                try:
+                    det.detect(out)
+                    found += 1
+                except NoPersonError:
+                    pass
+                up = arm_reads_raised(det, out, d.pose, target, side)
+                raised += up
+                box = person_box(d.pose)
+                same.append(ssim(img[box].copy(), eng.render(d.pose)[box]))
+                if k < len(cols):
+                    cols[k].append(_labelled(out, [label, "arm found raised" if up else "arm not found"]))
+            lines.append(f"| {label} | {len(shots)} | {found} | {raised} | {min(same):.3f} (lowest) |")
+            print(lines[-1], flush=True)
+    if views is not None:
+        rows = [np.concatenate([c for col in row for c in (col, np.full((col.shape[0], 4, 3), 255, np.uint8))], 1)
+                for row in cols]
+        write_jpeg(np.concatenate([rows[0], np.full((6, rows[0].shape[1], 3), 255, np.uint8)] + rows[1:], 0),
+                   views / "first-launch.jpg")
+    return "\n".join(lines)
+
+
+def commit() -> str:
+    """The project's git commit (and "+changes" when its files differ from it), for the record."""
+    git = ["git", "-C", str(PROJECT)]
+    try:
+        head = subprocess.run(git + ["rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(git + ["status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True).stdout.strip()
+    except OSError:
+        return "?"
+    return (head or "?") + (" +changes" if dirty else "")
+
+
+def crop_dir(build: Path, label: str) -> Path:
+    return build / "crops" / label.replace(" ", "-").replace("/", "-")
 
 
 def weights_arg(text: str) -> tuple[str, Path]:
@@ -360,6 +491,9 @@ def main(argv=None) -> int:
                     "backend with starter weights)")
     ap.add_argument("--personalize-args", default="", metavar="'OPTIONS'",
                     help="extra options passed to every personalize run, e.g. '--clock cpu'")
+    ap.add_argument("--images", type=Path, metavar="DIR", help="write two pairs side by side (JPEG) into DIR")
+    ap.add_argument("--first-launch", action="store_true", help="also: each scored backend on the kept-out "
+                    "fashion photos with an arm raised (person found, arm found raised)")
     a = ap.parse_args(argv)
     import torch
 
@@ -374,8 +508,8 @@ def main(argv=None) -> int:
     frames = Frames(a.build)
     t0 = time.perf_counter()
     pairs = make_pairs(frames)
-    print(f"# {len(pairs)} pairs from held-out frames {frames.heldout[0]}-{frames.heldout[-1]} "
-          f"(sources {sorted({p['source'] for p in pairs})}); project {PROJECT}; "
+    print(f"# {time.strftime('%Y-%m-%d %H:%M')}, load average {os.getloadavg()[0]:.1f}; {len(pairs)} pairs from held-out frames {frames.heldout[0]}-{frames.heldout[-1]} "
+          f"(sources {sorted({p['source'] for p in pairs})}); project {PROJECT} at {commit()}; "
           f"frames and detections {time.perf_counter() - t0:.0f} s", flush=True)
     trained, extra = {}, {}
     if a.personalize:
@@ -400,7 +534,7 @@ def main(argv=None) -> int:
     results = {}
     for label, (backend, path) in todo.items():
         t, cpu = time.perf_counter(), time.process_time()
-        rows = score_pairs(backend, path, frames, pairs, a.build / "crops" / label.replace(" ", "-").replace("/", "-"))
+        rows = score_pairs(backend, path, frames, pairs, crop_dir(a.build, label))
         results[label] = {"backend": backend, "weights": str(path) if path else None, "summary": summary(rows),
                           "training": trained.get(label),
                           "pairs": rows, "seconds": time.perf_counter() - t, "cpu_seconds": time.process_time() - cpu}
@@ -412,6 +546,12 @@ def main(argv=None) -> int:
         from engine.fileio import atomic_write_text
 
         atomic_write_text(a.json, json.dumps(results, indent=1), "figures")
+    if a.images:
+        for p in write_views(frames, results, a.build, a.images):
+            print(f"# {p} ({p.stat().st_size // 1000} KB)")
+    if a.first_launch:
+        print()
+        first_launch({k: todo[k] for k in results if "personal" not in k}, a.images)
     return 0
 
 
