@@ -254,22 +254,33 @@ def cell(m: dict, base: dict | None, res: str) -> str:
             f"{m['pckh']:.2f} ({m['pckh'] - base['pckh']:+.2f})")
 
 
-def table(results: dict, extra: dict | None = None) -> str:
+def paired(rows: list[dict], base: list[dict], key: str = "ssim") -> str:
+    """The mean per-pair difference from warp on the same pairs, +- twice its standard error: whether a
+    difference is more than the choice of pairs."""
+    b = {(r["source"], r["target"]): r[key] for r in base}
+    d = np.array([r[key] - b[(r["source"], r["target"])] for r in rows])
+    return f"{d.mean():+.3f} \u00b1{2 * d.std(ddof=1) / np.sqrt(len(d)):.3f}" if len(d) > 1 else "-"
+
+
+def table(results: dict) -> str:
     """One Markdown table: warp first, then each network (a backend's rows together) with its differences from
-    warp in brackets; ``extra``: more columns ("_head") and their cells per label."""
+    warp in brackets, and what training took for the personalised ones."""
     warp = results["warp"]
     order = list(dict.fromkeys(r["backend"] for r in results.values()))
     results = dict(sorted(results.items(), key=lambda kv: order.index(kv[1]["backend"])))
-    blank = ["-"] * len((extra or {}).get("_head", []))
     cols = [("all", "app"), ("all", "256"), ("far", "app"), ("far", "256")]
     head = ["weights", "backend"] + [f"{p}, {'app res' if r == 'app' else '256 high'}: SSIM / L1 / PCKh" for p, r in cols]
-    head += ["render ms"] + list((extra or {}).get("_head", []))
+    trained = any(r.get("training") for r in results.values())
+    head += ["SSIM - warp, paired (all, app res)", "render ms"] + (["training: steps, train s, CPU s"] if trained else [])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for label, res in results.items():
         s = res["summary"]
         cells = [cell(s[p], None if label == "warp" else warp["summary"][p], r) for p, r in cols]
-        more = list((extra or {}).get(label, blank))
-        lines.append(f"| {label} | {res['backend']} | " + " | ".join(cells) + f" | {s['render_ms']:.0f} |"
+        t = res.get("training")
+        more = ([f"{t.get('steps', '?')}, {t.get('train_seconds', 0):.0f}, {t['cpu_seconds']:.0f}" if t else "-"]
+                if trained else [])
+        diff = paired(res["pairs"], warp["pairs"]) if label != "warp" and "pairs" in res else "-"
+        lines.append(f"| {label} | {res['backend']} | " + " | ".join(cells) + f" | {diff} | {s['render_ms']:.0f} |"
                      + "".join(f" {x} |" for x in more))
     w = warp["summary"]
     lines.append(f"\n{w['all']['pairs']} pairs ({w['far']['pairs']} far); in brackets: the difference from warp "
@@ -494,7 +505,11 @@ def main(argv=None) -> int:
     ap.add_argument("--images", type=Path, metavar="DIR", help="write two pairs side by side (JPEG) into DIR")
     ap.add_argument("--first-launch", action="store_true", help="also: each scored backend on the kept-out "
                     "fashion photos with an arm raised (person found, arm found raised)")
+    ap.add_argument("--table", type=Path, metavar="JSON", help="only print the table of a run saved with --json")
     a = ap.parse_args(argv)
+    if a.table:
+        print(table(json.loads(a.table.read_text())))
+        return 0
     import torch
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
@@ -511,7 +526,7 @@ def main(argv=None) -> int:
     print(f"# {time.strftime('%Y-%m-%d %H:%M')}, load average {os.getloadavg()[0]:.1f}; {len(pairs)} pairs from held-out frames {frames.heldout[0]}-{frames.heldout[-1]} "
           f"(sources {sorted({p['source'] for p in pairs})}); project {PROJECT} at {commit()}; "
           f"frames and detections {time.perf_counter() - t0:.0f} s", flush=True)
-    trained, extra = {}, {}
+    trained = {}
     if a.personalize:
         start = starters()
         backends = a.backends or [k.split()[0] for k in start]
@@ -523,12 +538,10 @@ def main(argv=None) -> int:
               flush=True)
         with ThreadPoolExecutor(max(1, a.parallel)) as pool:
             runs = list(pool.map(lambda b: personalize(b, a.personalize, clip, a.build / "personal", opts), backends))
-        extra["_head"] = ["training: steps, train s, CPU s"]
         for r in runs:
             label = f"{r['backend']} personal"
             trained[label] = r
             todo[label] = (r["backend"], Path(r["weights"]))
-            extra[label] = [f"{r.get('steps', '?')}, {r.get('train_seconds', 0):.0f}, {r['cpu_seconds']:.0f}"]
             print(f"# {label}: {r.get('steps', '?')} steps, {r['seconds']:.0f} s wall, {r['cpu_seconds']:.0f} s CPU",
                   flush=True)
     results = {}
@@ -541,7 +554,7 @@ def main(argv=None) -> int:
         print(f"# {label}: {cell(results[label]['summary']['all'], None, 'app')} "
               f"({results[label]['seconds']:.0f} s, {results[label]['cpu_seconds']:.0f} s of CPU)", flush=True)
     print()
-    print(table(results, extra))
+    print(table(results))
     if a.json:
         from engine.fileio import atomic_write_text
 
