@@ -385,15 +385,16 @@ def write_views(frames: Frames, results: dict, build: Path, out_dir: Path) -> li
 
 
 def write_jpeg(img: np.ndarray, path: Path) -> Path:
-    """The best JPEG quality that keeps the file under JPEG_LIMIT."""
+    """The best JPEG quality that keeps the file under JPEG_LIMIT; below quality 50, a smaller image instead."""
     from engine.fileio import atomic_write_bytes
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    for q in (88, 80, 70, 60, 50, 40):
-        ok, data = cv2.imencode(".jpg", np.ascontiguousarray(img[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, q])
-        if len(data) <= JPEG_LIMIT:
-            break
-    return atomic_write_bytes(path, data.tobytes(), "image")
+    while True:
+        for q in (88, 80, 70, 60, 50):
+            _, data = cv2.imencode(".jpg", np.ascontiguousarray(img[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, q])
+            if len(data) <= JPEG_LIMIT:
+                return atomic_write_bytes(path, data.tobytes(), "image")
+        img = cv2.resize(img, None, fx=0.8, fy=0.8, interpolation=cv2.INTER_AREA)
 
 
 # ----- first launch: the starters on kept-out photos, an arm raised -------------------------------------------
@@ -505,10 +506,13 @@ def main(argv=None) -> int:
     ap.add_argument("--images", type=Path, metavar="DIR", help="write two pairs side by side (JPEG) into DIR")
     ap.add_argument("--first-launch", action="store_true", help="also: each scored backend on the kept-out "
                     "fashion photos with an arm raised (person found, arm found raised)")
-    ap.add_argument("--table", type=Path, metavar="JSON", help="only print the table of a run saved with --json")
+    ap.add_argument("--table", type=Path, metavar="JSON", help="print the table of a run saved with --json (and with --images, draw its images again)")
     a = ap.parse_args(argv)
-    if a.table:
-        print(table(json.loads(a.table.read_text())))
+    if a.table:  # a saved run: its table, and its images again from the crops it left in --build
+        saved = json.loads(a.table.read_text())
+        print(table(saved))
+        for p in write_views(Frames(a.build), saved, a.build, a.images) if a.images else []:
+            print(f"# {p} ({p.stat().st_size // 1000} KB)")
         return 0
     import torch
 

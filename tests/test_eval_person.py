@@ -120,3 +120,14 @@ def test_weights_are_named(E):
     for bad in ("w.safetensors", "=w.safetensors", "name="):
         with pytest.raises(argparse.ArgumentTypeError):
             E.weights_arg(bad)
+
+
+def test_views_are_labelled_at_one_height_and_kept_small(E, shots, tmp_path):
+    from engine.images import load_image
+
+    col = E._labelled(shots.images[0], ["warp", "0.715 / 0.089"])
+    assert col.shape[0] == E.VIEW_HEIGHT + 36 and (col[:36] < 128).any()  # the label's text is drawn
+    noisy = np.random.default_rng(0).integers(0, 256, (400, 1600, 3), dtype=np.uint8)  # no JPEG shrinks it well
+    path = E.write_jpeg(noisy, tmp_path / "v" / "noisy.jpg")
+    assert path.stat().st_size <= E.JPEG_LIMIT
+    assert load_image(path).shape[1] / load_image(path).shape[0] == pytest.approx(4, rel=0.01)  # smaller, not cut
