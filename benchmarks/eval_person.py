@@ -424,6 +424,7 @@ def first_launch(labels: dict, views: Path | None = None) -> str:
                 shots.append((img, d))
         from training.metrics import ssim
 
+        print("\n".join(lines), flush=True)
         cols = [[_labelled(img, [f"photo {k + 1}", "(kept out)"])] for k, (img, _) in enumerate(shots[:2])]
         for label, (backend, path) in labels.items():
             eng = Engine(backend, device="cpu", weights=str(path) if path else None)
