@@ -8,8 +8,8 @@ checks, and starter weights for free.
 from __future__ import annotations
 
 import abc
+import contextlib
 import copy
-import functools
 from pathlib import Path
 from typing import ClassVar
 
@@ -63,17 +63,6 @@ def fold_batchnorm(net) -> int:
     return folded
 
 
-def _network_methods(net) -> list[str]:
-    """forward and every public method the network's own classes define (encode_sources, render, ...)."""
-    import inspect
-
-    import torch.nn as nn
-
-    own = {n for n, v in inspect.getmembers(type(net), inspect.isfunction)
-           if not n.startswith("_") and not hasattr(nn.Module, n)}
-    return sorted(own | {"forward"})
-
-
 def _bf16_weights(net) -> None:
     """Convolution and linear weights stored in bfloat16: autocast would round them to the same values on every
     call (8% of a cached render, measured); norms, embeddings and the rest stay float32."""
@@ -89,14 +78,13 @@ def _bf16_weights(net) -> None:
 
 
 def optimise_network(net, precision: str, device: str = "cpu"):
-    """The eval network as it runs at ``precision`` (engine.runtime.resolve_precision's value), in place.
+    """The eval network as it runs at ``precision`` (engine.runtime's resolved value), in place.
 
     "bf16" on the CPU: BatchNorm folded into the convolution before it, weights in channels-last layout (oneDNN's
-    fast convolution layout; images from numpy are channels-last already), convolution and linear weights in
-    bf16, and every call of the network (forward, encode_sources, render, ...) under bfloat16 autocast:
-    convolutions and matrix products in bf16, norms and the rest in float32. Anything else: the network
-    unchanged (fp32 gives exactly the float32 pictures). Callers turn outputs to float32 (``.float()``) before
-    they become pixels."""
+    fast convolution layout; images from numpy are channels-last already) and convolution and linear weights in
+    bf16; it is then called under ``running(precision)``'s bfloat16 autocast: convolutions and matrix products in
+    bf16, norms and the rest in float32. Anything else: the network unchanged (fp32 gives exactly the float32
+    pictures). Callers turn outputs to float32 (``.float()``) before they become pixels."""
     import torch
 
     if precision != "bf16" or not str(device).startswith("cpu"):
@@ -104,18 +92,53 @@ def optimise_network(net, precision: str, device: str = "cpu"):
     fold_batchnorm(net)
     net = net.to(memory_format=torch.channels_last)
     _bf16_weights(net)
-    for name in _network_methods(net):
-        method = getattr(net, name)
-
-        @functools.wraps(method)
-        def under_autocast(*args, _method=method, **kwargs):
-            with torch.autocast("cpu", dtype=torch.bfloat16):
-                return _method(*args, **kwargs)
-
-        # an instance attribute shadows the class's method, for the backends' own calls and nn.Module.__call__
-        object.__setattr__(net, name, under_autocast)
-    net.engine_precision = precision
     return net
+
+
+@contextlib.contextmanager
+def running(precision: str, device: str = "cpu"):
+    """Where a backend calls its network: inference mode, and bf16 autocast for a network optimised for "bf16"
+    on the CPU (its bf16 weights need it). Entered once per call into the network, around all its methods."""
+    import torch
+
+    with torch.inference_mode():
+        if precision == "bf16" and str(device).startswith("cpu"):
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                yield
+        else:
+            yield
+
+
+def render_timings(backend, nets: dict, budget_s: float = 3.0, rounds: int = 5) -> dict:
+    """ms of each network's cached render (``net.render`` from encoded sources) at ``backend``'s size and
+    device, on a standing person moved a little: {precision: min ms}. The networks take turns (A B A B) after
+    one untimed call each (oneDNN prepares its kernels on the first), so a busy machine weighs on all alike;
+    the minimum is what a quiet moment takes. At least two rounds, then until ``rounds`` or ``budget_s``."""
+    import time
+
+    from ..presets import fit_preset
+
+    h, w = backend.image_size
+    pose = fit_preset("standing", w, h)
+    target = pose.moved("r_wrist", *(pose.point("r_wrist") + (0.05 * w, -0.1 * h)))
+    img = np.random.default_rng(0).integers(0, 255, (h, w, 3), dtype=np.uint8)
+    src_img, src_pose = backend._image_tensor([img])[None], backend._pose_tensor([pose])[None]
+    tgt = backend._pose_tensor([target])
+    states, times = {}, {k: [] for k in nets}
+    for k, net in nets.items():
+        with running(k, backend.device):
+            states[k] = net.encode_sources(src_img, src_pose)
+            net.render(states[k], tgt)
+    start = time.perf_counter()
+    for i in range(rounds):
+        if i >= 2 and time.perf_counter() - start > budget_s:
+            break
+        for k, net in nets.items():
+            with running(k, backend.device):
+                t = time.perf_counter()
+                net.render(states[k], tgt)
+                times[k].append(1000 * (time.perf_counter() - t))
+    return {k: min(v) for k, v in times.items()}
 
 
 class NeuralBackend(Backend):
@@ -138,7 +161,8 @@ class NeuralBackend(Backend):
         from ..runtime import resolve_precision
 
         super().__init__(device, dtype or torch.float32)
-        self.precision = resolve_precision(precision, device)
+        self.requested_precision = precision
+        self.precision = resolve_precision(precision, device)  # until a network is loaded (see _adopt)
         if composite not in self.COMPOSITES:
             raise ValueError(f"composite must be one of {', '.join(self.COMPOSITES)}, not {composite!r}")
         self.composite = composite
@@ -185,20 +209,38 @@ class NeuralBackend(Backend):
         state = check_state_dict(net.state_dict(), tensors, path)
         net.load_state_dict(state)
         self.config = config
-        self.net = optimise_network(net.eval().to(self.device, self.dtype), self.precision, self.device)
+        self.net = self._adopt(net)
         data = meta.provenance.get("data", "unknown data")
         self._weights = WeightsInfo("file", meta.label or f"{Path(path).name} (trained on {data})", str(path), meta)
         return meta
 
     def use_network(self, net, label: str = "in-memory network"):
         """Use a network object directly (tests, the trainer's validation). A fast path works on a copy: the
-        caller's network keeps its layout, its BatchNorm and its methods."""
-        net = net.eval().to(self.device, self.dtype)
-        if self.precision != "fp32":
-            net = copy.deepcopy(net)
-        self.net = optimise_network(net, self.precision, self.device)
+        caller's network keeps its layout, its BatchNorm and its weights' dtype."""
         self.config = dict(getattr(net, "config", self.config))
+        self.net = self._adopt(net, copy_fast=True)
         self._weights = WeightsInfo("file", label)
+
+    def _adopt(self, net, copy_fast: bool = False):
+        """The eval network at this backend's precision, which is chosen here: "auto" on a CPU with bf16 keeps
+        bf16 only where this network's cached render measures faster in it (engine.runtime.network_precision,
+        measured once per machine, in the thread that loads the network: the app's worker, never its UI)."""
+        from ..runtime import network_precision
+
+        net = net.eval().to(self.device, self.dtype)
+        made = {}
+
+        def measure():
+            made["bf16"] = optimise_network(copy.deepcopy(net), "bf16", self.device)
+            t = render_timings(self, {"fp32": net, "bf16": made["bf16"]})
+            return t["fp32"], t["bf16"]
+
+        self.precision = network_precision(self.requested_precision, self.device, self.name, self.config, measure)
+        if self.precision == "bf16" and "bf16" in made:
+            return made["bf16"]
+        if self.precision != "fp32" and copy_fast:
+            net = copy.deepcopy(net)
+        return optimise_network(net, self.precision, self.device)
 
     # ----- tensors ----------------------------------------------------------------------------------------
     def _image_tensor(self, images: list):
@@ -212,6 +254,10 @@ class NeuralBackend(Backend):
 
         arr = np.stack([np.concatenate([p.xy, p.present[:, None].astype(np.float32)], 1) for p in poses])
         return torch.from_numpy(arr.astype(np.float32)).to(self.device, self.dtype)
+
+    def running(self):
+        """The context every call into the network goes under (see ``running``)."""
+        return running(self.precision, self.device)
 
     def _require_net(self):
         if self.net is None:
@@ -235,7 +281,7 @@ class NeuralBackend(Backend):
         mposes = [f.pose_to_model(p) for f, p in zip(frames, poses)]
         state = SourceState(list(images), list(poses), masks)
         extra = self.source_inputs(state, frames, mposes)
-        with torch.inference_mode():
+        with self.running():
             tensors = self.net.encode_sources(self._image_tensor(crops)[None], self._pose_tensor(mposes)[None], *extra)
         state.cache.update(frames=frames, crops=crops, model_poses=mposes, tensors=tensors)
         self.add_backdrop(state)
@@ -265,7 +311,7 @@ class NeuralBackend(Backend):
         self._require_net()
         frame = state.cache["frames"][0]
         t = self._pose_tensor([frame.pose_to_model(target)])
-        with torch.inference_mode():
+        with self.running():
             out = self.net.render(state.cache["tensors"], t)
         img = ((out[0].float().clamp(-1, 1) + 1) * 127.5 + 0.5).byte().permute(1, 2, 0).cpu().numpy()
         return img
