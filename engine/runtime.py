@@ -57,7 +57,7 @@ PRECISIONS = ("auto", "fp32", "bf16")
 PRECISION_ENV = "POSEEDITOR_PRECISION"       # auto | fp32 | bf16: what "auto" means for every entry point
 CPU_BF16_ENV = "POSEEDITOR_CPU_BF16"         # 1 | 0: overrides the CPU bf16 detection (tests)
 _BF16_FLAGS = ("amx_bf16", "avx512_bf16")
-APP_NAME = "PoseEditor"
+APP_NAME = "PoseEditor"                      # the per-user folders' name (the app's settings and weights too)
 
 
 @functools.lru_cache(maxsize=None)

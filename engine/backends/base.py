@@ -349,8 +349,6 @@ class NeuralBackend(Backend):
         return frame_for(pose, self.image_size)
 
     def encode_sources(self, images, poses, masks=None) -> SourceState:
-        import torch
-
         self._require_net()
         masks = self.check_sources(images, poses, masks)
         if not self.multi_shot:
@@ -385,8 +383,6 @@ class NeuralBackend(Backend):
 
     def render_crop(self, state: SourceState, target: Pose) -> np.ndarray:
         """The network's output at its own size, for the first reference's crop of ``target``."""
-        import torch
-
         self._require_net()
         frame = state.cache["frames"][0]
         t = self._pose_tensor([frame.pose_to_model(target)])
