@@ -150,12 +150,11 @@ def cpu_model() -> str:
 
 
 def precision_key(backend: str, config: dict) -> str:
-    """What a measured choice depends on: the network (backend, configuration), torch, the CPU and the threads
-    torch computes with (one thread and two do not gain alike)."""
+    """What a measured choice depends on: the network (backend, configuration), torch and the CPU."""
     import torch
 
     digest = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    return f"{backend} {digest} torch {torch.__version__} {torch.get_num_threads()} threads {cpu_model()}"
+    return f"{backend} {digest} torch {torch.__version__} {cpu_model()}"
 
 
 def _read_choices(path: Path) -> dict:

@@ -188,12 +188,19 @@ def running(precision: str, device: str = "cpu"):
             yield
 
 
-def render_timings(backend, nets: dict, budget_s: float = 3.0, rounds: int = 5) -> dict:
-    """ms of each network's cached render (``net.render`` from encoded sources) at ``backend``'s size and
-    device, on a standing person moved a little: {precision: min ms}. The networks take turns (A B A B) after
-    one untimed call each (oneDNN prepares its kernels on the first), so a busy machine weighs on all alike;
-    the minimum is what a quiet moment takes. At least two rounds, then until ``rounds`` or ``budget_s``."""
+def render_timings(backend, nets: dict, rounds: int = 5) -> dict:
+    """CPU ms of each network's cached render (``net.render`` from encoded sources) at ``backend``'s size and
+    device, on a standing person moved a little: {precision: min ms}.
+
+    Timed on one torch thread by that thread's own CPU time: then the whole computation runs in the calling
+    thread, and neither the neighbours' processes nor the app's other threads count. Wall-clock minima of five
+    interleaved renders, measured on this shared machine at load 12-17, put spgnet's starter anywhere from
+    0.82x to 1.42x at one thread and the five starters from 0.23x to 5.45x at two; a network's bf16 gain is a
+    property of its arithmetic, which one thread measures. The networks take turns (A B A B) after one untimed
+    call each (oneDNN prepares its kernels on the first)."""
     import time
+
+    import torch
 
     from ..presets import fit_preset
 
@@ -204,19 +211,21 @@ def render_timings(backend, nets: dict, budget_s: float = 3.0, rounds: int = 5) 
     src_img, src_pose = backend._image_tensor([img])[None], backend._pose_tensor([pose])[None]
     tgt = backend._pose_tensor([target])
     states, times = {}, {k: [] for k in nets}
-    for k, net in nets.items():
-        with running(k, backend.device):
-            states[k] = net.encode_sources(src_img, src_pose)
-            net.render(states[k], tgt)
-    start = time.perf_counter()
-    for i in range(rounds):
-        if i >= 2 and time.perf_counter() - start > budget_s:
-            break
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
         for k, net in nets.items():
             with running(k, backend.device):
-                t = time.perf_counter()
+                states[k] = net.encode_sources(src_img, src_pose)
                 net.render(states[k], tgt)
-                times[k].append(1000 * (time.perf_counter() - t))
+        for _ in range(rounds):
+            for k, net in nets.items():
+                with running(k, backend.device):
+                    t = time.thread_time()
+                    net.render(states[k], tgt)
+                    times[k].append(1000 * (time.thread_time() - t))
+    finally:
+        torch.set_num_threads(threads)
     return {k: min(v) for k, v in times.items()}
 
 
