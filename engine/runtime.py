@@ -61,15 +61,16 @@ APP_NAME = "PoseEditor"                      # the per-user folders' name (the a
 
 
 @functools.lru_cache(maxsize=None)
-def _cpuinfo_flags() -> frozenset:
+def _cpuinfo(field: str) -> str:
+    """The first ``field`` line of /proc/cpuinfo ("flags", "model name"), "" where there is none."""
     try:
         with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
             for line in f:
-                if line.startswith("flags"):
-                    return frozenset(line.split(":", 1)[1].split())
+                if line.startswith(field):
+                    return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return frozenset()
+    return ""
 
 
 def cpu_has_bf16() -> bool:
@@ -78,7 +79,7 @@ def cpu_has_bf16() -> bool:
     forced = os.environ.get(CPU_BF16_ENV, "").strip()
     if forced in ("0", "1"):
         return forced == "1"
-    flags = _cpuinfo_flags()
+    flags = frozenset(_cpuinfo("flags").split())
     if flags:
         return any(f in flags for f in _BF16_FLAGS)
     try:  # no /proc/cpuinfo (macOS, Windows): oneDNN's own check of the instruction set
@@ -135,18 +136,10 @@ def user_cache_dir() -> Path:
     return Path(os.environ.get(CACHE_ENV) or appdirs.user_cache_dir(APP_NAME))
 
 
-@functools.lru_cache(maxsize=None)
 def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
     import platform
 
-    return platform.processor() or platform.machine() or "unknown CPU"
+    return _cpuinfo("model name") or platform.processor() or platform.machine() or "unknown CPU"
 
 
 def precision_key(backend: str, config: dict) -> str:
