@@ -1,4 +1,4 @@
-"""fp32 and the CPU fast path (bf16 autocast, channels-last, folded BatchNorm) side by side, for every backend.
+"""fp32 and the CPU fast path (bf16 autocast, channels-last, folded BatchNorm, packed convolutions) side by side.
 
     python benchmarks/bench_precision.py [--threads 2] [--quick] [--extras]
 
@@ -7,15 +7,19 @@ weights: speed does not depend on them):
 - render: ``Engine.render`` from the cached sources (a drag: pose stream, decoder, compositing into the photo)
   on a 480x720 photo, p50 over a drag; "net" is the network's part of it (``backend.render_crop``). The fp32 and
   bf16 engines take turns on every pose of the drag, so the load of a shared machine weighs on both alike.
+- auto: what ``Engine(precision="auto")`` chose for that network on this machine (its own interleaved
+  micro-benchmark, engine.runtime.network_precision; measured afresh here, in a temporary cache folder).
 - train: ``training.bench.bench`` iterations/s of the backend's recipe (generator, discriminators, perceptual
   backbone) on procedural people, fp32 then the fast path.
-``--extras`` adds the other candidates measured for docs/speed.md (BatchNorm folding, thread counts, oneDNN
-implicit bf16). ``--quick`` leaves out the paper-size training steps (minutes).
+``--extras`` adds the other candidates measured for docs/speed.md (BatchNorm folding, packed convolutions,
+thread counts, oneDNN implicit bf16). ``--quick`` leaves out the paper-size training steps (minutes).
 """
 from __future__ import annotations
 
 import argparse
 import copy
+import os
+import tempfile
 import time
 
 import numpy as np
@@ -23,7 +27,7 @@ import torch
 
 from engine.presets import fit_preset
 from engine.registry import backend_class
-from engine.runtime import Engine, cpu_has_bf16
+from engine.runtime import CACHE_ENV, Engine, cpu_has_bf16, cpu_model
 
 from benchlib import drag, machine_line, pct  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
@@ -53,6 +57,25 @@ def engines(name: str, config: dict | None, precisions=("fp32", "bf16")) -> dict
             eng.backend.use_network(copy.deepcopy(net), "random weights")
         out[p] = eng
     return out
+
+
+def auto_choice(name: str, config: dict | None) -> str:
+    """The precision Engine's "auto" picks for the network, measured now (a temporary cache folder: no answer
+    kept from an earlier run, and the user's cache left alone)."""
+    old = os.environ.get(CACHE_ENV)
+    with tempfile.TemporaryDirectory() as d:
+        os.environ[CACHE_ENV] = d
+        try:
+            eng = Engine(name, "cpu", precision="auto")
+            if config is not None:
+                torch.manual_seed(0)
+                eng.backend.use_network(backend_class(name).build_network(config), "random weights")
+            return eng.precision
+        finally:
+            if old is None:
+                os.environ.pop(CACHE_ENV, None)
+            else:
+                os.environ[CACHE_ENV] = old
 
 
 def render_times(engs: dict, n: int, clock=time.perf_counter) -> dict:
@@ -99,7 +122,8 @@ def fmt_size(config: dict) -> str:
 
 def main_table(args) -> None:
     print(f"\n{'backend':9s} {'configuration':29s} | {'render fp32':>11s} {'bf16':>7s} {'ratio':>5s} | "
-          f"{'net fp32':>8s} {'bf16':>7s} {'ratio':>5s} | {'train it/s fp32':>15s} {'bf16':>6s} {'ratio':>5s}")
+          f"{'net fp32':>8s} {'bf16':>7s} {'ratio':>5s} {'auto':>4s} | {'train it/s fp32':>15s} {'bf16':>6s} "
+          f"{'ratio':>5s}")
     for name in filter(None, args.backends.split(",")):
         for label, config in (("cpu (starter)", None), paper_config(name)):
             cfg = config or starter_config(name)
@@ -107,7 +131,7 @@ def main_table(args) -> None:
             r = render_times(engines(name, config), args.drag_paper if paper else args.drag, args.clock)
             (f32, n32), (f16, n16) = r["fp32"], r["bf16"]
             line = (f"{name:9s} {label + ' ' + fmt_size(cfg):29s} | {f32:9.0f}ms {f16:5.0f}ms {f32 / f16:4.2f}x | "
-                    f"{n32:6.0f}ms {n16:5.0f}ms {n32 / n16:4.2f}x |")
+                    f"{n32:6.0f}ms {n16:5.0f}ms {n32 / n16:4.2f}x {auto_choice(name, config):>4s} |")
             if paper and args.quick:
                 line += f" {'(--quick)':>15s}"
             else:
@@ -118,23 +142,25 @@ def main_table(args) -> None:
 
 
 def extras(args) -> None:
-    """The other candidates: BatchNorm folding on/off under bf16, threads, oneDNN's implicit bf16."""
+    """The other candidates: BatchNorm folding and packed convolutions on/off under bf16, threads, oneDNN's
+    implicit bf16."""
     import engine.backends.base as base
     from engine.backends.attention import CONFIGS
 
-    print("\nBatchNorm folding (bf16 path, network render only, attention)")
-    for cname in ("cpu-256x128", "paper-256x256"):
-        engs = engines("attention", CONFIGS[cname])
-        fold = base.fold_batchnorm
-        base.fold_batchnorm = lambda net: 0
-        try:
-            engs["bf16 no-fold"] = engines("attention", CONFIGS[cname], ("bf16",))["bf16"]
-        finally:
-            base.fold_batchnorm = fold
-        del engs["fp32"]
-        r = render_times(engs, 4 if cname.startswith("paper") else 10, args.clock)
-        print(f"  {cname:14s} net folded {r['bf16'][1]:6.0f} ms, not folded {r['bf16 no-fold'][1]:6.0f} ms "
-              f"({r['bf16 no-fold'][1] / r['bf16'][1]:.2f}x)", flush=True)
+    for step, label in (("fold_batchnorm", "BatchNorm folding"), ("pack_convolutions", "packed convolutions")):
+        print(f"\n{label} (bf16 path, network render only, attention)")
+        for cname in ("cpu-256x128", "paper-256x256"):
+            engs = engines("attention", CONFIGS[cname])
+            real = getattr(base, step)
+            setattr(base, step, lambda net: 0)
+            try:
+                engs["bf16 without"] = engines("attention", CONFIGS[cname], ("bf16",))["bf16"]
+            finally:
+                setattr(base, step, real)
+            del engs["fp32"]
+            r = render_times(engs, 4 if cname.startswith("paper") else 10, args.clock)
+            print(f"  {cname:14s} net with {r['bf16'][1]:6.0f} ms, without {r['bf16 without'][1]:6.0f} ms "
+                  f"({r['bf16 without'][1] / r['bf16'][1]:.2f}x)", flush=True)
 
     print("\nThreads (attention cpu-256x128 and paper-256x256, network render)")
     for cname in ("cpu-256x128", "paper-256x256"):
@@ -188,7 +214,7 @@ def main(argv=None):
     args.clock = time.process_time if args.cpu_time else time.perf_counter
     torch.set_num_threads(args.threads)
     print(machine_line("precision benchmark: fp32 vs the CPU fast path", args.threads)
-          + f", CPU bf16 {'yes' if cpu_has_bf16() else 'no (bf16 falls back to fp32: ratios ~1)'}, "
+          + f", {cpu_model()}, CPU bf16 {'yes' if cpu_has_bf16() else 'no (bf16 falls back to fp32: ratios ~1)'}, "
           + ("CPU time" if args.cpu_time else "wall-clock"))
     if args.backends:
         main_table(args)

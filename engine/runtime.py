@@ -9,8 +9,12 @@ Not thread-safe by itself: the app owns one Engine inside its render worker thre
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import os
 import time
+from pathlib import Path
+from typing import Callable
 
 from . import registry
 from .errors import PoseEditorError
@@ -53,18 +57,20 @@ PRECISIONS = ("auto", "fp32", "bf16")
 PRECISION_ENV = "POSEEDITOR_PRECISION"       # auto | fp32 | bf16: what "auto" means for every entry point
 CPU_BF16_ENV = "POSEEDITOR_CPU_BF16"         # 1 | 0: overrides the CPU bf16 detection (tests)
 _BF16_FLAGS = ("amx_bf16", "avx512_bf16")
+APP_NAME = "PoseEditor"                      # the per-user folders' name (the app's settings and weights too)
 
 
 @functools.lru_cache(maxsize=None)
-def _cpuinfo_flags() -> frozenset:
+def _cpuinfo(field: str) -> str:
+    """The first ``field`` line of /proc/cpuinfo ("flags", "model name"), "" where there is none."""
     try:
         with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
             for line in f:
-                if line.startswith("flags"):
-                    return frozenset(line.split(":", 1)[1].split())
+                if line.startswith(field):
+                    return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return frozenset()
+    return ""
 
 
 def cpu_has_bf16() -> bool:
@@ -73,7 +79,7 @@ def cpu_has_bf16() -> bool:
     forced = os.environ.get(CPU_BF16_ENV, "").strip()
     if forced in ("0", "1"):
         return forced == "1"
-    flags = _cpuinfo_flags()
+    flags = frozenset(_cpuinfo("flags").split())
     if flags:
         return any(f in flags for f in _BF16_FLAGS)
     try:  # no /proc/cpuinfo (macOS, Windows): oneDNN's own check of the instruction set
@@ -84,27 +90,103 @@ def cpu_has_bf16() -> bool:
         return False
 
 
-def resolve_precision(requested: str | None = "auto", device: str = "cpu") -> str:
-    """The precision a network runs at: "fp32", "bf16" (CPU autocast) or "fp16" (CUDA half).
-
-    ``requested`` is auto | fp32 | bf16; "auto" (or None) takes ``POSEEDITOR_PRECISION`` when set, then picks
-    bf16 on a CPU that has it and fp32 on one that does not. bf16 asked of a CPU without it falls back to fp32
-    quietly (emulated bf16 is slower than fp32). CUDA keeps its half choice (``pick_dtype``) unless fp32 is asked.
-    """
+def requested_precision(requested: str | None = "auto") -> str:
+    """auto | fp32 | bf16 as asked: an explicit value wins, then ``POSEEDITOR_PRECISION``, else "auto"."""
     choice = (requested or "auto").strip().lower()
+    if choice not in PRECISIONS:
+        raise PoseEditorError(f"unknown precision '{requested}' (use {', '.join(PRECISIONS)})")
     if choice == "auto":
         choice = (os.environ.get(PRECISION_ENV) or "auto").strip().lower()
         if choice not in PRECISIONS:
             raise PoseEditorError(f"{PRECISION_ENV}={choice!r} is not one of {', '.join(PRECISIONS)}")
-    elif choice == "fp16":  # a value this function returned before (a backend built by the Engine)
-        return "fp16" if str(device).startswith("cuda") else "fp32"
-    elif choice not in PRECISIONS:
-        raise PoseEditorError(f"unknown precision '{requested}' (use {', '.join(PRECISIONS)})")
+    return choice
+
+
+def resolve_precision(requested: str | None = "auto", device: str = "cpu") -> str:
+    """The precision the device offers: "fp32", "bf16" (CPU autocast) or "fp16" (CUDA half).
+
+    ``requested`` is auto | fp32 | bf16 (see requested_precision); "auto" picks bf16 on a CPU that has it and
+    fp32 on one that does not. bf16 asked of a CPU without it falls back to fp32 quietly (emulated bf16 is slower
+    than fp32). CUDA keeps its half choice (``pick_dtype``) unless fp32 is asked. Training runs at this value;
+    a network loaded for rendering with "auto" goes on to ``network_precision``.
+    """
+    choice = requested_precision(requested)
     if choice == "fp32":
         return "fp32"
     if str(device).startswith("cuda"):
         return "fp16"
     return "bf16" if cpu_has_bf16() else "fp32"
+
+
+# ----- the per-network choice of "auto" ------------------------------------------------------------------------
+# bf16 is kept for a network only when its cached render is at least this much faster than fp32: below it the
+# pictures lose precision for a gain inside a busy machine's noise.
+BF16_MIN_GAIN = 1.10
+PRECISION_CACHE = "precision.json"
+
+
+CACHE_ENV = "POSEEDITOR_CACHE_DIR"          # a folder instead of the user's cache folder (the tests use one)
+
+
+def user_cache_dir() -> Path:
+    """The user's cache folder (appdirs: ``$XDG_CACHE_HOME/PoseEditor`` on Linux), for what the engine measures
+    once per machine; ``POSEEDITOR_CACHE_DIR`` names another. Not made here: only a write makes it."""
+    import appdirs
+
+    return Path(os.environ.get(CACHE_ENV) or appdirs.user_cache_dir(APP_NAME))
+
+
+def cpu_model() -> str:
+    import platform
+
+    return _cpuinfo("model name") or platform.processor() or platform.machine() or "unknown CPU"
+
+
+def precision_key(backend: str, config: dict) -> str:
+    """What a measured choice depends on: the network (backend, configuration), torch and the CPU."""
+    import torch
+
+    digest = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return f"{backend} {digest} torch {torch.__version__} {cpu_model()}"
+
+
+def _read_choices(path: Path) -> dict:
+    from .fileio import read_bounded
+
+    try:
+        data = json.loads(read_bounded(path, what="precision cache"))
+    except (PoseEditorError, ValueError):  # missing or damaged: measured again and rewritten
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def network_precision(requested: str | None, device: str, backend: str, config: dict,
+                      measure: Callable[[], tuple[float, float]]) -> str:
+    """The precision a loaded network renders at: ``resolve_precision``, except that "auto" on a CPU with bf16
+    keeps bf16 only for a network whose cached render ``measure()`` -> (fp32 ms, bf16 ms) finds at least
+    BF16_MIN_GAIN faster. The answer is kept in the user cache folder under ``precision_key``, so a network is
+    measured once per machine; an explicit precision or ``POSEEDITOR_PRECISION`` is never measured."""
+    resolved = resolve_precision(requested, device)
+    if resolved != "bf16" or requested_precision(requested) != "auto":
+        return resolved
+    path = user_cache_dir() / PRECISION_CACHE
+    key = precision_key(backend, config)
+    entry = _read_choices(path).get(key)
+    if isinstance(entry, dict) and entry.get("precision") in ("fp32", "bf16"):
+        return entry["precision"]
+    fp32_ms, bf16_ms = measure()
+    choice = "bf16" if fp32_ms >= BF16_MIN_GAIN * bf16_ms else "fp32"
+    try:
+        from .fileio import atomic_write_text
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        choices = _read_choices(path)  # again: another process may have added its own since
+        choices[key] = {"precision": choice, "fp32_ms": round(fp32_ms, 2), "bf16_ms": round(bf16_ms, 2),
+                        "measured": time.strftime("%Y-%m-%d %H:%M")}
+        atomic_write_text(path, json.dumps(choices, indent=1, sort_keys=True) + "\n", "precision cache")
+    except (OSError, PoseEditorError):
+        pass  # a read-only home: the choice holds for this session and is measured again next time
+    return choice
 
 
 def describe(device: str, precision: str | None) -> str:
@@ -129,8 +211,10 @@ class Engine:
     def set_backend(self, name: str, weights=None) -> None:
         cls = registry.backend_class(name)
         if cls.needs_weights:
-            dtype = pick_dtype(self.device, self.half, self.precision)
-            backend = cls(device=self.device, dtype=dtype, precision=self.precision)
+            dtype = pick_dtype(self.device, self.half, self._offered)
+            # the backend resolves the request itself: "auto" is then chosen per network as it loads
+            request = "fp32" if self._offered == "fp32" else self.requested_precision
+            backend = cls(device=self.device, dtype=dtype, precision=request)
         else:
             dtype = None
             backend = cls(device=self.device, dtype=dtype)
@@ -146,9 +230,15 @@ class Engine:
 
     def _choose(self, device: str) -> None:
         self.device = pick_device(device)
-        self.precision = resolve_precision(self.requested_precision, self.device)
-        if self.precision == "fp16" and self.half == "off":
-            self.precision = "fp32"
+        self._offered = resolve_precision(self.requested_precision, self.device)
+        if self._offered == "fp16" and self.half == "off":
+            self._offered = "fp32"
+
+    @property
+    def precision(self) -> str:
+        """What the networks run at: the neural backend's choice for its network (see network_precision), else
+        what the device offers."""
+        return getattr(self.backend, "precision", None) or self._offered
 
     def _rebuild(self, device: str, precision: str) -> None:
         """The same backend and weights file on another device or precision (sources re-encoded on next use)."""
@@ -162,7 +252,7 @@ class Engine:
         self._rebuild(device, self.requested_precision)
 
     def set_precision(self, precision: str) -> None:
-        """auto | fp32 | bf16 (see resolve_precision)."""
+        """auto | fp32 | bf16 (see requested_precision)."""
         self._rebuild(self.device, precision)
 
     def describe(self) -> str:

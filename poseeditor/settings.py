@@ -13,7 +13,8 @@ from pathlib import Path
 import appdirs
 from PySide6.QtCore import QByteArray, QSettings
 
-APP_NAME = "PoseEditor"
+from engine.runtime import APP_NAME  # the per-user folders' one name
+
 MAX_RECENT = 10
 
 

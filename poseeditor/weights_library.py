@@ -25,10 +25,10 @@ from pathlib import Path
 import appdirs
 
 from engine.errors import PoseEditorError, WeightsError
+from engine.runtime import APP_NAME  # the per-user folders' one name
 from engine.weights import META_KEY, WeightsMeta, read_meta
 from training.protocol import unique_path  # noqa: F401  (one numbering rule for the app and the CLI)
 
-APP_NAME = "PoseEditor"  # as poseeditor/settings.py (which imports Qt, so it is not imported here)
 SUFFIX = ".safetensors"
 # files the engine never loads but the training package's importer converts (PyTorch, Keras)
 FOREIGN_SUFFIXES = {".pth", ".pt", ".ckpt", ".bin", ".tar", ".h5", ".hdf5", ".keras"}

@@ -10,6 +10,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.pop("QT_QPA_PLATFORM_PLUGIN_PATH", None)
 # hypothesis keeps its example database in the system's temporary folder, not in the repository (.hypothesis)
 os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", os.path.join(tempfile.gettempdir(), "poseeditor-hypothesis"))
+# the engine's once-per-machine measurements (engine.runtime.user_cache_dir) likewise, not in the user's cache
+os.environ.setdefault("POSEEDITOR_CACHE_DIR", os.path.join(tempfile.gettempdir(), "poseeditor-test-cache"))
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("POSEEDITOR_SHARED_DATA", ROOT.parent / "shared" / "data"))

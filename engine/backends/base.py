@@ -8,6 +8,7 @@ checks, and starter weights for free.
 from __future__ import annotations
 
 import abc
+import contextlib
 import copy
 import functools
 from pathlib import Path
@@ -63,17 +64,6 @@ def fold_batchnorm(net) -> int:
     return folded
 
 
-def _network_methods(net) -> list[str]:
-    """forward and every public method the network's own classes define (encode_sources, render, ...)."""
-    import inspect
-
-    import torch.nn as nn
-
-    own = {n for n, v in inspect.getmembers(type(net), inspect.isfunction)
-           if not n.startswith("_") and not hasattr(nn.Module, n)}
-    return sorted(own | {"forward"})
-
-
 def _bf16_weights(net) -> None:
     """Convolution and linear weights stored in bfloat16: autocast would round them to the same values on every
     call (8% of a cached render, measured); norms, embeddings and the rest stay float32."""
@@ -88,15 +78,90 @@ def _bf16_weights(net) -> None:
                     p.data = p.data.to(torch.bfloat16)
 
 
+@functools.lru_cache(maxsize=None)
+def _packed_classes() -> dict:
+    """Convolutions that run on weights reordered once into oneDNN's blocked layout, with the activation after
+    them applied by the same call. An eager bf16 convolution reorders its weights on every call (a paper-size
+    attention render: 816 -> 749 ms with both, the same pixels); made here, not at import: torch loads lazily."""
+    import torch
+    import torch.nn as nn
+
+    mkldnn = torch.ops.mkldnn
+
+    class PackedConv2d(nn.Conv2d):
+        def forward(self, x):
+            x = x.to(torch.bfloat16).contiguous(memory_format=torch.channels_last)  # what autocast would pass
+            return mkldnn._convolution_pointwise(x, self.packed, self.bias, self.padding, self.stride,
+                                                 self.dilation, self.groups, *self.post)
+
+    class PackedConvTranspose2d(nn.ConvTranspose2d):
+        def forward(self, x, output_size=None):
+            if output_size is not None:  # an output size chosen per call: the plain path
+                return _activation(super().forward(x, output_size), self.post)
+            x = x.to(torch.bfloat16).contiguous(memory_format=torch.channels_last)
+            return mkldnn._convolution_transpose_pointwise(x, self.packed, self.bias, self.padding,
+                                                           self.output_padding, self.stride, self.dilation,
+                                                           self.groups, *self.post)
+
+    return {nn.Conv2d: PackedConv2d, nn.ConvTranspose2d: PackedConvTranspose2d}
+
+
+def _activation(x, post):
+    import torch.nn.functional as F
+
+    attr, scalars, _ = post
+    return F.relu(x) if attr == "relu" else F.leaky_relu(x, scalars[0]) if attr == "leaky_relu" else x
+
+
+def pack_convolutions(net) -> int:
+    """Every plain bf16 convolution of an eval network made a packed one (``_packed_classes``), in place, and a
+    ReLU or LeakyReLU that follows it in an nn.Sequential (past folded BatchNorms) done by it; returns how many.
+    The modules keep their class's attributes and their weight and bias, for code that reads them."""
+    import torch
+    import torch.nn as nn
+    from torch.nn.utils import parametrize
+
+    classes = _packed_classes()
+    mkldnn = torch.ops.mkldnn
+    packed = 0
+    for parent in list(net.modules()):
+        names = list(parent._modules)
+        for i, name in enumerate(names):
+            conv = parent._modules[name]
+            if (type(conv) not in classes or conv.padding_mode != "zeros" or isinstance(conv.padding, str)
+                    or conv.weight.dtype != torch.bfloat16 or parametrize.is_parametrized(conv)
+                    or conv._forward_pre_hooks):  # a hook that remakes the weight per call (old spectral_norm)
+                continue
+            post = ("none", [], "")
+            if isinstance(parent, nn.Sequential):
+                after = [n for n in names[i + 1:] if type(parent._modules[n]) is not nn.Identity][:1]
+                act = parent._modules[after[0]] if after else None
+                if type(act) is nn.ReLU:
+                    post = ("relu", [], "")
+                elif type(act) is nn.LeakyReLU:
+                    post = ("leaky_relu", [act.negative_slope], "")
+                if post[0] != "none":
+                    parent._modules[after[0]] = nn.Identity()
+            args = [list(conv.padding), list(conv.stride), list(conv.dilation), conv.groups]
+            if type(conv) is nn.ConvTranspose2d:
+                args.insert(1, list(conv.output_padding))
+                conv.packed = mkldnn._reorder_convolution_transpose_weight(conv.weight.detach(), *args)
+            else:
+                conv.packed = mkldnn._reorder_convolution_weight(conv.weight.detach(), *args)
+            conv.post = post
+            conv.__class__ = classes[type(conv)]
+            packed += 1
+    return packed
+
+
 def optimise_network(net, precision: str, device: str = "cpu"):
-    """The eval network as it runs at ``precision`` (engine.runtime.resolve_precision's value), in place.
+    """The eval network as it runs at ``precision`` (engine.runtime's resolved value), in place.
 
     "bf16" on the CPU: BatchNorm folded into the convolution before it, weights in channels-last layout (oneDNN's
     fast convolution layout; images from numpy are channels-last already), convolution and linear weights in
-    bf16, and every call of the network (forward, encode_sources, render, ...) under bfloat16 autocast:
-    convolutions and matrix products in bf16, norms and the rest in float32. Anything else: the network
-    unchanged (fp32 gives exactly the float32 pictures). Callers turn outputs to float32 (``.float()``) before
-    they become pixels."""
+    bf16, convolutions packed with their activation (``pack_convolutions``); it is then called under ``running(precision)``'s bfloat16 autocast: convolutions and matrix products in
+    bf16, norms and the rest in float32. Anything else: the network unchanged (fp32 gives exactly the float32
+    pictures). Callers turn outputs to float32 (``.float()``) before they become pixels."""
     import torch
 
     if precision != "bf16" or not str(device).startswith("cpu"):
@@ -104,18 +169,64 @@ def optimise_network(net, precision: str, device: str = "cpu"):
     fold_batchnorm(net)
     net = net.to(memory_format=torch.channels_last)
     _bf16_weights(net)
-    for name in _network_methods(net):
-        method = getattr(net, name)
-
-        @functools.wraps(method)
-        def under_autocast(*args, _method=method, **kwargs):
-            with torch.autocast("cpu", dtype=torch.bfloat16):
-                return _method(*args, **kwargs)
-
-        # an instance attribute shadows the class's method, for the backends' own calls and nn.Module.__call__
-        object.__setattr__(net, name, under_autocast)
-    net.engine_precision = precision
+    if torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        pack_convolutions(net)
     return net
+
+
+@contextlib.contextmanager
+def running(precision: str, device: str = "cpu"):
+    """Where a backend calls its network: inference mode, and bf16 autocast for a network optimised for "bf16"
+    on the CPU (its bf16 weights need it). Entered once per call into the network, around all its methods."""
+    import torch
+
+    with torch.inference_mode():
+        if precision == "bf16" and str(device).startswith("cpu"):
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                yield
+        else:
+            yield
+
+
+def render_timings(backend, nets: dict, rounds: int = 5) -> dict:
+    """CPU ms of each network's cached render (``net.render`` from encoded sources) at ``backend``'s size and
+    device, on a standing person moved a little: {precision: min ms}.
+
+    Timed on one torch thread by that thread's own CPU time: then the whole computation runs in the calling
+    thread, and neither the neighbours' processes nor the app's other threads count. Wall-clock minima of five
+    interleaved renders, measured on this shared machine at load 12-17, put spgnet's starter anywhere from
+    0.82x to 1.42x at one thread and the five starters from 0.23x to 5.45x at two; a network's bf16 gain is a
+    property of its arithmetic, which one thread measures. The networks take turns (A B A B) after one untimed
+    call each (oneDNN prepares its kernels on the first)."""
+    import time
+
+    import torch
+
+    from ..presets import fit_preset
+
+    h, w = backend.image_size
+    pose = fit_preset("standing", w, h)
+    target = pose.moved("r_wrist", *(pose.point("r_wrist") + (0.05 * w, -0.1 * h)))
+    img = np.random.default_rng(0).integers(0, 255, (h, w, 3), dtype=np.uint8)
+    src_img, src_pose = backend._image_tensor([img])[None], backend._pose_tensor([pose])[None]
+    tgt = backend._pose_tensor([target])
+    states, times = {}, {k: [] for k in nets}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for k, net in nets.items():
+            with running(k, backend.device):
+                states[k] = net.encode_sources(src_img, src_pose)
+                net.render(states[k], tgt)
+        for _ in range(rounds):
+            for k, net in nets.items():
+                with running(k, backend.device):
+                    t = time.thread_time()
+                    net.render(states[k], tgt)
+                    times[k].append(1000 * (time.thread_time() - t))
+    finally:
+        torch.set_num_threads(threads)
+    return {k: min(v) for k, v in times.items()}
 
 
 class NeuralBackend(Backend):
@@ -138,7 +249,8 @@ class NeuralBackend(Backend):
         from ..runtime import resolve_precision
 
         super().__init__(device, dtype or torch.float32)
-        self.precision = resolve_precision(precision, device)
+        self.requested_precision = precision
+        self.precision = resolve_precision(precision, device)  # until a network is loaded (see _adopt)
         if composite not in self.COMPOSITES:
             raise ValueError(f"composite must be one of {', '.join(self.COMPOSITES)}, not {composite!r}")
         self.composite = composite
@@ -185,20 +297,38 @@ class NeuralBackend(Backend):
         state = check_state_dict(net.state_dict(), tensors, path)
         net.load_state_dict(state)
         self.config = config
-        self.net = optimise_network(net.eval().to(self.device, self.dtype), self.precision, self.device)
+        self.net = self._adopt(net)
         data = meta.provenance.get("data", "unknown data")
         self._weights = WeightsInfo("file", meta.label or f"{Path(path).name} (trained on {data})", str(path), meta)
         return meta
 
     def use_network(self, net, label: str = "in-memory network"):
         """Use a network object directly (tests, the trainer's validation). A fast path works on a copy: the
-        caller's network keeps its layout, its BatchNorm and its methods."""
-        net = net.eval().to(self.device, self.dtype)
-        if self.precision != "fp32":
-            net = copy.deepcopy(net)
-        self.net = optimise_network(net, self.precision, self.device)
+        caller's network keeps its layout, its BatchNorm and its weights' dtype."""
         self.config = dict(getattr(net, "config", self.config))
+        self.net = self._adopt(net, copy_fast=True)
         self._weights = WeightsInfo("file", label)
+
+    def _adopt(self, net, copy_fast: bool = False):
+        """The eval network at this backend's precision, which is chosen here: "auto" on a CPU with bf16 keeps
+        bf16 only where this network's cached render measures faster in it (engine.runtime.network_precision,
+        measured once per machine, in the thread that loads the network: the app's worker, never its UI)."""
+        from ..runtime import network_precision
+
+        net = net.eval().to(self.device, self.dtype)
+        made = {}
+
+        def measure():
+            made["bf16"] = optimise_network(copy.deepcopy(net), "bf16", self.device)
+            t = render_timings(self, {"fp32": net, "bf16": made["bf16"]})
+            return t["fp32"], t["bf16"]
+
+        self.precision = network_precision(self.requested_precision, self.device, self.name, self.config, measure)
+        if self.precision == "bf16" and "bf16" in made:
+            return made["bf16"]
+        if self.precision != "fp32" and copy_fast:
+            net = copy.deepcopy(net)
+        return optimise_network(net, self.precision, self.device)
 
     # ----- tensors ----------------------------------------------------------------------------------------
     def _image_tensor(self, images: list):
@@ -213,6 +343,10 @@ class NeuralBackend(Backend):
         arr = np.stack([np.concatenate([p.xy, p.present[:, None].astype(np.float32)], 1) for p in poses])
         return torch.from_numpy(arr.astype(np.float32)).to(self.device, self.dtype)
 
+    def running(self):
+        """The context every call into the network goes under (see ``running``)."""
+        return running(self.precision, self.device)
+
     def _require_net(self):
         if self.net is None:
             raise WeightsError(self._weights.label)
@@ -224,8 +358,6 @@ class NeuralBackend(Backend):
         return frame_for(pose, self.image_size)
 
     def encode_sources(self, images, poses, masks=None) -> SourceState:
-        import torch
-
         self._require_net()
         masks = self.check_sources(images, poses, masks)
         if not self.multi_shot:
@@ -235,7 +367,7 @@ class NeuralBackend(Backend):
         mposes = [f.pose_to_model(p) for f, p in zip(frames, poses)]
         state = SourceState(list(images), list(poses), masks)
         extra = self.source_inputs(state, frames, mposes)
-        with torch.inference_mode():
+        with self.running():
             tensors = self.net.encode_sources(self._image_tensor(crops)[None], self._pose_tensor(mposes)[None], *extra)
         state.cache.update(frames=frames, crops=crops, model_poses=mposes, tensors=tensors)
         self.add_backdrop(state)
@@ -260,12 +392,10 @@ class NeuralBackend(Backend):
 
     def render_crop(self, state: SourceState, target: Pose) -> np.ndarray:
         """The network's output at its own size, for the first reference's crop of ``target``."""
-        import torch
-
         self._require_net()
         frame = state.cache["frames"][0]
         t = self._pose_tensor([frame.pose_to_model(target)])
-        with torch.inference_mode():
+        with self.running():
             out = self.net.render(state.cache["tensors"], t)
         img = ((out[0].float().clamp(-1, 1) + 1) * 127.5 + 0.5).byte().permute(1, 2, 0).cpu().numpy()
         return img

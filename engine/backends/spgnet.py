@@ -442,7 +442,7 @@ class SpgnetBackend(NeuralBackend):
     def render_crop(self, state: SourceState, target) -> np.ndarray:
         self._require_net()
         t = self._pose_tensor([state.cache["frames"][0].pose_to_model(target)])
-        with torch.inference_mode():
+        with self.running():
             out, logits = self.net.render_all(state.cache["tensors"], t)
         self.last_parsing = self.net.engine_labels(logits[0].argmax(0)).to(torch.uint8).cpu().numpy()
         self._parsing_memo = (id(state), target.copy(), self.last_parsing)
@@ -455,7 +455,7 @@ class SpgnetBackend(NeuralBackend):
             return memo[2]
         self._require_net()
         t = self._pose_tensor([state.cache["frames"][0].pose_to_model(target)])
-        with torch.inference_mode():
+        with self.running():
             logits = self.net.predict_parsing(state.cache["tensors"], t)
         labels = self.net.engine_labels(logits[0].argmax(0)).to(torch.uint8).cpu().numpy()
         self._parsing_memo = (id(state), target.copy(), labels)

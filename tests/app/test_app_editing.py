@@ -274,10 +274,11 @@ def test_every_registered_backend_is_listed_and_switchable(qtbot, win, photos):
     qtbot.waitUntil(lambda: win.backend_info["name"] == target, timeout=30000)
     res = wait_idle_result(qtbot, win, timeout=60000)
     assert res.chosen == target
-    # the panel says what the network computes in: the engine's own resolution of auto/env/CPU flags
-    from engine.runtime import describe, resolve_precision
+    # the panel says what the network computes in: the engine's own choice for this network (auto/env/CPU flags,
+    # the measured choice the app's engine left in the cache)
+    from engine.runtime import Engine
 
-    runs_on = describe("cpu", resolve_precision("auto", "cpu"))
+    runs_on = Engine(target, "cpu").describe()
     assert panel.runs_on.text() == (runs_on if win.backend_info["needs_weights"] else "CPU")
     if not win.backend_info["ready"]:
         assert res.backend == "warp" and "no weights" in res.note

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from engine.backends.base import fold_batchnorm
-from engine.runtime import Engine, cpu_has_bf16, resolve_precision
+from engine.runtime import BF16_MIN_GAIN, PRECISION_CACHE, Engine, cpu_has_bf16, precision_key, resolve_precision
 
 from tests.conftest import shared
 
@@ -24,6 +24,18 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 def _clean_env(monkeypatch):
     monkeypatch.delenv("POSEEDITOR_PRECISION", raising=False)
     monkeypatch.delenv("POSEEDITOR_CPU_BF16", raising=False)
+
+
+@pytest.fixture
+def cache(monkeypatch, tmp_path):
+    """An empty user cache folder and a CPU with bf16: "auto" measures each network it loads there."""
+    monkeypatch.setenv("POSEEDITOR_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("POSEEDITOR_CPU_BF16", "1")
+    return tmp_path / "cache" / PRECISION_CACHE
+
+
+def bf16_weights(net) -> bool:
+    return any(p.dtype == torch.bfloat16 for p in net.parameters())
 
 
 @pytest.fixture(scope="module")
@@ -83,8 +95,7 @@ def test_env_fp32_is_exactly_the_float32_engine(monkeypatch, synth_photo):
     eng = Engine("attention", "cpu")
     assert eng.precision == "fp32" and eng.describe() == "CPU \u00b7 fp32"
     net = eng.backend.net
-    assert "render" not in vars(net) and not hasattr(net, "engine_precision")
-    assert all(p.is_contiguous() for p in net.parameters())
+    assert all(p.dtype == torch.float32 and p.is_contiguous() for p in net.parameters())
     assert any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())
     plain = backend_class("attention")(device="cpu")  # the float32 path as it was
     target = raised_arm(pose)
@@ -98,7 +109,7 @@ def test_a_cpu_without_bf16_falls_back_to_fp32_quietly(monkeypatch, synth_photo,
     assert resolve_precision("auto", "cpu") == "fp32" and resolve_precision("bf16", "cpu") == "fp32"
     eng = Engine("pnr", "cpu")
     assert eng.precision == "fp32" and eng.describe() == "CPU \u00b7 fp32"
-    assert "render" not in vars(eng.backend.net)
+    assert all(p.dtype == torch.float32 for p in eng.backend.net.parameters())
     img, pose = synth_photo
     eng.set_sources([img], [pose])
     assert eng.render(raised_arm(pose)).dtype == np.uint8
@@ -176,3 +187,76 @@ def test_render_command_line_takes_precision(tmp_path, synth_photo, monkeypatch)
                      "--backend", "attention", "--precision", p, "-o", str(outs[p])]) == 0
     a, b = load_image(outs["fp32"]), load_image(outs["bf16"])
     assert a.shape == img.shape and 35.0 <= psnr(a, b) < 100.0
+
+
+def test_auto_measures_each_network_once_and_keeps_the_answer(cache, synth_photo):
+    import json
+
+    eng = Engine("attention", "cpu")
+    choices = json.loads(cache.read_text())
+    [(key, entry)] = choices.items()
+    assert key == precision_key("attention", eng.backend.config)
+    assert entry["fp32_ms"] > 0 and entry["bf16_ms"] > 0
+    assert entry["precision"] == ("bf16" if entry["fp32_ms"] >= BF16_MIN_GAIN * entry["bf16_ms"] else "fp32")
+    assert eng.precision == entry["precision"] and eng.describe() == f"CPU \u00b7 {entry['precision']}"
+    assert bf16_weights(eng.backend.net) == (entry["precision"] == "bf16")
+    # the next engine reads the answer instead of measuring: turned round in the file, it is followed
+    other = "fp32" if entry["precision"] == "bf16" else "bf16"
+    entry["precision"] = other
+    cache.write_text(json.dumps(choices))
+    again = Engine("attention", "cpu")
+    assert again.precision == other and bf16_weights(again.backend.net) == (other == "bf16")
+    assert json.loads(cache.read_text()) == choices
+    img, pose = synth_photo
+    again.set_sources([img], [pose])
+    assert again.render(raised_arm(pose)).shape == img.shape
+    # another network is measured for itself; a damaged file is measured again and rewritten
+    Engine("pnr", "cpu")
+    assert len(json.loads(cache.read_text())) == 2
+    cache.write_text("{not json")
+    assert Engine("pnr", "cpu").precision in ("fp32", "bf16")
+    assert len(json.loads(cache.read_text())) == 1
+
+
+@pytest.mark.parametrize("forced", ["fp32", "bf16"])
+def test_a_forced_precision_wins_and_is_never_measured(cache, monkeypatch, forced):
+    import json
+
+    for how in ("argument", "environment"):
+        if how == "environment":
+            monkeypatch.setenv("POSEEDITOR_PRECISION", forced)
+        eng = Engine("pnr", "cpu", precision=forced if how == "argument" else "auto")
+        assert eng.precision == forced and bf16_weights(eng.backend.net) == (forced == "bf16")
+        assert not cache.exists()
+    # with a measured answer on file that says the other thing, the forced value still wins
+    monkeypatch.delenv("POSEEDITOR_PRECISION")
+    measured = Engine("pnr", "cpu")
+    choices = json.loads(cache.read_text())
+    for entry in choices.values():
+        entry["precision"] = "bf16" if forced == "fp32" else "fp32"
+    cache.write_text(json.dumps(choices))
+    assert Engine("pnr", "cpu").precision != forced
+    assert Engine("pnr", "cpu", precision=forced).precision == forced
+    monkeypatch.setenv("POSEEDITOR_PRECISION", forced)
+    assert Engine("pnr", "cpu").precision == forced
+    assert measured.backend.requested_precision == "auto"
+
+
+def test_a_cpu_without_bf16_is_never_measured(cache, monkeypatch):
+    monkeypatch.setenv("POSEEDITOR_CPU_BF16", "0")
+    eng = Engine("attention", "cpu")
+    assert eng.precision == "fp32" and not bf16_weights(eng.backend.net) and not cache.exists()
+
+
+def test_use_network_leaves_the_callers_network_as_it_was():
+    """The fast path works on a copy, and the autocast is the backend's (around its calls), not the network's:
+    the caller's network keeps float32 weights, its BatchNorm and its plain methods."""
+    from engine.backends.attention import CONFIGS, AttentionBackend, AttentionNet
+
+    torch.manual_seed(0)
+    net = AttentionNet(dict(CONFIGS["cpu-small"], width=0.125))
+    b = AttentionBackend(device="cpu", precision="bf16", load_starter=False)
+    b.use_network(net)
+    assert b.precision == "bf16" and bf16_weights(b.net) and b.net is not net
+    assert not bf16_weights(net) and any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())
+    assert not vars(net).keys() & {"render", "encode_sources", "forward"}
