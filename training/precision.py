@@ -26,6 +26,28 @@ def channels_last(recipe) -> None:
             value.to(memory_format=torch.channels_last)
 
 
+@contextmanager
+def _fresh_casts_after_steps(optimizers: dict):
+    """Autocast keeps one low-precision copy of each weight for the whole region; an optimiser step inside the
+    region changes the weight, so the copy is dropped after every step (a later forward of that network, e.g. a
+    discriminator used again for the generator's loss, must not see its weights from before the step)."""
+    def wrap(opt, original):
+        def stepped(*a, **k):
+            try:
+                return original(*a, **k)
+            finally:
+                torch.clear_autocast_cache()
+        return stepped
+
+    for opt in optimizers.values():
+        opt.step = wrap(opt, opt.step)
+    try:
+        yield
+    finally:
+        for opt in optimizers.values():
+            opt.__dict__.pop("step", None)
+
+
 class Amp:
     """Mixed precision around a recipe's train_step, without the recipe having to know.
 
@@ -80,7 +102,8 @@ class Amp:
             return
         with torch.autocast(self.device_type, dtype=self.dtype):
             if self.scaler is None:
-                yield
+                with _fresh_casts_after_steps(optimizers):
+                    yield
                 return
             scaler = self.scaler
             orig_backward = torch.Tensor.backward
