@@ -386,10 +386,13 @@ def arm_reads_raised(detector, render: np.ndarray, source: Pose, target: Pose, s
                found.point(f"{s}_wrist")[1] < found.point(f"{s}_shoulder")[1] for s in "rl")
 
 
-# Not held today, measured and left out: synth-back (the render shows the arm raised cleanly; BlazePose still
-# puts that wrist at the hip on a back view); synth-small-people (the detected forearm of an 80 px person is
-# half the real one, so the hand's region misses the fingers, which stay at the hip and are read as the wrist)
-RAISE_READ = tuple(k for k in FULL_BODY if k not in ("synth-back", "synth-small-people"))
+# Not held today, measured and left out: synth-back. The expectation is fair (BlazePose reads the arm raised in
+# the true picture of that person, drawn raised by training.synth), the render is not: the detected shoulder
+# and elbow are ~10 px off on this back view, and engine.parsing's arm reach (0.09 of the torso size from the
+# bone) is narrower than this person's sleeve, so the sleeve's outer strip stays with the torso and the raised
+# upper arm is a thin piece. BlazePose then reads no right wrist at all. (Back views are hard for it in any
+# case: of eight procedural back views drawn with the arm raised it reads two.)
+RAISE_READ = tuple(k for k in FULL_BODY if k != "synth-back")
 
 
 def test_a_raised_arm_is_found_raised_in_the_warp_render(detected_kinds):
