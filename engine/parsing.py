@@ -29,6 +29,9 @@ LABEL_COLORS = np.array([
 # nearest bone is (wide trousers or a skirt beside a hanging hand belong to the legs or torso, not the hand).
 ARM_RADIUS = 0.09
 ARM_MIN_PX = 4.0
+# An upper arm reaches further: a sleeve is wider than a forearm, and no skirt hangs beside it (a procedural
+# back view's sleeve, its bone detected 10 px off, kept its outer strip on the torso at 0.09)
+UPPER_ARM_RADIUS = 0.12
 HAND_RADIUS = 0.14
 HAND_WIDTH = 0.5  # a hand region's width over its length (0.7 already took round bites of a dress in photos)
 HAND_SURE = 0.8  # the segmentation's confidence a hand's pixel needs (a held ball is at 0.5-0.8 on the dance video)
@@ -85,7 +88,8 @@ def _part_distances(pose: Pose, h: int, w: int, y0: int = 0, x0: int = 0) -> np.
             if "arm" in part:
                 # only when nothing else claims the pixel; at least ARM_MIN_PX: a small person's mask edge and
                 # joints are a pixel or two off (an 80 px person's fingers stayed at the hip as the thigh's)
-                d = np.where(d > max(ARM_RADIUS * ts, ARM_MIN_PX), d + 1e6, d)
+                reach = ARM_RADIUS if part.endswith("lower_arm") else UPPER_ARM_RADIUS
+                d = np.where(d > max(reach * ts, ARM_MIN_PX), d + 1e6, d)
             if part.endswith("lower_arm"):
                 # a hand is wider than a forearm, and in front of what it rests on: inside its region it wins
                 # over any bone's distance (else a hand on the hip stays with the torso when the arm is moved).
