@@ -15,9 +15,10 @@ limb drawn a little wide) are inside it, then feathered, and limited to the crop
 unchanged pose has an empty mask: it returns the photo, whatever the network.
 
 The crop is enlarged 2-8x onto the photo, a blur beside the photo's sharp pixels, and the transposed
-convolutions leave a checkerboard at the model's pixel pitch. So before it is pasted: a [1 2 1] filter at the
-model's size (zero response at the checkerboard's period of 2 model pixels), and where the warp render agrees
-with it, the warp render's fine detail on the network's coarse shapes (``photo_detail``).
+convolutions leave a checkerboard at the model's pixel pitch. So before it is pasted: a [-1 4 10 4 -1] / 16
+filter at the model's size (zero response at the checkerboard's period of 2 model pixels, 0.75 at twice that),
+and where the warp render agrees with it, the warp render's fine detail on the network's coarse shapes
+(``photo_detail``).
 """
 from __future__ import annotations
 
@@ -28,18 +29,19 @@ from .encode import body_scale
 from .framing import Frame
 from .pose import Pose
 
-# Measured on the dance video with the networks tuned for 10 minutes, when the whole person was repainted: a
-# tighter margin (0.04 or 0, feather 0.08 or 0.06) lowered SSIM by 0.006-0.010 (attention, SPGNet); a trained
-# network's own edges and nearby background beat the warp engine's there.
-MARGIN = 0.12   # of the torso size: how far the pasted region reaches past the silhouette
+# With only the moved parts repainted and the photo's detail (benchmarks' eval_person, 5-minute SPGNet): margin
+# 0.06 with warp.REPAINT_MOVE 0.2 gave L1 0.081 against 0.084 at 0.12 and 0.05, SSIM level (0.740 / 0.739).
+# (When the whole person was repainted a tighter margin had lost: the network's edges beat the warp's.)
+MARGIN = 0.06   # of the torso size: how far the pasted region reaches past the silhouette
 FEATHER = 0.10  # of the torso size: the soft edge's width
 DETAIL_SIGMA = 0.75  # model pixels: where the network's picture stops and the photo's detail starts
 AGREE_SIGMA = 1.5   # model pixels: the neighbourhood over which the two pictures are compared
 AGREE_LOW, AGREE_HIGH = 8.0, 24.0  # mean grey-level difference: agree fully below, not at all above
-# Measured on dance frames 115-149 (24 pairs, person's box, 256x128), SPGNet personalised for 5 minutes: SSIM
-# / L1 0.615 / 0.091 pasted plain, 0.620 / 0.090 with the photo's detail, 0.635 / 0.090 with the [1 2 1]
-# filter too (the filter alone 0.635: SSIM rewards its smoothness; by eye the detail brings back the straps,
-# the seams and the face's edges); detail at 0.5 or 1.5 model pixels, agreement bands 4-12 or 16-48 lost.
+# Measured on dance frames 115-149 (eval_person, app res), SPGNet personalised for 5 minutes: SSIM / L1 / PCKh
+# 0.719 / 0.084 / 0.83 pasted plain, 0.727 / 0.084 / 0.84 with the photo's detail, 0.736 / 0.084 / 0.84 with
+# the 5-tap filter too; [1 2 1] (0.739 / 0.084 / 0.83) blurred the attention starter's limbs out of the
+# detector's reach (PCKh 0.71 -> 0.64; 0.72 with the 5-tap). By eye the detail brings back the braces, seams
+# and the face's edges. Detail at 0.5 or 1.5 model pixels and agreement bands 4-12 or 16-48 lost (docs/backends/warp.md).
 WORK_SIDE = 384  # the mask is grown and feathered at this size at most (it is smooth: full size would be waste)
 
 
@@ -77,7 +79,7 @@ def composite_person(around: np.ndarray, crop: np.ndarray, frame: Frame, alpha: 
     inv = frame.inverse.copy()
     inv[:, 2] -= (x0, y0)
     if scale > 1:  # the checkerboard shows only enlarged
-        k = np.array([0.25, 0.5, 0.25], np.float32)
+        k = np.array([-1, 4, 10, 4, -1], np.float32) / 16
         crop = cv2.sepFilter2D(crop, -1, k, k, borderType=cv2.BORDER_REPLICATE)
     back = cv2.warpAffine(crop, inv, (x1 - x0, y1 - y0), flags=cv2.INTER_CUBIC,
                           borderMode=cv2.BORDER_REPLICATE).astype(np.float32)

@@ -38,7 +38,7 @@ INPAINT_MAX_SIDE = 512
 # one-pixel nudge must not swap a sharp arm for a network's blurred one).
 REPAINT_STILL = 0.5
 STILL_PX = 0.05  # a part whose box moves less than this keeps the photo's pixels exactly (no inpainted hole)
-REPAINT_MOVE = 0.05
+REPAINT_MOVE = 0.2
 ISLAND_SHARE = 0.05  # a part's piece smaller than this share of its pixels, apart from the rest, is a stray
 # The parts a limb meets at its joints (the torso at shoulders and hips).
 _CHAIN_NEIGHBOURS = {
