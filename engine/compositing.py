@@ -13,6 +13,12 @@ of its crop box). ``a`` is the warp backend's repaint mask (each moved part wher
 weighted by how far it moved), grown by a margin so that the generated part's own edges (hair, loose clothes, a
 limb drawn a little wide) are inside it, then feathered, and limited to the crop box the network saw. The
 unchanged pose has an empty mask: it returns the photo, whatever the network.
+
+The crop is enlarged 2-8x onto the photo, a blur beside the photo's sharp pixels, and the transposed
+convolutions leave a checkerboard at the model's pixel pitch. So before it is pasted: a [-1 4 10 4 -1] / 16
+filter at the model's size (zero response at the checkerboard's period of 2 model pixels, 0.75 at twice that),
+and where the warp render agrees with it, the warp render's fine detail on the network's coarse shapes
+(``photo_detail``).
 """
 from __future__ import annotations
 
@@ -23,11 +29,19 @@ from .encode import body_scale
 from .framing import Frame
 from .pose import Pose
 
-# Measured on the dance video with the networks tuned for 10 minutes, when the whole person was repainted: a
-# tighter margin (0.04 or 0, feather 0.08 or 0.06) lowered SSIM by 0.006-0.010 (attention, SPGNet); a trained
-# network's own edges and nearby background beat the warp engine's there.
-MARGIN = 0.12   # of the torso size: how far the pasted region reaches past the silhouette
+# With only the moved parts repainted and the photo's detail (benchmarks' eval_person, 5-minute SPGNet): margin
+# 0.06 with warp.REPAINT_MOVE 0.2 gave L1 0.081 against 0.084 at 0.12 and 0.05, SSIM level (0.740 / 0.739).
+# (When the whole person was repainted a tighter margin had lost: the network's edges beat the warp's.)
+MARGIN = 0.06   # of the torso size: how far the pasted region reaches past the silhouette
 FEATHER = 0.10  # of the torso size: the soft edge's width
+DETAIL_SIGMA = 0.75  # model pixels: where the network's picture stops and the photo's detail starts
+AGREE_SIGMA = 1.5   # model pixels: the neighbourhood over which the two pictures are compared
+AGREE_LOW, AGREE_HIGH = 8.0, 24.0  # mean grey-level difference: agree fully below, not at all above
+# Measured on dance frames 115-149 (eval_person, app res), SPGNet personalised for 5 minutes: SSIM / L1 / PCKh
+# 0.719 / 0.084 / 0.83 pasted plain, 0.727 / 0.084 / 0.84 with the photo's detail, 0.736 / 0.084 / 0.84 with
+# the 5-tap filter too; [1 2 1] (0.739 / 0.084 / 0.83) blurred the attention starter's limbs out of the
+# detector's reach (PCKh 0.71 -> 0.64; 0.72 with the 5-tap). By eye the detail brings back the braces, seams
+# and the face's edges. Detail at 0.5 or 1.5 model pixels and agreement bands 4-12 or 16-48 lost (docs/backends/warp.md).
 WORK_SIDE = 384  # the mask is grown and feathered at this size at most (it is smooth: full size would be waste)
 
 
@@ -49,9 +63,52 @@ def person_alpha(silhouette: np.ndarray, target: Pose, frame: Frame) -> np.ndarr
     return a if box is None else a * box
 
 
-def composite_person(around: np.ndarray, crop: np.ndarray, frame: Frame, alpha: np.ndarray) -> np.ndarray:
-    """The network's ``crop`` (model size) put back into ``around`` (photo size, RGB) with ``alpha``."""
+def composite_person(around: np.ndarray, crop: np.ndarray, frame: Frame, alpha: np.ndarray,
+                     detail: bool = True) -> np.ndarray:
+    """The network's ``crop`` (model size) put back into ``around`` (photo size, RGB) with ``alpha``; with
+    ``detail``, sharpened by ``around``'s fine detail where the two agree (``photo_detail``)."""
     ph, pw = around.shape[:2]
-    back = cv2.warpAffine(crop, frame.inverse, (pw, ph), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
-    out = around.astype(np.float32) * (1.0 - alpha) + back.astype(np.float32) * alpha
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    rows, cols = np.nonzero(alpha[..., 0].max(axis=1) > 0)[0], np.nonzero(alpha[..., 0].max(axis=0) > 0)[0]
+    if not len(rows):
+        return around.copy()
+    # everything below is local: only the box where the network's share is not zero, padded for the blurs
+    scale = 1.0 / frame.matrix[0, 0]  # photo pixels per model pixel
+    pad = int(np.ceil(3 * (DETAIL_SIGMA + AGREE_SIGMA) * scale)) + 2
+    y0, y1 = max(0, rows[0] - pad), min(ph, rows[-1] + 1 + pad)
+    x0, x1 = max(0, cols[0] - pad), min(pw, cols[-1] + 1 + pad)
+    inv = frame.inverse.copy()
+    inv[:, 2] -= (x0, y0)
+    if scale > 1:  # the checkerboard shows only enlarged
+        k = np.array([-1, 4, 10, 4, -1], np.float32) / 16
+        crop = cv2.sepFilter2D(crop, -1, k, k, borderType=cv2.BORDER_REPLICATE)
+    back = cv2.warpAffine(crop, inv, (x1 - x0, y1 - y0), flags=cv2.INTER_CUBIC,
+                          borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+    near = around[y0:y1, x0:x1].astype(np.float32)
+    if detail:
+        back = photo_detail(near, back, scale)
+    a = alpha[y0:y1, x0:x1]
+    out = around.copy()
+    out[y0:y1, x0:x1] = np.clip(near * (1.0 - a) + back * a + 0.5, 0, 255).astype(np.uint8)
+    return out
+
+
+def photo_detail(photo: np.ndarray, net: np.ndarray, scale: float) -> np.ndarray:
+    """``net`` (a network's picture enlarged ``scale`` times onto the photo) with the fine detail of ``photo``
+    (the warp engine's render of the same pose) where the two agree, float32.
+
+    Both are split at the network's resolution: low = Gaussian blur of DETAIL_SIGMA model pixels, high = the
+    rest. Where the low-passed pictures agree (their local mean difference under AGREE_LOW grey levels) the
+    result is the network's low frequencies plus the photo's high ones: the network decides shape and shading,
+    the photo gives texture, edges, the face's features. Where they disagree by AGREE_HIGH or more (a limb the
+    warp tore, an area the moved part uncovered, which the warp engine inpaints smoothly) the network's
+    picture is kept as it is; in between, a linear mix. The agreement is itself smoothed over AGREE_SIGMA
+    model pixels, so it has no edges of its own to show."""
+    sigma = DETAIL_SIGMA * scale
+    if sigma < 0.5:  # the network draws at the photo's resolution: there is no finer detail to add
+        return net
+    photo_low = cv2.GaussianBlur(photo, (0, 0), sigma)
+    net_low = cv2.GaussianBlur(net, (0, 0), sigma)
+    diff = np.abs(photo_low - net_low).mean(axis=2)
+    diff = cv2.GaussianBlur(diff, (0, 0), max(0.5, AGREE_SIGMA * scale))
+    agree = np.clip((AGREE_HIGH - diff) / (AGREE_HIGH - AGREE_LOW), 0.0, 1.0)[..., None]
+    return net + agree * ((photo - photo_low) - (net - net_low))

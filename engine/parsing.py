@@ -28,6 +28,10 @@ LABEL_COLORS = np.array([
 # Arms are thin: a pixel farther than this (in torso sizes) from an arm's bone is not arm, whatever its
 # nearest bone is (wide trousers or a skirt beside a hanging hand belong to the legs or torso, not the hand).
 ARM_RADIUS = 0.09
+ARM_MIN_PX = 4.0
+# An upper arm reaches further: a sleeve is wider than a forearm, and no skirt hangs beside it (a procedural
+# back view's sleeve, its bone detected 10 px off, kept its outer strip on the torso at 0.09)
+UPPER_ARM_RADIUS = 0.12
 HAND_RADIUS = 0.14
 HAND_WIDTH = 0.5  # a hand region's width over its length (0.7 already took round bites of a dress in photos)
 HAND_SURE = 0.8  # the segmentation's confidence a hand's pixel needs (a held ball is at 0.5-0.8 on the dance video)
@@ -82,7 +86,10 @@ def _part_distances(pose: Pose, h: int, w: int, y0: int = 0, x0: int = 0) -> np.
                 pb = pb + 0.9 * (pb - pa)
             d = segment_distance(xs, ys, pa, pb)
             if "arm" in part:
-                d = np.where(d > ARM_RADIUS * ts, d + 1e6, d)  # only when nothing else claims the pixel
+                # only when nothing else claims the pixel; at least ARM_MIN_PX: a small person's mask edge and
+                # joints are a pixel or two off (an 80 px person's fingers stayed at the hip as the thigh's)
+                reach = ARM_RADIUS if part.endswith("lower_arm") else UPPER_ARM_RADIUS
+                d = np.where(d > max(reach * ts, ARM_MIN_PX), d + 1e6, d)
             if part.endswith("lower_arm"):
                 # a hand is wider than a forearm, and in front of what it rests on: inside its region it wins
                 # over any bone's distance (else a hand on the hip stays with the torso when the arm is moved).
@@ -104,7 +111,7 @@ def _hand_ellipse(pose: Pose, elbow: int, wrist: int, ts: float, xs: np.ndarray,
     radius = max(HAND_RADIUS * ts, 0.4 * length)
     u = fore / length if length > 1e-6 else np.array([0.0, 1.0], np.float32)
     along = ((xs - hand[0]) * u[0] + (ys - hand[1]) * u[1]) / radius
-    across = ((ys - hand[1]) * u[0] - (xs - hand[0]) * u[1]) / (HAND_WIDTH * radius)
+    across = ((ys - hand[1]) * u[0] - (xs - hand[0]) * u[1]) / max(HAND_WIDTH * radius, ARM_MIN_PX)
     return np.hypot(along, across)
 
 

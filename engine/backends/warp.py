@@ -38,7 +38,8 @@ INPAINT_MAX_SIDE = 512
 # one-pixel nudge must not swap a sharp arm for a network's blurred one).
 REPAINT_STILL = 0.5
 STILL_PX = 0.05  # a part whose box moves less than this keeps the photo's pixels exactly (no inpainted hole)
-REPAINT_MOVE = 0.05
+REPAINT_MOVE = 0.2
+ISLAND_SHARE = 0.05  # a part's piece smaller than this share of its pixels, apart from the rest, is a stray
 # The parts a limb meets at its joints (the torso at shoulders and hips).
 _CHAIN_NEIGHBOURS = {
     "r_upper_arm": ("torso", "r_lower_arm"), "r_lower_arm": ("r_upper_arm",),
@@ -101,6 +102,34 @@ def _grow_labels(labels: np.ndarray, steps: int) -> np.ndarray:
     return out
 
 
+def _merge_islands(labels: np.ndarray) -> np.ndarray:
+    """Labels with each part's stray islands (pieces apart from its main piece, under ISLAND_SHARE of its
+    pixels) given to the part they touch most. The nearest-bone rule leaves thin ones where a limb is wider
+    than the arm's reach from a detected bone that is a few pixels off: a strip down a hanging forearm's edge
+    went to the torso and stayed at the hip when the arm was raised (read there as the wrist)."""
+    out = labels.copy()
+    kernel = np.ones((3, 3), np.uint8)
+    for k in np.unique(labels):
+        if k == 0:
+            continue
+        n, comp, stats, _ = cv2.connectedComponentsWithStats((labels == k).astype(np.uint8), connectivity=8)
+        if n <= 2:
+            continue
+        areas = stats[1:, cv2.CC_STAT_AREA]
+        main = 1 + int(np.argmax(areas))
+        for c in range(1, n):
+            if c == main or areas[c - 1] >= ISLAND_SHARE * areas.sum():
+                continue
+            x, y, w, h = stats[c, :4]
+            y0, x0 = max(0, y - 1), max(0, x - 1)
+            island = (comp[y0:y + h + 1, x0:x + w + 1] == c).astype(np.uint8)
+            around = labels[y0:y + h + 1, x0:x + w + 1][(cv2.dilate(island, kernel) > 0) & (island == 0)]
+            around = around[(around != 0) & (around != k)]
+            if len(around):
+                out[y0:y + h + 1, x0:x + w + 1][island > 0] = np.bincount(around).argmax()
+    return out
+
+
 def _label_lut(labels) -> np.ndarray:
     """A uint8 lookup table that is 1 at ``labels``: lut[label_image] is their mask (np.isin is ~20x slower)."""
     lut = np.zeros(256, np.uint8)
@@ -117,7 +146,7 @@ def _layers_for(image: np.ndarray, pose: Pose, mask: np.ndarray) -> list[Layer |
     # The ring: the layers carry the photo's pixels up to where the background's hole ends (plus the feather),
     # so an unmoved part covers the inpainted band exactly; a moved part takes a thin rim of its surroundings.
     ring_px = _hole_radius(pose) + feather // 2
-    core_labels = coarse_parsing(pose, person.astype(np.float32))
+    core_labels = _merge_islands(coarse_parsing(pose, person.astype(np.float32)))
     # The tuck: where two parts meet, the one drawn behind reaches under the one in front by the feather's
     # reach, so the front layer's soft edge blends with the same pixels, not with the background.
     tuck = feather // 2 + 1
@@ -300,7 +329,7 @@ class WarpBackend(Backend):
         rows, cols = np.nonzero(first_hole.any(axis=1))[0], np.nonzero(first_hole.any(axis=0))[0]
         if len(rows):
             y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-            labels = coarse_parsing(poses[0], first_hole.astype(np.float32))[y0:y1, x0:x1]
+            labels = _merge_islands(coarse_parsing(poses[0], first_hole.astype(np.float32))[y0:y1, x0:x1])
             state.cache["hole_labels"] = (labels, y0, x0)
         state.cache["photo"] = images[0].astype(np.float32)
         return state

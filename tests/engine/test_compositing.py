@@ -93,3 +93,48 @@ def test_every_neural_backend_puts_its_person_into_the_photo(name):
 
     near = cv2.dilate(((mask > 0) | (pose_mask(target) > 0)).astype(np.uint8), np.ones((61, 61), np.uint8))
     assert np.array_equal(out[near == 0], img[near == 0])
+
+
+# ----- detail from the photo ----------------------------------------------------------------------------------
+def _textured_person():
+    """A procedural person in striped or checked clothes (fine texture the network's 128x64 cannot hold),
+    photographed at 640x320: the network's crop is enlarged ~4x onto it."""
+    from training.synth import random_body, random_look, render_person
+
+    rng = np.random.default_rng(5)
+    img, labels, pose = render_person(random_body(rng, random_look(rng)), random_look(rng), (640, 320), rng)
+    return img, labels > 0, pose
+
+
+def test_photo_detail_gives_an_agreeing_network_the_photos_texture_and_a_disagreeing_one_none():
+    import cv2
+
+    from engine.compositing import composite_person
+    from engine.framing import frame_for
+
+    img, person, pose = _textured_person()
+    frame = frame_for(pose, (128, 64))
+    assert 1 / frame.matrix[0, 0] > 3.5, "the test needs a network's crop enlarged ~4x"
+    # the network draws the truth at its own resolution, except one region it draws differently (a flat
+    # colour: a torn limb, an uncovered area)
+    crop = frame.crop(img)
+    crop[60:90, 8:56] = (200, 40, 40)
+    alpha = frame.paste_alpha if frame.paste_alpha is not None else np.ones(img.shape[:2] + (1,), np.float32)
+    plain = composite_person(img, crop, frame, alpha, detail=False)
+    out = composite_person(img, crop, frame, alpha, detail=True)
+    x0, y0 = frame.inverse @ (8, 60, 1)
+    x1, y1 = frame.inverse @ (56, 90, 1)
+    other = np.zeros(img.shape[:2], bool)
+    other[int(y0):int(y1), int(x0):int(x1)] = True
+    agree = person & (alpha[..., 0] > 0.99) & ~cv2.dilate(other.astype(np.uint8), np.ones((41, 41), np.uint8)).astype(bool)
+    core = cv2.erode(other.astype(np.uint8), np.ones((33, 33), np.uint8)).astype(bool)
+
+    def err(a):
+        return np.abs(a.astype(int) - img.astype(int)).mean(axis=2)
+
+    # where they agree: the photo's texture is back (the enlarged crop alone misses it)
+    assert err(plain)[agree].mean() > 8, "the test needs texture the enlarged crop blurs"
+    assert err(out)[agree].mean() < 0.5 * err(plain)[agree].mean()
+    # where they disagree: the network's picture, with none of the photo's detail
+    assert np.abs(out.astype(int) - plain.astype(int))[core].max() <= 2
+    assert out[core].std(axis=0).max() < 3

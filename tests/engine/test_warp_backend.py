@@ -161,3 +161,19 @@ def test_a_hand_beside_a_dress_takes_the_hand_not_a_bite_of_the_dress():
     blue = (region[:, 2] > 150) & (region[:, 0] < 90)
     hand_area = np.pi * round(0.1 * ts) ** 2
     assert blue.sum() < 0.4 * hand_area, (blue.sum(), hand_area)  # a hand-wide disc carried ~0.65 of it
+
+
+def test_a_parts_stray_strip_goes_with_the_limb_it_lies_on():
+    # the labels of a hanging forearm (4) beside the torso (2): the nearest-bone rule gave a strip down the
+    # forearm's outer edge to the torso, apart from the torso's own pixels; it stayed at the hip when the arm
+    # was raised. A torso split in two large pieces keeps both.
+    from engine.backends.warp import _merge_islands
+
+    labels = np.zeros((60, 60), np.uint8)
+    labels[5:55, 5:25] = 2          # torso
+    labels[10:50, 35:45] = 4        # forearm, apart from it
+    labels[10:50, 34] = 2           # the strip on its edge
+    labels[5:55, 50:58] = 2         # a second large piece of torso (under a crossing arm)
+    out = _merge_islands(labels)
+    assert (out[10:50, 34] == 4).all()
+    assert (out[5:55, 5:25] == 2).all() and (out[5:55, 50:58] == 2).all() and (out[10:50, 35:45] == 4).all()
