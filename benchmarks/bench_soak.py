@@ -9,6 +9,8 @@ runs on any clone), then replays ``drags`` drags of the right wrist, each of ``m
 each. A neural backend uses its starter weights. Figures:
   RSS slope    MB per 1,000 moves: a least-squares line through the RSS after each drag, the first 5 drags left
                out (allocators and caches warm up there); what stays alive per move shows here
+  in use slope the same for the memory malloc has handed out and not had back (glibc's mallinfo2): a leak
+               shows here; RSS also holds what was freed and not yet given back, which comes and goes
   largest gap  the longest time the UI thread did not come back to its event loop (a 1 ms heartbeat timer),
                with the UI thread's own CPU time in it; "most CPU" is the largest CPU time between two
                heartbeats: on a loaded machine a wall gap with little CPU is waiting for a core, not app work
@@ -130,7 +132,7 @@ def soak(app, photo: Path, backend: str, drags: int, moves: int, hz: float, deta
         wait(idle)
         if not win.backend_info["ready"]:
             raise SystemExit(f"{backend} has no weights here (starter weights missing)")
-    finals, rss, mids = 0, [], []
+    finals, rss, in_use, mids = 0, [], [], []
     shown = []
     win.resultShown.connect(shown.append)
     vp = win.canvas.viewport()
@@ -165,9 +167,10 @@ def soak(app, photo: Path, backend: str, drags: int, moves: int, hz: float, deta
         res = win.result.result
         finals += int(res.kind == "final" and res.pose == win.doc.target and res.backend == backend)
         rss.append(rss_mb())
+        used, free = heap.stats_mb()
+        in_use.append(used)
         mids.append((d + 1) * moves)
         if detail:  # where the memory is, after each drag's final render
-            used, free = heap.stats_mb()
             traced = tracemalloc.get_traced_memory()[0] / 2**20 if tracemalloc.is_tracing() else float("nan")
             kinds = " ".join(f"{k} {v:6.1f}" for k, v in rss_by_kind().items())
             print(f"  {backend} drag {d + 1:3d}: RSS {rss[-1]:7.1f} MB ({kinds}), malloc in use {used:6.1f}, "
@@ -180,9 +183,13 @@ def soak(app, photo: Path, backend: str, drags: int, moves: int, hz: float, deta
     undo_steps = win.undo.count()
     win.close()
     heap.give_back = give_back
-    x, y = np.asarray(mids[5:], float), np.asarray(rss[5:], float)
-    slope = float(np.polyfit(x / 1000, y, 1)[0]) if len(x) > 1 else float("nan")
-    return dict(backend=backend + (" kept" if keep_freed else ""), moves=drags * moves, slope=slope, rss0=rss[0], rss1=rss[-1],
+    x = np.asarray(mids[5:], float) / 1000
+
+    def slope(y):
+        return float(np.polyfit(x, np.asarray(y[5:], float), 1)[0]) if len(x) > 1 else float("nan")
+
+    return dict(backend=backend + (" kept" if keep_freed else ""), moves=drags * moves, slope=slope(rss),
+                used_slope=slope(in_use), rss0=rss[0], rss1=rss[-1],
                 gap=beats["gap"], gap_cpu=beats["gap_cpu"], busy=beats["busy"], where=beats["where"],
                 long=beats["long"], gc_max=gcs["max"], gc2=gcs["gen2"], finals=finals, drags=drags, undo=undo_steps,
                 seconds=seconds)
@@ -217,13 +224,13 @@ def main(argv=None) -> int:
     photo = procedural_photos(tmp, arms=(20,))[0][0]
     print(machine_line(f"bench_soak: {a.drags} drags x {a.moves} moves at {a.hz:.0f} Hz, 480x320 procedural "
                        f"person"))
-    print(f"{'backend':13s} {'moves':>6s} {'RSS slope MB/1k':>16s} {'RSS first..last MB':>19s} "
+    print(f"{'backend':13s} {'moves':>6s} {'RSS slope MB/1k':>16s} {'in use slope':>12s} {'RSS first..last MB':>19s} "
           f"{'largest gap ms (CPU)':>20s} {'most CPU ms':>11s} {'gaps>50ms':>9s} {'GC max ms (gen2)':>16s} "
           f"{'finals':>7s} {'undo steps':>10s} {'s':>5s}  largest gap in")
     runs = [(name, keep) for name in a.backends.split(",") for keep in ((False, True) if a.keep_freed else (False,))]
     for name, keep in runs:
         r = soak(app, photo, name, a.drags, a.moves, a.hz, a.detail, keep)
-        print(f"{r['backend']:13s} {r['moves']:6d} {r['slope']:16.3f} {r['rss0']:9.1f}..{r['rss1']:<9.1f} "
+        print(f"{r['backend']:13s} {r['moves']:6d} {r['slope']:16.3f} {r['used_slope']:12.3f} {r['rss0']:9.1f}..{r['rss1']:<9.1f} "
               f"{r['gap']:12.1f} ({r['gap_cpu']:5.1f}) {r['busy']:11.1f} {r['long']:9d} {r['gc_max']:8.1f} "
               f"({r['gc2']:4d}) {r['finals']:3d}/{r['drags']:<3d} {r['undo']:10d} {r['seconds']:5.0f}  {r['where']}",
               flush=True)
