@@ -1,6 +1,7 @@
 """A long editing session through the real window: memory, event-loop gaps, and the final render of every drag.
 
-    python benchmarks/bench_soak.py [--drags 50] [--moves 200] [--hz 200] [--backends warp,dgan]
+    python benchmarks/bench_soak.py [--drags 50] [--moves 200] [--hz 200] [--backends warp,dgan] [--keep-freed]
+                                    [--detail [--trace]]
 
 For each backend the real main window (offscreen) opens a procedural person (tests/app/procedural.py, so it
 runs on any clone), then replays ``drags`` drags of the right wrist, each of ``moves`` mouse moves along an arc
@@ -8,10 +9,15 @@ runs on any clone), then replays ``drags`` drags of the right wrist, each of ``m
 each. A neural backend uses its starter weights. Figures:
   RSS slope    MB per 1,000 moves: a least-squares line through the RSS after each drag, the first 5 drags left
                out (allocators and caches warm up there); what stays alive per move shows here
+  in use slope the same for the memory malloc has handed out and not had back (glibc's mallinfo2): a leak
+               shows here; RSS also holds what was freed and not yet given back, which comes and goes
   largest gap  the longest time the UI thread did not come back to its event loop (a 1 ms heartbeat timer),
                with the UI thread's own CPU time in it; "most CPU" is the largest CPU time between two
                heartbeats: on a loaded machine a wall gap with little CPU is waiting for a core, not app work
   finals       drags whose final render (kind "final", the pose of the drag's end) arrived
+RSS is read once the render thread is idle after the final render (it gives freed memory back then).
+``--keep-freed`` adds a row per backend without that (the app before it); ``--detail`` prints where the memory
+is after each drag (RSS by kind of mapping, malloc's memory in use and free, Python objects).
 """
 from __future__ import annotations
 
@@ -21,6 +27,7 @@ import os
 import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -38,14 +45,33 @@ def rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def soak(app, photo: Path, backend: str, drags: int, moves: int, hz: float) -> dict:
+def rss_by_kind() -> dict:
+    """RSS in MB by kind of mapping: the main heap, anonymous memory (other malloc arenas, large mmapped
+    buffers, Python's and other allocators' own), files (libraries, fonts)."""
+    out = {"heap": 0.0, "anon": 0.0, "file": 0.0}
+    kind = "anon"
+    with open("/proc/self/smaps") as f:
+        for line in f:
+            head = line.split()
+            if not line[0].isupper():  # a mapping's first line: "start-end perms offset dev inode [path]"
+                kind = "heap" if head[-1] == "[heap]" else "file" if head[-1].startswith("/") else "anon"
+            elif head[0] == "Rss:":
+                out[kind] += int(head[1]) / 1024
+    return out
+
+
+def soak(app, photo: Path, backend: str, drags: int, moves: int, hz: float, detail: bool = False,
+         keep_freed: bool = False) -> dict:
     from PySide6.QtCore import QElapsedTimer, QEventLoop, QPoint, Qt, QTimer
     from PySide6.QtTest import QTest
 
     from engine.pose import J
+    from poseeditor import heap
     from poseeditor.main_window import MainWindow
     from poseeditor.settings import Settings
 
+    # the app gives freed memory back after each final render; keep_freed measures it without (the before)
+    give_back, heap.give_back = heap.give_back, (lambda: None) if keep_freed else heap.give_back
     win = MainWindow(Settings(Path(os.environ["XDG_CONFIG_HOME"]) / f"soak-{backend}.ini"))
     win.confirm_close = False
     win.resize(1360, 860)
@@ -106,7 +132,7 @@ def soak(app, photo: Path, backend: str, drags: int, moves: int, hz: float) -> d
         wait(idle)
         if not win.backend_info["ready"]:
             raise SystemExit(f"{backend} has no weights here (starter weights missing)")
-    finals, rss, mids = 0, [], []
+    finals, rss, in_use, mids = 0, [], [], []
     shown = []
     win.resultShown.connect(shown.append)
     vp = win.canvas.viewport()
@@ -133,19 +159,37 @@ def soak(app, photo: Path, backend: str, drags: int, moves: int, hz: float) -> d
         phase[0] = f"drag {d + 1} final render"
         shown.clear()
         wait(idle)
+        # and the render thread done with what follows a final render (giving memory back): a call queued
+        # behind it has run
+        settled = []
+        QTimer.singleShot(0, win.client.worker, lambda: settled.append(True))
+        wait(lambda: settled)
         res = win.result.result
         finals += int(res.kind == "final" and res.pose == win.doc.target and res.backend == backend)
         rss.append(rss_mb())
+        used, free = heap.stats_mb()
+        in_use.append(used)
         mids.append((d + 1) * moves)
+        if detail:  # where the memory is, after each drag's final render
+            traced = tracemalloc.get_traced_memory()[0] / 2**20 if tracemalloc.is_tracing() else float("nan")
+            kinds = " ".join(f"{k} {v:6.1f}" for k, v in rss_by_kind().items())
+            print(f"  {backend} drag {d + 1:3d}: RSS {rss[-1]:7.1f} MB ({kinds}), malloc in use {used:6.1f}, "
+                  f"free {free:5.1f}, Python objects {len(gc.get_objects()):7d} ({traced:6.1f} MB traced)",
+                  flush=True)
     seconds = time.perf_counter() - t0
     beats["on"] = False
     heartbeat.stop()
     gc.callbacks.remove(on_gc)
     undo_steps = win.undo.count()
     win.close()
-    x, y = np.asarray(mids[5:], float), np.asarray(rss[5:], float)
-    slope = float(np.polyfit(x / 1000, y, 1)[0]) if len(x) > 1 else float("nan")
-    return dict(backend=backend, moves=drags * moves, slope=slope, rss0=rss[0], rss1=rss[-1],
+    heap.give_back = give_back
+    x = np.asarray(mids[5:], float) / 1000
+
+    def slope(y):
+        return float(np.polyfit(x, np.asarray(y[5:], float), 1)[0]) if len(x) > 1 else float("nan")
+
+    return dict(backend=backend + (" kept" if keep_freed else ""), moves=drags * moves, slope=slope(rss),
+                used_slope=slope(in_use), rss0=rss[0], rss1=rss[-1],
                 gap=beats["gap"], gap_cpu=beats["gap_cpu"], busy=beats["busy"], where=beats["where"],
                 long=beats["long"], gc_max=gcs["max"], gc2=gcs["gen2"], finals=finals, drags=drags, undo=undo_steps,
                 seconds=seconds)
@@ -157,6 +201,12 @@ def main(argv=None) -> int:
     ap.add_argument("--moves", type=int, default=200)
     ap.add_argument("--hz", type=float, default=200.0, help="mouse moves per second")
     ap.add_argument("--backends", default="warp,dgan")
+    ap.add_argument("--detail", action="store_true", help="per drag: RSS, glibc heap in use and free, Python "
+                    "objects")
+    ap.add_argument("--keep-freed", action="store_true", help="each backend also without giving freed memory "
+                    "back after a drag (the app before it did), side by side")
+    ap.add_argument("--trace", action="store_true", help="with --detail: Python's own allocations (tracemalloc; "
+                    "slows the UI thread, so the gaps do not count)")
     a = ap.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="soak-"))
     os.environ["XDG_CONFIG_HOME"] = str(tmp / "config")
@@ -169,15 +219,18 @@ def main(argv=None) -> int:
     qInstallMessageHandler(lambda kind, ctx, msg: None if "propagateSizeHints" in msg else print(msg))
 
     app = make_app(["bench-soak"])
+    if a.trace:
+        tracemalloc.start()
     photo = procedural_photos(tmp, arms=(20,))[0][0]
     print(machine_line(f"bench_soak: {a.drags} drags x {a.moves} moves at {a.hz:.0f} Hz, 480x320 procedural "
                        f"person"))
-    print(f"{'backend':8s} {'moves':>6s} {'RSS slope MB/1k':>16s} {'RSS first..last MB':>19s} "
+    print(f"{'backend':13s} {'moves':>6s} {'RSS slope MB/1k':>16s} {'in use slope':>12s} {'RSS first..last MB':>19s} "
           f"{'largest gap ms (CPU)':>20s} {'most CPU ms':>11s} {'gaps>50ms':>9s} {'GC max ms (gen2)':>16s} "
           f"{'finals':>7s} {'undo steps':>10s} {'s':>5s}  largest gap in")
-    for name in a.backends.split(","):
-        r = soak(app, photo, name, a.drags, a.moves, a.hz)
-        print(f"{r['backend']:8s} {r['moves']:6d} {r['slope']:16.3f} {r['rss0']:9.1f}..{r['rss1']:<9.1f} "
+    runs = [(name, keep) for name in a.backends.split(",") for keep in ((False, True) if a.keep_freed else (False,))]
+    for name, keep in runs:
+        r = soak(app, photo, name, a.drags, a.moves, a.hz, a.detail, keep)
+        print(f"{r['backend']:13s} {r['moves']:6d} {r['slope']:16.3f} {r['used_slope']:12.3f} {r['rss0']:9.1f}..{r['rss1']:<9.1f} "
               f"{r['gap']:12.1f} ({r['gap_cpu']:5.1f}) {r['busy']:11.1f} {r['long']:9d} {r['gc_max']:8.1f} "
               f"({r['gc2']:4d}) {r['finals']:3d}/{r['drags']:<3d} {r['undo']:10d} {r['seconds']:5.0f}  {r['where']}",
               flush=True)

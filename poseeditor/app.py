@@ -32,21 +32,6 @@ def _fix_qt_env() -> None:
         os.environ.pop("QT_QPA_PLATFORM_PLUGIN_PATH", None)
 
 
-def _limit_malloc_arenas() -> None:
-    """glibc gives every thread that allocates its own malloc arena; the render and detect threads' numpy and
-    torch buffers of changing sizes fragment them, and the app's memory crept up ~3 MB per 1,000 drag moves with a
-    network backend (benchmarks/bench_soak.py: +50 MB over 10,000 moves). Two arenas keep it flat (+1.5 MB).
-    Must run before the worker threads start; MALLOC_ARENA_MAX in the environment wins."""
-    if not sys.platform.startswith("linux") or "MALLOC_ARENA_MAX" in os.environ:
-        return
-    import ctypes
-
-    try:
-        ctypes.CDLL("libc.so.6").mallopt(-8, 2)  # M_ARENA_MAX
-    except (OSError, AttributeError):  # not glibc (musl): nothing to tune
-        pass
-
-
 def apply_theme(app) -> None:
     """Fusion with a dark palette: photos read better on a dark surround, as in other image editors."""
     from PySide6.QtGui import QColor, QPalette
@@ -73,8 +58,10 @@ def apply_theme(app) -> None:
 
 def make_app(argv=None):
     """The QApplication, named and themed (also used by tests and benchmarks)."""
+    from . import heap
+
     _fix_qt_env()
-    _limit_malloc_arenas()
+    heap.limit_arenas()  # before the worker threads start
     from PySide6.QtWidgets import QApplication
 
     from . import icons

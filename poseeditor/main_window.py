@@ -4,10 +4,11 @@ User actions become undo commands on the document (commands.py); document change
 the render client for a new image (live while a joint is dragged, final otherwise). Nothing slow runs here:
 photos are loaded and detected in the detect thread, images rendered in the render thread (worker.py).
 
-This file builds the window (widgets, actions, menus, toolbar, signal wiring) and owns its messages and its
-geometry; what the window does is in one mixin per responsibility: window_photos.py (opening photos, the
-references, placing a skeleton), window_editing.py (pose edits, modes, menus), window_engine.py (results,
-backends, weights, training) and window_files.py (pose JSON, images, animations, sessions, dropped files).
+This file builds the window (widgets, actions, menus, toolbar) and owns its messages and its geometry;
+what the window does is in one mixin per responsibility, each connecting the signals it uses (``_connect_*``):
+window_photos.py (opening photos, the references, placing a skeleton), window_editing.py (pose edits, modes,
+menus), window_engine.py (results, backends, weights, training) and window_files.py (pose JSON, images,
+animations, sessions, dropped files).
 """
 from __future__ import annotations
 
@@ -19,7 +20,6 @@ from PySide6.QtWidgets import (QApplication, QDockWidget, QHBoxLayout, QLabel, Q
                                QMainWindow, QMessageBox, QProgressDialog, QScrollArea, QSplitter, QToolButton,
                                QVBoxLayout, QWidget)
 
-from engine.images import IMAGE_SUFFIXES
 from engine.pose import JOINT_COLORS, NUM_JOINTS
 
 from . import icons
@@ -331,53 +331,16 @@ class MainWindow(PhotosMixin, EditingMixin, EngineMixin, FilesMixin, QMainWindow
         sb.showMessage("Open a photo of a person to start (Ctrl+O), or drop one on the window.")
 
     def _connect(self):
-        c = self.canvas
-        c.dragStarted.connect(self._on_drag_started)
-        c.jointDragged.connect(self._on_joint_dragged)
-        c.dragFinished.connect(self._on_drag_finished)
-        c.jointMenuRequested.connect(self._joint_menu)
-        c.canvasMenuRequested.connect(self._canvas_menu)
-        c.jointSelected.connect(self._on_joint_selected)
-        c.zoomChanged.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
-        c.jointNudged.connect(self._on_joint_nudged)
-        c.boxDrawn.connect(self._on_box_drawn)
-        c.filesDropped.connect(lambda paths: self.handle_dropped(
-            [p for p in map(Path, paths) if p.suffix.lower() in IMAGE_SUFFIXES or p.suffix.lower() == ".json"]))
-        self.doc.targetChanged.connect(self._on_target_changed)
-        self.doc.sourceChanged.connect(self._on_source_changed)
-        self.doc.referencesChanged.connect(self._on_references_changed)
-        self.joint_list.itemChanged.connect(self._on_joint_item_changed)
-        self.joint_list.currentRowChanged.connect(lambda r: self.canvas.select(r))
+        """The window's own signals here; each mixin connects what it uses in its ``_connect_*``."""
+        self.canvas.zoomChanged.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
         self.undo.cleanChanged.connect(self._on_clean_changed)
         self.undo.indexChanged.connect(self._update_actions)
-        self.undo.indexChanged.connect(self._forget_nudge)
-
-        cl = self.client
-        cl.photoLoaded.connect(self._on_photo_loaded)
-        cl.detector.imageReady.connect(self._on_image_ready)
-        cl.detector.status.connect(self._on_detect_status)
-        cl.detector.boxSearched.connect(self._on_box_searched)
-        cl.worker.status.connect(self._on_engine_status)
-        cl.resultReady.connect(self._on_result)
-        cl.renderError.connect(self._on_render_error)
-        cl.busyChanged.connect(self.result.set_busy)
-        cl.worker.catalogue.connect(self.engine_panel.set_catalogue)
-        cl.worker.backendChanged.connect(self._on_backend_changed)
-        # a bound slot, so Qt queues it to the UI thread (a lambda would run the banner in the worker thread)
-        cl.worker.error.connect(self.show_error)
-        cl.worker.progress.connect(self._on_anim_progress)
-        cl.worker.animationDone.connect(self._on_anim_done)
-        cl.worker.animationFailed.connect(self._on_anim_failed)
-
-        self.engine_panel.backendChosen.connect(self.set_backend)
-        self.engine_panel.deviceChosen.connect(self.client.set_device)
-        self.engine_panel.loadWeightsClicked.connect(self.load_weights_dialog)
-        self.engine_panel.trainClicked.connect(self.open_train_dialog)
-        self.engine_panel.manageWeightsClicked.connect(self.open_weights_manager)
-        self.strip.addRequested.connect(self.add_dialog)
-        self.strip.removeRequested.connect(self.remove_reference)
-        self.strip.orderChanged.connect(self.reorder_references)
+        self.client.renderError.connect(self._on_render_error)
         self.banner.actionTriggered.connect(self._on_banner_action)
+        self._connect_photos()
+        self._connect_editing()
+        self._connect_engine()
+        self._connect_files()
 
     def start_engine(self, photos_pending: bool = False):
         """Start the worker threads' imports (torch, mediapipe) and build the Engine: call once shown.

@@ -15,6 +15,24 @@ from .posing import drag_pose
 class EditingMixin:
     """Mixed into MainWindow (main_window.py), whose widgets and state it uses."""
 
+    def _connect_editing(self):
+        c = self.canvas
+        # moving joints: a drag is one undo step pushed at release, arrow-key nudges in a row extend one step
+        c.dragStarted.connect(self._on_drag_started)
+        c.jointDragged.connect(self._on_joint_dragged)
+        c.dragFinished.connect(self._on_drag_finished)
+        c.jointNudged.connect(self._on_joint_nudged)
+        self.undo.indexChanged.connect(self._forget_nudge)
+        # one selected joint, shown in the canvas and the joint list; the list's check boxes hide and show joints
+        c.jointSelected.connect(self._on_joint_selected)
+        self.joint_list.currentRowChanged.connect(lambda r: self.canvas.select(r))
+        self.joint_list.itemChanged.connect(self._on_joint_item_changed)
+        c.jointMenuRequested.connect(self._joint_menu)
+        c.canvasMenuRequested.connect(self._canvas_menu)
+        # the poses changed (an edit, undo, a loaded file): views and the render follow
+        self.doc.targetChanged.connect(self._on_target_changed)
+        self.doc.sourceChanged.connect(self._on_source_changed)
+
     # ===== pose editing =======================================================================================
     def current_pose(self) -> Pose | None:
         if self.mode == SOURCE:

@@ -12,6 +12,20 @@ from .settings import weights_dir
 class EngineMixin:
     """Mixed into MainWindow (main_window.py), whose widgets and state it uses."""
 
+    def _connect_engine(self):
+        worker, panel = self.client.worker, self.engine_panel
+        self.client.resultReady.connect(self._on_result)
+        self.client.busyChanged.connect(self.result.set_busy)
+        worker.catalogue.connect(panel.set_catalogue)
+        worker.backendChanged.connect(self._on_backend_changed)
+        # a bound slot, so Qt queues it to the UI thread (a lambda would run the banner in the worker thread)
+        worker.error.connect(self.show_error)
+        panel.backendChosen.connect(self.set_backend)
+        panel.deviceChosen.connect(self.client.set_device)
+        panel.loadWeightsClicked.connect(self.load_weights_dialog)
+        panel.trainClicked.connect(self.open_train_dialog)
+        panel.manageWeightsClicked.connect(self.open_weights_manager)
+
     # ===== results ============================================================================================
     def _on_result(self, res):
         self.result.show_result(res)

@@ -54,8 +54,20 @@ class AnimationDialog(QDialog):
             self.path.setText(path)
 
 
+def _openable(paths) -> list[Path]:
+    """The files the window opens when dropped: photos, and JSON (a session or a pose)."""
+    return [p for p in paths if p.suffix.lower() in IMAGE_SUFFIXES or p.suffix.lower() == ".json"]
+
+
 class FilesMixin:
     """Mixed into MainWindow (main_window.py), whose widgets and state it uses."""
+
+    def _connect_files(self):
+        worker = self.client.worker
+        worker.progress.connect(self._on_anim_progress)
+        worker.animationDone.connect(self._on_anim_done)
+        worker.animationFailed.connect(self._on_anim_failed)
+        self.canvas.filesDropped.connect(lambda paths: self.handle_dropped(_openable(map(Path, paths))))
 
     # ===== files ==============================================================================================
     def save_dir(self, kind: str) -> str:
@@ -344,8 +356,7 @@ class FilesMixin:
     def _dropped_paths(self, mime) -> list[Path]:
         if not mime.hasUrls():
             return []
-        paths = [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()]
-        return [p for p in paths if p.suffix.lower() in IMAGE_SUFFIXES or p.suffix.lower() == ".json"]
+        return _openable(Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile())
 
     def dragEnterEvent(self, e):
         if self._dropped_paths(e.mimeData()):

@@ -15,6 +15,19 @@ from .window_files import IMAGE_FILTER
 class PhotosMixin:
     """Mixed into MainWindow (main_window.py), whose widgets and state it uses."""
 
+    def _connect_photos(self):
+        detector = self.client.detector
+        self.client.photoLoaded.connect(self._on_photo_loaded)
+        detector.imageReady.connect(self._on_image_ready)
+        detector.status.connect(self._on_detect_status)
+        detector.boxSearched.connect(self._on_box_searched)
+        self.client.worker.status.connect(self._on_engine_status)
+        self.canvas.boxDrawn.connect(self._on_box_drawn)
+        self.doc.referencesChanged.connect(self._on_references_changed)
+        self.strip.addRequested.connect(self.add_dialog)
+        self.strip.removeRequested.connect(self.remove_reference)
+        self.strip.orderChanged.connect(self.reorder_references)
+
     # ===== start-up and loading feedback ======================================================================
     def _main_loading(self) -> bool:
         return self.doc.main is not None and self.doc.main.image is None

@@ -16,6 +16,7 @@ uses the chosen backend. A backend without weights falls back to warp and the re
 """
 from __future__ import annotations
 
+import functools
 import sys
 import threading
 import time
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
+from . import heap
 from .render_tiers import RenderRequest, RenderResult, RenderTimes
 
 STARTUP_IDLE_MS = 1000   # load the engine after this long if no photo is being opened at start
@@ -416,6 +418,8 @@ class RenderWorker(QObject):
                                             steady_ms=self.full_ms.get(self.engine.backend.name)))
         except Exception as e:
             self.renderFailed.emit(dict(seq=req.seq, message=_user_message(e)))
+        if req.kind == "final":  # a drag or an edit is over: what its renders freed goes back to the system
+            heap.give_back()
 
     def _boot_render(self, req: RenderRequest):
         """Render with the start-up warp backend (the Engine is still loading)."""
@@ -460,24 +464,21 @@ class RenderWorker(QObject):
             self.animationFailed.emit(_user_message(e))
 
 
+def _queued(method, *args) -> None:
+    """Call a worker's ``method(*args)`` in the worker's thread, after the calls queued there before."""
+    QTimer.singleShot(0, method.__self__, functools.partial(method, *args))
+
+
 class RenderClient(QObject):
-    """The UI thread's handle on the two worker threads. Coalesces render requests (newest wins)."""
+    """The UI thread's handle on the two worker threads. Coalesces render requests (newest wins).
+
+    Requests go to a worker as queued calls (``_queued``): each runs in the worker's thread, in the order asked.
+    The workers' answers are signals, queued back to this thread."""
 
     resultReady = Signal(object)     # RenderResult
     renderError = Signal(str)
     busyChanged = Signal(bool)
     photoLoaded = Signal(object)
-
-    _start = Signal(object)
-    _post_render = Signal(object)
-    _set_sources = Signal(object)
-    _set_backend = Signal(object)
-    _load_weights = Signal(str)
-    _set_device = Signal(str)
-    _export = Signal(object)
-    _detect = Signal(object)
-    _search_box = Signal(object)
-    _warm = Signal()
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -489,17 +490,6 @@ class RenderClient(QObject):
         self.detect_thread.setObjectName("poseeditor-detect")
         self.detector = DetectWorker()
         self.detector.moveToThread(self.detect_thread)
-
-        self._start.connect(self.worker.start)
-        self._post_render.connect(self.worker.render)
-        self._set_sources.connect(self.worker.set_sources)
-        self._set_backend.connect(self.worker.set_backend)
-        self._load_weights.connect(self.worker.load_weights)
-        self._set_device.connect(self.worker.set_device)
-        self._export.connect(self.worker.export_animation)
-        self._detect.connect(self.detector.load)
-        self._search_box.connect(self.detector.search_box)
-        self._warm.connect(self.detector.warm_up)
         self.worker.rendered.connect(self._on_rendered)
         self.worker.renderFailed.connect(self._on_failed)
         self.detector.loaded.connect(self.photoLoaded)
@@ -514,30 +504,32 @@ class RenderClient(QObject):
     # ----- commands ---------------------------------------------------------------------------------------
     def start(self, backend: str, device: str, weights: dict, photos_pending: bool = False):
         if not photos_pending:  # else the first photo builds the detector, after the photo is on screen
-            self._warm.emit()
-        self._start.emit(dict(backend=backend, device=device, weights=weights, photos_pending=photos_pending))
+            _queued(self.detector.warm_up)
+        _queued(self.worker.start,
+                dict(backend=backend, device=device, weights=weights, photos_pending=photos_pending))
 
     def detect(self, ref_id: int, path: str):
-        self._detect.emit(dict(ref_id=ref_id, path=str(path)))
+        _queued(self.detector.load, dict(ref_id=ref_id, path=str(path)))
 
     def search_box(self, ref_id: int, image, box, name: str = "photo"):
         """Find the person inside ``box`` (x0, y0, x1, y1 photo pixels); the answer is detector.boxSearched."""
-        self._search_box.emit(dict(ref_id=ref_id, image=image, box=tuple(map(float, box)), name=name))
+        _queued(self.detector.search_box,
+                dict(ref_id=ref_id, image=image, box=tuple(map(float, box)), name=name))
 
     def set_sources(self, sources):
-        self._set_sources.emit(sources)
+        _queued(self.worker.set_sources, sources)
 
     def set_backend(self, name: str, weights: str | None = None):
-        self._set_backend.emit(dict(name=name, weights=weights))
+        _queued(self.worker.set_backend, dict(name=name, weights=weights))
 
     def load_weights(self, path: str):
-        self._load_weights.emit(str(path))
+        _queued(self.worker.load_weights, str(path))
 
     def set_device(self, device: str):
-        self._set_device.emit(device)
+        _queued(self.worker.set_device, device)
 
     def export_animation(self, job):
-        self._export.emit(job)
+        _queued(self.worker.export_animation, job)
 
     def cancel_animation(self):
         self.worker.cancel.set()  # a threading.Event: safe to set from this thread
@@ -563,7 +555,7 @@ class RenderClient(QObject):
     def _post(self, req):
         was_busy = self.busy
         self._in_flight = req
-        self._post_render.emit(req)
+        _queued(self.worker.render, req)
         if not was_busy:
             self.busyChanged.emit(True)
 
