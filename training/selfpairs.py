@@ -295,12 +295,18 @@ def add_arguments(parser) -> None:
     parser.add_argument("--mix-pairs", type=int_in(0, 10_000_000), default=0, metavar="N",
                         help="how many of --mix's train pairs (a tenth as many test pairs)")
     parser.add_argument("--seed", type=int_in(0, 2**31 - 1), default=0)
+    parser.add_argument("--personal", action="store_true",
+                        help="one person's own photo(s): nothing kept out, one pair in eight held back for "
+                             "validation (quick personalisation; no --same-person or --mix)")
 
 
 def run(args) -> int:
     if args.mix is not None and not args.mix_pairs:
         raise DatasetError("--mix needs --mix-pairs N")
-    s = build_self_pairs(args.sources, args.out, args.per_photo, args.size, args.seed, args.same_person,
+    if args.personal and (args.mix is not None or args.same_person):
+        raise DatasetError("--personal takes one person's photos only (no --mix, no --same-person)")
+    s = personal_pairs(args.sources, args.out, args.per_photo, args.size, args.seed) if args.personal else \
+        build_self_pairs(args.sources, args.out, args.per_photo, args.size, args.seed, args.same_person,
                          args.mix, args.mix_pairs)
     print(f"{s['out']}: {s['images']} images; {s['pairs_train']} train / {s['pairs_test']} test pairs "
           f"(real: {s['real_pairs']['train']} / {s['real_pairs']['test']}); "

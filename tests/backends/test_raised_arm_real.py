@@ -20,6 +20,10 @@ from tests.engine.test_photo_kinds import RAISE_READ, arm_reads_raised, photo_ki
 
 NETWORKS = ("dgan", "dgan-sa", "attention", "spgnet", "pnr")
 KEPT_OUT_FULL_BODY = [f"{k}.jpg" for k in range(45, 55)]  # fashion-real's kept-out run: mostly full body
+# Left out, measured: the detector does not read the raised arm even in the warp engine's render, which moves
+# the photo's own arm: a back view whose raised hand leaves the photo (45), a photo framed so tightly that the
+# raised hand lands outside it (46), a side view whose arm can only be held out level (53)
+UNREADABLE = ("fashion-real/45.jpg", "fashion-real/46.jpg", "fashion-real/53.jpg")
 
 
 def kept_out_photos() -> dict:
@@ -28,7 +32,7 @@ def kept_out_photos() -> dict:
 
     kept = json.loads((ROOT / "benchmarks" / "heldout.json").read_text())["photos_kept_out"]
     photos = {f"fashion-real/{n}": load_image(SHARED_DATA / "fashion-real" / n)
-              for n in KEPT_OUT_FULL_BODY if n in kept["fashion-real"]}
+              for n in KEPT_OUT_FULL_BODY if n in kept["fashion-real"] and f"fashion-real/{n}" not in UNREADABLE}
     kinds = photo_kinds()
     photos.update({k: kinds[k] for k in RAISE_READ if k in kinds and not k.startswith("synth")})
     return photos

@@ -162,12 +162,18 @@ def test_cli_and_bad_inputs(built, tmp_path, capsys):
     assert cli_main(["self-pairs", str(photos / "5.jpg"), "-o", str(tmp_path / "c"), "--per-photo", "1",
                      "--size", "128x64"]) == 0
     assert "2 images; " in capsys.readouterr().out
+    # the child command a quick personalisation runs: one photo, nothing kept out, a pair held back
+    assert cli_main(["self-pairs", str(photos / "5.jpg"), "-o", str(tmp_path / "p"), "--personal", "--per-photo",
+                     "8", "--size", "128x64"]) == 0
+    assert "9 images; 7 train / 1 test pairs" in capsys.readouterr().out
     empty = tmp_path / "empty"
     empty.mkdir()
     for argv, msg in (([str(empty), "-o", str(tmp_path / "d")], "no photos"),
                       ([str(photos), "-o", str(tmp_path / "c")], "not empty"),
                       ([str(photos), "-o", str(photos / "x")], "input"),
-                      ([str(photos), "-o", str(tmp_path / "e"), "--mix", str(empty)], "--mix-pairs")):
+                      ([str(photos), "-o", str(tmp_path / "e"), "--mix", str(empty)], "--mix-pairs"),
+                      ([str(photos), "-o", str(tmp_path / "e"), "--personal", "--same-person", str(photos)],
+                       "one person's photos only")):
         assert cli_main(["self-pairs", *argv]) == 2
         err = capsys.readouterr().err.strip()
         assert msg in err and len(err.splitlines()) == 1, err
