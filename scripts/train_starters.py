@@ -41,7 +41,7 @@ DATA_LABEL = "synthetic people (poseeditor-train synth --seed 2026, 400 people x
 SHARED = ROOT.parent / "shared" / "data"
 PRIOR = ROOT / "build" / "prior"
 SELF_PAIRS = [*(SHARED / d for d in ("fashion-real", "market-real", "fashion-sources")),
-              "--same-person", SHARED / "walk-64x128", "--per-photo", "10", "--mix-pairs", "1500", "--seed", "2026"]
+              "--same-person", SHARED / "walk-64x128", "--per-photo", "10", "--both-ways", "--mix-pairs", "1500", "--seed", "2026"]
 PRIOR_LABEL = ("real-people prior: self-pairs of the shared fashion-real, market-real and fashion-sources photos "
                "(benchmarks/heldout.json's kept out), walk-64x128 frames, 1,500 synthetic pairs")
 TRAIN = [sys.executable, "-m", "training.cli"]

@@ -136,9 +136,11 @@ class _Writer:
         return name
 
 
-def self_pairs_of(writer: _Writer, photo: Path, per_photo: int, rng, detector) -> list[tuple[str, str]]:
-    """Write one photo and ``per_photo`` warp renders of it into perturbed poses; (render, photo) pairs. Empty
-    when the photo cannot be read or nobody with both shoulders and hips is found in it."""
+def self_pairs_of(writer: _Writer, photo: Path, per_photo: int, rng, detector,
+                  both_ways: bool = False) -> list[tuple[str, str]]:
+    """Write one photo and ``per_photo`` warp renders of it into perturbed poses; (render, photo) pairs, and with
+    ``both_ways`` (photo, render) pairs too. Empty when the photo cannot be read or nobody with both shoulders
+    and hips is found in it."""
     try:
         image = load_image(photo)
         det = detector.detect(image, str(photo))
@@ -152,7 +154,7 @@ def self_pairs_of(writer: _Writer, photo: Path, per_photo: int, rng, detector) -
     pairs = []
     for k, (t, (render, mask)) in enumerate(zip(moved, warped(image, det.pose, det.mask, moved))):
         pairs.append((writer.add(f"{ident}-w{k}.png", ident, render, t, mask), target))
-    return pairs
+    return pairs + [(b, a) for a, b in pairs] if both_ways else pairs
 
 
 def same_person_pairs(writer: _Writer, folder: Path, detector, seed: int) -> dict[str, list[tuple[str, str]]]:
@@ -212,7 +214,7 @@ def mix_in(writer: _Writer, other: Path, pairs: int, seed: int) -> dict[str, lis
 
 def build_self_pairs(photos: list[Path], out: Path, per_photo: int = 8, size=(256, 128), seed: int = 0,
                      same_person: list[Path] = (), mix: Path | None = None, mix_pairs: int = 0,
-                     heldout: Path | None = HELDOUT, progress=None) -> dict:
+                     heldout: Path | None = HELDOUT, both_ways: bool = False, progress=None) -> dict:
     """The dataset folder ``out`` (new or empty): self-pairs of every photo in ``photos`` (files or folders) but
     the kept-out ones, real pairs of each ``same_person`` folder, ``mix_pairs`` pairs of ``mix``. Every
     ``TEST_EVERY``-th photo's pairs are test pairs (validation on people training never saw)."""
@@ -232,7 +234,7 @@ def build_self_pairs(photos: list[Path], out: Path, per_photo: int = 8, size=(25
     skipped = []
     with native_stderr_silenced(), PoseDetector() as detector:
         for k, photo in enumerate(files):
-            got = self_pairs_of(writer, photo, per_photo, rng, detector)
+            got = self_pairs_of(writer, photo, per_photo, rng, detector, both_ways)
             if not got:
                 skipped.append(photo.name)
             pairs["test" if k % TEST_EVERY == TEST_EVERY - 1 else "train"] += got
@@ -253,7 +255,7 @@ def build_self_pairs(photos: list[Path], out: Path, per_photo: int = 8, size=(25
     for s, p in pairs.items():
         write_pairs(out / f"pairs-{s}.csv", p)
     write_identities(out / "identities.csv", writer.identity)
-    options = {"per_photo": per_photo, "seed": seed, "photos": len(files), "skipped": skipped,
+    options = {"per_photo": per_photo, "both_ways": both_ways, "seed": seed, "photos": len(files), "skipped": skipped,
                "same_person": [str(p) for p in same_person], "mix": str(mix) if mix else None,
                "mix_pairs": mix_pairs, "real_pairs": real}
     write_dataset_json(out, writer.size, len(set(writer.identity.values())), len(writer.poses), "coarse",
@@ -295,6 +297,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--mix-pairs", type=int_in(0, 10_000_000), default=0, metavar="N",
                         help="how many of --mix's train pairs (a tenth as many test pairs)")
     parser.add_argument("--seed", type=int_in(0, 2**31 - 1), default=0)
+    parser.add_argument("--both-ways", action="store_true",
+                        help="also the reverse pairs: the photo as source, its render as target (the network "
+                             "learns to move the photo's own limbs where the pose says, as the warp engine does)")
     parser.add_argument("--personal", action="store_true",
                         help="one person's own photo(s): nothing kept out, one pair in eight held back for "
                              "validation (quick personalisation; no --same-person or --mix)")
@@ -307,7 +312,7 @@ def run(args) -> int:
         raise DatasetError("--personal takes one person's photos only (no --mix, no --same-person)")
     s = personal_pairs(args.sources, args.out, args.per_photo, args.size, args.seed) if args.personal else \
         build_self_pairs(args.sources, args.out, args.per_photo, args.size, args.seed, args.same_person,
-                         args.mix, args.mix_pairs)
+                         args.mix, args.mix_pairs, both_ways=args.both_ways)
     print(f"{s['out']}: {s['images']} images; {s['pairs_train']} train / {s['pairs_test']} test pairs "
           f"(real: {s['real_pairs']['train']} / {s['real_pairs']['test']}); "
           f"{len(s['skipped'])} photos without a usable person; {s['seconds']:.1f} s", file=sys.stdout)

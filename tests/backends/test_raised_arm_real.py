@@ -90,11 +90,17 @@ def test_a_raised_arm_is_found_raised_in_each_starter_render(backend, cases):
 
 
 def main(argv: list[str]) -> None:
-    """Print, per backend (starter, or BACKEND=WEIGHTS), the photos whose raised arm the detector reads."""
+    """Print, per backend (starter, or BACKEND=WEIGHTS), the photos whose raised arm the detector reads;
+    ``--save GRID.png``: the renders too, a row per backend, each photo cut to its person."""
+    import cv2
+
     from engine.detect import PoseDetector
     from engine.registry import create
 
-    chosen = [a.split("=", 1) for a in argv] or [[n] for n in ("warp",) + NETWORKS]
+    save = argv[argv.index("--save") + 1] if "--save" in argv else None
+    specs = [a for a in argv if "--save" not in a and a != save]
+    chosen = [a.split("=", 1) for a in specs] or [[n] for n in ("warp",) + NETWORKS]
+    rows = []
     with PoseDetector() as det:
         cs = []
         for name, img in kept_out_photos().items():
@@ -105,9 +111,24 @@ def main(argv: list[str]) -> None:
             b = create(spec[0])
             if len(spec) == 2:
                 b.load_weights(spec[1])
-            got = read_raised(b, cs, det)
+            got, row = {}, []
+            for name, img, d, target, side in cs:
+                out = b.render(b.encode_sources([img], [d.pose], [d.mask]), target)
+                got[name] = arm_reads_raised(det, out, d.pose, target, side)
+                x0, y0, x1, y1 = (int(v) for v in d.pose.bbox())
+                pad = int(0.6 * (y1 - y0))
+                cut = out[max(0, y0 - pad // 2):y1 + pad // 4, max(0, x0 - pad):x1 + pad]
+                cut = cv2.resize(cut, (round(160 * cut.shape[1] / cut.shape[0]), 160))
+                cv2.putText(cut, "up" if got[name] else "no", (3, 14), 0, 0.5, (0, 200, 0) if got[name] else
+                            (255, 0, 0), 1)
+                row.append(cut)
+            rows.append(np.concatenate(row, axis=1))
             missed = [k for k, ok in got.items() if not ok]
             print(f"{'='.join(spec)}: {sum(got.values())}/{len(got)} read raised; missed {missed}", flush=True)
+    if save:
+        w = max(r.shape[1] for r in rows)
+        grid = np.concatenate([np.pad(r, ((0, 0), (0, w - r.shape[1]), (0, 0))) for r in rows])
+        cv2.imwrite(save, cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
 
 
 if __name__ == "__main__":

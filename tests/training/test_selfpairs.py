@@ -182,3 +182,13 @@ def test_cli_and_bad_inputs(built, tmp_path, capsys):
         blank.mkdir()
         cv2.imwrite(str(blank / "wall.png"), np.full((256, 128, 3), 128, np.uint8))
         build_self_pairs([blank], tmp_path / "f", per_photo=1, size=SIZE, heldout=None)
+
+
+def test_both_ways_adds_the_reverse_pairs(built, tmp_path):
+    """--both-ways: the photo is also the source of its renders (the network learns to move the photo's own
+    limbs where the target pose says)."""
+    photos, _, _, _ = built
+    build_self_pairs([photos / "5.jpg"], tmp_path / "b", per_photo=2, size=SIZE, heldout=None, both_ways=True)
+    pairs = {(a, b) for a, b, _ in read_pairs(tmp_path / "b" / "pairs-train.csv")}
+    one_way = {(f"people-5-w{k}.png", "people-5.png") for k in range(2)}
+    assert pairs == one_way | {(b, a) for a, b in one_way}
