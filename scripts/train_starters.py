@@ -107,7 +107,7 @@ def relative(obj):
         return {k: relative(v) for k, v in obj.items()}
     if isinstance(obj, list):
         return [relative(v) for v in obj]
-    return obj.replace(str(ROOT) + "/", "") if isinstance(obj, str) else obj
+    return obj.replace(str(ROOT) + "/", "").replace(str(ROOT.parent) + "/", "../") if isinstance(obj, str) else obj
 
 
 def _shown(cmd) -> str:
