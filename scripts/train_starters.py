@@ -10,6 +10,15 @@ best checkpoint `export --half` to resources/weights/<backend>.safetensors, and
 `evaluate` on the synthetic test pairs, whose report is kept beside the weights as <backend>.report.json with
 the exact commands that made them. Runs and the dataset go to build/starters/ (not committed).
 Several backends train at once with --parallel (one torch thread each: on a 2-core CPU that is the fastest).
+
+    .venv/bin/python scripts/train_starters.py --prior [--backends dgan attention ...] [--minutes 11]
+
+The real-people prior: each starter fine-tuned from its current weights (resources/weights/configs/prior/, dgan-sa
+from the new dgan) on `poseeditor-train self-pairs` of the shared real photos (warp renders of each photo in
+perturbed poses as sources, the photo as target; walk-64x128's frames as real pairs; the photos of
+benchmarks/heldout.json never read) mixed with 1,500 pairs of the synthetic people. Weights go to
+build/prior/weights/; tests/backends/test_raised_arm_real.py measures them against the starters, and only those
+measured better are copied over resources/weights/ (with their report) by --install.
 """
 from __future__ import annotations
 
@@ -29,6 +38,12 @@ CONFIGS = WEIGHTS / "configs"
 BUILD = ROOT / "build" / "starters"
 SYNTH = ["--identities", "400", "--poses-per-identity", "6", "--size", "256x128", "--seed", "2026"]
 DATA_LABEL = "synthetic people (poseeditor-train synth --seed 2026, 400 people x 6 poses)"
+SHARED = ROOT.parent / "shared" / "data"
+PRIOR = ROOT / "build" / "prior"
+SELF_PAIRS = [*(SHARED / d for d in ("fashion-real", "market-real", "fashion-sources")),
+              "--same-person", SHARED / "walk-64x128", "--per-photo", "10", "--both-ways", "--mix-pairs", "1500", "--seed", "2026"]
+PRIOR_LABEL = ("real-people prior: self-pairs of the shared fashion-real, market-real and fashion-sources photos "
+               "(benchmarks/heldout.json's kept out), walk-64x128 frames, 1,500 synthetic pairs")
 TRAIN = [sys.executable, "-m", "training.cli"]
 
 
@@ -43,37 +58,47 @@ def run(cmd, log: Path | None = None) -> str:
     return out.stdout
 
 
-def train_one(backend: str, minutes: float | None, data: Path) -> dict:
-    config = CONFIGS / f"{backend}.json"
-    runs = BUILD / "runs"
+def train_one(backend: str, minutes: float | None, data: Path, prior: bool = False) -> dict:
+    config = (CONFIGS / "prior" if prior else CONFIGS) / f"{backend}.json"
+    build = PRIOR if prior else BUILD
+    label = f"starter weights ({backend}), trained on {DATA_LABEL}" + (f" then a {PRIOR_LABEL}" if prior else "")
+    runs = build / "runs"
     runs.mkdir(parents=True, exist_ok=True)
     fit = TRAIN + ["fit", "--backend", backend, "--data", data, "--config", config, "--runs-dir", runs,
-                   "--no-progress", "--seed", "2026",
-                   "--label", f"starter weights ({backend}), trained on {DATA_LABEL}"]
+                   "--no-progress", "--seed", "2026", "--label", label]
     if minutes:
         fit += ["--time-budget", str(minutes)]
     t = time.time()
-    run_dir = Path(run(fit, BUILD / f"{backend}.fit.log").strip().splitlines()[-1])
+    run_dir = Path(run(fit, build / f"{backend}.fit.log").strip().splitlines()[-1])
     seconds = time.time() - t
-    out = WEIGHTS / f"{backend}.safetensors"
-    export = TRAIN + ["export", run_dir, "-o", out, "--half",
-                      "--label", f"starter weights ({backend}), trained on {DATA_LABEL}"]
+    out = (PRIOR / "weights" if prior else WEIGHTS) / f"{backend}.safetensors"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    export = TRAIN + ["export", run_dir, "-o", out, "--half", "--label", label]
     run(export)
-    ev_dir = BUILD / f"{backend}-eval"
-    evaluate = TRAIN + ["evaluate", out, "--data", data, "--limit", "64", "-o", ev_dir]
-    run(evaluate)
-    report = json.loads((ev_dir / "report.json").read_text())
+    evaluate, report = evaluated(out, BUILD / "synth-256x128", build / f"{backend}-eval")
     options = json.loads((run_dir / "training_options.json").read_text())
     summary = {
         "backend": backend, "weights": out.name, "size_bytes": out.stat().st_size,
         "data": DATA_LABEL, "train_seconds": round(seconds), "cpu": f"{os.cpu_count()} cores, no GPU",
         "steps": _last_step(run_dir), "net_config": options.get("net_config"),
         "recipe_options": options.get("recipe_options"),
-        "commands": [_shown(c) for c in (TRAIN + ["synth", "-o", data, *SYNTH], fit, export, evaluate)],
+        "commands": [_shown(c) for c in (TRAIN + ["synth", "-o", BUILD / "synth-256x128", *SYNTH],
+                                         *([_self_pairs(data)] if prior else []), fit, export, evaluate)],
         "evaluation_on_synthetic_test_pairs": report,
     }
-    (WEIGHTS / f"{backend}.report.json").write_text(json.dumps(relative(summary), indent=1, default=str))
+    if prior:
+        summary["commands"].append(_shown(evaluated(out, data, build / f"{backend}-eval-prior")[0]))
+        summary["evaluation_on_prior_test_pairs"] = evaluated(out, data, build / f"{backend}-eval-prior")[1]
+    (out.parent / f"{backend}.report.json").write_text(json.dumps(relative(summary), indent=1, default=str))
     return summary
+
+
+def evaluated(weights: Path, data: Path, ev_dir: Path) -> tuple[list, dict]:
+    """(the command, its report): `evaluate` of the weights on 64 test pairs of ``data``."""
+    evaluate = TRAIN + ["evaluate", weights, "--data", data, "--limit", "64", "-o", ev_dir]
+    if not (ev_dir / "report.json").is_file() or (ev_dir / "report.json").stat().st_mtime < weights.stat().st_mtime:
+        run(evaluate)
+    return evaluate, json.loads((ev_dir / "report.json").read_text())
 
 
 def relative(obj):
@@ -82,7 +107,7 @@ def relative(obj):
         return {k: relative(v) for k, v in obj.items()}
     if isinstance(obj, list):
         return [relative(v) for v in obj]
-    return obj.replace(str(ROOT) + "/", "") if isinstance(obj, str) else obj
+    return obj.replace(str(ROOT) + "/", "").replace(str(ROOT.parent) + "/", "../") if isinstance(obj, str) else obj
 
 
 def _shown(cmd) -> str:
@@ -101,21 +126,48 @@ def _last_step(run_dir: Path) -> int:
     return step
 
 
+def _self_pairs(data: Path) -> list:
+    return TRAIN + ["self-pairs", *SELF_PAIRS[:3], "-o", data, "--mix", BUILD / "synth-256x128", *SELF_PAIRS[3:]]
+
+
+def install(backends: list[str]) -> None:
+    """Copy build/prior/weights/<backend>.* (measured better) over the starters."""
+    import shutil
+
+    for b in backends:
+        shutil.copyfile(PRIOR / "weights" / f"{b}.safetensors", WEIGHTS / f"{b}.safetensors")
+        report = json.loads((PRIOR / "weights" / f"{b}.report.json").read_text())
+        # the synthetic test pairs too: the starters must still move the procedural people
+        command, synthetic = evaluated(WEIGHTS / f"{b}.safetensors", BUILD / "synth-256x128", PRIOR / f"{b}-eval")
+        report["evaluation_on_synthetic_test_pairs"] = synthetic
+        report["commands"] = [c for c in report["commands"] if c != _shown(command)] + [_shown(command)]
+        (WEIGHTS / f"{b}.report.json").write_text(json.dumps(relative(report), indent=1, default=str))
+        print(f"installed {b}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--backends", nargs="*", default=[p.stem for p in sorted(CONFIGS.glob("*.json"))])
     ap.add_argument("--minutes", type=float, help="cap each run at this many minutes (default: the config's steps)")
     ap.add_argument("--parallel", type=int, default=2)
+    ap.add_argument("--prior", action="store_true", help="fine-tune the starters on the real-people prior")
+    ap.add_argument("--install", action="store_true", help="copy build/prior/weights/ of --backends over the starters")
     a = ap.parse_args()
+    if a.install:
+        return install(a.backends)
     data = BUILD / "synth-256x128"
     if not (data / "dataset.json").exists():
         run(TRAIN + ["synth", "-o", data, *SYNTH])
+    if a.prior:
+        data = PRIOR / "prior-256x128"
+        if not (data / "dataset.json").exists():
+            run(_self_pairs(data))
     # a starter that starts from another's weights (dgan-sa from dgan) waits for that one when both are made
     later = [b for b in a.backends if _starts_from(b) in a.backends]
     for wave in ([b for b in a.backends if b not in later], later):
         with ThreadPoolExecutor(a.parallel) as pool:
-            for s in pool.map(lambda b: train_one(b, a.minutes, data), wave):
-                r = s["evaluation_on_synthetic_test_pairs"]["metrics"]
+            for s in pool.map(lambda b: train_one(b, a.minutes, data, a.prior), wave):
+                r = s.get("evaluation_on_synthetic_test_pairs", s.get("evaluation_on_prior_test_pairs"))["metrics"]
                 figures = {k: round(r[k], 3) for k in ("ssim", "l1", "pckh") if isinstance(r.get(k), float)}
                 print(f"{s['backend']}: {s['size_bytes'] / 1e6:.1f} MB, {s['steps']} steps, {figures}")
 
@@ -123,7 +175,9 @@ def main():
 def _starts_from(backend: str) -> str | None:
     """The backend whose starter weights this one's config starts from (its "init"), if any."""
     init = json.loads((CONFIGS / f"{backend}.json").read_text()).get("init")
-    return Path(init).stem if init and Path(init).parent == Path("resources/weights") else None
+    prior = json.loads(p.read_text()).get("init") if (p := CONFIGS / "prior" / f"{backend}.json").is_file() else None
+    return next((Path(i).stem for i in (init, prior) if i and Path(i).parent.name in ("weights",)
+                 and Path(i).stem != backend), None)
 
 
 if __name__ == "__main__":

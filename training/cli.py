@@ -26,6 +26,8 @@ from .protocol import PROG, error_line
 # the subcommand being run, so `poseeditor-train --help` and `synth` do not pay for what they do not use.
 COMMANDS = {
     "prepare": ("training.prepare", "make a dataset from photos or a video of people"),
+    "self-pairs": ("training.selfpairs", "make a real-people dataset from single photos (warp renders in "
+                                         "perturbed poses as sources, the photos as targets)"),
     "synth": ("training.synth", "make a dataset of procedural people (tests, smoke runs)"),
     "fit": ("training.options", "train a backend on a dataset (numbered run folder, checkpoints, best weights)"),
     "evaluate": ("training.evaluate", "SSIM, mask-SSIM, L1, PSNR, PCKh of weights or a run on a dataset's test pairs"),

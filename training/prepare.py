@@ -210,23 +210,30 @@ def _check_output(out: Path, size: tuple[int, int], sources=()) -> None:
 # ================================================================================================================
 def _process(image: np.ndarray, item: Item, out: Path, size: tuple[int, int], detector,
              box_height: float | None = None) -> dict:
+    det = detector.detect(image, name=str(item.source) + (f" frame {item.frame}" if item.frame is not None else ""))
+    pose = save_crop(out, item.name, image, det.pose, det.mask, size, box_height)
+    return {"xy": np.round(pose.xy, 2).tolist(), "present": pose.present.astype(int).tolist(),
+            "confidence": np.round(pose.confidence, 3).tolist(), "score": round(det.score, 4)}
+
+
+def save_crop(out: Path, name: str, image: np.ndarray, pose: Pose, mask: np.ndarray, size: tuple[int, int],
+              box_height: float | None = None) -> Pose:
+    """One dataset image: the crop around ``pose`` (engine.framing), its mask and parsing; the pose in the crop."""
     from engine.detect import pose_mask
     from engine.framing import frame_for
     from engine.parsing import coarse_parsing
 
-    det = detector.detect(image, name=str(item.source) + (f" frame {item.frame}" if item.frame is not None else ""))
-    frame = frame_for(det.pose, size, box_height=box_height)
+    frame = frame_for(pose, size, box_height=box_height)
     crop = frame.crop(image)
-    pose = frame.pose_to_model(det.pose)
-    mask = np.clip(frame.crop_mask(det.mask), 0, 1)
+    pose = frame.pose_to_model(pose)
+    mask = np.clip(frame.crop_mask(mask), 0, 1)
     if (mask > 0.5).mean() < MIN_MASK_FRACTION:
         mask = pose_mask(pose)
     parsing = coarse_parsing(pose, mask)
-    save_png(out / "images" / item.name, crop)
-    save_png(mask_path(out, item.name), np.round(mask * 255).astype(np.uint8))
-    save_png(parsing_path(out, item.name), parsing.astype(np.uint8))
-    return {"xy": np.round(pose.xy, 2).tolist(), "present": pose.present.astype(int).tolist(),
-            "confidence": np.round(pose.confidence, 3).tolist(), "score": round(det.score, 4)}
+    save_png(out / "images" / name, crop)
+    save_png(mask_path(out, name), np.round(mask * 255).astype(np.uint8))
+    save_png(parsing_path(out, name), parsing.astype(np.uint8))
+    return pose
 
 
 # ================================================================================================================

@@ -1,0 +1,163 @@
+"""At first launch, on real photos no training saw (benchmarks/heldout.json), every backend's starter render with
+a raised arm is found by the pose detector with the arm raised. Skipped without ../shared/data.
+
+Measure other weights the same way (before committing them as starters):
+    PYTHONPATH=. python tests/backends/test_raised_arm_real.py [BACKEND=WEIGHTS.safetensors ...]
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+from tests.conftest import SHARED_DATA  # noqa: E402
+from tests.engine.test_photo_kinds import RAISE_READ, arm_reads_raised, photo_kinds, raised_arm  # noqa: E402
+
+NETWORKS = ("dgan", "dgan-sa", "attention", "spgnet", "pnr")
+KEPT_OUT_FULL_BODY = [f"{k}.jpg" for k in range(45, 55)]  # fashion-real's kept-out run: mostly full body
+# Left out, measured: the detector does not read the raised arm even in the warp engine's render, which moves
+# the photo's own arm: a back view whose raised hand leaves the photo (45), a photo framed so tightly that the
+# raised hand lands outside it (46), a side view whose arm can only be held out level (53)
+UNREADABLE = ("fashion-real/45.jpg", "fashion-real/46.jpg", "fashion-real/53.jpg")
+
+
+def kept_out_photos() -> dict:
+    """name -> RGB photo: fashion-real 45-54 and the real full-body photo kinds; all kept out of training."""
+    from engine.images import load_image
+
+    kept = json.loads((ROOT / "benchmarks" / "heldout.json").read_text())["photos_kept_out"]
+    photos = {f"fashion-real/{n}": load_image(SHARED_DATA / "fashion-real" / n)
+              for n in KEPT_OUT_FULL_BODY if n in kept["fashion-real"] and f"fashion-real/{n}" not in UNREADABLE}
+    kinds = photo_kinds()
+    photos.update({k: kinds[k] for k in RAISE_READ if k in kinds and not k.startswith("synth")})
+    return photos
+
+
+@pytest.fixture(scope="module")
+def cases():
+    """(name, photo, detection, raised target, side) of each kept-out photo with a whole arm to raise."""
+    if not (SHARED_DATA / "fashion-real").is_dir():
+        pytest.skip(f"needs the shared real photos ({SHARED_DATA})")
+    from engine.detect import PoseDetector
+
+    out = []
+    with PoseDetector() as det:
+        for name, img in kept_out_photos().items():
+            d = det.detect(img, name)
+            if not d.pose.has("r_shoulder", "r_elbow", "r_wrist") and not d.pose.has("l_shoulder", "l_elbow",
+                                                                                      "l_wrist"):
+                continue
+            target, side = raised_arm(d.pose)
+            out.append((name, img, d, target, side))
+    assert len(out) >= 8, [c[0] for c in out]
+    return out
+
+
+def read_raised(backend, cases, detector) -> dict[str, bool]:
+    """name -> whether the detector finds the raised arm raised in ``backend``'s render."""
+    got = {}
+    for name, img, d, target, side in cases:
+        out = backend.render(backend.encode_sources([img], [d.pose], [d.mask]), target)
+        got[name] = arm_reads_raised(detector, out, d.pose, target, side)
+    return got
+
+
+def test_the_photos_arm_is_not_read_raised_before_the_edit(cases):
+    """The check can fail: on the photo itself the raised wrist is not found where the edit puts it."""
+    from engine.detect import PoseDetector
+
+    with PoseDetector() as det:
+        for name, img, d, target, side in cases:
+            assert not arm_reads_raised(det, img, d.pose, target, side), name
+
+
+# What the committed starters reach (of 10 photos), measured: the goal is all 10 for every backend. Below it, the
+# full test is an expected failure (strict: it must be marked done once it passes) and a floor guards what is
+# reached from getting worse. spgnet's starter, fine-tuned on the real-people prior, reads 10 (8 before); the
+# others, trained on procedural people only, draw the raised arm faint or blurred, and the detector misses it on
+# the fine-patterned dresses (50, 51) and the dance frame.
+READ_TODAY = {"warp": 10, "dgan": 7, "dgan-sa": 7, "attention": 7, "spgnet": 10, "pnr": 5}
+
+
+@pytest.fixture(scope="module")
+def starter_reads(cases):
+    """backend -> {photo: raised arm read}, each backend rendered once for both tests below."""
+    from engine.detect import PoseDetector
+    from engine.registry import create
+
+    got = {}
+
+    def reads(backend):
+        if backend not in got:
+            b = create(backend)
+            assert backend == "warp" or b.weights_info.kind == "starter"
+            with PoseDetector() as det:
+                got[backend] = read_raised(b, cases, det)
+        return got[backend]
+    return reads
+
+
+@pytest.mark.parametrize("backend", [b if READ_TODAY[b] == 10 else pytest.param(b, marks=pytest.mark.xfail(
+    strict=True, reason=f"{b}'s starter: {READ_TODAY[b]}/10 read raised")) for b in ("warp",) + NETWORKS])
+def test_a_raised_arm_is_found_raised_in_each_starter_render(backend, starter_reads):
+    got = starter_reads(backend)
+    missed = [k for k, ok in got.items() if not ok]
+    assert not missed, f"{backend}: raised arm not found in {len(missed)}/{len(got)}: {missed}"
+
+
+@pytest.mark.parametrize("backend", ("warp",) + NETWORKS)
+def test_no_starter_reads_fewer_raised_arms_than_measured(backend, starter_reads):
+    got = starter_reads(backend)
+    assert len(got) == 10 and sum(got.values()) >= READ_TODAY[backend], \
+        f"{backend}: {sum(got.values())}/{len(got)} read raised, {READ_TODAY[backend]} measured"
+
+
+def main(argv: list[str]) -> None:
+    """Print, per backend (starter, or BACKEND=WEIGHTS), the photos whose raised arm the detector reads;
+    ``--save GRID.png``: the renders too, a row per backend, each photo cut to its person."""
+    import cv2
+
+    from engine.detect import PoseDetector
+    from engine.registry import create
+
+    save = argv[argv.index("--save") + 1] if "--save" in argv else None
+    specs = [a for a in argv if "--save" not in a and a != save]
+    chosen = [a.split("=", 1) for a in specs] or [[n] for n in ("warp",) + NETWORKS]
+    rows = []
+    with PoseDetector() as det:
+        cs = []
+        for name, img in kept_out_photos().items():
+            d = det.detect(img, name)
+            if d.pose.has("r_shoulder", "r_elbow", "r_wrist") or d.pose.has("l_shoulder", "l_elbow", "l_wrist"):
+                cs.append((name, img, d, *raised_arm(d.pose)))
+        for spec in chosen:
+            b = create(spec[0])
+            if len(spec) == 2:
+                b.load_weights(spec[1])
+            got, row = {}, []
+            for name, img, d, target, side in cs:
+                out = b.render(b.encode_sources([img], [d.pose], [d.mask]), target)
+                got[name] = arm_reads_raised(det, out, d.pose, target, side)
+                x0, y0, x1, y1 = (int(v) for v in d.pose.bbox())
+                pad = int(0.6 * (y1 - y0))
+                cut = out[max(0, y0 - pad // 2):y1 + pad // 4, max(0, x0 - pad):x1 + pad]
+                cut = cv2.resize(cut, (round(160 * cut.shape[1] / cut.shape[0]), 160))
+                cv2.putText(cut, "up" if got[name] else "no", (3, 14), 0, 0.5, (0, 200, 0) if got[name] else
+                            (255, 0, 0), 1)
+                row.append(cut)
+            rows.append(np.concatenate(row, axis=1))
+            missed = [k for k, ok in got.items() if not ok]
+            print(f"{'='.join(spec)}: {sum(got.values())}/{len(got)} read raised; missed {missed}", flush=True)
+    if save:
+        w = max(r.shape[1] for r in rows)
+        grid = np.concatenate([np.pad(r, ((0, 0), (0, w - r.shape[1]), (0, 0))) for r in rows])
+        cv2.imwrite(save, cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
