@@ -31,6 +31,10 @@ DEFAULTS = {
     "seed": 0,
     "device": "auto",
     "time_budget": None,      # minutes
+    "clock": "wall",          # what the time budget counts: wall (the app's) | cpu (this process's CPU time)
+    "patience": None,         # stop after this many validations in a row without a better figure
+    "schedule": "constant",   # learning rates: constant | cosine (warm-up, then down to 5% at the budget's end)
+    "lr_mult": 1.0,           # times every learning rate of the recipe (fine-tuning wants less than the papers')
     "init": None,             # engine weights to start from (fine-tuning)
     "augment": False,         # flip + colour jitter of the training pairs
     "workers": 0,             # data loader worker processes
@@ -75,11 +79,15 @@ def _read_config(config) -> dict:
 
 # Kinds of value, and the smallest allowed (None: no bound). Anything not listed is a string (or a path).
 _INTS = {"steps": 1, "batch": 1, "num_sources": 1, "val_every": 1, "grid_every": 1, "ckpt_every": 1,
-         "val_pairs": 1, "grid_size": 1, "keep_checkpoints": 0, "workers": 0, "stop_after": 1, "seed": None}
-_POSITIVE_FLOATS = ("width", "time_budget")
+         "val_pairs": 1, "patience": 1, "grid_size": 1, "keep_checkpoints": 0, "workers": 0, "stop_after": 1,
+         "seed": None}
+_POSITIVE_FLOATS = ("width", "time_budget", "lr_mult")
 _BOOLS = ("augment", "amp")
 _DICTS = ("net", "recipe")
-_CHOICES = {"select_by": METRICS, "progress_bar": ("auto", "on", "off"), "precision": ("auto", "fp32", "bf16")}
+CLOCKS = ("wall", "cpu")
+SCHEDULES = ("constant", "cosine")
+_CHOICES = {"select_by": METRICS, "progress_bar": ("auto", "on", "off"), "precision": ("auto", "fp32", "bf16"),
+            "clock": CLOCKS, "schedule": SCHEDULES}
 
 
 def _flag(key: str) -> str:
@@ -249,6 +257,15 @@ def add_arguments(p) -> None:
     p.add_argument("--precision", choices=("auto", "fp32", "bf16"),
                    help="auto (default: bf16 on a CPU that has it; env POSEEDITOR_PRECISION) | fp32 | bf16")
     p.add_argument("--time-budget", type=float, metavar="MINUTES", help="stop cleanly after this long")
+    p.add_argument("--clock", choices=CLOCKS,
+                   help="what --time-budget counts: wall (default, the app's) or cpu, this process's CPU time "
+                        "(every run gets the same compute on a shared machine)")
+    p.add_argument("--patience", type=int, metavar="N",
+                   help="stop after N validations in a row that are not better than the best (early stopping)")
+    p.add_argument("--schedule", choices=SCHEDULES,
+                   help="learning rates: constant (default) or cosine (a short warm-up, then down to 5%% by the "
+                        "end of the time budget or the steps)")
+    p.add_argument("--lr-mult", type=float, metavar="F", help="multiply every learning rate of the recipe (default 1)")
     p.add_argument("--init", metavar="WEIGHTS.safetensors", help="start from these engine weights (fine-tune)")
     p.add_argument("--augment", action="store_const", const=True, help="flip and colour-jitter training pairs")
     p.add_argument("--workers", type=int, help="data loader processes (default 0)")

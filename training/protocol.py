@@ -27,6 +27,20 @@ DEFAULT_MINUTES = 10.0
 DEFAULT_STEPS = 100_000      # the time budget ends a personalisation; the step count is only a ceiling
 DEFAULT_BATCH = 8
 MAX_VIDEO_FRAMES = 150       # spread over the whole video: ~30 s of detection
+DEFAULT_PATIENCE = 4         # quality checks in a row without a better figure before a run stops early
+CLOCKS = ("wall", "cpu")     # what the time budget counts: the app's minutes, or the process's CPU time
+
+# How a personal model trains, per backend, where it differs from the plan's defaults (measured on the dance video,
+# docs/personalize.md): the image size it is fine-tuned at when its starting weights are smaller (the networks are
+# convolutional: 128x64 weights load at 256x128), the factor on the recipe's learning rates, and the step the GAN
+# losses start at.
+PERSONAL = {
+    "attention": {"size": (256, 128), "lr_mult": 0.25, "gan_start_step": 200},
+    "spgnet": {"size": (256, 128), "lr_mult": 0.5, "gan_start_step": 200},
+    "pnr": {"size": (256, 128), "lr_mult": 0.25, "gan_start_step": 200},
+    "dgan": {"size": (256, 128), "lr_mult": 0.5, "gan_start_step": 200},
+    "dgan-sa": {"size": (256, 128), "lr_mult": 0.5, "gan_start_step": 200},
+}
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".mts", ".ogv"}
 
@@ -74,11 +88,16 @@ class TrainPlan:
     steps: int = DEFAULT_STEPS
     batch: int = DEFAULT_BATCH
     augment: bool = True
-    val_every: int = 100
+    val_every: int = 50
     grid_every: int = 25
-    ckpt_every: int = 100
-    val_pairs: int = 16
+    ckpt_every: int = 50
+    val_pairs: int = 24
     max_frames: int = MAX_VIDEO_FRAMES
+    clock: str = "wall"                # "cpu": the budget counts the training process's CPU time (benchmarks)
+    patience: int | None = DEFAULT_PATIENCE
+    schedule: str = "cosine"
+    lr_mult: float = 1.0
+    gan_start_step: int | None = None  # None: the recipe's own (the papers': 0)
 
     @property
     def label(self) -> str:
@@ -105,9 +124,22 @@ def network_defaults(backend: str, init: str | None, scratch: tuple | None = Non
 
 def make_plan(name: str, backend: str, photos=(), video=None, init=None, scratch=None, **overrides) -> TrainPlan:
     size, width = network_defaults(backend, init, scratch)
+    own = PERSONAL.get(backend, {}) if init else {}  # from scratch: the papers' recipe at the backend's size
+    if "size" in own and size[0] * size[1] < own["size"][0] * own["size"][1]:
+        size = tuple(own["size"])  # fine-tuned at more pixels than the starter was trained at
     plan = TrainPlan(name=name, backend=backend, photos=[str(p) for p in photos], video=str(video) if video else None,
-                     init=str(init) if init else None, image_size=size, width=width)
+                     init=str(init) if init else None, image_size=size, width=width,
+                     lr_mult=float(own.get("lr_mult", 1.0)), gan_start_step=own.get("gan_start_step"))
     return replace(plan, **overrides) if overrides else plan
+
+
+def checks_note(plan: TrainPlan) -> str:
+    """What the plan's quality checks do, in the words the app's plan shows."""
+    text = (f"Checks quality every {plan.val_every} steps on {plan.val_pairs} pairs unlike the training ones and "
+            f"keeps the best result")
+    if plan.patience:
+        text += f"; stops early when {plan.patience} checks in a row bring no progress"
+    return text + "."
 
 
 def check_plan(plan: TrainPlan) -> None:
@@ -204,6 +236,11 @@ def fit_args(plan: TrainPlan, data: Path, runs_dir: Path, batch: int) -> list:
             "--steps", plan.steps, "--batch", batch, "--time-budget", f"{plan.minutes:g}",
             "--val-every", plan.val_every, "--grid-every", plan.grid_every, "--ckpt-every", plan.ckpt_every,
             "--val-pairs", plan.val_pairs, "--label", plan.label, "--no-progress"]
+    args += ["--clock", plan.clock, "--schedule", plan.schedule, "--lr-mult", f"{plan.lr_mult:g}"]
+    if plan.patience:
+        args += ["--patience", plan.patience]
+    if plan.gan_start_step is not None:
+        args += ["--gan-start-step", plan.gan_start_step]
     if plan.init:
         args += ["--init", plan.init]  # the network config (width, ...) comes from the file's metadata
     elif plan.width is not None:
