@@ -158,7 +158,7 @@ class TrainDialog(QDialog):
         self.steps = QSpinBox(minimum=1, maximum=10_000_000, value=P.DEFAULT_STEPS)
         self.steps.setToolTip("A ceiling: the time limit normally ends training first")
         self.batch = QSpinBox(minimum=1, maximum=256, value=P.DEFAULT_BATCH)
-        self.val_every = QSpinBox(minimum=1, maximum=1_000_000, value=100)
+        self.val_every = QSpinBox(minimum=1, maximum=1_000_000, value=P.TrainPlan.val_every)
         self.grid_every = QSpinBox(minimum=1, maximum=1_000_000, value=25)
         self.max_frames = QSpinBox(minimum=2, maximum=100_000, value=P.MAX_VIDEO_FRAMES)
         self.max_frames.setToolTip("Frames taken from the video, spread over its whole length")

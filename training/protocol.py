@@ -32,15 +32,19 @@ CLOCKS = ("wall", "cpu")     # what the time budget counts: the app's minutes, o
 
 # How a personal model trains, per backend, where it differs from the plan's defaults (measured on the dance video,
 # docs/personalize.md): the image size it is fine-tuned at when its starting weights are smaller (the networks are
-# convolutional: 128x64 weights load at 256x128), the factor on the recipe's learning rates, and the step the GAN
-# losses start at.
+# convolutional: 128x64 weights load at 256x128), and the factor on the recipe's learning rates that brings every
+# fine-tune to Adam at ~2e-4 (attention's 1e-3 and pnr's 2e-3 are rates to train from scratch). dgan-sa stays at
+# its weights' size: a step at 256x128 costs ~14 CPU-s, 20 steps in 5 minutes.
 PERSONAL = {
-    "attention": {"size": (256, 128), "lr_mult": 0.25, "gan_start_step": 200},
-    "spgnet": {"size": (256, 128), "lr_mult": 0.5, "gan_start_step": 200},
-    "pnr": {"size": (256, 128), "lr_mult": 0.25, "gan_start_step": 200},
-    "dgan": {"size": (256, 128), "lr_mult": 0.5, "gan_start_step": 200},
-    "dgan-sa": {"size": (256, 128), "lr_mult": 0.5, "gan_start_step": 200},
+    "attention": {"size": (256, 128), "lr_mult": 0.25},
+    "spgnet": {"size": (256, 128), "lr_mult": 1.0},
+    "pnr": {"size": (256, 128), "lr_mult": 0.1},
+    "dgan": {"size": (256, 128), "lr_mult": 1.0},
+    "dgan-sa": {"lr_mult": 1.0},
 }
+# A fine-tune learns from the reconstruction losses alone: a fresh discriminator's first hundreds of steps only
+# add noise to a run of minutes (the GAN would start at this step, beyond the plan's step ceiling).
+PERSONAL_GAN_START = DEFAULT_STEPS
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".mts", ".ogv"}
 
@@ -88,9 +92,9 @@ class TrainPlan:
     steps: int = DEFAULT_STEPS
     batch: int = DEFAULT_BATCH
     augment: bool = True
-    val_every: int = 50
+    val_every: int = 20                # 20 steps at 256x128: 45 s (attention) to 7 min (dgan-sa) of one CPU core
     grid_every: int = 25
-    ckpt_every: int = 50
+    ckpt_every: int = 20
     val_pairs: int = 24
     max_frames: int = MAX_VIDEO_FRAMES
     clock: str = "wall"                # "cpu": the budget counts the training process's CPU time (benchmarks)
@@ -105,15 +109,20 @@ class TrainPlan:
 
 
 def network_defaults(backend: str, init: str | None, scratch: tuple | None = None) -> tuple[tuple[int, int], float | None]:
-    """(image size, width) to train at: the init weights' own config (read from the file's header), else
-    ``scratch`` (the app passes the catalogue's, made in the worker thread), else the backend's default_config
-    (which imports the backends, and torch with them: never on the UI thread)."""
+    """(image size, width) to train at: the init weights' own config (read from the file's header; the size raised
+    to the backend's PERSONAL size when smaller), else ``scratch`` (the app passes the catalogue's, made in the
+    worker thread), else the backend's default_config (which imports the backends, and torch with them: never on
+    the UI thread)."""
     if init:
         from engine.weights import read_meta
 
         meta = read_meta(init)
         cfg = meta.config
-        return tuple(int(v) for v in cfg.get("image_size", meta.image_size)), cfg.get("width")
+        size = tuple(int(v) for v in cfg.get("image_size", meta.image_size))
+        own = PERSONAL.get(backend, {}).get("size")
+        if own and size[0] * size[1] < own[0] * own[1]:
+            size = tuple(own)  # fine-tuned at more pixels than the weights were trained at
+        return size, cfg.get("width")
     if scratch is not None:
         return (int(scratch[0][0]), int(scratch[0][1])), scratch[1]
     from engine.registry import backend_class
@@ -124,12 +133,11 @@ def network_defaults(backend: str, init: str | None, scratch: tuple | None = Non
 
 def make_plan(name: str, backend: str, photos=(), video=None, init=None, scratch=None, **overrides) -> TrainPlan:
     size, width = network_defaults(backend, init, scratch)
-    own = PERSONAL.get(backend, {}) if init else {}  # from scratch: the papers' recipe at the backend's size
-    if "size" in own and size[0] * size[1] < own["size"][0] * own["size"][1]:
-        size = tuple(own["size"])  # fine-tuned at more pixels than the starter was trained at
+    own = PERSONAL.get(backend, {}) if init else {}  # from scratch: the papers' recipe
     plan = TrainPlan(name=name, backend=backend, photos=[str(p) for p in photos], video=str(video) if video else None,
                      init=str(init) if init else None, image_size=size, width=width,
-                     lr_mult=float(own.get("lr_mult", 1.0)), gan_start_step=own.get("gan_start_step"))
+                     lr_mult=float(own.get("lr_mult", 1.0)),
+                     gan_start_step=own.get("gan_start_step", PERSONAL_GAN_START) if init else None)
     return replace(plan, **overrides) if overrides else plan
 
 
