@@ -9,23 +9,8 @@ import time
 import pytest
 import torch
 
-from tests.training.test_loop import base_options, register_tiny, train_rows
-
-
-@pytest.fixture
-def tiny(monkeypatch):
-    register_tiny(monkeypatch)
-    return "tiny-test"
-
-
-@pytest.fixture(scope="module")
-def people(tmp_path_factory):
-    """4 procedural people in 6 poses each: 3 to train on, 1 to validate on."""
-    from training.synth import make_synthetic_dataset
-
-    out = tmp_path_factory.mktemp("one") / "person"
-    make_synthetic_dataset(out, identities=4, poses_per_identity=6, size=(64, 32), seed=11)
-    return out
+# the tiny trainable backend and a procedural dataset of 4 people in 4 poses (3 to train on, 1 to validate on)
+from tests.training.test_loop import base_options, synth_data, tiny, train_rows  # noqa: F401  (fixtures)
 
 
 def done_row(run):
@@ -47,30 +32,30 @@ def test_cosine_schedule_warms_up_then_falls_to_the_floor():
     assert lr_scale("cosine", 20, 100, 90.0, 60.0) == pytest.approx(0.05)  # past the budget: the floor
 
 
-def test_a_cosine_run_lowers_the_optimisers_rates_and_resumes_exactly(tiny, people, tmp_path):
+def test_a_cosine_run_lowers_the_optimisers_rates_and_resumes_exactly(tiny, synth_data, tmp_path):
     from training.checkpoint import load_checkpoint
     from training.loop import fit
 
     opts = dict(steps=12, batch=4, schedule="cosine", lr_mult=2.0, ckpt_every=4, val_every=100, grid_every=100)
-    whole = fit(base_options(people, tmp_path / "a", **opts))
+    whole = fit(base_options(synth_data, tmp_path / "a", **opts))
     rows = train_rows(whole)
     scales = [r["lr_scale"] for r in rows]
     assert scales[-1] < scales[len(scales) // 2] < max(scales) <= 2.0  # lr_mult times the schedule
     lr = load_checkpoint(whole / "checkpoints" / "ckpt-0000012.pt")["recipe"]["optimizers"]["g"]["param_groups"][0]
     assert lr["base_lr"] == 3e-3 and lr["lr"] == pytest.approx(3e-3 * scales[-1], rel=1e-4)
 
-    part = fit(base_options(people, tmp_path / "b", stop_after=5, **opts))
+    part = fit(base_options(synth_data, tmp_path / "b", stop_after=5, **opts))
     fit({"resume": str(part), "progress_bar": "off"})
     assert [r["loss"] for r in train_rows(part)] == [r["loss"] for r in rows]  # the schedule resumes too
 
 
-def test_patience_stops_a_run_whose_validation_stops_improving_and_keeps_the_best(tiny, people, tmp_path):
+def test_patience_stops_a_run_whose_validation_stops_improving_and_keeps_the_best(tiny, synth_data, tmp_path):
     from engine.weights import read_meta
     from training.loop import fit
     from training.run_dir import read_stats
 
     # a learning rate too small to change anything: every validation after the first is no better
-    run = fit(base_options(people, tmp_path / "p", steps=100, val_every=2, grid_every=100, ckpt_every=100,
+    run = fit(base_options(synth_data, tmp_path / "p", steps=100, val_every=2, grid_every=100, ckpt_every=100,
                            patience=2, lr_mult=1e-9))
     done = done_row(run)
     vals = [r for r in read_stats(run) if r["kind"] == "val"]
@@ -79,12 +64,12 @@ def test_patience_stops_a_run_whose_validation_stops_improving_and_keeps_the_bes
     assert done["best_metric"]["step"] == 2 and read_meta(run / "best.safetensors").provenance["step"] == 2
 
     # a learning run is not stopped by it
-    run = fit(base_options(people, tmp_path / "q", steps=8, val_every=2, grid_every=100, ckpt_every=100,
+    run = fit(base_options(synth_data, tmp_path / "q", steps=8, val_every=2, grid_every=100, ckpt_every=100,
                            patience=3, batch=8))
     assert done_row(run)["reason"] == "steps"
 
 
-def test_the_cpu_clock_does_not_count_time_spent_waiting(tiny, people, tmp_path):
+def test_the_cpu_clock_does_not_count_time_spent_waiting(tiny, synth_data, tmp_path):
     """The same budget: the wall clock counts a slow progress reader's sleeps, the CPU clock does not."""
     from training.loop import fit
 
@@ -93,9 +78,9 @@ def test_the_cpu_clock_does_not_count_time_spent_waiting(tiny, people, tmp_path)
             time.sleep(0.4)
 
     budget = 1.0 / 60  # one second
-    wall = fit(base_options(people, tmp_path / "w", steps=8, time_budget=budget, val_every=100,
+    wall = fit(base_options(synth_data, tmp_path / "w", steps=8, time_budget=budget, val_every=100,
                             grid_every=100), progress=slow)
-    cpu = fit(base_options(people, tmp_path / "c", steps=8, time_budget=budget, clock="cpu", val_every=100,
+    cpu = fit(base_options(synth_data, tmp_path / "c", steps=8, time_budget=budget, clock="cpu", val_every=100,
                            grid_every=100), progress=slow)
     assert done_row(wall)["reason"] == "time budget" and done_row(wall)["step"] <= 4  # 0.4 s a step
     assert done_row(cpu)["reason"] == "steps" and done_row(cpu)["step"] == 8
@@ -103,13 +88,13 @@ def test_the_cpu_clock_does_not_count_time_spent_waiting(tiny, people, tmp_path)
     assert rows[-1]["elapsed"] > 2.0 and rows[-1]["cpu_s"] < rows[-1]["elapsed"] - 1.5
 
 
-def test_validation_pairs_are_the_targets_least_like_training_with_many_sources(people):
+def test_validation_pairs_are_the_targets_least_like_training_with_many_sources(synth_data):
     from engine.pose import pose_distance
     from training.datasets import PairDataset
     from training.validation import val_indices
 
-    train = PairDataset(people, "train")
-    val = PairDataset(people, "test")
+    train = PairDataset(synth_data, "train")
+    val = PairDataset(synth_data, "test")
     picked = val_indices(val, 8, train)
     pairs = [val.pairs[i] for i in picked]
     assert len(picked) == len(set(picked)) == 8
@@ -147,7 +132,7 @@ def test_a_plan_fine_tunes_a_starter_at_twice_its_size_with_the_personal_recipe(
     assert scratch.lr_mult == 1.0 and scratch.gan_start_step is None and scratch.image_size != (256, 128)
 
 
-def test_weights_load_at_another_size_only_where_the_network_allows(tiny, people, tmp_path, monkeypatch):
+def test_weights_load_at_another_size_only_where_the_network_allows(tiny, synth_data, tmp_path, monkeypatch):
     """The paper networks are convolutional (the starters load at 256x128); a network with a layer sized by the
     image refuses in one line that says which size to train at."""
     from engine.errors import PoseEditorError
@@ -159,7 +144,7 @@ def test_weights_load_at_another_size_only_where_the_network_allows(tiny, people
     init = tmp_path / "tiny.safetensors"
     net = T.TinyNet({"image_size": [64, 32], "width": 1.0})
     export_generator(init, net.state_dict(), "tiny-test", {"image_size": [64, 32], "width": 1.0}, {}, "tiny")
-    run = fit(base_options(people, tmp_path / "ok", steps=1, size=[128, 64], init=str(init)))
+    run = fit(base_options(synth_data, tmp_path / "ok", steps=1, size=[128, 64], init=str(init)))
     assert done_row(run)["step"] == 1
 
     class SizedNet(T.TinyNet):  # a fully connected layer over the image: its shape follows the size
@@ -173,5 +158,5 @@ def test_weights_load_at_another_size_only_where_the_network_allows(tiny, people
                      {"image_size": [64, 32], "width": 1.0}, {}, "tiny")
     with pytest.raises(PoseEditorError, match=r"at 128x64 cannot start from weights trained at 64x32: train at "
                                               r"--size 64x32"):
-        fit(base_options(people, tmp_path / "bad", steps=1, size=[128, 64], init=str(init)))
+        fit(base_options(synth_data, tmp_path / "bad", steps=1, size=[128, 64], init=str(init)))
     assert math.isfinite(done_row(run)["best_metric"]["value"])
