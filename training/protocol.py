@@ -102,6 +102,7 @@ class TrainPlan:
     schedule: str = "cosine"
     lr_mult: float = 1.0
     gan_start_step: int | None = None  # None: the recipe's own (the papers': 0)
+    freeze_norm: bool = False          # keep the starting weights' batch-norm statistics (fit --freeze-norm)
 
     @property
     def label(self) -> str:
@@ -137,7 +138,8 @@ def make_plan(name: str, backend: str, photos=(), video=None, init=None, scratch
     plan = TrainPlan(name=name, backend=backend, photos=[str(p) for p in photos], video=str(video) if video else None,
                      init=str(init) if init else None, image_size=size, width=width,
                      lr_mult=float(own.get("lr_mult", 1.0)),
-                     gan_start_step=own.get("gan_start_step", PERSONAL_GAN_START) if init else None)
+                     gan_start_step=own.get("gan_start_step", PERSONAL_GAN_START) if init else None,
+                     freeze_norm=bool(init))
     return replace(plan, **overrides) if overrides else plan
 
 
@@ -249,6 +251,8 @@ def fit_args(plan: TrainPlan, data: Path, runs_dir: Path, batch: int) -> list:
         args += ["--patience", plan.patience]
     if plan.gan_start_step is not None:
         args += ["--gan-start-step", plan.gan_start_step]
+    if plan.freeze_norm:
+        args.append("--freeze-norm")
     if plan.init:
         args += ["--init", plan.init]  # the network config (width, ...) comes from the file's metadata
     elif plan.width is not None:

@@ -125,11 +125,13 @@ def test_a_plan_fine_tunes_a_starter_at_twice_its_size_with_the_personal_recipe(
     assert arg("--size") == "256x128" and arg("--clock") == "wall" and arg("--schedule") == "cosine"
     assert float(arg("--lr-mult")) == own["lr_mult"] and int(arg("--patience")) == P.DEFAULT_PATIENCE
     assert int(arg("--gan-start-step")) == own.get("gan_start_step", P.PERSONAL_GAN_START) >= plan.steps
+    assert "--freeze-norm" in fit and plan.freeze_norm
     cpu = P.fit_command(P.make_plan("anna", "spgnet", video="v.mp4", init=str(starter_weights("spgnet")),
                                     clock="cpu", patience=None), tmp_path, tmp_path, 8)
     assert cpu[cpu.index("--clock") + 1] == "cpu" and "--patience" not in cpu
     scratch = P.make_plan("anna", "spgnet", video="v.mp4")  # from scratch: the papers' recipe, its own size
     assert scratch.lr_mult == 1.0 and scratch.gan_start_step is None and scratch.image_size != (256, 128)
+    assert not scratch.freeze_norm and "--freeze-norm" not in P.fit_command(scratch, tmp_path, tmp_path, 8)
 
 
 def test_weights_load_at_another_size_only_where_the_network_allows(tiny, synth_data, tmp_path, monkeypatch):
@@ -160,3 +162,28 @@ def test_weights_load_at_another_size_only_where_the_network_allows(tiny, synth_
                                               r"--size 64x32"):
         fit(base_options(synth_data, tmp_path / "bad", steps=1, size=[128, 64], init=str(init)))
     assert math.isfinite(done_row(run)["best_metric"]["value"])
+
+
+def test_frozen_batch_norms_draw_in_training_as_at_inference_and_keep_their_statistics():
+    from training.loop import freeze_norm_stats
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.BatchNorm2d(4), torch.nn.ReLU(),
+                              torch.nn.Conv2d(4, 3, 3, padding=1), torch.nn.InstanceNorm2d(3))
+    bn = net[1]
+    bn.running_mean.uniform_(-1, 1)
+    bn.running_var.uniform_(0.5, 2)
+    stats = (bn.running_mean.clone(), bn.running_var.clone())
+    x = torch.randn(2, 3, 8, 8) * 3 + 1  # statistics unlike the running ones, as one person's batch
+    net.eval()
+    at_inference = net(x)
+    net.train()
+    assert not torch.allclose(net(x), at_inference)  # the usual training mode: batch statistics
+    bn.running_mean.copy_(stats[0])
+    bn.running_var.copy_(stats[1])
+    assert freeze_norm_stats(net) == 1  # the batch norm only
+    net.train()
+    out = net(x)
+    assert torch.allclose(out, at_inference) and torch.equal(bn.running_mean, stats[0])
+    out.sum().backward()
+    assert bn.weight.grad is not None  # its scale and shift still learn
