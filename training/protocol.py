@@ -31,16 +31,17 @@ DEFAULT_PATIENCE = 4         # quality checks in a row without a better figure b
 CLOCKS = ("wall", "cpu")     # what the time budget counts: the app's minutes, or the process's CPU time
 
 # How a personal model trains, per backend, where it differs from the plan's defaults (measured on the dance video,
-# docs/personalize.md): the image size it is fine-tuned at when its starting weights are smaller (the networks are
-# convolutional: 128x64 weights load at 256x128), and the factor on the recipe's learning rates that brings every
-# fine-tune to Adam at ~2e-4 (attention's 1e-3 and pnr's 2e-3 are rates to train from scratch). spgnet stays at
-# its weights' 128x64: after the same 2.3-2.5 CPU-minutes, 87 steps there beat 30 at 256x128 as the app shows it
-# (SSIM 0.726 / L1 0.083 against 0.711 / 0.096). dgan-sa too: a step at 256x128 costs ~14 CPU-s.
+# docs/personalize.md): the factor on the recipe's learning rates that brings every fine-tune to Adam at ~2e-4
+# (attention's 1e-3 and pnr's 2e-3 are rates to train from scratch), and optionally "size", the image size to
+# fine-tune at when the starting weights are smaller (the networks are convolutional: 128x64 weights load at
+# 256x128). No backend has one: at minutes of CPU, steps beat pixels (spgnet after the same ~2.4 CPU-minutes:
+# 87 steps at 128x64 scored SSIM 0.726 / L1 0.083 as the app shows it, 30 steps at 256x128 0.711 / 0.096; the
+# 256x128 fine-tunes of attention, pnr and dgan did not beat their starters by more than 0.01 SSIM).
 PERSONAL = {
-    "attention": {"size": (256, 128), "lr_mult": 0.25},
+    "attention": {"lr_mult": 0.25},
     "spgnet": {"lr_mult": 1.0},
-    "pnr": {"size": (256, 128), "lr_mult": 0.1},
-    "dgan": {"size": (256, 128), "lr_mult": 1.0},
+    "pnr": {"lr_mult": 0.1},
+    "dgan": {"lr_mult": 1.0},
     "dgan-sa": {"lr_mult": 1.0},
 }
 # A fine-tune learns from the reconstruction losses alone: a fresh discriminator's first hundreds of steps only

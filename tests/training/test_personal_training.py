@@ -110,27 +110,30 @@ def test_validation_pairs_are_the_targets_least_like_training_with_many_sources(
     assert val_indices(val, 5) == [0, 1, 2, 3, 4]  # without training poses: the first pairs
 
 
-def test_a_plan_fine_tunes_a_starter_at_twice_its_size_with_the_personal_recipe(tmp_path):
+def test_a_plan_fine_tunes_a_starter_with_the_personal_recipe(tmp_path, monkeypatch):
     from training import protocol as P
     from training.personalize import starter_weights
 
-    plan = P.make_plan("anna", "attention", video=str(tmp_path / "v.mp4"), init=str(starter_weights("attention")))
+    starter = str(starter_weights("attention"))
+    plan = P.make_plan("anna", "attention", video=str(tmp_path / "v.mp4"), init=starter)
     own = P.PERSONAL["attention"]
-    assert plan.image_size == tuple(own["size"]) and own["size"][0] > 128 and plan.width == 0.25
+    assert plan.image_size == (128, 64) and plan.width == 0.25  # the starter's own (steps beat pixels)
     fit = P.fit_command(plan, tmp_path / "ds", tmp_path / "runs", 8)
 
     def arg(flag):
         return fit[fit.index(flag) + 1]
 
-    assert arg("--size") == "256x128" and arg("--clock") == "wall" and arg("--schedule") == "cosine"
+    assert arg("--size") == "128x64" and arg("--clock") == "wall" and arg("--schedule") == "cosine"
     assert float(arg("--lr-mult")) == own["lr_mult"] and int(arg("--patience")) == P.DEFAULT_PATIENCE
     assert int(arg("--gan-start-step")) == own.get("gan_start_step", P.PERSONAL_GAN_START) >= plan.steps
     assert "--freeze-norm" in fit and plan.freeze_norm
-    cpu = P.fit_command(P.make_plan("anna", "attention", video="v.mp4", init=str(starter_weights("attention")),
-                                    clock="cpu", patience=None), tmp_path, tmp_path, 8)
+    cpu = P.fit_command(P.make_plan("anna", "attention", video="v.mp4", init=starter, clock="cpu", patience=None),
+                        tmp_path, tmp_path, 8)
     assert cpu[cpu.index("--clock") + 1] == "cpu" and "--patience" not in cpu
-    # a backend without a personal size is fine-tuned at its weights' own (spgnet: measured better at 128x64)
-    assert P.make_plan("anna", "spgnet", video="v.mp4", init=str(starter_weights("spgnet"))).image_size == (128, 64)
+    # a personal size raises smaller weights to it (what the app's size hint shows too)
+    monkeypatch.setitem(P.PERSONAL, "attention", dict(own, size=(256, 128)))
+    assert P.make_plan("anna", "attention", video="v.mp4", init=starter).image_size == (256, 128)
+    assert P.network_defaults("attention", starter) == ((256, 128), 0.25)
     scratch = P.make_plan("anna", "attention", video="v.mp4")  # from scratch: the papers' recipe, its own size
     assert scratch.lr_mult == 1.0 and scratch.gan_start_step is None and scratch.image_size != (256, 128)
     assert not scratch.freeze_norm and "--freeze-norm" not in P.fit_command(scratch, tmp_path, tmp_path, 8)
