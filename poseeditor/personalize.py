@@ -24,8 +24,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
 from training.protocol import (DEFAULT_BATCH, DEFAULT_MINUTES, DEFAULT_STEPS, MAX_VIDEO_FRAMES,  # noqa: F401
-                               PersonalizeError, StatsReader, TrainPlan, child_env, export_command, fit_batch,
-                               fit_command, folders, has_checkpoint, image_count, last_error_line, make_plan,
+                               PersonalizeError, StatsReader, TrainPlan, checks_note, child_env, export_command,
+                               fit_batch, fit_command, folders, has_checkpoint, image_count, last_error_line, make_plan,
                                network_defaults, newest_grid, no_pairs_message, prepare_command, resume_command,
                                run_folder, slug, source_for, split_counts, train_pairs, training_threads)
 from training.protocol import check_plan as _check_plan

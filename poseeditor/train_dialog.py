@@ -158,7 +158,7 @@ class TrainDialog(QDialog):
         self.steps = QSpinBox(minimum=1, maximum=10_000_000, value=P.DEFAULT_STEPS)
         self.steps.setToolTip("A ceiling: the time limit normally ends training first")
         self.batch = QSpinBox(minimum=1, maximum=256, value=P.DEFAULT_BATCH)
-        self.val_every = QSpinBox(minimum=1, maximum=1_000_000, value=100)
+        self.val_every = QSpinBox(minimum=1, maximum=1_000_000, value=P.TrainPlan.val_every)
         self.grid_every = QSpinBox(minimum=1, maximum=1_000_000, value=25)
         self.max_frames = QSpinBox(minimum=2, maximum=100_000, value=P.MAX_VIDEO_FRAMES)
         self.max_frames.setToolTip("Frames taken from the video, spread over its whole length")
@@ -433,7 +433,8 @@ class TrainDialog(QDialog):
         return (f"<ol style='margin-left:-20px'>"
                 f"<li>Find the person in {what}: about {P.duration(est.prepare_s)}.</li>"
                 f"<li>Train {_html(title)} {start} for up to {P.duration(plan.minutes * 60)}{steps}: "
-                f"{plan.image_size[0]}×{plan.image_size[1]}{w}, batches of up to {plan.batch}{jitter}.</li>"
+                f"{plan.image_size[0]}×{plan.image_size[1]}{w}, batches of up to {plan.batch}{jitter}. "
+                f"{_html(P.checks_note(plan))}</li>"
                 f"<li>Save the best result as <code>{_html(str(out))}</code>, labelled "
                 f"“{_html(plan.label)}”, and switch {_html(title)} to it.</li></ol>"
                 f"<p><b>About {P.duration(est.total_s)} in all.</b> You can keep editing meanwhile. "

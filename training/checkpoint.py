@@ -93,7 +93,14 @@ def save_checkpoint(folder: Path, step: int, state: dict, keep: int = 3) -> Path
     path = checkpoint_path(folder, step)
     with atomic_output(path, what="checkpoint") as tmp:
         with open(tmp, "wb") as f:
-            torch.save({"format": FORMAT, "version": 1, "step": int(step), **state}, f)
+            try:
+                torch.save({"format": FORMAT, "version": 1, "step": int(step), **state}, f)
+            except RuntimeError as e:
+                # torch's zip writer can answer a failed write (a full disk) with a RuntimeError raised while
+                # handling the OSError: the OSError is what happened
+                if isinstance(e.__context__, OSError):
+                    raise e.__context__ from None
+                raise
     _fsync_dir(folder)
     if keep > 0:
         for _, old in list_checkpoints(folder)[:-keep]:

@@ -31,6 +31,11 @@ DEFAULTS = {
     "seed": 0,
     "device": "auto",
     "time_budget": None,      # minutes
+    "clock": "wall",          # what the time budget counts: wall (the app's) | cpu (this process's CPU time)
+    "patience": None,         # stop after this many validations in a row without a better figure
+    "schedule": "constant",   # learning rates: constant | cosine (warm-up, then down to 5% at the budget's end)
+    "lr_mult": 1.0,           # times every learning rate of the recipe (fine-tuning wants less than the papers')
+    "freeze_norm": False,     # the generator's batch norms keep their statistics (fine-tuning on one person)
     "init": None,             # engine weights to start from (fine-tuning)
     "augment": False,         # flip + colour jitter of the training pairs
     "workers": 0,             # data loader worker processes
@@ -48,7 +53,7 @@ DEFAULTS = {
 }
 # Options that define what is trained: a resumed run keeps its own, and giving a different value is an error.
 FIXED_ON_RESUME = ("backend", "data", "size", "width", "num_sources", "batch", "seed", "net", "recipe", "augment",
-                   "init")
+                   "init", "freeze_norm")
 # Options that apply to one invocation only: a resumed run does not inherit them.
 PER_INVOCATION = ("stop_after", "time_budget", "resume", "command", "progress_bar")
 METRICS = ("ssim", "mask_ssim", "l1", "psnr", "pckh")
@@ -75,11 +80,15 @@ def _read_config(config) -> dict:
 
 # Kinds of value, and the smallest allowed (None: no bound). Anything not listed is a string (or a path).
 _INTS = {"steps": 1, "batch": 1, "num_sources": 1, "val_every": 1, "grid_every": 1, "ckpt_every": 1,
-         "val_pairs": 1, "grid_size": 1, "keep_checkpoints": 0, "workers": 0, "stop_after": 1, "seed": None}
-_POSITIVE_FLOATS = ("width", "time_budget")
-_BOOLS = ("augment", "amp")
+         "val_pairs": 1, "patience": 1, "grid_size": 1, "keep_checkpoints": 0, "workers": 0, "stop_after": 1,
+         "seed": None}
+_POSITIVE_FLOATS = ("width", "time_budget", "lr_mult")
+_BOOLS = ("augment", "amp", "freeze_norm")
 _DICTS = ("net", "recipe")
-_CHOICES = {"select_by": METRICS, "progress_bar": ("auto", "on", "off"), "precision": ("auto", "fp32", "bf16")}
+CLOCKS = ("wall", "cpu")
+SCHEDULES = ("constant", "cosine")
+_CHOICES = {"select_by": METRICS, "progress_bar": ("auto", "on", "off"), "precision": ("auto", "fp32", "bf16"),
+            "clock": CLOCKS, "schedule": SCHEDULES}
 
 
 def _flag(key: str) -> str:
@@ -249,6 +258,18 @@ def add_arguments(p) -> None:
     p.add_argument("--precision", choices=("auto", "fp32", "bf16"),
                    help="auto (default: bf16 on a CPU that has it; env POSEEDITOR_PRECISION) | fp32 | bf16")
     p.add_argument("--time-budget", type=float, metavar="MINUTES", help="stop cleanly after this long")
+    p.add_argument("--clock", choices=CLOCKS,
+                   help="what --time-budget counts: wall (default, the app's) or cpu, this process's CPU time "
+                        "(every run gets the same compute on a shared machine)")
+    p.add_argument("--patience", type=int, metavar="N",
+                   help="stop after N validations in a row that are not better than the best (early stopping)")
+    p.add_argument("--schedule", choices=SCHEDULES,
+                   help="learning rates: constant (default) or cosine (a short warm-up, then down to 5%% by the "
+                        "end of the time budget or the steps)")
+    p.add_argument("--lr-mult", type=float, metavar="F", help="multiply every learning rate of the recipe (default 1)")
+    p.add_argument("--freeze-norm", action="store_const", const=True,
+                   help="keep the generator's batch-norm statistics (normalise with the starting weights' running "
+                        "statistics, as at inference): fine-tuning on one person's batches")
     p.add_argument("--init", metavar="WEIGHTS.safetensors", help="start from these engine weights (fine-tune)")
     p.add_argument("--augment", action="store_const", const=True, help="flip and colour-jitter training pairs")
     p.add_argument("--workers", type=int, help="data loader processes (default 0)")

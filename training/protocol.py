@@ -27,6 +27,26 @@ DEFAULT_MINUTES = 10.0
 DEFAULT_STEPS = 100_000      # the time budget ends a personalisation; the step count is only a ceiling
 DEFAULT_BATCH = 8
 MAX_VIDEO_FRAMES = 150       # spread over the whole video: ~30 s of detection
+DEFAULT_PATIENCE = 4         # quality checks in a row without a better figure before a run stops early
+CLOCKS = ("wall", "cpu")     # what the time budget counts: the app's minutes, or the process's CPU time
+
+# How a personal model trains, per backend, where it differs from the plan's defaults (measured on the dance video,
+# docs/personalize.md): the factor on the recipe's learning rates that brings every fine-tune to Adam at ~2e-4
+# (attention's 1e-3 and pnr's 2e-3 are rates to train from scratch), and optionally "size", the image size to
+# fine-tune at when the starting weights are smaller (the networks are convolutional: 128x64 weights load at
+# 256x128). No backend has one: at minutes of CPU, steps beat pixels (spgnet after the same ~2.4 CPU-minutes:
+# 87 steps at 128x64 scored SSIM 0.726 / L1 0.083 as the app shows it, 30 steps at 256x128 0.711 / 0.096; the
+# 256x128 fine-tunes of attention, pnr and dgan did not beat their starters by more than 0.01 SSIM).
+PERSONAL = {
+    "attention": {"lr_mult": 0.25},
+    "spgnet": {"lr_mult": 1.0},
+    "pnr": {"lr_mult": 0.1},
+    "dgan": {"lr_mult": 1.0},
+    "dgan-sa": {"lr_mult": 1.0},
+}
+# A fine-tune learns from the reconstruction losses alone: a fresh discriminator's first hundreds of steps only
+# add noise to a run of minutes (the GAN would start at this step, beyond the plan's step ceiling).
+PERSONAL_GAN_START = DEFAULT_STEPS
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".mts", ".ogv"}
 
@@ -74,11 +94,17 @@ class TrainPlan:
     steps: int = DEFAULT_STEPS
     batch: int = DEFAULT_BATCH
     augment: bool = True
-    val_every: int = 100
+    val_every: int = 20                # 20 steps at 256x128: 45 s (attention) to 7 min (dgan-sa) of one CPU core
     grid_every: int = 25
-    ckpt_every: int = 100
-    val_pairs: int = 16
+    ckpt_every: int = 20
+    val_pairs: int = 24
     max_frames: int = MAX_VIDEO_FRAMES
+    clock: str = "wall"                # "cpu": the budget counts the training process's CPU time (benchmarks)
+    patience: int | None = DEFAULT_PATIENCE
+    schedule: str = "cosine"
+    lr_mult: float = 1.0
+    gan_start_step: int | None = None  # None: the recipe's own (the papers': 0)
+    freeze_norm: bool = False          # keep the starting weights' batch-norm statistics (fit --freeze-norm)
 
     @property
     def label(self) -> str:
@@ -86,15 +112,20 @@ class TrainPlan:
 
 
 def network_defaults(backend: str, init: str | None, scratch: tuple | None = None) -> tuple[tuple[int, int], float | None]:
-    """(image size, width) to train at: the init weights' own config (read from the file's header), else
-    ``scratch`` (the app passes the catalogue's, made in the worker thread), else the backend's default_config
-    (which imports the backends, and torch with them: never on the UI thread)."""
+    """(image size, width) to train at: the init weights' own config (read from the file's header; the size raised
+    to the backend's PERSONAL size when smaller), else ``scratch`` (the app passes the catalogue's, made in the
+    worker thread), else the backend's default_config (which imports the backends, and torch with them: never on
+    the UI thread)."""
     if init:
         from engine.weights import read_meta
 
         meta = read_meta(init)
         cfg = meta.config
-        return tuple(int(v) for v in cfg.get("image_size", meta.image_size)), cfg.get("width")
+        size = tuple(int(v) for v in cfg.get("image_size", meta.image_size))
+        own = PERSONAL.get(backend, {}).get("size")
+        if own and size[0] * size[1] < own[0] * own[1]:
+            size = tuple(own)  # fine-tuned at more pixels than the weights were trained at
+        return size, cfg.get("width")
     if scratch is not None:
         return (int(scratch[0][0]), int(scratch[0][1])), scratch[1]
     from engine.registry import backend_class
@@ -105,9 +136,22 @@ def network_defaults(backend: str, init: str | None, scratch: tuple | None = Non
 
 def make_plan(name: str, backend: str, photos=(), video=None, init=None, scratch=None, **overrides) -> TrainPlan:
     size, width = network_defaults(backend, init, scratch)
+    own = PERSONAL.get(backend, {}) if init else {}  # from scratch: the papers' recipe
     plan = TrainPlan(name=name, backend=backend, photos=[str(p) for p in photos], video=str(video) if video else None,
-                     init=str(init) if init else None, image_size=size, width=width)
+                     init=str(init) if init else None, image_size=size, width=width,
+                     lr_mult=float(own.get("lr_mult", 1.0)),
+                     gan_start_step=own.get("gan_start_step", PERSONAL_GAN_START) if init else None,
+                     freeze_norm=bool(init))
     return replace(plan, **overrides) if overrides else plan
+
+
+def checks_note(plan: TrainPlan) -> str:
+    """What the plan's quality checks do, in the words the app's plan shows."""
+    text = (f"Checks quality every {plan.val_every} steps on {plan.val_pairs} pairs unlike the training ones and "
+            f"keeps the best result")
+    if plan.patience:
+        text += f"; stops early when {plan.patience} checks in a row bring no progress"
+    return text + "."
 
 
 def check_plan(plan: TrainPlan) -> None:
@@ -204,6 +248,13 @@ def fit_args(plan: TrainPlan, data: Path, runs_dir: Path, batch: int) -> list:
             "--steps", plan.steps, "--batch", batch, "--time-budget", f"{plan.minutes:g}",
             "--val-every", plan.val_every, "--grid-every", plan.grid_every, "--ckpt-every", plan.ckpt_every,
             "--val-pairs", plan.val_pairs, "--label", plan.label, "--no-progress"]
+    args += ["--clock", plan.clock, "--schedule", plan.schedule, "--lr-mult", f"{plan.lr_mult:g}"]
+    if plan.patience:
+        args += ["--patience", plan.patience]
+    if plan.gan_start_step is not None:
+        args += ["--gan-start-step", plan.gan_start_step]
+    if plan.freeze_norm:
+        args.append("--freeze-norm")
     if plan.init:
         args += ["--init", plan.init]  # the network config (width, ...) comes from the file's metadata
     elif plan.width is not None:

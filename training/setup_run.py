@@ -52,7 +52,7 @@ def network_config(opts: dict, recipe_cls, state: dict | None) -> tuple[dict, tu
                                 f"starts from {' or '.join(repr(b) for b in accepted)} weights")
         init_tensors, meta = load_weights(opts["init"], backend=init_backend)
         net_config = {**recipe_cls.init_config(meta.config, init_backend), **net_config}
-        init = (init_tensors, init_backend)
+        init = (init_tensors, init_backend, meta.config.get("image_size", meta.image_size))
     if opts.get("width") is not None and state is None:
         net_config["width"] = float(opts["width"])
     return net_config, init
@@ -115,16 +115,26 @@ def build_recipe(recipe_cls, opts: dict, net_config: dict, device, init):
     except (TypeError, ValueError, KeyError) as e:
         raise TrainingError(f"the {opts['backend']} network cannot be built from this config ({e})") from None
     if init is not None:
+        from engine.errors import WeightsError
         from engine.weights import check_state_dict
 
-        init_tensors, init_backend = init
+        init_tensors, init_backend, init_size = init
         g = recipe.generator
         if init_backend != recipe.backend:
             try:
                 init_tensors = recipe.adapt_init(init_tensors, init_backend)
             except ValueError as e:
                 raise TrainingError(f"{opts['init']}: {e}") from None
-        g.load_state_dict(check_state_dict(g.state_dict(), init_tensors, opts["init"]))
+        try:
+            g.load_state_dict(check_state_dict(g.state_dict(), init_tensors, opts["init"]))
+        except WeightsError as e:
+            size = list(net_config.get("image_size") or [])
+            if not init_size or list(init_size) == size:
+                raise
+            # a network whose layers depend on the image size cannot take weights trained at another size
+            h, w = init_size
+            raise TrainingError(f"{e}; the {opts['backend']} network at {size[0]}x{size[1]} cannot start from "
+                                f"weights trained at {h}x{w}: train at --size {h}x{w}") from None
     return recipe
 
 

@@ -20,19 +20,51 @@ def pose_from_tensor(t: torch.Tensor, width: int, height: int):
     return Pose(a[:, :2], a[:, 2] > 0.5, width, height)
 
 
-def val_batches(val_ds, batch: int, pairs: int) -> Iterator[dict]:
-    """The first ``pairs`` pairs of the validation split, in order, in batches of ``batch``."""
-    from .datasets import make_loader
+def val_indices(val_ds, pairs: int, train_ds=None) -> list[int]:
+    """Which ``pairs`` pairs of the validation split a run checks, fixed for the run.
+
+    Unlike the training pairs, so that the chosen checkpoint generalises instead of memorising: the targets
+    whose pose is farthest from every training image's (the poses a person will drag to), each with the source
+    used least so far (ties: the one farthest in pose from the target), so a check sees many source photos, not
+    the first one only. Without ``train_ds``, or when some pose cannot be compared, the first pairs in order."""
+    from engine.pose import pose_distance
 
     n = min(len(val_ds), int(pairs))
-    loader = make_loader(val_ds, int(batch), shuffle=False, seed=0, drop_last=False)
-    seen = 0
-    for b in loader:
-        take = min(b["tgt_img"].shape[0], n - seen)
-        yield {k: v[:take] for k, v in b.items()}
-        seen += take
-        if seen >= n:
+    if train_ds is None:
+        return list(range(n))
+    train_poses = [train_ds.poses[name] for name in train_ds.names]
+    index = {ab: i for i, ab in enumerate(val_ds.pairs)}
+    by_target: dict[str, list[str]] = {}
+    for a, b in val_ds.pairs:
+        by_target.setdefault(b, []).append(a)
+
+    def novelty(name):
+        pose = val_ds.poses[name]
+        d = [pose_distance(pose, t) for t in train_poses]
+        return min(d) if d else 0.0
+
+    targets = sorted(by_target, key=lambda t: (-novelty(t), t))
+    used: dict[str, int] = {}
+    out: list[int] = []
+    while len(out) < n:
+        added = False
+        for t in targets:
+            left = [a for a in by_target[t] if index[(a, t)] not in out]
+            if not left or len(out) >= n:
+                continue
+            a = min(left, key=lambda s: (used.get(s, 0), -pose_distance(val_ds.poses[t], val_ds.poses[s]), s))
+            used[a] = used.get(a, 0) + 1
+            out.append(index[(a, t)])
+            added = True
+        if not added:
             break
+    return out
+
+
+def val_batches(val_ds, batch: int, indices: list[int]) -> Iterator[dict]:
+    """The validation pairs ``indices`` (val_indices), in order, in batches of ``batch``."""
+    for i in range(0, len(indices), int(batch)):
+        yield collate([val_ds[j] for j in indices[i:i + int(batch)]])
 
 
 def validate(generate: Callable[[dict], torch.Tensor], batches, device, size: tuple[int, int],
@@ -66,9 +98,10 @@ def validate(generate: Callable[[dict], torch.Tensor], batches, device, size: tu
     return res
 
 
-def grid_batch(val_ds, grid_size: int) -> dict:
-    n = min(len(val_ds), int(grid_size))
-    return collate([val_ds[i] for i in range(n)])
+def grid_batch(val_ds, grid_size: int, indices: list[int] | None = None) -> dict:
+    """The pairs an image grid shows: the first ``grid_size`` of the validation pairs ``indices``."""
+    indices = list(indices) if indices is not None else list(range(len(val_ds)))
+    return collate([val_ds[i] for i in indices[:int(grid_size)]])
 
 
 def image_grid(rows: list[torch.Tensor], gap: int = 2) -> np.ndarray:

@@ -196,7 +196,7 @@ def test_personalize_runs_the_apps_pipeline_end_to_end(tmp_path):
     before = video.read_bytes()
     out = tmp_path / "anna.safetensors"
     proc = run_cli("personalize", "clip.avi", "--backend", "attention", "--minutes", "0.05", "-o", out.name,
-                   cwd=tmp_path)  # relative paths, as a shell user types them
+                   "--clock", "cpu", cwd=tmp_path)  # relative paths, as a shell user types them
     assert proc.returncode == 0, proc.stderr
     meta = read_meta(out)
     assert meta.backend == "attention" and meta.label == "anna" and tuple(meta.image_size) == (128, 64)
@@ -204,7 +204,8 @@ def test_personalize_runs_the_apps_pipeline_end_to_end(tmp_path):
     runs = list((tmp_path / "anna.work" / "runs").iterdir())
     assert len(runs) == 1
     record = json.loads((runs[0] / "training_options.json").read_text())
-    plan = P.make_plan("anna", "attention", video=str(video), init=str(P_starter("attention")), minutes=0.05)
+    plan = P.make_plan("anna", "attention", video=str(video), init=str(P_starter("attention")), minutes=0.05,
+                       clock="cpu")
     expected = P.fit_args(plan, tmp_path / "anna.work" / "datasets" / "anna", tmp_path / "anna.work" / "runs",
                           record["options"]["batch"])
     assert record["command"].split()[1:] == [str(a) for a in expected]  # the app's fit command, word for word
