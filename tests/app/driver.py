@@ -73,12 +73,26 @@ def move_held(vp, pos, modifiers=Qt.KeyboardModifier.NoModifier):
     QApplication.sendEvent(vp, ev)
 
 
+def aim(qtbot, win, joint: int, settle_ms: int = 30, timeout_ms: int = 3000):
+    """The joint's place on the viewport once pending layout (a banner closing, a dock resizing, the view
+    re-fitting to a new result) has settled: the same place twice, ``settle_ms`` apart. On a busy machine a
+    single short wait aimed at where the joint was before the view moved."""
+    pos, waited = win.canvas.joint_view_pos(joint), 0
+    while waited < timeout_ms:
+        qtbot.wait(settle_ms)
+        waited += settle_ms
+        now = win.canvas.joint_view_pos(joint)
+        if now == pos:
+            return now
+        pos = now
+    return pos
+
+
 def drag_joint(qtbot, win, joint: int, dx: int, dy: int, steps: int = 8, modifiers=Qt.KeyboardModifier.NoModifier):
     """Press on the joint's handle, move in steps, release: real mouse events on the canvas viewport.
     ``modifiers`` are held during the moves (Shift: move the joint alone)."""
-    qtbot.wait(30)  # let pending layout (a banner closing, a dock resizing) settle before aiming
     vp = win.canvas.viewport()
-    start = win.canvas.joint_view_pos(joint)
+    start = aim(qtbot, win, joint)
     QTest.mouseMove(vp, start)
     QTest.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
     for k in range(1, steps + 1):

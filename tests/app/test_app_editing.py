@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QApplication
 from engine import registry
 from engine.images import load_image
 from engine.pose import J
-from tests.app.driver import (close_window, drag_joint, image_diff, module_window, untrained_weights,
+from tests.app.driver import (aim, close_window, drag_joint, image_diff, module_window, untrained_weights,
                               wait_engine, wait_idle_result, wait_loaded)
 
 
@@ -127,7 +127,7 @@ def test_losing_the_mouse_grab_mid_drag_ends_the_drag_with_a_final_render(qtbot,
     reopen(qtbot, win, photos[0])
     j = J["l_elbow"]
     vp = win.canvas.viewport()
-    start = win.canvas.joint_view_pos(j)
+    start = aim(qtbot, win, j)
     QTest.mouseMove(vp, start)
     QTest.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
     for k in range(1, 5):
