@@ -73,6 +73,14 @@ def make_app(argv=None):
     app.setDesktopFileName("poseeditor")
     app.setWindowIcon(icons.app_icon())
     apply_theme(app)
+    if not hasattr(app, "_gui_thread_gc"):
+        # Python's cyclic collector runs in whichever thread happens to allocate: a closed window or dialog
+        # still in a reference cycle (a lambda connected to its signal) was then destroyed in a render worker,
+        # and Qt widgets must die in the GUI thread (a test run deadlocked there, in QObject's destructor).
+        # Automatic collection off; the GUI thread collects on a timer instead (pyqtgraph's GarbageCollector).
+        from pyqtgraph.util.garbage_collector import GarbageCollector
+
+        app._gui_thread_gc = GarbageCollector(interval=1.0)
     return app
 
 
