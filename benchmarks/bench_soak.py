@@ -8,7 +8,10 @@ runs on any clone), then replays ``drags`` drags of the right wrist, each of ``m
 (real mouse events on the canvas viewport, paced at ``hz``), releasing and waiting for the final render after
 each. A neural backend uses its starter weights. Figures:
   RSS slope    MB per 1,000 moves: a least-squares line through the RSS after each drag, the first 5 drags left
-               out (allocators and caches warm up there); what stays alive per move shows here
+               out (allocators and caches warm up there), with its standard error; what stays alive per move
+               shows here. RSS moves by 10-25 MB from one drag to the next (freed memory the allocator keeps or
+               gives back), so 50 drags resolve a slope to about +-0.4 MB per 1,000 moves and 200 drags to
+               about +-0.05: use ``--drags 200`` to check a 0.1 MB bound
   in use slope the same for the memory malloc has handed out and not had back (glibc's mallinfo2): a leak
                shows here; RSS also holds what was freed and not yet given back, which comes and goes
   largest gap  the longest time the UI thread did not come back to its event loop (a 1 ms heartbeat timer),
@@ -186,10 +189,19 @@ def soak(app, photo: Path, backend: str, drags: int, moves: int, hz: float, deta
     x = np.asarray(mids[5:], float) / 1000
 
     def slope(y):
-        return float(np.polyfit(x, np.asarray(y[5:], float), 1)[0]) if len(x) > 1 else float("nan")
+        """(slope, its standard error): RSS moves by tens of MB from one drag to the next (freed memory the
+        allocator keeps or gives back), so one run resolves a slope only to within a few of these."""
+        y = np.asarray(y[5:], float)
+        if len(x) < 3:
+            return float("nan"), float("nan")
+        b, a = np.polyfit(x, y, 1)
+        res = y - (a + b * x)
+        se = np.sqrt(res @ res / (len(x) - 2) / ((x - x.mean()) @ (x - x.mean())))
+        return float(b), float(se)
 
-    return dict(backend=backend + (" kept" if keep_freed else ""), moves=drags * moves, slope=slope(rss),
-                used_slope=slope(in_use), rss0=rss[0], rss1=rss[-1],
+    (rss_slope, rss_se), (used_slope, used_se) = slope(rss), slope(in_use)
+    return dict(backend=backend + (" kept" if keep_freed else ""), moves=drags * moves, slope=rss_slope,
+                slope_se=rss_se, used_slope=used_slope, used_se=used_se, rss0=rss[0], rss1=rss[-1],
                 gap=beats["gap"], gap_cpu=beats["gap_cpu"], busy=beats["busy"], where=beats["where"],
                 long=beats["long"], gc_max=gcs["max"], gc2=gcs["gen2"], finals=finals, drags=drags, undo=undo_steps,
                 seconds=seconds)
@@ -224,13 +236,13 @@ def main(argv=None) -> int:
     photo = procedural_photos(tmp, arms=(20,))[0][0]
     print(machine_line(f"bench_soak: {a.drags} drags x {a.moves} moves at {a.hz:.0f} Hz, 480x320 procedural "
                        f"person"))
-    print(f"{'backend':13s} {'moves':>6s} {'RSS slope MB/1k':>16s} {'in use slope':>12s} {'RSS first..last MB':>19s} "
+    print(f"{'backend':13s} {'moves':>6s} {'RSS slope MB/1k +-SE':>20s} {'in use slope +-SE':>17s} {'RSS first..last MB':>19s} "
           f"{'largest gap ms (CPU)':>20s} {'most CPU ms':>11s} {'gaps>50ms':>9s} {'GC max ms (gen2)':>16s} "
           f"{'finals':>7s} {'undo steps':>10s} {'s':>5s}  largest gap in")
     runs = [(name, keep) for name in a.backends.split(",") for keep in ((False, True) if a.keep_freed else (False,))]
     for name, keep in runs:
         r = soak(app, photo, name, a.drags, a.moves, a.hz, a.detail, keep)
-        print(f"{r['backend']:13s} {r['moves']:6d} {r['slope']:16.3f} {r['used_slope']:12.3f} {r['rss0']:9.1f}..{r['rss1']:<9.1f} "
+        print(f"{r['backend']:13s} {r['moves']:6d} {r['slope']:11.3f} +-{r['slope_se']:5.3f} {r['used_slope']:8.3f} +-{r['used_se']:5.3f} {r['rss0']:9.1f}..{r['rss1']:<9.1f} "
               f"{r['gap']:12.1f} ({r['gap_cpu']:5.1f}) {r['busy']:11.1f} {r['long']:9d} {r['gc_max']:8.1f} "
               f"({r['gc2']:4d}) {r['finals']:3d}/{r['drags']:<3d} {r['undo']:10d} {r['seconds']:5.0f}  {r['where']}",
               flush=True)
