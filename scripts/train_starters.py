@@ -127,6 +127,7 @@ def select_by_raised_arms(backend: str, run_dir: Path, label: str) -> dict:
                 cases.append((p.name, img, d, *raised_arm(d.pose)))
         readable = read_raised(create("warp"), cases, det)
         cases = [c for c in cases if readable[c[0]]]
+        counts["starter"] = sum(read_raised(create(backend), cases, det).values())  # what to beat
         for which in ("best", "latest"):
             w = PRIOR / "candidates" / f"{backend}-{which}.safetensors"
             w.parent.mkdir(parents=True, exist_ok=True)
@@ -135,7 +136,8 @@ def select_by_raised_arms(backend: str, run_dir: Path, label: str) -> dict:
             b.load_weights(w)
             counts[which] = sum(read_raised(b, cases, det).values())
     chosen = "latest" if counts["latest"] > counts["best"] else "best"
-    print(f"{backend}: raised arm read on {counts} of {len(cases)} photos: {chosen}", flush=True)
+    print(f"{backend}: raised arm read on {counts} of {len(cases)} photos: {chosen}"
+          + ("" if counts[chosen] > counts["starter"] else " (no better than the starter: do not --install)"), flush=True)
     return {"photos": len(cases), "read": counts, "chosen": chosen}
 
 
