@@ -27,7 +27,8 @@ from training.protocol import (DEFAULT_BATCH, DEFAULT_MINUTES, DEFAULT_STEPS, MA
                                PersonalizeError, StatsReader, TrainPlan, checks_note, child_env, export_command,
                                fit_batch, fit_command, folders, has_checkpoint, image_count, last_error_line, make_plan,
                                network_defaults, newest_grid, no_pairs_message, prepare_command, resume_command,
-                               run_folder, slug, source_for, split_counts, train_pairs, training_threads)
+                               run_folder, self_pairs_note, slug, source_for, split_counts, train_pairs,
+                               training_threads, SELF_PAIRS_BELOW)
 from training.protocol import check_plan as _check_plan
 
 from .settings import data_dir as user_data_dir
@@ -76,8 +77,8 @@ def duration(seconds: float) -> str:
 
 def pair_note(n_photos: int) -> str:
     """What a set of photos gives as training pairs (prepare's single-person split, protocol.split_counts)."""
-    if n_photos < 2:
-        return "At least 2 photos are needed (better, a video)."
+    if n_photos < SELF_PAIRS_BELOW:
+        return self_pairs_note(n_photos)
     train, _, test = split_counts(n_photos)
     if not test:
         return (f"Every ordered pair of the {n_photos} photos is a training pair ({n_photos * (n_photos - 1)} "

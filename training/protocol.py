@@ -48,6 +48,14 @@ PERSONAL = {
 # add noise to a run of minutes (the GAN would start at this step, beyond the plan's step ceiling).
 PERSONAL_GAN_START = DEFAULT_STEPS
 
+# Fewer photos than this train on each photo's self-pairs (``self-pairs --personal``: the warp engine's render of
+# the photo in a moved pose as source, the photo as target) instead of prepare's pairs between the photos: one photo
+# gives no pair at all, and 2-3 photos give 2-6 pairs of a few fixed pose changes, which a fine-tune memorises. Measured
+# (spgnet, 2.5 CPU-minutes, held-out dance frames as the app shows them, docs/training.md "self-pairs"): from 2
+# frames SSIM / L1 / PCKh 0.730 / 0.085 / 0.85 with self-pairs, 0.713 / 0.091 / 0.78 with the pairs between them
+# (starter 0.715 / 0.095 / 0.82); from 1 frame 0.726 / 0.086 / 0.83. 3 photos (6 pairs) were not measured.
+SELF_PAIRS_BELOW = 4
+
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".mts", ".ogv"}
 
 # ----- a run folder (training/run_dir.py writes it) ----------------------------------------------------------------
@@ -105,6 +113,7 @@ class TrainPlan:
     lr_mult: float = 1.0
     gan_start_step: int | None = None  # None: the recipe's own (the papers': 0)
     freeze_norm: bool = False          # keep the starting weights' batch-norm statistics (fit --freeze-norm)
+    self_pairs: bool | None = None     # train on the photos' self-pairs; None: when fewer than SELF_PAIRS_BELOW
 
     @property
     def label(self) -> str:
@@ -175,10 +184,10 @@ def check_plan(plan: TrainPlan) -> None:
             raise PersonalizeError(f"{Path(plan.video).name}: not a video file this app reads (mp4, mov, avi, mkv, "
                                    f"webm, ...)")
         return
-    if len(plan.photos) < 2:
-        raise PersonalizeError("Training on a person needs at least 2 photos of them (it learns from pairs of "
-                               "photos); better, a short video of them moving. Add reference photos or pick a "
-                               "video.")
+    if not plan.photos or (len(plan.photos) < 2 and not uses_self_pairs(plan)):
+        raise PersonalizeError("Training on a person needs a photo of them" +
+                               (" (at least 2: it learns from pairs of photos)" if plan.self_pairs is False else "") +
+                               "; better, a short video of them moving. Add reference photos or pick a video.")
     missing = [p for p in plan.photos if not Path(p).is_file()]
     if missing:
         raise PersonalizeError(f"{missing[0]}: no such photo")
@@ -234,8 +243,17 @@ def cli(*args) -> list[str]:
     return [sys.executable, "-m", "training.cli", *[str(a) for a in args]]
 
 
+def uses_self_pairs(plan: TrainPlan) -> bool:
+    """Whether the plan trains on its photos' self-pairs (a few photos) rather than pairs between them."""
+    if plan.video:
+        return False
+    return len(plan.photos) < SELF_PAIRS_BELOW if plan.self_pairs is None else bool(plan.self_pairs)
+
+
 def prepare_args(plan: TrainPlan, source: Path, out: Path) -> list:
     h, w = plan.image_size
+    if uses_self_pairs(plan):  # source_for staged the photos as source/<person>/
+        return ["self-pairs", Path(source) / slug(plan.name), "-o", out, "--size", f"{h}x{w}", "--personal"]
     args = ["prepare", source, "-o", out, "--size", f"{h}x{w}"]
     if plan.video:
         args += ["--max-frames", plan.max_frames]
@@ -298,7 +316,18 @@ def source_for(plan: TrainPlan, dataset: Path) -> Path:
         raise PersonalizeError(f"cannot copy the photos to {dataset}: {e.strerror or e}") from None
 
 
+def self_pairs_note(n_photos: int) -> str:
+    """What a few photos train on (the plan's words): the warp engine's renders of each in moved poses."""
+    if n_photos < 1:
+        return "A photo of the person is needed (better, a video)."
+    return (f"{'Each photo is' if n_photos > 1 else 'The photo is'} redrawn by the warp engine in moved poses, and "
+            f"the network learns to turn those drawings back into the photo: a quick start. A video is better.")
+
+
 def no_pairs_message(plan: TrainPlan) -> str:
+    if uses_self_pairs(plan):
+        return ("No training pairs: no person showing both shoulders and hips was found in the photo"
+                + "s" * (len(plan.photos) > 1) + ". Pick a photo where the whole upper body and the hips show")
     what = "video frames" if plan.video else "photos"
     return (f"No training pairs: the person was found in fewer than 2 {what} showing both shoulders and hips. "
             f"At least 2 such photos of the same person are needed; better, a short video of them moving")

@@ -288,8 +288,8 @@ def add_arguments(parser) -> None:
                           "benchmarks/heldout.json are never read.")
     parser.add_argument("sources", nargs="+", type=Path, metavar="SRC", help="photos or photo folders (any people)")
     parser.add_argument("-o", "--out", required=True, type=Path, help="dataset folder (new)")
-    parser.add_argument("--per-photo", type=int_in(1, 1000), default=8, metavar="N",
-                        help="perturbed renders per photo (default 8)")
+    parser.add_argument("--per-photo", type=int_in(1, 1000), metavar="N",
+                        help="perturbed renders per photo (default 8; 24 with --personal)")
     parser.add_argument("--size", type=parse_size, default=(256, 128), help="crop size HEIGHTxWIDTH (256x128)")
     parser.add_argument("--same-person", type=Path, action="append", default=[], metavar="DIR",
                         help="a folder of photos of one person: real pairs of two poses (repeatable)")
@@ -310,9 +310,10 @@ def run(args) -> int:
         raise DatasetError("--mix needs --mix-pairs N")
     if args.personal and (args.mix is not None or args.same_person):
         raise DatasetError("--personal takes one person's photos only (no --mix, no --same-person)")
-    s = personal_pairs(args.sources, args.out, args.per_photo, args.size, args.seed) if args.personal else \
-        build_self_pairs(args.sources, args.out, args.per_photo, args.size, args.seed, args.same_person,
-                         args.mix, args.mix_pairs, both_ways=args.both_ways)
+    per = {} if args.per_photo is None else {"per_photo": args.per_photo}  # each function's own default
+    s = personal_pairs(args.sources, args.out, size=args.size, seed=args.seed, **per) if args.personal else \
+        build_self_pairs(args.sources, args.out, size=args.size, seed=args.seed, same_person=args.same_person,
+                         mix=args.mix, mix_pairs=args.mix_pairs, both_ways=args.both_ways, **per)
     print(f"{s['out']}: {s['images']} images; {s['pairs_train']} train / {s['pairs_test']} test pairs "
           f"(real: {s['real_pairs']['train']} / {s['real_pairs']['test']}); "
           f"{len(s['skipped'])} photos without a usable person; {s['seconds']:.1f} s", file=sys.stdout)

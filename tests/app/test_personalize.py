@@ -57,7 +57,7 @@ def test_train_stop_resume_and_use(qtbot, tmp_path):
     d.name.setText("Anna test")
     plan_text = d.plan_text.text()
     # the plan says what will happen and how long it takes, before anything starts
-    assert "3 photos" in plan_text and "6 pairs" in plan_text and "from scratch" in plan_text
+    assert "3 photos" in plan_text and "warp engine" in plan_text and "from scratch" in plan_text
     assert "64×32" in plan_text and "Anna test.safetensors" in plan_text and "About" in plan_text
     assert "unlike the training ones" in plan_text and "stops early when 4 checks" in plan_text
     assert d.start_btn.isEnabled() and not d.stop_btn.isEnabled()
@@ -68,7 +68,7 @@ def test_train_stop_resume_and_use(qtbot, tmp_path):
     qtbot.waitUntil(lambda: any(r.get("kind") == "train" for r in ctl.rows) or ctl.phase == P.FAILED,
                     timeout=RUN_MS)
     assert ctl.phase == P.TRAIN, ctl.last_error
-    assert ctl.batch == 6  # 3 photos give 6 ordered pairs: the batch of 8 shrinks to what there is
+    assert ctl.batch == 8 and P.train_pairs(ctl.dataset) == 63  # 3 photos' self-pairs: 72, 9 held back
     assert len(d.curve.getData()[0]) >= 1 and d.progress.value() > 0
     d.stop_btn.click()
     qtbot.waitUntil(lambda: ctl.phase in (P.STOPPED, P.FAILED, P.IDLE), timeout=RUN_MS)
@@ -116,11 +116,11 @@ def photos_shape(photos):
 
 
 def test_unusable_sources_are_messages(qtbot, tmp_path):
-    """One photo: refused before anything runs. A video with nobody in it: prepare's own error, shown."""
+    """One photo: trained on its self-pairs, said so. A video with nobody in it: prepare's own error, shown."""
     one = person_photos(tmp_path, 1)
     win = ready_window(qtbot, one)
     d = win.open_train_dialog()
-    assert not d.start_btn.isEnabled() and "at least 2 photos" in d.plan_text.text()
+    assert d.start_btn.isEnabled() and "warp engine" in d.plan_text.text()
     assert "video" in d.plan_text.text()
 
     video = tmp_path / "empty-room.avi"
@@ -239,14 +239,14 @@ def test_plan_defaults_and_commands(tmp_path):
         P.check_plan(P.make_plan("Anna", "attention", photos, init=init, width=0.5))
     with pytest.raises(P.PersonalizeError, match="not dgan"):
         P.check_plan(P.TrainPlan("Anna", "dgan", photos, init=str(init)))
-    with pytest.raises(P.PersonalizeError, match="at least 2 photos"):
-        P.check_plan(P.make_plan("Anna", "attention", photos[:1]))
+    with pytest.raises(P.PersonalizeError, match="at least 2"):
+        P.check_plan(P.make_plan("Anna", "attention", photos[:1], self_pairs=False))
     resume = P.resume_command(tmp_path / "runs" / "00000-x", 3.5)
     assert resume[3:] == ["fit", "--resume", str(tmp_path / "runs" / "00000-x"), "--time-budget", "3.5",
                           "--no-progress"]
     est = P.estimate(plan)
     assert est.images == 2 and est.train_s >= 600 and est.prepare_s < 30
-    assert "at least 2 photos" in P.pair_note(1).lower()
+    assert "warp engine" in P.pair_note(1) and "warp engine" in P.pair_note(3)
     assert [P.duration(s) for s in (14, 120, 134, 615)] == ["14 s", "2 min", "2 min 14 s", "10 min"]
     assert "20 pairs" in P.pair_note(5) and "last 2 photos" in P.pair_note(8)
 

@@ -1,0 +1,69 @@
+"""Quick personalisation from one photo (or a few): the plan trains on the photos' self-pairs (the warp engine's
+renders of each photo in moved poses as sources, the photo as target) instead of pairs between the photos, through
+the real CLI, the real detector and real training steps."""
+import json
+
+import cv2
+import pytest
+
+from tests.engine.test_photo_kinds import synth_person
+from tests.training.test_cli import P_starter, run_cli
+from training import protocol as P
+
+
+def _photos(folder, seeds):
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for s in seeds:
+        img, _, _ = synth_person(s)
+        out.append(folder / f"person-{s}.jpg")
+        cv2.imwrite(str(out[-1]), cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])
+    return out
+
+
+def test_a_few_photos_plan_self_pairs_and_more_plan_pairs_between_them(tmp_path):
+    photos = [str(p) for p in _photos(tmp_path / "in", (22, 5, 7, 9))]
+    init = str(P_starter("spgnet"))
+    for n in range(1, 5):
+        plan = P.make_plan("Anna", "spgnet", photos[:n], init=init)
+        P.check_plan(plan)  # one photo is enough now
+        args = [str(a) for a in P.prepare_args(plan, tmp_path / "staged", tmp_path / "ds")]
+        if n < P.SELF_PAIRS_BELOW:
+            assert P.uses_self_pairs(plan) and args[:2] == ["self-pairs", str(tmp_path / "staged" / "Anna")]
+            assert "--personal" in args and "warp engine" in P.self_pairs_note(n)
+        else:
+            assert not P.uses_self_pairs(plan) and args[:2] == ["prepare", str(tmp_path / "staged")]
+    assert P.fit_batch(plan, 2) == 2 and P.fit_batch(plan, 63) == 8  # fit refuses a batch above the pairs
+    # a video is never self-paired; asking for pairs between photos still needs two of them
+    assert not P.uses_self_pairs(P.make_plan("Anna", "spgnet", video="clip.mp4", init=init))
+    with pytest.raises(P.PersonalizeError, match="at least 2"):
+        P.check_plan(P.make_plan("Anna", "spgnet", photos[:1], init=init, self_pairs=False))
+    with pytest.raises(P.PersonalizeError, match="a photo"):
+        P.check_plan(P.make_plan("Anna", "spgnet", [], init=init))
+
+
+def test_personalize_from_one_photo_trains_on_its_self_pairs(tmp_path):
+    """One procedural person photo in, fine-tuned weights out: the dataset is the photo's self-pairs (the photo
+    the target of its warp renders), fit runs real steps from the starter, and the photo is left as it was."""
+    from engine.weights import read_meta
+    from training.dataset_format import read_pairs
+
+    photo, = _photos(tmp_path, (22,))
+    before = photo.read_bytes()
+    out = tmp_path / "anna.safetensors"
+    proc = run_cli("personalize", photo.name, "--backend", "attention", "--minutes", "0.1", "--clock", "cpu",
+                   "-o", out.name, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert photo.read_bytes() == before
+    meta = read_meta(out)
+    assert meta.backend == "attention" and meta.label == "anna"
+    dataset = tmp_path / "anna.work" / "datasets" / "anna"
+    info = json.loads((dataset / "dataset.json").read_text())
+    assert info["self_pairs"]["photos"] == 1 and info["self_pairs"]["per_photo"] == 24
+    rows = read_pairs(dataset / "pairs-train.csv") + read_pairs(dataset / "pairs-test.csv")
+    assert len(rows) == 24 and all(b.endswith("person-22.png") and a != b for a, b, *_ in rows)
+    run, = (tmp_path / "anna.work" / "runs").iterdir()
+    stats = [json.loads(ln) for ln in (run / "stats.jsonl").read_text().splitlines()]
+    assert stats[-1]["kind"] == "done" and stats[-1]["step"] >= 1
+    assert any(r["kind"] == "val" and r["split"] == "test" for r in stats)  # on held-back self-pairs
+    assert "no test pairs" not in proc.stderr and "Traceback" not in proc.stderr
