@@ -194,7 +194,6 @@ def _frame_at(cx: float, cy: float, box_h: float, model_size: tuple[int, int],
 # paste's soft edge) for the reference's own frame to hold the target pose.
 REACH = 0.6
 FRAME_STEP = 1 / 16  # of the reference crop's height: a target frame's box snaps outwards to this grid
-TARGET_FRAMING = "target"  # "target": framed on the target's body; "union": on both bodies (measured: docs/quality.md)
 
 
 def frame_holding(source: Frame, source_pose: Pose, target: Pose, cache: dict | None = None) -> Frame:
@@ -219,9 +218,6 @@ def frame_holding(source: Frame, source_pose: Pose, target: Pose, cache: dict | 
     if (xy.min(axis=0) >= pad).all() and xy[:, 0].max() <= mw - 1 - pad and xy[:, 1].max() <= mh - 1 - pad:
         return source
     x0, y0, x1, y1 = body_box(target)
-    if TARGET_FRAMING == "union":
-        sx0, sy0, sx1, sy1 = body_box(source_pose)
-        x0, y0, x1, y1 = min(x0, sx0), min(y0, sy0), max(x1, sx1), max(y1, sy1)
     src_h = mh / m[0, 0]
     step = FRAME_STEP * src_h
     x0, y0 = np.floor(x0 / step) * step, np.floor(y0 / step) * step
