@@ -42,6 +42,7 @@ AGREE_LOW, AGREE_HIGH = 8.0, 24.0  # mean grey-level difference: agree fully bel
 # the 5-tap filter too; [1 2 1] (0.739 / 0.084 / 0.83) blurred the attention starter's limbs out of the
 # detector's reach (PCKh 0.71 -> 0.64; 0.72 with the 5-tap). By eye the detail brings back the braces, seams
 # and the face's edges. Detail at 0.5 or 1.5 model pixels and agreement bands 4-12 or 16-48 lost (docs/backends/warp.md).
+DETAIL_WORK = 2.0  # samples per model pixel at which photo_detail low-passes and compares
 WORK_SIDE = 384  # the mask is grown and feathered at this size at most (it is smooth: full size would be waste)
 
 
@@ -106,9 +107,20 @@ def photo_detail(photo: np.ndarray, net: np.ndarray, scale: float) -> np.ndarray
     sigma = DETAIL_SIGMA * scale
     if sigma < 0.5:  # the network draws at the photo's resolution: there is no finer detail to add
         return net
-    photo_low = cv2.GaussianBlur(photo, (0, 0), sigma)
-    net_low = cv2.GaussianBlur(net, (0, 0), sigma)
-    diff = np.abs(photo_low - net_low).mean(axis=2)
-    diff = cv2.GaussianBlur(diff, (0, 0), max(0.5, AGREE_SIGMA * scale))
-    agree = np.clip((AGREE_HIGH - diff) / (AGREE_HIGH - AGREE_LOW), 0.0, 1.0)[..., None]
-    return net + agree * ((photo - photo_low) - (net - net_low))
+    h, w = photo.shape[:2]
+    # the low-passed pictures and the agreement are smooth at the network's pitch: made at DETAIL_WORK samples
+    # per model pixel and enlarged, not blurred at the photo's full size (~30-tap Gaussians on every drag)
+    k = min(1.0, DETAIL_WORK / scale)
+    sw, sh = max(1, round(w * k)), max(1, round(h * k))
+
+    def low(img):
+        small = cv2.resize(img, (sw, sh), interpolation=cv2.INTER_AREA) if k < 1 else img
+        return cv2.GaussianBlur(small, (0, 0), sigma * k)
+
+    def full(small):
+        return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR) if k < 1 else small
+
+    photo_low, net_low = low(photo), low(net)
+    diff = cv2.GaussianBlur(np.abs(photo_low - net_low).mean(axis=2), (0, 0), max(0.5, AGREE_SIGMA * scale * k))
+    agree = np.clip((AGREE_HIGH - diff) / (AGREE_HIGH - AGREE_LOW), 0.0, 1.0)
+    return net + full(agree)[..., None] * ((photo - full(photo_low)) - (net - full(net_low)))

@@ -162,18 +162,22 @@ def frame_for(pose: Pose, model_size: tuple[int, int], whole_if_fits: float = 0.
     crop's height (one scale for all frames of a video, chosen by ``prepare``); it still grows to fit this
     pose's body.
     """
-    mh, mw = model_size
     ph, pw = pose.height, pose.width
-    aspect = mw / mh
+    aspect = model_size[1] / model_size[0]
     x0, y0, x1, y1 = body_box(pose)
-    bw, bh = x1 - x0, y1 - y0
-    photo_aspect = pw / ph
-    if abs(photo_aspect - aspect) < 0.02 * aspect and bh >= whole_if_fits * ph * 0.8:
-        cx, cy, box_h = pw / 2, ph / 2, float(ph)
-    else:
-        box_h = max(bh, bw / aspect, box_height or 0.0)
-        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    box_w = box_h * aspect
+    if abs(pw / ph - aspect) < 0.02 * aspect and y1 - y0 >= whole_if_fits * ph * 0.8:
+        return _frame_at(pw / 2, ph / 2, float(ph), model_size, (ph, pw))
+    box_h = max(y1 - y0, (x1 - x0) / aspect, box_height or 0.0)
+    return _frame_at((x0 + x1) / 2, (y0 + y1) / 2, box_h, model_size, (ph, pw))
+
+
+def _frame_at(cx: float, cy: float, box_h: float, model_size: tuple[int, int],
+              photo_size: tuple[int, int]) -> Frame:
+    """The frame of ``model_size``'s aspect, ``box_h`` photo pixels high, centred on (cx, cy), moved inside the
+    photo where it fits."""
+    mh, mw = model_size
+    ph, pw = photo_size
+    box_w = box_h * (mw / mh)
     s = mh / box_h
     # photo pixel centre (u) to model pixel centre: m = s * (u + 0.5 - left) - 0.5
     left, top = cx - box_w / 2, cy - box_h / 2
@@ -184,6 +188,50 @@ def frame_for(pose: Pose, model_size: tuple[int, int], whole_if_fits: float = 0.
         top = min(max(top, 0.0), ph - box_h)
     m = np.array([[s, 0, s * (0.5 - left) - 0.5], [0, s, s * (0.5 - top) - 0.5]], np.float64)
     return Frame(m, (mh, mw), (ph, pw))
+
+
+# A joint the user moved must lie this far inside the network's crop (head sizes: the hand past the wrist, the
+# paste's soft edge) for the reference's own frame to hold the target pose.
+REACH = 0.6
+FRAME_STEP = 1 / 16  # of the reference crop's height: a target frame's box snaps outwards to this grid
+
+
+def frame_holding(source: Frame, source_pose: Pose, target: Pose, cache: dict | None = None) -> Frame:
+    """The frame a network draws ``target`` into, its reference having been framed by ``source``.
+
+    While every joint the user moved stays inside ``source`` (with REACH head sizes of room) that is ``source``
+    itself. A moved joint outside it (a raised hand leaving a crop framed on the reference) would have been
+    drawn half by the network, half by the warp engine; the network is then given a frame around the target's
+    body, as training frames a pair's target (engine.framing on its own pose), at least the reference crop's
+    height, so the person keeps its scale. Only the target pose's frame changes, never the reference crop the
+    network encoded. The box snaps outwards to a grid of FRAME_STEP crop heights, so a drag reuses a few
+    frames (``cache``, keyed by the snapped box, keeps them with their blend masks) and renders steadily."""
+    if source.paste_alpha is None:  # the reference crop is the whole photo: nothing of the photo lies outside
+        return source
+    mh, mw = source.model_size
+    m = source.matrix
+    moved = target.present & (~source_pose.present | (np.linalg.norm(target.xy - source_pose.xy, axis=1) > 0.5))
+    if not moved.any():
+        return source
+    xy = target.xy[moved].astype(np.float64) @ m[:, :2].T + m[:, 2]
+    pad = REACH * target.head_size() * m[0, 0] + PASTE_FEATHER * min(mh, mw)
+    if (xy.min(axis=0) >= pad).all() and xy[:, 0].max() <= mw - 1 - pad and xy[:, 1].max() <= mh - 1 - pad:
+        return source
+    x0, y0, x1, y1 = body_box(target)
+    src_h = mh / m[0, 0]
+    step = FRAME_STEP * src_h
+    x0, y0 = np.floor(x0 / step) * step, np.floor(y0 / step) * step
+    x1, y1 = np.ceil(x1 / step) * step, np.ceil(y1 / step) * step
+    key = (round(x0 / step), round(y0 / step), round(x1 / step), round(y1 / step))
+    if cache is not None and key in cache:
+        return cache[key]
+    box_h = max(y1 - y0, (x1 - x0) * mh / mw, src_h)
+    frame = _frame_at((x0 + x1) / 2, (y0 + y1) / 2, box_h, source.model_size, source.photo_size)
+    if cache is not None:
+        if len(cache) >= 64:  # a long session's drags: start again rather than grow without end
+            cache.clear()
+        cache[key] = frame
+    return frame
 
 
 # The standing preset's extent in body units (head top 0, feet ~1.0; hands at +-0.15, +-0.05 for the hands).

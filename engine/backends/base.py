@@ -390,18 +390,25 @@ class NeuralBackend(Backend):
         masks = state.masks[:1] if state.masks is not None else None
         state.cache["backdrop"] = (warp, warp.encode_sources(state.images[:1], state.poses[:1], masks))
 
+    def target_frame(self, state: SourceState, target: Pose):
+        """The frame the network draws ``target`` into: the first reference's, or one that also holds the
+        joints the user moved out of it (engine.framing.frame_holding, cached in the state)."""
+        from ..framing import frame_holding
+
+        return frame_holding(state.cache["frames"][0], state.poses[0], target,
+                             state.cache.setdefault("target_frames", {}))
+
     def render_crop(self, state: SourceState, target: Pose) -> np.ndarray:
-        """The network's output at its own size, for the first reference's crop of ``target``."""
+        """The network's output at its own size, for ``target_frame``'s crop of ``target``."""
         self._require_net()
-        frame = state.cache["frames"][0]
-        t = self._pose_tensor([frame.pose_to_model(target)])
+        t = self._pose_tensor([self.target_frame(state, target).pose_to_model(target)])
         with self.running():
             out = self.net.render(state.cache["tensors"], t)
         img = ((out[0].float().clamp(-1, 1) + 1) * 127.5 + 0.5).byte().permute(1, 2, 0).cpu().numpy()
         return img
 
     def render(self, state: SourceState, target: Pose) -> np.ndarray:
-        frame = state.cache["frames"][0]
+        frame = self.target_frame(state, target)
         backdrop = state.cache.get("backdrop")
         if backdrop is None:
             return frame.paste(state.images[0], self.render_crop(state, target))

@@ -441,7 +441,7 @@ class SpgnetBackend(NeuralBackend):
     # ----- render: remembers the predicted parsing -------------------------------------------------------------
     def render_crop(self, state: SourceState, target) -> np.ndarray:
         self._require_net()
-        t = self._pose_tensor([state.cache["frames"][0].pose_to_model(target)])
+        t = self._pose_tensor([self.target_frame(state, target).pose_to_model(target)])
         with self.running():
             out, logits = self.net.render_all(state.cache["tensors"], t)
         self.last_parsing = self.net.engine_labels(logits[0].argmax(0)).to(torch.uint8).cpu().numpy()
@@ -454,7 +454,7 @@ class SpgnetBackend(NeuralBackend):
         if memo is not None and memo[0] == id(state) and memo[1] == target:
             return memo[2]
         self._require_net()
-        t = self._pose_tensor([state.cache["frames"][0].pose_to_model(target)])
+        t = self._pose_tensor([self.target_frame(state, target).pose_to_model(target)])
         with self.running():
             logits = self.net.predict_parsing(state.cache["tensors"], t)
         labels = self.net.engine_labels(logits[0].argmax(0)).to(torch.uint8).cpu().numpy()
@@ -467,4 +467,4 @@ class SpgnetBackend(NeuralBackend):
         from ..parsing import colorize
 
         labels = self.predict_parsing(state, target)
-        return state.cache["frames"][0].paste(np.zeros_like(state.images[0]), colorize(labels))
+        return self.target_frame(state, target).paste(np.zeros_like(state.images[0]), colorize(labels))

@@ -254,11 +254,10 @@ def test_cached_render_equals_a_full_forward_and_runs_no_appearance_encoder(tmp_
     assert not calls                         # a drag re-runs only the pose extractor and the generator
     assert crop.shape == (H_IMG, W_IMG, 3) and photo.shape == (200, 120, 3)
 
-    frames = state.cache["frames"]
     with torch.no_grad():
         full = net(backend._image_tensor(state.cache["crops"])[None],
                    backend._pose_tensor(state.cache["model_poses"])[None],
-                   backend._pose_tensor([frames[0].pose_to_model(target)]))
+                   backend._pose_tensor([backend.target_frame(state, target).pose_to_model(target)]))
     full = ((full[0].clamp(-1, 1) + 1) * 127.5 + 0.5).byte().permute(1, 2, 0).numpy()
     assert np.abs(full.astype(int) - crop.astype(int)).max() <= 1
 

@@ -60,20 +60,34 @@ def test_composite_is_checked():
         AttentionBackend(load_starter=False, composite="everything")
 
 
-def test_a_part_outside_the_networks_box_is_still_drawn_by_the_warp_engine():
+def test_a_part_moved_out_of_the_references_box_is_drawn_by_the_network_in_a_frame_that_holds_it():
+    # a raised hand once left the crop framed on the reference: the arm came out half network, half warp
     img, pose, mask = _photo_and_pose()
-    b = _backend("person")
-    state = b.encode_sources([img], [pose], [mask])
+    person, crop = _backend("person"), _backend("crop")
+    state = person.encode_sources([img], [pose], [mask])
     frame = state.cache["frames"][0]
     # the right arm stretched far to the side, beyond the crop box (2:1, centred on the body)
     sh = pose.point("r_shoulder")
     target = pose.moved("r_elbow", sh[0] - 60, sh[1]).moved("r_wrist", sh[0] - 115, sh[1])
     x_box_left = -frame.matrix[0, 2] / frame.matrix[0, 0]
-    wrist = target.point("r_wrist")
-    mid = np.round((target.point("r_elbow") + wrist) / 2).astype(int)
-    assert mid[0] < x_box_left - 5, "the test needs the forearm outside the box"
-    out = b.render(state, target)
-    assert tuple(out[mid[1], mid[0]]) == pytest.approx((30, 60, 200), abs=30)  # the arm's own colour
+    mid = np.round((target.point("r_elbow") + target.point("r_wrist")) / 2).astype(int)
+    assert mid[0] < x_box_left - 5, "the test needs the forearm outside the reference's box"
+    drawn_in = person.target_frame(state, target)
+    assert drawn_in is not frame
+    wrist_in_model = drawn_in.pose_to_model(target).point("r_wrist")
+    assert 0 < wrist_in_model[0] < drawn_in.model_size[1] - 1, "the frame the network draws into holds the hand"
+    out = person.render(state, target)
+    whole = crop.render(crop.encode_sources([img], [pose], [mask]), target)
+    # the forearm is the network's (the crop composite's pixels there), not the warp engine's arm
+    patch = (slice(mid[1] - 1, mid[1] + 2), slice(mid[0] - 1, mid[0] + 2))
+    assert np.abs(out[patch].astype(int) - whole[patch].astype(int)).max() <= 3
+    assert np.abs(out[patch].astype(int) - np.array([30, 60, 200])).max(axis=-1).min() > 30
+    # the reference crop the network encoded is the same: only the target's frame changed
+    again = person.encode_sources([img], [pose], [mask])
+    assert np.array_equal(again.cache["crops"][0], state.cache["crops"][0])
+    # and a drag that stays inside the reference's box keeps the reference's frame
+    small = pose.moved("r_wrist", *(pose.point("r_wrist") + [8, -15]))
+    assert person.target_frame(state, small) is frame
 
 
 @pytest.mark.parametrize("name", ["dgan", "dgan-sa", "attention", "spgnet", "pnr"])
@@ -138,3 +152,31 @@ def test_photo_detail_gives_an_agreeing_network_the_photos_texture_and_a_disagre
     # where they disagree: the network's picture, with none of the photo's detail
     assert np.abs(out.astype(int) - plain.astype(int))[core].max() <= 2
     assert out[core].std(axis=0).max() < 3
+
+
+def test_photo_detail_made_at_the_networks_pitch_gives_the_full_resolution_picture():
+    # the low-passed pictures and their agreement are made at 2 samples per model pixel and enlarged (the drag's
+    # hot path); the definition, blurring at the photo's full size, is written out here as the reference
+    import cv2
+
+    from engine.compositing import AGREE_HIGH, AGREE_LOW, AGREE_SIGMA, DETAIL_SIGMA, photo_detail
+    from engine.framing import frame_for
+
+    img, _, pose = _textured_person()
+    frame = frame_for(pose, (128, 64))
+    scale = 1 / frame.matrix[0, 0]
+    crop = frame.crop(img)
+    crop[60:90, 8:56] = (200, 40, 40)  # one region where the network disagrees with the photo
+    photo = img.astype(np.float32)
+    net = cv2.warpAffine(crop, frame.inverse, img.shape[1::-1], flags=cv2.INTER_CUBIC,
+                         borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+    photo_low = cv2.GaussianBlur(photo, (0, 0), DETAIL_SIGMA * scale)
+    net_low = cv2.GaussianBlur(net, (0, 0), DETAIL_SIGMA * scale)
+    diff = cv2.GaussianBlur(np.abs(photo_low - net_low).mean(axis=2), (0, 0), AGREE_SIGMA * scale)
+    agree = np.clip((AGREE_HIGH - diff) / (AGREE_HIGH - AGREE_LOW), 0, 1)[..., None]
+    want = net + agree * ((photo - photo_low) - (net - net_low))
+    got = photo_detail(photo, net, scale)
+    assert np.abs(want - net).mean() > 3, "the test needs detail to add"
+    err = np.abs(got - want)
+    # measured: 0.1 grey levels on average, 1.0 at the 99th percentile
+    assert err.mean() < 0.5 and np.percentile(err, 99) < 3
