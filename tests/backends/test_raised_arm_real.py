@@ -80,9 +80,9 @@ def test_the_photos_arm_is_not_read_raised_before_the_edit(cases):
 # full test is an expected failure (strict: it must be marked done once it passes) and a floor guards what is
 # reached from getting worse. The network draws the whole raised arm, in a frame that holds it
 # (engine.framing.frame_holding). Drawn in the crop framed on the photo's pose, the hand outside that crop was the
-# warp engine's: dgan 7, dgan-sa 9, attention 9, spgnet 8 (9 with its second prior round), pnr 8 read raised that way. The networks draw the arm
-# faint (dgan-sa), blurred or discoloured; the detector misses it most on the fine-patterned dresses (50, 51)
-# and the dance frame.
+# warp engine's: dgan 7, dgan-sa 9, attention 9, spgnet 8 (9 with its second prior round), pnr 8 read raised
+# that way. The networks draw the arm faint (dgan-sa), blurred or discoloured; the detector misses it most on the
+# fine-patterned dresses (50, 51) and the dance frame.
 READ_TODAY = {"warp": 10, "dgan": 8, "dgan-sa": 5, "attention": 9, "spgnet": 9, "pnr": 10}
 
 
