@@ -306,14 +306,16 @@ class NeuralBackend(Backend):
         """Use a network object directly (tests, the trainer's validation). A fast path works on a copy: the
         caller's network keeps its layout, its BatchNorm and its weights' dtype."""
         self.config = dict(getattr(net, "config", self.config))
-        self.net = self._adopt(net, copy_fast=True)
+        self.net = self._adopt(net)
         self._weights = WeightsInfo("file", label)
 
-    def _adopt(self, net, copy_fast: bool = False):
+    def _adopt(self, net):
         """The eval network at this backend's precision, which is chosen here: "auto" on a CPU with bf16 keeps
         bf16 only where this network's cached render measures faster in it (engine.runtime.network_precision,
-        measured once per machine, in the thread that loads the network: the app's worker, never its UI)."""
-        from ..runtime import network_precision
+        measured once per machine, in the thread that loads the network: the app's worker, never its UI).
+        A bf16 path that fails (in that measurement or in ``optimise_network``) leaves the network in fp32,
+        logged once: the fast path is optional, the network's load is not."""
+        from ..runtime import log_once, network_precision
 
         net = net.eval().to(self.device, self.dtype)
         made = {}
@@ -326,9 +328,15 @@ class NeuralBackend(Backend):
         self.precision = network_precision(self.requested_precision, self.device, self.name, self.config, measure)
         if self.precision == "bf16" and "bf16" in made:
             return made["bf16"]
-        if self.precision != "fp32" and copy_fast:
-            net = copy.deepcopy(net)
-        return optimise_network(net, self.precision, self.device)
+        if self.precision != "bf16" or not str(self.device).startswith("cpu"):
+            return optimise_network(net, self.precision, self.device)  # as it is: no fast path to take
+        try:  # on a copy: a failure half-way must leave the float32 network whole
+            return optimise_network(copy.deepcopy(net), "bf16", self.device)
+        except Exception as e:  # noqa: BLE001
+            log_once(f"{self.name} optimise {type(e).__name__}",
+                     f"{self.name}: the bf16 path failed ({type(e).__name__}: {e}); this network renders in fp32")
+            self.precision = "fp32"
+            return net
 
     # ----- tensors ----------------------------------------------------------------------------------------
     def _image_tensor(self, images: list):
