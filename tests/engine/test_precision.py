@@ -310,3 +310,25 @@ def test_a_failing_bf16_path_loads_the_network_in_fp32(cache, monkeypatch, caplo
     forced[0].set_sources([img], [pose])
     assert not bf16_weights(forced[0].backend.net)
     assert np.array_equal(forced[0].render(target), expected)
+
+
+def test_padding_keeps_bf16_under_autocast_and_the_same_values():
+    """Autocast runs reflection padding in float32; the fast path's pads keep their input's bf16 (no casts
+    around them) and give the same values, and a bf16-optimised pnr network has no float32 pad left."""
+    from engine.backends.base import keep_padding_dtype, optimise_network
+    from engine.backends.pnr import PnrBackend
+
+    pad = torch.nn.ReflectionPad2d(2)
+    x = torch.randn(1, 4, 8, 6).to(torch.bfloat16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        before = pad(x)
+        assert keep_padding_dtype(torch.nn.Sequential(pad, torch.nn.ReLU())) == 1
+        after = pad(x)
+    assert before.dtype == torch.float32 and after.dtype == torch.bfloat16
+    assert torch.equal(after.float(), before) and isinstance(pad, torch.nn.ReflectionPad2d)
+
+    net = PnrBackend.build_network(PnrBackend.default_config).eval()
+    pads = [m for m in net.modules() if isinstance(m, torch.nn.ReflectionPad2d)]
+    assert pads and all(type(m) is torch.nn.ReflectionPad2d for m in pads)
+    optimise_network(net, "bf16")
+    assert all(type(m) is not torch.nn.ReflectionPad2d for m in pads)
