@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
 import os
 import time
 from pathlib import Path
@@ -18,6 +19,16 @@ from typing import Callable
 
 from . import registry
 from .errors import PoseEditorError
+
+log = logging.getLogger(__name__)
+_said: set = set()
+
+
+def log_once(key: str, message: str) -> None:
+    """One warning line per ``key`` and process: a fallback that repeats on every load says so once."""
+    if key not in _said:
+        _said.add(key)
+        log.warning(message)
 
 
 def cuda_available() -> bool:
@@ -165,7 +176,8 @@ def network_precision(requested: str | None, device: str, backend: str, config: 
     """The precision a loaded network renders at: ``resolve_precision``, except that "auto" on a CPU with bf16
     keeps bf16 only for a network whose cached render ``measure()`` -> (fp32 ms, bf16 ms) finds at least
     BF16_MIN_GAIN faster. The answer is kept in the user cache folder under ``precision_key``, so a network is
-    measured once per machine; an explicit precision or ``POSEEDITOR_PRECISION`` is never measured."""
+    measured once per machine; an explicit precision or ``POSEEDITOR_PRECISION`` is never measured. A
+    ``measure()`` that raises (the bf16 path fails on this machine) is fp32, kept so and logged once."""
     resolved = resolve_precision(requested, device)
     if resolved != "bf16" or requested_precision(requested) != "auto":
         return resolved
@@ -174,15 +186,22 @@ def network_precision(requested: str | None, device: str, backend: str, config: 
     entry = _read_choices(path).get(key)
     if isinstance(entry, dict) and entry.get("precision") in ("fp32", "bf16"):
         return entry["precision"]
-    fp32_ms, bf16_ms = measure()
-    choice = "bf16" if fp32_ms >= BF16_MIN_GAIN * bf16_ms else "fp32"
+    try:
+        fp32_ms, bf16_ms = measure()
+    except Exception as e:  # noqa: BLE001  (any failure of the optional fast path: the network still loads)
+        choice = "fp32"
+        entry = {"precision": choice, "bf16_failed": f"{type(e).__name__}: {e}"[:300]}
+        log_once(key, f"{backend}: the bf16 path failed while it was measured ({entry['bf16_failed']}); "
+                      "this network renders in fp32")
+    else:
+        choice = "bf16" if fp32_ms >= BF16_MIN_GAIN * bf16_ms else "fp32"
+        entry = {"precision": choice, "fp32_ms": round(fp32_ms, 2), "bf16_ms": round(bf16_ms, 2)}
     try:
         from .fileio import atomic_write_text
 
         path.parent.mkdir(parents=True, exist_ok=True)
         choices = _read_choices(path)  # again: another process may have added its own since
-        choices[key] = {"precision": choice, "fp32_ms": round(fp32_ms, 2), "bf16_ms": round(bf16_ms, 2),
-                        "measured": time.strftime("%Y-%m-%d %H:%M")}
+        choices[key] = dict(entry, measured=time.strftime("%Y-%m-%d %H:%M"))
         atomic_write_text(path, json.dumps(choices, indent=1, sort_keys=True) + "\n", "precision cache")
     except (OSError, PoseEditorError):
         pass  # a read-only home: the choice holds for this session and is measured again next time

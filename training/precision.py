@@ -15,15 +15,21 @@ from contextlib import contextmanager
 import torch
 
 
-def channels_last(recipe) -> None:
-    """Every module the recipe holds (generator, discriminators, the perceptual backbone inside a loss module)
-    in the channels-last layout, in place: the parameters stay the same objects, so optimisers built on them
-    keep working, and their Adam states follow the layout."""
-    seen: set = set()
+def _modules(recipe) -> list:
+    """Every module the recipe holds (generator, discriminators, the perceptual backbone inside a loss module),
+    each once."""
+    seen: dict = {}
     for value in vars(recipe).values():
-        if isinstance(value, torch.nn.Module) and id(value) not in seen:
-            seen.add(id(value))
-            value.to(memory_format=torch.channels_last)
+        if isinstance(value, torch.nn.Module):
+            seen.setdefault(id(value), value)
+    return list(seen.values())
+
+
+def channels_last(recipe) -> None:
+    """Every module of the recipe in the channels-last layout, in place: the parameters stay the same objects,
+    so optimisers built on them keep working, and their Adam states follow the layout."""
+    for module in _modules(recipe):
+        module.to(memory_format=torch.channels_last)
 
 
 @contextmanager
@@ -71,15 +77,22 @@ class Amp:
     def for_recipe(cls, recipe, device: torch.device, precision: str | None = "auto", amp: bool = True) -> "Amp":
         """The mixed precision a training run uses: ``precision`` auto | fp32 | bf16 resolved by
         engine.runtime.resolve_precision (auto: bf16 on a CPU that has it, the GPU's half on CUDA);
-        ``amp=False`` (the run's or the recipe's option) is fp32. With bf16 on the CPU the recipe's modules and
-        perceptual backbone also take the channels-last layout (oneDNN's fast one; values unchanged)."""
+        ``amp=False`` (the run's or the recipe's option) is fp32. With mixed precision the recipe's pads keep
+        their input's dtype (engine.backends.base.keep_padding_dtype: no casts around them), and on the CPU its
+        modules and perceptual backbone take the channels-last layout (oneDNN's fast one; values unchanged)
+        unless the recipe says ``channels_last = False`` (one that measured slower with it)."""
         from engine.runtime import resolve_precision
 
         on = bool(amp) and bool(getattr(recipe, "amp", True))
         resolved = resolve_precision(precision, device.type) if on else "fp32"
         out = cls(device, resolved != "fp32")
-        if out.enabled and device.type == "cpu":
-            channels_last(recipe)
+        if out.enabled:
+            from engine.backends.base import keep_padding_dtype
+
+            for module in _modules(recipe):
+                keep_padding_dtype(module)
+            if device.type == "cpu" and getattr(recipe, "channels_last", True):
+                channels_last(recipe)
         return out
 
     @property

@@ -113,6 +113,36 @@ def _activation(x, post):
     return F.relu(x) if attr == "relu" else F.leaky_relu(x, scalars[0]) if attr == "leaky_relu" else x
 
 
+@functools.lru_cache(maxsize=None)
+def _padding_classes() -> dict:
+    """Reflection and replication padding that run in their input's dtype. Autocast lists these pads as float32
+    operations, so under bf16 each one cast its bf16 input up and the convolution after it cast the result back
+    down, forward and backward (pnr's training step: 144 pads, 1-3% of it); a pad only copies values, so in
+    bf16 it gives the same values."""
+    import torch
+    import torch.nn as nn
+
+    def make(base):
+        def forward(self, x):
+            with torch.autocast(x.device.type, enabled=False):
+                return base.forward(self, x)
+        return type(base.__name__, (base,), {"forward": forward, "__module__": __name__})
+
+    return {c: make(c) for c in (nn.ReflectionPad1d, nn.ReflectionPad2d, nn.ReplicationPad1d, nn.ReplicationPad2d)}
+
+
+def keep_padding_dtype(net) -> int:
+    """Every reflection/replication pad module of ``net`` made one that keeps its input's dtype under autocast
+    (``_padding_classes``), in place; returns how many. For bf16 inference and training alike."""
+    classes = _padding_classes()
+    swapped = 0
+    for m in net.modules():
+        if type(m) in classes:
+            m.__class__ = classes[type(m)]
+            swapped += 1
+    return swapped
+
+
 def pack_convolutions(net) -> int:
     """Every plain bf16 convolution of an eval network made a packed one (``_packed_classes``), in place, and a
     ReLU or LeakyReLU that follows it in an nn.Sequential (past folded BatchNorms) done by it; returns how many.
@@ -159,14 +189,16 @@ def optimise_network(net, precision: str, device: str = "cpu"):
 
     "bf16" on the CPU: BatchNorm folded into the convolution before it, weights in channels-last layout (oneDNN's
     fast convolution layout; images from numpy are channels-last already), convolution and linear weights in
-    bf16, convolutions packed with their activation (``pack_convolutions``); it is then called under ``running(precision)``'s bfloat16 autocast: convolutions and matrix products in
-    bf16, norms and the rest in float32. Anything else: the network unchanged (fp32 gives exactly the float32
+    bf16, convolutions packed with their activation (``pack_convolutions``), padding kept in bf16
+    (``keep_padding_dtype``); it is then called under ``running(precision)``'s bfloat16 autocast: convolutions
+    and matrix products in bf16, norms in the dtype they are given, float32-listed operations in float32. Anything else: the network unchanged (fp32 gives exactly the float32
     pictures). Callers turn outputs to float32 (``.float()``) before they become pixels."""
     import torch
 
     if precision != "bf16" or not str(device).startswith("cpu"):
         return net
     fold_batchnorm(net)
+    keep_padding_dtype(net)
     net = net.to(memory_format=torch.channels_last)
     _bf16_weights(net)
     if torch.ops.mkldnn._is_mkldnn_bf16_supported():
@@ -306,14 +338,16 @@ class NeuralBackend(Backend):
         """Use a network object directly (tests, the trainer's validation). A fast path works on a copy: the
         caller's network keeps its layout, its BatchNorm and its weights' dtype."""
         self.config = dict(getattr(net, "config", self.config))
-        self.net = self._adopt(net, copy_fast=True)
+        self.net = self._adopt(net)
         self._weights = WeightsInfo("file", label)
 
-    def _adopt(self, net, copy_fast: bool = False):
+    def _adopt(self, net):
         """The eval network at this backend's precision, which is chosen here: "auto" on a CPU with bf16 keeps
         bf16 only where this network's cached render measures faster in it (engine.runtime.network_precision,
-        measured once per machine, in the thread that loads the network: the app's worker, never its UI)."""
-        from ..runtime import network_precision
+        measured once per machine, in the thread that loads the network: the app's worker, never its UI).
+        A bf16 path that fails (in that measurement or in ``optimise_network``) leaves the network in fp32,
+        logged once: the fast path is optional, the network's load is not."""
+        from ..runtime import log_once, network_precision
 
         net = net.eval().to(self.device, self.dtype)
         made = {}
@@ -326,9 +360,15 @@ class NeuralBackend(Backend):
         self.precision = network_precision(self.requested_precision, self.device, self.name, self.config, measure)
         if self.precision == "bf16" and "bf16" in made:
             return made["bf16"]
-        if self.precision != "fp32" and copy_fast:
-            net = copy.deepcopy(net)
-        return optimise_network(net, self.precision, self.device)
+        if self.precision != "bf16" or not str(self.device).startswith("cpu"):
+            return optimise_network(net, self.precision, self.device)  # as it is: no fast path to take
+        try:  # on a copy: a failure half-way must leave the float32 network whole
+            return optimise_network(copy.deepcopy(net), "bf16", self.device)
+        except Exception as e:  # noqa: BLE001
+            log_once(f"{self.name} optimise {type(e).__name__}",
+                     f"{self.name}: the bf16 path failed ({type(e).__name__}: {e}); this network renders in fp32")
+            self.precision = "fp32"
+            return net
 
     # ----- tensors ----------------------------------------------------------------------------------------
     def _image_tensor(self, images: list):

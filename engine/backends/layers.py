@@ -114,8 +114,9 @@ def warp_features(feat: torch.Tensor, affines: torch.Tensor, masks: torch.Tensor
     ones = torch.ones_like(xs.expand(1, 1, h, w))
     base = torch.stack([xs.expand(1, 1, h, w), ys.expand(1, 1, h, w), ones], dim=-1)  # (1,1,H,W,3)
     src = torch.einsum("bpij,xyhwj->bphwi", A, base)                                # (B,P,H,W,2)
-    grid = torch.stack([(2 * src[..., 0] + 1) / w - 1, (2 * src[..., 1] + 1) / h - 1], dim=-1).to(feat.dtype)
     masked = feat[:, None] * masks[:, :, None]                                        # (B,P,C,H,W)
+    # the features' dtype after the masks' (float32 under CPU bf16 autocast: positions stay unrounded)
+    grid = torch.stack([(2 * src[..., 0] + 1) / w - 1, (2 * src[..., 1] + 1) / h - 1], dim=-1).to(masked.dtype)
     warped = F.grid_sample(masked.reshape(b * p, c, h, w), grid.reshape(b * p, h, w, 2),
                            mode=sampling, padding_mode="zeros", align_corners=False)
     return warped.view(b, p, c, h, w).amax(dim=1)

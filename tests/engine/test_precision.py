@@ -260,3 +260,75 @@ def test_use_network_leaves_the_callers_network_as_it_was():
     assert b.precision == "bf16" and bf16_weights(b.net) and b.net is not net
     assert not bf16_weights(net) and any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())
     assert not vars(net).keys() & {"render", "encode_sources", "forward"}
+
+
+def test_a_failing_bf16_path_loads_the_network_in_fp32(cache, monkeypatch, caplog, synth_photo):
+    """The fast path is optional: bf16 failing inside the one-off measurement ("auto") or in optimise_network
+    (bf16 asked) leaves the real network loaded in fp32, drawing today's pixels, the fallback kept in the cache
+    and logged once."""
+    import json
+    import logging
+
+    import engine.backends.base as base
+    import engine.runtime as runtime
+
+    monkeypatch.setattr(runtime, "_said", set())
+    real_running = base.running
+
+    def running(precision, device="cpu"):
+        if precision == "bf16":
+            raise RuntimeError("no bf16 kernel for this layer")
+        return real_running(precision, device)
+
+    img, pose = synth_photo
+    target = raised_arm(pose)
+    reference = Engine("pnr", "cpu", precision="fp32")
+    reference.set_sources([img], [pose])
+    expected = reference.render(target)
+
+    monkeypatch.setattr(base, "running", running)
+    with caplog.at_level(logging.WARNING, logger="engine.runtime"):
+        eng = Engine("pnr", "cpu")  # auto: measured, the bf16 turn raises
+        again = Engine("pnr", "cpu")  # read from the cache: neither measured nor logged again
+    [entry] = json.loads(cache.read_text()).values()
+    assert entry["precision"] == "fp32" and "no bf16 kernel" in entry["bf16_failed"]
+    assert eng.precision == again.precision == "fp32" and eng.describe() == "CPU \u00b7 fp32"
+    assert [r.levelname for r in caplog.records] == ["WARNING"] and "pnr" in caplog.records[0].getMessage()
+    for e in (eng, again):
+        assert not bf16_weights(e.backend.net)
+        e.set_sources([img], [pose])
+        assert np.array_equal(e.render(target), expected)
+
+    # bf16 asked outright, optimise_network failing half-way (after the weights went to bf16 on its copy)
+    monkeypatch.setattr(base, "running", real_running)
+    monkeypatch.setattr(base, "pack_convolutions", lambda net: (_ for _ in ()).throw(RuntimeError("oneDNN")))
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="engine.runtime"):
+        forced = [Engine("pnr", "cpu", precision="bf16") for _ in range(2)]
+    assert [e.precision for e in forced] == ["fp32", "fp32"] and len(caplog.records) == 1
+    assert "oneDNN" in caplog.records[0].getMessage()
+    forced[0].set_sources([img], [pose])
+    assert not bf16_weights(forced[0].backend.net)
+    assert np.array_equal(forced[0].render(target), expected)
+
+
+def test_padding_keeps_bf16_under_autocast_and_the_same_values():
+    """Autocast runs reflection padding in float32; the fast path's pads keep their input's bf16 (no casts
+    around them) and give the same values, and a bf16-optimised pnr network has no float32 pad left."""
+    from engine.backends.base import keep_padding_dtype, optimise_network
+    from engine.backends.pnr import PnrBackend
+
+    pad = torch.nn.ReflectionPad2d(2)
+    x = torch.randn(1, 4, 8, 6).to(torch.bfloat16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        before = pad(x)
+        assert keep_padding_dtype(torch.nn.Sequential(pad, torch.nn.ReLU())) == 1
+        after = pad(x)
+    assert before.dtype == torch.float32 and after.dtype == torch.bfloat16
+    assert torch.equal(after.float(), before) and isinstance(pad, torch.nn.ReflectionPad2d)
+
+    net = PnrBackend.build_network(PnrBackend.default_config).eval()
+    pads = [m for m in net.modules() if isinstance(m, torch.nn.ReflectionPad2d)]
+    assert pads and all(type(m) is torch.nn.ReflectionPad2d for m in pads)
+    optimise_network(net, "bf16")
+    assert all(type(m) is not torch.nn.ReflectionPad2d for m in pads)

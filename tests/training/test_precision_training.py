@@ -81,3 +81,28 @@ def test_fit_command_line_takes_precision(tiny, synth_data, tmp_path, bf16_cpu, 
     run = tmp_path / "runs" / capsys.readouterr().out.strip().splitlines()[-1].split("/")[-1]
     opts = json.loads((run / "training_options.json").read_text())
     assert opts["precision"] == "fp32" and opts["options"]["precision"] == "fp32"
+
+
+def test_bf16_recipes_keep_padding_in_bf16_and_dgan_keeps_its_layout(bf16_cpu):
+    """Under bf16 a recipe's pads keep their input's dtype (no casts around them); the layout is channels-last
+    except for DGAN, which measured slower with it."""
+    from training.loop import get_recipe_class
+    from training.precision import Amp
+
+    cpu = torch.device("cpu")
+    layouts = {}
+    for name in ("pnr", "dgan"):
+        recipe = get_recipe_class(name)({"image_size": [64, 32], "width": 0.125}, {}, cpu)
+        pads = [m for m in recipe.generator.modules() if isinstance(m, torch.nn.ReflectionPad2d)]
+        amp = Amp.for_recipe(recipe, cpu, "auto")
+        assert amp.precision == "bf16"
+        assert all(type(m) is not torch.nn.ReflectionPad2d for m in pads)
+        if name == "pnr":
+            assert pads
+        conv = next(m for m in recipe.generator.modules() if isinstance(m, torch.nn.Conv2d))
+        layouts[name] = conv.weight.is_contiguous(memory_format=torch.channels_last)
+        fp32 = get_recipe_class(name)({"image_size": [64, 32], "width": 0.125}, {}, cpu)
+        Amp.for_recipe(fp32, cpu, "fp32")
+        assert all(type(m) is torch.nn.ReflectionPad2d for m in fp32.generator.modules()
+                   if isinstance(m, torch.nn.ReflectionPad2d))
+    assert layouts == {"pnr": True, "dgan": False}
