@@ -25,7 +25,7 @@ class Banner(QFrame):
         self.text = QLabel()
         self.text.setWordWrap(True)
         self.action = QPushButton()
-        self.action.clicked.connect(lambda: self.actionTriggered.emit(self.action_id))
+        self.action.clicked.connect(self._on_action_clicked)  # bound methods: a lambda keeps the window alive
         close = QToolButton()
         close.setText("✕")
         close.setAutoRaise(True)
@@ -54,6 +54,9 @@ class Banner(QFrame):
 
     def message(self) -> str:
         return self.text.text() if self.isVisible() else ""
+
+    def _on_action_clicked(self):
+        self.actionTriggered.emit(self.action_id)
 
     def dismiss(self):
         self._timer.stop()

@@ -72,7 +72,7 @@ class EnginePanel(QWidget):
         self.device.addItem("CPU", "cpu")
         self.device.addItem("CUDA (GPU)", "cuda")
         self._set_item_enabled(self.device, 1, False, "No usable CUDA GPU on this computer")
-        self.device.activated.connect(lambda i: self.deviceChosen.emit(self.device.itemData(i)))
+        self.device.activated.connect(self._on_device_activated)  # bound: a lambda keeps the window alive
 
         # what the network computes in: "CPU · bf16" on a processor with native bf16, else "CPU · fp32"
         self.runs_on = QLabel("")
@@ -114,6 +114,9 @@ class EnginePanel(QWidget):
         lay.addWidget(self.unavailable)
         lay.addStretch(1)
         self._update_rule()
+
+    def _on_device_activated(self, row: int):
+        self.deviceChosen.emit(self.device.itemData(row))
 
     @staticmethod
     def _set_item_enabled(combo: QComboBox, row: int, on: bool, tip: str = ""):

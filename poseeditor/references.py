@@ -78,7 +78,8 @@ class ReferenceStrip(QWidget):
         self.list.setFixedHeight(THUMB + 8 + 4 + 2 * self.list.frameWidth()
                                  + self.list.style().pixelMetric(self.list.style().PixelMetric.PM_ScrollBarExtent))
         self.list.setToolTip("Photos of the same person. The first is the one you edit; drag to reorder.")
-        self.list.model().rowsMoved.connect(lambda *a: self.orderChanged.emit(self.ids()))
+        # bound methods, not lambdas: PySide keeps a connected lambda alive, and with it the closed window
+        self.list.model().rowsMoved.connect(self._on_rows_moved)
         self.list.itemSelectionChanged.connect(self._update_buttons)
 
         def button(text, tip, slot):
@@ -91,8 +92,8 @@ class ReferenceStrip(QWidget):
 
         self.add_btn = button("+", "Add a reference photo of the same person", self.addRequested.emit)
         self.remove_btn = button("−", "Remove the selected photo", self._remove_selected)
-        self.left_btn = button("◀", "Move the selected photo earlier (first = the one you edit)", lambda: self._move(-1))
-        self.right_btn = button("▶", "Move the selected photo later", lambda: self._move(1))
+        self.left_btn = button("◀", "Move the selected photo earlier (first = the one you edit)", self._move_earlier)
+        self.right_btn = button("▶", "Move the selected photo later", self._move_later)
         for b in (self.add_btn, self.remove_btn, self.left_btn, self.right_btn):
             f = b.font()
             f.setPointSizeF(f.pointSizeF() * 1.2)
@@ -164,6 +165,15 @@ class ReferenceStrip(QWidget):
         rid = self.selected_id()
         if rid is not None:
             self.removeRequested.emit(rid)
+
+    def _on_rows_moved(self, *_):
+        self.orderChanged.emit(self.ids())
+
+    def _move_earlier(self):
+        self._move(-1)
+
+    def _move_later(self):
+        self._move(1)
 
     def _move(self, step: int):
         rid = self.selected_id()

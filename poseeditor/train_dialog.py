@@ -262,8 +262,9 @@ class TrainDialog(QDialog):
         # ----- wiring -----------------------------------------------------------------------------------------
         self.start_btn.clicked.connect(self.start)
         self.stop_btn.clicked.connect(self.ctl.stop)
-        self.resume_btn.clicked.connect(lambda: self._guard(self.ctl.resume))
-        self.use_btn.clicked.connect(lambda: self._guard(self.ctl.finish_now))
+        # bound methods, not lambdas: PySide keeps a connected lambda alive, and with it the closed window
+        self.resume_btn.clicked.connect(self._resume)
+        self.use_btn.clicked.connect(self._finish_now)
         self.close_btn.clicked.connect(self.close)
         self.backend.currentIndexChanged.connect(self._fill_start_from)
         for w in (self.video_path, self.name, self.size, self.width_edit):
@@ -449,6 +450,12 @@ class TrainDialog(QDialog):
             self._show_error(str(e))
             return False
         return True
+
+    def _resume(self):
+        self._guard(self.ctl.resume)
+
+    def _finish_now(self):
+        self._guard(self.ctl.finish_now)
 
     def _guard(self, fn):
         try:

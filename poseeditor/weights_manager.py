@@ -67,7 +67,8 @@ class WeightsManagerDialog(QDialog):
         head.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         head.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.itemSelectionChanged.connect(self._update_buttons)
-        self.table.itemDoubleClicked.connect(lambda *_: self.use_selected())
+        # bound methods, not lambdas: PySide keeps a connected lambda alive, and with it the closed window
+        self.table.itemDoubleClicked.connect(self._on_double_clicked)
 
         self.use_btn = QPushButton("Use")
         self.use_btn.setToolTip("Load into the backend these weights are for")
@@ -81,10 +82,10 @@ class WeightsManagerDialog(QDialog):
         self.folder_btn.setToolTip(str(self.folder))
         close = QPushButton("Close")
         self.use_btn.clicked.connect(self.use_selected)
-        self.rename_btn.clicked.connect(lambda: self.rename_selected())
-        self.delete_btn.clicked.connect(lambda: self.delete_selected())
+        self.rename_btn.clicked.connect(self._on_rename_clicked)
+        self.delete_btn.clicked.connect(self._on_delete_clicked)
         self.import_btn.clicked.connect(self.import_dialog)
-        self.export_btn.clicked.connect(lambda: self.export_selected())
+        self.export_btn.clicked.connect(self._on_export_clicked)
         self.folder_btn.clicked.connect(self._open_folder)
         close.clicked.connect(self.close)
         row = QHBoxLayout()
@@ -170,6 +171,19 @@ class WeightsManagerDialog(QDialog):
         self.message.setText(text)
 
     # ----- actions ----------------------------------------------------------------------------------------
+    # the buttons' clicked(bool) and the table's item must not reach the methods' own optional arguments
+    def _on_double_clicked(self, _item):
+        self.use_selected()
+
+    def _on_rename_clicked(self):
+        self.rename_selected()
+
+    def _on_delete_clicked(self):
+        self.delete_selected()
+
+    def _on_export_clicked(self):
+        self.export_selected()
+
     def use_selected(self) -> bool:
         e = self.selected()
         if e is None or e.meta is None:

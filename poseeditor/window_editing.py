@@ -25,7 +25,7 @@ class EditingMixin:
         self.undo.indexChanged.connect(self._forget_nudge)
         # one selected joint, shown in the canvas and the joint list; the list's check boxes hide and show joints
         c.jointSelected.connect(self._on_joint_selected)
-        self.joint_list.currentRowChanged.connect(lambda r: self.canvas.select(r))
+        self.joint_list.currentRowChanged.connect(self.canvas.select)
         self.joint_list.itemChanged.connect(self._on_joint_item_changed)
         c.jointMenuRequested.connect(self._joint_menu)
         c.canvasMenuRequested.connect(self._canvas_menu)
@@ -253,34 +253,50 @@ class EditingMixin:
             self._sync_canvas()
 
     def _joint_menu(self, joint: int, global_pos):
-        m = QMenu(self)
+        # the menus' actions call bound methods with what the menu was opened on (a lambda connected to them
+        # would keep the closed window alive, main_window.py says why)
+        self._menu_joint = joint
+        m = self._new_menu()
         m.addSection(joint_label(joint).capitalize())
-        a = m.addAction(f"Hide {joint_label(joint)}")
-        a.triggered.connect(lambda: self.set_joint_visible(joint, False))
+        m.addAction(f"Hide {joint_label(joint)}", self._hide_menu_joint)
         main = self.doc.main
         if self.mode == TARGET and main is not None and main.pose is not None and main.pose.present[joint]:
-            a = m.addAction("Put back where it is in the photo")
-            a.triggered.connect(lambda: self._push(self.current_pose().moved(joint, *main.pose.xy[joint]),
-                                                   f"Reset {joint_label(joint)}"))
+            m.addAction("Put back where it is in the photo", self._reset_menu_joint)
         m.popup(global_pos)
-        self._menu = m
+
+    def _new_menu(self) -> QMenu:
+        """A context menu replacing the last one (deleted, not kept as one more child of the window)."""
+        if self._menu is not None:
+            self._menu.deleteLater()
+        self._menu = QMenu(self)
+        return self._menu
+
+    def _hide_menu_joint(self):
+        self.set_joint_visible(self._menu_joint, False)
+
+    def _reset_menu_joint(self):
+        j, main, cur = self._menu_joint, self.doc.main, self.current_pose()
+        if cur is not None and main is not None and main.pose is not None and main.pose.present[j]:
+            self._push(cur.moved(j, *main.pose.xy[j]), f"Reset {joint_label(j)}")
+
+    def _show_menu_joint(self, action):
+        self.set_joint_visible(action.data(), True, self._menu_place)
 
     def _canvas_menu(self, scene_pos, global_pos):
         cur = self.current_pose()
-        m = QMenu(self)
+        m = self._new_menu()
         if cur is not None:
             hidden = [j for j in range(NUM_JOINTS) if not cur.present[j]]
             if hidden:
                 sub = m.addMenu("Show joint here")
-                x = float(np.clip(scene_pos.x(), 0, cur.width - 1))
-                y = float(np.clip(scene_pos.y(), 0, cur.height - 1))
+                self._menu_place = (float(np.clip(scene_pos.x(), 0, cur.width - 1)),
+                                    float(np.clip(scene_pos.y(), 0, cur.height - 1)))
+                sub.triggered.connect(self._show_menu_joint)  # each action's data is its joint
                 for j in hidden:
-                    a = sub.addAction(joint_label(j).capitalize())
-                    a.triggered.connect(lambda _=False, j=j: self.set_joint_visible(j, True, (x, y)))
+                    sub.addAction(joint_label(j).capitalize()).setData(j)
             m.addActions([self.a_mirror, self.a_reset])
             m.addMenu(self.preset_menu)
             m.addSeparator()
         m.addActions([self.a_fit, self.a_ghost])
         m.popup(global_pos)
-        self._menu = m
 

@@ -131,6 +131,9 @@ class EngineMixin:
         if self.train_dialog is not None and self.train_dialog.isVisible() and not self.personalizer.running:
             self.train_dialog.set_context(self._train_context())
 
+    def _on_personalize_failed(self, message: str):
+        self.show_error(f"Train on This Person: {message}")
+
     def open_train_dialog(self):
         """Show the training dialog (one per window: it keeps its run while hidden)."""
         from .personalize import Personalizer
@@ -140,7 +143,7 @@ class EngineMixin:
         if self.personalizer is None:
             self.personalizer = Personalizer(data_dir(), self)
             self.personalizer.finished.connect(self._on_trained)
-            self.personalizer.failed.connect(lambda m: self.show_error(f"Train on This Person: {m}"))
+            self.personalizer.failed.connect(self._on_personalize_failed)
         if self.train_dialog is None:
             self.train_dialog = TrainDialog(self, self._train_context(), self.personalizer)
         elif not self.personalizer.running:

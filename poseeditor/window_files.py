@@ -67,7 +67,11 @@ class FilesMixin:
         worker.progress.connect(self._on_anim_progress)
         worker.animationDone.connect(self._on_anim_done)
         worker.animationFailed.connect(self._on_anim_failed)
-        self.canvas.filesDropped.connect(lambda paths: self.handle_dropped(_openable(map(Path, paths))))
+        self.canvas.filesDropped.connect(self._on_files_dropped)
+        self.recent_menu.triggered.connect(self._on_recent_chosen)  # a recent file's action holds its path
+
+    def _on_files_dropped(self, paths):
+        self.handle_dropped(_openable(map(Path, paths)))
 
     # ===== files ==============================================================================================
     def save_dir(self, kind: str) -> str:
@@ -335,11 +339,19 @@ class FilesMixin:
             a = self.recent_menu.addAction(f"&{i + 1} {Path(p).name}")
             a.setToolTip(p)
             a.setStatusTip(p)
-            a.triggered.connect(lambda _=False, p=p: self.open_recent(p))
+            a.setData(p)
         if files:
             self.recent_menu.addSeparator()
-            self.recent_menu.addAction("Clear List", lambda: (self.settings.clear_recent(), self._fill_recent()))
+            self.recent_menu.addAction("Clear List", self._clear_recent)
         self.recent_menu.setEnabled(bool(files))
+
+    def _on_recent_chosen(self, action):
+        if action.data():
+            self.open_recent(action.data())
+
+    def _clear_recent(self):
+        self.settings.clear_recent()
+        self._fill_recent()
 
     def open_recent(self, path: str):
         if not Path(path).exists():

@@ -51,3 +51,45 @@ def procedural_photos(tmp_path_factory):
     from tests.app.procedural import procedural_photos as make
 
     return make(tmp_path_factory.mktemp("procedural"))
+
+
+class RenderCache:
+    """What several test files ask of the same photos, computed once a session: one detection per photo, one
+    backend per name (weights loaded once), one encode per (backend, photo) serving every pose asked for it,
+    and any other result by key (``memo``). The photo kinds and the raised-arm tests share it."""
+
+    def __init__(self):
+        self._memo, self._renders, self._backends = {}, {}, {}
+
+    def memo(self, key, compute):
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
+
+    def detect(self, name: str, img):
+        from engine.detect import default_detector
+
+        return self.memo(("detect", name), lambda: default_detector().detect(img, name))
+
+    def backend(self, name: str):
+        from engine.registry import create
+
+        if name not in self._backends:
+            self._backends[name] = create(name)
+        return self._backends[name]
+
+    def renders(self, backend: str, name: str, img, detection, targets: dict) -> dict:
+        """{key: render} of ``targets`` ({key: Pose}) by ``backend`` from photo ``name``; the keys not yet
+        rendered are rendered from one encode (not kept: a network's state is large)."""
+        missing = {k: t for k, t in targets.items() if (backend, name, k) not in self._renders}
+        if missing:
+            b = self.backend(backend)
+            state = b.encode_sources([img], [detection.pose], [detection.mask])
+            for k, t in missing.items():
+                self._renders[backend, name, k] = b.render(state, t)
+        return {k: self._renders[backend, name, k] for k in targets}
+
+
+@pytest.fixture(scope="session")
+def render_cache():
+    yield RenderCache()

@@ -47,6 +47,7 @@ def tiny_settings(d, steps=30, every=5):
     d.grid_every.setValue(every)
 
 
+@pytest.mark.slow  # four child processes (prepare, fit, fit --resume, export): 34 CPU-s measured
 def test_train_stop_resume_and_use(qtbot, tmp_path):
     photos = person_photos(tmp_path, 3)
     win = ready_window(qtbot, photos)

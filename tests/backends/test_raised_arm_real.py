@@ -16,7 +16,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 from tests.conftest import SHARED_DATA  # noqa: E402
-from tests.engine.test_photo_kinds import FULL_BODY, arm_reads_raised, photo_kinds, raised_arm  # noqa: E402
+from tests.engine.test_photo_kinds import (FULL_BODY, arm_reads_raised, photo_kinds, raised_arm,  # noqa: E402
+                                           reads_raised)
 
 NETWORKS = ("dgan", "dgan-sa", "attention", "spgnet", "pnr")
 KEPT_OUT_FULL_BODY = [f"{k}.jpg" for k in range(45, 55)]  # fashion-real's kept-out run: mostly full body
@@ -26,54 +27,38 @@ KEPT_OUT_FULL_BODY = [f"{k}.jpg" for k in range(45, 55)]  # fashion-real's kept-
 UNREADABLE = ("fashion-real/45.jpg", "fashion-real/46.jpg", "fashion-real/53.jpg")
 
 
-def kept_out_photos() -> dict:
-    """name -> RGB photo: fashion-real 45-54 and the real full-body photo kinds; all kept out of training."""
+def kept_out_photos(kinds: dict | None = None) -> dict:
+    """name -> RGB photo: fashion-real 45-54 and the real full-body photo kinds (of ``kinds``, made when not
+    given); all kept out of training."""
     from engine.images import load_image
 
     kept = json.loads((ROOT / "benchmarks" / "heldout.json").read_text())["photos_kept_out"]
     photos = {f"fashion-real/{n}": load_image(SHARED_DATA / "fashion-real" / n)
               for n in KEPT_OUT_FULL_BODY if n in kept["fashion-real"] and f"fashion-real/{n}" not in UNREADABLE}
-    kinds = photo_kinds()
+    kinds = photo_kinds() if kinds is None else kinds
     photos.update({k: kinds[k] for k in FULL_BODY if k in kinds and not k.startswith("synth")})
     return photos
 
 
 @pytest.fixture(scope="module")
-def cases():
-    """(name, photo, detection, raised target, side) of each kept-out photo with a whole arm to raise."""
+def cases(render_cache):
+    """(name, photo, detection) of each kept-out photo with a whole arm to raise (detections and renders are
+    the session's, shared with the photo kinds' tests)."""
     if not (SHARED_DATA / "fashion-real").is_dir():
         pytest.skip(f"needs the shared real photos ({SHARED_DATA})")
-    from engine.detect import PoseDetector
-
     out = []
-    with PoseDetector() as det:
-        for name, img in kept_out_photos().items():
-            d = det.detect(img, name)
-            if not d.pose.has("r_shoulder", "r_elbow", "r_wrist") and not d.pose.has("l_shoulder", "l_elbow",
-                                                                                      "l_wrist"):
-                continue
-            target, side = raised_arm(d.pose)
-            out.append((name, img, d, target, side))
+    for name, img in kept_out_photos(render_cache.memo("photo kinds", photo_kinds)).items():
+        d = render_cache.detect(name, img)
+        if d.pose.has("r_shoulder", "r_elbow", "r_wrist") or d.pose.has("l_shoulder", "l_elbow", "l_wrist"):
+            out.append((name, img, d))
     assert len(out) >= 8, [c[0] for c in out]
     return out
 
 
-def read_raised(backend, cases, detector) -> dict[str, bool]:
-    """name -> whether the detector finds the raised arm raised in ``backend``'s render."""
-    got = {}
-    for name, img, d, target, side in cases:
-        out = backend.render(backend.encode_sources([img], [d.pose], [d.mask]), target)
-        got[name] = arm_reads_raised(detector, out, d.pose, target, side)
-    return got
-
-
-def test_the_photos_arm_is_not_read_raised_before_the_edit(cases):
+def test_the_photos_arm_is_not_read_raised_before_the_edit(cases, render_cache):
     """The check can fail: on the photo itself the raised wrist is not found where the edit puts it."""
-    from engine.detect import PoseDetector
-
-    with PoseDetector() as det:
-        for name, img, d, target, side in cases:
-            assert not arm_reads_raised(det, img, d.pose, target, side), name
+    for name, img, d in cases:
+        assert not reads_raised(render_cache, "warp", name, img, d, whole_body=True)[1], name
 
 
 # What the committed starters reach (of 10 photos), measured: the goal is all 10 for every backend. Below it, the
@@ -87,20 +72,12 @@ READ_TODAY = {"warp": 10, "dgan": 8, "dgan-sa": 5, "attention": 9, "spgnet": 9, 
 
 
 @pytest.fixture(scope="module")
-def starter_reads(cases):
+def starter_reads(cases, render_cache):
     """backend -> {photo: raised arm read}, each backend rendered once for both tests below."""
-    from engine.detect import PoseDetector
-    from engine.registry import create
-
-    got = {}
-
     def reads(backend):
-        if backend not in got:
-            b = create(backend)
-            assert backend == "warp" or b.weights_info.kind == "starter"
-            with PoseDetector() as det:
-                got[backend] = read_raised(b, cases, det)
-        return got[backend]
+        assert backend == "warp" or render_cache.backend(backend).weights_info.kind == "starter"
+        return {name: reads_raised(render_cache, backend, name, img, d, whole_body=True)[0]
+                for name, img, d in cases}
     return reads
 
 

@@ -122,7 +122,9 @@ def test_bad_inputs_give_one_line_errors(tmp_path, capsys, kind, women1):
     assert "Traceback" not in err
 
 
-@pytest.mark.parametrize("kind", ["rgba", "gray", "16bit", "huge"])
+# huge: a 4096 x 4096 render (26 CPU-s measured); it ran past the default 300 s timeout on a machine at load 10
+@pytest.mark.parametrize("kind", ["rgba", "gray", "16bit", pytest.param("huge", marks=[pytest.mark.slow,
+                                                                                    pytest.mark.timeout(900)])])
 def test_usable_odd_images_give_a_result(tmp_path, women1, kind):
     _, img, _ = women1
     f = tmp_path / f"{kind}.png"

@@ -12,7 +12,7 @@ from engine.pose import J
 from training.cli import main as cli_main
 from training.dataset_format import read_annotations, read_identities, read_pairs
 from training.datasets import PairDataset
-from training.selfpairs import build_self_pairs, kept_out, perturb_pose, personal_pairs
+from training.selfpairs import build_self_pairs, kept_out, perturb_pose
 from tests.engine.test_photo_kinds import synth_person
 
 SIZE = (128, 64)
@@ -149,23 +149,18 @@ def test_mixed_in_dataset_and_same_person_pairs(built, tmp_path):
     PairDataset(out, "train", size=SIZE)[0]
 
 
-def test_quick_personalisation_pairs_from_one_photo(built, tmp_path):
-    photos, _, _, _ = built
-    s = personal_pairs([photos / "22.jpg"], tmp_path / "me", per_photo=8, size=SIZE)
-    assert s["pairs_train"] == 7 and s["pairs_test"] == 1
-    assert len(PairDataset(tmp_path / "me", "train", size=SIZE)) == 7
-    assert len(PairDataset(tmp_path / "me", "test", size=SIZE)) == 1
-
-
-def test_cli_and_bad_inputs(built, tmp_path, capsys):
+def test_cli_quick_personalisation_and_bad_inputs(built, tmp_path, capsys):
     photos, _, _, _ = built
     assert cli_main(["self-pairs", str(photos / "5.jpg"), "-o", str(tmp_path / "c"), "--per-photo", "1",
                      "--size", "128x64"]) == 0
     assert "2 images; " in capsys.readouterr().out
-    # the child command a quick personalisation runs: one photo, nothing kept out, a pair held back
+    # the child command a quick personalisation runs (personal_pairs): one photo, nothing kept out, a pair held
+    # back; fit reads what it wrote
     assert cli_main(["self-pairs", str(photos / "5.jpg"), "-o", str(tmp_path / "p"), "--personal", "--per-photo",
                      "8", "--size", "128x64"]) == 0
     assert "9 images; 7 train / 1 test pairs" in capsys.readouterr().out
+    assert len(PairDataset(tmp_path / "p", "train", size=SIZE)) == 7
+    assert len(PairDataset(tmp_path / "p", "test", size=SIZE)) == 1
     empty = tmp_path / "empty"
     empty.mkdir()
     for argv, msg in (([str(empty), "-o", str(tmp_path / "d")], "no photos"),
