@@ -188,8 +188,15 @@ def check_finite(tensors: dict, path) -> None:
                                f"that diverged); these weights cannot render")
 
 
+def _key(name) -> str:
+    """A configuration key as a message shows it: as written when printable, else escaped (a key holding a
+    newline would break the one-line error)."""
+    name = str(name)
+    return name if name.isprintable() else ascii(name)
+
+
 def _bad_value(key: str, value) -> str | None:
-    """Why one configuration value is out of bounds, or None."""
+    """Why one configuration value is out of bounds, or None (``key`` as _key shows it)."""
     if key == "image_size":
         if not (isinstance(value, (list, tuple)) and len(value) == 2
                 and all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
@@ -210,7 +217,7 @@ def _bad_value(key: str, value) -> str | None:
     if isinstance(value, (list, tuple)):
         return next((why for v in value if (why := _bad_value(key, v))), None)
     if isinstance(value, dict):
-        return next((why for k, v in value.items() if (why := _bad_value(f"{key}.{k}", v))), None)
+        return next((why for k, v in value.items() if (why := _bad_value(f"{key}.{_key(k)}", v))), None)
     return f"{key} has a value of type {type(value).__name__}"
 
 
@@ -230,7 +237,7 @@ def check_config(cls, config: dict, where="configuration") -> dict:
     backend = cls.name
     full = dict(getattr(cls, "default_config", {}), **config)
     for k, v in full.items():
-        why = _bad_value(k, v)
+        why = _bad_value(_key(k), v)
         if why:
             raise WeightsError(f"{where}: network configuration refused: {why}")
     build = getattr(cls, "build_network", None)

@@ -91,6 +91,17 @@ def test_an_absurd_network_is_refused_before_anything_is_allocated():
     assert MAX_PARAMETERS > 90_172_928  # the largest paper network fits
 
 
+def test_a_refused_configuration_key_is_shown_on_one_line():
+    """Found by the fuzz test: a key holding a newline went into the message as it was."""
+    from engine.registry import backend_class
+    from engine.weights import check_config
+
+    for config in ({"\n": 1025}, {"a": {"\r\x00": float("inf")}}, {"\u2028x": [float("inf")]}):
+        with pytest.raises(WeightsError) as e:
+            check_config(backend_class("dgan"), config, "w.safetensors")
+        assert str(e.value).isprintable() and "refused" in str(e.value)
+
+
 def test_nan_or_inf_weights_are_refused_at_load(tmp_path):
     for bad in (float("nan"), float("inf")):
         t = {"a": torch.ones(10), "b": torch.ones(3)}
