@@ -236,13 +236,15 @@ def main(argv=None) -> int:
     photo = procedural_photos(tmp, arms=(20,))[0][0]
     print(machine_line(f"bench_soak: {a.drags} drags x {a.moves} moves at {a.hz:.0f} Hz, 480x320 procedural "
                        f"person"))
-    print(f"{'backend':13s} {'moves':>6s} {'RSS slope MB/1k +-SE':>20s} {'in use slope +-SE':>17s} {'RSS first..last MB':>19s} "
+    print(f"{'backend':13s} {'moves':>6s} {'RSS slope MB/1k +-SE':>20s} {'in use slope +-SE':>17s} "
+          f"{'RSS first..last MB':>19s} "
           f"{'largest gap ms (CPU)':>20s} {'most CPU ms':>11s} {'gaps>50ms':>9s} {'GC max ms (gen2)':>16s} "
           f"{'finals':>7s} {'undo steps':>10s} {'s':>5s}  largest gap in")
     runs = [(name, keep) for name in a.backends.split(",") for keep in ((False, True) if a.keep_freed else (False,))]
     for name, keep in runs:
         r = soak(app, photo, name, a.drags, a.moves, a.hz, a.detail, keep)
-        print(f"{r['backend']:13s} {r['moves']:6d} {r['slope']:11.3f} +-{r['slope_se']:5.3f} {r['used_slope']:8.3f} +-{r['used_se']:5.3f} {r['rss0']:9.1f}..{r['rss1']:<9.1f} "
+        print(f"{r['backend']:13s} {r['moves']:6d} {r['slope']:11.3f} +-{r['slope_se']:5.3f} "
+              f"{r['used_slope']:8.3f} +-{r['used_se']:5.3f} {r['rss0']:9.1f}..{r['rss1']:<9.1f} "
               f"{r['gap']:12.1f} ({r['gap_cpu']:5.1f}) {r['busy']:11.1f} {r['long']:9d} {r['gc_max']:8.1f} "
               f"({r['gc2']:4d}) {r['finals']:3d}/{r['drags']:<3d} {r['undo']:10d} {r['seconds']:5.0f}  {r['where']}",
               flush=True)

@@ -120,7 +120,8 @@ class FilesMixin:
             self.show_error(f"{name}: the pose has no joints.")
             return False
         xy = pose.xy[pose.present]
-        if not np.isfinite(xy).all() or (np.abs(xy - (cur.width / 2, cur.height / 2)) > 2 * max(cur.width, cur.height)).any():
+        reach = 2 * max(cur.width, cur.height)
+        if not np.isfinite(xy).all() or (np.abs(xy - (cur.width / 2, cur.height / 2)) > reach).any():
             self.show_error(f"{name}: the pose's joints lie far outside the photo (coordinates "
                             f"{np.abs(xy).max():.3g}); not imported.")
             return False

@@ -191,8 +191,8 @@ def optimise_network(net, precision: str, device: str = "cpu"):
     fast convolution layout; images from numpy are channels-last already), convolution and linear weights in
     bf16, convolutions packed with their activation (``pack_convolutions``), padding kept in bf16
     (``keep_padding_dtype``); it is then called under ``running(precision)``'s bfloat16 autocast: convolutions
-    and matrix products in bf16, norms in the dtype they are given, float32-listed operations in float32. Anything else: the network unchanged (fp32 gives exactly the float32
-    pictures). Callers turn outputs to float32 (``.float()``) before they become pixels."""
+    and matrix products in bf16, norms in the dtype they are given, float32-listed operations in float32.
+    Anything else: the network unchanged (fp32 gives exactly the float32 pictures). Callers turn outputs to float32 (``.float()``) before they become pixels."""
     import torch
 
     if precision != "bf16" or not str(device).startswith("cpu"):
