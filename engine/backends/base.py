@@ -192,7 +192,8 @@ def optimise_network(net, precision: str, device: str = "cpu"):
     bf16, convolutions packed with their activation (``pack_convolutions``), padding kept in bf16
     (``keep_padding_dtype``); it is then called under ``running(precision)``'s bfloat16 autocast: convolutions
     and matrix products in bf16, norms in the dtype they are given, float32-listed operations in float32.
-    Anything else: the network unchanged (fp32 gives exactly the float32 pictures). Callers turn outputs to float32 (``.float()``) before they become pixels."""
+    Anything else: the network unchanged (fp32 gives exactly the float32 pictures). Callers turn outputs to
+    float32 (``.float()``) before they become pixels."""
     import torch
 
     if precision != "bf16" or not str(device).startswith("cpu"):
