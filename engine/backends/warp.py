@@ -89,17 +89,18 @@ def _hole_radius(pose: Pose) -> int:
 
 
 def _grow_labels(labels: np.ndarray, steps: int) -> np.ndarray:
-    """Labels spread ``steps`` pixels into the unlabelled (0) pixels around them, nearest label first (3x3
-    steps; where two labels arrive at once the higher wins, which only matters on a one-pixel line)."""
-    out = labels.copy()
-    kernel = np.ones((3, 3), np.uint8)
-    for _ in range(steps):
-        grown = cv2.dilate(out, kernel)
-        empty = out == 0
-        if not (empty & (grown > 0)).any():
-            break
-        out[empty] = grown[empty]
-    return out
+    """Labels spread ``steps`` pixels (chessboard distance) into the unlabelled (0) pixels around them, each
+    taking its nearest label (ties, on one-pixel lines where two labels meet, go either way). One distance
+    transform: growing by 3x3 dilations took a pass over the person's box per step, ~100 on a 4096-px photo."""
+    empty = (labels == 0).astype(np.uint8)
+    if not empty.any() or empty.all():
+        return labels.copy()
+    dist, nearest = cv2.distanceTransformWithLabels(empty, cv2.DIST_C, 3, labelType=cv2.DIST_LABEL_PIXEL)
+    # DIST_LABEL_PIXEL numbers the labelled pixels 1, 2, ... in raster order
+    values = np.concatenate([[0], labels[labels > 0]]).astype(np.uint8)
+    grown = values[nearest]
+    grown[dist > steps] = 0
+    return np.where(empty > 0, grown, labels)
 
 
 def _merge_islands(labels: np.ndarray) -> np.ndarray:

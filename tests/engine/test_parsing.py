@@ -1,0 +1,30 @@
+"""Coarse body-part parsing: what a large photo's person is labelled, and how far labels grow."""
+import numpy as np
+
+from engine import parsing
+from engine.backends.warp import _grow_labels
+from engine.detect import pose_mask
+from engine.presets import fit_preset
+
+
+def test_a_large_persons_labels_match_the_pixel_by_pixel_ones(monkeypatch):
+    """A box over PARSE_FULL_PIXELS is labelled coarse to fine: the same parts as every pixel's own nearest
+    part, to a few pixels in a million (ties on the lines where two parts meet)."""
+    pose = fit_preset("arms-up", 1400, 2600)
+    mask = pose_mask(pose)
+    fast = parsing.coarse_parsing(pose, mask)
+    monkeypatch.setattr(parsing, "PARSE_FULL_PIXELS", 10**12)
+    exact = parsing.coarse_parsing(pose, mask)
+    assert (exact > 0).sum() > 500_000 and len(np.unique(exact)) >= 10
+    assert (fast != exact).sum() <= 1e-4 * (exact > 0).sum()
+
+
+def test_labels_grow_by_their_steps_into_the_nearest_label():
+    labels = np.zeros((60, 80), np.uint8)
+    labels[20:40, 10:20] = 3
+    labels[20:40, 50:60] = 7
+    grown = _grow_labels(labels, 5)
+    assert np.array_equal(grown[20:40, 10:20], labels[20:40, 10:20])  # labelled pixels keep their label
+    assert grown[30, 5] == 3 and grown[30, 24] == 3 and grown[30, 45] == 7 and grown[15, 55] == 7
+    assert grown[30, 4] == 0 and grown[30, 32] == 0 and grown[14, 55] == 0  # 6 steps away: not reached
+    assert np.array_equal(_grow_labels(np.zeros((5, 5), np.uint8), 3), np.zeros((5, 5), np.uint8))
