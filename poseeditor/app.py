@@ -32,6 +32,30 @@ def _fix_qt_env() -> None:
         os.environ.pop("QT_QPA_PLATFORM_PLUGIN_PATH", None)
 
 
+def display_problem(env=None, load_library=None) -> str | None:
+    """Why no window can open on this Linux desktop, in one line, or None. Checked before Qt starts: Qt aborts
+    the process over either with a page of plugin advice. Qt 6.5+ needs libxcb-cursor0 to open an X11 window,
+    and desktops that never ran a Qt 6 program (Debian, Ubuntu 22.04) often lack it."""
+    import ctypes
+
+    env = os.environ if env is None else env
+    if not sys.platform.startswith("linux"):
+        return None
+    platform = env.get("QT_QPA_PLATFORM", "")
+    if platform and not platform.startswith("xcb"):
+        return None  # offscreen, wayland, vnc...: the person chose, and Qt says what it lacks itself
+    if not platform and env.get("WAYLAND_DISPLAY"):
+        return None
+    if not env.get("DISPLAY"):
+        return "no display to open a window on (DISPLAY is not set): start PoseEditor from a desktop session"
+    try:
+        (load_library or ctypes.CDLL)("libxcb-cursor.so.0")
+    except OSError:
+        return ("Qt needs the system library libxcb-cursor0 to open a window on X11; install it (Debian/Ubuntu: "
+                "sudo apt install libxcb-cursor0, Fedora: sudo dnf install xcb-util-cursor) and start again")
+    return None
+
+
 def apply_theme(app) -> None:
     """Fusion with a dark palette: photos read better on a dark surround, as in other image editors."""
     from PySide6.QtGui import QColor, QPalette
@@ -104,6 +128,10 @@ def main(argv=None) -> int:
     if missing:  # said on the terminal too, but the app still opens and shows it
         print(f"poseeditor: no such file: {', '.join(missing)}", file=sys.stderr)
 
+    problem = display_problem()
+    if problem:
+        print(f"poseeditor: error: {problem}", file=sys.stderr)
+        return 2
     app = make_app(sys.argv[:1])
     from .main_window import MainWindow
 

@@ -189,3 +189,29 @@ def test_an_output_never_replaces_the_open_photo(qtbot, win, tmp_path, kind):
     assert digest(Path(photo)) == d
     if kind == "animation":
         win.remove_reference(win.doc.refs[1].id)
+
+
+def test_no_display_or_no_xcb_cursor_is_one_line_not_a_qt_abort(tmp_path):
+    """Without a display, or on X11 without libxcb-cursor0 (which Qt 6.5+ needs and many desktops lack), Qt
+    aborts the process with a page of plugin advice; the app says what to do in one line and exits 2."""
+    import os
+    import subprocess
+    import sys
+
+    from poseeditor.app import display_problem
+
+    def missing(name):
+        raise OSError(f"{name}: cannot open shared object file")
+
+    assert "libxcb-cursor0" in display_problem({"DISPLAY": ":0"}, missing)
+    assert display_problem({"DISPLAY": ":0"}, lambda name: None) is None
+    assert display_problem({"DISPLAY": ":0", "QT_QPA_PLATFORM": "offscreen"}, missing) is None
+    assert display_problem({"WAYLAND_DISPLAY": "wayland-0"}, missing) is None
+    assert "DISPLAY" in display_problem({}, missing)
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    r = subprocess.run([sys.executable, "-m", "poseeditor", str(tmp_path / "photo.jpg")], env=env, cwd=tmp_path,
+                       capture_output=True, text=True, timeout=120)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and lines[-1].startswith("poseeditor: error: no display"), r.stderr
+    assert "Traceback" not in r.stderr and "Aborted" not in r.stderr
