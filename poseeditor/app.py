@@ -32,27 +32,39 @@ def _fix_qt_env() -> None:
         os.environ.pop("QT_QPA_PLATFORM_PLUGIN_PATH", None)
 
 
+# Qt 6's X11 plugin links or opens these; desktops that never ran a Qt 6 program (a fresh Debian, Ubuntu 22.04)
+# often lack some of them, and Qt then aborts the process with a page of plugin advice
+XCB_PACKAGES = "libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxkbcommon-x11-0"
+
+
 def display_problem(env=None, load_library=None) -> str | None:
-    """Why no window can open on this Linux desktop, in one line, or None. Checked before Qt starts: Qt aborts
-    the process over either with a page of plugin advice. Qt 6.5+ needs libxcb-cursor0 to open an X11 window,
-    and desktops that never ran a Qt 6 program (Debian, Ubuntu 22.04) often lack it."""
+    """Why no window can open on this Linux desktop, in one line, or None; checked before Qt starts. X11 is
+    checked by loading Qt's xcb plugin (it fails naming the first system library it lacks) and libxcb-cursor,
+    which the plugin opens only at run time (Qt 6.5+)."""
     import ctypes
+    import re
 
     env = os.environ if env is None else env
     if not sys.platform.startswith("linux"):
         return None
     platform = env.get("QT_QPA_PLATFORM", "")
     if platform and not platform.startswith("xcb"):
-        return None  # offscreen, wayland, vnc...: the person chose, and Qt says what it lacks itself
+        return None  # offscreen, wayland, vnc...: chosen on purpose, and Qt says what it lacks itself
     if not platform and env.get("WAYLAND_DISPLAY"):
         return None
     if not env.get("DISPLAY"):
         return "no display to open a window on (DISPLAY is not set): start PoseEditor from a desktop session"
+    import PySide6
+
+    plugin = Path(PySide6.__file__).parent / "Qt" / "plugins" / "platforms" / "libqxcb.so"
     try:
-        (load_library or ctypes.CDLL)("libxcb-cursor.so.0")
-    except OSError:
-        return ("Qt needs the system library libxcb-cursor0 to open a window on X11; install it (Debian/Ubuntu: "
-                "sudo apt install libxcb-cursor0, Fedora: sudo dnf install xcb-util-cursor) and start again")
+        for lib in ([str(plugin)] if plugin.is_file() else []) + ["libxcb-cursor.so.0"]:
+            (load_library or ctypes.CDLL)(lib)
+    except OSError as e:
+        lacking = re.search(r"lib[\w.+-]*?\.so[.\d]*", str(e))
+        return (f"Qt cannot open a window on X11: the system library {lacking.group(0) if lacking else 'for it'} "
+                f"is missing; install Qt 6's X11 libraries (Debian/Ubuntu: sudo apt install {XCB_PACKAGES}) "
+                "and start again")
     return None
 
 
