@@ -5,11 +5,14 @@
     ... bench_paste.py --dance ... --views DIR             (each variant's render cut round the person, PNG)
 
 Each pair (held-out dance frames, benchmarks/eval_person.py's pairs and scoring: SSIM / L1 on the person's box
-at app resolution, PCKh of the detector on it) or kept-out photo (the raised-arm test's edit and check) is
+at app resolution, PCKh of the detector on it; and "wall", the mean grey-level difference at the photo's
+resolution on the wall and floor round the real person, where a rim, an outline or a ghost shows) or kept-out
+photo (the raised-arm test's edit and check) is
 rendered once through engine.runtime.Engine (the app's backend, precision and framing): the network's crop, the
 warp engine's render and its state. Only the paste-back differs between the variants (VARIANTS), so a
-difference between them is the paste's alone. "before" is the paste as it was before the paste room's change,
-kept here (its repaint mask, ``before_silhouette``) so that the comparison stays in one run.
+difference between them is the paste's alone. "before" is the paste as it was before the paste room's change
+(a moved part's whole layer repainted where it was, detail taken from the inpainted background too), kept here
+(``before_silhouette``) so that the comparison stays in one run.
 """
 from __future__ import annotations
 

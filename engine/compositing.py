@@ -133,7 +133,8 @@ def photo_detail(photo: np.ndarray, net: np.ndarray, scale: float,
 
     photo_low, net_low = low(photo), low(net)
     diff = cv2.GaussianBlur(np.abs(photo_low - net_low).mean(axis=2), (0, 0), max(0.5, AGREE_SIGMA * scale * k))
-    agree = full(np.clip((AGREE_HIGH - diff) / (AGREE_HIGH - AGREE_LOW), 0.0, 1.0))
+    agree = np.clip((AGREE_HIGH - diff) / (AGREE_HIGH - AGREE_LOW), 0.0, 1.0)
     if inpainted is not None and inpainted.any():
-        agree *= cv2.GaussianBlur(1.0 - inpainted, (0, 0), max(0.5, INPAINTED_SIGMA * scale))
-    return net + agree[..., None] * ((photo - full(photo_low)) - (net - full(net_low)))
+        real = cv2.resize(1.0 - inpainted, (sw, sh), interpolation=cv2.INTER_AREA) if k < 1 else 1.0 - inpainted
+        agree *= cv2.GaussianBlur(real, (0, 0), max(0.5, INPAINTED_SIGMA * scale * k))
+    return net + full(agree)[..., None] * ((photo - full(photo_low)) - (net - full(net_low)))
