@@ -10,7 +10,7 @@ and lets the network draw only the body parts that moved:
 ``around`` is the warp backend's render of the target pose: the photo itself where nothing moved, the person
 inpainted out where it did, and the photo's own body parts moved where the network cannot draw (past the edge
 of its crop box). ``a`` is the warp backend's repaint mask (each moved part where it lands, and where it was
-only what now shows the inpainted background, weighted by how far it moved), grown by a margin so that the
+less what a still part's layer covers there, weighted by how far it moved), grown by a margin so that the
 generated part's own edges (hair, loose clothes, a limb drawn a little wide) are inside it, then feathered, and
 limited to the crop box the network saw. The unchanged pose has an empty mask: it returns the photo, whatever
 the network.
