@@ -9,16 +9,17 @@ and lets the network draw only the body parts that moved:
 
 ``around`` is the warp backend's render of the target pose: the photo itself where nothing moved, the person
 inpainted out where it did, and the photo's own body parts moved where the network cannot draw (past the edge
-of its crop box). ``a`` is the warp backend's repaint mask (each moved part where it lands and where it was,
-weighted by how far it moved), grown by a margin so that the generated part's own edges (hair, loose clothes, a
-limb drawn a little wide) are inside it, then feathered, and limited to the crop box the network saw. The
-unchanged pose has an empty mask: it returns the photo, whatever the network.
+of its crop box). ``a`` is the warp backend's repaint mask (each moved part where it lands, and where it was
+less what a still part's layer covers there, weighted by how far it moved), grown by a margin so that the
+generated part's own edges (hair, loose clothes, a limb drawn a little wide) are inside it, then feathered, and
+limited to the crop box the network saw. The unchanged pose has an empty mask: it returns the photo, whatever
+the network.
 
 The crop is enlarged 2-8x onto the photo, a blur beside the photo's sharp pixels, and the transposed
 convolutions leave a checkerboard at the model's pixel pitch. So before it is pasted: a [-1 4 10 4 -1] / 16
 filter at the model's size (zero response at the checkerboard's period of 2 model pixels, 0.75 at twice that),
-and where the warp render agrees with it, the warp render's fine detail on the network's coarse shapes
-(``photo_detail``).
+and where the warp render agrees with it and is not the inpainted background, the warp render's fine detail
+on the network's coarse shapes (``photo_detail``).
 """
 from __future__ import annotations
 
@@ -42,6 +43,7 @@ AGREE_LOW, AGREE_HIGH = 8.0, 24.0  # mean grey-level difference: agree fully bel
 # the 5-tap filter too; [1 2 1] (0.739 / 0.084 / 0.83) blurred the attention starter's limbs out of the
 # detector's reach (PCKh 0.71 -> 0.64; 0.72 with the 5-tap). By eye the detail brings back the braces, seams
 # and the face's edges. Detail at 0.5 or 1.5 model pixels and agreement bands 4-12 or 16-48 lost (docs/backends/warp.md).
+INPAINTED_SIGMA = 0.5  # model pixels: how far past the inpainted area the photo's detail fades out
 DETAIL_WORK = 2.0  # samples per model pixel at which photo_detail low-passes and compares
 WORK_SIDE = 384  # the mask is grown and feathered at this size at most (it is smooth: full size would be waste)
 
@@ -65,9 +67,10 @@ def person_alpha(silhouette: np.ndarray, target: Pose, frame: Frame) -> np.ndarr
 
 
 def composite_person(around: np.ndarray, crop: np.ndarray, frame: Frame, alpha: np.ndarray,
-                     detail: bool = True) -> np.ndarray:
+                     detail: bool = True, inpainted: np.ndarray | None = None) -> np.ndarray:
     """The network's ``crop`` (model size) put back into ``around`` (photo size, RGB) with ``alpha``; with
-    ``detail``, sharpened by ``around``'s fine detail where the two agree (``photo_detail``)."""
+    ``detail``, sharpened by ``around``'s fine detail where the two agree (``photo_detail``), except where
+    ``around`` is ``inpainted`` ((H, W) share, the warp engine's: a guess whose only detail is its seams)."""
     ph, pw = around.shape[:2]
     rows, cols = np.nonzero(alpha[..., 0].max(axis=1) > 0)[0], np.nonzero(alpha[..., 0].max(axis=0) > 0)[0]
     if not len(rows):
@@ -86,16 +89,18 @@ def composite_person(around: np.ndarray, crop: np.ndarray, frame: Frame, alpha: 
                           borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
     near = around[y0:y1, x0:x1].astype(np.float32)
     if detail:
-        back = photo_detail(near, back, scale)
+        back = photo_detail(near, back, scale, None if inpainted is None else inpainted[y0:y1, x0:x1])
     a = alpha[y0:y1, x0:x1]
     out = around.copy()
     out[y0:y1, x0:x1] = np.clip(near * (1.0 - a) + back * a + 0.5, 0, 255).astype(np.uint8)
     return out
 
 
-def photo_detail(photo: np.ndarray, net: np.ndarray, scale: float) -> np.ndarray:
+def photo_detail(photo: np.ndarray, net: np.ndarray, scale: float,
+                 inpainted: np.ndarray | None = None) -> np.ndarray:
     """``net`` (a network's picture enlarged ``scale`` times onto the photo) with the fine detail of ``photo``
-    (the warp engine's render of the same pose) where the two agree, float32.
+    (the warp engine's render of the same pose) where the two agree and ``photo`` is not ``inpainted``,
+    float32.
 
     Both are split at the network's resolution: low = Gaussian blur of DETAIL_SIGMA model pixels, high = the
     rest. Where the low-passed pictures agree (their local mean difference under AGREE_LOW grey levels) the
@@ -103,7 +108,13 @@ def photo_detail(photo: np.ndarray, net: np.ndarray, scale: float) -> np.ndarray
     the photo gives texture, edges, the face's features. Where they disagree by AGREE_HIGH or more (a limb the
     warp tore, an area the moved part uncovered, which the warp engine inpaints smoothly) the network's
     picture is kept as it is; in between, a linear mix. The agreement is itself smoothed over AGREE_SIGMA
-    model pixels, so it has no edges of its own to show."""
+    model pixels, so it has no edges of its own to show.
+
+    The inpainted background has no detail of its own but its seams: the thin lines where it meets the photo
+    or a moved part's soft edge. On a plain wall both pictures agree there, and those lines were put on the
+    network's smooth wall as a light and dark outline along a moved arm; so the detail is taken only where
+    ``photo`` shows the photo's own pixels (weighted by 1 - ``inpainted``, softened over INPAINTED_SIGMA
+    model pixels)."""
     sigma = DETAIL_SIGMA * scale
     if sigma < 0.5:  # the network draws at the photo's resolution: there is no finer detail to add
         return net
@@ -123,4 +134,7 @@ def photo_detail(photo: np.ndarray, net: np.ndarray, scale: float) -> np.ndarray
     photo_low, net_low = low(photo), low(net)
     diff = cv2.GaussianBlur(np.abs(photo_low - net_low).mean(axis=2), (0, 0), max(0.5, AGREE_SIGMA * scale * k))
     agree = np.clip((AGREE_HIGH - diff) / (AGREE_HIGH - AGREE_LOW), 0.0, 1.0)
+    if inpainted is not None and inpainted.any():
+        real = cv2.resize(1.0 - inpainted, (sw, sh), interpolation=cv2.INTER_AREA) if k < 1 else 1.0 - inpainted
+        agree *= cv2.GaussianBlur(real, (0, 0), max(0.5, INPAINTED_SIGMA * scale * k))
     return net + full(agree)[..., None] * ((photo - full(photo_low)) - (net - full(net_low)))

@@ -303,6 +303,12 @@ def _still(state: SourceState, chosen) -> bool:
     return float(np.abs(corners @ A.T - corners[:, :2]).max()) < STILL_PX
 
 
+def _max_at(canvas: np.ndarray, patch: np.ndarray, x0: int, y0: int) -> None:
+    """canvas = max(canvas, patch placed at (x0, y0)), in place; the patch is clipped to the canvas."""
+    there = canvas[y0:y0 + patch.shape[0], x0:x0 + patch.shape[1]]
+    np.maximum(there, patch[:there.shape[0], :there.shape[1]], out=there)
+
+
 class WarpBackend(Backend):
     name = "warp"
     title = "Warp (instant)"
@@ -372,39 +378,57 @@ class WarpBackend(Backend):
         return self.render_with_silhouette(state, target, silhouette=False)[0]
 
     def render_with_silhouette(self, state: SourceState, target: Pose, silhouette: bool = True):
-        """(RGB uint8 image, (H, W) float32 repaint mask or None): the render, and what a network should
-        repaint in it: each moved part where it lands and where it was (what it uncovered), weighted from 0
-        (still) to 1 (moved by REPAINT_MOVE of the body's size or more). Parts that did not move are not in it:
-        there the photo's own pixels are the answer (the unchanged pose gives the photo back)."""
+        """(RGB uint8 image, (H, W) float32 repaint mask, (H, W) float32 inpainted share), the last two None
+        without ``silhouette``. The repaint mask is what a network should repaint: each moved part where it
+        lands, and where it was less what the layers drawn now cover there, weighted from 0 (still) to 1 (moved
+        by REPAINT_MOVE of the body's size or more); a part the target drops, where it was. The pixels a still
+        part shows are not in it, even where the moved part's layer took them (its joint discs reach into the
+        torso): the unchanged pose gives the photo back, and an unmoved torso beside a raised arm stays the
+        photo's. The inpainted share is how much of each pixel is the inpainted background (a guess, with seams
+        at its edge): no detail is taken from it."""
         h, w = state.size
         if (target.height, target.width) != (h, w):
             raise ValueError(f"target pose is for {target.width}x{target.height}, the photo is {w}x{h}")
-        repaint = np.zeros((h, w), np.float32) if silhouette else None
         full_move = max(1.0, REPAINT_MOVE * body_scale(target))
         chosen = self.choose_sources(state, target)
         out = self._uncovered(state, chosen)
+        placed = []
+        repaint = inpainted = None
+        if silhouette:
+            repaint = np.zeros((h, w), np.float32)
+            inpainted = np.zeros((h, w), np.float32)
+            if "hole_labels" in state.cache:
+                labels, y0, x0 = state.cache["hole_labels"]
+                gone = _label_lut([k + 1 for k, c in enumerate(chosen) if not _still(state, c)])
+                inpainted[y0:y0 + labels.shape[0], x0:x0 + labels.shape[1]] = gone[labels]
         for part in DEPTH_ORDER:
-            c = chosen[PART_NAMES.index(part)]
-            if c is None:
+            k = PART_NAMES.index(part)
+            c = chosen[k]
+            own = state.cache["layers"][0][k]  # the part where the photo has it
+            if c is None:  # dropped by the target (a hidden joint): the network repaints where it was
+                if silhouette and own is not None:
+                    _max_at(repaint, own.alpha, own.x0, own.y0)
                 continue
             i, layer_k, A = c
-            layer = state.cache["layers"][i][layer_k]
-            res = _warp_layer(layer, A, w, h)
+            res = _warp_layer(state.cache["layers"][i][layer_k], A, w, h)
             if res is None:
                 continue
-            rgb, alpha, x0, y0, core, moved = res
-            roi = out[y0:y0 + alpha.shape[0], x0:x0 + alpha.shape[1]]
-            roi *= (1.0 - alpha)[..., None]
-            roi += rgb
-            weight = float(np.clip((moved - REPAINT_STILL) / full_move, 0.0, 1.0))
-            if repaint is not None and weight > 0:
-                there = repaint[y0:y0 + core.shape[0], x0:x0 + core.shape[1]]
-                np.maximum(there, weight * core, out=there)
-                if i == 0:  # where the part was in the photo the result is drawn on
-                    lh, lw = layer.alpha.shape
-                    was = repaint[layer.y0:layer.y0 + lh, layer.x0:layer.x0 + lw]
-                    np.maximum(was, weight * layer.alpha[:was.shape[0], :was.shape[1]], out=was)
-        return np.clip(out + 0.5, 0, 255).astype(np.uint8), repaint
+            weight = float(np.clip((res[5] - REPAINT_STILL) / full_move, 0.0, 1.0))
+            placed.append((res, weight))
+            if silhouette and weight > 0 and own is not None and not _still(state, c):
+                _max_at(repaint, weight * own.alpha, own.x0, own.y0)
+        for (rgb, alpha, x0, y0, core, moved), _ in placed:
+            box = (slice(y0, y0 + alpha.shape[0]), slice(x0, x0 + alpha.shape[1]))
+            out[box] *= (1.0 - alpha)[..., None]
+            out[box] += rgb
+            if silhouette:  # what a layer drawn here covers of where a part was needs no repainting
+                inpainted[box] *= 1.0 - alpha
+                repaint[box] *= 1.0 - alpha
+        if silhouette:  # each moved part where it lands, its own pixels only (no ring of surroundings)
+            for (rgb, alpha, x0, y0, core, moved), weight in placed:
+                if weight > 0:
+                    _max_at(repaint, weight * core, x0, y0)
+        return np.clip(out + 0.5, 0, 255).astype(np.uint8), repaint, inpainted
 
 
 assert len(DEPTH_ORDER) == NUM_PARTS
