@@ -110,6 +110,9 @@ def select_by_raised_arms(backend: str, run_dir: Path, label: str) -> dict:
     the detector finds the raised arm raised: PCKh on the test pairs did not track what the raised-arm test
     measures. Ties go to the validation's best."""
     sys.path.insert(0, str(ROOT))
+    import torch
+
+    torch.set_num_threads(1)  # beside the other backends' trainings, one core each
     from engine.detect import PoseDetector
     from engine.images import load_image
     from engine.registry import create

@@ -96,6 +96,19 @@ def test_no_starter_reads_fewer_raised_arms_than_measured(backend, starter_reads
         f"{backend}: {sum(got.values())}/{len(got)} read raised, {READ_TODAY[backend]} measured"
 
 
+def read_raised(backend, cases, detector, renders: dict | None = None) -> dict[str, bool]:
+    """name -> whether the detector finds the raised arm raised in ``backend``'s render, for ``cases`` of
+    (name, photo, detection, raised target, side); ``renders`` (given) receives each render by name. Used by
+    main() below and by scripts/train_starters.py's checkpoint selection."""
+    got = {}
+    for name, img, d, target, side in cases:
+        out = backend.render(backend.encode_sources([img], [d.pose], [d.mask]), target)
+        got[name] = arm_reads_raised(detector, out, d.pose, target, side)
+        if renders is not None:
+            renders[name] = out
+    return got
+
+
 def main(argv: list[str]) -> None:
     """Print, per backend (starter, or BACKEND=WEIGHTS), the photos whose raised arm the detector reads;
     ``--save GRID.png``: the renders too, a row per backend, each photo cut to its person."""
@@ -118,10 +131,10 @@ def main(argv: list[str]) -> None:
             b = create(spec[0])
             if len(spec) == 2:
                 b.load_weights(spec[1])
-            got, row = {}, []
+            renders, row = {}, []
+            got = read_raised(b, cs, det, renders)
             for name, img, d, target, side in cs:
-                out = b.render(b.encode_sources([img], [d.pose], [d.mask]), target)
-                got[name] = arm_reads_raised(det, out, d.pose, target, side)
+                out = renders[name]
                 x0, y0, x1, y1 = (int(v) for v in d.pose.bbox())
                 pad = int(0.6 * (y1 - y0))
                 cut = out[max(0, y0 - pad // 2):y1 + pad // 4, max(0, x0 - pad):x1 + pad]
