@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from engine.backends.dgan_net import SelfAttention, make_norm, maybe_sn
 from engine.backends.layers import heatmaps
-from training.losses import gan_d_loss, gan_g_loss, get_backbone, nn_loss
+from training.losses import gan_d_loss, gan_g_loss, get_backbone, l1, nn_loss
 
 from .base import Recipe
 
@@ -70,12 +71,23 @@ class DganRecipe(Recipe):
         "gan_weight": None,     # 1 / lambda1 = 50 with rh
         "d_weight": None,       # 1 / lambda2 = 50 with rh
         "nn_size": None,        # neighbourhood: 3 up to 128 px (Market), 5 above (DeepFashion)
+        # Two terms of neither paper, for the steps before the GAN starts (the personal plan's whole run, see
+        # GANLESS): a per-pixel L1 on the image and a perceptual term (mean squared backbone features of its 3
+        # stages, SPGNet's). None: GANLESS's before gan_start_step, 0 from it on (the papers' losses).
+        "l1_weight": None,
+        "perc_weight": None,
         # "sum" over pixels (eq. 15 as written; trains better here, docs/backends/dgan.md) or "mean" per pixel
         # (the authors' Keras objective, balanced against the GAN term by VGG19's larger activations)
         "nn_reduction": "sum",
         "backbone": "auto",     # "vgg19" (the paper's, if cached), "mobilenet_v2" (offline) or "auto"
         "amp": True,            # mixed precision as the run's --precision says (training/precision.py)
     }
+
+    # The L1 and perceptual weights before the GAN starts, as multiples of nn_weight (dgan 0.01, dgan-sa 1: Adam
+    # sees only the terms' ratio). Alone, the NN loss on the offline backbone's first stage (MobileNetV2, stride 2,
+    # ReLU6: a third of its features are 0 and pass no gradient) taught the blurred starter almost nothing in 10
+    # CPU-minutes. At these ratios the two terms' gradients at the starter are ~1x and ~0.5x the NN term's.
+    GANLESS = {"l1_weight": 2e4, "perc_weight": 5e3}
 
     def __init__(self, net_config: dict, options: dict, device="cpu"):
         super().__init__(net_config, options, device)
@@ -105,9 +117,17 @@ class DganRecipe(Recipe):
 
     def _features(self, img: torch.Tensor) -> torch.Tensor:
         """The backbone's first stage only (VGG relu1_2): the deeper stages are not needed for the NN loss."""
+        return self._stages(img, 1)[0]
+
+    def _stages(self, img: torch.Tensor, n: int) -> list[torch.Tensor]:
+        """The backbone's first ``n`` stages, shallow to deep."""
         bb = self.backbone
         x = ((img.float() + 1) / 2 - bb.mean) / bb.std
-        return bb.stages[0](x)
+        out = []
+        for stage in bb.stages[:n]:
+            x = stage(x)
+            out.append(x)
+        return out
 
     def train_step(self, batch: dict, step: int) -> dict:
         o = self.options
@@ -136,10 +156,22 @@ class DganRecipe(Recipe):
 
         # generator step against the updated discriminator
         self.opt_g.zero_grad(set_to_none=True)
+        l1_weight, perc_weight = (self.GANLESS[k] * o["nn_weight"] * (not adversarial) if o[k] is None
+                                  else float(o[k]) for k in ("l1_weight", "perc_weight"))
+        depth = len(self.backbone.stages) if perc_weight else 1
         with torch.no_grad():
-            target_feat = self._features(tgt_img)
-        nn_term = nn_loss(self._features(fake), target_feat, o["nn_size"], o["nn_reduction"])
+            target_feats = self._stages(tgt_img, depth)
+        fake_feats = self._stages(fake, depth)
+        nn_term = nn_loss(fake_feats[0], target_feats[0], o["nn_size"], o["nn_reduction"])
         loss = o["nn_weight"] * nn_term
+        if perc_weight:
+            perc = sum(F.mse_loss(a.float(), b.float()) for a, b in zip(fake_feats, target_feats))
+            loss = loss + perc_weight * perc
+            out["perc"] = perc
+        if l1_weight:
+            l1_term = l1(fake.float(), tgt_img)
+            loss = loss + l1_weight * l1_term
+            out["l1"] = l1_term
         if adversarial:
             g_fake = self.discriminator(src_img, src_maps, fake, tgt_maps).float()
             g_real = None
