@@ -174,15 +174,11 @@ def paired(rows: list[dict], base: list[dict]) -> str:
 def raised(backends: list[str], variants: list[str], views: Path | None) -> None:
     from engine.detect import PoseDetector
     from engine.runtime import Engine
-    from tests.backends.test_raised_arm_real import kept_out_photos
-    from tests.engine.test_photo_kinds import arm_reads_raised, raised_arm
+    from tests.backends.test_raised_arm_real import raised_arm_cases
+    from tests.engine.test_photo_kinds import arm_reads_raised
 
     with PoseDetector() as det:
-        cases = []
-        for name, img in kept_out_photos().items():
-            d = det.detect(img, name)
-            if d.pose.has("r_shoulder", "r_elbow", "r_wrist") or d.pose.has("l_shoulder", "l_elbow", "l_wrist"):
-                cases.append((name, img, d, *raised_arm(d.pose)))
+        cases = raised_arm_cases(det)
         for backend in backends:
             eng = Engine(backend, device="cpu")
             got = {v: [] for v in variants}

@@ -40,6 +40,17 @@ def kept_out_photos(kinds: dict | None = None) -> dict:
     return photos
 
 
+def raised_arm_cases(det) -> list:
+    """(name, photo, detection, target pose, side) of each kept-out photo with a whole arm to raise, detected by
+    ``det`` (a PoseDetector): for the scripts that measure weights outside pytest (main, benchmarks/bench_paste.py)."""
+    out = []
+    for name, img in kept_out_photos().items():
+        d = det.detect(img, name)
+        if d.pose.has("r_shoulder", "r_elbow", "r_wrist") or d.pose.has("l_shoulder", "l_elbow", "l_wrist"):
+            out.append((name, img, d, *raised_arm(d.pose)))
+    return out
+
+
 @pytest.fixture(scope="module")
 def cases(render_cache):
     """(name, photo, detection) of each kept-out photo with a whole arm to raise (detections and renders are
@@ -124,11 +135,7 @@ def main(argv: list[str]) -> None:
     chosen = [a.split("=", 1) for a in specs] or [[n] for n in ("warp",) + NETWORKS]
     rows = []
     with PoseDetector() as det:
-        cs = []
-        for name, img in kept_out_photos().items():
-            d = det.detect(img, name)
-            if d.pose.has("r_shoulder", "r_elbow", "r_wrist") or d.pose.has("l_shoulder", "l_elbow", "l_wrist"):
-                cs.append((name, img, d, *raised_arm(d.pose)))
+        cs = raised_arm_cases(det)
         for spec in chosen:
             b = create(spec[0])
             if len(spec) == 2:
