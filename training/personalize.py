@@ -108,8 +108,9 @@ def add_arguments(p) -> None:
     p.add_argument("--clock", choices=P.CLOCKS, default="wall",
                    help="what --minutes counts: wall (default, the app's) or cpu, the training process's CPU time, "
                         "so that runs on a shared machine get the same compute")
-    p.add_argument("--patience", type=int, default=P.DEFAULT_PATIENCE,
-                   help=f"stop after N quality checks without a better figure (default {P.DEFAULT_PATIENCE}; 0: never)")
+    p.add_argument("--patience", type=int, default=None,
+                   help=f"stop after N quality checks without a better figure (default: the backend's plan, "
+                        f"{P.DEFAULT_PATIENCE} or 0; 0: never)")
     p.add_argument("--lr-mult", type=float, help="factor on the recipe's learning rates (default: the backend's "
                                                  "personal one, training/protocol.py)")
     p.add_argument("--gan-start-step", type=int, help="the step the GAN losses start at (default: the backend's "
@@ -127,13 +128,15 @@ def run(args) -> int:
     for k in ("max_frames", "steps"):
         if getattr(args, k) < 1:
             raise PoseEditorError(f"--{k.replace('_', '-')} must be at least 1, not {getattr(args, k)}")
-    if args.patience < 0 or (args.gan_start_step is not None and args.gan_start_step < 0):
+    if (args.patience is not None and args.patience < 0) or (args.gan_start_step is not None and args.gan_start_step < 0):
         raise PoseEditorError("--patience and --gan-start-step must be at least 0")
     if args.lr_mult is not None and not args.lr_mult > 0:
         raise PoseEditorError(f"--lr-mult must be a number above 0, not {args.lr_mult:g}")
     check_output(args.out, inputs=list(args.sources) + [args.init], what="weights")
     work = args.work or args.out.with_name(args.out.stem + ".work")
-    over = {"max_frames": args.max_frames, "steps": args.steps, "clock": args.clock, "patience": args.patience or None}
+    over = {"max_frames": args.max_frames, "steps": args.steps, "clock": args.clock}
+    if args.patience is not None:
+        over["patience"] = args.patience or None
     for k in ("lr_mult", "gan_start_step", "schedule"):
         if getattr(args, k) is not None:
             over[k] = getattr(args, k)
