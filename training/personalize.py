@@ -128,7 +128,8 @@ def run(args) -> int:
     for k in ("max_frames", "steps"):
         if getattr(args, k) < 1:
             raise PoseEditorError(f"--{k.replace('_', '-')} must be at least 1, not {getattr(args, k)}")
-    if (args.patience is not None and args.patience < 0) or (args.gan_start_step is not None and args.gan_start_step < 0):
+    if (args.patience is not None and args.patience < 0) or \
+            (args.gan_start_step is not None and args.gan_start_step < 0):
         raise PoseEditorError("--patience and --gan-start-step must be at least 0")
     if args.lr_mult is not None and not args.lr_mult > 0:
         raise PoseEditorError(f"--lr-mult must be a number above 0, not {args.lr_mult:g}")

@@ -32,8 +32,8 @@ CLOCKS = ("wall", "cpu")     # what the time budget counts: the app's minutes, o
 
 # How a personal model trains, per backend, where it differs from the plan's defaults (measured on the dance video,
 # docs/personalize.md): the factor on the recipe's learning rates (attention's 1e-3 and pnr's 2e-3 are rates to
-# train from scratch), "patience" when the backend's run should not stop at the default, and optionally "size", the image size to
-# fine-tune at when the starting weights are smaller (the networks are convolutional: 128x64 weights load at
+# train from scratch), "patience" when the backend's run should not stop at the default, and optionally "size",
+# the image size to fine-tune at when the starting weights are smaller (the networks are convolutional: 128x64 weights load at
 # 256x128). No backend has one: at minutes of CPU, steps beat pixels (spgnet after the same ~2.4 CPU-minutes:
 # 87 steps at 128x64 scored SSIM 0.726 / L1 0.083 as the app shows it, 30 steps at 256x128 0.711 / 0.096; the
 # 256x128 fine-tunes of attention, pnr and dgan did not beat their starters by more than 0.01 SSIM).
