@@ -33,10 +33,11 @@ CLOCKS = ("wall", "cpu")     # what the time budget counts: the app's minutes, o
 # How a personal model trains, per backend, where it differs from the plan's defaults (measured on the dance video,
 # docs/personalize.md): the factor on the recipe's learning rates (attention's 1e-3 and pnr's 2e-3 are rates to
 # train from scratch), "patience" when the backend's run should not stop at the default, and optionally "size",
-# the image size to fine-tune at when the starting weights are smaller (the networks are convolutional: 128x64 weights load at
-# 256x128). No backend has one: at minutes of CPU, steps beat pixels (spgnet after the same ~2.4 CPU-minutes:
-# 87 steps at 128x64 scored SSIM 0.726 / L1 0.083 as the app shows it, 30 steps at 256x128 0.711 / 0.096; the
-# 256x128 fine-tunes of attention, pnr and dgan did not beat their starters by more than 0.01 SSIM).
+# the image size to fine-tune at when the starting weights are smaller (the networks are convolutional: 128x64
+# weights load at 256x128). No backend has one: at minutes of CPU, steps beat pixels (spgnet after the same ~2.4
+# CPU-minutes: 87 steps at 128x64 scored SSIM 0.726 / L1 0.083 as the app shows it, 30 steps at 256x128 0.711 /
+# 0.096; attention after its whole 10 CPU-minutes: 2212 steps at 128x64 0.749 / 0.074 / 0.91, 640 steps at
+# 256x128 0.750 / 0.078 / 0.87, crisper trousers but striped legs and blotches at the shoulders).
 PERSONAL = {
     # attention: "patience" 0 runs the whole budget (the cosine rate reaches its end). With patience 4 the check
     # (noisy at +-0.005 SSIM from ~200 steps on) stopped the run at 301 steps (1.7 CPU-minutes); all 10 minutes
