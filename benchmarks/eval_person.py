@@ -194,12 +194,16 @@ def box_views(image: np.ndarray, box) -> tuple[np.ndarray, np.ndarray, float]:
     return app, small, s
 
 
-def score_pairs(backend: str, weights, frames: Frames, pairs: list[dict], crops: Path | None = None) -> list[dict]:
-    """Per pair: ssim/l1 at app resolution and 256 high, pckh of the detector on the rendered box."""
+def score_pairs(backend: str, weights, frames: Frames, pairs: list[dict], crops: Path | None = None,
+                prepare=None) -> list[dict]:
+    """Per pair: ssim/l1 at app resolution and 256 high, pckh of the detector on the rendered box. ``prepare``
+    (given) is called with the backend before the first render (benchmarks/eval_ceiling.py)."""
     from engine.runtime import Engine
     from training import metrics as M
 
     eng = Engine(backend, device="cpu", weights=str(weights) if weights else None)
+    if prepare is not None:
+        prepare(eng.backend)
     if not eng.backend.ready:
         raise SystemExit(f"{backend}: {eng.backend.weights_info.label}")
     pck = M.PCKh()

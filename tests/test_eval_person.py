@@ -131,3 +131,22 @@ def test_views_are_labelled_at_one_height_and_kept_small(E, shots, tmp_path):
     path = E.write_jpeg(noisy, tmp_path / "v" / "noisy.jpg")
     assert path.stat().st_size <= E.JPEG_LIMIT
     assert load_image(path).shape[1] / load_image(path).shape[0] == pytest.approx(4, rel=0.01)  # smaller, not cut
+
+
+def test_a_perfect_network_scores_above_warp_and_near_the_real_photo(E, shots):
+    """benchmarks/eval_ceiling.py: a "network" that draws the real target (cut by its own framing) goes through
+    the app's compositing; it must beat the warp engine's render of the same pair, and twice its size more so."""
+    spec = importlib.util.spec_from_file_location("eval_ceiling", ROOT / "benchmarks" / "eval_ceiling.py")
+    C = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(C)
+    pairs = [{"source": 0, "target": 1, "far": False}]
+    from engine.weights import read_meta
+
+    starter = E.starters()["attention starter"]
+    assert read_meta(starter).backend == "attention"
+    warp = E.score_pairs("warp", None, shots, pairs)[0]
+    same = E.score_pairs("attention", starter, shots, pairs, prepare=C.perfect(shots, pairs, 1.0))[0]
+    twice = E.score_pairs("attention", starter, shots, pairs, prepare=C.perfect(shots, pairs, 2.0))[0]
+    # measured: warp 0.621 / 0.060, the starter network itself 0.608 / 0.070, perfect 0.695 / 0.025, twice 0.742
+    assert same["l1"] < warp["l1"] - 0.01 and same["ssim"] > warp["ssim"] + 0.03
+    assert twice["l1"] < same["l1"] and twice["ssim"] > same["ssim"] + 0.01
