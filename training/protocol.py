@@ -44,7 +44,9 @@ PERSONAL = {
     # (2212 steps, the best check kept) scored as the app shows it 0.749 / 0.074 / 0.91 against 0.746 / 0.077 /
     # 0.91, paired L1 -0.0022 +-0.0012, SSIM +0.0027 +-0.0029 (eval_person, 24 held-out pairs, 2026-12-04).
     "attention": {"lr_mult": 0.25, "patience": 0},
-    "spgnet": {"lr_mult": 1.0},
+    # spgnet: the whole budget too: 798 steps against 281 (stopped early at 3.9 CPU-min), 0.750 / 0.071 / 0.87
+    # against 0.744 / 0.074 / 0.89, paired L1 -0.0033 +-0.0022, SSIM +0.005 +-0.005, PCKh -0.02 +-0.03.
+    "spgnet": {"lr_mult": 1.0, "patience": 0},
     # pnr: Adam 1e-3 and the whole budget. Against 2e-4 with patience 4 (stopped at 541 steps, 3.4 CPU-min):
     # 1565 steps, eval_person 0.745 / 0.077 / 0.86 against 0.742 / 0.083 / 0.79, paired L1 -0.0051 +-0.0027,
     # PCKh +0.07 +-0.04, SSIM +0.003 +-0.004; by eye the ball and the limbs come back (2026-12-04).
