@@ -32,6 +32,17 @@ def _fix_qt_env() -> None:
         os.environ.pop("QT_QPA_PLATFORM_PLUGIN_PATH", None)
 
 
+def keep_triton_out() -> None:
+    """Make ``import triton`` fail in the app's process (torch then runs as on a machine without it).
+
+    mediapipe and Qt load the system's OpenGL driver, and Mesa's (llvmpipe, radeonsi) loads libLLVM; triton's
+    library carries its own LLVM, and loading it after Mesa's crashed the process (a segfault, no message) the
+    first time torch imported its compiler: choosing SPGNet built its configuration on torch's meta device,
+    whose kernels import torch._dynamo, which imports triton. The app never compiles (torch.compile gained
+    nothing here, docs/speed.md), so it has no use for triton; training runs in its own processes."""
+    sys.modules.setdefault("triton", None)
+
+
 # Qt 6's X11 plugin links or opens these; desktops that never ran a Qt 6 program (a fresh Debian, Ubuntu 22.04)
 # often lack some of them, and Qt then aborts the process with a page of plugin advice
 XCB_PACKAGES = "libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxkbcommon-x11-0"
@@ -97,6 +108,7 @@ def make_app(argv=None):
     from . import heap
 
     _fix_qt_env()
+    keep_triton_out()
     heap.limit_arenas()  # before the worker threads start
     from PySide6.QtWidgets import QApplication
 

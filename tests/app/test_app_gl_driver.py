@@ -1,0 +1,81 @@
+"""The app survives the GL driver's LLVM: torch's compiler imports triton, whose own LLVM crashed the process
+when loaded after Mesa's (choosing SPGNet segfaulted the window on a desktop with llvmpipe or radeonsi)."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Under X11: Qt and an OpenGL widget load the system's GL driver, then a worker thread does what choosing SPGNet
+# did (a network built on torch's meta device, whose kernels import torch._dynamo and, with it, triton).
+SCRIPT = r"""
+import sys, os
+sys.path.insert(0, {root!r})
+from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtOpenGLWidgets import QOpenGLWidget
+from PySide6.QtWidgets import QApplication
+import poseeditor.app as A
+if os.environ.get("KEEP_TRITON") == "no":
+    A.keep_triton_out = lambda: None
+app = A.make_app(["t"])
+gl = QOpenGLWidget(); gl.resize(64, 64); gl.show()
+class Work(QObject):
+    done = Signal(str)
+    @Slot()
+    def run(self):
+        import torch
+        with torch.device("meta"):
+            x = torch.randn(4, 4) / 2
+        import torch._dynamo  # noqa: F401
+        self.done.emit("built " + str(tuple(x.shape)))
+t = QThread(); w = Work(); w.moveToThread(t); t.started.connect(w.run)
+w.done.connect(lambda s: (print(s, flush=True), app.quit()))
+QTimer.singleShot(300, t.start); app.exec(); t.quit(); t.wait()
+"""
+
+
+def test_the_app_keeps_triton_out_and_torch_still_builds_on_the_meta_device(qapp):
+    import importlib.util
+    import threading
+
+    assert sys.modules.get("triton", "absent") is None and importlib.util.find_spec("triton") is None
+    from engine.registry import backend_class
+    from engine.weights import check_config
+
+    out = {}
+
+    def build():  # a configuration other than the shipped one is counted on the meta device (a worker's job)
+        out["config"] = check_config(backend_class("spgnet"), {"width": 0.3}, "test")
+
+    th = threading.Thread(target=build)
+    th.start()
+    th.join()
+    assert out["config"]["width"] == 0.3
+
+
+def _run(keep: str, tmp_path):
+    env = dict(os.environ, KEEP_TRITON=keep, QT_QPA_PLATFORM="xcb", HOME=str(tmp_path))
+    return subprocess.run(["xvfb-run", "-a", sys.executable, "-c", SCRIPT.format(root=str(ROOT))], env=env,
+                          capture_output=True, text=True, timeout=180)
+
+
+@pytest.mark.skipif(not shutil.which("xvfb-run"), reason="needs xvfb-run to load an X11 GL driver")
+def test_a_gl_driver_with_llvm_and_torchs_compiler_share_the_app(tmp_path):
+    import importlib.metadata
+
+    try:
+        importlib.metadata.distribution("triton")
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("torch without triton: nothing to keep out")
+    without = _run("no", tmp_path)
+    if without.returncode != -signal.SIGSEGV and "Segmentation fault" not in without.stderr:
+        pytest.skip("this machine's GL driver does not crash triton's import (no LLVM in it): nothing to show")
+    with_guard = _run("yes", tmp_path)
+    assert with_guard.returncode == 0 and "built (4, 4)" in with_guard.stdout, with_guard.stderr[-2000:]
