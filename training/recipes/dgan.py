@@ -207,7 +207,9 @@ class DganRecipe(Recipe):
         fake_feats = self._stages(fake, depth)
         nn_term = nn_loss(fake_feats[0], target_feats[0], o["nn_size"], o["nn_reduction"])
         loss = o["nn_weight"] * nn_term
-        limbs = limb_maps(batch["tgt_parsing"], o["limb_weight"], o["leg_weight"])
+        # off (the default), a batch needs no parsing
+        limbs = (limb_maps(batch["tgt_parsing"], o["limb_weight"], o["leg_weight"])
+                 if o["limb_weight"] or o["leg_weight"] else [])
         if limbs:
             limb_term = sum(w * limb_nn_loss(fake_feats[0], target_feats[0], m, o["nn_size"], o["nn_reduction"])
                             for w, m in limbs)
