@@ -102,8 +102,8 @@ def train_one(backend: str, minutes: float | None, data: Path, prior: bool = Fal
         "backend": backend, "weights": out.name, "size_bytes": out.stat().st_size,
         "data": DATA_LABEL, "train_seconds": round(seconds) if seconds else _stat(run_dir, "elapsed"),
         "train_cpu_seconds": _stat(run_dir, "cpu_s"), "cpu": f"{os.cpu_count()} cores, no GPU",
-        "steps": (int(selection["chosen"].split("-")[1]) if selection and selection["chosen"].startswith("ckpt-")
-                  else _last_step(run_dir)), "net_config": options.get("net_config"),
+        "steps": _chosen_step(run_dir, selection["chosen"] if selection else None),
+        "net_config": options.get("net_config"),
         "recipe_options": options.get("recipe_options"),
         "commands": [_shown(c) for c in (TRAIN + ["synth", "-o", BUILD / "synth-256x128", *SYNTH],
                                          *([_self_pairs(data)] if prior and not synth_only else []), fit,
@@ -213,6 +213,18 @@ def _stat(run_dir: Path, key: str) -> int:
     """The largest ``key`` of the run's stats rows (elapsed, cpu_s: seconds of its training loop)."""
     rows = [json.loads(ln) for ln in (run_dir / "stats.jsonl").read_text().splitlines() if ln.strip()]
     return round(max(float(r.get(key, 0) or 0) for r in rows))
+
+
+def _chosen_step(run_dir: Path, chosen: str | None) -> int:
+    """The training step of the exported state: a checkpoint's, the validation's best's, or the run's last."""
+    if chosen and chosen.startswith("ckpt-"):
+        return int(chosen.split("-")[1])
+    if chosen == "best":
+        for line in reversed((run_dir / "stats.jsonl").read_text().splitlines()):
+            row = json.loads(line) if line.strip() else {}
+            if row.get("kind") == "done" and (row.get("best_metric") or {}).get("step") is not None:
+                return int(row["best_metric"]["step"])
+    return _last_step(run_dir)
 
 
 def _last_step(run_dir: Path) -> int:
