@@ -19,6 +19,12 @@ perturbed poses as sources, the photo as target; walk-64x128's frames as real pa
 benchmarks/heldout.json never read) mixed with 1,500 pairs of the synthetic people. Weights go to
 build/prior/weights/; tests/backends/test_raised_arm_real.py measures them against the starters, and only those
 measured better are copied over resources/weights/ (with their report) by --install.
+
+    .venv/bin/python scripts/train_starters.py --prior --variant limbs --synth-only --backends dgan
+
+A variant of the prior: configs/prior/<backend>-<variant>.json instead of <backend>.json (dgan-limbs: the NN loss
+weighted on the target's arms and legs); --synth-only fine-tunes on the synthetic people alone, so the selection's
+fashion-real photos are photos training never saw.
 """
 from __future__ import annotations
 
@@ -58,18 +64,21 @@ def run(cmd, log: Path | None = None) -> str:
     return out.stdout
 
 
-def train_one(backend: str, minutes: float | None, data: Path, prior: bool = False, finish_only: bool = False) -> dict:
-    config = (CONFIGS / "prior" if prior else CONFIGS) / f"{backend}.json"
+def train_one(backend: str, minutes: float | None, data: Path, prior: bool = False, finish_only: bool | str = False,
+              variant: str | None = None) -> dict:
+    config = (CONFIGS / "prior" if prior else CONFIGS) / (f"{backend}-{variant}.json" if variant else f"{backend}.json")
     build = PRIOR if prior else BUILD
-    label = f"starter weights ({backend}), trained on {DATA_LABEL}" + (f" then a {PRIOR_LABEL}" if prior else "")
+    synth_only = prior and data == BUILD / "synth-256x128"
+    then = f" then fine-tuned on them ({config.stem})" if synth_only else f" then a {PRIOR_LABEL}"
+    label = f"starter weights ({backend}), trained on {DATA_LABEL}" + (then if prior else "")
     runs = build / "runs"
     runs.mkdir(parents=True, exist_ok=True)
     fit = TRAIN + ["fit", "--backend", backend, "--data", data, "--config", config, "--runs-dir", runs,
                    "--no-progress", "--seed", "2026", "--label", label]
     if minutes:
         fit += ["--time-budget", str(minutes)]
-    if finish_only:  # the backend's newest run, already trained
-        run_dir = sorted(runs.glob(f"*-{backend}-*"))[-1]
+    if finish_only:  # the run given, else the backend's newest run, already trained
+        run_dir = Path(finish_only) if isinstance(finish_only, str) else sorted(runs.glob(f"*-{backend}-*"))[-1]
         seconds = None
     else:
         t = time.time()
@@ -81,23 +90,33 @@ def train_one(backend: str, minutes: float | None, data: Path, prior: bool = Fal
     selection = None
     if prior:  # the validation's best (PCKh on the test pairs) or the last state: the one reading more raised arms
         selection = select_by_raised_arms(backend, run_dir, label)
-        export.insert(export.index("--half"), f"--which={selection['chosen']}")
-    run(export)
+        if selection["chosen"] in ("best", "latest"):
+            export.insert(export.index("--half"), f"--which={selection['chosen']}")
+    if selection and selection["chosen"] not in ("best", "latest"):  # an earlier checkpoint, exported as the others
+        export = _export_checkpoint(run_dir / "checkpoints" / f"{selection['chosen']}.pt", out, label)
+    else:
+        run(export)
     evaluate, report = evaluated(out, BUILD / "synth-256x128", build / f"{backend}-eval")
     options = json.loads((run_dir / "training_options.json").read_text())
     summary = {
         "backend": backend, "weights": out.name, "size_bytes": out.stat().st_size,
         "data": DATA_LABEL, "train_seconds": round(seconds) if seconds else _stat(run_dir, "elapsed"),
         "train_cpu_seconds": _stat(run_dir, "cpu_s"), "cpu": f"{os.cpu_count()} cores, no GPU",
-        "steps": _last_step(run_dir), "net_config": options.get("net_config"),
+        "steps": _chosen_step(run_dir, selection["chosen"] if selection else None),
+        "net_config": options.get("net_config"),
         "recipe_options": options.get("recipe_options"),
         "commands": [_shown(c) for c in (TRAIN + ["synth", "-o", BUILD / "synth-256x128", *SYNTH],
-                                         *([_self_pairs(data)] if prior else []), fit, export, evaluate)],
+                                         *([_self_pairs(data)] if prior and not synth_only else []), fit,
+                                         export, evaluate)],
         "evaluation_on_synthetic_test_pairs": report,
     }
+    if init := json.loads(config.read_text()).get("init"):  # a fine-tune: what it started from, to rebuild it
+        commit = subprocess.run(["git", "log", "-1", "--format=%h", "--", init], capture_output=True, text=True,
+                                cwd=ROOT).stdout.strip()
+        summary["init"] = f"{init} of commit {commit} (how it was made: that commit's report.json beside it)"
     if selection:
         summary["selection_by_raised_arms"] = selection
-    if prior:
+    if prior and not synth_only:
         summary["commands"].append(_shown(evaluated(out, data, build / f"{backend}-eval-prior")[0]))
         summary["evaluation_on_prior_test_pairs"] = evaluated(out, data, build / f"{backend}-eval-prior")[1]
     (out.parent / f"{backend}.report.json").write_text(json.dumps(relative(summary), indent=1, default=str))
@@ -108,7 +127,8 @@ def select_by_raised_arms(backend: str, run_dir: Path, label: str) -> dict:
     """Export the run's best and latest states and count, on the shared full-body photos that are NOT kept out
     (fashion-real, those whose raised arm the detector reads in the warp engine's render), the renders in which
     the detector finds the raised arm raised: PCKh on the test pairs did not track what the raised-arm test
-    measures. Ties go to the validation's best."""
+    measures. The run's other kept checkpoints (the newest 3) are counted too. Ties go to the validation's best,
+    then to the later state."""
     sys.path.insert(0, str(ROOT))
     import torch
 
@@ -131,17 +151,39 @@ def select_by_raised_arms(backend: str, run_dir: Path, label: str) -> dict:
         readable = read_raised(create("warp"), cases, det)
         cases = [c for c in cases if readable[c[0]]]
         counts["starter"] = sum(read_raised(create(backend), cases, det).values())  # what to beat
-        for which in ("best", "latest"):
+        older = sorted(run_dir.glob("checkpoints/ckpt-*.pt"))[:-1]  # the newest is "latest"
+        for which in ("best", "latest", *(c.stem for c in reversed(older))):
             w = PRIOR / "candidates" / f"{backend}-{which}.safetensors"
             w.parent.mkdir(parents=True, exist_ok=True)
-            run(TRAIN + ["export", run_dir, "-o", w, "--which", which, "--half", "--label", label])
+            if which in ("best", "latest"):
+                run(TRAIN + ["export", run_dir, "-o", w, "--which", which, "--half", "--label", label])
+            else:
+                _export_checkpoint(run_dir / "checkpoints" / f"{which}.pt", w, label)
             b = create(backend)
             b.load_weights(w)
             counts[which] = sum(read_raised(b, cases, det).values())
-    chosen = "latest" if counts["latest"] > counts["best"] else "best"
+    chosen = max((k for k in counts if k != "starter"), key=counts.get)  # the first of equals: best, latest, ...
     print(f"{backend}: raised arm read on {counts} of {len(cases)} photos: {chosen}"
           + ("" if counts[chosen] > counts["starter"] else " (no better than the starter: do not --install)"), flush=True)
     return {"photos": len(cases), "read": counts, "chosen": chosen}
+
+
+def _export_checkpoint(ckpt: Path, out: Path, label: str) -> list:
+    """`export` of one checkpoint of a run (the CLI exports the best or the newest): its generator in fp16, the
+    engine's weights format, as `export --half` writes it. Returns the command that does it, for the report."""
+    import torch
+
+    sys.path.insert(0, str(ROOT))
+    from training.export import export_generator
+
+    state = torch.load(ckpt, map_location="cpu", weights_only=True)  # plain data only: no code runs
+    options = json.loads((ckpt.parents[1] / "training_options.json").read_text())
+    prov = {"steps": int(state["step"]), "run": ckpt.parents[1].name, "selected_by": "raised arms",
+            "exported_from": f"{ckpt.parents[1].name}/checkpoints/{ckpt.name}"}
+    export_generator(out, state["recipe"]["modules"]["generator"], options["backend"],
+                     state.get("net_config") or options["net_config"], prov, label, half=True)
+    return [sys.executable, "-c", "from pathlib import Path; from runpy import run_path; run_path("
+            f"'scripts/train_starters.py')['_export_checkpoint'](Path({str(ckpt)!r}), Path({str(out)!r}), {label!r})"]
 
 
 def evaluated(weights: Path, data: Path, ev_dir: Path) -> tuple[list, dict]:
@@ -171,6 +213,18 @@ def _stat(run_dir: Path, key: str) -> int:
     """The largest ``key`` of the run's stats rows (elapsed, cpu_s: seconds of its training loop)."""
     rows = [json.loads(ln) for ln in (run_dir / "stats.jsonl").read_text().splitlines() if ln.strip()]
     return round(max(float(r.get(key, 0) or 0) for r in rows))
+
+
+def _chosen_step(run_dir: Path, chosen: str | None) -> int:
+    """The training step of the exported state: a checkpoint's, the validation's best's, or the run's last."""
+    if chosen and chosen.startswith("ckpt-"):
+        return int(chosen.split("-")[1])
+    if chosen == "best":
+        for line in reversed((run_dir / "stats.jsonl").read_text().splitlines()):
+            row = json.loads(line) if line.strip() else {}
+            if row.get("kind") == "done" and (row.get("best_metric") or {}).get("step") is not None:
+                return int(row["best_metric"]["step"])
+    return _last_step(run_dir)
 
 
 def _last_step(run_dir: Path) -> int:
@@ -209,15 +263,18 @@ def main():
     ap.add_argument("--parallel", type=int, default=2)
     ap.add_argument("--prior", action="store_true", help="fine-tune the starters on the real-people prior")
     ap.add_argument("--install", action="store_true", help="copy build/prior/weights/ of --backends over the starters")
-    ap.add_argument("--finish", action="store_true", help="with --prior: select, export and evaluate the newest "
-                                                            "run of each backend (trained, e.g. stopped) without training")
+    ap.add_argument("--variant", help="with --prior: configs/prior/<backend>-<VARIANT>.json (e.g. limbs)")
+    ap.add_argument("--synth-only", action="store_true", help="with --prior: fine-tune on the synthetic people only")
+    ap.add_argument("--finish", nargs="?", const=True, default=False, metavar="RUN",
+                    help="with --prior: select, export and evaluate the newest run of each backend (or RUN) "
+                         "(trained, e.g. stopped) without training")
     a = ap.parse_args()
     if a.install:
         return install(a.backends)
     data = BUILD / "synth-256x128"
     if not (data / "dataset.json").exists():
         run(TRAIN + ["synth", "-o", data, *SYNTH])
-    if a.prior:
+    if a.prior and not a.synth_only:
         data = PRIOR / "prior-256x128"
         if not (data / "dataset.json").exists():
             run(_self_pairs(data))
@@ -225,7 +282,7 @@ def main():
     later = [b for b in a.backends if _starts_from(b) in a.backends]
     for wave in ([b for b in a.backends if b not in later], later):
         with ThreadPoolExecutor(a.parallel) as pool:
-            for s in pool.map(lambda b: train_one(b, a.minutes, data, a.prior, a.finish), wave):
+            for s in pool.map(lambda b: train_one(b, a.minutes, data, a.prior, a.finish, a.variant), wave):
                 r = s.get("evaluation_on_synthetic_test_pairs", s.get("evaluation_on_prior_test_pairs"))["metrics"]
                 figures = {k: round(r[k], 3) for k in ("ssim", "l1", "pckh") if isinstance(r.get(k), float)}
                 print(f"{s['backend']}: {s['size_bytes'] / 1e6:.1f} MB, {s['steps']} steps, {figures}")

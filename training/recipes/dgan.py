@@ -13,6 +13,13 @@ The three switches of the variant are independent: ``self_attention`` and ``spec
 with it, 1 / 50 / 50 (eq. 9); without it, 0.01 / 1 / 1 (DGAN's eq. 10). So the ablation rows are, e.g.
 ``--config '{"rh": false}'`` with the net config's switches set as the row says.
 
+``limb_weight`` / ``leg_weight`` (neither paper's; 0, off, by default) add a limb term to the reconstruction: on the
+target's arm (leg) pixels, by its parsing, the NN loss again, matched only against the target's own arm (leg)
+features, times the weight, so those pixels weigh 1 + w. Why: an arm is a few % of a 128x64 image, and the full NN
+loss lets an arm pixel drawn as background match the background beside the arm within its neighbourhood, so a
+faint arm costs almost nothing (the starters drew a whitish blob where a raised hand goes). With an L1 term on,
+its arm (leg) pixels weigh 1 + w too.
+
 The NN loss's feature map is the backbone's first stage (training.losses.get_backbone): VGG19 relu1_2 when its
 weights are in the torch cache, else MobileNetV2's first layer (stride 2) offline; the run says which.
 """
@@ -27,6 +34,39 @@ from engine.backends.layers import heatmaps
 from training.losses import gan_d_loss, gan_g_loss, get_backbone, l1, nn_loss
 
 from .base import Recipe
+
+# engine.parsing's coarse labels (the synthetic people's exact parsing, a dataset's derived one)
+ARM_LABELS = (3, 4, 5, 6)
+LEG_LABELS = (7, 8, 9, 10)
+# Stands in for "no match" outside a limb in the limb term's NN search (nn_loss pads with +inf the same way; an
+# inf here would make 0 * inf gradients): far beyond any backbone feature distance, exact in bf16 and fp32.
+_FAR = 1.0e4
+
+
+def limb_maps(parsing: torch.Tensor, arm_weight: float, leg_weight: float) -> list[tuple[float, torch.Tensor]]:
+    """(weight, mask (B, 1, H, W) bool) for each limb group with a weight: the target's arms, its legs."""
+    out = []
+    for w, labels in ((arm_weight, ARM_LABELS), (leg_weight, LEG_LABELS)):
+        if w:
+            mask = torch.zeros_like(parsing, dtype=torch.bool)
+            for label in labels:
+                mask |= parsing == label
+            out.append((float(w), mask[:, None]))
+    return out
+
+
+def limb_nn_loss(fake_feat: torch.Tensor, target_feat: torch.Tensor, mask: torch.Tensor, n: int,
+                 reduction: str) -> torch.Tensor:
+    """The NN loss on the positions of ``mask`` only, each matched within the mask only (the n x n search of
+    training.losses.nn_loss, whose reduction it keeps: "sum" over the mask's positions, "mean" over all).
+
+    The mask (image size) becomes the features' grid by max pooling, so a thin arm keeps its positions at the
+    backbone's stride. Outside it both maps are set to one far constant: those positions match themselves at 0
+    and pass no gradient, and an arm position never prefers a non-arm neighbour.
+    """
+    m = F.adaptive_max_pool2d(mask.float(), fake_feat.shape[-2:]) > 0
+    far = torch.full((), _FAR, dtype=torch.float32, device=fake_feat.device)
+    return nn_loss(torch.where(m, fake_feat.float(), far), torch.where(m, target_feat.float(), far), n, reduction)
 
 
 class DganDiscriminator(nn.Module):
@@ -79,6 +119,9 @@ class DganRecipe(Recipe):
         # "sum" over pixels (eq. 15 as written; trains better here, docs/backends/dgan.md) or "mean" per pixel
         # (the authors' Keras objective, balanced against the GAN term by VGG19's larger activations)
         "nn_reduction": "sum",
+        # weight of the target's arm (leg) pixels on top of 1 in the reconstruction terms (see the module's text)
+        "limb_weight": 0.0,
+        "leg_weight": 0.0,
         "backbone": "auto",     # "vgg19" (the paper's, if cached), "mobilenet_v2" (offline) or "auto"
         "amp": True,            # mixed precision as the run's --precision says (training/precision.py)
     }
@@ -164,12 +207,22 @@ class DganRecipe(Recipe):
         fake_feats = self._stages(fake, depth)
         nn_term = nn_loss(fake_feats[0], target_feats[0], o["nn_size"], o["nn_reduction"])
         loss = o["nn_weight"] * nn_term
+        # off (the default), a batch needs no parsing
+        limbs = (limb_maps(batch["tgt_parsing"], o["limb_weight"], o["leg_weight"])
+                 if o["limb_weight"] or o["leg_weight"] else [])
+        if limbs:
+            limb_term = sum(w * limb_nn_loss(fake_feats[0], target_feats[0], m, o["nn_size"], o["nn_reduction"])
+                            for w, m in limbs)
+            loss = loss + o["nn_weight"] * limb_term
+            out["nn_limbs"] = limb_term
         if perc_weight:
             perc = sum(F.mse_loss(a.float(), b.float()) for a, b in zip(fake_feats, target_feats))
             loss = loss + perc_weight * perc
             out["perc"] = perc
         if l1_weight:
             l1_term = l1(fake.float(), tgt_img)
+            for w, m in limbs:  # the mean over the image of the limb pixels' error: those pixels weigh 1 + w
+                l1_term = l1_term + w * ((fake.float() - tgt_img).abs() * m).mean()
             loss = loss + l1_weight * l1_term
             out["l1"] = l1_term
         if adversarial:
