@@ -109,8 +109,8 @@ def add_arguments(p) -> None:
                    help="what --minutes counts: wall (default, the app's) or cpu, the training process's CPU time, "
                         "so that runs on a shared machine get the same compute")
     p.add_argument("--patience", type=int, default=None,
-                   help=f"stop after N quality checks without a better figure (default: the backend's plan, "
-                        f"{P.DEFAULT_PATIENCE} or 0; 0: never)")
+                   help="stop after N quality checks without a better figure (default: the plan's, "
+                        "the whole time budget; 0: never)")
     p.add_argument("--lr-mult", type=float, help="factor on the recipe's learning rates (default: the backend's "
                                                  "personal one, training/protocol.py)")
     p.add_argument("--gan-start-step", type=int, help="the step the GAN losses start at (default: the backend's "

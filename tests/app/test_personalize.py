@@ -60,7 +60,9 @@ def test_train_stop_resume_and_use(qtbot, tmp_path):
     # the plan says what will happen and how long it takes, before anything starts
     assert "3 photos" in plan_text and "warp engine" in plan_text and "from scratch" in plan_text
     assert "64×32" in plan_text and "Anna test.safetensors" in plan_text and "About" in plan_text
-    assert "unlike the training ones" in plan_text and "stops early when 4 checks" in plan_text
+    # the whole time budget (stopping early lost, training/protocol.py), the best check's weights kept
+    assert "unlike the training ones" in plan_text and "keeps the best result" in plan_text
+    assert "stops early" not in plan_text
     assert d.start_btn.isEnabled() and not d.stop_btn.isEnabled()
 
     d.start_btn.click()
