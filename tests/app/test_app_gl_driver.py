@@ -3,9 +3,7 @@ when loaded after Mesa's (choosing SPGNet segfaulted the window on a desktop wit
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
 
 # The crash, by hand (not in the suite: under the test run's Xvfb it hung past minutes where it took seconds
 # alone): Qt and an OpenGL widget load the system's GL driver, then a worker thread does what choosing SPGNet did
