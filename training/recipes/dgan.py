@@ -31,13 +31,14 @@ import torch.nn.functional as F
 
 from engine.backends.dgan_net import SelfAttention, make_norm, maybe_sn
 from engine.backends.layers import heatmaps
+from engine.parsing import LABEL_NAMES
 from training.losses import gan_d_loss, gan_g_loss, get_backbone, l1, nn_loss
 
 from .base import Recipe
 
 # engine.parsing's coarse labels (the synthetic people's exact parsing, a dataset's derived one)
-ARM_LABELS = (3, 4, 5, 6)
-LEG_LABELS = (7, 8, 9, 10)
+ARM_LABELS = tuple(i for i, n in enumerate(LABEL_NAMES) if n.endswith("_arm"))
+LEG_LABELS = tuple(i for i, n in enumerate(LABEL_NAMES) if n.endswith(("_thigh", "_shin")))
 # Stands in for "no match" outside a limb in the limb term's NN search (nn_loss pads with +inf the same way; an
 # inf here would make 0 * inf gradients): far beyond any backbone feature distance, exact in bf16 and fp32.
 _FAR = 1.0e4
