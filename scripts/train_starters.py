@@ -90,19 +90,20 @@ def train_one(backend: str, minutes: float | None, data: Path, prior: bool = Fal
     selection = None
     if prior:  # the validation's best (PCKh on the test pairs) or the last state: the one reading more raised arms
         selection = select_by_raised_arms(backend, run_dir, label)
-        if selection["chosen"] in ("best", "latest"):
-            export.insert(export.index("--half"), f"--which={selection['chosen']}")
-    if selection and selection["chosen"] not in ("best", "latest"):  # an earlier checkpoint, exported as the others
-        export = _export_checkpoint(run_dir / "checkpoints" / f"{selection['chosen']}.pt", out, label)
-    else:
+    chosen = selection["chosen"] if selection else None
+    if chosen in (None, "best", "latest"):
+        if chosen:
+            export.insert(export.index("--half"), f"--which={chosen}")
         run(export)
+    else:  # an earlier checkpoint, exported as the others
+        export = _export_checkpoint(run_dir / "checkpoints" / f"{chosen}.pt", out, label)
     evaluate, report = evaluated(out, BUILD / "synth-256x128", build / f"{backend}-eval")
     options = json.loads((run_dir / "training_options.json").read_text())
     summary = {
         "backend": backend, "weights": out.name, "size_bytes": out.stat().st_size,
         "data": DATA_LABEL, "train_seconds": round(seconds) if seconds else _stat(run_dir, "elapsed"),
         "train_cpu_seconds": _stat(run_dir, "cpu_s"), "cpu": f"{os.cpu_count()} cores, no GPU",
-        "steps": _chosen_step(run_dir, selection["chosen"] if selection else None),
+        "steps": _chosen_step(run_dir, chosen),
         "net_config": options.get("net_config"),
         "recipe_options": options.get("recipe_options"),
         "commands": [_shown(c) for c in (TRAIN + ["synth", "-o", BUILD / "synth-256x128", *SYNTH],

@@ -250,19 +250,26 @@ def _part_shape_cost(src: Pose, tgt: Pose, part: str) -> float:
     return cost + float(np.linalg.norm(torso_desc(src, ts_s) - torso_desc(tgt, ts_t)))
 
 
+def _landed_corners(layer: Layer, A: np.ndarray):
+    """(the layer's box corners in the photo, where they land in the target: A^-1, source -> target), (4, 2)
+    each; None when A cannot be inverted."""
+    h, w = layer.alpha.shape
+    try:
+        inv = np.linalg.inv(np.vstack([A, [0, 0, 1]]))
+    except np.linalg.LinAlgError:
+        return None
+    corners = np.array([[layer.x0, layer.y0], [layer.x0 + w, layer.y0], [layer.x0, layer.y0 + h],
+                        [layer.x0 + w, layer.y0 + h]], np.float64)
+    return corners, corners @ inv[:2, :2].T + inv[:2, 2]
+
+
 def _placement(layer: Layer, A: np.ndarray, out_w: int, out_h: int):
     """Where a layer warped by A (target -> source pixels) lands in the output: (M, size, x0, y0, moved) for
     cv2.warpAffine with WARP_INVERSE_MAP, ``moved`` the largest shift of its box's corners in pixels; or None."""
-    h, w = layer.alpha.shape
-    # where the layer's box lands in the target: map its corners through A^-1 (source -> target)
-    A3 = np.vstack([A, [0, 0, 1]])
-    try:
-        inv = np.linalg.inv(A3)
-    except np.linalg.LinAlgError:
+    landed = _landed_corners(layer, A)
+    if landed is None:
         return None
-    corners = np.array([[layer.x0, layer.y0, 1], [layer.x0 + w, layer.y0, 1],
-                        [layer.x0, layer.y0 + h, 1], [layer.x0 + w, layer.y0 + h, 1]], np.float64)
-    tc = corners @ inv[:2].T
+    corners, tc = landed
     x0 = max(0, int(np.floor(tc[:, 0].min())) - 1)
     y0 = max(0, int(np.floor(tc[:, 1].min())) - 1)
     x1 = min(out_w, int(np.ceil(tc[:, 0].max())) + 2)
@@ -272,20 +279,16 @@ def _placement(layer: Layer, A: np.ndarray, out_w: int, out_h: int):
     # output pixel (x + x0, y + y0) samples the layer at A @ [x + x0, y + y0, 1] - [layer.x0, layer.y0]
     M = A.astype(np.float64).copy()
     M[:, 2] = A[:, :2] @ np.array([x0, y0]) + A[:, 2] - np.array([layer.x0, layer.y0])
-    return M, (x1 - x0, y1 - y0), x0, y0, float(np.abs(tc - corners[:, :2]).max())
+    return M, (x1 - x0, y1 - y0), x0, y0, float(np.abs(tc - corners).max())
 
 
 def _beyond_similarity(layer: Layer, A: np.ndarray) -> float:
     """How far (pixels) a layer's box corners land from where the best similarity (shift, turn, scale) of the
     same corners would put them under A (target -> source pixels): the part's change of shape."""
-    h, w = layer.alpha.shape
-    try:
-        inv = np.linalg.inv(np.vstack([A, [0, 0, 1]]))[:2]
-    except np.linalg.LinAlgError:
+    landed = _landed_corners(layer, A)
+    if landed is None:
         return np.inf
-    src = np.array([[layer.x0, layer.y0], [layer.x0 + w, layer.y0], [layer.x0, layer.y0 + h],
-                    [layer.x0 + w, layer.y0 + h]], np.float64)
-    dst = src @ inv[:, :2].T + inv[:, 2]
+    src, dst = landed
     a, b = src - src.mean(0), dst - dst.mean(0)
     # the least-squares similarity b ~ [[c, -s], [s, c]] a, in closed form
     den = float((a * a).sum())
