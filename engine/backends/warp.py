@@ -39,16 +39,20 @@ INPAINT_MAX_SIDE = 512
 REPAINT_STILL = 0.5
 STILL_PX = 0.05  # a part whose box moves less than this keeps the photo's pixels exactly (no inpainted hole)
 REPAINT_MOVE = 0.2
-# A head or torso that only shifted, turned or changed scale (a similarity) is the photo's own part, moved: a
-# network's redraw of it is a blur of the same pixels. For these parts the network's share where the part lands
-# follows how far the part's shape changed beyond the best similarity (a torso turning, a shoulder dragged),
-# not how far it travelled; where it was, the network still fills what the move uncovered. A limb's transform
-# is a similarity by construction (two joints), and a limb is where the warp tears at the joints: limbs keep
-# the travelled distance. Measured on the dance pairs (eval_person, 24 held-out pairs, the personal models):
-# SSIM / L1 / PCKh, spgnet 0.746 / 0.075 / 0.86 -> 0.746 / 0.074 / 0.88, attention 0.747 / 0.077 / 0.88 ->
-# 0.746 / 0.077 / 0.91, dgan 0.743 / 0.077 / 0.85 -> 0.743 / 0.076 / 0.88; by eye the braces and the ball come
-# back and the face is sharper where the head did not tilt.
-RIGID_PARTS = ("head", "torso")
+# A torso that only shifted, turned or changed scale (a similarity) is the photo's own part, moved: a network's
+# redraw of it is a blur of the same pixels. So the network's share where it lands follows how far its shape
+# changed beyond the best similarity (a torso turning, a shoulder dragged), not how far it travelled; where it
+# was, the network still fills what the move uncovered. A limb's transform is a similarity by construction (two
+# joints), and a limb is where the warp tears at the joints: limbs keep the travelled distance. Measured on the
+# dance pairs (eval_person, 24 held-out pairs, the personal models, head and torso together): SSIM / L1 / PCKh,
+# spgnet 0.746 / 0.075 / 0.86 -> 0.746 / 0.074 / 0.88, attention 0.747 / 0.077 / 0.88 -> 0.746 / 0.077 / 0.91,
+# dgan 0.743 / 0.077 / 0.85 -> 0.743 / 0.076 / 0.88; by eye the braces and the ball come back.
+RIGID_PARTS = ("torso",)
+# The head is the photo's own wherever it lands, whatever its change of shape: a face is ~10x8 pixels of a 128x64
+# crop, and every network drew a turned or tilted head as a soft pink blob with no features, where the photo's
+# head moved by the warp is a face (dance pairs, personal spgnet: SSIM / L1 / PCKh 0.750 / 0.071 / 0.89 with the
+# network's share by the head's change of shape, 0.748 / 0.071 / 0.89 with the photo's head; docs/backends/warp.md).
+PHOTO_PARTS = ("head",)
 ISLAND_SHARE = 0.05  # a part's piece smaller than this share of its pixels, apart from the rest, is a stray
 # The parts a limb meets at its joints (the torso at shoulders and hips).
 _CHAIN_NEIGHBOURS = {
@@ -412,9 +416,9 @@ class WarpBackend(Backend):
         """(RGB uint8 image, (H, W) float32 repaint mask, (H, W) float32 inpainted share), the last two None
         without ``silhouette``. The repaint mask is what a network should repaint: each moved part where it
         lands, and where it was less what the layers drawn now cover there, weighted from 0 (still) to 1 (moved
-        by REPAINT_MOVE of the body's size or more; a head or torso where it lands by how far its shape
-        changed, RIGID_PARTS); a part the target drops, where it was. The pixels a still
-        part shows are not in it, even where the moved part's layer took them (its joint discs reach into the
+        by REPAINT_MOVE of the body's size or more; a torso where it lands by how far its shape changed,
+        RIGID_PARTS; a head nowhere it lands, PHOTO_PARTS); a part the target drops, where it was. The pixels a
+        still part shows are not in it, even where the moved part's layer took them (its joint discs reach into the
         torso): the unchanged pose gives the photo back, and an unmoved torso beside a raised arm stays the
         photo's. The inpainted share is how much of each pixel is the inpainted background (a guess, with seams
         at its edge): no detail is taken from it."""
@@ -447,7 +451,9 @@ class WarpBackend(Backend):
                 continue
             weight = float(np.clip((res[5] - REPAINT_STILL) / full_move, 0.0, 1.0))
             lands = weight
-            if part in RIGID_PARTS:
+            if part in PHOTO_PARTS:
+                lands = 0.0
+            elif part in RIGID_PARTS:
                 change = _beyond_similarity(state.cache["layers"][i][layer_k], A)
                 lands = float(np.clip((change - REPAINT_STILL) / full_move, 0.0, 1.0))
             placed.append((res, lands))

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from engine.backends import warp as warp_module
 from engine.backends.attention import CONFIGS, AttentionBackend, AttentionNet
 from engine.detect import pose_mask
 from engine.presets import fit_preset
@@ -262,6 +263,45 @@ def test_a_head_and_torso_that_only_shifted_keep_the_photos_pixels_where_they_la
     wide = pose.moved("r_shoulder", *(sh + [0.6 * (sh[0] - other[0]), 0.3 * body_scale(pose)]))
     _, repaint_wide, _ = warp.render_with_silhouette(state, wide)
     assert repaint_wide[(old == 2) & off_joints].mean() > 0.5
+
+
+def test_a_turned_head_stays_the_photos_face_where_it_lands():
+    # the face looks aside (nose and eyes moved towards one ear): no similarity maps the head onto its new
+    # shape, yet at 128x64 a face is ~10x8 pixels that no network draws (a pink blob): the head stays the
+    # photo's own where it lands (warp.PHOTO_PARTS), and what its move uncovers is still the network's
+    from engine.backends.warp import WarpBackend
+    from engine.encode import body_scale
+
+    img, pose, mask = _photo_and_pose(960, 720)
+    turn = 0.25 * body_scale(pose)
+    turned = pose
+    for name in ("nose", "r_eye", "l_eye"):
+        turned = turned.moved(name, *(turned.point(name) + [turn, 0]))
+    warp = WarpBackend()
+    state = warp.encode_sources([img], [pose], [mask])
+    layer, A = _head_layer_and_affine(warp, state, turned)
+    assert warp_module._beyond_similarity(layer, A) > 0.4 * turn, "a change of the head's shape, not a similarity"
+    _, repaint, _ = warp.render_with_silhouette(state, turned)
+    landed = _landed_mask(layer, A, img.shape[:2])
+    assert landed.sum() > 500
+    assert repaint[landed].mean() < 0.05  # measured 0.014; 0.56 when the head's change of shape decided
+
+
+def _head_layer_and_affine(warp, state, target):
+    from engine.encode import PART_NAMES
+
+    k = PART_NAMES.index("head")
+    i, layer_k, A = warp.choose_sources(state, target)[k]
+    return state.cache["layers"][i][layer_k], A
+
+
+def _landed_mask(layer, A, size):
+    """Where the layer's own pixels land in the target (its alpha warped by A, target -> source)."""
+    res = warp_module._warp_layer(layer, A, size[1], size[0])
+    core, x0, y0 = res[4], res[2], res[3]
+    out = np.zeros(size, bool)
+    out[y0:y0 + core.shape[0], x0:x0 + core.shape[1]] = core > 0.5
+    return out
 
 
 def test_no_seam_of_the_inpainted_background_is_put_on_the_networks_picture():
