@@ -1,6 +1,6 @@
-"""The limb-weighted reconstruction of DGAN and pNR (recipe options ``limb_weight`` / ``leg_weight``): off by default,
+"""The limb-weighted reconstruction of DGAN, pNR and attention (recipe options ``limb_weight`` / ``leg_weight``): off by default,
 it adds to the loss exactly where the target has arms (legs); DGAN's charges for the faint arm the full NN loss lets
-pass, pNR's weighs those pixels 1 + w in its L1 and perceptual terms."""
+pass, pNR's and attention's weigh those pixels 1 + w in their L1 and perceptual terms."""
 from __future__ import annotations
 
 import pytest
@@ -9,6 +9,7 @@ import torch
 from training.bench import make_batch
 from training.loop import seed_everything
 from training.losses import ARM_LABELS, LEG_LABELS, l1, limb_maps, nn_loss, weighted_l1
+from training.recipes.attention import AttentionRecipe
 from training.recipes.dgan import DganRecipe, limb_nn_loss
 from training.recipes.pnr import PnrRecipe
 
@@ -142,3 +143,21 @@ def test_pnr_unsupervised_weighs_the_reconstructed_sources_limbs():
     ((_, mask),) = _pnr(limb_weight=8.0, unsupervised=True)._limbs(batch)
     assert torch.equal(mask[:, 0], torch.isin(batch["src_parsing"][:, 0], torch.tensor(ARM_LABELS)))
     assert not torch.equal(mask[:, 0], torch.isin(batch["tgt_parsing"], torch.tensor(ARM_LABELS)))
+
+
+# ----- attention --------------------------------------------------------------------------------------------
+def test_attention_weighs_the_targets_limbs_in_its_l1_and_perceptual_terms():
+    """Off by default (a batch without parsing trains); on, the same first output costs more in both terms (the
+    where of weighted_l1 and Perceptual's limbs is the pNR test's above)."""
+    def recipe(**options):
+        seed_everything(0)
+        return AttentionRecipe(dict(TINY), {"amp": False, **options}, "cpu")
+
+    batch = make_batch((64, 32), batch=2, seed=1)
+    off = recipe()
+    assert off.options["limb_weight"] == 0 and off.options["leg_weight"] == 0
+    plain = off.train_step({k: v for k, v in batch.items() if "parsing" not in k}, 0)
+    weighted = recipe(limb_weight=8.0, leg_weight=2.0).train_step(batch, 0)
+    assert weighted["l1"] > 1.05 * plain["l1"] and weighted["perceptual"] > 1.05 * plain["perceptual"]
+    assert weighted["loss"] == pytest.approx(5 * weighted["l1"] + 5 * weighted["perceptual"] + weighted["gan_g"],
+                                             rel=1e-4)
