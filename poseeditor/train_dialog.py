@@ -431,8 +431,10 @@ class TrainDialog(QDialog):
         out = P.unique_path(self.ctl.dirs["weights"], P.safe_name(plan.name))
         steps = (f" or {plan.steps} steps, whichever comes first" if plan.steps < P.DEFAULT_STEPS else "")
         note = "" if plan.video else f"<p>{_html(P.pair_note(est.images))}</p>"
+        moved = (f", and redraw each frame in {plan.frame_self_pairs} other poses (more poses to learn from)"
+                 if plan.video and plan.frame_self_pairs else "")
         return (f"<ol style='margin-left:-20px'>"
-                f"<li>Find the person in {what}: about {P.duration(est.prepare_s)}.</li>"
+                f"<li>Find the person in {what}{moved}: about {P.duration(est.prepare_s)}.</li>"
                 f"<li>Train {_html(title)} {start} for up to {P.duration(plan.minutes * 60)}{steps}: "
                 f"{plan.image_size[0]}×{plan.image_size[1]}{w}, batches of up to {plan.batch}{jitter}. "
                 f"{_html(P.checks_note(plan))}</li>"

@@ -116,6 +116,9 @@ def add_arguments(p) -> None:
     p.add_argument("--gan-start-step", type=int, help="the step the GAN losses start at (default: the backend's "
                                                       "personal one)")
     p.add_argument("--schedule", choices=("constant", "cosine"), help="learning-rate schedule (default cosine)")
+    p.add_argument("--self-pairs", dest="frame_self_pairs", type=int,
+                   help=f"a video's frames' own warp renders per frame, as train pairs (default "
+                        f"{P.VIDEO_SELF_PAIRS}; 0: none)")
 
 
 def run(args) -> int:
@@ -138,7 +141,9 @@ def run(args) -> int:
     over = {"max_frames": args.max_frames, "steps": args.steps, "clock": args.clock}
     if args.patience is not None:
         over["patience"] = args.patience or None
-    for k in ("lr_mult", "gan_start_step", "schedule"):
+    if args.frame_self_pairs is not None and not 0 <= args.frame_self_pairs <= 64:
+        raise PoseEditorError(f"--self-pairs must be 0 to 64, not {args.frame_self_pairs}")
+    for k in ("lr_mult", "gan_start_step", "schedule", "frame_self_pairs"):
         if getattr(args, k) is not None:
             over[k] = getattr(args, k)
     if args.size:

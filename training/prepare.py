@@ -178,6 +178,15 @@ def _valid_record(rec) -> bool:
         isinstance(rec.get("group"), str)
 
 
+def _valid_render(x, out: Path) -> bool:
+    """A ``renders`` entry of a record: a name, a pose, and its files there (a damaged one is left out)."""
+    try:
+        _record_pose(x, (1, 1))
+    except (KeyError, TypeError, ValueError):
+        return False
+    return isinstance(x.get("name"), str) and _files_done(out, x["name"])
+
+
 def _record_pose(rec: dict, size: tuple[int, int]) -> Pose:
     h, w = size
     return Pose(np.asarray(rec["xy"], np.float32).reshape(NUM_JOINTS, 2), np.asarray(rec["present"], bool), w, h,
@@ -209,11 +218,58 @@ def _check_output(out: Path, size: tuple[int, int], sources=()) -> None:
 # One image
 # ================================================================================================================
 def _process(image: np.ndarray, item: Item, out: Path, size: tuple[int, int], detector,
-             box_height: float | None = None) -> dict:
+             box_height: float | None = None, self_pairs: int = 0) -> dict:
     det = detector.detect(image, name=str(item.source) + (f" frame {item.frame}" if item.frame is not None else ""))
     pose = save_crop(out, item.name, image, det.pose, det.mask, size, box_height)
+    rec = _pose_fields(pose)
+    rec["score"] = round(det.score, 4)
+    if self_pairs and det.pose.torso_valid():
+        rec["renders"] = _renders(image, det, item.name, out, size, box_height, self_pairs)
+    return rec
+
+
+def _pose_fields(pose: Pose) -> dict:
     return {"xy": np.round(pose.xy, 2).tolist(), "present": pose.present.astype(int).tolist(),
-            "confidence": np.round(pose.confidence, 3).tolist(), "score": round(det.score, 4)}
+            "confidence": np.round(pose.confidence, 3).tolist()}
+
+
+# The warp renders of a frame are made at this many times the crop's height, not at the video's resolution: the
+# crop is all that is kept (a 1080p frame's 16 renders took ~1.6 s of CPU at full size).
+RENDER_SCALE = 2.0
+
+
+def _renders(image: np.ndarray, det, name: str, out: Path, size: tuple[int, int], box_height: float | None,
+             n: int) -> list[dict]:
+    """``n`` self-pairs of one image (training.selfpairs: the warp engine's render of it in a perturbed pose as a
+    source, the image itself as the target), saved as ``<stem>-w<k>.png``; their names and poses in the crop.
+    Seeded by the image's name, so a resumed run draws the same poses."""
+    import zlib
+
+    import cv2
+
+    from engine.framing import frame_for
+
+    from .selfpairs import perturb_pose, warped
+
+    # the frame's scale (model pixels per photo pixel) times RENDER_SCALE
+    k = min(1.0, RENDER_SCALE * float(frame_for(det.pose, size, box_height=box_height).matrix[0, 0]))
+    pose, mask = det.pose, det.mask
+    if k < 1.0:
+        h, w = image.shape[:2]
+        sw, sh = max(1, round(w * k)), max(1, round(h * k))
+        image = cv2.resize(image, (sw, sh), interpolation=cv2.INTER_AREA)
+        mask = cv2.resize(mask.astype(np.float32), (sw, sh), interpolation=cv2.INTER_AREA)
+        pose = pose.transformed(np.array([[sw / w, 0, 0], [0, sh / h, 0]]), sw, sh)
+    rng = np.random.default_rng([2026, zlib.crc32(name.encode())])
+    # perturb_pose gives the pose itself when no limb can move and stay in the photo: that pair would teach nothing
+    moved = [t for t in (perturb_pose(pose, rng) for _ in range(n)) if t is not pose]
+    stem = Path(name).stem
+    renders = []
+    for j, (t, (render, render_mask)) in enumerate(zip(moved, warped(image, pose, mask, moved) if moved else ())):
+        rname = f"{stem}-w{j}.png"
+        crop_pose = save_crop(out, rname, render, t, render_mask, size, box_height and box_height * k)
+        renders.append({"name": rname, **_pose_fields(crop_pose)})
+    return renders
 
 
 def save_crop(out: Path, name: str, image: np.ndarray, pose: Pose, mask: np.ndarray, size: tuple[int, int],
@@ -275,9 +331,11 @@ def _pairs_for(names: list[str], usable: set[str], seed: int) -> list[tuple[str,
 
 
 def write_dataset(out: Path, records: list[dict], size: tuple[int, int], sources: list[str], options: dict) -> dict:
-    """Write the CSVs and dataset.json from the journal's records of images that are there."""
+    """Write the CSVs and dataset.json from the journal's records of images that are there. A record's
+    ``renders`` (``--self-pairs``) add train pairs (render, image) for the images in the train split."""
     poses = {r["name"]: _record_pose(r, size) for r in records}
     idents = {r["name"]: r["identity"] for r in records}
+    renders = {r["name"]: [x for x in r.get("renders") or () if _valid_render(x, out)] for r in records}
     by_person: dict[str, list[str]] = {}
     for r in sorted(records, key=lambda r: (r["identity"], tuple(r["order"]), r["name"])):
         by_person.setdefault(r["identity"], []).append(r["name"])
@@ -287,13 +345,20 @@ def write_dataset(out: Path, records: list[dict], size: tuple[int, int], sources
     for k, (person, names) in enumerate(sorted(by_person.items())):
         for s in pairs:
             pairs[s] += _pairs_for([n for n in names if split[n] == s], usable, k)
+    self_pairs = 0
+    for name, rs in sorted(renders.items()):
+        if split.get(name) == "train" and name in usable:  # a test frame's renders would leak it into training
+            for x in rs:
+                poses[x["name"]], idents[x["name"]] = _record_pose(x, size), idents[name]
+                pairs["train"].append((x["name"], name))
+                self_pairs += 1
     write_annotations(out / "annotations.csv", poses)
     for s in pairs:
         write_pairs(out / f"pairs-{s}.csv", pairs[s])
     write_identities(out / "identities.csv", idents)
     write_dataset_json(out, size, len(by_person), len(poses), "coarse", "; ".join(sources), prepare=options)
     return {"identities": len(by_person), "images": len(poses), "usable": len(usable),
-            "pairs_train": len(pairs["train"]), "pairs_test": len(pairs["test"]),
+            "pairs_train": len(pairs["train"]), "pairs_test": len(pairs["test"]), "self_pairs": self_pairs,
             "test_identities": sorted({idents[n] for n, s in split.items() if s == "test"})
             if len(by_person) > 1 else []}
 
@@ -302,8 +367,12 @@ def write_dataset(out: Path, records: list[dict], size: tuple[int, int], sources
 # The whole run
 # ================================================================================================================
 def prepare_dataset(sources: list[Path], out: Path, size=(256, 176), frame_step: int = 1,
-                    max_frames: int | None = None, progress=None) -> dict:
+                    max_frames: int | None = None, progress=None, self_pairs: int = 0) -> dict:
     """Prepare a dataset from photos and/or videos into ``out``; returns a summary dict.
+
+    ``self_pairs`` N: each image also gives N warp renders of itself in perturbed poses, and those of the images
+    in the train split are train pairs (render -> image): poses beyond the video's own, which the person's
+    held-apart frames need (docs/personalize.md).
 
     ``progress(done, total, name)`` is called after each image. Raises DatasetError for unusable sources and,
     after writing what it could, when a source (video or folder) has nobody in it at all.
@@ -346,7 +415,8 @@ def prepare_dataset(sources: list[Path], out: Path, size=(256, 176), frame_step:
                     counts["unreadable"] += 1
                 else:
                     try:
-                        rec.update(status="ok", **_process(image, it, out, size, detector, scales.get(it.group)))
+                        rec.update(status="ok", **_process(image, it, out, size, detector, scales.get(it.group),
+                                                           self_pairs))
                         counts["new"] += 1
                     except NoPersonError:
                         rec["status"] = "no-person"
@@ -363,7 +433,7 @@ def prepare_dataset(sources: list[Path], out: Path, size=(256, 176), frame_step:
 
     # the dataset: everything this folder holds from every run, not only this run's sources
     records = [r for r in journal.values() if r["status"] == "ok" and _files_done(out, r["name"])]
-    options = {"size": list(size), "frame_step": frame_step, "max_frames": max_frames}
+    options = {"size": list(size), "frame_step": frame_step, "max_frames": max_frames, "self_pairs": self_pairs}
     summary = {"out": str(out), "new": counts["new"], "already_done": len(items) - len(pending),
                "no_person": counts["no_person"], "unreadable": counts["unreadable"],
                "no_person_files": no_person_files[:20]}
@@ -466,6 +536,8 @@ def add_arguments(parser) -> None:
                         help="take every N-th frame of a video (default 1)")
     parser.add_argument("--max-frames", type=int_in(1, 10_000_000), default=None, metavar="N",
                         help="at most N frames per video, spread over the whole video")
+    parser.add_argument("--self-pairs", type=int_in(0, 64), default=0, metavar="N",
+                        help="also N warp renders of each image in moved poses, as train pairs (render -> image)")
 
 
 def _progress_printer(stream=None):
@@ -482,7 +554,7 @@ def _progress_printer(stream=None):
 
 def run(args) -> int:
     s = prepare_dataset(args.sources, args.out, args.size, args.frame_step, args.max_frames,
-                        progress=_progress_printer() if sys.stderr.isatty() else None)
+                        progress=_progress_printer() if sys.stderr.isatty() else None, self_pairs=args.self_pairs)
     skipped = []
     if s["no_person"]:
         skipped.append(f"{s['no_person']} without a person")

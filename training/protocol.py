@@ -69,6 +69,12 @@ PERSONAL_GAN_START = DEFAULT_STEPS
 # frames SSIM / L1 / PCKh 0.730 / 0.085 / 0.85 with self-pairs, 0.713 / 0.091 / 0.78 with the pairs between them
 # (starter 0.715 / 0.095 / 0.82); from 1 frame 0.726 / 0.086 / 0.83. 3 photos (6 pairs) were not measured.
 SELF_PAIRS_BELOW = 4
+# A video's training frames also give this many self-pairs each (``prepare --self-pairs``: the frame's warp render
+# in a perturbed pose as the source, the frame as the target), beside the pairs between frames: poses beyond the
+# video's own, which its held-apart frames need. Measured (the dance video, 10 CPU-minutes, eval_person paired on
+# the 24 held-out pairs, docs/personalize.md "Self-pairs of the frames"): attention SSIM +0.012 +-0.006, L1
+# -0.008 +-0.003; spgnet SSIM +0.006 +-0.007, L1 -0.003 +-0.003.
+VIDEO_SELF_PAIRS = 0
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".mts", ".ogv"}
 
@@ -128,6 +134,7 @@ class TrainPlan:
     gan_start_step: int | None = None  # None: the recipe's own (the papers': 0)
     freeze_norm: bool = False          # keep the starting weights' batch-norm statistics (fit --freeze-norm)
     self_pairs: bool | None = None     # train on the photos' self-pairs; None: when fewer than SELF_PAIRS_BELOW
+    frame_self_pairs: int = VIDEO_SELF_PAIRS  # a video's frames' own warp renders added as train pairs (prepare)
 
     @property
     def label(self) -> str:
@@ -271,6 +278,8 @@ def prepare_args(plan: TrainPlan, source: Path, out: Path) -> list:
     args = ["prepare", source, "-o", out, "--size", f"{h}x{w}"]
     if plan.video:
         args += ["--max-frames", plan.max_frames]
+        if plan.frame_self_pairs:
+            args += ["--self-pairs", plan.frame_self_pairs]
     return args
 
 
