@@ -34,8 +34,15 @@ def test_a_few_photos_plan_self_pairs_and_more_plan_pairs_between_them(tmp_path)
         else:
             assert not P.uses_self_pairs(plan) and args[:2] == ["prepare", str(tmp_path / "staged")]
     assert P.fit_batch(plan, 2) == 2 and P.fit_batch(plan, 63) == 8  # fit refuses a batch above the pairs
-    # a video is never self-paired; asking for pairs between photos still needs two of them
-    assert not P.uses_self_pairs(P.make_plan("Anna", "spgnet", video="clip.mp4", init=init))
+    # a video is never self-paired; its frames' own renders are added as prepare's --self-pairs (photos: not)
+    video_plan = P.make_plan("Anna", "spgnet", video="clip.mp4", init=init)
+    assert not P.uses_self_pairs(video_plan) and video_plan.frame_self_pairs == P.VIDEO_SELF_PAIRS
+    for n in (0, 3):
+        args = [str(a) for a in P.prepare_args(P.make_plan("Anna", "spgnet", video="clip.mp4", init=init,
+                                                           frame_self_pairs=n), "clip.mp4", tmp_path / "ds")]
+        assert args[0] == "prepare" and (args[-2:] == ["--self-pairs", "3"] if n else "--self-pairs" not in args)
+    assert "--self-pairs" not in [str(a) for a in P.prepare_args(plan, tmp_path / "staged", tmp_path / "ds")]
+    # asking for pairs between photos still needs two of them
     with pytest.raises(P.PersonalizeError, match="at least 2"):
         P.check_plan(P.make_plan("Anna", "spgnet", photos[:1], init=init, self_pairs=False))
     with pytest.raises(P.PersonalizeError, match="a photo"):
