@@ -241,8 +241,9 @@ RENDER_SCALE = 2.0
 def _renders(image: np.ndarray, det, name: str, out: Path, size: tuple[int, int], box_height: float | None,
              n: int) -> list[dict]:
     """``n`` self-pairs of one image (training.selfpairs: the warp engine's render of it in a perturbed pose as a
-    source, the image itself as the target), saved as ``<stem>-w<k>.png``; their names and poses in the crop.
-    Seeded by the image's name, so a resumed run draws the same poses."""
+    source, the image itself as the target), saved as ``<stem>-w<k>.png`` with the image as ``<stem>-t.png``; each
+    entry's name, pose in the crop and target. Each is framed on its own pose, as the app frames a photo (not at
+    the video's one scale: ``box_height`` is not used). Seeded by the image's name: a resumed run draws the same."""
     import zlib
 
     import cv2
@@ -252,7 +253,7 @@ def _renders(image: np.ndarray, det, name: str, out: Path, size: tuple[int, int]
     from .selfpairs import perturb_pose, warped
 
     # the frame's scale (model pixels per photo pixel) times RENDER_SCALE
-    k = min(1.0, RENDER_SCALE * float(frame_for(det.pose, size, box_height=box_height).matrix[0, 0]))
+    k = min(1.0, RENDER_SCALE * float(frame_for(det.pose, size).matrix[0, 0]))
     pose, mask = det.pose, det.mask
     if k < 1.0:
         h, w = image.shape[:2]
@@ -263,13 +264,16 @@ def _renders(image: np.ndarray, det, name: str, out: Path, size: tuple[int, int]
     rng = np.random.default_rng([2026, zlib.crc32(name.encode())])
     # perturb_pose gives the pose itself when no limb can move and stay in the photo: that pair would teach nothing
     moved = [t for t in (perturb_pose(pose, rng) for _ in range(n)) if t is not pose]
+    if not moved:
+        return []
     stem = Path(name).stem
-    renders = []
-    for j, (t, (render, render_mask)) in enumerate(zip(moved, warped(image, pose, mask, moved) if moved else ())):
+    target = f"{stem}-t.png"
+    entries = [{"name": target, **_pose_fields(save_crop(out, target, image, pose, mask, size)), "target": None}]
+    for j, (t, (render, render_mask)) in enumerate(zip(moved, warped(image, pose, mask, moved))):
         rname = f"{stem}-w{j}.png"
-        crop_pose = save_crop(out, rname, render, t, render_mask, size, box_height and box_height * k)
-        renders.append({"name": rname, **_pose_fields(crop_pose)})
-    return renders
+        entries.append({"name": rname, **_pose_fields(save_crop(out, rname, render, t, render_mask, size)),
+                        "target": target})
+    return entries
 
 
 def save_crop(out: Path, name: str, image: np.ndarray, pose: Pose, mask: np.ndarray, size: tuple[int, int],
@@ -350,8 +354,9 @@ def write_dataset(out: Path, records: list[dict], size: tuple[int, int], sources
         if split.get(name) == "train" and name in usable:  # a test frame's renders would leak it into training
             for x in rs:
                 poses[x["name"]], idents[x["name"]] = _record_pose(x, size), idents[name]
-                pairs["train"].append((x["name"], name))
-                self_pairs += 1
+                if x.get("target") in poses:
+                    pairs["train"].append((x["name"], x["target"]))
+                    self_pairs += 1
     write_annotations(out / "annotations.csv", poses)
     for s in pairs:
         write_pairs(out / f"pairs-{s}.csv", pairs[s])

@@ -276,15 +276,17 @@ def test_cli_subcommand(tmp_path, capsys):
 
 
 def test_self_pairs_of_a_videos_frames_are_train_pairs_of_the_train_frames_only(tmp_path):
-    """``prepare --self-pairs N``: each frame also gets N warp renders of itself in moved poses; those of the train
-    frames are train pairs (render -> its frame), a test frame's renders are in no pair (they would put the
-    held-apart frames into training), and the pairs between frames are the ones prepare makes without them."""
+    """``prepare --self-pairs N``: each frame also gets N warp renders of itself in moved poses, framed on their
+    own poses as the app frames a photo, with the frame framed the same way as their target; those of the train
+    frames are train pairs, a test frame's are in no pair (they would put the held-apart frames into training),
+    and the pairs between frames are the ones prepare makes without them."""
     from tests.training.test_cli import person_video
 
     video = person_video(tmp_path / "clip.avi", frames=12)
     plain = prepare_dataset([video], tmp_path / "plain", size=(128, 64))
     out = tmp_path / "sp"
     summary = prepare_dataset([video], out, size=(128, 64), self_pairs=2)
+
     def pairs(folder, split):
         return [tuple(p[:2]) for p in read_pairs(folder / f"pairs-{split}.csv")]
 
@@ -298,13 +300,14 @@ def test_self_pairs_of_a_videos_frames_are_train_pairs_of_the_train_frames_only(
     # two per train frame, less the draws that found no limb to move within the photo (a person at its edge)
     assert 0.5 * 2 * len(train_frames) <= summary["self_pairs"] == len(renders) <= 2 * len(train_frames)
     for a, b in renders:
-        assert b in train_frames and a.startswith(b.replace(".png", "-w"))
+        frame = b.replace("-t.png", ".png")
+        assert frame in train_frames and b.endswith("-t.png") and a.startswith(frame.replace(".png", "-w"))
         img, target = load_image(out / "images" / a), load_image(out / "images" / b)
         assert img.shape == target.shape == (128, 64, 3)
         moved = (np.abs(img.astype(int) - target.astype(int)).max(axis=2) > 40).mean()
         assert moved > 0.01, f"{a}: {moved:.4f} of the crop differs from its frame"  # the render is another pose
     annotated = read_annotations(out / "annotations.csv", (128, 64))
-    assert all(a in annotated for a, _ in renders)
+    assert all(a in annotated and b in annotated for a, b in renders)
     assert not any(a.split("-w")[0] + ".png" in test_frames for a, _ in renders)
     assert json.loads((out / "dataset.json").read_text())["prepare"]["self_pairs"] == 2
     assert plain["pairs_train"] + len(renders) == summary["pairs_train"]
