@@ -224,7 +224,7 @@ def _process(image: np.ndarray, item: Item, out: Path, size: tuple[int, int], de
     rec = _pose_fields(pose)
     rec["score"] = round(det.score, 4)
     if self_pairs and det.pose.torso_valid():
-        rec["renders"] = _renders(image, det, item.name, out, size, box_height, self_pairs)
+        rec["renders"] = _renders(image, det, item.name, out, size, self_pairs)
     return rec
 
 
@@ -238,12 +238,12 @@ def _pose_fields(pose: Pose) -> dict:
 RENDER_SCALE = 2.0
 
 
-def _renders(image: np.ndarray, det, name: str, out: Path, size: tuple[int, int], box_height: float | None,
-             n: int) -> list[dict]:
+def _renders(image: np.ndarray, det, name: str, out: Path, size: tuple[int, int], n: int) -> list[dict]:
     """``n`` self-pairs of one image (training.selfpairs: the warp engine's render of it in a perturbed pose as a
     source, the image itself as the target), saved as ``<stem>-w<k>.png`` with the image as ``<stem>-t.png``; each
-    entry's name, pose in the crop and target. Each is framed on its own pose, as the app frames a photo (not at
-    the video's one scale: ``box_height`` is not used). Seeded by the image's name: a resumed run draws the same."""
+    entry's name, pose in the crop and target. Each is framed on its own pose, as the app frames a photo, not at
+    the video's one scale (the experiment that won framed them so). Seeded by the image's name: a resumed run
+    draws the same poses."""
     import zlib
 
     import cv2
