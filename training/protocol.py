@@ -38,14 +38,20 @@ CLOCKS = ("wall", "cpu")     # what the time budget counts: the app's minutes, o
 
 # How a personal model trains, per backend, where it differs from the plan's defaults (measured on the dance video,
 # docs/personalize.md): the factor on the recipe's learning rates (attention's 1e-3 and pnr's 2e-3 are rates to
-# train from scratch), "patience" when a backend's run should stop early, and optionally "size",
+# train from scratch), "patience" when a backend's run should stop early, "frame_self_pairs" (a video's frames'
+# own self-pairs, prepare --self-pairs), and optionally "size",
 # the image size to fine-tune at when the starting weights are smaller (the networks are convolutional: 128x64
 # weights load at 256x128). No backend has one: at minutes of CPU, steps beat pixels (spgnet after the same ~2.4
 # CPU-minutes: 87 steps at 128x64 scored SSIM 0.726 / L1 0.083 as the app shows it, 30 steps at 256x128 0.711 /
 # 0.096; attention after its whole 10 CPU-minutes: 2212 steps at 128x64 0.749 / 0.074 / 0.91, 640 steps at
 # 256x128 0.750 / 0.078 / 0.87, crisper trousers but striped legs and blotches at the shoulders).
 PERSONAL = {
-    "attention": {"lr_mult": 0.25},
+    # attention: 16 self-pairs per video frame. The whole personalize pipeline on the dance video, 10 CPU-minutes,
+    # eval_person paired on the 24 held-out pairs (2026-12-04, docs/personalize.md "Self-pairs of the frames"):
+    # 0.756 / 0.070 / 0.90 against 0.747 / 0.075 / 0.89, SSIM +0.009 +-0.005, L1 -0.005 +-0.003. spgnet with
+    # them: 0.750 / 0.071 / 0.90 against 0.748 / 0.072 / 0.87, level (so not for spgnet); framed at the video's
+    # one scale instead, neither gained (0.746 / 0.075, 0.748 / 0.071). dgan, dgan-sa, pnr: not measured.
+    "attention": {"lr_mult": 0.25, "frame_self_pairs": 16},
     "spgnet": {"lr_mult": 1.0},
     # pnr: Adam 1e-3. Against 2e-4 (with patience 4 then, stopped at 541 steps, 3.4 CPU-min): 1565 steps,
     # eval_person 0.745 / 0.077 / 0.86 against 0.742 / 0.083 / 0.79, paired L1 -0.0051 +-0.0027, PCKh +0.07
@@ -69,11 +75,10 @@ PERSONAL_GAN_START = DEFAULT_STEPS
 # frames SSIM / L1 / PCKh 0.730 / 0.085 / 0.85 with self-pairs, 0.713 / 0.091 / 0.78 with the pairs between them
 # (starter 0.715 / 0.095 / 0.82); from 1 frame 0.726 / 0.086 / 0.83. 3 photos (6 pairs) were not measured.
 SELF_PAIRS_BELOW = 4
-# A video's training frames also give this many self-pairs each (``prepare --self-pairs``: the frame's warp render
-# in a perturbed pose as the source, the frame as the target), beside the pairs between frames: poses beyond the
-# video's own, which its held-apart frames need. Measured (the dance video, 10 CPU-minutes, eval_person paired on
-# the 24 held-out pairs, docs/personalize.md "Self-pairs of the frames"): attention SSIM +0.012 +-0.006, L1
-# -0.008 +-0.003; spgnet SSIM +0.006 +-0.007, L1 -0.003 +-0.003.
+# A video's training frames may also give self-pairs (``prepare --self-pairs N``: the frame's warp render in a
+# perturbed pose as the source, the frame as the target, both framed on their own pose as the app frames a photo),
+# beside the pairs between frames: poses and framings beyond the video's own, which its held-apart frames need.
+# PERSONAL's "frame_self_pairs" says how many per frame; none by default (measured per backend).
 VIDEO_SELF_PAIRS = 0
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".mts", ".ogv"}
@@ -171,7 +176,8 @@ def make_plan(name: str, backend: str, photos=(), video=None, init=None, scratch
                      init=str(init) if init else None, image_size=size, width=width,
                      lr_mult=float(own.get("lr_mult", 1.0)),
                      gan_start_step=own.get("gan_start_step", PERSONAL_GAN_START) if init else None,
-                     freeze_norm=bool(init), patience=own.get("patience", DEFAULT_PATIENCE) or None)
+                     freeze_norm=bool(init), patience=own.get("patience", DEFAULT_PATIENCE) or None,
+                     frame_self_pairs=int(own.get("frame_self_pairs", VIDEO_SELF_PAIRS)))
     return replace(plan, **overrides) if overrides else plan
 
 
