@@ -117,7 +117,7 @@ def test_pnr_loss_changes_where_and_only_where_the_target_has_the_limb(limb):
     weights = (8.0, 0.0) if limb == "arm" else (0.0, 2.0)
     recipe = _pnr(limb_weight=weights[0], leg_weight=weights[1])
     batch = make_batch((64, 32), batch=2, seed=1)
-    limbs = recipe._limbs(batch)
+    limbs = recipe.target_limbs(batch, recipe.options["unsupervised"])
     ((w, mask),) = limbs
     assert torch.equal(mask, limb_maps(batch["tgt_parsing"], *weights)[0][1])
     fake = batch["src_img"][:, 0].clone().requires_grad_(True)  # another pose than the target's: limbs differ
@@ -140,7 +140,7 @@ def test_pnr_loss_changes_where_and_only_where_the_target_has_the_limb(limb):
 def test_pnr_unsupervised_weighs_the_reconstructed_sources_limbs():
     """Unsupervised, the image drawn is the first source: its parsing gives the limbs, not the target's."""
     batch = make_batch((64, 32), batch=2, seed=2)
-    ((_, mask),) = _pnr(limb_weight=8.0, unsupervised=True)._limbs(batch)
+    ((_, mask),) = _pnr(limb_weight=8.0, unsupervised=True).target_limbs(batch, unsupervised=True)
     assert torch.equal(mask[:, 0], torch.isin(batch["src_parsing"][:, 0], torch.tensor(ARM_LABELS)))
     assert not torch.equal(mask[:, 0], torch.isin(batch["tgt_parsing"], torch.tensor(ARM_LABELS)))
 

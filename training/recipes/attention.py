@@ -19,7 +19,7 @@ import torch
 import torch.nn as nn
 
 from engine.backends.attention import init_weights
-from training.losses import Perceptual, gan_d_loss, gan_g_loss, limb_maps, weighted_l1
+from training.losses import Perceptual, gan_d_loss, gan_g_loss, weighted_l1
 
 from .base import Recipe
 from .patchgan import PatchDiscriminator
@@ -90,9 +90,7 @@ class AttentionRecipe(Recipe):
 
         # generator: D is only a loss here
         fake32, real32 = fake.float(), real.float()
-        # off (the default), a batch needs no parsing
-        limbs = (limb_maps(batch["tgt_parsing"], o["limb_weight"], o["leg_weight"])
-                 if o["limb_weight"] or o["leg_weight"] else [])
+        limbs = self.target_limbs(batch)
         loss_l1 = weighted_l1(fake32, real32, limbs)
         loss_p = self.perceptual(fake32, real32, limbs) if self.perceptual is not None else fake32.new_zeros(())
         loss_g = o["l1_weight"] * loss_l1 + o["perceptual_weight"] * loss_p

@@ -102,6 +102,17 @@ class Recipe(abc.ABC):
         """Optional extra rows for the image grid (e.g. predicted parsing), name -> (B, 3, H, W) in [-1, 1]."""
         return {}
 
+    def target_limbs(self, batch: dict, unsupervised: bool = False) -> list:
+        """training.losses.limb_maps of the image the generator must draw (the target's parsing; the first
+        source's when ``unsupervised``) with the recipe's ``limb_weight`` / ``leg_weight``. Both 0 (every recipe's
+        default): [], and the batch needs no parsing."""
+        arms, legs = self.options.get("limb_weight", 0.0), self.options.get("leg_weight", 0.0)
+        if not (arms or legs):
+            return []
+        from training.losses import limb_maps
+
+        return limb_maps(batch["src_parsing"][:, 0] if unsupervised else batch["tgt_parsing"], arms, legs)
+
     # ----- checkpoint helpers -------------------------------------------------------------------------------
     def state_dict(self) -> dict:
         return {"modules": {k: m.state_dict() for k, m in self.modules().items()},

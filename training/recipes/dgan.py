@@ -31,7 +31,7 @@ import torch.nn.functional as F
 
 from engine.backends.dgan_net import SelfAttention, make_norm, maybe_sn
 from engine.backends.layers import heatmaps
-from training.losses import gan_d_loss, gan_g_loss, get_backbone, limb_maps, nn_loss, weighted_l1
+from training.losses import gan_d_loss, gan_g_loss, get_backbone, nn_loss, weighted_l1
 
 from .base import Recipe
 
@@ -192,9 +192,7 @@ class DganRecipe(Recipe):
         fake_feats = self._stages(fake, depth)
         nn_term = nn_loss(fake_feats[0], target_feats[0], o["nn_size"], o["nn_reduction"])
         loss = o["nn_weight"] * nn_term
-        # off (the default), a batch needs no parsing
-        limbs = (limb_maps(batch["tgt_parsing"], o["limb_weight"], o["leg_weight"])
-                 if o["limb_weight"] or o["leg_weight"] else [])
+        limbs = self.target_limbs(batch)
         if limbs:
             limb_term = sum(w * limb_nn_loss(fake_feats[0], target_feats[0], m, o["nn_size"], o["nn_reduction"])
                             for w, m in limbs)

@@ -25,7 +25,7 @@ import torch
 import torch.nn as nn
 
 from engine.backends.layers import heatmaps
-from training.losses import Perceptual, gan_d_loss, gan_g_loss, limb_maps, weighted_l1
+from training.losses import Perceptual, gan_d_loss, gan_g_loss, weighted_l1
 from training.recipes.base import Recipe
 
 
@@ -115,15 +115,6 @@ class PnrRecipe(Recipe):
         return (batch["src_img"], batch["src_pose"], batch["src_img"][:, 0], batch["tgt_img"], batch["tgt_pose"],
                 None)
 
-    def _limbs(self, batch: dict) -> list:
-        """limb_maps of the image the generator must draw (the first source's in unsupervised mode); off (the
-        default), a batch needs no parsing."""
-        o = self.options
-        if not (o["limb_weight"] or o["leg_weight"]):
-            return []
-        parsing = batch["src_parsing"][:, 0] if o["unsupervised"] else batch["tgt_parsing"]
-        return limb_maps(parsing, o["limb_weight"], o["leg_weight"])
-
     def reconstruction(self, fake: torch.Tensor, target: torch.Tensor, limbs=()) -> dict[str, torch.Tensor]:
         """The L1 and perceptual terms (unweighted by their lambdas), ``limbs``' pixels weighing 1 + w in both."""
         return {"l1": weighted_l1(fake, target, limbs), "perceptual": self.perceptual(fake, target, limbs)}
@@ -138,7 +129,7 @@ class PnrRecipe(Recipe):
 
         # generator (mixed precision and loss scaling are the loop's, training/precision.py)
         fake = net(src_img, src_pose, tgt_pose, rows)
-        losses = self.reconstruction(fake, tgt_img, self._limbs(batch))
+        losses = self.reconstruction(fake, tgt_img, self.target_limbs(batch, self.options["unsupervised"]))
         total = float(o["lambda_l1"]) * losses["l1"] + float(o["lambda_perceptual"]) * losses["perceptual"]
         self.d_i.requires_grad_(False)
         self.d_k.requires_grad_(False)
