@@ -50,13 +50,16 @@ PERSONAL = {
     # eval_person paired on the 24 held-out pairs (2026-12-04, docs/personalize.md "Self-pairs of the frames"):
     # 0.756 / 0.070 / 0.90 against 0.747 / 0.075 / 0.89, SSIM +0.009 +-0.005, L1 -0.005 +-0.003. spgnet with
     # them: 0.750 / 0.071 / 0.90 against 0.748 / 0.072 / 0.87, level (so not for spgnet); framed at the video's
-    # one scale instead, neither gained (0.746 / 0.075, 0.748 / 0.071). dgan, dgan-sa, pnr: not measured.
+    # one scale instead, neither gained (0.746 / 0.075, 0.748 / 0.071). pnr below; dgan with them 0.746 / 0.077 /
+    # 0.87 against 0.739 / 0.077 / 0.86, SSIM +0.007 +-0.009, L1 level (not kept); dgan-sa not measured.
     "attention": {"lr_mult": 0.25, "frame_self_pairs": 16},
     "spgnet": {"lr_mult": 1.0},
     # pnr: Adam 1e-3. Against 2e-4 (with patience 4 then, stopped at 541 steps, 3.4 CPU-min): 1565 steps,
     # eval_person 0.745 / 0.077 / 0.86 against 0.742 / 0.083 / 0.79, paired L1 -0.0051 +-0.0027, PCKh +0.07
     # +-0.04, SSIM +0.003 +-0.004; by eye the ball and the limbs come back (2026-12-04).
-    "pnr": {"lr_mult": 0.5},
+    # pnr with 16 self-pairs per video frame (the same runs as attention's): 0.758 / 0.067 / 0.84 against 0.742 /
+    # 0.078 / 0.85, SSIM +0.016 +-0.007, L1 -0.011 +-0.005 (against warp +0.032 +-0.009).
+    "pnr": {"lr_mult": 0.5, "frame_self_pairs": 16},
     # dgan: Adam 1e-3. With its L1 and perceptual terms (training/recipes/dgan.py GANLESS) the held-out check at
     # 128x64 after ~220 steps: 0.73 SSIM at 1e-3, and without those terms 0.60 at 1e-3, 0.59 at 2e-4 (the old
     # recipe's best after 781 steps: 0.603); eval_person after 10 CPU-minutes 0.742 / 0.078 / 0.87 against the
