@@ -23,8 +23,8 @@ measured better are copied over resources/weights/ (with their report) by --inst
     .venv/bin/python scripts/train_starters.py --prior --variant limbs --synth-only --backends dgan
 
 A variant of the prior: configs/prior/<backend>-<variant>.json instead of <backend>.json (dgan-limbs: the NN loss
-weighted on the target's arms and legs; pnr-limbs: its L1 and perceptual terms); --synth-only fine-tunes on the synthetic people alone, so the selection's
-fashion-real photos are photos training never saw.
+weighted on the target's arms and legs; pnr-limbs: its L1 and perceptual terms); --synth-only fine-tunes on the
+synthetic people alone, so the selection's fashion-real photos are photos training never saw.
 """
 from __future__ import annotations
 

@@ -141,8 +141,8 @@ def run(args) -> int:
     over = {"max_frames": args.max_frames, "steps": args.steps, "clock": args.clock}
     if args.patience is not None:
         over["patience"] = args.patience or None
-    if args.frame_self_pairs is not None and not 0 <= args.frame_self_pairs <= 64:
-        raise PoseEditorError(f"--self-pairs must be 0 to 64, not {args.frame_self_pairs}")
+    if args.frame_self_pairs is not None and not 0 <= args.frame_self_pairs <= P.MAX_FRAME_SELF_PAIRS:
+        raise PoseEditorError(f"--self-pairs must be 0 to {P.MAX_FRAME_SELF_PAIRS}, not {args.frame_self_pairs}")
     for k in ("lr_mult", "gan_start_step", "schedule", "frame_self_pairs"):
         if getattr(args, k) is not None:
             over[k] = getattr(args, k)

@@ -41,7 +41,7 @@ from engine.pose import NUM_JOINTS, Pose
 
 from .dataset_format import (make_pairs, mask_path, parsing_path, read_dataset_json, save_png,
                              write_annotations, write_dataset_json, write_identities, write_pairs)
-from .protocol import TEST_FRACTION, split_counts
+from .protocol import MAX_FRAME_SELF_PAIRS, TEST_FRACTION, split_counts
 from .synth import int_in, parse_size
 from .video import frame_count, is_video, planned_frames, read_frames
 
@@ -541,7 +541,7 @@ def add_arguments(parser) -> None:
                         help="take every N-th frame of a video (default 1)")
     parser.add_argument("--max-frames", type=int_in(1, 10_000_000), default=None, metavar="N",
                         help="at most N frames per video, spread over the whole video")
-    parser.add_argument("--self-pairs", type=int_in(0, 64), default=0, metavar="N",
+    parser.add_argument("--self-pairs", type=int_in(0, MAX_FRAME_SELF_PAIRS), default=0, metavar="N",
                         help="also N warp renders of each image in moved poses, as train pairs (render -> image)")
 
 

@@ -83,6 +83,7 @@ SELF_PAIRS_BELOW = 4
 # beside the pairs between frames: poses and framings beyond the video's own, which its held-apart frames need.
 # PERSONAL's "frame_self_pairs" says how many per frame; none by default (measured per backend).
 VIDEO_SELF_PAIRS = 0
+MAX_FRAME_SELF_PAIRS = 64  # per frame: prepare's and personalize's --self-pairs accept 0 to this
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".mts", ".ogv"}
 
