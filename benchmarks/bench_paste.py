@@ -48,14 +48,16 @@ class Case:
     around: np.ndarray
     silhouette: np.ndarray
     inpainted: np.ndarray
+    kept: np.ndarray
 
 
 def case_for(eng, name: str, image: np.ndarray, target) -> Case:
     b, state = eng.backend, eng.state
     frame = b.target_frame(state, target)
     warp, wstate = state.cache["backdrop"]
-    around, sil, inpainted = warp.render_with_silhouette(wstate, target)
-    return Case(name, image, target, frame, b.render_crop(state, target), warp, wstate, around, sil, inpainted)
+    around, sil, inpainted, kept = warp.render_with_silhouette(wstate, target)
+    return Case(name, image, target, frame, b.render_crop(state, target), warp, wstate, around, sil, inpainted,
+                kept)
 
 
 def before_silhouette(warp, state, target) -> np.ndarray:
@@ -86,10 +88,10 @@ def before_silhouette(warp, state, target) -> np.ndarray:
     return repaint
 
 
-def paste(c: Case, silhouette: np.ndarray, inpainted=None) -> np.ndarray:
+def paste(c: Case, silhouette: np.ndarray, inpainted=None, kept=None) -> np.ndarray:
     if not silhouette.any():
         return c.around
-    return C.composite_person(c.around, c.crop, c.frame, C.person_alpha(silhouette, c.target, c.frame),
+    return C.composite_person(c.around, c.crop, c.frame, C.person_alpha(silhouette, c.target, c.frame, kept),
                               inpainted=inpainted)
 
 
@@ -98,8 +100,10 @@ VARIANTS = {
     # the repaint mask leaves out, where a part was, what the layers drawn now cover (a still torso);
     # detail from everywhere
     "mask": lambda c: paste(c, c.silhouette),
-    # ... and no detail from the inpainted background (the engine's paste now)
+    # ... and no detail from the inpainted background (the paste room's)
     "after": lambda c: paste(c, c.silhouette, c.inpainted),
+    # ... and the margin grown round what moved kept off the photo's head (the engine's paste now)
+    "kept": lambda c: paste(c, c.silhouette, c.inpainted, c.kept),
 }
 
 

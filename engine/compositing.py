@@ -48,18 +48,26 @@ DETAIL_WORK = 2.0  # samples per model pixel at which photo_detail low-passes an
 WORK_SIDE = 384  # the mask is grown and feathered at this size at most (it is smooth: full size would be waste)
 
 
-def person_alpha(silhouette: np.ndarray, target: Pose, frame: Frame) -> np.ndarray:
+def person_alpha(silhouette: np.ndarray, target: Pose, frame: Frame, kept: np.ndarray | None = None) -> np.ndarray:
     """(H, W, 1) float32 weight of the generated image: ``silhouette`` (what to repaint) grown, feathered,
-    inside the crop box."""
+    inside the crop box, and none of ``kept`` ((H, W) share the photo's own pixels must show: the warp engine's
+    head, which the margin grown round a raised forearm took into a network's blur)."""
     h, w = silhouette.shape
     ts = body_scale(target) or 0.1 * max(h, w)
     s = min(1.0, WORK_SIDE / max(h, w))
-    small = cv2.resize(silhouette, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA) \
-        if s < 1 else silhouette
+    size = (max(1, round(w * s)), max(1, round(h * s)))
+
+    def work(m):
+        return cv2.resize(m, size, interpolation=cv2.INTER_AREA) if s < 1 else m
+
     grow = max(1, int(round(MARGIN * ts * s)))
-    small = cv2.dilate(small, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
     sigma = max(0.5, FEATHER * ts * s / 2)
-    small = cv2.GaussianBlur(small, (0, 0), sigma)
+    small = cv2.GaussianBlur(cv2.dilate(work(silhouette), disc), (0, 0), sigma)
+    if kept is not None and kept.any():
+        # the margin stays off the kept part's inside; its outline (hair against the wall, the edge of a raised arm
+        # drawn over it) is blended as before, so that the network's picture meets it without a seam
+        small = small * (1.0 - cv2.GaussianBlur(cv2.erode(work(kept), disc), (0, 0), sigma))
     a = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR) if s < 1 else small
     a = np.clip(a, 0.0, 1.0)[..., None]
     box = frame.paste_alpha

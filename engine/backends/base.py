@@ -456,8 +456,9 @@ class NeuralBackend(Backend):
         from ..compositing import composite_person, person_alpha
 
         warp, warp_state = backdrop
-        around, silhouette, inpainted = warp.render_with_silhouette(warp_state, target)
+        around, silhouette, inpainted, kept = warp.render_with_silhouette(warp_state, target)
         if not silhouette.any():  # nothing moved: the photo itself, without running the network for nothing
             return around
         crop = self.render_crop(state, target)
-        return composite_person(around, crop, frame, person_alpha(silhouette, target, frame), inpainted=inpainted)
+        return composite_person(around, crop, frame, person_alpha(silhouette, target, frame, kept),
+                                inpainted=inpainted)

@@ -413,15 +413,16 @@ class WarpBackend(Backend):
         return self.render_with_silhouette(state, target, silhouette=False)[0]
 
     def render_with_silhouette(self, state: SourceState, target: Pose, silhouette: bool = True):
-        """(RGB uint8 image, (H, W) float32 repaint mask, (H, W) float32 inpainted share), the last two None
-        without ``silhouette``. The repaint mask is what a network should repaint: each moved part where it
+        """(RGB uint8 image, (H, W) float32 repaint mask, (H, W) float32 inpainted share, (H, W) float32 kept
+        share), the last three None without ``silhouette``. The repaint mask is what a network should repaint: each moved part where it
         lands, and where it was less what the layers drawn now cover there, weighted from 0 (still) to 1 (moved
         by REPAINT_MOVE of the body's size or more; a torso where it lands by how far its shape changed,
         RIGID_PARTS; a head nowhere it lands, PHOTO_PARTS); a part the target drops, where it was. The pixels a
         still part shows are not in it, even where the moved part's layer took them (its joint discs reach into the
         torso): the unchanged pose gives the photo back, and an unmoved torso beside a raised arm stays the
         photo's. The inpainted share is how much of each pixel is the inpainted background (a guess, with seams
-        at its edge): no detail is taken from it."""
+        at its edge): no detail is taken from it. The kept share is how much of each pixel shows a PHOTO_PARTS
+        layer (nothing drawn over it): the network's share, grown past what moved, must not reach into it."""
         h, w = state.size
         if (target.height, target.width) != (h, w):
             raise ValueError(f"target pose is for {target.width}x{target.height}, the photo is {w}x{h}")
@@ -429,10 +430,11 @@ class WarpBackend(Backend):
         chosen = self.choose_sources(state, target)
         out = self._uncovered(state, chosen)
         placed = []
-        repaint = inpainted = None
+        repaint = inpainted = kept = None
         if silhouette:
             repaint = np.zeros((h, w), np.float32)
             inpainted = np.zeros((h, w), np.float32)
+            kept = np.zeros((h, w), np.float32)
             if "hole_labels" in state.cache:
                 labels, y0, x0 = state.cache["hole_labels"]
                 gone = _label_lut([k + 1 for k, c in enumerate(chosen) if not _still(state, c)])
@@ -456,21 +458,24 @@ class WarpBackend(Backend):
             elif part in RIGID_PARTS:
                 change = _beyond_similarity(state.cache["layers"][i][layer_k], A)
                 lands = float(np.clip((change - REPAINT_STILL) / full_move, 0.0, 1.0))
-            placed.append((res, lands))
+            placed.append((res, lands, part in PHOTO_PARTS))
             if silhouette and weight > 0 and own is not None and not _still(state, c):
                 _max_at(repaint, weight * own.alpha, own.x0, own.y0)
-        for (rgb, alpha, x0, y0, core, moved), _ in placed:
+        for (rgb, alpha, x0, y0, core, moved), _, photo_part in placed:
             box = (slice(y0, y0 + alpha.shape[0]), slice(x0, x0 + alpha.shape[1]))
             out[box] *= (1.0 - alpha)[..., None]
             out[box] += rgb
             if silhouette:  # what a layer drawn here covers of where a part was needs no repainting
                 inpainted[box] *= 1.0 - alpha
                 repaint[box] *= 1.0 - alpha
+                kept[box] *= 1.0 - alpha
+                if photo_part:
+                    kept[box] += alpha
         if silhouette:  # each moved part where it lands, its own pixels only (no ring of surroundings)
-            for (rgb, alpha, x0, y0, core, moved), weight in placed:
+            for (rgb, alpha, x0, y0, core, moved), weight, _ in placed:
                 if weight > 0:
                     _max_at(repaint, weight * core, x0, y0)
-        return np.clip(out + 0.5, 0, 255).astype(np.uint8), repaint, inpainted
+        return np.clip(out + 0.5, 0, 255).astype(np.uint8), repaint, inpainted, kept
 
 
 assert len(DEPTH_ORDER) == NUM_PARTS
