@@ -50,8 +50,8 @@ WORK_SIDE = 384  # the mask is grown and feathered at this size at most (it is s
 
 def person_alpha(silhouette: np.ndarray, target: Pose, frame: Frame, kept: np.ndarray | None = None) -> np.ndarray:
     """(H, W, 1) float32 weight of the generated image: ``silhouette`` (what to repaint) grown, feathered,
-    inside the crop box, and none of ``kept`` ((H, W) share the photo's own pixels must show: the warp engine's
-    head, which the margin grown round a raised forearm took into a network's blur)."""
+    inside the crop box, and not grown into the inside of ``kept`` ((H, W) share where the photo's own part
+    shows: the warp engine's head, whose face the margin round a raised forearm took into a network's blur)."""
     h, w = silhouette.shape
     ts = body_scale(target) or 0.1 * max(h, w)
     s = min(1.0, WORK_SIDE / max(h, w))

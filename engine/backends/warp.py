@@ -414,12 +414,12 @@ class WarpBackend(Backend):
 
     def render_with_silhouette(self, state: SourceState, target: Pose, silhouette: bool = True):
         """(RGB uint8 image, (H, W) float32 repaint mask, (H, W) float32 inpainted share, (H, W) float32 kept
-        share), the last three None without ``silhouette``. The repaint mask is what a network should repaint: each moved part where it
-        lands, and where it was less what the layers drawn now cover there, weighted from 0 (still) to 1 (moved
-        by REPAINT_MOVE of the body's size or more; a torso where it lands by how far its shape changed,
-        RIGID_PARTS; a head nowhere it lands, PHOTO_PARTS); a part the target drops, where it was. The pixels a
-        still part shows are not in it, even where the moved part's layer took them (its joint discs reach into the
-        torso): the unchanged pose gives the photo back, and an unmoved torso beside a raised arm stays the
+        share), the last three None without ``silhouette``. The repaint mask is what a network should repaint: each
+        moved part where it lands, and where it was less what the layers drawn now cover there, weighted from 0
+        (still) to 1 (moved by REPAINT_MOVE of the body's size or more; a torso where it lands by how far its shape
+        changed, RIGID_PARTS; a head nowhere it lands, PHOTO_PARTS); a part the target drops, where it was. The
+        pixels a still part shows are not in it, even where the moved part's layer took them (its joint discs reach
+        into the torso): the unchanged pose gives the photo back, and an unmoved torso beside a raised arm stays the
         photo's. The inpainted share is how much of each pixel is the inpainted background (a guess, with seams
         at its edge): no detail is taken from it. The kept share is how much of each pixel shows a PHOTO_PARTS
         layer (nothing drawn over it): the network's share, grown past what moved, must not reach into it."""
