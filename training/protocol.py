@@ -46,20 +46,12 @@ CLOCKS = ("wall", "cpu")     # what the time budget counts: the app's minutes, o
 # 0.096; attention after its whole 10 CPU-minutes: 2212 steps at 128x64 0.749 / 0.074 / 0.91, 640 steps at
 # 256x128 0.750 / 0.078 / 0.87, crisper trousers but striped legs and blotches at the shoulders).
 PERSONAL = {
-    # attention: 16 self-pairs per video frame. The whole personalize pipeline on the dance video, 10 CPU-minutes,
-    # eval_person paired on the 24 held-out pairs (2026-12-04, docs/personalize.md "Self-pairs of the frames"):
-    # 0.756 / 0.070 / 0.90 against 0.747 / 0.075 / 0.89, SSIM +0.009 +-0.005, L1 -0.005 +-0.003. spgnet with
-    # them: 0.750 / 0.071 / 0.90 against 0.748 / 0.072 / 0.87, level (so not for spgnet); framed at the video's
-    # one scale instead, neither gained (0.746 / 0.075, 0.748 / 0.071). pnr below; dgan with them 0.746 / 0.077 /
-    # 0.87 against 0.739 / 0.077 / 0.86, SSIM +0.007 +-0.009, L1 level (not kept); dgan-sa not measured.
-    "attention": {"lr_mult": 0.25, "frame_self_pairs": 16},
+    "attention": {"lr_mult": 0.25},
     "spgnet": {"lr_mult": 1.0},
     # pnr: Adam 1e-3. Against 2e-4 (with patience 4 then, stopped at 541 steps, 3.4 CPU-min): 1565 steps,
     # eval_person 0.745 / 0.077 / 0.86 against 0.742 / 0.083 / 0.79, paired L1 -0.0051 +-0.0027, PCKh +0.07
     # +-0.04, SSIM +0.003 +-0.004; by eye the ball and the limbs come back (2026-12-04).
-    # pnr with 16 self-pairs per video frame (the same runs as attention's): 0.758 / 0.067 / 0.84 against 0.742 /
-    # 0.078 / 0.85, SSIM +0.016 +-0.007, L1 -0.011 +-0.005 (against warp +0.032 +-0.009).
-    "pnr": {"lr_mult": 0.5, "frame_self_pairs": 16},
+    "pnr": {"lr_mult": 0.5},
     # dgan: Adam 1e-3. With its L1 and perceptual terms (training/recipes/dgan.py GANLESS) the held-out check at
     # 128x64 after ~220 steps: 0.73 SSIM at 1e-3, and without those terms 0.60 at 1e-3, 0.59 at 2e-4 (the old
     # recipe's best after 781 steps: 0.603); eval_person after 10 CPU-minutes 0.742 / 0.078 / 0.87 against the
@@ -78,11 +70,16 @@ PERSONAL_GAN_START = DEFAULT_STEPS
 # frames SSIM / L1 / PCKh 0.730 / 0.085 / 0.85 with self-pairs, 0.713 / 0.091 / 0.78 with the pairs between them
 # (starter 0.715 / 0.095 / 0.82); from 1 frame 0.726 / 0.086 / 0.83. 3 photos (6 pairs) were not measured.
 SELF_PAIRS_BELOW = 4
-# A video's training frames may also give self-pairs (``prepare --self-pairs N``: the frame's warp render in a
-# perturbed pose as the source, the frame as the target, both framed on their own pose as the app frames a photo),
-# beside the pairs between frames: poses and framings beyond the video's own, which its held-apart frames need.
-# PERSONAL's "frame_self_pairs" says how many per frame; none by default (measured per backend).
-VIDEO_SELF_PAIRS = 0
+# A video's training frames also give self-pairs (``prepare --self-pairs N``: the frame's warp render in a perturbed
+# pose as the source, the frame as the target, both framed on their own pose as the app frames a photo), beside the
+# pairs between frames: poses and framings beyond the video's own, which its held-apart frames need (every plan's
+# check peaked after 100-550 of its 300-2,300 steps without them). Measured per backend (docs/personalize.md
+# "Self-pairs of the frames": the whole personalize pipeline or its fit alone, 10 CPU-minutes, eval_person paired
+# on the 24 held-out dance pairs, 2026-12-04): none -> 16 attention SSIM +0.009 +-0.005, pnr +0.016 +-0.007,
+# spgnet and dgan level; 16 -> 48 attention +0.002 +-0.002, pnr +0.005 +-0.002, spgnet +0.002 +-0.002; none -> 48
+# dgan +0.019 +-0.011 (L1 -0.010), dgan-sa +0.018 +-0.012 (L1 -0.011). Framed at the video's one scale instead,
+# 16 gained nothing. Prepare renders them: +48 s per 100 frames. PERSONAL's "frame_self_pairs" may say otherwise.
+VIDEO_SELF_PAIRS = 48
 MAX_FRAME_SELF_PAIRS = 64  # per frame: prepare's and personalize's --self-pairs accept 0 to this
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".mts", ".ogv"}

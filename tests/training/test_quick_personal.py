@@ -35,11 +35,10 @@ def test_a_few_photos_plan_self_pairs_and_more_plan_pairs_between_them(tmp_path)
             assert not P.uses_self_pairs(plan) and args[:2] == ["prepare", str(tmp_path / "staged")]
     assert P.fit_batch(plan, 2) == 2 and P.fit_batch(plan, 63) == 8  # fit refuses a batch above the pairs
     # a video is never self-paired; its frames' own renders are added as prepare's --self-pairs (photos: not)
-    video_plan = P.make_plan("Anna", "spgnet", video="clip.mp4", init=init)
-    assert not P.uses_self_pairs(video_plan) and video_plan.frame_self_pairs == P.VIDEO_SELF_PAIRS == 0
-    own = P.make_plan("Anna", "attention", video="clip.mp4", init=str(P_starter("attention")))
-    assert own.frame_self_pairs == P.PERSONAL["attention"]["frame_self_pairs"] > 0  # measured to win for attention
-    assert P.prepare_args(own, "clip.mp4", tmp_path / "ds")[-2:] == ["--self-pairs", own.frame_self_pairs]
+    for backend in P.PERSONAL:  # measured to win for every backend
+        own = P.make_plan("Anna", backend, video="clip.mp4", init=str(P_starter(backend)))
+        assert not P.uses_self_pairs(own) and own.frame_self_pairs == P.VIDEO_SELF_PAIRS > 0
+        assert P.prepare_args(own, "clip.mp4", tmp_path / "ds")[-2:] == ["--self-pairs", P.VIDEO_SELF_PAIRS]
     for n in (0, 3):
         args = [str(a) for a in P.prepare_args(P.make_plan("Anna", "spgnet", video="clip.mp4", init=init,
                                                            frame_self_pairs=n), "clip.mp4", tmp_path / "ds")]
