@@ -2,7 +2,10 @@
 
 - A wrist or an ankle is the end of a two-bone chain (shoulder-elbow-wrist, hip-knee-ankle): the shoulder or hip
   stays, the elbow or knee bends so that the end reaches the cursor with both bones at their lengths (bending
-  the way it bent before the drag); beyond reach the straightened chain points at the cursor.
+  the way it bent before the drag); beyond reach the straightened chain points at the cursor. An elbow that bend
+  would put above its shoulder and well inside it (nearer the body's midline, ELBOW_IN), over the head, takes the
+  other bend: a hanging arm bends outwards, and the same bend for a wrist raised above the head put the elbow on
+  the face.
 - The neck turns about the middle of the hips, keeping the torso's length; the head and arms turn with it.
 - Any other joint turns about its parent keeping the bone's length, and the joints below it turn with it
   rigidly (an elbow carries the wrist, a knee the ankle, the nose the eyes and ears).
@@ -26,6 +29,10 @@ PARENT = {J["nose"]: J["neck"], J["r_shoulder"]: J["neck"], J["l_shoulder"]: J["
           J["r_eye"]: J["nose"], J["l_eye"]: J["nose"], J["r_ear"]: J["r_eye"], J["l_ear"]: J["l_eye"]}
 CHAIN_ENDS = {J["r_wrist"], J["l_wrist"], J["r_ankle"], J["l_ankle"]}
 _HIPS = (J["r_hip"], J["l_hip"])
+_SHOULDERS = (J["r_shoulder"], J["l_shoulder"])
+# An elbow bends the other way when its bend would put it above its shoulder and nearer the body's midline by more
+# than this share of the upper arm (over the head), and the other way puts it further out.
+ELBOW_IN = 0.25
 
 
 def _descendants(joint: int) -> list[int]:
@@ -56,8 +63,9 @@ def _angle(v: np.ndarray) -> float:
     return float(np.arctan2(v[1], v[0]))
 
 
-def _two_bone(root, mid, end, target) -> tuple[np.ndarray, np.ndarray]:
-    """New (mid, end) for a chain root-mid-end reaching for ``target``, lengths kept, bend side kept."""
+def _two_bone(root, mid, end, target, flip: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """New (mid, end) for a chain root-mid-end reaching for ``target``, lengths kept, bend side kept (the other
+    side with ``flip``)."""
     l1, l2 = float(np.linalg.norm(mid - root)), float(np.linalg.norm(end - mid))
     to = target - root
     d = float(np.linalg.norm(to))
@@ -69,9 +77,35 @@ def _two_bone(root, mid, end, target) -> tuple[np.ndarray, np.ndarray]:
     h = float(np.sqrt(max(l1 * l1 - a * a, 0.0)))
     a0, a1 = mid - root, end - root
     side = np.sign(a1[0] * a0[1] - a1[1] * a0[0]) or 1.0  # which side of root->end the elbow was
-    perp = np.array([-u[1], u[0]]) * side
+    perp = np.array([-u[1], u[0]]) * (-side if flip else side)
     new_mid = root + a * u + h * perp
     return new_mid, new_mid + l2 * (target - new_mid) / max(float(np.linalg.norm(target - new_mid)), 1e-6)
+
+
+def _midline(pose: Pose):
+    """(a point on the body's midline, its downward direction): through the neck towards the hips' middle (the
+    photo's vertical without both hips); None without a neck."""
+    if not pose.present[J["neck"]]:
+        return None
+    neck = pose.xy[J["neck"]].astype(np.float64)
+    down = np.array([0.0, 1.0])
+    if all(pose.present[h] for h in _HIPS):
+        v = pose.xy[list(_HIPS)].astype(np.float64).mean(0) - neck
+        if np.linalg.norm(v) > 1e-6:
+            down = v / np.linalg.norm(v)
+    return neck, down
+
+
+def _out_of(q, midline) -> float:
+    """How far ``q`` is from the body's midline."""
+    (x0, y0), (dx, dy) = midline
+    return abs(float(dx * (q[1] - y0) - dy * (q[0] - x0)))
+
+
+def _over_head(elbow, shoulder, midline, margin: float) -> bool:
+    """The elbow above its shoulder (along the body) and nearer the midline than it by more than ``margin``."""
+    above = float(np.dot(midline[1], elbow - shoulder)) < 0
+    return above and _out_of(elbow, midline) < _out_of(shoulder, midline) - margin
 
 
 def drag_pose(start: Pose, joint: int, x: float, y: float, free: bool = False) -> Pose:
@@ -85,7 +119,13 @@ def drag_pose(start: Pose, joint: int, x: float, y: float, free: bool = False) -
     moved = [joint]
     if joint in CHAIN_ENDS and p[PARENT[parent]]:
         root = xy[PARENT[parent]]
-        xy[parent], xy[joint] = _two_bone(root, xy[parent], xy[joint], target)
+        chain = _two_bone(root, xy[parent], xy[joint], target)
+        midline = _midline(start) if PARENT[parent] in _SHOULDERS else None
+        if midline and _over_head(chain[0], root, midline, ELBOW_IN * float(np.linalg.norm(xy[parent] - root))):
+            other = _two_bone(root, xy[parent], xy[joint], target, flip=True)
+            if _out_of(other[0], midline) > _out_of(chain[0], midline):
+                chain = other
+        xy[parent], xy[joint] = chain
         moved.append(parent)
     else:
         if joint == J["neck"]:  # the upper body leans about the hips

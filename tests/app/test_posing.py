@@ -76,3 +76,24 @@ def test_neck_leans_the_upper_body_about_the_hips(pose):
     assert np.array_equal(out.xy[legs], pose.xy[legs])
     assert bone(out, "r_wrist", "r_elbow") == pytest.approx(bone(pose, "r_wrist", "r_elbow"), rel=1e-4)
     assert out.xy[J["nose"], 0] > pose.xy[J["nose"], 0] + 10
+
+
+@pytest.mark.parametrize("side", ["r", "l"])
+def test_a_wrist_raised_above_the_head_bends_the_elbow_out_not_over_the_face(pose, side):
+    # an arm hanging with its elbow bent out from the body, its wrist dragged above the head: the bend it had,
+    # kept, put the elbow on the face (the newcomer's first drag on fashion-real/47); the elbow goes out to the side
+    w, e, s = J[f"{side}_wrist"], J[f"{side}_elbow"], J[f"{side}_shoulder"]
+    inward = 1.0 if side == "r" else -1.0  # the right arm is on the photo's left
+    bent_out = pose.moved(e, *(pose.xy[e] - (inward * 15.0, 0.0)))
+    target = np.array([pose.xy[s][0] + inward * 5.0, pose.xy[J["nose"]][1] - 40.0])
+    out = drag_pose(bent_out, w, *target)
+    assert np.allclose(out.xy[w], target, atol=1e-3)
+    for a, b in ((f"{side}_wrist", f"{side}_elbow"), (f"{side}_elbow", f"{side}_shoulder")):
+        assert bone(out, a, b) == pytest.approx(bone(bent_out, a, b), rel=1e-4)
+    mid_x = pose.xy[J["neck"]][0]  # the procedural person stands upright: the midline is the neck's column
+    sh = out.xy[s]
+    assert abs(out.xy[e][0] - mid_x) > abs(sh[0] - mid_x)  # out beyond the shoulder (measured: on the face before)
+    # and the other bend (the elbow mirrored in the shoulder-wrist line) is the one over the head
+    u, d = (target - sh) / np.linalg.norm(target - sh), out.xy[e] - sh
+    mirrored = sh + 2 * np.dot(d, u) * u - d
+    assert mirrored[1] < sh[1] and abs(mirrored[0] - mid_x) < abs(sh[0] - mid_x) - 10
