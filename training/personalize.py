@@ -117,8 +117,8 @@ def add_arguments(p) -> None:
                                                       "personal one)")
     p.add_argument("--schedule", choices=("constant", "cosine"), help="learning-rate schedule (default cosine)")
     p.add_argument("--self-pairs", dest="frame_self_pairs", type=int,
-                   help=f"a video's frames' own warp renders per frame, as train pairs (default "
-                        f"{P.VIDEO_SELF_PAIRS}; 0: none)")
+                   help=f"a video's frames' own warp renders per frame, as train pairs (default: the backend's "
+                        f"plan, {P.VIDEO_SELF_PAIRS} unless its PERSONAL entry says otherwise; 0: none)")
 
 
 def run(args) -> int:
