@@ -278,9 +278,28 @@ def add_arguments(p) -> None:
     p.add_argument("--gan-start-step", type=int, metavar="N",
                    help="adversarial losses from step N on, reconstruction losses alone before (default 0, the "
                         "papers'; a short CPU fine-tune learns more without them)")
+    p.add_argument("--net", type=json_object, metavar="JSON",
+                   help="network config overrides as a JSON object, e.g. '{\"attention_pool\": 4}' (over --init's "
+                        "config and --config's \"net\")")
     p.add_argument("--label", help="label of the exported best weights")
     p.add_argument("--no-progress", dest="progress_bar", action="store_const", const="off",
                    help="no progress bar (stats.jsonl still has every step)")
+
+
+def json_object(text: str) -> dict:
+    """A command-line value that must be a JSON object (argparse reports the ValueError as a usage error)."""
+    import json
+
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise ValueError(f"not a JSON object: {text!r}")
+    return value
+
+
+json_object.__name__ = "JSON object"  # argparse's error names the type by it
 
 
 def run(args) -> int:

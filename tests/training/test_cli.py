@@ -67,6 +67,9 @@ def test_argparse_errors_exit_2_without_traceback(capsys):
     assert e.value.code == 2
     err = capsys.readouterr().err
     assert "size must be HEIGHTxWIDTH" in err and "Traceback" not in err
+    with pytest.raises(SystemExit) as e:
+        main(["fit", "--net", "[4]"])
+    assert e.value.code == 2 and "invalid JSON object value" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["no-such-command"])
 
@@ -86,9 +89,10 @@ def test_synth_fit_export_evaluate_bench(tiny, data, tmp_path, capsys):
     runs = tmp_path / "runs"
     assert main(["fit", "--backend", "tiny-test", "--data", str(data), "--runs-dir", str(runs), "--steps", "4",
                  "--batch", "4", "--val-every", "2", "--ckpt-every", "2", "--val-pairs", "4", "--device", "cpu",
-                 "--gan-start-step", "3", "--no-progress"]) == 0
+                 "--gan-start-step", "3", "--net", '{"width": 0.5}', "--no-progress"]) == 0
     run = Path(capsys.readouterr().out.strip().splitlines()[-1])
     assert run.parent == runs and (run / "best.safetensors").is_file()
+    assert read_meta(run / "best.safetensors").config["width"] == 0.5  # --net builds and exports that network
     opts = json.loads((run / "training_options.json").read_text())
     assert opts["command"].startswith("poseeditor-train fit --backend tiny-test")
     assert opts["recipe_options"]["gan_start_step"] == 3 and opts["recipe_options"]["lr"] == 3e-3
