@@ -3,8 +3,8 @@
     poseeditor-train personalize dance.mp4 --backend spgnet --minutes 10 -o anna.safetensors
     poseeditor-train personalize a.jpg b.jpg c.jpg --backend attention -o anna.safetensors
 
-The same plan (training/protocol.py's defaults: the network of the backend's starter weights, fine-tuned from
-them, 150 video frames at most, batches of 8, augmentation, validation every 100 steps), the same three child
+The same plan (training/protocol.py's ``make_plan``: the network of the backend's starter weights, fine-tuned
+from them with the backend's ``PERSONAL`` entry and the plan's defaults), the same three child
 commands (prepare, fit, export) with the same environment and threads as the app's, in the same order. The
 dataset and the run are kept in a work folder (default: beside the output, ``<name>.work/``) as the app keeps
 them in its data folder: ``fit --resume`` and ``evaluate`` work on them afterwards.
