@@ -41,7 +41,7 @@ def network_config(opts: dict, recipe_cls, state: dict | None) -> tuple[dict, tu
     A resumed run rebuilds exactly the network of its checkpoint (not --init's file again, which may be gone);
     a new one takes its config from --init's weights, then the net options and --width."""
     net_config = dict(opts.get("net") or {}) if state is None else dict(state["net_config"])
-    init = None
+    init, init_keys = None, set()
     if opts.get("init") and state is None:
         from engine.weights import load_weights, read_meta
 
@@ -51,11 +51,24 @@ def network_config(opts: dict, recipe_cls, state: dict | None) -> tuple[dict, tu
             raise TrainingError(f"{opts['init']}: weights for the '{init_backend}' backend; {opts['backend']} "
                                 f"starts from {' or '.join(repr(b) for b in accepted)} weights")
         init_tensors, meta = load_weights(opts["init"], backend=init_backend)
+        init_keys = set(meta.config)
         net_config = {**recipe_cls.init_config(meta.config, init_backend), **net_config}
         init = (init_tensors, init_backend, meta.config.get("image_size", meta.image_size))
     if opts.get("width") is not None and state is None:
         net_config["width"] = float(opts["width"])
+    if state is None:
+        check_net_keys(opts.get("net") or {}, recipe_cls, init_keys)
     return net_config, init
+
+
+def check_net_keys(net: dict, recipe_cls, init_keys: set) -> None:
+    """A network option the backend does not have (a typo in --net or a config's "net") would be ignored
+    silently by the network: refuse it, naming the ones it has (its defaults, the recipe's, --init's config)."""
+    known = set(recipe_cls.full_net_config({})) | init_keys
+    unknown = sorted(str(k) for k in net if k not in known)
+    if unknown:
+        raise TrainingError(f"the {recipe_cls.backend} network has no option {', '.join(map(repr, unknown))} "
+                            f"(its options: {', '.join(sorted(known))})")
 
 
 def check_image_size(size, source: str) -> None:

@@ -119,6 +119,8 @@ ROWS = [
     ("config-net-size-absurd", lambda w: ["fit", "--data", str(w["data"]), "--config",
                                           config(w, "c11", {"net": {"image_size": [2 ** 20, 64]}}), *FIT[:2]],
      ["the network config: image size", "from 16 to 1024"]),
+    ("net-unknown-option", lambda w: ["fit", "--data", str(w["data"]), "--net", '{"widht": 0.5}', *FIT[:2]],
+     ["network has no option 'widht'", "its options:", "width"]),
     ("workers-negative", lambda w: ["fit", "--data", str(w["data"]), "--workers", "-1", *FIT[:2]],
      ["--workers must be at least 0"]),
     ("time-budget-negative", lambda w: ["fit", "--data", str(w["data"]), "--time-budget", "-1", *FIT[:2]],
