@@ -65,6 +65,7 @@ PERSONAL = {
     # 0.072 / 0.89 -> 0.754 / 0.071 / 0.89), and the personal model renders faster (docs/personalize.md).
     "dgan-sa": {"lr_mult": 5.0, "net": {"attention_pool": 4}},
 }
+PERSONAL_KEYS = {"lr_mult", "patience", "frame_self_pairs", "net", "size", "gan_start_step"}  # what make_plan reads
 # A fine-tune learns from the reconstruction losses alone: a fresh discriminator's first hundreds of steps only
 # add noise to a run of minutes (the GAN would start at this step, beyond the plan's step ceiling).
 PERSONAL_GAN_START = DEFAULT_STEPS

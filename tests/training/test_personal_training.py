@@ -197,3 +197,12 @@ def test_frozen_batch_norms_draw_in_training_as_at_inference_and_keep_their_stat
     assert torch.allclose(out, at_inference) and torch.equal(bn.running_mean, stats[0])
     out.sum().backward()
     assert bn.weight.grad is not None  # its scale and shift still learn
+
+
+def test_every_personal_entry_says_only_what_make_plan_reads():
+    """A misspelt key in a backend's PERSONAL entry would leave its plan at the default without a word."""
+    from training import protocol as P
+
+    for backend, own in P.PERSONAL.items():
+        assert set(own) <= P.PERSONAL_KEYS, (backend, set(own) - P.PERSONAL_KEYS)
+
