@@ -39,9 +39,9 @@ def test_a_few_photos_plan_self_pairs_and_more_plan_pairs_between_them(tmp_path)
         own = P.make_plan("Anna", backend, video="clip.mp4", init=str(P_starter(backend)))
         assert not P.uses_self_pairs(own) and own.frame_self_pairs == P.VIDEO_SELF_PAIRS > 0
         assert P.prepare_args(own, "clip.mp4", tmp_path / "ds")[-2:] == ["--self-pairs", P.VIDEO_SELF_PAIRS]
-    # dgan-sa's fine-tune pools its attention by 4 (fit --net over the starter's config); from scratch: the paper's
+    # dgan-sa's fine-tune pools its attention by 4 and drops 70% (fit --net); from scratch: the paper's
     fit = P.fit_args(P.make_plan("Anna", "dgan-sa", video="clip.mp4", init=str(P_starter("dgan-sa"))), "ds", "r", 8)
-    assert fit[fit.index("--net") + 1] == '{"attention_pool": 4}'
+    assert fit[fit.index("--net") + 1] == '{"attention_pool": 4, "dropout": 0.7}'
     assert "--net" not in P.fit_args(P.make_plan("Anna", "dgan-sa", video="clip.mp4"), "ds", "r", 8)
     for n in (0, 3):
         args = [str(a) for a in P.prepare_args(P.make_plan("Anna", "spgnet", video="clip.mp4", init=init,
