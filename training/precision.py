@@ -78,7 +78,8 @@ class Amp:
         """The mixed precision a training run uses: ``precision`` auto | fp32 | bf16 resolved by
         engine.runtime.resolve_precision (auto: bf16 on a CPU that has it, the GPU's half on CUDA);
         ``amp=False`` (the run's or the recipe's option) is fp32. With mixed precision the recipe's pads keep
-        their input's dtype (engine.backends.base.keep_padding_dtype: no casts around them), and on the CPU its
+        their input's dtype (engine.backends.base.keep_padding_dtype: no casts around them), a strided convolution
+        one pixel wide runs in float32 (guard_narrow_convolutions: oneDNN's bf16 gets it wrong), and on the CPU its
         modules and perceptual backbone take the channels-last layout (oneDNN's fast one; values unchanged)
         unless the recipe says ``channels_last = False`` (one that measured slower with it)."""
         from engine.runtime import resolve_precision
@@ -87,10 +88,11 @@ class Amp:
         resolved = resolve_precision(precision, device.type) if on else "fp32"
         out = cls(device, resolved != "fp32")
         if out.enabled:
-            from engine.backends.base import keep_padding_dtype
+            from engine.backends.base import guard_narrow_convolutions, keep_padding_dtype
 
             for module in _modules(recipe):
                 keep_padding_dtype(module)
+                guard_narrow_convolutions(module)
             if device.type == "cpu" and getattr(recipe, "channels_last", True):
                 channels_last(recipe)
         return out
