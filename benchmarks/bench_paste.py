@@ -55,7 +55,8 @@ def case_for(eng, name: str, image: np.ndarray, target) -> Case:
     b, state = eng.backend, eng.state
     frame = b.target_frame(state, target)
     warp, wstate = state.cache["backdrop"]
-    around, sil, inpainted, kept = warp.render_with_silhouette(wstate, target)
+    around, sil, inpainted, kept = warp.render_with_silhouette(wstate, target, photo_parts=b.photo_parts(),
+                                                              vacated=not b.leans_on_the_photo())
     return Case(name, image, target, frame, b.render_crop(state, target), warp, wstate, around, sil, inpainted,
                 kept)
 

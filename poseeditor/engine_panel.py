@@ -174,9 +174,9 @@ class EnginePanel(QWidget):
                     f"weights for this person, use <b>Engine &gt; Train on This Person…</b> (or "
                     f"<code>poseeditor-train fit --backend {name} ...</code>), then <i>Load weights…</i>")
         elif kind == "starter":
-            text = (f"<b>Starter weights</b>, trained only on synthetic people: {title} draws a rough, blurry "
-                    f"figure, not this person. To make it draw this person, use <b>Engine &gt; Train on This "
-                    f"Person…</b>")
+            text = (f"<b>Starter weights</b>, trained only on synthetic people: the photo's own head, arms and "
+                    f"legs are moved as the warp backend moves them, and {title} redraws only a body whose shape "
+                    f"changes. To make it draw this person, use <b>Engine &gt; Train on This Person…</b>")
         else:
             text = f"Loaded: {info['weights_label']}"
             if info.get("weights_path"):

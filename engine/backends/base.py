@@ -16,6 +16,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from ..encode import PART_NAMES
 from ..errors import WeightsError
 from ..pose import Pose
 from .contract import Backend, SourceState, WeightsInfo  # noqa: F401  (re-exported: backends import them here)
@@ -338,7 +339,6 @@ class NeuralBackend(Backend):
             if starter.is_file():
                 try:
                     self.load_weights(starter)
-                    self._weights.kind = "starter"
                 except WeightsError:
                     pass  # a bad shipped file must not stop the app; the backend shows "no weights"
 
@@ -374,7 +374,8 @@ class NeuralBackend(Backend):
         self.config = config
         self.net = self._adopt(net)
         data = meta.provenance.get("data", "unknown data")
-        self._weights = WeightsInfo("file", meta.label or f"{Path(path).name} (trained on {data})", str(path), meta)
+        kind = "starter" if Path(path).resolve() == (STARTER_DIR / f"{self.name}.safetensors").resolve() else "file"
+        self._weights = WeightsInfo(kind, meta.label or f"{Path(path).name} (trained on {data})", str(path), meta)
         return meta
 
     def use_network(self, net, label: str = "in-memory network"):
@@ -481,6 +482,26 @@ class NeuralBackend(Backend):
         return frame_holding(state.cache["frames"][0], state.poses[0], target,
                              state.cache.setdefault("target_frames", {}))
 
+    def leans_on_the_photo(self) -> bool:
+        """Whether the network draws only what the warp engine cannot (a torso's change of shape), leaving the
+        photo's limbs wherever they land (``photo_parts``) and the background they uncover to the warp engine:
+        while its weights are the starter's. Those were trained on procedural people, nobody in particular: they
+        drew a moved arm or leg as a blur a pose detector misses and painted a ghost of the old limb where it
+        was (kept-out photos, raised arm: 8-9 of 10 read raised, 10 of 10 so; dance pairs, eval_person
+        --starters: 0.700-0.718 SSIM against warp's 0.726, 0.720-0.725 so). Weights trained on the person draw
+        all but the head themselves: their limbs beat the warp's torn ones there (the photo's limbs cost personal
+        spgnet 0.013 SSIM; docs/personalize.md)."""
+        return self._weights.kind == "starter"
+
+    def photo_parts(self) -> tuple[str, ...]:
+        """The parts the photo keeps wherever they land (moved by the warp engine), the network drawing around
+        them: the head always (warp.PHOTO_PARTS), every limb too while ``leans_on_the_photo``."""
+        from .warp import PHOTO_PARTS
+
+        if not self.leans_on_the_photo():
+            return PHOTO_PARTS
+        return PHOTO_PARTS + tuple(p for p in PART_NAMES if p not in PHOTO_PARTS and p != "torso")
+
     def render_crop(self, state: SourceState, target: Pose) -> np.ndarray:
         """The network's output at its own size, for ``target_frame``'s crop of ``target``."""
         self._require_net()
@@ -498,8 +519,9 @@ class NeuralBackend(Backend):
         from ..compositing import composite_person, person_alpha
 
         warp, warp_state = backdrop
-        around, silhouette, inpainted, kept = warp.render_with_silhouette(warp_state, target)
-        if not silhouette.any():  # nothing moved: the photo itself, without running the network for nothing
+        around, silhouette, inpainted, kept = warp.render_with_silhouette(
+            warp_state, target, photo_parts=self.photo_parts(), vacated=not self.leans_on_the_photo())
+        if not silhouette.any():  # nothing to repaint: the warp's picture, without running the network for nothing
             return around
         crop = self.render_crop(state, target)
         return composite_person(around, crop, frame, person_alpha(silhouette, target, frame, kept),

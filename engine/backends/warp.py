@@ -412,17 +412,20 @@ class WarpBackend(Backend):
     def render(self, state: SourceState, target: Pose) -> np.ndarray:
         return self.render_with_silhouette(state, target, silhouette=False)[0]
 
-    def render_with_silhouette(self, state: SourceState, target: Pose, silhouette: bool = True):
+    def render_with_silhouette(self, state: SourceState, target: Pose, silhouette: bool = True, *,
+                               photo_parts: tuple[str, ...] = PHOTO_PARTS, vacated: bool = True):
         """(RGB uint8 image, (H, W) float32 repaint mask, (H, W) float32 inpainted share, (H, W) float32 kept
         share), the last three None without ``silhouette``. The repaint mask is what a network should repaint: each
         moved part where it lands, and where it was less what the layers drawn now cover there, weighted from 0
         (still) to 1 (moved by REPAINT_MOVE of the body's size or more; a torso where it lands by how far its shape
-        changed, RIGID_PARTS; a head nowhere it lands, PHOTO_PARTS); a part the target drops, where it was. The
-        pixels a still part shows are not in it, even where the moved part's layer took them (its joint discs reach
-        into the torso): the unchanged pose gives the photo back, and an unmoved torso beside a raised arm stays the
-        photo's. The inpainted share is how much of each pixel is the inpainted background (a guess, with seams
-        at its edge): no detail is taken from it. The kept share is how much of each pixel shows a PHOTO_PARTS
-        layer (nothing drawn over it): the network's share, grown past what moved, must not reach into it."""
+        changed, RIGID_PARTS; one of ``photo_parts``, the head unless a caller names more, nowhere it lands); a part
+        the target drops, where it was. The pixels a still part shows are not in it, even where the moved part's
+        layer took them (its joint discs reach into the torso): the unchanged pose gives the photo back, and an
+        unmoved torso beside a raised arm stays the photo's. The inpainted share is how much of each pixel is the
+        inpainted background (a guess, with seams at its edge): no detail is taken from it. The kept share is how
+        much of each pixel shows a ``photo_parts`` layer (nothing drawn over it): the network's share, grown past
+        what moved, must not reach into it. Without ``vacated`` the repaint mask holds no place a part left:
+        what a move uncovers is the warp engine's inpainted background."""
         h, w = state.size
         if (target.height, target.width) != (h, w):
             raise ValueError(f"target pose is for {target.width}x{target.height}, the photo is {w}x{h}")
@@ -444,7 +447,7 @@ class WarpBackend(Backend):
             c = chosen[k]
             own = state.cache["layers"][0][k]  # the part where the photo has it
             if c is None:  # dropped by the target (a hidden joint): the network repaints where it was
-                if silhouette and own is not None:
+                if silhouette and vacated and own is not None:
                     _max_at(repaint, own.alpha, own.x0, own.y0)
                 continue
             i, layer_k, A = c
@@ -453,13 +456,13 @@ class WarpBackend(Backend):
                 continue
             weight = float(np.clip((res[5] - REPAINT_STILL) / full_move, 0.0, 1.0))
             lands = weight
-            if part in PHOTO_PARTS:
+            if part in photo_parts:
                 lands = 0.0
             elif part in RIGID_PARTS:
                 change = _beyond_similarity(state.cache["layers"][i][layer_k], A)
                 lands = float(np.clip((change - REPAINT_STILL) / full_move, 0.0, 1.0))
-            placed.append((res, lands, part in PHOTO_PARTS))
-            if silhouette and weight > 0 and own is not None and not _still(state, c):
+            placed.append((res, lands, part in photo_parts))
+            if silhouette and vacated and weight > 0 and own is not None and not _still(state, c):
                 _max_at(repaint, weight * own.alpha, own.x0, own.y0)
         for (rgb, alpha, x0, y0, core, moved), _, photo_part in placed:
             box = (slice(y0, y0 + alpha.shape[0]), slice(x0, x0 + alpha.shape[1]))

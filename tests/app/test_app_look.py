@@ -153,7 +153,7 @@ def test_starter_weights_are_labelled_and_point_to_training(qtbot, person1):
         win.set_backend(name)
         qtbot.waitUntil(lambda: win.backend_info["name"] == name, timeout=60000)
         text = panel.weights.text()
-        assert "synthetic people" in text and "rough" in text and "Train on This Person" in text, text
+        assert "synthetic people" in text and "warp backend" in text and "Train on This Person" in text, text
         assert panel.train_btn.property("primary") is True
         assert "synthetic" in panel.weights.toolTip()  # the file's own label is kept, in the tooltip
     # the training dialog and the weights manager say the same in a few words, and keep their own width (the

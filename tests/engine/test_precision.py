@@ -3,11 +3,13 @@ CPU without bf16 falls back to fp32 quietly. Every backend with its shipped star
 (the real mediapipe detector) and on a procedural person the test draws."""
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 import torch
 
-from engine.backends.base import fold_batchnorm
+from engine.backends.base import STARTER_DIR, fold_batchnorm
 from engine.runtime import BF16_MIN_GAIN, PRECISION_CACHE, Engine, cpu_has_bf16, precision_key, resolve_precision
 
 from tests.conftest import shared
@@ -180,11 +182,13 @@ def test_render_command_line_takes_precision(tmp_path, synth_photo, monkeypatch)
     save_image(src, img)
     pose.save_json(src_pose)
     raised_arm(pose).save_json(tgt)
+    mine = tmp_path / "mine.safetensors"  # not the starter's file: the network draws the raised arm itself
+    shutil.copyfile(STARTER_DIR / "attention.safetensors", mine)
     outs = {}
     for p in ("fp32", "bf16"):
         outs[p] = tmp_path / f"{p}.png"
         assert main(["--source", str(src), "--source-pose", str(src_pose), "--target", str(tgt),
-                     "--backend", "attention", "--precision", p, "-o", str(outs[p])]) == 0
+                     "--backend", "attention", "--weights", str(mine), "--precision", p, "-o", str(outs[p])]) == 0
     a, b = load_image(outs["fp32"]), load_image(outs["bf16"])
     assert a.shape == img.shape and 35.0 <= psnr(a, b) < 100.0
 

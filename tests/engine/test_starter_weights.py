@@ -35,8 +35,11 @@ def test_starter_weights_are_small_fp16_labelled_reproducible_and_render(name):
     pose = fit_preset("standing", 120, 200)
     img = np.full((200, 120, 3), 180, np.uint8)
     state = b.encode_sources([img], [pose], [pose_mask(pose)])
-    out = b.render(state, fit_preset("arms-up", 120, 200, like=pose))
-    assert out.shape == img.shape and out.dtype == np.uint8 and out.std() > 1
+    target = fit_preset("arms-up", 120, 200, like=pose)
+    out = b.render(state, target)
+    assert out.shape == img.shape and out.dtype == np.uint8
+    crop = b.render_crop(state, target)  # what the network draws (here the app shows the warp's raised arms)
+    assert crop.shape == (*b.image_size, 3) and crop.std() > 1
 
 
 def _held_out_pairs(n=10):
@@ -72,3 +75,35 @@ def test_starter_weights_move_the_person(name):
         to_source.append(np.abs(out - src).mean(axis=2)[people].mean())
     ratio = np.mean(to_target) / np.mean(to_source)
     assert ratio < 0.8, f"{name}: as near the source as the target (ratio {ratio:.2f})"
+
+
+@pytest.mark.parametrize("name", NEURAL)
+def test_a_starter_leaves_the_limbs_to_the_photo_and_other_weights_draw_them(name, tmp_path):
+    """With the starter's weights the arms raised are the warp engine's picture, the photo's own arms (the
+    network redraws only a body whose shape changes; engine.backends.base.NeuralBackend.leans_on_the_photo).
+    The same weights from another file, as weights trained on the person come, repaint the arms and what they
+    uncovered; the starter's own file loaded by its path is the starter again."""
+    import shutil
+
+    from tests.engine.test_warp_backend import painted_person
+
+    pose = fit_preset("standing", 160, 280)
+    img = painted_person(pose)
+    target = fit_preset("arms-up", 160, 280, like=pose)
+    warp = create("warp")
+    expected = warp.render(warp.encode_sources([img], [pose], [pose_mask(pose)]), target)
+
+    b = create(name)
+    assert b.weights_info.kind == "starter"
+    out = b.render(b.encode_sources([img], [pose], [pose_mask(pose)]), target)
+    assert np.array_equal(out, expected)
+
+    mine = tmp_path / "mine.safetensors"
+    shutil.copyfile(STARTER_DIR / f"{name}.safetensors", mine)
+    b.load_weights(mine)
+    assert b.weights_info.kind == "file"
+    out = b.render(b.encode_sources([img], [pose], [pose_mask(pose)]), target)
+    assert np.abs(out.astype(int) - expected).max(axis=2).astype(bool).mean() > 0.01  # the arms repainted
+
+    b.load_weights(STARTER_DIR / f"{name}.safetensors")
+    assert b.weights_info.kind == "starter"
