@@ -13,6 +13,13 @@ os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", os.path.join(tempfile.gett
 # the engine's once-per-machine measurements (engine.runtime.user_cache_dir) likewise, not in the user's cache
 os.environ.setdefault("POSEEDITOR_CACHE_DIR", os.path.join(tempfile.gettempdir(), "poseeditor-test-cache"))
 
+# A test process is the app's process (its widgets, the engine, the GL driver): triton is kept out before anything
+# imports torch, as the app does at start. Without this the app's tests found triton loaded whenever a worker
+# (pytest-xdist) had run engine or training tests first.
+from poseeditor.app import keep_triton_out  # noqa: E402  (imports nothing heavy)
+
+keep_triton_out()
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("POSEEDITOR_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
