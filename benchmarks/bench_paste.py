@@ -55,8 +55,7 @@ def case_for(eng, name: str, image: np.ndarray, target) -> Case:
     b, state = eng.backend, eng.state
     frame = b.target_frame(state, target)
     warp, wstate = state.cache["backdrop"]
-    around, sil, inpainted, kept = warp.render_with_silhouette(wstate, target, photo_parts=b.photo_parts(),
-                                                              vacated=not b.leans_on_the_photo())
+    around, sil, inpainted, kept = b.warp_backdrop(state, target)
     return Case(name, image, target, frame, b.render_crop(state, target), warp, wstate, around, sil, inpainted,
                 kept)
 

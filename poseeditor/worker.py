@@ -191,13 +191,13 @@ class RenderWorker(QObject):
         """Loader thread: registry, catalogue, CUDA check, and the Engine of the chosen backend."""
         try:
             from engine import registry, runtime
-            from engine.backends.base import STARTER_DIR
+            from engine.backends.base import starter_path
 
             names = registry.backend_names()
             items = []
             for name in names:
                 cls = registry.backend_class(name)
-                starter = (STARTER_DIR / f"{name}.safetensors").is_file()
+                starter = starter_path(name).is_file()
                 state = ("built-in" if not cls.needs_weights else "file" if self.weights.get(name)
                          else "starter" if starter else "none")
                 cfg = getattr(cls, "default_config", None) or {}

@@ -24,6 +24,11 @@ from .contract import Backend, SourceState, WeightsInfo  # noqa: F401  (re-expor
 STARTER_DIR = Path(__file__).resolve().parents[2] / "resources" / "weights"
 
 
+def starter_path(backend: str) -> Path:
+    """Where ``backend``'s starter weights ship (whether or not they do)."""
+    return STARTER_DIR / f"{backend}.safetensors"
+
+
 class PoseTransferNet:
     """The tensor-level contract of a neural backend's network (a torch.nn.Module that also has these).
 
@@ -335,7 +340,7 @@ class NeuralBackend(Backend):
         self._weights = WeightsInfo("none", f"no weights: train some with `poseeditor-train fit --backend "
                                             f"{self.name}` or load a .safetensors file")
         if load_starter:
-            starter = STARTER_DIR / f"{self.name}.safetensors"
+            starter = starter_path(self.name)
             if starter.is_file():
                 try:
                     self.load_weights(starter)
@@ -374,7 +379,7 @@ class NeuralBackend(Backend):
         self.config = config
         self.net = self._adopt(net)
         data = meta.provenance.get("data", "unknown data")
-        kind = "starter" if Path(path).resolve() == (STARTER_DIR / f"{self.name}.safetensors").resolve() else "file"
+        kind = "starter" if Path(path).resolve() == starter_path(self.name).resolve() else "file"
         self._weights = WeightsInfo(kind, meta.label or f"{Path(path).name} (trained on {data})", str(path), meta)
         return meta
 
@@ -488,19 +493,28 @@ class NeuralBackend(Backend):
         while its weights are the starter's. Those were trained on procedural people, nobody in particular: they
         drew a moved arm or leg as a blur a pose detector misses and painted a ghost of the old limb where it
         was (kept-out photos, raised arm: 8-9 of 10 read raised, 10 of 10 so; dance pairs, eval_person
-        --starters: 0.700-0.718 SSIM against warp's 0.726, 0.720-0.725 so). Weights trained on the person draw
+        --starters: 0.700-0.718 SSIM against warp's 0.726, 0.721-0.726 so). Weights trained on the person draw
         all but the head themselves: their limbs beat the warp's torn ones there (the photo's limbs cost personal
         spgnet 0.013 SSIM; docs/personalize.md)."""
         return self._weights.kind == "starter"
 
     def photo_parts(self) -> tuple[str, ...]:
         """The parts the photo keeps wherever they land (moved by the warp engine), the network drawing around
-        them: the head always (warp.PHOTO_PARTS), every limb too while ``leans_on_the_photo``."""
-        from .warp import PHOTO_PARTS
+        them: the head always (warp.PHOTO_PARTS), every part but the torso (warp.RIGID_PARTS) while
+        ``leans_on_the_photo``."""
+        from .warp import PHOTO_PARTS, RIGID_PARTS
 
         if not self.leans_on_the_photo():
             return PHOTO_PARTS
-        return PHOTO_PARTS + tuple(p for p in PART_NAMES if p not in PHOTO_PARTS and p != "torso")
+        return tuple(p for p in PART_NAMES if p not in RIGID_PARTS)
+
+    def warp_backdrop(self, state: SourceState, target: Pose):
+        """The warp engine's picture of ``target`` around the person and what the network repaints in it:
+        (image, repaint mask, inpainted share, kept share) of ``warp.render_with_silhouette``, with this
+        network's ``photo_parts`` and, while it ``leans_on_the_photo``, no place a part left."""
+        warp, warp_state = state.cache["backdrop"]
+        lean = self.leans_on_the_photo()
+        return warp.render_with_silhouette(warp_state, target, photo_parts=self.photo_parts(), vacated=not lean)
 
     def render_crop(self, state: SourceState, target: Pose) -> np.ndarray:
         """The network's output at its own size, for ``target_frame``'s crop of ``target``."""
@@ -513,14 +527,11 @@ class NeuralBackend(Backend):
 
     def render(self, state: SourceState, target: Pose) -> np.ndarray:
         frame = self.target_frame(state, target)
-        backdrop = state.cache.get("backdrop")
-        if backdrop is None:
+        if "backdrop" not in state.cache:
             return frame.paste(state.images[0], self.render_crop(state, target))
         from ..compositing import composite_person, person_alpha
 
-        warp, warp_state = backdrop
-        around, silhouette, inpainted, kept = warp.render_with_silhouette(
-            warp_state, target, photo_parts=self.photo_parts(), vacated=not self.leans_on_the_photo())
+        around, silhouette, inpainted, kept = self.warp_backdrop(state, target)
         if not silhouette.any():  # nothing to repaint: the warp's picture, without running the network for nothing
             return around
         crop = self.render_crop(state, target)
