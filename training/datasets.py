@@ -59,13 +59,14 @@ class PairDataset(Dataset):
     """
 
     def __init__(self, root, split: str = "train", num_sources: int = 1, augment: bool = False,
-                 size: tuple[int, int] | None = None, seed: int = 0, cache="auto"):
+                 size: tuple[int, int] | None = None, seed: int = 0, cache="auto", reframe: float = 0.0):
         if num_sources < 1:
             raise DatasetError(f"num_sources must be at least 1, not {num_sources}")
         self.root = Path(root)
         self.split = split
         self.num_sources = int(num_sources)
         self.augment = bool(augment)
+        self.reframe = float(reframe)
         self.seed = int(seed)
         files = locate(self.root, split)
         self.files = files
@@ -252,6 +253,8 @@ class PairDataset(Dataset):
                 mask = np.ascontiguousarray(mask[:, ::-1])
                 parsing = self.flip_lut[parsing[:, ::-1]]
                 pose = pose.mirrored()
+            if self.reframe:
+                img, pose, mask, parsing = _reframed(rng, self.reframe, img, pose, mask, parsing)
             if jitter is not None:
                 img = _apply_jitter(img, *jitter)
             imgs.append(_to_image_tensor(img))
@@ -272,6 +275,23 @@ def _resize_pose(pose: Pose, size: tuple[int, int]) -> Pose:
     sx, sy = w / pose.width, h / pose.height
     m = np.array([[sx, 0, 0.5 * sx - 0.5], [0, sy, 0.5 * sy - 0.5]])
     return pose.transformed(m, w, h)
+
+
+def _reframed(rng, amount: float, img, pose: Pose, mask, parsing):
+    """The image framed otherwise: scaled by up to ``amount`` about its centre and moved by up to ``amount`` of
+    its size, the pose, mask and part labels with it; the border continues the image's edge (the wall, the
+    floor), the mask and labels are background there. Drawn per image: the app frames a source photo and a
+    dragged pose each on its own."""
+    h, w = img.shape[:2]
+    s = float(np.exp(rng.uniform(np.log(1 - amount), np.log(1 + amount))))
+    dx, dy = rng.uniform(-amount, amount, 2) * (w, h)
+    m = np.array([[s, 0, (1 - s) * (w - 1) / 2 + dx], [0, s, (1 - s) * (h - 1) / 2 + dy]], np.float64)
+    img = cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    mask = cv2.warpAffine(np.ascontiguousarray(mask, np.float32), m, (w, h), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    parsing = cv2.warpAffine(parsing, m, (w, h), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT,
+                             borderValue=0)
+    return img, pose.transformed(m, w, h), mask, parsing
 
 
 def _jitter_params(rng) -> tuple[float, float, float]:

@@ -38,6 +38,7 @@ DEFAULTS = {
     "freeze_norm": False,     # the generator's batch norms keep their statistics (fine-tuning on one person)
     "init": None,             # engine weights to start from (fine-tuning)
     "augment": False,         # flip + colour jitter of the training pairs
+    "reframe": 0.0,           # each image of a pair moved and scaled by up to this share of its size (0: off)
     "workers": 0,             # data loader worker processes
     "val_pairs": 64,          # test pairs used by each validation (the first N, fixed)
     "grid_size": 8,           # pairs shown in an image grid
@@ -53,7 +54,7 @@ DEFAULTS = {
 }
 # Options that define what is trained: a resumed run keeps its own, and giving a different value is an error.
 FIXED_ON_RESUME = ("backend", "data", "size", "width", "num_sources", "batch", "seed", "net", "recipe", "augment",
-                   "init", "freeze_norm")
+                   "reframe", "init", "freeze_norm")
 # Options that apply to one invocation only: a resumed run does not inherit them.
 PER_INVOCATION = ("stop_after", "time_budget", "resume", "command", "progress_bar")
 METRICS = ("ssim", "mask_ssim", "l1", "psnr", "pckh")
@@ -117,6 +118,10 @@ def check_options(opts: dict, source=lambda key: _flag(key)) -> dict:
             continue
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
             bad(key, "a number above 0")
+    v = opts.get("reframe")
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 0.5:
+        bad("reframe", "a number from 0 to 0.5")
+    opts["reframe"] = float(v)
     for key in _BOOLS:
         if not isinstance(opts.get(key), bool):
             bad(key, "true or false")
@@ -272,6 +277,9 @@ def add_arguments(p) -> None:
                         "statistics, as at inference): fine-tuning on one person's batches")
     p.add_argument("--init", metavar="WEIGHTS.safetensors", help="start from these engine weights (fine-tune)")
     p.add_argument("--augment", action="store_const", const=True, help="flip and colour-jitter training pairs")
+    p.add_argument("--reframe", type=float, metavar="F",
+                   help="move and scale each image of a training pair by up to F of its size, each on its own "
+                        "(the framings the app gives a pose; default 0)")
     p.add_argument("--workers", type=int, help="data loader processes (default 0)")
     p.add_argument("--val-pairs", type=int, help="test pairs per validation (default 64)")
     p.add_argument("--stop-after", type=int, metavar="N", help="stop after N steps of this invocation, resumable")

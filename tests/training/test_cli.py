@@ -72,6 +72,10 @@ def test_argparse_errors_exit_2_without_traceback(capsys):
     assert e.value.code == 2 and "invalid JSON object value" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["no-such-command"])
+    capsys.readouterr()
+    assert main(["fit", "--backend", "tiny-test", "--data", "x", "--reframe", "0.7"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--reframe must be a number from 0 to 0.5" in err, err
 
 
 def test_verbose_shows_the_traceback(tiny, tmp_path, capsys):

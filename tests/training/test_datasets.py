@@ -282,3 +282,36 @@ def test_unreadable_image_and_bad_description(synth, tmp_path):
     (root / "dataset.json").write_text("{broken")
     with pytest.raises(DatasetError, match=r"dataset.json: not valid JSON"):
         PairDataset(root, "test")
+
+
+def _affine_between(a, b):
+    """The 2x3 affine that takes pose ``a``'s joints to ``b``'s (least squares over the joints both have)."""
+    both = (a[:, 2] > 0) & (b[:, 2] > 0)
+    src = np.concatenate([a[both, :2], np.ones((int(both.sum()), 1))], 1)
+    m, *_ = np.linalg.lstsq(src, b[both, :2], rcond=None)
+    return m.T
+
+
+def test_reframe_moves_each_image_with_its_pose(synth):
+    plain = PairDataset(synth, "train")
+    moved = PairDataset(synth, "train", reframe=0.15, seed=3)
+    scales = []
+    for i in (0, 7, 19):
+        p, r = plain[i], moved[i]
+        for img, pose, mask, rimg, rpose, rmask in (
+                (p["src_img"][0], p["src_pose"][0], p["src_mask"][0], r["src_img"][0], r["src_pose"][0], r["src_mask"][0]),
+                (p["tgt_img"], p["tgt_pose"], p["tgt_mask"], r["tgt_img"], r["tgt_pose"], r["tgt_mask"])):
+            m = _affine_between(pose.numpy(), rpose.numpy())
+            assert abs(m[0, 1]) < 1e-6 and abs(m[1, 0]) < 1e-6 and abs(m[0, 0] - m[1, 1]) < 1e-6  # scaled, moved
+            scales.append(m[0, 0])
+            assert 0.85 - 1e-6 <= m[0, 0] <= 1.15 + 1e-6
+            # the image, its mask and its pose moved together: the plain image warped by the pose's map is it
+            h, w = SIZE
+            warped = cv2.warpAffine(img.permute(1, 2, 0).numpy(), m, (w, h), flags=cv2.INTER_LINEAR,
+                                    borderMode=cv2.BORDER_REPLICATE)
+            assert np.abs(warped - rimg.permute(1, 2, 0).numpy()).mean() < 0.02
+            wm = cv2.warpAffine(mask[0].numpy(), m, (w, h), flags=cv2.INTER_LINEAR)
+            assert np.abs(wm - rmask[0].numpy()).mean() < 0.02
+            assert np.abs(rimg - img).mean() > 0.02  # and it did move
+    assert len(set(np.round(scales, 6))) == len(scales)  # every image framed on its own
+    assert torch.equal(PairDataset(synth, "train", reframe=0.0)[5]["tgt_img"], plain[5]["tgt_img"])

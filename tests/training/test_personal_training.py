@@ -206,3 +206,22 @@ def test_every_personal_entry_says_only_what_make_plan_reads():
     for backend, own in P.PERSONAL.items():
         assert set(own) <= P.PERSONAL_KEYS, (backend, set(own) - P.PERSONAL_KEYS)
 
+
+
+def test_a_plans_reframing_reaches_its_fit():
+    """dgan's plan reframes its training images (PERSONAL), attention's does not, and augmentation off means
+    neither: the argv the app runs carries it, and fit's parser reads it back."""
+    from engine.backends.base import starter_path
+    from training import protocol as P
+
+    def fit_of(backend, **over):
+        plan = P.make_plan("me", backend, video="v.mp4", init=str(starter_path(backend)), **over)
+        return [str(a) for a in P.fit_args(plan, "data", "runs", 8)]
+
+    dgan = fit_of("dgan")
+    assert dgan[dgan.index("--reframe") + 1] == f"{P.PERSONAL['dgan']['reframe']:g}"
+    assert "--reframe" not in fit_of("attention") and "--reframe" not in fit_of("dgan", augment=False)
+    from training.cli import build_parser
+
+    args = build_parser(dgan).parse_args(dgan)
+    assert args.reframe == P.PERSONAL["dgan"]["reframe"] and args.augment is True
