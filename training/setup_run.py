@@ -105,7 +105,7 @@ def datasets(opts: dict, net_config: dict):
         check_image_size(list(size) if isinstance(size, (list, tuple)) else size,
                          "--size" if opts.get("size") else "the network config")
     train_ds = PairDataset(opts["data"], "train", int(opts["num_sources"]), bool(opts["augment"]),
-                           tuple(size) if size else None, int(opts["seed"]), reframe=float(opts.get("reframe") or 0))
+                           tuple(size) if size else None, int(opts["seed"]), reframe=opts["reframe"])
     size = list(train_ds.size)
     net_config["image_size"] = size
     try:
