@@ -316,12 +316,20 @@ def _warp_layer(layer: Layer, A: np.ndarray, out_w: int, out_h: int):
     keep_ring = max(0.0, 1.0 - moved / max(layer.ring_px, 1.0))
     core = _warp(layer.alpha, M, size)
     if keep_ring <= 0:
-        alpha, rgb = core, _warp(layer.fill, M, size, cv2.BORDER_REPLICATE)
+        alpha = core
+        rgb = _warp(layer.fill, M, size, cv2.BORDER_REPLICATE) * alpha[..., None]
+    elif keep_ring >= 1:
+        alpha = _warp(layer.alpha + layer.ring, M, size)
+        rgb = _warp(layer.rgb, M, size, cv2.BORDER_REPLICATE) * alpha[..., None]
     else:
-        alpha = _warp(layer.alpha + keep_ring * layer.ring, M, size)
-        src = layer.rgb if keep_ring >= 1 else layer.fill + keep_ring * (layer.rgb - layer.fill)
-        rgb = _warp(src, M, size, cv2.BORDER_REPLICATE)
-    rgb *= alpha[..., None]
+        # the part's soft edge turns from the photo's pixels to its own colours as it moves; the ring stays the
+        # photo's surroundings and only fades. The ring in the part's colours (the fill reaches into it) drew a
+        # grey band a ring wide round a person whose every part moved a little (dance pairs a few frames apart)
+        ring = keep_ring * layer.ring
+        a_core = layer.alpha[..., None]
+        premult = a_core * (layer.fill + keep_ring * (layer.rgb - layer.fill)) + ring[..., None] * layer.rgb
+        alpha = _warp(layer.alpha + ring, M, size)
+        rgb = _warp(premult, M, size)
     return rgb, alpha, x0, y0, core, moved
 
 

@@ -177,3 +177,32 @@ def test_a_parts_stray_strip_goes_with_the_limb_it_lies_on():
     out = _merge_islands(labels)
     assert (out[10:50, 34] == 4).all()
     assert (out[5:55, 5:25] == 2).all() and (out[5:55, 50:58] == 2).all() and (out[10:50, 35:45] == 4).all()
+
+
+def test_a_person_moved_a_little_has_no_dark_band_round_it():
+    # Every part moved by less than its ring's width (a frame a few frames on, a small nudge of the whole pose):
+    # the ring of the photo's surroundings fades with the move, and it must fade as the wall it is, not as the
+    # part's own colours spread past its edge (a grey band round a dark-clothed person on a light wall).
+    import cv2
+
+    p = fit_preset("standing", 200, 320)
+    dark = {part: (30, 30, 40) for part in PART_NAMES}
+    img = painted_person(p, dark)
+    wall = (np.abs(img.astype(int) - 120).max(axis=2) == 0)
+    img[wall] = (225, 225, 230)
+    img[~wall] = (30, 30, 40)
+    b = WarpBackend()
+    st = b.encode_sources([img], [p], [(~wall).astype(np.float32)])
+    ring = st.cache["layers"][0][PART_NAMES.index("torso")].ring_px
+    shift = 0.5 * ring
+    t = p.transformed(np.float64([[1, 0, shift], [0, 1, 0]]), p.width, p.height)
+    out = b.render(st, t).astype(int)
+    person = np.zeros(img.shape[:2], np.uint8)
+    person[~wall] = 1
+    moved = cv2.warpAffine(person, np.float32([[1, 0, shift], [0, 1, 0]]), (p.width, p.height))
+    near = cv2.dilate(person | moved, np.ones((2 * int(ring) + 1,) * 2, np.uint8)).astype(bool)
+    clear = cv2.dilate(person | moved, np.ones((9, 9), np.uint8)).astype(bool)  # past the soft edges
+    band = near & ~clear
+    assert band.sum() > 500
+    darkest = (225 - out[band].min(axis=1)).max()
+    assert darkest <= 24, f"the wall round the person darkened by up to {darkest} levels"
