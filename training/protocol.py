@@ -46,11 +46,17 @@ CLOCKS = ("wall", "cpu")     # what the time budget counts: the app's minutes, o
 # 0.096; attention after its whole 10 CPU-minutes: 2212 steps at 128x64 0.749 / 0.074 / 0.91, 640 steps at
 # 256x128 0.750 / 0.078 / 0.87, crisper trousers but striped legs and blotches at the shoulders).
 PERSONAL = {
-    "attention": {"lr_mult": 0.25},
+    # Every plan but pnr's reframes each training image (fit --reframe 0.1: scaled and moved by up to 10%, each
+    # image on its own), the framings the app gives a photo and a dragged pose. Each plan's fit on its own
+    # prepared set against the same fit without it, paired on the 24 held-out dance pairs (2026-12-05): dgan SSIM
+    # +0.004 +-0.003, L1 -0.002 (0.753 / 0.069 -> 0.757 / 0.067; at 0.05 +0.002 +-0.003), dgan-sa +0.002 +-0.002,
+    # attention +0.003 +-0.003 (L1 -0.002 +-0.002, its check +0.008 at the same steps), spgnet +0.005 +-0.001 (L1
+    # -0.002 +-0.001, its check +0.005 at the same steps); pnr -0.002 +-0.002, so not for it.
+    "attention": {"lr_mult": 0.25, "reframe": 0.1},
     # spgnet: Adam 4e-4. Its check still rose at the budget's end at 2e-4; on the set with 48 self-pairs, the same
     # fit paired on the 24 held-out dance pairs (2026-12-04 night): x2 SSIM +0.006 +-0.003, L1 -0.004 +-0.001
     # (0.752 / 0.070 / 0.90 -> 0.758 / 0.066 / 0.91), x4 +0.005 / -0.002, x0.5 -0.002 (docs/personalize.md).
-    "spgnet": {"lr_mult": 2.0},
+    "spgnet": {"lr_mult": 2.0, "reframe": 0.1},
     # pnr: Adam 1e-3. Against 2e-4 (with patience 4 then, stopped at 541 steps, 3.4 CPU-min): 1565 steps,
     # eval_person 0.745 / 0.077 / 0.86 against 0.742 / 0.083 / 0.79, paired L1 -0.0051 +-0.0027, PCKh +0.07
     # +-0.04, SSIM +0.003 +-0.004; by eye the ball and the limbs come back (2026-12-04).
@@ -59,10 +65,6 @@ PERSONAL = {
     # 128x64 after ~220 steps: 0.73 SSIM at 1e-3, and without those terms 0.60 at 1e-3, 0.59 at 2e-4 (the old
     # recipe's best after 781 steps: 0.603); eval_person after 10 CPU-minutes 0.742 / 0.078 / 0.87 against the
     # old plan's 0.731 / 0.104 / 0.34 (docs/personalize.md, "DGAN"). dgan-sa trains with dgan's recipe and rate.
-    # dgan and dgan-sa also reframe each training image (fit --reframe 0.1: scaled and moved by up to 10%, each
-    # image on its own), the framings the app gives a photo and a dragged pose: on their plans' prepared sets,
-    # paired on the 24 held-out pairs (2026-12-05), dgan SSIM +0.004 +-0.003, L1 -0.002 (0.753 / 0.069 -> 0.757 /
-    # 0.067; at 0.05 +0.002 +-0.003), dgan-sa +0.002 +-0.002 (0.752 -> 0.754); pnr -0.002 +-0.002, so not for it.
     "dgan": {"lr_mult": 5.0, "reframe": 0.1},
     # dgan-sa also pools its attention's keys and values by 4 (the starter's 2; a quarter of the score map): twice
     # the steps in the budget (658 against 324), paired SSIM +0.004 +-0.002 on the 24 held-out pairs (0.749 /

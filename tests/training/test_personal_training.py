@@ -209,7 +209,7 @@ def test_every_personal_entry_says_only_what_make_plan_reads():
 
 
 def test_a_plans_reframing_reaches_its_fit():
-    """dgan's plan reframes its training images (PERSONAL), attention's does not, and augmentation off means
+    """dgan's plan reframes its training images (PERSONAL), pnr's does not, and augmentation off means
     neither: the argv the app runs carries it, and fit's parser reads it back."""
     from engine.backends.base import starter_path
     from training import protocol as P
@@ -220,7 +220,7 @@ def test_a_plans_reframing_reaches_its_fit():
 
     dgan = fit_of("dgan")
     assert dgan[dgan.index("--reframe") + 1] == f"{P.PERSONAL['dgan']['reframe']:g}"
-    assert "--reframe" not in fit_of("attention") and "--reframe" not in fit_of("dgan", augment=False)
+    assert "--reframe" not in fit_of("pnr") and "--reframe" not in fit_of("dgan", augment=False)
     from training.cli import build_parser
 
     args = build_parser(dgan).parse_args(dgan)
