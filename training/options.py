@@ -289,6 +289,9 @@ def add_arguments(p) -> None:
     p.add_argument("--net", type=json_object, metavar="JSON",
                    help="network config overrides as a JSON object, e.g. '{\"attention_pool\": 4}' (over --init's "
                         "config and --config's \"net\")")
+    p.add_argument("--recipe", type=json_object, metavar="JSON",
+                   help="recipe options (loss weights, rates, ...) as a JSON object, e.g. '{\"perceptual_depths\": "
+                        "[0, 1]}' (over --config's \"recipe\")")
     p.add_argument("--label", help="label of the exported best weights")
     p.add_argument("--no-progress", dest="progress_bar", action="store_const", const="off",
                    help="no progress bar (stats.jsonl still has every step)")
@@ -310,11 +313,17 @@ def json_object(text: str) -> dict:
 json_object.__name__ = "JSON object"  # argparse's error names the type by it
 
 
-def run(args) -> int:
+def options_from_args(args) -> dict:
+    """fit's options from its parsed command line (unset flags are None: the config's or the defaults' hold)."""
     options = {k: getattr(args, k) for k in DEFAULTS if hasattr(args, k) and k != "command"}
     options["command"] = getattr(args, "command_line", None)
     if getattr(args, "gan_start_step", None) is not None:  # a recipe option every recipe has (recipes/base.py)
-        options["recipe"] = {"gan_start_step": int(args.gan_start_step)}
+        options["recipe"] = {**(options.get("recipe") or {}), "gan_start_step": int(args.gan_start_step)}
+    return options
+
+
+def run(args) -> int:
+    options = options_from_args(args)
 
     def announce(row):
         # stdout's one line: the run folder, as soon as it exists, so a caller (the app runs fit in a

@@ -39,8 +39,8 @@ CLOCKS = ("wall", "cpu")     # what the time budget counts: the app's minutes, o
 # How a personal model trains, per backend, where it differs from the plan's defaults (measured on the dance video,
 # docs/personalize.md): the factor on the recipe's learning rates (attention's 1e-3 and pnr's 2e-3 are rates to
 # train from scratch), "patience" when a backend's run should stop early, "frame_self_pairs" (a video's frames'
-# own self-pairs, prepare --self-pairs), "net" (network config overrides, fit --net), and optionally "size",
-# the image size to fine-tune at when the starting weights are smaller (the networks are convolutional: 128x64
+# own self-pairs, prepare --self-pairs), "net" (network config overrides, fit --net), "recipe" (recipe options, fit
+# --recipe), and optionally "size", the image size to fine-tune at when the starting weights are smaller (the networks are convolutional: 128x64
 # weights load at 256x128). No backend has one: at minutes of CPU, steps beat pixels (spgnet after the same ~2.4
 # CPU-minutes: 87 steps at 128x64 scored SSIM 0.726 / L1 0.083 as the app shows it, 30 steps at 256x128 0.711 /
 # 0.096; attention after its whole 10 CPU-minutes: 2212 steps at 128x64 0.749 / 0.074 / 0.91, 640 steps at
@@ -59,8 +59,11 @@ PERSONAL = {
     "spgnet": {"lr_mult": 2.0, "reframe": 0.1},
     # pnr: Adam 1e-3. Against 2e-4 (with patience 4 then, stopped at 541 steps, 3.4 CPU-min): 1565 steps,
     # eval_person 0.745 / 0.077 / 0.86 against 0.742 / 0.083 / 0.79, paired L1 -0.0051 +-0.0027, PCKh +0.07
-    # +-0.04, SSIM +0.003 +-0.004; by eye the ball and the limbs come back (2026-12-04).
-    "pnr": {"lr_mult": 0.5},
+    # +-0.04, SSIM +0.003 +-0.004; by eye the ball and the limbs come back (2026-12-04). Its perceptual
+    # term also compares MobileNetV2's second stage (stride 4; the recipe's own is the first alone, standing in for
+    # the paper's VGG conv1_2): on one prepared set, the same fit, paired on the 24 held-out pairs, PCKh 0.86 ->
+    # 0.91 (+0.05 +-0.03; warp's 0.89), SSIM -0.0015 +-0.0018, L1 level (2026-12-05).
+    "pnr": {"lr_mult": 0.5, "recipe": {"perceptual_depths": [0, 1]}},
     # dgan: Adam 1e-3. With its L1 and perceptual terms (training/recipes/dgan.py GANLESS) the held-out check at
     # 128x64 after ~220 steps: 0.73 SSIM at 1e-3, and without those terms 0.60 at 1e-3, 0.59 at 2e-4 (the old
     # recipe's best after 781 steps: 0.603); eval_person after 10 CPU-minutes 0.742 / 0.078 / 0.87 against the
@@ -74,7 +77,7 @@ PERSONAL = {
     # twice +0.000 +-0.001); dgan at 70% -0.003 +-0.003, and at 0% -0.019 (2026-12-05).
     "dgan-sa": {"lr_mult": 5.0, "net": {"attention_pool": 4, "dropout": 0.7}, "reframe": 0.1},
 }
-PERSONAL_KEYS = {"lr_mult", "patience", "frame_self_pairs", "net", "size", "gan_start_step", "reframe"}  # what make_plan reads
+PERSONAL_KEYS = {"lr_mult", "patience", "frame_self_pairs", "net", "recipe", "size", "gan_start_step", "reframe"}  # what make_plan reads
 # A fine-tune learns from the reconstruction losses alone: a fresh discriminator's first hundreds of steps only
 # add noise to a run of minutes (the GAN would start at this step, beyond the plan's step ceiling).
 PERSONAL_GAN_START = DEFAULT_STEPS
@@ -159,6 +162,7 @@ class TrainPlan:
     self_pairs: bool | None = None     # train on the photos' self-pairs; None: when fewer than SELF_PAIRS_BELOW
     frame_self_pairs: int = VIDEO_SELF_PAIRS  # a video's frames' own warp renders added as train pairs (prepare)
     net: dict = field(default_factory=dict)  # network config over the starting weights' (fit --net)
+    recipe: dict = field(default_factory=dict)  # recipe options over the recipe's own (fit --recipe)
 
     @property
     def label(self) -> str:
@@ -197,7 +201,7 @@ def make_plan(name: str, backend: str, photos=(), video=None, init=None, scratch
                      gan_start_step=own.get("gan_start_step", PERSONAL_GAN_START) if init else None,
                      freeze_norm=bool(init), patience=own.get("patience", DEFAULT_PATIENCE) or None,
                      frame_self_pairs=int(own.get("frame_self_pairs", VIDEO_SELF_PAIRS)), net=dict(own.get("net", {})),
-                     reframe=float(own.get("reframe", 0.0)))
+                     recipe=dict(own.get("recipe", {})), reframe=float(own.get("reframe", 0.0)))
     return replace(plan, **overrides) if overrides else plan
 
 
@@ -332,6 +336,8 @@ def fit_args(plan: TrainPlan, data: Path, runs_dir: Path, batch: int) -> list:
             args += ["--reframe", f"{plan.reframe:g}"]
     if plan.net:
         args += ["--net", json.dumps(plan.net, sort_keys=True)]
+    if plan.recipe:
+        args += ["--recipe", json.dumps(plan.recipe, sort_keys=True)]
     return args
 
 

@@ -225,3 +225,30 @@ def test_a_plans_reframing_reaches_its_fit():
 
     args = build_parser(dgan).parse_args(dgan)
     assert args.reframe == P.PERSONAL["dgan"]["reframe"] and args.augment is True
+
+
+def test_a_plans_recipe_options_reach_the_recipe_its_fit_builds():
+    """pnr's plan compares two perceptual depths (PERSONAL's "recipe"): the argv carries them beside the plan's GAN
+    start, fit merges both over the recipe's defaults, and the recipe's perceptual term uses them."""
+    from engine.backends.base import starter_path
+    from training import protocol as P
+    from training.cli import build_parser
+    from training.options import get_recipe_class, options_from_args, resolve_options
+
+    plan = P.make_plan("me", "pnr", video="v.mp4", init=str(starter_path("pnr")))
+    argv = [str(a) for a in P.fit_args(plan, "data", "runs", 8)]
+    opts = resolve_options(options_from_args(build_parser(argv).parse_args(argv)))
+    assert opts["recipe"] == {"perceptual_depths": [0, 1], "gan_start_step": P.PERSONAL_GAN_START}
+    recipe = get_recipe_class("pnr")(net_config={"image_size": [128, 64], "width": 0.25},
+                                     options=opts["recipe"], device="cpu")
+    assert recipe.perceptual.depths == (0, 1) and not recipe.adversarial(0)
+    dgan = P.make_plan("me", "dgan", video="v.mp4", init=str(starter_path("dgan")))
+    assert "--recipe" not in [str(a) for a in P.fit_args(dgan, "data", "runs", 8)]
+
+
+def test_a_recipe_option_no_recipe_has_is_refused_in_one_line(tmp_path):
+    from training.options import TrainingError, get_recipe_class
+
+    with pytest.raises(TrainingError, match="the pnr recipe has no option 'perceptual_dept' .*perceptual_depths"):
+        get_recipe_class("pnr")(net_config={"image_size": [128, 64], "width": 0.25},
+                                options={"perceptual_dept": [0]}, device="cpu")

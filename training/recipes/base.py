@@ -34,17 +34,24 @@ class Recipe(abc.ABC):
     # 0, the papers' schedule, by default. A short CPU run (starter weights, "train on this person") starts
     # late: a discriminator that wins in the first hundred steps can drive a small generator into stripes
     # before it has learned to copy anything (seen with the attention recipe's BCE loss at lr 1e-3).
-    common_options: ClassVar[dict] = {"gan_start_step": 0}
+    # amp: False trains this recipe in fp32 whatever --precision says.
+    common_options: ClassVar[dict] = {"gan_start_step": 0, "amp": True}
 
     def __init__(self, net_config: dict, options: dict, device="cpu"):
         from engine.registry import backend_class
 
         self.backend_cls = backend_class(self.backend)
         self.net_config = self.full_net_config(net_config)
+        unknown = sorted(set(options) - set(self.common_options) - set(self.default_options))
+        if unknown:  # a misspelt loss weight would otherwise train with the default in silence
+            from ..options import TrainingError
+
+            raise TrainingError(f"the {self.backend} recipe has no option {unknown[0]!r} (its options: "
+                                f"{', '.join(sorted({**self.common_options, **self.default_options}))})")
         self.options = {**self.common_options, **self.default_options, **options}
         self.device = torch.device(device)
         self.generator = self.backend_cls.build_network(self.net_config).to(self.device)
-        self.amp = bool(self.options.get("amp", True))  # False: this recipe trains in fp32 whatever --precision
+        self.amp = bool(self.options["amp"])
 
     @classmethod
     def full_net_config(cls, net_config: dict) -> dict:
