@@ -289,8 +289,7 @@ class WeightsManagerDialog(QDialog):
         from .personalize import last_error_line
 
         err = bytes(p.readAllStandardError()).decode("utf-8", "replace")
-        self._proc = None
-        p.deleteLater()
+        self._proc = None  # the finished process stays the dialog's child until the dialog goes
         if code == 0 and out.is_file():
             self.refresh(select=out)
             self._say(f"Converted and imported as {out.name}.")
