@@ -54,6 +54,8 @@ RIGID_PARTS = ("torso",)
 # network's share by the head's change of shape, 0.748 / 0.071 / 0.89 with the photo's head; docs/backends/warp.md).
 PHOTO_PARTS = ("head",)
 ISLAND_SHARE = 0.05  # a part's piece smaller than this share of its pixels, apart from the rest, is a stray
+_TORSO = PART_NAMES.index("torso") + 1
+_ARM_LABELS = [PART_NAMES.index(p) + 1 for p in ("r_upper_arm", "r_lower_arm", "l_upper_arm", "l_lower_arm")]
 # The parts a limb meets at its joints (the torso at shoulders and hips).
 _CHAIN_NEIGHBOURS = {
     "r_upper_arm": ("torso", "r_lower_arm"), "r_lower_arm": ("r_upper_arm",),
@@ -145,6 +147,66 @@ def _merge_islands(labels: np.ndarray) -> np.ndarray:
     return out
 
 
+def _arms_take_thin_torso(labels: np.ndarray, radius: int) -> np.ndarray:
+    """Labels with the torso's thin outer pieces beside an arm given to that arm. An arm claims pixels only
+    within its reach of the detected bone (parsing.ARM_RADIUS: else a hanging hand takes bites of the dress);
+    a sleeve wider than that, and the hole's band round it, fell to the torso, which claims every pixel nobody
+    else does: a strip down the arm's outer edge, the sleeve's rim and the hole's band round it. It stayed in
+    the photo when the arm was raised, the faint outline where the arm had hung. Such a piece is what an
+    opening by ``radius`` (twice the hole's band: a band and as much sleeve again) takes off the torso where it
+    touches the background; each of its pixels goes to the nearest arm when no other part (the head at the
+    neck, a thigh) is nearer (a piece between two arms folded on the chest touches no background and stays the
+    torso's)."""
+    rows, cols = np.nonzero((labels != 0).any(axis=1))[0], np.nonzero((labels != 0).any(axis=0))[0]
+    if not len(rows):
+        return labels
+    # in the person's box (a person in a 4096-px photo: the transforms below over all of it cost half a second)
+    pad = 2 * radius + 2
+    box = (slice(max(0, rows[0] - pad), rows[-1] + 1 + pad), slice(max(0, cols[0] - pad), cols[-1] + 1 + pad))
+    out = labels.copy()
+    out[box] = _arms_take_thin_torso_in(labels[box], radius)
+    return out
+
+
+def _arms_take_thin_torso_in(labels: np.ndarray, radius: int) -> np.ndarray:
+    torso = (labels == _TORSO).astype(np.uint8)
+    if not torso.any():
+        return labels
+    # the opening as two distance transforms (linear in the pixels; a disc kernel of a 4096-px photo's radius
+    # takes seconds), on a zero pad: the box's edge is background, not more torso (the hole's labels are cut
+    # to its box)
+    inner = cv2.distanceTransform(np.pad(torso, 1), cv2.DIST_L2, cv2.DIST_MASK_PRECISE) > radius
+    opened = cv2.distanceTransform((~inner).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE) <= radius
+    thin = (torso > 0) & ~opened[1:-1, 1:-1]
+    if not thin.any():
+        return labels
+    _, pieces = cv2.connectedComponents(thin.astype(np.uint8), connectivity=8)
+    outside = cv2.dilate((labels == 0).astype(np.uint8), np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT,
+                         borderValue=1) > 0
+    touching = np.unique(pieces[thin & outside])
+    thin &= np.isin(pieces, touching[touching > 0])
+    arms = np.where(np.isin(labels, _ARM_LABELS), labels, 0)
+    others = ((labels != 0) & (labels != _TORSO) & (arms == 0)).astype(np.uint8)
+
+    def distance(to):
+        return cv2.distanceTransform((to == 0).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+
+    # the arm when it is as near as any other part (a hand hangs beside the thigh: a tie there went either way)
+    take = thin & (distance(arms) <= np.minimum(distance(others) + 1.5, 2 * radius + 1))
+    nearest = _grow_labels(arms, 2 * radius + 1)
+    out = labels.copy()
+    out[take] = nearest[take]
+    return out
+
+
+def _part_labels(pose: Pose, mask: np.ndarray, box=(slice(None), slice(None))) -> np.ndarray:
+    """1 + the part of each pixel of ``mask`` (0 outside) inside ``box``: the nearest bone, stray islands
+    merged, the torso's thin pieces along an arm given to it. The layers and the hole both use it, so that a
+    moved part uncovers exactly the pixels its layer carries."""
+    labels = _merge_islands(coarse_parsing(pose, mask)[box])
+    return _arms_take_thin_torso(labels, 2 * _hole_radius(pose))
+
+
 def _label_lut(labels) -> np.ndarray:
     """A uint8 lookup table that is 1 at ``labels``: lut[label_image] is their mask (np.isin is ~20x slower)."""
     lut = np.zeros(256, np.uint8)
@@ -161,7 +223,7 @@ def _layers_for(image: np.ndarray, pose: Pose, mask: np.ndarray) -> list[Layer |
     # The ring: the layers carry the photo's pixels up to where the background's hole ends (plus the feather),
     # so an unmoved part covers the inpainted band exactly; a moved part takes a thin rim of its surroundings.
     ring_px = _hole_radius(pose) + feather // 2
-    core_labels = _merge_islands(coarse_parsing(pose, person.astype(np.float32)))
+    core_labels = _part_labels(pose, person.astype(np.float32))
     # The tuck: where two parts meet, the one drawn behind reaches under the one in front by the feather's
     # reach, so the front layer's soft edge blends with the same pixels, not with the background.
     tuck = feather // 2 + 1
@@ -379,7 +441,7 @@ class WarpBackend(Backend):
         rows, cols = np.nonzero(first_hole.any(axis=1))[0], np.nonzero(first_hole.any(axis=0))[0]
         if len(rows):
             y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-            labels = _merge_islands(coarse_parsing(poses[0], first_hole.astype(np.float32))[y0:y1, x0:x1])
+            labels = _part_labels(poses[0], first_hole.astype(np.float32), (slice(y0, y1), slice(x0, x1)))
             state.cache["hole_labels"] = (labels, y0, x0)
         state.cache["photo"] = images[0].astype(np.float32)
         return state

@@ -206,3 +206,57 @@ def test_a_person_moved_a_little_has_no_dark_band_round_it():
     assert band.sum() > 500
     darkest = (225 - out[band].min(axis=1)).max()
     assert darkest <= 24, f"the wall round the person darkened by up to {darkest} levels"
+
+
+def test_a_raised_wide_sleeve_leaves_no_outline_where_it_hung():
+    # A sleeve wider than an arm's reach from its bone (parsing.ARM_RADIUS): its outer edge, and the hole's band
+    # round it, fell to the torso and stayed in the photo when the arm was raised, a dark line on the wall where
+    # the arm had hung. The torso itself, and the other arm, stay the photo's.
+    import cv2
+
+    p = fit_preset("standing", 240, 400)
+    ts = torso_size(p)
+    wall, shirt, sleeve = (225, 225, 230), (60, 90, 200), (30, 30, 40)
+    img = np.full((400, 240, 3), wall, np.uint8)
+    mask = np.zeros((400, 240), np.uint8)
+    pt = lambda name: tuple(np.round(p.point(name)).astype(int))  # noqa: E731
+    quad = np.round(p.xy[[J["r_shoulder"], J["l_shoulder"], J["l_hip"], J["r_hip"]]]).astype(np.int32)
+    for m, c in ((mask, 1), (img, shirt)):
+        cv2.fillConvexPoly(m, quad, c)
+        cv2.circle(m, pt("nose"), int(round(0.25 * ts)), c, -1)
+    for a, b in (("r_shoulder", "r_elbow"), ("r_elbow", "r_wrist"), ("l_shoulder", "l_elbow"), ("l_elbow", "l_wrist")):
+        for m, c in ((mask, 1), (img, sleeve)):
+            cv2.line(m, pt(a), pt(b), c, int(round(0.34 * ts)))  # half-width 0.17 of the torso: past the reach
+    sh, el, wr = p.point("r_shoulder"), p.point("r_elbow"), p.point("r_wrist")
+    up, fore = float(np.hypot(*(el - sh))), float(np.hypot(*(wr - el)))
+    target = p.moved("r_elbow", sh[0], sh[1] - up).moved("r_wrist", sh[0], sh[1] - up - fore)
+    b = WarpBackend()
+    out = b.render(b.encode_sources([img], [p], [mask.astype(np.float32)]), target).astype(int)
+    # where the right arm hung, from below the raised arm's shoulder to the wrist, clear of the torso (the
+    # torso's layer tucks under the arms' edges by a few pixels, so that the two blend without background
+    # between them): wall only
+    hung = np.zeros((400, 240), np.uint8)
+    cv2.line(hung, pt("r_elbow"), pt("r_wrist"), 1, int(round(0.5 * ts)))
+    cv2.line(hung, pt("r_shoulder"), pt("r_elbow"), 1, int(round(0.5 * ts)))
+    clear = int(round(0.15 * ts))
+    hung[cv2.dilate(_filled(quad, (400, 240)), np.ones((2 * clear + 1,) * 2, np.uint8)) > 0] = 0
+    hung[: int(sh[1] + 0.3 * up)] = 0
+    hung[int(wr[1]):] = 0  # the sleeve's round end below the wrist is the thigh's by the nearest bone
+    dark = (out.max(axis=2) < 120) & (hung > 0)
+    assert dark.sum() == 0, f"{dark.sum()} dark pixels of the sleeve left where the arm hung"
+    # the torso (but where the raised arm's root is drawn over its corner) and the left arm are the photo's
+    keep = cv2.erode(_filled(quad, (400, 240)), np.ones((5, 5), np.uint8))
+    cv2.circle(keep, pt("r_shoulder"), int(round(0.35 * ts)), 0, -1)
+    keep = keep > 0
+    assert np.abs(out - img.astype(int))[keep].max() <= 3
+    left = np.zeros((400, 240), np.uint8)
+    cv2.line(left, pt("l_elbow"), pt("l_wrist"), 1, int(round(0.2 * ts)))
+    assert np.abs(out - img.astype(int))[left > 0].max() <= 3
+
+
+def _filled(quad, shape):
+    import cv2
+
+    m = np.zeros(shape, np.uint8)
+    cv2.fillConvexPoly(m, quad, 1)
+    return m
