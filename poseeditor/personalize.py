@@ -26,7 +26,8 @@ from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signa
 from training.protocol import (DEFAULT_BATCH, DEFAULT_MINUTES, DEFAULT_STEPS, MAX_VIDEO_FRAMES,  # noqa: F401
                                PersonalizeError, StatsReader, TrainPlan, checks_note, child_env, export_command,
                                fit_batch, fit_command, folders, has_checkpoint, image_count, last_error_line, make_plan,
-                               network_defaults, newest_grid, no_pairs_message, prepare_command, resume_command,
+                               network_defaults, newest_grid, no_pairs_message, prepare_command, refit_note,
+                               resume_command,
                                run_folder, self_pairs_note, slug, source_for, split_counts, train_pairs,
                                training_threads, SELF_PAIRS_BELOW)
 from training.protocol import check_plan as _check_plan

@@ -423,7 +423,8 @@ class TrainDialog(QDialog):
 
     def describe(self, plan: P.TrainPlan, est: P.Estimate) -> str:
         title = self.backend.currentText()
-        what = f"{est.images} frames of {Path(plan.video).name}" if plan.video else f"{est.images} photos"
+        what = (f"{est.images} frames of {Path(plan.video).name}" if plan.video
+                else f"{est.images} photo{'s' if est.images != 1 else ''}")
         start = (f"from its current weights ({_html(self.start_from.currentText().split(': ', 1)[-1])})"
                  if plan.init else "from scratch (an untrained network: expect a rough result)")
         w = f", width {plan.width:g}" if plan.width is not None else ""
@@ -431,6 +432,8 @@ class TrainDialog(QDialog):
         out = P.unique_path(self.ctl.dirs["weights"], P.safe_name(plan.name))
         steps = (f" or {plan.steps} steps, whichever comes first" if plan.steps < P.DEFAULT_STEPS else "")
         note = "" if plan.video else f"<p>{_html(P.pair_note(est.images))}</p>"
+        if P.refit_note(plan):
+            note += f"<p style='color:#ffcf70'>{_html(P.refit_note(plan))}</p>"
         moved = (f", and redraw each frame in {plan.frame_self_pairs} other poses (more poses to learn from)"
                  if plan.video and plan.frame_self_pairs else "")
         return (f"<ol style='margin-left:-20px'>"

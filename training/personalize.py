@@ -157,6 +157,8 @@ def run(args) -> int:
         work.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise PoseEditorError(f"{work}: cannot make the work folder ({e.strerror or e})") from None
+    if P.refit_note(plan):
+        print(f"note: {P.refit_note(plan)}", file=sys.stderr)
     made = personalize(plan, args.out.resolve(), work.resolve(), progress=lambda t: print(t, file=sys.stderr))
     print(f"{made['weights']}: {plan.backend} trained on {made['pairs']} pairs (run {made['run']})")
     return 0

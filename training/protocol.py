@@ -301,6 +301,23 @@ def uses_self_pairs(plan: TrainPlan) -> bool:
     return len(plan.photos) < SELF_PAIRS_BELOW if plan.self_pairs is None else bool(plan.self_pairs)
 
 
+def refit_note(plan: TrainPlan) -> str:
+    """A caution, or "": weights that are not a backend's starter (a personal model, most likely from a video)
+    trained again on a few photos' self-pairs. Measured (docs/personalize.md, "The photo being edited as one
+    more lesson"): a video's personal SPGNet and attention trained 1 minute on the one photo being edited scored
+    SSIM 0.008-0.014 lower on the held-out frames; the photo's self-pairs wear away what the frames taught."""
+    if not plan.init or not uses_self_pairs(plan):
+        return ""
+    from engine.backends.base import STARTER_DIR  # numpy only
+
+    if Path(plan.init).resolve().parent == Path(STARTER_DIR).resolve():
+        return ""
+    return ("These weights are not the starter weights. If they were trained on a video of this person, training "
+            "them again on a few photos is likely to make them worse (measured: a video's model trained for a "
+            "minute on the photo being edited drew the held-out frames less well). To train a model of these photos "
+            "alone, first switch the backend back to its starter weights (Manage weights…).")
+
+
 def prepare_args(plan: TrainPlan, source: Path, out: Path) -> list:
     h, w = plan.image_size
     if uses_self_pairs(plan):  # source_for staged the photos as source/<person>/

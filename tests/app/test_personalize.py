@@ -108,6 +108,11 @@ def test_train_stop_resume_and_use(qtbot, tmp_path):
     res = wait_idle_result(qtbot, win, timeout=60000)
     assert res.backend == "attention" and res.chosen == "attention" and res.image.shape[:2] == photos_shape(photos)
     assert "Training done" in win.banner.message()
+    # training the new weights again on the photos: the plan says it is likely to make them worse
+    assert "not the starter" not in plan_text
+    d2 = win.open_train_dialog()
+    assert d2.start_from.currentData() == str(path) and d2.src_photos.isChecked()
+    qtbot.waitUntil(lambda: "not the starter weights" in d2.plan_text.text(), timeout=10_000)
     d.close()
     close_window(win)
 

@@ -252,3 +252,22 @@ def test_a_recipe_option_no_recipe_has_is_refused_in_one_line(tmp_path):
     with pytest.raises(TrainingError, match="the pnr recipe has no option 'perceptual_dept' .*perceptual_depths"):
         get_recipe_class("pnr")(net_config={"image_size": [128, 64], "width": 0.25},
                                 options={"perceptual_dept": [0]}, device="cpu")
+
+
+def test_training_fine_tuned_weights_again_on_a_few_photos_is_cautioned(tmp_path):
+    # a video's personal model trained again on the photo being edited drew the held-out frames worse
+    # (docs/personalize.md): the plan says so; a starter, a video, or scratch get no caution
+    import shutil
+
+    from training import protocol as P
+    from training.personalize import starter_weights
+
+    starter = starter_weights("spgnet")
+    mine = tmp_path / "anna.safetensors"
+    shutil.copy(starter, mine)
+    photo = str(tmp_path / "anna.jpg")
+    assert "not the starter" in P.refit_note(P.make_plan("anna", "spgnet", photos=[photo], init=str(mine)))
+    assert P.refit_note(P.make_plan("anna", "spgnet", photos=[photo], init=str(starter))) == ""
+    assert P.refit_note(P.make_plan("anna", "spgnet", video=str(tmp_path / "v.mp4"), init=str(mine))) == ""
+    assert P.refit_note(P.make_plan("anna", "spgnet", photos=[photo] * 6, init=str(mine))) == ""
+    assert P.refit_note(P.make_plan("anna", "spgnet", photos=[photo])) == ""
