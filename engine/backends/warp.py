@@ -377,12 +377,9 @@ def _warp_layer(layer: Layer, A: np.ndarray, out_w: int, out_h: int):
     # the ring fades out over a move of its own width: a part that stays put shows the photo exactly
     keep_ring = max(0.0, 1.0 - moved / max(layer.ring_px, 1.0))
     core = _warp(layer.alpha, M, size)
-    if keep_ring <= 0:
-        alpha = core
-        rgb = _warp(layer.fill, M, size, cv2.BORDER_REPLICATE) * alpha[..., None]
-    elif keep_ring >= 1:
-        alpha = _warp(layer.alpha + layer.ring, M, size)
-        rgb = _warp(layer.rgb, M, size, cv2.BORDER_REPLICATE) * alpha[..., None]
+    if keep_ring <= 0 or keep_ring >= 1:  # moved past its ring: its own colours; still: the photo, ring and all
+        alpha = core if keep_ring <= 0 else _warp(layer.alpha + layer.ring, M, size)
+        rgb = _warp(layer.fill if keep_ring <= 0 else layer.rgb, M, size, cv2.BORDER_REPLICATE) * alpha[..., None]
     else:
         # the part's soft edge turns from the photo's pixels to its own colours as it moves; the ring stays the
         # photo's surroundings and only fades. The ring in the part's colours (the fill reaches into it) drew a
