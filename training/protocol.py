@@ -308,9 +308,9 @@ def refit_note(plan: TrainPlan) -> str:
     SSIM 0.008-0.014 lower on the held-out frames; the photo's self-pairs wear away what the frames taught."""
     if not plan.init or not uses_self_pairs(plan):
         return ""
-    from engine.backends.base import STARTER_DIR  # numpy only
+    from engine.backends.base import is_starter  # numpy only
 
-    if Path(plan.init).resolve().parent == Path(STARTER_DIR).resolve():
+    if is_starter(plan.init):
         return ""
     return ("These weights are not the starter weights. If they were trained on a video of this person, training "
             "them again on a few photos is likely to make them worse (measured: a video's model trained for a "

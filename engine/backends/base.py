@@ -29,6 +29,11 @@ def starter_path(backend: str) -> Path:
     return STARTER_DIR / f"{backend}.safetensors"
 
 
+def is_starter(path, starters=None) -> bool:
+    """Whether ``path`` is one of the starter weights (in ``starters``, by default the shipped folder)."""
+    return Path(path).resolve().parent == Path(starters if starters is not None else STARTER_DIR).resolve()
+
+
 class PoseTransferNet:
     """The tensor-level contract of a neural backend's network (a torch.nn.Module that also has these).
 
