@@ -484,11 +484,11 @@ def weights_arg(text: str) -> tuple[str, Path]:
 
 def starters() -> dict[str, Path]:
     from engine import registry
-    from engine.backends.base import STARTER_DIR
+    from engine.backends.base import starter_path
 
     out = {}
     for name in registry.backend_names():
-        p = Path(STARTER_DIR) / f"{name}.safetensors"
+        p = starter_path(name)
         if registry.backend_class(name).needs_weights and p.is_file():
             out[f"{name} starter"] = p
     return out

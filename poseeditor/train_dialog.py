@@ -432,8 +432,9 @@ class TrainDialog(QDialog):
         out = P.unique_path(self.ctl.dirs["weights"], P.safe_name(plan.name))
         steps = (f" or {plan.steps} steps, whichever comes first" if plan.steps < P.DEFAULT_STEPS else "")
         note = "" if plan.video else f"<p>{_html(P.pair_note(est.images))}</p>"
-        if P.refit_note(plan):
-            note += f"<p style='color:#ffcf70'>{_html(P.refit_note(plan))}</p>"
+        caution = P.refit_note(plan)
+        if caution:
+            note += f"<p style='color:#ffcf70'>{_html(caution)}</p>"
         moved = (f", and redraw each frame in {plan.frame_self_pairs} other poses (more poses to learn from)"
                  if plan.video and plan.frame_self_pairs else "")
         return (f"<ol style='margin-left:-20px'>"

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import appdirs
 
+from engine.backends.base import is_starter  # numpy only
 from engine.errors import PoseEditorError, WeightsError
 from engine.runtime import APP_NAME  # the per-user folders' one name
 from engine.weights import META_KEY, WeightsMeta, read_meta
@@ -120,14 +121,8 @@ def safe_name(text: str) -> str:
     return s[:80]
 
 
-def _is_starter(path: Path, starters: Path | None) -> bool:
-    from engine.backends.base import is_starter  # numpy only
-
-    return is_starter(path, starters)
-
-
 def _check_writable(path: Path, starters: Path | None, what: str) -> None:
-    if _is_starter(path, starters):
+    if is_starter(path, starters):
         raise WeightsLibraryError(f"{Path(path).name}: starter weights ship with PoseEditor and cannot be {what}; "
                                   f"export a copy and change that")
     if not Path(path).is_file():

@@ -100,12 +100,12 @@ class EngineMixin:
     # ===== train on this person, weights manager (personalize.py, train_dialog.py, weights_manager.py) =========
     def _weights_for(self, name: str) -> tuple[str | None, str]:
         """The weights file a backend uses now (or would use when chosen), and how to call it."""
-        from .weights_library import starter_dir
+        from engine.backends.base import starter_path  # numpy only
 
         # the starter files' own labels run to a line of training details; what matters here is what they are
         starter_label = "starter weights, synthetic people only"
         info = self.backend_info or {}
-        starter = starter_dir() / f"{name}.safetensors"
+        starter = starter_path(name)
         if info.get("name") == name:
             if info.get("weights_kind") == "file" and info.get("weights_path"):
                 return info["weights_path"], info.get("weights_label") or Path(info["weights_path"]).name

@@ -23,9 +23,9 @@ from . import protocol as P
 
 def starter_weights(backend: str) -> Path | None:
     """The starter weights the app starts from when the user has not loaded others."""
-    from engine.backends.base import STARTER_DIR  # numpy only: torch is imported by the backends themselves
+    from engine.backends.base import starter_path  # numpy only: torch is imported by the backends themselves
 
-    p = Path(STARTER_DIR) / f"{backend}.safetensors"
+    p = starter_path(backend)
     return p if p.is_file() else None
 
 
@@ -157,8 +157,9 @@ def run(args) -> int:
         work.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise PoseEditorError(f"{work}: cannot make the work folder ({e.strerror or e})") from None
-    if P.refit_note(plan):
-        print(f"note: {P.refit_note(plan)}", file=sys.stderr)
+    caution = P.refit_note(plan)
+    if caution:
+        print(f"note: {caution}", file=sys.stderr)
     made = personalize(plan, args.out.resolve(), work.resolve(), progress=lambda t: print(t, file=sys.stderr))
     print(f"{made['weights']}: {plan.backend} trained on {made['pairs']} pairs (run {made['run']})")
     return 0

@@ -164,14 +164,10 @@ def _arms_take_thin_torso(labels: np.ndarray, radius: int) -> np.ndarray:
     pad = 2 * radius + 2
     box = (slice(max(0, rows[0] - pad), rows[-1] + 1 + pad), slice(max(0, cols[0] - pad), cols[-1] + 1 + pad))
     out = labels.copy()
-    out[box] = _arms_take_thin_torso_in(labels[box], radius)
-    return out
-
-
-def _arms_take_thin_torso_in(labels: np.ndarray, radius: int) -> np.ndarray:
+    labels = labels[box]
     torso = (labels == _TORSO).astype(np.uint8)
     if not torso.any():
-        return labels
+        return out
     # the opening as two distance transforms (linear in the pixels; a disc kernel of a 4096-px photo's radius
     # takes seconds), on a zero pad: the box's edge is background, not more torso (the hole's labels are cut
     # to its box)
@@ -179,7 +175,7 @@ def _arms_take_thin_torso_in(labels: np.ndarray, radius: int) -> np.ndarray:
     opened = cv2.distanceTransform((~inner).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE) <= radius
     thin = (torso > 0) & ~opened[1:-1, 1:-1]
     if not thin.any():
-        return labels
+        return out
     _, pieces = cv2.connectedComponents(thin.astype(np.uint8), connectivity=8)
     outside = cv2.dilate((labels == 0).astype(np.uint8), np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT,
                          borderValue=1) > 0
@@ -194,8 +190,7 @@ def _arms_take_thin_torso_in(labels: np.ndarray, radius: int) -> np.ndarray:
     # the arm when it is as near as any other part (a hand hangs beside the thigh: a tie there went either way)
     take = thin & (distance(arms) <= np.minimum(distance(others) + 1.5, 2 * radius + 1))
     nearest = _grow_labels(arms, 2 * radius + 1)
-    out = labels.copy()
-    out[take] = nearest[take]
+    out[box][take] = nearest[take]
     return out
 
 
