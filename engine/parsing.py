@@ -44,8 +44,9 @@ _LIMB_END = {"r_upper_arm": J["r_wrist"], "l_upper_arm": J["l_wrist"], "r_thigh"
              "l_thigh": J["l_ankle"]}
 
 
-def _part_distances(pose: Pose, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
-    """(parts, *xs.shape) distances of the points (xs, ys) (float32 arrays of one shape) to each part."""
+def part_distances(pose: Pose, xs: np.ndarray, ys: np.ndarray, arm_slack: float = 0.0) -> np.ndarray:
+    """(parts, *xs.shape) distances of the points (xs, ys) (float32 arrays of one shape) to each part; an arm's
+    is 1e6 more beyond its reach, ``arm_slack`` pixels more than a bone's own (see ARM_RADIUS)."""
     from .encode import body_scale
 
     ts = body_scale(pose)
@@ -89,7 +90,7 @@ def _part_distances(pose: Pose, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
                 # only when nothing else claims the pixel; at least ARM_MIN_PX: a small person's mask edge and
                 # joints are a pixel or two off (an 80 px person's fingers stayed at the hip as the thigh's)
                 reach = ARM_RADIUS if part.endswith("lower_arm") else UPPER_ARM_RADIUS
-                d = np.where(d > max(reach * ts, ARM_MIN_PX), d + 1e6, d)
+                d = np.where(d > max(reach * ts, ARM_MIN_PX) + arm_slack, d + 1e6, d)
             if part.endswith("lower_arm"):
                 # a hand is wider than a forearm, and in front of what it rests on: inside its region it wins
                 # over any bone's distance (else a hand on the hip stays with the torso when the arm is moved).
@@ -146,7 +147,7 @@ def unsure_hands(pose: Pose, mask: np.ndarray) -> np.ndarray:
 
 def _nearest_part(pose: Pose, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
     """1 + the nearest part of each point, 0 where no part reaches (uint8, xs.shape)."""
-    dist = _part_distances(pose, xs, ys)
+    dist = part_distances(pose, xs, ys)
     out = (np.argmin(dist, axis=0) + 1).astype(np.uint8)
     out[dist.min(axis=0) >= 1e9] = 0
     return out

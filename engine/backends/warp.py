@@ -25,7 +25,7 @@ import numpy as np
 
 from ..detect import pose_mask
 from ..encode import MIRROR_PART, NUM_PARTS, PART_LIMBS, PART_NAMES, body_scale, part_warps
-from ..parsing import coarse_parsing, unsure_hands
+from ..parsing import coarse_parsing, part_distances, unsure_hands
 from ..pose import J, Pose
 from .contract import Backend, SourceState
 
@@ -147,22 +147,26 @@ def _merge_islands(labels: np.ndarray) -> np.ndarray:
     return out
 
 
-def _arms_take_thin_torso(labels: np.ndarray, radius: int) -> np.ndarray:
+def _arms_take_thin_torso(labels: np.ndarray, pose: Pose, radius: int, origin=(0, 0)) -> np.ndarray:
     """Labels with the torso's thin outer pieces beside an arm given to that arm. An arm claims pixels only
     within its reach of the detected bone (parsing.ARM_RADIUS: else a hanging hand takes bites of the dress);
     a sleeve wider than that, and the hole's band round it, fell to the torso, which claims every pixel nobody
     else does: a strip down the arm's outer edge, the sleeve's rim and the hole's band round it. It stayed in
     the photo when the arm was raised, the faint outline where the arm had hung. Such a piece is what an
     opening by ``radius`` (twice the hole's band: a band and as much sleeve again) takes off the torso where it
-    touches the background; each of its pixels goes to the nearest arm when no other part (the head at the
-    neck, a thigh) is nearer (a piece between two arms folded on the chest touches no background and stays the
-    torso's)."""
+    touches the background; each of its pixels goes to the arm whose bone is nearest, when that bone is within
+    its reach and ``radius`` more and no other part (the head at the neck, a thigh) is nearer. The bone, not
+    the nearest arm pixel: the jacket's edge at the waist beside a hanging forearm is nearest the forearm's
+    pixels but far from its bone, and went up with the raised forearm, a fleck in the air. A piece between two
+    arms folded on the chest touches no background and stays the torso's. ``labels`` start at ``origin``
+    (row, column) of the photo."""
     rows, cols = np.nonzero((labels != 0).any(axis=1))[0], np.nonzero((labels != 0).any(axis=0))[0]
     if not len(rows):
         return labels
     # in the person's box (a person in a 4096-px photo: the transforms below over all of it cost half a second)
     pad = 2 * radius + 2
-    box = (slice(max(0, rows[0] - pad), rows[-1] + 1 + pad), slice(max(0, cols[0] - pad), cols[-1] + 1 + pad))
+    y0, x0 = max(0, rows[0] - pad), max(0, cols[0] - pad)
+    box = (slice(y0, rows[-1] + 1 + pad), slice(x0, cols[-1] + 1 + pad))
     out = labels.copy()
     labels = labels[box]
     torso = (labels == _TORSO).astype(np.uint8)
@@ -181,16 +185,26 @@ def _arms_take_thin_torso(labels: np.ndarray, radius: int) -> np.ndarray:
                          borderValue=1) > 0
     touching = np.unique(pieces[thin & outside])
     thin &= np.isin(pieces, touching[touching > 0])
-    arms = np.where(np.isin(labels, _ARM_LABELS), labels, 0)
-    others = ((labels != 0) & (labels != _TORSO) & (arms == 0)).astype(np.uint8)
+    arms = np.isin(labels, _ARM_LABELS)
+    others = (labels != 0) & (labels != _TORSO) & ~arms
 
     def distance(to):
-        return cv2.distanceTransform((to == 0).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+        return cv2.distanceTransform((~to).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
 
     # the arm when it is as near as any other part (a hand hangs beside the thigh: a tie there went either way)
-    take = thin & (distance(arms) <= np.minimum(distance(others) + 1.5, 2 * radius + 1))
-    nearest = _grow_labels(arms, 2 * radius + 1)
-    out[box][take] = nearest[take]
+    near = thin & (distance(arms) <= np.minimum(distance(others) + 1.5, 2 * radius + 1))
+    ys, xs = np.nonzero(near)
+    bones = part_distances(pose, (xs + x0 + origin[1]).astype(np.float32), (ys + y0 + origin[0]).astype(np.float32),
+                           arm_slack=radius)[np.array(_ARM_LABELS) - 1]
+    reached = bones.min(axis=0) < 1e6
+    arm = np.zeros_like(labels)
+    arm[ys[reached], xs[reached]] = np.array(_ARM_LABELS, labels.dtype)[bones.argmin(axis=0)[reached]]
+    for k in _ARM_LABELS:
+        # only where it joins that arm: a piece apart from it would float in the air beside the moved arm
+        _, joined = cv2.connectedComponents(((labels == k) | (arm == k)).astype(np.uint8), connectivity=8)
+        ids = np.unique(joined[labels == k])
+        take = (arm == k) & np.isin(joined, ids[ids > 0])
+        out[box][take] = k
     return out
 
 
@@ -199,7 +213,8 @@ def _part_labels(pose: Pose, mask: np.ndarray, box=(slice(None), slice(None))) -
     merged, the torso's thin pieces along an arm given to it. The layers and the hole both use it, so that a
     moved part uncovers exactly the pixels its layer carries."""
     labels = _merge_islands(coarse_parsing(pose, mask)[box])
-    return _arms_take_thin_torso(labels, 2 * _hole_radius(pose))
+    origin = (box[0].start or 0, box[1].start or 0)
+    return _arms_take_thin_torso(labels, pose, 2 * _hole_radius(pose), origin)
 
 
 def _label_lut(labels) -> np.ndarray:
