@@ -224,16 +224,20 @@ def _label_lut(labels) -> np.ndarray:
     return lut
 
 
-def _layers_for(image: np.ndarray, pose: Pose, mask: np.ndarray) -> list[Layer | None]:
-    """Part layers of one reference (None where the part is absent)."""
-    person = ((mask >= 0.5) & ~unsure_hands(pose, mask)).astype(np.uint8)
+def _core_labels(pose: Pose, mask: np.ndarray) -> np.ndarray:
+    """The part labels of the person's own pixels (the layers carry them)."""
+    person = (mask >= 0.5) & ~unsure_hands(pose, mask)
+    return _part_labels(pose, person.astype(np.float32))
+
+
+def _layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray) -> list[Layer | None]:
+    """Part layers of one reference (None where the part is absent), from its _core_labels."""
     ts = body_scale(pose)
     joint_r = max(2, int(round(ts / 6)))
     feather = max(1, int(round(ts / 40))) * 2 + 1
     # The ring: the layers carry the photo's pixels up to where the background's hole ends (plus the feather),
     # so an unmoved part covers the inpainted band exactly; a moved part takes a thin rim of its surroundings.
     ring_px = _hole_radius(pose) + feather // 2
-    core_labels = _part_labels(pose, person.astype(np.float32))
     # The tuck: where two parts meet, the one drawn behind reaches under the one in front by the feather's
     # reach, so the front layer's soft edge blends with the same pixels, not with the background.
     tuck = feather // 2 + 1
@@ -433,7 +437,8 @@ class WarpBackend(Backend):
         masks = self.check_sources(images, poses, masks)
         masks = [m if m is not None else pose_mask(p) for m, p in zip(masks, poses)]
         state = SourceState(list(images), list(poses), masks)
-        state.cache["layers"] = [_layers_for(img, p, m) for img, p, m in zip(images, poses, masks)]
+        cores = [_core_labels(p, m) for p, m in zip(poses, masks)]
+        state.cache["layers"] = [_layers_for(img, p, c) for img, p, c in zip(images, poses, cores)]
         # the hole to fill: the segmentation, plus the skeleton's own limbs, which segmentation sometimes misses
         # at hands and feet (a hand left behind at the hip after the arm moved is the worst artefact)
         first_hole = ((masks[0] >= 0.35) | (pose_mask(poses[0]) > 0)) & ~unsure_hands(poses[0], masks[0])
@@ -443,12 +448,21 @@ class WarpBackend(Backend):
         outside = cv2.distanceTransform(1 - first_hole, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
         first_hole = (outside <= max(1, _hole_radius(poses[0])) + 0.5).astype(np.uint8)
         state.cache["background"] = _inpaint_background(images[0], first_hole).astype(np.float32)
-        # every pixel of the hole belongs to one part (its nearest): a part that moves uncovers its own pixels
-        # and only those, so what did not move stays the photo, edges, fringes and all
+        # every pixel of the hole belongs to one part: a part that moves uncovers its own pixels and only those,
+        # so what did not move stays the photo, edges, fringes and all. The person's pixels are the part whose
+        # layer carries them; the band round them that the nearest bone gives the torso, the part of the nearest
+        # person pixel (as the layers' rings); the rest (what the mask missed and the skeleton reaches, a hand)
+        # the nearest bone's. By the bones alone a sleeve's edge past its arm's reach, and the band round it,
+        # were the torso's in the hole while the arm's layer carried them: a dark line where a raised arm hung.
         rows, cols = np.nonzero(first_hole.any(axis=1))[0], np.nonzero(first_hole.any(axis=0))[0]
         if len(rows):
             y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-            labels = _part_labels(poses[0], first_hole.astype(np.float32), (slice(y0, y1), slice(x0, x1)))
+            box = (slice(y0, y1), slice(x0, x1))
+            core = cores[0][box]
+            bones = _part_labels(poses[0], first_hole.astype(np.float32), box)
+            grown = _grow_labels(core, 2 * _hole_radius(poses[0]) + 2)
+            band = (bones == _TORSO) & (grown > 0) & (masks[0][box] < 0.5)
+            labels = np.where(core > 0, core, np.where(band, grown, bones)).astype(np.uint8)
             state.cache["hole_labels"] = (labels, y0, x0)
         state.cache["photo"] = images[0].astype(np.float32)
         return state

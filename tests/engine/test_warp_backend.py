@@ -299,6 +299,15 @@ def test_a_jacket_flap_beside_a_held_out_arm_stays_with_the_torso():
     cv2.fillConvexPoly(tip, flap, 1)
     tip = cv2.erode(tip, np.ones((3, 3), np.uint8)) > 0
     assert (blue[tip] > 0).mean() > 0.95, "the flap left the torso"
+    # and no line of the sleeve where the arm hung: the hole's labels are the layers' (a sleeve's edge past the
+    # arm's reach from its bone was the torso's in the hole, by the nearest bone, and stayed in the photo)
+    hung = np.zeros((400, 240), np.uint8)
+    cv2.line(hung, pt("r_shoulder"), pt("r_elbow"), 1, int(round(0.5 * ts)))
+    cv2.line(hung, pt("r_elbow"), pt("r_wrist"), 1, int(round(0.5 * ts)))
+    hung[cv2.dilate(_filled(quad, (400, 240)), np.ones((7, 7), np.uint8)) > 0] = 0
+    cv2.circle(hung, pt("r_shoulder"), int(round(0.3 * ts)), 0, -1)  # the raised arm's root
+    dark = (out.max(axis=2) < 120) & (hung > 0)
+    assert dark.sum() == 0, f"{dark.sum()} dark pixels of the sleeve left where the arm hung"
 
 
 def _filled(quad, shape):
