@@ -150,20 +150,45 @@ def _region_points(pose: Pose, part: str, other: Pose) -> np.ndarray | None:
     return _limb_rect(pose.xy[a].astype(np.float64), pose.xy[b].astype(np.float64), LIMB_WIDTH * body_scale(pose))
 
 
+# Points whose spread across their main direction is under this share of their spread along it are a line: an
+# affine fitted to them is free across it and amplifies a fraction of a pixel into any shear. A portrait's torso
+# (neck and shoulders only, the neck a pixel off the shoulders' line) turned into streaks over the whole photo
+# when its pose came back from a JSON file rounded to a thousandth of a pixel.
+MIN_SPREAD = 0.1
+
+
+def _spread(pts: np.ndarray) -> bool:
+    s = np.linalg.svd(pts - pts.mean(0), compute_uv=False)
+    return bool(s[0] > 1e-6 and s[1] > MIN_SPREAD * s[0])
+
+
+def _fit_similarity(dst_pts: np.ndarray, src_pts: np.ndarray) -> np.ndarray:
+    """Least-squares rotation, uniform scale and translation with A @ [dst, 1] ~ src (closed form)."""
+    a, b = dst_pts - dst_pts.mean(0), src_pts - src_pts.mean(0)
+    den = float((a * a).sum())
+    if den < 1e-12:
+        t = src_pts.mean(0) - dst_pts.mean(0)
+        return np.array([[1.0, 0.0, t[0]], [0.0, 1.0, t[1]]])
+    c = float((a * b).sum()) / den
+    s = float((a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]).sum()) / den
+    R = np.array([[c, -s], [s, c]])
+    t = src_pts.mean(0) - R @ dst_pts.mean(0)
+    return np.concatenate([R, t[:, None]], axis=1)
+
+
 def fit_affine(dst_pts: np.ndarray, src_pts: np.ndarray) -> np.ndarray:
-    """Least-squares 2x3 affine A with A @ [dst, 1] ~ src (paper eq. 2, mapping target onto source)."""
+    """Least-squares 2x3 affine A with A @ [dst, 1] ~ src (paper eq. 2, mapping target onto source); a
+    similarity (rotation, scale, translation) where the points are too few or lie on a line, where it is well
+    posed and an affine is not."""
     n = len(dst_pts)
-    X = np.concatenate([dst_pts, np.ones((n, 1))], axis=1)
-    if n >= 3 and np.linalg.matrix_rank(X) == 3:
+    dst_pts, src_pts = np.asarray(dst_pts, np.float64), np.asarray(src_pts, np.float64)
+    if n >= 3 and _spread(dst_pts) and _spread(src_pts):
+        X = np.concatenate([dst_pts, np.ones((n, 1))], axis=1)
         sol, *_ = np.linalg.lstsq(X, src_pts, rcond=None)
         return sol.T.astype(np.float64)
-    # too few or collinear points: a similarity transform (rotation, scale, translation) is well posed
-    if n >= 2:
-        m, _ = cv2.estimateAffinePartial2D(dst_pts.astype(np.float32), src_pts.astype(np.float32), method=cv2.LMEDS)
-        if m is not None:
-            return m.astype(np.float64)
-    t = (src_pts.mean(0) - dst_pts.mean(0)) if n else np.zeros(2)
-    return np.array([[1.0, 0.0, t[0]], [0.0, 1.0, t[1]]])
+    if n:
+        return _fit_similarity(dst_pts, src_pts)
+    return np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
 
 
 def part_mask(pose: Pose, part: str, points: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:

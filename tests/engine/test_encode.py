@@ -91,3 +91,29 @@ def test_warp_features_moves_a_blob_where_the_transform_says():
     out = layers.warp_features(feat, torch.from_numpy(pw.affines)[None], masks)
     yy, xx = np.unravel_index(out[0, 0].argmax().item(), (128, 64))
     assert (xx, yy) == (x + 6, y + 4)
+
+
+def test_a_torso_on_a_line_is_not_sheared_by_a_rounding():
+    # A portrait's torso is the neck and the two shoulders, the neck a hair off the shoulders' line. An affine
+    # fitted to three points so nearly on a line turned a thousandth of a pixel (a pose read back from JSON)
+    # into a shear that smeared the torso over the whole photo; such points get a similarity.
+    present = np.zeros(NUM_JOINTS, bool)
+    xy = np.zeros((NUM_JOINTS, 2), np.float32)
+    for name, p in (("r_shoulder", (177.0, 227.0)), ("neck", (280.0, 233.0)), ("l_shoulder", (384.0, 239.0)),
+                    ("nose", (250.0, 103.0)), ("r_eye", (230.0, 86.0)), ("l_eye", (277.0, 78.0))):
+        xy[J[name]], present[J[name]] = p, True
+    src = Pose(xy, present, 528, 420)
+    rng = np.random.default_rng(0)
+    tgt = Pose(xy + rng.uniform(-1e-3, 1e-3, xy.shape).astype(np.float32), present, 528, 420)
+    tgt = tgt.moved("nose", 275, 111).moved("r_eye", 255, 94).moved("l_eye", 302, 86)
+    pw = part_warps(src, tgt)
+    torso, head = PART_NAMES.index("torso"), PART_NAMES.index("head")
+    assert pw.valid[torso] and np.allclose(pw.affines[torso], [[1, 0, 0], [0, 1, 0]], atol=0.05)
+    # the head, fitted to face joints and shoulders that are spread out, is an affine that moves the face back
+    A = pw.affines[head].astype(np.float64)
+    assert np.allclose(A @ [275, 111, 1], [250, 103], atol=6)
+    # a well spread torso keeps its affine (paper eq. 2): a shear is recovered exactly
+    s = standing()
+    sheared = Pose(s.xy @ np.array([[1, 0], [0.2, 1]], np.float32).T, s.present, s.width, s.height)
+    A = part_warps(s, sheared).affines[torso]
+    assert np.allclose(A[:, :2], np.linalg.inv([[1, 0], [0.2, 1]]), atol=1e-3)
