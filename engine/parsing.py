@@ -36,6 +36,10 @@ HAND_RADIUS = 0.14
 HAND_WIDTH = 0.5  # a hand region's width over its length (0.7 already took round bites of a dress in photos)
 HAND_SURE = 0.8  # the segmentation's confidence a hand's pixel needs (a held ball is at 0.5-0.8 on the dance video)
 HAND_FRINGE = 0.03  # of the body's size: how far past its sure pixels a hand's soft edge reaches
+# A head reaches this far (torso sizes) from its nearest joint: long hair to the shoulders, not a ball held out
+# at the side (nothing else near it but the torso, whose bones were farther: a wedge of the ball went with the
+# head when the head was moved) nor the band over an arm held out
+HEAD_REACH = 0.6
 PARSE_FULL_PIXELS = 250_000  # a person's box up to this many pixels is labelled pixel by pixel (_box_labels)
 
 
@@ -57,6 +61,7 @@ def part_distances(pose: Pose, xs: np.ndarray, ys: np.ndarray, arm_slack: float 
     if head_pts:
         d = np.min([np.hypot(xs - p[0], ys - p[1]) for p in head_pts], axis=0)
         dist[0] = d * 0.8  # the head is wider than its joints are far apart: favour it around them
+        dist[0] = np.where(d > HEAD_REACH * ts, dist[0] + 1e6, dist[0])
     # torso: the segments of its outline and its two diagonals, so the interior is near the torso
     neck = pose.xy[J["neck"]] if pose.present[J["neck"]] else None
     pts = []

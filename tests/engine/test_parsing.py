@@ -28,3 +28,28 @@ def test_labels_grow_by_their_steps_into_the_nearest_label():
     assert grown[30, 5] == 3 and grown[30, 24] == 3 and grown[30, 45] == 7 and grown[15, 55] == 7
     assert grown[30, 4] == 0 and grown[30, 32] == 0 and grown[14, 55] == 0  # 6 steps away: not reached
     assert np.array_equal(_grow_labels(np.zeros((5, 5), np.uint8), 3), np.zeros((5, 5), np.uint8))
+
+
+def test_what_is_held_out_at_the_side_is_not_the_heads():
+    # A ball held out at shoulder height beside a hand: beyond the arms' reach, its pixels went to the nearest
+    # part by distance, and the head (favoured round its joints, with no reach of its own) took a wedge of it,
+    # which then went with the head when the head was turned.
+    import cv2
+
+    from engine.encode import torso_size
+
+    p = fit_preset("standing", 400, 400)
+    ts = torso_size(p)
+    nose, sh = p.point("nose"), p.point("l_shoulder")
+    mask = (pose_mask(p) > 0).astype(np.uint8)
+    centre = (int(round(sh[0] + 0.75 * ts)), int(round(nose[1] + 0.3 * ts)))
+    cv2.circle(mask, centre, int(round(0.22 * ts)), 1, -1)
+    ball = np.zeros_like(mask)
+    cv2.circle(ball, centre, int(round(0.22 * ts)), 1, -1)
+    ball = (ball > 0) & (pose_mask(p) == 0)
+    labels = parsing.coarse_parsing(p, mask.astype(np.float32))
+    assert ball.sum() > 100
+    assert (labels[ball] == 1).sum() == 0, "the head took part of what the hand holds out"
+    # the head itself is still the head's
+    y, x = np.round(nose).astype(int)[::-1]
+    assert labels[y, x] == 1
