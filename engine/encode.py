@@ -142,8 +142,10 @@ def _region_points(pose: Pose, part: str, other: Pose) -> np.ndarray | None:
         shared = [i for i in HEAD_JOINTS if pose.present[i] and other.present[i]]
         if not shared:
             return None
-        idx = shared + [i for i in (J["r_shoulder"], J["l_shoulder"]) if pose.present[i] and other.present[i]]
-        return pose.xy[idx].astype(np.float64)
+        # the neck is the head's pivot (the shoulders where it is missing): the app turns the face about it
+        anchor = [J["neck"]] if pose.present[J["neck"]] and other.present[J["neck"]] else [
+            i for i in (J["r_shoulder"], J["l_shoulder"]) if pose.present[i] and other.present[i]]
+        return pose.xy[shared + anchor].astype(np.float64)
     a, b = PART_LIMBS[part]
     if not (pose.present[a] and pose.present[b]):
         return None
@@ -254,7 +256,9 @@ def part_warps(src: Pose, tgt: Pose, size: tuple[int, int] | None = None) -> Par
             borrowed[k] = src_pts is not None
         if src_pts is None:
             continue
-        affines[k] = fit_affine(tgt_pts, src_pts)
+        # a head turns and moves whole: an affine fitted to a face turned about the neck sheared it (a tilted
+        # head came out slanted and squashed into the collar)
+        affines[k] = _fit_similarity(tgt_pts, src_pts) if part == "head" else fit_affine(tgt_pts, src_pts)
         masks[k] = part_mask(src, part, src_pts, (h, w))
         valid[k] = True
     return PartWarps(affines, valid, masks, borrowed)

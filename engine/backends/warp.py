@@ -24,8 +24,8 @@ import cv2
 import numpy as np
 
 from ..detect import pose_mask
-from ..encode import MIRROR_PART, NUM_PARTS, PART_LIMBS, PART_NAMES, body_scale, part_warps
-from ..parsing import coarse_parsing, part_distances, unsure_hands
+from ..encode import HEAD_JOINTS, MIRROR_PART, NUM_PARTS, PART_LIMBS, PART_NAMES, body_scale, part_warps
+from ..parsing import TORSO_LABEL, arms_take_thin_torso, coarse_parsing, grow_labels, merge_islands, unsure_hands
 from ..pose import J, Pose
 from .contract import Backend, SourceState
 
@@ -53,9 +53,11 @@ RIGID_PARTS = ("torso",)
 # head moved by the warp is a face (dance pairs, personal spgnet: SSIM / L1 / PCKh 0.750 / 0.071 / 0.89 with the
 # network's share by the head's change of shape, 0.748 / 0.071 / 0.89 with the photo's head; docs/backends/warp.md).
 PHOTO_PARTS = ("head",)
-ISLAND_SHARE = 0.05  # a part's piece smaller than this share of its pixels, apart from the rest, is a stray
-_TORSO = PART_NAMES.index("torso") + 1
-_ARM_LABELS = [PART_NAMES.index(p) + 1 for p in ("r_upper_arm", "r_lower_arm", "l_upper_arm", "l_lower_arm")]
+# A head turns whole from this share of the way from the neck to the face up; below, its neck and hair bend
+# to the torso's move (turned whole, a tilted head left a wedge of background between chin and collar)
+HEAD_BEND = 0.6
+NECK_TUCK = 0.12  # of the torso size: how far the torso reaches under the head
+NECK_HALF_WIDTH = 0.08  # of the torso size: and how wide (a neck, not the hair or the collar beside it)
 # The parts a limb meets at its joints (the torso at shoulders and hips).
 _CHAIN_NEIGHBOURS = {
     "r_upper_arm": ("torso", "r_lower_arm"), "r_lower_arm": ("r_upper_arm",),
@@ -78,6 +80,7 @@ class Layer:
     x0: int
     y0: int
     ring_px: float       # the ring's width: a part moved this far (pixels) or more is drawn without it
+    tucked: np.ndarray   # (h, w) uint8: 1 + the part in front where the layer reaches under it, else 0
 
 
 def _inpaint_background(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
@@ -104,117 +107,13 @@ def _hole_radius(pose: Pose) -> int:
     return max(1, int(round(ts / 12)))
 
 
-def _grow_labels(labels: np.ndarray, steps: int) -> np.ndarray:
-    """Labels spread ``steps`` pixels (chessboard distance) into the unlabelled (0) pixels around them, each
-    taking its nearest label (ties, on one-pixel lines where two labels meet, go either way). One distance
-    transform: growing by 3x3 dilations took a pass over the person's box per step, ~100 on a 4096-px photo."""
-    empty = (labels == 0).astype(np.uint8)
-    if not empty.any() or empty.all():
-        return labels.copy()
-    dist, nearest = cv2.distanceTransformWithLabels(empty, cv2.DIST_C, 3, labelType=cv2.DIST_LABEL_PIXEL)
-    # DIST_LABEL_PIXEL numbers the labelled pixels 1, 2, ... in raster order
-    values = np.concatenate([[0], labels[labels > 0]]).astype(np.uint8)
-    grown = values[nearest]
-    grown[dist > steps] = 0
-    return np.where(empty > 0, grown, labels)
-
-
-def _merge_islands(labels: np.ndarray) -> np.ndarray:
-    """Labels with each part's stray islands (pieces apart from its main piece, under ISLAND_SHARE of its
-    pixels) given to the part they touch most. The nearest-bone rule leaves thin ones where a limb is wider
-    than the arm's reach from a detected bone that is a few pixels off: a strip down a hanging forearm's edge
-    went to the torso and stayed at the hip when the arm was raised (read there as the wrist)."""
-    out = labels.copy()
-    kernel = np.ones((3, 3), np.uint8)
-    for k in np.unique(labels):
-        if k == 0:
-            continue
-        n, comp, stats, _ = cv2.connectedComponentsWithStats((labels == k).astype(np.uint8), connectivity=8)
-        if n <= 2:
-            continue
-        areas = stats[1:, cv2.CC_STAT_AREA]
-        main = 1 + int(np.argmax(areas))
-        for c in range(1, n):
-            if c == main or areas[c - 1] >= ISLAND_SHARE * areas.sum():
-                continue
-            x, y, w, h = stats[c, :4]
-            y0, x0 = max(0, y - 1), max(0, x - 1)
-            island = (comp[y0:y + h + 1, x0:x + w + 1] == c).astype(np.uint8)
-            around = labels[y0:y + h + 1, x0:x + w + 1][(cv2.dilate(island, kernel) > 0) & (island == 0)]
-            around = around[(around != 0) & (around != k)]
-            if len(around):
-                out[y0:y + h + 1, x0:x + w + 1][island > 0] = np.bincount(around).argmax()
-    return out
-
-
-def _arms_take_thin_torso(labels: np.ndarray, pose: Pose, radius: int, origin=(0, 0)) -> np.ndarray:
-    """Labels with the torso's thin outer pieces beside an arm given to that arm. An arm claims pixels only
-    within its reach of the detected bone (parsing.ARM_RADIUS: else a hanging hand takes bites of the dress);
-    a sleeve wider than that, and the hole's band round it, fell to the torso, which claims every pixel nobody
-    else does: a strip down the arm's outer edge, the sleeve's rim and the hole's band round it. It stayed in
-    the photo when the arm was raised, the faint outline where the arm had hung. Such a piece is what an
-    opening by ``radius`` (twice the hole's band: a band and as much sleeve again) takes off the torso where it
-    touches the background; each of its pixels goes to the arm whose bone is nearest, when that bone is within
-    its reach and ``radius`` more and no other part (the head at the neck, a thigh) is nearer. The bone, not
-    the nearest arm pixel: the jacket's edge at the waist beside a hanging forearm is nearest the forearm's
-    pixels but far from its bone, and went up with the raised forearm, a fleck in the air. A piece between two
-    arms folded on the chest touches no background and stays the torso's. ``labels`` start at ``origin``
-    (row, column) of the photo."""
-    rows, cols = np.nonzero((labels != 0).any(axis=1))[0], np.nonzero((labels != 0).any(axis=0))[0]
-    if not len(rows):
-        return labels
-    # in the person's box (a person in a 4096-px photo: the transforms below over all of it cost half a second)
-    pad = 2 * radius + 2
-    y0, x0 = max(0, rows[0] - pad), max(0, cols[0] - pad)
-    box = (slice(y0, rows[-1] + 1 + pad), slice(x0, cols[-1] + 1 + pad))
-    out = labels.copy()
-    labels = labels[box]
-    torso = (labels == _TORSO).astype(np.uint8)
-    if not torso.any():
-        return out
-    # the opening as two distance transforms (linear in the pixels; a disc kernel of a 4096-px photo's radius
-    # takes seconds), on a zero pad: the box's edge is background, not more torso (the hole's labels are cut
-    # to its box)
-    inner = cv2.distanceTransform(np.pad(torso, 1), cv2.DIST_L2, cv2.DIST_MASK_PRECISE) > radius
-    opened = cv2.distanceTransform((~inner).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE) <= radius
-    thin = (torso > 0) & ~opened[1:-1, 1:-1]
-    if not thin.any():
-        return out
-    _, pieces = cv2.connectedComponents(thin.astype(np.uint8), connectivity=8)
-    outside = cv2.dilate((labels == 0).astype(np.uint8), np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT,
-                         borderValue=1) > 0
-    touching = np.unique(pieces[thin & outside])
-    thin &= np.isin(pieces, touching[touching > 0])
-    arms = np.isin(labels, _ARM_LABELS)
-    others = (labels != 0) & (labels != _TORSO) & ~arms
-
-    def distance(to):
-        return cv2.distanceTransform((~to).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-
-    # the arm when it is as near as any other part (a hand hangs beside the thigh: a tie there went either way)
-    near = thin & (distance(arms) <= np.minimum(distance(others) + 1.5, 2 * radius + 1))
-    ys, xs = np.nonzero(near)
-    bones = part_distances(pose, (xs + x0 + origin[1]).astype(np.float32), (ys + y0 + origin[0]).astype(np.float32),
-                           arm_slack=radius)[np.array(_ARM_LABELS) - 1]
-    reached = bones.min(axis=0) < 1e6
-    arm = np.zeros_like(labels)
-    arm[ys[reached], xs[reached]] = np.array(_ARM_LABELS, labels.dtype)[bones.argmin(axis=0)[reached]]
-    for k in _ARM_LABELS:
-        # only where it joins that arm: a piece apart from it would float in the air beside the moved arm
-        _, joined = cv2.connectedComponents(((labels == k) | (arm == k)).astype(np.uint8), connectivity=8)
-        ids = np.unique(joined[labels == k])
-        take = (arm == k) & np.isin(joined, ids[ids > 0])
-        out[box][take] = k
-    return out
-
-
 def _part_labels(pose: Pose, mask: np.ndarray, box=(slice(None), slice(None))) -> np.ndarray:
     """1 + the part of each pixel of ``mask`` (0 outside) inside ``box``: the nearest bone, stray islands
     merged, the torso's thin pieces along an arm given to it. The layers and the hole both use it, so that a
     moved part uncovers exactly the pixels its layer carries."""
-    labels = _merge_islands(coarse_parsing(pose, mask)[box])
+    labels = merge_islands(coarse_parsing(pose, mask)[box])
     origin = (box[0].start or 0, box[1].start or 0)
-    return _arms_take_thin_torso(labels, pose, 2 * _hole_radius(pose), origin)
+    return arms_take_thin_torso(labels, pose, 2 * _hole_radius(pose), origin)
 
 
 def _label_lut(labels) -> np.ndarray:
@@ -230,6 +129,27 @@ def _core_labels(pose: Pose, mask: np.ndarray) -> np.ndarray:
     return _part_labels(pose, person.astype(np.float32))
 
 
+def _near_neck(pose: Pose, origin, shape, half_width: float) -> np.ndarray:
+    """(h, w) bool over a box at ``origin`` (x, y): within ``half_width`` of the line from the neck to the face
+    (everywhere when the pose has neither)."""
+    face = [i for i in HEAD_JOINTS if pose.present[i]]
+    if not (face and pose.present[J["neck"]]):
+        return np.ones(shape, bool)
+    neck, centre = pose.xy[J["neck"]], pose.xy[face].mean(0)
+    axis = (centre - neck) / max(float(np.hypot(*(centre - neck))), 1e-6)
+    ys, xs = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
+    across = (xs + origin[0] - neck[0]) * axis[1] - (ys + origin[1] - neck[1]) * axis[0]
+    return np.abs(across) <= half_width
+
+
+def _spread_colours(rgb: np.ndarray, hard: np.ndarray, spread: int):
+    """(the mean colour of the ``hard`` pixels nearby, by a normalised blur of width ``spread``; the blur's
+    weight of them, (h, w, 1))."""
+    num = cv2.GaussianBlur(rgb * hard[..., None], (spread, spread), 0)
+    den = cv2.GaussianBlur(hard, (spread, spread), 0)[..., None]
+    return num / np.maximum(den, 1e-6), den
+
+
 def _layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray) -> list[Layer | None]:
     """Part layers of one reference (None where the part is absent), from its _core_labels."""
     ts = body_scale(pose)
@@ -238,6 +158,7 @@ def _layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray) -> list[
     # The ring: the layers carry the photo's pixels up to where the background's hole ends (plus the feather),
     # so an unmoved part covers the inpainted band exactly; a moved part takes a thin rim of its surroundings.
     ring_px = _hole_radius(pose) + feather // 2
+    neck_px = int(round(NECK_TUCK * ts))
     # The tuck: where two parts meet, the one drawn behind reaches under the one in front by the feather's
     # reach, so the front layer's soft edge blends with the same pixels, not with the background.
     tuck = feather // 2 + 1
@@ -252,7 +173,7 @@ def _layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray) -> list[
     by1, bx1 = min(image.shape[0], rows[-1] + 1 + pad), min(image.shape[1], cols[-1] + 1 + pad)
     core_labels = core_labels[by0:by1, bx0:bx1]
     image = image[by0:by1, bx0:bx1]
-    ring_labels = _grow_labels(core_labels, ring_px)
+    ring_labels = grow_labels(core_labels, ring_px)
     tuck_kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * tuck + 1, 2 * tuck + 1))
     depth = {PART_NAMES.index(p): i for i, p in enumerate(DEPTH_ORDER)}
     img = image.astype(np.float32)
@@ -284,7 +205,14 @@ def _layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray) -> list[
         py0, px0 = max(0, rows[0] - ppad), max(0, cols[0] - ppad)
         py1, px1 = min(core.shape[0], rows[-1] + 1 + ppad), min(core.shape[1], cols[-1] + 1 + ppad)
         core, ring, front = core[py0:py1, px0:px1], ring[py0:py1, px0:px1], front[py0:py1, px0:px1]
+        own = core.copy()
         core |= cv2.dilate(core, tuck_kernel) & front
+        if part == "torso" and neck_px > 0:
+            # the neck: the torso reaches under the head, so that a turned head uncovers the torso's colours, not
+            # the background's (a white wedge between chin and collar)
+            head = (core_labels[py0:py1, px0:px1] == PART_NAMES.index("head") + 1).astype(np.uint8)
+            core |= (cv2.distanceTransform(1 - own, cv2.DIST_L2, 3) <= neck_px) & (head > 0) & \
+                _near_neck(pose, (px0 + bx0, py0 + by0), head.shape, NECK_HALF_WIDTH * ts)
         ringed = core | ring
         alpha, outer = (cv2.GaussianBlur(m.astype(np.float32), (feather, feather), 0) if feather > 1
                         else m.astype(np.float32) for m in (core, ringed))
@@ -292,14 +220,17 @@ def _layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray) -> list[
         y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
         a_core = alpha[y0:y1, x0:x1]
         rgb = img[py0 + y0:py0 + y1, px0 + x0:px0 + x1]
-        hard = core[y0:y1, x0:x1].astype(np.float32)
-        spread = 2 * feather + 1  # normalised blur: the mean colour of the part's pixels nearby
-        num = cv2.GaussianBlur(rgb * hard[..., None], (spread, spread), 0)
-        den = cv2.GaussianBlur(hard, (spread, spread), 0)[..., None]
-        fill = np.where(hard[..., None] > 0, rgb, num / np.maximum(den, 1e-6))
+        # the part's own pixels, not those it reaches under (another part's, that show where that part moves)
+        hard = own[y0:y1, x0:x1].astype(np.float32)
+        fill, den = _spread_colours(rgb, hard, 2 * feather + 1)
+        if part == "torso" and neck_px > 0:  # the neck is deeper than the feather: the torso's colours from further
+            wide, _ = _spread_colours(rgb, hard, 2 * neck_px + 1)
+            fill = np.where(den < 0.05, wide, fill)
+        fill = np.where(hard[..., None] > 0, rgb, fill)
         layers.append(Layer(rgb.copy(), fill.astype(np.float32), a_core,
                             np.maximum(outer[y0:y1, x0:x1] - a_core, 0), int(x0 + px0 + bx0), int(y0 + py0 + by0),
-                            float(ring_px)))
+                            float(ring_px),
+                            np.where(core > own, core_labels[py0:py1, px0:px1], 0)[y0:y1, x0:x1].astype(np.uint8)))
     return layers
 
 
@@ -343,13 +274,19 @@ def _landed_corners(layer: Layer, A: np.ndarray):
     return corners, corners @ inv[:2, :2].T + inv[:2, 2]
 
 
-def _placement(layer: Layer, A: np.ndarray, out_w: int, out_h: int):
+def _placement(layer: Layer, A: np.ndarray, out_w: int, out_h: int, also: np.ndarray | None = None):
     """Where a layer warped by A (target -> source pixels) lands in the output: (M, size, x0, y0, moved) for
-    cv2.warpAffine with WARP_INVERSE_MAP, ``moved`` the largest shift of its box's corners in pixels; or None."""
+    cv2.warpAffine with WARP_INVERSE_MAP, ``moved`` the largest shift of its box's corners in pixels; or None.
+    With ``also``, the box covers where that transform puts the layer too (a bent head)."""
     landed = _landed_corners(layer, A)
     if landed is None:
         return None
     corners, tc = landed
+    moved = float(np.abs(tc - corners).max())
+    if also is not None:
+        other = _landed_corners(layer, also)
+        if other is not None:
+            tc = np.concatenate([tc, other[1]])
     x0 = max(0, int(np.floor(tc[:, 0].min())) - 1)
     y0 = max(0, int(np.floor(tc[:, 1].min())) - 1)
     x1 = min(out_w, int(np.ceil(tc[:, 0].max())) + 2)
@@ -359,7 +296,25 @@ def _placement(layer: Layer, A: np.ndarray, out_w: int, out_h: int):
     # output pixel (x + x0, y + y0) samples the layer at A @ [x + x0, y + y0, 1] - [layer.x0, layer.y0]
     M = A.astype(np.float64).copy()
     M[:, 2] = A[:, :2] @ np.array([x0, y0]) + A[:, 2] - np.array([layer.x0, layer.y0])
-    return M, (x1 - x0, y1 - y0), x0, y0, float(np.abs(tc - corners).max())
+    return M, (x1 - x0, y1 - y0), x0, y0, moved
+
+
+def _bent_maps(layer: Layer, A: np.ndarray, bend, x0: int, y0: int, size):
+    """cv2.remap maps of the output box (x0, y0, size) into a head layer: its own transform A from HEAD_BEND of
+    the way from the target's neck to its face up, the torso's transform B at the neck, blended between."""
+    B, neck, face = bend
+    w, h = size
+    xs, ys = np.meshgrid(np.arange(x0, x0 + w, dtype=np.float32), np.arange(y0, y0 + h, dtype=np.float32))
+    axis = (face - neck).astype(np.float32)
+    u = ((xs - neck[0]) * axis[0] + (ys - neck[1]) * axis[1]) / max(float(axis @ axis), 1e-6)
+    t = np.clip(u / HEAD_BEND, 0.0, 1.0)
+    t = t * t * (3 - 2 * t)  # smooth at both ends: no kink in the neck
+
+    def at(M, i):
+        return (M[i, 0] * xs + M[i, 1] * ys + M[i, 2]).astype(np.float32)
+    mx = at(B, 0) + t * (at(A, 0) - at(B, 0)) - layer.x0
+    my = at(B, 1) + t * (at(A, 1) - at(B, 1)) - layer.y0
+    return mx, my
 
 
 def _beyond_similarity(layer: Layer, A: np.ndarray) -> float:
@@ -381,28 +336,44 @@ def _warp(a: np.ndarray, M: np.ndarray, size, border=cv2.BORDER_CONSTANT) -> np.
                           borderValue=0)
 
 
-def _warp_layer(layer: Layer, A: np.ndarray, out_w: int, out_h: int):
+def _warp_layer(layer: Layer, A: np.ndarray, out_w: int, out_h: int, bend=None, gone: np.ndarray | None = None):
     """Warp a layer by A (target -> source pixels) into the output; returns (premultiplied rgb, alpha, x0, y0,
-    the part's own alpha without its ring, how far it moved in pixels) or None."""
-    placed = _placement(layer, A, out_w, out_h)
+    the part's own alpha without its ring, how far it moved in pixels) or None. ``bend`` (the torso's
+    transform, the target's neck and face centre) bends a head's lower part to the torso (_bent_maps). ``gone``
+    (a label lookup table) marks the parts in front that move: where the layer reaches under one of them it
+    shows its own colours, not the photo's, which are that part's."""
+    placed = _placement(layer, A, out_w, out_h, None if bend is None else bend[0])
     if placed is None:
         return None
     M, size, x0, y0, moved = placed
+    if bend is None:
+        def warp(a, border=cv2.BORDER_CONSTANT):
+            return _warp(a, M, size, border)
+    else:
+        mx, my = _bent_maps(layer, A, bend, x0, y0, size)
+
+        def warp(a, border=cv2.BORDER_CONSTANT):
+            return cv2.remap(a, mx, my, cv2.INTER_LINEAR, borderMode=border, borderValue=0)
+    photo = layer.rgb
+    if gone is not None:
+        under = gone[layer.tucked]
+        if under.any():
+            photo = np.where(under[..., None] > 0, layer.fill, layer.rgb)
     # the ring fades out over a move of its own width: a part that stays put shows the photo exactly
     keep_ring = max(0.0, 1.0 - moved / max(layer.ring_px, 1.0))
-    core = _warp(layer.alpha, M, size)
+    core = warp(layer.alpha)
     if keep_ring <= 0 or keep_ring >= 1:  # moved past its ring: its own colours; still: the photo, ring and all
-        alpha = core if keep_ring <= 0 else _warp(layer.alpha + layer.ring, M, size)
-        rgb = _warp(layer.fill if keep_ring <= 0 else layer.rgb, M, size, cv2.BORDER_REPLICATE) * alpha[..., None]
+        alpha = core if keep_ring <= 0 else warp(layer.alpha + layer.ring)
+        rgb = warp(layer.fill if keep_ring <= 0 else photo, cv2.BORDER_REPLICATE) * alpha[..., None]
     else:
         # the part's soft edge turns from the photo's pixels to its own colours as it moves; the ring stays the
         # photo's surroundings and only fades. The ring in the part's colours (the fill reaches into it) drew a
         # grey band a ring wide round a person whose every part moved a little (dance pairs a few frames apart)
         ring = keep_ring * layer.ring
         a_core = layer.alpha[..., None]
-        premult = a_core * (layer.fill + keep_ring * (layer.rgb - layer.fill)) + ring[..., None] * layer.rgb
-        alpha = _warp(layer.alpha + ring, M, size)
-        rgb = _warp(premult, M, size)
+        premult = a_core * (layer.fill + keep_ring * (photo - layer.fill)) + ring[..., None] * layer.rgb
+        alpha = warp(layer.alpha + ring)
+        rgb = warp(premult)
     return rgb, alpha, x0, y0, core, moved
 
 
@@ -423,6 +394,19 @@ def _max_at(canvas: np.ndarray, patch: np.ndarray, x0: int, y0: int) -> None:
     """canvas = max(canvas, patch placed at (x0, y0)), in place; the patch is clipped to the canvas."""
     there = canvas[y0:y0 + patch.shape[0], x0:x0 + patch.shape[1]]
     np.maximum(there, patch[:there.shape[0], :there.shape[1]], out=there)
+
+
+def _head_bend(state: SourceState, chosen, target: Pose):
+    """(the torso's transform, the target's neck, its face centre) for a head drawn from the same reference as
+    the torso, where both poses have the neck and a face joint; else None (the head turns whole)."""
+    head, torso = chosen[PART_NAMES.index("head")], chosen[PART_NAMES.index("torso")]
+    if head is None or torso is None or head[0] != torso[0]:
+        return None
+    src, neck = state.poses[head[0]], J["neck"]
+    face = [i for i in HEAD_JOINTS if target.present[i] and src.present[i]]
+    if not (face and target.present[neck] and src.present[neck]):
+        return None
+    return torso[2], target.xy[neck].astype(np.float64), target.xy[face].mean(0).astype(np.float64)
 
 
 class WarpBackend(Backend):
@@ -460,8 +444,8 @@ class WarpBackend(Backend):
             box = (slice(y0, y1), slice(x0, x1))
             core = cores[0][box]
             bones = _part_labels(poses[0], first_hole.astype(np.float32), box)
-            grown = _grow_labels(core, 2 * _hole_radius(poses[0]) + 2)
-            band = (bones == _TORSO) & (grown > 0) & (masks[0][box] < 0.5)
+            grown = grow_labels(core, 2 * _hole_radius(poses[0]) + 2)
+            band = (bones == TORSO_LABEL) & (grown > 0) & (masks[0][box] < 0.5)
             labels = np.where(core > 0, core, np.where(band, grown, bones)).astype(np.uint8)
             state.cache["hole_labels"] = (labels, y0, x0)
         state.cache["photo"] = images[0].astype(np.float32)
@@ -523,6 +507,9 @@ class WarpBackend(Backend):
         full_move = max(1.0, REPAINT_MOVE * body_scale(target))
         chosen = self.choose_sources(state, target)
         out = self._uncovered(state, chosen)
+        # the parts that move, for the layers drawn from the photo; another reference's layers are never still
+        moving = _label_lut([k + 1 for k, c in enumerate(chosen) if not _still(state, c)])
+        everything = _label_lut(range(1, NUM_PARTS + 1))
         placed = []
         repaint = inpainted = kept = None
         if silhouette:
@@ -542,7 +529,9 @@ class WarpBackend(Backend):
                     _max_at(repaint, own.alpha, own.x0, own.y0)
                 continue
             i, layer_k, A = c
-            res = _warp_layer(state.cache["layers"][i][layer_k], A, w, h)
+            res = _warp_layer(state.cache["layers"][i][layer_k], A, w, h,
+                              _head_bend(state, chosen, target) if part == "head" else None,
+                              moving if i == 0 else everything)
             if res is None:
                 continue
             weight = float(np.clip((res[5] - REPAINT_STILL) / full_move, 0.0, 1.0))

@@ -266,9 +266,10 @@ def test_a_head_and_torso_that_only_shifted_keep_the_photos_pixels_where_they_la
 
 
 def test_a_turned_head_stays_the_photos_face_where_it_lands():
-    # the face looks aside (nose and eyes moved towards one ear): no similarity maps the head onto its new
-    # shape, yet at 128x64 a face is ~10x8 pixels that no network draws (a pink blob): the head stays the
-    # photo's own where it lands (warp.PHOTO_PARTS), and what its move uncovers is still the network's
+    # the face looks aside (nose and eyes moved towards one ear): at 128x64 a face is ~10x8 pixels that no
+    # network draws (a pink blob): the head stays the photo's own where it lands (warp.PHOTO_PARTS), and what
+    # its move uncovers is still the network's. (The head's transform is a similarity, so its change of shape,
+    # which decides for the torso, is nil; an affine head's was 0.4 of the move here.)
     from engine.backends.warp import WarpBackend
     from engine.encode import body_scale
 
@@ -280,7 +281,6 @@ def test_a_turned_head_stays_the_photos_face_where_it_lands():
     warp = WarpBackend()
     state = warp.encode_sources([img], [pose], [mask])
     layer, A = _head_layer_and_affine(warp, state, turned)
-    assert warp_module._beyond_similarity(layer, A) > 0.4 * turn, "a change of the head's shape, not a similarity"
     _, repaint, _, _ = warp.render_with_silhouette(state, turned)
     landed = _landed_mask(layer, A, img.shape[:2])
     assert landed.sum() > 500

@@ -117,3 +117,18 @@ def test_a_torso_on_a_line_is_not_sheared_by_a_rounding():
     sheared = Pose(s.xy @ np.array([[1, 0], [0.2, 1]], np.float32).T, s.present, s.width, s.height)
     A = part_warps(s, sheared).affines[torso]
     assert np.allclose(A[:, :2], np.linalg.inv([[1, 0], [0.2, 1]]), atol=1e-3)
+
+
+def test_the_heads_warp_turns_and_never_shears():
+    # The face turned about the neck (what the app does when the nose is dragged): the head's transform is a
+    # rotation about the neck, the same for every backend's part warps.
+    src = standing(200, 400)
+    a = np.deg2rad(30)
+    rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]], np.float32)
+    neck, tgt = src.point("neck"), src
+    for name in ("nose", "r_eye", "l_eye", "r_ear", "l_ear"):
+        q = neck + rot @ (src.point(name) - neck)
+        tgt = tgt.moved(name, q[0], q[1])
+    A = part_warps(src, tgt).affines[PART_NAMES.index("head")].astype(np.float64)
+    assert np.allclose(A[:, :2], rot.T, atol=1e-3)  # target -> source: the inverse turn
+    assert np.allclose(A @ [*neck, 1], neck, atol=0.05)

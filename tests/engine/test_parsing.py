@@ -2,7 +2,7 @@
 import numpy as np
 
 from engine import parsing
-from engine.backends.warp import _grow_labels
+from engine.parsing import grow_labels
 from engine.detect import pose_mask
 from engine.presets import fit_preset
 
@@ -23,11 +23,11 @@ def test_labels_grow_by_their_steps_into_the_nearest_label():
     labels = np.zeros((60, 80), np.uint8)
     labels[20:40, 10:20] = 3
     labels[20:40, 50:60] = 7
-    grown = _grow_labels(labels, 5)
+    grown = grow_labels(labels, 5)
     assert np.array_equal(grown[20:40, 10:20], labels[20:40, 10:20])  # labelled pixels keep their label
     assert grown[30, 5] == 3 and grown[30, 24] == 3 and grown[30, 45] == 7 and grown[15, 55] == 7
     assert grown[30, 4] == 0 and grown[30, 32] == 0 and grown[14, 55] == 0  # 6 steps away: not reached
-    assert np.array_equal(_grow_labels(np.zeros((5, 5), np.uint8), 3), np.zeros((5, 5), np.uint8))
+    assert np.array_equal(grow_labels(np.zeros((5, 5), np.uint8), 3), np.zeros((5, 5), np.uint8))
 
 
 def test_what_is_held_out_at_the_side_is_not_the_heads():
