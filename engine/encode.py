@@ -155,16 +155,17 @@ def _region_points(pose: Pose, part: str, other: Pose) -> np.ndarray | None:
 # Points whose spread across their main direction is under this share of their spread along it are a line: an
 # affine fitted to them is free across it and amplifies a fraction of a pixel into any shear. A portrait's torso
 # (neck and shoulders only, the neck a pixel off the shoulders' line) turned into streaks over the whole photo
-# when its pose came back from a JSON file rounded to a thousandth of a pixel.
+# when its pose came back from a JSON file rounded to a thousandth of a pixel. A side view's torso (neck,
+# shoulders and hips near one line) gets the similarity too: its stretch across the body is not there to fit.
 MIN_SPREAD = 0.1
 
 
-def _spread(pts: np.ndarray) -> bool:
+def _well_spread(pts: np.ndarray) -> bool:
     s = np.linalg.svd(pts - pts.mean(0), compute_uv=False)
     return bool(s[0] > 1e-6 and s[1] > MIN_SPREAD * s[0])
 
 
-def _fit_similarity(dst_pts: np.ndarray, src_pts: np.ndarray) -> np.ndarray:
+def fit_similarity(dst_pts: np.ndarray, src_pts: np.ndarray) -> np.ndarray:
     """Least-squares rotation, uniform scale and translation with A @ [dst, 1] ~ src (closed form)."""
     a, b = dst_pts - dst_pts.mean(0), src_pts - src_pts.mean(0)
     den = float((a * a).sum())
@@ -184,12 +185,12 @@ def fit_affine(dst_pts: np.ndarray, src_pts: np.ndarray) -> np.ndarray:
     posed and an affine is not."""
     n = len(dst_pts)
     dst_pts, src_pts = np.asarray(dst_pts, np.float64), np.asarray(src_pts, np.float64)
-    if n >= 3 and _spread(dst_pts) and _spread(src_pts):
+    if n >= 3 and _well_spread(dst_pts) and _well_spread(src_pts):
         X = np.concatenate([dst_pts, np.ones((n, 1))], axis=1)
         sol, *_ = np.linalg.lstsq(X, src_pts, rcond=None)
         return sol.T.astype(np.float64)
     if n:
-        return _fit_similarity(dst_pts, src_pts)
+        return fit_similarity(dst_pts, src_pts)
     return np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
 
 
@@ -258,7 +259,7 @@ def part_warps(src: Pose, tgt: Pose, size: tuple[int, int] | None = None) -> Par
             continue
         # a head turns and moves whole: an affine fitted to a face turned about the neck sheared it (a tilted
         # head came out slanted and squashed into the collar)
-        affines[k] = _fit_similarity(tgt_pts, src_pts) if part == "head" else fit_affine(tgt_pts, src_pts)
+        affines[k] = fit_similarity(tgt_pts, src_pts) if part == "head" else fit_affine(tgt_pts, src_pts)
         masks[k] = part_mask(src, part, src_pts, (h, w))
         valid[k] = True
     return PartWarps(affines, valid, masks, borrowed)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .encode import PART_LIMBS, PART_NAMES, segment_distance
+from .encode import HEAD_JOINTS, PART_LIMBS, PART_NAMES, segment_distance
 from .pose import J, Pose
 
 NUM_LABELS = len(PART_NAMES) + 1
@@ -60,7 +60,7 @@ def part_distances(pose: Pose, xs: np.ndarray, ys: np.ndarray, arm_slack: float 
     big = np.float32(1e9)
     dist = np.full((len(PART_NAMES),) + xs.shape, big, np.float32)
     # head: distance to the nearest head joint; the neck-nose segment covers the chin when both exist
-    head_pts = [pose.xy[i] for i in (J["nose"], J["r_eye"], J["l_eye"], J["r_ear"], J["l_ear"]) if pose.present[i]]
+    head_pts = [pose.xy[i] for i in HEAD_JOINTS if pose.present[i]]
     if head_pts:
         d = np.min([np.hypot(xs - p[0], ys - p[1]) for p in head_pts], axis=0)
         dist[0] = d * 0.8  # the head is wider than its joints are far apart: favour it around them
@@ -83,6 +83,7 @@ def part_distances(pose: Pose, xs: np.ndarray, ys: np.ndarray, arm_slack: float 
     if len(pts) >= 2:
         segs = [(pts[i], pts[j]) for i in range(len(pts)) for j in range(i + 1, len(pts))]
         dist[1] = np.min([segment_distance(xs, ys, a, b) for a, b in segs], axis=0)
+    in_front = np.zeros(xs.shape, bool)  # within a forearm's reach of its bone
     for k, part in enumerate(PART_NAMES[2:], start=2):
         a, b = PART_LIMBS[part]
         if pose.present[a] and pose.present[b]:
@@ -97,8 +98,10 @@ def part_distances(pose: Pose, xs: np.ndarray, ys: np.ndarray, arm_slack: float 
             if "arm" in part:
                 # only when nothing else claims the pixel; at least ARM_MIN_PX: a small person's mask edge and
                 # joints are a pixel or two off (an 80 px person's fingers stayed at the hip as the thigh's)
-                reach = ARM_RADIUS if part.endswith("lower_arm") else UPPER_ARM_RADIUS
-                d = np.where(d > max(reach * ts, ARM_MIN_PX) + arm_slack, d + 1e6, d)
+                reach = max((ARM_RADIUS if part.endswith("lower_arm") else UPPER_ARM_RADIUS) * ts, ARM_MIN_PX)
+                if part.endswith("lower_arm"):
+                    in_front |= d <= reach
+                d = np.where(d > reach + arm_slack, d + 1e6, d)
             if part.endswith("lower_arm"):
                 # a hand is wider than a forearm, and in front of what it rests on: inside its region it wins
                 # over any bone's distance (else a hand on the hip stays with the torso when the arm is moved).
@@ -107,6 +110,10 @@ def part_distances(pose: Pose, xs: np.ndarray, ys: np.ndarray, arm_slack: float 
                 d_hand = _hand_ellipse(pose, a, b, ts, xs, ys)
                 d = np.where(d_hand < 1, d_hand - 1, d)
             dist[k] = d
+    # a forearm over the torso is in front of it: held across the chest, nearer a torso diagonal than its own
+    # bone, it was the torso's and stayed painted on the chest when the arm was raised. Not the upper arm: one
+    # hanging at the side reaches over the torso's side, which then went with it, a smear left in its place.
+    dist[1] = np.where(in_front, dist[1] + 1e7, dist[1])
     return dist
 
 
@@ -255,7 +262,26 @@ def merge_islands(labels: np.ndarray) -> np.ndarray:
     return out
 
 
-def arms_take_thin_torso(labels: np.ndarray, pose: Pose, radius: int, origin=(0, 0)) -> np.ndarray:
+def torso_polygon(pose: Pose) -> np.ndarray | None:
+    """(4, 2) x, y: the shoulders and the hips; where the hips are not seen (a half-body photo), as far below
+    the shoulders, away from the face, as 1.6 shoulder widths (body_scale's torso). None without shoulders."""
+    rs, ls = J["r_shoulder"], J["l_shoulder"]
+    if not (pose.present[rs] and pose.present[ls]):
+        return None
+    a, b = pose.xy[rs].astype(np.float64), pose.xy[ls].astype(np.float64)
+    if pose.present[J["r_hip"]] and pose.present[J["l_hip"]]:
+        return np.stack([a, b, pose.xy[J["l_hip"]], pose.xy[J["r_hip"]]]).astype(np.float64)
+    across = b - a
+    down = np.array([-across[1], across[0]])
+    face = [i for i in HEAD_JOINTS if pose.present[i]]
+    towards = (pose.xy[face].mean(0) - (a + b) / 2) if face else np.array([0.0, -1.0])
+    if down @ towards > 0:
+        down = -down
+    down *= 1.6  # |down| is the shoulder width
+    return np.stack([a, b, b + down, a + down])
+
+
+def arms_take_thin_torso(labels: np.ndarray, pose: Pose, radius: int, origin_rc=(0, 0)) -> np.ndarray:
     """Labels with the torso's thin outer pieces beside an arm given to that arm. An arm claims pixels only
     within its reach of the detected bone (ARM_RADIUS: else a hanging hand takes bites of the dress);
     a sleeve wider than that, and the hole's band round it, fell to the torso, which claims every pixel nobody
@@ -266,7 +292,7 @@ def arms_take_thin_torso(labels: np.ndarray, pose: Pose, radius: int, origin=(0,
     its reach and ``radius`` more and no other part (the head at the neck, a thigh) is nearer. The bone, not
     the nearest arm pixel: the jacket's edge at the waist beside a hanging forearm is nearest the forearm's
     pixels but far from its bone, and went up with the raised forearm, a fleck in the air. A piece between two
-    arms folded on the chest touches no background and stays the torso's. ``labels`` start at ``origin``
+    arms folded on the chest touches no background and stays the torso's. ``labels`` start at ``origin_rc``
     (row, column) of the photo."""
     rows, cols = np.nonzero((labels != 0).any(axis=1))[0], np.nonzero((labels != 0).any(axis=0))[0]
     if not len(rows):
@@ -286,6 +312,12 @@ def arms_take_thin_torso(labels: np.ndarray, pose: Pose, radius: int, origin=(0,
     inner = cv2.distanceTransform(np.pad(torso, 1), cv2.DIST_L2, cv2.DIST_MASK_PRECISE) > radius
     opened = cv2.distanceTransform((~inner).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE) <= radius
     thin = (torso > 0) & ~opened[1:-1, 1:-1]
+    # never the torso's middle: the chest above a forearm held across it is as thin, and went up with the arm
+    middle = torso_polygon(pose)
+    if middle is not None:
+        inside = np.zeros_like(torso)
+        cv2.fillConvexPoly(inside, np.round(middle - [x0 + origin_rc[1], y0 + origin_rc[0]]).astype(np.int32), 1)
+        thin &= inside == 0
     if not thin.any():
         return out
     _, pieces = cv2.connectedComponents(thin.astype(np.uint8), connectivity=8)
@@ -302,12 +334,14 @@ def arms_take_thin_torso(labels: np.ndarray, pose: Pose, radius: int, origin=(0,
     # the arm when it is as near as any other part (a hand hangs beside the thigh: a tie there went either way)
     near = thin & (distance(arms) <= np.minimum(distance(others) + 1.5, 2 * radius + 1))
     ys, xs = np.nonzero(near)
-    bones = part_distances(pose, (xs + x0 + origin[1]).astype(np.float32), (ys + y0 + origin[0]).astype(np.float32),
-                           arm_slack=radius)[np.array(_ARM_LABELS) - 1]
+    px, py = (xs + x0 + origin_rc[1]).astype(np.float32), (ys + y0 + origin_rc[0]).astype(np.float32)
+    bones = part_distances(pose, px, py, arm_slack=radius)[np.array(_ARM_LABELS) - 1]
     reached = bones.min(axis=0) < 1e6
     arm = np.zeros_like(labels)
     arm[ys[reached], xs[reached]] = np.array(_ARM_LABELS, labels.dtype)[bones.argmin(axis=0)[reached]]
     for k in _ARM_LABELS:
+        if not (arm == k).any():
+            continue
         # only where it joins that arm: a piece apart from it would float in the air beside the moved arm
         _, joined = cv2.connectedComponents(((labels == k) | (arm == k)).astype(np.uint8), connectivity=8)
         ids = np.unique(joined[labels == k])

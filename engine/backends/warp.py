@@ -18,13 +18,14 @@ render (every drag)
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
 from ..detect import pose_mask
-from ..encode import HEAD_JOINTS, MIRROR_PART, NUM_PARTS, PART_LIMBS, PART_NAMES, body_scale, part_warps
+from ..encode import (HEAD_JOINTS, MIRROR_PART, NUM_PARTS, PART_LIMBS, PART_NAMES, body_scale, fit_similarity,
+                      part_warps)
 from ..parsing import TORSO_LABEL, arms_take_thin_torso, coarse_parsing, grow_labels, merge_islands, unsure_hands
 from ..pose import J, Pose
 from .contract import Backend, SourceState
@@ -57,6 +58,7 @@ PHOTO_PARTS = ("head",)
 # to the torso's move (turned whole, a tilted head left a wedge of background between chin and collar)
 HEAD_BEND = 0.6
 NECK_TUCK = 0.12  # of the torso size: how far the torso reaches under the head
+ACROSS_TORSO = 0.12  # of the torso size: an arm across the torso this wide or less is closed over by it
 NECK_HALF_WIDTH = 0.08  # of the torso size: and how wide (a neck, not the hair or the collar beside it)
 # The parts a limb meets at its joints (the torso at shoulders and hips).
 _CHAIN_NEIGHBOURS = {
@@ -82,6 +84,21 @@ class Layer:
     ring_px: float       # the ring's width: a part moved this far (pixels) or more is drawn without it
     tucked: np.ndarray   # (h, w) uint8: 1 + the part in front where the layer reaches under it, else 0
     tucked_under: tuple  # the labels in ``tucked``
+    # the photo's pixels with what it reaches under in its own colours, per set of those parts that move: built
+    # once per set (a drag moves the same parts frame after frame; a 4096-px torso's copy is 100 MB)
+    shown: dict = field(default_factory=dict, repr=False)
+
+    def photo(self, gone: np.ndarray | None) -> np.ndarray:
+        """The pixels a still or slightly moved layer shows: the photo's, but where it reaches under a part
+        that moves (``gone``, a label lookup table), its own colours."""
+        key = frozenset(k for k in self.tucked_under if gone is not None and gone[k])
+        if not key:
+            return self.rgb
+        if key not in self.shown:
+            self.shown.clear()
+            under = _label_lut(key)[self.tucked] > 0
+            self.shown[key] = np.where(under[..., None], self.fill, self.rgb)
+        return self.shown[key]
 
 
 def _inpaint_background(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
@@ -113,8 +130,7 @@ def _part_labels(pose: Pose, mask: np.ndarray, box=(slice(None), slice(None))) -
     merged, the torso's thin pieces along an arm given to it. The layers and the hole both use it, so that a
     moved part uncovers exactly the pixels its layer carries."""
     labels = merge_islands(coarse_parsing(pose, mask)[box])
-    origin = (box[0].start or 0, box[1].start or 0)
-    return arms_take_thin_torso(labels, pose, 2 * _hole_radius(pose), origin)
+    return arms_take_thin_torso(labels, pose, 2 * _hole_radius(pose), (box[0].start or 0, box[1].start or 0))
 
 
 def _label_lut(labels) -> np.ndarray:
@@ -130,8 +146,8 @@ def _core_labels(pose: Pose, mask: np.ndarray) -> np.ndarray:
     return _part_labels(pose, person.astype(np.float32))
 
 
-def _near_neck(pose: Pose, origin, shape, half_width: float) -> np.ndarray:
-    """(h, w) bool over a box at ``origin`` (x, y): within ``half_width`` of the line from the neck to the face
+def _near_neck(pose: Pose, origin_xy, shape, half_width: float) -> np.ndarray:
+    """(h, w) bool over a box at ``origin_xy``: within ``half_width`` of the line from the neck to the face
     (everywhere when the pose has neither)."""
     face = [i for i in HEAD_JOINTS if pose.present[i]]
     if not (face and pose.present[J["neck"]]):
@@ -139,7 +155,7 @@ def _near_neck(pose: Pose, origin, shape, half_width: float) -> np.ndarray:
     neck, centre = pose.xy[J["neck"]], pose.xy[face].mean(0)
     axis = (centre - neck) / max(float(np.hypot(*(centre - neck))), 1e-6)
     ys, xs = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
-    across = (xs + origin[0] - neck[0]) * axis[1] - (ys + origin[1] - neck[1]) * axis[0]
+    across = (xs + origin_xy[0] - neck[0]) * axis[1] - (ys + origin_xy[1] - neck[1]) * axis[0]
     return np.abs(across) <= half_width
 
 
@@ -212,18 +228,27 @@ def _layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray) -> list[
         # person's box: a large tuck kernel over a 4096x4096 photo took seconds per part)
         ring = (ring_labels == k + 1).astype(np.uint8)
         rows, cols = np.nonzero(np.any(core | ring, axis=1))[0], np.nonzero(np.any(core | ring, axis=0))[0]
-        ppad = tuck + feather + 2
+        ppad = tuck + feather + 2 + (neck_px if part == "torso" else 0)
         py0, px0 = max(0, rows[0] - ppad), max(0, cols[0] - ppad)
         py1, px1 = min(core.shape[0], rows[-1] + 1 + ppad), min(core.shape[1], cols[-1] + 1 + ppad)
         core, ring, front = core[py0:py1, px0:px1], ring[py0:py1, px0:px1], front[py0:py1, px0:px1]
         own = core.copy()
         core |= cv2.dilate(core, tuck_kernel) & front
-        if part == "torso" and neck_px > 0:
-            # the neck: the torso reaches under the head, so that a turned head uncovers the torso's colours, not
-            # the background's (a white wedge between chin and collar)
+        if part == "torso":
+            # The torso reaches under what is in front of it, where a move uncovers the torso, not the background:
+            # the neck (a turned head left a white wedge between chin and collar) and what the torso closes
+            # round, an arm held across the chest (a white band where the forearm had been). Drawn in the
+            # torso's own colours where that part moves (Layer.photo). Not all of its outline between shoulders
+            # and hips: an arm hanging at the side is half inside it, and its place became a smear of the torso.
+            origin_xy = (px0 + bx0, py0 + by0)
             head = (core_labels[py0:py1, px0:px1] == PART_NAMES.index("head") + 1).astype(np.uint8)
-            core |= (cv2.distanceTransform(1 - own, cv2.DIST_L2, 3) <= neck_px) & (head > 0) & \
-                _near_neck(pose, (px0 + bx0, py0 + by0), head.shape, NECK_HALF_WIDTH * ts)
+            if neck_px > 0:
+                core |= (cv2.distanceTransform(1 - own, cv2.DIST_L2, 3) <= neck_px) & (head > 0) & \
+                    _near_neck(pose, origin_xy, head.shape, NECK_HALF_WIDTH * ts)
+            r = ACROSS_TORSO * ts
+            near = cv2.distanceTransform(np.pad(1 - own, 1, constant_values=1), cv2.DIST_L2, 3) <= r
+            closed = cv2.distanceTransform(near.astype(np.uint8), cv2.DIST_L2, 3)[1:-1, 1:-1] > r
+            core |= closed & (front > 0) & (head == 0)
         ringed = core | ring
         alpha, outer = (cv2.GaussianBlur(m.astype(np.float32), (feather, feather), 0) if feather > 1
                         else m.astype(np.float32) for m in (core, ringed))
@@ -236,9 +261,9 @@ def _layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray) -> list[
         fill, den = _spread_colours(rgb, hard, 2 * feather + 1)
         need = (den[..., 0] < 0.05) & (core[y0:y1, x0:x1] > 0)
         if part == "torso" and need.any():  # the neck is deeper than the feather: the torso's colours from further
-            rows, cols = np.nonzero(need.any(axis=1))[0], np.nonzero(need.any(axis=0))[0]
-            pad = 2 * neck_px + 1
-            crop = (slice(max(0, rows[0] - pad), rows[-1] + 1 + pad), slice(max(0, cols[0] - pad), cols[-1] + 1 + pad))
+            nr, nc = np.nonzero(need.any(axis=1))[0], np.nonzero(need.any(axis=0))[0]
+            reach = 2 * neck_px + 1
+            crop = (slice(max(0, nr[0] - reach), nr[-1] + 1 + reach), slice(max(0, nc[0] - reach), nc[-1] + 1 + reach))
             wide, _ = _spread_colours(rgb[crop], hard[crop], 2 * neck_px + 1)
             fill[crop] = np.where(need[crop][..., None], wide, fill[crop])
         fill = np.where(hard[..., None] > 0, rgb, fill)
@@ -340,11 +365,8 @@ def _beyond_similarity(layer: Layer, A: np.ndarray) -> float:
     if landed is None:
         return np.inf
     src, dst = landed
-    a, b = src - src.mean(0), dst - dst.mean(0)
-    # the least-squares similarity b ~ [[c, -s], [s, c]] a, in closed form
-    den = float((a * a).sum())
-    c, s = float((a * b).sum()) / den, float((a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]).sum()) / den
-    return float(np.abs(a @ np.array([[c, s], [-s, c]]) - b).max())
+    S = fit_similarity(src, dst)
+    return float(np.abs(src @ S[:, :2].T + S[:, 2] - dst).max())
 
 
 def _warp(a: np.ndarray, M: np.ndarray, size, border=cv2.BORDER_CONSTANT) -> np.ndarray:
@@ -370,22 +392,19 @@ def _warp_layer(layer: Layer, A: np.ndarray, out_w: int, out_h: int, bend=None, 
 
         def warp(a, border=cv2.BORDER_CONSTANT):
             return cv2.remap(a, mx, my, cv2.INTER_LINEAR, borderMode=border, borderValue=0)
-    photo = layer.rgb
-    if gone is not None and any(gone[k] for k in layer.tucked_under):
-        photo = np.where(gone[layer.tucked][..., None] > 0, layer.fill, layer.rgb)
     # the ring fades out over a move of its own width: a part that stays put shows the photo exactly
     keep_ring = max(0.0, 1.0 - moved / max(layer.ring_px, 1.0))
     core = warp(layer.alpha)
     if keep_ring <= 0 or keep_ring >= 1:  # moved past its ring: its own colours; still: the photo, ring and all
         alpha = core if keep_ring <= 0 else warp(layer.alpha + layer.ring)
-        rgb = warp(layer.fill if keep_ring <= 0 else photo, cv2.BORDER_REPLICATE) * alpha[..., None]
+        rgb = warp(layer.fill if keep_ring <= 0 else layer.photo(gone), cv2.BORDER_REPLICATE) * alpha[..., None]
     else:
         # the part's soft edge turns from the photo's pixels to its own colours as it moves; the ring stays the
         # photo's surroundings and only fades. The ring in the part's colours (the fill reaches into it) drew a
         # grey band a ring wide round a person whose every part moved a little (dance pairs a few frames apart)
         ring = keep_ring * layer.ring
         a_core = layer.alpha[..., None]
-        premult = a_core * (layer.fill + keep_ring * (photo - layer.fill)) + ring[..., None] * layer.rgb
+        premult = a_core * (layer.fill + keep_ring * (layer.photo(gone) - layer.fill)) + ring[..., None] * layer.rgb
         alpha = warp(layer.alpha + ring)
         rgb = warp(premult)
     return rgb, alpha, x0, y0, core, moved
@@ -412,10 +431,10 @@ def _max_at(canvas: np.ndarray, patch: np.ndarray, x0: int, y0: int) -> None:
 
 def _head_bend(state: SourceState, chosen, target: Pose):
     """(the torso's transform, the target's neck, its face centre) for a head drawn from the same reference as
-    the torso, where both poses have the neck and a face joint; else None (the head turns whole)."""
+    the torso, where both poses have the neck and a face joint and the head moves; else None (it turns whole)."""
     head, torso = chosen[PART_NAMES.index("head")], chosen[PART_NAMES.index("torso")]
-    if head is None or torso is None or head[0] != torso[0]:
-        return None
+    if head is None or torso is None or head[0] != torso[0] or _still(state, head):
+        return None  # a head that stays is the photo's, whatever the torso does (bent, it would carry its ring)
     src, neck = state.poses[head[0]], J["neck"]
     face = [i for i in HEAD_JOINTS if target.present[i] and src.present[i]]
     if not (face and target.present[neck] and src.present[neck]):
@@ -483,17 +502,14 @@ class WarpBackend(Backend):
             chosen.append(None if best is None else best[1:])
         return chosen
 
-    def _uncovered(self, state: SourceState, chosen) -> np.ndarray:
-        """The photo with the parts that move (or are not drawn) taken out: their pixels of the hole replaced by
-        the inpainted background. Parts that stay put keep every pixel of the photo."""
+    def _uncovered(self, state: SourceState, moving: np.ndarray) -> np.ndarray:
+        """The photo with the parts that move (or are not drawn; ``moving``, a label lookup table) taken out:
+        their pixels of the hole replaced by the inpainted background. Parts that stay put keep every pixel."""
         out = state.cache["photo"].copy()
-        if "hole_labels" not in state.cache:
+        if "hole_labels" not in state.cache or not moving.any():
             return out
         labels, y0, x0 = state.cache["hole_labels"]
-        leaving = [k + 1 for k, c in enumerate(chosen) if not _still(state, c)]
-        if not leaving:
-            return out
-        gone = _label_lut(leaving)[labels].astype(bool)
+        gone = moving[labels].astype(bool)
         box = (slice(y0, y0 + labels.shape[0]), slice(x0, x0 + labels.shape[1]))
         out[box][gone] = state.cache["background"][box][gone]
         return out
@@ -520,9 +536,9 @@ class WarpBackend(Backend):
             raise ValueError(f"target pose is for {target.width}x{target.height}, the photo is {w}x{h}")
         full_move = max(1.0, REPAINT_MOVE * body_scale(target))
         chosen = self.choose_sources(state, target)
-        out = self._uncovered(state, chosen)
-        # the parts that move, for the layers drawn from the photo; another reference's layers are never still
+        # the parts that move (or are not drawn); another reference's layers are never still
         moving = _label_lut([k + 1 for k, c in enumerate(chosen) if not _still(state, c)])
+        out = self._uncovered(state, moving)
         everything = _label_lut(range(1, NUM_PARTS + 1))
         placed = []
         repaint = inpainted = kept = None

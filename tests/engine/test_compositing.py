@@ -209,8 +209,9 @@ def test_the_repaint_mask_leaves_a_still_torso_beside_a_moved_arm_to_the_photo()
     arm = np.isin(labels, (3, 4)).astype(np.uint8)  # r_upper_arm, r_lower_arm
     el = pose.point("r_elbow")
     yy, xx = np.mgrid[:img.shape[0], :img.shape[1]]
+    # (3 px clear of the arm: the repaint mask's soft edge where the arm was reaches 0.12 at 2.5 px)
     torso_by_elbow = ((labels == 2) & (np.hypot(xx - el[0], yy - el[1]) < body_scale(pose) / 6)
-                      & (cv2.distanceTransform(1 - arm, cv2.DIST_L2, 3) > 2))
+                      & (cv2.distanceTransform(1 - arm, cv2.DIST_L2, 3) > 3))
     assert torso_by_elbow.sum() > 100, "the test needs torso pixels inside the elbow's disc"
     # measured: 0.61 on average there (0.87 at most) with the whole layer; the torso layer's soft edge leaves
     # a little (0.05 at most)
@@ -268,8 +269,7 @@ def test_a_head_and_torso_that_only_shifted_keep_the_photos_pixels_where_they_la
 def test_a_turned_head_stays_the_photos_face_where_it_lands():
     # the face looks aside (nose and eyes moved towards one ear): at 128x64 a face is ~10x8 pixels that no
     # network draws (a pink blob): the head stays the photo's own where it lands (warp.PHOTO_PARTS), and what
-    # its move uncovers is still the network's. (The head's transform is a similarity, so its change of shape,
-    # which decides for the torso, is nil; an affine head's was 0.4 of the move here.)
+    # its move uncovers is still the network's.
     from engine.backends.warp import WarpBackend
     from engine.encode import body_scale
 

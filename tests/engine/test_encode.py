@@ -109,9 +109,10 @@ def test_a_torso_on_a_line_is_not_sheared_by_a_rounding():
     pw = part_warps(src, tgt)
     torso, head = PART_NAMES.index("torso"), PART_NAMES.index("head")
     assert pw.valid[torso] and np.allclose(pw.affines[torso], [[1, 0, 0], [0, 1, 0]], atol=0.05)
-    # the head, fitted to face joints and shoulders that are spread out, is an affine that moves the face back
+    # the head (the face moved off the neck, not turned about it) is the similarity that fits the face and
+    # the neck best: the nose comes back near where it was
     A = pw.affines[head].astype(np.float64)
-    assert np.allclose(A @ [275, 111, 1], [250, 103], atol=6)
+    assert np.allclose(A @ [275, 111, 1], [250, 103], atol=3)
     # a well spread torso keeps its affine (paper eq. 2): a shear is recovered exactly
     s = standing()
     sheared = Pose(s.xy @ np.array([[1, 0], [0.2, 1]], np.float32).T, s.present, s.width, s.height)
@@ -132,3 +133,8 @@ def test_the_heads_warp_turns_and_never_shears():
     A = part_warps(src, tgt).affines[PART_NAMES.index("head")].astype(np.float64)
     assert np.allclose(A[:, :2], rot.T, atol=1e-3)  # target -> source: the inverse turn
     assert np.allclose(A @ [*neck, 1], neck, atol=0.05)
+    # a face that changes shape (the nose towards one ear, as a look aside) still moves the head whole: an
+    # affine would squash it
+    aside = src.moved("nose", *(src.point("nose") + [12, 0])).moved("r_eye", *(src.point("r_eye") + [8, 0]))
+    A = part_warps(src, aside).affines[PART_NAMES.index("head")].astype(np.float64)
+    assert np.isclose(A[0, 0], A[1, 1]) and np.isclose(A[0, 1], -A[1, 0])

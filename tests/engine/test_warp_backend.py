@@ -364,3 +364,43 @@ def test_a_head_turned_about_the_neck_turns_whole(degrees):
     assert max(float(np.hypot(*(e - w))) for e, w in zip(eyes, want)) < 1.5
     # the shirt is the photo's
     assert np.abs(out[215:295, 65:235].astype(int) - img[215:295, 65:235]).max() <= 3
+
+
+def test_a_forearm_held_across_the_chest_goes_up_whole_and_leaves_the_chest():
+    # A forearm across the chest is nearer a torso diagonal than its own bone: it was the torso's, stayed
+    # painted on the chest when the arm was raised, and the chest above it (as thin as a sleeve's rim) went up
+    # with the arm. The forearm is in front of the torso; what it uncovers is the torso's colour, not the wall.
+    import cv2
+
+    p = fit_preset("standing", 240, 400)
+    ts = torso_size(p)
+    el, sh, lsh = p.point("r_elbow"), p.point("r_shoulder"), p.point("l_shoulder")
+    p = p.moved("r_wrist", lsh[0] - 0.1 * ts, el[1] - 0.05 * ts)
+    wall, shirt, sleeve = (225, 225, 230), (60, 90, 200), (30, 30, 40)
+    img = np.full((400, 240, 3), wall, np.uint8)
+    mask = np.zeros((400, 240), np.uint8)
+    pt = lambda name: tuple(np.round(p.point(name)).astype(int))  # noqa: E731
+    quad = np.round(p.xy[[J["r_shoulder"], J["l_shoulder"], J["l_hip"], J["r_hip"]]]).astype(np.int32)
+    for m, c in ((mask, 1), (img, shirt)):
+        cv2.fillConvexPoly(m, quad, c)
+        cv2.circle(m, pt("nose"), int(round(0.25 * ts)), c, -1)
+    for a, b in (("r_shoulder", "r_elbow"), ("r_elbow", "r_wrist"), ("l_shoulder", "l_elbow"), ("l_elbow", "l_wrist")):
+        for m, c in ((mask, 1), (img, sleeve)):
+            cv2.line(m, pt(a), pt(b), c, int(round(0.16 * ts)))
+    up, fore = float(np.hypot(*(el - sh))), float(np.hypot(*(p.point("r_wrist") - el)))
+    target = p.moved("r_elbow", sh[0] - 0.2 * up, sh[1] - up).moved("r_wrist", sh[0] - 0.3 * up, sh[1] - up - fore)
+    b = WarpBackend()
+    out = b.render(b.encode_sources([img], [p], [mask.astype(np.float32)]), target).astype(int)
+    place = np.zeros((400, 240), np.uint8)
+    cv2.line(place, pt("r_elbow"), pt("r_wrist"), 1, int(round(0.16 * ts)) + 8)
+    place = (place > 0) & (cv2.erode(_filled(quad, (400, 240)), np.ones((9, 9), np.uint8)) > 0)
+    assert place.sum() > 500
+    # measured: 98% shirt-coloured, none dark; before, 15% shirt, 45% wall and 410 dark pixels of sleeve
+    assert (np.abs(out - np.array(shirt)).max(axis=2) < 40)[place].mean() > 0.9
+    assert not (out.max(axis=2) < 100)[place].any()
+    # the chest above the forearm stays: shirt between the shoulders and where the forearm was
+    chest = _filled(quad, (400, 240)) > 0
+    chest[int(el[1] - 0.1 * ts):] = False
+    chest &= cv2.erode(_filled(quad, (400, 240)), np.ones((9, 9), np.uint8)) > 0
+    cv2.circle(chest.view(np.uint8), pt("r_shoulder"), int(round(0.3 * ts)), 0, -1)  # the raised arm's root
+    assert (np.abs(out - np.array(shirt)).max(axis=2) < 40)[chest].mean() > 0.95
