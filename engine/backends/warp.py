@@ -530,7 +530,7 @@ class WarpBackend(Backend):
         inpainted background (a guess, with seams at its edge): no detail is taken from it. The kept share is how
         much of each pixel shows a ``photo_parts`` layer (nothing drawn over it): the network's share, grown past
         what moved, must not reach into it. Without ``vacated`` the repaint mask holds no place a part left:
-        what a move uncovers is the warp engine's inpainted background."""
+        what a move uncovers is the warp engine's inpainted background; with it, none a photo part left."""
         h, w = state.size
         if (target.height, target.width) != (h, w):
             raise ValueError(f"target pose is for {target.width}x{target.height}, the photo is {w}x{h}")
@@ -572,7 +572,10 @@ class WarpBackend(Backend):
                 change = _beyond_similarity(state.cache["layers"][i][layer_k], A)
                 lands = float(np.clip((change - REPAINT_STILL) / full_move, 0.0, 1.0))
             placed.append((res, lands, part in photo_parts))
-            if silhouette and vacated and weight > 0 and own is not None and not _still(state, c):
+            # where a photo part was is the warp render's too: a network repainting a turned head's old place
+            # drew a second, blurred head there (a personal model's, dance frame 141 turned 20 degrees)
+            if silhouette and vacated and weight > 0 and own is not None and not _still(state, c) \
+                    and part not in photo_parts:
                 _max_at(repaint, weight * own.alpha, own.x0, own.y0)
         for (rgb, alpha, x0, y0, core, moved), _, photo_part in placed:
             box = (slice(y0, y0 + alpha.shape[0]), slice(x0, x0 + alpha.shape[1]))

@@ -268,8 +268,8 @@ def test_a_head_and_torso_that_only_shifted_keep_the_photos_pixels_where_they_la
 
 def test_a_turned_head_stays_the_photos_face_where_it_lands():
     # the face looks aside (nose and eyes moved towards one ear): at 128x64 a face is ~10x8 pixels that no
-    # network draws (a pink blob): the head stays the photo's own where it lands (warp.PHOTO_PARTS), and what
-    # its move uncovers is still the network's.
+    # network draws (a pink blob): the head stays the photo's own where it lands (warp.PHOTO_PARTS), and where
+    # it was is the warp render's too (a personal model repainting it drew a second, blurred head there).
     from engine.backends.warp import WarpBackend
     from engine.encode import body_scale
 
@@ -285,6 +285,12 @@ def test_a_turned_head_stays_the_photos_face_where_it_lands():
     landed = _landed_mask(layer, A, img.shape[:2])
     assert landed.sum() > 500
     assert repaint[landed].mean() < 0.05  # measured 0.014; 0.56 when the head's change of shape decided
+    was = np.zeros(img.shape[:2], bool)
+    h, w = layer.alpha.shape
+    was[layer.y0:layer.y0 + h, layer.x0:layer.x0 + w] = layer.alpha > 0.5
+    was &= ~landed
+    assert was.sum() > 200
+    assert repaint[was].max() < 0.05
 
 
 def _head_layer_and_affine(warp, state, target):
