@@ -208,6 +208,33 @@ def test_a_person_moved_a_little_has_no_dark_band_round_it():
     assert darkest <= 24, f"the wall round the person darkened by up to {darkest} levels"
 
 
+WALL, SHIRT, SLEEVE = (225, 225, 230), (60, 90, 200), (30, 30, 40)
+ARMS = (("r_shoulder", "r_elbow"), ("r_elbow", "r_wrist"), ("l_shoulder", "l_elbow"), ("l_elbow", "l_wrist"))
+
+
+def _painted_person(p, sleeve, shirt_shapes=(), legs=False):
+    """A person painted on a wall for pose ``p`` (240x400): a shirt over the shoulders-hips quad (and
+    ``shirt_shapes``, convex polygons), a head disc, sleeves ``sleeve`` torso sizes wide over the arms' bones,
+    grey thighs with ``legs``. (image, mask, the quad, a joint's integer point)."""
+    import cv2
+
+    ts = torso_size(p)
+    img = np.full((400, 240, 3), WALL, np.uint8)
+    mask = np.zeros((400, 240), np.uint8)
+    pt = lambda name: tuple(np.round(p.point(name)).astype(int))  # noqa: E731
+    quad = np.round(p.xy[[J["r_shoulder"], J["l_shoulder"], J["l_hip"], J["r_hip"]]]).astype(np.int32)
+    for m, c in ((mask, 1), (img, SHIRT)):
+        cv2.fillConvexPoly(m, quad, c)
+        for shape in shirt_shapes:
+            cv2.fillConvexPoly(m, shape, c)
+        cv2.circle(m, pt("nose"), int(round(0.25 * ts)), c, -1)
+    bones = ARMS + ((("r_hip", "r_knee"), ("l_hip", "l_knee")) if legs else ())
+    for a, b in bones:
+        for m, c in ((mask, 1), (img, SLEEVE if "hip" not in a else (90, 90, 90))):
+            cv2.line(m, pt(a), pt(b), c, int(round(sleeve * ts)))
+    return img, mask, quad, pt
+
+
 def test_a_raised_wide_sleeve_leaves_no_outline_where_it_hung():
     # A sleeve wider than an arm's reach from its bone (parsing.ARM_RADIUS): its outer edge, and the hole's band
     # round it, fell to the torso and stayed in the photo when the arm was raised, a dark line on the wall where
@@ -216,17 +243,7 @@ def test_a_raised_wide_sleeve_leaves_no_outline_where_it_hung():
 
     p = fit_preset("standing", 240, 400)
     ts = torso_size(p)
-    wall, shirt, sleeve = (225, 225, 230), (60, 90, 200), (30, 30, 40)
-    img = np.full((400, 240, 3), wall, np.uint8)
-    mask = np.zeros((400, 240), np.uint8)
-    pt = lambda name: tuple(np.round(p.point(name)).astype(int))  # noqa: E731
-    quad = np.round(p.xy[[J["r_shoulder"], J["l_shoulder"], J["l_hip"], J["r_hip"]]]).astype(np.int32)
-    for m, c in ((mask, 1), (img, shirt)):
-        cv2.fillConvexPoly(m, quad, c)
-        cv2.circle(m, pt("nose"), int(round(0.25 * ts)), c, -1)
-    for a, b in (("r_shoulder", "r_elbow"), ("r_elbow", "r_wrist"), ("l_shoulder", "l_elbow"), ("l_elbow", "l_wrist")):
-        for m, c in ((mask, 1), (img, sleeve)):
-            cv2.line(m, pt(a), pt(b), c, int(round(0.34 * ts)))  # half-width 0.17 of the torso: past the reach
+    img, mask, quad, pt = _painted_person(p, 0.34)  # half-width 0.17 of the torso: past the reach
     sh, el, wr = p.point("r_shoulder"), p.point("r_elbow"), p.point("r_wrist")
     up, fore = float(np.hypot(*(el - sh))), float(np.hypot(*(wr - el)))
     target = p.moved("r_elbow", sh[0], sh[1] - up).moved("r_wrist", sh[0], sh[1] - up - fore)
@@ -264,23 +281,11 @@ def test_a_jacket_flap_beside_a_held_out_arm_stays_with_the_torso():
     ts = torso_size(p)
     el, wr = p.point("r_elbow"), p.point("r_wrist")
     p = p.moved("r_elbow", el[0] - 0.2 * ts, el[1]).moved("r_wrist", wr[0] - 0.4 * ts, wr[1] - 0.1 * ts)
-    wall, shirt, sleeve = (225, 225, 230), (60, 90, 200), (30, 30, 40)
-    img = np.full((400, 240, 3), wall, np.uint8)
-    mask = np.zeros((400, 240), np.uint8)
-    pt = lambda name: tuple(np.round(p.point(name)).astype(int))  # noqa: E731
-    quad = np.round(p.xy[[J["r_shoulder"], J["l_shoulder"], J["l_hip"], J["r_hip"]]]).astype(np.int32)
     sh, hip = p.point("r_shoulder"), p.point("r_hip")
     wy = hip[1] - 0.35 * (hip[1] - sh[1])
     ex = sh[0] + (hip[0] - sh[0]) * (wy - sh[1]) / (hip[1] - sh[1])
     flap = np.round([[ex + 2, wy - 0.06 * ts], [ex - 0.2 * ts, wy], [ex + 2, wy + 0.06 * ts]]).astype(np.int32)
-    for m, c in ((mask, 1), (img, shirt)):
-        cv2.fillConvexPoly(m, quad, c)
-        cv2.fillConvexPoly(m, flap, c)
-        cv2.circle(m, pt("nose"), int(round(0.25 * ts)), c, -1)
-    for a, b in (("r_shoulder", "r_elbow"), ("r_elbow", "r_wrist"), ("l_shoulder", "l_elbow"), ("l_elbow", "l_wrist"),
-                 ("r_hip", "r_knee"), ("l_hip", "l_knee")):
-        for m, c in ((mask, 1), (img, sleeve if "hip" not in a else (90, 90, 90))):
-            cv2.line(m, pt(a), pt(b), c, int(round(0.25 * ts)))
+    img, mask, quad, pt = _painted_person(p, 0.25, [flap], legs=True)
     el, wr = p.point("r_elbow"), p.point("r_wrist")
     up, fore = float(np.hypot(*(el - sh))), float(np.hypot(*(wr - el)))
     target = p.moved("r_elbow", sh[0], sh[1] - up).moved("r_wrist", sh[0], sh[1] - up - fore)
@@ -288,7 +293,7 @@ def test_a_jacket_flap_beside_a_held_out_arm_stays_with_the_torso():
     out = b.render(b.encode_sources([img], [p], [mask.astype(np.float32)]), target).astype(int)
     # no jacket in the air: shirt-blue only on the torso, the head and the flap where they were, and at the
     # raised arm's root (the torso's corner there goes with the arm)
-    blue = (np.abs(out - np.array(shirt)).max(axis=2) < 40).astype(np.uint8)
+    blue = (np.abs(out - np.array(SHIRT)).max(axis=2) < 40).astype(np.uint8)
     body = _filled(quad, (400, 240))
     cv2.fillConvexPoly(body, flap, 1)
     cv2.circle(body, pt("nose"), int(round(0.25 * ts)), 1, -1)
@@ -376,17 +381,7 @@ def test_a_forearm_held_across_the_chest_goes_up_whole_and_leaves_the_chest():
     ts = torso_size(p)
     el, sh, lsh = p.point("r_elbow"), p.point("r_shoulder"), p.point("l_shoulder")
     p = p.moved("r_wrist", lsh[0] - 0.1 * ts, el[1] - 0.05 * ts)
-    wall, shirt, sleeve = (225, 225, 230), (60, 90, 200), (30, 30, 40)
-    img = np.full((400, 240, 3), wall, np.uint8)
-    mask = np.zeros((400, 240), np.uint8)
-    pt = lambda name: tuple(np.round(p.point(name)).astype(int))  # noqa: E731
-    quad = np.round(p.xy[[J["r_shoulder"], J["l_shoulder"], J["l_hip"], J["r_hip"]]]).astype(np.int32)
-    for m, c in ((mask, 1), (img, shirt)):
-        cv2.fillConvexPoly(m, quad, c)
-        cv2.circle(m, pt("nose"), int(round(0.25 * ts)), c, -1)
-    for a, b in (("r_shoulder", "r_elbow"), ("r_elbow", "r_wrist"), ("l_shoulder", "l_elbow"), ("l_elbow", "l_wrist")):
-        for m, c in ((mask, 1), (img, sleeve)):
-            cv2.line(m, pt(a), pt(b), c, int(round(0.16 * ts)))
+    img, mask, quad, pt = _painted_person(p, 0.16)
     up, fore = float(np.hypot(*(el - sh))), float(np.hypot(*(p.point("r_wrist") - el)))
     target = p.moved("r_elbow", sh[0] - 0.2 * up, sh[1] - up).moved("r_wrist", sh[0] - 0.3 * up, sh[1] - up - fore)
     b = WarpBackend()
@@ -396,11 +391,11 @@ def test_a_forearm_held_across_the_chest_goes_up_whole_and_leaves_the_chest():
     place = (place > 0) & (cv2.erode(_filled(quad, (400, 240)), np.ones((9, 9), np.uint8)) > 0)
     assert place.sum() > 500
     # measured: 98% shirt-coloured, none dark; before, 15% shirt, 45% wall and 410 dark pixels of sleeve
-    assert (np.abs(out - np.array(shirt)).max(axis=2) < 40)[place].mean() > 0.9
+    assert (np.abs(out - np.array(SHIRT)).max(axis=2) < 40)[place].mean() > 0.9
     assert not (out.max(axis=2) < 100)[place].any()
     # the chest above the forearm stays: shirt between the shoulders and where the forearm was
     chest = _filled(quad, (400, 240)) > 0
     chest[int(el[1] - 0.1 * ts):] = False
     chest &= cv2.erode(_filled(quad, (400, 240)), np.ones((9, 9), np.uint8)) > 0
     cv2.circle(chest.view(np.uint8), pt("r_shoulder"), int(round(0.3 * ts)), 0, -1)  # the raised arm's root
-    assert (np.abs(out - np.array(shirt)).max(axis=2) < 40)[chest].mean() > 0.95
+    assert (np.abs(out - np.array(SHIRT)).max(axis=2) < 40)[chest].mean() > 0.95
