@@ -296,7 +296,7 @@ def arms_take_thin_torso(labels: np.ndarray, pose: Pose, radius: int, origin_rc=
     (row, column) of the photo."""
     rows, cols = np.nonzero((labels != 0).any(axis=1))[0], np.nonzero((labels != 0).any(axis=0))[0]
     if not len(rows):
-        return labels
+        return labels.copy()
     # in the person's box (a person in a 4096-px photo: the transforms below over all of it cost half a second)
     pad = 2 * radius + 2
     y0, x0 = max(0, rows[0] - pad), max(0, cols[0] - pad)
