@@ -341,21 +341,20 @@ def _placement(layer: Layer, A: np.ndarray, out_w: int, out_h: int, also: np.nda
 
 
 def _bent_maps(layer: Layer, A: np.ndarray, bend, x0: int, y0: int, size):
-    """cv2.remap maps of the output box (x0, y0, size) into a head layer: its own transform A from HEAD_BEND of
-    the way from the target's neck to its face up, the torso's transform B at the neck, blended between."""
+    """cv2.remap maps (fixed point) of the output box (x0, y0, size) into a head layer: its own transform A from
+    HEAD_BEND of the way from the target's neck to its face up, the torso's transform B at the neck, blended
+    between. Affine maps are linear in x and y: built from a row and a column, broadcast once."""
     B, neck, face = bend
     w, h = size
-    xs, ys = np.meshgrid(np.arange(x0, x0 + w, dtype=np.float32), np.arange(y0, y0 + h, dtype=np.float32))
-    axis = (face - neck).astype(np.float32)
-    u = ((xs - neck[0]) * axis[0] + (ys - neck[1]) * axis[1]) / max(float(axis @ axis), 1e-6)
-    t = np.clip(u / HEAD_BEND, 0.0, 1.0)
+    xs = np.arange(x0, x0 + w, dtype=np.float32)[None, :]
+    ys = np.arange(y0, y0 + h, dtype=np.float32)[:, None]
+    axis = (face - neck).astype(np.float32) / max(float((face - neck) @ (face - neck)), 1e-6)
+    t = np.clip(((xs - neck[0]) * axis[0] + (ys - neck[1]) * axis[1]) / HEAD_BEND, 0.0, 1.0)
     t = t * t * (3 - 2 * t)  # smooth at both ends: no kink in the neck
-
-    def at(M, i):
-        return (M[i, 0] * xs + M[i, 1] * ys + M[i, 2]).astype(np.float32)
-    mx = at(B, 0) + t * (at(A, 0) - at(B, 0)) - layer.x0
-    my = at(B, 1) + t * (at(A, 1) - at(B, 1)) - layer.y0
-    return mx, my
+    D = (A - B).astype(np.float32)
+    mx = (B[0, 0] * xs + B[0, 2] - layer.x0) + B[0, 1] * ys + t * (D[0, 0] * xs + D[0, 1] * ys + D[0, 2])
+    my = (B[1, 0] * xs + B[1, 2] - layer.y0) + B[1, 1] * ys + t * (D[1, 0] * xs + D[1, 1] * ys + D[1, 2])
+    return cv2.convertMaps(mx.astype(np.float32), my.astype(np.float32), cv2.CV_16SC2)
 
 
 def _beyond_similarity(layer: Layer, A: np.ndarray) -> float:
@@ -388,10 +387,10 @@ def _warp_layer(layer: Layer, A: np.ndarray, out_w: int, out_h: int, bend=None, 
         def warp(a, border=cv2.BORDER_CONSTANT):
             return _warp(a, M, size, border)
     else:
-        mx, my = _bent_maps(layer, A, bend, x0, y0, size)
+        maps = _bent_maps(layer, A, bend, x0, y0, size)
 
         def warp(a, border=cv2.BORDER_CONSTANT):
-            return cv2.remap(a, mx, my, cv2.INTER_LINEAR, borderMode=border, borderValue=0)
+            return cv2.remap(a, *maps, cv2.INTER_LINEAR, borderMode=border, borderValue=0)
     # the ring fades out over a move of its own width: a part that stays put shows the photo exactly
     keep_ring = max(0.0, 1.0 - moved / max(layer.ring_px, 1.0))
     core = warp(layer.alpha)
