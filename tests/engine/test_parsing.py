@@ -4,6 +4,7 @@ import numpy as np
 from engine import parsing
 from engine.parsing import grow_labels
 from engine.detect import pose_mask
+from engine.pose import Pose
 from engine.presets import fit_preset
 
 
@@ -53,3 +54,19 @@ def test_what_is_held_out_at_the_side_is_not_the_heads():
     # the head itself is still the head's
     y, x = np.round(nose).astype(int)[::-1]
     assert labels[y, x] == 1
+
+
+def test_the_torsos_middle_reaches_below_the_shoulders_when_the_hips_are_out_of_the_photo():
+    # a half-body photo: the middle the thin-torso rule leaves alone runs from the shoulders away from the face,
+    # as long as the torso (1.6 shoulder widths), whichever way the person leans
+    p = fit_preset("standing", 400, 400)
+    cut = p.with_present("r_hip", False).with_present("l_hip", False)
+    quad = parsing.torso_polygon(cut)
+    rs, ls = p.point("r_shoulder"), p.point("l_shoulder")
+    width = float(np.hypot(*(ls - rs)))
+    assert np.allclose(quad[:2], [rs, ls])
+    assert np.all(quad[2:, 1] > rs[1] + 1.5 * width)  # below: the face is above
+    upside_down = Pose(np.array([[x, 400 - y] for x, y in cut.xy], np.float32), cut.present, 400, 400)
+    assert np.all(parsing.torso_polygon(upside_down)[2:, 1] < 400 - rs[1] - 1.5 * width)
+    assert np.allclose(parsing.torso_polygon(p)[2:], [p.point("l_hip"), p.point("r_hip")])
+    assert parsing.torso_polygon(p.with_present("l_shoulder", False)) is None
