@@ -110,9 +110,13 @@ def part_distances(pose: Pose, xs: np.ndarray, ys: np.ndarray, arm_slack: float 
                 d_hand = _hand_ellipse(pose, a, b, ts, xs, ys)
                 d = np.where(d_hand < 1, d_hand - 1, d)
             dist[k] = d
-    # a forearm over the torso is in front of it: held across the chest, nearer a torso diagonal than its own
-    # bone, it was the torso's and stayed painted on the chest when the arm was raised. Not the upper arm: one
-    # hanging at the side reaches over the torso's side, which then went with it, a smear left in its place.
+    # a forearm over the torso's middle is in front of it: held across the chest, nearer a torso diagonal than
+    # its own bone, it was the torso's and stayed painted on the chest when the arm was raised. Not the upper
+    # arm (one hanging at the side reaches over the torso's side, which then went with it, a smear left in its
+    # place), nor beside the middle (a side view's hanging forearm took the dress and the back with it).
+    middle = torso_polygon(pose)
+    if middle is not None and in_front.any():
+        in_front &= _inside_convex(middle, xs, ys)
     dist[1] = np.where(in_front, dist[1] + 1e7, dist[1])
     return dist
 
@@ -260,6 +264,15 @@ def merge_islands(labels: np.ndarray) -> np.ndarray:
             if len(around):
                 out[y0:y + h + 1, x0:x + w + 1][island > 0] = np.bincount(around).argmax()
     return out
+
+
+def _inside_convex(poly: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Whether the points (xs, ys) lie inside the convex polygon ``poly`` ((n, 2), either winding)."""
+    signs = []
+    for (ax, ay), (bx, by) in zip(poly, np.roll(poly, -1, axis=0)):
+        signs.append((bx - ax) * (ys - ay) - (by - ay) * (xs - ax) >= 0)
+    signs = np.stack(signs)
+    return signs.all(axis=0) | (~signs).all(axis=0)
 
 
 def torso_polygon(pose: Pose) -> np.ndarray | None:
