@@ -275,6 +275,16 @@ def _inside_convex(poly: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarr
     return signs.all(axis=0) | (~signs).all(axis=0)
 
 
+def head_axis(pose: Pose, other: Pose | None = None):
+    """(the neck, the centre of the face joints) of ``pose`` (float64 x, y; only the joints ``other`` has too),
+    or None without the neck or a face joint: the axis a head turns about and bends along."""
+    face = [i for i in HEAD_JOINTS if pose.present[i] and (other is None or other.present[i])]
+    neck = J["neck"]
+    if not (face and pose.present[neck] and (other is None or other.present[neck])):
+        return None
+    return pose.xy[neck].astype(np.float64), pose.xy[face].mean(0).astype(np.float64)
+
+
 def torso_polygon(pose: Pose) -> np.ndarray | None:
     """(4, 2) x, y: the shoulders and the hips; where the hips are not seen (a half-body photo), as far below
     the shoulders, away from the face, as 1.6 shoulder widths (body_scale's torso). None without shoulders."""

@@ -24,9 +24,10 @@ import cv2
 import numpy as np
 
 from ..detect import pose_mask
-from ..encode import (HEAD_JOINTS, MIRROR_PART, NUM_PARTS, PART_LIMBS, PART_NAMES, body_scale, fit_similarity,
+from ..encode import (MIRROR_PART, NUM_PARTS, PART_LIMBS, PART_NAMES, body_scale, fit_similarity,
                       part_warps)
-from ..parsing import TORSO_LABEL, arms_take_thin_torso, coarse_parsing, grow_labels, merge_islands, unsure_hands
+from ..parsing import (TORSO_LABEL, arms_take_thin_torso, coarse_parsing, grow_labels, head_axis, merge_islands,
+                       unsure_hands)
 from ..pose import J, Pose
 from .contract import Backend, SourceState
 
@@ -140,6 +141,9 @@ def _label_lut(labels) -> np.ndarray:
     return lut
 
 
+_ALL_PARTS = _label_lut(range(1, NUM_PARTS + 1))
+
+
 def _core_labels(pose: Pose, mask: np.ndarray) -> np.ndarray:
     """The part labels of the person's own pixels (the layers carry them)."""
     person = (mask >= 0.5) & ~unsure_hands(pose, mask)
@@ -149,14 +153,14 @@ def _core_labels(pose: Pose, mask: np.ndarray) -> np.ndarray:
 def _near_neck(pose: Pose, origin_xy, shape, half_width: float) -> np.ndarray:
     """(h, w) bool over a box at ``origin_xy``: within ``half_width`` of the line from the neck to the face
     (everywhere when the pose has neither)."""
-    face = [i for i in HEAD_JOINTS if pose.present[i]]
-    if not (face and pose.present[J["neck"]]):
+    axis = head_axis(pose)
+    if axis is None:
         return np.ones(shape, bool)
-    neck, centre = pose.xy[J["neck"]], pose.xy[face].mean(0)
-    axis = (centre - neck) / max(float(np.hypot(*(centre - neck))), 1e-6)
-    ys, xs = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
-    across = (xs + origin_xy[0] - neck[0]) * axis[1] - (ys + origin_xy[1] - neck[1]) * axis[0]
-    return np.abs(across) <= half_width
+    neck, centre = axis
+    u = (centre - neck) / max(float(np.hypot(*(centre - neck))), 1e-6)
+    xs = np.arange(shape[1], dtype=np.float32)[None, :] + (origin_xy[0] - neck[0])
+    ys = np.arange(shape[0], dtype=np.float32)[:, None] + (origin_xy[1] - neck[1])
+    return np.abs(xs * u[1] - ys * u[0]) <= half_width
 
 
 def _spread_colours(rgb: np.ndarray, hard: np.ndarray, spread: int):
@@ -434,11 +438,8 @@ def _head_bend(state: SourceState, chosen, target: Pose):
     head, torso = chosen[PART_NAMES.index("head")], chosen[PART_NAMES.index("torso")]
     if head is None or torso is None or head[0] != torso[0] or _still(state, head):
         return None  # a head that stays is the photo's, whatever the torso does (bent, it would carry its ring)
-    src, neck = state.poses[head[0]], J["neck"]
-    face = [i for i in HEAD_JOINTS if target.present[i] and src.present[i]]
-    if not (face and target.present[neck] and src.present[neck]):
-        return None
-    return torso[2], target.xy[neck].astype(np.float64), target.xy[face].mean(0).astype(np.float64)
+    axis = head_axis(target, state.poses[head[0]])
+    return None if axis is None else (torso[2], *axis)
 
 
 class WarpBackend(Backend):
@@ -538,7 +539,6 @@ class WarpBackend(Backend):
         # the parts that move (or are not drawn); another reference's layers are never still
         moving = _label_lut([k + 1 for k, c in enumerate(chosen) if not _still(state, c)])
         out = self._uncovered(state, moving)
-        everything = _label_lut(range(1, NUM_PARTS + 1))
         placed = []
         repaint = inpainted = kept = None
         if silhouette:
@@ -560,7 +560,7 @@ class WarpBackend(Backend):
             i, layer_k, A = c
             res = _warp_layer(state.cache["layers"][i][layer_k], A, w, h,
                               _head_bend(state, chosen, target) if part == "head" else None,
-                              moving if i == 0 else everything)
+                              moving if i == 0 else _ALL_PARTS)
             if res is None:
                 continue
             weight = float(np.clip((res[5] - REPAINT_STILL) / full_move, 0.0, 1.0))
