@@ -31,6 +31,7 @@ import eval_person as EP  # noqa: E402  (the pairs, boxes and scoring of the qua
 
 from engine import compositing as C  # noqa: E402
 from engine.backends import warp as W  # noqa: E402
+from engine.backends import warp_layers as WL  # noqa: E402
 from engine.encode import PART_NAMES, body_scale  # noqa: E402
 
 
@@ -73,7 +74,7 @@ def before_silhouette(warp, state, target) -> np.ndarray:
             continue
         i, layer_k, A = c
         layer = state.cache["layers"][i][layer_k]
-        res = W._warp_layer(layer, A, w, h)
+        res = WL.warp_layer(layer, A, w, h)
         if res is None:
             continue
         _, _, x0, y0, core, moved = res

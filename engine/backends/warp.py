@@ -18,18 +18,16 @@ render (every drag)
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import cv2
 import numpy as np
 
 from ..detect import pose_mask
-from ..encode import (MIRROR_PART, NUM_PARTS, PART_LIMBS, PART_NAMES, body_scale, fit_similarity,
-                      part_warps)
+from ..encode import MIRROR_PART, NUM_PARTS, PART_LIMBS, PART_NAMES, body_scale, part_warps
 from ..parsing import (TORSO_LABEL, arms_take_thin_torso, coarse_parsing, grow_labels, head_axis, merge_islands,
                        unsure_hands)
 from ..pose import J, Pose
 from .contract import Backend, SourceState
+from .warp_layers import ALL_PARTS, Layer, beyond_similarity, label_lut, max_at, warp_layer
 
 # Back to front. Arms are drawn over the torso (they usually are in front of it in a photo); legs under it.
 DEPTH_ORDER = ("r_thigh", "l_thigh", "r_shin", "l_shin", "torso", "head",
@@ -55,9 +53,6 @@ RIGID_PARTS = ("torso",)
 # head moved by the warp is a face (dance pairs, personal spgnet: SSIM / L1 / PCKh 0.750 / 0.071 / 0.89 with the
 # network's share by the head's change of shape, 0.748 / 0.071 / 0.89 with the photo's head; docs/backends/warp.md).
 PHOTO_PARTS = ("head",)
-# A head turns whole from this share of the way from the neck to the face up; below, its neck and hair bend
-# to the torso's move (turned whole, a tilted head left a wedge of background between chin and collar)
-HEAD_BEND = 0.6
 NECK_TUCK = 0.12  # of the torso size: how far the torso reaches under the head
 ACROSS_TORSO = 0.12  # of the torso size: an arm across the torso this wide or less is closed over by it
 NECK_HALF_WIDTH = 0.08  # of the torso size: and how wide (a neck, not the hair or the collar beside it)
@@ -69,37 +64,6 @@ _CHAIN_NEIGHBOURS = {
     "l_thigh": ("torso", "l_shin"), "l_shin": ("l_thigh",),
 }
 _CHAIN_NEIGHBOURS = {k: tuple(PART_NAMES.index(n) for n in v) for k, v in _CHAIN_NEIGHBOURS.items()}
-
-
-@dataclass
-class Layer:
-    """One part of one reference, cropped to the part's bounding box (ring included)."""
-
-    rgb: np.ndarray      # (h, w, 3) float32, the photo's pixels (not premultiplied: alpha is chosen per render)
-    fill: np.ndarray     # the same, with the part's own colours spread past its edge: a moved part's soft edge
-                         # must not show the background it was cut from
-    alpha: np.ndarray    # (h, w) float32, the part itself
-    ring: np.ndarray     # (h, w) float32, what the ring of surroundings adds to alpha while the part stays put
-    x0: int
-    y0: int
-    ring_px: float       # the ring's width: a part moved this far (pixels) or more is drawn without it
-    tucked: np.ndarray   # (h, w) uint8: 1 + the part in front where the layer reaches under it, else 0
-    tucked_under: tuple  # the labels in ``tucked``
-    # the photo's pixels with what it reaches under in its own colours, per set of those parts that move: built
-    # once per set (a drag moves the same parts frame after frame; a 4096-px torso's copy is 100 MB)
-    shown: dict = field(default_factory=dict, repr=False)
-
-    def photo(self, gone: np.ndarray | None) -> np.ndarray:
-        """The pixels a still or slightly moved layer shows: the photo's, but where it reaches under a part
-        that moves (``gone``, a label lookup table), its own colours."""
-        key = frozenset(k for k in self.tucked_under if gone is not None and gone[k])
-        if not key:
-            return self.rgb
-        if key not in self.shown:
-            self.shown.clear()
-            under = _label_lut(key)[self.tucked] > 0
-            self.shown[key] = np.where(under[..., None], self.fill, self.rgb)
-        return self.shown[key]
 
 
 def _inpaint_background(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
@@ -132,16 +96,6 @@ def _part_labels(pose: Pose, mask: np.ndarray, box=(slice(None), slice(None))) -
     moved part uncovers exactly the pixels its layer carries."""
     labels = merge_islands(coarse_parsing(pose, mask)[box])
     return arms_take_thin_torso(labels, pose, 2 * _hole_radius(pose), (box[0].start or 0, box[1].start or 0))
-
-
-def _label_lut(labels) -> np.ndarray:
-    """A uint8 lookup table that is 1 at ``labels``: lut[label_image] is their mask (np.isin is ~20x slower)."""
-    lut = np.zeros(256, np.uint8)
-    lut[list(labels)] = 1
-    return lut
-
-
-_ALL_PARTS = _label_lut(range(1, NUM_PARTS + 1))
 
 
 def _core_labels(pose: Pose, mask: np.ndarray) -> np.ndarray:
@@ -215,12 +169,12 @@ def _layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray) -> list[
             if not (pose.present[a] and pose.present[b]):
                 layers.append(None)
                 continue
-        front = _label_lut([j + 1 for j in range(NUM_PARTS) if depth[j] > depth[k]])[core_labels]
+        front = label_lut([j + 1 for j in range(NUM_PARTS) if depth[j] > depth[k]])[core_labels]
         core = (core_labels == k + 1).astype(np.uint8)
         if part in PART_LIMBS:
             # the disc around each joint may only take pixels of the same limb chain (the neighbouring bone),
             # never clothing of another part that happens to touch the joint
-            chain = _label_lut([k + 1] + [n + 1 for n in _CHAIN_NEIGHBOURS[part]])[core_labels]
+            chain = label_lut([k + 1] + [n + 1 for n in _CHAIN_NEIGHBOURS[part]])[core_labels]
             discs = np.zeros_like(core)
             for j in (a, b):
                 cv2.circle(discs, tuple(int(v) for v in np.round(pose.xy[j] - (bx0, by0))), joint_r, 1, -1)
@@ -306,113 +260,6 @@ def _part_shape_cost(src: Pose, tgt: Pose, part: str) -> float:
     return cost + float(np.linalg.norm(torso_desc(src, ts_s) - torso_desc(tgt, ts_t)))
 
 
-def _landed_corners(layer: Layer, A: np.ndarray):
-    """(the layer's box corners in the photo, where they land in the target: A^-1, source -> target), (4, 2)
-    each; None when A cannot be inverted."""
-    h, w = layer.alpha.shape
-    try:
-        inv = np.linalg.inv(np.vstack([A, [0, 0, 1]]))
-    except np.linalg.LinAlgError:
-        return None
-    corners = np.array([[layer.x0, layer.y0], [layer.x0 + w, layer.y0], [layer.x0, layer.y0 + h],
-                        [layer.x0 + w, layer.y0 + h]], np.float64)
-    return corners, corners @ inv[:2, :2].T + inv[:2, 2]
-
-
-def _placement(layer: Layer, A: np.ndarray, out_w: int, out_h: int, also: np.ndarray | None = None):
-    """Where a layer warped by A (target -> source pixels) lands in the output: (M, size, x0, y0, moved) for
-    cv2.warpAffine with WARP_INVERSE_MAP, ``moved`` the largest shift of its box's corners in pixels; or None.
-    With ``also``, the box covers where that transform puts the layer too (a bent head)."""
-    landed = _landed_corners(layer, A)
-    if landed is None:
-        return None
-    corners, tc = landed
-    moved = float(np.abs(tc - corners).max())
-    if also is not None:
-        other = _landed_corners(layer, also)
-        if other is not None:
-            tc = np.concatenate([tc, other[1]])
-    x0 = max(0, int(np.floor(tc[:, 0].min())) - 1)
-    y0 = max(0, int(np.floor(tc[:, 1].min())) - 1)
-    x1 = min(out_w, int(np.ceil(tc[:, 0].max())) + 2)
-    y1 = min(out_h, int(np.ceil(tc[:, 1].max())) + 2)
-    if x1 <= x0 or y1 <= y0:
-        return None
-    # output pixel (x + x0, y + y0) samples the layer at A @ [x + x0, y + y0, 1] - [layer.x0, layer.y0]
-    M = A.astype(np.float64).copy()
-    M[:, 2] = A[:, :2] @ np.array([x0, y0]) + A[:, 2] - np.array([layer.x0, layer.y0])
-    return M, (x1 - x0, y1 - y0), x0, y0, moved
-
-
-def _bent_maps(layer: Layer, A: np.ndarray, bend, x0: int, y0: int, size):
-    """cv2.remap maps (fixed point) of the output box (x0, y0, size) into a head layer: its own transform A from
-    HEAD_BEND of the way from the target's neck to its face up, the torso's transform B at the neck, blended
-    between. Affine maps are linear in x and y: built from a row and a column, broadcast once."""
-    B, neck, face = bend
-    w, h = size
-    xs = np.arange(x0, x0 + w, dtype=np.float32)[None, :]
-    ys = np.arange(y0, y0 + h, dtype=np.float32)[:, None]
-    axis = (face - neck).astype(np.float32) / max(float((face - neck) @ (face - neck)), 1e-6)
-    t = np.clip(((xs - neck[0]) * axis[0] + (ys - neck[1]) * axis[1]) / HEAD_BEND, 0.0, 1.0)
-    t = t * t * (3 - 2 * t)  # smooth at both ends: no kink in the neck
-    D = (A - B).astype(np.float32)
-    mx = (B[0, 0] * xs + B[0, 2] - layer.x0) + B[0, 1] * ys + t * (D[0, 0] * xs + D[0, 1] * ys + D[0, 2])
-    my = (B[1, 0] * xs + B[1, 2] - layer.y0) + B[1, 1] * ys + t * (D[1, 0] * xs + D[1, 1] * ys + D[1, 2])
-    return cv2.convertMaps(mx.astype(np.float32), my.astype(np.float32), cv2.CV_16SC2)
-
-
-def _beyond_similarity(layer: Layer, A: np.ndarray) -> float:
-    """How far (pixels) a layer's box corners land from where the best similarity (shift, turn, scale) of the
-    same corners would put them under A (target -> source pixels): the part's change of shape."""
-    landed = _landed_corners(layer, A)
-    if landed is None:
-        return np.inf
-    src, dst = landed
-    S = fit_similarity(src, dst)
-    return float(np.abs(src @ S[:, :2].T + S[:, 2] - dst).max())
-
-
-def _warp(a: np.ndarray, M: np.ndarray, size, border=cv2.BORDER_CONSTANT) -> np.ndarray:
-    return cv2.warpAffine(a, M, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=border,
-                          borderValue=0)
-
-
-def _warp_layer(layer: Layer, A: np.ndarray, out_w: int, out_h: int, bend=None, gone: np.ndarray | None = None):
-    """Warp a layer by A (target -> source pixels) into the output; returns (premultiplied rgb, alpha, x0, y0,
-    the part's own alpha without its ring, how far it moved in pixels) or None. ``bend`` (the torso's
-    transform, the target's neck and face centre) bends a head's lower part to the torso (_bent_maps). ``gone``
-    (a label lookup table) marks the parts in front that move: where the layer reaches under one of them it
-    shows its own colours, not the photo's, which are that part's."""
-    placed = _placement(layer, A, out_w, out_h, None if bend is None else bend[0])
-    if placed is None:
-        return None
-    M, size, x0, y0, moved = placed
-    if bend is None:
-        def warp(a, border=cv2.BORDER_CONSTANT):
-            return _warp(a, M, size, border)
-    else:
-        maps = _bent_maps(layer, A, bend, x0, y0, size)
-
-        def warp(a, border=cv2.BORDER_CONSTANT):
-            return cv2.remap(a, *maps, cv2.INTER_LINEAR, borderMode=border, borderValue=0)
-    # the ring fades out over a move of its own width: a part that stays put shows the photo exactly
-    keep_ring = max(0.0, 1.0 - moved / max(layer.ring_px, 1.0))
-    core = warp(layer.alpha)
-    if keep_ring <= 0 or keep_ring >= 1:  # moved past its ring: its own colours; still: the photo, ring and all
-        alpha = core if keep_ring <= 0 else warp(layer.alpha + layer.ring)
-        rgb = warp(layer.fill if keep_ring <= 0 else layer.photo(gone), cv2.BORDER_REPLICATE) * alpha[..., None]
-    else:
-        # the part's soft edge turns from the photo's pixels to its own colours as it moves; the ring stays the
-        # photo's surroundings and only fades. The ring in the part's colours (the fill reaches into it) drew a
-        # grey band a ring wide round a person whose every part moved a little (dance pairs a few frames apart)
-        ring = keep_ring * layer.ring
-        a_core = layer.alpha[..., None]
-        premult = a_core * (layer.fill + keep_ring * (layer.photo(gone) - layer.fill)) + ring[..., None] * layer.rgb
-        alpha = warp(layer.alpha + ring)
-        rgb = warp(premult)
-    return rgb, alpha, x0, y0, core, moved
-
-
 def _still(state: SourceState, chosen) -> bool:
     """A part drawn from the first photo by the identity: it stays where the photo has it."""
     if chosen is None or chosen[0] != 0:
@@ -424,12 +271,6 @@ def _still(state: SourceState, chosen) -> bool:
     h, w = layer.alpha.shape
     corners = np.array([[layer.x0, layer.y0, 1], [layer.x0 + w, layer.y0 + h, 1], [layer.x0, layer.y0 + h, 1]])
     return float(np.abs(corners @ A.T - corners[:, :2]).max()) < STILL_PX
-
-
-def _max_at(canvas: np.ndarray, patch: np.ndarray, x0: int, y0: int) -> None:
-    """canvas = max(canvas, patch placed at (x0, y0)), in place; the patch is clipped to the canvas."""
-    there = canvas[y0:y0 + patch.shape[0], x0:x0 + patch.shape[1]]
-    np.maximum(there, patch[:there.shape[0], :there.shape[1]], out=there)
 
 
 def _head_bend(state: SourceState, chosen, target: Pose):
@@ -537,7 +378,7 @@ class WarpBackend(Backend):
         full_move = max(1.0, REPAINT_MOVE * body_scale(target))
         chosen = self.choose_sources(state, target)
         # the parts that move (or are not drawn); another reference's layers are never still
-        moving = _label_lut([k + 1 for k, c in enumerate(chosen) if not _still(state, c)])
+        moving = label_lut([k + 1 for k, c in enumerate(chosen) if not _still(state, c)])
         out = self._uncovered(state, moving)
         placed = []
         repaint = inpainted = kept = None
@@ -547,7 +388,7 @@ class WarpBackend(Backend):
             kept = np.zeros((h, w), np.float32)
             if "hole_labels" in state.cache:
                 labels, y0, x0 = state.cache["hole_labels"]
-                gone = _label_lut([k + 1 for k, c in enumerate(chosen) if not _still(state, c)])
+                gone = label_lut([k + 1 for k, c in enumerate(chosen) if not _still(state, c)])
                 inpainted[y0:y0 + labels.shape[0], x0:x0 + labels.shape[1]] = gone[labels]
         for part in DEPTH_ORDER:
             k = PART_NAMES.index(part)
@@ -555,12 +396,12 @@ class WarpBackend(Backend):
             own = state.cache["layers"][0][k]  # the part where the photo has it
             if c is None:  # dropped by the target (a hidden joint): the network repaints where it was
                 if silhouette and vacated and own is not None:
-                    _max_at(repaint, own.alpha, own.x0, own.y0)
+                    max_at(repaint, own.alpha, own.x0, own.y0)
                 continue
             i, layer_k, A = c
-            res = _warp_layer(state.cache["layers"][i][layer_k], A, w, h,
+            res = warp_layer(state.cache["layers"][i][layer_k], A, w, h,
                               _head_bend(state, chosen, target) if part == "head" else None,
-                              moving if i == 0 else _ALL_PARTS)
+                              moving if i == 0 else ALL_PARTS)
             if res is None:
                 continue
             weight = float(np.clip((res[5] - REPAINT_STILL) / full_move, 0.0, 1.0))
@@ -568,14 +409,14 @@ class WarpBackend(Backend):
             if part in photo_parts:
                 lands = 0.0
             elif part in RIGID_PARTS:
-                change = _beyond_similarity(state.cache["layers"][i][layer_k], A)
+                change = beyond_similarity(state.cache["layers"][i][layer_k], A)
                 lands = float(np.clip((change - REPAINT_STILL) / full_move, 0.0, 1.0))
             placed.append((res, lands, part in photo_parts))
             # where a photo part was is the warp render's too: a network repainting a turned head's old place
             # drew a second, blurred head there (a personal model's, dance frame 141 turned 20 degrees)
             if silhouette and vacated and weight > 0 and own is not None and not _still(state, c) \
                     and part not in photo_parts:
-                _max_at(repaint, weight * own.alpha, own.x0, own.y0)
+                max_at(repaint, weight * own.alpha, own.x0, own.y0)
         for (rgb, alpha, x0, y0, core, moved), _, photo_part in placed:
             box = (slice(y0, y0 + alpha.shape[0]), slice(x0, x0 + alpha.shape[1]))
             out[box] *= (1.0 - alpha)[..., None]
@@ -589,7 +430,7 @@ class WarpBackend(Backend):
         if silhouette:  # each moved part where it lands, its own pixels only (no ring of surroundings)
             for (rgb, alpha, x0, y0, core, moved), weight, _ in placed:
                 if weight > 0:
-                    _max_at(repaint, weight * core, x0, y0)
+                    max_at(repaint, weight * core, x0, y0)
         return np.clip(out + 0.5, 0, 255).astype(np.uint8), repaint, inpainted, kept
 
 

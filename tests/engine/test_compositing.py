@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine.backends import warp as warp_module
+from engine.backends import warp_layers
 from engine.backends.attention import CONFIGS, AttentionBackend, AttentionNet
 from engine.detect import pose_mask
 from engine.presets import fit_preset
@@ -303,7 +303,7 @@ def _head_layer_and_affine(warp, state, target):
 
 def _landed_mask(layer, A, size):
     """Where the layer's own pixels land in the target (its alpha warped by A, target -> source)."""
-    res = warp_module._warp_layer(layer, A, size[1], size[0])
+    res = warp_layers.warp_layer(layer, A, size[1], size[0])
     core, x0, y0 = res[4], res[2], res[3]
     out = np.zeros(size, bool)
     out[y0:y0 + core.shape[0], x0:x0 + core.shape[1]] = core > 0.5

@@ -1,0 +1,173 @@
+"""A part layer of the warp backend and how it is warped into the output.
+
+A layer is one body part of one reference photo, cut to its box: its pixels, its own colours spread past its
+edge, its soft alpha and the ring of surroundings it carries while it stays put (engine.backends.warp builds
+them when the photos are opened). Rendering moves each layer by its part's affine, a turned head's lower part
+bent to the torso's move.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from ..encode import NUM_PARTS, fit_similarity
+
+# A head turns whole from this share of the way from the neck to the face up; below, its neck and hair bend
+# to the torso's move (turned whole, a tilted head left a wedge of background between chin and collar)
+HEAD_BEND = 0.6
+
+
+@dataclass
+class Layer:
+    """One part of one reference, cropped to the part's bounding box (ring included)."""
+
+    rgb: np.ndarray      # (h, w, 3) float32, the photo's pixels (not premultiplied: alpha is chosen per render)
+    fill: np.ndarray     # the same, with the part's own colours spread past its edge: a moved part's soft edge
+                         # must not show the background it was cut from
+    alpha: np.ndarray    # (h, w) float32, the part itself
+    ring: np.ndarray     # (h, w) float32, what the ring of surroundings adds to alpha while the part stays put
+    x0: int
+    y0: int
+    ring_px: float       # the ring's width: a part moved this far (pixels) or more is drawn without it
+    tucked: np.ndarray   # (h, w) uint8: 1 + the part in front where the layer reaches under it, else 0
+    tucked_under: tuple  # the labels in ``tucked``
+    # the photo's pixels with what it reaches under in its own colours, per set of those parts that move: built
+    # once per set (a drag moves the same parts frame after frame; a 4096-px torso's copy is 100 MB)
+    shown: dict = field(default_factory=dict, repr=False)
+
+    def photo(self, gone: np.ndarray | None) -> np.ndarray:
+        """The pixels a still or slightly moved layer shows: the photo's, but where it reaches under a part
+        that moves (``gone``, a label lookup table), its own colours."""
+        key = frozenset(k for k in self.tucked_under if gone is not None and gone[k])
+        if not key:
+            return self.rgb
+        if key not in self.shown:
+            self.shown.clear()
+            under = label_lut(key)[self.tucked] > 0
+            self.shown[key] = np.where(under[..., None], self.fill, self.rgb)
+        return self.shown[key]
+
+
+def label_lut(labels) -> np.ndarray:
+    """A uint8 lookup table that is 1 at ``labels``: lut[label_image] is their mask (np.isin is ~20x slower)."""
+    lut = np.zeros(256, np.uint8)
+    lut[list(labels)] = 1
+    return lut
+
+
+ALL_PARTS = label_lut(range(1, NUM_PARTS + 1))
+
+
+def landed_corners(layer: Layer, A: np.ndarray):
+    """(the layer's box corners in the photo, where they land in the target: A^-1, source -> target), (4, 2)
+    each; None when A cannot be inverted."""
+    h, w = layer.alpha.shape
+    try:
+        inv = np.linalg.inv(np.vstack([A, [0, 0, 1]]))
+    except np.linalg.LinAlgError:
+        return None
+    corners = np.array([[layer.x0, layer.y0], [layer.x0 + w, layer.y0], [layer.x0, layer.y0 + h],
+                        [layer.x0 + w, layer.y0 + h]], np.float64)
+    return corners, corners @ inv[:2, :2].T + inv[:2, 2]
+
+
+def placement(layer: Layer, A: np.ndarray, out_w: int, out_h: int, also: np.ndarray | None = None):
+    """Where a layer warped by A (target -> source pixels) lands in the output: (M, size, x0, y0, moved) for
+    cv2.warpAffine with WARP_INVERSE_MAP, ``moved`` the largest shift of its box's corners in pixels; or None.
+    With ``also``, the box covers where that transform puts the layer too (a bent head)."""
+    landed = landed_corners(layer, A)
+    if landed is None:
+        return None
+    corners, tc = landed
+    moved = float(np.abs(tc - corners).max())
+    if also is not None:
+        other = landed_corners(layer, also)
+        if other is not None:
+            tc = np.concatenate([tc, other[1]])
+    x0 = max(0, int(np.floor(tc[:, 0].min())) - 1)
+    y0 = max(0, int(np.floor(tc[:, 1].min())) - 1)
+    x1 = min(out_w, int(np.ceil(tc[:, 0].max())) + 2)
+    y1 = min(out_h, int(np.ceil(tc[:, 1].max())) + 2)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    # output pixel (x + x0, y + y0) samples the layer at A @ [x + x0, y + y0, 1] - [layer.x0, layer.y0]
+    M = A.astype(np.float64).copy()
+    M[:, 2] = A[:, :2] @ np.array([x0, y0]) + A[:, 2] - np.array([layer.x0, layer.y0])
+    return M, (x1 - x0, y1 - y0), x0, y0, moved
+
+
+def bent_maps(layer: Layer, A: np.ndarray, bend, x0: int, y0: int, size):
+    """cv2.remap maps (fixed point) of the output box (x0, y0, size) into a head layer: its own transform A from
+    HEAD_BEND of the way from the target's neck to its face up, the torso's transform B at the neck, blended
+    between. Affine maps are linear in x and y: built from a row and a column, broadcast once."""
+    B, neck, face = bend
+    w, h = size
+    xs = np.arange(x0, x0 + w, dtype=np.float32)[None, :]
+    ys = np.arange(y0, y0 + h, dtype=np.float32)[:, None]
+    axis = (face - neck).astype(np.float32) / max(float((face - neck) @ (face - neck)), 1e-6)
+    t = np.clip(((xs - neck[0]) * axis[0] + (ys - neck[1]) * axis[1]) / HEAD_BEND, 0.0, 1.0)
+    t = t * t * (3 - 2 * t)  # smooth at both ends: no kink in the neck
+    D = (A - B).astype(np.float32)
+    mx = (B[0, 0] * xs + B[0, 2] - layer.x0) + B[0, 1] * ys + t * (D[0, 0] * xs + D[0, 1] * ys + D[0, 2])
+    my = (B[1, 0] * xs + B[1, 2] - layer.y0) + B[1, 1] * ys + t * (D[1, 0] * xs + D[1, 1] * ys + D[1, 2])
+    return cv2.convertMaps(mx.astype(np.float32), my.astype(np.float32), cv2.CV_16SC2)
+
+
+def beyond_similarity(layer: Layer, A: np.ndarray) -> float:
+    """How far (pixels) a layer's box corners land from where the best similarity (shift, turn, scale) of the
+    same corners would put them under A (target -> source pixels): the part's change of shape."""
+    landed = landed_corners(layer, A)
+    if landed is None:
+        return np.inf
+    src, dst = landed
+    S = fit_similarity(src, dst)
+    return float(np.abs(src @ S[:, :2].T + S[:, 2] - dst).max())
+
+
+def _warp(a: np.ndarray, M: np.ndarray, size, border=cv2.BORDER_CONSTANT) -> np.ndarray:
+    return cv2.warpAffine(a, M, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=border,
+                          borderValue=0)
+
+
+def warp_layer(layer: Layer, A: np.ndarray, out_w: int, out_h: int, bend=None, gone: np.ndarray | None = None):
+    """Warp a layer by A (target -> source pixels) into the output; returns (premultiplied rgb, alpha, x0, y0,
+    the part's own alpha without its ring, how far it moved in pixels) or None. ``bend`` (the torso's
+    transform, the target's neck and face centre) bends a head's lower part to the torso (bent_maps). ``gone``
+    (a label lookup table) marks the parts in front that move: where the layer reaches under one of them it
+    shows its own colours, not the photo's, which are that part's."""
+    placed = placement(layer, A, out_w, out_h, None if bend is None else bend[0])
+    if placed is None:
+        return None
+    M, size, x0, y0, moved = placed
+    if bend is None:
+        def warp(a, border=cv2.BORDER_CONSTANT):
+            return _warp(a, M, size, border)
+    else:
+        maps = bent_maps(layer, A, bend, x0, y0, size)
+
+        def warp(a, border=cv2.BORDER_CONSTANT):
+            return cv2.remap(a, *maps, cv2.INTER_LINEAR, borderMode=border, borderValue=0)
+    # the ring fades out over a move of its own width: a part that stays put shows the photo exactly
+    keep_ring = max(0.0, 1.0 - moved / max(layer.ring_px, 1.0))
+    core = warp(layer.alpha)
+    if keep_ring <= 0 or keep_ring >= 1:  # moved past its ring: its own colours; still: the photo, ring and all
+        alpha = core if keep_ring <= 0 else warp(layer.alpha + layer.ring)
+        rgb = warp(layer.fill if keep_ring <= 0 else layer.photo(gone), cv2.BORDER_REPLICATE) * alpha[..., None]
+    else:
+        # the part's soft edge turns from the photo's pixels to its own colours as it moves; the ring stays the
+        # photo's surroundings and only fades. The ring in the part's colours (the fill reaches into it) drew a
+        # grey band a ring wide round a person whose every part moved a little (dance pairs a few frames apart)
+        ring = keep_ring * layer.ring
+        a_core = layer.alpha[..., None]
+        premult = a_core * (layer.fill + keep_ring * (layer.photo(gone) - layer.fill)) + ring[..., None] * layer.rgb
+        alpha = warp(layer.alpha + ring)
+        rgb = warp(premult)
+    return rgb, alpha, x0, y0, core, moved
+
+
+def max_at(canvas: np.ndarray, patch: np.ndarray, x0: int, y0: int) -> None:
+    """canvas = max(canvas, patch placed at (x0, y0)), in place; the patch is clipped to the canvas."""
+    there = canvas[y0:y0 + patch.shape[0], x0:x0 + patch.shape[1]]
+    np.maximum(there, patch[:there.shape[0], :there.shape[1]], out=there)
