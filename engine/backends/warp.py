@@ -53,6 +53,9 @@ RIGID_PARTS = ("torso",)
 # head moved by the warp is a face (dance pairs, personal spgnet: SSIM / L1 / PCKh 0.750 / 0.071 / 0.89 with the
 # network's share by the head's change of shape, 0.748 / 0.071 / 0.89 with the photo's head; docs/backends/warp.md).
 PHOTO_PARTS = ("head",)
+# A part the photo's edge cuts (its own pixels reach the edge) goes on past it, fading out over this much of the
+# torso size, in its edge's pixels (warp_layers.Layer.extended)
+BEYOND_EDGE = 0.1
 NECK_TUCK = 0.12  # of the torso size: how far the torso reaches under the head
 ACROSS_TORSO = 0.12  # of the torso size: an arm across the torso this wide or less is closed over by it
 NECK_HALF_WIDTH = 0.08  # of the torso size: and how wide (a neck, not the hair or the collar beside it)
@@ -154,6 +157,7 @@ def _layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray) -> list[
     if not len(rows):
         return [None] * len(PART_NAMES)
     pad = ring_px + tuck + 2 * feather + 2
+    photo_h, photo_w = image.shape[:2]
     by0, bx0 = max(0, rows[0] - pad), max(0, cols[0] - pad)
     by1, bx1 = min(image.shape[0], rows[-1] + 1 + pad), min(image.shape[1], cols[-1] + 1 + pad)
     core_labels = core_labels[by0:by1, bx0:bx1]
@@ -226,10 +230,13 @@ def _layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray) -> list[
             fill[crop] = np.where(need[crop][..., None], wide, fill[crop])
         fill = np.where(hard[..., None] > 0, rgb, fill)
         tucked = np.where(core > own, core_labels[py0:py1, px0:px1], 0)[y0:y1, x0:x1].astype(np.uint8)
+        X0, Y0 = int(x0 + px0 + bx0), int(y0 + py0 + by0)
+        cut = (Y0 == 0 and a_core[0].max() > 0.5, Y0 + a_core.shape[0] == photo_h and a_core[-1].max() > 0.5,
+               X0 == 0 and a_core[:, 0].max() > 0.5, X0 + a_core.shape[1] == photo_w and a_core[:, -1].max() > 0.5)
         layers.append(Layer(rgb.copy(), fill.astype(np.float32), a_core,
-                            np.maximum(outer[y0:y1, x0:x1] - a_core, 0), int(x0 + px0 + bx0), int(y0 + py0 + by0),
-                            float(ring_px),
-                            tucked, tuple(int(v) for v in np.unique(tucked) if v)))
+                            np.maximum(outer[y0:y1, x0:x1] - a_core, 0), X0, Y0, float(ring_px),
+                            tucked, tuple(int(v) for v in np.unique(tucked) if v),
+                            tuple(int(round(BEYOND_EDGE * ts)) * c for c in cut)))
     return layers
 
 

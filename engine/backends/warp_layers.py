@@ -33,9 +33,48 @@ class Layer:
     ring_px: float       # the ring's width: a part moved this far (pixels) or more is drawn without it
     tucked: np.ndarray   # (h, w) uint8: 1 + the part in front where the layer reaches under it, else 0
     tucked_under: tuple  # the labels in ``tucked``
+    # how far the part goes on past the photo's edges that cut it, pixels (top, bottom, left, right); extended()
+    beyond: tuple = (0, 0, 0, 0)
     # the photo's pixels with what it reaches under in its own colours, per set of those parts that move: built
     # once per set (a drag moves the same parts frame after frame; a 4096-px torso's copy is 100 MB)
     shown: dict = field(default_factory=dict, repr=False)
+    _extended: Layer | None = field(default=None, repr=False)
+
+    def extended(self) -> Layer:
+        """The layer continued past the photo's edges that cut it (``beyond``), each edge's pixels repeated
+        outward: hair the photo's top edge cuts, turned with the head, goes on where the photo has no pixels,
+        as the person does, instead of ending in a straight line across the head (a portrait's head turned 25
+        degrees lost a wedge of its crown); a half-body photo's torso raised goes on below the frame. Built once,
+        on first use."""
+        if not any(self.beyond):
+            return self
+        if self._extended is None:
+            t, b, left, r = self.beyond
+
+            def pad(a, border=cv2.BORDER_REPLICATE):
+                return cv2.copyMakeBorder(a, t, b, left, r, border, value=0)
+            alpha = pad(self.alpha, cv2.BORDER_CONSTANT)
+            h, w = self.alpha.shape
+            # each side's band, its rows ordered away from the photo, and the edge's own alpha
+            for n, band, edge in ((t, alpha[:t, left:left + w][::-1], self.alpha[0]),
+                                  (b, alpha[t + h:, left:left + w], self.alpha[-1]),
+                                  (left, alpha[t:t + h, :left][:, ::-1].T, self.alpha[:, 0]),
+                                  (r, alpha[t:t + h, left + w:].T, self.alpha[:, -1])):
+                if n:
+                    band[:] = _rounded_end(edge, n)
+            rgb, fill = pad(self.rgb), pad(self.fill)
+            # the edge's colours blurred along it: repeated as they are, every strand of hair drew a stripe
+            k = 2 * (max(t, b, left, r) // 2) + 1
+            for band, ksize in (((slice(0, t), slice(left, left + w)), (k, 1)),
+                                ((slice(t + h, None), slice(left, left + w)), (k, 1)),
+                                ((slice(t, t + h), slice(0, left)), (1, k)),
+                                ((slice(t, t + h), slice(left + w, None)), (1, k))):
+                for a in (rgb, fill):
+                    if a[band].size:
+                        a[band] = cv2.GaussianBlur(np.ascontiguousarray(a[band]), ksize, 0)
+            self._extended = Layer(rgb, fill, alpha, pad(self.ring, cv2.BORDER_CONSTANT), self.x0 - left,
+                                   self.y0 - t, self.ring_px, pad(self.tucked), self.tucked_under)
+        return self._extended
 
     def photo(self, gone: np.ndarray | None) -> np.ndarray:
         """The pixels a still or slightly moved layer shows: the photo's, but where it reaches under a part
@@ -48,6 +87,23 @@ class Layer:
             under = label_lut(key)[self.tucked] > 0
             self.shown[key] = np.where(under[..., None], self.fill, self.rgb)
         return self.shown[key]
+
+
+def _rounded_end(edge: np.ndarray, depth: int) -> np.ndarray:
+    """(depth, len(edge)) alpha of what goes on past a photo's edge, its rows away from it: each stretch the edge
+    cuts (alpha > 0.5) ends in a half ellipse as wide as the stretch and at most ``depth`` long, in the edge's
+    own soft alpha. Repeated straight out, the edge made a column (a turned head's hair as a pillar above it)."""
+    out = np.zeros((depth, len(edge)), np.float32)
+    inside = np.concatenate([[False], edge > 0.5, [False]])
+    starts, ends = np.nonzero(inside[1:] & ~inside[:-1])[0], np.nonzero(~inside[1:] & inside[:-1])[0]
+    for s, e in zip(starts, ends):
+        half = (e - s) / 2.0
+        long = max(1, int(min(depth, half)))
+        d = np.arange(1, long + 1, dtype=np.float32) / long
+        reach = half * np.sqrt(np.clip(1.0 - d * d, 0.0, 1.0))  # the ellipse's half width at each row
+        x = np.arange(len(edge), dtype=np.float32)[None, :] + 0.5 - (s + e) / 2.0
+        out[:long] = np.maximum(out[:long], np.clip(reach[:, None] - np.abs(x) + 0.5, 0.0, 1.0))
+    return out * edge[None, :]
 
 
 def label_lut(labels) -> np.ndarray:
@@ -141,6 +197,9 @@ def warp_layer(layer: Layer, A: np.ndarray, out_w: int, out_h: int, bend=None, g
     if placed is None:
         return None
     M, size, x0, y0, moved = placed
+    if any(layer.beyond) and moved >= 0.5:  # a part that stays shows nothing past the photo's edge
+        layer = layer.extended()
+        M, size, x0, y0, _ = placement(layer, A, out_w, out_h, None if bend is None else bend[0])
     if bend is None:
         def warp(a, border=cv2.BORDER_CONSTANT):
             return _warp(a, M, size, border)

@@ -399,3 +399,25 @@ def test_a_forearm_held_across_the_chest_goes_up_whole_and_leaves_the_chest():
     chest &= cv2.erode(_filled(quad, (400, 240)), np.ones((9, 9), np.uint8)) > 0
     cv2.circle(chest.view(np.uint8), pt("r_shoulder"), int(round(0.3 * ts)), 0, -1)  # the raised arm's root
     assert (np.abs(out - np.array(SHIRT)).max(axis=2) < 40)[chest].mean() > 0.95
+
+
+def test_a_torso_the_photo_cuts_goes_on_past_its_edge():
+    # A half-body photo: the shirt runs off the photo's bottom edge. A shoulder raised turns the torso, and its
+    # cut end turned with it: a wedge of wall opened between the shirt and the photo's edge. The shirt goes on
+    # past the edge now, as the person does; the unchanged pose still gives the photo back.
+    p = fit_preset("standing", 240, 400)
+    img, mask, quad, pt = _painted_person(p, 0.2)
+    cut = int(round(0.5 * (p.point("neck")[1] + p.point("r_hip")[1])))  # the photo ends mid-torso
+    half = Pose(p.xy.copy(), p.present & (p.xy[:, 1] < cut - 2), 240, cut, p.confidence.copy())
+    img, mask = img[:cut].copy(), mask[:cut].astype(np.float32)
+    b = WarpBackend()
+    state = b.encode_sources([img], [half], [mask])
+    assert np.abs(b.render(state, half).astype(int) - img).max() <= 1
+    sh, ts = half.point("r_shoulder"), torso_size(p)
+    out = b.render(state, half.moved("r_shoulder", sh[0], sh[1] - 0.2 * ts)).astype(int)
+    # the photo's last rows across the shirt, clear of its sides by the feather (31% wall before, 4% now)
+    xs = np.nonzero(mask[-1] > 0.5)[0]
+    inner = slice(xs[0] + int(0.1 * ts), xs[-1] + 1 - int(0.1 * ts))
+    bottom = out[-3:, inner]
+    wall = np.abs(bottom - np.array(WALL)).sum(axis=2) < 60
+    assert wall.mean() < 0.1, f"{wall.mean():.0%} of the shirt's cut end is wall"
