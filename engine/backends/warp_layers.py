@@ -62,16 +62,8 @@ class Layer:
                                   (r, alpha[t:t + h, left + w:].T, self.alpha[:, -1])):
                 if n:
                     band[:] = _rounded_end(edge, n)
-            rgb, fill = pad(self.rgb), pad(self.fill)
-            # the edge's colours blurred along it: repeated as they are, every strand of hair drew a stripe
-            k = 2 * (max(t, b, left, r) // 2) + 1
-            for band, ksize in (((slice(0, t), slice(left, left + w)), (k, 1)),
-                                ((slice(t + h, None), slice(left, left + w)), (k, 1)),
-                                ((slice(t, t + h), slice(0, left)), (1, k)),
-                                ((slice(t, t + h), slice(left + w, None)), (1, k))):
-                for a in (rgb, fill):
-                    if a[band].size:
-                        a[band] = cv2.GaussianBlur(np.ascontiguousarray(a[band]), ksize, 0)
+            # the colours mirrored at the edge: hair goes on as hair (repeated, each strand drew a stripe)
+            rgb, fill = pad(self.rgb, cv2.BORDER_REFLECT), pad(self.fill, cv2.BORDER_REFLECT)
             self._extended = Layer(rgb, fill, alpha, pad(self.ring, cv2.BORDER_CONSTANT), self.x0 - left,
                                    self.y0 - t, self.ring_px, pad(self.tucked), self.tucked_under)
         return self._extended
