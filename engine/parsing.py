@@ -37,6 +37,9 @@ UPPER_ARM_RADIUS = 0.12
 HAND_RADIUS = 0.14
 HAND_WIDTH = 0.5  # a hand region's width over its length (0.7 already took round bites of a dress in photos)
 HAND_SURE = 0.8  # the segmentation's confidence a hand's pixel needs (a held ball is at 0.5-0.8 on the dance video)
+# of the body's size: a piece of the torso apart from it this far outside its middle is not the torso's (a
+# side view's middle is a sliver between its shoulders: its dress went up with a raised arm at 0)
+STRAY_MARGIN = 0.25
 HAND_FRINGE = 0.03  # of the body's size: how far past its sure pixels a hand's soft edge reaches
 # A head reaches this far (torso sizes) from its nearest joint: long hair to the shoulders, not a ball held out
 # at the side (nothing else near it but the torso, whose bones were farther: a wedge of the ball went with the
@@ -263,6 +266,45 @@ def merge_islands(labels: np.ndarray) -> np.ndarray:
             around = around[(around != 0) & (around != k)]
             if len(around):
                 out[y0:y + h + 1, x0:x + w + 1][island > 0] = np.bincount(around).argmax()
+    return out
+
+
+def torso_strays(labels: np.ndarray, pose: Pose, origin_rc=(0, 0)) -> np.ndarray:
+    """Labels with the torso's pieces apart from its main one that lie mostly further than STRAY_MARGIN
+    outside its middle (torso_polygon) given to the part they touch most. What a hand holds beside the body is the torso's where
+    it is nearer the torso's bone than the forearm's: a ball held out at the hip went in two pieces when the
+    hand moved, its upper half with the hand, a gap through it (a half-body crop of dance frame 141). A piece
+    inside the middle (below a forearm held across the waist) stays the torso's. ``labels`` start at
+    ``origin_rc`` (row, column) of the photo."""
+    from .encode import body_scale
+
+    middle = torso_polygon(pose)
+    margin = int(round(STRAY_MARGIN * body_scale(pose)))
+    torso = (labels == TORSO_LABEL).astype(np.uint8)
+    n, comp, stats, _ = cv2.connectedComponentsWithStats(torso, connectivity=8)
+    if middle is None or n <= 2:
+        return labels
+    out = labels.copy()
+    main = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    kernel = np.ones((3, 3), np.uint8)
+    for c in range(1, n):
+        if c == main:
+            continue
+        x, y, w, h = stats[c, :4]
+        y0, x0 = max(0, y - 1), max(0, x - 1)
+        box = (slice(y0, y + h + 1), slice(x0, x + w + 1))
+        piece = (comp[box] == c).astype(np.uint8)
+        # how far outside the middle, measured in the piece's box grown by the margin
+        m = margin + 1
+        near = np.zeros((piece.shape[0] + 2 * m, piece.shape[1] + 2 * m), np.uint8)
+        cv2.fillConvexPoly(near, np.round(middle - [x0 - m + origin_rc[1], y0 - m + origin_rc[0]]).astype(np.int32), 1)
+        beyond = cv2.distanceTransform(1 - near, cv2.DIST_L2, 3)[m:-m, m:-m] > margin
+        if (beyond[piece > 0]).mean() < 0.5:
+            continue
+        around = labels[box][(cv2.dilate(piece, kernel) > 0) & (piece == 0)]
+        around = around[(around != 0) & (around != TORSO_LABEL)]
+        if len(around):
+            out[box][piece > 0] = np.bincount(around).argmax()
     return out
 
 

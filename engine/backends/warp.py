@@ -24,7 +24,7 @@ import numpy as np
 from ..detect import pose_mask
 from ..encode import MIRROR_PART, NUM_PARTS, PART_LIMBS, PART_NAMES, body_scale, part_warps
 from ..parsing import (TORSO_LABEL, arms_take_thin_torso, coarse_parsing, grow_labels, head_axis, merge_islands,
-                       unsure_hands)
+                       torso_strays, unsure_hands)
 from ..pose import J, Pose
 from .contract import Backend, SourceState
 from .warp_layers import ALL_PARTS, Layer, beyond_similarity, label_lut, max_at, warp_layer
@@ -97,8 +97,9 @@ def _part_labels(pose: Pose, mask: np.ndarray, box=(slice(None), slice(None))) -
     """1 + the part of each pixel of ``mask`` (0 outside) inside ``box``: the nearest bone, stray islands
     merged, the torso's thin pieces along an arm given to it. The layers and the hole both use it, so that a
     moved part uncovers exactly the pixels its layer carries."""
-    labels = merge_islands(coarse_parsing(pose, mask)[box])
-    return arms_take_thin_torso(labels, pose, 2 * _hole_radius(pose), (box[0].start or 0, box[1].start or 0))
+    origin = (box[0].start or 0, box[1].start or 0)
+    labels = torso_strays(merge_islands(coarse_parsing(pose, mask)[box]), pose, origin)
+    return arms_take_thin_torso(labels, pose, 2 * _hole_radius(pose), origin)
 
 
 def _core_labels(pose: Pose, mask: np.ndarray) -> np.ndarray:

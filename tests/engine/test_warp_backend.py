@@ -421,3 +421,35 @@ def test_a_torso_the_photo_cuts_goes_on_past_its_edge():
     bottom = out[-3:, inner]
     wall = np.abs(bottom - np.array(WALL)).sum(axis=2) < 60
     assert wall.mean() < 0.1, f"{wall.mean():.0%} of the shirt's cut end is wall"
+
+
+def test_a_ball_held_beside_the_body_goes_with_the_hand_whole():
+    # A ball held out at the hip, apart from the body: its lower half was nearer the torso's bone than the
+    # forearm's, so it was the torso's and stayed when the hand moved, the upper half went with the hand (the
+    # ball in two pieces; a half-body crop of dance frame 141). A piece of the torso apart from it and well
+    # outside its middle goes to the part it touches: the ball goes with the hand, whole.
+    import cv2
+
+    p = fit_preset("standing", 240, 400)
+    ts = torso_size(p)
+    wrist = p.point("l_elbow") + np.array([0.3, 0.35]) * ts
+    p = p.moved("l_wrist", *wrist)
+    img, mask, quad, pt = _painted_person(p, 0.2)
+    legs = [J[n] for n in ("r_hip", "l_hip", "r_knee", "l_knee", "r_ankle", "l_ankle")]
+    present = p.present.copy()
+    present[legs] = False  # the legs not found: the torso's middle reaches 1.6 shoulder widths down
+    p = Pose(p.xy.copy(), present, 240, 400, p.confidence.copy())
+    ball, centre, r = (230, 110, 40), wrist + np.array([0.0, 0.25]) * ts, int(0.27 * ts)
+    for m, c in ((mask, 1), (img, ball)):
+        cv2.circle(m, tuple(np.round(centre).astype(int)), r, c, -1)
+    el, a = p.point("l_elbow"), np.deg2rad(30)  # the forearm swung in about the elbow
+    rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    b = WarpBackend()
+    out = b.render(b.encode_sources([img], [p], [mask.astype(np.float32)]), p.moved("l_wrist", *(el + rot @ (wrist - el))))
+    is_ball = np.abs(out.astype(int) - ball).sum(axis=2) < 60
+    was, now = np.zeros((400, 240), np.uint8), np.zeros((400, 240), np.uint8)
+    cv2.circle(was, tuple(np.round(centre).astype(int)), r - 3, 1, -1)
+    cv2.circle(now, tuple(np.round(el + rot @ (centre - el)).astype(int)), r + 3, 1, -1)
+    left = (was > 0) & (now == 0)
+    assert is_ball[left].mean() < 0.02, f"{is_ball[left].mean():.0%} of the ball stayed where it was"
+    assert is_ball.sum() > 0.85 * np.pi * r * r, "the ball did not go with the hand whole"
