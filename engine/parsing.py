@@ -37,8 +37,8 @@ UPPER_ARM_RADIUS = 0.12
 HAND_RADIUS = 0.14
 HAND_WIDTH = 0.5  # a hand region's width over its length (0.7 already took round bites of a dress in photos)
 HAND_SURE = 0.8  # the segmentation's confidence a hand's pixel needs (a held ball is at 0.5-0.8 on the dance video)
-# of the body's size: a piece of the torso apart from it this far outside its middle is not the torso's (a
-# side view's middle is a sliver between its shoulders: its dress went up with a raised arm at 0)
+# of the body's size: a piece of the torso apart from it this far outside its middle is not the torso's; a side
+# view's middle is a sliver between its shoulders, and the dress beside it is the torso's all the same
 STRAY_MARGIN = 0.25
 HAND_FRINGE = 0.03  # of the body's size: how far past its sure pixels a hand's soft edge reaches
 # A head reaches this far (torso sizes) from its nearest joint: long hair to the shoulders, not a ball held out
@@ -247,7 +247,6 @@ def merge_islands(labels: np.ndarray) -> np.ndarray:
     than the arm's reach from a detected bone that is a few pixels off: a strip down a hanging forearm's edge
     went to the torso and stayed at the hip when the arm was raised (read there as the wrist)."""
     out = labels.copy()
-    kernel = np.ones((3, 3), np.uint8)
     for k in np.unique(labels):
         if k == 0:
             continue
@@ -259,52 +258,55 @@ def merge_islands(labels: np.ndarray) -> np.ndarray:
         for c in range(1, n):
             if c == main or areas[c - 1] >= ISLAND_SHARE * areas.sum():
                 continue
-            x, y, w, h = stats[c, :4]
-            y0, x0 = max(0, y - 1), max(0, x - 1)
-            island = (comp[y0:y + h + 1, x0:x + w + 1] == c).astype(np.uint8)
-            around = labels[y0:y + h + 1, x0:x + w + 1][(cv2.dilate(island, kernel) > 0) & (island == 0)]
-            around = around[(around != 0) & (around != k)]
-            if len(around):
-                out[y0:y + h + 1, x0:x + w + 1][island > 0] = np.bincount(around).argmax()
+            _to_neighbour(out, labels, comp, stats, c, k)
     return out
+
+
+def _piece_box(comp: np.ndarray, stats: np.ndarray, c: int):
+    """(the box round piece ``c`` of a connectedComponentsWithStats labelling, a pixel wider each way; the
+    piece's uint8 mask in it)."""
+    x, y, w, h = stats[c, :4]
+    box = (slice(max(0, y - 1), y + h + 1), slice(max(0, x - 1), x + w + 1))
+    return box, (comp[box] == c).astype(np.uint8)
+
+
+def _to_neighbour(out: np.ndarray, labels: np.ndarray, comp: np.ndarray, stats: np.ndarray, c: int, k: int) -> None:
+    """Give piece ``c`` of part ``k``'s pieces (``comp``, ``stats``) to the part it touches most in ``labels``,
+    in ``out``; nothing when it touches no other part."""
+    box, piece = _piece_box(comp, stats, c)
+    around = labels[box][(cv2.dilate(piece, np.ones((3, 3), np.uint8)) > 0) & (piece == 0)]
+    around = around[(around != 0) & (around != k)]
+    if len(around):
+        out[box][piece > 0] = np.bincount(around).argmax()
 
 
 def torso_strays(labels: np.ndarray, pose: Pose, origin_rc=(0, 0)) -> np.ndarray:
     """Labels with the torso's pieces apart from its main one that lie mostly further than STRAY_MARGIN
-    outside its middle (torso_polygon) given to the part they touch most. What a hand holds beside the body is the torso's where
-    it is nearer the torso's bone than the forearm's: a ball held out at the hip went in two pieces when the
-    hand moved, its upper half with the hand, a gap through it (a half-body crop of dance frame 141). A piece
-    inside the middle (below a forearm held across the waist) stays the torso's. ``labels`` start at
-    ``origin_rc`` (row, column) of the photo."""
+    outside its middle (torso_polygon) given to the part they touch most. What a hand holds beside the body is
+    the torso's where it is nearer the torso's bone than the forearm's: the hand moved, the thing held went in
+    two pieces. A piece inside the middle (below a forearm held across the waist) stays the torso's.
+    ``labels`` start at ``origin_rc`` (row, column) of the photo."""
     from .encode import body_scale
 
     middle = torso_polygon(pose)
     margin = int(round(STRAY_MARGIN * body_scale(pose)))
-    torso = (labels == TORSO_LABEL).astype(np.uint8)
-    n, comp, stats, _ = cv2.connectedComponentsWithStats(torso, connectivity=8)
+    n, comp, stats, _ = cv2.connectedComponentsWithStats((labels == TORSO_LABEL).astype(np.uint8), connectivity=8)
     if middle is None or n <= 2:
         return labels
     out = labels.copy()
     main = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    kernel = np.ones((3, 3), np.uint8)
     for c in range(1, n):
         if c == main:
             continue
-        x, y, w, h = stats[c, :4]
-        y0, x0 = max(0, y - 1), max(0, x - 1)
-        box = (slice(y0, y + h + 1), slice(x0, x + w + 1))
-        piece = (comp[box] == c).astype(np.uint8)
-        # how far outside the middle, measured in the piece's box grown by the margin
+        box, piece = _piece_box(comp, stats, c)
+        # how far outside the middle, in the piece's box grown by the margin
         m = margin + 1
         near = np.zeros((piece.shape[0] + 2 * m, piece.shape[1] + 2 * m), np.uint8)
-        cv2.fillConvexPoly(near, np.round(middle - [x0 - m + origin_rc[1], y0 - m + origin_rc[0]]).astype(np.int32), 1)
+        corner = np.array([box[1].start - m + origin_rc[1], box[0].start - m + origin_rc[0]])
+        cv2.fillConvexPoly(near, np.round(middle - corner).astype(np.int32), 1)
         beyond = cv2.distanceTransform(1 - near, cv2.DIST_L2, 3)[m:-m, m:-m] > margin
-        if (beyond[piece > 0]).mean() < 0.5:
-            continue
-        around = labels[box][(cv2.dilate(piece, kernel) > 0) & (piece == 0)]
-        around = around[(around != 0) & (around != TORSO_LABEL)]
-        if len(around):
-            out[box][piece > 0] = np.bincount(around).argmax()
+        if beyond[piece > 0].mean() >= 0.5:
+            _to_neighbour(out, labels, comp, stats, c, TORSO_LABEL)
     return out
 
 

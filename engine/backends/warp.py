@@ -27,7 +27,7 @@ from ..parsing import (TORSO_LABEL, arms_take_thin_torso, coarse_parsing, grow_l
                        torso_strays, unsure_hands)
 from ..pose import J, Pose
 from .contract import Backend, SourceState
-from .warp_layers import ALL_PARTS, Layer, beyond_similarity, label_lut, max_at, warp_layer
+from .warp_layers import STILL_PX, ALL_PARTS, Layer, beyond_similarity, label_lut, max_at, warp_layer
 
 # Back to front. Arms are drawn over the torso (they usually are in front of it in a photo); legs under it.
 DEPTH_ORDER = ("r_thigh", "l_thigh", "r_shin", "l_shin", "torso", "head",
@@ -37,7 +37,6 @@ INPAINT_MAX_SIDE = 512
 # the network's share grows to all of it at a move of REPAINT_MOVE of the body's size (a gradual handover: a
 # one-pixel nudge must not swap a sharp arm for a network's blurred one).
 REPAINT_STILL = 0.5
-STILL_PX = 0.05  # a part whose box moves less than this keeps the photo's pixels exactly (no inpainted hole)
 REPAINT_MOVE = 0.2
 # A torso that only shifted, turned or changed scale (a similarity) is the photo's own part, moved: a network's
 # redraw of it is a blur of the same pixels. So the network's share where it lands follows how far its shape
@@ -53,9 +52,10 @@ RIGID_PARTS = ("torso",)
 # head moved by the warp is a face (dance pairs, personal spgnet: SSIM / L1 / PCKh 0.750 / 0.071 / 0.89 with the
 # network's share by the head's change of shape, 0.748 / 0.071 / 0.89 with the photo's head; docs/backends/warp.md).
 PHOTO_PARTS = ("head",)
-# A part the photo's edge cuts (its own pixels reach the edge) goes on past it, fading out over this much of the
-# torso size, in its edge's pixels (warp_layers.Layer.extended)
-BEYOND_EDGE = 0.1
+# A part the photo's edge cuts (its own pixels reach the edge) goes on past it by this much of the torso size,
+# its end rounded (warp_layers.Layer.extended): about as far as a shoulder raised a fifth of the torso size
+# moves the far end of a half-body photo's torso, or a head turned 25 degrees its crown
+BEYOND_EDGE = 0.2
 NECK_TUCK = 0.12  # of the torso size: how far the torso reaches under the head
 ACROSS_TORSO = 0.12  # of the torso size: an arm across the torso this wide or less is closed over by it
 NECK_HALF_WIDTH = 0.08  # of the torso size: and how wide (a neck, not the hair or the collar beside it)
@@ -232,8 +232,11 @@ def _layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray) -> list[
         fill = np.where(hard[..., None] > 0, rgb, fill)
         tucked = np.where(core > own, core_labels[py0:py1, px0:px1], 0)[y0:y1, x0:x1].astype(np.uint8)
         X0, Y0 = int(x0 + px0 + bx0), int(y0 + py0 + by0)
+        # the part goes on past the photo's edges its pixels reach; a limb only when its far joint is not in the
+        # photo (a whole shoe whose sole touches the bottom edge grew a stub when the foot lifted)
         cut = (Y0 == 0 and a_core[0].max() > 0.5, Y0 + a_core.shape[0] == photo_h and a_core[-1].max() > 0.5,
                X0 == 0 and a_core[:, 0].max() > 0.5, X0 + a_core.shape[1] == photo_w and a_core[:, -1].max() > 0.5)
+        cut = tuple(c and (part not in PART_LIMBS or not pose.present[PART_LIMBS[part][1]]) for c in cut)
         layers.append(Layer(rgb.copy(), fill.astype(np.float32), a_core,
                             np.maximum(outer[y0:y1, x0:x1] - a_core, 0), X0, Y0, float(ring_px),
                             tucked, tuple(int(v) for v in np.unique(tucked) if v),

@@ -17,6 +17,10 @@ from ..encode import NUM_PARTS, fit_similarity
 # A head turns whole from this share of the way from the neck to the face up; below, its neck and hair bend
 # to the torso's move (turned whole, a tilted head left a wedge of background between chin and collar)
 HEAD_BEND = 0.6
+# how much of a continuation past the photo's edge shows the photo mirrored, fading into the edge's blurred colours
+# (mirrored all the way, an eye a few pixels below the top edge came back above a turned head)
+MIRRORED = 0.25
+STILL_PX = 0.05  # a part whose box moves less than this keeps the photo's pixels exactly (no inpainted hole)
 
 
 @dataclass
@@ -41,29 +45,36 @@ class Layer:
     _extended: Layer | None = field(default=None, repr=False)
 
     def extended(self) -> Layer:
-        """The layer continued past the photo's edges that cut it (``beyond``), each edge's pixels repeated
-        outward: hair the photo's top edge cuts, turned with the head, goes on where the photo has no pixels,
-        as the person does, instead of ending in a straight line across the head (a portrait's head turned 25
-        degrees lost a wedge of its crown); a half-body photo's torso raised goes on below the frame. Built once,
-        on first use."""
+        """The layer continued past the photo's edges that cut it (``beyond``): a part the photo cuts goes on
+        past the edge, so when it moves or turns its cut end shows more of it, not the edge as a straight line
+        or a wedge of background. Each stretch the edge cuts ends in a half ellipse (_rounded_end); its colours
+        are the photo's mirrored at the edge (hair goes on as hair), fading into the edge's colours blurred along
+        it (MIRRORED). Built once, on first use."""
         if not any(self.beyond):
             return self
         if self._extended is None:
             t, b, left, r = self.beyond
 
-            def pad(a, border=cv2.BORDER_REPLICATE):
+            def pad(a, border=cv2.BORDER_REFLECT):
                 return cv2.copyMakeBorder(a, t, b, left, r, border, value=0)
-            alpha = pad(self.alpha, cv2.BORDER_CONSTANT)
+            alpha, rgb, fill = pad(self.alpha, cv2.BORDER_CONSTANT), pad(self.rgb), pad(self.fill)
             h, w = self.alpha.shape
-            # each side's band, its rows ordered away from the photo, and the edge's own alpha
-            for n, band, edge in ((t, alpha[:t, left:left + w][::-1], self.alpha[0]),
-                                  (b, alpha[t + h:, left:left + w], self.alpha[-1]),
-                                  (left, alpha[t:t + h, :left][:, ::-1].T, self.alpha[:, 0]),
-                                  (r, alpha[t:t + h, left + w:].T, self.alpha[:, -1])):
+            # each side: its depth, the band's rows ordered away from the photo, the edge's own row
+            def sides(a, own):
+                return ((t, a[:t, left:left + w][::-1], own[0]), (b, a[t + h:, left:left + w], own[-1]),
+                        (left, a[t:t + h, :left][:, ::-1].swapaxes(0, 1), own[:, 0]),
+                        (r, a[t:t + h, left + w:].swapaxes(0, 1), own[:, -1]))
+            for n, band, edge in sides(alpha, self.alpha):
                 if n:
                     band[:] = _rounded_end(edge, n)
-            # the colours mirrored at the edge: hair goes on as hair (repeated, each strand drew a stripe)
-            rgb, fill = pad(self.rgb, cv2.BORDER_REFLECT), pad(self.fill, cv2.BORDER_REFLECT)
+            for a, own in ((rgb, self.rgb), (fill, self.fill)):
+                for n, band, edge in sides(a, own):
+                    if n:
+                        k = 2 * (n // 2) + 1
+                        flat = cv2.GaussianBlur(np.ascontiguousarray(edge[None]), (k, 1), 0)
+                        d = np.minimum((np.arange(n, dtype=np.float32) + 0.5) / (MIRRORED * n), 1.0)
+                        fade = (d * d * (3 - 2 * d))[:, None, None]
+                        band[:] = band * (1 - fade) + flat * fade
             self._extended = Layer(rgb, fill, alpha, pad(self.ring, cv2.BORDER_CONSTANT), self.x0 - left,
                                    self.y0 - t, self.ring_px, pad(self.tucked), self.tucked_under)
         return self._extended
@@ -84,14 +95,14 @@ class Layer:
 def _rounded_end(edge: np.ndarray, depth: int) -> np.ndarray:
     """(depth, len(edge)) alpha of what goes on past a photo's edge, its rows away from it: each stretch the edge
     cuts (alpha > 0.5) ends in a half ellipse as wide as the stretch and at most ``depth`` long, in the edge's
-    own soft alpha. Repeated straight out, the edge made a column (a turned head's hair as a pillar above it)."""
+    own soft alpha: a rounded end, as a head or a limb has, not a column of the edge repeated."""
     out = np.zeros((depth, len(edge)), np.float32)
     inside = np.concatenate([[False], edge > 0.5, [False]])
     starts, ends = np.nonzero(inside[1:] & ~inside[:-1])[0], np.nonzero(~inside[1:] & inside[:-1])[0]
     for s, e in zip(starts, ends):
         half = (e - s) / 2.0
         long = max(1, int(min(depth, half)))
-        d = np.arange(1, long + 1, dtype=np.float32) / long
+        d = (np.arange(long, dtype=np.float32) + 0.5) / long
         reach = half * np.sqrt(np.clip(1.0 - d * d, 0.0, 1.0))  # the ellipse's half width at each row
         x = np.arange(len(edge), dtype=np.float32)[None, :] + 0.5 - (s + e) / 2.0
         out[:long] = np.maximum(out[:long], np.clip(reach[:, None] - np.abs(x) + 0.5, 0.0, 1.0))
@@ -189,7 +200,7 @@ def warp_layer(layer: Layer, A: np.ndarray, out_w: int, out_h: int, bend=None, g
     if placed is None:
         return None
     M, size, x0, y0, moved = placed
-    if any(layer.beyond) and moved >= 0.5:  # a part that stays shows nothing past the photo's edge
+    if any(layer.beyond) and moved >= STILL_PX:  # a part that stays shows nothing past the photo's edge
         layer = layer.extended()
         M, size, x0, y0, _ = placement(layer, A, out_w, out_h, None if bend is None else bend[0])
     if bend is None:
