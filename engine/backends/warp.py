@@ -164,7 +164,6 @@ def _layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray) -> list[
     core_labels = core_labels[by0:by1, bx0:bx1]
     image = image[by0:by1, bx0:bx1]
     ring_labels = grow_labels(core_labels, ring_px)
-    tuck_kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * tuck + 1, 2 * tuck + 1))
     depth = {PART_NAMES.index(p): i for i, p in enumerate(DEPTH_ORDER)}
     img = image.astype(np.float32)
     layers: list[Layer | None] = []
@@ -196,7 +195,8 @@ def _layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray) -> list[
         py1, px1 = min(core.shape[0], rows[-1] + 1 + ppad), min(core.shape[1], cols[-1] + 1 + ppad)
         core, ring, front = core[py0:py1, px0:px1], ring[py0:py1, px0:px1], front[py0:py1, px0:px1]
         own = core.copy()
-        core |= cv2.dilate(core, tuck_kernel) & front
+        # grown by the tuck as a distance (linear in the pixels; a disc kernel of a 4096-px photo's tuck is not)
+        core |= (cv2.distanceTransform(1 - core, cv2.DIST_L2, cv2.DIST_MASK_PRECISE) <= tuck) & (front > 0)
         if part == "torso":
             # The torso reaches under what is in front of it, where a move uncovers the torso, not the background:
             # the neck (a turned head left a white wedge between chin and collar) and what the torso closes
