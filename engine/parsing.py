@@ -40,6 +40,10 @@ HAND_SURE = 0.8  # the segmentation's confidence a hand's pixel needs (a held ba
 # of the body's size: a piece of the torso apart from it this far outside its middle is not the torso's; a side
 # view's middle is a sliver between its shoulders, and the dress beside it is the torso's all the same
 STRAY_MARGIN = 0.25
+# of the body's size: an arm's own colours are sampled this near its bone; a pixel of its part goes to the torso
+# when its colour is this much nearer (CIELAB units of OpenCV's 8-bit scale) the torso's than the arm's
+ARM_CORE = 0.04
+COLOUR_MARGIN = 20.0
 HAND_FRINGE = 0.03  # of the body's size: how far past its sure pixels a hand's soft edge reaches
 # A head reaches this far (torso sizes) from its nearest joint: long hair to the shoulders, not a ball held out
 # at the side (nothing else near it but the torso, whose bones were farther: a wedge of the ball went with the
@@ -307,6 +311,62 @@ def torso_strays(labels: np.ndarray, pose: Pose, origin_rc=(0, 0)) -> np.ndarray
         beyond = cv2.distanceTransform(1 - near, cv2.DIST_L2, 3)[m:-m, m:-m] > margin
         if beyond[piece > 0].mean() >= 0.5:
             _to_neighbour(out, labels, comp, stats, c, TORSO_LABEL)
+    return out
+
+
+def arms_by_colour(labels: np.ndarray, image: np.ndarray, pose: Pose) -> np.ndarray:
+    """Labels with an arm's pixels that look like the torso and not like the arm given to the torso, where they
+    join it. An arm's part is every pixel within its reach of the bone, and a bare arm hanging beside a dress is
+    thinner than that reach: the dress beside it was the arm's, went up with the arm raised and left a gap in
+    the dress. The arm's colours are sampled along its bone (ARM_CORE), the torso's over its pixels; a pixel
+    goes to the torso only when it is nearer one of the torso's colours than any of the arm's by COLOUR_MARGIN
+    (a sleeve of the dress's cloth stays the arm's)."""
+    from .encode import body_scale
+
+    rows, cols = np.nonzero((labels != 0).any(axis=1))[0], np.nonzero((labels != 0).any(axis=0))[0]
+    if not len(rows):
+        return labels
+    box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+    sub = labels[box]
+    torso = sub == TORSO_LABEL
+    if torso.sum() < 50:
+        return labels
+    lab = cv2.cvtColor(np.ascontiguousarray(image[box]), cv2.COLOR_RGB2LAB).astype(np.float32)
+    rng = np.random.default_rng(0)
+
+    def centres(pixels: np.ndarray, k: int) -> np.ndarray:
+        if len(pixels) > 4000:
+            pixels = pixels[rng.choice(len(pixels), 4000, replace=False)]
+        criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 1.0)
+        cv2.setRNGSeed(0)
+        return cv2.kmeans(pixels, min(k, len(pixels)), None, criteria, 2, cv2.KMEANS_PP_CENTERS)[2]
+
+    def nearest(pixels: np.ndarray, c: np.ndarray) -> np.ndarray:
+        return np.sqrt(((pixels[:, None, :] - c[None]) ** 2).sum(axis=2)).min(axis=1)
+
+    torso_c = centres(lab[torso], 3)
+    reach = ARM_CORE * body_scale(pose)
+    out = labels.copy()
+    changed = np.zeros(sub.shape, bool)
+    for k in _ARM_LABELS:
+        a, b = PART_LIMBS[PART_NAMES[k - 1]]
+        ys, xs = np.nonzero(sub == k)
+        if len(ys) < 30 or not (pose.present[a] and pose.present[b]):
+            continue
+        along = segment_distance(xs + float(cols[0]), ys + float(rows[0]), pose.xy[a], pose.xy[b]) <= reach
+        if along.sum() < 20:
+            continue
+        colours = lab[ys, xs]
+        d_arm, d_torso = nearest(colours, centres(colours[along], 2)), nearest(colours, torso_c)
+        take = ~along & (d_torso + COLOUR_MARGIN < d_arm)
+        changed[ys[take], xs[take]] = True
+    if not changed.any():
+        return labels
+    # only what joins the torso: a patch of the arm's own shade inside it stays the arm's
+    n, comp = cv2.connectedComponents(changed.astype(np.uint8), connectivity=8)
+    touching = np.unique(comp[(cv2.dilate(torso.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0) & changed])
+    keep = np.isin(comp, touching[touching > 0])
+    out[box][keep] = TORSO_LABEL
     return out
 
 

@@ -23,8 +23,8 @@ import numpy as np
 
 from ..detect import pose_mask
 from ..encode import MIRROR_PART, NUM_PARTS, PART_LIMBS, PART_NAMES, body_scale, part_warps
-from ..parsing import (TORSO_LABEL, arms_take_thin_torso, coarse_parsing, grow_labels, head_axis, merge_islands,
-                       torso_strays, unsure_hands)
+from ..parsing import (TORSO_LABEL, arms_by_colour, arms_take_thin_torso, coarse_parsing, grow_labels, head_axis,
+                       merge_islands, torso_strays, unsure_hands)
 from ..pose import J, Pose
 from .contract import Backend, SourceState
 from .warp_layers import STILL_PX, ALL_PARTS, Layer, beyond_similarity, label_lut, max_at, warp_layer
@@ -102,10 +102,10 @@ def _part_labels(pose: Pose, mask: np.ndarray, box=(slice(None), slice(None))) -
     return arms_take_thin_torso(labels, pose, 2 * _hole_radius(pose), origin)
 
 
-def _core_labels(pose: Pose, mask: np.ndarray) -> np.ndarray:
+def _core_labels(image: np.ndarray, pose: Pose, mask: np.ndarray) -> np.ndarray:
     """The part labels of the person's own pixels (the layers carry them)."""
     person = (mask >= 0.5) & ~unsure_hands(pose, mask)
-    return _part_labels(pose, person.astype(np.float32))
+    return arms_by_colour(_part_labels(pose, person.astype(np.float32)), image, pose)
 
 
 def _near_neck(pose: Pose, origin_xy, shape, half_width: float) -> np.ndarray:
@@ -306,7 +306,7 @@ class WarpBackend(Backend):
         masks = self.check_sources(images, poses, masks)
         masks = [m if m is not None else pose_mask(p) for m, p in zip(masks, poses)]
         state = SourceState(list(images), list(poses), masks)
-        cores = [_core_labels(p, m) for p, m in zip(poses, masks)]
+        cores = [_core_labels(img, p, m) for img, p, m in zip(images, poses, masks)]
         state.cache["layers"] = [_layers_for(img, p, c) for img, p, c in zip(images, poses, cores)]
         # the hole to fill: the segmentation, plus the skeleton's own limbs, which segmentation sometimes misses
         # at hands and feet (a hand left behind at the hip after the arm moved is the worst artefact)
