@@ -44,6 +44,7 @@ STRAY_MARGIN = 0.25
 # when its colour is this much nearer (CIELAB units of OpenCV's 8-bit scale) the torso's than the arm's
 ARM_CORE = 0.04
 COLOUR_MARGIN = 20.0
+MAIN_COLOUR = 0.05  # the share of an arm's or the torso's samples a colour needs to count as theirs
 HAND_FRINGE = 0.03  # of the body's size: how far past its sure pixels a hand's soft edge reaches
 # A head reaches this far (torso sizes) from its nearest joint: long hair to the shoulders, not a ball held out
 # at the side (nothing else near it but the torso, whose bones were farther: a wedge of the ball went with the
@@ -331,20 +332,24 @@ def arms_by_colour(labels: np.ndarray, image: np.ndarray, pose: Pose) -> np.ndar
     torso = sub == TORSO_LABEL
     if torso.sum() < 50:
         return labels
-    lab = cv2.cvtColor(np.ascontiguousarray(image[box]), cv2.COLOR_RGB2LAB).astype(np.float32)
+    lab = cv2.cvtColor(np.ascontiguousarray(image[box]), cv2.COLOR_RGB2LAB)  # uint8: cast per part, not whole
     rng = np.random.default_rng(0)
 
     def centres(pixels: np.ndarray, k: int) -> np.ndarray:
+        """The main colours of ``pixels``: k-means centres holding at least MAIN_COLOUR of them. A centre of a
+        few stray pixels (the arm's rim among the torso's labels) made the arm's shaded side the torso's."""
         if len(pixels) > 4000:
             pixels = pixels[rng.choice(len(pixels), 4000, replace=False)]
         criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 1.0)
         cv2.setRNGSeed(0)
-        return cv2.kmeans(pixels, min(k, len(pixels)), None, criteria, 2, cv2.KMEANS_PP_CENTERS)[2]
+        _, which, c = cv2.kmeans(pixels, min(k, len(pixels)), None, criteria, 2, cv2.KMEANS_PP_CENTERS)
+        share = np.bincount(which.ravel(), minlength=len(c)) / len(pixels)
+        return c[share >= MAIN_COLOUR]
 
     def nearest(pixels: np.ndarray, c: np.ndarray) -> np.ndarray:
         return np.sqrt(((pixels[:, None, :] - c[None]) ** 2).sum(axis=2)).min(axis=1)
 
-    torso_c = centres(lab[torso], 3)
+    torso_c = centres(lab[torso].astype(np.float32), 3)
     reach = ARM_CORE * body_scale(pose)
     out = labels.copy()
     changed = np.zeros(sub.shape, bool)
@@ -356,7 +361,7 @@ def arms_by_colour(labels: np.ndarray, image: np.ndarray, pose: Pose) -> np.ndar
         along = segment_distance(xs + float(cols[0]), ys + float(rows[0]), pose.xy[a], pose.xy[b]) <= reach
         if along.sum() < 20:
             continue
-        colours = lab[ys, xs]
+        colours = lab[ys, xs].astype(np.float32)
         d_arm, d_torso = nearest(colours, centres(colours[along], 2)), nearest(colours, torso_c)
         take = ~along & (d_torso + COLOUR_MARGIN < d_arm)
         changed[ys[take], xs[take]] = True
