@@ -16,7 +16,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .encode import HEAD_JOINTS, PART_LIMBS, PART_NAMES, segment_distance
+from .encode import HEAD_JOINTS, PART_LIMBS, PART_NAMES, body_scale, segment_distance
 from .pose import J, Pose
 
 NUM_LABELS = len(PART_NAMES) + 1
@@ -62,8 +62,6 @@ _LIMB_END = {"r_upper_arm": J["r_wrist"], "l_upper_arm": J["l_wrist"], "r_thigh"
 def part_distances(pose: Pose, xs: np.ndarray, ys: np.ndarray, arm_slack: float = 0.0) -> np.ndarray:
     """(parts, *xs.shape) distances of the points (xs, ys) (float32 arrays of one shape) to each part; an arm's
     is 1e6 more beyond its reach, ``arm_slack`` pixels more than a bone's own (see ARM_RADIUS)."""
-    from .encode import body_scale
-
     ts = body_scale(pose)
     big = np.float32(1e9)
     dist = np.full((len(PART_NAMES),) + xs.shape, big, np.float32)
@@ -147,8 +145,6 @@ def unsure_hands(pose: Pose, mask: np.ndarray) -> np.ndarray:
     """(H, W) bool: pixels in a hand's region that the segmentation is not sure are the person (below
     HAND_SURE). What a hand holds (a ball) is segmented with the hand at 0.5-0.8; it is not the hand's to
     carry: moved with the hand it went in shards and left a bite where it was."""
-    from .encode import body_scale
-
     h, w = mask.shape
     out = np.zeros((h, w), bool)
     ts = body_scale(pose)
@@ -291,8 +287,6 @@ def torso_strays(labels: np.ndarray, pose: Pose, origin_rc=(0, 0)) -> np.ndarray
     the torso's where it is nearer the torso's bone than the forearm's: the hand moved, the thing held went in
     two pieces. A piece inside the middle (below a forearm held across the waist) stays the torso's.
     ``labels`` start at ``origin_rc`` (row, column) of the photo."""
-    from .encode import body_scale
-
     middle = torso_polygon(pose)
     margin = int(round(STRAY_MARGIN * body_scale(pose)))
     n, comp, stats, _ = cv2.connectedComponentsWithStats((labels == TORSO_LABEL).astype(np.uint8), connectivity=8)
@@ -306,9 +300,8 @@ def torso_strays(labels: np.ndarray, pose: Pose, origin_rc=(0, 0)) -> np.ndarray
         box, piece = _piece_box(comp, stats, c)
         # how far outside the middle, in the piece's box grown by the margin
         m = margin + 1
-        near = np.zeros((piece.shape[0] + 2 * m, piece.shape[1] + 2 * m), np.uint8)
-        corner = np.array([box[1].start - m + origin_rc[1], box[0].start - m + origin_rc[0]])
-        cv2.fillConvexPoly(near, np.round(middle - corner).astype(np.int32), 1)
+        near = _polygon_in_box(middle, (piece.shape[0] + 2 * m, piece.shape[1] + 2 * m),
+                               (box[0].start - m + origin_rc[0], box[1].start - m + origin_rc[1]))
         beyond = cv2.distanceTransform(1 - near, cv2.DIST_L2, 3)[m:-m, m:-m] > margin
         if beyond[piece > 0].mean() >= 0.5:
             _to_neighbour(out, labels, comp, stats, c, TORSO_LABEL)
@@ -322,8 +315,6 @@ def arms_by_colour(labels: np.ndarray, image: np.ndarray, pose: Pose) -> np.ndar
     the dress. The arm's colours are sampled along its bone (ARM_CORE), the torso's over its pixels; a pixel
     goes to the torso only when it is nearer one of the torso's colours than any of the arm's by COLOUR_MARGIN
     (a sleeve of the dress's cloth stays the arm's)."""
-    from .encode import body_scale
-
     rows, cols = np.nonzero((labels != 0).any(axis=1))[0], np.nonzero((labels != 0).any(axis=0))[0]
     if not len(rows):
         return labels
@@ -372,6 +363,14 @@ def arms_by_colour(labels: np.ndarray, image: np.ndarray, pose: Pose) -> np.ndar
     touching = np.unique(comp[(cv2.dilate(torso.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0) & changed])
     keep = np.isin(comp, touching[touching > 0])
     out[box][keep] = TORSO_LABEL
+    return out
+
+
+def _polygon_in_box(poly: np.ndarray, shape, origin_rc) -> np.ndarray:
+    """(h, w) uint8: 1 inside the convex polygon ``poly`` (photo x, y) over a box of ``shape`` whose first pixel
+    is the photo's (row, column) ``origin_rc``."""
+    out = np.zeros(shape, np.uint8)
+    cv2.fillConvexPoly(out, np.round(poly - [origin_rc[1], origin_rc[0]]).astype(np.int32), 1)
     return out
 
 
@@ -447,9 +446,7 @@ def arms_take_thin_torso(labels: np.ndarray, pose: Pose, radius: int, origin_rc=
     # never the torso's middle: the chest above a forearm held across it is as thin, and went up with the arm
     middle = torso_polygon(pose)
     if middle is not None:
-        inside = np.zeros_like(torso)
-        cv2.fillConvexPoly(inside, np.round(middle - [x0 + origin_rc[1], y0 + origin_rc[0]]).astype(np.int32), 1)
-        thin &= inside == 0
+        thin &= _polygon_in_box(middle, torso.shape, (y0 + origin_rc[0], x0 + origin_rc[1])) == 0
     if not thin.any():
         return out
     _, pieces = cv2.connectedComponents(thin.astype(np.uint8), connectivity=8)
