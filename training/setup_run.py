@@ -51,6 +51,9 @@ def network_config(opts: dict, recipe_cls, state: dict | None) -> tuple[dict, tu
             raise TrainingError(f"{opts['init']}: weights for the '{init_backend}' backend; {opts['backend']} "
                                 f"starts from {' or '.join(repr(b) for b in accepted)} weights")
         init_tensors, meta = load_weights(opts["init"], backend=init_backend)
+        from engine.refiner import network_tensors
+
+        init_tensors = network_tensors(init_tensors)  # a refiner learnt one network's pictures: not the new one's
         init_keys = set(meta.config)
         net_config = {**recipe_cls.init_config(meta.config, init_backend), **net_config}
         init = (init_tensors, init_backend, meta.config.get("image_size", meta.image_size))

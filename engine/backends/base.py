@@ -342,6 +342,7 @@ class NeuralBackend(Backend):
         self.composite = composite
         self.config = dict(self.default_config, **(config or {}))
         self.net = None
+        self.refiner = None  # a personal file's refiner (engine.refiner), applied after the compositing
         self._weights = WeightsInfo("none", f"no weights: train some with `poseeditor-train fit --backend "
                                             f"{self.name}` or load a .safetensors file")
         if load_starter:
@@ -374,6 +375,10 @@ class NeuralBackend(Backend):
         from ..weights import check_state_dict, load_weights
 
         tensors, meta = load_weights(path, backend=type(self))  # the class: its config is checked first
+        from ..refiner import from_tensors, network_tensors
+
+        refiner = from_tensors(tensors)
+        tensors = network_tensors(tensors)
         config = dict(self.default_config, **meta.config)
         try:
             net = self.build_network(config)
@@ -383,6 +388,7 @@ class NeuralBackend(Backend):
         net.load_state_dict(state)
         self.config = config
         self.net = self._adopt(net)
+        self.refiner = refiner
         data = meta.provenance.get("data", "unknown data")
         kind = "starter" if Path(path).resolve() == starter_path(self.name).resolve() else "file"
         self._weights = WeightsInfo(kind, meta.label or f"{Path(path).name} (trained on {data})", str(path), meta)
@@ -393,6 +399,7 @@ class NeuralBackend(Backend):
         caller's network keeps its layout, its BatchNorm and its weights' dtype."""
         self.config = dict(getattr(net, "config", self.config))
         self.net = self._adopt(net)
+        self.refiner = None
         self._weights = WeightsInfo("file", label)
 
     def _adopt(self, net):
@@ -540,5 +547,10 @@ class NeuralBackend(Backend):
         if not silhouette.any():  # nothing to repaint: the warp's picture, without running the network for nothing
             return around
         crop = self.render_crop(state, target)
-        return composite_person(around, crop, frame, person_alpha(silhouette, target, frame, kept),
-                                inpainted=inpainted)
+        share = person_alpha(silhouette, target, frame, kept)
+        out = composite_person(around, crop, frame, share, inpainted=inpainted)
+        if self.refiner is None:
+            return out
+        from ..refiner import refine
+
+        return refine(self.refiner, out, around, share, target)

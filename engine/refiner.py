@@ -1,0 +1,132 @@
+"""A person's refiner: a small network at the photo's own scale that finishes a personal model's picture.
+
+A personal model draws at 128x64 and the app enlarges that 4-8 times onto the photo: its person's outline is a
+soft band against the wall, where the warp render beside it is sharp but torn. The refiner sees, in the target
+person's box at up to WORK_SIDE pixels, the app's render (the network's person composited into the warp
+render), the warp render alone and the network's share, and adds a correction where the network painted:
+
+    refined = render + share * refiner(render, warp render, share)
+
+so what the network did not paint (the unchanged pose, the photo around the person) stays the photo exactly.
+It learns one person, after their model, on frames that model never fitted as targets (training/refine.py), in a
+minute or two of the Train on This Person budget. Its tensors ride in the personal weights file under PREFIX;
+weights without them render as before.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .framing import frame_for
+from .pose import Pose
+
+PREFIX = "refiner."
+WORK_SIDE = 512  # the box's long side the refiner works at, at most: the scale it learns and runs at
+BOX_SIZE = (256, 128)  # the 1:2 frame the person's box is cut with (engine.framing.frame_for)
+
+
+def person_box(pose: Pose) -> tuple[slice, slice]:
+    """The person's box in photo pixels: the crop the engine frames a person with at 1:2 (room for the head
+    top, feet and limbs), clipped to the photo. The refiner works there, and quality is scored there
+    (benchmarks/eval_person.py)."""
+    f = frame_for(pose, BOX_SIZE)
+    s = f.matrix[0, 0]
+    left, top = 0.5 - (f.matrix[0, 2] + 0.5) / s, 0.5 - (f.matrix[1, 2] + 0.5) / s
+    x0, y0 = max(0, int(round(left))), max(0, int(round(top)))
+    x1 = min(pose.width, int(round(left + BOX_SIZE[1] / s)))
+    y1 = min(pose.height, int(round(top + BOX_SIZE[0] / s)))
+    return slice(y0, y1), slice(x0, x1)
+
+
+def work_views(render: np.ndarray, around: np.ndarray, share: np.ndarray, box) -> tuple:
+    """(render, warp render, share) in ``box`` at the refiner's scale: uint8 RGB, uint8 RGB, float32 (h, w)."""
+    crop = render[box]
+    h, w = crop.shape[:2]
+    s = min(1.0, WORK_SIDE / max(h, w))
+    size = (max(1, round(w * s)), max(1, round(h * s)))
+
+    def small(a):
+        return cv2.resize(a, size, interpolation=cv2.INTER_AREA) if s < 1 else a.copy()
+    return small(crop), small(around[box]), small(np.ascontiguousarray(share.reshape(share.shape[:2])[box]))
+
+
+def build(channels: int = 24):
+    """The refiner network (torch is imported here: the engine's warp path never needs it)."""
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    class Refiner(nn.Module):
+        """Two scales: the photo's pixels, and half of them with a dilated layer for the outline's width (a
+        soft band of 4-8 photo pixels); the correction's last layer starts at zero, so an untrained refiner
+        changes nothing."""
+
+        def __init__(self, ch: int):
+            super().__init__()
+            self.inp = nn.Conv2d(7, ch, 3, padding=1)
+            self.a1 = nn.Conv2d(ch, ch, 3, padding=1)
+            self.down = nn.Conv2d(ch, 2 * ch, 3, stride=2, padding=1)
+            self.b1 = nn.Conv2d(2 * ch, 2 * ch, 3, padding=1)
+            self.b2 = nn.Conv2d(2 * ch, 2 * ch, 3, padding=2, dilation=2)
+            self.up = nn.Conv2d(2 * ch, ch, 3, padding=1)
+            self.c1 = nn.Conv2d(2 * ch, ch, 3, padding=1)
+            self.out = nn.Conv2d(ch, 3, 3, padding=1)
+            nn.init.zeros_(self.out.weight)
+            nn.init.zeros_(self.out.bias)
+
+        def forward(self, render, around, share):
+            def act(x):
+                return F.leaky_relu(x, 0.2)
+            f0 = act(self.a1(act(self.inp(torch.cat([render, around, share], 1)))))
+            g = act(self.b2(act(self.b1(act(self.down(f0))))))
+            u = F.interpolate(act(self.up(g)), size=f0.shape[-2:], mode="bilinear", align_corners=False)
+            return render + share * self.out(act(self.c1(torch.cat([f0, u], 1))))
+
+    return Refiner(channels)
+
+
+def network_tensors(tensors: dict) -> dict:
+    """A weights file's tensors without its refiner's."""
+    return {k: v for k, v in tensors.items() if not k.startswith(PREFIX)}
+
+
+def from_tensors(tensors: dict):
+    """The refiner held in a weights file's tensors (those under PREFIX), or None when it holds none."""
+    own = {k[len(PREFIX):]: v for k, v in tensors.items() if k.startswith(PREFIX)}
+    if not own:
+        return None
+    net = build(int(own["inp.weight"].shape[0]))
+    net.load_state_dict({k: v.float() for k, v in own.items()})
+    net.eval()
+    for p in net.parameters():
+        p.requires_grad_(False)
+    return net
+
+
+def to_tensor(img: np.ndarray):
+    """(h, w, 3) uint8 or (h, w) float share -> (1, c, h, w) float32: images in [-1, 1], the share as it is."""
+    import torch
+
+    if img.ndim == 2:
+        return torch.from_numpy(np.ascontiguousarray(img, np.float32))[None, None]
+    return torch.from_numpy(img.astype(np.float32) / 127.5 - 1.0).permute(2, 0, 1)[None]
+
+
+def refine(net, render: np.ndarray, around: np.ndarray, share: np.ndarray, target: Pose) -> np.ndarray:
+    """``render`` with the refiner's correction, made at its scale in the target person's box and enlarged
+    back; unchanged wherever ``share`` (the network's share, (H, W) or (H, W, 1)) is zero."""
+    import torch
+
+    box = person_box(target)
+    if share.reshape(share.shape[:2])[box].max(initial=0.0) <= 0:
+        return render
+    r, w, a = work_views(render, around, share, box)
+    with torch.no_grad():
+        out = net(to_tensor(r), to_tensor(w), to_tensor(a))
+    delta = (out[0] - to_tensor(r)[0]).permute(1, 2, 0).numpy() * 127.5
+    h, wd = render[box].shape[:2]
+    if delta.shape[:2] != (h, wd):
+        delta = cv2.resize(delta, (wd, h), interpolation=cv2.INTER_LINEAR)
+    result = render.copy()
+    result[box] = np.clip(render[box].astype(np.float32) + delta + 0.5, 0, 255).astype(np.uint8)
+    return result

@@ -1,0 +1,93 @@
+"""A personal weights file's refiner (engine/refiner.py): loaded with the network, applied after the compositing,
+only where the network painted; a file without one renders as before; a new fit from such a file drops it."""
+import numpy as np
+import pytest
+import torch
+
+from engine.backends.attention import CONFIGS, AttentionBackend, AttentionNet
+from engine.detect import pose_mask
+from engine.presets import fit_preset
+from engine.refiner import PREFIX, build, network_tensors, person_box
+from engine.weights import WeightsMeta, save_weights
+
+
+def _photo_and_pose(w=320, h=240):
+    pose = fit_preset("standing", w, h)
+    rng = np.random.default_rng(1)
+    img = rng.integers(40, 220, (h, w, 3), dtype=np.uint8)
+    img = np.ascontiguousarray(np.repeat(np.repeat(img[::8, ::8], 8, 0), 8, 1)[:h, :w])
+    mask = pose_mask(pose)
+    img[mask > 0] = (30, 60, 200)
+    return img, pose, mask
+
+
+def _weights(tmp_path, refiner: bool):
+    """A small attention network's file, with a refiner whose correction is not zero (as a trained one's)."""
+    torch.manual_seed(0)
+    config = dict(CONFIGS["cpu-small"], width=0.125)
+    tensors = {k: v.clone() for k, v in AttentionNet(config).state_dict().items()}
+    if refiner:
+        ref = build(8)
+        torch.nn.init.normal_(ref.out.weight, std=0.5)
+        tensors.update({PREFIX + k: v.clone() for k, v in ref.state_dict().items()})
+    path = tmp_path / ("refined.safetensors" if refiner else "plain.safetensors")
+    meta = WeightsMeta(backend="attention", config=config, image_size=tuple(config["image_size"]), label="x")
+    return save_weights(path, tensors, meta)
+
+
+def _render(path, img, pose, mask, target):
+    b = AttentionBackend(load_starter=False)
+    b.load_weights(path)
+    return b, b.render(b.encode_sources([img], [pose], [mask]), target)
+
+
+def test_a_refiner_in_the_file_changes_only_what_the_network_painted(tmp_path):
+    img, pose, mask = _photo_and_pose()
+    target = pose.moved("r_wrist", *(pose.point("r_wrist") + [-30, -50]))
+    plain_b, plain = _render(_weights(tmp_path, False), img, pose, mask, target)
+    refined_b, refined = _render(_weights(tmp_path, True), img, pose, mask, target)
+    assert plain_b.refiner is None and refined_b.refiner is not None
+    # the network itself is the same: the file's refiner tensors were not taken for the network's
+    for (k, a), b in zip(plain_b.net.state_dict().items(), refined_b.net.state_dict().values()):
+        assert torch.equal(a, b), k
+    changed = np.abs(refined.astype(int) - plain.astype(int)).max(axis=2) > 0
+    assert changed.sum() > 50  # the moved arm is refined
+    # nothing outside the person's box, and nothing where the network did not paint
+    box = np.zeros(changed.shape, bool)
+    box[person_box(target)] = True
+    assert not (changed & ~box).any()
+    st = refined_b.encode_sources([img], [pose], [mask])
+    _, silhouette, _, _ = refined_b.warp_backdrop(st, target)
+    from engine.compositing import person_alpha
+
+    share = person_alpha(silhouette, target, refined_b.target_frame(st, target))[..., 0]
+    assert not (changed & (share == 0)).any()
+
+
+def test_the_unchanged_pose_returns_the_photo_with_a_refiner(tmp_path):
+    img, pose, mask = _photo_and_pose()
+    b, out = _render(_weights(tmp_path, True), img, pose, mask, pose)
+    assert b.refiner is not None and np.array_equal(out, img)
+
+
+def test_a_fit_from_a_refined_file_starts_from_its_network_alone(tmp_path):
+    from engine.weights import load_weights
+
+    tensors, _ = load_weights(_weights(tmp_path, True))
+    net = network_tensors(tensors)
+    assert any(k.startswith(PREFIX) for k in tensors) and not any(k.startswith(PREFIX) for k in net)
+    AttentionNet(dict(CONFIGS["cpu-small"], width=0.125)).load_state_dict(net)  # strict: exactly the network
+
+
+@pytest.mark.parametrize("size", [(60, 30), (700, 300)])
+def test_the_refiner_runs_on_boxes_smaller_than_a_patch_and_larger_than_its_scale(size):
+    from engine.refiner import WORK_SIDE, work_views
+
+    h, w = size
+    render = np.full((h, w, 3), 128, np.uint8)
+    share = np.ones((h, w), np.float32)
+    r, a_, a = work_views(render, render, share, (slice(0, h), slice(0, w)))
+    assert max(r.shape[:2]) == min(max(h, w), WORK_SIDE) and a.shape == r.shape[:2]
+    with torch.no_grad():
+        out = build(8)(*(torch.zeros(1, c, *r.shape[:2]) for c in (3, 3, 1)))
+    assert out.shape[-2:] == r.shape[:2]
