@@ -26,7 +26,7 @@ from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signa
 from training.protocol import (DEFAULT_BATCH, DEFAULT_MINUTES, DEFAULT_STEPS, MAX_VIDEO_FRAMES,  # noqa: F401
                                PersonalizeError, StatsReader, TrainPlan, checks_note, child_env, export_command,
                                fit_batch, fit_command, folders, has_checkpoint, image_count, last_error_line, make_plan,
-                               network_defaults, newest_grid, no_pairs_message, prepare_command, refit_note,
+                               network_defaults, newest_grid, no_pairs_message, prepare_command, refine_command, refit_note,
                                resume_command,
                                run_folder, self_pairs_note, slug, source_for, split_counts, train_pairs,
                                training_threads, SELF_PAIRS_BELOW)
@@ -183,7 +183,7 @@ class Personalizer(QObject):
     def resume(self) -> None:
         if self.phase != STOPPED or self.run_dir is None:
             raise PersonalizeError("there is no stopped training to resume")
-        left = max(1.0, self.plan.minutes - self.elapsed_s() / 60)
+        left = max(1.0, self.plan.fit_minutes - self.elapsed_s() / 60)
         self._stop_requested = False
         self._reader = None  # follow the file again once the resumed run has rewritten it
         self._set_phase(TRAIN)
@@ -221,7 +221,7 @@ class Personalizer(QObject):
         note = f", so batches of {self.batch}" if self.batch < self.plan.batch else ""
         self._set_phase(TRAIN)
         self.status.emit(f"{pairs} training pairs{note}. Starting to train {self.plan.backend} for up to "
-                         f"{duration(self.plan.minutes * 60)}…")
+                         f"{duration(self.plan.fit_minutes * 60)}…")
         self._run("fit", fit_command(self.plan, self.dataset, self.dirs["runs"], self.batch), self._trained)
 
     def _trained(self, code: int) -> None:
@@ -251,6 +251,21 @@ class Personalizer(QObject):
     def _exported(self, code: int) -> None:
         if code != 0 or not self.weights_path.is_file():
             return self._fail("Saving the trained weights failed")
+        if self.plan.refine and not self._stop_requested:
+            self.status.emit(f"Training the refiner on frames the model did not learn from, for up to "
+                             f"{duration(self.plan.refine * 60)}…")
+            return self._run("refine", refine_command(self.plan, self.weights_path, self.dataset), self._refined)
+        self._done()
+
+    def _refined(self, code: int) -> None:
+        # the exported weights are whole without a refiner (refine writes its file atomically): keep them
+        if code != 0:
+            line = last_error_line(self._stderr)
+            self.status.emit(f"The refiner could not be trained ({line or f'exit status {code}'}); the weights are "
+                             f"saved without it.")
+        self._done()
+
+    def _done(self) -> None:
         self._set_phase(DONE)
         self.status.emit(f"Done: saved as {self.weights_path.name} in {self.weights_path.parent}, and in use.")
         self.finished.emit(str(self.weights_path))

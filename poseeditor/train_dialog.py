@@ -437,13 +437,15 @@ class TrainDialog(QDialog):
             note += f"<p style='color:#ffcf70'>{_html(caution)}</p>"
         moved = (f", and redraw each frame in {plan.frame_self_pairs} other poses (more poses to learn from)"
                  if plan.video and plan.frame_self_pairs else "")
+        refiner = (f"<li>Then, for up to {P.duration(plan.refine * 60)}, teach a refiner to sharpen its pictures "
+                   f"at the photo's own scale, on frames the network did not learn from.</li>" if plan.refine else "")
         return (f"<ol style='margin-left:-20px'>"
                 f"<li>Find the person in {what}{moved}: about {P.duration(est.prepare_s)}.</li>"
-                f"<li>Train {_html(title)} {start} for up to {P.duration(plan.minutes * 60)}{steps}: "
+                f"<li>Train {_html(title)} {start} for up to {P.duration(plan.fit_minutes * 60)}{steps}: "
                 f"{plan.image_size[0]}×{plan.image_size[1]}{w}, batches of up to {plan.batch}{jitter}. "
                 f"{_html(P.checks_note(plan))}</li>"
                 f"<li>Save the best result as <code>{_html(str(out))}</code>, labelled "
-                f"“{_html(plan.label)}”, and switch {_html(title)} to it.</li></ol>"
+                f"“{_html(plan.label)}”, and switch {_html(title)} to it.</li>{refiner}</ol>"
                 f"<p><b>About {P.duration(est.total_s)} in all.</b> You can keep editing meanwhile. "
                 f"Stop keeps what has been learnt; Resume goes on.</p>{note}")
 

@@ -8,6 +8,7 @@
     poseeditor-train import-weights FILE --backend NAME -o OUT.safetensors
     poseeditor-train bench --backend all --size 128x64 --batch 8
     poseeditor-train personalize VIDEO|PHOTO... --backend NAME [--minutes M] -o WEIGHTS.safetensors
+    poseeditor-train refine WEIGHTS.safetensors --data DATASET [--minutes 2]
 
 A user error (bad dataset, unknown backend, missing file) is one line on stderr and exit status 2;
 --verbose shows the traceback instead.
@@ -33,6 +34,7 @@ COMMANDS = {
     "evaluate": ("training.evaluate", "SSIM, mask-SSIM, L1, PSNR, PCKh of weights or a run on a dataset's test pairs"),
     "export": ("training.export", "write a run's generator as engine weights (.safetensors)"),
     "import-weights": ("training.importers", "convert the authors' released weights to engine weights"),
+    "refine": ("training.refine", "train a person's refiner after their model and add it to its weights file"),
     "bench": ("training.bench", "training iterations per second of each backend"),
     "personalize": ("training.personalize", "the app's Train on This Person as one command: a video or photos "
                                             "of a person in, fine-tuned weights out"),

@@ -78,11 +78,14 @@ def personalize(plan: P.TrainPlan, out: Path, work: Path, progress=print) -> dic
     if pairs == 0:
         raise P.PersonalizeError(P.no_pairs_message(plan))
     batch = P.fit_batch(plan, pairs)
-    progress(f"{dataset}: {pairs} training pairs; training {plan.backend} for up to {plan.minutes:g} min")
+    progress(f"{dataset}: {pairs} training pairs; training {plan.backend} for up to {plan.fit_minutes:g} min")
     run = P.run_folder(_step("fit", P.fit_command(plan, dataset, dirs["runs"], batch), work), work)
     if run is None:
         raise P.PersonalizeError("the fit step did not say where its run folder is")
     _step("export", P.export_command(run, out, plan.label), work)
+    if plan.refine:
+        progress(f"training the refiner for up to {plan.refine:g} min")
+        _step("refine", P.refine_command(plan, out, dataset), work)
     return {"dataset": dataset, "run": run, "weights": Path(out), "pairs": pairs, "batch": batch}
 
 
@@ -116,6 +119,9 @@ def add_arguments(p) -> None:
     p.add_argument("--gan-start-step", type=int, help="the step the GAN losses start at (default: the backend's "
                                                       "personal one)")
     p.add_argument("--schedule", choices=("constant", "cosine"), help="learning-rate schedule (default cosine)")
+    p.add_argument("--refine-minutes", dest="refine_minutes", type=float,
+                   help=f"the budget's last minutes for the person's refiner (default: the plan's, "
+                        f"{P.REFINE_MINUTES:g} of a video's budget of {P.REFINE_FROM:g} minutes or more; 0: none)")
     p.add_argument("--self-pairs", dest="frame_self_pairs", type=int,
                    help=f"a video's frames' own warp renders per frame, as train pairs (default: the backend's "
                         f"plan, {P.VIDEO_SELF_PAIRS} unless its PERSONAL entry says otherwise; 0: none)")
@@ -143,7 +149,9 @@ def run(args) -> int:
         over["patience"] = args.patience or None
     if args.frame_self_pairs is not None and not 0 <= args.frame_self_pairs <= P.MAX_FRAME_SELF_PAIRS:
         raise PoseEditorError(f"--self-pairs must be 0 to {P.MAX_FRAME_SELF_PAIRS}, not {args.frame_self_pairs}")
-    for k in ("lr_mult", "gan_start_step", "schedule", "frame_self_pairs"):
+    if args.refine_minutes is not None and not 0 <= args.refine_minutes <= args.minutes / 2:
+        raise PoseEditorError(f"--refine-minutes must be 0 to half of --minutes, not {args.refine_minutes:g}")
+    for k in ("lr_mult", "gan_start_step", "schedule", "frame_self_pairs", "refine_minutes"):
         if getattr(args, k) is not None:
             over[k] = getattr(args, k)
     if args.size:

@@ -101,6 +101,16 @@ SELF_PAIRS_BELOW = 4
 VIDEO_SELF_PAIRS = 48
 MAX_FRAME_SELF_PAIRS = 64  # per frame: prepare's and personalize's --self-pairs accept 0 to this
 
+# The last minutes of a plan train the person's refiner (engine/refiner.py, training/refine.py: the app's render
+# finished at the photo's scale, learnt on the frames the model never fitted as targets). The networks level off
+# after 300-500 steps and 12-38% more steps moved nothing (docs/personalize.md, "Steps are not what the plans
+# lack"), so the minutes are worth more there: a personal SPGNet on the dance video, paired on the 24 held-out
+# pairs, SSIM +0.0057 +-0.0026 after 1 CPU-minute of refiner, +0.0078 +-0.0032 after 2 (2026-12-05). Only a plan
+# of at least REFINE_FROM minutes, and only a video or enough photos for prepare to hold frames apart.
+REFINE_MINUTES = 2.0
+REFINE_FROM = 5.0
+REFINE_PHOTOS = 20  # photos for prepare's test split to hold the refiner's 4 targets (~20% of them)
+
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".mts", ".ogv"}
 
 # ----- a run folder (training/run_dir.py writes it) ----------------------------------------------------------------
@@ -163,6 +173,20 @@ class TrainPlan:
     frame_self_pairs: int = VIDEO_SELF_PAIRS  # a video's frames' own warp renders added as train pairs (prepare)
     net: dict = field(default_factory=dict)  # network config over the starting weights' (fit --net)
     recipe: dict = field(default_factory=dict)  # recipe options over the recipe's own (fit --recipe)
+    refine_minutes: float | None = None  # the budget's last minutes for the refiner; None: as refine_for says
+
+    @property
+    def refine(self) -> float:
+        """Minutes of the budget the refiner gets (0: none; see REFINE_MINUTES)."""
+        if self.refine_minutes is not None:
+            return max(0.0, min(float(self.refine_minutes), self.minutes / 2))
+        enough = self.video is not None or len(self.photos) >= REFINE_PHOTOS
+        return REFINE_MINUTES if enough and self.init and self.minutes >= REFINE_FROM else 0.0
+
+    @property
+    def fit_minutes(self) -> float:
+        """The network's share of the budget: what the refiner does not take."""
+        return self.minutes - self.refine
 
     @property
     def label(self) -> str:
@@ -333,7 +357,7 @@ def prepare_args(plan: TrainPlan, source: Path, out: Path) -> list:
 def fit_args(plan: TrainPlan, data: Path, runs_dir: Path, batch: int) -> list:
     h, w = plan.image_size
     args = ["fit", "--backend", plan.backend, "--data", data, "--runs-dir", runs_dir, "--size", f"{h}x{w}",
-            "--steps", plan.steps, "--batch", batch, "--time-budget", f"{plan.minutes:g}",
+            "--steps", plan.steps, "--batch", batch, "--time-budget", f"{plan.fit_minutes:g}",
             "--val-every", plan.val_every, "--grid-every", plan.grid_every, "--ckpt-every", plan.ckpt_every,
             "--val-pairs", plan.val_pairs, "--label", plan.label, "--no-progress"]
     args += ["--clock", plan.clock, "--schedule", plan.schedule, "--lr-mult", f"{plan.lr_mult:g}"]
@@ -364,6 +388,14 @@ def resume_args(run: Path, minutes: float) -> list:
 
 def export_args(run: Path, out: Path, label: str) -> list:
     return ["export", run, "-o", out, "--label", label]
+
+
+def refine_args(plan: TrainPlan, weights: Path, data: Path) -> list:
+    return ["refine", weights, "--data", data, "--minutes", f"{plan.refine:g}", "--clock", plan.clock]
+
+
+def refine_command(plan: TrainPlan, weights: Path, data: Path) -> list[str]:
+    return cli(*refine_args(plan, weights, data))
 
 
 def prepare_command(plan: TrainPlan, source: Path, out: Path) -> list[str]:
