@@ -27,7 +27,7 @@ from ..parsing import (TORSO_LABEL, arms_by_colour, arms_take_thin_torso, coarse
                        merge_islands, torso_strays, unsure_hands)
 from ..pose import J, Pose
 from .contract import Backend, SourceState
-from .warp_layers import STILL_PX, ALL_PARTS, Layer, beyond_similarity, label_lut, max_at, warp_layer
+from .warp_layers import STILL_PX, ALL_PARTS, Layer, beyond_similarity, label_lut, max_at, part_layer, warp_layer
 
 # Back to front. Arms are drawn over the torso (they usually are in front of it in a photo); legs under it.
 DEPTH_ORDER = ("r_thigh", "l_thigh", "r_shin", "l_shin", "torso", "head",
@@ -53,7 +53,7 @@ RIGID_PARTS = ("torso",)
 # network's share by the head's change of shape, 0.748 / 0.071 / 0.89 with the photo's head; docs/backends/warp.md).
 PHOTO_PARTS = ("head",)
 # A part the photo's edge cuts (its own pixels reach the edge) goes on past it by this much of the torso size,
-# its end rounded (warp_layers.Layer.extended): about as far as a shoulder raised a fifth of the torso size
+# its end rounded (warp_layers.part_layer): about as far as a shoulder raised a fifth of the torso size
 # moves the far end of a half-body photo's torso, or a head turned 25 degrees its crown
 BEYOND_EDGE = 0.2
 NECK_TUCK = 0.12  # of the torso size: how far the torso reaches under the head
@@ -237,10 +237,8 @@ def _layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray) -> list[
         cut = (Y0 == 0 and a_core[0].max() > 0.5, Y0 + a_core.shape[0] == photo_h and a_core[-1].max() > 0.5,
                X0 == 0 and a_core[:, 0].max() > 0.5, X0 + a_core.shape[1] == photo_w and a_core[:, -1].max() > 0.5)
         cut = tuple(c and (part not in PART_LIMBS or not pose.present[PART_LIMBS[part][1]]) for c in cut)
-        layers.append(Layer(rgb.copy(), fill.astype(np.float32), a_core,
-                            np.maximum(outer[y0:y1, x0:x1] - a_core, 0), X0, Y0, float(ring_px),
-                            tucked, tuple(int(v) for v in np.unique(tucked) if v),
-                            tuple(int(round(BEYOND_EDGE * ts)) * c for c in cut)))
+        layers.append(part_layer(rgb, fill, a_core, np.maximum(outer[y0:y1, x0:x1] - a_core, 0), X0, Y0,
+                                 float(ring_px), tucked, tuple(int(round(BEYOND_EDGE * ts)) * c for c in cut)))
     return layers
 
 

@@ -42,42 +42,14 @@ class Layer:
     # the photo's pixels with what it reaches under in its own colours, per set of those parts that move: built
     # once per set (a drag moves the same parts frame after frame; a 4096-px torso's copy is 100 MB)
     shown: dict = field(default_factory=dict, repr=False)
+    # the layer continued past the photo's edges (part_layer): this layer's arrays are its middle
     _extended: Layer | None = field(default=None, repr=False)
 
     def extended(self) -> Layer:
-        """The layer continued past the photo's edges that cut it (``beyond``): a part the photo cuts goes on
-        past the edge, so when it moves or turns its cut end shows more of it, not the edge as a straight line
-        or a wedge of background. Each stretch the edge cuts ends in a half ellipse (_rounded_end); its colours
-        are the photo's mirrored at the edge (hair goes on as hair), fading into the edge's colours blurred along
-        it (MIRRORED). Built once, on first use."""
-        if not any(self.beyond):
-            return self
-        if self._extended is None:
-            t, b, left, r = self.beyond
-
-            def pad(a, border=cv2.BORDER_REFLECT):
-                return cv2.copyMakeBorder(a, t, b, left, r, border, value=0)
-            alpha, rgb, fill = pad(self.alpha, cv2.BORDER_CONSTANT), pad(self.rgb), pad(self.fill)
-            h, w = self.alpha.shape
-            # each side: its depth, the band's rows ordered away from the photo, the edge's own row
-            def sides(a, own):
-                return ((t, a[:t, left:left + w][::-1], own[0]), (b, a[t + h:, left:left + w], own[-1]),
-                        (left, a[t:t + h, :left][:, ::-1].swapaxes(0, 1), own[:, 0]),
-                        (r, a[t:t + h, left + w:].swapaxes(0, 1), own[:, -1]))
-            for n, band, edge in sides(alpha, self.alpha):
-                if n:
-                    band[:] = _rounded_end(edge, n)
-            for a, own in ((rgb, self.rgb), (fill, self.fill)):
-                for n, band, edge in sides(a, own):
-                    if n:
-                        k = 2 * (n // 2) + 1
-                        flat = cv2.GaussianBlur(np.ascontiguousarray(edge[None]), (k, 1), 0)
-                        d = np.minimum((np.arange(n, dtype=np.float32) + 0.5) / (MIRRORED * n), 1.0)
-                        fade = (d * d * (3 - 2 * d))[:, None, None]
-                        band[:] = band * (1 - fade) + flat * fade
-            self._extended = Layer(rgb, fill, alpha, pad(self.ring, cv2.BORDER_CONSTANT), self.x0 - left,
-                                   self.y0 - t, self.ring_px, pad(self.tucked), self.tucked_under)
-        return self._extended
+        """The layer continued past the photo's edges that cut it (``beyond``; part_layer builds it): a part
+        the photo cuts goes on past the edge, so when it moves or turns its cut end shows more of it, not the
+        edge as a straight line or a wedge of background."""
+        return self if self._extended is None else self._extended
 
     def photo(self, gone: np.ndarray | None) -> np.ndarray:
         """The pixels a still or slightly moved layer shows: the photo's, but where it reaches under a part
@@ -85,11 +57,66 @@ class Layer:
         key = frozenset(k for k in self.tucked_under if gone is not None and gone[k])
         if not key:
             return self.rgb
+        if self._extended is not None:  # one cache, the continuation's, whose middle this layer is
+            t, _, left, _ = self.beyond
+            h, w = self.alpha.shape
+            return self._extended.photo(gone)[t:t + h, left:left + w]
         if key not in self.shown:
             self.shown.clear()
             under = label_lut(key)[self.tucked] > 0
             self.shown[key] = np.where(under[..., None], self.fill, self.rgb)
         return self.shown[key]
+
+
+def part_layer(rgb: np.ndarray, fill: np.ndarray, alpha: np.ndarray, ring: np.ndarray, x0: int, y0: int,
+               ring_px: float, tucked: np.ndarray, beyond: tuple = (0, 0, 0, 0)) -> Layer:
+    """The Layer of a part's arrays (rgb may be a view of the photo: it is copied). A part the photo's edge cuts
+    (``beyond``) is continued past it here (Layer.extended): each stretch the edge cuts ends in a half ellipse
+    (_rounded_end); its colours are the photo's mirrored at the edge (hair goes on as hair), fading into the
+    edge's colours blurred along it (MIRRORED). Its arrays are the middle of the continuation's, one copy of its
+    pixels, not two (a 4096-px half-body photo's torso is ~270 MB)."""
+    tucked_under = tuple(int(v) for v in np.unique(tucked) if v)
+    if not any(beyond):
+        return Layer(*_read_only(rgb.copy(), fill.astype(np.float32), alpha, ring), x0, y0, ring_px,
+                     *_read_only(tucked), tucked_under)
+    t, b, left, r = beyond
+    h, w = alpha.shape
+
+    def pad(a, border=cv2.BORDER_REFLECT):
+        return cv2.copyMakeBorder(a, t, b, left, r, border, value=0)
+    rgb, fill, alpha = pad(rgb.astype(np.float32, copy=False)), pad(fill.astype(np.float32, copy=False)), \
+        pad(alpha, cv2.BORDER_CONSTANT)
+    middle = (slice(t, t + h), slice(left, left + w))
+
+    # each side: its depth, the band's rows ordered away from the photo, the edge's own row
+    def sides(a):
+        own = a[middle]
+        return ((t, a[:t, left:left + w][::-1], own[0]), (b, a[t + h:, left:left + w], own[-1]),
+                (left, a[t:t + h, :left][:, ::-1].swapaxes(0, 1), own[:, 0]),
+                (r, a[t:t + h, left + w:].swapaxes(0, 1), own[:, -1]))
+    for n, band, edge in sides(alpha):
+        if n:
+            band[:] = _rounded_end(edge, n)
+    for a in (rgb, fill):
+        for n, band, edge in sides(a):
+            if n:
+                k = 2 * (n // 2) + 1
+                flat = cv2.GaussianBlur(np.ascontiguousarray(edge[None]), (k, 1), 0)
+                d = np.minimum((np.arange(n, dtype=np.float32) + 0.5) / (MIRRORED * n), 1.0)
+                fade = (d * d * (3 - 2 * d))[:, None, None]
+                band[:] = band * (1 - fade) + flat * fade
+    rgb, fill, alpha, ring, tucked = _read_only(rgb, fill, alpha, pad(ring, cv2.BORDER_CONSTANT), pad(tucked))
+    whole = Layer(rgb, fill, alpha, ring, x0 - left, y0 - t, ring_px, tucked, tucked_under)
+    return Layer(rgb[middle], fill[middle], alpha[middle], ring[middle], x0, y0, ring_px, tucked[middle],
+                 tucked_under, beyond, _extended=whole)
+
+
+def _read_only(*arrays):
+    """The arrays, made read-only: a layer's are never written once built, and a cut layer's are views of its
+    continuation's, so a write to one would change the other."""
+    for a in arrays:
+        a.flags.writeable = False
+    return arrays
 
 
 def _rounded_end(edge: np.ndarray, depth: int) -> np.ndarray:

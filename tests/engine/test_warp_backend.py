@@ -425,6 +425,20 @@ def test_a_torso_the_photo_cuts_goes_on_past_its_edge(side):
     inner = slice(xs[0] + int(0.1 * ts), xs[-1] + 1 - (0 if side else int(0.1 * ts)))
     wall = np.abs(out[-3:, inner] - np.array(WALL)).sum(axis=2) < 60
     assert wall.mean() < 0.05, f"{wall.mean():.0%} of the shirt's cut end is wall"
+    # one copy of the layer's pixels: the torso's arrays, and the photo it shows where the parts in front move,
+    # are the middle of its continuation's (a 4096-px photo's torso held twice is ~270 MB more)
+    from engine.backends.warp_layers import ALL_PARTS
+
+    torso = state.cache["layers"][0][PART_NAMES.index("torso")]
+    whole = torso.extended()
+    assert whole is not torso and whole.alpha.size > torso.alpha.size and torso.tucked_under
+    for name in ("rgb", "fill", "alpha", "ring", "tucked"):
+        assert np.shares_memory(getattr(torso, name), getattr(whole, name)), name
+    assert np.shares_memory(torso.photo(ALL_PARTS), whole.photo(ALL_PARTS))
+    under = np.isin(torso.tucked, torso.tucked_under)[..., None]
+    assert np.array_equal(torso.photo(ALL_PARTS), np.where(under, torso.fill, torso.rgb))
+    # nothing a render did wrote into the layer's pixels through its continuation
+    assert np.abs(b.render(state, half).astype(int) - img).max() <= 1
 
 
 def test_a_ball_held_beside_the_body_goes_with_the_hand_whole():
