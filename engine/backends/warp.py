@@ -27,7 +27,8 @@ from ..parsing import (TORSO_LABEL, arms_by_colour, arms_take_thin_torso, coarse
                        merge_islands, torso_strays, unsure_hands)
 from ..pose import J, Pose
 from .contract import Backend, SourceState
-from .warp_layers import STILL_PX, ALL_PARTS, Layer, beyond_similarity, label_lut, max_at, part_layer, warp_layer
+from .warp_layers import (ALL_PARTS, Layer, beyond_similarity, is_still, label_lut, max_at, part_layer,
+                          warp_layer)
 
 # Back to front. Arms are drawn over the torso (they usually are in front of it in a photo); legs under it.
 DEPTH_ORDER = ("r_thigh", "l_thigh", "r_shin", "l_shin", "torso", "head",
@@ -270,16 +271,11 @@ def _part_shape_cost(src: Pose, tgt: Pose, part: str) -> float:
 
 
 def _still(state: SourceState, chosen) -> bool:
-    """A part drawn from the first photo by the identity: it stays where the photo has it."""
+    """A part drawn from the first photo that stays where the photo has it (warp_layers.is_still)."""
     if chosen is None or chosen[0] != 0:
         return False
-    i, k, A = chosen
-    layer = state.cache["layers"][0][k]
-    if layer is None:
-        return False
-    h, w = layer.alpha.shape
-    corners = np.array([[layer.x0, layer.y0, 1], [layer.x0 + w, layer.y0 + h, 1], [layer.x0, layer.y0 + h, 1]])
-    return float(np.abs(corners @ A.T - corners[:, :2]).max()) < STILL_PX
+    layer = state.cache["layers"][0][chosen[1]]
+    return layer is not None and is_still(layer, chosen[2])
 
 
 def _head_bend(state: SourceState, chosen, target: Pose):

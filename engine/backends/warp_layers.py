@@ -20,7 +20,9 @@ HEAD_BEND = 0.6
 # how much of a continuation past the photo's edge shows the photo mirrored, fading into the edge's blurred colours
 # (mirrored all the way, an eye a few pixels below the top edge came back above a turned head)
 MIRRORED = 0.25
-STILL_PX = 0.05  # a part whose box moves less than this keeps the photo's pixels exactly (no inpainted hole)
+# a part whose box's corners move less than this (output pixels) stays: it keeps the photo's pixels exactly (no
+# inpainted hole) and shows nothing past the photo's edge (is_still)
+STILL_PX = 0.05
 
 
 @dataclass
@@ -159,15 +161,30 @@ def landed_corners(layer: Layer, A: np.ndarray):
     return corners, corners @ inv[:2, :2].T + inv[:2, 2]
 
 
+def _corner_move(landed) -> float:
+    """How far (output pixels) a layer's box corners move, from landed_corners."""
+    corners, tc = landed
+    return float(np.abs(tc - corners).max())
+
+
+def is_still(layer: Layer, A: np.ndarray) -> bool:
+    """Whether a layer warped by A (target -> source pixels) stays where the photo has it: its box's corners
+    move less than STILL_PX in the output (placement's ``moved``). The one rule for a part that keeps the photo's
+    pixels (its place not inpainted) and shows nothing past the photo's edge."""
+    landed = landed_corners(layer, A)
+    return landed is not None and _corner_move(landed) < STILL_PX
+
+
 def placement(layer: Layer, A: np.ndarray, out_w: int, out_h: int, also: np.ndarray | None = None):
     """Where a layer warped by A (target -> source pixels) lands in the output: (M, size, x0, y0, moved) for
-    cv2.warpAffine with WARP_INVERSE_MAP, ``moved`` the largest shift of its box's corners in pixels; or None.
-    With ``also``, the box covers where that transform puts the layer too (a bent head)."""
+    cv2.warpAffine with WARP_INVERSE_MAP, ``moved`` the largest shift of its box's corners in output pixels
+    (is_still's measure); or None. With ``also``, the box covers where that transform puts the layer too (a bent
+    head)."""
     landed = landed_corners(layer, A)
     if landed is None:
         return None
-    corners, tc = landed
-    moved = float(np.abs(tc - corners).max())
+    moved = _corner_move(landed)
+    tc = landed[1]
     if also is not None:
         other = landed_corners(layer, also)
         if other is not None:
@@ -227,7 +244,7 @@ def warp_layer(layer: Layer, A: np.ndarray, out_w: int, out_h: int, bend=None, g
     if placed is None:
         return None
     M, size, x0, y0, moved = placed
-    if any(layer.beyond) and moved >= STILL_PX:  # a part that stays shows nothing past the photo's edge
+    if any(layer.beyond) and not is_still(layer, A):  # a part that stays shows nothing past the photo's edge
         layer = layer.extended()
         M, size, x0, y0, _ = placement(layer, A, out_w, out_h, None if bend is None else bend[0])
     if bend is None:

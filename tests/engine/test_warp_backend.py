@@ -401,11 +401,9 @@ def test_a_forearm_held_across_the_chest_goes_up_whole_and_leaves_the_chest():
     assert (np.abs(out - np.array(SHIRT)).max(axis=2) < 40)[chest].mean() > 0.95
 
 
-@pytest.mark.parametrize("side", [False, True])
-def test_a_torso_the_photo_cuts_goes_on_past_its_edge(side):
-    # A half-body photo: the shirt runs off the photo's bottom edge (and with ``side`` off its right edge too).
-    # A shoulder raised turns the torso and its cut end with it: the photo's edge must not show as a wedge of
-    # wall between the shirt and the photo's bottom; the unchanged pose still gives the photo back.
+def _half_body(side: bool):
+    """(photo, mask, pose, torso size) of a painted person cut mid-torso by the photo's bottom edge (and with
+    ``side`` by its right edge too)."""
     p = fit_preset("standing", 240, 400)
     img, mask, quad, pt = _painted_person(p, 0.2)
     ts = torso_size(p)
@@ -413,7 +411,15 @@ def test_a_torso_the_photo_cuts_goes_on_past_its_edge(side):
     right = int(np.nonzero(mask[cut - 1])[0][-1] - 0.25 * ts) if side else 240
     inside = (p.xy[:, 1] < cut - 2) & (p.xy[:, 0] < right - 2)
     half = Pose(p.xy.copy(), p.present & inside, right, cut, p.confidence.copy())
-    img, mask = img[:cut, :right].copy(), mask[:cut, :right].astype(np.float32)
+    return img[:cut, :right].copy(), mask[:cut, :right].astype(np.float32), half, ts
+
+
+@pytest.mark.parametrize("side", [False, True])
+def test_a_torso_the_photo_cuts_goes_on_past_its_edge(side):
+    # A half-body photo: the shirt runs off the photo's bottom edge (and with ``side`` off its right edge too).
+    # A shoulder raised turns the torso and its cut end with it: the photo's edge must not show as a wedge of
+    # wall between the shirt and the photo's bottom; the unchanged pose still gives the photo back.
+    img, mask, half, ts = _half_body(side)
     b = WarpBackend()
     state = b.encode_sources([img], [half], [mask])
     assert np.abs(b.render(state, half).astype(int) - img).max() <= 1
@@ -439,6 +445,35 @@ def test_a_torso_the_photo_cuts_goes_on_past_its_edge(side):
     assert np.array_equal(torso.photo(ALL_PARTS), np.where(under, torso.fill, torso.rgb))
     # nothing a render did wrote into the layer's pixels through its continuation
     assert np.abs(b.render(state, half).astype(int) - img).max() <= 1
+
+
+def test_a_part_is_still_by_one_rule_where_its_place_is_kept_and_where_it_is_continued(monkeypatch):
+    # Whether a part stays (its place not inpainted: warp._still) and whether it is drawn on past the photo's
+    # edge (warp_layer) is one rule: its box's corners move less than STILL_PX output pixels. A scale about the
+    # photo's origin, the torso's far corner moved just under and just over it, the pose grown and shrunk: A
+    # applied to the corners (source pixels) puts each on the other side of it one way or the other.
+    from engine.backends import warp as W
+    from engine.backends.warp_layers import STILL_PX, Layer, placement, warp_layer
+
+    img, mask, half, ts = _half_body(False)
+    state = WarpBackend().encode_sources([img], [half], [mask])
+    k = PART_NAMES.index("torso")
+    torso = state.cache["layers"][0][k]
+    assert torso.beyond[1] > 0  # the bottom edge cuts it
+    h, w = torso.alpha.shape
+    far = float(max(torso.x0 + w, torso.y0 + h))
+    continued, extended = [], Layer.extended
+    monkeypatch.setattr(Layer, "extended", lambda self: continued.append(self) or extended(self))
+    for grown in (True, False):
+        for share in (1 - 1e-5, 1 + 1e-5):
+            move = share * STILL_PX
+            A = np.array([[1.0, 0, 0], [0, 1.0, 0]]) * (far / (far + move) if grown else far / (far - move))
+            still = share < 1
+            assert abs(placement(torso, A, img.shape[1], img.shape[0])[4] - move) < 1e-9
+            assert W._still(state, (0, k, A)) == still, (grown, share)
+            continued.clear()
+            assert warp_layer(torso, A, img.shape[1], img.shape[0]) is not None
+            assert bool(continued) != still, (grown, share)
 
 
 def test_a_ball_held_beside_the_body_goes_with_the_hand_whole():
