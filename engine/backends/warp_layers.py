@@ -66,7 +66,7 @@ class Layer:
         if key not in self.shown:
             self.shown.clear()
             under = label_lut(key)[self.tucked] > 0
-            self.shown[key] = np.where(under[..., None], self.fill, self.rgb)
+            self.shown[key], = _read_only(np.where(under[..., None], self.fill, self.rgb))
         return self.shown[key]
 
 
@@ -114,8 +114,8 @@ def part_layer(rgb: np.ndarray, fill: np.ndarray, alpha: np.ndarray, ring: np.nd
 
 
 def _read_only(*arrays):
-    """The arrays, made read-only: a layer's are never written once built, and a cut layer's are views of its
-    continuation's, so a write to one would change the other."""
+    """The arrays, made read-only: a layer's are never written once built, and a cut layer's (and the photo it
+    shows) are views of its continuation's, so a write to one would change the other."""
     for a in arrays:
         a.flags.writeable = False
     return arrays
