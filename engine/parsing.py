@@ -308,6 +308,38 @@ def torso_strays(labels: np.ndarray, pose: Pose, origin_rc=(0, 0)) -> np.ndarray
     return out
 
 
+def main_colours(pixels: np.ndarray, k: int) -> np.ndarray:
+    """The main colours of ``pixels`` ((n, 3) float32): the k-means centres holding at least MAIN_COLOUR of
+    them. A centre of a few stray pixels (the arm's rim among the torso's labels) made the arm's shaded side the
+    torso's. The same pixels give the same colours: the sample and the k-means++ starts come from a generator of
+    its own (OpenCV's k-means draws from the process's RNG, which other code may rely on), the best of two
+    starts by compactness."""
+    rng = np.random.default_rng(0)
+    if len(pixels) > 4000:
+        pixels = pixels[rng.choice(len(pixels), 4000, replace=False)]
+    k = min(k, len(pixels))
+    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 1.0)
+    best = None
+    for _ in range(2):
+        starts = pixels[[rng.integers(len(pixels))]]
+        d2 = ((pixels - starts[0]) ** 2).sum(axis=1, dtype=np.float64)
+        for _ in range(1, k):
+            # k-means++ as OpenCV's: of three candidates drawn by their squared distance to the nearest start,
+            # the one that leaves the least total
+            tries = rng.choice(len(pixels), 3, p=d2 / d2.sum()) if d2.sum() > 0 else rng.integers(len(pixels), size=3)
+            after = np.minimum(d2[None], ((pixels[None] - pixels[tries][:, None]) ** 2).sum(axis=2, dtype=np.float64))
+            best_try = int(after.sum(axis=1).argmin())
+            starts, d2 = np.vstack([starts, pixels[tries[best_try]]]), after[best_try]
+        first = ((pixels[:, None, :] - starts[None]) ** 2).sum(axis=2).argmin(axis=1).astype(np.int32)[:, None]
+        # from given labels and one attempt OpenCV draws nothing from its RNG
+        compactness, which, c = cv2.kmeans(pixels, k, first, criteria, 1, cv2.KMEANS_USE_INITIAL_LABELS)
+        if best is None or compactness < best[0]:
+            best = (compactness, which, c)
+    _, which, c = best
+    share = np.bincount(which.ravel(), minlength=len(c)) / len(pixels)
+    return c[share >= MAIN_COLOUR]
+
+
 def arms_by_colour(labels: np.ndarray, image: np.ndarray, pose: Pose) -> np.ndarray:
     """Labels with an arm's pixels that look like the torso and not like the arm given to the torso, where they
     join it. An arm's part is every pixel within its reach of the bone, and a bare arm hanging beside a dress is
@@ -324,23 +356,11 @@ def arms_by_colour(labels: np.ndarray, image: np.ndarray, pose: Pose) -> np.ndar
     if torso.sum() < 50:
         return labels
     lab = cv2.cvtColor(np.ascontiguousarray(image[box]), cv2.COLOR_RGB2LAB)  # uint8: cast per part, not whole
-    rng = np.random.default_rng(0)
-
-    def centres(pixels: np.ndarray, k: int) -> np.ndarray:
-        """The main colours of ``pixels``: k-means centres holding at least MAIN_COLOUR of them. A centre of a
-        few stray pixels (the arm's rim among the torso's labels) made the arm's shaded side the torso's."""
-        if len(pixels) > 4000:
-            pixels = pixels[rng.choice(len(pixels), 4000, replace=False)]
-        criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 1.0)
-        cv2.setRNGSeed(0)
-        _, which, c = cv2.kmeans(pixels, min(k, len(pixels)), None, criteria, 2, cv2.KMEANS_PP_CENTERS)
-        share = np.bincount(which.ravel(), minlength=len(c)) / len(pixels)
-        return c[share >= MAIN_COLOUR]
 
     def nearest(pixels: np.ndarray, c: np.ndarray) -> np.ndarray:
         return np.sqrt(((pixels[:, None, :] - c[None]) ** 2).sum(axis=2)).min(axis=1)
 
-    torso_c = centres(lab[torso].astype(np.float32), 3)
+    torso_c = main_colours(lab[torso].astype(np.float32), 3)
     reach = ARM_CORE * body_scale(pose)
     out = labels.copy()
     changed = np.zeros(sub.shape, bool)
@@ -353,7 +373,7 @@ def arms_by_colour(labels: np.ndarray, image: np.ndarray, pose: Pose) -> np.ndar
         if along.sum() < 20:
             continue
         colours = lab[ys, xs].astype(np.float32)
-        d_arm, d_torso = nearest(colours, centres(colours[along], 2)), nearest(colours, torso_c)
+        d_arm, d_torso = nearest(colours, main_colours(colours[along], 2)), nearest(colours, torso_c)
         take = ~along & (d_torso + COLOUR_MARGIN < d_arm)
         changed[ys[take], xs[take]] = True
     if not changed.any():

@@ -70,3 +70,28 @@ def test_the_torsos_middle_reaches_below_the_shoulders_when_the_hips_are_out_of_
     assert np.all(parsing.torso_polygon(upside_down)[2:, 1] < 400 - rs[1] - 1.5 * width)
     assert np.allclose(parsing.torso_polygon(p)[2:], [p.point("l_hip"), p.point("r_hip")])
     assert parsing.torso_polygon(p.with_present("l_shoulder", False)) is None
+
+
+def test_the_colour_rule_is_deterministic_and_leaves_opencvs_random_numbers_alone():
+    # arms_by_colour's k-means gave the same labels by seeding OpenCV's RNG, which is the whole process's: other
+    # code drawing from it after a photo was opened got other numbers. Its starts come from a generator of its own.
+    import cv2
+
+    p = fit_preset("standing", 240, 400)
+    labels = parsing.coarse_parsing(p, pose_mask(p))
+    rng = np.random.default_rng(3)
+    image = np.repeat(rng.integers(0, 256, (400, 1, 3)), 240, axis=1).astype(np.uint8)  # stripes of colour
+    image[labels == parsing.TORSO_LABEL] //= 2
+
+    def draws():
+        return cv2.randu(np.zeros(8, np.float64), 0.0, 1.0).copy()
+
+    cv2.setRNGSeed(7)
+    want = draws()
+    cv2.setRNGSeed(7)
+    first = parsing.arms_by_colour(labels, image, p)
+    assert np.array_equal(draws(), want), "the colour rule changed OpenCV's random numbers"
+    cv2.setRNGSeed(12345)
+    assert np.array_equal(parsing.arms_by_colour(labels, image, p), first)
+    colours = image.reshape(-1, 3).astype(np.float32)
+    assert np.array_equal(parsing.main_colours(colours, 3), parsing.main_colours(colours, 3))
