@@ -317,20 +317,28 @@ def main_colours(pixels: np.ndarray, k: int) -> np.ndarray:
     rng = np.random.default_rng(0)
     if len(pixels) > 4000:
         pixels = pixels[rng.choice(len(pixels), 4000, replace=False)]
-    k = min(k, len(pixels))
+    k, n = min(k, len(pixels)), len(pixels)
+    wide = pixels.astype(np.float64)
+
+    def to(c: np.ndarray) -> np.ndarray:  # squared distances of the pixels to one colour
+        d = wide - c
+        return np.einsum("ij,ij->i", d, d)
+
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 1.0)
     best = None
     for _ in range(2):
-        starts = pixels[[rng.integers(len(pixels))]]
-        d2 = ((pixels - starts[0]) ** 2).sum(axis=1, dtype=np.float64)
+        starts = [wide[rng.integers(n)]]
+        d2 = to(starts[0])
         for _ in range(1, k):
             # k-means++ as OpenCV's: of three candidates drawn by their squared distance to the nearest start,
             # the one that leaves the least total
-            tries = rng.choice(len(pixels), 3, p=d2 / d2.sum()) if d2.sum() > 0 else rng.integers(len(pixels), size=3)
-            after = np.minimum(d2[None], ((pixels[None] - pixels[tries][:, None]) ** 2).sum(axis=2, dtype=np.float64))
-            best_try = int(after.sum(axis=1).argmin())
-            starts, d2 = np.vstack([starts, pixels[tries[best_try]]]), after[best_try]
-        first = ((pixels[:, None, :] - starts[None]) ** 2).sum(axis=2).argmin(axis=1).astype(np.int32)[:, None]
+            total = d2.sum()
+            tries = rng.choice(n, 3, p=d2 / total) if total > 0 else rng.integers(n, size=3)
+            after = [np.minimum(d2, to(wide[t])) for t in tries]
+            pick = int(np.argmin([a.sum() for a in after]))
+            starts.append(wide[tries[pick]])
+            d2 = after[pick]
+        first = np.argmin([to(c) for c in starts], axis=0).astype(np.int32)[:, None]
         # from given labels and one attempt OpenCV draws nothing from its RNG
         compactness, which, c = cv2.kmeans(pixels, k, first, criteria, 1, cv2.KMEANS_USE_INITIAL_LABELS)
         if best is None or compactness < best[0]:
