@@ -3,8 +3,8 @@
 Each person pixel goes to its nearest body part (head, torso, upper/lower arms and legs, left and right), the
 stand-in for human parsing where a dataset has none (SPGNet) and the part layers of the warp backend.
 Hands and feet belong to the lower arm / shin they end; hair and face to the head. The warp backend refines
-the labels of a photo's person (grow_labels, merge_islands, arms_take_thin_torso): its layers and the hole
-they leave are cut by them.
+the labels of a photo's person (grow_labels, merge_islands, arms_take_thin_torso, arms_by_colour, and
+engine.hair for hair over a shoulder): its layers and the hole they leave are cut by them.
 
 Labels (0 is background):
     1 head, 2 torso, 3 r_upper_arm, 4 r_lower_arm, 5 l_upper_arm, 6 l_lower_arm, 7 r_thigh, 8 r_shin,
@@ -223,8 +223,9 @@ def colorize(labels: np.ndarray) -> np.ndarray:
     return LABEL_COLORS[np.clip(labels, 0, NUM_LABELS - 1)]
 
 
+HEAD_LABEL = PART_NAMES.index("head") + 1
 TORSO_LABEL = PART_NAMES.index("torso") + 1
-_ARM_LABELS = [PART_NAMES.index(p) + 1 for p in ("r_upper_arm", "r_lower_arm", "l_upper_arm", "l_lower_arm")]
+ARM_LABELS = [PART_NAMES.index(p) + 1 for p in ("r_upper_arm", "r_lower_arm", "l_upper_arm", "l_lower_arm")]
 
 
 def grow_labels(labels: np.ndarray, steps: int) -> np.ndarray:
@@ -348,6 +349,11 @@ def main_colours(pixels: np.ndarray, k: int) -> np.ndarray:
     return c[share >= MAIN_COLOUR]
 
 
+def colour_distance(pixels: np.ndarray, colours: np.ndarray) -> np.ndarray:
+    """(n,): each of ``pixels`` ((n, 3)) distance to the nearest of ``colours`` ((k, 3))."""
+    return np.sqrt(((pixels[:, None, :] - colours[None]) ** 2).sum(axis=2)).min(axis=1)
+
+
 def arms_by_colour(labels: np.ndarray, image: np.ndarray, pose: Pose) -> np.ndarray:
     """Labels with an arm's pixels that look like the torso and not like the arm given to the torso, where they
     join it. An arm's part is every pixel within its reach of the bone, and a bare arm hanging beside a dress is
@@ -365,14 +371,11 @@ def arms_by_colour(labels: np.ndarray, image: np.ndarray, pose: Pose) -> np.ndar
         return labels
     lab = cv2.cvtColor(np.ascontiguousarray(image[box]), cv2.COLOR_RGB2LAB)  # uint8: cast per part, not whole
 
-    def nearest(pixels: np.ndarray, c: np.ndarray) -> np.ndarray:
-        return np.sqrt(((pixels[:, None, :] - c[None]) ** 2).sum(axis=2)).min(axis=1)
-
     torso_c = main_colours(lab[torso].astype(np.float32), 3)
     reach = ARM_CORE * body_scale(pose)
     out = labels.copy()
     changed = np.zeros(sub.shape, bool)
-    for k in _ARM_LABELS:
+    for k in ARM_LABELS:
         a, b = PART_LIMBS[PART_NAMES[k - 1]]
         ys, xs = np.nonzero(sub == k)
         if len(ys) < 30 or not (pose.present[a] and pose.present[b]):
@@ -381,7 +384,7 @@ def arms_by_colour(labels: np.ndarray, image: np.ndarray, pose: Pose) -> np.ndar
         if along.sum() < 20:
             continue
         colours = lab[ys, xs].astype(np.float32)
-        d_arm, d_torso = nearest(colours, main_colours(colours[along], 2)), nearest(colours, torso_c)
+        d_arm, d_torso = colour_distance(colours, main_colours(colours[along], 2)), colour_distance(colours, torso_c)
         take = ~along & (d_torso + COLOUR_MARGIN < d_arm)
         changed[ys[take], xs[take]] = True
     if not changed.any():
@@ -482,7 +485,7 @@ def arms_take_thin_torso(labels: np.ndarray, pose: Pose, radius: int, origin_rc=
                          borderValue=1) > 0
     touching = np.unique(pieces[thin & outside])
     thin &= np.isin(pieces, touching[touching > 0])
-    arms = np.isin(labels, _ARM_LABELS)
+    arms = np.isin(labels, ARM_LABELS)
     others = (labels != 0) & (labels != TORSO_LABEL) & ~arms
 
     def distance(to):
@@ -492,11 +495,11 @@ def arms_take_thin_torso(labels: np.ndarray, pose: Pose, radius: int, origin_rc=
     near = thin & (distance(arms) <= np.minimum(distance(others) + 1.5, 2 * radius + 1))
     ys, xs = np.nonzero(near)
     px, py = (xs + x0 + origin_rc[1]).astype(np.float32), (ys + y0 + origin_rc[0]).astype(np.float32)
-    bones = part_distances(pose, px, py, arm_slack=radius)[np.array(_ARM_LABELS) - 1]
+    bones = part_distances(pose, px, py, arm_slack=radius)[np.array(ARM_LABELS) - 1]
     reached = bones.min(axis=0) < 1e6
     arm = np.zeros_like(labels)
-    arm[ys[reached], xs[reached]] = np.array(_ARM_LABELS, labels.dtype)[bones.argmin(axis=0)[reached]]
-    for k in _ARM_LABELS:
+    arm[ys[reached], xs[reached]] = np.array(ARM_LABELS, labels.dtype)[bones.argmin(axis=0)[reached]]
+    for k in ARM_LABELS:
         if not (arm == k).any():
             continue
         # only where it joins that arm: a piece apart from it would float in the air beside the moved arm

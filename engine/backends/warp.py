@@ -23,6 +23,7 @@ import numpy as np
 
 from ..detect import pose_mask
 from ..encode import MIRROR_PART, NUM_PARTS, PART_LIMBS, PART_NAMES, body_scale, part_warps
+from ..hair import hair_to_head
 from ..parsing import (TORSO_LABEL, arms_by_colour, arms_take_thin_torso, coarse_parsing, grow_labels, head_axis,
                        merge_islands, torso_strays, unsure_hands)
 from ..pose import J, Pose
@@ -106,7 +107,7 @@ def _part_labels(pose: Pose, mask: np.ndarray, box=(slice(None), slice(None))) -
 def _core_labels(image: np.ndarray, pose: Pose, mask: np.ndarray) -> np.ndarray:
     """The part labels of the person's own pixels (the layers carry them)."""
     person = (mask >= 0.5) & ~unsure_hands(pose, mask)
-    return arms_by_colour(_part_labels(pose, person.astype(np.float32)), image, pose)
+    return hair_to_head(arms_by_colour(_part_labels(pose, person.astype(np.float32)), image, pose), image, pose)
 
 
 def _near_neck(pose: Pose, origin_xy, shape, half_width: float) -> np.ndarray:

@@ -552,3 +552,76 @@ def test_a_bare_arm_raised_from_beside_a_dress_leaves_the_dress():
     arm_like = np.abs(out - (skin + t * (shade - skin))).sum(axis=2) < 40  # on the arm's shades
     left = arm_like & (hung > 0) & (raised == 0)
     assert left.sum() < 20, f"{left.sum()} pixels of the arm stayed where it hung"
+
+
+
+def _long_haired(arms=(225, 180, 150), strand=True):
+    """A painted person (240x400) with a face in brown hair, bare arms (or sleeves of ``arms``'s colour) and, with
+    ``strand``, a strand of the hair from beside the face down over the right shoulder to a third of the upper arm.
+    (pose, image, mask, the strand, the hair's own colour)."""
+    from engine.encode import segment_distance
+
+    p = fit_preset("standing", 240, 400)
+    ts = torso_size(p)
+    img, mask, _, _ = _painted_person(p, 0.1)
+    skin, brown = np.array((225, 180, 150)), np.array((120, 75, 40))
+    ys, xs = np.mgrid[0:400, 0:240].astype(np.float32)
+    for a, b in ARMS:
+        on = segment_distance(xs, ys, p.point(a), p.point(b)) <= 0.07 * ts
+        img[on], mask[on] = arms, 1
+    nose, r = p.point("nose"), 0.25 * ts
+    hair = np.clip(brown * (1 + 0.25 * np.sin(xs * 1.3 + ys * 0.4))[..., None], 0, 255).astype(np.uint8)  # streaks
+    head = np.hypot(xs - nose[0], ys - nose[1]) <= r
+    img[head] = hair[head]
+    img[(np.hypot(xs - nose[0], (ys - nose[1]) * 0.8) <= 0.6 * r) & (ys > nose[1] - 0.5 * r)] = skin  # the face
+    sh, el = p.point("r_shoulder"), p.point("r_elbow")
+    lock = np.zeros((400, 240), bool)
+    if strand:
+        lock = segment_distance(xs, ys, np.array([nose[0] - 0.75 * r, nose[1]]), sh + 0.35 * (el - sh)) <= 0.09 * ts
+        img[lock], mask[lock] = hair[lock], 1
+    return p, img, mask.astype(np.float32), lock & (ys > nose[1] + r), brown
+
+
+def test_a_strand_of_hair_over_the_shoulder_stays_with_the_head_when_the_arm_is_raised():
+    # Long hair falling over a shoulder lies within the upper arm's reach of its bone: labelled by the nearest bone
+    # it was the arm's and the torso's, and went up with the raised arm (the torso's share round the shoulder in
+    # the arm's joint disc), a blob of hair swung round the shoulder and the strand cut. It is the head's: it stays.
+    import cv2
+
+    from engine.backends.warp import _core_labels
+
+    p, img, mask, below, brown = _long_haired()  # below: the strand below the head, over the shoulder and arm
+    labels = _core_labels(img, p, mask)
+    assert (labels[below] == 1).mean() > 0.95, f"only {(labels[below] == 1).mean():.0%} of the strand is the head's"
+    # the arm raised beside the head: the strand stays where it hung, and no hair goes up with the arm
+    ts = torso_size(p)
+    sh, el, wr = p.point("r_shoulder"), p.point("r_elbow"), p.point("r_wrist")
+    up, fore = float(np.hypot(*(el - sh))), float(np.hypot(*(wr - el)))
+    target = p.moved("r_elbow", sh[0] - 0.5 * up, sh[1] - 0.85 * up)
+    target = target.moved("r_wrist", sh[0] - 0.6 * up, sh[1] - 0.85 * up - fore)
+    b = WarpBackend()
+    out = b.render(b.encode_sources([img], [p], [mask]), target).astype(int)
+    raised = np.zeros((400, 240), np.uint8)
+    for a, b_ in ((sh, target.point("r_elbow")), (target.point("r_elbow"), target.point("r_wrist"))):
+        cv2.line(raised, tuple(np.round(a).astype(int)), tuple(np.round(b_).astype(int)), 1, int(round(0.2 * ts)))
+    hung = below & (raised == 0)
+    kept = np.abs(out - img.astype(int)).max(axis=2) < 40
+    assert kept[hung].mean() > 0.9, f"only {kept[hung].mean():.0%} of the strand stayed where it hung"
+    hair = (labels == 1) | below
+    away = cv2.dilate(hair.astype(np.uint8), np.ones((7, 7), np.uint8)) == 0
+    flying = (np.abs(out - brown).max(axis=2) < 50) & away
+    assert flying.sum() < 20, f"{flying.sum()} pixels of hair away from where the hair was"
+
+
+def test_sleeves_of_the_hairs_colour_stay_the_arms():
+    # the arm's own colour is not hair, however like the hair it is: sleeves of the hair's brown, the strand of
+    # hair lying on one, stay the arms' (the strand with them: nothing tells the two apart)
+    from engine.backends.warp import _part_labels
+    from engine.hair import hair_to_head
+    from engine.parsing import arms_by_colour
+
+    p, img, mask, strand, _ = _long_haired(arms=(120, 75, 40))
+    labels = arms_by_colour(_part_labels(p, mask), img, p)
+    sleeves = np.isin(labels, [3, 4, 5, 6]) & ~strand
+    assert sleeves.sum() > 1000
+    assert (hair_to_head(labels, img, p)[sleeves] == 1).sum() == 0
