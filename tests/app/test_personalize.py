@@ -278,3 +278,56 @@ def test_stats_reader_and_error_lines(tmp_path):
            "poseeditor-train: error: /v.mp4: no person found in any of its 6 frames\n")
     assert P.last_error_line(err) == "/v.mp4: no person found in any of its 6 frames"
     assert P.last_error_line("Traceback...\n  File x\nRuntimeError: boom\n") == "RuntimeError: boom"
+
+
+@pytest.mark.slow  # prepare, fit, export and refine as child processes on a 20-frame clip: ~40 CPU-s
+def test_a_video_plan_ends_with_the_refiner_in_the_saved_weights(qtbot, tmp_path):
+    """The controller runs the plan's refine step after export (the app's last step of a video's plan) and the
+    saved weights carry it; its status says so while it runs."""
+    from safetensors import safe_open
+
+    from engine.refiner import PREFIX
+    from tests.training.test_cli import person_video
+    from training.personalize import starter_weights
+
+    video = person_video(tmp_path / "clip.avi", frames=20)
+    plan = P.make_plan("Anna clip", "attention", video=str(video), init=str(starter_weights("attention")),
+                       minutes=0.4, refine_minutes=0.2, frame_self_pairs=0, clock="cpu")
+    assert plan.refine == 0.2 and plan.fit_minutes == pytest.approx(0.2)
+    ctl = P.Personalizer(tmp_path / "data")
+    said = []
+    ctl.status.connect(said.append)
+    ctl.start(plan)
+    qtbot.waitUntil(lambda: ctl.phase in (P.DONE, P.FAILED), timeout=3 * RUN_MS)
+    assert ctl.phase == P.DONE, ctl.last_error
+    assert any("refiner" in s for s in said)
+    meta = read_meta(ctl.weights_path)
+    assert meta.provenance["refiner"]["steps"] >= 1
+    with safe_open(str(ctl.weights_path), "pt") as f:
+        assert any(k.startswith(PREFIX) for k in f.keys())
+    # the refiner's targets were the frames prepare held apart, its sources the train frames
+    from training.refine import _frames_of
+
+    train, test = _frames_of(ctl.dataset)
+    assert len(test) == P.split_counts(20)[2] >= 4 and len(train) == P.split_counts(20)[0]
+    assert meta.provenance["refiner"]["pairs"] >= len(test)
+    # the engine renders with it: the unchanged pose is the photo, a moved arm is refined where the network painted
+    from engine.detect import PoseDetector
+    from engine.runtime import Engine
+    from training.video import read_frames
+
+    img = next(iter(read_frames(video, [3])))[1]
+    with PoseDetector() as det:
+        d = det.detect(img, "frame 3")
+    eng = Engine("attention", device="cpu", weights=str(ctl.weights_path))
+    assert eng.backend.refiner is not None
+    eng.set_sources([img], [d.pose], [d.mask])
+    assert np.array_equal(eng.render(d.pose), img)
+    moved = d.pose.moved("r_wrist", *(d.pose.point("r_wrist") + [-20, -40]))
+    refined = eng.render(moved)
+    eng.backend.refiner = None
+    assert not np.array_equal(eng.render(moved), refined)
+    # and the plan of a video's default budget keeps the refiner's minutes out of the network's
+    default = P.make_plan("x", "attention", video=str(video), init=str(starter_weights("attention")))
+    assert default.refine == 2.0 and default.fit_minutes == default.minutes - 2.0
+    assert P.make_plan("x", "attention", photos=["a.png"] * 3, init=str(starter_weights("attention"))).refine == 0

@@ -1,55 +1,8 @@
-"""Train on This Person's refiner step (training/refine.py) on a clip the real detector reads: personalize
-trains it after the network, on the frames prepare held apart, and writes it into the weights file the app
-loads; a set with no frames held apart leaves the file as it is."""
+"""poseeditor-train refine (training/refine.py) where it must not refine. The whole step, trained on a clip the real
+detector reads and rendered by the engine, is tests/app/test_personalize.py's video plan."""
 import json
 
-import numpy as np
-from safetensors import safe_open
-
-from engine.refiner import PREFIX
-from engine.weights import read_meta
-from tests.training.test_cli import person_video, run_cli
-
-
-def test_personalize_trains_a_refiner_on_the_held_apart_frames_and_the_app_renders_with_it(tmp_path):
-    from engine.runtime import Engine
-    from training.protocol import split_counts
-    from training.refine import MIN_TARGETS, _frames_of
-
-    video = person_video(tmp_path / "clip.avi", frames=20)
-    out = tmp_path / "anna.safetensors"
-    proc = run_cli("personalize", "clip.avi", "--backend", "attention", "--minutes", "0.4", "--refine-minutes",
-                   "0.2", "--self-pairs", "0", "-o", out.name, "--clock", "cpu", cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr
-    assert "training the refiner" in proc.stderr
-    data = tmp_path / "anna.work" / "datasets" / "anna"
-    train, test = _frames_of(data)
-    assert len(test) == split_counts(20)[2] >= MIN_TARGETS and len(train) == split_counts(20)[0]
-    assert not {r["name"] for r in train} & {r["name"] for r in test}
-    meta = read_meta(out)
-    assert meta.provenance["refiner"]["steps"] >= 1 and meta.provenance["refiner"]["pairs"] >= 4
-    with safe_open(str(out), "pt") as f:
-        assert any(k.startswith(PREFIX) for k in f.keys()) and any(not k.startswith(PREFIX) for k in f.keys())
-    # the fit had the budget less the refiner's minutes
-    runs = list((tmp_path / "anna.work" / "runs").iterdir())
-    record = json.loads((runs[0] / "training_options.json").read_text())
-    assert "--time-budget 0.2 " in record["command"] + " "
-
-    from training.video import read_frames
-
-    img = next(iter(read_frames(video, [3])))[1]
-    from engine.detect import PoseDetector
-
-    with PoseDetector() as det:
-        d = det.detect(img, "frame 3")
-    eng = Engine("attention", device="cpu", weights=str(out))
-    assert eng.backend.refiner is not None
-    eng.set_sources([img], [d.pose], [d.mask])
-    assert np.array_equal(eng.render(d.pose), img)  # the unchanged pose: the photo, refiner or not
-    moved = d.pose.moved("r_wrist", *(d.pose.point("r_wrist") + [-20, -40]))
-    refined = eng.render(moved)
-    eng.backend.refiner = None
-    assert not np.array_equal(eng.render(moved), refined)
+from tests.training.test_cli import run_cli
 
 
 def test_a_set_with_no_frames_held_apart_is_left_as_it_is(tmp_path):
