@@ -290,8 +290,9 @@ class Engine:
             self._state = self.backend.encode_sources(*self._sources)
         return self._state
 
-    def render(self, target):
+    def render(self, target, live: bool = False):
+        """The person in ``target``'s pose; ``live``: a render during a drag (Backend.render_live)."""
         t = time.perf_counter()
-        out = self.backend.render(self.state, target)
+        out = (self.backend.render_live if live else self.backend.render)(self.state, target)
         self.last_render_ms = (time.perf_counter() - t) * 1000
         return out

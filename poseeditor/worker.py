@@ -391,10 +391,10 @@ class RenderWorker(QObject):
             return self._warp(), "live preview while dragging"
         return self.engine, ""
 
-    def _render_one(self, engine, pose):
+    def _render_one(self, engine, pose, live: bool = False):
         encode_ms = self._ready_engine(engine)
         t = time.perf_counter()
-        image = engine.render(pose)
+        image = engine.render(pose, live=live)
         return image, (time.perf_counter() - t) * 1000, encode_ms
 
     @Slot(object)
@@ -409,7 +409,7 @@ class RenderWorker(QObject):
                 self._start_loader()
                 return
             engine, note = self._pick(req.kind)
-            image, ms, encode_ms = self._render_one(engine, req.pose)
+            image, ms, encode_ms = self._render_one(engine, req.pose, live=req.kind == "live")
             name = engine.backend.name
             if engine is self.engine:
                 self.full_ms.add(name, ms)

@@ -537,7 +537,12 @@ class NeuralBackend(Backend):
         img = ((out[0].float().clamp(-1, 1) + 1) * 127.5 + 0.5).byte().permute(1, 2, 0).cpu().numpy()
         return img
 
-    def render(self, state: SourceState, target: Pose) -> np.ndarray:
+    def render_live(self, state: SourceState, target: Pose) -> np.ndarray:
+        """While dragging, without the refiner: it costs about as much as the network's render, and drags a
+        backend renders slower than the live budget fall back to the warp preview (poseeditor/render_tiers.py)."""
+        return self.render(state, target, refine=False)
+
+    def render(self, state: SourceState, target: Pose, refine: bool = True) -> np.ndarray:
         frame = self.target_frame(state, target)
         if "backdrop" not in state.cache:
             return frame.paste(state.images[0], self.render_crop(state, target))
@@ -549,7 +554,7 @@ class NeuralBackend(Backend):
         crop = self.render_crop(state, target)
         share = person_alpha(silhouette, target, frame, kept)
         out = composite_person(around, crop, frame, share, inpainted=inpainted)
-        if self.refiner is None:
+        if self.refiner is None or not refine:
             return out
         from ..refiner import refine
 

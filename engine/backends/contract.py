@@ -77,6 +77,11 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def render(self, state: SourceState, target: Pose) -> np.ndarray: ...
 
+    def render_live(self, state: SourceState, target: Pose) -> np.ndarray:
+        """A render while a joint is dragged: ``render``, unless a backend has a finishing step worth leaving to
+        the render at the drag's end (a personal refiner)."""
+        return self.render(state, target)
+
     # ----- helpers ----------------------------------------------------------------------------------------
     @staticmethod
     def check_sources(images: list, poses: list, masks: list | None):

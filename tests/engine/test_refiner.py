@@ -91,3 +91,17 @@ def test_the_refiner_runs_on_boxes_smaller_than_a_patch_and_larger_than_its_scal
     with torch.no_grad():
         out = build(8)(*(torch.zeros(1, c, *r.shape[:2]) for c in (3, 3, 1)))
     assert out.shape[-2:] == r.shape[:2]
+
+
+def test_a_drag_renders_without_the_refiner_and_its_end_with_it(tmp_path):
+    """A live render (during a drag) leaves the refiner out, so that a personal model keeps drawing the drags
+    itself within the live budget; the final render is refined."""
+    from engine.runtime import Engine
+
+    img, pose, mask = _photo_and_pose()
+    target = pose.moved("r_wrist", *(pose.point("r_wrist") + [-30, -50]))
+    eng = Engine("attention", device="cpu", weights=str(_weights(tmp_path, True)))
+    eng.set_sources([img], [pose], [mask])
+    live, final = eng.render(target, live=True), eng.render(target)
+    eng.backend.refiner = None
+    assert np.array_equal(live, eng.render(target)) and not np.array_equal(live, final)
