@@ -52,7 +52,9 @@ PERSONAL = {
     # +0.004 +-0.003, L1 -0.002 (0.753 / 0.069 -> 0.757 / 0.067; at 0.05 +0.002 +-0.003), dgan-sa +0.002 +-0.002,
     # attention +0.003 +-0.003 (L1 -0.002 +-0.002, its check +0.008 at the same steps), spgnet +0.005 +-0.001 (L1
     # -0.002 +-0.001, its check +0.005 at the same steps); pnr -0.002 +-0.002, so not for it.
-    "attention": {"lr_mult": 0.25, "reframe": 0.1},
+    # attention keeps its whole budget for the network: its refiner gained no SSIM and cost L1 (the pipeline of
+    # 2026-12-05 21:40, paired against the same network without it: SSIM +0.0017 +-0.0033, L1 +0.0030 +-0.0011)
+    "attention": {"lr_mult": 0.25, "reframe": 0.1, "refine": 0},
     # spgnet: Adam 4e-4. Its check still rose at the budget's end at 2e-4; on the set with 48 self-pairs, the same
     # fit paired on the 24 held-out dance pairs (2026-12-04 night): x2 SSIM +0.006 +-0.003, L1 -0.004 +-0.001
     # (0.752 / 0.070 / 0.90 -> 0.758 / 0.066 / 0.91), x4 +0.005 / -0.002, x0.5 -0.002 (docs/personalize.md).
@@ -77,7 +79,8 @@ PERSONAL = {
     # twice +0.000 +-0.001); dgan at 70% -0.003 +-0.003, and at 0% -0.019 (2026-12-05).
     "dgan-sa": {"lr_mult": 5.0, "net": {"attention_pool": 4, "dropout": 0.7}, "reframe": 0.1},
 }
-PERSONAL_KEYS = {"lr_mult", "patience", "frame_self_pairs", "net", "recipe", "size", "gan_start_step", "reframe"}  # what make_plan reads
+PERSONAL_KEYS = {"lr_mult", "patience", "frame_self_pairs", "net", "recipe", "size", "gan_start_step", "reframe",
+                 "refine"}  # what make_plan reads
 # A fine-tune learns from the reconstruction losses alone: a fresh discriminator's first hundreds of steps only
 # add noise to a run of minutes (the GAN would start at this step, beyond the plan's step ceiling).
 PERSONAL_GAN_START = DEFAULT_STEPS
@@ -105,8 +108,11 @@ MAX_FRAME_SELF_PAIRS = 64  # per frame: prepare's and personalize's --self-pairs
 # finished at the photo's scale, learnt on the frames the model never fitted as targets). The networks level off
 # after 300-500 steps and 12-38% more steps moved nothing (docs/personalize.md, "Steps are not what the plans
 # lack"), so the minutes are worth more there: a personal SPGNet on the dance video, paired on the 24 held-out
-# pairs, SSIM +0.0057 +-0.0026 after 1 CPU-minute of refiner, +0.0078 +-0.0032 after 2 (2026-12-05). Only a plan
-# of at least REFINE_FROM minutes, and only a video or enough photos for prepare to hold frames apart.
+# pairs, SSIM +0.0057 +-0.0026 after 1 CPU-minute of refiner, +0.0078 +-0.0032 after 2 (2026-12-05). Through the
+# whole pipeline (8 minutes of network, 2 of refiner), paired against the same networks without their refiner:
+# SPGNet +0.0103 +-0.0035, DGAN-SA +0.0098 +-0.0025, pNR +0.0039 +-0.0028 (L1 +0.0005 to +0.0007); against the
+# plans' 10 minutes of network, DGAN +0.0043 +-0.0027 (docs/personalize.md). Only a plan of at least REFINE_FROM
+# minutes, only a video or enough photos for prepare to hold frames apart, and not attention's (PERSONAL).
 REFINE_MINUTES = 2.0
 REFINE_FROM = 5.0
 REFINE_PHOTOS = 20  # photos for prepare's test split to hold the refiner's 4 targets (~20% of them)
@@ -225,7 +231,8 @@ def make_plan(name: str, backend: str, photos=(), video=None, init=None, scratch
                      gan_start_step=own.get("gan_start_step", PERSONAL_GAN_START) if init else None,
                      freeze_norm=bool(init), patience=own.get("patience", DEFAULT_PATIENCE) or None,
                      frame_self_pairs=int(own.get("frame_self_pairs", VIDEO_SELF_PAIRS)), net=dict(own.get("net", {})),
-                     recipe=dict(own.get("recipe", {})), reframe=float(own.get("reframe", 0.0)))
+                     recipe=dict(own.get("recipe", {})), reframe=float(own.get("reframe", 0.0)),
+                     refine_minutes=own.get("refine"))
     return replace(plan, **overrides) if overrides else plan
 
 

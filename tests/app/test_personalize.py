@@ -328,6 +328,7 @@ def test_a_video_plan_ends_with_the_refiner_in_the_saved_weights(qtbot, tmp_path
     eng.backend.refiner = None
     assert not np.array_equal(eng.render(moved), refined)
     # and the plan of a video's default budget keeps the refiner's minutes out of the network's
-    default = P.make_plan("x", "attention", video=str(video), init=str(starter_weights("attention")))
+    default = P.make_plan("x", "spgnet", video=str(video), init=str(starter_weights("spgnet")))
     assert default.refine == 2.0 and default.fit_minutes == default.minutes - 2.0
+    assert P.make_plan("x", "attention", video=str(video), init=str(starter_weights("attention"))).refine == 0
     assert P.make_plan("x", "attention", photos=["a.png"] * 3, init=str(starter_weights("attention"))).refine == 0
