@@ -412,7 +412,8 @@ class RenderWorker(QObject):
             image, ms, encode_ms = self._render_one(engine, req.pose, live=req.kind == "live")
             name = engine.backend.name
             if engine is self.engine:
-                self.full_ms.add(name, ms)
+                # the live rule judges what a drag would cost: a drag's render leaves a refiner out
+                self.full_ms.add(name, ms - getattr(engine.backend, "last_refine_ms", 0.0))
             self.rendered.emit(RenderResult(req.seq, image, req.pose, req.kind, name, self.engine.backend.name,
                                             ms, encode_ms, note, req.posted,
                                             steady_ms=self.full_ms.get(self.engine.backend.name)))

@@ -11,6 +11,7 @@ import abc
 import contextlib
 import copy
 import functools
+import time
 from pathlib import Path
 from typing import ClassVar
 
@@ -543,6 +544,7 @@ class NeuralBackend(Backend):
         return self.render(state, target, refine=False)
 
     def render(self, state: SourceState, target: Pose, refine: bool = True) -> np.ndarray:
+        self.last_refine_ms = 0.0  # what the refiner took of this render (the live rule leaves it out)
         frame = self.target_frame(state, target)
         if "backdrop" not in state.cache:
             return frame.paste(state.images[0], self.render_crop(state, target))
@@ -558,4 +560,7 @@ class NeuralBackend(Backend):
             return out
         from ..refiner import refine
 
-        return refine(self.refiner, out, around, share, target)
+        t = time.perf_counter()
+        out = refine(self.refiner, out, around, share, target)
+        self.last_refine_ms = (time.perf_counter() - t) * 1000
+        return out

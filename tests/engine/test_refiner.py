@@ -103,5 +103,8 @@ def test_a_drag_renders_without_the_refiner_and_its_end_with_it(tmp_path):
     eng = Engine("attention", device="cpu", weights=str(_weights(tmp_path, True)))
     eng.set_sources([img], [pose], [mask])
     live, final = eng.render(target, live=True), eng.render(target)
+    assert eng.backend.last_refine_ms > 0  # the final render's refiner time, which the live rule leaves out
+    eng.render(target, live=True)
+    assert eng.backend.last_refine_ms == 0
     eng.backend.refiner = None
     assert np.array_equal(live, eng.render(target)) and not np.array_equal(live, final)
