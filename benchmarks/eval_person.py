@@ -34,6 +34,7 @@ import cv2
 import numpy as np
 
 import engine  # the project under test: whatever PYTHONPATH points at
+from engine.framing import person_box  # the target person's box: the app's refiner works in the same one
 
 PROJECT = Path(engine.__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("POSEEDITOR_SHARED_DATA", PROJECT.parent / "shared" / "data"))
@@ -169,20 +170,6 @@ def make_pairs(frames: Frames) -> list[dict]:
 
 
 # ----- scoring --------------------------------------------------------------------------------------------------
-def person_box(pose) -> tuple[slice, slice]:
-    """The target person's box in photo pixels: the crop the engine frames a person with at 1:2 (room for the
-    head top, feet and limbs), clipped to the photo."""
-    from engine.framing import frame_for
-
-    f = frame_for(pose, SMALL)
-    s = f.matrix[0, 0]
-    left, top = 0.5 - (f.matrix[0, 2] + 0.5) / s, 0.5 - (f.matrix[1, 2] + 0.5) / s
-    x0, y0 = max(0, int(round(left))), max(0, int(round(top)))
-    x1 = min(pose.width, int(round(left + SMALL[1] / s)))
-    y1 = min(pose.height, int(round(top + SMALL[0] / s)))
-    return slice(y0, y1), slice(x0, x1)
-
-
 def box_views(image: np.ndarray, box) -> tuple[np.ndarray, np.ndarray, float]:
     """(the box at the app's resolution capped at APP_SIDE, the box SMALL[0] high, the cap's scale). The box is
     1:2 unless the photo's edge cuts it (a person filling the frame's height): it is not stretched to 1:2."""

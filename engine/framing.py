@@ -196,6 +196,19 @@ REACH = 0.6
 FRAME_STEP = 1 / 16  # of the reference crop's height: a target frame's box snaps outwards to this grid
 
 
+def person_box(pose: Pose, size: tuple[int, int] = (256, 128)) -> tuple[slice, slice]:
+    """The person's box in photo pixels: the crop the engine frames a person with (room for the head top, feet
+    and limbs) at ``size``'s aspect, clipped to the photo. A personal refiner works there (engine/refiner.py), and
+    quality is scored there (benchmarks/eval_person.py)."""
+    f = frame_for(pose, size)
+    s = f.matrix[0, 0]
+    left, top = 0.5 - (f.matrix[0, 2] + 0.5) / s, 0.5 - (f.matrix[1, 2] + 0.5) / s
+    x0, y0 = max(0, int(round(left))), max(0, int(round(top)))
+    x1 = min(pose.width, int(round(left + size[1] / s)))
+    y1 = min(pose.height, int(round(top + size[0] / s)))
+    return slice(y0, y1), slice(x0, x1)
+
+
 def frame_holding(source: Frame, source_pose: Pose, target: Pose, cache: dict | None = None) -> Frame:
     """The frame a network draws ``target`` into, its reference having been framed by ``source``.
 

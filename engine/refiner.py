@@ -17,25 +17,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .framing import frame_for
+from .framing import person_box
 from .pose import Pose
 
 PREFIX = "refiner."
 WORK_SIDE = 512  # the box's long side the refiner works at, at most: the scale it learns and runs at
-BOX_SIZE = (256, 128)  # the 1:2 frame the person's box is cut with (engine.framing.frame_for)
-
-
-def person_box(pose: Pose) -> tuple[slice, slice]:
-    """The person's box in photo pixels: the crop the engine frames a person with at 1:2 (room for the head
-    top, feet and limbs), clipped to the photo. The refiner works there, and quality is scored there
-    (benchmarks/eval_person.py)."""
-    f = frame_for(pose, BOX_SIZE)
-    s = f.matrix[0, 0]
-    left, top = 0.5 - (f.matrix[0, 2] + 0.5) / s, 0.5 - (f.matrix[1, 2] + 0.5) / s
-    x0, y0 = max(0, int(round(left))), max(0, int(round(top)))
-    x1 = min(pose.width, int(round(left + BOX_SIZE[1] / s)))
-    y1 = min(pose.height, int(round(top + BOX_SIZE[0] / s)))
-    return slice(y0, y1), slice(x0, x1)
 
 
 def work_views(render: np.ndarray, around: np.ndarray, share: np.ndarray, box) -> tuple:

@@ -92,7 +92,8 @@ def views(engine, source, targets) -> list[tuple]:
     """The app's render of each target pose from ``source`` (image, pose, mask) with the warp render and the
     network's share, at the refiner's scale in the target's box, beside the real target there."""
     from engine.compositing import composite_person, person_alpha
-    from engine.refiner import person_box, work_views
+    from engine.framing import person_box
+    from engine.refiner import work_views
 
     engine.set_sources([source[0]], [source[1]], [source[2]])
     be, st = engine.backend, engine.state

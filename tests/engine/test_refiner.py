@@ -7,7 +7,8 @@ import torch
 from engine.backends.attention import CONFIGS, AttentionBackend, AttentionNet
 from engine.detect import pose_mask
 from engine.presets import fit_preset
-from engine.refiner import PREFIX, build, network_tensors, person_box
+from engine.framing import person_box
+from engine.refiner import PREFIX, build, network_tensors
 from engine.weights import WeightsMeta, save_weights
 
 
