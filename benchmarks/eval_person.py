@@ -4,7 +4,8 @@
     ... eval_person.py --weights spgnet-10min=run.safetensors [--weights NAME=PATH ...]
     ... eval_person.py --personalize 10 [--parallel 2] [--backends spgnet attention] [--personalize-args '...']
 
-The project code is the one on PYTHONPATH (this file may be run from another checkout). Pairs (source frame,
+The project code is the one on PYTHONPATH (this file may be run from another checkout, one that has
+engine.framing.person_box: from 2026-12-05 night on). Pairs (source frame,
 target frame) come only from the held-out frames of the shared dance video (benchmarks/heldout.json). For each
 pair: the source frame at full resolution goes through the app's calls (the mediapipe detector, then
 engine.runtime.Engine(backend, weights): set_sources, render, with the app's compositing); the target pose is
@@ -203,7 +204,7 @@ def score_pairs(backend: str, weights, frames: Frames, pairs: list[dict], crops:
                 t0 = time.perf_counter()
                 out = eng.render(target)
                 ms = (time.perf_counter() - t0) * 1000
-                box = person_box(target)
+                box = person_box(target, SMALL)
                 gen_app, gen_small, s = box_views(out, box)
                 ref_app, ref_small, _ = box_views(frames.image(p["target"]), box)
                 # the target pose in the rendered box's pixels, for PCKh

@@ -76,13 +76,20 @@ def network_tensors(tensors: dict) -> dict:
     return {k: v for k, v in tensors.items() if not k.startswith(PREFIX)}
 
 
-def from_tensors(tensors: dict):
-    """The refiner held in a weights file's tensors (those under PREFIX), or None when it holds none."""
+def from_tensors(tensors: dict, path=""):
+    """The refiner held in a weights file's tensors (those under PREFIX), or None when it holds none;
+    WeightsError when they are not a refiner's."""
+    from .errors import WeightsError
+
     own = {k[len(PREFIX):]: v for k, v in tensors.items() if k.startswith(PREFIX)}
     if not own:
         return None
-    net = build(int(own["inp.weight"].shape[0]))
-    net.load_state_dict({k: v.float() for k, v in own.items()})
+    try:
+        net = build(int(own["inp.weight"].shape[0]))
+        net.load_state_dict({k: v.float() for k, v in own.items()})
+    except (KeyError, RuntimeError, IndexError) as e:
+        raise WeightsError(f"{path}: its refiner's tensors do not fit a refiner "
+                           f"({str(e).splitlines()[0][:120] if str(e) else type(e).__name__})") from None
     net.eval()
     for p in net.parameters():
         p.requires_grad_(False)
@@ -112,7 +119,9 @@ def refine(net, render: np.ndarray, around: np.ndarray, share: np.ndarray, targe
     delta = (out[0] - to_tensor(r)[0]).permute(1, 2, 0).numpy() * 127.5
     h, wd = render[box].shape[:2]
     if delta.shape[:2] != (h, wd):
+        # enlarged, the correction spreads a few pixels past the share: what the network did not paint stays
         delta = cv2.resize(delta, (wd, h), interpolation=cv2.INTER_LINEAR)
+        delta *= (share.reshape(share.shape[:2])[box] > 0)[..., None]
     result = render.copy()
     result[box] = np.clip(render[box].astype(np.float32) + delta + 0.5, 0, 255).astype(np.uint8)
     return result

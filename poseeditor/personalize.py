@@ -1,4 +1,4 @@
-"""Train on this person: the training package's prepare -> fit -> export, run as child processes.
+"""Train on this person: prepare -> fit -> export (-> refine, in a video's plan), run as child processes.
 
     plan = make_plan("anna", "attention", photos=[...], init=CURRENT_WEIGHTS)   # Qt-free: defaults, checks
     ctl = Personalizer(data_dir); ctl.start(plan)                               # QProcess, the UI stays live
@@ -259,15 +259,18 @@ class Personalizer(QObject):
 
     def _refined(self, code: int) -> None:
         # the exported weights are whole without a refiner (refine writes its file atomically): keep them
+        if self._stop_requested:  # the app is closing: nothing to switch to
+            self._set_phase(DONE)
+            return
+        note = ""
         if code != 0:
             line = last_error_line(self._stderr)
-            self.status.emit(f"The refiner could not be trained ({line or f'exit status {code}'}); the weights are "
-                             f"saved without it.")
-        self._done()
+            note = f" The refiner could not be trained ({line or f'exit status {code}'}); the weights are without it."
+        self._done(note)
 
-    def _done(self) -> None:
+    def _done(self, note: str = "") -> None:
         self._set_phase(DONE)
-        self.status.emit(f"Done: saved as {self.weights_path.name} in {self.weights_path.parent}, and in use.")
+        self.status.emit(f"Done: saved as {self.weights_path.name} in {self.weights_path.parent}, and in use.{note}")
         self.finished.emit(str(self.weights_path))
 
     def _fail(self, what: str, with_log: bool = True) -> None:

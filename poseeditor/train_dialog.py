@@ -529,7 +529,7 @@ class TrainDialog(QDialog):
 
     def _show_progress(self, r: dict):
         plan = self.ctl.plan
-        budget = plan.minutes * 60 if plan else 0
+        budget = plan.fit_minutes * 60 if plan else 0  # the training's share: the refiner follows export
         frac = max(r["step"] / max(r.get("total_steps") or 1, 1), r.get("elapsed", 0) / budget if budget else 0)
         self.progress.setValue(int(min(1.0, frac) * 1000))
         el = r.get("elapsed", 0)

@@ -4,8 +4,8 @@
     poseeditor-train personalize a.jpg b.jpg c.jpg --backend attention -o anna.safetensors
 
 The same plan (training/protocol.py's ``make_plan``: the network of the backend's starter weights, fine-tuned
-from them with the backend's ``PERSONAL`` entry and the plan's defaults), the same three child
-commands (prepare, fit, export) with the same environment and threads as the app's, in the same order. The
+from them with the backend's ``PERSONAL`` entry and the plan's defaults), the same child
+commands (prepare, fit, export, and refine in a video's plan) with the same environment and threads as the app's, in the same order. The
 dataset and the run are kept in a work folder (default: beside the output, ``<name>.work/``) as the app keeps
 them in its data folder: ``fit --resume`` and ``evaluate`` work on them afterwards.
 """
@@ -67,7 +67,7 @@ def _step(name: str, argv: list[str], cwd: Path) -> str:
 
 
 def personalize(plan: P.TrainPlan, out: Path, work: Path, progress=print) -> dict:
-    """prepare -> fit -> export, each a child process as the app runs them; returns what was made."""
+    """prepare -> fit -> export (-> refine), each a child process as the app runs them; returns what was made."""
     dirs = P.folders(work)
     for d in (dirs["datasets"], dirs["runs"]):
         d.mkdir(parents=True, exist_ok=True)
@@ -85,7 +85,10 @@ def personalize(plan: P.TrainPlan, out: Path, work: Path, progress=print) -> dic
     _step("export", P.export_command(run, out, plan.label), work)
     if plan.refine:
         progress(f"training the refiner for up to {plan.refine:g} min")
-        _step("refine", P.refine_command(plan, out, dataset), work)
+        try:
+            _step("refine", P.refine_command(plan, out, dataset), work)
+        except P.PersonalizeError as e:  # as the app does: the exported weights are whole without it
+            progress(f"not refined: {e}")
     return {"dataset": dataset, "run": run, "weights": Path(out), "pairs": pairs, "batch": batch}
 
 

@@ -112,10 +112,10 @@ MAX_FRAME_SELF_PAIRS = 64  # per frame: prepare's and personalize's --self-pairs
 # whole pipeline (8 minutes of network, 2 of refiner), paired against the same networks without their refiner:
 # SPGNet +0.0103 +-0.0035, DGAN-SA +0.0098 +-0.0025, pNR +0.0039 +-0.0028 (L1 +0.0005 to +0.0007); against the
 # plans' 10 minutes of network, DGAN +0.0043 +-0.0027 (docs/personalize.md). Only a plan of at least REFINE_FROM
-# minutes, only a video or enough photos for prepare to hold frames apart, and not attention's (PERSONAL).
+# minutes, only a video (photos of several sizes and backgrounds make no pair a pose can be drawn across; a few
+# photos hold nothing apart), and not attention's (PERSONAL).
 REFINE_MINUTES = 2.0
 REFINE_FROM = 5.0
-REFINE_PHOTOS = 20  # photos for prepare's test split to hold the refiner's 4 targets (~20% of them)
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".mts", ".ogv"}
 
@@ -186,8 +186,7 @@ class TrainPlan:
         """Minutes of the budget the refiner gets (0: none; see REFINE_MINUTES)."""
         if self.refine_minutes is not None:
             return max(0.0, min(float(self.refine_minutes), self.minutes / 2))
-        enough = self.video is not None or len(self.photos) >= REFINE_PHOTOS
-        return REFINE_MINUTES if enough and self.init and self.minutes >= REFINE_FROM else 0.0
+        return REFINE_MINUTES if self.video and self.init and self.minutes >= REFINE_FROM else 0.0
 
     @property
     def fit_minutes(self) -> float:

@@ -17,7 +17,6 @@ the person's outline crisper; L1 +0.0008. A set with fewer than MIN_TARGETS test
 from __future__ import annotations
 
 import csv
-import json
 import sys
 import time
 from pathlib import Path
@@ -36,29 +35,25 @@ SSIM_WEIGHT = 1.0   # beside the L1 where the network paints: L1 alone gained ha
 
 
 def _frames_of(data: Path) -> tuple[list[dict], list[dict]]:
-    """(train frames, test frames) of a prepared set: the journal's records of the original images (not the
-    warp renders of self-pairs) in the pairs of each split, in time order."""
-    journal = {}
-    path = data / "prepare-journal.jsonl"
-    if not path.is_file():  # a set of self-pairs (a few photos): nothing held apart
-        return [], []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            rec = json.loads(line)
-            if rec.get("status") == "ok":
-                journal[rec["name"]] = rec
+    """(train frames, test frames) of a prepared set: prepare's journal records (its own reader: a line a kill
+    cut short is skipped) of the original images (not the warp renders of self-pairs) in the pairs of each
+    split, in prepare's order. A set of self-pairs (a few photos) has no journal and nothing held apart."""
+    from .prepare import read_journal
+
+    journal = {n: r for n, r in read_journal(data).items() if r.get("status") == "ok"}
 
     def named(split):
         p = data / f"pairs-{split}.csv"
         if not p.is_file():
             return set()
         with open(p, newline="", encoding="utf-8") as f:
-            return {n for row in csv.DictReader(f) for n in (row["from"], row["to"]) if n in journal}
+            return {n for row in csv.DictReader(f) for n in (row.get("from"), row.get("to")) if n in journal}
 
-    order = {n: i for i, n in enumerate(journal)}
     train, test = named("train"), named("test")
-    return ([journal[n] for n in sorted(train - test, key=order.get)],
-            [journal[n] for n in sorted(test, key=order.get)])
+
+    def order(n):
+        return tuple(journal[n].get("order") or ()), n
+    return ([journal[n] for n in sorted(train - test, key=order)], [journal[n] for n in sorted(test, key=order)])
 
 
 def _load(records: list[dict]) -> dict:
@@ -189,26 +184,30 @@ def refine_weights(weights: Path, data: Path, minutes: float, out: Path | None =
     sources = [train[i] for i in sorted(set(pick))]
     loaded = _load(sources + test)
     tensors, meta = load_weights(weights)
-    engine = Engine(meta.backend, device="cpu", weights=str(weights))
-    engine.backend.refiner = None  # the refiner learns on the network's own picture, not on an older refiner's
+    engine = Engine(meta.backend, device="cpu", weights=str(weights))  # views() composes without its refiner
     rng = np.random.default_rng(0)
-    targets = [r["name"] for r in test if r["name"] in loaded]
     samples = []
     for rec in sources:
         if rec["name"] not in loaded:
+            continue
+        # a target of the same video (or photo size): a pose is drawn into the source's own frame and photo
+        targets = [r["name"] for r in test if r["name"] in loaded and r.get("group") == rec.get("group")
+                   and loaded[r["name"]][0].shape == loaded[rec["name"]][0].shape]
+        if not targets:
             continue
         chosen = rng.choice(len(targets), min(PER_SOURCE, len(targets)), replace=False)
         samples += views(engine, loaded[rec["name"]], [loaded[targets[k]][:2] for k in sorted(chosen)])
     if not samples:
         raise PoseEditorError(f"{data}: no frame pair to train a refiner on (no person found, or no pose moved)")
     spent = now() - start
-    log(f"refine: {len(samples)} pairs from {len(sources)} train and {len(targets)} held-apart frames "
+    log(f"refine: {len(samples)} pairs from {len(sources)} train and {len(test)} held-apart frames "
         f"in {spent:.0f} s; training the refiner")
     net, steps = fit_refiner(samples, max(0.0, minutes * 60 - spent), now, log=log)
     kept = network_tensors(tensors)
     kept.update({PREFIX + k: v.detach().clone().contiguous() for k, v in net.state_dict().items()})
+    # the set's test frames are the refiner's training targets: an `evaluate` on that set scores what it learnt
     meta.provenance = dict(meta.provenance, refiner={"steps": steps, "pairs": len(samples), "minutes": minutes,
-                                                     "clock": clock})
+                                                     "clock": clock, "data": str(data)})
     save_weights(out or weights, kept, meta)
     return {"refined": True, "steps": steps, "pairs": len(samples), "seconds": now() - start}
 

@@ -378,7 +378,7 @@ class NeuralBackend(Backend):
         tensors, meta = load_weights(path, backend=type(self))  # the class: its config is checked first
         from ..refiner import from_tensors, network_tensors
 
-        refiner = from_tensors(tensors)
+        refiner = from_tensors(tensors, path)
         tensors = network_tensors(tensors)
         config = dict(self.default_config, **meta.config)
         try:
@@ -558,9 +558,9 @@ class NeuralBackend(Backend):
         out = composite_person(around, crop, frame, share, inpainted=inpainted)
         if self.refiner is None or not refine:
             return out
-        from ..refiner import refine
+        from ..refiner import refine as apply_refiner
 
         t = time.perf_counter()
-        out = refine(self.refiner, out, around, share, target)
+        out = apply_refiner(self.refiner, out, around, share, target)
         self.last_refine_ms = (time.perf_counter() - t) * 1000
         return out

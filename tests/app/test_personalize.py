@@ -310,6 +310,7 @@ def test_a_video_plan_ends_with_the_refiner_in_the_saved_weights(qtbot, tmp_path
 
     train, test = _frames_of(ctl.dataset)
     assert len(test) == P.split_counts(20)[2] >= 4 and len(train) == P.split_counts(20)[0]
+    assert {int(r["frame"]) for r in test} == set(range(20 - len(test), 20))  # the clip's last frames
     assert meta.provenance["refiner"]["pairs"] >= len(test)
     # the engine renders with it: the unchanged pose is the photo, a moved arm is refined where the network painted
     from engine.detect import PoseDetector
@@ -331,4 +332,6 @@ def test_a_video_plan_ends_with_the_refiner_in_the_saved_weights(qtbot, tmp_path
     default = P.make_plan("x", "spgnet", video=str(video), init=str(starter_weights("spgnet")))
     assert default.refine == 2.0 and default.fit_minutes == default.minutes - 2.0
     assert P.make_plan("x", "attention", video=str(video), init=str(starter_weights("attention"))).refine == 0
-    assert P.make_plan("x", "attention", photos=["a.png"] * 3, init=str(starter_weights("attention"))).refine == 0
+    assert P.make_plan("x", "attention", video=str(video), init=str(starter_weights("attention"))).refine == 0
+    for n in (3, 30):  # photos: none (a few hold nothing apart; many may differ in size and background)
+        assert P.make_plan("x", "spgnet", photos=["a.png"] * n, init=str(starter_weights("spgnet"))).refine == 0

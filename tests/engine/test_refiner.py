@@ -42,9 +42,10 @@ def _render(path, img, pose, mask, target):
     return b, b.render(b.encode_sources([img], [pose], [mask]), target)
 
 
-def test_a_refiner_in_the_file_changes_only_what_the_network_painted(tmp_path):
-    img, pose, mask = _photo_and_pose()
-    target = pose.moved("r_wrist", *(pose.point("r_wrist") + [-30, -50]))
+@pytest.mark.parametrize("size", [(320, 240), (1200, 1600)])  # below and above the refiner's working scale
+def test_a_refiner_in_the_file_changes_only_what_the_network_painted(tmp_path, size):
+    img, pose, mask = _photo_and_pose(*size)
+    target = pose.moved("r_wrist", *(pose.point("r_wrist") + np.array([-30, -50]) * size[0] / 320))
     plain_b, plain = _render(_weights(tmp_path, False), img, pose, mask, target)
     refined_b, refined = _render(_weights(tmp_path, True), img, pose, mask, target)
     assert plain_b.refiner is None and refined_b.refiner is not None
