@@ -96,8 +96,8 @@ def pair_note(n_photos: int) -> str:
 # ================================================================================================================
 # The controller (Qt): one child process at a time
 # ================================================================================================================
-IDLE, PREPARE, TRAIN, STOPPING, STOPPED, EXPORT, DONE, FAILED = (
-    "idle", "prepare", "train", "stopping", "stopped", "export", "done", "failed")
+IDLE, PREPARE, TRAIN, STOPPING, STOPPED, EXPORT, REFINE, DONE, FAILED = (
+    "idle", "prepare", "train", "stopping", "stopped", "export", "refine", "done", "failed")
 
 
 class Personalizer(QObject):
@@ -127,6 +127,7 @@ class Personalizer(QObject):
         self._stdout = ""
         self._stderr = ""
         self._stop_requested = False
+        self._closing = False  # the app is quitting (shutdown): a step that ends switches nothing in
         self._reader: StatsReader | None = None
         self._timer = QTimer(self)
         self._timer.setInterval(POLL_MS)
@@ -135,7 +136,7 @@ class Personalizer(QObject):
     # ----- state --------------------------------------------------------------------------------------------
     @property
     def running(self) -> bool:
-        return self.phase in (PREPARE, TRAIN, STOPPING, EXPORT)
+        return self.phase in (PREPARE, TRAIN, STOPPING, EXPORT, REFINE)
 
     def _set_phase(self, phase: str) -> None:
         self.phase = phase
@@ -171,8 +172,9 @@ class Personalizer(QObject):
         self._run("prepare", prepare_command(plan, source, self.dataset), self._prepared)
 
     def stop(self) -> None:
-        """Training: SIGTERM, the run finishes its step and checkpoints (resumable). Preparing: cancelled."""
-        if self._proc is None or self.phase not in (PREPARE, TRAIN):
+        """Training: SIGTERM, the run finishes its step and checkpoints (resumable). Preparing: cancelled.
+        The refiner: ended, the exported weights used without it."""
+        if self._proc is None or self.phase not in (PREPARE, TRAIN, REFINE):
             return
         self._stop_requested = True
         if self.phase == TRAIN:
@@ -200,7 +202,7 @@ class Personalizer(QObject):
         """The app is closing: a training run stops with a checkpoint, anything else is ended."""
         if self._proc is None:
             return
-        self._stop_requested = True
+        self._stop_requested = self._closing = True
         self._proc.terminate()
         if not self._proc.waitForFinished(wait_ms):
             self._proc.kill()
@@ -252,18 +254,21 @@ class Personalizer(QObject):
         if code != 0 or not self.weights_path.is_file():
             return self._fail("Saving the trained weights failed")
         if self.plan.refine and not self._stop_requested:
+            self._set_phase(REFINE)
             self.status.emit(f"Training the refiner on frames the model did not learn from, for up to "
-                             f"{duration(self.plan.refine * 60)}…")
+                             f"{duration(self.plan.refine * 60)}… (Stop uses the weights without it.)")
             return self._run("refine", refine_command(self.plan, self.weights_path, self.dataset), self._refined)
         self._done()
 
     def _refined(self, code: int) -> None:
         # the exported weights are whole without a refiner (refine writes its file atomically): keep them
-        if self._stop_requested:  # the app is closing: nothing to switch to
+        if self._closing:  # the app is quitting: nothing to switch to
             self._set_phase(DONE)
             return
         note = ""
-        if code != 0:
+        if self._stop_requested:
+            note = " The refiner was stopped; the weights are without it."
+        elif code != 0:
             line = last_error_line(self._stderr)
             note = f" The refiner could not be trained ({line or f'exit status {code}'}); the weights are without it."
         self._done(note)
