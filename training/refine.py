@@ -86,20 +86,15 @@ def _load(records: list[dict]) -> dict:
 def views(engine, source, targets) -> list[tuple]:
     """The app's render of each target pose from ``source`` (image, pose, mask) with the warp render and the
     network's share, at the refiner's scale in the target's box, beside the real target there."""
-    from engine.compositing import composite_person, person_alpha
     from engine.framing import person_box
     from engine.refiner import work_views
 
     engine.set_sources([source[0]], [source[1]], [source[2]])
-    be, st = engine.backend, engine.state
     out = []
     for img, pose in targets:
-        around, silhouette, inpainted, kept = be.warp_backdrop(st, pose)
-        if not silhouette.any():
+        render, around, share = engine.backend.composed(engine.state, pose)
+        if share is None:
             continue
-        frame = be.target_frame(st, pose)
-        share = person_alpha(silhouette, pose, frame, kept)
-        render = composite_person(around, be.render_crop(st, pose), frame, share, inpainted=inpainted)
         box = person_box(pose)
         r, w, a = work_views(render, around, share, box)
         real = work_views(img, img, share, box)[0]

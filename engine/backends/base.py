@@ -543,20 +543,26 @@ class NeuralBackend(Backend):
         backend renders slower than the live budget fall back to the warp preview (poseeditor/render_tiers.py)."""
         return self.render(state, target, refine=False)
 
-    def render(self, state: SourceState, target: Pose, refine: bool = True) -> np.ndarray:
-        self.last_refine_ms = 0.0  # what the refiner took of this render (the live rule leaves it out)
+    def composed(self, state: SourceState, target: Pose):
+        """(the app's picture before a refiner, the warp render around the person, the network's share) of the
+        person composited into the warp render; share None where the network paints nothing (the unchanged pose,
+        or a whole-crop composite without the warp backdrop). training/refine.py learns on exactly these."""
         frame = self.target_frame(state, target)
         if "backdrop" not in state.cache:
-            return frame.paste(state.images[0], self.render_crop(state, target))
+            return frame.paste(state.images[0], self.render_crop(state, target)), None, None
         from ..compositing import composite_person, person_alpha
 
         around, silhouette, inpainted, kept = self.warp_backdrop(state, target)
         if not silhouette.any():  # nothing to repaint: the warp's picture, without running the network for nothing
-            return around
-        crop = self.render_crop(state, target)
+            return around, around, None
         share = person_alpha(silhouette, target, frame, kept)
-        out = composite_person(around, crop, frame, share, inpainted=inpainted)
-        if self.refiner is None or not refine:
+        return composite_person(around, self.render_crop(state, target), frame, share, inpainted=inpainted), \
+            around, share
+
+    def render(self, state: SourceState, target: Pose, refine: bool = True) -> np.ndarray:
+        self.last_refine_ms = 0.0  # what the refiner took of this render (the live rule leaves it out)
+        out, around, share = self.composed(state, target)
+        if self.refiner is None or not refine or share is None:
             return out
         from ..refiner import refine as apply_refiner
 

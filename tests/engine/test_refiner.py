@@ -58,12 +58,8 @@ def test_a_refiner_in_the_file_changes_only_what_the_network_painted(tmp_path, s
     box = np.zeros(changed.shape, bool)
     box[person_box(target)] = True
     assert not (changed & ~box).any()
-    st = refined_b.encode_sources([img], [pose], [mask])
-    _, silhouette, _, _ = refined_b.warp_backdrop(st, target)
-    from engine.compositing import person_alpha
-
-    share = person_alpha(silhouette, target, refined_b.target_frame(st, target))[..., 0]
-    assert not (changed & (share == 0)).any()
+    _, _, share = refined_b.composed(refined_b.encode_sources([img], [pose], [mask]), target)
+    assert not (changed & (share[..., 0] == 0)).any()
 
 
 def test_the_unchanged_pose_returns_the_photo_with_a_refiner(tmp_path):
