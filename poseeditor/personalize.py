@@ -29,7 +29,7 @@ from training.protocol import (DEFAULT_BATCH, DEFAULT_MINUTES, DEFAULT_STEPS, MA
                                network_defaults, newest_grid, no_pairs_message, prepare_command, refine_command, refit_note,
                                resume_command,
                                run_folder, self_pairs_note, slug, source_for, split_counts, train_pairs,
-                               training_threads, SELF_PAIRS_BELOW)
+                               training_threads, with_refiner_if_held_apart, SELF_PAIRS_BELOW)
 from training.protocol import check_plan as _check_plan
 
 from .settings import data_dir as user_data_dir
@@ -219,6 +219,7 @@ class Personalizer(QObject):
         pairs = train_pairs(self.dataset)
         if pairs == 0:
             return self._fail(no_pairs_message(self.plan), with_log=False)
+        self.plan = with_refiner_if_held_apart(self.plan, self.dataset)  # a short clip: the network gets it all
         self.batch = fit_batch(self.plan, pairs)
         note = f", so batches of {self.batch}" if self.batch < self.plan.batch else ""
         self._set_phase(TRAIN)

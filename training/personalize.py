@@ -77,6 +77,7 @@ def personalize(plan: P.TrainPlan, out: Path, work: Path, progress=print) -> dic
     pairs = P.train_pairs(dataset)
     if pairs == 0:
         raise P.PersonalizeError(P.no_pairs_message(plan))
+    plan = P.with_refiner_if_held_apart(plan, dataset)
     batch = P.fit_batch(plan, pairs)
     progress(f"{dataset}: {pairs} training pairs; training {plan.backend} for up to {plan.fit_minutes:g} min")
     run = P.run_folder(_step("fit", P.fit_command(plan, dataset, dirs["runs"], batch), work), work)

@@ -116,6 +116,7 @@ MAX_FRAME_SELF_PAIRS = 64  # per frame: prepare's and personalize's --self-pairs
 # photos hold nothing apart), and not attention's (PERSONAL).
 REFINE_MINUTES = 2.0
 REFINE_FROM = 5.0
+REFINE_MIN_TARGETS = 4  # images held apart a refiner needs as targets; fewer and it would learn nothing new
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".mts", ".ogv"}
 
@@ -478,6 +479,23 @@ def train_pairs(dataset: Path) -> int:
     if not p.is_file():
         return 0
     return max(0, sum(1 for line in p.read_text(encoding="utf-8").splitlines() if line.strip()) - 1)
+
+
+def held_apart(dataset: Path) -> int:
+    """The images prepare held apart (its test pairs' images): the refiner's targets."""
+    p = Path(dataset) / "pairs-test.csv"
+    if not p.is_file():
+        return 0
+    rows = [line.split(",") for line in p.read_text(encoding="utf-8").splitlines()[1:] if line.strip()]
+    return len({name.strip() for row in rows for name in row[:2]})
+
+
+def with_refiner_if_held_apart(plan: TrainPlan, dataset: Path) -> TrainPlan:
+    """The plan as prepare's set allows it: a set holding fewer than REFINE_MIN_TARGETS images apart (a short
+    clip) gets no refiner, and its network the whole budget."""
+    if plan.refine and held_apart(dataset) < REFINE_MIN_TARGETS:
+        return replace(plan, refine_minutes=0)
+    return plan
 
 
 def fit_batch(plan: TrainPlan, pairs: int) -> int:

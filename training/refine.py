@@ -25,7 +25,8 @@ import numpy as np
 
 from engine.errors import PoseEditorError
 
-MIN_TARGETS = 4     # test frames a refiner needs; fewer (a few photos: no test split) and the file stays as it is
+from .protocol import REFINE_MIN_TARGETS as MIN_TARGETS
+
 SOURCES = 16        # train frames used as sources, spread over the train split
 PER_SOURCE = 5      # targets per source
 PATCH = 128         # training patches (pixels at the refiner's scale), batches of BATCH

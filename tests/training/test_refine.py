@@ -21,3 +21,21 @@ def test_a_set_with_no_frames_held_apart_is_left_as_it_is(tmp_path):
     assert "not refined" in proc.stdout and out.read_bytes() == before
     proc = run_cli("refine", str(out), "--data", str(tmp_path))
     assert proc.returncode == 2 and "not a prepared set" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_set_holding_too_few_images_apart_gives_the_refiners_minutes_back_to_the_network(tmp_path):
+    """A short clip: prepare holds 3 frames apart, fewer than a refiner needs, so the plan's fit gets the whole
+    budget instead of leaving 2 minutes to a refiner that would not run."""
+    from training import protocol as P
+
+    data = tmp_path / "set"
+    data.mkdir()
+    (data / "pairs-test.csv").write_text("from,to\nc_f000010.png,c_f000011.png\nc_f000011.png,c_f000012.png\n")
+    from training.personalize import starter_weights
+
+    plan = P.make_plan("x", "spgnet", video=str(tmp_path / "clip.mp4"), init=str(starter_weights("spgnet")))
+    assert plan.refine == P.REFINE_MINUTES and P.held_apart(data) == 3
+    short = P.with_refiner_if_held_apart(plan, data)
+    assert short.refine == 0 and short.fit_minutes == plan.minutes
+    (data / "pairs-test.csv").write_text("from,to\na,b\nc,d\n")
+    assert P.held_apart(data) == 4 and P.with_refiner_if_held_apart(plan, data).refine == P.REFINE_MINUTES
