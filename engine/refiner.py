@@ -24,16 +24,19 @@ PREFIX = "refiner."
 WORK_SIDE = 512  # the box's long side the refiner works at, at most: the scale it learns and runs at
 
 
-def work_views(render: np.ndarray, around: np.ndarray, share: np.ndarray, box) -> tuple:
-    """(render, warp render, share) in ``box`` at the refiner's scale: uint8 RGB, uint8 RGB, float32 (h, w)."""
-    crop = render[box]
+def work_view(a: np.ndarray, box) -> np.ndarray:
+    """``a``'s crop in ``box`` at the refiner's scale (its long side at most WORK_SIDE)."""
+    crop = np.ascontiguousarray(a[box])
     h, w = crop.shape[:2]
     s = min(1.0, WORK_SIDE / max(h, w))
-    size = (max(1, round(w * s)), max(1, round(h * s)))
+    if s >= 1:
+        return crop.copy()
+    return cv2.resize(crop, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
 
-    def small(a):
-        return cv2.resize(a, size, interpolation=cv2.INTER_AREA) if s < 1 else a.copy()
-    return small(crop), small(around[box]), small(np.ascontiguousarray(share.reshape(share.shape[:2])[box]))
+
+def work_views(render: np.ndarray, around: np.ndarray, share: np.ndarray, box) -> tuple:
+    """(render, warp render, share) in ``box`` at the refiner's scale: uint8 RGB, uint8 RGB, float32 (h, w)."""
+    return work_view(render, box), work_view(around, box), work_view(share.reshape(share.shape[:2]), box)
 
 
 def build(channels: int = 24):

@@ -88,7 +88,7 @@ def views(engine, source, targets) -> list[tuple]:
     """The app's render of each target pose from ``source`` (image, pose, mask) with the warp render and the
     network's share, at the refiner's scale in the target's box, beside the real target there."""
     from engine.framing import person_box
-    from engine.refiner import work_views
+    from engine.refiner import work_view, work_views
 
     engine.set_sources([source[0]], [source[1]], [source[2]])
     out = []
@@ -98,7 +98,7 @@ def views(engine, source, targets) -> list[tuple]:
             continue
         box = person_box(pose)
         r, w, a = work_views(render, around, share, box)
-        real = work_views(img, img, share, box)[0]
+        real = work_view(img, box)
         out.append((r, w, a, real))
     return out
 
