@@ -91,6 +91,25 @@ def test_the_refiner_runs_on_boxes_smaller_than_a_patch_and_larger_than_its_scal
     assert out.shape[-2:] == r.shape[:2]
 
 
+def test_the_correction_enlarged_to_the_photo_stays_where_the_network_painted():
+    """A box larger than the refiner's scale: its correction, made small and enlarged, must not spread past a
+    share that ends sharply (the frame's edge, a kept head), however the two scales' pixels fall."""
+    from engine.refiner import refine
+
+    pose = fit_preset("standing", 1200, 1600)
+    rng = np.random.default_rng(3)
+    render = rng.integers(0, 256, (1600, 1200, 3), dtype=np.uint8)
+    around = rng.integers(0, 256, (1600, 1200, 3), dtype=np.uint8)
+    share = np.zeros((1600, 1200, 1), np.float32)
+    share[401:1203, 333:871] = 1.0
+    net = build(8)
+    torch.nn.init.normal_(net.out.weight, std=0.5)
+    out = refine(net, render, around, share, pose)
+    changed = (out != render).any(axis=2)
+    assert changed[401:1203, 333:871].mean() > 0.5
+    assert not (changed & (share[..., 0] == 0)).any()
+
+
 def test_a_drag_renders_without_the_refiner_and_its_end_with_it(tmp_path):
     """A live render (during a drag) leaves the refiner out, so that a personal model keeps drawing the drags
     itself within the live budget; the final render is refined."""
