@@ -150,6 +150,13 @@ def read_pairs(path: Path) -> list[tuple[str, str, int]]:
     return out
 
 
+def split_images(root: Path, split: str) -> set[str]:
+    """The image names a set's ``pairs-{split}.csv`` names (empty without one): the test split's are the images
+    prepare held apart, the refiner's targets."""
+    path = Path(root) / f"pairs-{split}.csv"
+    return {n for a, b, _ in read_pairs(path) for n in (a, b)} if path.is_file() else set()
+
+
 def read_identities(path: Path) -> dict[str, str]:
     path = Path(path)
     out = {}

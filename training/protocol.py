@@ -483,11 +483,9 @@ def train_pairs(dataset: Path) -> int:
 
 def held_apart(dataset: Path) -> int:
     """The images prepare held apart (its test pairs' images): the refiner's targets."""
-    p = Path(dataset) / "pairs-test.csv"
-    if not p.is_file():
-        return 0
-    rows = [line.split(",") for line in p.read_text(encoding="utf-8").splitlines()[1:] if line.strip()]
-    return len({name.strip() for row in rows for name in row[:2]})
+    from .dataset_format import split_images
+
+    return len(split_images(dataset, "test"))
 
 
 def with_refiner_if_held_apart(plan: TrainPlan, dataset: Path) -> TrainPlan:

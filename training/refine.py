@@ -16,7 +16,6 @@ the person's outline crisper; L1 +0.0008. A set with fewer than MIN_TARGETS test
 """
 from __future__ import annotations
 
-import csv
 import sys
 import time
 from pathlib import Path
@@ -39,18 +38,11 @@ def _frames_of(data: Path) -> tuple[list[dict], list[dict]]:
     """(train frames, test frames) of a prepared set: prepare's journal records (its own reader: a line a kill
     cut short is skipped) of the original images (not the warp renders of self-pairs) in the pairs of each
     split, in prepare's order. A set of self-pairs (a few photos) has no journal and nothing held apart."""
+    from .dataset_format import split_images
     from .prepare import read_journal
 
     journal = {n: r for n, r in read_journal(data).items() if r.get("status") == "ok"}
-
-    def named(split):
-        p = data / f"pairs-{split}.csv"
-        if not p.is_file():
-            return set()
-        with open(p, newline="", encoding="utf-8") as f:
-            return {n for row in csv.DictReader(f) for n in (row.get("from"), row.get("to")) if n in journal}
-
-    train, test = named("train"), named("test")
+    train, test = (split_images(data, s) & journal.keys() for s in ("train", "test"))
 
     def order(n):
         return tuple(journal[n].get("order") or ()), n
