@@ -107,17 +107,21 @@ def _ssim(x, y, win: int = 7):
     return (((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sx + sy + c2))).mean()
 
 
-def fit_refiner(samples: list[tuple], seconds: float, clock, seed: int = 0, log=None):
+def fit_refiner(samples: list[tuple], seconds: float, clock, seed: int = 0, log=None, precision: str = "fp32"):
     """Train a refiner on ``samples`` (render, warp render, share, real) until ``clock()`` passes ``seconds``
-    (at least one step); returns (network, steps)."""
+    (at least one step), at ``precision`` ("fp32", or "bf16": autocast, channels-last, the loss in float32);
+    returns (network, steps)."""
     import torch
 
-    from engine.refiner import build, to_tensor
+    from engine.refiner import autocast, build, speed_up, to_tensor
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    data = [tuple(to_tensor(x) for x in s) for s in samples]
-    net = build()
+    layout = torch.channels_last if precision == "bf16" else None
+    # the network's inputs in its layout; the target and the loss in the standard one (pooling is slower in
+    # channels-last)
+    data = [tuple(to_tensor(x, layout) for x in s[:3]) + (to_tensor(s[3]),) for s in samples]
+    net = speed_up(build(), precision)
     opt = torch.optim.Adam(net.parameters(), RATE)
     start, step = clock(), 0
     while step == 0 or clock() - start < seconds:
@@ -137,7 +141,11 @@ def fit_refiner(samples: list[tuple], seconds: float, clock, seed: int = 0, log=
         if len({b[0].shape for b in batch}) > 1:  # boxes smaller than a patch: one sample at a time
             batch = batch[:1]
         r, w, a, y = (torch.cat([b[i] for b in batch]) for i in range(4))
-        out = net(r, w, a)
+        if layout is not None:
+            r, w, a = (t.contiguous(memory_format=layout) for t in (r, w, a))
+        with autocast(precision):
+            out = net(r, w, a).float().contiguous()
+        a = a.contiguous()
         loss = (a * (out - y).abs()).mean() / a.mean().clamp_min(1e-3) + SSIM_WEIGHT * (1 - _ssim(out, y))
         opt.zero_grad()
         loss.backward()
@@ -146,7 +154,7 @@ def fit_refiner(samples: list[tuple], seconds: float, clock, seed: int = 0, log=
         if log is not None and step % 50 == 0:
             log(f"refiner step {step}: loss {loss.item():.4f}")
     net.eval()
-    return net, step
+    return net.to(memory_format=torch.contiguous_format), step
 
 
 def refine_weights(weights: Path, data: Path, minutes: float, out: Path | None = None, clock: str = "wall",
@@ -155,7 +163,7 @@ def refine_weights(weights: Path, data: Path, minutes: float, out: Path | None =
     the file with it (``out``, default ``weights`` itself); returns what was done. A set without enough test
     frames leaves the file as it is (``refined`` False)."""
     from engine.refiner import PREFIX, network_tensors
-    from engine.runtime import Engine
+    from engine.runtime import Engine, resolve_precision
     from engine.weights import load_weights, save_weights
 
     now = time.process_time if clock == "cpu" else time.monotonic
@@ -190,12 +198,13 @@ def refine_weights(weights: Path, data: Path, minutes: float, out: Path | None =
     spent = now() - start
     log(f"refine: {len(samples)} pairs from {len(sources)} train and {len(test)} held-apart frames "
         f"in {spent:.0f} s; training the refiner")
-    net, steps = fit_refiner(samples, max(0.0, minutes * 60 - spent), now, log=log)
+    precision = resolve_precision("auto", "cpu")  # bf16 where the CPU has it (POSEEDITOR_PRECISION may say fp32)
+    net, steps = fit_refiner(samples, max(0.0, minutes * 60 - spent), now, log=log, precision=precision)
     kept = network_tensors(tensors)
     kept.update({PREFIX + k: v.detach().clone().contiguous() for k, v in net.state_dict().items()})
     # the set's test frames are the refiner's training targets: an `evaluate` on that set scores what it learnt
     meta.provenance = dict(meta.provenance, refiner={"steps": steps, "pairs": len(samples), "minutes": minutes,
-                                                     "clock": clock, "data": str(data)})
+                                                     "clock": clock, "precision": precision, "data": str(data)})
     save_weights(out or weights, kept, meta)
     return {"refined": True, "steps": steps, "pairs": len(samples), "seconds": now() - start}
 

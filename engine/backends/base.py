@@ -344,6 +344,7 @@ class NeuralBackend(Backend):
         self.config = dict(self.default_config, **(config or {}))
         self.net = None
         self.refiner = None  # a personal file's refiner (engine.refiner), applied after the compositing
+        self.refiner_precision = "fp32"
         self._weights = WeightsInfo("none", f"no weights: train some with `poseeditor-train fit --backend "
                                             f"{self.name}` or load a .safetensors file")
         if load_starter:
@@ -390,6 +391,13 @@ class NeuralBackend(Backend):
         self.config = config
         self.net = self._adopt(net)
         self.refiner = refiner
+        if refiner is not None:
+            from ..refiner import speed_up
+            from ..runtime import resolve_precision
+
+            # the refiner runs on the CPU whatever the network's device; bf16 where the CPU computes it natively
+            self.refiner_precision = resolve_precision(self.requested_precision, "cpu")
+            speed_up(refiner, self.refiner_precision)
         data = meta.provenance.get("data", "unknown data")
         kind = "starter" if Path(path).resolve() == starter_path(self.name).resolve() else "file"
         self._weights = WeightsInfo(kind, meta.label or f"{Path(path).name} (trained on {data})", str(path), meta)
@@ -567,6 +575,6 @@ class NeuralBackend(Backend):
         from ..refiner import refine as apply_refiner
 
         t = time.perf_counter()
-        out = apply_refiner(self.refiner, out, around, share, target)
+        out = apply_refiner(self.refiner, out, around, share, target, self.refiner_precision)
         self.last_refine_ms = (time.perf_counter() - t) * 1000
         return out

@@ -110,6 +110,27 @@ def test_the_correction_enlarged_to_the_photo_stays_where_the_network_painted():
     assert not (changed & (share[..., 0] == 0)).any()
 
 
+def test_the_refiner_in_bf16_draws_what_it_draws_in_fp32():
+    """bf16 (autocast, channels-last: where the CPU has it) is a speed choice, not another picture: within a grey
+    level of fp32 on average (emulated where the CPU lacks bf16, so this runs everywhere)."""
+    import copy
+
+    from engine.refiner import refine, speed_up
+
+    pose = fit_preset("standing", 320, 480)
+    rng = np.random.default_rng(4)
+    render, around = (rng.integers(0, 256, (480, 320, 3), dtype=np.uint8) for _ in range(2))
+    share = np.zeros((480, 320), np.float32)
+    share[100:400, 80:240] = 0.8
+    net = build(8)
+    torch.nn.init.normal_(net.out.weight, std=0.05)
+    fp32 = refine(net, render, around, share, pose, "fp32")
+    bf16 = refine(speed_up(copy.deepcopy(net), "bf16"), render, around, share, pose, "bf16")
+    moved = np.abs(fp32.astype(int) - render.astype(int))
+    diff = np.abs(bf16.astype(int) - fp32.astype(int))
+    assert moved.mean() > 5 * diff.mean() and diff.mean() < 1.0
+
+
 def test_a_drag_renders_without_the_refiner_and_its_end_with_it(tmp_path):
     """A live render (during a drag) leaves the refiner out, so that a personal model keeps drawing the drags
     itself within the live budget; the final render is refined."""
