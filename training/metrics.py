@@ -49,7 +49,10 @@ def gaussian_taps(sigma: float = SSIM_SIGMA, truncate: float = SSIM_TRUNCATE) ->
 
 def _as_batch(img) -> torch.Tensor:
     """(H,W,C) / (B,H,W,C) array or tensor -> (B, C, H, W) float64 tensor, values unchanged."""
-    t = torch.as_tensor(np.asarray(img) if not isinstance(img, torch.Tensor) else img)
+    if not isinstance(img, torch.Tensor):
+        img = np.asarray(img)
+        img = img if img.flags.writeable else img.copy()  # torch warns on read-only arrays (a cached render)
+    t = torch.as_tensor(img)
     if t.ndim == 2:
         t = t[..., None]
     if t.ndim == 3:
