@@ -111,22 +111,25 @@ def to_tensor(img: np.ndarray, layout=None):
     return t if layout is None else t.contiguous(memory_format=layout)
 
 
-def speed_up(net, precision: str):
-    """The refiner's layout for ``precision`` (engine.runtime.resolve_precision's, on the CPU): channels-last
-    for bf16, in place. bf16 autocast with channels-last made its 512x256 render 148 -> 86 ms and its
-    training step 0.51 -> 0.19 s (AMD EPYC with AVX-512 BF16, one thread, 2026-12-06); fp32 keeps its layout."""
+def speed_up(net, precision: str, device: str = "cpu"):
+    """The refiner on ``device`` in the layout for ``precision`` (engine.runtime.resolve_precision's): channels-
+    last for bf16 on the CPU, in place. bf16 autocast with channels-last made its 512x256 render 148 -> 86 ms and
+    its training step 0.51 -> 0.19 s (AMD EPYC with AVX-512 BF16, one thread, 2026-12-06); fp32 keeps its layout."""
     import torch
 
+    net.to(device)
     if precision == "bf16":
         net.to(memory_format=torch.channels_last)
     return net
 
 
-def autocast(precision: str):
-    """Where the refiner runs: bf16 autocast for ``precision`` "bf16" (convolutions in bf16, the residual sum
-    in float32), nothing otherwise."""
+def autocast(precision: str, device: str = "cpu"):
+    """Where the refiner runs: bf16 autocast on the CPU for "bf16", float16 on CUDA for "fp16" (convolutions in
+    the low precision, the residual sum in float32), nothing for "fp32"."""
     import torch
 
+    if str(device).startswith("cuda"):
+        return torch.autocast("cuda", dtype=torch.float16, enabled=precision == "fp16")
     return torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
@@ -134,16 +137,17 @@ def refine(net, render: np.ndarray, around: np.ndarray, share: np.ndarray, targe
            precision: str = "fp32") -> np.ndarray:
     """``render`` with the refiner's correction, made at its scale in the target person's box and enlarged
     back; unchanged wherever ``share`` (the network's share, (H, W) or (H, W, 1)) is zero. ``precision``:
-    "fp32" or "bf16" (the net laid out by ``speed_up`` for it)."""
+    resolve_precision's for the net's device (the net placed by ``speed_up`` for it)."""
     import torch
 
     box = person_box(target)
     if share.reshape(share.shape[:2])[box].max(initial=0.0) <= 0:
         return render
     r, w, a = work_views(render, around, share, box)
+    device = next(net.parameters()).device
     layout = torch.channels_last if precision == "bf16" else None
-    with torch.inference_mode(), autocast(precision):
-        out = net(*(to_tensor(x, layout) for x in (r, w, a)))
+    with torch.inference_mode(), autocast(precision, device.type):
+        out = net(*(to_tensor(x, layout).to(device) for x in (r, w, a))).float().cpu()
     delta = (out[0].float() - to_tensor(r)[0]).permute(1, 2, 0).numpy() * 127.5
     h, wd = render[box].shape[:2]
     if delta.shape[:2] != (h, wd):

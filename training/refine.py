@@ -110,10 +110,11 @@ def _ssim(x, y, win: int = 7):
     return (((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sx + sy + c2))).mean()
 
 
-def fit_refiner(samples: list[tuple], seconds: float, clock, seed: int = 0, log=None, precision: str = "fp32"):
+def fit_refiner(samples: list[tuple], seconds: float, clock, seed: int = 0, log=None, precision: str = "fp32",
+                device: str = "cpu"):
     """Train a refiner on ``samples`` (render, warp render, share, real) until ``clock()`` passes ``seconds``
-    (at least one step), at ``precision`` ("fp32", or "bf16": autocast, channels-last, the loss in float32);
-    returns (network, steps)."""
+    (at least one step), on ``device`` at ``precision`` ("fp32", or "bf16" on the CPU: autocast, channels-last,
+    the loss in float32); returns (network on the CPU, steps)."""
     import torch
 
     from engine.refiner import autocast, build, speed_up, to_tensor
@@ -123,8 +124,8 @@ def fit_refiner(samples: list[tuple], seconds: float, clock, seed: int = 0, log=
     layout = torch.channels_last if precision == "bf16" else None
     # the network's inputs in its layout; the target and the loss in the standard one (pooling is slower in
     # channels-last)
-    data = [tuple(to_tensor(x, layout) for x in s[:3]) + (to_tensor(s[3]),) for s in samples]
-    net = speed_up(build(), precision)
+    data = [tuple(to_tensor(x, layout).to(device) for x in s[:3]) + (to_tensor(s[3]).to(device),) for s in samples]
+    net = speed_up(build(), precision, device)
     opt = torch.optim.Adam(net.parameters(), RATE)
     start, step = clock(), 0
     while step == 0 or clock() - start < seconds:
@@ -146,7 +147,7 @@ def fit_refiner(samples: list[tuple], seconds: float, clock, seed: int = 0, log=
         r, w, a, y = (torch.cat([b[i] for b in batch]) for i in range(4))
         if layout is not None:
             r, w, a = (t.contiguous(memory_format=layout) for t in (r, w, a))
-        with autocast(precision):
+        with autocast(precision, device):
             out = net(r, w, a).float().contiguous()
         a = a.contiguous()
         loss = (a * (out - y).abs()).mean() / a.mean().clamp_min(1e-3) + SSIM_WEIGHT * (1 - _ssim(out, y))
@@ -157,7 +158,7 @@ def fit_refiner(samples: list[tuple], seconds: float, clock, seed: int = 0, log=
         if log is not None and step % 50 == 0:
             log(f"refiner step {step}: loss {loss.item():.4f}")
     net.eval()
-    return net.to(memory_format=torch.contiguous_format), step
+    return net.to("cpu", memory_format=torch.contiguous_format), step
 
 
 def refine_weights(weights: Path, data: Path, minutes: float, out: Path | None = None, clock: str = "wall",
@@ -166,7 +167,7 @@ def refine_weights(weights: Path, data: Path, minutes: float, out: Path | None =
     the file with it (``out``, default ``weights`` itself); returns what was done. A set without enough test
     frames leaves the file as it is (``refined`` False)."""
     from engine.refiner import PREFIX, network_tensors
-    from engine.runtime import Engine, resolve_precision
+    from engine.runtime import Engine, pick_device, resolve_precision
     from engine.weights import load_weights, save_weights
 
     now = time.process_time if clock == "cpu" else time.monotonic
@@ -183,7 +184,8 @@ def refine_weights(weights: Path, data: Path, minutes: float, out: Path | None =
     sources = [train[i] for i in sorted(set(pick))]
     loaded = _load(sources + test)
     tensors, meta = load_weights(weights)
-    engine = Engine(meta.backend, device="cpu", weights=str(weights))  # views() composes without its refiner
+    device = pick_device("auto")
+    engine = Engine(meta.backend, device=device, weights=str(weights))  # views() composes without its refiner
     rng = np.random.default_rng(0)
     samples = []
     for rec in sources:
@@ -201,8 +203,10 @@ def refine_weights(weights: Path, data: Path, minutes: float, out: Path | None =
     spent = now() - start
     log(f"refine: {len(samples)} pairs from {len(sources)} train and {len(test)} held-apart frames "
         f"in {spent:.0f} s; training the refiner")
-    precision = resolve_precision("auto", "cpu")  # bf16 where the CPU has it (POSEEDITOR_PRECISION may say fp32)
-    net, steps = fit_refiner(samples, max(0.0, minutes * 60 - spent), now, log=log, precision=precision)
+    # bf16 where the CPU has it (POSEEDITOR_PRECISION may say fp32); a GPU trains it in float32, with time to spare
+    precision = resolve_precision("auto", device) if device == "cpu" else "fp32"
+    net, steps = fit_refiner(samples, max(0.0, minutes * 60 - spent), now, log=log, precision=precision,
+                             device=device)
     kept = network_tensors(tensors)
     kept.update({PREFIX + k: v.detach().clone().contiguous() for k, v in net.state_dict().items()})
     # the set's test frames are the refiner's training targets: an `evaluate` on that set scores what it learnt

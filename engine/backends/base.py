@@ -395,9 +395,9 @@ class NeuralBackend(Backend):
             from ..refiner import speed_up
             from ..runtime import resolve_precision
 
-            # the refiner runs on the CPU whatever the network's device; bf16 where the CPU computes it natively
-            self.refiner_precision = resolve_precision(self.requested_precision, "cpu")
-            speed_up(refiner, self.refiner_precision)
+            # on the network's device; bf16 where the CPU computes it natively, half on CUDA
+            self.refiner_precision = resolve_precision(self.requested_precision, self.device)
+            speed_up(refiner, self.refiner_precision, self.device)
         data = meta.provenance.get("data", "unknown data")
         kind = "starter" if Path(path).resolve() == starter_path(self.name).resolve() else "file"
         self._weights = WeightsInfo(kind, meta.label or f"{Path(path).name} (trained on {data})", str(path), meta)
