@@ -162,7 +162,7 @@ def fit_refiner(samples: list[tuple], seconds: float, clock, seed: int = 0, log=
 
 
 def refine_weights(weights: Path, data: Path, minutes: float, out: Path | None = None, clock: str = "wall",
-                   log=print) -> dict:
+                   log=print, device: str = "auto") -> dict:
     """Train a refiner for ``weights`` on the prepared set ``data`` within ``minutes`` (data included) and write
     the file with it (``out``, default ``weights`` itself); returns what was done. A set without enough test
     frames leaves the file as it is (``refined`` False)."""
@@ -184,7 +184,7 @@ def refine_weights(weights: Path, data: Path, minutes: float, out: Path | None =
     sources = [train[i] for i in sorted(set(pick))]
     loaded = _load(sources + test)
     tensors, meta = load_weights(weights)
-    device = pick_device("auto")
+    device = pick_device(device)
     engine = Engine(meta.backend, device=device, weights=str(weights))  # views() composes without its refiner
     rng = np.random.default_rng(0)
     samples = []
@@ -225,11 +225,14 @@ def add_arguments(p) -> None:
     p.add_argument("--minutes", type=float, default=2.0, help="time budget, data included (default 2)")
     p.add_argument("--clock", choices=("wall", "cpu"), default="wall", help="what --minutes counts")
     p.add_argument("-o", "--out", type=Path, help="write here instead of into WEIGHTS")
+    p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
 
 
 def run(args) -> int:
     from engine.fileio import check_output
+    from engine.runtime import pick_device
 
+    device = pick_device(args.device)  # an unknown or absent device is said before a minute of work
     if not args.minutes > 0:
         raise PoseEditorError(f"--minutes must be a number above 0, not {args.minutes:g}")
     if not args.weights.is_file():
@@ -239,7 +242,7 @@ def run(args) -> int:
     if args.out is not None:
         check_output(args.out, inputs=[args.data], what="weights")
     done = refine_weights(args.weights, args.data, args.minutes, args.out, args.clock,
-                          log=lambda t: print(t, file=sys.stderr, flush=True))
+                          log=lambda t: print(t, file=sys.stderr, flush=True), device=device)
     target = args.out or args.weights
     print(f"{target}: " + (f"refiner trained for {done['steps']} steps on {done['pairs']} pairs" if done["refined"]
                            else f"not refined ({done['why']})"))
