@@ -11,6 +11,7 @@ weights: speed does not depend on them):
   micro-benchmark, engine.runtime.network_precision; measured afresh here, in a temporary cache folder).
 - train: ``training.bench.bench`` iterations/s of the backend's recipe (generator, discriminators, perceptual
   backbone) on procedural people, fp32 then the fast path.
+Then the person's refiner: its render of a box and a training step, fp32 and bf16 (``refiner_table``).
 ``--extras`` adds the other candidates measured for docs/speed.md (BatchNorm folding, packed convolutions,
 thread counts, oneDNN implicit bf16). ``--quick`` leaves out the paper-size training steps (minutes).
 """
@@ -141,6 +142,42 @@ def main_table(args) -> None:
             print(line, flush=True)
 
 
+def refiner_table(args) -> None:
+    """The person's refiner (engine/refiner.py) in fp32 and in bf16 (autocast, channels-last), taking turns:
+    its render of a 512x256 box (what a final render adds) and a training step of training/refine.py's batch."""
+    from engine.refiner import autocast, build, speed_up
+    from training.refine import BATCH, PATCH, _ssim
+
+    nets = {p: speed_up(build(), p) for p in ("fp32", "bf16")}
+    layout = {"fp32": torch.contiguous_format, "bf16": torch.channels_last}
+    x = {p: [t.contiguous(memory_format=layout[p]) for t in (torch.randn(1, 3, 512, 256), torch.randn(1, 3, 512, 256),
+                                                             torch.rand(1, 1, 512, 256))] for p in nets}
+    b = {p: [t.contiguous(memory_format=layout[p]) for t in (torch.randn(BATCH, 3, PATCH, PATCH),
+                                                             torch.randn(BATCH, 3, PATCH, PATCH),
+                                                             torch.rand(BATCH, 1, PATCH, PATCH))] for p in nets}
+    y = torch.randn(BATCH, 3, PATCH, PATCH)
+    opts = {p: torch.optim.Adam(n.parameters(), 1e-3) for p, n in nets.items()}
+    render, step = {p: [] for p in nets}, {p: [] for p in nets}
+    for _ in range(6):
+        for p, net in nets.items():
+            t = args.clock()
+            with torch.inference_mode(), autocast(p):
+                net(*x[p])
+            render[p].append((args.clock() - t) * 1000)
+            t = args.clock()
+            with autocast(p):
+                out = net(*b[p]).float().contiguous()
+            loss = (out - y).abs().mean() + 1 - _ssim(out, y)
+            opts[p].zero_grad()
+            loss.backward()
+            opts[p].step()
+            step[p].append(args.clock() - t)
+    r32, r16 = (float(np.median(render[p][1:])) for p in ("fp32", "bf16"))
+    s32, s16 = (float(np.median(step[p][1:])) for p in ("fp32", "bf16"))
+    print(f"\nrefiner: render of a 512x256 box {r32:.0f} ms fp32, {r16:.0f} ms bf16 ({r32 / r16:.2f}x); training step "
+          f"(batch {BATCH} of {PATCH}x{PATCH}) {s32:.2f} s fp32, {s16:.2f} s bf16 ({s32 / s16:.2f}x)", flush=True)
+
+
 def extras(args) -> None:
     """The other candidates: BatchNorm folding and packed convolutions on/off under bf16, threads, oneDNN's
     implicit bf16."""
@@ -218,6 +255,7 @@ def main(argv=None):
           + ("CPU time" if args.cpu_time else "wall-clock"))
     if args.backends:
         main_table(args)
+    refiner_table(args)
     if args.extras:
         extras(args)
     print(f"\nload average at the end {' '.join(f'{v:.1f}' for v in __import__('os').getloadavg())}")
