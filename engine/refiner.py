@@ -40,7 +40,8 @@ def work_views(render: np.ndarray, around: np.ndarray, share: np.ndarray, box) -
 
 
 def build(channels: int = 24):
-    """The refiner network (torch is imported here: the engine's warp path never needs it)."""
+    """The refiner network (torch is imported here: the engine's warp path never needs it). 32 channels
+    instead of 24 gained nothing in the same two minutes (SSIM +0.0001 to +0.0003, paired)."""
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
@@ -111,16 +112,46 @@ def to_tensor(img: np.ndarray, layout=None):
     return t if layout is None else t.contiguous(memory_format=layout)
 
 
-def speed_up(net, precision: str, device: str = "cpu"):
-    """The refiner on ``device`` in the layout for ``precision`` (engine.runtime.resolve_precision's): channels-
-    last for bf16 on the CPU, in place. bf16 autocast with channels-last made its 512x256 render 148 -> 86 ms and
-    its training step 0.51 -> 0.19 s (AMD EPYC with AVX-512 BF16, one thread, 2026-12-06); fp32 keeps its layout."""
+def layout(precision: str):
+    """The memory format the refiner's tensors take at ``precision``: channels-last for bf16, whose oneDNN
+    convolutions are fastest in it; None (the standard one) otherwise."""
     import torch
 
+    return torch.channels_last if precision == "bf16" else None
+
+
+def speed_up(net, precision: str, device: str = "cpu"):
+    """The refiner on ``device`` in ``layout(precision)``, in place, remembering ``precision`` for ``refine``
+    (engine.runtime.resolve_precision's: "bf16" only on a CPU that computes it natively, "fp16" only on CUDA).
+    bf16 with channels-last: its 512x256 render 148 -> 86 ms on the AMD EPYC here (benchmarks/bench_precision.py)."""
     net.to(device)
-    if precision == "bf16":
-        net.to(memory_format=torch.channels_last)
+    if layout(precision) is not None:
+        net.to(memory_format=layout(precision))
+    net.precision = precision
     return net
+
+
+def placed(net, precision: str, device: str = "cpu"):
+    """``net`` on ``device`` at ``precision``, tried once on a small box: a low precision that fails there leaves
+    it in fp32, logged once (the fast path is optional, the refiner is not; as the networks' bf16 path)."""
+    import copy
+
+    import torch
+
+    from .runtime import log_once
+
+    if precision != "fp32":
+        trial = speed_up(copy.deepcopy(net), precision, device)
+        try:
+            x, s = torch.zeros(1, 3, 32, 32), torch.zeros(1, 1, 32, 32)
+            with torch.inference_mode(), autocast(precision, device):
+                trial(*(t.to(device).contiguous(memory_format=layout(precision) or torch.contiguous_format)
+                        for t in (x, x, s)))
+            return trial
+        except Exception as e:  # noqa: BLE001
+            log_once(f"refiner {precision} {type(e).__name__}",
+                     f"the refiner's {precision} path failed ({type(e).__name__}: {e}); it runs in fp32")
+    return speed_up(net, "fp32", device)
 
 
 def autocast(precision: str, device: str = "cpu"):
@@ -133,11 +164,10 @@ def autocast(precision: str, device: str = "cpu"):
     return torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
-def refine(net, render: np.ndarray, around: np.ndarray, share: np.ndarray, target: Pose,
-           precision: str = "fp32") -> np.ndarray:
+def refine(net, render: np.ndarray, around: np.ndarray, share: np.ndarray, target: Pose) -> np.ndarray:
     """``render`` with the refiner's correction, made at its scale in the target person's box and enlarged
-    back; unchanged wherever ``share`` (the network's share, (H, W) or (H, W, 1)) is zero. ``precision``:
-    resolve_precision's for the net's device (the net placed by ``speed_up`` for it)."""
+    back; unchanged wherever ``share`` (the network's share, (H, W) or (H, W, 1)) is zero. The net runs at the
+    precision ``speed_up`` gave it (fp32 without)."""
     import torch
 
     box = person_box(target)
@@ -145,10 +175,10 @@ def refine(net, render: np.ndarray, around: np.ndarray, share: np.ndarray, targe
         return render
     r, w, a = work_views(render, around, share, box)
     device = next(net.parameters()).device
-    layout = torch.channels_last if precision == "bf16" else None
+    precision = getattr(net, "precision", "fp32")
     with torch.inference_mode(), autocast(precision, device.type):
-        out = net(*(to_tensor(x, layout).to(device) for x in (r, w, a))).float().cpu()
-    delta = (out[0].float() - to_tensor(r)[0]).permute(1, 2, 0).numpy() * 127.5
+        out = net(*(to_tensor(x, layout(precision)).to(device) for x in (r, w, a))).float().cpu()
+    delta = (out[0] - to_tensor(r)[0]).permute(1, 2, 0).numpy() * 127.5
     h, wd = render[box].shape[:2]
     if delta.shape[:2] != (h, wd):
         # enlarged, the correction spreads a few pixels past the share: what the network did not paint stays

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
+from engine.errors import PoseEditorError
 from training.protocol import (DEFAULT_BATCH, DEFAULT_MINUTES, DEFAULT_STEPS, MAX_VIDEO_FRAMES,  # noqa: F401
                                PersonalizeError, StatsReader, TrainPlan, checks_note, child_env, export_command,
                                fit_batch, fit_command, folders, has_checkpoint, image_count, last_error_line, make_plan,
@@ -216,10 +217,13 @@ class Personalizer(QObject):
             return
         if code != 0:
             return self._fail("Preparing the training data failed")
-        pairs = train_pairs(self.dataset)
-        if pairs == 0:
-            return self._fail(no_pairs_message(self.plan), with_log=False)
-        self.plan = with_refiner_if_held_apart(self.plan, self.dataset)  # a short clip: the network gets it all
+        try:
+            pairs = train_pairs(self.dataset)
+            if pairs == 0:
+                return self._fail(no_pairs_message(self.plan), with_log=False)
+            self.plan = with_refiner_if_held_apart(self.plan, self.dataset)  # a short clip: the network gets it all
+        except PoseEditorError as e:  # prepare's own files, unreadable: said, not raised in a Qt callback
+            return self._fail(str(e), with_log=False)
         self.batch = fit_batch(self.plan, pairs)
         note = f", so batches of {self.batch}" if self.batch < self.plan.batch else ""
         self._set_phase(TRAIN)

@@ -475,10 +475,11 @@ def training_threads() -> int:
 
 
 def train_pairs(dataset: Path) -> int:
+    """The pairs a prepared set trains on (its pairs-train.csv's rows)."""
+    from .dataset_format import read_pairs
+
     p = Path(dataset) / "pairs-train.csv"
-    if not p.is_file():
-        return 0
-    return max(0, sum(1 for line in p.read_text(encoding="utf-8").splitlines() if line.strip()) - 1)
+    return len(read_pairs(p)) if p.is_file() else 0
 
 
 def held_apart(dataset: Path) -> int:

@@ -27,10 +27,10 @@ from engine.errors import PoseEditorError
 from .protocol import REFINE_MIN_TARGETS as MIN_TARGETS
 
 SOURCES = 16        # train frames used as sources, spread over the train split
-PER_SOURCE = 5      # targets per source (test frames as sources too, near pairs: -0.004, fewer steps)
+PER_SOURCE = 5      # targets per source; sources are train frames only (test frames as sources too cost 0.004 SSIM)
 # Training patches (pixels at the refiner's scale), batches of BATCH. 96 x 12 against 128 x 8 (as many pixels a
 # step, more places): SSIM +0.0019 +-0.0008 (DGAN-SA), +0.0004 +-0.0007 (SPGNet), L1 level, paired on the
-# held-out pairs (2026-12-06); 24 -> 32 channels gained nothing (+0.0001, +0.0003).
+# held-out pairs (docs/personalize.md). bf16 (on a CPU with it) takes a step in half the time of fp32.
 PATCH = 96
 BATCH = 12
 RATE = 1e-3         # Adam, cosine to 5% over the budget
@@ -117,14 +117,16 @@ def fit_refiner(samples: list[tuple], seconds: float, clock, seed: int = 0, log=
     the loss in float32); returns (network on the CPU, steps)."""
     import torch
 
-    from engine.refiner import autocast, build, speed_up, to_tensor
+    from engine.refiner import autocast, build, layout, speed_up, to_tensor
 
+    if precision not in ("fp32", "bf16") or (precision == "bf16" and device != "cpu"):
+        raise ValueError(f"the refiner trains in fp32, or in bf16 on the CPU, not {precision} on {device}")
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    layout = torch.channels_last if precision == "bf16" else None
     # the network's inputs in its layout; the target and the loss in the standard one (pooling is slower in
     # channels-last)
-    data = [tuple(to_tensor(x, layout).to(device) for x in s[:3]) + (to_tensor(s[3]).to(device),) for s in samples]
+    data = [tuple(to_tensor(x, layout(precision)).to(device) for x in s[:3]) + (to_tensor(s[3]).to(device),)
+            for s in samples]
     net = speed_up(build(), precision, device)
     opt = torch.optim.Adam(net.parameters(), RATE)
     start, step = clock(), 0
@@ -145,8 +147,6 @@ def fit_refiner(samples: list[tuple], seconds: float, clock, seed: int = 0, log=
         if len({b[0].shape for b in batch}) > 1:  # boxes smaller than a patch: one sample at a time
             batch = batch[:1]
         r, w, a, y = (torch.cat([b[i] for b in batch]) for i in range(4))
-        if layout is not None:
-            r, w, a = (t.contiguous(memory_format=layout) for t in (r, w, a))
         with autocast(precision, device):
             out = net(r, w, a).float().contiguous()
         a = a.contiguous()

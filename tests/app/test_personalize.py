@@ -335,3 +335,16 @@ def test_a_video_plan_ends_with_the_refiner_in_the_saved_weights(qtbot, tmp_path
     assert P.make_plan("x", "attention", video=str(video), init=str(starter_weights("attention"))).refine == 0
     for n in (3, 30):  # photos: none (a few hold nothing apart; many may differ in size and background)
         assert P.make_plan("x", "spgnet", photos=["a.png"] * n, init=str(starter_weights("spgnet"))).refine == 0
+
+
+def test_unreadable_prepared_pairs_are_a_failure_said_not_a_traceback(qtbot, tmp_path):
+    """prepare's pairs files are read in a Qt callback: one that cannot be read ends the run with its line."""
+    ctl = P.Personalizer(tmp_path / "data")
+    ctl.plan = P.make_plan("Anna", "attention", video=str(tmp_path / "clip.avi"), minutes=10)
+    ctl.dataset = tmp_path / "set"
+    ctl.dataset.mkdir()
+    (ctl.dataset / "pairs-train.csv").write_text("from,to\na.png\n", encoding="utf-8")
+    failed = []
+    ctl.failed.connect(failed.append)
+    ctl._prepared(0)
+    assert ctl.phase == P.FAILED and failed and "pairs-train.csv: line 2" in failed[0]
