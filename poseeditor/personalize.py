@@ -101,6 +101,18 @@ IDLE, PREPARE, TRAIN, STOPPING, STOPPED, EXPORT, REFINE, DONE, FAILED = (
     "idle", "prepare", "train", "stopping", "stopped", "export", "refine", "done", "failed")
 
 
+def _release(p: QProcess) -> None:
+    """A finished step's process, deleted by Qt later with its connections cut first: the lambdas connected to
+    its signals hold it, a cycle only the collector would break, and the collector may run while Qt delivers
+    the deferred delete (a test worker crashed in Qt's event processing after a plan's last step)."""
+    for signal in (p.finished, p.errorOccurred, p.readyReadStandardOutput, p.readyReadStandardError):
+        try:
+            signal.disconnect()
+        except (RuntimeError, TypeError):  # nothing connected
+            pass
+    p.deleteLater()
+
+
 class Personalizer(QObject):
     phaseChanged = Signal(str)
     status = Signal(str)         # one line for the user: what is happening now
@@ -344,7 +356,7 @@ class Personalizer(QObject):
         self._on_stderr()
         self._proc = None
         self._timer.stop()
-        p.deleteLater()
+        _release(p)
         if status == QProcess.ExitStatus.CrashExit and not self._stop_requested:
             code = code or -1
         on_done(code)
