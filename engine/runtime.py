@@ -208,10 +208,17 @@ def network_precision(requested: str | None, device: str, backend: str, config: 
     return choice
 
 
-def describe(device: str, precision: str | None) -> str:
-    """What the app's engine panel shows, e.g. "CPU · bf16" ("CPU" alone for a backend with no network)."""
+def describe(device: str, precision: str | None, refiner: str | None = None) -> str:
+    """What the app's engine panel shows, e.g. "CPU · bf16" ("CPU" alone for a backend with no network), and a
+    personal file's refiner where it runs at another precision than its network ("CPU · fp32, refiner bf16")."""
     where = "GPU" if str(device).startswith("cuda") else "CPU"
-    return where if precision is None else f"{where} \u00b7 {precision}"
+    text = where if precision is None else f"{where} \u00b7 {precision}"
+    return text if refiner in (None, precision) else f"{text}, refiner {refiner}"
+
+
+def refiner_precision(backend) -> str | None:
+    """The precision a backend's refiner runs at (engine.refiner.speed_up's), None without one."""
+    return getattr(getattr(backend, "refiner", None), "precision", None)
 
 
 class Engine:
@@ -276,7 +283,7 @@ class Engine:
 
     def describe(self) -> str:
         """"CPU \u00b7 bf16", "CPU \u00b7 fp32", "GPU \u00b7 fp16": the device and the precision the networks run at."""
-        return describe(self.device, self.precision)
+        return describe(self.device, self.precision, refiner_precision(self.backend))
 
     def set_sources(self, images, poses, masks=None) -> None:
         self._sources = (list(images), list(poses), list(masks) if masks is not None else None)

@@ -289,7 +289,8 @@ class RenderWorker(QObject):
             name=b.name, title=b.title or b.name, multi_shot=b.multi_shot, ready=b.ready,
             needs_weights=b.needs_weights, weights_kind=info.kind, weights_label=info.label,
             weights_path=info.path if info.kind == "file" else None, weights_data=data, device=self.engine.device,
-            runs_on=runtime.describe(self.engine.device, self.engine.precision if b.needs_weights else None),
+            runs_on=runtime.describe(self.engine.device, self.engine.precision if b.needs_weights else None,
+                                     runtime.refiner_precision(b)),
             image_size=list(b.image_size) if b.image_size else None, last_ms=self.full_ms.get(b.name)))
 
     @Slot(object)

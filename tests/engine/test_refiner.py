@@ -167,3 +167,17 @@ def test_a_drag_renders_without_the_refiner_and_its_end_with_it(tmp_path):
     assert eng.backend.last_refine_ms == 0
     eng.backend.refiner = None
     assert np.array_equal(live, eng.render(target)) and not np.array_equal(live, final)
+
+
+def test_the_engine_panel_names_a_refiner_at_another_precision(tmp_path):
+    """The network's precision is measured per file, the refiner's is the device's: where they differ the panel
+    says both."""
+    from engine.refiner import placed
+    from engine.runtime import Engine, describe
+
+    assert describe("cpu", "fp32", "bf16") == "CPU \u00b7 fp32, refiner bf16"
+    assert describe("cpu", "bf16", "bf16") == describe("cpu", "bf16") == "CPU \u00b7 bf16"
+    eng = Engine("attention", "cpu", precision="fp32", weights=str(_weights(tmp_path, True)))
+    assert eng.backend.refiner.precision == "fp32" and eng.describe() == "CPU \u00b7 fp32"
+    eng.backend.refiner = placed(eng.backend.refiner, "bf16")
+    assert eng.describe() == "CPU \u00b7 fp32, refiner bf16"
