@@ -145,11 +145,11 @@ def main_table(args) -> None:
 def refiner_table(args) -> None:
     """The person's refiner (engine/refiner.py) in fp32 and in bf16 (autocast, channels-last), taking turns:
     its render of a 512x256 box (what a final render adds) and a training step of training/refine.py's batch."""
-    from engine.refiner import autocast, build, speed_up
+    from engine.refiner import autocast, build, layout as refiner_layout, speed_up
     from training.refine import BATCH, PATCH, _ssim
 
     nets = {p: speed_up(build(), p) for p in ("fp32", "bf16")}
-    layout = {"fp32": torch.contiguous_format, "bf16": torch.channels_last}
+    layout = {p: refiner_layout(p) or torch.contiguous_format for p in nets}
     x = {p: [t.contiguous(memory_format=layout[p]) for t in (torch.randn(1, 3, 512, 256), torch.randn(1, 3, 512, 256),
                                                              torch.rand(1, 1, 512, 256))] for p in nets}
     b = {p: [t.contiguous(memory_format=layout[p]) for t in (torch.randn(BATCH, 3, PATCH, PATCH),

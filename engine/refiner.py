@@ -176,9 +176,11 @@ def refine(net, render: np.ndarray, around: np.ndarray, share: np.ndarray, targe
     r, w, a = work_views(render, around, share, box)
     device = next(net.parameters()).device
     precision = getattr(net, "precision", "fp32")
+    rt = to_tensor(r)
     with torch.inference_mode(), autocast(precision, device.type):
-        out = net(*(to_tensor(x, layout(precision)).to(device) for x in (r, w, a))).float().cpu()
-    delta = (out[0] - to_tensor(r)[0]).permute(1, 2, 0).numpy() * 127.5
+        out = net(*(t.contiguous(memory_format=layout(precision) or torch.contiguous_format).to(device)
+                    for t in (rt, to_tensor(w), to_tensor(a)))).float().cpu()
+    delta = (out[0] - rt[0]).permute(1, 2, 0).numpy() * 127.5
     h, wd = render[box].shape[:2]
     if delta.shape[:2] != (h, wd):
         # enlarged, the correction spreads a few pixels past the share: what the network did not paint stays

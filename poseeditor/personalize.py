@@ -99,6 +99,8 @@ def pair_note(n_photos: int) -> str:
 # ================================================================================================================
 IDLE, PREPARE, TRAIN, STOPPING, STOPPED, EXPORT, REFINE, DONE, FAILED = (
     "idle", "prepare", "train", "stopping", "stopped", "export", "refine", "done", "failed")
+BUSY = (PREPARE, TRAIN, STOPPING, EXPORT, REFINE)  # a child process is running: the plan cannot change
+STOPPABLE = (PREPARE, TRAIN, REFINE)               # what Stop ends (see Personalizer.stop)
 
 
 def _release(p: QProcess) -> None:
@@ -149,7 +151,7 @@ class Personalizer(QObject):
     # ----- state --------------------------------------------------------------------------------------------
     @property
     def running(self) -> bool:
-        return self.phase in (PREPARE, TRAIN, STOPPING, EXPORT, REFINE)
+        return self.phase in BUSY
 
     def _set_phase(self, phase: str) -> None:
         self.phase = phase
@@ -187,7 +189,7 @@ class Personalizer(QObject):
     def stop(self) -> None:
         """Training: SIGTERM, the run finishes its step and checkpoints (resumable). Preparing: cancelled.
         The refiner: ended, the exported weights used without it."""
-        if self._proc is None or self.phase not in (PREPARE, TRAIN, REFINE):
+        if self._proc is None or self.phase not in STOPPABLE:
             return
         self._stop_requested = True
         if self.phase == TRAIN:

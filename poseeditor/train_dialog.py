@@ -419,7 +419,7 @@ class TrainDialog(QDialog):
             return
         self._images = images
         self.plan_text.setText(self.describe(plan, est))
-        self.start_btn.setEnabled(self.ctl.phase not in (P.PREPARE, P.TRAIN, P.STOPPING, P.EXPORT, P.REFINE))
+        self.start_btn.setEnabled(self.ctl.phase not in P.BUSY)
 
     def describe(self, plan: P.TrainPlan, est: P.Estimate) -> str:
         title = self.backend.currentText()
@@ -476,7 +476,7 @@ class TrainDialog(QDialog):
 
     # ----- from the controller ----------------------------------------------------------------------------
     def _on_phase(self, phase: str):
-        busy = phase in (P.PREPARE, P.TRAIN, P.STOPPING, P.EXPORT, P.REFINE)
+        busy = phase in P.BUSY
         for w in (self.src_photos, self.src_video, self.video_path, self.browse_btn, self.name, self.backend,
                   self.start_from, self.minutes, self.adv):
             w.setEnabled(not busy and phase != P.STOPPED)
@@ -485,7 +485,7 @@ class TrainDialog(QDialog):
             self.src_photos.setEnabled(bool(self.ctx.photos))
             self._on_start_from()  # the plan again: Start only when it can run
         self.start_btn.setText("Start Again" if phase in (P.DONE, P.FAILED) else "Start")
-        self.stop_btn.setEnabled(phase in (P.PREPARE, P.TRAIN, P.REFINE))
+        self.stop_btn.setEnabled(phase in P.STOPPABLE)
         self.resume_btn.setEnabled(phase == P.STOPPED)
         self.use_btn.setEnabled(phase == P.STOPPED)
         if phase in (P.PREPARE, P.REFINE):
