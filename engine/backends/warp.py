@@ -24,6 +24,7 @@ import numpy as np
 from ..detect import pose_mask
 from ..encode import MIRROR_PART, NUM_PARTS, PART_LIMBS, PART_NAMES, body_scale, part_warps
 from ..hair import hair_to_head
+from ..held import held_objects
 from ..parsing import (TORSO_LABEL, arms_by_colour, arms_take_thin_torso, coarse_parsing, grow_labels, head_axis,
                        merge_islands, torso_strays, unsure_hands)
 from ..pose import J, Pose
@@ -104,10 +105,12 @@ def _part_labels(pose: Pose, mask: np.ndarray, box=(slice(None), slice(None))) -
     return arms_take_thin_torso(labels, pose, 2 * _hole_radius(pose), origin)
 
 
-def _core_labels(image: np.ndarray, pose: Pose, mask: np.ndarray) -> np.ndarray:
-    """The part labels of the person's own pixels (the layers carry them)."""
+def _core_labels(image: np.ndarray, pose: Pose, mask: np.ndarray, held: np.ndarray | None = None) -> np.ndarray:
+    """The part labels of the person's own pixels (the layers carry them); ``held`` (engine.held) gives what a
+    hand holds to its forearm."""
     person = (mask >= 0.5) & ~unsure_hands(pose, mask)
-    return hair_to_head(arms_by_colour(_part_labels(pose, person.astype(np.float32)), image, pose), image, pose)
+    labels = hair_to_head(arms_by_colour(_part_labels(pose, person.astype(np.float32)), image, pose), image, pose)
+    return labels if held is None else np.where((held > 0) & (labels > 0), held, labels).astype(labels.dtype)
 
 
 def _near_neck(pose: Pose, origin_xy, shape, half_width: float) -> np.ndarray:
@@ -299,9 +302,11 @@ class WarpBackend(Backend):
 
     def encode_sources(self, images, poses, masks=None) -> SourceState:
         masks = self.check_sources(images, poses, masks)
-        masks = [m if m is not None else pose_mask(p) for m, p in zip(masks, poses)]
+        # what a hand holds joins the person, and the hand's part, where the segmentation saw only part of it
+        held = [held_objects(img, p, m) if m is not None else None for img, m, p in zip(images, masks, poses)]
+        masks = [np.maximum(m, h > 0) if m is not None else pose_mask(p) for m, h, p in zip(masks, held, poses)]
         state = SourceState(list(images), list(poses), masks)
-        cores = [_core_labels(img, p, m) for img, p, m in zip(images, poses, masks)]
+        cores = [_core_labels(img, p, m, h) for img, p, m, h in zip(images, poses, masks, held)]
         state.cache["layers"] = [_layers_for(img, p, c) for img, p, c in zip(images, poses, cores)]
         # the hole to fill: the segmentation, plus the skeleton's own limbs, which segmentation sometimes misses
         # at hands and feet (a hand left behind at the hip after the arm moved is the worst artefact)
