@@ -9,7 +9,9 @@ from engine.held import held_objects
 from engine.pose import J, Pose
 from engine.presets import fit_preset
 
-WALL, SHIRT, SLEEVE, BALL = (225, 225, 230), (60, 90, 200), (30, 30, 40), (230, 110, 40)
+from tests.engine.painted import WALL, painted_on_wall
+
+BALL = (230, 110, 40)
 
 
 def _person_holding(ball: bool, seen: float):
@@ -20,21 +22,12 @@ def _person_holding(ball: bool, seen: float):
     ts = torso_size(p)
     wrist = p.point("l_elbow") + np.array([0.3, 0.35]) * ts
     p = p.moved("l_wrist", *wrist)
+    img, mask, _, _ = painted_on_wall(p, 0.2)
+    mask = mask.astype(np.float32)
     legs = [J[n] for n in ("r_hip", "l_hip", "r_knee", "l_knee", "r_ankle", "l_ankle")]
     present = p.present.copy()
-    present[legs] = False
+    present[legs] = False  # the legs not found, as in test_warp_parts' ball held beside the body
     p = Pose(p.xy.copy(), present, 240, 400, p.confidence.copy())
-    img = np.full((400, 240, 3), WALL, np.uint8)
-    mask = np.zeros((400, 240), np.float32)
-    pt = lambda name: tuple(np.round(p.point(name)).astype(int))  # noqa: E731
-    quad = np.round(p.xy[[J["r_shoulder"], J["l_shoulder"], J["l_hip"], J["r_hip"]]]).astype(np.int32)
-    for m, c in ((mask, 1.0), (img, SHIRT)):
-        cv2.fillConvexPoly(m, quad, c)
-        cv2.circle(m, pt("nose"), int(round(0.25 * ts)), c, -1)
-    for a, b in (("r_shoulder", "r_elbow"), ("r_elbow", "r_wrist"), ("l_shoulder", "l_elbow"),
-                 ("l_elbow", "l_wrist")):
-        for m, c in ((mask, 1.0), (img, SLEEVE)):
-            cv2.line(m, pt(a), pt(b), c, int(round(0.2 * ts)))
     centre, r = wrist + np.array([0.0, 0.25]) * ts, int(0.27 * ts)
     disc = np.zeros((400, 240), np.uint8)
     cv2.circle(disc, tuple(np.round(centre).astype(int)), r, 1, -1)

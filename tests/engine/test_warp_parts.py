@@ -1,0 +1,271 @@
+"""The warp engine's parts and what they hold: sleeves, a jacket's flap, a forearm across the chest, a held
+ball, a bare arm over a dress, hair over a shoulder (engine.parsing, engine.hair)."""
+import numpy as np
+
+from engine.backends.warp import WarpBackend
+from engine.encode import torso_size
+from engine.pose import J, Pose
+from engine.presets import fit_preset
+
+from tests.engine.painted import ARMS, SHIRT, filled, painted_on_wall
+
+
+def test_a_raised_wide_sleeve_leaves_no_outline_where_it_hung():
+    # A sleeve wider than an arm's reach from its bone (parsing.ARM_RADIUS): its outer edge, and the hole's band
+    # round it, fell to the torso and stayed in the photo when the arm was raised, a dark line on the wall where
+    # the arm had hung. The torso itself, and the other arm, stay the photo's.
+    import cv2
+
+    p = fit_preset("standing", 240, 400)
+    ts = torso_size(p)
+    img, mask, quad, pt = painted_on_wall(p, 0.34)  # half-width 0.17 of the torso: past the reach
+    sh, el, wr = p.point("r_shoulder"), p.point("r_elbow"), p.point("r_wrist")
+    up, fore = float(np.hypot(*(el - sh))), float(np.hypot(*(wr - el)))
+    target = p.moved("r_elbow", sh[0], sh[1] - up).moved("r_wrist", sh[0], sh[1] - up - fore)
+    b = WarpBackend()
+    out = b.render(b.encode_sources([img], [p], [mask.astype(np.float32)]), target).astype(int)
+    # where the right arm hung, from below the raised arm's shoulder to the wrist, clear of the torso (the
+    # torso's layer tucks under the arms' edges by a few pixels, so that the two blend without background
+    # between them): wall only
+    hung = np.zeros((400, 240), np.uint8)
+    cv2.line(hung, pt("r_elbow"), pt("r_wrist"), 1, int(round(0.5 * ts)))
+    cv2.line(hung, pt("r_shoulder"), pt("r_elbow"), 1, int(round(0.5 * ts)))
+    clear = int(round(0.15 * ts))
+    hung[cv2.dilate(filled(quad, (400, 240)), np.ones((2 * clear + 1,) * 2, np.uint8)) > 0] = 0
+    hung[: int(sh[1] + 0.3 * up)] = 0
+    hung[int(wr[1]):] = 0  # the sleeve's round end below the wrist is the thigh's by the nearest bone
+    dark = (out.max(axis=2) < 120) & (hung > 0)
+    assert dark.sum() == 0, f"{dark.sum()} dark pixels of the sleeve left where the arm hung"
+    # the torso (but where the raised arm's root is drawn over its corner) and the left arm are the photo's
+    keep = cv2.erode(filled(quad, (400, 240)), np.ones((5, 5), np.uint8))
+    cv2.circle(keep, pt("r_shoulder"), int(round(0.35 * ts)), 0, -1)
+    keep = keep > 0
+    assert np.abs(out - img.astype(int))[keep].max() <= 3
+    left = np.zeros((400, 240), np.uint8)
+    cv2.line(left, pt("l_elbow"), pt("l_wrist"), 1, int(round(0.2 * ts)))
+    assert np.abs(out - img.astype(int))[left > 0].max() <= 3
+
+
+def test_a_jacket_flap_beside_a_held_out_arm_stays_with_the_torso():
+    # The jacket's hem flaring at the waist towards a forearm held out from the body: a thin piece of the
+    # torso, nearest the forearm's pixels but far from its bone. Handed to the arm, its tip went up with the
+    # raised arm, a fleck of jacket in the air beside it (dance frame 141). It is the torso's: it stays.
+    import cv2
+
+    p = fit_preset("standing", 240, 400)
+    ts = torso_size(p)
+    el, wr = p.point("r_elbow"), p.point("r_wrist")
+    p = p.moved("r_elbow", el[0] - 0.2 * ts, el[1]).moved("r_wrist", wr[0] - 0.4 * ts, wr[1] - 0.1 * ts)
+    sh, hip = p.point("r_shoulder"), p.point("r_hip")
+    wy = hip[1] - 0.35 * (hip[1] - sh[1])
+    ex = sh[0] + (hip[0] - sh[0]) * (wy - sh[1]) / (hip[1] - sh[1])
+    flap = np.round([[ex + 2, wy - 0.06 * ts], [ex - 0.2 * ts, wy], [ex + 2, wy + 0.06 * ts]]).astype(np.int32)
+    img, mask, quad, pt = painted_on_wall(p, 0.25, [flap], legs=True)
+    el, wr = p.point("r_elbow"), p.point("r_wrist")
+    up, fore = float(np.hypot(*(el - sh))), float(np.hypot(*(wr - el)))
+    target = p.moved("r_elbow", sh[0], sh[1] - up).moved("r_wrist", sh[0], sh[1] - up - fore)
+    b = WarpBackend()
+    out = b.render(b.encode_sources([img], [p], [mask.astype(np.float32)]), target).astype(int)
+    # no jacket in the air: shirt-blue only on the torso, the head and the flap where they were, and at the
+    # raised arm's root (the torso's corner there goes with the arm)
+    blue = (np.abs(out - np.array(SHIRT)).max(axis=2) < 40).astype(np.uint8)
+    body = filled(quad, (400, 240))
+    cv2.fillConvexPoly(body, flap, 1)
+    cv2.circle(body, pt("nose"), int(round(0.25 * ts)), 1, -1)
+    cv2.circle(body, pt("r_shoulder"), int(round(0.3 * ts)), 1, -1)
+    stray = (blue > 0) & (cv2.dilate(body, np.ones((5, 5), np.uint8)) == 0)
+    assert stray.sum() == 0, f"{stray.sum()} pixels of the jacket away from the body"
+    tip = np.zeros((400, 240), np.uint8)
+    cv2.fillConvexPoly(tip, flap, 1)
+    tip = cv2.erode(tip, np.ones((3, 3), np.uint8)) > 0
+    assert (blue[tip] > 0).mean() > 0.95, "the flap left the torso"
+    # and no line of the sleeve where the arm hung: the hole's labels are the layers' (a sleeve's edge past the
+    # arm's reach from its bone was the torso's in the hole, by the nearest bone, and stayed in the photo)
+    hung = np.zeros((400, 240), np.uint8)
+    cv2.line(hung, pt("r_shoulder"), pt("r_elbow"), 1, int(round(0.5 * ts)))
+    cv2.line(hung, pt("r_elbow"), pt("r_wrist"), 1, int(round(0.5 * ts)))
+    hung[cv2.dilate(filled(quad, (400, 240)), np.ones((7, 7), np.uint8)) > 0] = 0
+    cv2.circle(hung, pt("r_shoulder"), int(round(0.3 * ts)), 0, -1)  # the raised arm's root
+    dark = (out.max(axis=2) < 120) & (hung > 0)
+    assert dark.sum() == 0, f"{dark.sum()} dark pixels of the sleeve left where the arm hung"
+
+
+def test_a_forearm_held_across_the_chest_goes_up_whole_and_leaves_the_chest():
+    # A forearm across the chest is nearer a torso diagonal than its own bone: it was the torso's, stayed
+    # painted on the chest when the arm was raised, and the chest above it (as thin as a sleeve's rim) went up
+    # with the arm. The forearm is in front of the torso; what it uncovers is the torso's colour, not the wall.
+    import cv2
+
+    p = fit_preset("standing", 240, 400)
+    ts = torso_size(p)
+    el, sh, lsh = p.point("r_elbow"), p.point("r_shoulder"), p.point("l_shoulder")
+    p = p.moved("r_wrist", lsh[0] - 0.1 * ts, el[1] - 0.05 * ts)
+    img, mask, quad, pt = painted_on_wall(p, 0.16)
+    up, fore = float(np.hypot(*(el - sh))), float(np.hypot(*(p.point("r_wrist") - el)))
+    target = p.moved("r_elbow", sh[0] - 0.2 * up, sh[1] - up).moved("r_wrist", sh[0] - 0.3 * up, sh[1] - up - fore)
+    b = WarpBackend()
+    out = b.render(b.encode_sources([img], [p], [mask.astype(np.float32)]), target).astype(int)
+    place = np.zeros((400, 240), np.uint8)
+    cv2.line(place, pt("r_elbow"), pt("r_wrist"), 1, int(round(0.16 * ts)) + 8)
+    place = (place > 0) & (cv2.erode(filled(quad, (400, 240)), np.ones((9, 9), np.uint8)) > 0)
+    assert place.sum() > 500
+    # measured: 98% shirt-coloured, none dark; before, 15% shirt, 45% wall and 410 dark pixels of sleeve
+    assert (np.abs(out - np.array(SHIRT)).max(axis=2) < 40)[place].mean() > 0.9
+    assert not (out.max(axis=2) < 100)[place].any()
+    # the chest above the forearm stays: shirt between the shoulders and where the forearm was
+    chest = filled(quad, (400, 240)) > 0
+    chest[int(el[1] - 0.1 * ts):] = False
+    chest &= cv2.erode(filled(quad, (400, 240)), np.ones((9, 9), np.uint8)) > 0
+    cv2.circle(chest.view(np.uint8), pt("r_shoulder"), int(round(0.3 * ts)), 0, -1)  # the raised arm's root
+    assert (np.abs(out - np.array(SHIRT)).max(axis=2) < 40)[chest].mean() > 0.95
+
+
+def test_a_ball_held_beside_the_body_goes_with_the_hand_whole():
+    # A ball held out at the hip, apart from the body: its lower half is nearer the torso's bone than the
+    # forearm's. Moved with the hand, it must go whole: none of it left where it was (61% of it stayed when the
+    # torso kept its lower half).
+    import cv2
+
+    p = fit_preset("standing", 240, 400)
+    ts = torso_size(p)
+    wrist = p.point("l_elbow") + np.array([0.3, 0.35]) * ts
+    p = p.moved("l_wrist", *wrist)
+    img, mask, quad, pt = painted_on_wall(p, 0.2)
+    legs = [J[n] for n in ("r_hip", "l_hip", "r_knee", "l_knee", "r_ankle", "l_ankle")]
+    present = p.present.copy()
+    present[legs] = False  # the legs not found: the torso's middle reaches 1.6 shoulder widths down
+    p = Pose(p.xy.copy(), present, 240, 400, p.confidence.copy())
+    ball, centre, r = (230, 110, 40), wrist + np.array([0.0, 0.25]) * ts, int(0.27 * ts)
+    for m, c in ((mask, 1), (img, ball)):
+        cv2.circle(m, tuple(np.round(centre).astype(int)), r, c, -1)
+    el, a = p.point("l_elbow"), np.deg2rad(30)  # the forearm swung in about the elbow
+    rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    b = WarpBackend()
+    state = b.encode_sources([img], [p], [mask.astype(np.float32)])
+    out = b.render(state, p.moved("l_wrist", *(el + rot @ (wrist - el))))
+    is_ball = np.abs(out.astype(int) - ball).sum(axis=2) < 60
+    was, now = np.zeros((400, 240), np.uint8), np.zeros((400, 240), np.uint8)
+    cv2.circle(was, tuple(np.round(centre).astype(int)), r - 3, 1, -1)
+    cv2.circle(now, tuple(np.round(el + rot @ (centre - el)).astype(int)), r + 3, 1, -1)
+    left = (was > 0) & (now == 0)
+    assert is_ball[left].mean() < 0.02, f"{is_ball[left].mean():.0%} of the ball stayed where it was"
+    assert is_ball.sum() > 0.85 * np.pi * r * r, "the ball did not go with the hand whole"
+
+
+def test_a_bare_arm_raised_from_beside_a_dress_leaves_the_dress():
+    # An arm's part is every pixel within its reach of the bone; a bare arm hanging over a wide dress is
+    # thinner than that. The dress beside the arm looks like the torso and not like the arm: it stays, whole,
+    # when the arm is raised. The arm's side towards the body is in shade: it is the arm's all the same, and
+    # goes up with it (no strip of arm left down the dress).
+    import cv2
+
+    from engine.encode import segment_distance
+
+    p = fit_preset("standing", 240, 400)
+    ts = torso_size(p)
+    dress = np.array([[80, 101], [160, 101], [185, 260], [55, 260]], np.int32)
+    img, mask, quad, pt = painted_on_wall(p, 0.1, shirt_shapes=(dress,))
+    skin, shade = np.array((225, 180, 150)), np.array((120, 85, 70))
+    ys, xs = np.mgrid[0:400, 0:240].astype(np.float32)
+    centre = (p.point("r_hip") + p.point("l_hip") + p.point("r_shoulder") + p.point("l_shoulder")) / 4
+    for a, b in ARMS:  # the bare arms over the dress, darker towards the body
+        pa, pb = p.point(a), p.point(b)
+        normal = np.array([pa[1] - pb[1], pb[0] - pa[0]]) / np.hypot(*(pb - pa))
+        normal *= np.sign((centre - pa) @ normal)
+        on = segment_distance(xs, ys, pa, pb) <= 0.07 * ts
+        dark = np.clip(((xs - pa[0]) * normal[0] + (ys - pa[1]) * normal[1]) / (0.07 * ts), 0, 1)[..., None]
+        img[on] = (skin * (1 - dark) + shade * dark)[on].astype(np.uint8)
+        mask[on] = 1
+    sh, el, wr = p.point("r_shoulder"), p.point("r_elbow"), p.point("r_wrist")
+    up, fore = float(np.hypot(*(el - sh))), float(np.hypot(*(wr - el)))
+    target = p.moved("r_elbow", sh[0] - up, sh[1]).moved("r_wrist", sh[0] - up, sh[1] - fore)
+    b = WarpBackend()
+    out = b.render(b.encode_sources([img], [p], [mask.astype(np.float32)]), target).astype(int)
+    hung, raised, inside = (np.zeros((400, 240), np.uint8) for _ in range(3))
+    for (a_, b_), wide in zip(ARMS[:2], (0.3, 0.3)):
+        cv2.line(hung, pt(a_), pt(b_), 1, int(round(wide * ts)))
+        cv2.line(raised, tuple(np.round(target.point(a_)).astype(int)), tuple(np.round(target.point(b_)).astype(int)),
+                 1, int(round(wide * ts)))
+    cv2.fillConvexPoly(inside, dress, 1)
+    # the dress where the arm hung, clear of the painted arm
+    beside = (hung > 0) & (inside > 0) & (np.abs(img.astype(int) - SHIRT).sum(axis=2) < 30)
+    kept = np.abs(out - np.array(SHIRT)).sum(axis=2) < 60
+    assert kept[beside].mean() > 0.95, f"only {kept[beside].mean():.0%} of the dress beside the arm stayed"
+    # and no arm where it hung, away from where it went
+    t = np.clip((out - skin) @ (shade - skin) / float((shade - skin) @ (shade - skin)), 0, 1)[..., None]
+    arm_like = np.abs(out - (skin + t * (shade - skin))).sum(axis=2) < 40  # on the arm's shades
+    left = arm_like & (hung > 0) & (raised == 0)
+    assert left.sum() < 20, f"{left.sum()} pixels of the arm stayed where it hung"
+
+
+
+def _long_haired(arms=(225, 180, 150), strand=True):
+    """A painted person (240x400) with a face in brown hair, bare arms (or sleeves of ``arms``'s colour) and, with
+    ``strand``, a strand of the hair from beside the face down over the right shoulder to a third of the upper arm.
+    (pose, image, mask, the strand, the hair's own colour)."""
+    from engine.encode import segment_distance
+
+    p = fit_preset("standing", 240, 400)
+    ts = torso_size(p)
+    img, mask, _, _ = painted_on_wall(p, 0.1)
+    skin, brown = np.array((225, 180, 150)), np.array((120, 75, 40))
+    ys, xs = np.mgrid[0:400, 0:240].astype(np.float32)
+    for a, b in ARMS:
+        on = segment_distance(xs, ys, p.point(a), p.point(b)) <= 0.07 * ts
+        img[on], mask[on] = arms, 1
+    nose, r = p.point("nose"), 0.25 * ts
+    hair = np.clip(brown * (1 + 0.25 * np.sin(xs * 1.3 + ys * 0.4))[..., None], 0, 255).astype(np.uint8)  # streaks
+    head = np.hypot(xs - nose[0], ys - nose[1]) <= r
+    img[head] = hair[head]
+    img[(np.hypot(xs - nose[0], (ys - nose[1]) * 0.8) <= 0.6 * r) & (ys > nose[1] - 0.5 * r)] = skin  # the face
+    sh, el = p.point("r_shoulder"), p.point("r_elbow")
+    lock = np.zeros((400, 240), bool)
+    if strand:
+        lock = segment_distance(xs, ys, np.array([nose[0] - 0.75 * r, nose[1]]), sh + 0.35 * (el - sh)) <= 0.09 * ts
+        img[lock], mask[lock] = hair[lock], 1
+    return p, img, mask.astype(np.float32), lock & (ys > nose[1] + r), brown
+
+
+def test_a_strand_of_hair_over_the_shoulder_stays_with_the_head_when_the_arm_is_raised():
+    # Long hair falling over a shoulder lies within the upper arm's reach of its bone: labelled by the nearest bone
+    # it was the arm's and the torso's, and went up with the raised arm (the torso's share round the shoulder in
+    # the arm's joint disc), a blob of hair swung round the shoulder and the strand cut. It is the head's: it stays.
+    import cv2
+
+    from engine.backends.warp import _core_labels
+
+    p, img, mask, below, brown = _long_haired()  # below: the strand below the head, over the shoulder and arm
+    labels = _core_labels(img, p, mask)
+    assert (labels[below] == 1).mean() > 0.95, f"only {(labels[below] == 1).mean():.0%} of the strand is the head's"
+    # the arm raised beside the head: the strand stays where it hung, and no hair goes up with the arm
+    ts = torso_size(p)
+    sh, el, wr = p.point("r_shoulder"), p.point("r_elbow"), p.point("r_wrist")
+    up, fore = float(np.hypot(*(el - sh))), float(np.hypot(*(wr - el)))
+    target = p.moved("r_elbow", sh[0] - 0.5 * up, sh[1] - 0.85 * up)
+    target = target.moved("r_wrist", sh[0] - 0.6 * up, sh[1] - 0.85 * up - fore)
+    b = WarpBackend()
+    out = b.render(b.encode_sources([img], [p], [mask]), target).astype(int)
+    raised = np.zeros((400, 240), np.uint8)
+    for a, b_ in ((sh, target.point("r_elbow")), (target.point("r_elbow"), target.point("r_wrist"))):
+        cv2.line(raised, tuple(np.round(a).astype(int)), tuple(np.round(b_).astype(int)), 1, int(round(0.2 * ts)))
+    hung = below & (raised == 0)
+    kept = np.abs(out - img.astype(int)).max(axis=2) < 40
+    assert kept[hung].mean() > 0.9, f"only {kept[hung].mean():.0%} of the strand stayed where it hung"
+    hair = (labels == 1) | below
+    away = cv2.dilate(hair.astype(np.uint8), np.ones((7, 7), np.uint8)) == 0
+    flying = (np.abs(out - brown).max(axis=2) < 50) & away
+    assert flying.sum() < 20, f"{flying.sum()} pixels of hair away from where the hair was"
+
+
+def test_sleeves_of_the_hairs_colour_stay_the_arms():
+    # the arm's own colour is not hair, however like the hair it is: sleeves of the hair's brown, the strand of
+    # hair lying on one, stay the arms' (the strand with them: nothing tells the two apart)
+    from engine.backends.warp import _part_labels
+    from engine.hair import hair_to_head
+    from engine.parsing import arms_by_colour
+
+    p, img, mask, strand, _ = _long_haired(arms=(120, 75, 40))
+    labels = arms_by_colour(_part_labels(p, mask), img, p)
+    sleeves = np.isin(labels, [3, 4, 5, 6]) & ~strand
+    assert sleeves.sum() > 1000
+    assert (hair_to_head(labels, img, p)[sleeves] == 1).sum() == 0
