@@ -1,23 +1,25 @@
 """What a hand holds, completed where the segmentation saw only part of it.
 
-The person segmentation takes a held ball with the hand only in part (dance video, frame 141: its upper half,
-patchily). The warp layers then carried that part with the hand, a half ball, and the hole left behind it was
-inpainted from the half the mask missed: an orange smear where the ball had been, in every backend's picture.
+The person segmentation can take a held ball with the hand only in part (the dance video's frame 141: its upper
+half). The warp layers would carry that part with the hand and inpaint the hole from the part the mask missed.
 A held thing is told by colour: round each hand, OpenCV's GrabCut, seeded by the segmentation (sure where the
-hand is sure, likely person where the mask is at least 0.5, likely background elsewhere within the hand's
-reach), grows the person into pixels coloured like it; what it adds is kept only as a solid piece joined to
-the hand's sure pixels, whose colour is far from the background's round it and near the person's beside it.
-The warp backend adds it to the mask (engine.backends.warp): the hand's layer carries the whole object and the
-hole takes all of it. Cluttered scenes (Market-1501's street photos) are where colour lies: there GrabCut took
-bicycles and passers-by, which the colour test refuses; a person smaller than MIN_BODY pixels is left alone.
+mask is sure, likely person where it is at least 0.5, likely background elsewhere within the hand's reach),
+grows the person into pixels coloured like it. What it adds is kept only as a solid piece, joined to the hand,
+whose colour is far from the background round it, near the person's pixels beside it (the part of the object
+the mask saw) and far from the body's own colours (what cannot be told from the body is left as it was). The
+object whole (the piece and the seen pixels of its colour next to it) goes to the hand's forearm: the warp
+backend adds it to the mask and to that part (engine.backends.warp). A person smaller than MIN_BODY pixels is
+left alone: a hand's window there is too few pixels for colours.
 """
 from __future__ import annotations
+
+import threading
 
 import cv2
 import numpy as np
 
 from .encode import PART_NAMES, body_scale
-from .parsing import HAND_SURE
+from .parsing import HAND_SURE, main_colours
 from .pose import J, Pose
 
 # how far from the wrist a held thing reaches: this many forearms (or 0.35 body sizes, for a foreshortened one)
@@ -25,25 +27,28 @@ REACH = 1.3
 WORK_SIDE = 160  # GrabCut runs on a hand's window at this many pixels at most (~0.1 s a 1080p frame, both hands)
 OPEN = 0.05  # of the body's size: a piece thinner than this is a sliver of background, not an object
 MIN_SIDE = 0.15  # of the body's size: a piece smaller than a square of this side is not an object
-# CIELAB (OpenCV's 8-bit scale) medians: the piece's colour at least this far from the background round it, and
-# CONTRAST times farther from it than from the person's sure pixels beside it. Measured on the shared photos:
-# the dance video's ball 104-111 from the wall and 10-39 from the ball's segmented half; the refused pieces of
-# fashion photos (the wall between a hand and a leg) 5-12 from their background
+# CIELAB (OpenCV's 8-bit scale) medians: the piece's colour at least BACKGROUND_DISTANCE from the background
+# round it and CONTRAST times farther from it than from the person's pixels beside it, and at least
+# BODY_DISTANCE from all but BODY_SHARE percent of the body's sure pixels away from the hands (its clothes, skin
+# and hair: what has their colour cannot be told from them). docs/backends/warp.md has the measurements.
 BACKGROUND_DISTANCE = 50.0
 CONTRAST = 2.5
+BODY_DISTANCE = 25.0
+BODY_SHARE = 5.0
+BODY_COLOURS = 6  # the body's main colours (k-means) a pixel of the object must be nearer its colour than
 MIN_BODY = 60.0  # pixels of body size: below it (64x128 street crops) the window is too few pixels for colours
 
 
 def held_objects(image: np.ndarray, pose: Pose, mask: np.ndarray) -> np.ndarray:
     """(H, W) uint8: what a hand holds, where the segmentation ``mask`` (float, 0-1) left part of it out (below
-    0.5): the whole object, each pixel the part label (engine.parsing) of the forearm whose hand holds it; 0
-    elsewhere. The forearm's, not the nearest bone's: a ball held at the hip went in two pieces when its lower
-    edge was the thigh's."""
+    0.5): the whole object, each pixel the part label (engine.parsing) of the forearm whose hand holds it (an
+    object is the hand's whole, not split between the bones it lies nearest); 0 elsewhere."""
     h, w = mask.shape
     out = np.zeros((h, w), np.uint8)
     ts = body_scale(pose)
     if ts < MIN_BODY:
         return out
+    hands = []
     for side in "rl":
         el, wr = J[f"{side}_elbow"], J[f"{side}_wrist"]
         if not (pose.present[el] and pose.present[wr]):
@@ -53,17 +58,53 @@ def held_objects(image: np.ndarray, pose: Pose, mask: np.ndarray) -> np.ndarray:
         cx, cy = (float(v) for v in pose.xy[wr])
         y0, y1 = max(0, int(cy - reach) - 2), min(h, int(np.ceil(cy + reach)) + 3)
         x0, x1 = max(0, int(cx - reach) - 2), min(w, int(np.ceil(cx + reach)) + 3)
-        if y1 - y0 < 8 or x1 - x0 < 8:
-            continue
-        piece = _held_in(image[y0:y1, x0:x1], mask[y0:y1, x0:x1], (cx - x0, cy - y0), reach, ts)
+        if y1 - y0 >= 8 and x1 - x0 >= 8:
+            hands.append((side, (cx - x0, cy - y0), reach, (y0, y1, x0, x1)))
+    body = _body_colours(image, mask, [hand[3] for hand in hands]) if hands else None
+    for side, wrist, reach, (y0, y1, x0, x1) in hands:
+        piece = _held_in(image[y0:y1, x0:x1], mask[y0:y1, x0:x1], wrist, reach, ts, body)
         if piece is not None:
             window = out[y0:y1, x0:x1]
             window[piece & (window == 0)] = PART_NAMES.index(f"{side}_lower_arm") + 1
     return out
 
 
-def _held_in(crop: np.ndarray, m: np.ndarray, wrist, reach: float, ts: float):
-    """The held object in one hand's window (bool, the window's shape), or None."""
+def _body_colours(image: np.ndarray, mask: np.ndarray, windows: list) -> np.ndarray | None:
+    """CIELAB colours of the person's sure pixels away from the hands' ``windows`` (its clothes, skin and hair; at
+    most 4096 of them, spread evenly), or None when there are too few."""
+    away = mask >= HAND_SURE
+    for y0, y1, x0, x1 in windows:
+        away[y0:y1, x0:x1] = False
+    ys, xs = np.nonzero(away)
+    if len(ys) < 16:
+        return None
+    pick = np.linspace(0, len(ys) - 1, min(len(ys), 4096)).astype(int)
+    rgb = np.ascontiguousarray(image[ys[pick], xs[pick]][None])
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)[0].astype(np.float32)
+
+
+def _grab_cut(small: np.ndarray, seeds: np.ndarray) -> bool:
+    """OpenCV's GrabCut on ``seeds`` in place (5 iterations' worth of its model: 4), in a thread of its own:
+    GrabCut draws its k-means starts from OpenCV's random generator, which is per thread and takes no seed of
+    ours; a new thread's starts from OpenCV's default seed, so the same photo gives the same result and the
+    caller's generator is left alone. False where GrabCut cannot model the window."""
+    done = []
+
+    def run():
+        try:
+            cv2.grabCut(small, seeds, None, np.zeros((1, 65)), np.zeros((1, 65)), 4, cv2.GC_INIT_WITH_MASK)
+            done.append(True)
+        except cv2.error:
+            pass
+    t = threading.Thread(target=run, name="poseeditor-grabcut")
+    t.start()
+    t.join()
+    return bool(done)
+
+
+def _held_in(crop: np.ndarray, m: np.ndarray, wrist, reach: float, ts: float, body):
+    """The held object in one hand's window (bool, the window's shape), or None. ``body``: the body's colours
+    (_body_colours) or None."""
     hh, ww = m.shape
     s = min(1.0, WORK_SIDE / max(hh, ww))
     sw, sh = max(8, round(ww * s)), max(8, round(hh * s))
@@ -79,13 +120,7 @@ def _held_in(crop: np.ndarray, m: np.ndarray, wrist, reach: float, ts: float):
     seeds[near] = cv2.GC_PR_BGD
     seeds[near & (ms >= 0.5)] = cv2.GC_PR_FGD
     seeds[sure] = cv2.GC_FGD
-    bgd, fgd = np.zeros((1, 65)), np.zeros((1, 65))
-    # GrabCut draws its k-means starts from OpenCV's generator and takes none of ours: seeded, the same photo
-    # gives the same render (OpenCV keeps that generator per thread: this is the encoding worker's)
-    cv2.setRNGSeed(0)
-    try:
-        cv2.grabCut(small, seeds, None, bgd, fgd, 4, cv2.GC_INIT_WITH_MASK)
-    except cv2.error:  # a window GrabCut cannot model (a single colour): nothing is added
+    if not _grab_cut(np.ascontiguousarray(small), seeds):
         return None
     person = ((seeds == cv2.GC_FGD) | (seeds == cv2.GC_PR_FGD)) & near
     # joined to the hand's sure pixels, and what the mask left out only
@@ -104,20 +139,29 @@ def _held_in(crop: np.ndarray, m: np.ndarray, wrist, reach: float, ts: float):
             continue
         piece = (pieces == i).astype(np.uint8)
         ring = (cv2.dilate(piece, ring_disc) > 0) & (piece == 0)
-        beside, background = ring & sure, ring & (ms < 0.2) & ~person
+        # the person's pixels beside it (>= 0.5: a held ball is segmented at 0.5-0.8) are the object's part the
+        # mask saw, the hand, or the sleeve
+        beside, background = ring & (ms >= 0.5), ring & (ms < 0.2) & ~person
         if beside.sum() < 3 or background.sum() < 3:
             continue
         colour = np.median(lab[piece > 0], 0)
         to_bg = float(np.linalg.norm(colour - np.median(lab[background], 0)))
         to_person = float(np.linalg.norm(colour - np.median(lab[beside], 0)))
-        if to_bg >= BACKGROUND_DISTANCE and to_bg >= CONTRAST * to_person:
-            # the object whole: its part the segmentation saw is the person's pixels round the piece, as far
-            # again as the piece is wide, nearer its colour than half way to the background's (that part went
-            # by the nearest bone, a strip of it to the torso, left behind when the hand moved)
-            reach_px = int(np.ceil(np.sqrt(stats[i, cv2.CC_STAT_AREA])))
-            round_it = cv2.dilate(piece, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach_px + 1,) * 2))
-            alike = np.linalg.norm(lab - colour, axis=2) < 0.5 * to_bg
-            objects |= (piece > 0) | ((round_it > 0) & person & alike)
+        # the nearest of the body's colours, but for a few pixels of it (a fleck of the shirt's print)
+        to_body = np.inf if body is None else \
+            float(np.percentile(np.linalg.norm(body - colour, axis=1), BODY_SHARE))
+        if to_bg < BACKGROUND_DISTANCE or to_bg < CONTRAST * to_person or to_body < BODY_DISTANCE:
+            continue
+        # the object whole: the person's pixels round the piece (as far again as it is wide) nearer its colour
+        # than half way to the background's, so that the hand takes all of it
+        reach_px = int(np.ceil(np.sqrt(stats[i, cv2.CC_STAT_AREA])))
+        round_it = cv2.dilate(piece, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach_px + 1,) * 2))
+        to_piece = np.linalg.norm(lab - colour, axis=2)
+        alike = to_piece < 0.5 * to_bg
+        if body is not None:  # and nearer the piece's colour than any of the body's main ones
+            for c in main_colours(body, BODY_COLOURS):
+                alike &= to_piece < np.linalg.norm(lab - c, axis=2)
+        objects |= (piece > 0) | ((round_it > 0) & person & alike)
     if not objects.any():
         return None
     _, comp = cv2.connectedComponents(objects.astype(np.uint8))  # only what joins a completed piece

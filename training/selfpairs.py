@@ -111,11 +111,15 @@ def warped(image: np.ndarray, pose: Pose, mask: np.ndarray, targets: list[Pose])
     """(render, mask) per target pose: the warp engine's render of the photo, and of its person mask the same way
     (the moved person's outline, which no detector is needed for)."""
     from engine.backends.warp import WarpBackend
+    from engine.held import held_objects
 
     warp = WarpBackend()
-    state = warp.encode_sources([image], [pose], [mask])
-    as_image = np.repeat(np.round(np.clip(mask, 0, 1) * 255).astype(np.uint8)[..., None], 3, axis=2)
-    mask_state = warp.encode_sources([as_image], [pose], [mask])
+    # what a hand holds is found in the photo; the mask drawn as an image holds it too, and moves with it
+    held = [held_objects(image, pose, mask)]
+    state = warp.encode_sources([image], [pose], [mask], held=held)
+    whole = np.maximum(np.clip(mask, 0, 1), held[0] > 0)
+    as_image = np.repeat(np.round(whole * 255).astype(np.uint8)[..., None], 3, axis=2)
+    mask_state = warp.encode_sources([as_image], [pose], [mask], held=held)
     return [(warp.render(state, t), warp.render(mask_state, t)[..., 0].astype(np.float32) / 255) for t in targets]
 
 

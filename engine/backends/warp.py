@@ -300,10 +300,13 @@ class WarpBackend(Backend):
     needs_weights = False
     multi_shot = True
 
-    def encode_sources(self, images, poses, masks=None) -> SourceState:
+    def encode_sources(self, images, poses, masks=None, *, held=None) -> SourceState:
+        """``held``: each reference's ``engine.held.held_objects`` where the caller has them (a person mask drawn
+        as an image, training/selfpairs.py, must move with its photo's held things, which it cannot show)."""
         masks = self.check_sources(images, poses, masks)
         # what a hand holds joins the person, and the hand's part, where the segmentation saw only part of it
-        held = [held_objects(img, p, m) if m is not None else None for img, m, p in zip(images, masks, poses)]
+        if held is None:
+            held = [held_objects(img, p, m) if m is not None else None for img, m, p in zip(images, masks, poses)]
         masks = [np.maximum(m, h > 0) if m is not None else pose_mask(p) for m, h, p in zip(masks, held, poses)]
         state = SourceState(list(images), list(poses), masks)
         cores = [_core_labels(img, p, m, h) for img, p, m, h in zip(images, poses, masks, held)]

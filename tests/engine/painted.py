@@ -1,11 +1,13 @@
-"""People painted on a wall for the warp tests: a shirt, sleeves over the arms' bones, a head disc."""
+"""People painted on a wall for the warp tests: a shirt, sleeves over the arms' bones, a head disc; one holding
+a ball the segmentation saw part of."""
+import cv2
 import numpy as np
 
 from engine.encode import torso_size
-from engine.pose import J
+from engine.pose import J, Pose
+from engine.presets import fit_preset
 
-
-WALL, SHIRT, SLEEVE = (225, 225, 230), (60, 90, 200), (30, 30, 40)
+WALL, SHIRT, SLEEVE, BALL = (225, 225, 230), (60, 90, 200), (30, 30, 40), (230, 110, 40)
 ARMS = (("r_shoulder", "r_elbow"), ("r_elbow", "r_wrist"), ("l_shoulder", "l_elbow"), ("l_elbow", "l_wrist"))
 
 
@@ -13,8 +15,6 @@ def painted_on_wall(p, sleeve, shirt_shapes=(), legs=False):
     """A person painted on a wall for pose ``p`` (240x400): a shirt over the shoulders-hips quad (and
     ``shirt_shapes``, convex polygons), a head disc, sleeves ``sleeve`` torso sizes wide over the arms' bones,
     grey thighs with ``legs``. (image, mask, the quad, a joint's integer point)."""
-    import cv2
-
     ts = torso_size(p)
     img = np.full((400, 240, 3), WALL, np.uint8)
     mask = np.zeros((400, 240), np.uint8)
@@ -33,8 +33,30 @@ def painted_on_wall(p, sleeve, shirt_shapes=(), legs=False):
 
 
 def filled(quad, shape):
-    import cv2
-
     m = np.zeros(shape, np.uint8)
     cv2.fillConvexPoly(m, quad, 1)
     return m
+
+
+def person_holding_ball(ball: bool, seen: float, seen_as: float = 1.0, colour=BALL):
+    """A person on a wall (240x400), the left forearm held out with a ball at the hand (when ``ball``), the
+    segmentation having seen the ball's top ``seen`` only (a fraction of its height), at ``seen_as``. (pose,
+    image, mask, the ball's disc, its centre, its radius)."""
+    p = fit_preset("standing", 240, 400)
+    ts = torso_size(p)
+    wrist = p.point("l_elbow") + np.array([0.3, 0.35]) * ts
+    p = p.moved("l_wrist", *wrist)
+    img, mask, _, _ = painted_on_wall(p, 0.2)
+    mask = mask.astype(np.float32)
+    legs = [J[n] for n in ("r_hip", "l_hip", "r_knee", "l_knee", "r_ankle", "l_ankle")]
+    present = p.present.copy()
+    present[legs] = False  # the legs not found, as in test_warp_parts' ball held beside the body
+    p = Pose(p.xy.copy(), present, 240, 400, p.confidence.copy())
+    centre, r = wrist + np.array([0.0, 0.25]) * ts, int(0.27 * ts)
+    disc = np.zeros((400, 240), np.uint8)
+    cv2.circle(disc, tuple(np.round(centre).astype(int)), r, 1, -1)
+    if ball:
+        img[disc > 0] = colour
+        rows = np.arange(400)[:, None] < centre[1] - r + seen * 2 * r
+        mask[(disc > 0) & rows] = seen_as
+    return p, img, mask, disc > 0, centre, r

@@ -7,42 +7,16 @@ from engine.backends.warp import WarpBackend
 from engine.encode import PART_NAMES, torso_size
 from engine.held import held_objects
 from engine.pose import J, Pose
-from engine.presets import fit_preset
 
-from tests.engine.painted import WALL, painted_on_wall
+from tests.engine.painted import BALL, SHIRT, WALL, person_holding_ball
 
-BALL = (230, 110, 40)
-
-
-def _person_holding(ball: bool, seen: float):
-    """A person on a wall (240x400), the left forearm held out with a ball at the hand (when ``ball``), the
-    segmentation having seen the ball's top ``seen`` only (a fraction of its height). (pose, image, mask,
-    the ball's disc, its centre, its radius)."""
-    p = fit_preset("standing", 240, 400)
-    ts = torso_size(p)
-    wrist = p.point("l_elbow") + np.array([0.3, 0.35]) * ts
-    p = p.moved("l_wrist", *wrist)
-    img, mask, _, _ = painted_on_wall(p, 0.2)
-    mask = mask.astype(np.float32)
-    legs = [J[n] for n in ("r_hip", "l_hip", "r_knee", "l_knee", "r_ankle", "l_ankle")]
-    present = p.present.copy()
-    present[legs] = False  # the legs not found, as in test_warp_parts' ball held beside the body
-    p = Pose(p.xy.copy(), present, 240, 400, p.confidence.copy())
-    centre, r = wrist + np.array([0.0, 0.25]) * ts, int(0.27 * ts)
-    disc = np.zeros((400, 240), np.uint8)
-    cv2.circle(disc, tuple(np.round(centre).astype(int)), r, 1, -1)
-    if ball:
-        img[disc > 0] = BALL
-        rows = np.arange(400)[:, None] < centre[1] - r + seen * 2 * r
-        mask[(disc > 0) & rows] = 1.0
-    return p, img, mask, disc > 0, centre, r
-
-
-def test_a_ball_the_segmentation_half_saw_goes_with_the_hand_whole():
+@pytest.mark.parametrize("seen_as", [1.0, 0.65])
+def test_a_ball_the_segmentation_half_saw_goes_with_the_hand_whole(seen_as):
     # Dance frame 141: the segmentation took the ball's upper half with the hand. The hand carried that half and
     # the hole it left was inpainted from the other, an orange smear where the ball had been. Completed, the ball
-    # goes whole and its old place is the wall.
-    p, img, mask, disc, centre, r = _person_holding(ball=True, seen=0.4)
+    # goes whole and its old place is the wall; also where the mask saw its half unsure (0.5-0.8, as a held
+    # ball often is), which the hand alone does not take.
+    p, img, mask, disc, centre, r = person_holding_ball(ball=True, seen=0.4, seen_as=seen_as)
     held = held_objects(img, p, mask)
     lower_half = disc & (mask < 0.5)
     assert (held[lower_half] == PART_NAMES.index("l_lower_arm") + 1).mean() > 0.9, "the ball was not completed"
@@ -64,17 +38,28 @@ def test_a_ball_the_segmentation_half_saw_goes_with_the_hand_whole():
     assert is_ball.sum() > 0.85 * np.pi * r * r, "the ball did not go with the hand whole"
 
 
-def test_an_empty_hand_and_a_wall_coloured_thing_beside_it_add_nothing():
-    p, img, mask, disc, _, _ = _person_holding(ball=False, seen=0)
+def test_an_empty_hand_a_wall_coloured_thing_or_one_of_the_shirts_colour_add_nothing():
+    p, img, mask, disc, _, _ = person_holding_ball(ball=False, seen=0)
     assert not held_objects(img, p, mask).any()
-    # a thing by the hand the colour of the wall (a white bag on a white wall, as the wedge of wall between a
-    # hand and a leg in fashion photos): no colour tells it from the background, it is left as it is
+    # a thing by the hand the colour of the wall (the wedge of wall between a hand and a leg in fashion photos):
+    # no colour tells it from the background, it is left as it is
     img[disc] = np.array(WALL) - 8
     assert not held_objects(img, p, mask).any()
-    # and a photo without the segmentation's help for the person at 64 px (a street crop) is left alone
-    small = cv2.resize(img, (48, 80), interpolation=cv2.INTER_AREA)
-    small_mask = cv2.resize(mask, (48, 80), interpolation=cv2.INTER_AREA)
-    assert not held_objects(small, _scaled(p, 0.2), small_mask).any()
+    # one of the shirt's colour: no colour tells it from the body (a street photo's dark clutter beside a dark
+    # shirt took the shirt along with it), left as it is
+    p, img, mask, *_ = person_holding_ball(ball=True, seen=0.4, colour=SHIRT)
+    assert not held_objects(img, p, mask).any()
+
+
+def test_a_person_too_small_for_colours_is_left_alone(monkeypatch):
+    import engine.held as H
+
+    p, img, mask, *_ = person_holding_ball(ball=True, seen=0.4)
+    small_pose, small = _scaled(p, 0.25), cv2.resize(img, (60, 100), interpolation=cv2.INTER_AREA)
+    small_mask = cv2.resize(mask, (60, 100), interpolation=cv2.INTER_AREA)
+    assert not held_objects(small, small_pose, small_mask).any()
+    monkeypatch.setattr(H, "MIN_BODY", 0.0)  # the size rule is what leaves it alone: without it a piece is taken
+    assert held_objects(small, small_pose, small_mask).any()
 
 
 def _scaled(p: Pose, s: float) -> Pose:
@@ -102,7 +87,7 @@ def test_the_dancers_ball_is_completed_and_fashion_photos_gain_nothing(dance_fra
     held = held_objects(img, d.pose, d.mask)
     hand = d.pose.xy[J["l_wrist"]]
     ys, xs = np.nonzero(held)
-    assert held.sum() > 3000, f"{held.sum()} pixels of the ball added"
+    assert len(ys) > 8000, f"{len(ys)} pixels of the ball given to the hand"
     assert np.hypot(xs - hand[0], ys - hand[1]).max() < 0.6 * torso_size(d.pose), "added far from the hand"
     ball = (img[..., 0].astype(int) - img[..., 2]) > 60  # orange: red well above blue, the wall is lavender
     assert ball[held > 0].mean() > 0.8, "what was added is not the ball"
@@ -113,3 +98,20 @@ def test_the_dancers_ball_is_completed_and_fashion_photos_gain_nothing(dance_fra
         photo = getattr(photo, "rgb", photo)
         fd = render_cache.detect(f"fashion-real/{name}", photo)
         assert not held_objects(photo, fd.pose, fd.mask).any(), f"fashion-real/{name}: a held thing added"
+
+
+def test_the_same_photo_gives_the_same_object_and_opencvs_random_numbers_are_left_alone():
+    # GrabCut's k-means starts are OpenCV's random numbers, per thread: seeded in the caller's thread, the rule
+    # changed what any other code there drew next (the CLI, training and the benchmarks run it on the main thread)
+    p, img, mask, *_ = person_holding_ball(ball=True, seen=0.4)
+
+    def draws():
+        return cv2.randu(np.zeros(8, np.float64), 0.0, 1.0).copy()
+
+    cv2.setRNGSeed(7)
+    want = draws()
+    cv2.setRNGSeed(7)
+    first = held_objects(img, p, mask)
+    assert np.array_equal(draws(), want), "the rule changed OpenCV's random numbers"
+    cv2.setRNGSeed(12345)
+    assert first.any() and np.array_equal(held_objects(img, p, mask), first)
