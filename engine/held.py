@@ -35,7 +35,7 @@ BACKGROUND_DISTANCE = 50.0
 CONTRAST = 2.5
 BODY_DISTANCE = 25.0
 BODY_SHARE = 5.0
-BODY_COLOURS = 6  # the body's main colours (k-means) a pixel of the object must be nearer its colour than
+BODY_COLOURS = 6  # the body's main colours (k-means): a seen pixel joins the object only nearer its colour
 MIN_BODY = 60.0  # pixels of body size: below it (64x128 street crops) the window is too few pixels for colours
 
 
@@ -84,7 +84,7 @@ def _body_colours(image: np.ndarray, mask: np.ndarray, windows: list) -> np.ndar
 
 
 def _grab_cut(small: np.ndarray, seeds: np.ndarray) -> bool:
-    """OpenCV's GrabCut on ``seeds`` in place (5 iterations' worth of its model: 4), in a thread of its own:
+    """OpenCV's GrabCut on ``seeds`` in place (4 iterations), in a thread of its own:
     GrabCut draws its k-means starts from OpenCV's random generator, which is per thread and takes no seed of
     ours; a new thread's starts from OpenCV's default seed, so the same photo gives the same result and the
     caller's generator is left alone. False where GrabCut cannot model the window."""
