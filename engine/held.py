@@ -35,7 +35,7 @@ BACKGROUND_DISTANCE = 50.0
 CONTRAST = 2.5
 BODY_DISTANCE = 25.0
 BODY_SHARE = 5.0
-BODY_COLOURS = 6  # the body's main colours (k-means): a seen pixel joins the object only nearer its colour
+BODY_COLOURS = 6  # the body's main colours (k-means): a seen pixel joins the object nearer its colour than all
 MIN_BODY = 60.0  # pixels of body size: below it (64x128 street crops) the window is too few pixels for colours
 
 
