@@ -149,7 +149,7 @@ def refiner_table(args) -> None:
     from training.refine import BATCH, PATCH, _ssim
 
     nets = {p: speed_up(build(), p) for p in ("fp32", "bf16")}
-    layout = {p: refiner_layout(p) or torch.contiguous_format for p in nets}
+    layout = {p: refiner_layout(p) for p in nets}
     x = {p: [t.contiguous(memory_format=layout[p]) for t in (torch.randn(1, 3, 512, 256), torch.randn(1, 3, 512, 256),
                                                              torch.rand(1, 1, 512, 256))] for p in nets}
     b = {p: [t.contiguous(memory_format=layout[p]) for t in (torch.randn(BATCH, 3, PATCH, PATCH),

@@ -61,6 +61,8 @@ def held_objects(image: np.ndarray, pose: Pose, mask: np.ndarray) -> np.ndarray:
         if y1 - y0 >= 8 and x1 - x0 >= 8:
             hands.append((side, (cx - x0, cy - y0), reach, (y0, y1, x0, x1)))
     body = _body_colours(image, mask, [hand[3] for hand in hands]) if hands else None
+    if body is not None:
+        body = (body, main_colours(body, BODY_COLOURS))  # its colours, and its main ones
     for side, wrist, reach, (y0, y1, x0, x1) in hands:
         piece = _held_in(image[y0:y1, x0:x1], mask[y0:y1, x0:x1], wrist, reach, ts, body)
         if piece is not None:
@@ -104,7 +106,7 @@ def _grab_cut(small: np.ndarray, seeds: np.ndarray) -> bool:
 
 def _held_in(crop: np.ndarray, m: np.ndarray, wrist, reach: float, ts: float, body):
     """The held object in one hand's window (bool, the window's shape), or None. ``body``: the body's colours
-    (_body_colours) or None."""
+    (_body_colours) and their main ones, or None."""
     hh, ww = m.shape
     s = min(1.0, WORK_SIDE / max(hh, ww))
     sw, sh = max(8, round(ww * s)), max(8, round(hh * s))
@@ -149,7 +151,7 @@ def _held_in(crop: np.ndarray, m: np.ndarray, wrist, reach: float, ts: float, bo
         to_person = float(np.linalg.norm(colour - np.median(lab[beside], 0)))
         # the nearest of the body's colours, but for a few pixels of it (a fleck of the shirt's print)
         to_body = np.inf if body is None else \
-            float(np.percentile(np.linalg.norm(body - colour, axis=1), BODY_SHARE))
+            float(np.percentile(np.linalg.norm(body[0] - colour, axis=1), BODY_SHARE))
         if to_bg < BACKGROUND_DISTANCE or to_bg < CONTRAST * to_person or to_body < BODY_DISTANCE:
             continue
         # the object whole: the person's pixels round the piece (as far again as it is wide) nearer its colour
@@ -159,7 +161,7 @@ def _held_in(crop: np.ndarray, m: np.ndarray, wrist, reach: float, ts: float, bo
         to_piece = np.linalg.norm(lab - colour, axis=2)
         alike = to_piece < 0.5 * to_bg
         if body is not None:  # and nearer the piece's colour than any of the body's main ones
-            for c in main_colours(body, BODY_COLOURS):
+            for c in body[1]:
                 alike &= to_piece < np.linalg.norm(lab - c, axis=2)
         objects |= (piece > 0) | ((round_it > 0) & person & alike)
     if not objects.any():

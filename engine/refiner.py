@@ -114,19 +114,17 @@ def to_tensor(img: np.ndarray, layout=None):
 
 def layout(precision: str):
     """The memory format the refiner's tensors take at ``precision``: channels-last for bf16, whose oneDNN
-    convolutions are fastest in it; None (the standard one) otherwise."""
+    convolutions are fastest in it; the standard one otherwise."""
     import torch
 
-    return torch.channels_last if precision == "bf16" else None
+    return torch.channels_last if precision == "bf16" else torch.contiguous_format
 
 
 def speed_up(net, precision: str, device: str = "cpu"):
     """The refiner on ``device`` in ``layout(precision)``, in place, remembering ``precision`` for ``refine``
     (engine.runtime.resolve_precision's: "bf16" only on a CPU that computes it natively, "fp16" only on CUDA).
     bf16 with channels-last: its 512x256 render 148 -> 86 ms on the AMD EPYC here (benchmarks/bench_precision.py)."""
-    net.to(device)
-    if layout(precision) is not None:
-        net.to(memory_format=layout(precision))
+    net.to(device, memory_format=layout(precision))
     net.precision = precision
     return net
 
@@ -145,7 +143,7 @@ def placed(net, precision: str, device: str = "cpu"):
         try:
             x, s = torch.zeros(1, 3, 32, 32), torch.zeros(1, 1, 32, 32)
             with torch.inference_mode(), autocast(precision, device):
-                trial(*(t.to(device).contiguous(memory_format=layout(precision) or torch.contiguous_format)
+                trial(*(t.to(device).contiguous(memory_format=layout(precision))
                         for t in (x, x, s)))
             return trial
         except Exception as e:  # noqa: BLE001
@@ -178,7 +176,7 @@ def refine(net, render: np.ndarray, around: np.ndarray, share: np.ndarray, targe
     precision = getattr(net, "precision", "fp32")
     rt = to_tensor(r)
     with torch.inference_mode(), autocast(precision, device.type):
-        out = net(*(t.contiguous(memory_format=layout(precision) or torch.contiguous_format).to(device)
+        out = net(*(t.contiguous(memory_format=layout(precision)).to(device)
                     for t in (rt, to_tensor(w), to_tensor(a)))).float().cpu()
     delta = (out[0] - rt[0]).permute(1, 2, 0).numpy() * 127.5
     h, wd = render[box].shape[:2]
