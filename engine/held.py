@@ -36,6 +36,7 @@ CONTRAST = 2.5
 BODY_DISTANCE = 25.0
 BODY_SHARE = 5.0
 BODY_COLOURS = 6  # the body's main colours (k-means): a seen pixel joins the object nearer its colour than all
+HULL_PERSON = 0.35  # the mask's value a pixel inside a held thing's outline needs to be its (the hole's)
 MIN_BODY = 60.0  # pixels of body size: below it (64x128 street crops) the window is too few pixels for colours
 
 
@@ -168,7 +169,18 @@ def _held_in(crop: np.ndarray, m: np.ndarray, wrist, reach: float, ts: float, bo
         return None
     _, comp = cv2.connectedComponents(objects.astype(np.uint8))  # only what joins a completed piece
     joined = np.unique(comp[(pieces > 0) & objects])
-    got = np.isin(comp, joined[joined > 0]).astype(np.float32)
+    got = np.isin(comp, joined[joined > 0]).astype(np.uint8)
+    # and whole: the person's pixels inside each object's convex outline are its too (a rim the mask saw in the
+    # shadow's or the skin's colours, the fingers over it), so the hand's layer moves it in one piece
+    hull = np.zeros_like(got)
+    for j in joined[joined > 0]:
+        cv2.fillConvexPoly(hull, cv2.convexHull(np.argwhere(comp == j)[:, ::-1].astype(np.int32)), 1)
+    got = (got | (hull & (ms >= HULL_PERSON))).astype(np.float32)
     if s < 1:
-        got = cv2.resize(got, (ww, hh), interpolation=cv2.INTER_LINEAR)
+        # its outline found at 1/fx of the photo's pixels: the person's pixels within that of it are its too (a
+        # rim left out went to the torso by the nearest bone, and the torso's colours turned orange beside it)
+        got = cv2.resize(got, (ww, hh), interpolation=cv2.INTER_LINEAR) >= 0.5
+        r = int(np.ceil(max(fx, fy)))
+        grown = cv2.dilate(got.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2))
+        return got | ((grown > 0) & (m >= HULL_PERSON))
     return got >= 0.5

@@ -14,7 +14,8 @@ encode_sources (once per set of references)
 render (every drag)
     - fit each part's affine from the target pose to the source pose (engine.encode.part_warps, with the
       mirror-limb fallback), choose per part the reference whose part looks most like the target's (multi-shot),
-    - warp only each layer's bounding box and composite back to front: legs, torso, head, arms.
+    - warp only each layer's bounding box and composite back to front: legs, torso, head, arms (what a hand
+      holds just behind its forearm, turned and moved with the wrist but never stretched).
 """
 from __future__ import annotations
 
@@ -29,8 +30,8 @@ from ..parsing import (TORSO_LABEL, arms_by_colour, arms_take_thin_torso, coarse
                        merge_islands, torso_strays, unsure_hands)
 from ..pose import J, Pose
 from .contract import Backend, SourceState
-from .warp_layers import (ALL_PARTS, Layer, beyond_similarity, is_still, label_lut, max_at, part_layer,
-                          warp_layer)
+from .warp_layers import (ALL_PARTS, Layer, beyond_similarity, held_layer, is_still, label_lut, max_at,
+                          part_layer, warp_layer)
 
 # Back to front. Arms are drawn over the torso (they usually are in front of it in a photo); legs under it.
 DEPTH_ORDER = ("r_thigh", "l_thigh", "r_shin", "l_shin", "torso", "head",
@@ -59,6 +60,7 @@ PHOTO_PARTS = ("head",)
 # its end rounded (warp_layers.part_layer): about as far as a shoulder raised a fifth of the torso size
 # moves the far end of a half-body photo's torso, or a head turned 25 degrees its crown
 BEYOND_EDGE = 0.2
+HOLDING_PARTS = ("r_lower_arm", "l_lower_arm")  # the parts engine.held gives what a hand holds to
 NECK_TUCK = 0.12  # of the torso size: how far the torso reaches under the head
 ACROSS_TORSO = 0.12  # of the torso size: an arm across the torso this wide or less is closed over by it
 NECK_HALF_WIDTH = 0.08  # of the torso size: and how wide (a neck, not the hair or the collar beside it)
@@ -144,8 +146,10 @@ def _spread_colours(rgb: np.ndarray, hard: np.ndarray, spread: int):
     return num / np.maximum(den, 1e-6), den
 
 
-def _layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray) -> list[Layer | None]:
-    """Part layers of one reference (None where the part is absent), from its _core_labels."""
+def _layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray,
+                held: np.ndarray | None = None) -> list[Layer | None]:
+    """Part layers of one reference (None where the part is absent), from its _core_labels; what a hand holds
+    (``held``, engine.held) is its forearm layer's ``held`` layer, not the forearm's own pixels."""
     ts = body_scale(pose)
     joint_r = max(2, int(round(ts / 6)))
     feather = max(1, int(round(ts / 40))) * 2 + 1
@@ -167,6 +171,7 @@ def _layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray) -> list[
     by0, bx0 = max(0, rows[0] - pad), max(0, cols[0] - pad)
     by1, bx1 = min(image.shape[0], rows[-1] + 1 + pad), min(image.shape[1], cols[-1] + 1 + pad)
     core_labels = core_labels[by0:by1, bx0:bx1]
+    held = None if held is None else held[by0:by1, bx0:bx1]
     image = image[by0:by1, bx0:bx1]
     ring_labels = grow_labels(core_labels, ring_px)
     depth = {PART_NAMES.index(p): i for i, p in enumerate(DEPTH_ORDER)}
@@ -187,7 +192,15 @@ def _layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray) -> list[
             discs = np.zeros_like(core)
             for j in (a, b):
                 cv2.circle(discs, tuple(int(v) for v in np.round(pose.xy[j] - (bx0, by0))), joint_r, 1, -1)
-            core |= discs & chain
+            # nor what a hand holds (its own layer): an elbow's disc on a ball took a piece of it up the arm
+            core |= discs & chain & (held == 0 if held is not None else 1)
+        # what the hand holds is its own layer (Layer.held), not the forearm's pixels; the forearm's ring still
+        # takes it in, so a forearm that stays gives the photo back whole
+        piece = None
+        if held is not None and part in HOLDING_PARTS:
+            piece = ((held == k + 1) & (core_labels == k + 1)).astype(np.uint8)
+            core &= 1 - piece
+            piece = piece if piece.any() else None
         if not core.any():
             layers.append(None)
             continue
@@ -199,6 +212,7 @@ def _layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray) -> list[
         py0, px0 = max(0, rows[0] - ppad), max(0, cols[0] - ppad)
         py1, px1 = min(core.shape[0], rows[-1] + 1 + ppad), min(core.shape[1], cols[-1] + 1 + ppad)
         core, ring, front = core[py0:py1, px0:px1], ring[py0:py1, px0:px1], front[py0:py1, px0:px1]
+        piece = None if piece is None else piece[py0:py1, px0:px1]
         own = core.copy()
         # grown by the tuck as a distance (linear in the pixels; a disc kernel of a 4096-px photo's tuck is not)
         core |= (cv2.distanceTransform(1 - core, cv2.DIST_L2, cv2.DIST_MASK_PRECISE) <= tuck) & (front > 0)
@@ -225,7 +239,7 @@ def _layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray) -> list[
         a_core = alpha[y0:y1, x0:x1]
         rgb = img[py0 + y0:py0 + y1, px0 + x0:px0 + x1]
         # the part's own pixels, not those it reaches under (another part's, that show where that part moves)
-        hard = own[y0:y1, x0:x1].astype(np.float32)
+        hard = (own if piece is None else own | piece)[y0:y1, x0:x1].astype(np.float32)
         fill, den = _spread_colours(rgb, hard, 2 * feather + 1)
         need = (den[..., 0] < 0.05) & (core[y0:y1, x0:x1] > 0)
         if part == "torso" and need.any():  # the neck is deeper than the feather: the torso's colours from further
@@ -242,9 +256,33 @@ def _layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray) -> list[
         cut = (Y0 == 0 and a_core[0].max() > 0.5, Y0 + a_core.shape[0] == photo_h and a_core[-1].max() > 0.5,
                X0 == 0 and a_core[:, 0].max() > 0.5, X0 + a_core.shape[1] == photo_w and a_core[:, -1].max() > 0.5)
         cut = tuple(c and (part not in PART_LIMBS or not pose.present[PART_LIMBS[part][1]]) for c in cut)
-        layers.append(part_layer(rgb, fill, a_core, np.maximum(outer[y0:y1, x0:x1] - a_core, 0), X0, Y0,
-                                 float(ring_px), tucked, tuple(int(round(BEYOND_EDGE * ts)) * c for c in cut)))
+        layer = part_layer(rgb, fill, a_core, np.maximum(outer[y0:y1, x0:x1] - a_core, 0), X0, Y0,
+                           float(ring_px), tucked, tuple(int(round(BEYOND_EDGE * ts)) * c for c in cut))
+        if piece is not None:
+            # drawn behind the forearm, it reaches under the hand by the tuck: where the two meet, the hand's
+            # soft edge blends with the thing held, not with the background
+            piece |= (cv2.distanceTransform(1 - piece, cv2.DIST_L2, cv2.DIST_MASK_PRECISE) <= tuck) & (own > 0)
+            a_held = (cv2.GaussianBlur(piece.astype(np.float32), (feather, feather), 0) if feather > 1
+                      else piece.astype(np.float32))[y0:y1, x0:x1]
+            layer.held = held_layer(layer, a_held)
+        layers.append(layer)
     return layers
+
+
+def _held_transform(src: Pose, src_part: str, tgt: Pose, part: str) -> np.ndarray:
+    """The target -> source transform of what a forearm's hand holds: turned with the forearm, scaled with the
+    body, about the wrist. Across the bone at the wrist it is the forearm's own transform (engine.encode's limb
+    rectangles are as wide as the body's scale says), so the hand meets the thing held where it did; along the
+    bone the forearm stretches with its length in the photo, which a ball does not have."""
+    (e_s, w_s), (e_t, w_t) = PART_LIMBS[src_part], PART_LIMBS[part]
+    d_s, d_t = src.xy[w_s] - src.xy[e_s], tgt.xy[w_t] - tgt.xy[e_t]
+    turn = 0.0
+    if np.hypot(*d_s) > 1e-6 and np.hypot(*d_t) > 1e-6:
+        turn = float(np.arctan2(d_s[1], d_s[0]) - np.arctan2(d_t[1], d_t[0]))
+    c, s = np.cos(turn), np.sin(turn)
+    R = body_scale(src) / body_scale(tgt) * np.array([[c, -s], [s, c]])
+    t = src.xy[w_s].astype(np.float64) - R @ tgt.xy[w_t].astype(np.float64)
+    return np.concatenate([R, t[:, None]], axis=1)
 
 
 def _part_shape_cost(src: Pose, tgt: Pose, part: str) -> float:
@@ -310,7 +348,7 @@ class WarpBackend(Backend):
         masks = [np.maximum(m, h > 0) if m is not None else pose_mask(p) for m, h, p in zip(masks, held, poses)]
         state = SourceState(list(images), list(poses), masks)
         cores = [_core_labels(img, p, m, h) for img, p, m, h in zip(images, poses, masks, held)]
-        state.cache["layers"] = [_layers_for(img, p, c) for img, p, c in zip(images, poses, cores)]
+        state.cache["layers"] = [_layers_for(img, p, c, h) for img, p, c, h in zip(images, poses, cores, held)]
         # the hole to fill: the segmentation, plus the skeleton's own limbs, which segmentation sometimes misses
         # at hands and feet (a hand left behind at the hip after the arm moved is the worst artefact)
         first_hole = ((masks[0] >= 0.35) | (pose_mask(poses[0]) > 0)) & ~unsure_hands(poses[0], masks[0])
@@ -413,9 +451,14 @@ class WarpBackend(Backend):
                     max_at(repaint, own.alpha, own.x0, own.y0)
                 continue
             i, layer_k, A = c
-            res = warp_layer(state.cache["layers"][i][layer_k], A, w, h,
-                              _head_bend(state, chosen, target) if part == "head" else None,
-                              moving if i == 0 else ALL_PARTS)
+            layer = state.cache["layers"][i][layer_k]
+            if layer.held is not None:  # behind its forearm, moved rigidly about the wrist
+                held = warp_layer(layer.held, _held_transform(state.poses[i], PART_NAMES[layer_k], target, part),
+                                  w, h)
+                if held is not None:
+                    placed.append((held, float(np.clip((held[5] - REPAINT_STILL) / full_move, 0.0, 1.0)), False))
+            res = warp_layer(layer, A, w, h, _head_bend(state, chosen, target) if part == "head" else None,
+                             moving if i == 0 else ALL_PARTS)
             if res is None:
                 continue
             weight = float(np.clip((res[5] - REPAINT_STILL) / full_move, 0.0, 1.0))
@@ -431,6 +474,8 @@ class WarpBackend(Backend):
             if silhouette and vacated and weight > 0 and own is not None and not _still(state, c) \
                     and part not in photo_parts:
                 max_at(repaint, weight * own.alpha, own.x0, own.y0)
+                if own.held is not None:
+                    max_at(repaint, weight * own.held.alpha, own.x0, own.y0)
         for (rgb, alpha, x0, y0, core, moved), _, photo_part in placed:
             box = (slice(y0, y0 + alpha.shape[0]), slice(x0, x0 + alpha.shape[1]))
             out[box] *= (1.0 - alpha)[..., None]

@@ -46,6 +46,9 @@ class Layer:
     shown: dict = field(default_factory=dict, repr=False)
     # the layer continued past the photo's edges (part_layer): this layer's arrays are its middle
     _extended: Layer | None = field(default=None, repr=False)
+    # a forearm's: what its hand holds (engine.held), in the same box, drawn behind it and moved rigidly about the
+    # wrist (a forearm's transform stretches along its bone; a ball held on a foreshortened one became an oval)
+    held: Layer | None = field(default=None, repr=False)
 
     def extended(self) -> Layer:
         """The layer continued past the photo's edges that cut it (``beyond``; part_layer builds it): a part
@@ -111,6 +114,14 @@ def part_layer(rgb: np.ndarray, fill: np.ndarray, alpha: np.ndarray, ring: np.nd
     whole = Layer(rgb, fill, alpha, ring, x0 - left, y0 - t, ring_px, tucked, tucked_under)
     return Layer(rgb[middle], fill[middle], alpha[middle], ring[middle], x0, y0, ring_px, tucked[middle],
                  tucked_under, beyond, _extended=whole)
+
+
+def held_layer(forearm: Layer, alpha: np.ndarray) -> Layer:
+    """The layer of what a forearm's hand holds: the forearm's pixels and colours (one copy) under its own
+    ``alpha``, with no ring (the forearm's takes it in) and reaching under nothing."""
+    nothing = np.zeros(alpha.shape, np.uint8)
+    return Layer(forearm.rgb, forearm.fill, *_read_only(alpha, nothing.astype(np.float32)), forearm.x0, forearm.y0,
+                 forearm.ring_px, *_read_only(nothing), ())
 
 
 def _read_only(*arrays):
