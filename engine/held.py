@@ -37,6 +37,9 @@ BODY_DISTANCE = 25.0
 BODY_SHARE = 5.0
 BODY_COLOURS = 6  # the body's main colours (k-means): a seen pixel joins the object nearer its colour than all
 HULL_PERSON = 0.35  # the mask's value a pixel inside a held thing's outline needs to be its (the hole's)
+ROUND_GROWTH = 1.6  # a circle continuing a held thing's outline may be this many times its area, no more
+ROUND_FIT = 0.05  # of its radius: the outline's points this near a circle, by their root mean square, are round
+ROUND_SEEN = np.pi / 2  # radians of a circle's way round its outline must show, at least, to tell its centre
 MIN_BODY = 60.0  # pixels of body size: below it (64x128 street crops) the window is too few pixels for colours
 
 
@@ -84,6 +87,25 @@ def _body_colours(image: np.ndarray, mask: np.ndarray, windows: list) -> np.ndar
     pick = np.linspace(0, len(ys) - 1, min(len(ys), 4096)).astype(int)
     rgb = np.ascontiguousarray(image[ys[pick], xs[pick]][None])
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)[0].astype(np.float32)
+
+
+def _circle(pts: np.ndarray):
+    """(cx, cy, r) of the least-squares circle through ``pts`` ((n, 2) x, y), or None when they are not round
+    (ROUND_FIT) or span too little of it to tell."""
+    x, y = pts[:, 0], pts[:, 1]
+    A = np.stack([x, y, np.ones_like(x)], 1)
+    (a, b, c), *_ = np.linalg.lstsq(A, x * x + y * y, rcond=None)
+    cx, cy = a / 2, b / 2
+    r2 = c + cx * cx + cy * cy
+    if r2 <= 0:
+        return None
+    r = float(np.sqrt(r2))
+    d = np.hypot(x - cx, y - cy) - r
+    angles = np.sort(np.arctan2(y - cy, x - cx))
+    seen = 2 * np.pi - np.diff(np.concatenate([angles, angles[:1] + 2 * np.pi])).max()  # of the way round
+    if np.sqrt(np.mean(d * d)) > ROUND_FIT * r or seen < ROUND_SEEN:
+        return None
+    return cx, cy, r
 
 
 def _grab_cut(small: np.ndarray, seeds: np.ndarray) -> bool:
@@ -173,8 +195,17 @@ def _held_in(crop: np.ndarray, m: np.ndarray, wrist, reach: float, ts: float, bo
     # and whole: the person's pixels inside each object's convex outline are its too (a rim the mask saw in the
     # shadow's or the skin's colours, the fingers over it), so the hand's layer moves it in one piece
     hull = np.zeros_like(got)
+    open_wall = cv2.dilate(((ms < 0.2) & ~person).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     for j in joined[joined > 0]:
-        cv2.fillConvexPoly(hull, cv2.convexHull(np.argwhere(comp == j)[:, ::-1].astype(np.int32)), 1)
+        one = comp == j
+        cv2.fillConvexPoly(hull, cv2.convexHull(np.argwhere(one)[:, ::-1].astype(np.int32)), 1)
+        # a round thing's outline against the background, continued round: a ball's rim blurred beside a leg,
+        # which the mask saw in the leg's colours, went with the leg in shards
+        rim = np.argwhere(one & open_wall)[:, ::-1].astype(np.float64)
+        circle = _circle(rim) if len(rim) >= 12 else None
+        if circle is not None and np.pi * circle[2] ** 2 <= ROUND_GROWTH * one.sum():
+            # its rim pixels are half a pixel inside the outline, and the outline blurred past them
+            cv2.circle(hull, (int(round(circle[0])), int(round(circle[1]))), int(round(circle[2] + 1)), 1, -1)
     got = (got | (hull & (ms >= HULL_PERSON))).astype(np.float32)
     if s < 1:
         # its outline found at 1/fx of the photo's pixels: the person's pixels within that of it are its too (a

@@ -150,3 +150,24 @@ def test_a_held_balls_seam_in_the_bodys_colour_goes_with_it():
     img[seam] = (30, 30, 40)  # the sleeves' colour
     held = held_objects(img, p, mask)
     assert seam.sum() > 50 and (held[seam] > 0).mean() > 0.95, f"{(held[seam] > 0).mean():.0%} of the seam held"
+
+
+def test_a_round_things_rim_in_the_bodys_colour_goes_with_it():
+    # Dance frame 40: the ball's rim, blurred beside the leg, was seen in the trousers' colours and went with the
+    # thigh in shards when the leg moved. A round thing's outline against the wall, continued round, gives it
+    # back to the ball; one that is not round gets no circle.
+    p, img, mask, disc, centre, r = person_holding_ball(ball=True, seen=0.4)
+    xs = np.arange(disc.shape[1])[None, :]
+    rim = disc & (xs < centre[0] - 0.6 * r)
+    img[rim], mask[rim] = (30, 30, 40), 1.0  # the sleeves' colour, seen as the person
+    held = held_objects(img, p, mask)
+    assert rim.sum() > 100 and (held[rim] > 0).mean() > 0.9, f"{(held[rim] > 0).mean():.0%} of the rim held"
+    assert (held[~disc] > 0).sum() < 0.01 * disc.sum(), "the circle took more than the ball"
+
+    from engine.held import _circle
+    t = np.linspace(0, 1.5 * np.pi, 60)
+    assert _circle(np.stack([50 + 20 * np.cos(t), 40 + 20 * np.sin(t)], 1)) is not None
+    square = np.concatenate([np.stack([np.full(15, v), np.arange(15)], 1) for v in (0, 14)]
+                            + [np.stack([np.arange(15), np.full(15, v)], 1) for v in (0, 14)]).astype(float)
+    assert _circle(square) is None, "a square's outline was taken as round"
+    assert _circle(np.stack([50 + 20 * np.cos(t / 4), 40 + 20 * np.sin(t / 4)], 1)) is None, "a short arc"
