@@ -452,11 +452,13 @@ class WarpBackend(Backend):
                 continue
             i, layer_k, A = c
             layer = state.cache["layers"][i][layer_k]
-            if layer.held is not None:  # behind its forearm, moved rigidly about the wrist
+            if layer.held is not None:  # behind its forearm, moved rigidly about the wrist, the photo's where it is
                 held = warp_layer(layer.held, _held_transform(state.poses[i], PART_NAMES[layer_k], target, part),
                                   w, h)
                 if held is not None:
-                    placed.append((held, float(np.clip((held[5] - REPAINT_STILL) / full_move, 0.0, 1.0)), False))
+                    lands = 0.0 if part in photo_parts else float(np.clip((held[5] - REPAINT_STILL) / full_move,
+                                                                          0.0, 1.0))
+                    placed.append((held, lands, part in photo_parts))
             res = warp_layer(layer, A, w, h, _head_bend(state, chosen, target) if part == "head" else None,
                              moving if i == 0 else ALL_PARTS)
             if res is None:
