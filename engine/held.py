@@ -7,9 +7,10 @@ mask is sure, likely person where it is at least 0.5, likely background elsewher
 grows the person into pixels coloured like it. What it adds is kept only as a solid piece, joined to the hand,
 whose colour is far from the background round it, near the person's pixels beside it (the part of the object
 the mask saw) and far from the body's own colours (what cannot be told from the body is left as it was). The
-object whole (the piece and the seen pixels of its colour next to it) goes to the hand's forearm: the warp
-backend adds it to the mask and to that part (engine.backends.warp). A person smaller than MIN_BODY pixels is
-left alone: a hand's window there is too few pixels for colours.
+object whole (the piece, the seen pixels of its colour next to it, the person's pixels inside its outline or
+the circle a round one's outline continues) is labelled as the hand's forearm: the warp backend adds it to the
+mask and moves it as that forearm's held layer, rigidly about the wrist (engine.backends.warp). A person smaller
+than MIN_BODY pixels is left alone: a hand's window there is too few pixels for colours.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import cv2
 import numpy as np
 
 from .encode import PART_NAMES, body_scale
-from .parsing import HAND_SURE, main_colours
+from .parsing import HAND_SURE, PERSON_MOVES, main_colours
 from .pose import J, Pose
 
 # how far from the wrist a held thing reaches: this many forearms (or 0.35 body sizes, for a foreshortened one)
@@ -36,7 +37,6 @@ CONTRAST = 2.5
 BODY_DISTANCE = 25.0
 BODY_SHARE = 5.0
 BODY_COLOURS = 6  # the body's main colours (k-means): a seen pixel joins the object nearer its colour than all
-HULL_PERSON = 0.35  # the mask's value a pixel inside a held thing's outline needs to be its (the hole's)
 ROUND_GROWTH = 1.6  # a circle continuing a held thing's outline may be this many times its area, no more
 ROUND_FIT = 0.05  # of its radius: the outline's points this near a circle, by their root mean square, are round
 ROUND_SEEN = np.pi / 2  # radians of a circle's way round its outline must show, at least, to tell its centre
@@ -106,6 +106,26 @@ def _circle(pts: np.ndarray):
     if np.sqrt(np.mean(d * d)) > ROUND_FIT * r or seen < ROUND_SEEN:
         return None
     return cx, cy, r
+
+
+def _whole(objects: np.ndarray, ms: np.ndarray, person: np.ndarray) -> np.ndarray:
+    """``objects`` (bool) made whole, in a window whose mask is ``ms`` and GrabCut's person ``person``: the
+    person's pixels inside each object's convex outline are its too (a rim the mask saw in the shadow's or the
+    skin's colours, the fingers over it), and inside the circle a round one's outline against the background
+    continues (a ball's rim blurred beside a leg, seen in the leg's colours, went with the leg in shards); so the
+    hand's layer moves it in one piece."""
+    n, comp = cv2.connectedComponents(objects.astype(np.uint8))
+    inside = np.zeros(objects.shape, np.uint8)
+    open_wall = cv2.dilate(((ms < 0.2) & ~person).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    for j in range(1, n):
+        one = comp == j
+        cv2.fillConvexPoly(inside, cv2.convexHull(np.argwhere(one)[:, ::-1].astype(np.int32)), 1)
+        rim = np.argwhere(one & open_wall)[:, ::-1].astype(np.float64)
+        circle = _circle(rim) if len(rim) >= 12 else None
+        if circle is not None and np.pi * circle[2] ** 2 <= ROUND_GROWTH * one.sum():
+            # its rim pixels are half a pixel inside the outline, and the outline blurred past them
+            cv2.circle(inside, (int(round(circle[0])), int(round(circle[1]))), int(round(circle[2] + 1)), 1, -1)
+    return objects | ((inside > 0) & (ms >= PERSON_MOVES))
 
 
 def _grab_cut(small: np.ndarray, seeds: np.ndarray) -> bool:
@@ -191,27 +211,12 @@ def _held_in(crop: np.ndarray, m: np.ndarray, wrist, reach: float, ts: float, bo
         return None
     _, comp = cv2.connectedComponents(objects.astype(np.uint8))  # only what joins a completed piece
     joined = np.unique(comp[(pieces > 0) & objects])
-    got = np.isin(comp, joined[joined > 0]).astype(np.uint8)
-    # and whole: the person's pixels inside each object's convex outline are its too (a rim the mask saw in the
-    # shadow's or the skin's colours, the fingers over it), so the hand's layer moves it in one piece
-    hull = np.zeros_like(got)
-    open_wall = cv2.dilate(((ms < 0.2) & ~person).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    for j in joined[joined > 0]:
-        one = comp == j
-        cv2.fillConvexPoly(hull, cv2.convexHull(np.argwhere(one)[:, ::-1].astype(np.int32)), 1)
-        # a round thing's outline against the background, continued round: a ball's rim blurred beside a leg,
-        # which the mask saw in the leg's colours, went with the leg in shards
-        rim = np.argwhere(one & open_wall)[:, ::-1].astype(np.float64)
-        circle = _circle(rim) if len(rim) >= 12 else None
-        if circle is not None and np.pi * circle[2] ** 2 <= ROUND_GROWTH * one.sum():
-            # its rim pixels are half a pixel inside the outline, and the outline blurred past them
-            cv2.circle(hull, (int(round(circle[0])), int(round(circle[1]))), int(round(circle[2] + 1)), 1, -1)
-    got = (got | (hull & (ms >= HULL_PERSON))).astype(np.float32)
+    got = _whole(np.isin(comp, joined[joined > 0]), ms, person).astype(np.float32)
     if s < 1:
         # its outline found at 1/fx of the photo's pixels: the person's pixels within that of it are its too (a
         # rim left out went to the torso by the nearest bone, and the torso's colours turned orange beside it)
         got = cv2.resize(got, (ww, hh), interpolation=cv2.INTER_LINEAR) >= 0.5
         r = int(np.ceil(max(fx, fy)))
         grown = cv2.dilate(got.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2))
-        return got | ((grown > 0) & (m >= HULL_PERSON))
+        return got | ((grown > 0) & (m >= PERSON_MOVES))
     return got >= 0.5

@@ -36,6 +36,7 @@ ARM_MIN_PX = 4.0
 UPPER_ARM_RADIUS = 0.12
 HAND_RADIUS = 0.14
 HAND_WIDTH = 0.5  # a hand region's width over its length (0.7 already took round bites of a dress in photos)
+PERSON_MOVES = 0.35  # the mask's value from which a pixel is the person's, moved and inpainted (the warp's hole)
 HAND_SURE = 0.8  # the segmentation's confidence a hand's pixel needs (a held ball is at 0.5-0.8 on the dance video)
 # of the body's size: a piece of the torso apart from it this far outside its middle is not the torso's; a side
 # view's middle is a sliver between its shoulders, and the dress beside it is the torso's all the same

@@ -26,7 +26,7 @@ from ..detect import pose_mask
 from ..encode import MIRROR_PART, NUM_PARTS, PART_LIMBS, PART_NAMES, body_scale, part_warps
 from ..hair import hair_to_head
 from ..held import held_objects
-from ..parsing import (TORSO_LABEL, arms_by_colour, arms_take_thin_torso, coarse_parsing, grow_labels, head_axis,
+from ..parsing import (PERSON_MOVES, TORSO_LABEL, arms_by_colour, arms_take_thin_torso, coarse_parsing, grow_labels, head_axis,
                        merge_islands, torso_strays, unsure_hands)
 from ..pose import J, Pose
 from .contract import Backend, SourceState
@@ -60,7 +60,7 @@ PHOTO_PARTS = ("head",)
 # its end rounded (warp_layers.part_layer): about as far as a shoulder raised a fifth of the torso size
 # moves the far end of a half-body photo's torso, or a head turned 25 degrees its crown
 BEYOND_EDGE = 0.2
-HOLDING_PARTS = ("r_lower_arm", "l_lower_arm")  # the parts engine.held gives what a hand holds to
+HELD_SCALE = 1.5  # a held thing is drawn at most this much larger or smaller than in the photo (_held_scale)
 NECK_TUCK = 0.12  # of the torso size: how far the torso reaches under the head
 ACROSS_TORSO = 0.12  # of the torso size: an arm across the torso this wide or less is closed over by it
 NECK_HALF_WIDTH = 0.08  # of the torso size: and how wide (a neck, not the hair or the collar beside it)
@@ -196,12 +196,12 @@ def _layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray,
             core |= discs & chain & (held == 0 if held is not None else 1)
         # what the hand holds is its own layer (Layer.held), not the forearm's pixels; the forearm's ring still
         # takes it in, so a forearm that stays gives the photo back whole
-        piece = None
-        if held is not None and part in HOLDING_PARTS:
+        piece = None  # engine.held gives a forearm's label only
+        if held is not None:
             piece = ((held == k + 1) & (core_labels == k + 1)).astype(np.uint8)
             core &= 1 - piece
             piece = piece if piece.any() else None
-        if not core.any():
+        if not core.any() and piece is None:
             layers.append(None)
             continue
         # the rest in the part's own box, padded past the tuck and the blur (so the same result as in the
@@ -256,15 +256,22 @@ def _layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray,
         cut = (Y0 == 0 and a_core[0].max() > 0.5, Y0 + a_core.shape[0] == photo_h and a_core[-1].max() > 0.5,
                X0 == 0 and a_core[:, 0].max() > 0.5, X0 + a_core.shape[1] == photo_w and a_core[:, -1].max() > 0.5)
         cut = tuple(c and (part not in PART_LIMBS or not pose.present[PART_LIMBS[part][1]]) for c in cut)
-        layer = part_layer(rgb, fill, a_core, np.maximum(outer[y0:y1, x0:x1] - a_core, 0), X0, Y0,
-                           float(ring_px), tucked, tuple(int(round(BEYOND_EDGE * ts)) * c for c in cut))
+        ring = np.maximum(outer[y0:y1, x0:x1] - a_core, 0)
+        a_held = None
         if piece is not None:
             # drawn behind the forearm, it reaches under the hand by the tuck: where the two meet, the hand's
             # soft edge blends with the thing held, not with the background
             piece |= (cv2.distanceTransform(1 - piece, cv2.DIST_L2, cv2.DIST_MASK_PRECISE) <= tuck) & (own > 0)
             a_held = (cv2.GaussianBlur(piece.astype(np.float32), (feather, feather), 0) if feather > 1
                       else piece.astype(np.float32))[y0:y1, x0:x1]
-            layer.held = held_layer(layer, a_held)
+            # the ring over it is the held layer's, whose alpha it fills up to one: a still forearm and its ball
+            # give the photo back, and a forearm moved a little draws no second, fading ball over the first
+            under = a_held > 1e-3
+            ring, held_ring = np.where(under, 0, ring), np.where(under, ring * (1 - a_held), 0)
+        layer = part_layer(rgb, fill, a_core, ring, X0, Y0, float(ring_px), tucked,
+                           tuple(int(round(BEYOND_EDGE * ts)) * c for c in cut))
+        if a_held is not None:
+            layer.held = held_layer(layer, a_held, held_ring)
         layers.append(layer)
     return layers
 
@@ -280,9 +287,17 @@ def _held_transform(src: Pose, src_part: str, tgt: Pose, part: str) -> np.ndarra
     if np.hypot(*d_s) > 1e-6 and np.hypot(*d_t) > 1e-6:
         turn = float(np.arctan2(d_s[1], d_s[0]) - np.arctan2(d_t[1], d_t[0]))
     c, s = np.cos(turn), np.sin(turn)
-    R = body_scale(src) / body_scale(tgt) * np.array([[c, -s], [s, c]])
+    R = _held_scale(src, tgt) * np.array([[c, -s], [s, c]])
     t = src.xy[w_s].astype(np.float64) - R @ tgt.xy[w_t].astype(np.float64)
     return np.concatenate([R, t[:, None]], axis=1)
+
+
+def _held_scale(src: Pose, tgt: Pose) -> float:
+    """How much larger a held thing is drawn in the target: the body's scale, within HELD_SCALE either way (a
+    half-body pose's scale is its shoulders', which a turn of the body narrows; the thing held does not shrink
+    with them, and a shoulder dragged onto the other made it zero)."""
+    s, t = body_scale(src), body_scale(tgt)
+    return 1.0 if s <= 0 or t <= 0 else float(np.clip(s / t, 1 / HELD_SCALE, HELD_SCALE))
 
 
 def _part_shape_cost(src: Pose, tgt: Pose, part: str) -> float:
@@ -351,7 +366,7 @@ class WarpBackend(Backend):
         state.cache["layers"] = [_layers_for(img, p, c, h) for img, p, c, h in zip(images, poses, cores, held)]
         # the hole to fill: the segmentation, plus the skeleton's own limbs, which segmentation sometimes misses
         # at hands and feet (a hand left behind at the hip after the arm moved is the worst artefact)
-        first_hole = ((masks[0] >= 0.35) | (pose_mask(poses[0]) > 0)) & ~unsure_hands(poses[0], masks[0])
+        first_hole = ((masks[0] >= PERSON_MOVES) | (pose_mask(poses[0]) > 0)) & ~unsure_hands(poses[0], masks[0])
         first_hole = first_hole.astype(np.uint8)
         # grown by a disc of the hole radius: a distance transform, linear in the pixels (a dilation with a
         # disc kernel took 12 s on a 4096x4096 photo where the person fills the frame)
@@ -452,7 +467,9 @@ class WarpBackend(Backend):
                 continue
             i, layer_k, A = c
             layer = state.cache["layers"][i][layer_k]
-            if layer.held is not None:  # behind its forearm, moved rigidly about the wrist, the photo's where it is
+            # what the hand holds: behind its forearm, moved rigidly about the wrist, left to a network as the forearm
+            # is; not with a forearm borrowed from the other side, whose hand holds its own (drawn twice)
+            if layer.held is not None and layer_k == k:
                 held = warp_layer(layer.held, _held_transform(state.poses[i], PART_NAMES[layer_k], target, part),
                                   w, h)
                 if held is not None:

@@ -116,12 +116,11 @@ def part_layer(rgb: np.ndarray, fill: np.ndarray, alpha: np.ndarray, ring: np.nd
                  tucked_under, beyond, _extended=whole)
 
 
-def held_layer(forearm: Layer, alpha: np.ndarray) -> Layer:
+def held_layer(forearm: Layer, alpha: np.ndarray, ring: np.ndarray) -> Layer:
     """The layer of what a forearm's hand holds: the forearm's pixels and colours (one copy) under its own
-    ``alpha``, with no ring (the forearm's takes it in) and reaching under nothing."""
-    nothing = np.zeros(alpha.shape, np.uint8)
-    return Layer(forearm.rgb, forearm.fill, *_read_only(alpha, nothing.astype(np.float32)), forearm.x0, forearm.y0,
-                 forearm.ring_px, *_read_only(nothing), ())
+    ``alpha`` and ``ring``, reaching under nothing."""
+    return Layer(forearm.rgb, forearm.fill, *_read_only(alpha, ring.astype(np.float32)), forearm.x0, forearm.y0,
+                 forearm.ring_px, *_read_only(np.zeros(alpha.shape, np.uint8)), ())
 
 
 def _read_only(*arrays):

@@ -190,3 +190,62 @@ def test_a_held_thing_is_left_to_a_network_as_its_forearm_is():
     assert kept[inside].min() > 0.9 and repaint[inside].max() < 0.1, "a starter would repaint the ball"
     _, repaint, _, kept = b.render_with_silhouette(state, target)
     assert repaint[inside].min() > 0.9 and kept[inside].max() < 0.1, "a personal model would not repaint it"
+    left = cv2.erode(disc.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0  # and where it was, now the wall
+    assert repaint[left].mean() > 0.9, "a personal model would not repaint where the ball was"
+
+
+def test_a_circle_continues_a_round_outline_only_round_a_thing_mostly_there():
+    # The circle a round outline continues may add a rim, not make a ball of a sliver: a piece a quarter of a
+    # disc, the rest of which the person's pixels fill, stays a quarter (ROUND_GROWTH); three quarters are made whole
+    from engine.held import _whole
+
+    yy, xx = np.mgrid[0:120, 0:120]
+    disc = np.hypot(xx - 60, yy - 60) < 40
+    ms = np.where(disc, 1.0, 0.0).astype(np.float32)
+    for share, whole in ((0.25, False), (0.75, True)):
+        piece = disc & (xx > 60 + 40 * (1 - 2 * share))  # the disc's side: about ``share`` of it
+        got = _whole(piece, ms, disc)
+        if whole:
+            assert got[disc].mean() > 0.97, f"{got[disc].mean():.0%} of the disc"
+        else:
+            assert not (got & ~piece).any(), "a sliver's circle took the person's pixels"
+
+
+def test_the_hand_holding_all_its_forearm_has_still_carries_it():
+    # A forearm whose pixels are all the held thing's (engine.held gave it everything): the forearm's own layer
+    # would be empty, and the ball was dropped with it, even in the unchanged pose
+    p, img, mask, disc, centre, r = person_holding_ball(ball=True, seen=1.0)
+    from engine.backends.warp import _core_labels
+
+    b = WarpBackend()
+    fore = PART_NAMES.index("l_lower_arm") + 1
+    arm = np.isin(_core_labels(img, p, mask), [fore, PART_NAMES.index("l_upper_arm") + 1])
+    held = np.where(arm, fore, 0).astype(np.uint8)  # the joints' discs find nothing of the arm's either
+    state = b.encode_sources([img], [p], [mask], held=[held])
+    assert np.array_equal(b.render(state, p), img), "the unchanged pose did not give the photo back"
+    el, wrist = p.point("l_elbow"), p.point("l_wrist")
+    out = b.render(state, p.moved("l_wrist", *(el + (wrist - el) * [-1.0, 1.0])))
+    assert (np.abs(out.astype(int) - BALL).sum(axis=2) < 60).sum() > 0.8 * disc.sum(), "the ball was dropped"
+
+
+def test_a_forearm_borrowed_from_the_other_side_does_not_draw_its_ball_twice():
+    # A source without the right wrist lends the left forearm to a target that has both: that hand's ball must
+    # not come along with the borrowed forearm (two balls)
+    p, img, mask, disc, centre, r = person_holding_ball(ball=True, seen=0.4)
+    source = p.with_present("r_wrist", False)
+    b = WarpBackend()
+    out = b.render(b.encode_sources([img], [source], [mask]), p)
+    ball = (np.abs(out.astype(int) - BALL).sum(axis=2) < 60).sum()
+    assert 0.8 * disc.sum() < ball < 1.2 * disc.sum(), f"{ball / disc.sum():.2f} balls"
+
+
+def test_a_held_things_scale_is_the_bodys_within_bounds():
+    from engine.backends.warp import HELD_SCALE, _held_scale
+
+    p, *_ = person_holding_ball(ball=True, seen=0.4)
+    no_hips = p.with_present("r_hip", False).with_present("l_hip", False)
+    assert _held_scale(no_hips, no_hips) == 1.0
+    narrow = no_hips.moved("r_shoulder", *no_hips.point("l_shoulder"))  # shoulders on one point: no scale
+    assert _held_scale(no_hips, narrow) == 1.0 and _held_scale(narrow, no_hips) == 1.0
+    half = no_hips.moved("r_shoulder", *(no_hips.point("r_shoulder") + no_hips.point("l_shoulder")) / 2)
+    assert _held_scale(no_hips, half) == HELD_SCALE, "a body turned half away shrank what it holds to half"
