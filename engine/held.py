@@ -37,9 +37,9 @@ CONTRAST = 2.5
 BODY_DISTANCE = 25.0
 BODY_SHARE = 5.0
 BODY_COLOURS = 6  # the body's main colours (k-means): a seen pixel joins the object nearer its colour than all
-ROUND_GROWTH = 1.6  # a circle continuing a held thing's outline may be this many times its area, no more
+ROUND_GROWTH = 2.5  # a circle continuing a held thing's outline may be this many times its area, no more
 ROUND_FIT = 0.05  # of its radius: the outline's points this near a circle, by their root mean square, are round
-ROUND_SEEN = np.pi / 2  # radians of a circle's way round its outline must show, at least, to tell its centre
+ROUND_SEEN = 1.2  # radians of a circle's way round its outline must show, at least, to tell its centre
 MIN_BODY = 60.0  # pixels of body size: below it (64x128 street crops) the window is too few pixels for colours
 
 
@@ -116,7 +116,7 @@ def _whole(objects: np.ndarray, ms: np.ndarray, person: np.ndarray) -> np.ndarra
     hand's layer moves it in one piece."""
     n, comp = cv2.connectedComponents(objects.astype(np.uint8))
     inside = np.zeros(objects.shape, np.uint8)
-    open_wall = cv2.dilate(((ms < 0.2) & ~person).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    open_wall = cv2.dilate((~person).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0  # GrabCut's background
     for j in range(1, n):
         one = comp == j
         cv2.fillConvexPoly(inside, cv2.convexHull(np.argwhere(one)[:, ::-1].astype(np.int32)), 1)

@@ -114,7 +114,7 @@ def part_distances(pose: Pose, xs: np.ndarray, ys: np.ndarray, arm_slack: float 
                 # over any bone's distance (else a hand on the hip stays with the torso when the arm is moved).
                 # An ellipse, not a disc: a disc as wide as the hand is long took round bites of the dress or
                 # trousers a hanging hand touches.
-                d_hand = _hand_ellipse(pose, a, b, ts, xs, ys)
+                d_hand = hand_ellipse(pose, a, b, ts, xs, ys)
                 d = np.where(d_hand < 1, d_hand - 1, d)
             dist[k] = d
     # a forearm over the torso's middle is in front of it: held across the chest, nearer a torso diagonal than
@@ -128,7 +128,7 @@ def part_distances(pose: Pose, xs: np.ndarray, ys: np.ndarray, arm_slack: float 
     return dist
 
 
-def _hand_ellipse(pose: Pose, elbow: int, wrist: int, ts: float, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+def hand_ellipse(pose: Pose, elbow: int, wrist: int, ts: float, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
     """Each pixel's place in the hand's ellipse (< 1 inside): along the forearm, centred a third of a forearm
     past the wrist and reaching the fingertips (a hand is about 0.7 of a forearm long; foreshortened forearms
     keep a floor from the torso), half as wide as long."""
@@ -160,7 +160,7 @@ def unsure_hands(pose: Pose, mask: np.ndarray) -> np.ndarray:
         if y1 <= y0 or x1 <= x0:
             continue
         ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
-        inside = _hand_ellipse(pose, el, wr, ts, xs, ys) < 1
+        inside = hand_ellipse(pose, el, wr, ts, xs, ys) < 1
         m = mask[y0:y1, x0:x1]
         # the hand's own soft edge (fingertips, a few pixels of falling confidence) stays the hand's
         fringe = max(1, int(round(HAND_FRINGE * ts)))

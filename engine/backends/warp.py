@@ -26,8 +26,8 @@ from ..detect import pose_mask
 from ..encode import MIRROR_PART, NUM_PARTS, PART_LIMBS, PART_NAMES, body_scale, part_warps
 from ..hair import hair_to_head
 from ..held import held_objects
-from ..parsing import (PERSON_MOVES, TORSO_LABEL, arms_by_colour, arms_take_thin_torso, coarse_parsing, grow_labels, head_axis,
-                       merge_islands, torso_strays, unsure_hands)
+from ..parsing import (PERSON_MOVES, TORSO_LABEL, arms_by_colour, arms_take_thin_torso, coarse_parsing, grow_labels,
+                       hand_ellipse, head_axis, merge_islands, torso_strays, unsure_hands)
 from ..pose import J, Pose
 from .contract import Backend, SourceState
 from .warp_layers import (ALL_PARTS, Layer, beyond_similarity, held_layer, is_still, label_lut, max_at,
@@ -197,10 +197,14 @@ def _layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray,
         # what the hand holds is its own layer (Layer.held), not the forearm's pixels; the forearm's ring still
         # takes it in, so a forearm that stays gives the photo back whole
         piece = None  # engine.held gives a forearm's label only
-        if held is not None:
-            piece = ((held == k + 1) & (core_labels == k + 1)).astype(np.uint8)
-            core &= 1 - piece
-            piece = piece if piece.any() else None
+        if held is not None and ((held == k + 1) & (core_labels == k + 1)).any():
+            # the hand holding it goes with it: the thing's part the segmentation gave the hand went in a piece
+            # of its own, stretched with the forearm, away from the rest (dance 130 -> 40)
+            ys_, xs_ = np.mgrid[0:core.shape[0], 0:core.shape[1]].astype(np.float32)
+            in_hand = hand_ellipse(pose, a, b, ts, xs_ + bx0, ys_ + by0) < 1
+            piece = ((held == k + 1) | in_hand) & (core_labels == k + 1)
+            core &= ~piece
+            piece = piece.astype(np.uint8)
         if not core.any() and piece is None:
             layers.append(None)
             continue
