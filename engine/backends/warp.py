@@ -194,14 +194,13 @@ def _layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray,
                 cv2.circle(discs, tuple(int(v) for v in np.round(pose.xy[j] - (bx0, by0))), joint_r, 1, -1)
             # nor what a hand holds (its own layer): an elbow's disc on a ball took a piece of it up the arm
             core |= discs & chain & (held == 0 if held is not None else 1)
-        # what the hand holds is its own layer (Layer.held), not the forearm's pixels; the forearm's ring still
-        # takes it in, so a forearm that stays gives the photo back whole
-        piece = None  # engine.held gives a forearm's label only
+        # what the hand holds is its own layer (Layer.held), not the forearm's pixels (engine.held gives a
+        # forearm's label only); the hand holding it goes with it: the thing's part the segmentation gave the hand
+        # went in a piece of its own, stretched with the forearm, away from the rest (dance 130 -> 40)
+        piece = None
         if held is not None and ((held == k + 1) & (core_labels == k + 1)).any():
-            # the hand holding it goes with it: the thing's part the segmentation gave the hand went in a piece
-            # of its own, stretched with the forearm, away from the rest (dance 130 -> 40)
-            ys_, xs_ = np.mgrid[0:core.shape[0], 0:core.shape[1]].astype(np.float32)
-            in_hand = hand_ellipse(pose, a, b, ts, xs_ + bx0, ys_ + by0) < 1
+            gy, gx = np.mgrid[0:core.shape[0], 0:core.shape[1]].astype(np.float32)
+            in_hand = hand_ellipse(pose, a, b, ts, gx + bx0, gy + by0) < 1
             piece = ((held == k + 1) | in_hand) & (core_labels == k + 1)
             core &= ~piece
             piece = piece.astype(np.uint8)
@@ -283,8 +282,8 @@ def _layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray,
 def _held_transform(src: Pose, src_part: str, tgt: Pose, part: str) -> np.ndarray:
     """The target -> source transform of what a forearm's hand holds: turned with the forearm, scaled with the
     body, about the wrist. Across the bone at the wrist it is the forearm's own transform (engine.encode's limb
-    rectangles are as wide as the body's scale says), so the hand meets the thing held where it did; along the
-    bone the forearm stretches with its length in the photo, which a ball does not have."""
+    rectangles are as wide as the body's scale says), so the sleeve meets the hand where it did; along the bone
+    the forearm stretches with its length in the photo, which a ball does not have."""
     (e_s, w_s), (e_t, w_t) = PART_LIMBS[src_part], PART_LIMBS[part]
     d_s, d_t = src.xy[w_s] - src.xy[e_s], tgt.xy[w_t] - tgt.xy[e_t]
     turn = 0.0
