@@ -451,6 +451,11 @@ class WarpBackend(Backend):
         moving = label_lut([k + 1 for k, c in enumerate(chosen) if not _still(state, c)])
         out = self._uncovered(state, moving)
         placed = []
+        # what a hand holds comes from one reference: the first of the chosen forearms' that holds something
+        # (two photos holding the ball in different hands gave the target two balls)
+        forearms = [PART_NAMES.index(f) for f in ("r_lower_arm", "l_lower_arm")]
+        holding = [chosen[k][0] for k in forearms if chosen[k] is not None and chosen[k][1] == k
+                   and state.cache["layers"][chosen[k][0]][k].held is not None]
         repaint = inpainted = kept = None
         if silhouette:
             repaint = np.zeros((h, w), np.float32)
@@ -472,7 +477,7 @@ class WarpBackend(Backend):
             layer = state.cache["layers"][i][layer_k]
             # what the hand holds: behind its forearm, moved rigidly about the wrist, left to a network as the forearm
             # is; not with a forearm borrowed from the other side, whose hand holds its own (drawn twice)
-            if layer.held is not None and layer_k == k:
+            if layer.held is not None and layer_k == k and i == min(holding):
                 held = warp_layer(layer.held, _held_transform(state.poses[i], PART_NAMES[layer_k], target, part),
                                   w, h)
                 if held is not None:

@@ -269,3 +269,18 @@ def test_the_hand_holding_a_thing_goes_with_it():
     box = (slice(fore.y0, fore.y0 + fore.alpha.shape[0]), slice(fore.x0, fore.x0 + fore.alpha.shape[1]))
     inside = hand[box]
     assert fore.held.alpha[inside].mean() > 0.7 and fore.alpha[inside].mean() < 0.3, "the hand stayed the forearm's"
+
+
+def test_two_photos_holding_the_ball_in_different_hands_give_one_ball():
+    # Multi-shot: each forearm is drawn from the photo whose forearm looks most like the target's; with the ball
+    # in the left hand in one photo and in the right in the other, the target held two balls
+    p, img, mask, disc, centre, r = person_holding_ball(ball=True, seen=0.4)
+    q, other, other_mask = p.mirrored(), np.ascontiguousarray(img[:, ::-1]), np.ascontiguousarray(mask[:, ::-1])
+    # the target's right forearm as long as the mirrored photo's (its ball's), the left as the first photo's
+    target = p.moved("r_wrist", *(p.point("r_elbow") + (q.point("r_wrist") - q.point("r_elbow"))))
+    b = WarpBackend()
+    state = b.encode_sources([img, other], [p, q], [mask, other_mask])
+    chosen = b.choose_sources(state, target)
+    assert {chosen[PART_NAMES.index(f)][0] for f in ("r_lower_arm", "l_lower_arm")} == {0, 1}, "a test of nothing"
+    ball = (np.abs(b.render(state, target).astype(int) - BALL).sum(axis=2) < 60).sum()
+    assert 0.8 * disc.sum() < ball < 1.2 * disc.sum(), f"{ball / disc.sum():.2f} balls"
