@@ -502,7 +502,7 @@ class WarpBackend(Backend):
                     and part not in photo_parts:
                 max_at(repaint, weight * own.alpha, own.x0, own.y0)
                 if own.held is not None:
-                    max_at(repaint, weight * own.held.alpha, own.x0, own.y0)
+                    max_at(repaint, weight * own.held.alpha, own.held.x0, own.held.y0)
         for (rgb, alpha, x0, y0, core, moved), _, photo_part in placed:
             box = (slice(y0, y0 + alpha.shape[0]), slice(x0, x0 + alpha.shape[1]))
             out[box] *= (1.0 - alpha)[..., None]

@@ -117,10 +117,14 @@ def part_layer(rgb: np.ndarray, fill: np.ndarray, alpha: np.ndarray, ring: np.nd
 
 
 def held_layer(forearm: Layer, alpha: np.ndarray, ring: np.ndarray) -> Layer:
-    """The layer of what a forearm's hand holds: the forearm's pixels and colours (one copy) under its own
-    ``alpha`` and ``ring``, reaching under nothing."""
-    return Layer(forearm.rgb, forearm.fill, *_read_only(alpha, ring.astype(np.float32)), forearm.x0, forearm.y0,
-                 forearm.ring_px, *_read_only(np.zeros(alpha.shape, np.uint8)), ())
+    """The layer of what a forearm's hand holds: the forearm's pixels and colours (views, no copy) under its own
+    ``alpha`` and ``ring`` (the forearm's box), cut to where they are: warped every render, the forearm's whole box
+    cost a 4096-px photo's render a tenth more."""
+    ys, xs = np.nonzero((alpha > 0) | (ring > 0))
+    box = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1)) if len(ys) else (slice(0, 1), slice(0, 1))
+    alpha, ring = (np.ascontiguousarray(a[box], np.float32) for a in (alpha, ring))
+    return Layer(forearm.rgb[box], forearm.fill[box], *_read_only(alpha, ring), forearm.x0 + box[1].start,
+                 forearm.y0 + box[0].start, forearm.ring_px, *_read_only(np.zeros(alpha.shape, np.uint8)), ())
 
 
 def _read_only(*arrays):

@@ -266,9 +266,11 @@ def test_the_hand_holding_a_thing_goes_with_it():
     hand = (hand_ellipse(p, J["l_elbow"], J["l_wrist"], body_scale(p), xs, ys) < 1) & \
         (_core_labels(img, p, mask) == k + 1) & ~disc  # the sleeve's end, in the hand's ellipse
     assert hand.sum() > 10
-    box = (slice(fore.y0, fore.y0 + fore.alpha.shape[0]), slice(fore.x0, fore.x0 + fore.alpha.shape[1]))
-    inside = hand[box]
-    assert fore.held.alpha[inside].mean() > 0.7 and fore.alpha[inside].mean() < 0.3, "the hand stayed the forearm's"
+    def at(layer):  # the layer's alpha over the hand's pixels
+        box = (slice(layer.y0, layer.y0 + layer.alpha.shape[0]), slice(layer.x0, layer.x0 + layer.alpha.shape[1]))
+        assert hand[box].sum() == hand.sum()
+        return layer.alpha[hand[box]]
+    assert at(fore.held).mean() > 0.7 and at(fore).mean() < 0.3, "the hand stayed the forearm's"
 
 
 def test_two_photos_holding_the_ball_in_different_hands_give_one_ball():
