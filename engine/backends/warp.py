@@ -434,13 +434,13 @@ class WarpBackend(Backend):
         share), the last three None without ``silhouette``. The repaint mask is what a network should repaint: each
         moved part where it lands, and where it was less what the layers drawn now cover there, weighted from 0
         (still) to 1 (moved by REPAINT_MOVE of the body's size or more; a torso where it lands by how far its shape
-        changed, RIGID_PARTS; one of ``photo_parts``, the head unless a caller names more, nowhere it lands); a part
-        the target drops, where it was. The pixels a still part shows are not in it, even where the moved part's
-        layer took them (its joint discs reach into the torso): the unchanged pose gives the photo back, and an
-        unmoved torso beside a raised arm stays the photo's. The inpainted share is how much of each pixel is the
-        inpainted background (a guess, with seams at its edge): no detail is taken from it. The kept share is how
-        much of each pixel shows a ``photo_parts`` layer (nothing drawn over it): the network's share, grown past
-        what moved, must not reach into it. Without ``vacated`` the repaint mask holds no place a part left:
+        changed, RIGID_PARTS; one of ``photo_parts``, the head unless a caller names more, or what a hand holds,
+        nowhere it lands, nor where it was); a part the target drops, where it was. The pixels a still part shows
+        are not in it, even where the moved part's layer took them (its joint discs reach into the torso): the
+        unchanged pose gives the photo back, and an unmoved torso beside a raised arm stays the photo's. The
+        inpainted share is how much of each pixel is the inpainted background (a guess, with seams at its edge): no
+        detail is taken from it. The kept share is how much of each pixel shows a ``photo_parts`` or held layer
+        (nothing drawn over it): the network's share, grown past what moved, must not reach into it. Without ``vacated`` the repaint mask holds no place a part left:
         what a move uncovers is the warp engine's inpainted background; with it, none a photo part left."""
         h, w = state.size
         if (target.height, target.width) != (h, w):
@@ -475,15 +475,15 @@ class WarpBackend(Backend):
                 continue
             i, layer_k, A = c
             layer = state.cache["layers"][i][layer_k]
-            # what the hand holds: behind its forearm, moved rigidly about the wrist, left to a network as the forearm
-            # is; not with a forearm borrowed from the other side, whose hand holds its own (drawn twice)
+            # what the hand holds: behind its forearm, moved rigidly about the wrist, and the photo's own in a
+            # network's render, as the head is (a personal model erased the ball from the hand holding it and drew
+            # an orange blur where its video's dribble had the ball most); not with a forearm borrowed from the
+            # other side, whose hand holds its own (drawn twice)
             if layer.held is not None and layer_k == k and i == min(holding):
                 held = warp_layer(layer.held, _held_transform(state.poses[i], PART_NAMES[layer_k], target, part),
                                   w, h)
                 if held is not None:
-                    lands = 0.0 if part in photo_parts else float(np.clip((held[5] - REPAINT_STILL) / full_move,
-                                                                          0.0, 1.0))
-                    placed.append((held, lands, part in photo_parts))
+                    placed.append((held, 0.0, True))
             res = warp_layer(layer, A, w, h, _head_bend(state, chosen, target) if part == "head" else None,
                              moving if i == 0 else ALL_PARTS)
             if res is None:
@@ -501,8 +501,6 @@ class WarpBackend(Backend):
             if silhouette and vacated and weight > 0 and own is not None and not _still(state, c) \
                     and part not in photo_parts:
                 max_at(repaint, weight * own.alpha, own.x0, own.y0)
-                if own.held is not None:
-                    max_at(repaint, weight * own.held.alpha, own.held.x0, own.held.y0)
         for (rgb, alpha, x0, y0, core, moved), _, photo_part in placed:
             box = (slice(y0, y0 + alpha.shape[0]), slice(x0, x0 + alpha.shape[1]))
             out[box] *= (1.0 - alpha)[..., None]
