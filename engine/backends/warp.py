@@ -197,13 +197,14 @@ def _layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray,
         # what the hand holds is its own layer (Layer.held), not the forearm's pixels (engine.held gives a
         # forearm's label only); the hand holding it goes with it: the thing's part the segmentation gave the hand
         # went in a piece of its own, stretched with the forearm, away from the rest (dance 130 -> 40)
-        piece = None
+        piece = hand = None
         if held is not None and ((held == k + 1) & (core_labels == k + 1)).any():
             gy, gx = np.mgrid[0:core.shape[0], 0:core.shape[1]].astype(np.float32)
-            in_hand = hand_ellipse(pose, a, b, ts, gx + bx0, gy + by0) < 1
-            piece = ((held == k + 1) | in_hand) & (core_labels == k + 1)
+            thing = (held == k + 1) & (core_labels == k + 1)
+            hand = (hand_ellipse(pose, a, b, ts, gx + bx0, gy + by0) < 1) & (core_labels == k + 1) & ~thing
+            piece = thing | hand
             core &= ~piece
-            piece = piece.astype(np.uint8)
+            piece, hand = piece.astype(np.uint8), hand.astype(np.uint8)
         if not core.any() and piece is None:
             layers.append(None)
             continue
@@ -216,6 +217,7 @@ def _layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray,
         py1, px1 = min(core.shape[0], rows[-1] + 1 + ppad), min(core.shape[1], cols[-1] + 1 + ppad)
         core, ring, front = core[py0:py1, px0:px1], ring[py0:py1, px0:px1], front[py0:py1, px0:px1]
         piece = None if piece is None else piece[py0:py1, px0:px1]
+        hand = None if hand is None else hand[py0:py1, px0:px1]
         own = core.copy()
         # grown by the tuck as a distance (linear in the pixels; a disc kernel of a 4096-px photo's tuck is not)
         core |= (cv2.distanceTransform(1 - core, cv2.DIST_L2, cv2.DIST_MASK_PRECISE) <= tuck) & (front > 0)
@@ -264,9 +266,11 @@ def _layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray,
         if piece is not None:
             # drawn behind the forearm, it reaches under the hand by the tuck: where the two meet, the hand's
             # soft edge blends with the thing held, not with the background
-            piece |= (cv2.distanceTransform(1 - piece, cv2.DIST_L2, cv2.DIST_MASK_PRECISE) <= tuck) & (own > 0)
-            a_held = (cv2.GaussianBlur(piece.astype(np.float32), (feather, feather), 0) if feather > 1
-                      else piece.astype(np.float32))[y0:y1, x0:x1]
+            def tucked_alpha(m):
+                m = m | (cv2.distanceTransform(1 - m, cv2.DIST_L2, cv2.DIST_MASK_PRECISE) <= tuck) & (own > 0)
+                return (cv2.GaussianBlur(m.astype(np.float32), (feather, feather), 0) if feather > 1
+                        else m.astype(np.float32))[y0:y1, x0:x1]
+            a_held, a_hand = tucked_alpha(piece), tucked_alpha(hand)
             # the ring over it is the held layer's, whose alpha it fills up to one: a still forearm and its ball
             # give the photo back, and a forearm moved a little draws no second, fading ball over the first
             under = a_held > 1e-3
@@ -275,6 +279,7 @@ def _layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray,
                            tuple(int(round(BEYOND_EDGE * ts)) * c for c in cut))
         if a_held is not None:
             layer.held = held_layer(layer, a_held, held_ring)
+            layer.hand = held_layer(layer, a_hand, np.zeros_like(a_hand)) if hand.any() else None
         layers.append(layer)
     return layers
 
@@ -440,8 +445,9 @@ class WarpBackend(Backend):
         unchanged pose gives the photo back, and an unmoved torso beside a raised arm stays the photo's. The
         inpainted share is how much of each pixel is the inpainted background (a guess, with seams at its edge): no
         detail is taken from it. The kept share is how much of each pixel shows a ``photo_parts`` or held layer
-        (nothing drawn over it): the network's share, grown past what moved, must not reach into it. Without ``vacated`` the repaint mask holds no place a part left:
-        what a move uncovers is the warp engine's inpainted background; with it, none a photo part left."""
+        (nothing drawn over it): the network's share, grown past what moved, must not reach into it, and the repaint
+        mask is nothing there. Without ``vacated`` the repaint mask holds no place a part left: what a move uncovers
+        is the warp engine's inpainted background; with it, none a photo part left."""
         h, w = state.size
         if (target.height, target.width) != (h, w):
             raise ValueError(f"target pose is for {target.width}x{target.height}, the photo is {w}x{h}")
@@ -451,8 +457,9 @@ class WarpBackend(Backend):
         moving = label_lut([k + 1 for k, c in enumerate(chosen) if not _still(state, c)])
         out = self._uncovered(state, moving)
         placed = []
-        # what a hand holds comes from one reference: the first of the chosen forearms' that holds something
-        # (two photos holding the ball in different hands gave the target two balls)
+        # what a hand holds comes from one reference, the lowest-numbered of the chosen forearms' that hold
+        # something (two photos holding the ball in different hands gave the target two balls); the other hand is
+        # drawn without it
         forearms = [PART_NAMES.index(f) for f in ("r_lower_arm", "l_lower_arm")]
         holding = [chosen[k][0] for k in forearms if chosen[k] is not None and chosen[k][1] == k
                    and state.cache["layers"][chosen[k][0]][k].held is not None]
@@ -475,13 +482,13 @@ class WarpBackend(Backend):
                 continue
             i, layer_k, A = c
             layer = state.cache["layers"][i][layer_k]
-            # what the hand holds: behind its forearm, moved rigidly about the wrist, and the photo's own in a
-            # network's render, as the head is (a personal model erased the ball from the hand holding it and drew
-            # an orange blur where its video's dribble had the ball most); not with a forearm borrowed from the
-            # other side, whose hand holds its own (drawn twice)
-            if layer.held is not None and layer_k == k and i == min(holding):
-                held = warp_layer(layer.held, _held_transform(state.poses[i], PART_NAMES[layer_k], target, part),
-                                  w, h)
+            # what the hand holds, with the hand: behind its forearm, moved rigidly about the wrist, and the photo's
+            # own in a network's render, as the head is (a personal model erased the ball from the hand holding it
+            # and drew an orange blur where its video's dribble had the ball most); a forearm borrowed from the
+            # other side, or one whose ball another reference gives, brings its hand alone (two balls)
+            sub = layer.held if layer_k == k and i == min(holding, default=i) else layer.hand
+            if sub is not None:
+                held = warp_layer(sub, _held_transform(state.poses[i], PART_NAMES[layer_k], target, part), w, h)
                 if held is not None:
                     placed.append((held, 0.0, True))
             res = warp_layer(layer, A, w, h, _head_bend(state, chosen, target) if part == "head" else None,
@@ -515,6 +522,7 @@ class WarpBackend(Backend):
             for (rgb, alpha, x0, y0, core, moved), weight, _ in placed:
                 if weight > 0:
                     max_at(repaint, weight * core, x0, y0)
+            repaint *= 1.0 - kept  # nor where a photo part shows (a ball held over a moved thigh was its)
         return np.clip(out + 0.5, 0, 255).astype(np.uint8), repaint, inpainted, kept
 
 

@@ -46,9 +46,11 @@ class Layer:
     shown: dict = field(default_factory=dict, repr=False)
     # the layer continued past the photo's edges (part_layer): this layer's arrays are its middle
     _extended: Layer | None = field(default=None, repr=False)
-    # a forearm's: what its hand holds (engine.held), in the same box, drawn behind it and moved rigidly about the
-    # wrist (a forearm's transform stretches along its bone; a ball held on a foreshortened one became an oval)
+    # a forearm's: what its hand holds (engine.held) with the hand, cut to its own box, drawn behind it and moved
+    # rigidly about the wrist (a forearm's transform stretches along its bone; a ball held on a foreshortened one
+    # became an oval); and its hand alone, drawn when the thing held comes from another reference
     held: Layer | None = field(default=None, repr=False)
+    hand: Layer | None = field(default=None, repr=False)
 
     def extended(self) -> Layer:
         """The layer continued past the photo's edges that cut it (``beyond``; part_layer builds it): a part
@@ -121,7 +123,10 @@ def held_layer(forearm: Layer, alpha: np.ndarray, ring: np.ndarray) -> Layer:
     ``alpha`` and ``ring`` (the forearm's box), cut to where they are: warped every render, the forearm's whole box
     cost a 4096-px photo's render a tenth more."""
     ys, xs = np.nonzero((alpha > 0) | (ring > 0))
-    box = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1)) if len(ys) else (slice(0, 1), slice(0, 1))
+    if not len(ys):
+        ys, xs = np.array([0]), np.array([0])
+    h, w = alpha.shape  # a pixel beyond, where the box's edge has one: the warp replicates its edge pixels there
+    box = (slice(max(0, ys.min() - 1), min(h, ys.max() + 2)), slice(max(0, xs.min() - 1), min(w, xs.max() + 2)))
     alpha, ring = (np.ascontiguousarray(a[box], np.float32) for a in (alpha, ring))
     return Layer(forearm.rgb[box], forearm.fill[box], *_read_only(alpha, ring), forearm.x0 + box[1].start,
                  forearm.y0 + box[0].start, forearm.ring_px, *_read_only(np.zeros(alpha.shape, np.uint8)), ())

@@ -181,6 +181,8 @@ def test_a_held_thing_stays_the_photos_in_a_networks_render():
     p, img, mask, disc, centre, r = person_holding_ball(ball=True, seen=0.4)
     el, wrist = p.point("l_elbow"), p.point("l_wrist")
     target = p.moved("l_wrist", *(el + (wrist - el) * [-1.0, 1.0]))  # the forearm turned in, over the shirt
+    # and the shirt's shape changed under it (a moved part's repaint covered the ball drawn over it)
+    target = target.moved("r_shoulder", *(p.point("r_shoulder") + np.array([-0.15, -0.12]) * torso_width(p)))
     b = WarpBackend()
     state = b.encode_sources([img], [p], [mask])
     limbs = ("head", "l_upper_arm", "l_lower_arm", "r_upper_arm", "r_lower_arm")  # a starter's photo parts
@@ -192,6 +194,10 @@ def test_a_held_thing_stays_the_photos_in_a_networks_render():
         assert kept[inside].min() > 0.9 and repaint[inside].max() < 0.1, f"{parts}: the network would repaint it"
         was = cv2.erode(disc.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
         assert repaint[was].max() < 0.1, f"{parts}: the network would repaint where the ball was"
+
+
+def torso_width(p: Pose) -> float:
+    return float(np.hypot(*(p.point("l_shoulder") - p.point("r_shoulder"))))
 
 
 def test_a_circle_continues_a_round_outline_only_round_a_thing_mostly_there():
@@ -284,5 +290,16 @@ def test_two_photos_holding_the_ball_in_different_hands_give_one_ball():
     state = b.encode_sources([img, other], [p, q], [mask, other_mask])
     chosen = b.choose_sources(state, target)
     assert {chosen[PART_NAMES.index(f)][0] for f in ("r_lower_arm", "l_lower_arm")} == {0, 1}, "a test of nothing"
-    ball = (np.abs(b.render(state, target).astype(int) - BALL).sum(axis=2) < 60).sum()
+    out = b.render(state, target)
+    ball = (np.abs(out.astype(int) - BALL).sum(axis=2) < 60).sum()
     assert 0.8 * disc.sum() < ball < 1.2 * disc.sum(), f"{ball / disc.sum():.2f} balls"
+    # and the hand whose ball is left out is drawn without it, not left a stump
+    from engine.encode import body_scale
+    from tests.engine.painted import SLEEVE
+
+    yy, xx = np.mgrid[0:400, 0:240]
+
+    def sleeve_near(im, pt):
+        return ((np.abs(im.astype(int) - SLEEVE).sum(axis=2) < 40) &
+                (np.hypot(xx - pt[0], yy - pt[1]) < 0.15 * body_scale(p))).sum()
+    assert sleeve_near(out, target.point("r_wrist")) > 0.7 * sleeve_near(other, q.point("r_wrist")), "a stump"
