@@ -60,6 +60,8 @@ PHOTO_PARTS = ("head",)
 # its end rounded (warp_layers.part_layer): about as far as a shoulder raised a fifth of the torso size
 # moves the far end of a half-body photo's torso, or a head turned 25 degrees its crown
 BEYOND_EDGE = 0.2
+NETWORK, PHOTO, HELD = 0, 1, 2  # whose a placed layer's pixels are in a network's render: the network's to
+# repaint where it moved, the photo's (``photo_parts``), or the photo's held thing, which no repaint covers
 HELD_SCALE = 1.5  # a held thing is drawn at most this much larger or smaller than in the photo (_held_scale)
 NECK_TUCK = 0.12  # of the torso size: how far the torso reaches under the head
 ACROSS_TORSO = 0.12  # of the torso size: an arm across the torso this wide or less is closed over by it
@@ -490,7 +492,7 @@ class WarpBackend(Backend):
             if sub is not None:
                 held = warp_layer(sub, _held_transform(state.poses[i], PART_NAMES[layer_k], target, part), w, h)
                 if held is not None:
-                    placed.append((held, 0.0, True))
+                    placed.append((held, 0.0, HELD))
             res = warp_layer(layer, A, w, h, _head_bend(state, chosen, target) if part == "head" else None,
                              moving if i == 0 else ALL_PARTS)
             if res is None:
@@ -502,13 +504,14 @@ class WarpBackend(Backend):
             elif part in RIGID_PARTS:
                 change = beyond_similarity(state.cache["layers"][i][layer_k], A)
                 lands = float(np.clip((change - REPAINT_STILL) / full_move, 0.0, 1.0))
-            placed.append((res, lands, part in photo_parts))
+            placed.append((res, lands, PHOTO if part in photo_parts else NETWORK))
             # where a photo part was is the warp render's too: a network repainting a turned head's old place
             # drew a second, blurred head there (a personal model's, dance frame 141 turned 20 degrees)
             if silhouette and vacated and weight > 0 and own is not None and not _still(state, c) \
                     and part not in photo_parts:
                 max_at(repaint, weight * own.alpha, own.x0, own.y0)
-        for (rgb, alpha, x0, y0, core, moved), _, photo_part in placed:
+        held_shown = np.zeros((h, w), np.float32) if silhouette and any(p[2] == HELD for p in placed) else None
+        for (rgb, alpha, x0, y0, core, moved), _, whose in placed:
             box = (slice(y0, y0 + alpha.shape[0]), slice(x0, x0 + alpha.shape[1]))
             out[box] *= (1.0 - alpha)[..., None]
             out[box] += rgb
@@ -516,13 +519,18 @@ class WarpBackend(Backend):
                 inpainted[box] *= 1.0 - alpha
                 repaint[box] *= 1.0 - alpha
                 kept[box] *= 1.0 - alpha
-                if photo_part:
+                if whose != NETWORK:
                     kept[box] += alpha
+                if held_shown is not None:
+                    held_shown[box] *= 1.0 - alpha
+                    if whose == HELD:
+                        held_shown[box] += alpha
         if silhouette:  # each moved part where it lands, its own pixels only (no ring of surroundings)
             for (rgb, alpha, x0, y0, core, moved), weight, _ in placed:
                 if weight > 0:
                     max_at(repaint, weight * core, x0, y0)
-            repaint *= 1.0 - kept  # nor where a photo part shows (a ball held over a moved thigh was its)
+            if held_shown is not None:  # nor where a held thing shows (a moved thigh's took a ball held over it);
+                repaint *= 1.0 - held_shown  # a head's soft edge is left as it was measured (docs/backends/warp.md)
         return np.clip(out + 0.5, 0, 255).astype(np.uint8), repaint, inpainted, kept
 
 
