@@ -200,9 +200,9 @@ def _layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray,
         # forearm's label only); the hand holding it goes with it: the thing's part the segmentation gave the hand
         # went in a piece of its own, stretched with the forearm, away from the rest (dance 130 -> 40)
         piece = hand = None
-        if held is not None and ((held == k + 1) & (core_labels == k + 1)).any():
+        thing = None if held is None else (held == k + 1) & (core_labels == k + 1)
+        if thing is not None and thing.any():
             gy, gx = np.mgrid[0:core.shape[0], 0:core.shape[1]].astype(np.float32)
-            thing = (held == k + 1) & (core_labels == k + 1)
             hand = (hand_ellipse(pose, a, b, ts, gx + bx0, gy + by0) < 1) & (core_labels == k + 1) & ~thing
             piece = thing | hand
             core &= ~piece
@@ -281,7 +281,7 @@ def _layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray,
                            tuple(int(round(BEYOND_EDGE * ts)) * c for c in cut))
         if a_held is not None:
             layer.held = held_layer(layer, a_held, held_ring)
-            layer.hand = held_layer(layer, a_hand, np.zeros_like(a_hand)) if hand.any() else None
+            layer.hand = held_layer(layer, a_hand) if hand.any() else None
         layers.append(layer)
     return layers
 

@@ -118,10 +118,11 @@ def part_layer(rgb: np.ndarray, fill: np.ndarray, alpha: np.ndarray, ring: np.nd
                  tucked_under, beyond, _extended=whole)
 
 
-def held_layer(forearm: Layer, alpha: np.ndarray, ring: np.ndarray) -> Layer:
+def held_layer(forearm: Layer, alpha: np.ndarray, ring: np.ndarray | None = None) -> Layer:
     """The layer of what a forearm's hand holds: the forearm's pixels and colours (views, no copy) under its own
-    ``alpha`` and ``ring`` (the forearm's box), cut to where they are: warped every render, the forearm's whole box
-    cost a 4096-px photo's render a tenth more."""
+    ``alpha`` and ``ring`` (the forearm's box; no ring by default), cut to where they are: warped every render,
+    the forearm's whole box cost a 4096-px photo's render a tenth more."""
+    ring = np.zeros_like(alpha) if ring is None else ring
     ys, xs = np.nonzero((alpha > 0) | (ring > 0))
     if not len(ys):
         ys, xs = np.array([0]), np.array([0])
