@@ -73,6 +73,7 @@ class MainWindow(PhotosMixin, EditingMixin, EngineMixin, FilesMixin, QMainWindow
         self._default_docks = False
         self.personalizer = None   # personalize.Personalizer, made when first needed
         self.train_dialog = None
+        self.learning_run = None   # the training run whose checks the photo shows as it learns (window_engine)
         self.weights_dialog = None
 
         self.setWindowTitle(APP_TITLE)

@@ -16,8 +16,10 @@ The plan, its defaults, the commands and the folders are training/protocol.py's,
 """
 from __future__ import annotations
 
+import math
 import os
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +47,10 @@ FIT_START_S = 15.0
 SELF_PAIR_S = 0.01
 EXPORT_S = 5.0
 POLL_MS = 300
+# While a fit runs, each check that beats the ones before is offered to the app (Personalizer.learning), at most
+# once in this many seconds: a switch costs the app a weights load, an encode and a render on the one core the
+# fit leaves it, and a short run's checks come every few seconds
+LIVE_EVERY_S = 20.0
 
 
 def check_plan(plan: TrainPlan) -> None:
@@ -122,6 +128,7 @@ class Personalizer(QObject):
     rowsReset = Signal()         # a resumed run rewrote stats.jsonl: the rows follow again from the start
     gridChanged = Signal(str)    # path of the newest preview grid
     finished = Signal(str)       # the exported weights file
+    learning = Signal(str)       # while the fit runs (``live``): its best weights so far, a newer check than before
     failed = Signal(str)         # a message: the step that failed and the process's last error line
 
     def __init__(self, data_dir: Path | None = None, parent=None):
@@ -144,6 +151,9 @@ class Personalizer(QObject):
         self._stop_requested = False
         self._closing = False  # the app is quitting (shutdown): a step that ends switches nothing in
         self._reader: StatsReader | None = None
+        self.live = True  # offer the fit's better checks as it makes them (the dialog's "as it learns")
+        self._live_pending = False
+        self._live_at = -math.inf
         self._timer = QTimer(self)
         self._timer.setInterval(POLL_MS)
         self._timer.timeout.connect(self.poll)
@@ -173,6 +183,7 @@ class Personalizer(QObject):
         check_plan(plan)
         self.plan = plan
         self.rows, self.grid, self.run_dir, self.weights_path, self.last_error = [], None, None, None, ""
+        self._live_pending, self._live_at = False, -math.inf
         self.rowsReset.emit()
         self._stop_requested = False
         person = slug(plan.name)
@@ -363,6 +374,18 @@ class Personalizer(QObject):
             code = code or -1
         on_done(code)
 
+    def _offer_live(self) -> None:
+        """The fit's best weights (run_dir/best.safetensors, written whole before its check's row) to the app,
+        when a check beat the ones before and LIVE_EVERY_S have passed since the last offer; the newest wins."""
+        if not (self.live and self._live_pending and self.phase == TRAIN and self.run_dir is not None):
+            return
+        now = time.monotonic()
+        best = self.run_dir / "best.safetensors"
+        if now - self._live_at < LIVE_EVERY_S or not best.is_file():
+            return
+        self._live_pending, self._live_at = False, now
+        self.learning.emit(str(best))
+
     def poll(self) -> None:
         """New stats rows and the newest preview grid of the running fit."""
         if self._reader is None:
@@ -374,6 +397,9 @@ class Personalizer(QObject):
         for r in rows:
             self.rows.append(r)
             self.rowArrived.emit(r)
+            if r.get("kind") == "val" and r.get("best"):
+                self._live_pending = True
+        self._offer_live()
         g = newest_grid(self.run_dir)
         if g is not None and g != self.grid:
             self.grid = g

@@ -224,6 +224,9 @@ class TrainDialog(QDialog):
         self.grid_caption = QLabel("")
         self.grid_caption.setStyleSheet("color: palette(placeholder-text);")
         self.grid_caption.setWordWrap(True)
+        self.live = QCheckBox("Show it in the photo as it learns", checked=True)
+        self.live.setToolTip("Each time a quality check beats the ones before (at most every "
+                             f"{P.LIVE_EVERY_S:.0f} s), the photo is drawn with the model as it is then")
         run_box = QGroupBox("Training")
         rl = QGridLayout(run_box)
         rl.addWidget(self.status, 0, 0)
@@ -232,6 +235,7 @@ class TrainDialog(QDialog):
         rl.addWidget(self.plot, 3, 0)
         rl.addWidget(self.grid, 4, 0)
         rl.addWidget(self.grid_caption, 5, 0)
+        rl.addWidget(self.live, 6, 0)
         rl.setRowStretch(3, 2)
         rl.setRowStretch(4, 3)
 
@@ -274,6 +278,8 @@ class TrainDialog(QDialog):
         self.start_from.currentIndexChanged.connect(self._on_start_from)
         self.src_photos.toggled.connect(self.update_plan)
         self.augment.toggled.connect(self.update_plan)
+        self.live.setChecked(self.ctl.live)
+        self.live.toggled.connect(self._on_live)
         c = self.ctl
         c.phaseChanged.connect(self._on_phase)
         c.status.connect(self._on_status)
@@ -439,6 +445,7 @@ class TrainDialog(QDialog):
                  if plan.video and plan.frame_self_pairs else "")
         refiner = (f"<li>Then, for up to {P.duration(plan.refine * 60)}, teach a refiner to sharpen its pictures "
                    f"at the photo's own scale, on frames the network did not learn from.</li>" if plan.refine else "")
+        live = ": the photo is drawn with each better check as it comes" if self.live.isChecked() else ""
         return (f"<ol style='margin-left:-20px'>"
                 f"<li>Find the person in {what}{moved}: about {P.duration(est.prepare_s)}.</li>"
                 f"<li>Train {_html(title)} {start} for up to {P.duration(plan.fit_minutes * 60)}{steps}: "
@@ -446,7 +453,7 @@ class TrainDialog(QDialog):
                 f"{_html(P.checks_note(plan))}</li>"
                 f"<li>Save the best result as <code>{_html(str(out))}</code>, labelled "
                 f"“{_html(plan.label)}”, and switch {_html(title)} to it.</li>{refiner}</ol>"
-                f"<p><b>About {P.duration(est.total_s)} in all.</b> You can keep editing meanwhile. "
+                f"<p><b>About {P.duration(est.total_s)} in all.</b> You can keep editing meanwhile{live}. "
                 f"Stop keeps what has been learnt; Resume goes on.</p>{note}")
 
     # ----- actions ----------------------------------------------------------------------------------------
@@ -547,6 +554,10 @@ class TrainDialog(QDialog):
             parts.append(f"quality check at step {v['step']} ({v.get('split', 'test')} pairs): SSIM "
                          f"{v.get('ssim', 0):.3f}, L1 {v.get('l1', 0):.3f}")
         self.figures.setText(" · ".join(parts))
+
+    def _on_live(self, on: bool):
+        self.ctl.live = on
+        self.update_plan()
 
     def _on_grid(self, path: str):
         pm = QPixmap(path)

@@ -143,6 +143,7 @@ class EngineMixin:
         if self.personalizer is None:
             self.personalizer = Personalizer(data_dir(), self)
             self.personalizer.finished.connect(self._on_trained)
+            self.personalizer.learning.connect(self._on_learning)
             self.personalizer.failed.connect(self._on_personalize_failed)
         if self.train_dialog is None:
             self.train_dialog = TrainDialog(self, self._train_context(), self.personalizer)
@@ -157,6 +158,22 @@ class EngineMixin:
         self.load_weights(path)
         self.banner.show_message(f"Training done: {Path(path).name} is saved in your weights folder and now "
                                  f"drawing the result.", "info", timeout_ms=12000)
+
+    def _on_learning(self, path: str):
+        """A check of the running training beat the ones before: the photo is drawn with those weights, so the
+        person sees the model learn while they edit. The first of a run whatever the engine in use (the run was
+        asked for, and its end switches to it too); later ones only while the trained backend is still in use:
+        a person who switched away chose another engine."""
+        run = str(Path(path).parent)
+        first = run != self.learning_run
+        plan = self.personalizer.plan
+        if not first and (plan is None or (self.backend_info or {}).get("name") != plan.backend):
+            return
+        self.learning_run = run
+        self.client.load_weights(path)
+        if first:
+            self.banner.show_message("While it trains, the photo is drawn with its best check so far (the "
+                                     "training window's \"as it learns\" turns this off).", "info", timeout_ms=10000)
 
     def open_weights_manager(self):
         from .weights_manager import WeightsManagerDialog

@@ -54,6 +54,10 @@ def test_train_stop_resume_and_use(qtbot, tmp_path):
     d = win.open_train_dialog()
     ctl = win.personalizer
     assert d.isVisible() and d.src_photos.isChecked() and "3 reference photos" in d.src_photos.text()
+    assert d.live.isChecked() and ctl.live  # the photo shows the model as it learns unless this is turned off
+    offered, shown = [], []
+    ctl.learning.connect(offered.append)
+    win.client.worker.backendChanged.connect(lambda info: shown.append(info.get("weights_path")))
     tiny_settings(d)
     d.name.setText("Anna test")
     plan_text = d.plan_text.text()
@@ -104,6 +108,10 @@ def test_train_stop_resume_and_use(qtbot, tmp_path):
     qtbot.waitUntil(lambda: (win.backend_info or {}).get("weights_path") == str(path), timeout=60000)
     assert win.backend_info["name"] == "attention" and win.backend_info["weights_label"] == "Anna test"
     assert "Anna test" in win.engine_panel.weights.text() and str(path) in win.engine_panel.weights.text()
+    # while it trained, the photo was drawn with the run's best check so far, then with the result
+    best = str(ctl.run_dir / "best.safetensors")
+    assert offered and set(offered) == {best}
+    assert best in shown and shown.index(best) < len(shown) - 1 - shown[::-1].index(str(path))
     win._request("final")
     res = wait_idle_result(qtbot, win, timeout=60000)
     assert res.backend == "attention" and res.chosen == "attention" and res.image.shape[:2] == photos_shape(photos)
@@ -348,3 +356,47 @@ def test_unreadable_prepared_pairs_are_a_failure_said_not_a_traceback(qtbot, tmp
     ctl.failed.connect(failed.append)
     ctl._prepared(0)
     assert ctl.phase == P.FAILED and failed and "pairs-train.csv: line 2" in failed[0]
+
+
+def test_checks_are_offered_as_it_learns_at_most_every_few_seconds_and_not_when_turned_off(qtbot, tmp_path,
+                                                                                          monkeypatch):
+    """The controller reads the run's stats rows as the fit writes them: a check that beat the ones before offers
+    the run's best weights once LIVE_EVERY_S have passed since the last offer (the newest wins), and nothing while
+    "as it learns" is off or once the fit has ended."""
+    from engine.backends.base import starter_path
+
+    run = tmp_path / "runs" / "00001-attention-anna"
+    run.mkdir(parents=True)
+    (run / "best.safetensors").write_bytes(starter_path("attention").read_bytes())
+    clock = [1000.0]
+    monkeypatch.setattr(P.time, "monotonic", lambda: clock[0])
+    ctl = P.Personalizer(tmp_path)
+    offered = []
+    ctl.learning.connect(offered.append)
+    ctl.run_dir, ctl._reader = run, P.StatsReader(run)
+    ctl._set_phase(P.TRAIN)
+
+    def check(step, best):
+        with open(run / "stats.jsonl", "a") as f:
+            f.write(json.dumps({"kind": "val", "step": step, "ssim": 0.5, "best": best}) + "\n")
+        ctl.poll()
+
+    ctl.live = False
+    check(5, True)
+    assert offered == []
+    ctl.live = True
+    check(10, True)  # the first is offered at once
+    assert offered == [str(run / "best.safetensors")]
+    check(15, True)  # a better check soon after waits
+    clock[0] += P.LIVE_EVERY_S / 2
+    check(20, False)
+    assert len(offered) == 1
+    clock[0] += P.LIVE_EVERY_S / 2
+    ctl.poll()
+    assert len(offered) == 2
+    clock[0] += P.LIVE_EVERY_S
+    check(25, False)  # no better check since: nothing new to show
+    assert len(offered) == 2
+    ctl._set_phase(P.STOPPING)  # Stop: the fit ends with a checkpoint, and no check is switched to
+    check(30, True)
+    assert len(offered) == 2
