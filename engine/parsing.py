@@ -37,6 +37,7 @@ UPPER_ARM_RADIUS = 0.12
 HAND_RADIUS = 0.14
 HAND_WIDTH = 0.5  # a hand region's width over its length (0.7 already took round bites of a dress in photos)
 PERSON_MOVES = 0.35  # the mask's value from which a pixel is the person's, moved and inpainted (the warp's hole)
+HAND_PIECE = 0.5  # of a piece the colour rule would give the torso: in a hand's region this much, and it is the hand
 HAND_SURE = 0.8  # the segmentation's confidence a hand's pixel needs (a held ball is at 0.5-0.8 on the dance video)
 # of the body's size: a piece of the torso apart from it this far outside its middle is not the torso's; a side
 # view's middle is a sliver between its shoulders, and the dress beside it is the torso's all the same
@@ -142,30 +143,36 @@ def hand_ellipse(pose: Pose, elbow: int, wrist: int, ts: float, xs: np.ndarray, 
     return np.hypot(along, across)
 
 
-def unsure_hands(pose: Pose, mask: np.ndarray) -> np.ndarray:
-    """(H, W) bool: pixels in a hand's region that the segmentation is not sure are the person (below
-    HAND_SURE). What a hand holds (a ball) is segmented with the hand at 0.5-0.8; it is not the hand's to
-    carry: moved with the hand it went in shards and left a bite where it was."""
-    h, w = mask.shape
-    out = np.zeros((h, w), bool)
+def hand_regions(pose: Pose, shape, origin=(0, 0)):
+    """Per hand the pose has (elbow and wrist): (the (rows, columns) slices of its box in an array of ``shape``
+    whose first pixel is the photo's (row, column) ``origin``, (h, w) bool: inside the hand's ellipse there)."""
+    h, w = shape
     ts = body_scale(pose)
     for side in "rl":
         el, wr = J[f"{side}_elbow"], J[f"{side}_wrist"]
         if not (pose.present[el] and pose.present[wr]):
             continue
-        reach = int(np.ceil(max(HAND_RADIUS * ts, 0.4 * np.hypot(*(pose.xy[wr] - pose.xy[el]))) * 1.2
-                            + 0.35 * np.hypot(*(pose.xy[wr] - pose.xy[el]))))
-        cx, cy = np.round(pose.xy[wr]).astype(int)
+        fore = float(np.hypot(*(pose.xy[wr] - pose.xy[el])))
+        reach = int(np.ceil(max(HAND_RADIUS * ts, 0.4 * fore) * 1.2 + 0.35 * fore))
+        cx, cy = np.round(pose.xy[wr]).astype(int) - (origin[1], origin[0])
         y0, y1, x0, x1 = max(0, cy - reach), min(h, cy + reach + 1), max(0, cx - reach), min(w, cx + reach + 1)
         if y1 <= y0 or x1 <= x0:
             continue
         ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
-        inside = hand_ellipse(pose, el, wr, ts, xs, ys) < 1
-        m = mask[y0:y1, x0:x1]
-        # the hand's own soft edge (fingertips, a few pixels of falling confidence) stays the hand's
-        fringe = max(1, int(round(HAND_FRINGE * ts)))
+        yield (slice(y0, y1), slice(x0, x1)), hand_ellipse(pose, el, wr, ts, xs + origin[1], ys + origin[0]) < 1
+
+
+def unsure_hands(pose: Pose, mask: np.ndarray) -> np.ndarray:
+    """(H, W) bool: pixels in a hand's region that the segmentation is not sure are the person (below
+    HAND_SURE). What a hand holds (a ball) is segmented with the hand at 0.5-0.8; it is not the hand's to
+    carry: moved with the hand it went in shards and left a bite where it was."""
+    out = np.zeros(mask.shape, bool)
+    # the hand's own soft edge (fingertips, a few pixels of falling confidence) stays the hand's
+    fringe = max(1, int(round(HAND_FRINGE * body_scale(pose))))
+    for box, inside in hand_regions(pose, mask.shape):
+        m = mask[box]
         own = cv2.dilate((inside & (m >= HAND_SURE)).astype(np.uint8), np.ones((2 * fringe + 1,) * 2, np.uint8))
-        out[y0:y1, x0:x1] |= inside & (m < HAND_SURE) & (own == 0)
+        out[box] |= inside & (m < HAND_SURE) & (own == 0)
     return out
 
 
@@ -393,7 +400,23 @@ def arms_by_colour(labels: np.ndarray, image: np.ndarray, pose: Pose) -> np.ndar
     # only what joins the torso: a patch of the arm's own shade inside it stays the arm's
     n, comp = cv2.connectedComponents(changed.astype(np.uint8), connectivity=8)
     touching = np.unique(comp[(cv2.dilate(torso.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0) & changed])
-    keep = np.isin(comp, touching[touching > 0])
+    ids = touching[touching > 0]
+    # nor a piece lying mostly in a hand's region whose colour is not the torso's main one: that is the hand, not
+    # the cloth beside it (a dress beside a bare hand is as much in the hand's region). A bare hand below a
+    # sleeve is not the sleeve's colour and, where the torso shows skin, is one of the torso's: it went to the
+    # torso and stayed at the hip when the arm was raised (fashion-real/19, 20, 45)
+    hands = np.zeros(sub.shape, bool)
+    for hbox, inside in hand_regions(pose, sub.shape, (rows[0], cols[0])):
+        hands[hbox] |= inside
+    if hands.any() and len(ids) and len(torso_c) > 1:
+        size, held = np.bincount(comp.ravel(), minlength=n), np.bincount(comp[hands], minlength=n)
+        cloth = lab[torso][:: max(1, int(torso.sum()) // 4000)].astype(np.float32)  # a sample, as main_colours'
+        shares = np.bincount(np.argmin(((cloth[:, None] - torso_c[None]) ** 2).sum(2), 1), minlength=len(torso_c))
+        cloth = int(np.argmax(shares))
+        hand = [i for i in ids if held[i] >= HAND_PIECE * size[i] and int(np.argmin(
+            ((np.median(lab[comp == i].astype(np.float32), axis=0) - torso_c) ** 2).sum(1))) != cloth]
+        ids = np.setdiff1d(ids, hand)
+    keep = np.isin(comp, ids)
     out[box][keep] = TORSO_LABEL
     return out
 

@@ -7,7 +7,7 @@ from engine.encode import torso_size
 from engine.pose import J, Pose
 from engine.presets import fit_preset
 
-from tests.engine.painted import ARMS, SHIRT, filled, painted_on_wall
+from tests.engine.painted import ARMS, SHIRT, SLEEVE, filled, painted_on_wall
 
 
 def test_a_raised_wide_sleeve_leaves_no_outline_where_it_hung():
@@ -269,3 +269,46 @@ def test_sleeves_of_the_hairs_colour_stay_the_arms():
     sleeves = np.isin(labels, [3, 4, 5, 6]) & ~strand
     assert sleeves.sum() > 1000
     assert (hair_to_head(labels, img, p)[sleeves] == 1).sum() == 0
+
+
+def test_a_bare_hand_below_a_sleeve_goes_up_with_the_arm():
+    # Sleeves of the shirt's cloth, bare hands resting against the hips, the skin of a V-neck on the torso: the
+    # hand is not the sleeve's colour and is one of the torso's, so the colour rule (arms_by_colour) gave it to
+    # the torso, and a raised arm left its hand at the hip (fashion-real/20). A piece mostly in the hand's region
+    # whose colour is not the torso's main one is the hand: it goes up with the arm.
+    import cv2
+
+    from engine.parsing import hand_ellipse
+
+    p = fit_preset("standing", 240, 400)
+    p = p.moved("r_wrist", p.point("r_hip")[0] - 4, p.point("r_wrist")[1] + 4) \
+        .moved("l_wrist", p.point("l_hip")[0] + 4, p.point("l_wrist")[1] + 4)
+    ts = torso_size(p)
+    img, mask, quad, pt = painted_on_wall(p, 0.16)
+    img[np.all(img == SLEEVE, axis=2)] = SHIRT
+    skin = np.array((225, 180, 150), np.uint8)
+    rs, ls = p.point("r_shoulder"), p.point("l_shoulder")
+    neck = np.round([rs * 0.75 + ls * 0.25, ls * 0.75 + rs * 0.25, (rs + ls) / 2 + [0, 0.6 * ts]]).astype(np.int32)
+    cv2.fillConvexPoly(img, neck, skin.tolist())
+    ys, xs = np.mgrid[0:400, 0:240].astype(np.float32)
+    hands = {}
+    for side in "rl":  # the hand: its region (parsing.hand_ellipse) beyond the sleeve's end at the wrist
+        el, wr = J[f"{side}_elbow"], J[f"{side}_wrist"]
+        u = p.xy[wr] - p.xy[el]
+        beyond = (xs - p.xy[wr][0]) * u[0] + (ys - p.xy[wr][1]) * u[1] > 0.05 * (u @ u)
+        hands[side] = (hand_ellipse(p, el, wr, ts, xs, ys) < 1.0) & beyond
+        img[hands[side]], mask[hands[side]] = skin, 1
+    sh, el, wr = p.point("r_shoulder"), p.point("r_elbow"), p.point("r_wrist")
+    up, fore = float(np.hypot(*(el - sh))), float(np.hypot(*(wr - el)))
+    target = p.moved("r_elbow", sh[0] - up, sh[1]).moved("r_wrist", sh[0] - up, sh[1] - fore)
+    b = WarpBackend()
+    out = b.render(b.encode_sources([img], [p], [mask.astype(np.float32)]), target).astype(int)
+    on_skin = np.abs(out - skin.astype(int)).sum(axis=2) < 60
+    left = on_skin & hands["r"]
+    assert left.sum() < 0.05 * hands["r"].sum(), f"{left.sum()} of the hand's {hands['r'].sum()} pixels stayed"
+    assert on_skin[hands["l"]].mean() > 0.95  # the other hand did not move: the photo's
+    # the raised hand is drawn, beyond the raised wrist
+    tw, te = target.point("r_wrist"), target.point("r_elbow")
+    raised = np.zeros((400, 240), np.uint8)
+    cv2.circle(raised, tuple(np.round(tw + 0.35 * (tw - te)).astype(int)), int(round(0.06 * ts)), 1, -1)
+    assert on_skin[raised > 0].mean() > 0.5
