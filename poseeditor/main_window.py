@@ -74,6 +74,7 @@ class MainWindow(PhotosMixin, EditingMixin, EngineMixin, FilesMixin, QMainWindow
         self.personalizer = None   # personalize.Personalizer, made when first needed
         self.train_dialog = None
         self.learning_run = None   # the training run whose checks the photo shows as it learns (window_engine)
+        self.before_learning = None  # (backend, weights kind, weights path) in use before its first check
         self.weights_dialog = None
 
         self.setWindowTitle(APP_TITLE)

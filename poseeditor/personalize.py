@@ -129,6 +129,7 @@ class Personalizer(QObject):
     gridChanged = Signal(str)    # path of the newest preview grid
     finished = Signal(str)       # the exported weights file
     learning = Signal(str)       # while the fit runs (``live``): its best weights so far, a newer check than before
+    learningOff = Signal()       # ``live`` turned off: the app goes back to what it showed before the run's checks
     failed = Signal(str)         # a message: the step that failed and the process's last error line
 
     def __init__(self, data_dir: Path | None = None, parent=None):
@@ -154,6 +155,7 @@ class Personalizer(QObject):
         self.live = True  # offer the fit's better checks as it makes them (the dialog's "as it learns")
         self._live_pending = False
         self._live_at = -math.inf
+        self._live_seen = -1  # the step of the newest better check read (a resumed run's file is read again)
         self._timer = QTimer(self)
         self._timer.setInterval(POLL_MS)
         self._timer.timeout.connect(self.poll)
@@ -183,7 +185,7 @@ class Personalizer(QObject):
         check_plan(plan)
         self.plan = plan
         self.rows, self.grid, self.run_dir, self.weights_path, self.last_error = [], None, None, None, ""
-        self._live_pending, self._live_at = False, -math.inf
+        self._live_pending, self._live_at, self._live_seen = False, -math.inf, -1
         self.rowsReset.emit()
         self._stop_requested = False
         person = slug(plan.name)
@@ -257,7 +259,7 @@ class Personalizer(QObject):
         self._run("fit", fit_command(self.plan, self.dataset, self.dirs["runs"], self.batch), self._trained)
 
     def _trained(self, code: int) -> None:
-        self.poll()
+        self.poll(offer=False)  # the run's result comes next: a check now would be loaded for nothing
         done = next((r for r in reversed(self.rows) if r.get("kind") == "done"), None)
         stopped = self._stop_requested or (done is not None and done.get("reason") == "signal")
         if stopped:
@@ -377,7 +379,8 @@ class Personalizer(QObject):
     def _offer_live(self) -> None:
         """The fit's best weights (run_dir/best.safetensors, written whole before its check's row) to the app,
         when a check beat the ones before and LIVE_EVERY_S have passed since the last offer; the newest wins."""
-        if not (self.live and self._live_pending and self.phase == TRAIN and self.run_dir is not None):
+        if not (self.live and self._live_pending and self.phase == TRAIN and self.run_dir is not None) \
+                or self._closing:
             return
         now = time.monotonic()
         best = self.run_dir / "best.safetensors"
@@ -386,8 +389,15 @@ class Personalizer(QObject):
         self._live_pending, self._live_at = False, now
         self.learning.emit(str(best))
 
-    def poll(self) -> None:
-        """New stats rows and the newest preview grid of the running fit."""
+    def set_live(self, on: bool) -> None:
+        """Offer the fit's better checks as it makes them, or stop (and say so: learningOff)."""
+        self.live = bool(on)
+        if not self.live:
+            self._live_pending = False
+            self.learningOff.emit()
+
+    def poll(self, offer: bool = True) -> None:
+        """New stats rows and the newest preview grid of the running fit; with ``offer``, a better check to show."""
         if self._reader is None:
             return
         rows, reset = self._reader.read_new()
@@ -397,9 +407,10 @@ class Personalizer(QObject):
         for r in rows:
             self.rows.append(r)
             self.rowArrived.emit(r)
-            if r.get("kind") == "val" and r.get("best"):
-                self._live_pending = True
-        self._offer_live()
+            if r.get("kind") == "val" and r.get("best") and int(r.get("step", 0)) > self._live_seen:
+                self._live_seen, self._live_pending = int(r.get("step", 0)), True
+        if offer:
+            self._offer_live()
         g = newest_grid(self.run_dir)
         if g is not None and g != self.grid:
             self.grid = g

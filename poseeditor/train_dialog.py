@@ -556,7 +556,7 @@ class TrainDialog(QDialog):
         self.figures.setText(" · ".join(parts))
 
     def _on_live(self, on: bool):
-        self.ctl.live = on
+        self.ctl.set_live(on)
         self.update_plan()
 
     def _on_grid(self, path: str):

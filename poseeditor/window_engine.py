@@ -49,10 +49,11 @@ class EngineMixin:
         first = self.backend_info is None
         self.backend_info = info
         self.engine_panel.set_backend_info(info)
-        self.settings.set_value("engine/backend", info["name"])
         self.settings.set_value("engine/device", "cuda" if str(info["device"]).startswith("cuda") else "cpu")
-        if info.get("weights_path"):
-            self.settings.set_weights_for(info["name"], info["weights_path"])
+        if not self._showing_learning(info):  # a training's check is shown, not chosen: it is not remembered
+            self.settings.set_value("engine/backend", info["name"])
+            if info.get("weights_path"):
+                self.settings.set_weights_for(info["name"], info["weights_path"])
         self._on_references_changed() if not first else self.strip.set_references(self.doc.refs)
         if first:
             src = self.doc.sources()
@@ -144,6 +145,8 @@ class EngineMixin:
             self.personalizer = Personalizer(data_dir(), self)
             self.personalizer.finished.connect(self._on_trained)
             self.personalizer.learning.connect(self._on_learning)
+            self.personalizer.learningOff.connect(self._stop_showing_learning)
+            self.personalizer.failed.connect(self._stop_showing_learning)
             self.personalizer.failed.connect(self._on_personalize_failed)
         if self.train_dialog is None:
             self.train_dialog = TrainDialog(self, self._train_context(), self.personalizer)
@@ -159,21 +162,46 @@ class EngineMixin:
         self.banner.show_message(f"Training done: {Path(path).name} is saved in your weights folder and now "
                                  f"drawing the result.", "info", timeout_ms=12000)
 
+    def _showing_learning(self, info: dict | None = None) -> bool:
+        """Whether the weights in use (or ``info``'s) are a check of the run the photo shows as it learns."""
+        path = (info if info is not None else self.backend_info or {}).get("weights_path")
+        return bool(path and self.learning_run and str(Path(path).parent) == self.learning_run)
+
     def _on_learning(self, path: str):
         """A check of the running training beat the ones before: the photo is drawn with those weights, so the
         person sees the model learn while they edit. The first of a run whatever the engine in use (the run was
-        asked for, and its end switches to it too); later ones only while the trained backend is still in use:
-        a person who switched away chose another engine."""
+        asked for, and its end switches to it too); later ones only while the run's check is still in use: a
+        person who chose another engine or other weights since has chosen."""
         run = str(Path(path).parent)
         first = run != self.learning_run
-        plan = self.personalizer.plan
-        if not first and (plan is None or (self.backend_info or {}).get("name") != plan.backend):
+        if not first and not self._showing_learning():
             return
+        if first:
+            info = self.backend_info or {}
+            self.before_learning = (info.get("name"), info.get("weights_kind"), info.get("weights_path"))
         self.learning_run = run
         self.client.load_weights(path)
         if first:
             self.banner.show_message("While it trains, the photo is drawn with its best check so far (the "
                                      "training window's \"as it learns\" turns this off).", "info", timeout_ms=10000)
+
+    def _stop_showing_learning(self, *_):
+        """Back to the engine and weights in use before the run's first check, while a check still is: the run
+        failed, or "as it learns" was turned off. A stopped run's check stays (Use Weights Now saves it)."""
+        if not self._showing_learning() or self.before_learning is None:
+            return
+        from engine.backends.base import starter_path  # numpy only
+
+        name, kind, path = self.before_learning
+        self.learning_run = None
+        if name is None:
+            return
+        if kind == "file" and path:
+            self.client.load_weights(path)
+        elif kind == "starter":
+            self.client.load_weights(str(starter_path(name)))
+        else:
+            self.client.set_backend(name, None)
 
     def open_weights_manager(self):
         from .weights_manager import WeightsManagerDialog

@@ -111,7 +111,9 @@ def test_train_stop_resume_and_use(qtbot, tmp_path):
     # while it trained, the photo was drawn with the run's best check so far, then with the result
     best = str(ctl.run_dir / "best.safetensors")
     assert offered and set(offered) == {best}
-    assert best in shown and shown.index(best) < len(shown) - 1 - shown[::-1].index(str(path))
+    assert best in shown and shown[-1] == str(path)
+    # a check is shown, not chosen: what the app remembers for next time is the result
+    assert win.settings.weights_for("attention") == str(path)
     win._request("final")
     res = wait_idle_result(qtbot, win, timeout=60000)
     assert res.backend == "attention" and res.chosen == "attention" and res.image.shape[:2] == photos_shape(photos)
@@ -400,3 +402,61 @@ def test_checks_are_offered_as_it_learns_at_most_every_few_seconds_and_not_when_
     ctl._set_phase(P.STOPPING)  # Stop: the fit ends with a checkpoint, and no check is switched to
     check(30, True)
     assert len(offered) == 2
+    # Resume reads the run's file again from the start: the check made as it stopped, never shown, is offered
+    # once; the checks already shown are not offered again
+    for _ in range(2):
+        ctl._reader = P.StatsReader(run)
+        ctl._set_phase(P.TRAIN)
+        clock[0] += P.LIVE_EVERY_S
+        ctl.poll()
+        assert len(offered) == 3
+    clock[0] += P.LIVE_EVERY_S
+    check(35, True)
+    assert len(offered) == 4
+    ctl._closing = True  # the app is quitting: nothing more is switched to
+    clock[0] += P.LIVE_EVERY_S
+    check(40, True)
+    assert len(offered) == 4
+
+
+def test_the_window_shows_checks_until_the_person_chooses_and_goes_back_when_turned_off(qtbot, tmp_path):
+    """The window's side of "as it learns", with the real worker and weights files in a run folder: the first
+    check of a run is shown whatever the engine, and not remembered as the person's choice; after weights the
+    person loads, a later check is not shown; turned off, the window goes back to what it showed before."""
+    import shutil
+
+    from engine.backends.base import starter_path
+
+    photos = person_photos(tmp_path, 1)
+    win = ready_window(qtbot, photos)
+    assert win.backend_info["name"] == "warp"
+    win.open_train_dialog()
+    ctl = win.personalizer
+    ctl.plan = P.make_plan("Anna", "attention", [str(p) for p in photos], init=str(starter_path("attention")))
+    runs = []
+    for k in range(2):
+        run = tmp_path / "runs" / f"0000{k}-attention-anna"
+        run.mkdir(parents=True)
+        shutil.copy(starter_path("attention"), run / "best.safetensors")
+        runs.append(str(run / "best.safetensors"))
+    mine = tmp_path / "mine.safetensors"
+    shutil.copy(starter_path("attention"), mine)
+
+    def in_use(path):
+        qtbot.waitUntil(lambda: (win.backend_info or {}).get("weights_path") == str(path), timeout=60000)
+
+    ctl.learning.emit(runs[0])  # the first check of a run: shown, from warp
+    in_use(runs[0])
+    assert win.backend_info["name"] == "attention" and "best check" in win.banner.message()
+    assert win.settings.value("engine/backend") == "warp" and win.settings.weights_for("attention") != runs[0]
+    win.load_weights(str(mine))  # the person chooses weights: a later check of that run is not shown
+    in_use(mine)
+    ctl.learning.emit(runs[0])
+    qtbot.wait(1500)
+    assert win.backend_info["weights_path"] == str(mine)
+    ctl.learning.emit(runs[1])  # another run's first check is shown; turned off, back to the person's weights
+    in_use(runs[1])
+    ctl.set_live(False)
+    in_use(mine)
+    assert win.settings.weights_for("attention") == str(mine)
+    close_window(win)
