@@ -37,7 +37,10 @@ UPPER_ARM_RADIUS = 0.12
 HAND_RADIUS = 0.14
 HAND_WIDTH = 0.5  # a hand region's width over its length (0.7 already took round bites of a dress in photos)
 PERSON_MOVES = 0.35  # the mask's value from which a pixel is the person's, moved and inpainted (the warp's hole)
-HAND_PIECE = 0.5  # of a piece the colour rule would give the torso: in a hand's region this much, and it is the hand
+# A piece the colour rule would give the torso is the hand when this much of it is in a hand's region and at most
+# HAND_BEFORE of it before the wrist (arms_by_colour)
+HAND_PIECE = 0.5
+HAND_BEFORE = 0.1
 HAND_SURE = 0.8  # the segmentation's confidence a hand's pixel needs (a held ball is at 0.5-0.8 on the dance video)
 # of the body's size: a piece of the torso apart from it this far outside its middle is not the torso's; a side
 # view's middle is a sliver between its shoulders, and the dress beside it is the torso's all the same
@@ -144,8 +147,9 @@ def hand_ellipse(pose: Pose, elbow: int, wrist: int, ts: float, xs: np.ndarray, 
 
 
 def hand_regions(pose: Pose, shape, origin=(0, 0)):
-    """Per hand the pose has (elbow and wrist): (the (rows, columns) slices of its box in an array of ``shape``
-    whose first pixel is the photo's (row, column) ``origin``, (h, w) bool: inside the hand's ellipse there)."""
+    """Per hand the pose has: (its elbow's and wrist's joint indices, the (rows, columns) slices of its box in an
+    array of ``shape`` whose first pixel is the photo's (row, column) ``origin``, (h, w) bool: inside the hand's
+    ellipse there)."""
     h, w = shape
     ts = body_scale(pose)
     for side in "rl":
@@ -159,7 +163,7 @@ def hand_regions(pose: Pose, shape, origin=(0, 0)):
         if y1 <= y0 or x1 <= x0:
             continue
         ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
-        yield (slice(y0, y1), slice(x0, x1)), hand_ellipse(pose, el, wr, ts, xs + origin[1], ys + origin[0]) < 1
+        yield el, wr, (slice(y0, y1), slice(x0, x1)), hand_ellipse(pose, el, wr, ts, xs + origin[1], ys + origin[0]) < 1
 
 
 def unsure_hands(pose: Pose, mask: np.ndarray) -> np.ndarray:
@@ -169,7 +173,7 @@ def unsure_hands(pose: Pose, mask: np.ndarray) -> np.ndarray:
     out = np.zeros(mask.shape, bool)
     # the hand's own soft edge (fingertips, a few pixels of falling confidence) stays the hand's
     fringe = max(1, int(round(HAND_FRINGE * body_scale(pose))))
-    for box, inside in hand_regions(pose, mask.shape):
+    for _, _, box, inside in hand_regions(pose, mask.shape):
         m = mask[box]
         own = cv2.dilate((inside & (m >= HAND_SURE)).astype(np.uint8), np.ones((2 * fringe + 1,) * 2, np.uint8))
         out[box] |= inside & (m < HAND_SURE) & (own == 0)
@@ -401,24 +405,42 @@ def arms_by_colour(labels: np.ndarray, image: np.ndarray, pose: Pose) -> np.ndar
     n, comp = cv2.connectedComponents(changed.astype(np.uint8), connectivity=8)
     touching = np.unique(comp[(cv2.dilate(torso.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0) & changed])
     ids = touching[touching > 0]
-    # nor a piece lying mostly in a hand's region whose colour is not the torso's main one: that is the hand, not
-    # the cloth beside it (a dress beside a bare hand is as much in the hand's region). A bare hand below a
-    # sleeve is not the sleeve's colour and, where the torso shows skin, is one of the torso's: it went to the
-    # torso and stayed at the hip when the arm was raised (fashion-real/19, 20, 45)
-    hands = np.zeros(sub.shape, bool)
-    for hbox, inside in hand_regions(pose, sub.shape, (rows[0], cols[0])):
-        hands[hbox] |= inside
-    if hands.any() and len(ids) and len(torso_c) > 1:
-        size, held = np.bincount(comp.ravel(), minlength=n), np.bincount(comp[hands], minlength=n)
-        cloth = lab[torso][:: max(1, int(torso.sum()) // 4000)].astype(np.float32)  # a sample, as main_colours'
-        shares = np.bincount(np.argmin(((cloth[:, None] - torso_c[None]) ** 2).sum(2), 1), minlength=len(torso_c))
+    # nor the hand: a piece lying mostly in a hand's region and beyond its wrist, whose colour is not the torso's
+    # main one. A bare hand below a sleeve is not the sleeve's colour and, where the torso shows skin or trousers of
+    # its shade, is one of the torso's: it went to the torso and stayed at the hip when the arm was raised
+    # (fashion-real/19, 20, 45). Cloth beside a bare hand is the torso's: of its main colour (a dress), or reaching
+    # back along the forearm (a skirt of another colour than the bodice: a quarter of it before the wrist, where
+    # the hands of those photos have at most 3%)
+    regions = list(hand_regions(pose, sub.shape, (rows[0], cols[0])))
+    if regions and len(ids) and len(torso_c) > 1:
+        sample = lab[torso][:: max(1, int(torso.sum()) // 4000)].astype(np.float32)  # as main_colours samples
+        shares = np.bincount(np.argmin(((sample[:, None] - torso_c[None]) ** 2).sum(2), 1), minlength=len(torso_c))
         cloth = int(np.argmax(shares))
-        hand = [i for i in ids if held[i] >= HAND_PIECE * size[i] and int(np.argmin(
+        hand = [i for i in ids if _is_hand(comp == i, regions, pose, (rows[0], cols[0])) and int(np.argmin(
             ((np.median(lab[comp == i].astype(np.float32), axis=0) - torso_c) ** 2).sum(1))) != cloth]
         ids = np.setdiff1d(ids, hand)
     keep = np.isin(comp, ids)
     out[box][keep] = TORSO_LABEL
     return out
+
+
+def _is_hand(piece: np.ndarray, regions: list, pose: Pose, origin) -> bool:
+    """Whether ``piece`` ((h, w) bool over a box at the photo's (row, column) ``origin``) lies HAND_PIECE or more in
+    one of the hand ``regions`` (hand_regions over that box) and at most HAND_BEFORE of it before that hand's
+    wrist along its forearm."""
+    best, where = 0, None
+    for el, wr, box, inside in regions:
+        n = int((piece[box] & inside).sum())
+        if n > best:
+            best, where = n, (el, wr)
+    size = int(piece.sum())
+    if where is None or best < HAND_PIECE * size:
+        return False
+    ys, xs = np.nonzero(piece)
+    e, w = pose.xy[where[0]].astype(np.float64), pose.xy[where[1]].astype(np.float64)
+    u = w - e
+    t = ((xs + origin[1] - e[0]) * u[0] + (ys + origin[0] - e[1]) * u[1]) / max(float(u @ u), 1e-6)
+    return float((t < 1).mean()) <= HAND_BEFORE
 
 
 def _polygon_in_box(poly: np.ndarray, shape, origin_rc) -> np.ndarray:
