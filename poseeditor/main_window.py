@@ -75,6 +75,8 @@ class MainWindow(PhotosMixin, EditingMixin, EngineMixin, FilesMixin, QMainWindow
         self.train_dialog = None
         self.learning_run = None   # the training run whose checks the photo shows as it learns (window_engine)
         self.before_learning = None  # (backend, weights kind, weights path) in use before its first check
+        self.check_asked = None      # the check last asked for, until the person chooses an engine or weights
+        self.learning_on = False     # the learning run's checks are shown (until the person chooses, or it is off)
         self.weights_dialog = None
 
         self.setWindowTitle(APP_TITLE)

@@ -130,6 +130,7 @@ class Personalizer(QObject):
     finished = Signal(str)       # the exported weights file
     learning = Signal(str)       # while the fit runs (``live``): its best weights so far, a newer check than before
     learningOff = Signal()       # ``live`` turned off: the app goes back to what it showed before the run's checks
+    learningOn = Signal()        # ``live`` turned back on: the next better check is shown as a first one
     failed = Signal(str)         # a message: the step that failed and the process's last error line
 
     def __init__(self, data_dir: Path | None = None, parent=None):
@@ -156,6 +157,8 @@ class Personalizer(QObject):
         self._live_pending = False
         self._live_at = -math.inf
         self._live_seen = -1  # the step of the newest better check read (a resumed run's file is read again)
+        self._live_armed = False  # a training step after it was read: the run goes on (its last check is not
+        # offered: the run's result comes next, and the fit writes a grid and a checkpoint between the two)
         self._timer = QTimer(self)
         self._timer.setInterval(POLL_MS)
         self._timer.timeout.connect(self.poll)
@@ -185,7 +188,7 @@ class Personalizer(QObject):
         check_plan(plan)
         self.plan = plan
         self.rows, self.grid, self.run_dir, self.weights_path, self.last_error = [], None, None, None, ""
-        self._live_pending, self._live_at, self._live_seen = False, -math.inf, -1
+        self._live_pending, self._live_at, self._live_seen, self._live_armed = False, -math.inf, -1, False
         self.rowsReset.emit()
         self._stop_requested = False
         person = slug(plan.name)
@@ -379,8 +382,8 @@ class Personalizer(QObject):
     def _offer_live(self) -> None:
         """The fit's best weights (run_dir/best.safetensors, written whole before its check's row) to the app,
         when a check beat the ones before and LIVE_EVERY_S have passed since the last offer; the newest wins."""
-        if not (self.live and self._live_pending and self.phase == TRAIN and self.run_dir is not None) \
-                or self._closing:
+        if not (self.live and self._live_pending and self._live_armed and self.phase == TRAIN
+                and self.run_dir is not None) or self._closing:
             return
         now = time.monotonic()
         best = self.run_dir / "best.safetensors"
@@ -391,10 +394,14 @@ class Personalizer(QObject):
 
     def set_live(self, on: bool) -> None:
         """Offer the fit's better checks as it makes them, or stop (and say so: learningOff)."""
+        if bool(on) == self.live:
+            return
         self.live = bool(on)
         if not self.live:
             self._live_pending = False
             self.learningOff.emit()
+        else:
+            self.learningOn.emit()
 
     def poll(self, offer: bool = True) -> None:
         """New stats rows and the newest preview grid of the running fit; with ``offer``, a better check to show."""
@@ -407,8 +414,11 @@ class Personalizer(QObject):
         for r in rows:
             self.rows.append(r)
             self.rowArrived.emit(r)
-            if r.get("kind") == "val" and r.get("best") and int(r.get("step", 0)) > self._live_seen:
-                self._live_seen, self._live_pending = int(r.get("step", 0)), True
+            step = int(r.get("step", 0))
+            if r.get("kind") == "val" and r.get("best") and step > self._live_seen:
+                self._live_seen, self._live_pending, self._live_armed = step, True, False
+            elif r.get("kind") == "train" and step > self._live_seen >= 0:
+                self._live_armed = True
         if offer:
             self._offer_live()
         g = newest_grid(self.run_dir)

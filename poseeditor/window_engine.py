@@ -50,7 +50,7 @@ class EngineMixin:
         self.backend_info = info
         self.engine_panel.set_backend_info(info)
         self.settings.set_value("engine/device", "cuda" if str(info["device"]).startswith("cuda") else "cpu")
-        if not self._showing_learning(info):  # a training's check is shown, not chosen: it is not remembered
+        if not self._is_check(info.get("weights_path")):  # a training's check is shown, not chosen
             self.settings.set_value("engine/backend", info["name"])
             if info.get("weights_path"):
                 self.settings.set_weights_for(info["name"], info["weights_path"])
@@ -85,6 +85,7 @@ class EngineMixin:
             f"person, or choose other weights.", "info", "Train on This Person…", "train", timeout_ms=20000)
 
     def set_backend(self, name: str):
+        self._chosen()
         self.client.set_backend(name, self.settings.weights_for(name))
 
     def load_weights_dialog(self):
@@ -95,6 +96,7 @@ class EngineMixin:
             self.load_weights(path)
 
     def load_weights(self, path: str):
+        self._chosen()
         self.settings.set_last_dir("weights", path)
         self.client.load_weights(path)
 
@@ -146,6 +148,7 @@ class EngineMixin:
             self.personalizer.finished.connect(self._on_trained)
             self.personalizer.learning.connect(self._on_learning)
             self.personalizer.learningOff.connect(self._stop_showing_learning)
+            self.personalizer.learningOn.connect(self._learning_again)
             self.personalizer.failed.connect(self._stop_showing_learning)
             self.personalizer.failed.connect(self._on_personalize_failed)
         if self.train_dialog is None:
@@ -162,38 +165,58 @@ class EngineMixin:
         self.banner.show_message(f"Training done: {Path(path).name} is saved in your weights folder and now "
                                  f"drawing the result.", "info", timeout_ms=12000)
 
-    def _showing_learning(self, info: dict | None = None) -> bool:
-        """Whether the weights in use (or ``info``'s) are a check of the run the photo shows as it learns."""
-        path = (info if info is not None else self.backend_info or {}).get("weights_path")
-        return bool(path and self.learning_run and str(Path(path).parent) == self.learning_run)
+    def _is_check(self, path) -> bool:
+        """Whether ``path`` is a training run's check (runs/<run>/best.safetensors): shown while it learns, never
+        the person's choice of weights (the file changes with every better check, and goes with its run)."""
+        runs = self.personalizer.dirs["runs"] if self.personalizer is not None else None
+        return bool(path and runs and Path(path).name == "best.safetensors" and Path(path).parent.parent == runs)
+
+    def _showing_learning(self) -> bool:
+        """Whether the photo shows (or is about to show) a check of the run it shows as it learns."""
+        path = (self.backend_info or {}).get("weights_path")
+        return bool(self.check_asked or (path and self.learning_run and str(Path(path).parent) == self.learning_run))
 
     def _on_learning(self, path: str):
         """A check of the running training beat the ones before: the photo is drawn with those weights, so the
-        person sees the model learn while they edit. The first of a run whatever the engine in use (the run was
-        asked for, and its end switches to it too); later ones only while the run's check is still in use: a
-        person who chose another engine or other weights since has chosen."""
+        person sees the model learn while they edit. From a run's first check whatever the engine in use (the run
+        was asked for, and its end switches to it too), until the person chooses an engine or weights."""
         run = str(Path(path).parent)
         first = run != self.learning_run
-        if not first and not self._showing_learning():
+        if first:  # a new run, or "as it learns" turned back on
+            if not self._showing_learning():  # over an earlier run's check, what came before that stays
+                info = self.backend_info or {}
+                self.before_learning = (info.get("name"), info.get("weights_kind"), info.get("weights_path"))
+            self.learning_run, self.learning_on = run, True
+        if not self.learning_on:
             return
-        if first:
-            info = self.backend_info or {}
-            self.before_learning = (info.get("name"), info.get("weights_kind"), info.get("weights_path"))
-        self.learning_run = run
-        self.client.load_weights(path)
+        self.check_asked = path
+        self.client.load_weights(path, remember=False)
         if first:
             self.banner.show_message("While it trains, the photo is drawn with its best check so far (the "
                                      "training window's \"as it learns\" turns this off).", "info", timeout_ms=10000)
 
+    def _chosen(self):
+        """The person chose an engine or weights: the running training's checks are no longer shown."""
+        self.check_asked, self.learning_on = None, False
+        if self.personalizer is not None and self.personalizer.run_dir is not None:  # its later checks neither
+            self.learning_run = str(self.personalizer.run_dir)
+
+    def _learning_again(self):
+        """"As it learns" turned back on: the run's next better check is shown, as a first one."""
+        self.learning_run = None
+
     def _stop_showing_learning(self, *_):
-        """Back to the engine and weights in use before the run's first check, while a check still is: the run
-        failed, or "as it learns" was turned off. A stopped run's check stays (Use Weights Now saves it)."""
-        if not self._showing_learning() or self.before_learning is None:
+        """Back to the engine and weights in use before the run's first check, while one of its checks is shown
+        (or asked for): the run failed, or "as it learns" was turned off. Another run's check, left in use when
+        it was stopped, stays (Use Weights Now saves it)."""
+        ctl = self.personalizer
+        if ctl is None or ctl.run_dir is None or self.learning_run != str(ctl.run_dir) \
+                or self.before_learning is None or not self._showing_learning():
             return
         from engine.backends.base import starter_path  # numpy only
 
         name, kind, path = self.before_learning
-        self.learning_run = None
+        self.check_asked, self.learning_on = None, False
         if name is None:
             return
         if kind == "file" and path:

@@ -308,8 +308,9 @@ class RenderWorker(QObject):
                 self._emit_backend()  # the UI goes back to the backend still in use
 
     @Slot(str)
-    def load_weights(self, path):
-        """Load a weights file; switches to the backend the file is for when that is another one."""
+    def load_weights(self, path, remember: bool = True):
+        """Load a weights file; switches to the backend the file is for when that is another one. ``remember``
+        False (a training's check, shown while it learns): not what that backend comes back with when chosen."""
         if self._later(self.load_weights, path):
             return
         try:
@@ -331,7 +332,8 @@ class RenderWorker(QObject):
                     self.status.emit("")
                 self.full_ms.pop(meta.backend, None)
                 self._emit_backend()
-            self.weights[meta.backend] = str(path)
+            if remember:
+                self.weights[meta.backend] = str(path)
         except Exception as e:
             self.error.emit(_user_message(e))
 
@@ -524,8 +526,8 @@ class RenderClient(QObject):
     def set_backend(self, name: str, weights: str | None = None):
         _queued(self.worker.set_backend, dict(name=name, weights=weights))
 
-    def load_weights(self, path: str):
-        _queued(self.worker.load_weights, str(path))
+    def load_weights(self, path: str, remember: bool = True):
+        _queued(self.worker.load_weights, str(path), remember)
 
     def set_device(self, device: str):
         _queued(self.worker.set_device, device)

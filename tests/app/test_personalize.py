@@ -378,9 +378,11 @@ def test_checks_are_offered_as_it_learns_at_most_every_few_seconds_and_not_when_
     ctl.run_dir, ctl._reader = run, P.StatsReader(run)
     ctl._set_phase(P.TRAIN)
 
-    def check(step, best):
+    def check(step, best, goes_on=True):  # a check, and the run's next step (the fit goes on) unless its last
         with open(run / "stats.jsonl", "a") as f:
             f.write(json.dumps({"kind": "val", "step": step, "ssim": 0.5, "best": best}) + "\n")
+            if goes_on:
+                f.write(json.dumps({"kind": "train", "step": step + 1, "loss": 1.0}) + "\n")
         ctl.poll()
 
     ctl.live = False
@@ -413,6 +415,11 @@ def test_checks_are_offered_as_it_learns_at_most_every_few_seconds_and_not_when_
     clock[0] += P.LIVE_EVERY_S
     check(35, True)
     assert len(offered) == 4
+    clock[0] += P.LIVE_EVERY_S
+    check(38, True, goes_on=False)  # the run's last check: its result comes next, and the check is not shown
+    clock[0] += P.LIVE_EVERY_S
+    ctl.poll()
+    assert len(offered) == 4
     ctl._closing = True  # the app is quitting: nothing more is switched to
     clock[0] += P.LIVE_EVERY_S
     check(40, True)
@@ -420,9 +427,10 @@ def test_checks_are_offered_as_it_learns_at_most_every_few_seconds_and_not_when_
 
 
 def test_the_window_shows_checks_until_the_person_chooses_and_goes_back_when_turned_off(qtbot, tmp_path):
-    """The window's side of "as it learns", with the real worker and weights files in a run folder: the first
-    check of a run is shown whatever the engine, and not remembered as the person's choice; after weights the
-    person loads, a later check is not shown; turned off, the window goes back to what it showed before."""
+    """The window's side of "as it learns", with the real worker and weights files in run folders: a run's first
+    check is shown whatever the engine, and never remembered (settings, or the backend chosen again later); after
+    weights the person loads, a later check is not shown; turned off, even before the check has loaded, the window
+    goes back to what it showed before the run's checks."""
     import shutil
 
     from engine.backends.base import starter_path
@@ -434,29 +442,48 @@ def test_the_window_shows_checks_until_the_person_chooses_and_goes_back_when_tur
     ctl = win.personalizer
     ctl.plan = P.make_plan("Anna", "attention", [str(p) for p in photos], init=str(starter_path("attention")))
     runs = []
-    for k in range(2):
-        run = tmp_path / "runs" / f"0000{k}-attention-anna"
+    for k in range(3):
+        run = ctl.dirs["runs"] / f"0000{k}-attention-anna"
         run.mkdir(parents=True)
         shutil.copy(starter_path("attention"), run / "best.safetensors")
-        runs.append(str(run / "best.safetensors"))
+        runs.append(run / "best.safetensors")
     mine = tmp_path / "mine.safetensors"
     shutil.copy(starter_path("attention"), mine)
 
-    def in_use(path):
-        qtbot.waitUntil(lambda: (win.backend_info or {}).get("weights_path") == str(path), timeout=60000)
+    def in_use(path=None, name=None):
+        qtbot.waitUntil(lambda: (win.backend_info or {}).get("weights_path") == (str(path) if path else None)
+                        and (name is None or win.backend_info["name"] == name), timeout=60000)
 
-    ctl.learning.emit(runs[0])  # the first check of a run: shown, from warp
-    in_use(runs[0])
-    assert win.backend_info["name"] == "attention" and "best check" in win.banner.message()
-    assert win.settings.value("engine/backend") == "warp" and win.settings.weights_for("attention") != runs[0]
+    def offer(k):
+        ctl.run_dir = runs[k].parent
+        ctl.learning.emit(str(runs[k]))
+
+    offer(0)  # from warp: shown, and not remembered
+    in_use(runs[0], "attention")
+    assert "best check" in win.banner.message()
+    assert win.settings.value("engine/backend") == "warp" and not win.settings.weights_for("attention")
+    ctl.set_live(False)  # turned off: back to warp; chosen again, the trained backend is not the check
+    in_use(None, "warp")
+    win.set_backend("attention")
+    qtbot.waitUntil(lambda: win.backend_info["name"] == "attention", timeout=60000)
+    assert win.backend_info["weights_kind"] == "starter" and not win.settings.weights_for("attention")
+    ctl.set_live(True)
     win.load_weights(str(mine))  # the person chooses weights: a later check of that run is not shown
     in_use(mine)
-    ctl.learning.emit(runs[0])
+    ctl.learning.emit(str(runs[0]))
     qtbot.wait(1500)
     assert win.backend_info["weights_path"] == str(mine)
-    ctl.learning.emit(runs[1])  # another run's first check is shown; turned off, back to the person's weights
+    offer(1)  # another run's first check is shown; turned off, back to the person's weights
     in_use(runs[1])
     ctl.set_live(False)
     in_use(mine)
-    assert win.settings.weights_for("attention") == str(mine)
+    win.set_backend("warp")
+    in_use(None, "warp")
+    ctl.set_live(True)
+    offer(2)  # turned off before the check has even loaded: back to warp all the same
+    ctl.set_live(False)
+    in_use(None, "warp")
+    qtbot.wait(1500)
+    assert win.backend_info["name"] == "warp"
+    assert win.settings.weights_for("attention") == str(mine) and win.settings.value("engine/backend") == "warp"
     close_window(win)
