@@ -439,8 +439,10 @@ def _is_hand(piece: np.ndarray, regions: list, pose: Pose, origin) -> bool:
     ys, xs = np.nonzero(piece)
     e, w = pose.xy[where[0]].astype(np.float64), pose.xy[where[1]].astype(np.float64)
     u = w - e
-    t = ((xs + origin[1] - e[0]) * u[0] + (ys + origin[0] - e[1]) * u[1]) / max(float(u @ u), 1e-6)
-    return float((t < 1).mean()) <= HAND_BEFORE
+    n = float(np.hypot(*u))
+    u = u / n if n > 1e-6 else np.array([0.0, 1.0])  # as hand_ellipse: a forearm seen end on points down
+    before = (xs + origin[1] - w[0]) * u[0] + (ys + origin[0] - w[1]) * u[1] < 0
+    return float(before.mean()) <= HAND_BEFORE
 
 
 def _polygon_in_box(poly: np.ndarray, shape, origin_rc) -> np.ndarray:
