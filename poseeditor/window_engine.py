@@ -168,13 +168,12 @@ class EngineMixin:
     def _is_check(self, path) -> bool:
         """Whether ``path`` is a training run's check (runs/<run>/best.safetensors): shown while it learns, never
         the person's choice of weights (the file changes with every better check, and goes with its run)."""
-        runs = self.personalizer.dirs["runs"] if self.personalizer is not None else None
-        return bool(path and runs and Path(path).name == "best.safetensors" and Path(path).parent.parent == runs)
+        from training.protocol import folders  # no torch or Qt
 
-    def _showing_learning(self) -> bool:
-        """Whether the photo shows (or is about to show) a check of the run it shows as it learns."""
-        path = (self.backend_info or {}).get("weights_path")
-        return bool(self.check_asked or (path and self.learning_run and str(Path(path).parent) == self.learning_run))
+        from .settings import data_dir
+
+        runs = self.personalizer.dirs["runs"] if self.personalizer is not None else folders(data_dir())["runs"]
+        return bool(path and Path(path).name == "best.safetensors" and Path(path).parent.parent == runs)
 
     def _on_learning(self, path: str):
         """A check of the running training beat the ones before: the photo is drawn with those weights, so the
@@ -182,13 +181,16 @@ class EngineMixin:
         was asked for, and its end switches to it too), until the person chooses an engine or weights."""
         run = str(Path(path).parent)
         first = run != self.learning_run
-        if first:  # a new run, or "as it learns" turned back on
-            if not self._showing_learning():  # over an earlier run's check, what came before that stays
-                info = self.backend_info or {}
-                self.before_learning = (info.get("name"), info.get("weights_kind"), info.get("weights_path"))
+        if first:
             self.learning_run, self.learning_on = run, True
         if not self.learning_on:
             return
+        info = self.backend_info or {}
+        # what to go back to: what the person had before the run's first check (or before it was turned back on);
+        # not a check (an earlier run's, or this one's still reported while the way back loads)
+        if (first or self.before_learning is None) and not self.check_asked \
+                and not self._is_check(info.get("weights_path")):
+            self.before_learning = (info.get("name"), info.get("weights_kind"), info.get("weights_path"))
         self.check_asked = path
         self.client.load_weights(path, remember=False)
         if first:
@@ -196,14 +198,14 @@ class EngineMixin:
                                      "training window's \"as it learns\" turns this off).", "info", timeout_ms=10000)
 
     def _chosen(self):
-        """The person chose an engine or weights: the running training's checks are no longer shown."""
+        """The person chose an engine, weights or a session: the shown run's later checks are not shown (a run
+        whose first check comes after the choice is shown from it, whether chosen while preparing or fitting)."""
         self.check_asked, self.learning_on = None, False
-        if self.personalizer is not None and self.personalizer.run_dir is not None:  # its later checks neither
-            self.learning_run = str(self.personalizer.run_dir)
 
     def _learning_again(self):
-        """"As it learns" turned back on: the run's next better check is shown, as a first one."""
-        self.learning_run = None
+        """"As it learns" turned back on: the run's next better check is shown, and what is in use then is what
+        the window goes back to."""
+        self.learning_on, self.before_learning = True, None
 
     def _stop_showing_learning(self, *_):
         """Back to the engine and weights in use before the run's first check, while one of its checks is shown
@@ -211,7 +213,7 @@ class EngineMixin:
         it was stopped, stays (Use Weights Now saves it)."""
         ctl = self.personalizer
         if ctl is None or ctl.run_dir is None or self.learning_run != str(ctl.run_dir) \
-                or self.before_learning is None or not self._showing_learning():
+                or self.before_learning is None or not self.learning_on:
             return
         from engine.backends.base import starter_path  # numpy only
 

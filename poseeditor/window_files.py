@@ -273,8 +273,9 @@ class FilesMixin:
         if self.output_refused(path, "session"):
             return False
         info = self.backend_info or {}
+        weights = None if self._is_check(info.get("weights_path")) else info.get("weights_path")  # it moves
         s = Session([SessionRef(r.path, r.pose, r.hand_placed) for r in self.doc.refs if r.image is not None],
-                    self.doc.target, info.get("name", "warp"), info.get("weights_path"),
+                    self.doc.target, info.get("name", "warp"), weights,
                     "cuda" if str(info.get("device", "cpu")).startswith("cuda") else "cpu")
         try:
             save_session(path, s)
@@ -319,6 +320,7 @@ class FilesMixin:
         self._pending_session = {ref.id: (r.pose, r.hand_placed) for ref, r in zip(self.doc.refs, refs)}
         self._pending_session["target"] = s.target
         self.session_path = Path(path)
+        self._chosen()  # a session names its engine and weights: the person's choice, over a training's checks
         if s.weights and Path(s.weights).is_file():
             self.client.set_backend(s.backend, s.weights)
         elif (self.backend_info or {}).get("name") != s.backend:

@@ -257,7 +257,8 @@ class RenderWorker(QObject):
                 raise
             # remembered weights that no longer load: say so, keep the backend without them
             self.error.emit(_user_message(e))
-            self.weights.pop(name, None)
+            if self.weights.get(name) == weights:  # not the remembered ones when another file failed (a check)
+                self.weights.pop(name, None)
             return Engine(name, device=self.device)
 
     def _title(self, name: str) -> str:
@@ -311,7 +312,7 @@ class RenderWorker(QObject):
     def load_weights(self, path, remember: bool = True):
         """Load a weights file; switches to the backend the file is for when that is another one. ``remember``
         False (a training's check, shown while it learns): not what that backend comes back with when chosen."""
-        if self._later(self.load_weights, path):
+        if self._later(lambda p: self.load_weights(p, remember), path):
             return
         try:
             from engine import registry

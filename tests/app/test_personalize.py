@@ -458,10 +458,13 @@ def test_the_window_shows_checks_until_the_person_chooses_and_goes_back_when_tur
         ctl.run_dir = runs[k].parent
         ctl.learning.emit(str(runs[k]))
 
-    offer(0)  # from warp: shown, and not remembered
+    offer(0)  # from warp: shown, and not remembered (settings, a session saved meanwhile)
     in_use(runs[0], "attention")
     assert "best check" in win.banner.message()
     assert win.settings.value("engine/backend") == "warp" and not win.settings.weights_for("attention")
+    assert win.save_session(tmp_path / "s.poseeditor.json")
+    saved = json.loads((tmp_path / "s.poseeditor.json").read_text())
+    assert saved["backend"] == "attention" and saved["weights"] is None
     ctl.set_live(False)  # turned off: back to warp; chosen again, the trained backend is not the check
     in_use(None, "warp")
     win.set_backend("attention")
@@ -486,4 +489,12 @@ def test_the_window_shows_checks_until_the_person_chooses_and_goes_back_when_tur
     qtbot.wait(1500)
     assert win.backend_info["name"] == "warp"
     assert win.settings.weights_for("attention") == str(mine) and win.settings.value("engine/backend") == "warp"
+    ctl.set_live(True)  # the run's result switched in, then the box turned off before it has loaded: it stays
+    offer(0)
+    in_use(runs[0])
+    win._on_trained(str(mine))
+    ctl.set_live(False)
+    in_use(mine)
+    qtbot.wait(1500)
+    assert win.backend_info["weights_path"] == str(mine)
     close_window(win)
