@@ -413,11 +413,21 @@ def arms_by_colour(labels: np.ndarray, image: np.ndarray, pose: Pose) -> np.ndar
     # the hands of those photos have at most 3%)
     regions = list(hand_regions(pose, sub.shape, (rows[0], cols[0])))
     if regions and len(ids) and len(torso_c) > 1:
+        # only pieces that may be (HAND_PIECE in all hands' regions together) are looked at one by one
+        in_hands = np.zeros(sub.shape, bool)
+        for _, _, hbox, inside in regions:
+            in_hands[hbox] |= inside
+        size, held = np.bincount(comp.ravel(), minlength=n), np.bincount(comp[in_hands], minlength=n)
         sample = lab[torso][:: max(1, int(torso.sum()) // 4000)].astype(np.float32)  # as main_colours samples
         shares = np.bincount(np.argmin(((sample[:, None] - torso_c[None]) ** 2).sum(2), 1), minlength=len(torso_c))
         cloth = int(np.argmax(shares))
-        hand = [i for i in ids if _is_hand(comp == i, regions, pose, (rows[0], cols[0])) and int(np.argmin(
-            ((np.median(lab[comp == i].astype(np.float32), axis=0) - torso_c) ** 2).sum(1))) != cloth]
+        hand = []
+        for i in ids[held[ids] >= HAND_PIECE * size[ids]]:
+            piece = comp == i
+            colour = np.median(lab[piece].astype(np.float32), axis=0)
+            if _is_hand(piece, regions, pose, (rows[0], cols[0])) and \
+                    int(np.argmin(((colour - torso_c) ** 2).sum(1))) != cloth:
+                hand.append(i)
         ids = np.setdiff1d(ids, hand)
     keep = np.isin(comp, ids)
     out[box][keep] = TORSO_LABEL

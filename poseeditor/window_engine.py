@@ -172,8 +172,8 @@ class EngineMixin:
 
         from .settings import data_dir
 
-        runs = self.personalizer.dirs["runs"] if self.personalizer is not None else folders(data_dir())["runs"]
-        return bool(path and Path(path).name == "best.safetensors" and Path(path).parent.parent == runs)
+        return bool(path and Path(path).name == "best.safetensors"
+                    and Path(path).parent.parent == folders(data_dir())["runs"])
 
     def _on_learning(self, path: str):
         """A check of the running training beat the ones before: the photo is drawn with those weights, so the

@@ -27,7 +27,7 @@ from ..encode import MIRROR_PART, NUM_PARTS, PART_LIMBS, PART_NAMES, body_scale,
 from ..hair import hair_to_head
 from ..held import held_objects
 from ..parsing import (PERSON_MOVES, TORSO_LABEL, arms_by_colour, arms_take_thin_torso, coarse_parsing, grow_labels,
-                       hand_ellipse, head_axis, merge_islands, torso_strays, unsure_hands)
+                       hand_regions, head_axis, merge_islands, torso_strays, unsure_hands)
 from ..pose import J, Pose
 from .contract import Backend, SourceState
 from .warp_layers import (ALL_PARTS, Layer, beyond_similarity, held_layer, is_still, label_lut, max_at,
@@ -202,8 +202,11 @@ def _layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray,
         piece = hand = None
         thing = None if held is None else (held == k + 1) & (core_labels == k + 1)
         if thing is not None and thing.any():
-            gy, gx = np.mgrid[0:core.shape[0], 0:core.shape[1]].astype(np.float32)
-            hand = (hand_ellipse(pose, a, b, ts, gx + bx0, gy + by0) < 1) & (core_labels == k + 1) & ~thing
+            hand = np.zeros(core.shape, bool)
+            for el, wr, hbox, inside in hand_regions(pose, core.shape, (by0, bx0)):
+                if (el, wr) == (a, b):
+                    hand[hbox] = inside
+            hand &= (core_labels == k + 1) & ~thing
             piece = thing | hand
             core &= ~piece
             piece, hand = piece.astype(np.uint8), hand.astype(np.uint8)
