@@ -321,7 +321,8 @@ class FilesMixin:
         self._pending_session["target"] = s.target
         self.session_path = Path(path)
         self._chosen()  # a session names its engine and weights: the person's choice, over a training's checks
-        if s.weights and Path(s.weights).is_file():
+        # a training's check (a session saved by an earlier version while one was shown) is not the person's choice
+        if s.weights and Path(s.weights).is_file() and not self._is_check(s.weights):
             self.client.set_backend(s.backend, s.weights)
         elif (self.backend_info or {}).get("name") != s.backend:
             self.client.set_backend(s.backend, self.settings.weights_for(s.backend))

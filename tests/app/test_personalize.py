@@ -430,7 +430,8 @@ def test_the_window_shows_checks_until_the_person_chooses_and_goes_back_when_tur
     """The window's side of "as it learns", with the real worker and weights files in run folders: a run's first
     check is shown whatever the engine, and never remembered (settings, or the backend chosen again later); after
     weights the person loads, a later check is not shown; turned off, even before the check has loaded, the window
-    goes back to what it showed before the run's checks."""
+    goes back to what it showed before the run's checks; a session naming a check (an earlier version saved one)
+    opens with the backend's remembered weights."""
     import shutil
 
     from engine.backends.base import starter_path
@@ -497,4 +498,13 @@ def test_the_window_shows_checks_until_the_person_chooses_and_goes_back_when_tur
     in_use(mine)
     qtbot.wait(1500)
     assert win.backend_info["weights_path"] == str(mine)
+    # a session an earlier version saved while a check was shown names it: opened, the check is not the person's
+    # choice; the backend's remembered weights are drawn with
+    win.set_backend("warp")
+    in_use(None, "warp")
+    old = dict(saved, weights=str(runs[0]))
+    (tmp_path / "old.poseeditor.json").write_text(json.dumps(old))
+    assert win.open_session(tmp_path / "old.poseeditor.json")
+    in_use(mine, "attention")
+    assert win.settings.weights_for("attention") == str(mine)
     close_window(win)
