@@ -53,13 +53,15 @@ def split() -> dict:
 
 
 def _pose_json(pose) -> dict:
-    return pose.to_openpose()
+    return {"pose": pose.to_openpose(), "hands": {str(k): v.tolist() for k, v in pose.hands.items()}}
 
 
 def _pose_from(d: dict, w: int, h: int):
     from engine.pose import Pose
 
-    return Pose.from_openpose(d, w, h)
+    pose = Pose.from_openpose(d["pose"], w, h)
+    pose.hands = {int(k): np.asarray(v, np.float32) for k, v in d["hands"].items()}  # as the app's detection has
+    return pose
 
 
 class Frames:
@@ -75,7 +77,7 @@ class Frames:
         self.dir = build / "frames"
         self.dir.mkdir(parents=True, exist_ok=True)
         self._poses_file = build / "poses.json"
-        stamp = f"{self.video.stat().st_size}:{int(self.video.stat().st_mtime)}"
+        stamp = f"{self.video.stat().st_size}:{int(self.video.stat().st_mtime)}:hands"  # detections with hands
         cached = json.loads(self._poses_file.read_text()) if self._poses_file.is_file() else {}
         self._poses = cached.get("poses", {}) if cached.get("video") == stamp else {}
         self._stamp = stamp

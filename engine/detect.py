@@ -95,7 +95,9 @@ class Detection:
 class PoseDetector:
     """Detects the most prominent person. One instance per thread (mediapipe graphs are not re-entrant)."""
 
-    def __init__(self, min_confidence: float = 0.5):
+    def __init__(self, min_confidence: float = 0.5, hands: bool = True):
+        """``hands``: also find the hand landmarks at the pose's wrists (``Pose.hands``, engine.hands), which the
+        warp engine's parts use; a detector that only measures joints (PCKh) does without."""
         with native_stderr_silenced():
             import mediapipe as mp  # heavy import: only when a detector is built
 
@@ -103,11 +105,18 @@ class PoseDetector:
         with native_stderr_silenced():
             self._graph = self._mp_pose.Pose(static_image_mode=True, model_complexity=1, enable_segmentation=True,
                                              min_detection_confidence=min_confidence)
+        self._hands = None
+        if hands:
+            from .hands import HandFinder
+
+            self._hands = HandFinder()
         self._lock = threading.Lock()
 
     def close(self) -> None:
         with native_stderr_silenced():
             self._graph.close()
+        if self._hands is not None:
+            self._hands.close()
 
     def __enter__(self):
         return self
@@ -123,6 +132,15 @@ class PoseDetector:
 
     def detect(self, image: np.ndarray, name: str = "photo") -> Detection:
         """Return the pose and mask of the most prominent person; NoPersonError when there is none."""
+        return self._with_hands(image, self._detect(image, name))
+
+    def _with_hands(self, image: np.ndarray, det: Detection) -> Detection:
+        if self._hands is not None:
+            with self._lock:
+                det.pose.hands = self._hands.find(image, det.pose, det.mask)
+        return det
+
+    def _detect(self, image: np.ndarray, name: str) -> Detection:
         h, w = image.shape[:2]
         attempts = []
         # 1. as it is, enlarged when small (BlazePose works on ~256 px crops internally)
@@ -174,11 +192,11 @@ class PoseDetector:
         grow = BOX_MARGIN * max(x1 - x0, y1 - y0)
         gx0, gy0 = int(max(0, np.floor(x0 - grow))), int(max(0, np.floor(y0 - grow)))
         gx1, gy1 = int(min(w, np.ceil(x1 + grow))), int(min(h, np.ceil(y1 + grow)))
-        det = self.detect(np.ascontiguousarray(image[gy0:gy1, gx0:gx1]), name)
+        det = self._detect(np.ascontiguousarray(image[gy0:gy1, gx0:gx1]), name)
         pose = _pose_in_photo(det.pose, gx0, gy0, w, h)
         mask = np.zeros((h, w), np.float32)
         mask[gy0:gy1, gx0:gx1] = det.mask
-        return Detection(pose, mask, det.score)
+        return self._with_hands(image, Detection(pose, mask, det.score))
 
     @staticmethod
     def _to_detection(result, canvas_shape, pad_x, pad_y, scale, w, h) -> Detection:

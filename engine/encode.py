@@ -83,6 +83,15 @@ def segment_distance(xs: np.ndarray, ys: np.ndarray, a: np.ndarray, b: np.ndarra
     return np.hypot(xs - (a[0] + t * ab[0]), ys - (a[1] + t * ab[1]))
 
 
+def inside_convex(poly: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Whether the points (xs, ys) lie inside the convex polygon ``poly`` ((n, 2), either winding)."""
+    signs = []
+    for (ax, ay), (bx, by) in zip(poly, np.roll(poly, -1, axis=0)):
+        signs.append((bx - ax) * (ys - ay) - (by - ay) * (xs - ax) >= 0)
+    signs = np.stack(signs)
+    return signs.all(axis=0) | (~signs).all(axis=0)
+
+
 def limb_distance_maps(pose: Pose, kappa: float = KAPPA, size: tuple[int, int] | None = None) -> np.ndarray:
     """(12, H, W) float32 maps exp(kappa * d) to each limb segment; zero for a limb with a missing end."""
     h, w = size or (pose.height, pose.width)

@@ -16,7 +16,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .encode import HEAD_JOINTS, PART_LIMBS, PART_NAMES, body_scale, segment_distance
+from .encode import HEAD_JOINTS, PART_LIMBS, PART_NAMES, body_scale, inside_convex, segment_distance
+from .hands import hand_measure
 from .pose import J, Pose
 
 NUM_LABELS = len(PART_NAMES) + 1
@@ -99,8 +100,10 @@ def part_distances(pose: Pose, xs: np.ndarray, ys: np.ndarray, arm_slack: float 
         a, b = PART_LIMBS[part]
         if pose.present[a] and pose.present[b]:
             pa, pb = pose.xy[a], pose.xy[b]
+            landmarks = pose.hands.get(b) if part.endswith("lower_arm") else None
             if part.endswith(("lower_arm", "shin")):
-                pb = pb + 0.25 * (pb - pa)  # hand / foot beyond the wrist / ankle
+                if landmarks is None:  # the hand is its landmarks where the detector found them
+                    pb = pb + 0.25 * (pb - pa)  # hand / foot beyond the wrist / ankle
             elif not pose.present[_LIMB_END[part]]:
                 # the limb below is cut by the photo's edge or unseen: what shows of it goes with this bone
                 # (else a raised upper arm leaves its forearm's stump behind), taken as straight and as long
@@ -117,8 +120,8 @@ def part_distances(pose: Pose, xs: np.ndarray, ys: np.ndarray, arm_slack: float 
                 # a hand is wider than a forearm, and in front of what it rests on: inside its region it wins
                 # over any bone's distance (else a hand on the hip stays with the torso when the arm is moved).
                 # An ellipse, not a disc: a disc as wide as the hand is long took round bites of the dress or
-                # trousers a hanging hand touches.
-                d_hand = hand_ellipse(pose, a, b, ts, xs, ys)
+                # trousers a hanging hand touches; its fingers and palm where the detector found its landmarks.
+                d_hand = hand_ellipse(pose, a, b, ts, xs, ys) if landmarks is None else hand_measure(landmarks, xs, ys)
                 d = np.where(d_hand < 1, d_hand - 1, d)
             dist[k] = d
     # a forearm over the torso's middle is in front of it: held across the chest, nearer a torso diagonal than
@@ -127,7 +130,7 @@ def part_distances(pose: Pose, xs: np.ndarray, ys: np.ndarray, arm_slack: float 
     # place), nor beside the middle (a side view's hanging forearm took the dress and the back with it).
     middle = torso_polygon(pose)
     if middle is not None and in_front.any():
-        in_front &= _inside_convex(middle, xs, ys)
+        in_front &= inside_convex(middle, xs, ys)
     dist[1] = np.where(in_front, dist[1] + 1e7, dist[1])
     return dist
 
@@ -238,6 +241,7 @@ def colorize(labels: np.ndarray) -> np.ndarray:
 HEAD_LABEL = PART_NAMES.index("head") + 1
 TORSO_LABEL = PART_NAMES.index("torso") + 1
 ARM_LABELS = [PART_NAMES.index(p) + 1 for p in ("r_upper_arm", "r_lower_arm", "l_upper_arm", "l_lower_arm")]
+LEG_LABELS = [PART_NAMES.index(p) + 1 for p in ("r_thigh", "r_shin", "l_thigh", "l_shin")]
 
 
 def grow_labels(labels: np.ndarray, steps: int) -> np.ndarray:
@@ -398,12 +402,17 @@ def arms_by_colour(labels: np.ndarray, image: np.ndarray, pose: Pose) -> np.ndar
         colours = lab[ys, xs].astype(np.float32)
         d_arm, d_torso = colour_distance(colours, main_colours(colours[along], 2)), colour_distance(colours, torso_c)
         take = ~along & (d_torso + COLOUR_MARGIN < d_arm)
+        if b in pose.hands:  # the hand is its fingers and palm, whatever their colour (a bare hand below a sleeve);
+            # its rim (the landmarks' error) as the rest of the part: cloth there went up round the raised hand
+            take &= hand_measure(pose.hands[b], xs + float(cols[0]), ys + float(rows[0]), rim=0) >= 1
         changed[ys[take], xs[take]] = True
     if not changed.any():
         return labels
-    # only what joins the torso: a patch of the arm's own shade inside it stays the arm's
+    # only what joins the torso, or a leg (the trousers round a hand resting on a thigh), and it goes to the nearest
+    # of them: a patch of the arm's own shade inside it stays the arm's
     n, comp = cv2.connectedComponents(changed.astype(np.uint8), connectivity=8)
-    touching = np.unique(comp[(cv2.dilate(torso.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0) & changed])
+    body = np.isin(sub, [TORSO_LABEL] + LEG_LABELS)
+    touching = np.unique(comp[(cv2.dilate(body.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0) & changed])
     ids = touching[touching > 0]
     # nor the hand: a piece lying mostly in a hand's region and beyond its wrist, whose colour is not the torso's
     # main one. A bare hand below a sleeve is not the sleeve's colour and, where the torso shows skin or trousers of
@@ -430,7 +439,7 @@ def arms_by_colour(labels: np.ndarray, image: np.ndarray, pose: Pose) -> np.ndar
                 hand.append(i)
         ids = np.setdiff1d(ids, hand)
     keep = np.isin(comp, ids)
-    out[box][keep] = TORSO_LABEL
+    out[box][keep] = grow_labels(np.where(body, sub, 0).astype(sub.dtype), max(sub.shape))[keep]
     return out
 
 
@@ -461,15 +470,6 @@ def _polygon_in_box(poly: np.ndarray, shape, origin_rc) -> np.ndarray:
     out = np.zeros(shape, np.uint8)
     cv2.fillConvexPoly(out, np.round(poly - [origin_rc[1], origin_rc[0]]).astype(np.int32), 1)
     return out
-
-
-def _inside_convex(poly: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
-    """Whether the points (xs, ys) lie inside the convex polygon ``poly`` ((n, 2), either winding)."""
-    signs = []
-    for (ax, ay), (bx, by) in zip(poly, np.roll(poly, -1, axis=0)):
-        signs.append((bx - ax) * (ys - ay) - (by - ay) * (xs - ax) >= 0)
-    signs = np.stack(signs)
-    return signs.all(axis=0) | (~signs).all(axis=0)
 
 
 def head_axis(pose: Pose, other: Pose | None = None):

@@ -65,7 +65,9 @@ class Pose:
     """18 joints in pixel coordinates of a ``width`` x ``height`` image.
 
     ``xy`` is (18, 2) float32; ``present`` is (18,) bool; ``confidence`` is (18,) float32 (1.0 for hand-placed
-    joints). A missing joint's ``xy`` is meaningless and kept at 0.
+    joints). A missing joint's ``xy`` is meaningless and kept at 0. ``hands``: {wrist joint index: (21, 2)
+    float32} the hand landmarks the detector found at that wrist (engine.hands); not part of any file format, and
+    dropped with a side's wrist or elbow moved.
     """
 
     xy: np.ndarray
@@ -73,6 +75,7 @@ class Pose:
     width: int
     height: int
     confidence: np.ndarray = field(default=None)  # type: ignore[assignment]
+    hands: dict = field(default=None)  # type: ignore[assignment]
 
     def __post_init__(self):
         self.xy = np.asarray(self.xy, dtype=np.float32).reshape(NUM_JOINTS, 2)
@@ -82,6 +85,7 @@ class Pose:
         self.confidence = np.asarray(self.confidence, dtype=np.float32).reshape(NUM_JOINTS)
         self.xy[~self.present] = 0.0
         self.width, self.height = int(self.width), int(self.height)
+        self.hands = {int(k): np.asarray(v, np.float32).reshape(21, 2) for k, v in (self.hands or {}).items()}
 
     # ----- construction -------------------------------------------------------------------------------------
     @classmethod
@@ -89,7 +93,8 @@ class Pose:
         return cls(np.zeros((NUM_JOINTS, 2)), np.zeros(NUM_JOINTS, bool), width, height)
 
     def copy(self) -> "Pose":
-        return Pose(self.xy.copy(), self.present.copy(), self.width, self.height, self.confidence.copy())
+        return Pose(self.xy.copy(), self.present.copy(), self.width, self.height, self.confidence.copy(),
+                    {k: v.copy() for k, v in self.hands.items()})
 
     # ----- queries ------------------------------------------------------------------------------------------
     def has(self, *names_or_ids) -> bool:
@@ -137,6 +142,7 @@ class Pose:
         p.xy[i] = (x, y)
         p.present[i] = True
         p.confidence[i] = 1.0
+        p._drop_hand_of(i)
         return p
 
     def with_present(self, joint, present: bool) -> "Pose":
@@ -145,7 +151,15 @@ class Pose:
         p.present[i] = present
         if not present:
             p.xy[i] = 0.0
+        p._drop_hand_of(i)
         return p
+
+    def _drop_hand_of(self, joint: int) -> None:
+        """The hand landmarks were found at the detected wrist, along the detected forearm: an edit of either
+        leaves them behind."""
+        for side in "rl":
+            if joint in (J[f"{side}_elbow"], J[f"{side}_wrist"]):
+                self.hands.pop(J[f"{side}_wrist"], None)
 
     def mirrored(self) -> "Pose":
         """Flip the pose horizontally inside its image, swapping left and right joints.
@@ -156,20 +170,23 @@ class Pose:
         idx = np.array(MIRROR_INDEX)
         xy = self.xy[idx].copy()
         xy[:, 0] = (self.width - 1) - xy[:, 0]
-        p = Pose(xy, self.present[idx], self.width, self.height, self.confidence[idx])
-        return p
+        hands = {int(MIRROR_INDEX[k]): np.stack([(self.width - 1) - v[:, 0], v[:, 1]], 1)
+                 for k, v in self.hands.items()}
+        return Pose(xy, self.present[idx], self.width, self.height, self.confidence[idx], hands)
 
     def scaled(self, sx: float, sy: float | None = None, width: int | None = None, height: int | None = None) -> "Pose":
         sy = sx if sy is None else sy
         xy = self.xy * np.array([sx, sy], np.float32)
         return Pose(xy, self.present, width or round(self.width * sx), height or round(self.height * sy),
-                    self.confidence)
+                    self.confidence, {k: v * np.array([sx, sy], np.float32) for k, v in self.hands.items()})
 
     def transformed(self, matrix: np.ndarray, width: int, height: int) -> "Pose":
-        """Apply a 2x3 affine matrix to every joint (e.g. a crop + resize) and give the new image size."""
+        """Apply a 2x3 affine matrix to every joint and hand landmark (e.g. a crop + resize) and give the new
+        image size."""
         m = np.asarray(matrix, np.float64)
         xy = self.xy.astype(np.float64) @ m[:, :2].T + m[:, 2]
-        return Pose(xy, self.present, width, height, self.confidence)
+        hands = {k: v.astype(np.float64) @ m[:, :2].T + m[:, 2] for k, v in self.hands.items()}
+        return Pose(xy, self.present, width, height, self.confidence, hands)
 
     def __eq__(self, other) -> bool:
         if not isinstance(other, Pose):

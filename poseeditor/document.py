@@ -76,9 +76,10 @@ class Document(QObject):
     def set_main_pose(self, pose: Pose) -> None:
         """Change the first reference's own pose (correcting a detection, or a hand-placed skeleton)."""
         from engine.detect import pose_mask
+        from engine.hands import keep_hands
 
         ref = self.main
-        ref.pose = pose.copy()
+        ref.pose = keep_hands(pose, ref.detected)  # a corrected knee keeps the hands found at unmoved wrists
         if ref.detected is None or ref.hand_placed:
             ref.mask = pose_mask(ref.pose)  # no segmentation exists: the mask follows the skeleton
         self.sourceChanged.emit()

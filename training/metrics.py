@@ -181,7 +181,7 @@ class PCKh:
         from engine.errors import NoPersonError
 
         if self._detector is None:
-            self._detector = PoseDetector()
+            self._detector = PoseDetector(hands=False)  # joints only
         try:
             pred = self._detector.detect(generated).pose
         except NoPersonError:

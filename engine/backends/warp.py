@@ -26,12 +26,13 @@ from ..detect import pose_mask
 from ..encode import MIRROR_PART, NUM_PARTS, PART_LIMBS, PART_NAMES, body_scale, part_warps
 from ..hair import hair_to_head
 from ..held import held_objects
-from ..parsing import (PERSON_MOVES, TORSO_LABEL, arms_by_colour, arms_take_thin_torso, coarse_parsing, grow_labels,
-                       hand_regions, head_axis, merge_islands, torso_strays, unsure_hands)
+from ..parsing import (ARM_LABELS, HEAD_LABEL, PERSON_MOVES, TORSO_LABEL, arms_by_colour, arms_take_thin_torso,
+                       coarse_parsing, grow_labels, hand_measure, hand_regions, head_axis, merge_islands, torso_strays,
+                       unsure_hands)
 from ..pose import J, Pose
 from .contract import Backend, SourceState
-from .warp_layers import (ALL_PARTS, Layer, beyond_similarity, held_layer, is_still, label_lut, max_at,
-                          part_layer, warp_layer)
+from .warp_layers import (ALL_PARTS, Layer, beyond_similarity, held_layer, inpainted_under, is_still, label_lut,
+                          max_at, part_layer, spread_colours, warp_layer)
 
 # Back to front. Arms are drawn over the torso (they usually are in front of it in a photo); legs under it.
 DEPTH_ORDER = ("r_thigh", "l_thigh", "r_shin", "l_shin", "torso", "head",
@@ -66,6 +67,9 @@ HELD_SCALE = 1.5  # a held thing is drawn at most this much larger or smaller th
 NECK_TUCK = 0.12  # of the torso size: how far the torso reaches under the head
 ACROSS_TORSO = 0.12  # of the torso size: an arm across the torso this wide or less is closed over by it
 NECK_HALF_WIDTH = 0.08  # of the torso size: and how wide (a neck, not the hair or the collar beside it)
+# A hand (its landmarks) whose outline lies this much on one part, the rest on the person, lies over that part,
+# which reaches under it: a raised hand uncovers the dress or thigh it rested on, not the wall
+BEHIND_HAND = 0.6
 # The parts a limb meets at its joints (the torso at shoulders and hips).
 _CHAIN_NEIGHBOURS = {
     "r_upper_arm": ("torso", "r_lower_arm"), "r_lower_arm": ("r_upper_arm",),
@@ -130,22 +134,36 @@ def _near_neck(pose: Pose, origin_xy, shape, half_width: float) -> np.ndarray:
     return np.abs(xs * u[1] - ys * u[0]) <= half_width
 
 
-def _spread_colours(rgb: np.ndarray, hard: np.ndarray, spread: int):
-    """(the mean colour of the ``hard`` pixels nearby, by a normalised blur of width ``spread``; the blur's
-    weight of them, (h, w, 1)). A wide blur runs on a smaller copy (a 481-px kernel over a 4096-px photo's
-    torso took 20 s)."""
-    s = min(1.0, 16.0 / spread)
-    num, den = rgb * hard[..., None], hard
-    if s < 1:
-        small = (max(1, round(hard.shape[1] * s)), max(1, round(hard.shape[0] * s)))
-        num, den = (cv2.resize(a, small, interpolation=cv2.INTER_AREA) for a in (num, den))
-        spread = 17
-    num = cv2.GaussianBlur(num, (spread, spread), 0)
-    den = cv2.GaussianBlur(den, (spread, spread), 0)
-    if s < 1:
-        num, den = (cv2.resize(a, (hard.shape[1], hard.shape[0]), interpolation=cv2.INTER_LINEAR) for a in (num, den))
-    den = den.reshape(hard.shape)[..., None]
-    return num / np.maximum(den, 1e-6), den
+def _behind_hands(pose: Pose, labels: np.ndarray, origin_rc, ring: int) -> dict[int, np.ndarray]:
+    """{label: (h, w) bool} the hands (their landmarks, ``pose.hands``) that lie over the part ``label``, over
+    ``labels`` (a box at the photo's (row, column) ``origin_rc``): BEHIND_HAND of the ``ring`` pixels round the
+    hand's own are that part and the rest the person's (neither its arm's nor the head's)."""
+    under: dict[int, np.ndarray] = {}
+    for wrist, landmarks in pose.hands.items():
+        fore = PART_NAMES.index("r_lower_arm" if wrist == J["r_wrist"] else "l_lower_arm") + 1
+        (x0, y0), (x1, y1) = landmarks.min(0) - 2 * ring, landmarks.max(0) + 2 * ring
+        box = (slice(max(0, int(y0) - origin_rc[0]), max(0, int(y1) + 2 - origin_rc[0])),
+               slice(max(0, int(x0) - origin_rc[1]), max(0, int(x1) + 2 - origin_rc[1])))
+        sub = labels[box]
+        if not sub.size:
+            continue
+        ys, xs = np.mgrid[box[0].start:box[0].start + sub.shape[0], box[1].start:box[1].start + sub.shape[1]]
+        hand = (sub == fore) & (hand_measure(landmarks, (xs + origin_rc[1]).astype(np.float32),
+                                             (ys + origin_rc[0]).astype(np.float32)) < 1)
+        if hand.sum() < 10:
+            continue
+        around = cv2.dilate(hand.astype(np.uint8), np.ones((2 * ring + 1,) * 2, np.uint8)) > 0
+        own = np.isin(sub, [fore, fore - 1])  # the hand's own arm
+        seen = sub[around & ~hand & ~own]
+        parts = seen[seen > 0]
+        if len(parts) < BEHIND_HAND * len(seen) or not len(parts):
+            continue
+        best = int(np.bincount(parts).argmax())
+        if best in ARM_LABELS or best == HEAD_LABEL or (parts == best).mean() < BEHIND_HAND:
+            continue
+        full = under.setdefault(best, np.zeros(labels.shape, bool))
+        full[box] |= hand
+    return under
 
 
 def _layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray,
@@ -176,6 +194,7 @@ def _layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray,
     held = None if held is None else held[by0:by1, bx0:bx1]
     image = image[by0:by1, bx0:bx1]
     ring_labels = grow_labels(core_labels, ring_px)
+    under_hands = _behind_hands(pose, core_labels, (by0, bx0), tuck)
     depth = {PART_NAMES.index(p): i for i, p in enumerate(DEPTH_ORDER)}
     img = image.astype(np.float32)
     layers: list[Layer | None] = []
@@ -216,7 +235,8 @@ def _layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray,
         # the rest in the part's own box, padded past the tuck and the blur (so the same result as in the
         # person's box: a large tuck kernel over a 4096x4096 photo took seconds per part)
         ring = (ring_labels == k + 1).astype(np.uint8)
-        rows, cols = np.nonzero(np.any(core | ring, axis=1))[0], np.nonzero(np.any(core | ring, axis=0))[0]
+        reach = core | ring | under_hands[k + 1] if k + 1 in under_hands else core | ring
+        rows, cols = np.nonzero(np.any(reach, axis=1))[0], np.nonzero(np.any(reach, axis=0))[0]
         ppad = tuck + feather + 2 + (neck_px if part == "torso" else 0)
         py0, px0 = max(0, rows[0] - ppad), max(0, cols[0] - ppad)
         py1, px1 = min(core.shape[0], rows[-1] + 1 + ppad), min(core.shape[1], cols[-1] + 1 + ppad)
@@ -226,6 +246,8 @@ def _layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray,
         own = core.copy()
         # grown by the tuck as a distance (linear in the pixels; a disc kernel of a 4096-px photo's tuck is not)
         core |= (cv2.distanceTransform(1 - core, cv2.DIST_L2, cv2.DIST_MASK_PRECISE) <= tuck) & (front > 0)
+        if k + 1 in under_hands:  # and under a hand that rests on it
+            core |= under_hands[k + 1][py0:py1, px0:px1]
         if part == "torso":
             # The torso reaches under what is in front of it, where a move uncovers the torso, not the background:
             # the neck (a turned head left a white wedge between chin and collar) and what the torso closes
@@ -250,15 +272,18 @@ def _layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray,
         rgb = img[py0 + y0:py0 + y1, px0 + x0:px0 + x1]
         # the part's own pixels, not those it reaches under (another part's, that show where that part moves)
         hard = (own if piece is None else own | piece)[y0:y1, x0:x1].astype(np.float32)
-        fill, den = _spread_colours(rgb, hard, 2 * feather + 1)
+        fill, den = spread_colours(rgb, hard, 2 * feather + 1)
         need = (den[..., 0] < 0.05) & (core[y0:y1, x0:x1] > 0)
         if part == "torso" and need.any():  # the neck is deeper than the feather: the torso's colours from further
             nr, nc = np.nonzero(need.any(axis=1))[0], np.nonzero(need.any(axis=0))[0]
             reach = 2 * neck_px + 1
             crop = (slice(max(0, nr[0] - reach), nr[-1] + 1 + reach), slice(max(0, nc[0] - reach), nc[-1] + 1 + reach))
-            wide, _ = _spread_colours(rgb[crop], hard[crop], 2 * neck_px + 1)
+            wide, _ = spread_colours(rgb[crop], hard[crop], 2 * neck_px + 1)
             fill[crop] = np.where(need[crop][..., None], wide, fill[crop])
         fill = np.where(hard[..., None] > 0, rgb, fill)
+        if k + 1 in under_hands:  # what a hand rests on goes on under it, drawn from its pixels round the hand
+            under = under_hands[k + 1][py0:py1, px0:px1][y0:y1, x0:x1] & (hard == 0)
+            fill = inpainted_under(rgb, hard > 0, under, fill)
         tucked = np.where(core > own, core_labels[py0:py1, px0:px1], 0)[y0:y1, x0:x1].astype(np.uint8)
         X0, Y0 = int(x0 + px0 + bx0), int(y0 + py0 + by0)
         # the part goes on past the photo's edges its pixels reach; a limb only when its far joint is not in the

@@ -60,3 +60,30 @@ def person_holding_ball(ball: bool, seen: float, seen_as: float = 1.0, colour=BA
         rows = np.arange(400)[:, None] < centre[1] - r + seen * 2 * r
         mask[(disc > 0) & rows] = seen_as
     return p, img, mask, disc > 0, centre, r
+
+
+def painted_hand(p, side, img, mask, colour):
+    """A hand painted beyond ``side``'s wrist along its forearm (fingers together, palm on), and its 21 landmarks
+    as mediapipe numbers them ((21, 2) float32), as the detector's hand model would give them."""
+    from engine.hands import HAND_BONES, PALM
+
+    w, e = p.point(f"{side}_wrist").astype(np.float64), p.point(f"{side}_elbow").astype(np.float64)
+    fore = float(np.hypot(*(w - e)))
+    u = (w - e) / fore
+    v = np.array([-u[1], u[0]])
+    gap = 0.08 * fore  # between two fingers' bases
+    pts = np.zeros((21, 2))
+    pts[0] = w
+    for j, t in enumerate((0.3, 0.55, 0.8, 1.0)):  # the thumb, from beside the wrist outwards
+        pts[1 + j] = w + u * 0.35 * fore * t + v * gap * (1.5 + 1.2 * t)
+    for f, off in enumerate((1.5, 0.5, -0.5, -1.5)):  # index to little finger: base, then three joints
+        base = w + u * 0.4 * fore + v * gap * off
+        pts[5 + 4 * f] = base
+        for j in range(1, 4):
+            pts[5 + 4 * f + j] = base + u * 0.11 * fore * j
+    width = max(1, int(round(0.9 * gap)))
+    for m, c in ((mask, 1), (img, colour)):
+        for i, j in HAND_BONES:
+            cv2.line(m, tuple(np.round(pts[i]).astype(int)), tuple(np.round(pts[j]).astype(int)), c, width)
+        cv2.fillConvexPoly(m, cv2.convexHull(np.round(pts[list(PALM)]).astype(np.int32)), c)
+    return pts.astype(np.float32)

@@ -34,6 +34,28 @@ def test_detection_finds_the_joints_in_coco18_order(women1):
     assert det.mask.shape == img.shape[:2] and det.mask[int(p.xy[J["neck"], 1]) + 20, int(p.xy[J["neck"], 0])] > 0.5
 
 
+
+def test_the_hands_at_the_wrists_are_found_with_their_fingers():
+    # fashion-real/45 (kept out of all training): a back view, both bare hands hanging below the sleeves. The
+    # detector finds each hand's 21 landmarks at its wrist, on the person, the fingertips beyond the wrist along
+    # the forearm; a detector for joints only looks for none
+    from engine.detect import PoseDetector, native_stderr_silenced
+
+    img = load_image(shared("fashion-real", "45.jpg"))
+    with native_stderr_silenced(), PoseDetector() as det, PoseDetector(hands=False) as joints_only:
+        d = det.detect(img)
+        assert joints_only.detect(img).pose.hands == {}
+    p = d.pose
+    assert set(p.hands) == {J["r_wrist"], J["l_wrist"]}
+    for side in "rl":
+        pts = p.hands[J[f"{side}_wrist"]]
+        fore = p.point(f"{side}_wrist") - p.point(f"{side}_elbow")
+        assert np.hypot(*(pts[0] - p.point(f"{side}_wrist"))) < 0.4 * np.hypot(*fore)
+        tips = pts[[8, 12, 16, 20]].mean(0) - pts[0]
+        assert tips @ fore > 0.2 * (fore @ fore)  # the fingers point on down the forearm
+        xi, yi = np.round(pts[:, 0]).astype(int), np.round(pts[:, 1]).astype(int)
+        assert (d.mask[yi.clip(0, img.shape[0] - 1), xi.clip(0, img.shape[1] - 1)] >= 0.5).mean() >= 0.6
+
 def test_exif_rotated_photo_gives_the_upright_pose(tmp_path, women1):
     _, img, det = women1
     exif = Image.Exif()

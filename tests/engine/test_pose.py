@@ -104,3 +104,32 @@ def test_pose_files_that_never_end_or_never_close(tmp_path):
     pose.save_json(tmp_path / "p.json")
     assert Pose.load_json(tmp_path / "p.json") == pose
     assert sorted(p.name for p in tmp_path.iterdir()) == ["deep.json", "p.json"]  # no temporary file left
+
+
+def test_hand_landmarks_go_with_their_wrist_and_elbow_only():
+    # the landmarks were found at the detected wrist: copies, crops and mirrors carry them (transformed as the
+    # joints), an edit of that side's wrist or elbow drops that side's, and no file format holds them
+    from engine.hands import keep_hands
+
+    rng = np.random.default_rng(1)
+    q = make_pose()
+    p = Pose(q.xy, q.present, q.width, q.height, q.confidence,
+             {J["r_wrist"]: rng.uniform(0, 100, (21, 2)), J["l_wrist"]: rng.uniform(0, 100, (21, 2))})
+    r, l_ = p.hands[J["r_wrist"]], p.hands[J["l_wrist"]]
+    assert np.array_equal(p.copy().hands[J["r_wrist"]], r) and p.copy().hands[J["r_wrist"]] is not r
+    m = np.array([[2.0, 0, 5], [0, 2.0, -3]])
+    assert np.allclose(p.transformed(m, 400, 800).hands[J["l_wrist"]], l_ * 2 + [5, -3])
+    assert np.allclose(p.scaled(0.5).hands[J["r_wrist"]], r * 0.5)
+    mirrored = p.mirrored().hands
+    assert np.allclose(mirrored[J["l_wrist"]], np.stack([199 - r[:, 0], r[:, 1]], 1))
+    assert set(p.moved("r_elbow", 50, 60).hands) == {J["l_wrist"]}
+    assert set(p.moved("l_wrist", 50, 60).hands) == {J["r_wrist"]}
+    assert set(p.with_present("r_wrist", False).hands) == {J["l_wrist"]}
+    assert set(p.moved("r_knee", 50, 60).hands) == {J["r_wrist"], J["l_wrist"]}
+    assert p.moved("r_knee", 50, 60) == p.moved("r_knee", 50, 60).with_present("nose", True)  # equality: joints
+    assert Pose.from_openpose(p.to_openpose(), 200, 400).hands == {}
+    # an edited pose (made anew, as the canvas makes it) gets the detection's hands where it kept the wrist
+    edited = Pose(p.xy.copy(), p.present.copy(), 200, 400)
+    edited.xy[J["l_elbow"]] += 3
+    assert set(keep_hands(edited, p).hands) == {J["r_wrist"]}
+    assert keep_hands(edited, None).hands == {}

@@ -8,7 +8,7 @@ from engine.encode import torso_size
 from engine.pose import J, Pose
 from engine.presets import fit_preset
 
-from tests.engine.painted import ARMS, SHIRT, SLEEVE, filled, painted_on_wall
+from tests.engine.painted import ARMS, SHIRT, SLEEVE, filled, painted_hand, painted_on_wall
 
 
 def test_a_raised_wide_sleeve_leaves_no_outline_where_it_hung():
@@ -204,6 +204,54 @@ def test_a_bare_arm_raised_from_beside_a_dress_leaves_the_dress(skirt_from):
     left = arm_like & (hung > 0) & (raised == 0)
     assert left.sum() < 20, f"{left.sum()} pixels of the arm stayed where it hung"
 
+
+
+def test_a_hand_goes_up_whole_and_its_place_on_the_trousers_shows_the_trousers():
+    # A bare hand resting on a trouser leg, its landmarks found (engine.hands): it is its fingers and palm, the
+    # trousers round it are the thigh's and stay when the arm is raised, none of them round the raised hand, and
+    # the trousers go on under the hand (no wall where it was: the thigh's layer reaches under it)
+    import cv2
+
+    from engine.encode import segment_distance
+    from engine.parsing import hand_ellipse
+
+    p = fit_preset("standing", 240, 400)
+    p = p.moved("r_wrist", p.point("r_wrist")[0] + 14, p.point("r_wrist")[1] + 8)  # the hand on the thigh
+    ts = torso_size(p)
+    img, mask, quad, pt = painted_on_wall(p, 0.1)
+    trousers = (90, 90, 100)
+    legs = np.zeros((400, 240), np.uint8)
+    for a, b in (("r_hip", "r_knee"), ("l_hip", "l_knee"), ("r_knee", "r_ankle"), ("l_knee", "l_ankle")):
+        cv2.line(legs, pt(a), pt(b), 1, int(round(0.3 * ts)))
+    img[legs > 0], mask[legs > 0] = trousers, 1
+    skin = (225, 180, 150)
+    ys, xs = np.mgrid[0:400, 0:240].astype(np.float32)
+    for a, b in ARMS:
+        on = segment_distance(xs, ys, p.point(a), p.point(b)) <= 0.07 * ts
+        img[on], mask[on] = skin, 1
+    pts = painted_hand(p, "r", img, mask, skin)
+    hand = np.all(img == skin, axis=2) & (hand_ellipse(p, J["r_elbow"], J["r_wrist"], ts, xs, ys) < 1.2)
+    seen = Pose(p.xy, p.present, 240, 400, p.confidence, {J["r_wrist"]: pts})
+    sh, el = p.point("r_shoulder"), p.point("r_elbow")
+    up, fore = float(np.hypot(*(el - sh))), float(np.hypot(*(p.point("r_wrist") - el)))
+    target = seen.moved("r_elbow", sh[0] - up, sh[1]).moved("r_wrist", sh[0] - up, sh[1] - fore)
+    b = WarpBackend()
+    out = b.render(b.encode_sources([img], [seen], [mask.astype(np.float32)]), target).astype(int)
+    raised = np.zeros((400, 240), np.uint8)
+    for a_, b_ in ARMS[:2]:
+        cv2.line(raised, tuple(np.round(target.point(a_)).astype(int)), tuple(np.round(target.point(b_)).astype(int)),
+                 1, int(round(0.3 * ts)))
+    skin_left = (np.abs(out - skin).sum(axis=2) < 40) & hand & (raised == 0)
+    assert skin_left.sum() < 10, f"{skin_left.sum()} pixels of the hand stayed where it hung"
+    on_legs = np.abs(out - np.array(trousers)).sum(axis=2) < 40
+    near = (hand_ellipse(p, J["r_elbow"], J["r_wrist"], ts, xs, ys) < 1.2) & (legs > 0) & (raised == 0)
+    assert on_legs[near].mean() > 0.95, f"the trousers round the hand: only {on_legs[near].mean():.0%}"
+    under = hand & (legs > 0) & (raised == 0)
+    assert on_legs[under].mean() > 0.9, f"the trousers where the hand was: only {on_legs[under].mean():.0%}"
+    up = np.zeros((400, 240), np.uint8)  # round the raised hand
+    cv2.circle(up, tuple(np.round(target.point("r_wrist") + (target.point("r_wrist") - target.point("r_elbow"))
+                                  * 0.4).astype(int)), int(0.2 * ts), 1, -1)
+    assert (on_legs & (up > 0)).sum() < 5, f"{(on_legs & (up > 0)).sum()} pixels of the trousers round the raised hand"
 
 
 def _long_haired(arms=(225, 180, 150), strand=True):
