@@ -250,4 +250,12 @@ class EnginePanel(QWidget):
     def _on_backend(self, i: int):
         name = self.backend.itemData(i)
         if name and (self.current is None or name != self.current["name"]):
+            # what is chosen, at once: the panel described the backend before it until the new one had loaded
+            entry = self.catalogue.get(name, {})
+            self.summary.setText(entry.get("summary", ""))
+            self.weights.setText(f"Loading {entry.get('title', name)}…")
+            self.weights.setToolTip("")
+            self.load_btn.setEnabled(False)
+            self.timing.setText("")
+            self._update_rule()
             self.backendChosen.emit(name)

@@ -60,6 +60,7 @@ class MainWindow(PhotosMixin, EditingMixin, EngineMixin, FilesMixin, QMainWindow
         self._drag_before = None     # the pose when the current drag began (posing.drag_pose starts from it)
         self._drag_free = None
         self._pending_session = None  # poses to apply once a session's photos are loaded
+        self._opening = None  # (Reference, paths, then): photos asked to be opened over what is open, being read
         self._save_after_render: str | None = None
         self._progress: QProgressDialog | None = None
         self._closing = False

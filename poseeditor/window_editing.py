@@ -6,7 +6,7 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMenu
 
-from engine.pose import NUM_JOINTS, Pose
+from engine.pose import J, NUM_JOINTS, Pose
 
 from .commands import SOURCE, TARGET, PoseCommand, joint_label
 from .posing import drag_pose
@@ -196,9 +196,9 @@ class EditingMixin:
         if cur is None:
             return
         m = cur.mirrored()
-        b0, b1 = cur.bbox(), m.bbox()
-        if b0 and b1:  # mirror about the person's own centre, not the photo's: the figure stays in place
-            dx = (b0[0] + b0[2]) / 2 - (b1[0] + b1[2]) / 2
+        a0, a1 = _axis_x(cur), _axis_x(m)
+        if a0 is not None and a1 is not None:  # about the person's own axis, not the photo's: the figure stays
+            dx = a0 - a1
             xy = m.xy.copy()
             xy[m.present, 0] = np.clip(xy[m.present, 0] + dx, 0, cur.width - 1)
             m = Pose(xy, m.present, m.width, m.height, m.confidence)
@@ -300,3 +300,12 @@ class EditingMixin:
         m.addActions([self.a_fit, self.a_ghost])
         m.popup(global_pos)
 
+
+def _axis_x(pose: Pose) -> float | None:
+    """The x of a person's own upright axis: the middle of the torso's joints seen (the bounding box's, with a
+    raised arm or a leg kicked out, moved the whole figure sideways when mirrored), else of all joints."""
+    torso = [J[n] for n in ("neck", "r_shoulder", "l_shoulder", "r_hip", "l_hip") if pose.present[J[n]]]
+    if torso:
+        return float(pose.xy[torso, 0].mean())
+    box = pose.bbox()
+    return None if box is None else (box[0] + box[2]) / 2

@@ -316,8 +316,13 @@ class FilesMixin:
         if not refs:
             self.show_error(f"{Path(path).name}: none of its photos exist any more ({', '.join(missing)})")
             return False
-        self.open_photos([r.path for r in refs])
-        self._pending_session = {ref.id: (r.pose, r.hand_placed) for ref, r in zip(self.doc.refs, refs)}
+        self.open_photos([r.path for r in refs], then=lambda new: self._session_opened(path, s, refs, missing, new))
+        return True
+
+    def _session_opened(self, path, s, refs, missing, new):
+        """The session's photos are the references ``new`` now (its first photo was read): its poses wait for
+        their photos, its engine is chosen."""
+        self._pending_session = {ref.id: (r.pose, r.hand_placed) for ref, r in zip(new, refs)}
         self._pending_session["target"] = s.target
         self.session_path = Path(path)
         self._chosen()  # a session names its engine and weights: the person's choice, over a training's checks
@@ -333,7 +338,6 @@ class FilesMixin:
         self._update_title()
         if missing:
             self.show_error(f"Some photos of the session are missing: {', '.join(missing)}")
-        return True
 
     # ===== recent files =======================================================================================
     def _fill_recent(self):

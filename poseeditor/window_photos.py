@@ -50,6 +50,7 @@ class PhotosMixin:
 
     def _on_image_ready(self, out):
         """The photo is read but not yet searched: show it at once, the skeleton follows."""
+        self._opened(out)
         ref = self.doc.by_id(out["ref_id"])
         if ref is not None and ref is self.doc.main and ref.image is None:
             self.canvas.set_image(out["image"])
@@ -78,11 +79,23 @@ class PhotosMixin:
         if paths:
             self.add_references(paths)
 
-    def open_photos(self, paths):
-        """Start over with these photos (the first is the one edited)."""
+    def open_photos(self, paths, then=None):
+        """Start over with these photos (the first is the one edited), once the first is read: a file that is not
+        a photo leaves what was open as it was. ``then(refs)`` runs when the new references exist (a session's
+        poses and engine wait for them)."""
         paths = [str(p) for p in paths]
         if not paths:
             return
+        first = Reference(paths[0])
+        self.client.detect(first.id, first.path)
+        if self.doc.main is None:
+            self._start_over(first, paths, then)
+        else:  # the newest request wins: an earlier one still being read is forgotten
+            self._opening = (first, paths, then)
+            self.statusBar().showMessage(f"Opening {Path(paths[0]).name}…")
+
+    def _start_over(self, first: Reference, paths: list[str], then=None):
+        self._opening = None
         self.doc.clear()
         self.undo.clear()
         self._refs_edited = False
@@ -95,13 +108,31 @@ class PhotosMixin:
         # the detector may still be loading (opened during the start-up warm-up): say that rather than "Opening"
         self.canvas.set_message(self._detect_status or f"Opening {name}…")
         self.result.clear(self._detect_status or f"Finding the person in {name}…")
-        self.add_references(paths)
+        self.doc.add(first)  # its detection is asked for already
+        self.add_references(paths[1:])
         self.settings.add_recent(paths[0])
         self.settings.set_last_dir("photos", paths[0])
         self._fill_recent()
         self._update_title()
+        if then is not None:
+            then(list(self.doc.refs))
+
+    def _opened(self, out) -> bool:
+        """Whether ``out`` (the detect thread's) is the photo asked to be opened over what is open, read or not:
+        read, it replaces what was open; not read, what was open stays and the error says why."""
+        if self._opening is None or out["ref_id"] != self._opening[0].id:
+            return False
+        first, paths, then = self._opening
+        if out["image"] is None:
+            self._opening = None
+            self.show_error(f"Cannot open {Path(first.path).name}: {out.get('error', 'not readable')}")
+            return True
+        self._start_over(first, paths, then)
+        return False
 
     def add_references(self, paths):
+        if not paths:
+            return
         if not self.doc.refs:
             self.undo.clear()
         else:
@@ -113,6 +144,8 @@ class PhotosMixin:
         self.statusBar().showMessage(f"Finding the person in {len(paths)} photo{'s' * (len(paths) > 1)}…")
 
     def _on_photo_loaded(self, out):
+        if self._opened(out):
+            return
         ref = self.doc.by_id(out["ref_id"])
         if ref is None:
             return  # removed while it was loading
@@ -132,7 +165,9 @@ class PhotosMixin:
         if det is not None:
             ref.detected, ref.pose, ref.mask = det.pose, det.pose, det.mask
         if pending is not None and pending[0] is not None:
-            ref.pose, ref.hand_placed = pending[0], pending[1]
+            from engine.hands import keep_hands
+
+            ref.pose, ref.hand_placed = keep_hands(pending[0], det.pose if det is not None else None), pending[1]
             if det is None or ref.hand_placed:
                 from engine.detect import pose_mask
 

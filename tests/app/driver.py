@@ -55,8 +55,9 @@ def wait_idle_result(qtbot, win, timeout=WAIT_MS):
 
 
 def wait_loaded(qtbot, win, n=1, timeout=WAIT_MS):
-    qtbot.waitUntil(lambda: len(win.doc.refs) >= n and all(r.image is not None for r in win.doc.refs),
-                    timeout=timeout)
+    """Photos opened over others are read first (what was open stays until then): wait for the new ones too."""
+    qtbot.waitUntil(lambda: win._opening is None and len(win.doc.refs) >= n
+                    and all(r.image is not None for r in win.doc.refs), timeout=timeout)
 
 
 def wait_engine(qtbot, win, timeout=WAIT_MS):

@@ -123,18 +123,29 @@ def test_bad_session_is_a_message(qtbot, win, tmp_path, case, procedural_photos)
     refused(qtbot, win, write(tmp_path / "s.pose-session.json", content), win.open_session)
 
 
+@pytest.mark.parametrize("how", ["added", "opened"])
 @pytest.mark.parametrize("case", sorted(PHOTOS))
-def test_bad_photo_is_a_message(qtbot, win, tmp_path, case, procedural_photos):
+def test_bad_photo_is_a_message(qtbot, win, tmp_path, case, how, procedural_photos):
+    # added as a reference, or opened over the photo being edited: the photo, its edit, the session it came from
+    # and the recent files stay as they were
     name, content = PHOTOS[case]
     if content is None:
         content = procedural_photos[0][0].read_bytes()[:300]
     path = write(tmp_path / name, content)
     d = digest(path)
+    wait_loaded(qtbot, win)
+    before, session = win.doc.target.copy(), win.session_path
+    recent = win.settings.recent_files()
     win.last_error = ""
-    win.add_references([str(path)])
+    if how == "added":
+        win.add_references([str(path)])
+    else:
+        win.open_photos([str(path)])
     qtbot.waitUntil(lambda: bool(win.last_error), timeout=30000)
-    check_message(win, None, path, d)
+    check_message(win, before, path, d)
     assert len(win.doc.refs) == 1 and win.doc.main.path == str(procedural_photos[0][0])
+    assert win.doc.main.image is not None and win.canvas._rgb is win.doc.main.image
+    assert win.session_path == session and win.settings.recent_files() == recent
 
 
 @pytest.mark.parametrize("case", sorted(WEIGHTS))

@@ -149,15 +149,18 @@ def test_losing_the_mouse_grab_mid_drag_ends_the_drag_with_a_final_render(qtbot,
 
 def test_keyboard_shortcuts_undo_and_mirror(qtbot, win, photos):
     reopen(qtbot, win, photos[0])
+    drag_joint(qtbot, win, J["r_wrist"], -50, -60, modifiers=Qt.KeyboardModifier.ShiftModifier)  # lopsided
+    wait_idle_result(qtbot, win)
     before = win.doc.target.copy()
     qtbot.keyClick(win.canvas, Qt.Key.Key_M)
     mirrored = win.doc.target.copy()
     assert not (mirrored == before)
-    # the figure is flipped about its own centre and the sides swapped: the right wrist takes the left wrist's
-    # height and its mirrored place, so the person does the pose with the other arm, still in the same place
-    b0, b1 = before.bbox(), mirrored.bbox()
-    c = (b0[0] + b0[2]) / 2
-    assert (b1[0] + b1[2]) / 2 == pytest.approx(c, abs=1.0)
+    # the figure is flipped about its own upright axis (its torso's middle; not its bounding box's, which the
+    # arm held out moves) and the sides swapped: the torso stays where it was, and the right wrist takes the
+    # left wrist's height and its mirrored place, so the person does the pose with the other arm, in place
+    torso = [J[n] for n in ("neck", "r_shoulder", "l_shoulder", "r_hip", "l_hip")]
+    c = float(before.xy[torso, 0].mean())
+    assert float(mirrored.xy[torso, 0].mean()) == pytest.approx(c, abs=1.0)
     rw, lw = J["r_wrist"], J["l_wrist"]
     assert mirrored.xy[rw, 1] == pytest.approx(before.xy[lw, 1], abs=0.5)
     assert mirrored.xy[rw, 0] - c == pytest.approx(c - before.xy[lw, 0], abs=1.5)
@@ -271,6 +274,9 @@ def test_every_registered_backend_is_listed_and_switchable(qtbot, win, photos):
     target = others[0]
     panel.backend.setCurrentIndex(listed.index(target))
     panel.backend.activated.emit(listed.index(target))
+    # at once, before it has loaded: the panel describes the backend chosen, not the one before it
+    assert panel.summary.text() == panel.catalogue[target]["summary"]
+    assert panel.weights.text().startswith("Loading") and not panel.load_btn.isEnabled()
     qtbot.waitUntil(lambda: win.backend_info["name"] == target, timeout=30000)
     res = wait_idle_result(qtbot, win, timeout=60000)
     assert res.chosen == target
