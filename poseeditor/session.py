@@ -111,12 +111,25 @@ def load_session(path) -> Session:
     for r in entries:
         if not isinstance(r, dict) or not isinstance(r.get("path"), str):
             raise PoseEditorError(f"{path}: a reference entry has no photo path")
-        p = r["path"]
+        p = _path_text(r["path"], path, "a reference's photo path")
         if not os.path.isabs(p):
-            p = str((path.parent / p).resolve())
+            # joined, not resolved: the file system is asked nothing here (a symlink loop raised from resolve)
+            p = os.path.normpath(os.path.join(path.parent, p))
         refs.append(SessionRef(p, _pose(r.get("pose"), path, "a reference's pose"), bool(r.get("hand_placed"))))
     if not refs:
         raise PoseEditorError(f"{path}: the session has no reference photo")
     target = _pose(data.get("target"), path, "the edited pose")
-    return Session(refs, target, str(data.get("backend") or "warp"), data.get("weights") or None,
-                   str(data.get("device") or "cpu"))
+    weights = data.get("weights") or None
+    if weights is not None:
+        weights = _path_text(weights, path, "the weights file")
+    for key in ("backend", "device"):
+        if data.get(key) is not None and not isinstance(data.get(key), str):
+            raise PoseEditorError(f"{path}: the session's {key} is {data.get(key)!r}, not a name")
+    return Session(refs, target, str(data.get("backend") or "warp"), weights, str(data.get("device") or "cpu"))
+
+
+def _path_text(value, session: Path, what: str) -> str:
+    """``value`` as a path the file system can be asked about: text without NUL characters."""
+    if not isinstance(value, str) or not value or "\0" in value:
+        raise PoseEditorError(f"{session}: {what} is {str(value)[:80]!r}, not a file path")
+    return value

@@ -400,8 +400,13 @@ class FilesMixin:
             try:
                 import json
 
+                # a regular file of a JSON's size: a FIFO named .json hung the window, a 2 GB file took 4 GB
+                check_input_file(p, "pose or session")
                 is_session = json.loads(p.read_text(encoding="utf-8")).get("format") == "poseeditor-session"
-            except Exception:
+            except PoseEditorError as e:
+                self.show_error(str(e))
+                continue
+            except Exception:  # not JSON, or not an object: import_pose says so
                 is_session = False
             if is_session:
                 if self.confirm_discard("Open Session", f"opening {p.name}"):

@@ -50,6 +50,12 @@ SESSIONS = {
     "latin-1 bytes": b'{"format": "poseeditor-session", "name": "Jos\xe9"}',
     "nested 100k deep": _deep(100_000),
     "a list": "[]",
+    "weights a number": None,  # these with a real photo path below
+    "weights a list": None,
+    "backend a number": None,
+    "a NUL in the photo path": json.dumps({"format": "poseeditor-session", "version": 1,
+                                           "references": [{"path": "a\u0000b.png"}]}),
+    "the photo a symlink loop": None,
 }
 
 PHOTOS = {
@@ -120,6 +126,14 @@ def test_bad_session_is_a_message(qtbot, win, tmp_path, case, procedural_photos)
     elif case == "target a list":
         content = json.dumps({"format": "poseeditor-session", "version": 1,
                               "references": [{"path": photo}], "target": [1, 2]})
+    elif case in ("weights a number", "weights a list", "backend a number"):
+        key, value = {"weights a number": ("weights", 7), "weights a list": ("weights", ["x"]),
+                      "backend a number": ("backend", 3)}[case]
+        content = json.dumps({"format": "poseeditor-session", "version": 1, "references": [{"path": photo}],
+                              key: value})
+    elif case == "the photo a symlink loop":
+        (tmp_path / "loop.png").symlink_to(tmp_path / "loop.png")
+        content = json.dumps({"format": "poseeditor-session", "version": 1, "references": [{"path": "loop.png"}]})
     refused(qtbot, win, write(tmp_path / "s.pose-session.json", content), win.open_session)
 
 
@@ -165,19 +179,29 @@ def test_bad_weights_are_a_message(qtbot, win, tmp_path, case):
     wait_idle_result(qtbot, win)
 
 
-@pytest.mark.parametrize("what", ["pose", "session"])
-@pytest.mark.parametrize("target", ["/dev/zero", "folder"])
+@pytest.mark.parametrize("what", ["pose", "session", "dropped"])
+@pytest.mark.parametrize("target", ["/dev/zero", "folder", "fifo"])
 def test_endless_or_non_file_inputs_are_refused_before_reading(qtbot, win, tmp_path, what, target):
+    # opened as a pose or a session, or dropped on the window (which reads a JSON to tell which it is): refused
+    # before anything reads it (a FIFO hung the window, /dev/zero would fill the memory)
+    import os
+
     wait_loaded(qtbot, win)
     before = win.doc.target.copy()
     if target == "folder":
         path = tmp_path / "a-folder.json"
         path.mkdir()
+    elif target == "fifo":
+        path = tmp_path / "pipe.json"
+        os.mkfifo(path)
     else:
         path = tmp_path / "endless.json"
         path.symlink_to(target)
     win.last_error = ""
-    assert not (win.import_pose(path) if what == "pose" else win.open_session(path))
+    if what == "dropped":
+        win.handle_dropped([path])
+    else:
+        assert not (win.import_pose(path) if what == "pose" else win.open_session(path))
     assert "not a regular file" in win.last_error and "\n" not in win.last_error
     assert win.doc.target == before
 
