@@ -244,6 +244,25 @@ class PartWarps:
         return PartWarps(out.astype(np.float32), self.valid.copy(), masks, self.borrowed.copy())
 
 
+def torso_polygon(pose: Pose) -> np.ndarray | None:
+    """(4, 2) x, y: the shoulders and the hips; where the hips are not seen (a half-body photo), as far below
+    the shoulders, away from the face, as 1.6 shoulder widths (body_scale's torso). None without shoulders."""
+    rs, ls = J["r_shoulder"], J["l_shoulder"]
+    if not (pose.present[rs] and pose.present[ls]):
+        return None
+    a, b = pose.xy[rs].astype(np.float64), pose.xy[ls].astype(np.float64)
+    if pose.present[J["r_hip"]] and pose.present[J["l_hip"]]:
+        return np.stack([a, b, pose.xy[J["l_hip"]], pose.xy[J["r_hip"]]]).astype(np.float64)
+    across = b - a
+    down = np.array([-across[1], across[0]])
+    face = [i for i in HEAD_JOINTS if pose.present[i]]
+    towards = (pose.xy[face].mean(0) - (a + b) / 2) if face else np.array([0.0, -1.0])
+    if down @ towards > 0:
+        down = -down
+    down *= 1.6  # |down| is the shoulder width
+    return np.stack([a, b, b + down, a + down])
+
+
 def part_warps(src: Pose, tgt: Pose, size: tuple[int, int] | None = None) -> PartWarps:
     """The 10 part transforms (target -> source) and source masks for a (source, target) pose pair.
 
@@ -266,9 +285,17 @@ def part_warps(src: Pose, tgt: Pose, size: tuple[int, int] | None = None) -> Par
             borrowed[k] = src_pts is not None
         if src_pts is None:
             continue
+        fit_tgt, fit_src = tgt_pts, src_pts
+        if part == "torso" and not any(p.present[J[n]] for p in (src, tgt) for n in ("r_hip", "l_hip")):
+            # a torso the photo cuts above the hips: its cut end (where torso_polygon puts the unseen hips) stays
+            # where it is, the shoulders move. Fitted to the shoulders alone it turned whole about its middle,
+            # and a raised shoulder swung its cut end away from the photo's edge, a wedge of wall in its place
+            poly = torso_polygon(src)
+            if poly is not None:
+                fit_tgt, fit_src = np.vstack([tgt_pts, poly[2:]]), np.vstack([src_pts, poly[2:]])
         # a head turns and moves whole: an affine fitted to a face turned about the neck sheared it (a tilted
         # head came out slanted and squashed into the collar)
-        affines[k] = fit_similarity(tgt_pts, src_pts) if part == "head" else fit_affine(tgt_pts, src_pts)
+        affines[k] = fit_similarity(fit_tgt, fit_src) if part == "head" else fit_affine(fit_tgt, fit_src)
         masks[k] = part_mask(src, part, src_pts, (h, w))
         valid[k] = True
     return PartWarps(affines, valid, masks, borrowed)

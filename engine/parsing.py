@@ -16,7 +16,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .encode import HEAD_JOINTS, PART_LIMBS, PART_NAMES, body_scale, inside_convex, segment_distance
+from .encode import (HEAD_JOINTS, PART_LIMBS, PART_NAMES, body_scale, inside_convex, segment_distance,
+                     torso_polygon)
 from .hands import hand_measure
 from .pose import J, Pose
 
@@ -480,25 +481,6 @@ def head_axis(pose: Pose, other: Pose | None = None):
     if not (face and pose.present[neck] and (other is None or other.present[neck])):
         return None
     return pose.xy[neck].astype(np.float64), pose.xy[face].mean(0).astype(np.float64)
-
-
-def torso_polygon(pose: Pose) -> np.ndarray | None:
-    """(4, 2) x, y: the shoulders and the hips; where the hips are not seen (a half-body photo), as far below
-    the shoulders, away from the face, as 1.6 shoulder widths (body_scale's torso). None without shoulders."""
-    rs, ls = J["r_shoulder"], J["l_shoulder"]
-    if not (pose.present[rs] and pose.present[ls]):
-        return None
-    a, b = pose.xy[rs].astype(np.float64), pose.xy[ls].astype(np.float64)
-    if pose.present[J["r_hip"]] and pose.present[J["l_hip"]]:
-        return np.stack([a, b, pose.xy[J["l_hip"]], pose.xy[J["r_hip"]]]).astype(np.float64)
-    across = b - a
-    down = np.array([-across[1], across[0]])
-    face = [i for i in HEAD_JOINTS if pose.present[i]]
-    towards = (pose.xy[face].mean(0) - (a + b) / 2) if face else np.array([0.0, -1.0])
-    if down @ towards > 0:
-        down = -down
-    down *= 1.6  # |down| is the shoulder width
-    return np.stack([a, b, b + down, a + down])
 
 
 def arms_take_thin_torso(labels: np.ndarray, pose: Pose, radius: int, origin_rc=(0, 0)) -> np.ndarray:

@@ -306,7 +306,7 @@ def _layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray,
             under = a_held > 1e-3
             ring, held_ring = np.where(under, 0, ring), np.where(under, ring * (1 - a_held), 0)
         layer = part_layer(rgb, fill, a_core, ring, X0, Y0, float(ring_px), tucked,
-                           tuple(int(round(BEYOND_EDGE * ts)) * c for c in cut))
+                           tuple(int(round(BEYOND_EDGE * ts)) * c for c in cut), open_ends=part == "torso")
         if a_held is not None:
             layer.held = held_layer(layer, a_held, held_ring)
             layer.hand = held_layer(layer, a_hand) if hand.any() else None

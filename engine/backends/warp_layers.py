@@ -87,6 +87,15 @@ class Layer:
     # became an oval); and its hand alone, drawn when the thing held comes from another reference
     held: Layer | None = field(default=None, repr=False)
     hand: Layer | None = field(default=None, repr=False)
+    # the part goes on without end past the photo's edges that cut it (the torso: the body below a half-body
+    # photo's edge), not in a rounded end: a raised shoulder turned the torso and its end showed as a round cut
+    open_ends: bool = False
+
+    @property
+    def goes_on(self) -> bool:
+        """Whether this is an open-ended continuation (part_layer's whole layer): drawn to wherever its cut sides
+        land, their last row repeated."""
+        return self.open_ends and any(self.beyond) and self._extended is None
 
     def extended(self) -> Layer:
         """The layer continued past the photo's edges that cut it (``beyond``; part_layer builds it): a part
@@ -112,7 +121,7 @@ class Layer:
 
 
 def part_layer(rgb: np.ndarray, fill: np.ndarray, alpha: np.ndarray, ring: np.ndarray, x0: int, y0: int,
-               ring_px: float, tucked: np.ndarray, beyond: tuple = (0, 0, 0, 0)) -> Layer:
+               ring_px: float, tucked: np.ndarray, beyond: tuple = (0, 0, 0, 0), open_ends: bool = False) -> Layer:
     """The Layer of a part's arrays (rgb may be a view of the photo: it is copied). A part the photo's edge cuts
     (``beyond``) is continued past it here (Layer.extended): each stretch the edge cuts ends in a half ellipse
     (_rounded_end); its colours are the photo's mirrored at the edge (hair goes on as hair), fading into the
@@ -139,7 +148,13 @@ def part_layer(rgb: np.ndarray, fill: np.ndarray, alpha: np.ndarray, ring: np.nd
                 (r, a[t:t + h, left + w:].swapaxes(0, 1), own[:, -1]))
     for n, band, edge in sides(alpha):
         if n:
-            band[:] = _rounded_end(edge, n)
+            band[:] = edge if open_ends else _rounded_end(edge, n)
+    if open_ends:
+        # warped with the edge replicated (warp_layer), so the box's other sides must end at nothing: their
+        # outermost row is the faint tail of the part's soft edge
+        for n, a in ((t, alpha[0]), (b, alpha[-1]), (left, alpha[:, 0]), (r, alpha[:, -1])):
+            if not n:
+                a[:] = 0
     for a in (rgb, fill):
         for n, band, edge in sides(a):
             if n:
@@ -149,9 +164,10 @@ def part_layer(rgb: np.ndarray, fill: np.ndarray, alpha: np.ndarray, ring: np.nd
                 fade = (d * d * (3 - 2 * d))[:, None, None]
                 band[:] = band * (1 - fade) + flat * fade
     rgb, fill, alpha, ring, tucked = _read_only(rgb, fill, alpha, pad(ring, cv2.BORDER_CONSTANT), pad(tucked))
-    whole = Layer(rgb, fill, alpha, ring, x0 - left, y0 - t, ring_px, tucked, tucked_under)
+    whole = Layer(rgb, fill, alpha, ring, x0 - left, y0 - t, ring_px, tucked, tucked_under, beyond=beyond,
+                  open_ends=open_ends)
     return Layer(rgb[middle], fill[middle], alpha[middle], ring[middle], x0, y0, ring_px, tucked[middle],
-                 tucked_under, beyond, _extended=whole)
+                 tucked_under, beyond, _extended=whole, open_ends=open_ends)
 
 
 def held_layer(forearm: Layer, alpha: np.ndarray, ring: np.ndarray | None = None) -> Layer:
@@ -204,16 +220,18 @@ def label_lut(labels) -> np.ndarray:
 ALL_PARTS = label_lut(range(1, NUM_PARTS + 1))
 
 
-def landed_corners(layer: Layer, A: np.ndarray):
+def landed_corners(layer: Layer, A: np.ndarray, reach=(0, 0, 0, 0)):
     """(the layer's box corners in the photo, where they land in the target: A^-1, source -> target), (4, 2)
-    each; None when A cannot be inverted."""
+    each; None when A cannot be inverted. ``reach``: the box grown by this many pixels (top, bottom, left,
+    right) first."""
     h, w = layer.alpha.shape
     try:
         inv = np.linalg.inv(np.vstack([A, [0, 0, 1]]))
     except np.linalg.LinAlgError:
         return None
-    corners = np.array([[layer.x0, layer.y0], [layer.x0 + w, layer.y0], [layer.x0, layer.y0 + h],
-                        [layer.x0 + w, layer.y0 + h]], np.float64)
+    t, b, left, r = reach
+    xa, xb, ya, yb = layer.x0 - left, layer.x0 + w + r, layer.y0 - t, layer.y0 + h + b
+    corners = np.array([[xa, ya], [xb, ya], [xa, yb], [xb, yb]], np.float64)
     return corners, corners @ inv[:2, :2].T + inv[:2, 2]
 
 
@@ -241,6 +259,9 @@ def placement(layer: Layer, A: np.ndarray, out_w: int, out_h: int, also: np.ndar
         return None
     moved = _corner_move(landed)
     tc = landed[1]
+    if layer.goes_on:  # the cut sides go on to wherever they land in the photo
+        far = out_w + out_h
+        tc = np.concatenate([tc, landed_corners(layer, A, tuple(far if n else 0 for n in layer.beyond))[1]])
     if also is not None:
         other = landed_corners(layer, also)
         if other is not None:
@@ -303,13 +324,15 @@ def warp_layer(layer: Layer, A: np.ndarray, out_w: int, out_h: int, bend=None, g
     if any(layer.beyond) and not is_still(layer, A):  # a part that stays shows nothing past the photo's edge
         layer = layer.extended()
         M, size, x0, y0, _ = placement(layer, A, out_w, out_h, None if bend is None else bend[0])
+    # an open-ended layer's cut sides go on as their last row (part_layer ended its other sides at nothing)
+    edge = cv2.BORDER_REPLICATE if layer.goes_on else cv2.BORDER_CONSTANT
     if bend is None:
-        def warp(a, border=cv2.BORDER_CONSTANT):
+        def warp(a, border=edge):
             return _warp(a, M, size, border)
     else:
         maps = bent_maps(layer, A, bend, x0, y0, size)
 
-        def warp(a, border=cv2.BORDER_CONSTANT):
+        def warp(a, border=edge):
             return cv2.remap(a, *maps, cv2.INTER_LINEAR, borderMode=border, borderValue=0)
     # the ring fades out over a move of its own width: a part that stays put shows the photo exactly
     keep_ring = max(0.0, 1.0 - moved / max(layer.ring_px, 1.0))

@@ -359,6 +359,29 @@ def test_moving_a_joint_of_a_partial_person_moves_that_part_and_leaves_the_rest(
             assert np.abs(along(out, target) - along(img, d.pose)).max() < 40, name
 
 
+@pytest.mark.parametrize("side", ["r", "l"])
+def test_a_raised_shoulder_of_a_half_body_photo_leaves_no_wall_below_the_torso(side, detected_kinds):
+    # A half-body photo cuts the torso above the hips. A shoulder raised (with its arm): the torso's cut end stays
+    # on the photo's edge and goes on past it. Turned whole about the shoulders' middle, it swung its end off
+    # the edge and rounded it, and the wall showed below the torso (a fifth of the bottom rows there)
+    from engine.backends.warp import WarpBackend
+    from engine.encode import body_scale
+    from engine.parsing import torso_polygon
+
+    img, d = detected_kinds["synth-half-body"]
+    p = d.pose
+    bottom = torso_polygon(p)[2:, 0]
+    x0, x1 = bottom.min(), bottom.max()
+    x0, x1 = int(x0 + 0.15 * (x1 - x0)), int(x1 - 0.15 * (x1 - x0))
+    target = p
+    for n in (f"{side}_shoulder", f"{side}_elbow", f"{side}_wrist"):
+        if p.has(n):
+            target = target.moved(n, p.point(n)[0], p.point(n)[1] - 0.25 * body_scale(p))
+    b = WarpBackend()
+    _, _, inpainted, _ = b.render_with_silhouette(b.encode_sources([img], [p], [d.mask]), target)
+    assert inpainted[-4:, x0:x1].mean() < 0.02, f"{inpainted[-4:, x0:x1].mean():.0%} of the wall below the torso"
+
+
 def raised_arm(pose: Pose) -> tuple[Pose, str]:
     """The pose with one arm (the right when it is found) raised: the upper arm out and up at 45 degrees, the
     forearm straight up (a wave; an arm straight above the head leaves a tightly framed photo). And that side."""
