@@ -104,6 +104,7 @@ class PhotosMixin:
         self.placing = False
         self.banner.dismiss()
         self.canvas.set_image(None)
+        self.canvas.select(-1)  # a joint chosen on the last photo is not this one's
         name = Path(paths[0]).name
         # the detector may still be loading (opened during the start-up warm-up): say that rather than "Opening"
         self.canvas.set_message(self._detect_status or f"Opening {name}…")

@@ -153,3 +153,31 @@ def test_live_tier_follows_a_steady_time_and_the_panel_says_the_same(qapp):
     assert "preview uses the same backend" in panel.timing.text() and "typically 70 ms" in panel.timing.text()
     panel.set_timing(60.0, 400.0)
     assert "warp backend" in panel.timing.text()
+
+
+def test_menus_say_what_can_be_done_and_the_shortcut_list_is_the_menus(qtbot, procedural_photos):
+    # with no photo, the presets (menu and button) and the view's zoom items are off, as the toolbar's are; the
+    # F1 list is read from the menus: every item with keys is in it (a hand-kept list left out Open Session, Save
+    # Session As and Quit). A joint chosen on one photo is not chosen on the next one opened.
+    from PySide6.QtGui import QKeySequence
+
+    win = new_window(qtbot)
+    try:
+        assert not win.preset_menu.isEnabled() and not win.preset_button.isEnabled()
+        assert not any(a.isEnabled() for a in (win.a_fit, win.a_zoom_in, win.a_zoom_out, win.a_actual))
+        rows = dict(win.shortcut_rows())
+        native = QKeySequence.SequenceFormat.NativeText
+        for a in (win.a_open, win.a_save_session_as, win.a_undo, win.a_box, win.a_ghost):
+            assert rows[a.text().replace("&", "").rstrip("…")].startswith(a.shortcut().toString(native))
+        assert "Open Session" in rows and "arrow keys" in rows.values()
+        win.open_photos([str(procedural_photos[0][0])])
+        wait_loaded(qtbot, win)
+        wait_idle_result(qtbot, win)
+        assert win.preset_menu.isEnabled() and win.a_fit.isEnabled()
+        win.canvas.select(J["l_wrist"])
+        assert win.joint_list.currentRow() == J["l_wrist"]
+        win.open_photos([str(procedural_photos[1][0])])
+        wait_loaded(qtbot, win)
+        assert win.canvas.selected == -1 and win.joint_list.currentRow() == -1
+    finally:
+        close_window(win)
