@@ -55,6 +55,10 @@ class RenderRequest:
     posted: float = field(default_factory=time.perf_counter)
 
 
+# a network's render that is the warp engine's picture: the edit moved only parts the network leaves to the photo
+NOTHING_TO_REPAINT = "nothing to repaint"
+
+
 @dataclass
 class RenderResult:
     seq: int

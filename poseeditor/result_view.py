@@ -12,6 +12,7 @@ from PySide6.QtGui import QColor, QFont, QPainter
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
 from .canvas import to_qimage
+from .render_tiers import NOTHING_TO_REPAINT
 from .widgets import ElidedLabel, Spinner
 
 PLACEHOLDER = "The person, reposed, appears here."
@@ -83,6 +84,11 @@ def describe(res) -> tuple[str, str, str]:
         short = f"{ms} · {chosen} has no weights"
         full = (f"Stand-in: drawn by the warp backend because {chosen} has no weights. Load weights or use "
                 f"Engine > Train on This Person.")
+    elif res.note == NOTHING_TO_REPAINT:
+        short = f"{res.backend} · {ms} · the photo's own parts"
+        full = (f"{'Live' if tier == 'live' else 'Final'} render by {chosen}, which had nothing to repaint: the "
+                f"edit moves only parts it leaves to the photo (with starter weights, all but a torso whose shape "
+                f"changes; the head always), moved as the warp backend moves them.")
     elif tier == "live":
         short = f"{res.backend} · {ms}"
         full = f"Live: drawn by {chosen} while you drag (it is fast enough to follow)."

@@ -26,7 +26,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
 from . import heap
-from .render_tiers import RenderRequest, RenderResult, RenderTimes
+from .render_tiers import NOTHING_TO_REPAINT, RenderRequest, RenderResult, RenderTimes
 
 STARTUP_IDLE_MS = 1000   # load the engine after this long if no photo is being opened at start
 STARTUP_WAIT_MS = 15000  # ... and at the latest after this long when one is (normally: after its first result)
@@ -415,6 +415,8 @@ class RenderWorker(QObject):
             engine, note = self._pick(req.kind)
             image, ms, encode_ms = self._render_one(engine, req.pose, live=req.kind == "live")
             name = engine.backend.name
+            if not note and not getattr(engine.backend, "last_painted", True):
+                note = NOTHING_TO_REPAINT
             if engine is self.engine:
                 # the live rule judges what a drag would cost: a drag's render leaves a refiner out
                 self.full_ms.add(name, ms - getattr(engine.backend, "last_refine_ms", 0.0))

@@ -552,12 +552,14 @@ class NeuralBackend(Backend):
         person composited into the warp render; share None where the network paints nothing (the unchanged pose,
         or a whole-crop composite without the warp backdrop). training/refine.py learns on exactly these."""
         frame = self.target_frame(state, target)
+        self.last_painted = True  # whether the network painted any of the last picture (the app's badge says)
         if "backdrop" not in state.cache:
             return frame.paste(state.images[0], self.render_crop(state, target)), None, None
         from ..compositing import composite_person, person_alpha
 
         around, silhouette, inpainted, kept = self.warp_backdrop(state, target)
         if not silhouette.any():  # nothing to repaint: the warp's picture, without running the network for nothing
+            self.last_painted = False
             return around, around, None
         share = person_alpha(silhouette, target, frame, kept)
         return composite_person(around, self.render_crop(state, target), frame, share, inpainted=inpainted), \

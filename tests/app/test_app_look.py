@@ -244,3 +244,32 @@ def test_an_engine_that_cannot_load_says_so_and_the_warp_preview_still_draws(qtb
     assert "torch library could not be imported" in panel.summary.text()
     qtbot.waitUntil(lambda: win.result.result is not None, timeout=60000)  # the warp boot engine drew it
     close_window(win)
+
+
+def test_a_network_that_repaints_nothing_says_so_over_the_result(qtbot, person1):
+    # starter weights leave a moved arm to the photo: the picture is the warp backend's, pixel for pixel, and the
+    # badge line says so instead of crediting the network for it (a reviewer saw "Final · spgnet" over warp's
+    # very pixels)
+    import numpy as np
+
+    from engine.runtime import Engine
+    from poseeditor.render_tiers import NOTHING_TO_REPAINT
+    from tests.app.driver import drag_joint
+
+    win = big_window(qtbot, [person1])
+    wait_loaded(qtbot, win)
+    wait_engine(qtbot, win)
+    if win.engine_panel.catalogue.get("dgan", {}).get("weights") != "starter":
+        pytest.skip("no dgan starter weights in this checkout")
+    win.set_backend("dgan")
+    qtbot.waitUntil(lambda: win.backend_info["name"] == "dgan", timeout=60000)
+    wait_idle_result(qtbot, win, timeout=60000)
+    drag_joint(qtbot, win, J["l_wrist"], 25, -40)
+    res = wait_idle_result(qtbot, win, timeout=60000)
+    assert res.backend == "dgan" and res.note == NOTHING_TO_REPAINT
+    assert "the photo's own parts" in win.result.info.full_text() and "nothing to repaint" in win.result.details
+    images, poses, masks = win.doc.sources()
+    warp = Engine("warp", "cpu")
+    warp.set_sources(images, poses, masks)
+    assert np.array_equal(warp.render(res.pose), res.image)
+    close_window(win)
