@@ -392,6 +392,7 @@ def arms_by_colour(labels: np.ndarray, image: np.ndarray, pose: Pose) -> np.ndar
     reach = ARM_CORE * body_scale(pose)
     out = labels.copy()
     changed = np.zeros(sub.shape, bool)
+    d_arm_at = np.zeros(sub.shape, np.float32)  # a taken pixel's distance to its arm's colours
     for k in ARM_LABELS:
         a, b = PART_LIMBS[PART_NAMES[k - 1]]
         ys, xs = np.nonzero(sub == k)
@@ -407,14 +408,27 @@ def arms_by_colour(labels: np.ndarray, image: np.ndarray, pose: Pose) -> np.ndar
             # its rim (the landmarks' error) as the rest of the part: cloth there went up round the raised hand
             take &= hand_measure(pose.hands[b], xs + float(cols[0]), ys + float(rows[0]), rim=0) >= 1
         changed[ys[take], xs[take]] = True
+        d_arm_at[ys[take], xs[take]] = d_arm[take]
     if not changed.any():
         return labels
-    # only what joins the torso, or a leg (the trousers round a hand resting on a thigh), and it goes to the nearest
-    # of them: a patch of the arm's own shade inside it stays the arm's
+    # only what joins the torso, or a leg and looks like it (the trousers round a hand resting on a thigh; not the
+    # shirt-dark rim of a sleeve beside the trousers, which stayed down the thigh as a dark line), and it goes to
+    # the nearest of them: a patch of the arm's own shade inside it stays the arm's
     n, comp = cv2.connectedComponents(changed.astype(np.uint8), connectivity=8)
     body = np.isin(sub, [TORSO_LABEL] + LEG_LABELS)
-    touching = np.unique(comp[(cv2.dilate(body.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0) & changed])
-    ids = touching[touching > 0]
+
+    def touching(mask):
+        t = np.unique(comp[(cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0) & changed])
+        return t[t > 0]
+    ids = touching(torso)
+    legs = body & ~torso
+    if legs.sum() >= 50:
+        leg_c = main_colours(lab[legs].astype(np.float32), 2)
+        for i in np.setdiff1d(touching(legs), ids):
+            piece = comp == i
+            d_leg = colour_distance(lab[piece].astype(np.float32), leg_c)
+            if (d_leg + COLOUR_MARGIN < d_arm_at[piece]).mean() >= 0.5:
+                ids = np.append(ids, i)
     # nor the hand: a piece lying mostly in a hand's region and beyond its wrist, whose colour is not the torso's
     # main one. A bare hand below a sleeve is not the sleeve's colour and, where the torso shows skin or trousers of
     # its shade, is one of the torso's: it went to the torso and stayed at the hip when the arm was raised
