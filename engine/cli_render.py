@@ -39,14 +39,14 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _target_pose(arg: str, like, detector):
-    """A target from a pose JSON, or from another photo: its pose moved and scaled onto the source person."""
-    from .images import load_image
+def _target_pose(arg: str, like, detector, photo=None):
+    """A target from a pose JSON, or from another photo (``photo``, already read): its pose moved and scaled
+    onto the source person."""
     from .pose import Pose
 
     path = Path(arg)
-    if path.suffix.lower() in IMAGE_SUFFIXES:
-        det = detector.detect(load_image(path), str(path))
+    if photo is not None:
+        det = detector.detect(photo, str(path))
         return retarget(det.pose, like)
     pose = Pose.load_json(path, like.width, like.height)
     if (pose.width, pose.height) != (like.width, like.height):
@@ -126,7 +126,11 @@ def run(args) -> int:
     if args.source_pose and len(args.source_pose) != len(args.source):
         raise PoseEditorError("give one --source-pose per --source, or none")
     engine = _check_before_work(args)
-    images = [load_image(src) for src in args.source]  # a bad photo is refused before the detector starts
+    # every photo is read before the detector starts and before anything is written: a bad target must not
+    # leave --pose-out already replaced
+    images = [load_image(src) for src in args.source]
+    target_photo = (load_image(args.target) if args.target and Path(args.target).suffix.lower() in IMAGE_SUFFIXES
+                    else None)
     given = []
     for path, src, img in zip(args.source_pose or [], args.source, images):
         pose = Pose.load_json(path, img.shape[1], img.shape[0])
@@ -153,17 +157,20 @@ def run(args) -> int:
                 det = detector.detect(img, src)
                 masks.append(det.mask)
                 poses.append(det.pose)
-        if args.pose_out:
-            poses[0].save_json(args.pose_out)
-            print(f"{args.source[0]}: {poses[0].count} of 18 joints -> {args.pose_out}")
-        if not args.target:
-            return 0
-        target = _target_pose(args.target, poses[0], detector)
+        target = _target_pose(args.target, poses[0], detector, target_photo) if args.target else None
 
-    engine.set_sources(images, poses, masks)
-    out = engine.render(target)
-    save_image(args.output, out)
-    print(f"{args.output}: {out.shape[1]}x{out.shape[0]} rendered by {args.backend} in {engine.last_render_ms:.0f} ms")
+    out = None
+    if target is not None:
+        engine.set_sources(images, poses, masks)
+        out = engine.render(target)
+    # the files are written only once everything they depend on has succeeded
+    if args.pose_out:
+        poses[0].save_json(args.pose_out)
+        print(f"{args.source[0]}: {poses[0].count} of 18 joints -> {args.pose_out}")
+    if out is not None:
+        save_image(args.output, out)
+        print(f"{args.output}: {out.shape[1]}x{out.shape[0]} rendered by {args.backend} in "
+              f"{engine.last_render_ms:.0f} ms")
     return 0
 
 

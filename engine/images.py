@@ -12,15 +12,26 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, UnidentifiedImageError
 
 from .errors import ImageReadError
 from .fileio import atomic_output
 
 MAX_SIDE = 4096
-# PIL refuses images above ~179 MP as "decompression bombs"; we reduce large images ourselves instead.
-Image.MAX_IMAGE_PIXELS = 400_000_000
+# The most pixels an image may decode to, checked from its header before any pixel is decoded: a 1 MB PNG can
+# claim 20000 x 20000, and decoding it took 3.5 GB. A JPEG is decoded already reduced (by 2 to 8, so a 200 MP
+# phone photo decodes to 50 MP or less, 0.4 GB at the peak); other formats decode whole, and a 196 MP PNG peaks
+# at 1.1 GB (RGB) or 1.8 GB (RGBA: Pillow resizes it premultiplied, a second copy). The largest camera sensors
+# (150 MP medium format) stay under the bound.
+MAX_DECODE_PIXELS = 200_000_000
+# Pillow's own bomb check (a warning, then a refusal at twice its limit) would be a second, vaguer rule than
+# MAX_DECODE_PIXELS, which load_image applies to every image this project opens.
+Image.MAX_IMAGE_PIXELS = None
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
+# EXIF orientation -> the transpose that shows the picture upright (as PIL.ImageOps.exif_transpose)
+_UPRIGHT = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+            5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+            8: Image.Transpose.ROTATE_90}
 
 
 def _to_rgb8(img: Image.Image) -> np.ndarray:
@@ -43,34 +54,55 @@ def _to_rgb8(img: Image.Image) -> np.ndarray:
 
 def load_image(path, max_side: int = MAX_SIDE) -> np.ndarray:
     """Load a photo as RGB uint8 (H, W, 3), upright per EXIF, at most ``max_side`` pixels on its longer side."""
+    from .detect import native_stderr_silenced
+
     path = Path(path)
     if not path.exists():
         raise ImageReadError(f"{path}: no such file")
     if path.is_dir():
         raise ImageReadError(f"{path}: is a folder, not an image")
+    if not path.is_file():  # opening a pipe would wait for a writer forever
+        raise ImageReadError(f"{path}: not a regular file (a pipe, socket or device), not an image")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
-                if max(img.size) > max_side and img.format == "JPEG":
-                    img.draft("RGB", (max_side, max_side))  # decode JPEGs at reduced size: fast, low memory
-                img = ImageOps.exif_transpose(img)
-                img.load()
-                if max(img.size) > max_side:
-                    s = max_side / max(img.size)
-                    img = img.resize((max(1, round(img.width * s)), max(1, round(img.height * s))),
-                                     Image.Resampling.LANCZOS if img.mode in ("RGB", "RGBA", "L") else
-                                     Image.Resampling.NEAREST)
-                arr = _to_rgb8(img)
+        f = open(path, "rb")
+    except OSError as e:
+        raise ImageReadError(f"{path}: cannot read the image ({e.strerror or e})") from None
+    try:
+        # a damaged file makes Pillow warn (corrupt EXIF) and libtiff print to fd 2 before the error: the
+        # error is the one line
+        with f, warnings.catch_warnings(), native_stderr_silenced():
+            warnings.simplefilter("ignore")
+            with Image.open(f) as img:
+                arr = _to_rgb8(_decoded(img, path, max_side))
     except UnidentifiedImageError:
         raise ImageReadError(f"{path}: not an image file (or a format that cannot be read)") from None
     except (OSError, SyntaxError, ValueError) as e:
         raise ImageReadError(f"{path}: damaged or truncated image ({e})") from None
-    except Image.DecompressionBombError:
-        raise ImageReadError(f"{path}: image is too large to open") from None
     if arr.ndim != 3 or arr.shape[0] < 8 or arr.shape[1] < 8:
         raise ImageReadError(f"{path}: image is too small ({arr.shape[1]}x{arr.shape[0]} pixels)")
     return np.ascontiguousarray(arr)
+
+
+def _decoded(img: Image.Image, path: Path, max_side: int) -> Image.Image:
+    """``img`` decoded at most ``max_side`` on its longer side and upright. Reduced before it is turned
+    upright, so only the reduced picture is ever copied."""
+    w, h = img.size
+    if max(w, h) > max_side:
+        s = max_side / max(w, h)
+        img.draft("RGB", (max(1, int(w * s)), max(1, int(h * s))))  # JPEG decodes reduced; others ignore it
+    if img.width * img.height > MAX_DECODE_PIXELS:
+        fmt = img.format or "this"
+        raise ImageReadError(f"{path}: {w}x{h} pixels ({w * h / 1e6:.0f} MP) is more than the "
+                             f"{MAX_DECODE_PIXELS // 1_000_000} MP PoseEditor opens in a {fmt} file; reduce it"
+                             + ("" if fmt == "JPEG" else " or save it as JPEG (which opens reduced)"))
+    img.load()
+    orientation = img.getexif().get(ExifTags.Base.Orientation, 1)
+    if max(img.size) > max_side:
+        s = max_side / max(img.size)
+        img = img.resize((max(1, round(img.width * s)), max(1, round(img.height * s))),
+                         Image.Resampling.LANCZOS if img.mode in ("RGB", "RGBA", "L") else Image.Resampling.NEAREST)
+    method = _UPRIGHT.get(orientation)
+    return img if method is None else img.transpose(method)
 
 
 def image_format(path) -> str:

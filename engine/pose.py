@@ -328,10 +328,11 @@ def _canvas_side(value, key: str) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise PoseFormatError(f"{key} is not a number")
-    if not np.isfinite(value) or not 0 < value <= MAX_CANVAS_SIDE:
-        raise PoseFormatError(f"{key} is {value}; a canvas side must be 1..{MAX_CANVAS_SIDE} pixels")
-    if int(value) == 0:
-        raise PoseFormatError(f"{key} is {value}; a canvas side must be 1..{MAX_CANVAS_SIDE} pixels")
+    # compared as they are: a JSON integer may have any number of digits (np.isfinite refuses one beyond 64
+    # bits), and NaN fails the comparison
+    if not 1 <= value <= MAX_CANVAS_SIDE:
+        shown = str(value) if len(str(value)) <= 24 else f"{str(value)[:12]}... ({len(str(value))} digits)"
+        raise PoseFormatError(f"{key} is {shown}; a canvas side must be 1..{MAX_CANVAS_SIDE} pixels")
     return int(value)
 
 

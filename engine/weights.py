@@ -15,6 +15,7 @@ import datetime as _dt
 import json
 import math
 import numbers
+import os
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,9 +35,26 @@ META_KEY = "poseeditor"
 MAX_PARAMETERS = 300_000_000
 MAX_IMAGE_SIDE = 1024
 MIN_IMAGE_SIDE = 16
-MAX_WIDTH = 4.0          # the width multiplier: 1.0 is the paper's, 0.25 the app's
+MAX_WIDTH = 4.0
 MAX_CONFIG_INT = 1024    # channel counts, block counts, references: the largest shipped is 256
 MAX_HEADER_BYTES = 100_000_000
+# The float settings the backends read, each within what it can mean (closed ranges): a Gaussian of 1e308 pixels
+# overflows the first square, a dropout of 5 or a padding beyond [-1, 1] is no image. A float under any other
+# key is held to MAX_CONFIG_FLOAT, as an integer is to MAX_CONFIG_INT.
+FLOAT_RANGES = {
+    "width": (1e-3, MAX_WIDTH),    # the width multiplier: 1.0 is the paper's, 0.25 the app's
+    "sigma": (0.1, MAX_IMAGE_SIDE),  # joint heatmaps' Gaussian, in network pixels (6 shipped)
+    "kappa": (-10.0, 0.0),         # limb maps exp(kappa * distance): positive would grow with the distance
+    "dropout": (0.0, 1.0),         # a probability
+    "pad_value": (-1.0, 1.0),      # a pixel value in the network's [-1, 1]
+    "max_condition": (2.0, 1e8),   # pNR's ridge: cond(gram) at most this (1e4 shipped)
+    "irls_eps": (1e-8, 1.0),       # pNR's IRLS floor on a residual (1e-3 shipped)
+}
+MAX_CONFIG_FLOAT = 1e6
+# The tensor dtypes (safetensors' names) a network can use: floats and the integers and flags of buffers. Others
+# (float8, complex, unsigned wider than 8 bits) are refused by name before any tensor is read.
+USABLE_DTYPES = {"F16": "float16", "BF16": "bfloat16", "F32": "float32", "F64": "float64", "I8": "int8",
+                 "I16": "int16", "I32": "int32", "I64": "int64", "U8": "uint8", "BOOL": "bool"}
 
 
 @dataclass
@@ -91,16 +109,24 @@ def _sniff(path: Path) -> bytes:
         return f.read(16)
 
 
+def _import_advice(path: Path, backend: str) -> str:
+    """The command that converts ``path``: the importer reads a file named .safetensors as safetensors, so a
+    pickle under that name must be renamed first."""
+    if path.suffix == ".safetensors":
+        return (f"Rename it to {path.stem}.pt, then convert it: poseeditor-train import-weights {path.stem}.pt "
+                f"--backend {backend} -o OUT.safetensors")
+    return f"Convert it: poseeditor-train import-weights {path.name} --backend {backend} -o OUT.safetensors"
+
+
 def _refuse_non_safetensors(path: Path, head: bytes) -> None:
     # safetensors starts with an 8-byte little-endian header length and then the JSON header's "{". Check that
     # first: the length's low byte can be 0x80 or its first two bytes "PK", which alone would look like pickles.
     if len(head) > 8 and head[8:9] == b"{":
         return
     if head[:2] == b"PK" or head[:1] == b"\x80":
-        raise WeightsError(
-            f"{path}: this is a PyTorch pickle file (torch.save), which PoseEditor never loads because a pickle "
-            f"can run code. Convert it: poseeditor-train import-weights {path.name} --backend NAME -o OUT.safetensors")
-    if head[:8] == b"\x89HDF\r\n\x1a\n":
+        raise WeightsError(f"{path}: this is a PyTorch pickle file (torch.save), which PoseEditor never loads "
+                           f"because a pickle can run code. {_import_advice(path, 'NAME')}")
+    if head[:8] == b"\x89HDF\r\n\x1a\n":  # the importer knows HDF5 by these bytes, whatever the name
         raise WeightsError(f"{path}: this is a Keras .h5 file. Convert it: "
                            f"poseeditor-train import-weights {path.name} --backend dgan -o OUT.safetensors")
 
@@ -132,6 +158,9 @@ def _read_header(path: Path) -> dict:
                 and isinstance(v.get("dtype"), str) and isinstance(v.get("shape"), list)
                 and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in v["shape"])):
             raise WeightsError(f"{path}: not a safetensors file (entry {str(k)[:60]!r} of the header is malformed)")
+        if v["dtype"] not in USABLE_DTYPES:
+            raise WeightsError(f"{path}: tensor {_key(k)[:60]} holds {_key(v['dtype'])[:20]} numbers, which "
+                               f"PoseEditor cannot use ({', '.join(USABLE_DTYPES)}); save it in float32")
         end = max(end, 8 + n + offsets[1])
     if end > size:
         raise WeightsError(f"{path}: file is truncated ({size} of {end} bytes); download or copy it again")
@@ -141,10 +170,15 @@ def _read_header(path: Path) -> dict:
 def read_meta(path) -> WeightsMeta:
     """Only the metadata of a weights file (no tensors read): for the weights manager and checks."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise WeightsError(f"{path}: no such weights file")
-    _refuse_non_safetensors(path, _sniff(path))
-    header = _read_header(path)
+    if not path.is_file():  # a folder, or a pipe that would block the read
+        raise WeightsError(f"{path}: not a regular file; give a .safetensors weights file")
+    try:
+        _refuse_non_safetensors(path, _sniff(path))
+        header = _read_header(path)
+    except OSError as e:
+        raise WeightsError(f"{path}: cannot read the weights file ({e.strerror or e})") from None
     meta = (header.get("__metadata__") or {}).get(META_KEY)
     if meta is None:
         raise WeightsError(f"{path}: a safetensors file without PoseEditor metadata; convert it with "
@@ -179,10 +213,14 @@ def load_weights(path, backend=None) -> tuple[dict, WeightsMeta]:
 
 
 def check_finite(tensors: dict, path) -> None:
-    """WeightsError naming the first floating-point tensor that holds NaN or infinity."""
+    """WeightsError naming the first floating-point tensor that holds NaN or infinity, or the first of a dtype
+    no network can use (USABLE_DTYPES)."""
     import torch
 
     for k, t in tensors.items():
+        if isinstance(t, torch.Tensor) and str(t.dtype).removeprefix("torch.") not in USABLE_DTYPES.values():
+            raise WeightsError(f"{path}: tensor {_key(k)[:60]} holds {str(t.dtype).removeprefix('torch.')} numbers, "
+                               f"which PoseEditor cannot use; save it in float32")
         if isinstance(t, torch.Tensor) and t.is_floating_point() and not bool(torch.isfinite(t).all()):
             raise WeightsError(f"{path}: tensor {k} holds NaN or infinite values (a damaged file, or training "
                                f"that diverged); these weights cannot render")
@@ -204,16 +242,19 @@ def _bad_value(key: str, value) -> str | None:
         if not all(MIN_IMAGE_SIDE <= v <= MAX_IMAGE_SIDE for v in value):
             return f"image_size {value[0]}x{value[1]} is outside {MIN_IMAGE_SIDE}..{MAX_IMAGE_SIDE} a side"
         return None
-    if key == "width":
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value <= MAX_WIDTH:
-            return f"width {value!r} is outside (0, {MAX_WIDTH:g}]"
+    if key in FLOAT_RANGES:
+        lo, hi = FLOAT_RANGES[key]
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not lo <= value <= hi:
+            return f"{key} {value!r} is outside [{lo:g}, {hi:g}]"
         return None
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return None
     if isinstance(value, numbers.Integral):
         return None if -MAX_CONFIG_INT <= value <= MAX_CONFIG_INT else f"{key} {value} is beyond {MAX_CONFIG_INT}"
     if isinstance(value, numbers.Real):
-        return None if math.isfinite(value) else f"{key} is {value}"
+        if not math.isfinite(value):
+            return f"{key} is {value}"
+        return None if abs(value) <= MAX_CONFIG_FLOAT else f"{key} {value!r} is beyond {MAX_CONFIG_FLOAT:g}"
     if isinstance(value, (list, tuple)):
         return next((why for v in value if (why := _bad_value(key, v))), None)
     if isinstance(value, dict):
@@ -273,7 +314,12 @@ def save_weights(path, tensors: dict, meta: WeightsMeta) -> Path:
     clean = {k: (v.detach().to("cpu").contiguous() if isinstance(v, torch.Tensor) else torch.as_tensor(np.asarray(v)))
              for k, v in tensors.items()}
     with atomic_output(path, "weights file") as tmp:
+        # safetensors writes its file private (0600); the file made here first shows what the user's umask
+        # gives a new file, and the weights get that, as every other file the user saves
+        open(tmp, "wb").close()
+        mode = tmp.stat().st_mode & 0o777
         save_file(clean, str(tmp), metadata={META_KEY: meta.to_json()})
+        os.chmod(tmp, mode)
     return path
 
 
