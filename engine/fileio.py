@@ -3,7 +3,8 @@ destination, fsynced and renamed over it.
 
 Why one place: a killed process must never leave half a file, a full disk or a read-only folder must end in one
 line a user can act on (not a traceback and not a stray ``.part``), and no output may ever land on one of the
-inputs it was made from (``-o photo.jpg`` with ``--source photo.jpg`` must refuse, not replace the photo).
+inputs it was made from (``-o photo.jpg`` with ``--source photo.jpg`` must refuse, not replace the photo), nor
+inside an input that is a folder (``-o DATASET/annotations.csv`` must refuse, not damage the dataset).
 
     check_output(out, inputs=[src])            # before any work: say what is wrong with the destination
     with atomic_output(out) as tmp:            # tmp is a Path beside out; write it however the format wants
@@ -16,7 +17,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
+import stat
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -31,6 +34,9 @@ class OutputError(PoseEditorError):
 # /dev/zero or an endless pipe must stop at a bound instead of filling memory.
 MAX_TEXT_BYTES = 16 * 2 ** 20
 MAX_LINE_BYTES = 2 ** 20
+# The longest file name (bytes) of the common file systems (ext4, XFS, btrfs, APFS): a temporary name beside a
+# legal output name must fit it too.
+NAME_MAX = 255
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -42,8 +48,14 @@ def _same_file(a: Path, b: Path) -> bool:
     return os.path.realpath(a) == os.path.realpath(b)
 
 
+def inside(path, folder) -> bool:
+    """Whether ``path`` is ``folder`` or lies anywhere under it, links resolved (a link into it counts)."""
+    return Path(os.path.realpath(path)).is_relative_to(os.path.realpath(folder))
+
+
 def check_output(path, inputs: Iterable = (), what: str = "output") -> Path:
-    """Raise OutputError (one line) if ``path`` cannot be written, or names one of ``inputs``."""
+    """Raise OutputError (one line) if ``path`` cannot be written, names one of ``inputs``, or lies inside an
+    input that is a folder (a dataset, a run: a file written into it would replace or join what is read)."""
     path = Path(path)
     for src in inputs:
         if src is None:
@@ -51,6 +63,9 @@ def check_output(path, inputs: Iterable = (), what: str = "output") -> Path:
         src = Path(src)
         if _same_file(path, src):
             raise OutputError(f"{path}: the {what} would overwrite an input file; choose another name")
+        if src.is_dir() and inside(path, src):
+            raise OutputError(f"{path}: the {what} would be written inside the input {src}, which is a folder; "
+                              f"choose a place outside it")
     if path.is_dir():
         raise OutputError(f"{path}: is a folder; give a file name for the {what}")
     parent = path.parent if str(path.parent) else Path(".")
@@ -76,12 +91,10 @@ def check_output_folder(path, inputs: Iterable = (), what: str = "output folder"
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise OutputError(f"{path}: is a file; the {what} must be a folder")
-    real = Path(os.path.realpath(path))
     for src in inputs:
         if src is None:
             continue
-        s = Path(os.path.realpath(src))
-        if real == s or s.is_relative_to(real) or (Path(src).is_dir() and real.is_relative_to(s)):
+        if inside(src, path) or (Path(src).is_dir() and inside(path, src)):
             raise OutputError(f"{path}: the {what} would hold or be inside the input {src}; choose another folder")
     existing = next(p for p in [path, *path.absolute().parents] if p.exists() or p == Path(p.anchor))
     if not existing.is_dir():
@@ -101,16 +114,36 @@ def check_outputs(outputs: dict, inputs: Iterable = ()) -> None:
                 raise OutputError(f"{path}: named as both the {other_what} and the {what}; give two names")
 
 
-def read_bounded(path, error: type = PoseEditorError, what: str = "file", limit: int = MAX_TEXT_BYTES) -> bytes:
-    """The bytes of a small input file, at most ``limit`` of them; ``error`` (one line) for anything else."""
-    path = Path(path)
+def _open_input(path: Path, error: type, what: str):
+    """``path`` opened for reading, or ``error`` (one line). Opened without waiting for a writer: open() of a
+    named pipe that no program writes to waits forever; one that is being written to is read like /dev/zero,
+    up to the caller's bound. Reads then block as usual (a pipe with no writer reads as empty at once)."""
     if path.is_dir():
         raise error(f"{path}: is a folder, not a {what}")
     try:
-        with open(path, "rb") as f:
-            data = f.read(limit + 1)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.set_blocking(fd, True)
     except OSError as e:
         raise error(f"{path}: cannot read the {what} ({e.strerror or e})") from None
+    return os.fdopen(fd, "rb")
+
+
+def _empty_pipe(f, path: Path, error: type, what: str) -> None:
+    if stat.S_ISFIFO(os.fstat(f.fileno()).st_mode):
+        raise error(f"{path}: a pipe nothing was written to, not a {what}")
+
+
+def read_bounded(path, error: type = PoseEditorError, what: str = "file", limit: int = MAX_TEXT_BYTES) -> bytes:
+    """The bytes of a small input file, at most ``limit`` of them; ``error`` (one line) for anything else."""
+    path = Path(path)
+    with _open_input(path, error, what) as f:
+        try:
+            data = f.read(limit + 1)
+        except OSError as e:
+            raise error(f"{path}: cannot read the {what} ({e.strerror or e})") from None
+        if not data:
+            _empty_pipe(f, path, error, what)
     if len(data) > limit:
         raise error(f"{path}: larger than {limit // 2 ** 20} MB, too large for a {what}")
     return data
@@ -132,13 +165,7 @@ def text_lines(path, error: type = PoseEditorError, what: str = "file",
     """(line number, text without its newline) of a UTF-8 text file of any length, each line bounded, so a
     bad byte or an endless line is reported with the line it is on."""
     path = Path(path)
-    if path.is_dir():
-        raise error(f"{path}: is a folder, not a {what}")
-    try:
-        f = open(path, "rb")
-    except OSError as e:
-        raise error(f"{path}: cannot read the {what} ({e.strerror or e})") from None
-    with f:
+    with _open_input(path, error, what) as f:
         lineno = 0
         while True:
             try:
@@ -146,6 +173,8 @@ def text_lines(path, error: type = PoseEditorError, what: str = "file",
             except OSError as e:
                 raise error(f"{path}: cannot read the {what} ({e.strerror or e})") from None
             if not raw:
+                if not lineno:
+                    _empty_pipe(f, path, error, what)
                 return
             lineno += 1
             if len(raw) > max_line:
@@ -168,6 +197,21 @@ def describe_os_error(path, e: OSError, what: str = "output") -> str:
     return f"{path}: cannot write the {what}: {reason}"
 
 
+def _temporary_name(path: Path, suffix: str = "") -> Path:
+    """``.NAME.PID.part`` beside ``path`` (the same folder: the rename stays atomic). For a name near the
+    file-name limit the temporary one would exceed it and the write fail after the work: it keeps as much of the
+    name as fits and a hash of the whole, so two long names that share a start still differ."""
+    tail = f".{os.getpid()}.part{suffix}"
+    name = f".{path.name}{tail}"
+    if len(os.fsencode(name)) <= NAME_MAX:
+        return path.with_name(name)
+    digest = hashlib.sha256(os.fsencode(path.name)).hexdigest()[:16]
+    stem = path.name
+    while stem and len(os.fsencode(f".{stem}~{digest}{tail}")) > NAME_MAX:
+        stem = stem[:-1]
+    return path.with_name(f".{stem}~{digest}{tail}")
+
+
 @contextlib.contextmanager
 def atomic_output(path, what: str = "output", suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success fsync and rename it over ``path``.
@@ -176,7 +220,7 @@ def atomic_output(path, what: str = "output", suffix: str = "") -> Iterator[Path
     keeps an extension at the end of the temporary name for writers that choose the format by it.
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part{suffix}")
+    tmp = _temporary_name(path, suffix)
     try:
         yield tmp
         with open(tmp, "rb") as f:

@@ -108,13 +108,28 @@ def save_checkpoint(folder: Path, step: int, state: dict, keep: int = 3) -> Path
     return path
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def _why_unreadable(e: Exception) -> str:
+    """What went wrong reading a checkpoint, one plain line. torch's refusal of a pickle holds terminal colour
+    codes and a paragraph on loading the file unsafely before its reason: the reason is kept."""
+    text = _ANSI.sub("", str(e))
+    _, found, reason = text.partition("WeightsUnpickler error:")
+    line = next((ln.strip() for ln in (reason if found else text).splitlines() if ln.strip()), "")
+    if found:
+        line = line.split(". ")[0]  # then advice on allow-listing what the file holds
+    if isinstance(e, (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError)) and line:
+        return line
+    return f"{type(e).__name__}: {line}" if line else type(e).__name__
+
+
 def load_checkpoint(path: Path, device="cpu") -> dict:
     path = Path(path)
     try:
         state = torch.load(path, map_location=device, weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"{path}: not a readable checkpoint ({first})") from None
+    except Exception as e:  # noqa: BLE001 (our own file: a few changed bytes in its pickle raise anything)
+        raise CheckpointError(f"{path}: not a readable checkpoint ({_why_unreadable(e)})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a PoseEditor training checkpoint")
     return state

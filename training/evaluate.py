@@ -13,6 +13,7 @@ into the source photo (engine.compositing). Writes report.json and grid.png (sou
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -20,9 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import PoseEditorError
-from engine.fileio import atomic_write_text
+from engine.fileio import OutputError, atomic_write_text, inside, read_text
 
 GRID_PAIRS = 8
+REPORT, GRID = "report.json", "grid.png"
 
 
 def _backend_for(target, backend: str | None, device: str, tmp: Path, composite: str = "crop"):
@@ -81,11 +83,12 @@ def evaluate(target=None, data=None, split: str = "test", num_sources: int = 1, 
         raise PoseEditorError(f"--limit must be at least 1, not {limit} (leave it out to evaluate every pair)")
     if int(num_sources) < 1:
         raise PoseEditorError(f"--num-sources must be at least 1, not {num_sources}")
-    if out is not None:
-        out = output_folder(out, "evaluation folder")  # before the work: a wrong -o fails at once
+    if out is not None:  # before the work: a wrong -o fails at once
+        out = output_folder(_check_out(out, target, data), "evaluation folder")
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="poseeditor-eval-") as tmp:
         b, weights = _backend_for(target, backend, device, Path(tmp), composite)
+    default = None if out is not None else _check_out(_default_out(target, b.name, data, split), target, data)
     size = getattr(b, "image_size", None) if getattr(b, "needs_weights", False) else None
     ds = PairDataset(data, split, num_sources=num_sources, size=tuple(size) if size else None)
     n = len(ds) if limit is None else min(len(ds), int(limit))
@@ -135,12 +138,43 @@ def evaluate(target=None, data=None, split: str = "test", num_sources: int = 1, 
               "render_ms_mean": float(np.mean(render_ms)), "seconds": round(time.perf_counter() - t0, 2),
               "ssim_settings": "skimage: gaussian_weights, sigma 1.5, population covariance, per channel, "
                                "data range of the generated image"}
-    out = out or output_folder(_default_out(target, b.name, data, split), "evaluation folder")
-    atomic_write_text(out / "report.json", json.dumps(report, indent=2) + "\n", "evaluation report")
-    with writing(out / "grid.png", "image grid"):
-        save_image(out / "grid.png", _grid(grid_rows))
+    out = out or output_folder(default, "evaluation folder")  # made once there is something to put in it
+    atomic_write_text(out / REPORT, json.dumps(report, indent=2) + "\n", "evaluation report")
+    with writing(out / GRID, "image grid"):
+        save_image(out / GRID, _grid(grid_rows))
     report["out"] = str(out)
     return report
+
+
+def _check_out(out, target, data) -> Path:
+    """The evaluation folder, or OutputError (one line). Never the dataset or inside it, nor the weights or run
+    folder evaluated: an output never goes onto or into an input. A folder inside a run folder is allowed: it
+    is where evaluate puts its results by default (RUN/eval-...).
+
+    report.json and grid.png already there are replaced only when report.json is one evaluate wrote (an
+    earlier evaluation, run again); a report.json of any other kind, or a grid.png without one, is the user's
+    and the folder is refused rather than the files replaced."""
+    out = Path(out)
+    if inside(out, data):
+        raise OutputError(f"{out}: the evaluation folder would be the dataset {data} or inside it; choose a "
+                          f"folder outside it (-o)")
+    if target is not None and os.path.realpath(out) == os.path.realpath(target):
+        raise OutputError(f"{out}: is the {'run' if Path(target).is_dir() else 'weights'} being evaluated; "
+                          f"choose another folder for the evaluation (-o)")
+    if (out / GRID).exists() or (out / REPORT).exists():
+        if not _is_report(out / REPORT):
+            raise OutputError(f"{out}: already holds a {GRID} or {REPORT} that evaluate did not write; choose "
+                              f"another folder for the evaluation (-o)")
+    return out
+
+
+def _is_report(path: Path) -> bool:
+    """Whether ``path`` is a report.json evaluate wrote (an earlier evaluation in this folder)."""
+    try:
+        report = json.loads(read_text(path, OutputError, "report"))
+    except (OutputError, ValueError, RecursionError):
+        return False
+    return isinstance(report, dict) and {"backend", "metrics", "pairs", "split", "data"} <= report.keys()
 
 
 def _default_out(target, backend: str, data, split: str) -> Path:
@@ -187,7 +221,8 @@ def add_arguments(p) -> None:
     p.add_argument("--num-sources", type=int, default=1, help="reference photos per pair (multi-shot backends)")
     p.add_argument("--limit", type=int, help="evaluate only the first N pairs")
     p.add_argument("--backend", help="check the weights' backend, or warp for the no-weights baseline")
-    p.add_argument("-o", "--out", type=Path, help="folder for report.json and grid.png")
+    p.add_argument("-o", "--out", type=Path, help="folder for report.json and grid.png (not inside the dataset; "
+                                                  "those of an earlier evaluation there are replaced)")
     p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
     p.add_argument("--no-pckh", dest="pckh", action="store_false", help="skip PCKh (runs the pose detector)")
     p.add_argument("--composite", choices=("crop", "person"), default="crop",

@@ -11,7 +11,11 @@ them in its data folder: ``fit --resume`` and ``evaluate`` work on them afterwar
 """
 from __future__ import annotations
 
+import errno
+import logging
+import math
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +23,8 @@ from pathlib import Path
 from engine.errors import PoseEditorError
 
 from . import protocol as P
+
+log = logging.getLogger(__name__)
 
 
 def starter_weights(backend: str) -> Path | None:
@@ -31,9 +37,7 @@ def starter_weights(backend: str) -> Path | None:
 
 def plan_for(sources: list[Path], backend: str, out: Path, minutes: float, init=None, scratch: bool = False,
              name: str | None = None, **overrides) -> P.TrainPlan:
-    videos = [s for s in sources if P.is_video(s)]
-    if videos and len(sources) > 1:
-        raise P.PersonalizeError("give one video, or photos (at least 2), not both")
+    videos = [s for s in sources if P.is_video(s)]  # one video or photos only: _usable_sources
     if init is None and not scratch:
         init = starter_weights(backend)
     from engine.registry import BACKENDS
@@ -74,6 +78,8 @@ def personalize(plan: P.TrainPlan, out: Path, work: Path, progress=print) -> dic
     dataset = P.unique_path(dirs["datasets"], P.slug(plan.name), "")
     source = P.source_for(plan, dataset)
     _step("prepare", P.prepare_command(plan, source, dataset), work)
+    for photo, why in _not_prepared(plan, dataset):
+        log.warning("%s: %s; skipped", photo, why)
     pairs = P.train_pairs(dataset)
     if pairs == 0:
         raise P.PersonalizeError(P.no_pairs_message(plan))
@@ -93,13 +99,81 @@ def personalize(plan: P.TrainPlan, out: Path, work: Path, progress=print) -> dic
     return {"dataset": dataset, "run": run, "weights": Path(out), "pairs": pairs, "batch": batch}
 
 
+def _not_prepared(plan: P.TrainPlan, dataset: Path) -> list[tuple[str, str]]:
+    """(photo, why) of the plan's photos the prepare step left out, from what it records: self-pairs the names
+    of the photos with no one in them (dataset.json), prepare each photo's status (its journal). Both read the
+    staged copies, named by their place in ``plan.photos`` (protocol.stage_photos: ``003-name.jpg``)."""
+    from .dataset_format import read_dataset_json
+    from .prepare import read_journal
+
+    if plan.video:
+        return []
+    if P.uses_self_pairs(plan):
+        left = [(n, "no person with both shoulders and hips found in it")
+                for n in ((read_dataset_json(dataset) or {}).get("self_pairs") or {}).get("skipped") or []]
+    else:
+        left = [(Path(str(r.get("source"))).name, "no person found in it" if r["status"] == "no-person" else
+                 str(r.get("error") or r["status"])) for r in read_journal(dataset).values() if r["status"] != "ok"]
+    out = []
+    for name, why in left:
+        i = str(name).split("-")[0]
+        if i.isdigit() and int(i) < len(plan.photos):
+            out.append((plan.photos[int(i)], why))
+    return out
+
+
+def _usable_sources(sources: list[Path]) -> tuple[list[Path], list[str]]:
+    """(the sources as the steps get them: one video or photos, absolute, links resolved; the reason for each
+    photo left out). A photo no image reader can use is left out: the app's photos are ones the editor has
+    opened, so an unreadable one is never in its plan, and leaving it out makes the same plan
+    (training/protocol.py: one photo is enough; fewer than SELF_PAIRS_BELOW train on their self-pairs). None
+    left is an error, as is a path that names no file."""
+    from engine.errors import ImageReadError
+    from engine.images import load_image
+
+    if any(P.is_video(s) for s in sources):
+        if len(sources) > 1:
+            raise P.PersonalizeError("give one video, or photos, not both")
+        return [_file(sources[0], "video")], []
+    found = [(s, _file(s, "photo")) for s in sources]
+    usable, skipped = [], []
+    for given, path in found:
+        try:
+            load_image(given)
+            usable.append(path)
+        except ImageReadError as e:
+            skipped.append(str(e))
+    if not usable:
+        raise P.PersonalizeError(("no photo can be used: " if len(found) > 1 else "") + "; ".join(skipped))
+    return usable, skipped
+
+
+def _file(path: Path, what: str) -> Path:
+    """``path`` absolute, its links resolved, or one line saying why it names no file (a loop of links too)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as e:
+        raise P.PersonalizeError(f"{path}: no such {what}" if e.errno == errno.ENOENT else
+                                 f"{path}: cannot read the {what} ({e.strerror or e})") from None
+    if not stat.S_ISREG(mode):
+        raise P.PersonalizeError(f"{path}: not a file; give a {what}")
+    return path.resolve()
+
+
+def _positive(value, flag: str) -> None:
+    if value is not None and not (value > 0 and math.isfinite(value)):
+        raise PoseEditorError(f"{flag} must be a number above 0, not {value:g}")
+
+
 # ----- CLI ------------------------------------------------------------------------------------------------------
 def add_arguments(p) -> None:
     from .synth import parse_size
 
     p.description = ("The app's Train on This Person as one command: prepare the photos or video, fine-tune "
                      "the backend's starter weights on them for a time budget, export the best weights.")
-    p.add_argument("sources", nargs="+", type=Path, metavar="VIDEO|PHOTO", help="one video, or 2 or more photos")
+    p.add_argument("sources", nargs="+", type=Path, metavar="VIDEO|PHOTO",
+                   help=f"one video, or photos of one person: one is enough (fewer than {P.SELF_PAIRS_BELOW} train "
+                        f"on each photo redrawn in moved poses, more on pairs between them)")
     p.add_argument("--backend", required=True, help="dgan, dgan-sa, attention, spgnet or pnr")
     p.add_argument("-o", "--out", type=Path, required=True, help="the weights file to write (.safetensors)")
     p.add_argument("--minutes", type=float, default=P.DEFAULT_MINUTES,
@@ -136,16 +210,14 @@ def run(args) -> int:
 
     if args.out.suffix != ".safetensors":
         raise PoseEditorError(f"{args.out}: the output must end in .safetensors")
-    if not args.minutes > 0 or args.minutes != args.minutes:
-        raise PoseEditorError(f"--minutes must be a number above 0, not {args.minutes:g}")
+    _positive(args.minutes, "--minutes")  # not infinite either: fit would refuse it after the prepare step
+    _positive(args.lr_mult, "--lr-mult")
     for k in ("max_frames", "steps"):
         if getattr(args, k) < 1:
             raise PoseEditorError(f"--{k.replace('_', '-')} must be at least 1, not {getattr(args, k)}")
     if (args.patience is not None and args.patience < 0) or \
             (args.gan_start_step is not None and args.gan_start_step < 0):
         raise PoseEditorError("--patience and --gan-start-step must be at least 0")
-    if args.lr_mult is not None and not args.lr_mult > 0:
-        raise PoseEditorError(f"--lr-mult must be a number above 0, not {args.lr_mult:g}")
     check_output(args.out, inputs=list(args.sources) + [args.init], what="weights")
     work = args.work or args.out.with_name(args.out.stem + ".work")
     over = {"max_frames": args.max_frames, "steps": args.steps, "clock": args.clock}
@@ -161,14 +233,17 @@ def run(args) -> int:
     if args.size:
         over["image_size"] = tuple(args.size)
     # the steps run in the work folder: every path they are given is absolute
-    plan = plan_for([s.resolve() for s in args.sources], args.backend, args.out, args.minutes,
-                    args.init.resolve() if args.init else None, args.scratch, args.name, **over)
+    sources, skipped = _usable_sources(args.sources)
+    plan = plan_for(sources, args.backend, args.out, args.minutes,
+                    _file(args.init, "weights file") if args.init else None, args.scratch, args.name, **over)
     if work.exists() and not work.is_dir():
         raise PoseEditorError(f"{work}: the work folder is a file")
     try:
         work.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise PoseEditorError(f"{work}: cannot make the work folder ({e.strerror or e})") from None
+    for why in skipped:  # once nothing else is refused: a refusal is its one line alone
+        log.warning("%s; skipped", why)
     caution = P.refit_note(plan)
     if caution:
         print(f"note: {caution}", file=sys.stderr)

@@ -179,6 +179,8 @@ def refine_weights(weights: Path, data: Path, minutes: float, out: Path | None =
     if len(test) < MIN_TARGETS or not train:
         why = f"{len(test)} held-apart frames (a refiner needs {MIN_TARGETS})"
         log(f"refine: not refined: {why}")
+        # ``out`` still gets the weights, unchanged: a script goes on to use the file it named, and the line
+        # printed says it holds no refiner. run() has checked that ``out`` is no input and not inside one.
         if out is not None and Path(out) != Path(weights):
             tensors, meta = load_weights(weights)
             save_weights(out, tensors, meta)
@@ -227,17 +229,22 @@ def add_arguments(p) -> None:
     p.add_argument("--data", type=Path, required=True, help="the prepared set the model was trained on")
     p.add_argument("--minutes", type=float, default=2.0, help="time budget, data included (default 2)")
     p.add_argument("--clock", choices=("wall", "cpu"), default="wall", help="what --minutes counts")
-    p.add_argument("-o", "--out", type=Path, help="write here instead of into WEIGHTS")
+    p.add_argument("-o", "--out", type=Path, help="write here (.safetensors, outside the set) instead of into "
+                                                  "WEIGHTS; with nothing to refine, the weights unchanged")
     p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
 
 
 def run(args) -> int:
+    import math
+
     from engine.fileio import check_output
     from engine.runtime import pick_device
 
     device = pick_device(args.device)  # an unknown or absent device is said before a minute of work
-    if not args.minutes > 0:
+    if not (args.minutes > 0 and math.isfinite(args.minutes)):  # an endless budget would train forever
         raise PoseEditorError(f"--minutes must be a number above 0, not {args.minutes:g}")
+    if args.out is not None and args.out.suffix != ".safetensors":
+        raise PoseEditorError(f"{args.out}: the output must end in .safetensors")
     if not args.weights.is_file():
         raise PoseEditorError(f"{args.weights}: no such weights file")
     if not (args.data / "dataset.json").is_file():
