@@ -22,8 +22,9 @@ PROG = "poseeditor-render"
 
 def _parser() -> argparse.ArgumentParser:
     p = OneLineArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
-    p.add_argument("--source", action="append", required=True, metavar="PHOTO",
-                   help="reference photo of the person (repeat for several photos of the same person)")
+    p.add_argument("--source", action="append", metavar="PHOTO",
+                   help="reference photo of the person (repeat for several photos of the same person); required "
+                        "but with --list-backends")
     p.add_argument("--source-pose", action="append", metavar="POSE.json",
                    help="use this pose for the matching --source instead of detecting it")
     p.add_argument("--pose-out", metavar="POSE.json", help="write the first source's detected pose (OpenPose JSON)")
@@ -119,6 +120,8 @@ def run(args) -> int:
         for name, why in registry.unavailable().items():
             print(f"{name:12s} unavailable: {why}")
         return 0
+    if not args.source:
+        raise PoseEditorError("give --source PHOTO (the person to repose)")
     if not args.pose_out and not args.target:
         raise PoseEditorError("nothing to do: give --pose-out to detect, or --target to render")
     if args.target and not args.output:

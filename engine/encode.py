@@ -119,11 +119,13 @@ def body_scale(pose: Pose) -> float:
     or undetected (half-body photos, portraits), the same length estimated from the shoulders (a torso
     diagonal is ~1.6 shoulder widths) or the head (~3.5 head sizes, the standing preset's proportions)."""
     ts = torso_size(pose)
-    if ts is not None:
-        return ts
-    if pose.has("r_shoulder", "l_shoulder"):
-        return float(1.6 * np.linalg.norm(pose.point("r_shoulder") - pose.point("l_shoulder")))
-    return 3.5 * pose.head_size()
+    if ts is None and pose.has("r_shoulder", "l_shoulder"):
+        ts = float(1.6 * np.linalg.norm(pose.point("r_shoulder") - pose.point("l_shoulder")))
+    elif ts is None:
+        ts = 3.5 * pose.head_size()
+    # at least a pixel: a pose whose joints all lie on one point (a pose file of zeros) divided by zero, and the
+    # render printed numpy's warnings
+    return max(float(ts), 1.0)
 
 
 def _limb_rect(p: np.ndarray, q: np.ndarray, width: float) -> np.ndarray:

@@ -228,7 +228,10 @@ class Pose:
         if not isinstance(kp, list):
             raise PoseFormatError("pose JSON person has no 'pose_keypoints_2d' list")
         arr = _numbers(kp, "pose_keypoints_2d")
-        if arr.ndim != 1 or arr.size not in (NUM_JOINTS * 3, 25 * 3):
+        if arr.ndim != 1:  # nested lists of the right count said "has 54 values; expected 54"
+            raise PoseFormatError(f"pose_keypoints_2d is a list of lists; expected one flat list of "
+                                  f"{NUM_JOINTS * 3} numbers (18 joints x [x, y, c])")
+        if arr.size not in (NUM_JOINTS * 3, 25 * 3):
             raise PoseFormatError(
                 f"pose_keypoints_2d has {arr.size} values; expected {NUM_JOINTS * 3} (18 joints x [x, y, c])")
         arr = arr.reshape(-1, 3)

@@ -92,7 +92,7 @@ def _pose(value, path: Path, what: str) -> Pose | None:
 def load_session(path) -> Session:
     path = check_input_file(path, "session")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8-sig"))  # a BOM, as the pose reader takes it
     except OSError as e:
         raise PoseEditorError(f"{path}: cannot read session ({e.strerror or e})") from None
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):

@@ -170,6 +170,14 @@ def test_console_script_exits_2_without_traceback(tmp_path):
     assert r.returncode == 2 and "Traceback" not in r.stderr and "not an image" in r.stderr
 
 
+
+def test_listing_the_backends_needs_no_photo(capsys):
+    assert render_main(["--list-backends"]) == 0
+    assert capsys.readouterr().out.split()[0] == "warp"
+    assert render_main(["-o", "x.png"]) == 2  # anything else does: one line
+    err = capsys.readouterr().err.strip()
+    assert "--source" in err and "\n" not in err
+
 def test_given_source_pose_renders_a_photo_the_detector_finds_nobody_in(tmp_path):
     from engine.presets import fit_preset
     from tests.engine.test_warp_backend import painted_person

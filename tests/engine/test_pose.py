@@ -133,3 +133,11 @@ def test_hand_landmarks_go_with_their_wrist_and_elbow_only():
     edited.xy[J["l_elbow"]] += 3
     assert set(keep_hands(edited, p).hands) == {J["r_wrist"]}
     assert keep_hands(edited, None).hands == {}
+
+
+def test_keypoints_given_as_a_list_per_joint_say_so():
+    # [[x, y, c], ...] of the right count said "has 54 values; expected 54"
+    data = {"people": [{"pose_keypoints_2d": [[10.0, 20.0, 1.0]] * NUM_JOINTS}], "canvas_width": 200,
+            "canvas_height": 400}
+    with pytest.raises(PoseFormatError, match="list of lists"):
+        Pose.from_openpose(data)

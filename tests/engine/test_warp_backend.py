@@ -331,3 +331,21 @@ def test_a_part_is_still_by_one_rule_where_its_place_is_kept_and_where_it_is_con
             continued.clear()
             assert warp_layer(torso, A, img.shape[1], img.shape[0]) is not None
             assert bool(continued) != still, (grown, share)
+
+
+def test_a_pose_whose_joints_all_lie_on_one_point_renders_without_a_warning():
+    # a pose file of zeros, or every joint dragged onto one spot: nonsense, but a render and no numpy warnings on
+    # stderr (the body's size was 0 and its part shapes divided by it)
+    import warnings
+
+    from engine.pose import NUM_JOINTS
+
+    p = fit_preset("standing", 240, 400)
+    img, mask, _, _ = painted_on_wall(p, 0.2)
+    b = WarpBackend()
+    state = b.encode_sources([img], [p], [mask.astype(np.float32)])
+    point = Pose(np.full((NUM_JOINTS, 2), 100.0), np.ones(NUM_JOINTS, bool), 240, 400)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = b.render(state, point)
+    assert out.shape == img.shape
