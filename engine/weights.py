@@ -110,11 +110,8 @@ def _sniff(path: Path) -> bytes:
 
 
 def _import_advice(path: Path, backend: str) -> str:
-    """The command that converts ``path``: the importer reads a file named .safetensors as safetensors, so a
-    pickle under that name must be renamed first."""
-    if path.suffix == ".safetensors":
-        return (f"Rename it to {path.stem}.pt, then convert it: poseeditor-train import-weights {path.stem}.pt "
-                f"--backend {backend} -o OUT.safetensors")
+    """The command that converts ``path`` (the importer tells the formats by their first bytes, whatever the
+    file's name)."""
     return f"Convert it: poseeditor-train import-weights {path.name} --backend {backend} -o OUT.safetensors"
 
 

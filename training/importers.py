@@ -57,7 +57,8 @@ def read_torch(path: Path) -> dict[str, np.ndarray]:
     try:
         with warnings.catch_warnings():  # torch warns about pickle protocols on stderr; the error says enough
             warnings.simplefilter("ignore")
-            obj = torch.load(path, map_location="cpu", weights_only=True)
+            with open(path, "rb") as f:  # a file, not its name: torch.load took a name ending .safetensors as one
+                obj = torch.load(f, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         why = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()]
         after = next((why[i + 1] for i, ln in enumerate(why[:-1]) if "WeightsUnpickler error" in ln), None)
@@ -109,9 +110,9 @@ def read_foreign(path) -> dict[str, np.ndarray]:
         head = f.read(16)
     if head.startswith(H5_MAGIC):
         tensors = read_h5(path)
-    elif path.suffix == ".safetensors":
+    elif len(head) > 8 and head[8:9] == b"{":  # safetensors: an 8-byte header length, then the JSON header
         tensors = read_safetensors(path)
-    else:
+    else:  # a torch file (a zip, or a legacy pickle), whatever its name: a pickle renamed .safetensors too
         tensors = read_torch(path)
     tensors = {k: v for k, v in tensors.items() if np.asarray(v).dtype.kind in "fiub"}
     if not tensors:
