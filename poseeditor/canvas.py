@@ -326,6 +326,18 @@ class PoseCanvas(QGraphicsView):
             self._auto_fit = True
             self.zoomChanged.emit(self.zoom())
 
+    def fit_box(self, x0: float, y0: float, x1: float, y1: float):
+        """Show the photo's box (x0, y0)-(x1, y1) as large as the view holds it, centred (Zoom to Person)."""
+        if self.dragging >= 0 or x1 <= x0 or y1 <= y0:
+            return
+        vp = self.viewport().rect()
+        z = min((vp.width() - 16) / (x1 - x0), (vp.height() - 16) / (y1 - y0))
+        z = min(max(z, ZOOM_RANGE[0]), ZOOM_RANGE[1])
+        self.setTransform(QTransform.fromScale(z, z))
+        self.centerOn((x0 + x1) / 2, (y0 + y1) / 2)
+        self._auto_fit = False
+        self.zoomChanged.emit(self.zoom())
+
     def zoom_by(self, factor: float):
         if self.dragging >= 0:
             return

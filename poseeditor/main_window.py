@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QEvent, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QColor, QIcon, QKeySequence, QPixmap, QUndoStack
 from PySide6.QtWidgets import (QApplication, QDockWidget, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
@@ -239,6 +240,8 @@ class MainWindow(PhotosMixin, EditingMixin, EngineMixin, FilesMixin, QMainWindow
         self.a_zoom_in = self._act("Zoom &In", self.zoom_in, [K(K.StandardKey.ZoomIn), K("Ctrl+=")])
         self.a_zoom_out = self._act("Zoom &Out", self.zoom_out, K.StandardKey.ZoomOut)
         self.a_actual = self._act("&Actual Size", self.canvas.actual_size, "Ctrl+0")
+        self.a_zoom_person = self._act("Zoom to &Person", self.zoom_to_person, "Shift+F",
+                                       "Show the person as large as the view holds them")
         self.a_ghost = self._act("Show &Original Pose", self.canvas.set_show_ghost, "G",
                                  "Draw the detected pose as a dashed outline under the edited one", checkable=True)
         self.a_ghost.setChecked(True)
@@ -260,6 +263,28 @@ class MainWindow(PhotosMixin, EditingMixin, EngineMixin, FilesMixin, QMainWindow
 
     def zoom_in(self):
         self.canvas.zoom_by(1.25)
+
+    def person_box(self):
+        """(x0, y0, x1, y1): the edited person (the segmentation's, else the skeleton's box) with a quarter of
+        its size round it, within the photo; None without a person."""
+        main = self.doc.main
+        if main is None or main.image is None or main.pose is None:
+            return None
+        h, w = main.image.shape[:2]
+        if main.mask is not None and (main.mask >= 0.5).any():
+            ys, xs = np.nonzero(main.mask >= 0.5)
+            x0, y0, x1, y1 = float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max())
+        elif main.pose.bbox() is not None:
+            x0, y0, x1, y1 = main.pose.bbox()
+        else:
+            return None
+        m = 0.25 * max(x1 - x0, y1 - y0, 8.0)
+        return max(0.0, x0 - m), max(0.0, y0 - m), min(float(w), x1 + m), min(float(h), y1 + m)
+
+    def zoom_to_person(self):
+        box = self.person_box()
+        if box is not None:
+            self.canvas.fit_box(*box)
 
     def zoom_out(self):
         self.canvas.zoom_by(0.8)
@@ -289,7 +314,7 @@ class MainWindow(PhotosMixin, EditingMixin, EngineMixin, FilesMixin, QMainWindow
         m.addSeparator()
         m.addActions([self.a_adjust, self.a_box])
         m = mb.addMenu("&View")
-        m.addActions([self.a_fit, self.a_zoom_in, self.a_zoom_out, self.a_actual])
+        m.addActions([self.a_fit, self.a_zoom_person, self.a_zoom_in, self.a_zoom_out, self.a_actual])
         m.addSeparator()
         m.addAction(self.a_ghost)
         m.addSeparator()
@@ -414,7 +439,7 @@ class MainWindow(PhotosMixin, EditingMixin, EngineMixin, FilesMixin, QMainWindow
         self.preset_button.setEnabled(has_pose)
         self.preset_menu.setEnabled(has_pose)  # the menu's, as the toolbar's button: nothing to fit them to
         has_photo = self.doc.main is not None and self.doc.main.image is not None
-        for a in (self.a_fit, self.a_zoom_in, self.a_zoom_out, self.a_actual):
+        for a in (self.a_fit, self.a_zoom_in, self.a_zoom_out, self.a_actual, self.a_zoom_person):
             a.setEnabled(has_photo)
         self.a_save_result.setEnabled(self.result.result is not None or has_pose)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtWidgets import QFileDialog
 
 from .commands import SOURCE, TARGET
@@ -192,6 +193,9 @@ class PhotosMixin:
             finally:
                 self._hold_render = False
             self._sync_canvas()
+            if det is not None and _small_in(det.mask, ref.image.shape):
+                # a small person in a wide photo: its eighteen handles, a fixed size on screen, hid it whole
+                self.zoom_to_person()
             if not self.placing:
                 self.show_info(f"{name}: {ref.pose.count} of 18 joints found. Drag a joint to repose.")
                 self.hint_trained_weights()
@@ -340,3 +344,8 @@ class PhotosMixin:
         self.client.set_sources(src)
         self._request("final")
 
+
+def _small_in(mask, shape) -> bool:
+    """Whether the person (``mask`` >= 0.5) spans under a third of the photo's width and of its height."""
+    ys, xs = np.nonzero(mask >= 0.5)
+    return bool(len(ys)) and np.ptp(ys) < shape[0] / 3 and np.ptp(xs) < shape[1] / 3

@@ -181,3 +181,39 @@ def test_menus_say_what_can_be_done_and_the_shortcut_list_is_the_menus(qtbot, pr
         assert win.canvas.selected == -1 and win.joint_list.currentRow() == -1
     finally:
         close_window(win)
+
+
+def test_a_small_person_in_a_wide_photo_is_shown_zoomed_in(qtbot, procedural_photos, tmp_path):
+    # a person a fifth of a wide photo's height: at the whole photo's zoom its eighteen handles (a fixed size on
+    # screen) hid it; it opens zoomed to the person, and View > Zoom to Person (Shift+F) comes back to it after
+    # Fit to Window
+    import numpy as np
+
+    from engine.images import load_image, save_image
+
+    person = load_image(procedural_photos[0][0])
+    h, w = person.shape[:2]
+    wide = np.empty((h * 5, w * 8, 3), np.uint8)
+    wide[:] = person[2, 2]  # the wall the person stands at
+    wide[2 * h:3 * h, 3 * w:4 * w] = person
+    path = tmp_path / "landscape.png"
+    save_image(path, wide)
+    win = new_window(qtbot, [path])
+    try:
+        wait_loaded(qtbot, win)
+        if win.doc.main.detected is None:
+            pytest.skip("the detector does not find the small person in this photo")
+        wait_idle_result(qtbot, win)
+        x0, y0, x1, y1 = win.person_box()
+        vp = win.canvas.viewport().rect()
+        centre = win.canvas.mapFromScene((x0 + x1) / 2, (y0 + y1) / 2)
+        assert abs(centre.x() - vp.center().x()) < 10 and abs(centre.y() - vp.center().y()) < 10
+        shown = (y1 - y0) * win.canvas.zoom()
+        assert shown > 0.8 * (vp.height() - 16) or (x1 - x0) * win.canvas.zoom() > 0.8 * (vp.width() - 16)
+        win.a_fit.trigger()
+        fitted = win.canvas.zoom()
+        assert (y1 - y0) * fitted < 0.5 * vp.height()  # the whole photo: the person small again
+        win.a_zoom_person.trigger()
+        assert win.canvas.zoom() > 2 * fitted
+    finally:
+        close_window(win)
