@@ -81,7 +81,10 @@ class WeightsEntry:
         if not self.meta:
             return ""
         p = self.meta.provenance
-        return str(p.get("data") or (f"imported from {p['imported_from']}" if p.get("imported_from") else ""))
+        if p.get("data") or p.get("imported_from"):
+            return str(p.get("data") or f"imported from {p['imported_from']}")
+        # a starter exported from a checkpoint keeps no "data" (dgan's): every starter learnt synthetic people
+        return "synthetic people" if self.starter else ""
 
     @property
     def created(self) -> str:

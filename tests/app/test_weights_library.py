@@ -48,6 +48,12 @@ def test_list_shows_user_files_then_starters(dirs):
     assert anna.created and anna.file_size == (mine / "anna.safetensors").stat().st_size and not anna.error
     broken = next(e for e in entries if e.name == "broken")
     assert broken.meta is None and "not a safetensors file" in broken.error
+    # a starter whose file keeps no "data" (exported from a checkpoint, as dgan's) learnt synthetic people all the
+    # same; a user's file without it says nothing
+    tiny_attention(starters / "dgan.safetensors", "starter", None)
+    tiny_attention(mine / "nodata.safetensors", "mine", None)
+    entries = {(e.name, e.starter): e for e in lib.list_weights(mine, starters)}
+    assert entries[("dgan", True)].data == "synthetic people" and entries[("nodata", False)].data == ""
 
 
 def test_rename_label_keeps_tensors_and_loads(dirs):
