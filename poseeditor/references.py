@@ -14,7 +14,9 @@ from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QHBoxLayout, QLab
 from .canvas import to_qimage
 
 THUMB = 60
-CAPTION_WIDTH = 104   # room for "✎ name.jpg" / "14/18 joints" beside the thumbnail
+# the caption beside a thumbnail ("✎ name.jpg" / "14/18 joints") is as wide as its text, within these bounds
+# (a fixed 104 px cut "placed by ha…" and most file names while the strip stood empty beside them)
+CAPTION_WIDTH = (104, 240)
 
 
 class _SideCaptionDelegate(QStyledItemDelegate):
@@ -27,7 +29,9 @@ class _SideCaptionDelegate(QStyledItemDelegate):
         option.displayAlignment = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
 
     def sizeHint(self, option, index):
-        return QSize(THUMB + CAPTION_WIDTH, THUMB + 8)
+        lines = str(index.data(Qt.ItemDataRole.DisplayRole) or "").split("\n")
+        text = max(option.fontMetrics.horizontalAdvance(line) for line in lines) + 16
+        return QSize(THUMB + min(max(text, CAPTION_WIDTH[0]), CAPTION_WIDTH[1]), THUMB + 8)
 
 
 def _placeholder(text: str) -> QPixmap:
@@ -136,7 +140,9 @@ class ReferenceStrip(QWidget):
                 status = "placed by hand"
             else:
                 status = f"{r.pose.count}/18 joints" if r.pose is not None else ""
-            caption = f"{'✎ ' if k == 0 else ''}{name[:12]}{'…' if len(name) > 12 else ''}\n{status}"
+            shown = self.list.fontMetrics().elidedText(f"{'✎ ' if k == 0 else ''}{name}",
+                                                       Qt.TextElideMode.ElideMiddle, CAPTION_WIDTH[1] - 16)
+            caption = f"{shown}\n{status}"
             if r.image is not None:
                 pm = QPixmap.fromImage(to_qimage(r.image)).scaled(
                     THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)

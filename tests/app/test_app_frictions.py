@@ -217,3 +217,19 @@ def test_a_small_person_in_a_wide_photo_is_shown_zoomed_in(qtbot, procedural_pho
         assert win.canvas.zoom() > 2 * fitted
     finally:
         close_window(win)
+
+
+def test_a_reference_caption_is_as_wide_as_its_name(qtbot, procedural_photos, tmp_path):
+    # the strip's captions were cut at 104 px ("placed by ha…", "landscape.…") while the strip stood empty
+    long_name = tmp_path / "anna-on-the-terrace-2026.png"
+    shutil.copy(procedural_photos[0][0], long_name)
+    win = new_window(qtbot, [long_name])
+    try:
+        wait_loaded(qtbot, win)
+        item = win.strip.list.item(0)
+        fm = win.strip.list.fontMetrics()
+        widest = max(fm.horizontalAdvance(line) for line in item.text().split("\n"))
+        assert long_name.name in item.text()
+        assert win.strip.list.visualItemRect(item).width() >= 60 + widest
+    finally:
+        close_window(win)
