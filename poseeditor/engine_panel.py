@@ -33,6 +33,7 @@ class EnginePanel(QWidget):
         self.refs = 1
 
         self.backend = QComboBox()
+        self.backend.setAccessibleName("Backend")  # a screen reader named the boxes by nothing
         self.backend.setMinimumContentsLength(18)
         self.backend.addItem("Loading…")
         self.backend.setEnabled(False)
@@ -69,6 +70,7 @@ class EnginePanel(QWidget):
         self.train_btn.setObjectName("trainButton")
 
         self.device = QComboBox()
+        self.device.setAccessibleName("Device")
         self.device.addItem("CPU", "cpu")
         self.device.addItem("CUDA (GPU)", "cuda")
         self._set_item_enabled(self.device, 1, False, "No usable CUDA GPU on this computer")

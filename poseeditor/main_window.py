@@ -141,6 +141,7 @@ class MainWindow(PhotosMixin, EditingMixin, EngineMixin, FilesMixin, QMainWindow
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Tab went to the scroll area itself, a stop on nothing
         scroll.setWidget(self.engine_panel)
         self.engine_dock.setWidget(scroll)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.engine_dock)
@@ -350,6 +351,7 @@ class MainWindow(PhotosMixin, EditingMixin, EngineMixin, FilesMixin, QMainWindow
         tb.addSeparator()
         tb.addActions([self.a_mirror, self.a_reset])
         self.preset_button = QToolButton()
+        self.preset_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # as the toolbar's other buttons: not a Tab stop
         self.preset_button.setText("Presets")
         self.preset_button.setIcon(icons.icon("preset"))
         self.preset_button.setToolTip("Start from a ready-made pose")

@@ -233,3 +233,26 @@ def test_a_reference_caption_is_as_wide_as_its_name(qtbot, procedural_photos, tm
         assert win.strip.list.visualItemRect(item).width() >= 60 + widest
     finally:
         close_window(win)
+
+
+def test_tab_goes_through_the_controls_without_dead_stops(qtbot):
+    # Tab from the canvas visits controls a user can work, each named for a screen reader: not the engine panel's
+    # scroll area itself (focus on nothing visible), nor one toolbar button out of all of them. The Tab stops are
+    # the focus chain's widgets that take focus by Tab, as QWidget.focusNextPrevChild walks it
+    from PySide6.QtWidgets import QScrollArea, QToolBar, QToolButton
+
+    win = new_window(qtbot)
+    try:
+        wait_engine(qtbot, win)
+        seen, w = [], win.canvas.nextInFocusChain()
+        while w is not win.canvas and len(seen) < 200:
+            if w.focusPolicy() & Qt.FocusPolicy.TabFocus and w.isVisibleTo(win) and w.isEnabled() \
+                    and w.window() is win:
+                seen.append(w)
+            w = w.nextInFocusChain()
+        assert seen and not any(isinstance(w, QScrollArea) for w in seen), seen
+        assert not any(isinstance(w, QToolButton) and isinstance(w.parent(), QToolBar) for w in seen), seen
+        assert win.engine_panel.backend in seen and win.engine_panel.backend.accessibleName() == "Backend"
+        assert win.engine_panel.device.accessibleName() == "Device"
+    finally:
+        close_window(win)
