@@ -148,14 +148,18 @@ def run(args) -> int:
     with native_stderr_silenced(), PoseDetector() as detector:
         for i, (src, img) in enumerate(zip(args.source, images)):
             if given:
-                pose = given[i]
-                poses.append(pose)
-                # the pose is given; the detector is asked only for the person's outline, and a photo it
-                # finds nobody in still renders, with the outline drawn from the given skeleton
+                # the pose is given; the detector is asked only for the person's outline (and the hands it finds
+                # at the wrists the given pose keeps, as the app keeps them), and a photo it finds nobody in still
+                # renders, with the outline drawn from the given skeleton
+                from .hands import keep_hands
+
                 try:
-                    masks.append(detector.detect(img, src).mask)
+                    det = detector.detect(img, src)
+                    masks.append(det.mask)
+                    poses.append(keep_hands(given[i], det.pose))
                 except NoPersonError:
-                    masks.append(pose_mask(pose))
+                    masks.append(pose_mask(given[i]))
+                    poses.append(given[i])
             else:
                 det = detector.detect(img, src)
                 masks.append(det.mask)

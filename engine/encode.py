@@ -114,6 +114,9 @@ def torso_size(pose: Pose) -> float | None:
     return float((d1 + d2) / 2)
 
 
+MIN_BODY_SCALE = 1.0  # pixels: body_scale's floor, the size of a body with no size
+
+
 def body_scale(pose: Pose) -> float:
     """The person's size for part geometry: the torso size, or, for a person whose hips are outside the photo
     or undetected (half-body photos, portraits), the same length estimated from the shoulders (a torso
@@ -125,7 +128,7 @@ def body_scale(pose: Pose) -> float:
         ts = 3.5 * pose.head_size()
     # at least a pixel: a pose whose joints all lie on one point (a pose file of zeros) divided by zero, and the
     # render printed numpy's warnings
-    return max(float(ts), 1.0)
+    return max(float(ts), MIN_BODY_SCALE)
 
 
 def _limb_rect(p: np.ndarray, q: np.ndarray, width: float) -> np.ndarray:
@@ -265,12 +268,14 @@ def torso_polygon(pose: Pose) -> np.ndarray | None:
     return np.stack([a, b, b + down, a + down])
 
 
-def part_warps(src: Pose, tgt: Pose, size: tuple[int, int] | None = None) -> PartWarps:
+def part_warps(src: Pose, tgt: Pose, size: tuple[int, int] | None = None, same_frame: bool = False) -> PartWarps:
     """The 10 part transforms (target -> source) and source masks for a (source, target) pose pair.
 
     A part missing in the source but present in the target borrows the mirror limb's source region (appendix
     B); still missing, or missing in the target, gives an empty mask and an identity transform.
     ``size`` (H, W) is the mask size, by default the source image size; poses must be in those pixels.
+    ``same_frame``: the target is in the source photo's own pixels (the photo being edited, not another reference
+    nor a network's crop), so a torso the photo cuts above the hips keeps its cut end on the photo's edge.
     """
     h, w = size or (src.height, src.width)
     affines = np.tile(np.array([[1, 0, 0], [0, 1, 0]], np.float32), (NUM_PARTS, 1, 1))
@@ -288,13 +293,19 @@ def part_warps(src: Pose, tgt: Pose, size: tuple[int, int] | None = None) -> Par
         if src_pts is None:
             continue
         fit_tgt, fit_src = tgt_pts, src_pts
-        if part == "torso" and not any(p.present[J[n]] for p in (src, tgt) for n in ("r_hip", "l_hip")):
+        if part == "torso" and same_frame and not any(p.present[J[n]] for p in (src, tgt)
+                                                      for n in ("r_hip", "l_hip")):
             # a torso the photo cuts above the hips: its cut end (where torso_polygon puts the unseen hips) stays
-            # where it is, the shoulders move. Fitted to the shoulders alone it turned whole about its middle,
-            # and a raised shoulder swung its cut end away from the photo's edge, a wedge of wall in its place
+            # on the edge, sliding along it with the shoulders' shift across the body; the shoulders move. Fitted
+            # to the shoulders alone it turned whole about its middle, and a raised shoulder swung its cut end
+            # away from the photo's edge, a wedge of wall in its place. Held still, a body moved sideways sheared
             poly = torso_polygon(src)
-            if poly is not None:
-                fit_tgt, fit_src = np.vstack([tgt_pts, poly[2:]]), np.vstack([src_pts, poly[2:]])
+            shoulders = [J["r_shoulder"], J["l_shoulder"]]
+            if poly is not None and all(tgt.present[j] for j in shoulders):
+                across = (poly[1] - poly[0]) / max(float(np.linalg.norm(poly[1] - poly[0])), 1e-6)
+                shift = float((tgt.xy[shoulders] - src.xy[shoulders]).mean(0) @ across)
+                fit_tgt = np.vstack([tgt_pts, poly[2:] + shift * across])
+                fit_src = np.vstack([src_pts, poly[2:]])
         # a head turns and moves whole: an affine fitted to a face turned about the neck sheared it (a tilted
         # head came out slanted and squashed into the collar)
         affines[k] = fit_similarity(fit_tgt, fit_src) if part == "head" else fit_affine(fit_tgt, fit_src)

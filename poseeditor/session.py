@@ -78,6 +78,26 @@ def check_input_file(path, what: str, max_bytes: int = MAX_JSON_BYTES) -> Path:
     return path
 
 
+def _read_json(path: Path, what: str):
+    """The JSON value of a regular file of a JSON's size (check_input_file); a byte-order mark is taken, as the pose
+    reader takes it. PoseEditorError when it cannot be read; the JSON errors as they come."""
+    path = check_input_file(path, what)
+    try:
+        return json.loads(path.read_text(encoding="utf-8-sig"))
+    except OSError as e:
+        raise PoseEditorError(f"{path}: cannot read {what} ({e.strerror or e})") from None
+
+
+def is_session_file(path) -> bool:
+    """Whether ``path`` (a JSON file dropped on the window, say) is a PoseEditor session; PoseEditorError when it
+    is not a regular file of a JSON's size."""
+    try:
+        data = _read_json(Path(path), "pose or session")
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        return False
+    return isinstance(data, dict) and data.get("format") == FORMAT
+
+
 def _pose(value, path: Path, what: str) -> Pose | None:
     if not value:
         return None
@@ -90,11 +110,9 @@ def _pose(value, path: Path, what: str) -> Pose | None:
 
 
 def load_session(path) -> Session:
-    path = check_input_file(path, "session")
+    path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))  # a BOM, as the pose reader takes it
-    except OSError as e:
-        raise PoseEditorError(f"{path}: cannot read session ({e.strerror or e})") from None
+        data = _read_json(path, "session")
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise PoseEditorError(f"{path}: not a PoseEditor session (not JSON)") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:

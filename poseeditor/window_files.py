@@ -13,7 +13,7 @@ from engine.errors import PoseEditorError
 from engine.images import IMAGE_SUFFIXES
 from engine.pose import Pose
 
-from .session import check_input_file
+from .session import check_input_file, is_session_file
 
 IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES)) + ");;All files (*)"
 SESSION_FILTER = "PoseEditor sessions (*.pose-session.json *.json);;All files (*)"
@@ -303,7 +303,8 @@ class FilesMixin:
             self.settings.set_last_dir("sessions", path)
             self.open_session(path)
 
-    def open_session(self, path) -> bool:
+    def open_session(self, path, add=()) -> bool:
+        """Open a session file; ``add``: photos to add as references once its own are in (dropped with it)."""
         from .session import load_session
 
         try:
@@ -316,10 +317,11 @@ class FilesMixin:
         if not refs:
             self.show_error(f"{Path(path).name}: none of its photos exist any more ({', '.join(missing)})")
             return False
-        self.open_photos([r.path for r in refs], then=lambda new: self._session_opened(path, s, refs, missing, new))
+        self.open_photos([r.path for r in refs],
+                         then=lambda new: self._session_opened(path, s, refs, missing, new, add))
         return True
 
-    def _session_opened(self, path, s, refs, missing, new):
+    def _session_opened(self, path, s, refs, missing, new, add=()):
         """The session's photos are the references ``new`` now (its first photo was read): its poses wait for
         their photos, its engine is chosen."""
         self._pending_session = {ref.id: (r.pose, r.hand_placed) for ref, r in zip(new, refs)}
@@ -338,6 +340,8 @@ class FilesMixin:
         self._update_title()
         if missing:
             self.show_error(f"Some photos of the session are missing: {', '.join(missing)}")
+        if add:
+            self.add_references([str(p) for p in add])
 
     # ===== recent files =======================================================================================
     def _fill_recent(self):
@@ -398,19 +402,16 @@ class FilesMixin:
         images = [p for p in paths if p.suffix.lower() in IMAGE_SUFFIXES]
         for p in (p for p in paths if p.suffix.lower() == ".json"):
             try:
-                import json
-
-                # a regular file of a JSON's size: a FIFO named .json hung the window, a 2 GB file took 4 GB
-                check_input_file(p, "pose or session")
-                is_session = json.loads(p.read_text(encoding="utf-8")).get("format") == "poseeditor-session"
+                is_session = is_session_file(p)
             except PoseEditorError as e:
                 self.show_error(str(e))
                 continue
-            except Exception:  # not JSON, or not an object: import_pose says so
-                is_session = False
             if is_session:
                 if self.confirm_discard("Open Session", f"opening {p.name}"):
-                    self.open_session(p)
+                    # the photos dropped with it join the session's, once those are in (opening is deferred
+                    # until its first photo is read: added now, they went to the photos it replaces)
+                    self.open_session(p, add=images)
+                images = []
             else:
                 self.import_pose(p)
         if images:

@@ -97,6 +97,8 @@ class PhotosMixin:
 
     def _start_over(self, first: Reference, paths: list[str], then=None):
         self._opening = None
+        # a session's poses wait for its own photos only: one of them refused left them for the next photos
+        self._pending_session = None
         self.doc.clear()
         self.undo.clear()
         self._refs_edited = False

@@ -408,7 +408,9 @@ def prepare_dataset(sources: list[Path], out: Path, size=(256, 176), frame_step:
 
         with contextlib.ExitStack() as stack:
             stack.enter_context(native_stderr_silenced())  # the detector's notices come until it is closed
-            detector = stack.enter_context(PoseDetector())
+            # joints and outline only: the records keep no hand landmarks, and the parsing saved beside them must
+            # be the one datasets.py draws from the records again
+            detector = stack.enter_context(PoseDetector(hands=False))
             scales = _video_scales(out, pending, size, detector)
             log = stack.enter_context(open(out / JOURNAL, "a", encoding="utf-8"))
             for k, (it, image) in enumerate(_images(pending)):

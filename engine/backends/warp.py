@@ -23,7 +23,8 @@ import cv2
 import numpy as np
 
 from ..detect import pose_mask
-from ..encode import MIRROR_PART, NUM_PARTS, PART_LIMBS, PART_NAMES, body_scale, part_warps
+from ..encode import (MIN_BODY_SCALE, MIRROR_PART, NUM_PARTS, PART_LIMBS, PART_NAMES, body_scale, part_warps,
+                      torso_polygon)
 from ..hair import hair_to_head
 from ..held import held_objects
 from ..parsing import (ARM_LABELS, HEAD_LABEL, PERSON_MOVES, TORSO_LABEL, arms_by_colour, arms_take_thin_torso,
@@ -132,6 +133,18 @@ def _near_neck(pose: Pose, origin_xy, shape, half_width: float) -> np.ndarray:
     xs = np.arange(shape[1], dtype=np.float32)[None, :] + (origin_xy[0] - neck[0])
     ys = np.arange(shape[0], dtype=np.float32)[:, None] + (origin_xy[1] - neck[1])
     return np.abs(xs * u[1] - ys * u[0]) <= half_width
+
+
+def _body_goes_on(pose: Pose) -> tuple:
+    """(top, bottom, left, right): the photo's edges the torso's body goes on past, from the shoulders towards the
+    hips (torso_polygon's, unseen hips included): a half-body photo's bottom edge. A torso the side edge cuts
+    keeps a rounded end there (its cut column repeated out to the edge was a flat slab)."""
+    poly = torso_polygon(pose)
+    if poly is None:
+        return (False,) * 4
+    down = (poly[2] + poly[3] - poly[0] - poly[1]) / 2
+    down = down / max(float(np.linalg.norm(down)), 1e-6)
+    return tuple(bool(down @ n > 0.7) for n in ((0, -1), (0, 1), (-1, 0), (1, 0)))
 
 
 def _behind_hands(pose: Pose, labels: np.ndarray, origin_rc, ring: int) -> dict[int, np.ndarray]:
@@ -306,7 +319,8 @@ def _layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray,
             under = a_held > 1e-3
             ring, held_ring = np.where(under, 0, ring), np.where(under, ring * (1 - a_held), 0)
         layer = part_layer(rgb, fill, a_core, ring, X0, Y0, float(ring_px), tucked,
-                           tuple(int(round(BEYOND_EDGE * ts)) * c for c in cut), open_ends=part == "torso")
+                           tuple(int(round(BEYOND_EDGE * ts)) * c for c in cut),
+                           _body_goes_on(pose) if part == "torso" else (False,) * 4)
         if a_held is not None:
             layer.held = held_layer(layer, a_held, held_ring)
             layer.hand = held_layer(layer, a_hand) if hand.any() else None
@@ -335,7 +349,7 @@ def _held_scale(src: Pose, tgt: Pose) -> float:
     half-body pose's scale is its shoulders', which a turn of the body narrows; the thing held does not shrink
     with them, and a shoulder dragged onto the other made it zero)."""
     s, t = body_scale(src), body_scale(tgt)
-    return 1.0 if s <= 0 or t <= 0 else float(np.clip(s / t, 1 / HELD_SCALE, HELD_SCALE))
+    return 1.0 if min(s, t) <= MIN_BODY_SCALE else float(np.clip(s / t, 1 / HELD_SCALE, HELD_SCALE))
 
 
 def _part_shape_cost(src: Pose, tgt: Pose, part: str) -> float:
@@ -432,7 +446,8 @@ class WarpBackend(Backend):
 
     def choose_sources(self, state: SourceState, target: Pose) -> list[tuple[int, int, np.ndarray] | None]:
         """Per part: (reference index, layer part index, target->source affine), or None when not drawn."""
-        warps = [part_warps(p, target, (1, 1)) for p in state.poses]  # masks unused: a 1x1 size is enough
+        # masks unused: a 1x1 size is enough; only the first photo is in the target's own pixels
+        warps = [part_warps(p, target, (1, 1), same_frame=i == 0) for i, p in enumerate(state.poses)]
         chosen = []
         for k, part in enumerate(PART_NAMES):
             best = None

@@ -87,15 +87,16 @@ class Layer:
     # became an oval); and its hand alone, drawn when the thing held comes from another reference
     held: Layer | None = field(default=None, repr=False)
     hand: Layer | None = field(default=None, repr=False)
-    # the part goes on without end past the photo's edges that cut it (the torso: the body below a half-body
-    # photo's edge), not in a rounded end: a raised shoulder turned the torso and its end showed as a round cut
-    open_ends: bool = False
+    # (top, bottom, left, right): the photo's edges past which the part goes on without end, not in a rounded end
+    # (the torso where the body goes on: below a half-body photo's edge; a raised shoulder turned the torso and its
+    # end showed as a round cut)
+    open_ends: tuple = (False, False, False, False)
 
     @property
     def goes_on(self) -> bool:
-        """Whether this is an open-ended continuation (part_layer's whole layer): drawn to wherever its cut sides
-        land, their last row repeated."""
-        return self.open_ends and any(self.beyond) and self._extended is None
+        """Whether this is an open-ended continuation (part_layer's whole layer): drawn to wherever its open
+        sides land, their last row repeated."""
+        return any(o and n for o, n in zip(self.open_ends, self.beyond)) and self._extended is None
 
     def extended(self) -> Layer:
         """The layer continued past the photo's edges that cut it (``beyond``; part_layer builds it): a part
@@ -121,7 +122,8 @@ class Layer:
 
 
 def part_layer(rgb: np.ndarray, fill: np.ndarray, alpha: np.ndarray, ring: np.ndarray, x0: int, y0: int,
-               ring_px: float, tucked: np.ndarray, beyond: tuple = (0, 0, 0, 0), open_ends: bool = False) -> Layer:
+               ring_px: float, tucked: np.ndarray, beyond: tuple = (0, 0, 0, 0),
+               open_ends: tuple = (False, False, False, False)) -> Layer:
     """The Layer of a part's arrays (rgb may be a view of the photo: it is copied). A part the photo's edge cuts
     (``beyond``) is continued past it here (Layer.extended): each stretch the edge cuts ends in a half ellipse
     (_rounded_end); its colours are the photo's mirrored at the edge (hair goes on as hair), fading into the
@@ -146,14 +148,15 @@ def part_layer(rgb: np.ndarray, fill: np.ndarray, alpha: np.ndarray, ring: np.nd
         return ((t, a[:t, left:left + w][::-1], own[0]), (b, a[t + h:, left:left + w], own[-1]),
                 (left, a[t:t + h, :left][:, ::-1].swapaxes(0, 1), own[:, 0]),
                 (r, a[t:t + h, left + w:].swapaxes(0, 1), own[:, -1]))
-    for n, band, edge in sides(alpha):
+    open_ends = tuple(bool(o and n) for o, n in zip(open_ends, beyond))
+    for (n, band, edge), open_end in zip(sides(alpha), open_ends):
         if n:
-            band[:] = edge if open_ends else _rounded_end(edge, n)
-    if open_ends:
+            band[:] = edge if open_end else _rounded_end(edge, n)
+    if any(open_ends):
         # warped with the edge replicated (warp_layer), so the box's other sides must end at nothing: their
-        # outermost row is the faint tail of the part's soft edge
-        for n, a in ((t, alpha[0]), (b, alpha[-1]), (left, alpha[:, 0]), (r, alpha[:, -1])):
-            if not n:
+        # outermost row is the faint tail of the part's soft edge, or a rounded end's tip
+        for open_end, a in zip(open_ends, (alpha[0], alpha[-1], alpha[:, 0], alpha[:, -1])):
+            if not open_end:
                 a[:] = 0
     for a in (rgb, fill):
         for n, band, edge in sides(a):
@@ -261,7 +264,8 @@ def placement(layer: Layer, A: np.ndarray, out_w: int, out_h: int, also: np.ndar
     tc = landed[1]
     if layer.goes_on:  # the cut sides go on to wherever they land in the photo
         far = out_w + out_h
-        tc = np.concatenate([tc, landed_corners(layer, A, tuple(far if n else 0 for n in layer.beyond))[1]])
+        reach = tuple(far if o and n else 0 for o, n in zip(layer.open_ends, layer.beyond))
+        tc = np.concatenate([tc, landed_corners(layer, A, reach)[1]])
     if also is not None:
         other = landed_corners(layer, also)
         if other is not None:

@@ -174,3 +174,41 @@ def test_the_ui_path_does_not_import_torch_or_the_backends():
             "if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_a_sessions_poses_never_reach_other_photos_and_photos_dropped_with_it_join_it(qtbot, tmp_path,
+                                                                                   procedural_photos):
+    # (1) a session whose second photo has nobody in it (refused as a reference): its edited pose waited for that
+    # photo and was put on the next photo opened. (2) a session dropped with a photo onto an open window: the photo
+    # joins the session's (it went to the photos the session replaced). (3) a session with a byte-order mark,
+    # dropped, is a session (the sniffing read it without the mark and took it for a pose)
+    person0, person1, person2 = (str(p) for p, _ in procedural_photos[:3])
+    wall = synthetic_photo(tmp_path / "wall.png")
+    win = new_window(qtbot, [person0])
+    try:
+        wait_loaded(qtbot, win)
+        wait_idle_result(qtbot, win)
+        det = win.doc.main.pose
+        sh = det.point("r_shoulder")
+        edited = det.moved("r_elbow", sh[0] - 20, sh[1] - 10)
+        s1 = tmp_path / "one.pose-session.json"
+        s1.write_text(json.dumps({"format": "poseeditor-session", "version": 1, "target": edited.to_openpose(),
+                                  "references": [{"path": person0}, {"path": str(wall)}]}))
+        win.last_error = ""
+        assert win.open_session(s1)
+        qtbot.waitUntil(lambda: "No person found" in win.last_error, timeout=60000)
+        wait_loaded(qtbot, win)
+        assert win.doc.target == edited
+        win.open_photos([person1])
+        wait_loaded(qtbot, win)
+        qtbot.waitUntil(lambda: win.doc.main.pose is not None and win.doc.target is not None, timeout=60000)
+        assert win.doc.target == win.doc.main.pose and not (win.doc.target == edited)
+
+        s2 = tmp_path / "two.pose-session.json"
+        s2.write_bytes(b"\xef\xbb\xbf" + json.dumps({"format": "poseeditor-session", "version": 1,
+                                                     "references": [{"path": person0}]}).encode())
+        win.handle_dropped([s2, Path(person2)])
+        wait_loaded(qtbot, win, 2)
+        assert [r.path for r in win.doc.refs] == [person0, person2] and win.session_path == s2
+    finally:
+        close_window(win)

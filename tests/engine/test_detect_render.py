@@ -178,6 +178,24 @@ def test_listing_the_backends_needs_no_photo(capsys):
     err = capsys.readouterr().err.strip()
     assert "--source" in err and "\n" not in err
 
+
+def test_a_given_source_pose_renders_as_the_detected_one(tmp_path, women1):
+    # --source-pose with the photo's own detected pose: the same picture as detecting it (the hands found at its
+    # wrists are kept, as the app keeps them for a pose it was given back)
+    from engine.images import load_image as read
+
+    path, img, pose = women1
+    own = tmp_path / "own.json"
+    assert render_main(["--source", str(path), "--pose-out", str(own)]) == 0
+    p = pose.pose if hasattr(pose, "pose") else pose
+    target = Pose.load_json(own).moved("r_wrist", p.point("r_wrist")[0] + 20, p.point("r_wrist")[1] - 60)
+    target.save_json(tmp_path / "t.json")
+    common = ["--source", str(path), "--target", str(tmp_path / "t.json"), "--backend", "warp"]
+    assert render_main(common + ["-o", str(tmp_path / "a.png")]) == 0
+    assert render_main(common + ["--source-pose", str(own), "-o", str(tmp_path / "b.png")]) == 0
+    diff = np.abs(read(tmp_path / "a.png").astype(int) - read(tmp_path / "b.png")).sum(axis=2)
+    assert (diff > 30).sum() < 20, (diff > 30).sum()  # the file keeps 3 decimals: a few edge pixels
+
 def test_given_source_pose_renders_a_photo_the_detector_finds_nobody_in(tmp_path):
     from engine.presets import fit_preset
     from tests.engine.test_warp_backend import painted_person

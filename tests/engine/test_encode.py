@@ -138,3 +138,29 @@ def test_the_heads_warp_turns_and_never_shears():
     aside = src.moved("nose", *(src.point("nose") + [12, 0])).moved("r_eye", *(src.point("r_eye") + [8, 0]))
     A = part_warps(src, aside).affines[PART_NAMES.index("head")].astype(np.float64)
     assert np.isclose(A[0, 0], A[1, 1]) and np.isclose(A[0, 1], -A[1, 0])
+
+
+def test_a_half_body_torso_keeps_its_cut_end_only_in_its_own_photo():
+    # a torso without hips, a shoulder raised: in the photo being edited (same frame) the cut end stays on the
+    # photo's edge and slides with the shoulders across the body; from another photo of the person, framed
+    # otherwise (or a network's crop), its coordinates mean nothing in the target's frame: the torso turns and
+    # scales whole (pinned there, it sheared, a piece of shoulder floating beside the neck)
+    from engine.backends.warp import _body_goes_on
+    from engine.encode import torso_polygon
+
+    p = fit_preset("standing", 400, 400)
+    for n in ("r_hip", "l_hip", "r_knee", "l_knee", "r_ankle", "l_ankle"):
+        p = p.with_present(n, False)
+    k = PART_NAMES.index("torso")
+    raised = p.moved("l_shoulder", p.point("l_shoulder")[0], p.point("l_shoulder")[1] - 15)
+    A = part_warps(p, raised, same_frame=True).affines[k].astype(np.float64)
+    bottom = torso_polygon(p)[2:]
+    assert np.abs(bottom @ A[:, :2].T + A[:, 2] - bottom).max() < 6.0  # the cut end stays (a least-squares fit)
+    stepped = Pose(p.xy + [30.0, 0.0], p.present, 400, 400)  # the whole body steps right: the end slides along
+    A = part_warps(p, stepped, same_frame=True).affines[k].astype(np.float64)
+    assert np.abs(A[:, :2] - np.eye(2)).max() < 1e-3 and abs(A[0, 2] + 30) < 0.5
+    other = Pose(p.xy * 1.2 + [150.0, 40.0], p.present, 640, 480)  # another reference, framed otherwise
+    A = part_warps(other, raised).affines[k].astype(np.float64)
+    assert abs(A[0, 0] - A[1, 1]) < 1e-6 and abs(A[0, 1] + A[1, 0]) < 1e-6  # a similarity: no shear
+    # the body goes on past the bottom edge only (a side edge's cut keeps its rounded end)
+    assert _body_goes_on(p) == (False, True, False, False)
