@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.training.test_cli import run_cli
 from tests.training.test_loop import register_tiny
 from training.cli import main
 
@@ -213,30 +212,6 @@ def test_personalize_says_in_one_line_when_no_photo_can_be_used(tmp_path, capsys
     with pytest.raises(SystemExit):
         main(["personalize", "--help"])
     assert "one is enough" in " ".join(capsys.readouterr().out.split())
-
-
-def test_personalize_names_each_photo_it_leaves_out_and_trains_on_the_rest(tmp_path):
-    """A photo of a person, beside a text file named .jpg, a 1-pixel image and a photo of no one: the person's
-    photo trains (one is enough, as in the app), each of the others is one warning saying why it was left out."""
-    import numpy as np
-
-    from engine.images import save_image
-
-    bad = _unusable(tmp_path)
-    save_image(tmp_path / "wall.png", np.full((512, 256, 3), 128, np.uint8))
-    _person_photo(tmp_path / "anna.png")
-    proc = run_cli("personalize", "anna.png", "notes.jpg", "dot.png", "wall.png", "--backend", "attention",
-                   "--minutes", "0.05", "--clock", "cpu", "-o", "anna.safetensors", cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr
-    assert (tmp_path / "anna.safetensors").is_file() and "Traceback" not in proc.stderr
-    warnings = [ln for ln in proc.stderr.splitlines() if "WARNING" in ln]
-    assert len(warnings) == 3, proc.stderr
-    assert "notes.jpg: not an image file" in warnings[0] and "skipped" in warnings[0]
-    assert "dot.png: image is too small (1x1 pixels)" in warnings[1]
-    assert f"{(tmp_path / 'wall.png').resolve()}: no person" in warnings[2] and "skipped" in warnings[2]
-    info = json.loads((tmp_path / "anna.work" / "datasets" / "anna" / "dataset.json").read_text())
-    assert info["self_pairs"]["photos"] == 2  # the plan of the two images the app could have held
-    assert bad["loop"].is_symlink()
 
 
 # ----- reading a pose file -----------------------------------------------------------------------------------------

@@ -61,18 +61,32 @@ def test_personalize_from_one_photo_trains_on_its_self_pairs(tmp_path):
     from engine.weights import read_meta
     from training.dataset_format import read_pairs
 
+    import numpy as np
+
+    from engine.images import save_image
+
     photo, = _photos(tmp_path, (22,))
     before = photo.read_bytes()
+    # beside it, files the app would not have opened: each is left out with one warning saying why, and the
+    # person's photo trains (one is enough, as in the app)
+    (tmp_path / "notes.jpg").write_text("not a photo\n")
+    save_image(tmp_path / "dot.png", np.zeros((1, 1, 3), np.uint8))
+    save_image(tmp_path / "wall.png", np.full((512, 256, 3), 128, np.uint8))
     out = tmp_path / "anna.safetensors"
-    proc = run_cli("personalize", photo.name, "--backend", "attention", "--minutes", "0.1", "--clock", "cpu",
-                   "-o", out.name, cwd=tmp_path)
+    proc = run_cli("personalize", photo.name, "notes.jpg", "dot.png", "wall.png", "--backend", "attention",
+                   "--minutes", "0.1", "--clock", "cpu", "-o", out.name, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
+    warnings = [ln for ln in proc.stderr.splitlines() if "WARNING" in ln]
+    assert len(warnings) == 3, proc.stderr
+    assert "notes.jpg: not an image file" in warnings[0] and "skipped" in warnings[0]
+    assert "dot.png: image is too small (1x1 pixels)" in warnings[1]
+    assert f"{(tmp_path / 'wall.png').resolve()}: no person" in warnings[2] and "skipped" in warnings[2]
     assert photo.read_bytes() == before
     meta = read_meta(out)
     assert meta.backend == "attention" and meta.label == "anna"
     dataset = tmp_path / "anna.work" / "datasets" / "anna"
     info = json.loads((dataset / "dataset.json").read_text())
-    assert info["self_pairs"]["photos"] == 1 and info["self_pairs"]["per_photo"] == 24
+    assert info["self_pairs"]["photos"] == 2 and info["self_pairs"]["per_photo"] == 24  # the wall gave none
     rows = read_pairs(dataset / "pairs-train.csv") + read_pairs(dataset / "pairs-test.csv")
     assert len(rows) == 24 and all(b.endswith("person-22.png") and a != b for a, b, *_ in rows)
     run, = (tmp_path / "anna.work" / "runs").iterdir()
