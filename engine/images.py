@@ -8,6 +8,7 @@ Anything that is not an image raises ImageReadError with a one-line reason.
 """
 from __future__ import annotations
 
+import contextlib
 import warnings
 from pathlib import Path
 
@@ -69,8 +70,11 @@ def load_image(path, max_side: int = MAX_SIDE) -> np.ndarray:
         raise ImageReadError(f"{path}: cannot read the image ({e.strerror or e})") from None
     try:
         # a damaged file makes Pillow warn (corrupt EXIF) and libtiff print to fd 2 before the error: the
-        # error is the one line
-        with f, warnings.catch_warnings(), native_stderr_silenced():
+        # error is the one line. The process's stderr is silenced for TIFFs only (libtiff's is the only native
+        # printer here): while it is, another thread's messages are lost too (the app decodes in a worker)
+        tiff = f.read(4) in (b"II*\0", b"MM\0*")
+        f.seek(0)
+        with f, warnings.catch_warnings(), native_stderr_silenced() if tiff else contextlib.nullcontext():
             warnings.simplefilter("ignore")
             with Image.open(f) as img:
                 arr = _to_rgb8(_decoded(img, path, max_side))
