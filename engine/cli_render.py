@@ -143,6 +143,7 @@ def run(args) -> int:
         given.append(pose)
 
     from .detect import PoseDetector, native_stderr_silenced, pose_mask
+    from .hands import keep_hands
 
     poses, masks = [], []
     with native_stderr_silenced(), PoseDetector() as detector:
@@ -151,8 +152,6 @@ def run(args) -> int:
                 # the pose is given; the detector is asked only for the person's outline (and the hands it finds
                 # at the wrists the given pose keeps, as the app keeps them), and a photo it finds nobody in still
                 # renders, with the outline drawn from the given skeleton
-                from .hands import keep_hands
-
                 try:
                     det = detector.detect(img, src)
                     masks.append(det.mask)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import QEvent, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QColor, QIcon, QKeySequence, QPixmap, QUndoStack
 from PySide6.QtWidgets import (QApplication, QDockWidget, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
@@ -266,21 +265,15 @@ class MainWindow(PhotosMixin, EditingMixin, EngineMixin, FilesMixin, QMainWindow
         self.canvas.zoom_by(1.25)
 
     def person_box(self):
-        """(x0, y0, x1, y1): the edited person (the segmentation's, else the skeleton's box) with a quarter of
-        its size round it, within the photo; None without a person."""
+        """(x0, y0, x1, y1): the box the engine frames the edited person with (engine.framing.person_box: room
+        round the head, feet and arms), within the photo; None without a person."""
         main = self.doc.main
-        if main is None or main.image is None or main.pose is None:
+        if main is None or main.image is None or main.pose is None or main.pose.count < 2:
             return None
-        h, w = main.image.shape[:2]
-        if main.mask is not None and (main.mask >= 0.5).any():
-            ys, xs = np.nonzero(main.mask >= 0.5)
-            x0, y0, x1, y1 = float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max())
-        elif main.pose.bbox() is not None:
-            x0, y0, x1, y1 = main.pose.bbox()
-        else:
-            return None
-        m = 0.25 * max(x1 - x0, y1 - y0, 8.0)
-        return max(0.0, x0 - m), max(0.0, y0 - m), min(float(w), x1 + m), min(float(h), y1 + m)
+        from engine.framing import person_box
+
+        rows, cols = person_box(main.pose)
+        return float(cols.start), float(rows.start), float(cols.stop), float(rows.stop)
 
     def zoom_to_person(self):
         box = self.person_box()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtWidgets import QFileDialog
 
 from .commands import SOURCE, TARGET
@@ -94,6 +93,12 @@ class PhotosMixin:
         else:  # the newest request wins: an earlier one still being read is forgotten
             self._opening = (first, paths, then)
             self.statusBar().showMessage(f"Opening {Path(paths[0]).name}…")
+
+    def _person_is_small(self) -> bool:
+        """Whether the edited person's box (MainWindow.person_box) spans under a third of the photo's width and
+        of its height."""
+        box, (w, h) = self.person_box(), self.doc.main.size
+        return box is not None and box[2] - box[0] < w / 3 and box[3] - box[1] < h / 3
 
     def _start_over(self, first: Reference, paths: list[str], then=None):
         self._opening = None
@@ -195,7 +200,7 @@ class PhotosMixin:
             finally:
                 self._hold_render = False
             self._sync_canvas()
-            if det is not None and _small_in(det.mask, ref.image.shape):
+            if det is not None and self._person_is_small():
                 # a small person in a wide photo: its eighteen handles, a fixed size on screen, hid it whole
                 self.zoom_to_person()
             if not self.placing:
@@ -345,9 +350,3 @@ class PhotosMixin:
             return
         self.client.set_sources(src)
         self._request("final")
-
-
-def _small_in(mask, shape) -> bool:
-    """Whether the person (``mask`` >= 0.5) spans under a third of the photo's width and of its height."""
-    ys, xs = np.nonzero(mask >= 0.5)
-    return bool(len(ys)) and np.ptp(ys) < shape[0] / 3 and np.ptp(xs) < shape[1] / 3

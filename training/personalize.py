@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import errno
 import logging
-import math
 import os
 import stat
 import subprocess
@@ -160,11 +159,6 @@ def _file(path: Path, what: str) -> Path:
     return path.resolve()
 
 
-def _positive(value, flag: str) -> None:
-    if value is not None and not (value > 0 and math.isfinite(value)):
-        raise PoseEditorError(f"{flag} must be a number above 0, not {value:g}")
-
-
 # ----- CLI ------------------------------------------------------------------------------------------------------
 def add_arguments(p) -> None:
     from .synth import parse_size
@@ -210,8 +204,8 @@ def run(args) -> int:
 
     if args.out.suffix != ".safetensors":
         raise PoseEditorError(f"{args.out}: the output must end in .safetensors")
-    _positive(args.minutes, "--minutes")  # not infinite either: fit would refuse it after the prepare step
-    _positive(args.lr_mult, "--lr-mult")
+    P.check_positive(args.minutes, "--minutes")
+    P.check_positive(args.lr_mult, "--lr-mult")
     for k in ("max_frames", "steps"):
         if getattr(args, k) < 1:
             raise PoseEditorError(f"--{k.replace('_', '-')} must be at least 1, not {getattr(args, k)}")

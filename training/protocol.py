@@ -13,6 +13,7 @@ Importing this module costs no torch, no cv2 and no Qt (the app imports it on th
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -134,6 +135,13 @@ GAP_FRACTION = 0.05
 
 class PersonalizeError(PoseEditorError):
     """A personalisation that cannot start (too few photos, no video, ...)."""
+
+
+def check_positive(value, flag: str) -> None:
+    """A budget given on the command line (``--minutes``, ``--lr-mult``): a finite number above 0, or one line
+    saying so (an endless one trained forever, or was refused by the fit step only after the data was prepared)."""
+    if value is not None and not (value > 0 and math.isfinite(value)):
+        raise PoseEditorError(f"{flag} must be a number above 0, not {value:g}")
 
 
 def is_video(path) -> bool:

@@ -235,14 +235,13 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    import math
-
     from engine.fileio import check_output
     from engine.runtime import pick_device
 
+    from .protocol import check_positive
+
     device = pick_device(args.device)  # an unknown or absent device is said before a minute of work
-    if not (args.minutes > 0 and math.isfinite(args.minutes)):  # an endless budget would train forever
-        raise PoseEditorError(f"--minutes must be a number above 0, not {args.minutes:g}")
+    check_positive(args.minutes, "--minutes")
     if args.out is not None and args.out.suffix != ".safetensors":
         raise PoseEditorError(f"{args.out}: the output must end in .safetensors")
     if not args.weights.is_file():
