@@ -108,7 +108,7 @@ def _misfit(own: dict) -> str | None:
     shapes come from ``build`` on torch's meta device (shapes only, no memory): the architecture stays in one place."""
     import torch
 
-    from .weights import _key
+    from .weights import state_dict_problems
 
     first = own.get("inp.weight")
     if first is None:
@@ -117,18 +117,13 @@ def _misfit(own: dict) -> str | None:
     if not 1 <= ch <= MAX_CHANNELS:
         return f"inp.weight has shape {tuple(first.shape)}; a refiner's is (C, 7, 3, 3), C from 1 to {MAX_CHANNELS}"
     with torch.device("meta"):
-        expected = {k: tuple(v.shape) for k, v in build(ch).state_dict().items()}
-    missing = sorted(set(expected) - set(own))
-    extra = sorted(_key(k) for k in set(own) - set(expected))  # a file's names, shown printable
-    if missing:
-        return f"{len(missing)} missing, e.g. {', '.join(missing[:3])}"
-    if extra:
-        return f"{len(extra)} unexpected, e.g. {', '.join(extra[:3])}"
-    for k, shape in expected.items():
+        expected = build(ch).state_dict()
+    problems = state_dict_problems(expected, own)  # names and shapes, as for any network's weights
+    if problems:
+        return ", ".join(problems)
+    for k in expected:
         if not own[k].is_floating_point():
             return f"{k} holds {str(own[k].dtype).removeprefix('torch.')}, not floating-point numbers"
-        if tuple(own[k].shape) != shape:
-            return f"{k} {tuple(own[k].shape)} != {shape}"
     return None
 
 

@@ -320,13 +320,11 @@ def save_weights(path, tensors: dict, meta: WeightsMeta) -> Path:
     return path
 
 
-def check_state_dict(expected: dict, got: dict, path, cast_dtype=True) -> dict:
-    """Compare a model's state dict with loaded tensors; raise WeightsError naming what differs.
-
-    Returns the tensors cast to the model's dtypes (fp16 starter weights load into fp32 models).
-    """
+def state_dict_problems(expected: dict, got: dict) -> list[str]:
+    """What differs between a model's state dict (``expected``: tensors, or meta tensors for the shapes alone) and
+    loaded tensors: names missing, names unexpected (escaped when not printable), shapes; empty when they fit."""
     missing = [k for k in expected if k not in got]
-    extra = [k for k in got if k not in expected]
+    extra = [_key(k) for k in got if k not in expected]
     wrong = [f"{k} {tuple(got[k].shape)} != {tuple(v.shape)}" for k, v in expected.items()
              if k in got and tuple(got[k].shape) != tuple(v.shape)]
     problems = []
@@ -336,6 +334,15 @@ def check_state_dict(expected: dict, got: dict, path, cast_dtype=True) -> dict:
         problems.append(f"{len(extra)} unexpected (e.g. {', '.join(extra[:3])})")
     if wrong:
         problems.append(f"{len(wrong)} with other shapes (e.g. {'; '.join(wrong[:2])})")
+    return problems
+
+
+def check_state_dict(expected: dict, got: dict, path, cast_dtype=True) -> dict:
+    """Compare a model's state dict with loaded tensors; raise WeightsError naming what differs.
+
+    Returns the tensors cast to the model's dtypes (fp16 starter weights load into fp32 models).
+    """
+    problems = state_dict_problems(expected, got)
     if problems:
         raise WeightsError(f"{path}: weights do not fit this network: " + ", ".join(problems))
     if cast_dtype:
