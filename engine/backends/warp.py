@@ -297,7 +297,11 @@ def _layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray,
         if k + 1 in under_hands:  # what a hand rests on goes on under it, drawn from its pixels round the hand
             under = under_hands[k + 1][py0:py1, px0:px1][y0:y1, x0:x1] & (hard == 0)
             fill = inpainted_under(rgb, hard > 0, under, fill)
-        tucked = np.where(core > own, core_labels[py0:py1, px0:px1], 0)[y0:y1, x0:x1].astype(np.uint8)
+        # what it reaches under: its tuck, and every pixel of a part in front that its soft edge or ring covers
+        # (drawn in its own colours where that part moves: the photo's there drew a hand's outline in skin at the
+        # hip the hand was raised from, fashion-real/45)
+        under = (core > own) | ((front > 0) & (own == 0) & (outer > 1e-3))
+        tucked = np.where(under, core_labels[py0:py1, px0:px1], 0)[y0:y1, x0:x1].astype(np.uint8)
         X0, Y0 = int(x0 + px0 + bx0), int(y0 + py0 + by0)
         # the part goes on past the photo's edges its pixels reach; a limb only when its far joint is not in the
         # photo (a whole shoe whose sole touches the bottom edge grew a stub when the foot lifted)
