@@ -148,13 +148,19 @@ def _body_goes_on(pose: Pose) -> tuple:
 
 
 def _behind_hands(pose: Pose, labels: np.ndarray, origin_rc, ring: int) -> dict[int, np.ndarray]:
-    """{label: (h, w) bool} the hands (their landmarks, ``pose.hands``) that lie over the part ``label``, over
-    ``labels`` (a box at the photo's (row, column) ``origin_rc``): BEHIND_HAND of the ``ring`` pixels round the
-    hand's own are that part and the rest the person's (neither its arm's nor the head's)."""
+    """{label: (h, w) bool} the hands (their landmarks, ``pose.hands``), or the pieces of them, that lie over the
+    part ``label``, over ``labels`` (a box at the photo's (row, column) ``origin_rc``). A hand whose outline
+    (``ring`` pixels round it) lies BEHIND_HAND on one part, the rest on the person, lies over that part: the
+    dress or thigh it rests on goes on under it. Else the body goes on under the hand where its outline closes
+    over it (a closing the hand's size wide; each pixel the nearest part's): the notch a hand cuts into a thigh's
+    edge at the body's side (its place showed the wall across the thigh, fashion-real/10), nothing past a
+    straight edge the hand hangs beside (a bump of trousers in the air)."""
     under: dict[int, np.ndarray] = {}
+    body_labels = [k for k in range(1, NUM_PARTS + 1) if k not in ARM_LABELS and k != HEAD_LABEL]
     for wrist, landmarks in pose.hands.items():
         fore = PART_NAMES.index("r_lower_arm" if wrist == J["r_wrist"] else "l_lower_arm") + 1
-        (x0, y0), (x1, y1) = landmarks.min(0) - 2 * ring, landmarks.max(0) + 2 * ring
+        reach = int(np.ceil(np.ptp(landmarks, axis=0).max())) + 1
+        (x0, y0), (x1, y1) = landmarks.min(0) - 2 * ring - reach, landmarks.max(0) + 2 * ring + reach
         box = (slice(max(0, int(y0) - origin_rc[0]), max(0, int(y1) + 2 - origin_rc[0])),
                slice(max(0, int(x0) - origin_rc[1]), max(0, int(x1) + 2 - origin_rc[1])))
         sub = labels[box]
@@ -169,13 +175,22 @@ def _behind_hands(pose: Pose, labels: np.ndarray, origin_rc, ring: int) -> dict[
         own = np.isin(sub, [fore, fore - 1])  # the hand's own arm
         seen = sub[around & ~hand & ~own]
         parts = seen[seen > 0]
-        if len(parts) < BEHIND_HAND * len(seen) or not len(parts):
+        if len(parts) >= BEHIND_HAND * len(seen) and len(parts):
+            best = int(np.bincount(parts).argmax())
+            if best not in ARM_LABELS and best != HEAD_LABEL and (parts == best).mean() >= BEHIND_HAND:
+                under.setdefault(best, np.zeros(labels.shape, bool))[box] |= hand
+                continue
+        body = np.isin(sub, body_labels).astype(np.uint8)
+        disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2)
+        piece = hand & (cv2.morphologyEx(body, cv2.MORPH_CLOSE, disc) > 0)
+        if piece.sum() < 10:
             continue
-        best = int(np.bincount(parts).argmax())
-        if best in ARM_LABELS or best == HEAD_LABEL or (parts == best).mean() < BEHIND_HAND:
-            continue
-        full = under.setdefault(best, np.zeros(labels.shape, bool))
-        full[box] |= hand
+        _, idx = cv2.distanceTransformWithLabels(1 - body, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
+        by_index = np.zeros(int(idx.max()) + 1, sub.dtype)
+        by_index[idx[body > 0]] = sub[body > 0]
+        nearest = by_index[idx]
+        for part in np.unique(nearest[piece]):
+            under.setdefault(int(part), np.zeros(labels.shape, bool))[box] |= piece & (nearest == part)
     return under
 
 
@@ -286,16 +301,26 @@ def _layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray,
         # the part's own pixels, not those it reaches under (another part's, that show where that part moves)
         hard = (own if piece is None else own | piece)[y0:y1, x0:x1].astype(np.float32)
         fill, den = spread_colours(rgb, hard, 2 * feather + 1)
-        need = (den[..., 0] < 0.05) & (core[y0:y1, x0:x1] > 0)
+        need = (den[..., 0] < 0.05) & (outer[y0:y1, x0:x1] > 1e-3)  # wherever the layer can show
         if part == "torso" and need.any():  # the neck is deeper than the feather: the torso's colours from further
             nr, nc = np.nonzero(need.any(axis=1))[0], np.nonzero(need.any(axis=0))[0]
             reach = 2 * neck_px + 1
             crop = (slice(max(0, nr[0] - reach), nr[-1] + 1 + reach), slice(max(0, nc[0] - reach), nc[-1] + 1 + reach))
-            wide, _ = spread_colours(rgb[crop], hard[crop], 2 * neck_px + 1)
+            wide, wide_den = spread_colours(rgb[crop], hard[crop], 2 * neck_px + 1)
             fill[crop] = np.where(need[crop][..., None], wide, fill[crop])
+            den[crop] = np.where(need[crop][..., None], wide_den, den[crop])
+        lost = (den[..., 0] < 1e-3) & (outer[y0:y1, x0:x1] > 1e-3)
+        if lost.any() and hard.any():  # beyond any spread (the blur's weight is nothing there: black): the nearest
+            _, idx = cv2.distanceTransformWithLabels((hard == 0).astype(np.uint8), cv2.DIST_L2, 3,
+                                                     labelType=cv2.DIST_LABEL_PIXEL)
+            colour = np.zeros((int(idx.max()) + 1, 3), np.float32)
+            colour[idx[hard > 0]] = rgb[hard > 0]
+            fill[lost] = colour[idx[lost]]
         fill = np.where(hard[..., None] > 0, rgb, fill)
         if k + 1 in under_hands:  # what a hand rests on goes on under it, drawn from its pixels round the hand
-            under = under_hands[k + 1][py0:py1, px0:px1][y0:y1, x0:x1] & (hard == 0)
+            # and its soft edge past it (the colours spread from the part's own pixels do not reach there: black)
+            under = under_hands[k + 1][py0:py1, px0:px1][y0:y1, x0:x1].astype(np.uint8)
+            under = (cv2.distanceTransform(1 - under, cv2.DIST_L2, 3) <= feather) & (hard == 0)
             fill = inpainted_under(rgb, hard > 0, under, fill)
         # what it reaches under: its tuck, and every pixel of a part in front that its soft edge or ring covers
         # (drawn in its own colours where that part moves: the photo's there drew a hand's outline in skin at the

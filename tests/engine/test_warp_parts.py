@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from engine.backends.warp import WarpBackend
-from engine.encode import torso_size
+from engine.encode import PART_NAMES, torso_size
 from engine.pose import J, Pose
 from engine.presets import fit_preset
 
@@ -407,3 +407,37 @@ def test_a_hand_raised_from_beside_the_hip_leaves_no_outline_of_itself():
     cv2.circle(raised, tuple(np.round(target.point("r_wrist")).astype(int)), int(0.6 * ts), 1, -1)
     left = (np.abs(out - skin).sum(axis=2) < 90) & (raised == 0) & (xs < 120)  # the right side, less the arm
     assert left.sum() < 10, f"{left.sum()} skin-coloured pixels left where the arm hung"
+
+
+def test_a_layer_shows_its_own_colours_wherever_it_can_show():
+    # A layer reaching under what is in front of it is drawn there in its own colours, spread from its pixels; past
+    # the spread's reach they were black: the thigh's under a hand resting on it (a dark arc where the hand had
+    # been, fashion-real/7, 14) and the torso's soft edge under the chin (a faint dark line when the head turned).
+    # A painted person, no pixel darker than the trousers (sum 280) anywhere.
+    import cv2
+
+    from engine.backends.warp import _core_labels, _layers_for
+    from engine.encode import segment_distance
+
+    p = fit_preset("standing", 240, 400)
+    p = p.moved("r_wrist", p.point("r_wrist")[0] + 14, p.point("r_wrist")[1] + 8)  # the hand on the thigh
+    ts = torso_size(p)
+    img, mask, _, pt = painted_on_wall(p, 0.1)
+    legs = np.zeros((400, 240), np.uint8)
+    for a, b in (("r_hip", "r_knee"), ("l_hip", "l_knee"), ("r_knee", "r_ankle"), ("l_knee", "l_ankle")):
+        cv2.line(legs, pt(a), pt(b), 1, int(round(0.3 * ts)))
+    img[legs > 0], mask[legs > 0] = (90, 90, 100), 1
+    ys, xs = np.mgrid[0:400, 0:240].astype(np.float32)
+    for a, b in ARMS:
+        on = segment_distance(xs, ys, p.point(a), p.point(b)) <= 0.07 * ts
+        img[on], mask[on] = (225, 180, 150), 1
+    seen = Pose(p.xy, p.present, 240, 400, p.confidence,
+                {J["r_wrist"]: painted_hand(p, "r", img, mask, (225, 180, 150))})
+    soft = cv2.GaussianBlur(mask.astype(np.float32), (3, 3), 0)
+    layers = _layers_for(img, seen, _core_labels(img, seen, soft))
+    for name, layer in zip(PART_NAMES, layers):
+        if layer is None:
+            continue
+        shown = layer.alpha + layer.ring > 0.05
+        dark = (layer.fill.sum(axis=2) < 150) & shown
+        assert not dark.any(), f"{name}: {dark.sum()} black pixels where the layer can show"
