@@ -11,6 +11,7 @@ inside an input that is a folder (``-o DATASET/annotations.csv`` must refuse, no
         image.save(tmp)
     atomic_write_text(path, text)              # the common case
     read_bounded(path, PoseFormatError, "pose file")   # the reading side: an endless input ends in one line
+    check_input(path, ImageReadError, "image")         # a reader that takes the file whole: a regular file
     text_lines(path, DatasetError, "annotation CSV")   # (line number, text) with the line's own error
 """
 from __future__ import annotations
@@ -114,12 +115,33 @@ def check_outputs(outputs: dict, inputs: Iterable = ()) -> None:
                 raise OutputError(f"{path}: named as both the {other_what} and the {what}; give two names")
 
 
+def _a(noun: str) -> str:
+    return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"
+
+
+def check_input(path, error: type = PoseEditorError, what: str = "file", *, regular: bool = True) -> Path:
+    """``path`` as a Path if it can be opened as a ``what``; else ``error`` (one line): it does not exist, is a
+    folder, or (``regular``) is a pipe, socket or device, which a reader that takes the file whole must refuse
+    (opening a pipe waits for a writer forever; /dev/zero never ends)."""
+    path = Path(path)
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise error(f"{path}: no such file") from None
+    except OSError as e:
+        raise error(f"{path}: cannot read the {what} ({e.strerror or e})") from None
+    if stat.S_ISDIR(mode):
+        raise error(f"{path}: is a folder, not {_a(what)}")
+    if regular and not stat.S_ISREG(mode):
+        raise error(f"{path}: not a regular file (a pipe, socket or device), not {_a(what)}")
+    return path
+
+
 def _open_input(path: Path, error: type, what: str):
     """``path`` opened for reading, or ``error`` (one line). Opened without waiting for a writer: open() of a
     named pipe that no program writes to waits forever; one that is being written to is read like /dev/zero,
     up to the caller's bound. Reads then block as usual (a pipe with no writer reads as empty at once)."""
-    if path.is_dir():
-        raise error(f"{path}: is a folder, not a {what}")
+    check_input(path, error, what, regular=False)
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         if not stat.S_ISREG(os.fstat(fd).st_mode):

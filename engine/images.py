@@ -16,7 +16,7 @@ import numpy as np
 from PIL import ExifTags, Image, UnidentifiedImageError
 
 from .errors import ImageReadError
-from .fileio import atomic_output
+from .fileio import atomic_output, check_input
 
 MAX_SIDE = 4096
 # The most pixels an image may decode to, checked from its header before any pixel is decoded: a 1 MB PNG can
@@ -57,13 +57,7 @@ def load_image(path, max_side: int = MAX_SIDE) -> np.ndarray:
     """Load a photo as RGB uint8 (H, W, 3), upright per EXIF, at most ``max_side`` pixels on its longer side."""
     from .detect import native_stderr_silenced
 
-    path = Path(path)
-    if not path.exists():
-        raise ImageReadError(f"{path}: no such file")
-    if path.is_dir():
-        raise ImageReadError(f"{path}: is a folder, not an image")
-    if not path.is_file():  # opening a pipe would wait for a writer forever
-        raise ImageReadError(f"{path}: not a regular file (a pipe, socket or device), not an image")
+    path = check_input(path, ImageReadError, "image")
     try:
         f = open(path, "rb")
     except OSError as e:

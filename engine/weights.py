@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import WeightsError
-from .fileio import atomic_output
+from .fileio import atomic_output, check_input
 
 FORMAT = "poseeditor-weights"
 FORMAT_VERSION = 1
@@ -166,11 +166,7 @@ def _read_header(path: Path) -> dict:
 
 def read_meta(path) -> WeightsMeta:
     """Only the metadata of a weights file (no tensors read): for the weights manager and checks."""
-    path = Path(path)
-    if not path.exists():
-        raise WeightsError(f"{path}: no such weights file")
-    if not path.is_file():  # a folder, or a pipe that would block the read
-        raise WeightsError(f"{path}: not a regular file; give a .safetensors weights file")
+    path = check_input(path, WeightsError, "weights file")
     try:
         _refuse_non_safetensors(path, _sniff(path))
         header = _read_header(path)

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import WeightsError
+from engine.fileio import check_input
 
 H5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
@@ -103,9 +104,7 @@ def read_safetensors(path: Path) -> dict[str, np.ndarray]:
 
 def read_foreign(path) -> dict[str, np.ndarray]:
     """name -> numpy array of a foreign weights file, chosen by its first bytes (not by its name)."""
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsError(f"{path}: no such file")
+    path = check_input(path, WeightsError, "weights file")
     with open(path, "rb") as f:
         head = f.read(16)
     if head.startswith(H5_MAGIC):

@@ -87,16 +87,16 @@ class Layer:
     # became an oval); and its hand alone, drawn when the thing held comes from another reference
     held: Layer | None = field(default=None, repr=False)
     hand: Layer | None = field(default=None, repr=False)
-    # (top, bottom, left, right): the photo's edges past which the part goes on without end, not in a rounded end
-    # (the torso where the body goes on: below a half-body photo's edge; a raised shoulder turned the torso and its
-    # end showed as a round cut)
+    # (top, bottom, left, right), set on the continuation only (extended()): the photo's edges past which the part
+    # goes on without end, not in a rounded end (the torso where the body goes on: below a half-body photo's edge; a
+    # raised shoulder turned the torso and its end showed as a round cut)
     open_ends: tuple = (False, False, False, False)
 
     @property
     def goes_on(self) -> bool:
         """Whether this is an open-ended continuation (part_layer's whole layer): drawn to wherever its open
         sides land, their last row repeated."""
-        return any(o and n for o, n in zip(self.open_ends, self.beyond)) and self._extended is None
+        return any(o and n for o, n in zip(self.open_ends, self.beyond))
 
     def extended(self) -> Layer:
         """The layer continued past the photo's edges that cut it (``beyond``; part_layer builds it): a part
@@ -170,7 +170,7 @@ def part_layer(rgb: np.ndarray, fill: np.ndarray, alpha: np.ndarray, ring: np.nd
     whole = Layer(rgb, fill, alpha, ring, x0 - left, y0 - t, ring_px, tucked, tucked_under, beyond=beyond,
                   open_ends=open_ends)
     return Layer(rgb[middle], fill[middle], alpha[middle], ring[middle], x0, y0, ring_px, tucked[middle],
-                 tucked_under, beyond, _extended=whole, open_ends=open_ends)
+                 tucked_under, beyond, _extended=whole)
 
 
 def held_layer(forearm: Layer, alpha: np.ndarray, ring: np.ndarray | None = None) -> Layer:
