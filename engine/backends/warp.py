@@ -27,11 +27,11 @@ from ..encode import (MIN_BODY_SCALE, MIRROR_PART, NUM_PARTS, PART_LIMBS, PART_N
                       torso_polygon)
 from ..hair import hair_to_head
 from ..held import held_objects
-from ..parsing import (ARM_LABELS, HEAD_LABEL, PERSON_MOVES, TORSO_LABEL, arms_by_colour, arms_take_thin_torso,
-                       coarse_parsing, grow_labels, hand_measure, hand_regions, head_axis, merge_islands, torso_strays,
-                       unsure_hands)
+from ..parsing import (PERSON_MOVES, TORSO_LABEL, arms_by_colour, arms_take_thin_torso, coarse_parsing, grow_labels,
+                       hand_regions, head_axis, merge_islands, torso_strays, unsure_hands)
 from ..pose import J, Pose
 from .contract import Backend, SourceState
+from .warp_hands import behind_hands
 from .warp_layers import (ALL_PARTS, Layer, beyond_similarity, held_layer, inpainted_under, is_still, label_lut,
                           max_at, part_layer, spread_colours, warp_layer)
 
@@ -68,9 +68,6 @@ HELD_SCALE = 1.5  # a held thing is drawn at most this much larger or smaller th
 NECK_TUCK = 0.12  # of the torso size: how far the torso reaches under the head
 ACROSS_TORSO = 0.12  # of the torso size: an arm across the torso this wide or less is closed over by it
 NECK_HALF_WIDTH = 0.08  # of the torso size: and how wide (a neck, not the hair or the collar beside it)
-# A hand (its landmarks) whose outline lies this much on one part, the rest on the person, lies over that part,
-# which reaches under it: a raised hand uncovers the dress or thigh it rested on, not the wall
-BEHIND_HAND = 0.6
 # The parts a limb meets at its joints (the torso at shoulders and hips).
 _CHAIN_NEIGHBOURS = {
     "r_upper_arm": ("torso", "r_lower_arm"), "r_lower_arm": ("r_upper_arm",),
@@ -147,53 +144,6 @@ def _body_goes_on(pose: Pose) -> tuple:
     return tuple(bool(down @ n > 0.7) for n in ((0, -1), (0, 1), (-1, 0), (1, 0)))
 
 
-def _behind_hands(pose: Pose, labels: np.ndarray, origin_rc, ring: int) -> dict[int, np.ndarray]:
-    """{label: (h, w) bool} the hands (their landmarks, ``pose.hands``), or the pieces of them, that lie over the
-    part ``label``, over ``labels`` (a box at the photo's (row, column) ``origin_rc``). A hand whose outline
-    (``ring`` pixels round it) lies BEHIND_HAND on one part, the rest on the person, lies over that part: the
-    dress or thigh it rests on goes on under it. Else the body goes on under the hand where its outline closes
-    over it (a closing the hand's size wide; each pixel the nearest part's): the notch a hand cuts into a thigh's
-    edge at the body's side (its place showed the wall across the thigh, fashion-real/10), nothing past a
-    straight edge the hand hangs beside (a bump of trousers in the air)."""
-    under: dict[int, np.ndarray] = {}
-    body_labels = [k for k in range(1, NUM_PARTS + 1) if k not in ARM_LABELS and k != HEAD_LABEL]
-    for wrist, landmarks in pose.hands.items():
-        fore = PART_NAMES.index("r_lower_arm" if wrist == J["r_wrist"] else "l_lower_arm") + 1
-        reach = int(np.ceil(np.ptp(landmarks, axis=0).max())) + 1
-        (x0, y0), (x1, y1) = landmarks.min(0) - 2 * ring - reach, landmarks.max(0) + 2 * ring + reach
-        box = (slice(max(0, int(y0) - origin_rc[0]), max(0, int(y1) + 2 - origin_rc[0])),
-               slice(max(0, int(x0) - origin_rc[1]), max(0, int(x1) + 2 - origin_rc[1])))
-        sub = labels[box]
-        if not sub.size:
-            continue
-        ys, xs = np.mgrid[box[0].start:box[0].start + sub.shape[0], box[1].start:box[1].start + sub.shape[1]]
-        hand = (sub == fore) & (hand_measure(landmarks, (xs + origin_rc[1]).astype(np.float32),
-                                             (ys + origin_rc[0]).astype(np.float32)) < 1)
-        if hand.sum() < 10:
-            continue
-        around = cv2.dilate(hand.astype(np.uint8), np.ones((2 * ring + 1,) * 2, np.uint8)) > 0
-        own = np.isin(sub, [fore, fore - 1])  # the hand's own arm
-        seen = sub[around & ~hand & ~own]
-        parts = seen[seen > 0]
-        if len(parts) >= BEHIND_HAND * len(seen) and len(parts):
-            best = int(np.bincount(parts).argmax())
-            if best not in ARM_LABELS and best != HEAD_LABEL and (parts == best).mean() >= BEHIND_HAND:
-                under.setdefault(best, np.zeros(labels.shape, bool))[box] |= hand
-                continue
-        body = np.isin(sub, body_labels).astype(np.uint8)
-        disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2)
-        piece = hand & (cv2.morphologyEx(body, cv2.MORPH_CLOSE, disc) > 0)
-        if piece.sum() < 10:
-            continue
-        _, idx = cv2.distanceTransformWithLabels(1 - body, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
-        by_index = np.zeros(int(idx.max()) + 1, sub.dtype)
-        by_index[idx[body > 0]] = sub[body > 0]
-        nearest = by_index[idx]
-        for part in np.unique(nearest[piece]):
-            under.setdefault(int(part), np.zeros(labels.shape, bool))[box] |= piece & (nearest == part)
-    return under
-
-
 def _layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray,
                 held: np.ndarray | None = None) -> list[Layer | None]:
     """Part layers of one reference (None where the part is absent), from its _core_labels; what a hand holds
@@ -222,7 +172,7 @@ def _layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray,
     held = None if held is None else held[by0:by1, bx0:bx1]
     image = image[by0:by1, bx0:bx1]
     ring_labels = grow_labels(core_labels, ring_px)
-    under_hands = _behind_hands(pose, core_labels, (by0, bx0), tuck)
+    under_hands = behind_hands(pose, core_labels, (by0, bx0), tuck)
     depth = {PART_NAMES.index(p): i for i, p in enumerate(DEPTH_ORDER)}
     img = image.astype(np.float32)
     layers: list[Layer | None] = []

@@ -1,0 +1,60 @@
+"""What a hand rests on, for the warp backend: the part that goes on under a hand (its landmarks, engine.hands)
+when the hand moves away, so a raised hand uncovers the dress or thigh it rested on, not the wall."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from ..encode import NUM_PARTS, PART_NAMES
+from ..parsing import ARM_LABELS, HEAD_LABEL, hand_measure
+from ..pose import J, Pose
+
+# A hand whose outline lies this much on one part, the rest on the person, lies over that part
+BEHIND_HAND = 0.6
+
+
+def behind_hands(pose: Pose, labels: np.ndarray, origin_rc, ring: int) -> dict[int, np.ndarray]:
+    """{label: (h, w) bool} the hands (their landmarks, ``pose.hands``), or the pieces of them, that lie over the
+    part ``label``, over ``labels`` (a box at the photo's (row, column) ``origin_rc``). A hand whose outline
+    (``ring`` pixels round it) lies BEHIND_HAND on one part, the rest on the person, lies over that part: the
+    dress or thigh it rests on goes on under it. Else the body goes on under the hand where its outline closes
+    over it (a closing the hand's size wide; each pixel the nearest part's): the notch a hand cuts into a thigh's
+    edge at the body's side (its place showed the wall across the thigh, fashion-real/10), nothing past a
+    straight edge the hand hangs beside (a bump of trousers in the air)."""
+    under: dict[int, np.ndarray] = {}
+    body_labels = [k for k in range(1, NUM_PARTS + 1) if k not in ARM_LABELS and k != HEAD_LABEL]
+    for wrist, landmarks in pose.hands.items():
+        fore = PART_NAMES.index("r_lower_arm" if wrist == J["r_wrist"] else "l_lower_arm") + 1
+        reach = int(np.ceil(np.ptp(landmarks, axis=0).max())) + 1
+        (x0, y0), (x1, y1) = landmarks.min(0) - 2 * ring - reach, landmarks.max(0) + 2 * ring + reach
+        box = (slice(max(0, int(y0) - origin_rc[0]), max(0, int(y1) + 2 - origin_rc[0])),
+               slice(max(0, int(x0) - origin_rc[1]), max(0, int(x1) + 2 - origin_rc[1])))
+        sub = labels[box]
+        if not sub.size:
+            continue
+        ys, xs = np.mgrid[box[0].start:box[0].start + sub.shape[0], box[1].start:box[1].start + sub.shape[1]]
+        hand = (sub == fore) & (hand_measure(landmarks, (xs + origin_rc[1]).astype(np.float32),
+                                             (ys + origin_rc[0]).astype(np.float32)) < 1)
+        if hand.sum() < 10:
+            continue
+        around = cv2.dilate(hand.astype(np.uint8), np.ones((2 * ring + 1,) * 2, np.uint8)) > 0
+        own = np.isin(sub, [fore, fore - 1])  # the hand's own arm
+        seen = sub[around & ~hand & ~own]
+        parts = seen[seen > 0]
+        if len(parts) >= BEHIND_HAND * len(seen) and len(parts):
+            best = int(np.bincount(parts).argmax())
+            if best not in ARM_LABELS and best != HEAD_LABEL and (parts == best).mean() >= BEHIND_HAND:
+                under.setdefault(best, np.zeros(labels.shape, bool))[box] |= hand
+                continue
+        body = np.isin(sub, body_labels).astype(np.uint8)
+        disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2)
+        piece = hand & (cv2.morphologyEx(body, cv2.MORPH_CLOSE, disc) > 0)
+        if piece.sum() < 10:
+            continue
+        _, idx = cv2.distanceTransformWithLabels(1 - body, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
+        by_index = np.zeros(int(idx.max()) + 1, sub.dtype)
+        by_index[idx[body > 0]] = sub[body > 0]
+        nearest = by_index[idx]
+        for part in np.unique(nearest[piece]):
+            under.setdefault(int(part), np.zeros(labels.shape, bool))[box] |= piece & (nearest == part)
+    return under
