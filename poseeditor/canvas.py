@@ -14,7 +14,7 @@ The canvas only shows a pose and reports drags; the main window turns drags into
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPen, QPixmap, QTransform
 from PySide6.QtWidgets import (QGraphicsEllipseItem, QGraphicsItem, QGraphicsLineItem, QGraphicsPixmapItem,
                                QGraphicsRectItem, QGraphicsScene, QGraphicsView)
@@ -22,10 +22,19 @@ from PySide6.QtWidgets import (QGraphicsEllipseItem, QGraphicsItem, QGraphicsLin
 from engine.pose import JOINT_COLORS, LIMB_COLORS, LIMBS, NUM_JOINTS, Pose
 
 from .commands import joint_label
+from .widgets import TopEdge
 
 HANDLE_RADIUS = 6.5      # screen pixels, whatever the zoom
 LIMB_WIDTH = 4.0         # screen pixels
 ZOOM_RANGE = (0.05, 40.0)
+NUDGE_STEPS = {Qt.Key.Key_Left: (-1, 0), Qt.Key.Key_Right: (1, 0), Qt.Key.Key_Up: (0, -1), Qt.Key.Key_Down: (0, 1)}
+NUDGE_SHIFT = 10         # screen pixels per arrow press with Shift; 1 without
+# the keys the canvas handles itself, for the shortcut list (F1), which reads every other key from the menus
+KEYS = [("Nudge the selected joint 1 screen pixel (10 with Shift)", "arrow keys"),
+        ("Nudge it from the Joints list", "Alt+arrow keys"),
+        ("Choose a joint in the Joints list", "Up / Down"),
+        ("Move a joint alone, stretching its bones", "Shift or Alt while dragging"),
+        ("Zoom", "mouse wheel"), ("Pan", "drag the photo")]
 
 
 def to_qimage(rgb: np.ndarray) -> QImage:
@@ -175,6 +184,7 @@ class PoseCanvas(QGraphicsView):
         self.free_drag = False
         self._grab_offset = QPointF()
         self._auto_fit = True
+        self._top_edge = TopEdge(self)
         self._rgb = None
         # what the pane says when it has no photo, and what it is busy with (drawn over the photo): an empty or
         # skeleton-less canvas always says why
@@ -357,6 +367,21 @@ class PoseCanvas(QGraphicsView):
         e.accept()
 
     def resizeEvent(self, e):
+        shift = self._top_edge.shift(e)
+        if shift and self._rgb is not None:
+            # a bar above the view (the banner) appeared or went: the photo stays where it is on screen, at its
+            # zoom, and the bar covers or uncovers a strip of it (widgets.TopEdge says why)
+            z = self.zoom()
+            top = self.mapToScene(0, 0).y() + shift / z  # the photo's row the new top edge shows
+            sr, height = self.sceneRect(), e.size().height() / z
+            if top < sr.top() or top + height > sr.bottom():
+                # a photo shorter than the view is centred in it by Qt: let the scene hold what stays on screen
+                self.scene().setSceneRect(sr.united(QRectF(sr.left(), top, sr.width(), height)))
+            self.setResizeAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
+            super().resizeEvent(e)
+            self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+            self.verticalScrollBar().setValue(round(top * z))
+            return
         super().resizeEvent(e)
         # never re-fit under a dragged joint: a transform change replays the last mouse event through the new
         # transform, which would throw the joint to a wrong place
@@ -410,22 +435,26 @@ class PoseCanvas(QGraphicsView):
             self.select(-1)
         super().mousePressEvent(e)
 
+    def nudge_key(self, e) -> bool:
+        """An arrow key press moves the selected joint by one screen pixel (ten with Shift), whatever the zoom:
+        each press visibly moves the handle, and zooming in gives finer steps. True if it did."""
+        d = NUDGE_STEPS.get(e.key())
+        if d is None or self.pose is None or not 0 <= self.selected < NUM_JOINTS \
+                or not self.pose.present[self.selected] or self.dragging >= 0:
+            return False
+        k = (NUDGE_SHIFT if e.modifiers() & Qt.KeyboardModifier.ShiftModifier else 1) / max(self.zoom(), 1e-9)
+        self.jointNudged.emit(self.selected, d[0] * k, d[1] * k)
+        e.accept()
+        return True
+
     def keyPressEvent(self, e):
-        """Arrow keys move the selected joint by one photo pixel (ten with Shift), for fine placement."""
-        steps = {Qt.Key.Key_Left: (-1, 0), Qt.Key.Key_Right: (1, 0), Qt.Key.Key_Up: (0, -1), Qt.Key.Key_Down: (0, 1)}
         if self.box_mode and e.key() == Qt.Key.Key_Escape:
             self.set_box_mode(False)
             self.boxDrawn.emit(None)
             e.accept()
             return
-        d = steps.get(e.key())
-        if d is not None and self.pose is not None and 0 <= self.selected < NUM_JOINTS \
-                and self.pose.present[self.selected] and self.dragging < 0:
-            k = 10.0 if e.modifiers() & Qt.KeyboardModifier.ShiftModifier else 1.0
-            self.jointNudged.emit(self.selected, d[0] * k, d[1] * k)
-            e.accept()
-            return
-        super().keyPressEvent(e)
+        if not self.nudge_key(e):
+            super().keyPressEvent(e)
 
     # the scene has no drop targets: files dropped on the photo are for the window (open / add references)
     def dragEnterEvent(self, e):
@@ -448,3 +477,16 @@ class PoseCanvas(QGraphicsView):
             super().contextMenuEvent(e)  # the handle emits jointMenuRequested
             return
         self.canvasMenuRequested.emit(self.mapToScene(e.pos()), e.globalPos())
+
+
+class NudgeFromList(QObject):
+    """Installed on the Joints list: Alt+arrows nudge the selected joint there, as the arrows do on the photo,
+    while the list keeps its plain Up/Down for choosing the joint."""
+
+    def __init__(self, canvas: PoseCanvas, parent=None):
+        super().__init__(parent)
+        self.canvas = canvas
+
+    def eventFilter(self, obj, e):
+        return (e.type() == QEvent.Type.KeyPress and bool(e.modifiers() & Qt.KeyboardModifier.AltModifier)
+                and self.canvas.nudge_key(e))

@@ -24,7 +24,7 @@ from engine.pose import JOINT_COLORS, NUM_JOINTS
 
 from . import icons
 from .banner import Banner
-from .canvas import PoseCanvas
+from .canvas import KEYS, NudgeFromList, PoseCanvas
 from .commands import TARGET, joint_label
 from .document import Document
 from .engine_panel import EnginePanel
@@ -66,7 +66,7 @@ class MainWindow(PhotosMixin, EditingMixin, EngineMixin, FilesMixin, QMainWindow
         self._closing = False
         self._hold_render = False
         self._render_error_shown = False
-        self._nudge = None  # (joint, mode, command) of the arrow-key moves in progress
+        self._nudge = None  # (joint, mode, command) of the arrow-key burst in progress (window_editing.py)
         self._menu = None  # the last context menu (window_editing.py)
         self._refs_edited = False  # references added, removed or reordered since the photos opened or were saved
         self._detect_status = ""  # what the detect thread is doing now (worker.DetectWorker.status)
@@ -155,6 +155,10 @@ class MainWindow(PhotosMixin, EditingMixin, EngineMixin, FilesMixin, QMainWindow
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Unchecked)
             self.joint_list.addItem(item)
+        # the list takes the keyboard by Tab only, and then its Up/Down choose the joint; a click in it gives the
+        # keyboard to the canvas (window_editing.py), so the arrows nudge the joint just chosen, as on the photo
+        self.joint_list.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+        self.joint_list.installEventFilter(NudgeFromList(self.canvas, self.joint_list))
         self.joints_dock = QDockWidget("Joints", self)
         self.joints_dock.setObjectName("jointsDock")
         self.joints_dock.setWidget(self.joint_list)
@@ -473,7 +477,8 @@ class MainWindow(PhotosMixin, EditingMixin, EngineMixin, FilesMixin, QMainWindow
 
     def shortcut_rows(self) -> list[tuple[str, str]]:
         """(what, keys) of every menu action with a shortcut, in menu order (read from the menus, so the list
-        cannot miss one: a hand-kept list left out Open Session and Quit), then the keys no menu item has."""
+        cannot miss one: a hand-kept list left out Open Session and Quit), then the keys no menu item has
+        (canvas.KEYS: the canvas handles them itself)."""
         native = QKeySequence.SequenceFormat.NativeText
         rows, seen = [], set()
 
@@ -489,9 +494,7 @@ class MainWindow(PhotosMixin, EditingMixin, EngineMixin, FilesMixin, QMainWindow
         for top in self.menuBar().actions():
             if top.menu() is not None:
                 walk(top.menu())
-        return rows + [("Move the selected joint by 1 pixel (10 with Shift)", "arrow keys"),
-                       ("Move a joint alone, stretching its bones", "Shift or Alt while dragging"),
-                       ("Zoom", "mouse wheel"), ("Pan", "drag the photo")]
+        return rows + KEYS
 
     def show_shortcuts(self):
         html = "<table>" + "".join(f"<tr><td>{t}</td><td>&nbsp;&nbsp;<b>{k}</b></td></tr>"
@@ -534,6 +537,7 @@ class MainWindow(PhotosMixin, EditingMixin, EngineMixin, FilesMixin, QMainWindow
         self.settings.sync()
         if self.personalizer is not None:  # a training run stops with a checkpoint (resumable from the CLI)
             self.personalizer.shutdown()
+        self._end_nudge(render=False)
         self.client.shutdown()
         for sig in (self.undo.cleanChanged, self.undo.indexChanged, self.undo.canUndoChanged,
                     self.undo.canRedoChanged, self.undo.undoTextChanged, self.undo.redoTextChanged):

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QToolButton, QVB
 
 from .canvas import to_qimage
 from .render_tiers import NOTHING_TO_REPAINT
-from .widgets import ElidedLabel, Spinner
+from .widgets import ElidedLabel, Spinner, TopEdge
 
 PLACEHOLDER = "The person, reposed, appears here."
 TIER_TEXT = {"live": "Live", "final": "Final", "preview": "Warp preview",
@@ -31,6 +31,10 @@ class ImagePane(QWidget):
         self.seq = 0
         self._painted_seq = 0
         self.placeholder = PLACEHOLDER
+        self._top_edge = TopEdge(self)
+        # (height, y offset) the image is laid out for while a bar above the pane (the banner) holds it in place,
+        # as the photo beside it is held (widgets.TopEdge); None: fitted to the pane
+        self._held: tuple[int, int] | None = None
 
     def set_image(self, rgb: np.ndarray | None, seq: int = 0, qimage=None):
         self.qimage = qimage if qimage is not None else to_qimage(rgb) if rgb is not None else None
@@ -41,9 +45,19 @@ class ImagePane(QWidget):
         if self.qimage is None:
             return QRectF()
         iw, ih = self.qimage.width(), self.qimage.height()
-        s = min((self.width() - 16) / iw, (self.height() - 16) / ih)
+        height, dy = self._held or (self.height(), 0)
+        s = min((self.width() - 16) / iw, (height - 16) / ih)
         w, h = iw * s, ih * s
-        return QRectF((self.width() - w) / 2, (self.height() - h) / 2, w, h)
+        return QRectF((self.width() - w) / 2, (height - h) / 2 + dy, w, h)
+
+    def resizeEvent(self, e):
+        shift = self._top_edge.shift(e)
+        if shift:
+            height, dy = self._held or (e.oldSize().height(), 0)
+            self._held = None if (height, dy - shift) == (self.height(), 0) else (height, dy - shift)
+        else:
+            self._held = None
+        super().resizeEvent(e)
 
     def paintEvent(self, e):
         p = QPainter(self)

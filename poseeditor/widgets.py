@@ -1,7 +1,8 @@
-"""Small widgets shared by the panels: a busy spinner, and a label that elides instead of clipping."""
+"""Small widgets shared by the panels: a busy spinner, a label that elides instead of clipping, and the rule
+that tells a bar appearing above a pane from any other resize (TopEdge)."""
 from __future__ import annotations
 
-from PySide6.QtCore import QRectF, Qt, QTimer
+from PySide6.QtCore import QPoint, QRectF, Qt, QTimer
 from PySide6.QtGui import QPainter, QPen
 from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
@@ -63,3 +64,24 @@ class ElidedLabel(QLabel):
     def _elide(self):
         width = max(0, self.contentsRect().width())
         super().setText(self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight, width))
+
+
+class TopEdge:
+    """Tells a resize that only moved a widget's top edge in its window (a bar above it, the banner, appeared
+    or went; the bottom and the width stayed) from any other resize (the window, the splitter, a dock).
+
+    The photo and the result keep their place on screen for the first kind: re-fitting, or even keeping the
+    view's centre, moved the photo under the cursor of someone about to drag a joint or draw a box."""
+
+    def __init__(self, widget: QWidget):
+        self.widget = widget
+        self.y: int | None = None
+
+    def shift(self, e) -> int:
+        """For the resize event ``e``: how far down the top edge moved if that is all that changed, else 0."""
+        y = self.widget.mapTo(self.widget.window(), QPoint(0, 0)).y()
+        moved, self.y = (0 if self.y is None else y - self.y), y
+        old, new = e.oldSize(), e.size()
+        if moved and old.isValid() and new.width() == old.width() and new.height() == old.height() - moved:
+            return moved
+        return 0

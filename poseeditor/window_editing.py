@@ -3,7 +3,7 @@ reset and presets, the two editing modes (the target pose, the photo's own skele
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QMenu
 
 from engine.pose import J, NUM_JOINTS, Pose
@@ -11,21 +11,29 @@ from engine.pose import J, NUM_JOINTS, Pose
 from .commands import SOURCE, TARGET, PoseCommand, joint_label
 from .posing import drag_pose
 
+# arrow presses of one joint closer together than this are one burst, as a drag is one gesture: one undo step,
+# live renders while it lasts, the final render when it ends. Longer than a held key's delay before it repeats
+# (660 ms under X by default), so holding an arrow is one burst.
+NUDGE_BURST_MS = 800
+
 
 class EditingMixin:
     """Mixed into MainWindow (main_window.py), whose widgets and state it uses."""
 
     def _connect_editing(self):
         c = self.canvas
-        # moving joints: a drag is one undo step pushed at release, arrow-key nudges in a row extend one step
+        # moving joints: a drag is one undo step pushed at release, a burst of arrow-key nudges one step too
         c.dragStarted.connect(self._on_drag_started)
         c.jointDragged.connect(self._on_joint_dragged)
         c.dragFinished.connect(self._on_drag_finished)
         c.jointNudged.connect(self._on_joint_nudged)
-        self.undo.indexChanged.connect(self._forget_nudge)
+        self._nudge_timer = QTimer(self, singleShot=True, interval=NUDGE_BURST_MS)
+        self._nudge_timer.timeout.connect(self._end_nudge)
+        self.undo.indexChanged.connect(self._on_undo_moved)
         # one selected joint, shown in the canvas and the joint list; the list's check boxes hide and show joints
         c.jointSelected.connect(self._on_joint_selected)
         self.joint_list.currentRowChanged.connect(self.canvas.select)
+        self.joint_list.itemPressed.connect(self._on_joint_item_pressed)
         self.joint_list.itemChanged.connect(self._on_joint_item_changed)
         c.jointMenuRequested.connect(self._joint_menu)
         c.canvasMenuRequested.connect(self._canvas_menu)
@@ -45,7 +53,12 @@ class EditingMixin:
             return
         self.undo.push(PoseCommand(self.doc, before, after, text, self.mode))
 
+    def _moving(self) -> bool:
+        """A joint is being moved (a drag, or a burst of nudges): renders are live, and the references wait."""
+        return self._dragging or self._nudge is not None
+
     def _on_drag_started(self, joint: int):
+        self._end_nudge(render=False)  # the drag's own final render follows its release
         self._dragging = True
         cur = self.current_pose()
         self._drag_before = cur.copy() if cur is not None else None
@@ -77,25 +90,44 @@ class EditingMixin:
             self.doc.set_main_pose(pose)
 
     def _on_joint_nudged(self, joint: int, dx: float, dy: float):
-        """Arrow-key moves of one joint in a row are one undo step, like a drag: the first move pushes a command,
-        the next ones extend it in place (self._nudge is forgotten as soon as the undo stack moves)."""
+        """An arrow-key nudge moves the joint alone (with its bones kept, an arrow along a bone would do
+        nothing). The burst's first nudge pushes its undo command and the next ones extend it in place, so the
+        undo stack is right at every moment; each renders live, and its end (NUDGE_BURST_MS without a press)
+        the final image."""
         cur = self.current_pose()
         if cur is None:
             return
         x = float(np.clip(cur.xy[joint, 0] + dx, 0, cur.width - 1))
         y = float(np.clip(cur.xy[joint, 1] + dy, 0, cur.height - 1))
         after = cur.moved(joint, x, y)
-        if self._nudge is not None and self._nudge[:2] == (joint, self.mode):
-            cmd = self._nudge[2]
-            cmd.after = after.copy()
-            cmd.redo()
-            return
-        cmd = PoseCommand(self.doc, cur, after, f"Move {joint_label(joint)}", self.mode)
-        self.undo.push(cmd)
-        self._nudge = (joint, self.mode, cmd)
+        burst = self._nudge
+        if burst is not None and burst[:2] == (joint, self.mode):
+            burst[2].after = after.copy()
+            burst[2].redo()
+        else:
+            self._end_nudge(render=False)  # another joint's burst: this one's end renders for both
+            cmd = PoseCommand(self.doc, cur, after, f"Move {joint_label(joint)}", self.mode)
+            self._nudge = (joint, self.mode, None)  # a burst from now on (live renders); None: being pushed
+            self.undo.push(cmd)
+            self._nudge = (joint, self.mode, cmd)
+        self._nudge_timer.start()
 
-    def _forget_nudge(self, *_):
-        self._nudge = None
+    def _on_undo_moved(self, *_):
+        if self._nudge is not None and self._nudge[2] is not None:
+            self._end_nudge()  # an undo, a redo or another edit: the next nudge is a new step
+
+    def _end_nudge(self, render: bool = True):
+        """The burst of nudges is over: as at the end of a drag, the final image is rendered, or, for the photo's
+        own skeleton, the references are encoded again."""
+        burst, self._nudge = self._nudge, None
+        self._nudge_timer.stop()
+        if burst is None or not render:
+            return
+        if burst[1] == SOURCE:
+            self._push_sources()
+        else:
+            self._request("final")
+            self.result.final_pending()
 
     def _on_drag_finished(self, joint: int):
         self._dragging = False
@@ -118,14 +150,14 @@ class EditingMixin:
 
     def _on_target_changed(self):
         self._sync_canvas()
-        self._request("live" if self._dragging else "final")
+        self._request("live" if self._moving() else "final")
 
     def _on_source_changed(self):
         if self.placing:
             self.doc.target = self.doc.main.pose.copy()  # while placing, show the photo's own pose
         self._sync_canvas()
-        if self._dragging:
-            # re-encoding the references on every mouse move would be slow: do it when the drag ends
+        if self._moving():
+            # re-encoding the references on every mouse move or nudge would be slow: do it when the move ends
             return
         self._push_sources()
 
@@ -145,9 +177,9 @@ class EditingMixin:
     def _request(self, kind: str):
         if self._hold_render or self.doc.target is None or self.doc.sources() is None:
             return
-        if self.mode == SOURCE and self._dragging and not self.placing:
+        if self.mode == SOURCE and self._moving() and not self.placing:
             return
-        if self.mode == SOURCE and self._dragging:
+        if self.mode == SOURCE and self._moving():
             kind = "live"
         self.client.request(self.doc.target, kind)
 
@@ -183,6 +215,10 @@ class EditingMixin:
     def _on_joint_item_changed(self, item):
         j = self.joint_list.row(item)
         self.set_joint_visible(j, item.checkState() == Qt.CheckState.Checked)
+
+    def _on_joint_item_pressed(self, item):
+        # a joint chosen with the mouse in the list: the arrow keys now nudge it (the canvas has the keyboard)
+        self.canvas.setFocus(Qt.FocusReason.MouseFocusReason)
 
     def _on_joint_selected(self, j: int):
         self.joint_list.blockSignals(True)
@@ -239,6 +275,7 @@ class EditingMixin:
             self.banner.dismiss()
 
     def _set_mode(self, mode: str):
+        self._end_nudge()  # the burst's renders are for the pose it moved
         self.mode = mode
         self.a_adjust.blockSignals(True)
         self.a_adjust.setChecked(mode == SOURCE)

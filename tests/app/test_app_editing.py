@@ -364,23 +364,6 @@ def test_loaded_weights_draw_the_result_and_the_live_tier_follows_render_time(qt
     qtbot.waitUntil(lambda: win.backend_info["name"] == "warp", timeout=30000)
 
 
-def test_arrow_keys_nudge_the_selected_joint_as_one_undo_step(qtbot, win, photos):
-    reopen(qtbot, win, photos[0])
-    j = J["l_knee"]
-    before = win.doc.target.copy()
-    qtbot.mouseClick(win.canvas.viewport(), Qt.MouseButton.LeftButton, pos=win.canvas.joint_view_pos(j))
-    assert win.canvas.selected == j
-    for _ in range(3):
-        qtbot.keyClick(win.canvas, Qt.Key.Key_Right)
-    qtbot.keyClick(win.canvas, Qt.Key.Key_Down, Qt.KeyboardModifier.ShiftModifier)
-    assert np.allclose(win.doc.target.xy[j] - before.xy[j], (3, 10), atol=1e-3)
-    assert win.undo.count() == 1
-    res = wait_idle_result(qtbot, win)
-    assert res.pose == win.doc.target
-    win.a_undo.trigger()
-    assert win.doc.target == before
-
-
 def test_hold_original_shows_the_photo_then_the_result_again(qtbot, win, photos):
     from poseeditor.canvas import to_qimage
 
