@@ -13,18 +13,16 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.errors import PoseEditorError
-from engine.fileio import atomic_write_text
+from engine.fileio import atomic_write_text, check_input, read_bounded
 from engine.pose import Pose
 
 FORMAT = "poseeditor-session"
 VERSION = 1
 SUFFIX = ".pose-session.json"
-MAX_JSON_BYTES = 16 * 2**20   # a session or a pose file is a few kB
 
 
 @dataclass
@@ -63,29 +61,12 @@ def save_session(path, s: Session) -> Path:
     return atomic_write_text(path, json.dumps(data, indent=1), "session")
 
 
-def check_input_file(path, what: str, max_bytes: int = MAX_JSON_BYTES) -> Path:
-    """A JSON input the app reads whole: a regular file of a sane size (a device such as /dev/zero, or a huge
-    file, would be read until memory runs out)."""
-    path = Path(path)
-    try:
-        st = path.stat()
-    except OSError as e:
-        raise PoseEditorError(f"{path}: cannot read {what} ({e.strerror or e})") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise PoseEditorError(f"{path}: not a regular file (a {what} is a JSON file)")
-    if st.st_size > max_bytes:
-        raise PoseEditorError(f"{path}: {st.st_size / 2**20:.0f} MB is far too big for a {what}")
-    return path
-
-
 def _read_json(path: Path, what: str):
-    """The JSON value of a regular file of a JSON's size (check_input_file); a byte-order mark is taken, as the pose
-    reader takes it. PoseEditorError when it cannot be read; the JSON errors as they come."""
-    path = check_input_file(path, what)
-    try:
-        return json.loads(path.read_text(encoding="utf-8-sig"))
-    except OSError as e:
-        raise PoseEditorError(f"{path}: cannot read {what} ({e.strerror or e})") from None
+    """The JSON value of a regular file (a dropped pipe or device is refused, not read: fileio.check_input), read
+    up to fileio's bound; a byte-order mark is taken, as the pose reader takes it. PoseEditorError when it cannot
+    be read; the decoding and JSON errors as they come."""
+    data = read_bounded(check_input(path, PoseEditorError, what), PoseEditorError, what)
+    return json.loads(data.decode("utf-8-sig"))
 
 
 def is_session_file(path) -> bool:

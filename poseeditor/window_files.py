@@ -10,10 +10,11 @@ from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFileDialog
                                QLineEdit, QProgressDialog, QPushButton, QSpinBox)
 
 from engine.errors import PoseEditorError
+from engine.fileio import check_input
 from engine.images import IMAGE_SUFFIXES
 from engine.pose import Pose
 
-from .session import check_input_file, is_session_file
+from .session import is_session_file
 
 IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES)) + ");;All files (*)"
 SESSION_FILTER = "PoseEditor sessions (*.pose-session.json *.json);;All files (*)"
@@ -106,7 +107,7 @@ class FilesMixin:
             return False
         name = Path(path).name
         try:
-            check_input_file(path, "pose file")
+            check_input(path, PoseEditorError, "pose file")  # a pipe or device is refused, not read
             pose = Pose.load_json(path, cur.width, cur.height)
             if (pose.width, pose.height) != (cur.width, cur.height):  # made for another canvas: scale to the photo
                 pose = pose.scaled(cur.width / pose.width, cur.height / pose.height, cur.width, cur.height)

@@ -202,7 +202,8 @@ def test_endless_or_non_file_inputs_are_refused_before_reading(qtbot, win, tmp_p
         win.handle_dropped([path])
     else:
         assert not (win.import_pose(path) if what == "pose" else win.open_session(path))
-    assert "not a regular file" in win.last_error and "\n" not in win.last_error
+    said = "is a folder" if target == "folder" else "not a regular file"
+    assert said in win.last_error and "\n" not in win.last_error
     assert win.doc.target == before
 
 
