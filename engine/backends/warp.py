@@ -272,9 +272,9 @@ def _layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray,
             under = under_hands[k + 1][py0:py1, px0:px1][y0:y1, x0:x1].astype(np.uint8)
             under = (cv2.distanceTransform(1 - under, cv2.DIST_L2, 3) <= feather) & (hard == 0)
             fill = inpainted_under(rgb, hard > 0, under, fill)
-        # what it reaches under: its tuck, and every pixel of a part in front that its soft edge or ring covers
-        # (drawn in its own colours where that part moves: the photo's there drew a hand's outline in skin at the
-        # hip the hand was raised from, fashion-real/45)
+        # what it reaches under: its tuck, and every pixel of a part in front that its soft edge or ring covers,
+        # drawn in its own colours once that part moves (the photo's pixels there are the moved part's: a raised
+        # hand would leave its outline at the hip)
         under = (core > own) | ((front > 0) & (own == 0) & (outer > 1e-3))
         tucked = np.where(under, core_labels[py0:py1, px0:px1], 0)[y0:y1, x0:x1].astype(np.uint8)
         X0, Y0 = int(x0 + px0 + bx0), int(y0 + py0 + by0)

@@ -19,8 +19,8 @@ def behind_hands(pose: Pose, labels: np.ndarray, origin_rc, ring: int) -> dict[i
     (``ring`` pixels round it) lies BEHIND_HAND on one part, the rest on the person, lies over that part: the
     dress or thigh it rests on goes on under it. Else the body goes on under the hand where its outline closes
     over it (a closing the hand's size wide; each pixel the nearest part's): the notch a hand cuts into a thigh's
-    edge at the body's side (its place showed the wall across the thigh, fashion-real/10), nothing past a
-    straight edge the hand hangs beside (a bump of trousers in the air)."""
+    edge at the body's side is filled (not left as wall cut into the trousers), and nothing grows past a straight
+    edge the hand only hangs beside (a bump of trousers in the air)."""
     under: dict[int, np.ndarray] = {}
     body_labels = [k for k in range(1, NUM_PARTS + 1) if k not in ARM_LABELS and k != HEAD_LABEL]
     for wrist, landmarks in pose.hands.items():
@@ -47,8 +47,7 @@ def behind_hands(pose: Pose, labels: np.ndarray, origin_rc, ring: int) -> dict[i
                 under.setdefault(best, np.zeros(labels.shape, bool))[box] |= hand
                 continue
         body = np.isin(sub, body_labels).astype(np.uint8)
-        disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2)
-        piece = hand & (cv2.morphologyEx(body, cv2.MORPH_CLOSE, disc) > 0)
+        piece = hand & _closed(body, reach)
         if piece.sum() < 10:
             continue
         _, idx = cv2.distanceTransformWithLabels(1 - body, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
@@ -58,3 +57,14 @@ def behind_hands(pose: Pose, labels: np.ndarray, origin_rc, ring: int) -> dict[i
         for part in np.unique(nearest[piece]):
             under.setdefault(int(part), np.zeros(labels.shape, bool))[box] |= piece & (nearest == part)
     return under
+
+
+def _closed(mask: np.ndarray, reach: int) -> np.ndarray:
+    """``mask`` closed by a disc of radius ``reach``, by two distance transforms (linear in the pixels: a disc
+    kernel as wide as a hand on a 3200-px photo took 27 s). Nothing past the box is the mask: a photo's edge near
+    the thigh does not close over the hand beside it."""
+    pad = reach + 1
+    grown = (cv2.distanceTransform(1 - np.pad(mask, pad), cv2.DIST_L2, cv2.DIST_MASK_PRECISE) <= reach)
+    closed = cv2.distanceTransform(grown.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE) > reach
+    return closed[pad:-pad, pad:-pad]
+

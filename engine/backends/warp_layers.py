@@ -88,8 +88,8 @@ class Layer:
     held: Layer | None = field(default=None, repr=False)
     hand: Layer | None = field(default=None, repr=False)
     # (top, bottom, left, right), set on the continuation only (extended()): the photo's edges past which the part
-    # goes on without end, not in a rounded end (the torso where the body goes on: below a half-body photo's edge; a
-    # raised shoulder turned the torso and its end showed as a round cut)
+    # goes on without end, not in a rounded end (the torso where the body goes on below a half-body photo's edge:
+    # turned by a raised shoulder, a rounded end would show as a round cut with the wall below)
     open_ends: tuple = (False, False, False, False)
 
     @property

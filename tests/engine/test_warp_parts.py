@@ -439,5 +439,54 @@ def test_a_layer_shows_its_own_colours_wherever_it_can_show():
         if layer is None:
             continue
         shown = layer.alpha + layer.ring > 0.05
-        dark = (layer.fill.sum(axis=2) < 150) & shown
+        dark = (layer.fill.sum(axis=2) < 270) & shown
         assert not dark.any(), f"{name}: {dark.sum()} black pixels where the layer can show"
+
+
+def _hand_by_the_thigh(dx: float, cut_left: int = 0):
+    """A painted person in grey trousers, the right hand (its landmarks found) moved ``dx`` pixels towards the body
+    from beside the right thigh; the photo cut ``cut_left`` pixels from the left. (the parts under the hand as the
+    warp engine finds them, the painted body (trousers and shirt) as a mask)."""
+    import cv2
+
+    from engine.backends.warp import _core_labels
+    from engine.backends.warp_hands import behind_hands
+    from engine.encode import segment_distance
+
+    p = fit_preset("standing", 240, 400)
+    ts = torso_size(p)
+    hip, knee, el = p.point("r_hip"), p.point("r_knee"), p.point("r_elbow")
+    x = min(hip[0], knee[0]) - 0.15 * ts - 0.12 * ts + dx  # the forearm hanging straight down beside the thigh
+    p = p.moved("r_elbow", x, el[1]).moved("r_wrist", x, el[1] + 0.6 * ts)
+    img, mask, quad, pt = painted_on_wall(p, 0.1)
+    body = filled(quad, (400, 240))
+    for a, b in (("r_hip", "r_knee"), ("l_hip", "l_knee"), ("r_knee", "r_ankle"), ("l_knee", "l_ankle")):
+        cv2.line(body, pt(a), pt(b), 1, int(round(0.3 * ts)))
+    img[(body > 0) & np.all(img != SHIRT, axis=2)], mask[body > 0] = (90, 90, 100), 1
+    ys, xs = np.mgrid[0:400, 0:240].astype(np.float32)
+    for a, b in (("r_shoulder", "r_elbow"), ("r_elbow", "r_wrist")):
+        on = segment_distance(xs, ys, p.point(a), p.point(b)) <= 0.06 * ts
+        img[on], mask[on] = (225, 180, 150), 1
+    hand = painted_hand(p, "r", img, mask, (225, 180, 150))
+    img, mask, body = img[:, cut_left:], mask[:, cut_left:], body[:, cut_left:]
+    seen = Pose(p.xy - (cut_left, 0), p.present, img.shape[1], 400, p.confidence,
+                {J["r_wrist"]: hand - (cut_left, 0)})
+    labels = _core_labels(img, seen, cv2.GaussianBlur(mask.astype(np.float32), (3, 3), 0))
+    return behind_hands(seen, labels, (0, 0), 3), body > 0
+
+
+def test_the_body_goes_on_under_a_hand_across_its_edge_and_nowhere_else():
+    # A hand across the thigh's outer edge, half on the wall (no one part holds 60% of its outline): its place
+    # showed the wall cut into the trousers when it was raised; the body now goes on under it where the body's
+    # outline closes over it, inside the trousers. A hand hanging beside the straight edge grows no trousers into
+    # the air, nor does one by the photo's edge (a closing that took the edge for body made the hand a "glove"
+    # of trousers)
+    across, body = _hand_by_the_thigh(14)
+    piece = np.any([m for m in across.values()], axis=0) if across else np.zeros((400, 240), bool)
+    assert piece.sum() >= 30, f"only {piece.sum()} pixels of the notch filled"
+    assert body[piece].mean() > 0.9, f"{(piece & ~body).sum()} of {piece.sum()} pixels grown past the body"
+    beside, _ = _hand_by_the_thigh(0)
+    assert not beside, {k: int(v.sum()) for k, v in beside.items()}
+    for cut in (20, 40):
+        at_edge, _ = _hand_by_the_thigh(0, cut)
+        assert not at_edge, (cut, {k: int(v.sum()) for k, v in at_edge.items()})
