@@ -82,7 +82,11 @@ class JointHandle(QGraphicsEllipseItem):
             e.ignore()
 
     def mouseMoveEvent(self, e):
-        self.canvas._drag_to(self.joint, e.scenePos(), e.modifiers())
+        # where the pointer is on screen, in the scene as the view shows it now: when the view scrolls under a
+        # still pointer (a banner appearing mid-drag), Qt replays the last move at its old place in the view, and
+        # the joint jumped by the banner's height
+        v = self.canvas
+        self.canvas._drag_to(self.joint, v.mapToScene(v.viewport().mapFromGlobal(e.screenPos())), e.modifiers())
 
     def mouseReleaseEvent(self, e):
         if e.button() == Qt.MouseButton.LeftButton:

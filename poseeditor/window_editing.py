@@ -100,6 +100,8 @@ class EditingMixin:
         x = float(np.clip(cur.xy[joint, 0] + dx, 0, cur.width - 1))
         y = float(np.clip(cur.xy[joint, 1] + dy, 0, cur.height - 1))
         after = cur.moved(joint, x, y)
+        if after == cur:  # against the photo's edge: nothing moved, so no undo step and nothing unsaved
+            return
         burst = self._nudge
         if burst is not None and burst[:2] == (joint, self.mode):
             burst[2].after = after.copy()

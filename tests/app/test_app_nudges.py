@@ -201,3 +201,61 @@ def test_a_bar_above_the_canvas_leaves_the_photo_where_it_is(qtbot, qapp, size):
     assert (corner() - seen).manhattanLength() <= 1 and canvas.zoom() == z
     canvas.set_image(np.zeros((100, 200, 3), np.uint8))  # the next photo pans within its own room
     assert canvas.sceneRect() == QRectF(-50, -50, 300, 200)
+
+
+def test_a_banner_appearing_mid_drag_leaves_the_held_joint_under_the_pointer(qtbot, qapp):
+    # the view scrolls under a still pointer when the banner comes (the photo stays put on screen), and Qt replays
+    # the last move at its old place in the view: the held joint jumped by the banner's height
+    from PySide6.QtCore import QPoint
+    from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+    from engine.presets import fit_preset
+    from poseeditor.canvas import PoseCanvas
+
+    box = QWidget()
+    qtbot.addWidget(box)
+    lay = QVBoxLayout(box)
+    bar, canvas = QLabel("a banner\ntwo lines high"), PoseCanvas()
+    bar.hide()
+    lay.addWidget(bar)
+    lay.addWidget(canvas, 1)
+    box.resize(520, 560)
+    box.show()
+    qtbot.waitExposed(box)
+    canvas.set_image(np.zeros((480, 320, 3), np.uint8))
+    pose = fit_preset("standing", 320, 480)
+    canvas.set_pose(pose)
+    canvas.zoom_by(2.0)
+    canvas.centerOn(QPointF(*map(float, pose.xy[J["l_wrist"]])))
+    moves = []
+    canvas.jointDragged.connect(lambda j, x, y: moves.append((x, y)))
+    vp = canvas.viewport()
+    start = canvas.joint_view_pos(J["l_wrist"])
+    QTest.mouseMove(vp, start)
+    QTest.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
+    for k in range(1, 4):
+        QTest.mouseMove(vp, start + QPoint(0, 4 * k))
+        qtbot.wait(5)
+    held, n, h = moves[-1], len(moves), canvas.height()
+    bar.show()
+    qtbot.waitUntil(lambda: canvas.height() < h)
+    qtbot.wait(50)
+    QTest.mouseRelease(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start + QPoint(0, 12))
+    jumps = [abs(m[1] - held[1]) for m in moves[n:]]
+    assert all(j < 1 for j in jumps), f"the held joint moved {max(jumps):.1f} photo pixels with the pointer still"
+
+
+def test_a_nudge_against_the_photos_edge_is_no_undo_step(qtbot, fresh):
+    # a joint on the photo's left edge pressed further left does not move: it made an undo step that undid
+    # nothing and marked the edit unsaved
+    win = fresh
+    knee = J["l_knee"]
+    click_list_row(qtbot, win, knee)
+    press(win, Qt.Key.Key_Left)
+    steps = win.undo.count()
+    win.doc.target = win.doc.target.moved(knee, 0.0, float(win.doc.target.xy[knee, 1]))
+    win._end_nudge(render=False)  # the next press starts a burst of its own
+    win.undo.setClean()
+    press(win, Qt.Key.Key_Left)
+    assert win.undo.count() == steps and win.undo.isClean()
+    assert win.doc.target.xy[knee, 0] == 0.0
