@@ -31,7 +31,7 @@ MIN_SIDE = 0.15  # of the body's size: a piece smaller than a square of this sid
 # CIELAB (OpenCV's 8-bit scale) medians: the piece's colour at least BACKGROUND_DISTANCE from the background
 # round it and CONTRAST times farther from it than from the person's pixels beside it, and at least
 # BODY_DISTANCE from all but BODY_SHARE percent of the body's sure pixels away from the hands (its clothes, skin
-# and hair: what has their colour cannot be told from them). docs/backends/warp.md has the measurements.
+# and hair: what has their colour cannot be told from them). docs/backends/warp-parts.md has the measurements.
 BACKGROUND_DISTANCE = 50.0
 CONTRAST = 2.5
 BODY_DISTANCE = 25.0
