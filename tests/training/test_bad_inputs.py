@@ -194,63 +194,113 @@ def test_a_run_being_trained_refuses_a_second_resume(tiny, world, capsys):
 
 
 # ----- the operating system's own faults, in a private mount namespace --------------------------------------------
-def _namespaced(size_kb: int | None, read_only: bool, mnt: Path, args: list[str]):
-    """Run the CLI with a tmpfs at ``mnt`` (size_kb, or read-only); returns (exit, stderr, .part files left)."""
-    if shutil.which("unshare") is None:
-        pytest.skip("no unshare here")
-    mnt.mkdir(exist_ok=True)
-    opts = "ro" if read_only else f"size={size_kb}k"
-    script = ('m="$1"; o="$2"; shift 2; mount -t tmpfs -o "$o" tmpfs "$m" || exit 99; "$@"; c=$?; '
-              'echo "@@parts"; find "$m" -name "*.part*"; exit $c')
-    runner = TINY + "from training.cli import main\nsys.exit(main(sys.argv[1:]))\n"
-    cmd = ["unshare", "-rm", "sh", "-c", script, "sh", str(mnt), opts, sys.executable, "-c",
-           "import sys\n" + runner, *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT)
-    parts = proc.stdout.split("@@parts", 1)[-1].split()
-    if proc.returncode == 99:
-        pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip()}")
-    return proc.returncode, proc.stderr, parts
+# (tmpfs: its size in KB, or None for read-only; argv from the world and the tmpfs's folder). Each runs on a tmpfs
+# of its own, all in one process (the CLI's main, as its console script calls it): one torch import, not eight.
+FAULTS = {
+    # a fit's sizes run out at the best weights, the first grid and the first checkpoint (the writers that are not
+    # engine.fileio's own; the statistics, written by it, run out first on a 16 KB disk)
+    "fit-40": (40, lambda w, m: ["fit", "--data", w["data"], "--runs-dir", f"{m}/runs", *FIT]),
+    "fit-60": (60, lambda w, m: ["fit", "--data", w["data"], "--runs-dir", f"{m}/runs", *FIT]),
+    "fit-100": (100, lambda w, m: ["fit", "--data", w["data"], "--runs-dir", f"{m}/runs", *FIT]),
+    "export-full": (16, lambda w, m: ["export", w["run"], "-o", f"{m}/w.safetensors"]),
+    "evaluate-full": (4, lambda w, m: ["evaluate", "--backend", "warp", "--data", w["data"], "--no-pckh",
+                                       "--limit", "2", "-o", f"{m}/e"]),
+    "fit-read-only": (None, lambda w, m: ["fit", "--data", w["data"], "--runs-dir", m, *FIT]),
+    "export-read-only": (None, lambda w, m: ["export", w["run"], "-o", f"{m}/w.safetensors"]),
+    "evaluate-read-only": (None, lambda w, m: ["evaluate", "--backend", "warp", "--data", w["data"], "--no-pckh",
+                                               "--limit", "1", "-o", f"{m}/e"]),
+}
+# In the namespace: mounts each case's tmpfs, runs the CLI with the process's stderr (fd 2, native writers too)
+# in a file, and records its exit status, that stderr, the .part files left on its tmpfs and the inputs' hashes.
+RUNNER = TINY + """
+import hashlib, json, os, subprocess, sys, tempfile
+from pathlib import Path
+from training.cli import main
+cases, inputs = json.loads(Path(sys.argv[1]).read_text())
+
+def digest():
+    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for folder in inputs
+            for p in sorted(Path(folder).rglob("*")) if p.is_file() and p.name != ".lock"}
+
+out = {}
+for key, (mnt, opts, args) in cases.items():
+    before = digest()
+    Path(mnt).mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", mnt]).returncode:
+        sys.exit(99)
+    with tempfile.TemporaryFile() as err:
+        sys.stderr.flush()
+        fd2 = os.dup(2)
+        os.dup2(err.fileno(), 2)
+        try:
+            code = main(args)
+        except SystemExit as e:
+            code = e.code
+        except BaseException:
+            import traceback
+            traceback.print_exc()
+            code = -1
+        finally:
+            sys.stderr.flush()
+            os.dup2(fd2, 2)
+            os.close(fd2)
+        err.seek(0)
+        out[key] = {"code": code, "stderr": err.read().decode("utf-8", "replace"),
+                    "parts": sorted(str(p) for p in Path(mnt).rglob("*.part*")),
+                    "inputs_before": before, "inputs_after": digest()}
+Path(sys.argv[2]).write_text(json.dumps(out))
+"""
 
 
-def _check(code, err, parts, *words):
+@pytest.fixture(scope="module")
+def faults(world, tmp_path_factory):
+    """{case: {"code", "stderr", "parts", "inputs_before", "inputs_after"}} of every FAULTS case, run once in this
+    test run (tests/once.py); the inputs are the run and the dataset the cases read."""
+    from tests.once import once_per_run
+
+    def compute(folder):
+        if shutil.which("unshare") is None:
+            pytest.skip("no unshare here")
+        w = {k: str(v) for k, v in world.items()}
+        cases = {key: (str(folder / key), "ro" if kb is None else f"size={kb}k", argv(w, str(folder / key)))
+                 for key, (kb, argv) in FAULTS.items()}
+        (folder / "cases.json").write_text(json.dumps([cases, [w["run"], w["data"]]]))
+        proc = subprocess.run(["unshare", "-rm", sys.executable, "-c", RUNNER, str(folder / "cases.json"),
+                               str(folder / "results.json")], capture_output=True, text=True, timeout=600, cwd=ROOT)
+        if proc.returncode == 99:
+            pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip()}")
+        assert proc.returncode == 0, proc.stderr
+        return json.loads((folder / "results.json").read_text())
+
+    return once_per_run(tmp_path_factory, "bad-inputs-faults", compute)
+
+
+def _check(result, *words):
+    """One line, exit 2, no traceback, no .part file left, and the run and the dataset it read as they were."""
+    code, err, parts = result["code"], result["stderr"], result["parts"]
     lines = [ln for ln in err.splitlines() if ln.startswith("poseeditor-train")]
     assert code == 2 and len(lines) == 1 and lines[0].startswith("poseeditor-train: error: "), err
     assert "Traceback" not in err and parts == [], (err, parts)
     for w in words:
         assert w in lines[0], lines[0]
+    assert result["inputs_after"] == result["inputs_before"]
 
 
 @pytest.mark.parametrize("size_kb", [40, 60, 100])
-def test_fit_on_a_full_disk_is_one_line_and_leaves_no_part_file(world, tmp_path, size_kb):
-    """The sizes run out at the best weights, the first grid and the first checkpoint (the writers that are not
-    engine.fileio's own; the statistics, written by it, run out first on a 16 KB disk)."""
-    before = digest(world["data"])
-    _check(*_namespaced(size_kb, False, tmp_path / "mnt", ["fit", "--data", str(world["data"]), "--runs-dir",
-                                                          str(tmp_path / "mnt" / "runs"), *FIT]), "the disk is full")
-    assert digest(world["data"]) == before
+def test_fit_on_a_full_disk_is_one_line_and_leaves_no_part_file(faults, size_kb):
+    _check(faults[f"fit-{size_kb}"], "the disk is full")
 
 
-def test_export_and_evaluate_on_a_full_disk(world, tmp_path):
-    before = digest(world["run"], world["data"])
-    _check(*_namespaced(16, False, tmp_path / "mnt", ["export", str(world["run"]), "-o",
-                                                      str(tmp_path / "mnt" / "w.safetensors")]), "the disk is full")
-    _check(*_namespaced(4, False, tmp_path / "mnt", ["evaluate", "--backend", "warp", "--data", str(world["data"]),
-                                                     "--no-pckh", "--limit", "2", "-o", str(tmp_path / "mnt" / "e")]),
-           "the disk is full")
-    assert digest(world["run"], world["data"]) == before
+def test_export_and_evaluate_on_a_full_disk(faults):
+    _check(faults["export-full"], "the disk is full")
+    _check(faults["evaluate-full"], "the disk is full")
 
 
-def test_read_only_outputs(world, tmp_path):
+def test_read_only_outputs(faults):
     """Root writes into a chmod 500 folder; a read-only file system stops everyone."""
-    mnt = tmp_path / "mnt"
-    before = digest(world["run"], world["data"])
-    _check(*_namespaced(None, True, mnt, ["fit", "--data", str(world["data"]), "--runs-dir", str(mnt), *FIT]),
-           "read-only")
-    _check(*_namespaced(None, True, mnt, ["export", str(world["run"]), "-o", str(mnt / "w.safetensors")]),
-           "not writable")
-    _check(*_namespaced(None, True, mnt, ["evaluate", "--backend", "warp", "--data", str(world["data"]), "--no-pckh",
-                                          "--limit", "1", "-o", str(mnt / "e")]), "read-only")
-    assert digest(world["run"], world["data"]) == before
+    _check(faults["fit-read-only"], "read-only")
+    _check(faults["export-read-only"], "not writable")
+    _check(faults["evaluate-read-only"], "read-only")
 
 
 def test_two_processes_resuming_one_run(world, tmp_path, capsys, tiny):

@@ -200,11 +200,13 @@ def test_personalize_runs_the_apps_pipeline_end_to_end(tmp_path):
     from engine.weights import read_meta
     from training import protocol as P
 
-    video = person_video(tmp_path / "clip.avi")
+    video = person_video(tmp_path / "clip.avi", frames=8)  # 6 train frames, 2 held apart
     before = video.read_bytes()
     out = tmp_path / "anna.safetensors"
-    proc = run_cli("personalize", "clip.avi", "--backend", "attention", "--minutes", "0.05", "-o", out.name,
-                   "--clock", "cpu", cwd=tmp_path)  # relative paths, as a shell user types them
+    # 2 self-pairs a frame (the plan's 48 are ~1 CPU-s of warp renders a frame) and a budget of a few steps: the
+    # pipeline is what is tested here, not what it learns
+    proc = run_cli("personalize", "clip.avi", "--backend", "attention", "--minutes", "0.02", "--self-pairs", "2",
+                   "-o", out.name, "--clock", "cpu", cwd=tmp_path)  # relative paths, as a shell user types them
     assert proc.returncode == 0, proc.stderr
     meta = read_meta(out)
     assert meta.backend == "attention" and meta.label == "anna" and tuple(meta.image_size) == (128, 64)
@@ -212,12 +214,14 @@ def test_personalize_runs_the_apps_pipeline_end_to_end(tmp_path):
     runs = list((tmp_path / "anna.work" / "runs").iterdir())
     assert len(runs) == 1
     record = json.loads((runs[0] / "training_options.json").read_text())
-    plan = P.make_plan("anna", "attention", video=str(video), init=str(P_starter("attention")), minutes=0.05,
-                       clock="cpu")
+    plan = P.make_plan("anna", "attention", video=str(video), init=str(P_starter("attention")), minutes=0.02,
+                       frame_self_pairs=2, clock="cpu")
     expected = P.fit_args(plan, tmp_path / "anna.work" / "datasets" / "anna", tmp_path / "anna.work" / "runs",
                           record["options"]["batch"])
     assert record["command"].split()[1:] == [str(a) for a in expected]  # the app's fit command, word for word
     assert record["options"]["init"].endswith("attention.safetensors") and record["options"]["augment"]
+    prepared = json.loads((tmp_path / "anna.work" / "datasets" / "anna" / "dataset.json").read_text())
+    assert prepared["prepare"]["self_pairs"] == 2  # the frames' own renders, as many as asked for
     rows = [json.loads(ln) for ln in (runs[0] / "stats.jsonl").read_text().splitlines()]
     assert rows[-1]["kind"] == "done" and rows[-1]["reason"] == "time budget" and rows[-1]["step"] >= 1
     assert str(out) in proc.stdout

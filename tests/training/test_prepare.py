@@ -2,6 +2,7 @@
 import argparse
 import json
 import shutil
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -21,10 +22,16 @@ DANCE_SIZE = (256, 176)
 
 @pytest.fixture(scope="module")
 def dance(tmp_path_factory):
+    """20 frames of the dance video prepared once in this test run (tests/once.py): its tests only read it."""
+    from tests.once import once_per_run
+
     video = shared("dance-video", "dance_train_150f.mp4")
-    out = tmp_path_factory.mktemp("prep") / "dance"
-    summary = prepare_dataset([video], out, size=DANCE_SIZE, frame_step=1, max_frames=20)
-    return video, out, summary
+
+    def compute(folder):
+        return prepare_dataset([video], folder / "dance", size=DANCE_SIZE, frame_step=1, max_frames=20)
+
+    summary = once_per_run(tmp_path_factory, "prepare-dance", compute)
+    return video, Path(summary["out"]), summary
 
 
 def _frame(name):
@@ -282,7 +289,7 @@ def test_self_pairs_of_a_videos_frames_are_train_pairs_of_the_train_frames_only(
     and the pairs between frames are the ones prepare makes without them."""
     from tests.training.test_cli import person_video
 
-    video = person_video(tmp_path / "clip.avi", frames=12)
+    video = person_video(tmp_path / "clip.avi", frames=8)  # 6 train frames, 2 held apart (protocol.split_counts)
     plain = prepare_dataset([video], tmp_path / "plain", size=(128, 64))
     out = tmp_path / "sp"
     summary = prepare_dataset([video], out, size=(128, 64), self_pairs=2)

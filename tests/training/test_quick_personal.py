@@ -74,7 +74,7 @@ def test_personalize_from_one_photo_trains_on_its_self_pairs(tmp_path):
     save_image(tmp_path / "wall.png", np.full((512, 256, 3), 128, np.uint8))
     out = tmp_path / "anna.safetensors"
     proc = run_cli("personalize", photo.name, "notes.jpg", "dot.png", "wall.png", "--backend", "attention",
-                   "--minutes", "0.1", "--clock", "cpu", "-o", out.name, cwd=tmp_path)
+                   "--minutes", "0.02", "--clock", "cpu", "-o", out.name, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     warnings = [ln for ln in proc.stderr.splitlines() if "WARNING" in ln]
     assert len(warnings) == 3, proc.stderr
