@@ -32,8 +32,8 @@ from ..parsing import (PERSON_MOVES, TORSO_LABEL, arms_by_colour, arms_take_thin
 from ..pose import J, Pose
 from .contract import Backend, SourceState
 from .warp_hands import behind_hands
-from .warp_layers import (ALL_PARTS, Layer, beyond_similarity, held_layer, inpainted_under, is_still, label_lut,
-                          max_at, part_layer, spread_colours, warp_layer)
+from .warp_layers import (ALL_PARTS, STILL_PX, Layer, beyond_similarity, held_layer, inpainted_under, is_still,
+                          label_lut, max_at, part_layer, spread_colours, warp_layer)
 
 # Back to front. Arms are drawn over the torso (they usually are in front of it in a photo); legs under it.
 DEPTH_ORDER = ("r_thigh", "l_thigh", "r_shin", "l_shin", "torso", "head",
@@ -68,10 +68,12 @@ HELD_SCALE = 1.5  # a held thing is drawn at most this much larger or smaller th
 NECK_TUCK = 0.12  # of the torso size: how far the torso reaches under the head
 ACROSS_TORSO = 0.12  # of the torso size: an arm across the torso this wide or less is closed over by it
 NECK_HALF_WIDTH = 0.08  # of the torso size: and how wide (a neck, not the hair or the collar beside it)
-# The parts a limb meets at its joints (the torso at shoulders and hips).
+# The parts a limb meets at its joints, whose pixels its joint discs may take: the torso at the hips, not at the
+# shoulders (an arm turns far about its shoulder, and a disc of shirt round the joint swung out under a raised arm
+# as a round blob of sleeve).
 _CHAIN_NEIGHBOURS = {
-    "r_upper_arm": ("torso", "r_lower_arm"), "r_lower_arm": ("r_upper_arm",),
-    "l_upper_arm": ("torso", "l_lower_arm"), "l_lower_arm": ("l_upper_arm",),
+    "r_upper_arm": ("r_lower_arm",), "r_lower_arm": ("r_upper_arm",),
+    "l_upper_arm": ("l_lower_arm",), "l_lower_arm": ("l_upper_arm",),
     "r_thigh": ("torso", "r_shin"), "r_shin": ("r_thigh",),
     "l_thigh": ("torso", "l_shin"), "l_shin": ("l_thigh",),
 }
@@ -366,6 +368,21 @@ def _still(state: SourceState, chosen) -> bool:
     return layer is not None and is_still(layer, chosen[2])
 
 
+def _moves(state: SourceState, target: Pose, k: int, chosen) -> bool:
+    """Whether part ``k`` moves (or is not drawn): what it leaves is uncovered. A limb the first photo has no
+    pixels of (all of them what its hand holds) stays while the target keeps its joints where the photo has them:
+    its bone's band was inpainted in the unchanged pose."""
+    if _still(state, chosen):
+        return False
+    part = PART_NAMES[k]
+    if state.cache["layers"][0][k] is None and part in PART_LIMBS:
+        src, joints = state.poses[0], list(PART_LIMBS[part])
+        if src.present[joints].all() and target.present[joints].all() and \
+                np.allclose(src.xy[joints], target.xy[joints], atol=STILL_PX):
+            return False
+    return True
+
+
 def _head_bend(state: SourceState, chosen, target: Pose):
     """(the torso's transform, the target's neck, its face centre) for a head drawn from the same reference as
     the torso, where both poses have the neck and a face joint and the head moves; else None (it turns whole)."""
@@ -478,7 +495,7 @@ class WarpBackend(Backend):
         full_move = max(1.0, REPAINT_MOVE * body_scale(target))
         chosen = self.choose_sources(state, target)
         # the parts that move (or are not drawn); another reference's layers are never still
-        moving = label_lut([k + 1 for k, c in enumerate(chosen) if not _still(state, c)])
+        moving = label_lut([k + 1 for k, c in enumerate(chosen) if _moves(state, target, k, c)])
         out = self._uncovered(state, moving)
         placed = []
         # what a hand holds comes from one reference, the lowest-numbered of the chosen forearms' that hold
@@ -494,8 +511,7 @@ class WarpBackend(Backend):
             kept = np.zeros((h, w), np.float32)
             if "hole_labels" in state.cache:
                 labels, y0, x0 = state.cache["hole_labels"]
-                gone = label_lut([k + 1 for k, c in enumerate(chosen) if not _still(state, c)])
-                inpainted[y0:y0 + labels.shape[0], x0:x0 + labels.shape[1]] = gone[labels]
+                inpainted[y0:y0 + labels.shape[0], x0:x0 + labels.shape[1]] = moving[labels]
         for part in DEPTH_ORDER:
             k = PART_NAMES.index(part)
             c = chosen[k]

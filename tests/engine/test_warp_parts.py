@@ -490,3 +490,24 @@ def test_the_body_goes_on_under_a_hand_across_its_edge_and_nowhere_else():
     for cut in (20, 40):
         at_edge, _ = _hand_by_the_thigh(0, cut)
         assert not at_edge, (cut, {k: int(v.sum()) for k, v in at_edge.items()})
+
+
+def test_an_arm_raised_over_the_head_takes_no_disc_of_shirt_from_the_shoulder():
+    # The upper arm's joint discs took the shirt round the shoulder joint; an arm turned far about it swung that
+    # disc out under the raised arm as a round blob of shirt in the air
+    import cv2
+
+    p = fit_preset("standing", 240, 400)
+    ts = torso_size(p)
+    img, mask, quad, pt = painted_on_wall(p, 0.1)
+    sh = p.point("r_shoulder")
+    up, fore = (float(np.hypot(*(p.point(b) - p.point(a)))) for a, b in (("r_shoulder", "r_elbow"),
+                                                                          ("r_elbow", "r_wrist")))
+    el = sh + up * np.array([-0.7, -0.71])  # up and out, 135 degrees from hanging
+    target = p.moved("r_elbow", *el).moved("r_wrist", el[0] + 0.2 * fore, el[1] - 0.98 * fore)
+    b = WarpBackend()
+    out = b.render(b.encode_sources([img], [p], [mask.astype(np.float32)]), target).astype(int)
+    body = cv2.dilate(filled(quad, (400, 240)), np.ones((9, 9), np.uint8))
+    cv2.circle(body, pt("nose"), int(round(0.3 * ts)), 1, -1)
+    shirt = (np.abs(out - np.array(SHIRT)).sum(axis=2) < 60) & (body == 0)  # the sleeves are not the shirt's
+    assert shirt.sum() < 10, f"{shirt.sum()} pixels of shirt in the air beside the raised arm"
