@@ -119,21 +119,27 @@ def _a(noun: str) -> str:
     return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"
 
 
-def check_input(path, error: type = PoseEditorError, what: str = "file", *, regular: bool = True) -> Path:
+def check_input(path, error: type = PoseEditorError, what: str = "file", *, regular: bool = True,
+                folder: bool = False) -> Path:
     """``path`` as a Path if it can be opened as a ``what``; else ``error`` (one line): it does not exist, is a
-    folder, or (``regular``) is a pipe, socket or device, which a reader that takes the file whole must refuse
-    (opening a pipe waits for a writer forever; /dev/zero never ends)."""
+    folder (unless ``folder``: an input that may be a file or a folder), is no name the system can take (a NUL
+    byte, a lone surrogate from a damaged session), or (``regular``) is a pipe, socket or device, which a reader
+    that takes the file whole must refuse (opening a pipe waits for a writer forever; /dev/zero never ends)."""
     path = Path(path)
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:
-        raise error(f"{path}: no such file") from None
+        raise error(f"{path}: no such file{' or folder' if folder else ''}") from None
     except OSError as e:
         raise error(f"{path}: cannot read the {what} ({e.strerror or e})") from None
+    except ValueError:  # UnicodeEncodeError is one; repr: the name itself cannot be printed as it is
+        raise error(f"{str(path)!r}: not a usable file name") from None
     if stat.S_ISDIR(mode):
+        if folder:
+            return path
         raise error(f"{path}: is a folder, not {_a(what)}")
     if regular and not stat.S_ISREG(mode):
-        raise error(f"{path}: not a regular file (a pipe, socket or device), not {_a(what)}")
+        raise error(f"{path}: is a pipe, socket or device, not {_a(what)}")
     return path
 
 
@@ -153,7 +159,7 @@ def _open_input(path: Path, error: type, what: str):
 
 def _empty_pipe(f, path: Path, error: type, what: str) -> None:
     if stat.S_ISFIFO(os.fstat(f.fileno()).st_mode):
-        raise error(f"{path}: a pipe nothing was written to, not a {what}")
+        raise error(f"{path}: a pipe nothing was written to, not {_a(what)}")
 
 
 def read_bounded(path, error: type = PoseEditorError, what: str = "file", limit: int = MAX_TEXT_BYTES) -> bytes:
@@ -167,7 +173,7 @@ def read_bounded(path, error: type = PoseEditorError, what: str = "file", limit:
         if not data:
             _empty_pipe(f, path, error, what)
     if len(data) > limit:
-        raise error(f"{path}: larger than {limit // 2 ** 20} MB, too large for a {what}")
+        raise error(f"{path}: larger than {limit // 2 ** 20} MB, too large for {_a(what)}")
     return data
 
 
@@ -200,7 +206,7 @@ def text_lines(path, error: type = PoseEditorError, what: str = "file",
                 return
             lineno += 1
             if len(raw) > max_line:
-                raise error(f"{path}: line {lineno}: longer than {max_line // 2 ** 20} MB; not a {what}")
+                raise error(f"{path}: line {lineno}: longer than {max_line // 2 ** 20} MB; not {_a(what)}")
             try:
                 text = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
             except UnicodeDecodeError as e:

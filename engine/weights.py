@@ -166,7 +166,8 @@ def _read_header(path: Path) -> dict:
 
 def read_meta(path) -> WeightsMeta:
     """Only the metadata of a weights file (no tensors read): for the weights manager and checks."""
-    path = check_input(path, WeightsError, "weights file")
+    # the format in the name: a folder or a pipe given for the weights is told what to give instead
+    path = check_input(path, WeightsError, ".safetensors weights file")
     try:
         _refuse_non_safetensors(path, _sniff(path))
         header = _read_header(path)

@@ -26,6 +26,7 @@ import appdirs
 
 from engine.backends.base import is_starter  # numpy only
 from engine.errors import PoseEditorError, WeightsError
+from engine.fileio import check_input
 from engine.runtime import APP_NAME  # the per-user folders' one name
 from engine.weights import META_KEY, WeightsMeta, read_meta
 from training.protocol import unique_path  # noqa: F401  (one numbering rule for the app and the CLI)
@@ -128,8 +129,7 @@ def _check_writable(path: Path, starters: Path | None, what: str) -> None:
     if is_starter(path, starters):
         raise WeightsLibraryError(f"{Path(path).name}: starter weights ship with PoseEditor and cannot be {what}; "
                                   f"export a copy and change that")
-    if not Path(path).is_file():
-        raise WeightsLibraryError(f"{path}: no such weights file")
+    check_input(path, WeightsLibraryError, "weights file")
 
 
 # ----- actions --------------------------------------------------------------------------------------------------
@@ -185,8 +185,13 @@ def delete(path, starters: Path | None = None) -> None:
 
 
 def looks_foreign(path) -> bool:
-    """A PyTorch / Keras file (by its first bytes or its suffix): for the importer, never for read_meta."""
-    path = Path(path)
+    """A PyTorch / Keras file (by its first bytes or its suffix): for the importer, never for read_meta. Not
+    when ``path`` is no regular file: nothing to convert (import_file has said why), and opening a pipe to read
+    its first bytes would wait for a writer forever, on the UI thread of the weights manager."""
+    try:
+        path = check_input(path, WeightsLibraryError, "weights file")
+    except WeightsLibraryError:
+        return False
     try:
         with open(path, "rb") as f:
             head = f.read(16)
@@ -212,9 +217,7 @@ def import_file(src, folder: Path | None = None, name: str | None = None) -> Pat
 
 def export_file(path, dest) -> Path:
     """Copy a weights file out; ``dest`` is a file or a folder (the file keeps its name there)."""
-    path, dest = Path(path), Path(dest)
-    if not path.is_file():
-        raise WeightsLibraryError(f"{path}: no such weights file")
+    path, dest = check_input(path, WeightsLibraryError, "weights file"), Path(dest)
     if dest.is_dir():
         dest = dest / path.name
     if dest.suffix != SUFFIX:

@@ -11,15 +11,14 @@ them in its data folder: ``fit --resume`` and ``evaluate`` work on them afterwar
 """
 from __future__ import annotations
 
-import errno
 import logging
 import os
-import stat
 import subprocess
 import sys
 from pathlib import Path
 
 from engine.errors import PoseEditorError
+from engine.fileio import check_input
 
 from . import protocol as P
 
@@ -133,8 +132,8 @@ def _usable_sources(sources: list[Path]) -> tuple[list[Path], list[str]]:
     if any(P.is_video(s) for s in sources):
         if len(sources) > 1:
             raise P.PersonalizeError("give one video, or photos, not both")
-        return [_file(sources[0], "video")], []
-    found = [(s, _file(s, "photo")) for s in sources]
+        return [check_input(sources[0], P.PersonalizeError, "video").resolve()], []
+    found = [(s, check_input(s, P.PersonalizeError, "photo").resolve()) for s in sources]
     usable, skipped = [], []
     for given, path in found:
         try:
@@ -145,18 +144,6 @@ def _usable_sources(sources: list[Path]) -> tuple[list[Path], list[str]]:
     if not usable:
         raise P.PersonalizeError(("no photo can be used: " if len(found) > 1 else "") + "; ".join(skipped))
     return usable, skipped
-
-
-def _file(path: Path, what: str) -> Path:
-    """``path`` absolute, its links resolved, or one line saying why it names no file (a loop of links too)."""
-    try:
-        mode = os.stat(path).st_mode
-    except OSError as e:
-        raise P.PersonalizeError(f"{path}: no such {what}" if e.errno == errno.ENOENT else
-                                 f"{path}: cannot read the {what} ({e.strerror or e})") from None
-    if not stat.S_ISREG(mode):
-        raise P.PersonalizeError(f"{path}: not a file; give a {what}")
-    return path.resolve()
 
 
 # ----- CLI ------------------------------------------------------------------------------------------------------
@@ -228,8 +215,8 @@ def run(args) -> int:
         over["image_size"] = tuple(args.size)
     # the steps run in the work folder: every path they are given is absolute
     sources, skipped = _usable_sources(args.sources)
-    plan = plan_for(sources, args.backend, args.out, args.minutes,
-                    _file(args.init, "weights file") if args.init else None, args.scratch, args.name, **over)
+    init = check_input(args.init, P.PersonalizeError, ".safetensors weights file").resolve() if args.init else None
+    plan = plan_for(sources, args.backend, args.out, args.minutes, init, args.scratch, args.name, **over)
     if work.exists() and not work.is_dir():
         raise PoseEditorError(f"{work}: the work folder is a file")
     try:

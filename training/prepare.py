@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import DatasetError, ImageReadError, NoPersonError
-from engine.fileio import atomic_write_text, check_output_folder, text_lines
+from engine.fileio import atomic_write_text, check_input, check_output_folder, text_lines
 from engine.images import IMAGE_SUFFIXES, load_image
 from engine.pose import NUM_JOINTS, Pose
 
@@ -109,9 +109,7 @@ def _video_items(path: Path, frame_step: int, max_frames: int | None) -> list[It
 def collect_items(sources: list[Path], frame_step: int = 1, max_frames: int | None = None) -> list[Item]:
     items: list[Item] = []
     for src in sources:
-        src = Path(src)
-        if not src.exists():
-            raise DatasetError(f"{src}: no such file or folder")
+        src = check_input(src, DatasetError, "video, photo or folder", folder=True)
         if src.is_file():
             if is_video(src):
                 items += _video_items(src, frame_step, max_frames)

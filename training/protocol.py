@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from engine.errors import PoseEditorError
+from engine.fileio import check_input
 
 PROG = "poseeditor-train"
 DEFAULT_MINUTES = 10.0
@@ -268,8 +269,7 @@ def check_plan(plan: TrainPlan) -> None:
             raise PersonalizeError(f"width {plan.width:g} differs from the starting weights' own ({init_width:g}); "
                                    f"train from scratch to change the width")
     if plan.video:
-        if not Path(plan.video).is_file():
-            raise PersonalizeError(f"{plan.video}: no such video file")
+        check_input(plan.video, PersonalizeError, "video")
         if not is_video(Path(plan.video)):
             raise PersonalizeError(f"{Path(plan.video).name}: not a video file this app reads (mp4, mov, avi, mkv, "
                                    f"webm, ...)")
@@ -278,9 +278,8 @@ def check_plan(plan: TrainPlan) -> None:
         raise PersonalizeError("Training on a person needs a photo of them" +
                                (" (at least 2: it learns from pairs of photos)" if plan.self_pairs is False else "") +
                                "; better, a short video of them moving. Add reference photos or pick a video.")
-    missing = [p for p in plan.photos if not Path(p).is_file()]
-    if missing:
-        raise PersonalizeError(f"{missing[0]}: no such photo")
+    for photo in plan.photos:
+        check_input(photo, PersonalizeError, "photo")
 
 
 def image_count(plan: TrainPlan) -> int:

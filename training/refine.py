@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import PoseEditorError
+from engine.fileio import check_input
 
 from .protocol import REFINE_MIN_TARGETS as MIN_TARGETS
 
@@ -244,8 +245,7 @@ def run(args) -> int:
     check_positive(args.minutes, "--minutes")
     if args.out is not None and args.out.suffix != ".safetensors":
         raise PoseEditorError(f"{args.out}: the output must end in .safetensors")
-    if not args.weights.is_file():
-        raise PoseEditorError(f"{args.weights}: no such weights file")
+    check_input(args.weights, PoseEditorError, ".safetensors weights file")
     if not (args.data / "dataset.json").is_file():
         raise PoseEditorError(f"{args.data}: not a prepared set (no dataset.json)")
     if args.out is not None:

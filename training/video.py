@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from engine.errors import DatasetError
+from engine.fileio import check_input
 
 from .protocol import VIDEO_SUFFIXES, is_video  # noqa: F401  (the suffix rule is shared with the app)
 
@@ -23,9 +24,7 @@ os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 
 def _open(path: Path) -> cv2.VideoCapture:
-    path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"{path}: no such video file")
+    path = check_input(path, DatasetError, "video")
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         cap.release()

@@ -202,7 +202,7 @@ def test_endless_or_non_file_inputs_are_refused_before_reading(qtbot, win, tmp_p
         win.handle_dropped([path])
     else:
         assert not (win.import_pose(path) if what == "pose" else win.open_session(path))
-    said = "is a folder" if target == "folder" else "not a regular file"
+    said = "is a folder" if target == "folder" else "is a pipe, socket or device"
     assert said in win.last_error and "\n" not in win.last_error
     assert win.doc.target == before
 

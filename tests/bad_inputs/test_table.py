@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 
 import pytest
 
@@ -64,6 +65,30 @@ def make_dir(name):
     return setup
 
 
+def make_fifo(name):
+    """A named pipe nothing writes to: opening it to read it whole would wait forever."""
+    def setup(out, inputs):
+        os.mkfifo(out / name)
+    return setup
+
+
+def dataset_with(name, content):
+    """A copy of the good dataset in {out}/dsx with the file ``name`` holding ``content`` (made here, not with
+    the shared inputs: every row hashes those)."""
+    def setup(out, inputs):
+        shutil.copytree(inputs["ds"], out / "dsx")
+        (out / "dsx" / name).write_text(content)
+    return setup
+
+
+def refine(weights):
+    return ["refine", weights, "--data", "{ds}"]
+
+
+def personalize(*sources):
+    return ["personalize", *sources, "--backend", "attention", "-o", "{out}/o.safetensors"]
+
+
 ROWS = [
     # ----- render: arguments --------------------------------------------------------------------------------
     Row("no arguments", R, [], "--source"),
@@ -102,7 +127,10 @@ ROWS = [
     Row("full disk writing --pose-out", R, SRC + ["--pose-out", "{out}/p.json"], "disk is full", fault="full-disk"),
     # ----- render: photos --------------------------------------------------------------------------------------
     Row("source missing", R, detect("{out}/none.png"), "no such file"),
-    Row("source is a folder", R, detect("{out}"), "is a folder"),
+    Row("source is a folder", R, detect("{out}/d"), "d: is a folder, not an image", setup=make_dir("d")),
+    Row("source is a pipe", R, detect("{out}/f.jpg"), "f.jpg: is a pipe, socket or device, not an image",
+        setup=make_fifo("f.jpg")),
+    Row("source is /dev/null", R, detect("/dev/null"), "is a pipe, socket or device, not an image"),
     Row("source is text", R, detect("{notes}"), "not an image"),
     Row("source is empty", R, detect("{empty}"), "not an image"),
     Row("source is truncated", R, detect("{truncated}"), "damaged|truncated"),
@@ -134,6 +162,10 @@ ROWS = [
     # ----- render: weights ---------------------------------------------------------------------------------------
     Row("weights missing", R, render_with("--backend", "dgan", "--weights", "{out}/none.safetensors"),
         "no such file"),
+    Row("weights a folder", R, render_with("--backend", "dgan", "--weights", "{out}/d"),
+        r"d: is a folder, not a \.safetensors weights file", setup=make_dir("d")),
+    Row("weights a pipe", R, render_with("--backend", "dgan", "--weights", "{out}/w.safetensors"),
+        r"is a pipe, socket or device, not a \.safetensors weights file", setup=make_fifo("w.safetensors")),
     Row("weights a pickle", R, weights("w_evil"), "pickle"),
     Row("weights a zip pickle", R, weights("w_zip"), "pickle"),
     Row("weights Keras h5", R, weights("w_h5"), "Keras"),
@@ -173,7 +205,10 @@ ROWS = [
         "is a file", setup=make_file("f")),
     Row("synth: -o not empty", T, synth("--identities", "1", "--poses-per-identity", "2", out="{out}"),
         "not empty", setup=make_file("keep.txt")),
-    Row("prepare: source missing", T, prepare("{out}/none"), "no such file"),
+    Row("prepare: source missing", T, prepare("{out}/none"), "none: no such file or folder"),
+    Row("prepare: source a pipe", T, prepare("{out}/f.mp4"),
+        "f.mp4: is a pipe, socket or device, not a video, photo or folder", setup=make_fifo("f.mp4")),
+    Row("prepare: source /dev/null", T, prepare("/dev/null"), "is a pipe, socket or device, not a video"),
     Row("prepare: source a text file", T, prepare("{notes}"), "neither a video nor a photo"),
     Row("prepare: source an empty folder", T, prepare("{emptydir}"), "no photos"),
     Row("prepare: source a pose-gan dataset", T, prepare("{posegan}"), "already a pose-gan"),
@@ -207,6 +242,23 @@ ROWS = [
         "not a readable HDF5"),
     Row("import: another network's layout", T, import_weights("{w_wrong_layout}", "attention"),
         "layout|do not fit|match"),
+    # ----- train: refine and personalize inputs -----------------------------------------------------------------
+    Row("refine: weights missing", T, refine("{out}/none.safetensors"), "none.safetensors: no such file"),
+    Row("refine: weights a folder", T, refine("{out}/d"), r"d: is a folder, not a \.safetensors weights file",
+        setup=make_dir("d")),
+    Row("refine: weights a pipe", T, refine("{out}/w.safetensors"),
+        r"is a pipe, socket or device, not a \.safetensors weights file", setup=make_fifo("w.safetensors")),
+    Row("personalize: a photo missing", T, personalize("{photo}", "{out}/none.jpg"), "none.jpg: no such file"),
+    Row("personalize: a photo a folder", T, personalize("{photo}", "{out}/d.jpg"), "d.jpg: is a folder, not a photo",
+        setup=make_dir("d.jpg")),
+    Row("personalize: a photo a pipe", T, personalize("{out}/f.jpg"),
+        "f.jpg: is a pipe, socket or device, not a photo", setup=make_fifo("f.jpg")),
+    Row("personalize: the video a folder", T, personalize("{out}/clip.mp4"), "clip.mp4: is a folder, not a video",
+        setup=make_dir("clip.mp4")),
+    Row("personalize: the video a pipe", T, personalize("{out}/clip.mp4"),
+        "clip.mp4: is a pipe, socket or device, not a video", setup=make_fifo("clip.mp4")),
+    Row("personalize: --init a folder", T, personalize("{photo}", "--init", "{out}/d"),
+        r"d: is a folder, not a \.safetensors weights file", setup=make_dir("d")),
     # ----- train: datasets read by evaluate --------------------------------------------------------------------
     Row("dataset missing", T, evaluate("{out}/none"), "no such dataset"),
     Row("dataset.json a list", T, evaluate("{ds_json_list}"),
@@ -217,6 +269,9 @@ ROWS = [
         "version"),
     Row("dataset.json parsing_flip a list", T, evaluate("{ds_json_flip}"),
         "parsing_flip"),
+    Row("annotation line longer than 1 MB", T, evaluate("{out}/dsx"),
+        "line 2: longer than 1 MB; not an annotation CSV",
+        setup=dataset_with("annotations.csv", "name:keypoints_y:keypoints_x\n" + "x" * 2 ** 20 + "\n")),
     Row("annotations with a Latin-1 byte", T, evaluate("{ds_latin1}"),
         r"line 3: not UTF-8"),
     Row("annotation row of 17 joints", T, evaluate("{ds_short_row}"),

@@ -271,7 +271,7 @@ def test_an_image_claiming_more_pixels_than_any_camera_is_refused_before_decodin
 def test_a_pipe_named_like_a_photo_is_refused_not_waited_on(tmp_path):
     os.mkfifo(tmp_path / "f.jpg")  # opening it for reading waits for a writer forever
     status, _, err, _ = render_cli("--source", "f.jpg", "--pose-out", "p.json", cwd=tmp_path, timeout=60)
-    one_error_line(status, err, "f.jpg", "not a regular file")
+    one_error_line(status, err, "f.jpg: is a pipe, socket or device, not an image")
 
 
 def test_a_photo_that_cannot_be_read_says_so(tmp_path, person, unreadable, capsys):

@@ -1,6 +1,7 @@
 """engine.fileio: outputs are checked before work, written whole or not at all, and never onto an input."""
 import errno
 import os
+from pathlib import Path
 
 import pytest
 
@@ -97,3 +98,50 @@ def test_output_folders_never_hold_or_sit_inside_an_input(tmp_path):
 def test_two_outputs_may_not_name_one_file(tmp_path):
     with pytest.raises(fileio.OutputError, match="both the pose file and the image"):
         fileio.check_outputs({"pose file": tmp_path / "x", "image": tmp_path / "." / "x"})
+
+
+@pytest.mark.parametrize("name", ["x\ud800.jpg", "x\0.jpg"], ids=["lone surrogate", "NUL byte"])
+def test_a_name_the_system_cannot_take_is_one_printable_line(name):
+    """A lone surrogate (a damaged session's photo) cannot be encoded for the system; a NUL byte ends a C string.
+    Every reader says so in one line that prints (the name shown by its repr), not with a ValueError."""
+    for read in (fileio.check_input, fileio.read_bounded, fileio.read_text, lambda p: list(fileio.text_lines(p))):
+        with pytest.raises(PoseEditorError) as e:
+            read(name)
+        said = str(e.value)
+        assert said.endswith(": not a usable file name") and "\n" not in said
+        said.encode("utf-8")  # printable as it is: no lone surrogate in the message
+
+
+def test_check_input_says_what_the_path_is(tmp_path):
+    os.mkfifo(tmp_path / "f.jpg")
+    (tmp_path / "d").mkdir()
+    (tmp_path / "ok.jpg").write_bytes(b"x")
+    said = {}
+    for name, kw in [("none.jpg", {}), ("d", {}), ("f.jpg", {}), ("/dev/null", {}),
+                     ("none.jpg", {"folder": True}), ("f.jpg", {"folder": True})]:
+        with pytest.raises(PoseEditorError) as e:
+            fileio.check_input(tmp_path / name, what="image", **kw)
+        said[name, bool(kw)] = str(e.value).removeprefix(str(tmp_path / name) + ": ")
+    assert said == {("none.jpg", False): "no such file", ("d", False): "is a folder, not an image",
+                    ("f.jpg", False): "is a pipe, socket or device, not an image",
+                    ("/dev/null", False): "is a pipe, socket or device, not an image",
+                    ("none.jpg", True): "no such file or folder",
+                    ("f.jpg", True): "is a pipe, socket or device, not an image"}
+    assert fileio.check_input(tmp_path / "d", folder=True) == tmp_path / "d"
+    assert fileio.check_input(str(tmp_path / "ok.jpg")) == tmp_path / "ok.jpg"
+    assert fileio.check_input("/dev/null", regular=False) == Path("/dev/null")
+
+
+def test_the_readers_messages_say_an_before_a_vowel(tmp_path):
+    with pytest.raises(PoseEditorError, match="too large for an image$"):
+        fileio.read_bounded("/dev/zero", what="image", limit=2 ** 20)
+    long = tmp_path / "long.csv"
+    long.write_bytes(b"x" * 5000)
+    with pytest.raises(PoseEditorError, match="line 1: longer than 0 MB; not an annotation CSV$"):
+        list(fileio.text_lines(long, what="annotation CSV", max_line=4096))
+    # a pipe no program writes to reads as empty at once (opened without waiting for a writer)
+    os.mkfifo(tmp_path / "ids.csv")
+    with pytest.raises(PoseEditorError, match="a pipe nothing was written to, not an identities CSV$"):
+        list(fileio.text_lines(tmp_path / "ids.csv", what="identities CSV"))
+    with pytest.raises(PoseEditorError, match="a pipe nothing was written to, not an annotation CSV$"):
+        fileio.read_bounded(tmp_path / "ids.csv", what="annotation CSV")

@@ -59,3 +59,13 @@ def test_truncated_png(tmp_path):
         load_image(tmp_path / "t.png")
     with pytest.raises(ImageReadError, match="no such file"):
         load_image(tmp_path / "missing.png")
+
+
+def test_a_photo_name_the_system_cannot_take_is_an_image_error():
+    """A session naming a photo with a lone surrogate (or a NUL byte) gets the photo's one-line error, not a
+    ValueError the app's worker reports as an unexpected error."""
+    for name in ("x\ud800.jpg", "x\0.jpg"):
+        with pytest.raises(ImageReadError, match="not a usable file name") as e:
+            load_image(name)
+        assert "\n" not in str(e.value)
+        str(e.value).encode("utf-8")
