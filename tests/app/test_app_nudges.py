@@ -169,10 +169,9 @@ def test_a_banner_leaves_the_photo_and_the_result_where_they_are(qtbot, fresh):
     qtbot.waitUntil(lambda: win.canvas.zoom() == pytest.approx(seen[3]))
 
 
-@pytest.mark.parametrize("size", [(320, 480), (1920, 640)], ids=["portrait", "wide"])  # (w, h)
-def test_a_bar_above_the_canvas_leaves_the_photo_where_it_is(qtbot, qapp, size):
-    # a wide photo is shorter than the view even with its room to pan: Qt centres such a scene, which moved it
-    # by half the bar's height however the scroll bars were set
+def _canvas_under_a_bar(qtbot, size):
+    """(a shown window, a hidden two-line bar in it, a canvas below the bar showing a black photo of ``size`` (w, h));
+    the caller keeps the window, which owns the other two."""
     from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
     from poseeditor.canvas import PoseCanvas
@@ -188,6 +187,14 @@ def test_a_bar_above_the_canvas_leaves_the_photo_where_it_is(qtbot, qapp, size):
     box.show()
     qtbot.waitExposed(box)
     canvas.set_image(np.zeros((size[1], size[0], 3), np.uint8))
+    return box, bar, canvas
+
+
+@pytest.mark.parametrize("size", [(320, 480), (1920, 640)], ids=["portrait", "wide"])  # (w, h)
+def test_a_bar_above_the_canvas_leaves_the_photo_where_it_is(qtbot, qapp, size):
+    # a wide photo is shorter than the view even with its room to pan: Qt centres such a scene, which moved it
+    # by half the bar's height however the scroll bars were set
+    box, bar, canvas = _canvas_under_a_bar(qtbot, size)
 
     def corner():
         return canvas.viewport().mapToGlobal(canvas.mapFromScene(QPointF(0, 0)))
@@ -207,22 +214,10 @@ def test_a_banner_appearing_mid_drag_leaves_the_held_joint_under_the_pointer(qtb
     # the view scrolls under a still pointer when the banner comes (the photo stays put on screen), and Qt replays
     # the last move at its old place in the view: the held joint jumped by the banner's height
     from PySide6.QtCore import QPoint
-    from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
     from engine.presets import fit_preset
-    from poseeditor.canvas import PoseCanvas
 
-    box = QWidget()
-    qtbot.addWidget(box)
-    lay = QVBoxLayout(box)
-    bar, canvas = QLabel("a banner\ntwo lines high"), PoseCanvas()
-    bar.hide()
-    lay.addWidget(bar)
-    lay.addWidget(canvas, 1)
-    box.resize(520, 560)
-    box.show()
-    qtbot.waitExposed(box)
-    canvas.set_image(np.zeros((480, 320, 3), np.uint8))
+    box, bar, canvas = _canvas_under_a_bar(qtbot, (320, 480))
     pose = fit_preset("standing", 320, 480)
     canvas.set_pose(pose)
     canvas.zoom_by(2.0)

@@ -211,32 +211,44 @@ def test_a_bare_arm_raised_from_beside_a_dress_leaves_the_dress(skirt_from):
 
 
 
+TROUSERS, SKIN = (90, 90, 100), (225, 180, 150)
+
+
+def _hand_on_the_trousers():
+    """A painted person in grey trousers with bare arms, the right hand (its landmarks found) resting on the right
+    thigh. (the pose, the same with the hand's landmarks, image, mask, the trousers' mask, the torso size)."""
+    import cv2
+
+    from engine.encode import segment_distance
+
+    p = fit_preset("standing", 240, 400)
+    p = p.moved("r_wrist", p.point("r_wrist")[0] + 14, p.point("r_wrist")[1] + 8)  # the hand on the thigh
+    ts = torso_size(p)
+    img, mask, _, pt = painted_on_wall(p, 0.1)
+    legs = np.zeros((400, 240), np.uint8)
+    for a, b in (("r_hip", "r_knee"), ("l_hip", "l_knee"), ("r_knee", "r_ankle"), ("l_knee", "l_ankle")):
+        cv2.line(legs, pt(a), pt(b), 1, int(round(0.3 * ts)))
+    img[legs > 0], mask[legs > 0] = TROUSERS, 1
+    ys, xs = np.mgrid[0:400, 0:240].astype(np.float32)
+    for a, b in ARMS:
+        on = segment_distance(xs, ys, p.point(a), p.point(b)) <= 0.07 * ts
+        img[on], mask[on] = SKIN, 1
+    seen = Pose(p.xy, p.present, 240, 400, p.confidence, {J["r_wrist"]: painted_hand(p, "r", img, mask, SKIN)})
+    return p, seen, img, mask, legs, ts
+
+
 def test_a_hand_goes_up_whole_and_its_place_on_the_trousers_shows_the_trousers():
     # A bare hand resting on a trouser leg, its landmarks found (engine.hands): it is its fingers and palm, the
     # trousers round it are the thigh's and stay when the arm is raised, none of them round the raised hand, and
     # the trousers go on under the hand (no wall where it was: the thigh's layer reaches under it)
     import cv2
 
-    from engine.encode import segment_distance
     from engine.parsing import hand_ellipse
 
-    p = fit_preset("standing", 240, 400)
-    p = p.moved("r_wrist", p.point("r_wrist")[0] + 14, p.point("r_wrist")[1] + 8)  # the hand on the thigh
-    ts = torso_size(p)
-    img, mask, quad, pt = painted_on_wall(p, 0.1)
-    trousers = (90, 90, 100)
-    legs = np.zeros((400, 240), np.uint8)
-    for a, b in (("r_hip", "r_knee"), ("l_hip", "l_knee"), ("r_knee", "r_ankle"), ("l_knee", "l_ankle")):
-        cv2.line(legs, pt(a), pt(b), 1, int(round(0.3 * ts)))
-    img[legs > 0], mask[legs > 0] = trousers, 1
-    skin = (225, 180, 150)
+    p, seen, img, mask, legs, ts = _hand_on_the_trousers()
+    trousers, skin = TROUSERS, SKIN
     ys, xs = np.mgrid[0:400, 0:240].astype(np.float32)
-    for a, b in ARMS:
-        on = segment_distance(xs, ys, p.point(a), p.point(b)) <= 0.07 * ts
-        img[on], mask[on] = skin, 1
-    pts = painted_hand(p, "r", img, mask, skin)
     hand = np.all(img == skin, axis=2) & (hand_ellipse(p, J["r_elbow"], J["r_wrist"], ts, xs, ys) < 1.2)
-    seen = Pose(p.xy, p.present, 240, 400, p.confidence, {J["r_wrist"]: pts})
     sh, el = p.point("r_shoulder"), p.point("r_elbow")
     up, fore = float(np.hypot(*(el - sh))), float(np.hypot(*(p.point("r_wrist") - el)))
     target = seen.moved("r_elbow", sh[0] - up, sh[1]).moved("r_wrist", sh[0] - up, sh[1] - fore)
@@ -417,22 +429,8 @@ def test_a_layer_shows_its_own_colours_wherever_it_can_show():
     import cv2
 
     from engine.backends.warp import _core_labels, _layers_for
-    from engine.encode import segment_distance
 
-    p = fit_preset("standing", 240, 400)
-    p = p.moved("r_wrist", p.point("r_wrist")[0] + 14, p.point("r_wrist")[1] + 8)  # the hand on the thigh
-    ts = torso_size(p)
-    img, mask, _, pt = painted_on_wall(p, 0.1)
-    legs = np.zeros((400, 240), np.uint8)
-    for a, b in (("r_hip", "r_knee"), ("l_hip", "l_knee"), ("r_knee", "r_ankle"), ("l_knee", "l_ankle")):
-        cv2.line(legs, pt(a), pt(b), 1, int(round(0.3 * ts)))
-    img[legs > 0], mask[legs > 0] = (90, 90, 100), 1
-    ys, xs = np.mgrid[0:400, 0:240].astype(np.float32)
-    for a, b in ARMS:
-        on = segment_distance(xs, ys, p.point(a), p.point(b)) <= 0.07 * ts
-        img[on], mask[on] = (225, 180, 150), 1
-    seen = Pose(p.xy, p.present, 240, 400, p.confidence,
-                {J["r_wrist"]: painted_hand(p, "r", img, mask, (225, 180, 150))})
+    _, seen, img, mask, _, _ = _hand_on_the_trousers()
     soft = cv2.GaussianBlur(mask.astype(np.float32), (3, 3), 0)
     layers = _layers_for(img, seen, _core_labels(img, seen, soft))
     for name, layer in zip(PART_NAMES, layers):
