@@ -116,7 +116,7 @@ class PoseCanvas(QGraphicsView):
     jointSelected = Signal(int)
     zoomChanged = Signal(float)
     filesDropped = Signal(list)                   # local file paths (str) dropped on the canvas
-    jointNudged = Signal(int, float, float)       # joint, dx, dy in photo pixels (arrow keys)
+    jointNudged = Signal(int, float, float, bool)  # joint, dx, dy in photo pixels, a held key's repeat (arrow keys)
     boxDrawn = Signal(object)                     # (x0, y0, x1, y1) photo pixels, or None: the box mode ended
 
     def __init__(self, parent=None):
@@ -447,7 +447,7 @@ class PoseCanvas(QGraphicsView):
                 or not self.pose.present[self.selected] or self.dragging >= 0:
             return False
         k = (NUDGE_SHIFT if e.modifiers() & Qt.KeyboardModifier.ShiftModifier else 1) / max(self.zoom(), 1e-9)
-        self.jointNudged.emit(self.selected, d[0] * k, d[1] * k)
+        self.jointNudged.emit(self.selected, d[0] * k, d[1] * k, e.isAutoRepeat())
         e.accept()
         return True
 

@@ -67,6 +67,7 @@ class MainWindow(PhotosMixin, EditingMixin, EngineMixin, FilesMixin, QMainWindow
         self._hold_render = False
         self._render_error_shown = False
         self._nudge = None  # (joint, mode, command) of the arrow-key burst in progress (window_editing.py)
+        self._last_burst = None  # and of the last one, which a held key's repeat may go on with
         self._menu = None  # the last context menu (window_editing.py)
         self._refs_edited = False  # references added, removed or reordered since the photos opened or were saved
         self._detect_status = ""  # what the detect thread is doing now (worker.DetectWorker.status)

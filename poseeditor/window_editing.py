@@ -12,8 +12,8 @@ from .commands import SOURCE, TARGET, PoseCommand, joint_label
 from .posing import drag_pose
 
 # arrow presses of one joint closer together than this are one burst, as a drag is one gesture: one undo step,
-# live renders while it lasts, the final render when it ends. Longer than a held key's delay before it repeats
-# (660 ms under X by default), so holding an arrow is one burst.
+# live renders while it lasts, the final render when it ends. Longer than a held key's usual delay before it
+# repeats (660 ms under X by default); a repeat after a longer one goes on with its burst all the same.
 NUDGE_BURST_MS = 800
 
 
@@ -89,11 +89,12 @@ class EditingMixin:
         else:
             self.doc.set_main_pose(pose)
 
-    def _on_joint_nudged(self, joint: int, dx: float, dy: float):
+    def _on_joint_nudged(self, joint: int, dx: float, dy: float, repeat: bool = False):
         """An arrow-key nudge moves the joint alone (with its bones kept, an arrow along a bone would do
         nothing). The burst's first nudge pushes its undo command and the next ones extend it in place, so the
         undo stack is right at every moment; each renders live, and its end (NUDGE_BURST_MS without a press)
-        the final image."""
+        the final image. A held key's repeats go on with the burst they began even where the system waits longer
+        than NUDGE_BURST_MS before repeating (up to a second on some desktops)."""
         cur = self.current_pose()
         if cur is None:
             return
@@ -102,6 +103,9 @@ class EditingMixin:
         after = cur.moved(joint, x, y)
         if after == cur:  # against the photo's edge: nothing moved, so no undo step and nothing unsaved
             return
+        last = self._last_burst
+        if self._nudge is None and repeat and last is not None and last[:2] == (joint, self.mode):
+            self._nudge = last  # nothing was done since (that clears it): its command is still the undo stack's top
         burst = self._nudge
         if burst is not None and burst[:2] == (joint, self.mode):
             burst[2].after = after.copy()
@@ -115,14 +119,19 @@ class EditingMixin:
         self._nudge_timer.start()
 
     def _on_undo_moved(self, *_):
-        if self._nudge is not None and self._nudge[2] is not None:
+        if self._nudge is not None and self._nudge[2] is None:
+            return  # the burst's own command being pushed
+        if self._nudge is not None:
             self._end_nudge()  # an undo, a redo or another edit: the next nudge is a new step
+        self._last_burst = None
 
     def _end_nudge(self, render: bool = True):
         """The burst of nudges is over: as at the end of a drag, the final image is rendered, or, for the photo's
         own skeleton, the references are encoded again."""
         burst, self._nudge = self._nudge, None
         self._nudge_timer.stop()
+        if burst is not None:
+            self._last_burst = burst
         if burst is None or not render:
             return
         if burst[1] == SOURCE:

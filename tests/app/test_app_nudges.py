@@ -254,3 +254,30 @@ def test_a_nudge_against_the_photos_edge_is_no_undo_step(qtbot, fresh):
     press(win, Qt.Key.Key_Left)
     assert win.undo.count() == steps and win.undo.isClean()
     assert win.doc.target.xy[knee, 0] == 0.0
+
+
+def test_a_held_key_repeating_after_a_long_wait_is_still_one_undo_step(qtbot, fresh):
+    # some desktops wait up to a second before a held key repeats, longer than a burst's pause: the first press
+    # and its repeats were two undo steps. A repeat goes on with the burst it began; a fresh press after the pause
+    # is a step of its own
+    from PySide6.QtCore import QEvent
+    from PySide6.QtGui import QKeyEvent
+
+    from poseeditor.window_editing import NUDGE_BURST_MS
+
+    win = fresh
+    knee = J["l_knee"]
+    click_list_row(qtbot, win, knee)
+    start = win.undo.count()
+
+    def key(repeat):
+        QApplication.sendEvent(win.canvas, QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_Right, NONE, "", repeat))
+
+    key(False)
+    qtbot.wait(NUDGE_BURST_MS + 300)  # the burst ended: its final render asked for
+    for _ in range(3):
+        key(True)
+    assert win.undo.count() == start + 1
+    qtbot.wait(NUDGE_BURST_MS + 300)
+    key(False)
+    assert win.undo.count() == start + 2
