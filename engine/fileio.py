@@ -11,7 +11,7 @@ inside an input that is a folder (``-o DATASET/annotations.csv`` must refuse, no
         image.save(tmp)
     atomic_write_text(path, text)              # the common case
     read_bounded(path, PoseFormatError, "pose file")   # the reading side: an endless input ends in one line
-    check_input(path, ImageReadError, "image")         # a reader that takes the file whole: a regular file
+    open_input(path, ImageReadError, "image")          # a reader that takes the file whole: a regular file
     text_lines(path, DatasetError, "annotation CSV")   # (line number, text) with the line's own error
 """
 from __future__ import annotations
@@ -143,11 +143,12 @@ def check_input(path, error: type = PoseEditorError, what: str = "file", *, regu
     return path
 
 
-def _open_input(path: Path, error: type, what: str):
-    """``path`` opened for reading, or ``error`` (one line). Opened without waiting for a writer: open() of a
-    named pipe that no program writes to waits forever; one that is being written to is read like /dev/zero,
-    up to the caller's bound. Reads then block as usual (a pipe with no writer reads as empty at once)."""
-    check_input(path, error, what, regular=False)
+def open_input(path, error: type = PoseEditorError, what: str = "file", *, regular: bool = True):
+    """``path`` opened for reading (binary), or ``error`` (one line): check_input, then the open. Opened without
+    waiting for a writer: open() of a named pipe that no program writes to waits forever; one that is being
+    written to (allowed without ``regular``) is read like /dev/zero, up to the caller's bound. Reads then block as
+    usual (a pipe with no writer reads as empty at once)."""
+    path = check_input(path, error, what, regular=regular)
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         if not stat.S_ISREG(os.fstat(fd).st_mode):
@@ -165,7 +166,7 @@ def _empty_pipe(f, path: Path, error: type, what: str) -> None:
 def read_bounded(path, error: type = PoseEditorError, what: str = "file", limit: int = MAX_TEXT_BYTES) -> bytes:
     """The bytes of a small input file, at most ``limit`` of them; ``error`` (one line) for anything else."""
     path = Path(path)
-    with _open_input(path, error, what) as f:
+    with open_input(path, error, what, regular=False) as f:
         try:
             data = f.read(limit + 1)
         except OSError as e:
@@ -193,7 +194,7 @@ def text_lines(path, error: type = PoseEditorError, what: str = "file",
     """(line number, text without its newline) of a UTF-8 text file of any length, each line bounded, so a
     bad byte or an endless line is reported with the line it is on."""
     path = Path(path)
-    with _open_input(path, error, what) as f:
+    with open_input(path, error, what, regular=False) as f:
         lineno = 0
         while True:
             try:

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import ExifTags, Image, UnidentifiedImageError
 
 from .errors import ImageReadError
-from .fileio import atomic_output, check_input
+from .fileio import atomic_output, open_input
 
 MAX_SIDE = 4096
 # The most pixels an image may decode to, checked from its header before any pixel is decoded: a 1 MB PNG can
@@ -57,11 +57,8 @@ def load_image(path, max_side: int = MAX_SIDE) -> np.ndarray:
     """Load a photo as RGB uint8 (H, W, 3), upright per EXIF, at most ``max_side`` pixels on its longer side."""
     from .detect import native_stderr_silenced
 
-    path = check_input(path, ImageReadError, "image")
-    try:
-        f = open(path, "rb")
-    except OSError as e:
-        raise ImageReadError(f"{path}: cannot read the image ({e.strerror or e})") from None
+    path = Path(path)
+    f = open_input(path, ImageReadError, "image")
     try:
         # a damaged file makes Pillow warn (corrupt EXIF) and libtiff print to fd 2 before the error: the
         # error is the one line. The process's stderr is silenced for TIFFs only (libtiff's is the only native

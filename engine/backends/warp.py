@@ -271,14 +271,14 @@ def _layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray,
         fill = np.where(hard[..., None] > 0, rgb, fill)
         if k + 1 in under_hands:  # what a hand rests on goes on under it, drawn from its pixels round the hand
             # and its soft edge past it (the colours spread from the part's own pixels do not reach there: black)
-            under = under_hands[k + 1][py0:py1, px0:px1][y0:y1, x0:x1].astype(np.uint8)
-            under = (cv2.distanceTransform(1 - under, cv2.DIST_L2, 3) <= feather) & (hard == 0)
-            fill = inpainted_under(rgb, hard > 0, under, fill)
+            beneath = under_hands[k + 1][py0:py1, px0:px1][y0:y1, x0:x1].astype(np.uint8)
+            beneath = (cv2.distanceTransform(1 - beneath, cv2.DIST_L2, 3) <= feather) & (hard == 0)
+            fill = inpainted_under(rgb, hard > 0, beneath, fill)
         # what it reaches under: its tuck, and every pixel of a part in front that its soft edge or ring covers,
         # drawn in its own colours once that part moves (the photo's pixels there are the moved part's: a raised
         # hand would leave its outline at the hip)
-        under = (core > own) | ((front > 0) & (own == 0) & (outer > 1e-3))
-        tucked = np.where(under, core_labels[py0:py1, px0:px1], 0)[y0:y1, x0:x1].astype(np.uint8)
+        reached = (core > own) | ((front > 0) & (own == 0) & (outer > 1e-3))
+        tucked = np.where(reached, core_labels[py0:py1, px0:px1], 0)[y0:y1, x0:x1].astype(np.uint8)
         X0, Y0 = int(x0 + px0 + bx0), int(y0 + py0 + by0)
         # the part goes on past the photo's edges its pixels reach; a limb only when its far joint is not in the
         # photo (a whole shoe whose sole touches the bottom edge grew a stub when the foot lifted)

@@ -96,18 +96,20 @@ def unreadable(monkeypatch):
     """Make a file unreadable as it is for a user who may not read it: mode 000, and when the tests run as root
     (who reads anyway) open() of it fails as the kernel fails it for anyone else."""
     locked: set[str] = set()
-    real_open = builtins.open
 
-    def fake_open(file, *args, **kwargs):
-        if isinstance(file, (str, os.PathLike)) and os.path.abspath(file) in locked:
-            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(file))
-        return real_open(file, *args, **kwargs)
+    def refusing(real):  # builtins.open and os.open alike
+        def fake_open(file, *args, **kwargs):
+            if isinstance(file, (str, os.PathLike)) and os.path.abspath(file) in locked:
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(file))
+            return real(file, *args, **kwargs)
+        return fake_open
 
     def lock(path: Path) -> Path:
         path.chmod(0)
         if os.geteuid() == 0:
             locked.add(os.path.abspath(path))
-            monkeypatch.setattr(builtins, "open", fake_open)
+            monkeypatch.setattr(builtins, "open", refusing(builtins.open))
+            monkeypatch.setattr(os, "open", refusing(os.open))
         return path
 
     yield lock
