@@ -31,7 +31,7 @@ from ..parsing import (PERSON_MOVES, TORSO_LABEL, arms_by_colour, arms_take_thin
                        hand_regions, head_axis, merge_islands, torso_strays, unsure_hands)
 from ..pose import J, Pose
 from .contract import Backend, SourceState
-from .warp_hands import behind_hands
+from .warp_hands import behind_hands, closed
 from .warp_layers import (ALL_PARTS, STILL_PX, Layer, beyond_similarity, held_layer, inpainted_under, is_still,
                           label_lut, max_at, part_layer, spread_colours, warp_layer)
 
@@ -239,10 +239,7 @@ def _layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray,
             if neck_px > 0:
                 core |= (cv2.distanceTransform(1 - own, cv2.DIST_L2, 3) <= neck_px) & (head > 0) & \
                     _near_neck(pose, origin_xy, head.shape, NECK_HALF_WIDTH * ts)
-            r = ACROSS_TORSO * ts
-            near = cv2.distanceTransform(np.pad(1 - own, 1, constant_values=1), cv2.DIST_L2, 3) <= r
-            closed = cv2.distanceTransform(near.astype(np.uint8), cv2.DIST_L2, 3)[1:-1, 1:-1] > r
-            core |= closed & (front > 0) & (head == 0)
+            core |= closed(own, ACROSS_TORSO * ts) & (front > 0) & (head == 0)
         ringed = core | ring
         alpha, outer = (cv2.GaussianBlur(m.astype(np.float32), (feather, feather), 0) if feather > 1
                         else m.astype(np.float32) for m in (core, ringed))

@@ -1,5 +1,6 @@
 """What a hand rests on, for the warp backend: the part that goes on under a hand (its landmarks, engine.hands)
-when the hand moves away, so a raised hand uncovers the dress or thigh it rested on, not the wall."""
+when the hand moves away, so a raised hand uncovers the dress or thigh it rested on, not the wall. And the
+closing that finds it, which the torso's layer uses too for the arm it closes round (warp._layers_for)."""
 from __future__ import annotations
 
 import cv2
@@ -47,7 +48,7 @@ def behind_hands(pose: Pose, labels: np.ndarray, origin_rc, ring: int) -> dict[i
                 under.setdefault(best, np.zeros(labels.shape, bool))[box] |= hand
                 continue
         body = np.isin(sub, body_labels).astype(np.uint8)
-        piece = hand & _closed(body, reach)
+        piece = hand & closed(body, reach)
         if piece.sum() < 10:
             continue
         _, idx = cv2.distanceTransformWithLabels(1 - body, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
@@ -59,12 +60,16 @@ def behind_hands(pose: Pose, labels: np.ndarray, origin_rc, ring: int) -> dict[i
     return under
 
 
-def _closed(mask: np.ndarray, reach: int) -> np.ndarray:
-    """``mask`` closed by a disc of radius ``reach``, by two distance transforms (linear in the pixels: a disc
-    kernel as wide as a hand on a 3200-px photo took 27 s). Nothing past the box is the mask: a photo's edge near
-    the thigh does not close over the hand beside it."""
-    pad = reach + 1
+def closed(mask: np.ndarray, reach: float) -> np.ndarray:
+    """``mask`` (uint8 0/1) closed by a disc of radius ``reach``: grown by ``reach``, then shrunk back by it. By two
+    distance transforms (linear in the pixels: a disc kernel as wide as a hand on a 3200-px photo took 27 s),
+    exact ones: the 3x3 mask's steps of 0.955 px reach a twentieth further than ``reach`` along the rows and
+    columns, and a gap just wider than the disc was bridged. Nothing past the array is the mask: a photo's edge
+    near a thigh does not close over the hand beside it, nor a photo's edge under a torso over the arm hanging
+    beside it. That takes a pad wider than ``reach``: OpenCV counts no pixel past the array as background, so a
+    narrower pad, grown over to its outer edge, is never shrunk back from there, and the border closes as if it
+    were the mask."""
+    pad = int(np.ceil(reach)) + 1
     grown = (cv2.distanceTransform(1 - np.pad(mask, pad), cv2.DIST_L2, cv2.DIST_MASK_PRECISE) <= reach)
-    closed = cv2.distanceTransform(grown.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE) > reach
-    return closed[pad:-pad, pad:-pad]
-
+    shut = cv2.distanceTransform(grown.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE) > reach
+    return shut[pad:-pad, pad:-pad]
