@@ -124,12 +124,19 @@ def check_input(path, error: type = PoseEditorError, what: str = "file", *, regu
     """``path`` as a Path if it can be opened as a ``what``; else ``error`` (one line): it does not exist, is a
     folder (unless ``folder``: an input that may be a file or a folder), is no name the system can take (a NUL
     byte, a lone surrogate from a damaged session), or (``regular``) is a pipe, socket or device, which a reader
-    that takes the file whole must refuse (opening a pipe waits for a writer forever; /dev/zero never ends)."""
+    that takes the file whole must refuse (opening a pipe waits for a writer forever; /dev/zero never ends).
+
+    A missing name with no suffix, given for a kind of file known by its suffix (``what`` starts with it:
+    ".safetensors weights file"), is said to be no such ``what``: ``--weights anna`` is a label or a name typed
+    without its suffix, and "anna: no such file" would say neither which input it is nor what file it wants. A name
+    with a suffix says by itself what was meant."""
     path = Path(path)
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:
-        raise error(f"{path}: no such file{' or folder' if folder else ''}") from None
+        if folder:
+            raise error(f"{path}: no such file or folder") from None
+        raise error(f"{path}: no such {what if what.startswith('.') and not path.suffix else 'file'}") from None
     except OSError as e:
         raise error(f"{path}: cannot read the {what} ({e.strerror or e})") from None
     except ValueError:  # UnicodeEncodeError is one; repr: the name itself cannot be printed as it is

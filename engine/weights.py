@@ -136,7 +136,13 @@ def _read_header(path: Path) -> dict:
     with open(path, "rb") as f:
         n = struct.unpack("<Q", f.read(8))[0]
         if n <= 0 or n > min(size - 8, MAX_HEADER_BYTES):
-            raise WeightsError(f"{path}: not a safetensors file (or it is truncated)")
+            if path.suffix.lower() == ".safetensors":
+                raise WeightsError(f"{path}: not a safetensors file (or it is truncated)")
+            # a file of another format by its name (anna.ckpt, anna.onnx) is told what weights are: it is not a
+            # cut one. No "import-weights" in the line: the weights manager offers its importer any file whose
+            # error names it, and the importer cannot read this one either
+            raise WeightsError(f"{path}: not a safetensors file; weights are .safetensors files, made or "
+                               f"converted by poseeditor-train")
         try:
             header = json.loads(f.read(n))
         except (ValueError, RecursionError):  # JSON, UTF-8 and too-long-integer errors are all ValueErrors
