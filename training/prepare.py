@@ -375,7 +375,7 @@ def prepare_dataset(sources: list[Path], out: Path, size=(256, 176), frame_step:
 
     ``self_pairs`` N: each image also gives N warp renders of itself in perturbed poses, and those of the images
     in the train split are train pairs (render -> image): poses beyond the video's own, which the person's
-    held-apart frames need (docs/personalize.md).
+    held-apart frames need (docs/personalize-measured.md).
 
     ``progress(done, total, name)`` is called after each image. Raises DatasetError for unusable sources and,
     after writing what it could, when a source (video or folder) has nobody in it at all.

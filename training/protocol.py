@@ -33,13 +33,13 @@ MAX_VIDEO_FRAMES = 150       # spread over the whole video: ~30 s of detection
 # (the best check's weights are still the ones exported). Every network's check levels off at ~0.70 SSIM after
 # 150-450 steps and then wanders by +-0.005, so a patience of 4 stopped runs after 2-4 of their 10 minutes, and
 # the rest of the budget (the cosine rate's tail) still lowered L1 as the app shows it, paired on the 24 held-out
-# dance pairs (2026-12-04, docs/personalize.md "Early stopping"): attention -0.0022 +-0.0012, spgnet -0.0033
+# dance pairs (2026-12-04, docs/personalize-measured.md "Early stopping"): attention -0.0022 +-0.0012, spgnet -0.0033
 # +-0.0022, pnr (with 1e-3) -0.0051 +-0.0027, dgan -0.003 and dgan-sa -0.001 with SSIM +0.005 / +0.004.
 DEFAULT_PATIENCE = 0
 CLOCKS = ("wall", "cpu")     # what the time budget counts: the app's minutes, or the process's CPU time
 
 # How a personal model trains, per backend, where it differs from the plan's defaults (measured on the dance video,
-# docs/personalize.md): the factor on the recipe's learning rates (attention's 1e-3 and pnr's 2e-3 are rates to
+# docs/personalize-measured.md): the factor on the recipe's learning rates (attention's 1e-3 and pnr's 2e-3 are rates to
 # train from scratch), "patience" when a backend's run should stop early, "frame_self_pairs" (a video's frames'
 # own self-pairs, prepare --self-pairs), "net" (network config overrides, fit --net), "recipe" (recipe options, fit
 # --recipe), and optionally "size", the image size to fine-tune at when the starting weights are smaller (the networks are convolutional: 128x64
@@ -59,7 +59,7 @@ PERSONAL = {
     "attention": {"lr_mult": 0.25, "reframe": 0.1, "refine": 0},
     # spgnet: Adam 4e-4. Its check still rose at the budget's end at 2e-4; on the set with 48 self-pairs, the same
     # fit paired on the 24 held-out dance pairs (2026-12-04 night): x2 SSIM +0.006 +-0.003, L1 -0.004 +-0.001
-    # (0.752 / 0.070 / 0.90 -> 0.758 / 0.066 / 0.91), x4 +0.005 / -0.002, x0.5 -0.002 (docs/personalize.md).
+    # (0.752 / 0.070 / 0.90 -> 0.758 / 0.066 / 0.91), x4 +0.005 / -0.002, x0.5 -0.002 (docs/personalize-measured.md).
     "spgnet": {"lr_mult": 2.0, "reframe": 0.1},
     # pnr: Adam 1e-3. Against 2e-4 (with patience 4 then, stopped at 541 steps, 3.4 CPU-min): 1565 steps,
     # eval_person 0.745 / 0.077 / 0.86 against 0.742 / 0.083 / 0.79, paired L1 -0.0051 +-0.0027, PCKh +0.07
@@ -71,11 +71,11 @@ PERSONAL = {
     # dgan: Adam 1e-3. With its L1 and perceptual terms (training/recipes/dgan.py GANLESS) the held-out check at
     # 128x64 after ~220 steps: 0.73 SSIM at 1e-3, and without those terms 0.60 at 1e-3, 0.59 at 2e-4 (the old
     # recipe's best after 781 steps: 0.603); eval_person after 10 CPU-minutes 0.742 / 0.078 / 0.87 against the
-    # old plan's 0.731 / 0.104 / 0.34 (docs/personalize.md, "DGAN"). dgan-sa trains with dgan's recipe and rate.
+    # old plan's 0.731 / 0.104 / 0.34 (docs/personalize-measured.md, "DGAN"). dgan-sa trains with dgan's recipe and rate.
     "dgan": {"lr_mult": 5.0, "reframe": 0.1},
     # dgan-sa also pools its attention's keys and values by 4 (the starter's 2; a quarter of the score map): twice
     # the steps in the budget (658 against 324), paired SSIM +0.004 +-0.002 on the 24 held-out pairs (0.749 /
-    # 0.072 / 0.89 -> 0.754 / 0.071 / 0.89), and the personal model renders faster (docs/personalize.md). Its
+    # 0.072 / 0.89 -> 0.754 / 0.071 / 0.89), and the personal model renders faster (docs/personalize-measured.md). Its
     # decoder drops 70% of its first three layers' activations in training (the paper's 50%; off when it renders):
     # on one prepared set SSIM +0.005 +-0.002, L1 -0.003 +-0.001 (0.747 / 0.073 -> 0.752 / 0.070; the same fit
     # twice +0.000 +-0.001); dgan at 70% -0.003 +-0.003, and at 0% -0.019 (2026-12-05).
@@ -97,7 +97,7 @@ SELF_PAIRS_BELOW = 4
 # A video's training frames also give self-pairs (``prepare --self-pairs N``: the frame's warp render in a perturbed
 # pose as the source, the frame as the target, both framed on their own pose as the app frames a photo), beside the
 # pairs between frames: poses and framings beyond the video's own, which its held-apart frames need (every plan's
-# check peaked after 100-550 of its 300-2,300 steps without them). Measured per backend (docs/personalize.md
+# check peaked after 100-550 of its 300-2,300 steps without them). Measured per backend (docs/personalize-measured.md
 # "Self-pairs of the frames": the whole personalize pipeline or its fit alone, 10 CPU-minutes, eval_person paired
 # on the 24 held-out dance pairs, 2026-12-04): none -> 16 attention SSIM +0.009 +-0.005, pnr +0.016 +-0.007,
 # spgnet and dgan level; 16 -> 48 attention +0.002 +-0.002, pnr +0.005 +-0.002, spgnet +0.002 +-0.002; none -> 48
@@ -108,12 +108,12 @@ MAX_FRAME_SELF_PAIRS = 64  # per frame: prepare's and personalize's --self-pairs
 
 # The last minutes of a plan train the person's refiner (engine/refiner.py, training/refine.py: the app's render
 # finished at the photo's scale, learnt on the frames the model never fitted as targets). The networks level off
-# after 300-500 steps and 12-38% more steps moved nothing (docs/personalize.md, "Steps are not what the plans
+# after 300-500 steps and 12-38% more steps moved nothing (docs/personalize-measured.md, "Steps are not what the plans
 # lack"), so the minutes are worth more there: a personal SPGNet on the dance video, paired on the 24 held-out
 # pairs, SSIM +0.0057 +-0.0026 after 1 CPU-minute of refiner, +0.0078 +-0.0032 after 2 (2026-12-05). Through the
 # whole pipeline (8 minutes of network, 2 of refiner), paired against the same networks without their refiner:
 # SPGNet +0.0103 +-0.0035, DGAN-SA +0.0098 +-0.0025, pNR +0.0039 +-0.0028 (L1 +0.0005 to +0.0007); against the
-# plans' 10 minutes of network, DGAN +0.0043 +-0.0027 (docs/personalize.md). Only a plan of at least REFINE_FROM
+# plans' 10 minutes of network, DGAN +0.0043 +-0.0027 (docs/personalize-measured.md). Only a plan of at least REFINE_FROM
 # minutes, only a video (photos of several sizes and backgrounds make no pair a pose can be drawn across; a few
 # photos hold nothing apart), and not attention's (PERSONAL).
 REFINE_MINUTES = 2.0
@@ -341,7 +341,7 @@ def uses_self_pairs(plan: TrainPlan) -> bool:
 
 def refit_note(plan: TrainPlan) -> str:
     """A caution, or "": weights that are not a backend's starter (a personal model, most likely from a video)
-    trained again on a few photos' self-pairs. Measured (docs/personalize.md, "The photo being edited as one
+    trained again on a few photos' self-pairs. Measured (docs/personalize-measured.md, "The photo being edited as one
     more lesson"): a video's personal SPGNet and attention trained 1 minute on the one photo being edited scored
     SSIM 0.008-0.014 lower on the held-out frames; the photo's self-pairs wear away what the frames taught."""
     if not plan.init or not uses_self_pairs(plan):

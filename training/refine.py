@@ -10,7 +10,7 @@ to pick its checkpoint), its sources the train frames. For each pair the app's o
 engine.runtime.Engine with the file's network, the real frame as the target; then the refiner fits for the rest
 of the budget (data included) and its tensors are written into the weights file (atomically; or into ``-o``).
 
-Measured (docs/personalize.md, 2026-12-05): a personal SPGNet on the dance video, 80 views from 16 train and 20
+Measured (docs/personalize-measured.md, 2026-12-05): a personal SPGNet on the dance video, 80 views from 16 train and 20
 test frames, the held-out pairs as the app shows them: SSIM +0.0057 after 1 CPU-minute, +0.0078 after 2 (+-0.003),
 the person's outline crisper; L1 +0.0008. A set with fewer than MIN_TARGETS test frames is left as it is.
 """

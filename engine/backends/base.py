@@ -512,7 +512,7 @@ class NeuralBackend(Backend):
         was (kept-out photos, raised arm: 8-9 of 10 read raised, 10 of 10 so; dance pairs, eval_person
         --starters: 0.700-0.718 SSIM against warp's 0.726, 0.721-0.726 so). Weights trained on the person draw
         all but the head themselves: their limbs beat the warp's torn ones there (the photo's limbs cost personal
-        spgnet 0.013 SSIM; docs/personalize.md)."""
+        spgnet 0.013 SSIM; docs/personalize-measured.md)."""
         return self._weights.kind == "starter"
 
     def photo_parts(self) -> tuple[str, ...]:

@@ -256,7 +256,7 @@ def test_a_recipe_option_no_recipe_has_is_refused_in_one_line(tmp_path):
 
 def test_training_fine_tuned_weights_again_on_a_few_photos_is_cautioned(tmp_path):
     # a video's personal model trained again on the photo being edited drew the held-out frames worse
-    # (docs/personalize.md): the plan says so; a starter, a video, or scratch get no caution
+    # (docs/personalize-measured.md): the plan says so; a starter, a video, or scratch get no caution
     import shutil
 
     from training import protocol as P
