@@ -1,8 +1,16 @@
 """Pose presets (standing, walking, arms up, ...) stored as JSON in resources/presets.
 
 Presets are kept in body units (x centred on 0, y from the top of the head at 0 to the ankles near 1) so that
-one preset fits any image: ``fit_preset`` scales it to 80% of the image height and centres it, or, given a
-reference pose, to that person's size and place.
+one preset fits any image. A preset is a gesture: its ``"sets"`` list names the limbs it poses ("arms", "legs",
+or one limb such as "r_arm"; all four limbs when it has none), and its optional ``"reach"`` says which of those
+limbs' wrists or ankles touch the body, e.g. {"r_wrist": "r_hip"}.
+
+Given a person's pose, ``fit_preset`` poses only those limbs, on the person's own skeleton: each bone takes the
+preset's direction and keeps the person's length, from the person's own shoulder or hip (a wrist that reaches a
+joint goes to that joint of the person, the elbow bending as in the preset), and every other joint stays
+exactly where it was: a generic body scaled to the person would move the head, uncross the legs and change
+every limb's length. A person seen from behind gets the gesture mirrored, on the same limbs. With no person (no
+torso to fit to) it is the whole preset, scaled to 80% of the image height and centred.
 """
 from __future__ import annotations
 
@@ -12,41 +20,192 @@ from pathlib import Path
 import numpy as np
 
 from .errors import PoseFormatError
-from .pose import NUM_JOINTS, Pose
+from .pose import NUM_JOINTS, J, Pose
 
 PRESET_DIR = Path(__file__).resolve().parent.parent / "resources" / "presets"
+
+# Each limb: its root (on the torso, the anchor), its middle and end joint.
+LIMB_CHAINS = {
+    "r_arm": ("r_shoulder", "r_elbow", "r_wrist"),
+    "l_arm": ("l_shoulder", "l_elbow", "l_wrist"),
+    "r_leg": ("r_hip", "r_knee", "r_ankle"),
+    "l_leg": ("l_hip", "l_knee", "l_ankle"),
+}
+LIMB_GROUPS = {"arms": ("r_arm", "l_arm"), "legs": ("r_leg", "l_leg"), "all": tuple(LIMB_CHAINS)}
 
 
 def preset_names() -> list[str]:
     return sorted(p.stem for p in PRESET_DIR.glob("*.json"))
 
 
-def load_preset(name: str) -> np.ndarray:
+def _read(name: str) -> dict:
     path = PRESET_DIR / f"{name}.json"
     try:
         data = json.loads(path.read_text())
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        return data
+    except (OSError, ValueError) as e:
+        raise PoseFormatError(f"preset {name!r} cannot be read: {e}") from None
+
+
+def load_preset(name: str) -> np.ndarray:
+    """The preset's 18 joints in body units."""
+    return _joints(name, _read(name))
+
+
+def _joints(name: str, data: dict) -> np.ndarray:
+    try:
         xy = np.asarray(data["joints"], np.float32)
-    except (OSError, KeyError, ValueError) as e:
+    except (KeyError, ValueError, TypeError) as e:
         raise PoseFormatError(f"preset {name!r} cannot be read: {e}") from None
     if xy.shape != (NUM_JOINTS, 2):
         raise PoseFormatError(f"preset {name!r} has shape {xy.shape}, expected ({NUM_JOINTS}, 2)")
     return xy
 
 
-def fit_preset(name: str, width: int, height: int, like: Pose | None = None) -> Pose:
-    """The preset as a Pose in a width x height image, sized and placed like ``like`` when it has a torso."""
-    body = load_preset(name)
-    if like is not None and like.has("neck") and (like.has("r_hip") or like.has("l_hip")):
-        hips = [like.point(n) for n in ("r_hip", "l_hip") if like.has(n)]
-        hip = np.mean(hips, axis=0)
+def preset_limbs(name: str) -> tuple[str, ...]:
+    """The limbs (LIMB_CHAINS' names) the preset poses, in LIMB_CHAINS' order."""
+    return _limbs(name, _read(name))
+
+
+def preset_description(name: str) -> str:
+    """The preset's description and what it sets, for the menu's status tip."""
+    data = _read(name)
+    limbs = _limbs(name, data)
+    words = []
+    for kind in ("arm", "leg"):
+        sides = [n for n in limbs if n.endswith(kind)]
+        if len(sides) == 2:
+            words.append(f"the {kind}s")
+        elif sides:
+            words.append(f"the {'right' if sides[0][0] == 'r' else 'left'} {kind}")
+    text = str(data.get("description", name.replace("-", " ").capitalize()))
+    return f"{text} (sets {' and '.join(words)}; the rest of the pose stays)"
+
+
+def _limbs(name: str, data: dict) -> tuple[str, ...]:
+    sets = data.get("sets", ["all"])
+    if not isinstance(sets, list):
+        raise PoseFormatError(f"preset {name!r}: \"sets\" must be a list of limbs, e.g. [\"arms\"]")
+    limbs = set()
+    for s in sets:
+        if not isinstance(s, str):
+            raise PoseFormatError(f"preset {name!r}: \"sets\" must be a list of limb names, e.g. [\"arms\"]")
+        if s in LIMB_GROUPS:
+            limbs.update(LIMB_GROUPS[s])
+        elif s in LIMB_CHAINS:
+            limbs.add(s)
+        else:
+            raise PoseFormatError(f"preset {name!r}: unknown limb {s!r} in \"sets\" (known: "
+                                  f"{', '.join([*LIMB_GROUPS, *LIMB_CHAINS])})")
+    return tuple(n for n in LIMB_CHAINS if n in limbs)
+
+
+def _reach(name: str, data: dict, limbs: tuple[str, ...]) -> dict[int, int]:
+    """{hand or foot joint: the joint it touches}: the preset's ``"reach"``, e.g. {"r_wrist": "r_hip"}."""
+    reach = data.get("reach", {})
+    ends = {LIMB_CHAINS[n][2] for n in limbs}
+    if not isinstance(reach, dict) or any(k not in ends or not isinstance(v, str) or v not in J
+                                          for k, v in reach.items()):
+        raise PoseFormatError(f"preset {name!r}: \"reach\" maps the wrists or ankles of the limbs it sets to "
+                              f"joints, e.g. {{\"r_wrist\": \"r_hip\"}}")
+    return {J[k]: J[v] for k, v in reach.items()}
+
+
+def _has_torso(pose: Pose | None) -> bool:
+    return pose is not None and pose.has("neck") and (pose.has("r_hip") or pose.has("l_hip"))
+
+
+def _placement(body: np.ndarray, width: int, height: int, like: Pose | None) -> tuple[float, np.ndarray]:
+    """(scale, offset) that put the body-unit preset in pixels: by ``like``'s neck and hips when it has them,
+    else 80% of the image height, centred."""
+    if _has_torso(like):
+        hip = np.mean([like.point(n) for n in ("r_hip", "l_hip") if like.has(n)], axis=0)
         neck = like.point("neck")
-        scale = np.linalg.norm(hip - neck) / (0.50 - 0.18)  # neck->hip spans 0.32 body units in presets
-        offset = neck - scale * body[1]
-    else:
-        scale = 0.8 * height
-        offset = np.array([width / 2.0, 0.1 * height]) - scale * np.array([0.0, 0.0])
-    xy = body * scale + offset
-    return Pose(xy, np.ones(NUM_JOINTS, bool), width, height)
+        scale = float(np.linalg.norm(hip - neck)) / (0.50 - 0.18)  # neck->hip spans 0.32 body units in presets
+        return scale, neck - scale * body[1]
+    return 0.8 * height, np.array([width / 2.0, 0.1 * height])
+
+
+def _faces_away(like: Pose) -> bool:
+    """The person's left side is on the image's left (seen from behind): presets are drawn facing the camera,
+    their right side on the image's left."""
+    spread = sum(float(like.point(f"l_{p}")[0] - like.point(f"r_{p}")[0])
+                 for p in ("shoulder", "hip") if like.has(f"r_{p}", f"l_{p}"))
+    return spread < 0
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / max(float(np.linalg.norm(v)), 1e-6)
+
+
+def _cross(a: np.ndarray, b: np.ndarray) -> float:
+    return float(a[0] * b[1] - a[1] * b[0])
+
+
+def _two_bones(root: np.ndarray, target: np.ndarray, l1: float, l2: float, side: float):
+    """(middle, end) of two bones of lengths l1, l2 from ``root`` with the end at ``target``, or as near it as
+    the bones reach; the middle joint bends to ``side`` (the sign of cross(target - root, middle - root))."""
+    to = target - root
+    dist = float(np.clip(np.linalg.norm(to), abs(l1 - l2), l1 + l2))
+    u = _unit(to)
+    cos_a = float(np.clip((l1 * l1 + dist * dist - l2 * l2) / max(2 * l1 * dist, 1e-9), -1.0, 1.0))
+    sin_a = np.sqrt(1.0 - cos_a * cos_a) * (1.0 if side >= 0 else -1.0)
+    # y points down: rotating u by +a turns it the way cross() counts positive
+    mid = root + l1 * np.array([u[0] * cos_a - u[1] * sin_a, u[0] * sin_a + u[1] * cos_a])
+    return mid, root + u * dist
+
+
+def _bone_length(like: Pose, whole: np.ndarray, a: int, b: int, pa: int, pb: int) -> float:
+    if like.present[a] and like.present[b]:
+        return float(np.linalg.norm(like.xy[b] - like.xy[a]))
+    if like.present[pa] and like.present[pb]:  # hidden: the same bone on the other side
+        return float(np.linalg.norm(like.xy[pb] - like.xy[pa]))
+    return float(np.linalg.norm(whole[b] - whole[a]))  # both sides hidden: the body's size says
+
+
+def _mirror_limb(limb: str) -> str:
+    return ("l" if limb[0] == "r" else "r") + limb[1:]
+
+
+def fit_preset(name: str, width: int, height: int, like: Pose | None = None) -> Pose:
+    """The preset as a Pose in a width x height image: its gesture on ``like``'s skeleton when ``like`` has a
+    torso (neck and a hip), else the whole preset fitted to the image."""
+    data = _read(name)
+    body = _joints(name, data)
+    limbs = _limbs(name, data)
+    reach = _reach(name, data, limbs)
+    scale, offset = _placement(body, width, height, like)
+    whole = (body * scale + offset).astype(np.float32)
+    if not _has_torso(like):
+        return Pose(whole, np.ones(NUM_JOINTS, bool), width, height)
+    gesture = body * np.array([-1.0 if _faces_away(like) else 1.0, 1.0], np.float32)
+    out = like.copy()
+
+    def at(j: int) -> np.ndarray:  # the person's joint, else the whole preset's
+        return out.xy[j].copy() if out.present[j] else whole[j].copy()
+
+    # a touch last: what it touches may be a joint another limb of the preset moves
+    for limb in sorted(limbs, key=lambda n: J[LIMB_CHAINS[n][2]] in reach):
+        a, m, e = (J[n] for n in LIMB_CHAINS[limb])
+        pa, pm, pe = (J[n] for n in LIMB_CHAINS[_mirror_limb(limb)])
+        root = at(a)  # a hidden shoulder or hip: the whole preset's, for the limb needs an anchor
+        l1 = _bone_length(like, whole, a, m, pa, pm)
+        l2 = _bone_length(like, whole, m, e, pm, pe)
+        if e in reach:
+            # a touch (hands on the hips): the end goes where it touches the person, the middle joint bends
+            # as in the preset
+            target = at(reach[e]) + (gesture[e] - gesture[reach[e]]) * scale
+            side = _cross(gesture[e] - gesture[a], gesture[m] - gesture[a])
+            mid, end = _two_bones(root, target, l1, l2, side)
+        else:
+            mid = root + _unit(gesture[m] - gesture[a]) * l1
+            end = mid + _unit(gesture[e] - gesture[m]) * l2
+        if not out.present[a]:
+            out = out.moved(a, *root)
+        out = out.moved(m, *mid).moved(e, *end)
+    return Pose(out.xy, out.present, width, height, out.confidence, out.hands)
 
 
 def standing(width: int, height: int) -> Pose:
