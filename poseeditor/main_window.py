@@ -327,12 +327,13 @@ class MainWindow(PhotosMixin, EditingMixin, EngineMixin, FilesMixin, QMainWindow
         self._fill_recent()
 
     def _fill_presets(self):
-        from engine.presets import preset_names
+        from engine.presets import preset_description, preset_names
 
         self.preset_menu.clear()
         for name in preset_names():
             a = self.preset_menu.addAction(name.replace("-", " ").capitalize())
             a.setData(name)
+            a.setStatusTip(preset_description(name))  # which limbs it poses: the rest of the pose stays
 
     def _on_preset_chosen(self, action: QAction):
         self.apply_preset(action.data())
