@@ -34,7 +34,8 @@ KEYS = [("Nudge the selected joint 1 screen pixel (10 with Shift)", "arrow keys"
         ("Nudge it from the Joints list", "Alt+arrow keys"),
         ("Choose a joint in the Joints list", "Up / Down"),
         ("Move a joint alone, stretching its bones", "Shift or Alt while dragging"),
-        ("Zoom", "mouse wheel"), ("Pan", "drag the photo")]
+        ("Zoom the photo and the result", "mouse wheel over either"),
+        ("Pan the photo and the result", "drag either")]
 
 
 def to_qimage(rgb: np.ndarray) -> QImage:
@@ -115,6 +116,7 @@ class PoseCanvas(QGraphicsView):
     canvasMenuRequested = Signal(object, object)  # scene QPointF, global QPoint
     jointSelected = Signal(int)
     zoomChanged = Signal(float)
+    viewChanged = Signal()                        # the photo moved on the viewport: zoomed, panned, resized
     filesDropped = Signal(list)                   # local file paths (str) dropped on the canvas
     jointNudged = Signal(int, float, float, bool)  # joint, dx, dy in photo pixels, a held key's repeat (arrow keys)
     boxDrawn = Signal(object)                     # (x0, y0, x1, y1) photo pixels, or None: the box mode ended
@@ -202,6 +204,7 @@ class PoseCanvas(QGraphicsView):
             self.photo.setPixmap(QPixmap())
             self.set_pose(None)
             self.viewport().update()
+            self.viewChanged.emit()
             return
         if rgb is not self._rgb:  # the photo shown before detection comes again with its skeleton: convert once
             self._rgb = rgb
@@ -301,6 +304,12 @@ class PoseCanvas(QGraphicsView):
     def zoom(self) -> float:
         return float(self.transform().m11())
 
+    def photo_rect(self) -> QRectF:
+        """Where the whole photo is on the viewport, in viewport pixels (fractions kept): the result pane draws
+        its image there too, so the two panes show one view of the photo."""
+        w, h = self.image_size()
+        return self.viewportTransform().mapRect(QRectF(0, 0, w, h)) if w and h else QRectF()
+
     # ----- drag -------------------------------------------------------------------------------------------
     def _clamp(self, p: QPointF) -> tuple[float, float]:
         w, h = self.image_size()
@@ -339,6 +348,7 @@ class PoseCanvas(QGraphicsView):
             self.centerOn(w / 2, h / 2)
             self._auto_fit = True
             self.zoomChanged.emit(self.zoom())
+            self.viewChanged.emit()
 
     def fit_box(self, x0: float, y0: float, x1: float, y1: float):
         """Show the photo's box (x0, y0)-(x1, y1) as large as the view holds it, centred (Zoom to Person)."""
@@ -351,15 +361,38 @@ class PoseCanvas(QGraphicsView):
         self.centerOn((x0 + x1) / 2, (y0 + y1) / 2)
         self._auto_fit = False
         self.zoomChanged.emit(self.zoom())
+        self.viewChanged.emit()
 
-    def zoom_by(self, factor: float):
+    def zoom_by(self, factor: float, at: QPointF | None = None):
+        """Zoom by ``factor`` about the pointer on the viewport (Qt's anchor), or about the viewport point ``at``
+        (the wheel over the result pane, where the pointer is not on this viewport)."""
         if self.dragging >= 0:
             return
         z = self.zoom()
         factor = min(max(z * factor, ZOOM_RANGE[0]), ZOOM_RANGE[1]) / max(z, 1e-9)
-        self.scale(factor, factor)
+        if at is None:
+            self.scale(factor, factor)
+        else:
+            fixed = self.viewportTransform().inverted()[0].map(at)  # the photo point to keep under ``at``
+            anchor = self.transformationAnchor()
+            self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
+            self.scale(factor, factor)
+            self.setTransformationAnchor(anchor)
+            d = self.viewportTransform().map(fixed) - at
+            self.pan_by(-d.x(), -d.y())
         self._auto_fit = False
         self.zoomChanged.emit(self.zoom())
+        self.viewChanged.emit()
+
+    def pan_by(self, dx: float, dy: float):
+        """Move the photo by (dx, dy) viewport pixels, as dragging it does (within its room to pan)."""
+        h, v = self.horizontalScrollBar(), self.verticalScrollBar()
+        h.setValue(h.value() - round(dx))
+        v.setValue(v.value() - round(dy))
+
+    def scrollContentsBy(self, dx: int, dy: int):
+        super().scrollContentsBy(dx, dy)
+        self.viewChanged.emit()
 
     def actual_size(self):
         self.zoom_by(1.0 / max(self.zoom(), 1e-9))
@@ -385,12 +418,14 @@ class PoseCanvas(QGraphicsView):
             super().resizeEvent(e)
             self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
             self.verticalScrollBar().setValue(round(top * z))
+            self.viewChanged.emit()
             return
         super().resizeEvent(e)
         # never re-fit under a dragged joint: a transform change replays the last mouse event through the new
         # transform, which would throw the joint to a wrong place
         if self._auto_fit and self.dragging < 0:
             self.fit()
+        self.viewChanged.emit()
 
     # ----- box mode: drag a box round a person ---------------------------------------------------------------
     def set_box_mode(self, on: bool):

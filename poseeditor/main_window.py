@@ -99,6 +99,7 @@ class MainWindow(PhotosMixin, EditingMixin, EngineMixin, FilesMixin, QMainWindow
     def _build_central(self):
         self.canvas = PoseCanvas()
         self.result = ResultView()
+        self.result.follow(self.canvas)  # one view of the photo in both panes: zoom and pan either, both move
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setChildrenCollapsible(False)
         left = QWidget()

@@ -1,19 +1,23 @@
 """The result pane: the generated image, which backend and tier drew it, how long it took, and a busy spinner.
 
-The image is painted scaled to fit (aspect kept) by a plain QWidget: it is redrawn on every live render, and
-a custom paintEvent is the cheapest way to show a new frame. ``painted`` is emitted once a new result has
-actually been drawn, which is where the latency benchmark stops its clock.
+The image is painted by a plain QWidget: it is redrawn on every live render, and a custom paintEvent is the
+cheapest way to show a new frame. In the window the pane follows the photo's view (``follow``): it draws the
+result where the canvas beside it draws the photo, at the canvas's zoom and pan, so the two panes show the same
+region at the same scale, and its wheel and drags zoom and pan the canvas (and so both). There is one view
+transform, the canvas's: with a layout rule of its own the pane drifted from the photo (it kept its place
+for a banner while the canvas re-fitted under it). ``painted`` is emitted once a new result has actually been
+drawn, which is where the latency benchmark stops its clock.
 """
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
 from .canvas import to_qimage
 from .render_tiers import NOTHING_TO_REPAINT
-from .widgets import ElidedLabel, Spinner, TopEdge
+from .widgets import ElidedLabel, Spinner
 
 PLACEHOLDER = "The person, reposed, appears here."
 TIER_TEXT = {"live": "Live", "final": "Final", "preview": "Warp preview",
@@ -31,33 +35,78 @@ class ImagePane(QWidget):
         self.seq = 0
         self._painted_seq = 0
         self.placeholder = PLACEHOLDER
-        self._top_edge = TopEdge(self)
-        # (height, y offset) the image is laid out for while a bar above the pane (the banner) holds it in place,
-        # as the photo beside it is held (widgets.TopEdge); None: fitted to the pane
-        self._held: tuple[int, int] | None = None
+        self.view = None       # the PoseCanvas whose view of the photo this pane shows (follow)
+        self._pan_from: QPointF | None = None  # where a drag here began
+        self._panned = QPointF()                # and how far it has panned the view so far (whole pixels)
+
+    def follow(self, view):
+        """Show the image where ``view`` (a PoseCanvas) shows its photo, whatever size the image is (a render at
+        another resolution is the whole photo all the same), and let the wheel and drags here zoom and pan it."""
+        self.view = view
+        view.viewChanged.connect(self.update)
+
+    def _following(self) -> bool:
+        return self.view is not None and not self.view.photo_rect().isEmpty()
+
+    def _offset(self) -> QPointF:
+        """From the view's viewport to this pane: the two are centred on each other (the same height, side by
+        side; a narrower or wider pane shows the same centre)."""
+        return QRectF(self.rect()).center() - QRectF(self.view.viewport().rect()).center()
 
     def set_image(self, rgb: np.ndarray | None, seq: int = 0, qimage=None):
         self.qimage = qimage if qimage is not None else to_qimage(rgb) if rgb is not None else None
         self.seq = seq
+        if self._pan_from is None:  # a hand where a drag pans the photo's view
+            self.setCursor(Qt.CursorShape.OpenHandCursor if self.view is not None and self.qimage is not None
+                           else Qt.CursorShape.ArrowCursor)
         self.update()
 
     def target_rect(self) -> QRectF:
+        """Where the whole image is drawn, in the pane's pixels (it may run past the pane when zoomed in)."""
         if self.qimage is None:
             return QRectF()
+        if self._following():
+            return self.view.photo_rect().translated(self._offset())
+        # no photo to follow (the pane on its own): fitted, with the canvas's 8-pixel margin
         iw, ih = self.qimage.width(), self.qimage.height()
-        height, dy = self._held or (self.height(), 0)
-        s = min((self.width() - 16) / iw, (height - 16) / ih)
+        s = min((self.width() - 16) / iw, (self.height() - 16) / ih)
         w, h = iw * s, ih * s
-        return QRectF((self.width() - w) / 2, (height - h) / 2 + dy, w, h)
+        return QRectF((self.width() - w) / 2, (self.height() - h) / 2, w, h)
 
-    def resizeEvent(self, e):
-        shift = self._top_edge.shift(e)
-        if shift:
-            height, dy = self._held or (e.oldSize().height(), 0)
-            self._held = None if (height, dy - shift) == (self.height(), 0) else (height, dy - shift)
-        else:
-            self._held = None
-        super().resizeEvent(e)
+    # the wheel and a drag here zoom and pan the photo's view, which this pane follows
+    def wheelEvent(self, e):
+        steps = e.angleDelta().y() / 120.0
+        if steps and self._following():
+            self.view.zoom_by(1.2 ** steps, at=e.position() - self._offset())
+        e.accept()
+
+    def mousePressEvent(self, e):
+        if e.button() == Qt.MouseButton.LeftButton and self._following():
+            self._pan_from, self._panned = e.position(), QPointF()
+            self.setCursor(Qt.CursorShape.ClosedHandCursor)
+            e.accept()
+            return
+        super().mousePressEvent(e)
+
+    def mouseMoveEvent(self, e):
+        if self._pan_from is not None:
+            # the view scrolls in whole pixels: pan by what the whole drag has moved, less what is done, so the
+            # rounding of many small moves does not add up
+            d = e.position() - self._pan_from
+            step = QPointF(round(d.x()), round(d.y())) - self._panned
+            self._panned += step
+            self.view.pan_by(step.x(), step.y())
+            e.accept()
+            return
+        super().mouseMoveEvent(e)
+
+    def mouseReleaseEvent(self, e):
+        if self._pan_from is not None and e.button() == Qt.MouseButton.LeftButton:
+            self._pan_from = None
+            self.setCursor(Qt.CursorShape.OpenHandCursor)
+            e.accept()
+            return
+        super().mouseReleaseEvent(e)
 
     def paintEvent(self, e):
         p = QPainter(self)
@@ -70,8 +119,16 @@ class ImagePane(QWidget):
             p.drawText(self.rect().adjusted(24, 24, -24, -24),
                        Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.placeholder)
         else:
-            p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-            p.drawImage(self.target_rect(), self.qimage)
+            # only the part on screen: zoomed in on a large photo, the whole image would be scaled to many
+            # times the pane's size on every live frame
+            r = self.target_rect()
+            shown = r.intersected(QRectF(self.rect()))
+            if not shown.isEmpty():
+                sx, sy = self.qimage.width() / r.width(), self.qimage.height() / r.height()
+                src = QRectF((shown.left() - r.left()) * sx, (shown.top() - r.top()) * sy,
+                             shown.width() * sx, shown.height() * sy)
+                p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+                p.drawImage(shown, self.qimage, src)
         p.end()
         if self.seq != self._painted_seq:
             self._painted_seq = self.seq
@@ -165,6 +222,10 @@ class ResultView(QWidget):
         lay.addWidget(self.pane, 1)
         self._badge("", None)
         self._update_compare()
+
+    def follow(self, view):
+        """Draw the result where ``view`` (the PoseCanvas) draws the photo: one view of both (ImagePane.follow)."""
+        self.pane.follow(view)
 
     def _badge(self, text: str, color: QColor | None):
         self.tier.setText(text)
