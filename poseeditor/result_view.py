@@ -22,6 +22,8 @@ from .widgets import ElidedLabel, Spinner
 PLACEHOLDER = "The person, reposed, appears here."
 TIER_TEXT = {"live": "Live", "final": "Final", "preview": "Warp preview",
              "fallback": "Warp stand-in"}
+ORIGINAL_TEXT = ("Original", "the photo as it was, before your edits",
+                 "Original: the photo as it was, before your edits (release Original to see the result again).")
 
 
 class ImagePane(QWidget):
@@ -201,7 +203,9 @@ class ResultView(QWidget):
         self._busy = False
         self.activity = ""   # what is loading ("Loading Deformable GAN…"): shown instead of the short line
         self._short = ""
+        self._result_badge: tuple[str, QColor | None] = ("", None)
         self.original: np.ndarray | None = None
+        self.holding = False  # Original is held: the pane shows the photo as it was, and the header says so
         self.compare = QToolButton()
         self.compare.setText("Original")
         self.compare.setToolTip("Hold to see the photo as it was, for comparison")
@@ -220,12 +224,25 @@ class ResultView(QWidget):
         lay.setSpacing(0)
         lay.addWidget(header)
         lay.addWidget(self.pane, 1)
-        self._badge("", None)
+        self._header()
         self._update_compare()
 
     def follow(self, view):
         """Draw the result where ``view`` (the PoseCanvas) draws the photo: one view of both (ImagePane.follow)."""
         self.pane.follow(view)
+
+    def _header(self):
+        """The badge, the short line and their tooltips for what the pane shows: the result, or the original
+        while it is held (the result's words over the photo as it was said the photo was the render)."""
+        if self.holding:
+            badge, short, tip = ORIGINAL_TEXT
+            color = QColor(96, 100, 112)
+        else:
+            (badge, color), short, tip = self._result_badge, self._short, self.details
+        self._badge(badge, color)
+        self.info.setText(self.activity or short)
+        for w in (self.tier, self.info):
+            w.setToolTip(tip)
 
     def _badge(self, text: str, color: QColor | None):
         self.tier.setText(text)
@@ -244,11 +261,17 @@ class ResultView(QWidget):
 
     def _show_original(self):
         if self.original is not None and self.result is not None:
+            self.holding = True
             self.pane.set_image(self.original, self.pane.seq)
+            self._header()
 
     def _show_result(self):
+        if not self.holding:
+            return
+        self.holding = False
         if self.result is not None:
             self.pane.set_image(self.result.image, self.result.seq, self.result.qimage)
+        self._header()
 
     def set_busy(self, busy: bool):
         self._busy = busy
@@ -257,29 +280,27 @@ class ResultView(QWidget):
     def set_activity(self, text: str):
         """A backend or weights file is loading: say so in the header, with the spinner, until "" comes."""
         self.activity = text
-        self.info.setText(text or self._short)
+        self.info.setText(text or (ORIGINAL_TEXT[1] if self.holding else self._short))
         self.spinner.set_busy(self._busy or bool(text))
 
     def final_pending(self):
         """The drag ended over a warp preview: say the chosen backend is now drawing the final image."""
         res = self.result
-        if res is not None and res.tier == "preview" and not self.activity:
-            self.info.setText(f"{_ms(res.ms)} · rendering {res.chosen}…")
+        if res is not None and res.tier == "preview":
+            self._short = f"{_ms(res.ms)} · rendering {res.chosen}…"
+            self._header()
 
     def show_result(self, res):
         """Show a RenderResult: the image, and in words which backend/tier drew it and how fast."""
         self.result, self.image = res, res.image
         self._update_compare()
-        if not self.compare.isDown():  # while the original is held up, the new result waits its turn
+        if not self.holding:  # while the original is held up, the new result (and its words) wait their turn
             self.pane.set_image(res.image, res.seq, res.qimage)
         colors = {"live": QColor(46, 125, 50), "final": QColor(21, 101, 192), "preview": QColor(230, 124, 0),
                   "fallback": QColor(150, 90, 30)}
-        badge, short, self.details = describe(res)
-        self._badge(badge, colors[res.tier])
-        self._short = short
-        self.info.setText(self.activity or short)
-        for w in (self.tier, self.info):
-            w.setToolTip(self.details)
+        badge, self._short, self.details = describe(res)
+        self._result_badge = (badge, colors[res.tier])
+        self._header()
 
     def clear(self, message: str | None = None):
         self.result, self.image = None, None
@@ -287,9 +308,6 @@ class ResultView(QWidget):
         if message:
             self.pane.placeholder = message
         self.pane.set_image(None)
-        self._badge("", None)
-        self._short = ""
-        self.info.setText(self.activity)
-        self.details = ""
-        for w in (self.tier, self.info):
-            w.setToolTip("")
+        self.holding = False
+        self._result_badge, self._short, self.details = ("", None), "", ""
+        self._header()

@@ -1,6 +1,6 @@
 """The photo and the result are one view: the same region of the photo at the same scale in both panes, whatever
 zooms or pans it (the wheel, a drag, F, Shift+F, on either pane), a banner coming or going, or a result drawn
-at another size than the photo."""
+at another size than the photo; and while Original is held the result's header says it shows the original."""
 from dataclasses import replace
 
 import numpy as np
@@ -164,6 +164,19 @@ def test_a_result_drawn_smaller_than_the_photo_is_laid_over_the_photos_place(qtb
         img.pixelColor(round((x + 4) * ratio), round(y * ratio))
     assert (left.red(), left.blue()) == (255, 0) and (right.red(), right.blue()) == (0, 255), (left, right)
     win.result.show_result(res)
+
+
+def test_holding_original_says_the_original_is_shown(qtbot, shown):
+    # the badge kept reading "Final · warp · 25 ms" over the photo as it was
+    win = shown
+    view = win.result
+    badge, line = view.tier.text(), view.info.full_text()
+    assert badge == "Final"
+    QTest.mousePress(view.compare, Qt.MouseButton.LeftButton)
+    assert view.tier.text() == "Original" and "Final" not in view.info.full_text()
+    assert "original" in view.info.full_text().lower() or "as it was" in view.info.full_text()
+    QTest.mouseRelease(view.compare, Qt.MouseButton.LeftButton)
+    assert (view.tier.text(), view.info.full_text()) == (badge, line)
 
 
 def landscape(path, w=960, h=540):
