@@ -6,10 +6,12 @@ stays selectable: the result is then drawn by the warp backend and the panel say
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QStandardItemModel
-from PySide6.QtWidgets import (QComboBox, QFormLayout, QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QComboBox, QFormLayout, QFrame, QHBoxLayout, QLabel, QPushButton, QScrollArea, QStyle,
+                               QStyleOptionComboBox, QStylePainter, QVBoxLayout, QWidget)
 
 from .widgets import Spinner
 
@@ -17,6 +19,47 @@ WEIGHTS_TEXT = {"built-in": "needs no weights", "starter": "starter weights", "f
                 "none": "no weights"}
 # what the chooser shows after a backend's title (short: the panel below says the rest)
 WEIGHTS_TAG = {"built-in": "", "starter": " · starter", "file": " · loaded", "none": " · no weights"}
+
+
+class ElidedCombo(QComboBox):
+    """A combo box that cuts its current text with "…" when it is narrower than the text (QComboBox clips it
+    mid-letter: "Deformable GAN + self-attention · st") and says the whole text in its tooltip. Its width never
+    follows the items, so a long title cannot widen the panel; the list it opens is as wide as its items."""
+
+    def __init__(self, min_chars: int = 12, parent=None):
+        super().__init__(parent)
+        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.setMinimumContentsLength(min_chars)
+        self.currentIndexChanged.connect(self._update_tip)
+        self.model().dataChanged.connect(self._update_tip)  # setItemText on the current item
+        self.model().rowsInserted.connect(self._update_tip)
+
+    def _field(self, opt: QStyleOptionComboBox):
+        return self.style().subControlRect(QStyle.ComplexControl.CC_ComboBox, opt,
+                                           QStyle.SubControl.SC_ComboBoxEditField, self)
+
+    def shown_text(self) -> str:
+        """The current text as painted: whole when it fits the box, else cut with "…"."""
+        opt = QStyleOptionComboBox()
+        self.initStyleOption(opt)
+        room = self._field(opt).width() - 4  # CE_ComboBoxLabel's own inset
+        if not opt.currentIcon.isNull():
+            room -= opt.iconSize.width() + 4
+        return self.fontMetrics().elidedText(self.currentText(), Qt.TextElideMode.ElideRight, max(room, 0))
+
+    def paintEvent(self, e):
+        p = QStylePainter(self)
+        opt = QStyleOptionComboBox()
+        self.initStyleOption(opt)
+        p.drawComplexControl(QStyle.ComplexControl.CC_ComboBox, opt)
+        opt.currentText = self.shown_text()
+        p.drawControl(QStyle.ControlElement.CE_ComboBoxLabel, opt)
+
+    def _update_tip(self, *_):
+        """The current item's tooltip when it has one (it starts with the whole text), else the whole text."""
+        i = self.currentIndex()
+        tip = self.itemData(i, Qt.ItemDataRole.ToolTipRole) if i >= 0 else None
+        self.setToolTip(tip if tip and str(tip).startswith(self.currentText()) else self.currentText())
 
 
 class EnginePanel(QWidget):
@@ -32,9 +75,8 @@ class EnginePanel(QWidget):
         self.current: dict | None = None
         self.refs = 1
 
-        self.backend = QComboBox()
+        self.backend = ElidedCombo(14)
         self.backend.setAccessibleName("Backend")  # a screen reader named the boxes by nothing
-        self.backend.setMinimumContentsLength(18)
         self.backend.addItem("Loading…")
         self.backend.setEnabled(False)
         self.backend.activated.connect(self._on_backend)
@@ -69,7 +111,7 @@ class EnginePanel(QWidget):
         self.train_btn.clicked.connect(self.trainClicked.emit)
         self.train_btn.setObjectName("trainButton")
 
-        self.device = QComboBox()
+        self.device = ElidedCombo(8)
         self.device.setAccessibleName("Device")
         self.device.addItem("CPU", "cpu")
         self.device.addItem("CUDA (GPU)", "cuda")
@@ -78,6 +120,7 @@ class EnginePanel(QWidget):
 
         # what the network computes in: "CPU · bf16" on a processor with native bf16, else "CPU · fp32"
         self.runs_on = QLabel("")
+        self.runs_on.setWordWrap(True)
         self.runs_on.setObjectName("runsOn")
         self.runs_on.setToolTip("Precision: bf16 where the processor computes it natively (faster; pictures over 40 dB "
                                 "PSNR against fp32), fp32 elsewhere. POSEEDITOR_PRECISION=fp32 forces fp32.")
@@ -91,17 +134,21 @@ class EnginePanel(QWidget):
 
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        # in a narrow dock a box goes under its label rather than widening the panel
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         form.addRow("Backend", self.backend)
-        form.addRow("", self.status_row)
-        form.addRow("", self.summary)
-        wrow = QHBoxLayout()
-        wrow.addWidget(self.weights, 1)
-        form.addRow("Weights", wrow)
+        # the long texts and the buttons take the panel's whole width, not the field column's: in the field
+        # column the texts wrapped to half as many words a line and pushed the training button below the fold
+        # on a 1366x768 screen. The weights text says itself what it is about ("Starter weights", "Loaded
+        # weights: …")
+        form.addRow(self.status_row)
+        form.addRow(self.summary)
+        form.addRow(self.weights)
         # one button a row: side by side they would widen the panel and squeeze the canvas. Training first: with
         # starter weights it is what makes the result look like this person
-        form.addRow("", self.train_btn)
-        form.addRow("", self.load_btn)
-        form.addRow("", self.manage_btn)
+        form.addRow(self.train_btn)
+        form.addRow(self.load_btn)
+        form.addRow(self.manage_btn)
         form.addRow("Device", self.device)
         form.addRow("Runs on", self.runs_on)
         line = QFrame()
@@ -109,6 +156,8 @@ class EnginePanel(QWidget):
         line.setFrameShadow(QFrame.Shadow.Sunken)
         self.line = line
         lay = QVBoxLayout(self)
+        m = lay.contentsMargins()
+        lay.setContentsMargins(6, m.top(), 6, m.bottom())  # the dock's own frame and scroll bar are the rest
         lay.addLayout(form)
         lay.addWidget(line)
         lay.addWidget(self.timing)
@@ -116,6 +165,19 @@ class EnginePanel(QWidget):
         lay.addWidget(self.unavailable)
         lay.addStretch(1)
         self._update_rule()
+        # The narrowest the panel can be without cutting anything: the widest thing that cannot wrap, the
+        # training button bold as when highlighted (the boxes elide, the texts wrap). Fixed, so the dock can keep
+        # it as its own minimum (keep_room): narrower, the scroll area cut the wrapped texts at the right edge
+        # and scrolled sideways to a focused field.
+        self._set_primary(self.train_btn, True)
+        self.setMinimumWidth(self.minimumSizeHint().width())
+        self._set_primary(self.train_btn, False)
+
+    def keep_room(self, scroll: QScrollArea) -> None:
+        """Make the scroll area the panel sits in (and with it the dock) never narrower than the panel, with
+        room for the vertical scroll bar: a saved or dragged narrower width is widened to it."""
+        bar = scroll.verticalScrollBar().sizeHint().width()
+        scroll.setMinimumWidth(self.minimumWidth() + bar + 2 * scroll.frameWidth())
 
     def _on_device_activated(self, row: int):
         self.deviceChosen.emit(self.device.itemData(row))
@@ -141,9 +203,8 @@ class EnginePanel(QWidget):
                                  f"your edits; restart PoseEditor to try again.")
             return
         for b in cat["backends"]:
-            self.backend.addItem(f"{b['title']}{WEIGHTS_TAG[b['weights']]}", b["name"])
-            self.backend.setItemData(self.backend.count() - 1, f"{b['summary']}\nWeights: {WEIGHTS_TEXT[b['weights']]}",
-                                     Qt.ItemDataRole.ToolTipRole)
+            self.backend.addItem("", b["name"])
+            self._describe_item(self.backend.count() - 1, b, b["weights"])
         for name, why in cat.get("unavailable", {}).items():
             self.backend.addItem(f"{name} · unavailable", name)
             self._set_item_enabled(self.backend, self.backend.count() - 1, False, why)
@@ -156,6 +217,14 @@ class EnginePanel(QWidget):
         self.unavailable.setVisible(bool(un))
         self._update_rule()
 
+    def _describe_item(self, row: int, entry: dict, kind: str):
+        """A chooser row's text, and its tooltip: the whole text first (the box cuts it with "…" when narrow),
+        then what the backend does and its weights."""
+        text = f"{entry['title']}{WEIGHTS_TAG[kind]}"
+        self.backend.setItemText(row, text)
+        self.backend.setItemData(row, f"{text}\n{entry['summary']}\nWeights: {WEIGHTS_TEXT[kind]}",
+                                 Qt.ItemDataRole.ToolTipRole)
+
     def set_backend_info(self, info: dict):
         self.current = info
         name = info["name"]
@@ -165,12 +234,12 @@ class EnginePanel(QWidget):
             entry = self.catalogue.get(name)
             if entry is not None:
                 entry["weights"] = info["weights_kind"]
-                self.backend.setItemText(i, f"{entry['title']}{WEIGHTS_TAG[info['weights_kind']]}")
+                self._describe_item(i, entry, info["weights_kind"])
         self.summary.setText(self.catalogue.get(name, {}).get("summary", ""))
         kind = info["weights_kind"]
         title = info.get("title") or name
         if kind == "built-in":
-            text = "Built in: this backend needs no weights."
+            text = "<b>Built in:</b> this backend needs no weights."
         elif kind == "none":
             text = (f"<b>No weights yet.</b> The warp backend draws the result until {title} has some. To make "
                     f"weights for this person, use <b>Engine &gt; Train on This Person…</b> (or "
@@ -180,9 +249,12 @@ class EnginePanel(QWidget):
                     f"legs are moved as the warp backend moves them, and {title} redraws only a body whose shape "
                     f"changes. To make it draw this person, use <b>Engine &gt; Train on This Person…</b>")
         else:
-            text = f"Loaded: {info['weights_label']}"
-            if info.get("weights_path"):
-                text += f"<br><small>{info['weights_path']}</small>"
+            text = f"<b>Loaded weights:</b> {_html(info['weights_label'] or '')}"
+            if info.get("weights_path"):  # the file's name (a path cannot wrap); the whole path is in the tooltip
+                # cut to the panel's narrowest width (measured in the normal font: the small one is narrower)
+                name = self.weights.fontMetrics().elidedText(Path(info["weights_path"]).name,
+                                                            Qt.TextElideMode.ElideMiddle, self.minimumWidth() - 24)
+                text += f"<br><small>{_html(name)}</small>"
         self.weights.setText(text)
         self.weights.setToolTip("\n".join(t for t in (info.get("weights_label"), info.get("weights_path")) if t))
         # the way to good results is training: make its button stand out while the weights are not the person's
@@ -261,3 +333,7 @@ class EnginePanel(QWidget):
             self.timing.setText("")
             self._update_rule()
             self.backendChosen.emit(name)
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -25,6 +25,8 @@ class EngineMixin:
         panel.loadWeightsClicked.connect(self.load_weights_dialog)
         panel.trainClicked.connect(self.open_train_dialog)
         panel.manageWeightsClicked.connect(self.open_weights_manager)
+        # before the saved layout is restored: a dock saved narrower than the panel comes back widened
+        panel.keep_room(self.engine_dock.widget())
 
     # ===== results ============================================================================================
     def _on_result(self, res):
