@@ -27,6 +27,8 @@ class EngineMixin:
         panel.manageWeightsClicked.connect(self.open_weights_manager)
         # before the saved layout is restored: a dock saved narrower than the panel comes back widened
         panel.keep_room(self.engine_dock.widget())
+        self._timed_main = None  # the photo whose render time the panel shows
+        self.doc.referencesChanged.connect(self._forget_other_photos_time)
 
     # ===== results ============================================================================================
     def _on_result(self, res):
@@ -36,7 +38,7 @@ class EngineMixin:
             t += f" (+{res.encode_ms:.0f} ms encoding)"
         self.render_label.setText(f"{res.backend}: {t}")
         self.render_label.setToolTip(self.result.details)
-        if res.backend == res.chosen:
+        if res.backend == res.chosen and self._timed_here(res):
             self.engine_panel.set_timing(res.ms, res.steady_ms)
         if self._render_error_shown:  # rendering works again: the old render error no longer applies
             self._render_error_shown = False
@@ -47,10 +49,28 @@ class EngineMixin:
             self.save_result(path)
         self.resultShown.emit(res)
 
+    def _timed_here(self, res=None) -> bool:
+        """Whether render times (of ``res``, or the worker's now) are of the photo being edited: not those of the
+        photo before it, still drawn or counted while this one loads."""
+        main = self.doc.main
+        image = main.image if main is not None else None
+        if res is not None:
+            return self.client.is_current(res, image)
+        return image is not None and self.client.sources_main is image
+
+    def _forget_other_photos_time(self):
+        """Another photo to edit: the panel's render time was the last photo's (a 101 ms of small photos said
+        nothing of an 8000x6000 one), so it goes until this photo's first render."""
+        if self.doc.main is not self._timed_main:
+            self._timed_main = self.doc.main
+            self.engine_panel.set_timing(None)
+
     def _on_backend_changed(self, info: dict):
         first = self.backend_info is None
         self.backend_info = info
         self.engine_panel.set_backend_info(info)
+        if not self._timed_here():  # the worker's times are still the last photo's
+            self.engine_panel.set_timing(None)
         self.settings.set_value("engine/device", "cuda" if str(info["device"]).startswith("cuda") else "cpu")
         if not self._is_check(info.get("weights_path")):  # a training's check is shown, not chosen
             self.settings.set_value("engine/backend", info["name"])

@@ -11,8 +11,9 @@ Two QThreads:
 request is kept, so a fast drag never piles up work and the last pose always gets rendered.
 
 Render tiers (render_tiers.py): a "live" request (during a drag) uses the chosen backend when its steady render
-time is under LIVE_BUDGET_MS, else the warp backend; a "final" request (drag ended, or any other edit) always
-uses the chosen backend. A backend without weights falls back to warp and the result says so.
+time on the photos being edited is under LIVE_BUDGET_MS, else the warp backend; a "final" request (drag ended, or
+any other edit) always uses the chosen backend. A backend without weights falls back to warp and the result says
+so.
 """
 from __future__ import annotations
 
@@ -366,6 +367,7 @@ class RenderWorker(QObject):
     def set_sources(self, sources):
         self.sources = sources
         self._sources_gen += 1
+        self.full_ms.new_sources(sources[0])  # times are per photo size: another size starts a new count
 
     # ----- rendering --------------------------------------------------------------------------------------
     def _ready_engine(self, engine) -> float:
@@ -422,7 +424,8 @@ class RenderWorker(QObject):
                 self.full_ms.add(name, ms - getattr(engine.backend, "last_refine_ms", 0.0))
             self.rendered.emit(RenderResult(req.seq, image, req.pose, req.kind, name, self.engine.backend.name,
                                             ms, encode_ms, note, req.posted,
-                                            steady_ms=self.full_ms.get(self.engine.backend.name)))
+                                            steady_ms=self.full_ms.get(self.engine.backend.name),
+                                            sources_gen=self._sources_gen))
         except Exception as e:
             self.renderFailed.emit(dict(seq=req.seq, message=_user_message(e)))
         if req.kind == "final":  # a drag or an edit is over: what its renders freed goes back to the system
@@ -441,7 +444,8 @@ class RenderWorker(QObject):
         ms = (time.perf_counter() - t) * 1000
         chosen = self.cfg.get("backend") or "warp"
         note = "" if chosen == "warp" else "engine starting"
-        return RenderResult(req.seq, image, req.pose, req.kind, "warp", chosen, ms, encode_ms, note, req.posted)
+        return RenderResult(req.seq, image, req.pose, req.kind, "warp", chosen, ms, encode_ms, note, req.posted,
+                            sources_gen=self._sources_gen)
 
     @Slot(object)
     def export_animation(self, job):
@@ -502,6 +506,8 @@ class RenderClient(QObject):
         self.detector.loaded.connect(self.photoLoaded)
 
         self._seq = 0
+        self.sources_gen = 0        # set_sources calls so far: the worker counts the same (RenderResult.sources_gen)
+        self.sources_main = None    # the edited photo's image in the last set_sources
         self._in_flight: RenderRequest | None = None
         self._pending: RenderRequest | None = None
         self.last_shown_seq = 0
@@ -524,7 +530,13 @@ class RenderClient(QObject):
                 dict(ref_id=ref_id, image=image, box=tuple(map(float, box)), name=name))
 
     def set_sources(self, sources):
+        self.sources_gen += 1
+        self.sources_main = sources[0][0] if sources[0] else None
         _queued(self.worker.set_sources, sources)
+
+    def is_current(self, res: RenderResult, image) -> bool:
+        """Whether ``res`` was drawn from the last sources set, and those are of the photo ``image``."""
+        return res.sources_gen == self.sources_gen and image is not None and self.sources_main is image
 
     def set_backend(self, name: str, weights: str | None = None):
         _queued(self.worker.set_backend, dict(name=name, weights=weights))
