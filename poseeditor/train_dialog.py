@@ -20,7 +20,9 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDialog, QDou
 from engine.errors import PoseEditorError
 
 from . import personalize as P
+from .weights_library import safe_name
 
+VIDEO_HINT = "Seconds to minutes of video"
 VIDEO_FILTER = "Videos (*.mp4 *.mov *.avi *.mkv *.webm *.m4v *.mpg *.mpeg *.wmv);;All files (*)"
 
 
@@ -45,9 +47,9 @@ def _parse_size(text: str) -> tuple[int, int] | None:
     try:
         h, w = (int(v) for v in text.split("x"))
     except ValueError:
-        raise PoseEditorError(f"image size '{text}': write it as HEIGHTxWIDTH, e.g. 128x64") from None
+        raise PoseEditorError(f"Image size '{text}': write it as HEIGHTxWIDTH, e.g. 128x64") from None
     if h < 32 or w < 16 or h % 16 or w % 16:
-        raise PoseEditorError(f"image size {h}x{w}: height and width must be multiples of 16 (at least 32x16)")
+        raise PoseEditorError(f"Image size {h}x{w}: height and width must be multiples of 16 (at least 32x16)")
     return h, w
 
 
@@ -124,12 +126,15 @@ class TrainDialog(QDialog):
 
         # ----- what to learn from ---------------------------------------------------------------------------
         self.src_photos = QRadioButton()
-        self.src_video = QRadioButton("A video of the person:")
+        self.src_video = QRadioButton("A video of the person moving:")
         group = QButtonGroup(self)
         group.addButton(self.src_photos)
         group.addButton(self.src_video)
         self.video_path = QLineEdit()
-        self.video_path.setPlaceholderText("a few seconds to a few minutes of the person moving")
+        # short, and the field is kept wide enough for it: the longer hint was cut off mid-word
+        self.video_path.setPlaceholderText(VIDEO_HINT)
+        self.video_path.setToolTip("A video file of the person moving, a few seconds to a few minutes long")
+        self.video_path.setMinimumWidth(self.video_path.fontMetrics().horizontalAdvance(VIDEO_HINT) + 24)
         self.browse_btn = QPushButton("Browse…")
         self.browse_btn.clicked.connect(self._browse_video)
         vrow = QHBoxLayout()
@@ -325,9 +330,9 @@ class TrainDialog(QDialog):
             self.src_video.setChecked(True)
         elif not chosen:  # first time: the photos when they can give pairs, else a video
             (self.src_photos if n >= 2 or not self.video_path.text() else self.src_video).setChecked(True)
-        if not self.name.text():
+        if not self.name.text():  # the photo's name as it is ("phötö 1"); the weights file's is made safe apart
             first = Path(ctx.photos[0]).stem if ctx.photos else ""
-            self.name.setText(P.slug(first) if first else "")
+            self.name.setText(safe_name(first, for_file=False) if first else "")
         keep = self.backend.currentData()
         self.backend.blockSignals(True)
         self.backend.clear()
@@ -386,10 +391,10 @@ class TrainDialog(QDialog):
         """The plan the widgets describe; PoseEditorError when something is not usable."""
         name = self.backend.currentData()
         if not name:
-            raise P.PersonalizeError("no trainable backend is available (the engine is still starting?)")
+            raise P.PersonalizeError("No trainable backend is available (the engine is still starting?)")
         video = self.video_path.text().strip() if self.src_video.isChecked() else None
         if self.src_video.isChecked() and not video:
-            raise P.PersonalizeError("choose a video of the person (Browse…), or learn from the reference photos")
+            raise P.PersonalizeError("Choose a video of the person (Browse…), or learn from the reference photos")
         over = dict(minutes=self.minutes.value(), steps=self.steps.value(), batch=self.batch.value(),
                     val_every=self.val_every.value(), grid_every=self.grid_every.value(),
                     ckpt_every=max(self.val_every.value(), 1), max_frames=self.max_frames.value(),
@@ -401,7 +406,7 @@ class TrainDialog(QDialog):
             try:
                 over["width"] = float(self.width_edit.text())
             except ValueError:
-                raise P.PersonalizeError(f"network width '{self.width_edit.text()}' is not a number") from None
+                raise P.PersonalizeError(f"Network width '{self.width_edit.text()}' is not a number") from None
         plan = P.make_plan(self.name.text().strip(), name, [] if video else self.ctx.photos, video,
                            self.start_from.currentData(), self.ctx.scratch.get(name), **over)
         P.check_plan(plan)
@@ -420,7 +425,7 @@ class TrainDialog(QDialog):
                 return
             est = P.estimate(plan, images)
         except PoseEditorError as e:
-            self.plan_text.setText(f"<span style='color:#ff8a8a'>{_html(str(e))}</span>")
+            self.plan_text.setText(f"<span style='color:#ff8a8a'>{_html(sentence(str(e)))}</span>")
             self.start_btn.setEnabled(False)
             return
         self._images = images
@@ -479,7 +484,7 @@ class TrainDialog(QDialog):
             self._show_error(str(e))
 
     def _show_error(self, text: str):
-        self.status.setText(f"<span style='color:#ff8a8a'>{_html(text)}</span>")
+        self.status.setText(f"<span style='color:#ff8a8a'>{_html(sentence(text))}</span>")
 
     # ----- from the controller ----------------------------------------------------------------------------
     def _on_phase(self, phase: str):
@@ -578,6 +583,15 @@ class TrainDialog(QDialog):
     def resizeEvent(self, e):
         super().resizeEvent(e)
         self._fit_grid()
+
+
+def sentence(text: str) -> str:
+    """A message as a sentence: a capital first letter ("give the result a name" -> "Give ..."), unless it
+    starts with a file's name ("clip.mp4: not a video file"), which keeps its own spelling."""
+    first = text.split(" ", 1)[0]
+    if not text or not text[0].islower() or any(c in first for c in "./\\:"):
+        return text
+    return text[0].upper() + text[1:]
 
 
 def _html(text: str) -> str:

@@ -19,6 +19,7 @@ import re
 import shutil
 import struct
 import sys
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,13 +117,29 @@ def list_weights(folder: Path | None = None, starters: Path | None = None) -> li
 
 
 # ----- names ----------------------------------------------------------------------------------------------------
-def safe_name(text: str) -> str:
-    """A file name stem from what the user typed: letters, digits, '.', '-', '_' and spaces kept."""
+def safe_name(text: str, for_file: bool = True) -> str:
+    """A file name stem from what the user typed: letters (any alphabet's), digits, '.', '-', '_' and spaces
+    kept. ``for_file``: letters the file system's encoding cannot write are spelt without their accents
+    ("phötö" -> "photo"), or dropped ("weights" when nothing is left); False keeps them (the name as a label,
+    e.g. the training dialog's)."""
     s = text.strip()
     if s.lower().endswith(SUFFIX):
         s = s[: -len(SUFFIX)]
-    s = re.sub(r"[^\w .-]+", "-", s, flags=re.UNICODE).strip(" .-")
-    return s[:80]
+    s = re.sub(r"[^\w .-]+", "-", s, flags=re.UNICODE).strip(" .-")[:80]
+    if for_file and not _encodable(s):
+        plain = unicodedata.normalize("NFKD", s).encode("ascii", "ignore").decode("ascii")
+        s = re.sub(r"[^\w .-]+", "-", plain).strip(" .-")[:80] or "weights"  # a name, just none it can write
+    return s
+
+
+def _encodable(name: str) -> bool:
+    """Whether the file system's encoding can write ``name`` (UTF-8 nearly everywhere; ASCII under some C
+    locales)."""
+    try:
+        name.encode(sys.getfilesystemencoding() or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
 
 
 def _check_writable(path: Path, starters: Path | None, what: str) -> None:
