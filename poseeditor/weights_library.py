@@ -30,6 +30,7 @@ from engine.errors import PoseEditorError, WeightsError
 from engine.fileio import check_input
 from engine.runtime import APP_NAME  # the per-user folders' one name
 from engine.weights import META_KEY, WeightsMeta, read_meta
+from training.protocol import is_video
 from training.protocol import unique_path  # noqa: F401  (one numbering rule for the app and the CLI)
 
 SUFFIX = ".safetensors"
@@ -89,12 +90,57 @@ class WeightsEntry:
         return "synthetic people" if self.starter else ""
 
     @property
+    def trained_on(self) -> str:
+        """What the weights learnt from, in one plain phrase per kind (see trained_on)."""
+        return trained_on(self.meta, self.starter)
+
+    @property
     def created(self) -> str:
         return self.meta.created if self.meta else ""
 
     @property
     def title(self) -> str:
         return self.label or self.name
+
+
+def trained_on(meta: WeightsMeta | None, starter: bool = False) -> str:
+    """What weights learnt from, in one plain phrase per kind, from their metadata: "Synthetic people (starter)",
+    "Your photos: Anna", "Video: dance.mp4", "Imported: model.pth", "Dataset: NAME". The provenance's own "data"
+    is a folder's name (synth-256x128, prior-256x128, a person's dataset), which said little and differently for
+    each kind; the dataset's own record (dataset.json, when the folder the training read is still there) tells a
+    video from photos."""
+    if meta is None:
+        return ""
+    p = meta.provenance
+    data = str(p.get("data") or "")
+    if p.get("imported_from"):  # converted by the importer (the authors' release)
+        return f"Imported: {p['imported_from']}"
+    if starter:  # a starter exported from a checkpoint keeps no "data" (dgan's): every starter learnt synthetic people
+        return ("Synthetic people, then real photos (starter)" if data.startswith("prior")
+                else "Synthetic people (starter)")
+    source = _dataset_source(p.get("command"))
+    videos = [Path(s).name for s in source.split("; ") if s and is_video(s)]
+    if videos:
+        return "Video: " + ", ".join(videos)
+    # the app's photos are trained on their self-pairs, or copied beside the dataset as <name>.photos/
+    if source.startswith("self-pairs:") or ".photos" in source:
+        return f"Your photos: {meta.label or data}"
+    if source.startswith("poseeditor-train synth") or data.startswith("synth"):
+        return "Synthetic people"
+    return f"Dataset: {data}" if data else ""
+
+
+def _dataset_source(command) -> str:
+    """The "source" of the dataset a training command read (``--data DIR``: DIR/dataset.json), "" when unknown."""
+    import shlex
+
+    try:
+        args = shlex.split(str(command or ""))
+        folder = Path(args[args.index("--data") + 1])
+        info = json.loads((folder / "dataset.json").read_text(encoding="utf-8"))
+    except (ValueError, IndexError, OSError, RecursionError):
+        return ""
+    return str(info.get("source") or "") if isinstance(info, dict) else ""
 
 
 def _entry(path: Path, starter: bool) -> WeightsEntry:

@@ -118,13 +118,14 @@ class WeightsManagerDialog(QDialog):
         self.table.setRowCount(len(self.entries))
         used = Path(self.in_use).resolve() if self.in_use else None
         for i, e in enumerate(self.entries):
-            # a starter file's own label is a line of training details (kept in the tooltip); say what it is
-            label = "Starter: synthetic people only, a rough figure" if e.starter and not e.error else e.title
+            # a starter file's own label is a line of training details (kept in the tooltip); say what it is, and
+            # leave what it learnt from to "Trained on" (not all starters learnt synthetic people only)
+            label = "Starter weights, a rough figure" if e.starter and not e.error else e.title
             if e.error:
                 label = f"{e.name}: unreadable"
             size = f"{e.image_size[0]}×{e.image_size[1]}" if e.image_size else ""
-            cells = (label, e.backend, size, e.data, e.created[:16].replace("T", " "), lib.human_size(e.file_size),
-                     e.path.name, "starter, read-only" if e.starter else "yours")
+            cells = (label, e.backend, size, e.trained_on, e.created[:16].replace("T", " "),
+                     lib.human_size(e.file_size), e.path.name, "starter, read-only" if e.starter else "yours")
             in_use = used is not None and e.path.resolve() == used
             for j, text in enumerate(cells):
                 it = QTableWidgetItem(text)

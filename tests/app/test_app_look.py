@@ -167,7 +167,8 @@ def test_starter_weights_are_labelled_and_point_to_training(qtbot, person1):
     starter_rows = [i for i, e in enumerate(m.entries) if e.starter]
     assert starter_rows
     for i in starter_rows:
-        assert m.table.item(i, 0).text().endswith("Starter: synthetic people only, a rough figure")
+        assert m.table.item(i, 0).text().endswith("Starter weights, a rough figure")
+        assert m.table.item(i, 3).text().startswith("Synthetic people") and "(starter)" in m.table.item(i, 3).text()
         assert "synthetic" in m.table.item(i, 0).toolTip()
     m.close()
     win.set_backend("warp")

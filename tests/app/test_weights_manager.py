@@ -32,13 +32,14 @@ def test_lists_and_protects_starters(qtbot, tmp_path):
     anna, starter = row_texts(d, 0), row_texts(d, 1)
     col = {c: i for i, c in enumerate(COLUMNS)}
     assert anna[col["Label"]] == "Anna, 10 min" and anna[col["Backend"]] == "attention"
-    assert anna[col["Image size"]] == "64×32" and anna[col["Trained on"]] == "anna-photos"
+    assert anna[col["Image size"]] == "64×32" and anna[col["Trained on"]] == "Dataset: anna-photos"
     assert anna[col["Created"]][:2] == "20" and "MB" in anna[col["File size"]]
     assert anna[col["File"]] == "anna.safetensors"
     assert anna[col["Kind"]] == "yours" and starter[col["Kind"]] == "starter, read-only"
     # a starter's row says what it is; the file's own label (a line of training details) is in the tooltip
-    assert starter[col["Label"]] == "Starter: synthetic people only, a rough figure"
-    assert "starter attention" in d.table.item(1, 0).toolTip() and starter[col["Trained on"]] == "synthetic people"
+    assert starter[col["Label"]] == "Starter weights, a rough figure"
+    assert "starter attention" in d.table.item(1, 0).toolTip()
+    assert starter[col["Trained on"]] == "Synthetic people (starter)"
     d.table.selectRow(1)
     assert d.use_btn.isEnabled() and d.export_btn.isEnabled()
     assert not d.rename_btn.isEnabled() and not d.delete_btn.isEnabled()
@@ -49,6 +50,56 @@ def test_lists_and_protects_starters(qtbot, tmp_path):
     # the file in use is marked
     d.refresh(str(mine / "anna.safetensors"))
     assert d.table.item(0, 0).text().startswith("●") and d.table.item(0, 0).font().bold()
+
+
+def test_trained_on_says_in_plain_words_what_each_kind_learnt_from(qtbot, tmp_path):
+    """One phrase per kind, read from the weights' metadata (and the dataset a training read, while it is there):
+    the folder names it held (synth-256x128, prior-256x128, a person's dataset) said little and differently."""
+    import json
+
+    from safetensors.torch import load_file
+
+    from engine.weights import WeightsMeta, save_weights
+
+    mine, starters = tmp_path / "weights", tmp_path / "starters"
+    datasets = tmp_path / "datasets"
+    net = read_meta(tiny_attention(tmp_path / "net.safetensors"))
+    tensors = load_file(tmp_path / "net.safetensors")
+
+    def weights(folder, name, provenance, label="x"):
+        folder.mkdir(parents=True, exist_ok=True)
+        save_weights(folder / f"{name}.safetensors", tensors, WeightsMeta("attention", net.config, (64, 32),
+                                                                         provenance, label))
+
+    def dataset(name, source):
+        (datasets / name).mkdir(parents=True)
+        (datasets / name / "dataset.json").write_text(json.dumps({"source": source}))
+        return f"poseeditor-train fit --backend attention --data '{datasets / name}' --label x"
+
+    weights(starters, "attention", {"data": "synth-256x128"})
+    weights(starters, "dgan", {"steps": 800})                    # exported from a checkpoint: no "data"
+    weights(starters, "spgnet", {"data": "prior-256x128"})
+    weights(mine, "anna", {"data": "Anna", "command": dataset(
+        "Anna", f"self-pairs: {datasets / 'Anna.photos' / 'Anna' / '000-a.png'}")}, label="Anna")
+    weights(mine, "dancer", {"data": "dancer", "command": dataset("dancer", "/videos/dance.mp4")}, label="Dancer")
+    weights(mine, "authors", {"imported_from": "latest_net_G.pth", "data": "the authors' release"})
+    weights(mine, "synth-cli", {"data": "synth-256x128", "command": "poseeditor-train fit --data gone/synth"})
+    weights(mine, "gone", {"data": "Bob", "command": "poseeditor-train fit --data /nowhere/datasets/Bob"})
+    d = WeightsManagerDialog(None, mine, starters)
+    qtbot.addWidget(d)
+    col = COLUMNS.index("Trained on")
+    said = {e.path.stem + (" (starter)" if e.starter else ""): d.table.item(i, col).text()
+            for i, e in enumerate(d.entries)}
+    assert said == {
+        "attention (starter)": "Synthetic people (starter)",
+        "dgan (starter)": "Synthetic people (starter)",
+        "spgnet (starter)": "Synthetic people, then real photos (starter)",
+        "anna": "Your photos: Anna",
+        "dancer": "Video: dance.mp4",
+        "authors": "Imported: latest_net_G.pth",
+        "synth-cli": "Synthetic people",
+        "gone": "Dataset: Bob",                                  # its dataset is gone: the name it kept
+    }, said
 
 
 def test_rename_delete_export(qtbot, tmp_path, monkeypatch):
