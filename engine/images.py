@@ -53,11 +53,12 @@ def _to_rgb8(img: Image.Image) -> np.ndarray:
     return np.asarray(img.convert("RGB"))
 
 
-def load_image(path, max_side: int = MAX_SIDE) -> np.ndarray:
-    """Load a photo as RGB uint8 (H, W, 3), upright per EXIF, at most ``max_side`` pixels on its longer side."""
+@contextlib.contextmanager
+def _reading(path: Path):
+    """The file opened as a PIL image (not yet decoded); any failure to read it, here or in the ``with`` body
+    (where the pixels are decoded), becomes an ImageReadError with a one-line reason."""
     from .detect import native_stderr_silenced
 
-    path = Path(path)
     f = open_input(path, ImageReadError, "image")
     try:
         # a damaged file makes Pillow warn (corrupt EXIF) and libtiff print to fd 2 before the error: the
@@ -67,15 +68,42 @@ def load_image(path, max_side: int = MAX_SIDE) -> np.ndarray:
         f.seek(0)
         with f, warnings.catch_warnings(), native_stderr_silenced() if tiff else contextlib.nullcontext():
             warnings.simplefilter("ignore")
-            with Image.open(f) as img:
-                arr = _to_rgb8(_decoded(img, path, max_side))
+            yield Image.open(f)
     except UnidentifiedImageError:
         raise ImageReadError(f"{path}: not an image file (or a format that cannot be read)") from None
     except (OSError, SyntaxError, ValueError) as e:
         raise ImageReadError(f"{path}: damaged or truncated image ({e})") from None
+
+
+def load_image(path, max_side: int = MAX_SIDE) -> np.ndarray:
+    """Load a photo as RGB uint8 (H, W, 3), upright per EXIF, at most ``max_side`` pixels on its longer side."""
+    path = Path(path)
+    with _reading(path) as img:
+        arr = _to_rgb8(_decoded(img, path, max_side))
     if arr.ndim != 3 or arr.shape[0] < 8 or arr.shape[1] < 8:
         raise ImageReadError(f"{path}: image is too small ({arr.shape[1]}x{arr.shape[0]} pixels)")
     return np.ascontiguousarray(arr)
+
+
+def load_full_size(path) -> Image.Image:
+    """The photo at its own resolution, upright and RGB exactly as load_image reads it (the same orientation,
+    alpha and bit-depth rules), but as a PIL image: one copy of the pixels, which the caller may change in
+    place (a full-size export pastes the edit into it; a numpy array of Pillow's pixels is read-only, and a
+    writable copy of an 8000 x 6000 photo is 144 MB more)."""
+    path = Path(path)
+    with _reading(path) as img:
+        up = _decoded(img, path, 1 << 62)
+        return up if up.mode == "RGB" else Image.fromarray(_to_rgb8(up))
+
+
+def upright_size(path) -> tuple[int, int]:
+    """(width, height) of the photo as load_image turns it upright, from the file's header (no pixel is
+    decoded)."""
+    path = Path(path)
+    with _reading(path) as img:
+        w, h = img.size
+        orientation = img.getexif().get(ExifTags.Base.Orientation, 1)
+    return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
 
 
 def _decoded(img: Image.Image, path: Path, max_side: int) -> Image.Image:
@@ -110,10 +138,10 @@ def image_format(path) -> str:
     return fmt
 
 
-def save_image(path, image: np.ndarray, quality: int = 95) -> None:
-    """Write RGB uint8 as PNG/JPEG/... chosen by suffix, atomically (engine.fileio)."""
+def save_image(path, image: np.ndarray | Image.Image, quality: int = 95) -> None:
+    """Write RGB uint8 (or an RGB PIL image) as PNG/JPEG/... chosen by suffix, atomically (engine.fileio)."""
     fmt = image_format(path)
-    img = Image.fromarray(np.ascontiguousarray(image))
+    img = image if isinstance(image, Image.Image) else Image.fromarray(np.ascontiguousarray(image))
     kw = {"quality": quality} if fmt == "JPEG" else {}
     with atomic_output(path, "image") as tmp:
         img.save(tmp, format=fmt, **kw)
