@@ -2,10 +2,13 @@
 dropped on the window."""
 from __future__ import annotations
 
+import sys
+import threading
+import traceback
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
                                QLineEdit, QProgressDialog, QPushButton, QSpinBox)
 
@@ -60,6 +63,40 @@ def _openable(paths) -> list[Path]:
     return [p for p in paths if p.suffix.lower() in IMAGE_SUFFIXES or p.suffix.lower() == ".json"]
 
 
+class ResultExporter(QObject):
+    """Writes result images in a thread of its own (engine.full_size.export_result: a photo larger than the
+    working size is written at its own size, which takes seconds), one at a time. ``finished`` brings the
+    engine's Export, or dict(path, error), back to the UI thread. The thread is not a daemon: a save under way
+    when the app quits is finished, not cut off."""
+
+    finished = Signal(object)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._one_at_a_time = threading.Lock()  # two full-size photos in memory at once would be 2 x 144 MB+
+        self.pending = 0
+
+    def start(self, job: dict):
+        self.pending += 1
+        threading.Thread(target=self._run, args=(job,), name="export-result").start()
+
+    def _run(self, job):
+        from engine.full_size import export_result
+
+        with self._one_at_a_time:
+            try:
+                out = export_result(job["path"], job["photo"], job["working"], job["result"])
+            except (PoseEditorError, OSError, ValueError, MemoryError) as e:
+                out = {"path": job["path"], "error": str(e) or type(e).__name__}
+            except Exception as e:  # a bug: the trace for the terminal, one line for the user
+                traceback.print_exc(file=sys.stderr)
+                out = {"path": job["path"], "error": f"unexpected error: {type(e).__name__}: {e}"}
+        try:
+            self.finished.emit(out)
+        except RuntimeError:  # the window was closed and deleted while the file was written
+            pass
+
+
 class FilesMixin:
     """Mixed into MainWindow (main_window.py), whose widgets and state it uses."""
 
@@ -70,6 +107,8 @@ class FilesMixin:
         worker.animationFailed.connect(self._on_anim_failed)
         self.canvas.filesDropped.connect(self._on_files_dropped)
         self.recent_menu.triggered.connect(self._on_recent_chosen)  # a recent file's action holds its path
+        self.exporter = ResultExporter(self)
+        self.exporter.finished.connect(self._on_result_exported)
 
     def _on_files_dropped(self, paths):
         self.handle_dropped(_openable(map(Path, paths)))
@@ -174,8 +213,9 @@ class FilesMixin:
             self.save_result(path)
 
     def save_result(self, path) -> bool:
-        """Save the result; if the final render of the current pose is not there yet, save it when it is."""
-        from engine.images import save_image
+        """Save the result; if the final render of the current pose is not there yet, save it when it is. The
+        file is written in the exporter's thread (ResultExporter); the status bar says when it is there."""
+        from engine.images import image_format
 
         res = self.result.result
         if res is None:
@@ -189,12 +229,39 @@ class FilesMixin:
             self.show_info("Saving when the final render is ready…")
             return True
         try:
-            save_image(path, res.image)
-        except (PoseEditorError, OSError, ValueError) as e:
+            image_format(path)  # an unknown type is said now, not after the export's work
+        except PoseEditorError as e:
             self.show_error(f"Cannot save the image: {e}")
             return False
-        self.show_info(f"Result saved to {path}")
+        main = self.doc.main
+        if main is None or main.image is None:
+            self.show_error("There is no result to save yet.")
+            return False
+        # written in the exporter's thread: at the photo's own size (seconds for a large photo) when it is larger
+        # than the photo edited; the images are never changed in place, so they are shared, not copied
+        self.exporter.start(dict(path=str(path), photo=main.path, working=main.image, result=res.image))
+        self.show_info(f"Saving {Path(path).name}…", 0)
         return True
+
+    def _on_result_exported(self, out):
+        self.exporter.pending -= 1
+        if isinstance(out, dict):
+            self.show_error(f"Cannot save the image: {out['error']}")
+            return
+        w, h = out.size
+        if out.full_size:
+            ww, wh = out.working
+            self.show_info(f"Result saved to {out.path} at the photo's own size, {w}x{h} (edited at {ww}x{wh}; "
+                           f"the edit was enlarged into the original photo)", 10000)
+        elif out.photo is not None and out.photo != out.size or out.note:
+            pw, ph = out.photo or (0, 0)
+            own = f"smaller than the photo's own {pw}x{ph}" if out.photo and out.photo != out.size else ""
+            msg = f"Result saved to {out.path} at {w}x{h}, " + ", ".join(t for t in (own, out.note) if t) + "."
+            self.last_error = msg
+            self.banner.show_message(msg, "warning")
+            self.statusBar().showMessage(msg, 10000)
+        else:
+            self.show_info(f"Result saved to {out.path} ({w}x{h})")
 
     def animation_dialog(self):
         if self.doc.target is None or self.doc.sources() is None:
