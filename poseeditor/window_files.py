@@ -63,6 +63,29 @@ def _openable(paths) -> list[Path]:
     return [p for p in paths if p.suffix.lower() in IMAGE_SUFFIXES or p.suffix.lower() == ".json"]
 
 
+def recent_labels(paths: list[str]) -> list[str]:
+    """Open Recent's label for each path: the file's name, then its folder, with as many of the folder's own
+    parents as it takes to tell it from another recent file of the same name ("portrait.jpg — Pictures/2024"
+    beside "portrait.jpg — Desktop/2024"). A folder shown whole starts at ~ when it is in the home folder."""
+    home = Path.home()
+    folders = [Path(p).parent for p in paths]
+    parts = [f.parts for f in folders]
+    names = [Path(p).name for p in paths]
+    labels = []
+    for i, name in enumerate(names):
+        others = [parts[j] for j in range(len(paths)) if j != i and names[j] == name]
+        k = 1
+        while k < len(parts[i]) and any(o[-k:] == parts[i][-k:] for o in others):
+            k += 1
+        if k >= len(parts[i]):  # the whole folder
+            f = folders[i]
+            shown = f"~/{f.relative_to(home).as_posix()}" if f.is_relative_to(home) and f != home else str(f)
+        else:
+            shown = "/".join(parts[i][-k:])
+        labels.append(f"{name} — {shown}")
+    return labels
+
+
 class ResultExporter(QObject):
     """Writes result images in a thread of its own (engine.full_size.export_result: a photo larger than the
     working size is written at its own size, which takes seconds), one at a time. ``finished`` brings the
@@ -107,6 +130,7 @@ class FilesMixin:
         worker.animationFailed.connect(self._on_anim_failed)
         self.canvas.filesDropped.connect(self._on_files_dropped)
         self.recent_menu.triggered.connect(self._on_recent_chosen)  # a recent file's action holds its path
+        self.recent_menu.setToolTipsVisible(True)  # the full path of a recent file
         self.exporter = ResultExporter(self)
         self.exporter.finished.connect(self._on_result_exported)
 
@@ -415,8 +439,8 @@ class FilesMixin:
     def _fill_recent(self):
         self.recent_menu.clear()
         files = self.settings.recent_files()
-        for i, p in enumerate(files):
-            a = self.recent_menu.addAction(f"&{i + 1} {Path(p).name}")
+        for i, (p, label) in enumerate(zip(files, recent_labels(files))):
+            a = self.recent_menu.addAction(f"&{i + 1} {label.replace('&', '&&')}")  # a name's & is no mnemonic
             a.setToolTip(p)
             a.setStatusTip(p)
             a.setData(p)

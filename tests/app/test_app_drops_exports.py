@@ -1,8 +1,10 @@
-"""Files on the real window: a photo larger than the working size is exported at its own size."""
+"""Files on the real window: a photo larger than the working size is exported at its own size; Open Recent tells
+files of one name apart."""
 import numpy as np
 from PIL import Image
 
 from engine.pose import J
+from poseeditor.window_files import recent_labels
 from tests.app.driver import close_window, drag_joint, new_window, wait_idle_result, wait_loaded
 
 
@@ -47,5 +49,27 @@ def test_a_photo_larger_than_the_working_size_is_exported_at_its_own_size(qtbot,
         inside = cv2.erode(inside.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0      # well inside the edit
         assert inside.sum() > 1000
         assert np.abs(saved[inside].astype(int) - original[inside]).max(axis=1).mean() > 10
+    finally:
+        close_window(win)
+
+
+def test_open_recent_tells_files_of_one_name_apart(qtbot, tmp_path):
+    assert recent_labels(["/x/Pictures/2024/portrait.jpg", "/x/Desktop/2024/portrait.jpg", "/x/Pictures/a.jpg"]) == [
+        "portrait.jpg — Pictures/2024", "portrait.jpg — Desktop/2024", "a.jpg — Pictures"]
+    assert recent_labels(["/a/b/x.jpg", "/c/a/b/x.jpg"]) == ["x.jpg — /a/b", "x.jpg — c/a/b"]
+    win = new_window(qtbot)
+    try:
+        paths = []
+        for folder in ("2023", "2024"):
+            (tmp_path / folder).mkdir()
+            p = tmp_path / folder / "portrait & me.png"
+            Image.new("RGB", (64, 64), (90, 120, 150)).save(p)
+            win.settings.add_recent(p)
+            paths.append(str(p.resolve()))
+        win._fill_recent()
+        items = [a for a in win.recent_menu.actions() if a.data()]
+        assert [a.text() for a in items] == ["&1 portrait && me.png — 2024", "&2 portrait && me.png — 2023"]
+        assert [a.toolTip() for a in items] == paths[::-1] and [a.statusTip() for a in items] == paths[::-1]
+        assert win.recent_menu.toolTipsVisible()
     finally:
         close_window(win)
