@@ -2,6 +2,7 @@
 dropped on the window."""
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import traceback
@@ -17,6 +18,7 @@ from engine.fileio import check_input
 from engine.images import IMAGE_SUFFIXES
 from engine.pose import Pose
 
+from .document import Reference
 from .session import is_session_file
 
 IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES)) + ");;All files (*)"
@@ -131,11 +133,17 @@ class FilesMixin:
         self.canvas.filesDropped.connect(self._on_files_dropped)
         self.recent_menu.triggered.connect(self._on_recent_chosen)  # a recent file's action holds its path
         self.recent_menu.setToolTipsVisible(True)  # the full path of a recent file
+        self.banner.actionTriggered.connect(self._on_files_banner_action)
         self.exporter = ResultExporter(self)
         self.exporter.finished.connect(self._on_result_exported)
+        self._locating = None  # a session waiting for the photos the user is asked to locate (locate_photo)
 
     def _on_files_dropped(self, paths):
         self.handle_dropped(_openable(map(Path, paths)))
+
+    def _on_files_banner_action(self, action_id: str):
+        if action_id == "locate-photo":
+            self.locate_photo_dialog()
 
     # ===== files ==============================================================================================
     def save_dir(self, kind: str) -> str:
@@ -395,8 +403,12 @@ class FilesMixin:
             self.settings.set_last_dir("sessions", path)
             self.open_session(path)
 
-    def open_session(self, path, add=()) -> bool:
-        """Open a session file; ``add``: photos to add as references once its own are in (dropped with it)."""
+    def open_session(self, path, add=(), located=None) -> bool:
+        """Open a session file; ``add``: photos to add as references once its own are in (dropped with it);
+        ``located``: {path in the session: where the user found that photo} (locate_photo).
+
+        The session opens only with its first photo, the one whose edited pose it keeps: when that photo is not
+        where the session says, the banner offers to locate it, and nothing else changes."""
         from .session import load_session
 
         try:
@@ -404,16 +416,80 @@ class FilesMixin:
         except PoseEditorError as e:
             self.show_error(str(e))
             return False
-        missing = [r.path for r in s.references if not Path(r.path).is_file()]
+        located = dict(located or {})
+        for r in s.references:
+            r.path = located.get(r.path, r.path)
+        missing = [r for r in s.references if not Path(r.path).is_file()]
         refs = [r for r in s.references if Path(r.path).is_file()]
-        if not refs:
-            self.show_error(f"{Path(path).name}: none of its photos exist any more ({', '.join(missing)})")
+        if missing and missing[0] is s.references[0]:
+            self._locating = {"session": Path(path), "missing": missing, "add": list(add), "located": located,
+                              "open": False}
+            photo = Path(os.path.abspath(missing[0].path))  # the folder in full, whatever the session was named by
+            self.show_error(f"{Path(path).name}: its photo {photo.name} no longer exists in {photo.parent} (moved "
+                            f"or renamed?). Locate it to open the session with its poses.",
+                            "Locate Photo…", "locate-photo")
             return False
         self.open_photos([r.path for r in refs],
-                         then=lambda new: self._session_opened(path, s, refs, missing, new, add))
+                         then=lambda new: self._session_opened(path, s, refs, missing, new, add, located))
         return True
 
-    def _session_opened(self, path, s, refs, missing, new, add=()):
+    def locate_photo_dialog(self):
+        """Ask where the session's missing photo is now, starting in the session's folder, with its name."""
+        loc = self._locating
+        if loc is None:
+            return
+        name = Path(loc["missing"][0].path).name
+        start = loc["session"].resolve().parent / name
+        path, _ = QFileDialog.getOpenFileName(self, f"Locate {name}", str(start), IMAGE_FILTER)
+        if path:
+            self.locate_photo(path)
+
+    def locate_photo(self, path) -> bool:
+        """The first of the session's missing photos is ``path``; the others missing are looked for beside it
+        by name (a folder renamed or moved as a whole). A session that could not open opens now; a session
+        open without some of its photos gets them as references, with their poses."""
+        loc = self._locating
+        if loc is None:
+            return False
+        path = Path(path)
+        found = {loc["missing"][0].path: str(path)}
+        for r in loc["missing"][1:]:
+            beside = path.parent / Path(r.path).name
+            if beside.is_file():
+                found[r.path] = str(beside)
+        if not loc["open"]:
+            if not self.confirm_discard("Open Session", f"opening {loc['session'].name}"):
+                return False
+            self._locating = None
+            return self.open_session(loc["session"], loc["add"], {**loc["located"], **found})
+        self._locating = None
+        if self._pending_session is None:
+            self._pending_session = {}
+        for r in loc["missing"]:
+            if r.path in found:
+                ref = Reference(found[r.path])
+                self._pending_session[ref.id] = (r.pose, r.hand_placed)  # its pose waits for its photo
+                self.doc.add(ref)
+                self.client.detect(ref.id, ref.path)
+        self._refs_edited = True
+        self._relocated(found, [r for r in loc["missing"] if r.path not in found])
+        return True
+
+    def _relocated(self, found: dict, still_missing: list):
+        """Say which photos were found where, that saving keeps it, and offer to locate any still missing."""
+        names = ", ".join(Path(p).name for p in found.values())
+        where = {str(Path(p).parent) for p in found.values()}
+        msg = f"Found {names} in {', '.join(sorted(where))}. Save the session (Ctrl+S) to keep the new place."
+        if still_missing:
+            self._locating = {"session": self.session_path, "missing": still_missing, "add": [], "located": {},
+                              "open": True}
+            self.show_error(f"{msg} Still missing: {', '.join(Path(r.path).name for r in still_missing)}.",
+                            "Locate Photo…", "locate-photo")
+        else:  # in the banner: the status bar's line is soon taken by the photos' own searches
+            self.banner.show_message(msg, "info", timeout_ms=15000)
+            self.show_info(msg, 10000)
+
+    def _session_opened(self, path, s, refs, missing, new, add=(), located=None):
         """The session's photos are the references ``new`` now (its first photo was read): its poses wait for
         their photos, its engine is chosen."""
         self._pending_session = {ref.id: (r.pose, r.hand_placed) for ref, r in zip(new, refs)}
@@ -430,8 +506,14 @@ class FilesMixin:
         self.settings.add_recent(path)
         self._fill_recent()
         self._update_title()
+        if located:  # the session file still names the old places until it is saved
+            self._refs_edited = True
         if missing:
-            self.show_error(f"Some photos of the session are missing: {', '.join(missing)}")
+            self._locating = {"session": Path(path), "missing": missing, "add": [], "located": {}, "open": True}
+            self.show_error(f"Some photos of the session are missing: {', '.join(r.path for r in missing)}",
+                            "Locate Photo…", "locate-photo")
+        elif located:
+            self._relocated(located, [])
         if add:
             self.add_references([str(p) for p in add])
 

@@ -104,6 +104,7 @@ class PhotosMixin:
         self._opening = None
         # a session's poses wait for its own photos only: one of them refused left them for the next photos
         self._pending_session = None
+        self._locating = None  # a session's missing photos are not this one's
         self.doc.clear()
         self.undo.clear()
         self._refs_edited = False

@@ -1,11 +1,17 @@
-"""Files on the real window: a photo larger than the working size is exported at its own size; Open Recent tells
-files of one name apart."""
+"""Files on the real window: a photo larger than the working size is exported at its own size; a session whose
+photo moved is opened once the user locates it; Open Recent tells files of one name apart."""
+import json
+import shutil
+from pathlib import Path
+
 import numpy as np
 from PIL import Image
+from PySide6.QtWidgets import QFileDialog
 
 from engine.pose import J
 from poseeditor.window_files import recent_labels
 from tests.app.driver import close_window, drag_joint, new_window, wait_idle_result, wait_loaded
+from tests.app.test_app_frictions import answer_modal
 
 
 def test_a_photo_larger_than_the_working_size_is_exported_at_its_own_size(qtbot, tmp_path, procedural_photos):
@@ -49,6 +55,70 @@ def test_a_photo_larger_than_the_working_size_is_exported_at_its_own_size(qtbot,
         inside = cv2.erode(inside.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0      # well inside the edit
         assert inside.sum() > 1000
         assert np.abs(saved[inside].astype(int) - original[inside]).max(axis=1).mean() > 10
+    finally:
+        close_window(win)
+
+
+def test_a_session_whose_photos_moved_opens_once_the_photo_is_located(qtbot, tmp_path, procedural_photos):
+    shoot = tmp_path / "shoot"
+    shoot.mkdir()
+    me = shutil.copy(procedural_photos[0][0], shoot / "me.png")
+    side = shutil.copy(procedural_photos[1][0], shoot / "side.png")
+    session = tmp_path / "me.pose-session.json"
+    win = new_window(qtbot, [me, side])
+    try:
+        wait_loaded(qtbot, win, 2)
+        wait_idle_result(qtbot, win)
+        drag_joint(qtbot, win, J["l_wrist"], 20, -30)
+        wait_idle_result(qtbot, win)
+        edited = win.doc.target.copy()
+        assert win.save_session(session)
+    finally:
+        close_window(win)
+    shoot.rename(tmp_path / "shoot-2024")                      # the folder renamed: both photos moved
+
+    win = new_window(qtbot)
+    try:
+        assert not win.open_session(session)
+        assert "me.png no longer exists" in win.last_error and win.banner.action.text() == "Locate Photo…"
+        assert not win.doc.refs
+        # the banner's button asks where it is, starting in the session's folder with the photo's name
+        seen = []
+
+        def look(d):
+            seen.append((type(d), d.directory().absolutePath(), d.selectedFiles()))
+            d.reject()
+
+        answer_modal(look)
+        win.banner.action.click()
+        assert seen and issubclass(seen[0][0], QFileDialog) and seen[0][1] == str(tmp_path)
+        assert seen[0][2] and seen[0][2][0].endswith("me.png")
+        # located (as the dialog would answer): the session opens with its poses, the other photo found beside it
+        assert win.locate_photo(tmp_path / "shoot-2024" / "me.png")
+        wait_loaded(qtbot, win, 2)
+        res = wait_idle_result(qtbot, win)
+        assert [Path(r.path).name for r in win.doc.refs] == ["me.png", "side.png"]
+        assert all("shoot-2024" in r.path for r in win.doc.refs)
+        assert win.doc.target == edited and res.pose == edited and win.session_path == session
+        assert win.has_unsaved_edits() and "Save the session" in win.banner.message()
+        assert win.save_session(session)                       # saved: it names the new place
+        assert all("shoot-2024" in r["path"] for r in json.loads(session.read_text())["references"])
+    finally:
+        close_window(win)
+
+    # a later photo missing: the session opens without it, and locating it adds it with its pose
+    (tmp_path / "shoot-2024" / "side.png").rename(tmp_path / "side-renamed.png")
+    win = new_window(qtbot)
+    try:
+        assert win.open_session(session)
+        wait_loaded(qtbot, win)
+        qtbot.waitUntil(lambda: "missing" in win.last_error, timeout=30000)
+        assert "side.png" in win.last_error and win.banner.action.text() == "Locate Photo…"
+        assert len(win.doc.refs) == 1
+        assert win.locate_photo(tmp_path / "side-renamed.png")
+        wait_loaded(qtbot, win, 2)
+        assert Path(win.doc.refs[1].path).name == "side-renamed.png" and win.doc.refs[1].pose is not None
+        assert win.has_unsaved_edits()
     finally:
         close_window(win)
 
