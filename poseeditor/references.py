@@ -1,6 +1,6 @@
 """The reference strip: thumbnails of the photos of the same person, in order (the first is the one edited).
 
-Add with the + button, File > Add Reference, or by dropping image files on the window; remove with the
+Add with the + button, File > Add Reference, or by dropping image files on the strip; remove with the
 button or the Delete key; reorder by dragging thumbnails or with the arrow buttons. The first photo is the
 one shown on the canvas; the others are extra views the multi-shot backends read.
 """
@@ -47,7 +47,8 @@ def _placeholder(text: str) -> QPixmap:
 class _StripList(QListWidget):
     """The thumbnails; when there are none, says what goes here rather than showing an empty box."""
 
-    placeholder = "Photos of the same person go here: more views help the multi-shot backends. Add with +."
+    placeholder = ("Photos of the same person go here: more views help the multi-shot backends. Add with +, or "
+                   "drop photos here.")
 
     def paintEvent(self, e):
         super().paintEvent(e)

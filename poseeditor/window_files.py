@@ -1,5 +1,5 @@
-"""The main window's file actions: pose JSON, result image, animation, sessions, recent files, and files
-dropped on the window."""
+"""The main window's file actions: pose JSON, result image, animation, sessions and recent files; files
+dropped on the window are window_drops.py's."""
 from __future__ import annotations
 
 import os
@@ -19,7 +19,7 @@ from engine.images import IMAGE_SUFFIXES
 from engine.pose import Pose
 
 from .document import Reference
-from .session import is_session_file
+from .window_drops import DropsMixin
 
 IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES)) + ");;All files (*)"
 SESSION_FILTER = "PoseEditor sessions (*.pose-session.json *.json);;All files (*)"
@@ -58,11 +58,6 @@ class AnimationDialog(QDialog):
                                               "GIF animation (*.gif);;MP4 video (*.mp4)")
         if path:
             self.path.setText(path)
-
-
-def _openable(paths) -> list[Path]:
-    """The files the window opens when dropped: photos, and JSON (a session or a pose)."""
-    return [p for p in paths if p.suffix.lower() in IMAGE_SUFFIXES or p.suffix.lower() == ".json"]
 
 
 def recent_labels(paths: list[str]) -> list[str]:
@@ -122,7 +117,7 @@ class ResultExporter(QObject):
             pass
 
 
-class FilesMixin:
+class FilesMixin(DropsMixin):
     """Mixed into MainWindow (main_window.py), whose widgets and state it uses."""
 
     def _connect_files(self):
@@ -130,16 +125,13 @@ class FilesMixin:
         worker.progress.connect(self._on_anim_progress)
         worker.animationDone.connect(self._on_anim_done)
         worker.animationFailed.connect(self._on_anim_failed)
-        self.canvas.filesDropped.connect(self._on_files_dropped)
         self.recent_menu.triggered.connect(self._on_recent_chosen)  # a recent file's action holds its path
         self.recent_menu.setToolTipsVisible(True)  # the full path of a recent file
         self.banner.actionTriggered.connect(self._on_files_banner_action)
         self.exporter = ResultExporter(self)
         self.exporter.finished.connect(self._on_result_exported)
         self._locating = None  # a session waiting for the photos the user is asked to locate (locate_photo)
-
-    def _on_files_dropped(self, paths):
-        self.handle_dropped(_openable(map(Path, paths)))
+        self._connect_drops()
 
     def _on_files_banner_action(self, action_id: str):
         if action_id == "locate-photo":
@@ -549,49 +541,3 @@ class FilesMixin:
             self.open_session(path)
         else:
             self.open_photos([path])
-
-    # ===== drag and drop of files =============================================================================
-    def _dropped_paths(self, mime) -> list[Path]:
-        if not mime.hasUrls():
-            return []
-        return _openable(Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile())
-
-    def dragEnterEvent(self, e):
-        if self._dropped_paths(e.mimeData()):
-            e.acceptProposedAction()
-
-    def dragMoveEvent(self, e):
-        if self._dropped_paths(e.mimeData()):
-            e.acceptProposedAction()
-
-    def dropEvent(self, e):
-        paths = self._dropped_paths(e.mimeData())
-        if not paths:
-            return
-        e.acceptProposedAction()
-        self.handle_dropped(paths)
-
-    def handle_dropped(self, paths: list[Path]):
-        """Images: references (the first photo when none is open). JSON: a session, else a target pose."""
-        images = [p for p in paths if p.suffix.lower() in IMAGE_SUFFIXES]
-        for p in (p for p in paths if p.suffix.lower() == ".json"):
-            try:
-                is_session = is_session_file(p)
-            except PoseEditorError as e:
-                self.show_error(str(e))
-                continue
-            if is_session:
-                if self.confirm_discard("Open Session", f"opening {p.name}"):
-                    # the photos dropped with it join the session's, once those are in (opening is deferred
-                    # until its first photo is read: added now, they went to the photos it replaces)
-                    self.open_session(p, add=images)
-                images = []
-            else:
-                self.import_pose(p)
-        if images:
-            if self.doc.main is None:
-                self.open_photos(images)
-            else:
-                self.add_references(images)
-                self.show_info(f"Added {len(images)} reference photo{'s' * (len(images) > 1)}.")
-

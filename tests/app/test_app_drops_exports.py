@@ -1,17 +1,112 @@
-"""Files on the real window: a photo larger than the working size is exported at its own size; a session whose
-photo moved is opened once the user locates it; Open Recent tells files of one name apart."""
+"""Where files go, on the real window: a drop on the photo panes opens the photo and a drop on the reference strip
+adds it (with a highlight saying so while dragging); a photo larger than the working size is exported at its own
+size; a session whose photo moved is opened once the user locates it; Open Recent tells files of one name apart."""
 import json
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent, QDragMoveEvent, QDropEvent
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from engine.pose import J
 from poseeditor.window_files import recent_labels
 from tests.app.driver import close_window, drag_joint, new_window, wait_idle_result, wait_loaded
 from tests.app.test_app_frictions import answer_modal
+
+
+def drag_over(target, paths, pos=None):
+    """A drag of ``paths`` entering ``target`` and moving over it (pos: the target's coordinates); the enter
+    event, to see whether it was accepted."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    pos = QPointF(pos if pos is not None else target.rect().center())
+    with warnings.catch_warnings():  # PySide 6.12 flags the only QDragEnterEvent constructor as deprecated
+        warnings.simplefilter("ignore", DeprecationWarning)
+        enter = QDragEnterEvent(pos.toPoint(), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                                Qt.KeyboardModifier.NoModifier)
+        move = QDragMoveEvent(pos.toPoint(), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                              Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(target, enter)
+    QApplication.sendEvent(target, move)
+    return enter, mime, pos
+
+
+def drop(target, paths, pos=None):
+    enter, mime, pos = drag_over(target, paths, pos)
+    assert enter.isAccepted()
+    QApplication.sendEvent(target, QDropEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                                              Qt.KeyboardModifier.NoModifier))
+
+
+def leave(target):
+    QApplication.sendEvent(target, QDragLeaveEvent())
+
+
+def test_a_drop_on_the_photo_opens_it_and_a_drop_on_the_strip_adds_it(qtbot, procedural_photos):
+    person1, person2, person3 = (str(p) for p, _ in procedural_photos[:3])
+    win = new_window(qtbot, [person1])
+    try:
+        wait_loaded(qtbot, win)
+        wait_idle_result(qtbot, win)
+        canvas, strip = win.canvas.viewport(), win.strip.list.viewport()
+        name3 = Path(person3).name
+
+        # while dragging: the part of the window the drop goes to is highlighted, saying what it will do
+        drag_over(canvas, [person3])
+        assert win._drop_open.isVisible() and not win._drop_refs.isVisible()
+        assert win.drop_highlight() == f"Open {name3}"
+        leave(canvas)
+        assert not win.drop_highlight()
+        drag_over(strip, [person3, person2])
+        assert win._drop_refs.isVisible() and not win._drop_open.isVisible()
+        assert win.drop_highlight() == "Add 2 reference photos of the same person"
+        leave(strip)
+        enter, _, _ = drag_over(canvas, [Path(person1).with_suffix(".txt")])  # nothing the window opens
+        assert not enter.isAccepted() and not win.drop_highlight()
+
+        # on the strip: a reference of the photo open
+        drop(strip, [person3])
+        wait_loaded(qtbot, win, 2)
+        assert [r.path for r in win.doc.refs] == [person1, person3] and not win.drop_highlight()
+        wait_idle_result(qtbot, win)
+
+        # on the photo, with unsaved edits: asked first; cancelled, nothing changes
+        drag_joint(qtbot, win, J["l_wrist"], 20, -30)
+        wait_idle_result(qtbot, win)
+        win.confirm_close = True
+        drag_over(canvas, [person2])
+        assert "asks to save your edits first" in win.drop_highlight()
+        leave(canvas)
+        asked = []
+        answer_modal(lambda box: (asked.append(box.text()), box.button(QMessageBox.StandardButton.Cancel).click()))
+        drop(canvas, [person2])
+        qtbot.waitUntil(lambda: bool(asked), timeout=5000)  # asked once the drop has returned
+        assert "unsaved edits" in asked[0]
+        qtbot.wait(50)
+        assert [r.path for r in win.doc.refs] == [person1, person3] and win._opening is None
+        # discarded: the dropped photo is opened, alone, for editing
+        answer_modal(lambda box: box.button(QMessageBox.StandardButton.Discard).click())
+        drop(canvas, [person2])
+        qtbot.waitUntil(lambda: [r.path for r in win.doc.refs] == [person2], timeout=30000)
+        wait_loaded(qtbot, win)
+        win.confirm_close = False
+
+        # several dropped on the result pane: the first is edited, the others are its references (as Open Photos)
+        said = []
+        win.statusBar().messageChanged.connect(said.append)  # the references' own searches say more after it
+        pos = win.result.mapTo(win, win.result.rect().center())
+        drag_over(win, [person3, person1], pos)
+        assert win.drop_highlight() == f"Open {name3}\nwith 1 more photo as its references"
+        drop(win, [person3, person1], pos)
+        wait_loaded(qtbot, win, 2)
+        assert [r.path for r in win.doc.refs] == [person3, person1]
+        qtbot.waitUntil(lambda: any("1 more photo as its references" in t for t in said), timeout=30000)
+    finally:
+        close_window(win)
 
 
 def test_a_photo_larger_than_the_working_size_is_exported_at_its_own_size(qtbot, tmp_path, procedural_photos):

@@ -126,7 +126,7 @@ def test_dropping_image_files_adds_references(qtbot, tmp_path, procedural_photos
 
     drop([person1], win)                      # on the window: the first photo
     wait_loaded(qtbot, win, 1)
-    drop([person3], win.canvas.viewport())    # on the photo itself: another reference
+    drop([person3], win.strip.list.viewport())  # on the reference strip: another reference (on the photo: opened)
     wait_loaded(qtbot, win, 2)
     assert [r.path for r in win.doc.refs] == [str(person1), str(person3)]
     wait_idle_result(qtbot, win)
