@@ -36,8 +36,9 @@ class EngineMixin:
         t = f"{res.ms:.0f} ms" if res.ms < 1000 else f"{res.ms / 1000:.2f} s"
         if res.encode_ms > 5:  # the detail the result header leaves out for room; its tooltip says the rest
             t += f" (+{res.encode_ms:.0f} ms encoding)"
-        self.render_label.setText(f"{res.backend}: {t}")
-        self.render_label.setToolTip(self.result.details)
+        if self._timed_here(res):  # not a render of the photo before, arriving while this one loads
+            self.render_label.setText(f"{res.backend}: {t}")
+            self.render_label.setToolTip(self.result.details)
         if res.backend == res.chosen and self._timed_here(res):
             self.engine_panel.set_timing(res.ms, res.steady_ms)
         if self._render_error_shown:  # rendering works again: the old render error no longer applies
@@ -59,11 +60,13 @@ class EngineMixin:
         return image is not None and self.client.sources_main is image
 
     def _forget_other_photos_time(self):
-        """Another photo to edit: the panel's render time was the last photo's (a 101 ms of small photos said
-        nothing of an 8000x6000 one), so it goes until this photo's first render."""
+        """Another photo to edit: the render time in the panel and the status bar was the last photo's (a 101 ms
+        of small photos said nothing of an 8000x6000 one), so it goes until this photo's first render."""
         if self.doc.main is not self._timed_main:
             self._timed_main = self.doc.main
             self.engine_panel.set_timing(None)
+            self.render_label.setText("")
+            self.render_label.setToolTip("")
 
     def _on_backend_changed(self, info: dict):
         first = self.backend_info is None
