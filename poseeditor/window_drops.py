@@ -75,28 +75,27 @@ class DropHighlight(QWidget):
 
 class _DropTargets(QObject):
     """Event filter on the widgets that take drops themselves (the photo's view, the reference strip's list):
-    their drags go to the window, which says and does what the drop means where it is. A reorder drag inside
-    the strip is the list's own."""
+    their drags go to the window (the filter's parent), which says and does what the drop means there. A
+    reorder drag inside the strip is the list's own. It holds no Python reference to the window or the widgets:
+    a cycle through Qt objects left for the garbage collector crashed it at exit."""
 
-    def __init__(self, window, zones: dict):
-        super().__init__(window)
-        self.window = window
-        self.zones = zones  # watched widget -> "open" | "refs"
+    ZONE = "dropZone"  # the watched widget's property: where a drop on it goes, "open" | "refs"
 
     def eventFilter(self, obj, e):
         t = e.type()
         if t not in (QEvent.Type.DragEnter, QEvent.Type.DragMove, QEvent.Type.DragLeave, QEvent.Type.Drop):
             return False
+        window = self.parent()
         if t == QEvent.Type.DragLeave:
-            self.window.hide_drop_highlight()
+            window.hide_drop_highlight()
             return False
         if e.source() is not None and e.source() is obj.parent():  # the strip's own reorder
             return False
-        zone = self.zones[obj]
+        zone = obj.property(self.ZONE)
         if t == QEvent.Type.Drop:
-            self.window.drop_files(e, zone)
+            window.drop_files(e, zone)
         else:
-            self.window.drag_files_over(e, zone)
+            window.drag_files_over(e, zone)
         return True
 
 
@@ -109,9 +108,10 @@ class DropsMixin:
         self._drop_refs = DropHighlight(self.strip)
         self._drop_sniffed = None  # (paths, {json path: is a session}) of the drag in progress
         self._dropped = []  # (paths, zone) dropped, to handle once the drop has returned
-        self._drop_targets = _DropTargets(self, {self.canvas.viewport(): "open", self.strip.list.viewport(): "refs"})
-        for w in self._drop_targets.zones:
-            w.installEventFilter(self._drop_targets)
+        targets = _DropTargets(self)
+        for w, zone in ((self.canvas.viewport(), "open"), (self.strip.list.viewport(), "refs")):
+            w.setProperty(_DropTargets.ZONE, zone)
+            w.installEventFilter(targets)
 
     def _dropped_paths(self, mime) -> list[Path]:
         if not mime.hasUrls():
