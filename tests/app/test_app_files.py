@@ -144,7 +144,7 @@ def test_geometry_and_recent_files_are_remembered(qtbot, tmp_path):
     win2 = new_window(qtbot)
     assert (win2.width(), win2.height()) == (w, 620)
     assert str(photo.resolve()) in win2.settings.recent_files()
-    assert any(a.text().startswith("p.png") for a in win2.recent_menu.actions())
+    assert any(a.text().startswith("&1 p.png — ") for a in win2.recent_menu.actions())
     assert win2.settings.path.parent.name == "PoseEditor"  # appdirs' user config dir
     close_window(win2)
 
