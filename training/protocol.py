@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import sys
+import unicodedata
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -300,9 +301,38 @@ def folders(data_dir) -> dict[str, Path]:
     return {"datasets": data_dir / "datasets", "runs": data_dir / "runs", "weights": data_dir / "weights"}
 
 
+# names Windows keeps for devices, with or without an extension ("con.txt"); the superscript digits count too
+_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"{d}{n}" for d in ("COM", "LPT") for n in "123456789\u00b9\u00b2\u00b3")}
+
+
+def _slug_char(c: str) -> str:
+    # letters and digits of any alphabet, with their combining marks (an Indic vowel sign is not alnum); '.' and
+    # '-'; a run of anything else (spaces, '_', path separators, <>:"|?*, control characters, punctuation) is one '-'
+    return c if c.isalnum() or c in ".-" or unicodedata.category(c).startswith("M") else "\0"
+
+
 def slug(name: str) -> str:
-    """A folder/file stem from the user's name: what prepare's identity rules keep (no '_', no spaces)."""
-    return re.sub(r"[^A-Za-z0-9.-]+", "-", name).strip("-.")[:60] or "person"
+    """A folder/file stem from the user's name, in their letters ("phötö 1" -> "phötö-1"): what prepare's
+    identity rules keep (no '_', no spaces), and a name every file system takes: no path separators or characters
+    Windows refuses, no '.' or '-' at the ends, never a Windows device name ("CON" -> "CON-person"). Accents are
+    dropped ("photo-1") only where the file system's encoding cannot write the letters (an ASCII C locale)."""
+    s = unicodedata.normalize("NFC", str(name))  # macOS hands over names decomposed ("o" + combining diaeresis)
+    if not _encodable(s):
+        s = unicodedata.normalize("NFKD", s).encode("ascii", "ignore").decode("ascii")
+    s = re.sub("\0+", "-", "".join(map(_slug_char, s))).strip("-.")[:60].strip("-.") or "person"
+    if s.split(".")[0].upper() in _RESERVED:
+        head, dot, rest = s.partition(".")
+        s = f"{head}-person{dot}{rest}"
+    return s
+
+
+def _encodable(text: str) -> bool:
+    """Whether the file system's encoding can write ``text`` (UTF-8 nearly everywhere; ASCII under C locales)."""
+    try:
+        text.encode(sys.getfilesystemencoding() or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
 
 
 def unique_path(folder, stem: str, suffix: str = ".safetensors") -> Path:
