@@ -245,7 +245,11 @@ class EnginePanel(QWidget):
                     f"weights for this person, use <b>Engine &gt; Train on This Person…</b> (or "
                     f"<code>poseeditor-train fit --backend {name} ...</code>), then <i>Load weights…</i>")
         elif kind == "starter":
-            text = (f"<b>Starter weights</b>, trained only on synthetic people: the photo's own head, arms and "
+            from .weights_library import starter_learnt
+
+            # what they learnt from in the weights manager's words (SPGNet's also learnt real photos)
+            learnt = info.get("starter_learnt") or starter_learnt(None)
+            text = (f"<b>Starter weights</b>, trained on {_html(learnt)}: the photo's own head, arms and "
                     f"legs are moved as the warp backend moves them, and {title} redraws only a body whose shape "
                     f"changes. To make it draw this person, use <b>Engine &gt; Train on This Person…</b>")
         else:

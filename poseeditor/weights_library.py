@@ -86,8 +86,7 @@ class WeightsEntry:
         p = self.meta.provenance
         if p.get("data") or p.get("imported_from"):
             return str(p.get("data") or f"imported from {p['imported_from']}")
-        # a starter exported from a checkpoint keeps no "data" (dgan's): every starter learnt synthetic people
-        return "synthetic people" if self.starter else ""
+        return starter_learnt(self.meta) if self.starter else ""
 
     @property
     def trained_on(self) -> str:
@@ -103,6 +102,25 @@ class WeightsEntry:
         return self.label or self.name
 
 
+def starter_learnt(meta: WeightsMeta | None) -> str:
+    """What starter weights learnt from, in words that go mid-sentence: "synthetic people, then real photos"
+    (SPGNet's, trained on its prior: synthetic people, then real photos' self-pairs), else "synthetic people" (a
+    starter exported from a checkpoint keeps no "data", dgan's: every starter learnt synthetic people). The one
+    rule the weights manager's "Trained on", the engine panel and the training dialog all say it by."""
+    data = str(meta.provenance.get("data") or "") if meta is not None else ""
+    return "synthetic people, then real photos" if data.startswith("prior") else "synthetic people"
+
+
+def starter_label(path) -> str:
+    """Starter weights named in a few words: "starter weights (synthetic people, then real photos)". Their file's
+    own label is a line of training details."""
+    try:
+        meta = read_meta(path)
+    except (WeightsError, OSError):
+        meta = None
+    return f"starter weights ({starter_learnt(meta)})"
+
+
 def trained_on(meta: WeightsMeta | None, starter: bool = False) -> str:
     """What weights learnt from, in one plain phrase per kind, from their metadata: "Synthetic people (starter)",
     "Your photos: Anna", "Video: dance.mp4", "Imported: model.pth", "Dataset: NAME". The provenance's own "data"
@@ -115,9 +133,9 @@ def trained_on(meta: WeightsMeta | None, starter: bool = False) -> str:
     data = str(p.get("data") or "")
     if p.get("imported_from"):  # converted by the importer (the authors' release)
         return f"Imported: {p['imported_from']}"
-    if starter:  # a starter exported from a checkpoint keeps no "data" (dgan's): every starter learnt synthetic people
-        return ("Synthetic people, then real photos (starter)" if data.startswith("prior")
-                else "Synthetic people (starter)")
+    if starter:
+        learnt = starter_learnt(meta)
+        return f"{learnt[0].upper()}{learnt[1:]} (starter)"
     source = _dataset_source(p.get("command"))
     videos = [Path(s).name for s in source.split("; ") if s and is_video(s)]
     if videos:

@@ -130,20 +130,20 @@ class EngineMixin:
         """The weights file a backend uses now (or would use when chosen), and how to call it."""
         from engine.backends.base import starter_path  # numpy only
 
-        # the starter files' own labels run to a line of training details; what matters here is what they are
-        starter_label = "starter weights, synthetic people only"
+        from .weights_library import starter_label
+
         info = self.backend_info or {}
         starter = starter_path(name)
         if info.get("name") == name:
             if info.get("weights_kind") == "file" and info.get("weights_path"):
                 return info["weights_path"], info.get("weights_label") or Path(info["weights_path"]).name
             if info.get("weights_kind") == "starter" and starter.is_file():
-                return str(starter), starter_label
+                return str(starter), starter_label(starter)
             return None, ""
         path = self.settings.weights_for(name)
         if path:
             return path, Path(path).stem
-        return (str(starter), starter_label) if starter.is_file() else (None, "")
+        return (str(starter), starter_label(starter)) if starter.is_file() else (None, "")
 
     def _train_context(self):
         from .train_dialog import TrainContext

@@ -287,10 +287,17 @@ class RenderWorker(QObject):
         info = b.weights_info
         # what a loaded file was trained on (its provenance, read when it was loaded), for the "trained on" hint
         data = info.meta.provenance.get("data") if info.kind == "file" and info.meta is not None else None
+        if info.kind == "starter":  # in the weights manager's words (weights_library: no torch, no Qt)
+            from .weights_library import starter_learnt
+
+            learnt = starter_learnt(info.meta)
+        else:
+            learnt = None
         self.backendChanged.emit(dict(
             name=b.name, title=b.title or b.name, multi_shot=b.multi_shot, ready=b.ready,
             needs_weights=b.needs_weights, weights_kind=info.kind, weights_label=info.label,
-            weights_path=info.path if info.kind == "file" else None, weights_data=data, device=self.engine.device,
+            weights_path=info.path if info.kind == "file" else None, weights_data=data, starter_learnt=learnt,
+            device=self.engine.device,
             runs_on=runtime.describe(self.engine.device, self.engine.precision if b.needs_weights else None,
                                      runtime.refiner_precision(b)),
             image_size=list(b.image_size) if b.image_size else None, last_ms=self.full_ms.get(b.name)))

@@ -142,6 +142,8 @@ def test_start_up_says_what_it_is_doing(qtbot, person1, procedural_photos):
 
 
 def test_starter_weights_are_labelled_and_point_to_training(qtbot, person1):
+    from poseeditor import weights_library as lib
+
     win = big_window(qtbot, [person1])
     wait_loaded(qtbot, win)
     wait_engine(qtbot, win)
@@ -149,18 +151,29 @@ def test_starter_weights_are_labelled_and_point_to_training(qtbot, person1):
     starters = [n for n, b in panel.catalogue.items() if b["weights"] == "starter"]
     if not starters:
         pytest.skip("no starter weights in this checkout")
+    # what each starter learnt from, as the weights manager's "Trained on" says it (read from the file's metadata)
+    column = {e.backend: e.trained_on for e in lib.list_weights() if e.starter}
+    learnt = {n: column[n].removesuffix(" (starter)").lower() for n in starters}
+    if "spgnet" in learnt:  # SPGNet's starter learnt real photos after the synthetic people; the others did not
+        assert learnt["spgnet"] == "synthetic people, then real photos"
+    assert any(v == "synthetic people" for v in learnt.values())
     for name in starters:
         win.set_backend(name)
         qtbot.waitUntil(lambda: win.backend_info["name"] == name, timeout=60000)
         text = panel.weights.text()
-        assert "synthetic people" in text and "warp backend" in text and "Train on This Person" in text, text
+        assert f"trained on {learnt[name]}:" in text, text
+        assert ("real photos" in text) == ("real photos" in learnt[name]), text
+        assert "warp backend" in text and "Train on This Person" in text, text
         assert panel.train_btn.property("primary") is True
         assert "synthetic" in panel.weights.toolTip()  # the file's own label is kept, in the tooltip
     # the training dialog and the weights manager say the same in a few words, and keep their own width (the
     # file's label, a line of training details, made the dialog 1323 px wide)
     d = win.open_train_dialog()
     qtbot.wait(50)
-    assert d.start_from.currentText() == "Current: starter weights, synthetic people only"
+    for name in starters:  # the backend in use (its weights from the panel's info), and the others (their files)
+        if d.backend.findData(name) >= 0:
+            d.backend.setCurrentIndex(d.backend.findData(name))
+            assert d.start_from.currentText() == f"Current: starter weights ({learnt[name]})", name
     assert d.width() <= 1100, d.width()
     d.close()
     m = win.open_weights_manager()
