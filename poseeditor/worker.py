@@ -17,6 +17,7 @@ so.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
 import threading
@@ -145,6 +146,10 @@ class RenderWorker(QObject):
         super().__init__()
         self.engine = None
         self.preview = None           # warp Engine for the live tier when the chosen backend is slow
+        # the preview is used by the render thread and warmed (its sources encoded) by a warm-up thread: one at a
+        # time; the render thread waits here only when a drag needs the preview while it is being warmed
+        self._preview_lock = threading.Lock()
+        self._warm_gen = 0            # the newest sources a warm-up was started for (see _warm_up_preview)
         self.sources = None
         self._sources_gen = 0
         self.full_ms = RenderTimes()  # the chosen backends' steady render times
@@ -377,14 +382,55 @@ class RenderWorker(QObject):
         self.full_ms.new_sources(sources[0])  # times are per photo size: another size starts a new count
 
     # ----- rendering --------------------------------------------------------------------------------------
-    def _ready_engine(self, engine) -> float:
-        """Give ``engine`` the current sources if it lacks them and encode them; returns the encode time."""
-        if getattr(engine, "_poseeditor_sources_gen", None) != self._sources_gen:
-            engine.set_sources(*self.sources)
-            engine._poseeditor_sources_gen = self._sources_gen
+    def _ready_engine(self, engine, sources=None, gen=None) -> float:
+        """Give ``engine`` the current sources (or ``sources`` of set_sources number ``gen``) if it lacks them and
+        encode them; returns the encode time."""
+        if sources is None:
+            sources, gen = self.sources, self._sources_gen
+        if getattr(engine, "_poseeditor_sources_gen", None) != gen:
+            engine.set_sources(*sources)
+            engine._poseeditor_sources_gen = gen
         t = time.perf_counter()
         engine.state  # noqa: B018 (encodes once, cached by the engine)
         return (time.perf_counter() - t) * 1000
+
+    def _preview_needs_warming(self) -> bool:
+        """Whether drags on these photos will be drawn by the warp preview (render_tiers' rule: the chosen backend
+        is too slow for them) and the preview has not got these photos yet."""
+        chosen = self.engine.backend if self.engine is not None else None
+        if chosen is None or chosen.name == "warp" or not chosen.ready or self.sources is None:
+            return False
+        if self.full_ms.live_uses(chosen.name):
+            return False
+        # a warm-up still running for these photos makes a second one wait for it and find them encoded
+        return getattr(self.preview, "_poseeditor_sources_gen", None) != self._sources_gen
+
+    def _warm_up_preview(self):
+        """Encode the warp preview's sources now, in a thread of its own, so the photo's first drag does not wait
+        for the encode: on a 4096x3072 photo it is seconds (3.6-10 s measured on the loaded 2-core machine), and a
+        short first drag ended before any preview was drawn. Not in the render thread, where a final render
+        asked for meanwhile (a preset, an undo) would wait behind it. Started after the photo's first render by
+        the chosen backend, which tells whether its drags go to the preview."""
+        if not self._preview_needs_warming():
+            return
+        warp = self._warp()
+        gen, sources = self._sources_gen, self.sources
+        self._warm_gen = gen
+        threading.Thread(target=self._warm, args=(warp, sources, gen), name="poseeditor-preview-warm-up",
+                         daemon=True).start()
+
+    def _warm(self, warp, sources, gen: int) -> bool:
+        """Warm-up thread: encode ``sources`` for the preview ``warp`` unless they are no longer the newest (another
+        photo opened, or a newer warm-up was asked for, while this one waited). Returns whether it encoded."""
+        with self._preview_lock:
+            if gen != self._sources_gen or gen != self._warm_gen:
+                return False  # newest request wins; an encode already running is not cut short
+            try:
+                self._ready_engine(warp, sources, gen)
+            except Exception as e:  # the drag's own render says what is wrong, if anything still is
+                print(f"warp preview warm-up: {type(e).__name__}: {e}", file=sys.stderr)
+                return False
+            return True
 
     def _warp(self):
         if self.engine.backend.name == "warp":
@@ -405,9 +451,10 @@ class RenderWorker(QObject):
         return self.engine, ""
 
     def _render_one(self, engine, pose, live: bool = False):
-        encode_ms = self._ready_engine(engine)
-        t = time.perf_counter()
-        image = engine.render(pose, live=live)
+        with self._preview_lock if engine is self.preview else contextlib.nullcontext():
+            encode_ms = self._ready_engine(engine)
+            t = time.perf_counter()
+            image = engine.render(pose, live=live)
         return image, (time.perf_counter() - t) * 1000, encode_ms
 
     @Slot(object)
@@ -433,6 +480,8 @@ class RenderWorker(QObject):
                                             ms, encode_ms, note, req.posted,
                                             steady_ms=self.full_ms.get(self.engine.backend.name),
                                             sources_gen=self._sources_gen))
+            if engine is self.engine:  # its first render on these photos says whether drags go to the preview
+                self._warm_up_preview()
         except Exception as e:
             self.renderFailed.emit(dict(seq=req.seq, message=_user_message(e)))
         if req.kind == "final":  # a drag or an edit is over: what its renders freed goes back to the system

@@ -1,0 +1,72 @@
+"""A photo whose chosen backend cannot follow a drag has its warp preview's sources encoded in the background
+after the photo's first render, so the first drag's preview frame does not wait for that encode (seconds on a big
+photo): never on the UI thread, the newest photos' only, and not at all for photos no longer open."""
+import threading
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from tests.app.driver import close_window, drag_joint, new_window, wait_engine, wait_idle_result, wait_loaded
+
+
+def test_the_warp_preview_is_ready_before_the_first_drag(qtbot, procedural_photos, monkeypatch):
+    from engine.backends.warp import WarpBackend
+    from engine.pose import J
+    from poseeditor import render_tiers
+
+    monkeypatch.setattr(render_tiers, "LIVE_BUDGET_MS", 0.0)  # every backend counts as too slow to follow a drag
+    encodes = []
+    real = WarpBackend.encode_sources
+
+    def spy(self, images, *args, **kw):
+        encodes.append((threading.current_thread().name, self))  # a neural backend may warp with one of its own
+        return real(self, images, *args, **kw)
+
+    monkeypatch.setattr(WarpBackend, "encode_sources", spy)
+    win = new_window(qtbot)
+    try:
+        wait_engine(qtbot, win)
+        neural = [n for n, b in win.engine_panel.catalogue.items() if b["weights"] == "starter"]
+        if not neural:
+            pytest.skip("no starter weights in this checkout")
+        win.set_backend(neural[0])
+        qtbot.waitUntil(lambda: win.backend_info["name"] == neural[0], timeout=60000)
+        worker = win.client.worker
+        for photo, _ in procedural_photos[:2]:  # the second photo is warmed anew
+            encodes.clear()
+            win.open_photos([str(photo)])
+            wait_loaded(qtbot, win)
+            res = wait_idle_result(qtbot, win, timeout=60000)
+            assert res.backend == neural[0] and win.client.is_current(res, win.doc.main.image)
+            # no drag yet: the preview has these photos, encoded off the UI thread by the warm-up
+            qtbot.waitUntil(lambda: worker.preview is not None and worker.preview._state is not None
+                            and worker.preview._poseeditor_sources_gen == win.client.sources_gen, timeout=30000)
+            preview = worker.preview.backend
+            assert [name for name, b in encodes if b is preview] == ["poseeditor-preview-warm-up"], encodes
+            seen = []
+            win.client.resultReady.connect(seen.append)
+            drag_joint(qtbot, win, J["r_wrist"], 30, -20)
+            qtbot.waitUntil(lambda: any(r.tier == "preview" for r in seen), timeout=30000)
+            win.client.resultReady.disconnect(seen.append)
+            assert len([b for _, b in encodes if b is preview]) == 1, encodes  # nothing encoded for the drag
+            wait_idle_result(qtbot, win, timeout=60000)
+    finally:
+        close_window(win)
+
+
+def test_a_warm_up_for_photos_no_longer_open_does_nothing(qapp):
+    from poseeditor.worker import RenderWorker
+
+    w = RenderWorker()
+    encoded = []
+    warp = SimpleNamespace(set_sources=lambda *a: encoded.append(a[0][0].shape),
+                           state=None, backend=SimpleNamespace(name="warp"))
+    first = ([np.zeros((32, 24, 3), np.uint8)], [None], [None])
+    w.set_sources(first)
+    old = w._sources_gen
+    w._warm_gen = old
+    w.set_sources(([np.zeros((64, 48, 3), np.uint8)], [None], [None]))  # another photo opened meanwhile
+    assert w._warm(warp, first, old) is False and encoded == []
+    w._warm_gen = w._sources_gen       # the newest warm-up is for the new photo: it runs
+    assert w._warm(warp, w.sources, w._sources_gen) is True and encoded == [(64, 48, 3)]
