@@ -2,7 +2,8 @@
 
 User actions become undo commands on the document (commands.py); document changes update the views and ask
 the render client for a new image (live while a joint is dragged, final otherwise). Nothing slow runs here:
-photos are loaded and detected in the detect thread, images rendered in the render thread (worker.py).
+photos are loaded and detected in the detect thread, images rendered in the render thread (worker.py; the
+client's side in render_client.py).
 
 This file builds the window (widgets, actions, menus, toolbar) and owns its messages and its geometry;
 what the window does is in one mixin per responsibility, each connecting the signals it uses (``_connect_*``):
@@ -29,6 +30,7 @@ from .commands import TARGET, joint_label
 from .document import Document
 from .engine_panel import EnginePanel
 from .references import ReferenceStrip
+from .render_client import RenderClient
 from .result_view import ResultView
 from .settings import Settings
 from .widgets import ElidedLabel
@@ -36,7 +38,6 @@ from .window_editing import EditingMixin
 from .window_engine import EngineMixin
 from .window_files import FilesMixin
 from .window_photos import PhotosMixin
-from .worker import RenderClient
 
 APP_TITLE = "PoseEditor"
 

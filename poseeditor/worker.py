@@ -7,8 +7,7 @@ Two QThreads:
   preview tier). torch and the backend modules are imported there, never on the UI thread, so the window
   shows at once.
 
-``RenderClient`` is the UI thread's side. Renders are coalesced: while one runs, only the newest pending
-request is kept, so a fast drag never piles up work and the last pose always gets rendered.
+The UI thread's side, which starts these threads and talks to them, is ``render_client.RenderClient``.
 
 Render tiers (render_tiers.py): a "live" request (during a drag) uses the chosen backend when its steady render
 time on the photos being edited is under LIVE_BUDGET_MS, else the warp backend; a "final" request (drag ended, or
@@ -18,14 +17,13 @@ so.
 from __future__ import annotations
 
 import contextlib
-import functools
 import sys
 import threading
 import time
 import traceback
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from . import heap
 from .render_tiers import NOTHING_TO_REPAINT, RenderRequest, RenderResult, RenderTimes
@@ -529,133 +527,3 @@ class RenderWorker(QObject):
                                          ms=(time.perf_counter() - t0) * 1000))
         except Exception as e:
             self.animationFailed.emit(_user_message(e))
-
-
-def _queued(method, *args) -> None:
-    """Call a worker's ``method(*args)`` in the worker's thread, after the calls queued there before."""
-    QTimer.singleShot(0, method.__self__, functools.partial(method, *args))
-
-
-class RenderClient(QObject):
-    """The UI thread's handle on the two worker threads. Coalesces render requests (newest wins).
-
-    Requests go to a worker as queued calls (``_queued``): each runs in the worker's thread, in the order asked.
-    The workers' answers are signals, queued back to this thread."""
-
-    resultReady = Signal(object)     # RenderResult
-    renderError = Signal(str)
-    busyChanged = Signal(bool)
-    photoLoaded = Signal(object)
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.render_thread = QThread()
-        self.render_thread.setObjectName("poseeditor-render")
-        self.worker = RenderWorker()
-        self.worker.moveToThread(self.render_thread)
-        self.detect_thread = QThread()
-        self.detect_thread.setObjectName("poseeditor-detect")
-        self.detector = DetectWorker()
-        self.detector.moveToThread(self.detect_thread)
-        self.worker.rendered.connect(self._on_rendered)
-        self.worker.renderFailed.connect(self._on_failed)
-        self.detector.loaded.connect(self.photoLoaded)
-
-        self._seq = 0
-        self.sources_gen = 0        # set_sources calls so far: the worker counts the same (RenderResult.sources_gen)
-        self.sources_main = None    # the edited photo's image in the last set_sources
-        self._in_flight: RenderRequest | None = None
-        self._pending: RenderRequest | None = None
-        self.last_shown_seq = 0
-        self.render_thread.start()
-        self.detect_thread.start()
-
-    # ----- commands ---------------------------------------------------------------------------------------
-    def start(self, backend: str, device: str, weights: dict, photos_pending: bool = False):
-        if not photos_pending:  # else the first photo builds the detector, after the photo is on screen
-            _queued(self.detector.warm_up)
-        _queued(self.worker.start,
-                dict(backend=backend, device=device, weights=weights, photos_pending=photos_pending))
-
-    def detect(self, ref_id: int, path: str):
-        _queued(self.detector.load, dict(ref_id=ref_id, path=str(path)))
-
-    def search_box(self, ref_id: int, image, box, name: str = "photo"):
-        """Find the person inside ``box`` (x0, y0, x1, y1 photo pixels); the answer is detector.boxSearched."""
-        _queued(self.detector.search_box,
-                dict(ref_id=ref_id, image=image, box=tuple(map(float, box)), name=name))
-
-    def set_sources(self, sources):
-        self.sources_gen += 1
-        self.sources_main = sources[0][0] if sources[0] else None
-        _queued(self.worker.set_sources, sources)
-
-    def is_current(self, res: RenderResult, image) -> bool:
-        """Whether ``res`` was drawn from the last sources set, and those are of the photo ``image``."""
-        return res.sources_gen == self.sources_gen and image is not None and self.sources_main is image
-
-    def set_backend(self, name: str, weights: str | None = None):
-        _queued(self.worker.set_backend, dict(name=name, weights=weights))
-
-    def load_weights(self, path: str, remember: bool = True):
-        _queued(self.worker.load_weights, str(path), remember)
-
-    def set_device(self, device: str):
-        _queued(self.worker.set_device, device)
-
-    def export_animation(self, job):
-        _queued(self.worker.export_animation, job)
-
-    def cancel_animation(self):
-        self.worker.cancel.set()  # a threading.Event: safe to set from this thread
-
-    def request(self, pose, kind: str = "final") -> int:
-        """Ask for a render of ``pose``; returns its sequence number. Newest wins while one runs."""
-        self._seq += 1
-        req = RenderRequest(self._seq, pose.copy(), kind)
-        if self._in_flight is None:
-            self._post(req)
-        else:
-            self._pending = req
-        return req.seq
-
-    @property
-    def busy(self) -> bool:
-        return self._in_flight is not None
-
-    @property
-    def latest_seq(self) -> int:
-        return self._seq
-
-    def _post(self, req):
-        was_busy = self.busy
-        self._in_flight = req
-        _queued(self.worker.render, req)
-        if not was_busy:
-            self.busyChanged.emit(True)
-
-    def _next(self):
-        self._in_flight = None
-        if self._pending is not None:
-            req, self._pending = self._pending, None
-            self._post(req)
-        else:
-            self.busyChanged.emit(False)
-
-    def _on_rendered(self, res: RenderResult):
-        stale_final = res.kind == "final" and self._pending is not None
-        self._next()
-        if not stale_final:  # a final render overtaken by a newer drag would flash an old pose: skip it
-            self.last_shown_seq = res.seq
-            self.resultReady.emit(res)
-
-    def _on_failed(self, info):
-        self._next()
-        self.renderError.emit(info["message"])
-
-    def shutdown(self):
-        self.cancel_animation()
-        for t in (self.render_thread, self.detect_thread):
-            t.quit()
-        for t in (self.render_thread, self.detect_thread):
-            t.wait(10000)
