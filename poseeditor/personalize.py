@@ -7,8 +7,9 @@
 Each step is `sys.executable -m training.cli ...` in a QProcess, so training never blocks the window and a
 crash in it is a message, never the app's. Progress comes from the run's stats.jsonl (its folder is the first
 line fit prints on stdout; rows of kind start/train/val/checkpoint/done) and the newest image in its grids/.
-The plan, its defaults, the commands and the folders are training/protocol.py's, which
-``poseeditor-train personalize`` runs the same way. Where things go, under settings.data_dir():
+The plan, its defaults and the commands are training/protocol.py's, the folders and their names
+training/names.py's, which ``poseeditor-train personalize`` runs the same way. Where things go, under
+settings.data_dir():
     datasets/<name>/            the prepared dataset (photos are first copied to datasets/<name>.photos/<name>/
                                 so that prepare sees one person whatever the photos are called)
     runs/NNNNN-<backend>-<name>/   the training run (checkpoints, grids, stats)
@@ -26,12 +27,13 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
 from engine.errors import PoseEditorError
+from training.names import folders, slug
 from training.protocol import (DEFAULT_BATCH, DEFAULT_MINUTES, DEFAULT_STEPS, MAX_VIDEO_FRAMES,  # noqa: F401
                                PersonalizeError, StatsReader, TrainPlan, checks_note, child_env, export_command,
-                               fit_batch, fit_command, folders, has_checkpoint, image_count, last_error_line, make_plan,
+                               fit_batch, fit_command, has_checkpoint, image_count, last_error_line, make_plan,
                                network_defaults, newest_grid, no_pairs_message, prepare_command, refine_command, refit_note,
                                resume_command,
-                               run_folder, self_pairs_note, slug, source_for, split_counts, train_pairs,
+                               run_folder, self_pairs_note, source_for, split_counts, train_pairs,
                                training_threads, with_refiner_if_held_apart, SELF_PAIRS_BELOW)
 from training.protocol import check_plan as _check_plan
 

@@ -30,8 +30,8 @@ from engine.errors import PoseEditorError, WeightsError
 from engine.fileio import check_input
 from engine.runtime import APP_NAME  # the per-user folders' one name
 from engine.weights import META_KEY, WeightsMeta, read_meta
+from training.names import unique_path  # noqa: F401  (one numbering rule for the app and the CLI)
 from training.protocol import is_video
-from training.protocol import unique_path  # noqa: F401  (one numbering rule for the app and the CLI)
 
 SUFFIX = ".safetensors"
 # files the engine never loads but the training package's importer converts (PyTorch, Keras)

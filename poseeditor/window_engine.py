@@ -193,7 +193,7 @@ class EngineMixin:
     def _is_check(self, path) -> bool:
         """Whether ``path`` is a training run's check (runs/<run>/best.safetensors): shown while it learns, never
         the person's choice of weights (the file changes with every better check, and goes with its run)."""
-        from training.protocol import folders  # no torch or Qt
+        from training.names import folders  # no torch or Qt
 
         from .settings import data_dir
 

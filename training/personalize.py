@@ -21,6 +21,7 @@ from engine.errors import PoseEditorError
 from engine.fileio import check_input
 
 from . import protocol as P
+from .names import folders, slug, unique_path
 
 log = logging.getLogger(__name__)
 
@@ -70,10 +71,10 @@ def _step(name: str, argv: list[str], cwd: Path) -> str:
 
 def personalize(plan: P.TrainPlan, out: Path, work: Path, progress=print) -> dict:
     """prepare -> fit -> export (-> refine), each a child process as the app runs them; returns what was made."""
-    dirs = P.folders(work)
+    dirs = folders(work)
     for d in (dirs["datasets"], dirs["runs"]):
         d.mkdir(parents=True, exist_ok=True)
-    dataset = P.unique_path(dirs["datasets"], P.slug(plan.name), "")
+    dataset = unique_path(dirs["datasets"], slug(plan.name), "")
     source = P.source_for(plan, dataset)
     _step("prepare", P.prepare_command(plan, source, dataset), work)
     for photo, why in _not_prepared(plan, dataset):
@@ -100,7 +101,7 @@ def personalize(plan: P.TrainPlan, out: Path, work: Path, progress=print) -> dic
 def _not_prepared(plan: P.TrainPlan, dataset: Path) -> list[tuple[str, str]]:
     """(photo, why) of the plan's photos the prepare step left out, from what it records: self-pairs the names
     of the photos with no one in them (dataset.json), prepare each photo's status (its journal). Both read the
-    staged copies, named by their place in ``plan.photos`` (protocol.stage_photos: ``003-name.jpg``)."""
+    staged copies, named by their place in ``plan.photos`` (names.stage_photos: ``003-name.jpg``)."""
     from .dataset_format import read_dataset_json
     from .prepare import read_journal
 

@@ -5,9 +5,10 @@
     prepare_command(plan, source, dataset) -> fit_command(...) -> export_command(...)   # argv of each step
 
 What is here is what both sides must agree on: the plan's defaults, the three child commands and the threads
-they get, the layout of a workspace and of a run folder, the single-person split that decides how many
-training pairs some photos give, reading the rows a running fit appends to stats.jsonl, and the CLI's
-one-line error format (``poseeditor-train: error: ...``) that the app reads back from a failed step.
+they get, the layout of a run folder, the single-person split that decides how many training pairs some photos
+give, reading the rows a running fit appends to stats.jsonl, and the CLI's one-line error format
+(``poseeditor-train: error: ...``) that the app reads back from a failed step. A workspace's folders and what
+its files are called (slug, unique_path) are in training/names.py.
 Importing this module costs no torch, no cv2 and no Qt (the app imports it on the UI thread).
 """
 from __future__ import annotations
@@ -16,14 +17,14 @@ import json
 import math
 import os
 import re
-import shutil
 import sys
-import unicodedata
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from engine.errors import PoseEditorError
 from engine.fileio import check_input
+
+from .names import slug, stage_photos
 
 PROG = "poseeditor-train"
 DEFAULT_MINUTES = 10.0
@@ -293,71 +294,8 @@ def image_count(plan: TrainPlan) -> int:
 
 
 # ================================================================================================================
-# A workspace and the commands of its three steps
+# The commands of a workspace's steps (its folders and file names: training/names.py)
 # ================================================================================================================
-def folders(data_dir) -> dict[str, Path]:
-    """Where a personalisation keeps its dataset, run and result under one folder (the app's user data folder)."""
-    data_dir = Path(data_dir)
-    return {"datasets": data_dir / "datasets", "runs": data_dir / "runs", "weights": data_dir / "weights"}
-
-
-# names Windows keeps for devices, with or without an extension ("con.txt"); the superscript digits count too
-_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"{d}{n}" for d in ("COM", "LPT") for n in "123456789\u00b9\u00b2\u00b3")}
-
-
-def _slug_char(c: str) -> str:
-    # letters and digits of any alphabet, with their combining marks (an Indic vowel sign is not alnum); '.' and
-    # '-'; a run of anything else (spaces, '_', path separators, <>:"|?*, control characters, punctuation) is one '-'
-    return c if c.isalnum() or c in ".-" or unicodedata.category(c).startswith("M") else "\0"
-
-
-def slug(name: str) -> str:
-    """A folder/file stem from the user's name, in their letters ("phötö 1" -> "phötö-1"): what prepare's
-    identity rules keep (no '_', no spaces), and a name every file system takes: no path separators or characters
-    Windows refuses, no '.' or '-' at the ends, never a Windows device name ("CON" -> "CON-person"). Accents are
-    dropped ("photo-1") only where the file system's encoding cannot write the letters (an ASCII C locale)."""
-    s = unicodedata.normalize("NFC", str(name))  # macOS hands over names decomposed ("o" + combining diaeresis)
-    if not _encodable(s):
-        s = unicodedata.normalize("NFKD", s).encode("ascii", "ignore").decode("ascii")
-    s = re.sub("\0+", "-", "".join(map(_slug_char, s))).strip("-.")[:60].strip("-.") or "person"
-    if s.split(".")[0].upper() in _RESERVED:
-        head, dot, rest = s.partition(".")
-        s = f"{head}-person{dot}{rest}"
-    return s
-
-
-def _encodable(text: str) -> bool:
-    """Whether the file system's encoding can write ``text`` (UTF-8 nearly everywhere; ASCII under C locales)."""
-    try:
-        text.encode(sys.getfilesystemencoding() or "utf-8")
-    except (UnicodeEncodeError, LookupError):
-        return False
-    return True
-
-
-def unique_path(folder, stem: str, suffix: str = ".safetensors") -> Path:
-    """folder/stem.suffix, or stem-2, stem-3, ... when taken."""
-    p = Path(folder) / f"{stem}{suffix}"
-    k = 2
-    while p.exists():
-        p = Path(folder) / f"{stem}-{k}{suffix}"
-        k += 1
-    return p
-
-
-def stage_photos(photos: list[str], folder: Path, person: str) -> Path:
-    """Copy the photos to folder/person/ in the user's order: prepare reads a sub-folder as one person."""
-    from engine.images import IMAGE_SUFFIXES
-
-    dest = Path(folder) / person
-    dest.mkdir(parents=True, exist_ok=True)
-    for i, p in enumerate(photos):
-        p = Path(p)
-        suffix = p.suffix.lower() if p.suffix.lower() in IMAGE_SUFFIXES else ".png"
-        shutil.copyfile(p, dest / f"{i:03d}-{slug(p.stem)}{suffix}")
-    return Path(folder)
-
-
 def cli(*args) -> list[str]:
     return [sys.executable, "-m", "training.cli", *[str(a) for a in args]]
 

@@ -1,9 +1,10 @@
-"""training.protocol.slug: the dataset folder's and the staged photos' names keep the user's letters, and are
+"""training.names.slug: the dataset folder's and the staged photos' names keep the user's letters, and are
 names every file system takes."""
 import sys
 
 import pytest
 
+from training import names as N
 from training import protocol as P
 
 
@@ -27,27 +28,27 @@ from training import protocol as P
     ("Anna 2", "Anna-2"),                        # ASCII names as before
 ])
 def test_slug_keeps_letters_and_is_safe(name, want):
-    assert P.slug(name) == want
+    assert N.slug(name) == want
 
 
 def test_slug_is_at_most_60_letters_and_never_ends_in_a_dot():
-    s = P.slug("é" * 59 + ". x" * 10)
+    s = N.slug("é" * 59 + ". x" * 10)
     assert len(s) <= 60 and not s.endswith((".", "-"))
 
 
 def test_slug_drops_accents_only_where_the_file_system_cannot_write_them(monkeypatch):
     monkeypatch.setattr(sys, "getfilesystemencoding", lambda: "ascii")
-    assert P.slug("phötö 1") == "photo-1"
-    assert P.slug("张伟") == "person"
+    assert N.slug("phötö 1") == "photo-1"
+    assert N.slug("张伟") == "person"
     monkeypatch.setattr(sys, "getfilesystemencoding", lambda: "utf-8")
-    assert P.slug("phötö 1") == "phötö-1"
+    assert N.slug("phötö 1") == "phötö-1"
 
 
 def test_the_staged_photos_and_the_self_pairs_step_name_the_same_folder(tmp_path):
     photo = tmp_path / "bild_ä:1.png"
     photo.write_bytes(b"not read here")
     plan = P.make_plan("phötö 1", "attention", photos=[str(photo)])
-    dataset = P.unique_path(tmp_path / "datasets", P.slug(plan.name), "")
+    dataset = N.unique_path(tmp_path / "datasets", N.slug(plan.name), "")
     assert dataset.name == "phötö-1"
     source = P.source_for(plan, dataset)
     staged = source / "phötö-1"
