@@ -7,8 +7,10 @@ from the working resolution, blended in with a feathered edge. The region is whe
 the working photo, grown a little (a changed pixel's neighbours take the result too, so the seam never runs
 along the edit's own edge), then feathered to nothing.
 
-Memory stays near one copy of the full-size photo: it is held as a PIL image (``images.load_full_size``) and
-changed in place, a band of rows at a time, so the float arithmetic of the blend never covers more than a band.
+Memory stays near one copy of the full-size photo: it is held as a PIL image (``images.load_full_size``, which
+converts a 16-bit or RGBA photo to RGB a band of rows at a time, so the decoded file and the RGB copy are all
+it holds) and changed in place, a band of rows at a time, so the float arithmetic of the blend never covers
+more than a band.
 """
 from __future__ import annotations
 

@@ -35,22 +35,50 @@ _UPRIGHT = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4
             8: Image.Transpose.ROTATE_90}
 
 
-def _to_rgb8(img: Image.Image) -> np.ndarray:
+# rows converted at a time when a photo is not stored as 8-bit RGB: the float arithmetic of a 16-bit photo and the
+# alpha composite of an RGBA one cover a band, never the whole picture (an 8000 x 6000 16-bit photo held eight
+# full-size copies at once when it was converted whole)
+_BAND_ROWS = 256
+_WIDE_GREY = ("I;16", "I;16B", "I;16L", "I", "F")
+
+
+def _rgb(img: Image.Image) -> Image.Image:
+    """``img`` as an 8-bit RGB PIL image: itself when it is one already, else one new RGB image filled a band of
+    rows at a time (so a full-size photo costs one copy more, not several). 16-bit and float are scaled to 8 bits
+    (by 65535 or 255, and a float image by 1 when it is at most 1), alpha is composited on white."""
     mode = img.mode
-    if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        arr = np.asarray(img, dtype=np.float64)
-        hi = 65535.0 if mode.startswith("I;16") or (mode == "I" and arr.max(initial=0) > 255) else 255.0
-        if mode == "F":
-            hi = 1.0 if arr.max(initial=0) <= 1.0 else 255.0
-        arr = np.clip(arr / hi * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        return np.repeat(arr[:, :, None], 3, axis=2)
-    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info):
-        rgba = img.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return np.asarray(Image.alpha_composite(white, rgba).convert("RGB"))
     if mode == "RGB":
-        return np.asarray(img)
-    return np.asarray(img.convert("RGB"))
+        return img
+    if mode in _WIDE_GREY:
+        if mode == "F":
+            # numpy's maximum, band by band: NaN anywhere makes it NaN (and the scale 255), as it did when the
+            # whole picture was one array; Pillow's getextrema skips a NaN or not depending on where it is
+            top = np.max([np.asarray(band).max() for _, band in _bands(img)] or [0])
+            hi = 1.0 if top <= 1.0 else 255.0
+        else:
+            top = (img.getextrema() or (0, 0))[1] if mode == "I" and img.width and img.height else 0
+            hi = 65535.0 if mode.startswith("I;16") or top > 255 else 255.0
+
+        def band_rgb(band):  # the grey band as L; paste turns it into RGB (each channel the grey)
+            a = np.asarray(band, dtype=np.float64)
+            return Image.fromarray(np.clip(a / hi * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+    elif mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info):
+        def band_rgb(band):
+            rgba = band.convert("RGBA")
+            return Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba).convert("RGB")
+    else:
+        return img.convert("RGB")  # 8-bit grey, palette, CMYK...: Pillow converts them to one new copy
+    out = Image.new("RGB", img.size)
+    for y, band in _bands(img):
+        out.paste(band_rgb(band), (0, y))
+    return out
+
+
+def _bands(img: Image.Image):
+    """(top row, the image's rows from there) for each band of ``_BAND_ROWS`` rows, top to bottom."""
+    w, h = img.size
+    for y in range(0, h, _BAND_ROWS):
+        yield y, img.crop((0, y, w, min(h, y + _BAND_ROWS)))
 
 
 @contextlib.contextmanager
@@ -79,7 +107,7 @@ def load_image(path, max_side: int = MAX_SIDE) -> np.ndarray:
     """Load a photo as RGB uint8 (H, W, 3), upright per EXIF, at most ``max_side`` pixels on its longer side."""
     path = Path(path)
     with _reading(path) as img:
-        arr = _to_rgb8(_decoded(img, path, max_side))
+        arr = np.asarray(_rgb(_decoded(img, path, max_side)))
     if arr.ndim != 3 or arr.shape[0] < 8 or arr.shape[1] < 8:
         raise ImageReadError(f"{path}: image is too small ({arr.shape[1]}x{arr.shape[0]} pixels)")
     return np.ascontiguousarray(arr)
@@ -89,11 +117,12 @@ def load_full_size(path) -> Image.Image:
     """The photo at its own resolution, upright and RGB exactly as load_image reads it (the same orientation,
     alpha and bit-depth rules), but as a PIL image: one copy of the pixels, which the caller may change in
     place (a full-size export pastes the edit into it; a numpy array of Pillow's pixels is read-only, and a
-    writable copy of an 8000 x 6000 photo is 144 MB more)."""
+    writable copy of an 8000 x 6000 photo is 144 MB more). A photo stored otherwise (16-bit, float, alpha,
+    grey, palette) is converted into one new RGB image, a band of rows at a time: the decoded file and that
+    copy are held, no more."""
     path = Path(path)
     with _reading(path) as img:
-        up = _decoded(img, path, 1 << 62)
-        return up if up.mode == "RGB" else Image.fromarray(_to_rgb8(up))
+        return _rgb(_decoded(img, path, 1 << 62))
 
 
 def upright_size(path) -> tuple[int, int]:

@@ -3,7 +3,8 @@ import pytest
 from PIL import Image
 
 from engine.errors import ImageReadError
-from engine.images import MAX_SIDE, load_image
+import engine.images as images
+from engine.images import MAX_SIDE, load_full_size, load_image
 
 
 def test_rgba_gray_16bit_and_palette_become_rgb8(tmp_path):
@@ -20,6 +21,44 @@ def test_rgba_gray_16bit_and_palette_become_rgb8(tmp_path):
 
     Image.fromarray(np.full((20, 30), 65535 // 2, np.uint16)).save(tmp_path / "d.png")
     assert abs(int(load_image(tmp_path / "d.png")[0, 0, 0]) - 127) <= 1
+
+
+def test_16bit_float_and_alpha_are_converted_band_by_band_to_the_exact_pixels(tmp_path, monkeypatch):
+    """A photo not stored as 8-bit RGB is converted a band of rows at a time (so a full-size one costs one copy,
+    not eight); every pixel is still what the whole-picture arithmetic gives: round(v * 255 / 65535), a float
+    scaled by 255 when it is at most 1, alpha over white rounded as Pillow's alpha_composite, the same from
+    load_image and load_full_size."""
+    monkeypatch.setattr(images, "_BAND_ROWS", 7)             # 7 does not divide 45: a short last band too
+    h, w = 45, 31
+    rng = np.random.default_rng(3)
+    grey = rng.integers(0, 65536, (h, w), dtype=np.uint16)
+    grey[0, 0], grey[-1, -1] = 0, 65535
+    Image.fromarray(grey).save(tmp_path / "g16.png")
+    want = np.floor(grey / 65535.0 * 255.0 + 0.5).astype(np.uint8)
+    for got in (load_image(tmp_path / "g16.png"), np.asarray(load_full_size(tmp_path / "g16.png"))):
+        assert got.shape == (h, w, 3) and np.array_equal(got, np.repeat(want[:, :, None], 3, axis=2))
+
+    unit = rng.random((h, w)).astype(np.float32)
+    unit[-1, -1] = 1.0                                       # the maximum, in the last band: the scale is 1
+    Image.fromarray(unit, "F").save(tmp_path / "f.tif")
+    want = np.floor(unit.astype(np.float64) * 255.0 + 0.5).astype(np.uint8)
+    assert np.array_equal(load_image(tmp_path / "f.tif")[..., 1], want)
+    brighter = unit.copy()
+    brighter[-1, -1] = 2.0                           # one value above 1, in the last band: the scale is 255
+    Image.fromarray(brighter, "F").save(tmp_path / "f2.tif")
+    assert np.array_equal(load_image(tmp_path / "f2.tif")[:-1, :, 0],
+                          np.floor(brighter[:-1].astype(np.float64) + 0.5).astype(np.uint8))
+
+    rgba = rng.integers(0, 256, (h, w, 4), dtype=np.uint8)
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "a.png")
+    a = rgba[..., 3:].astype(np.int64)
+    # over white: c * a + 255 * (255 - a), divided by 255 with Pillow's rounding (at most 1 off the float value)
+    near = (rgba[..., :3] * a + 255 * (255 - a)) / 255.0
+    whole = np.asarray(Image.alpha_composite(Image.new("RGBA", (w, h), (255,) * 4),
+                                             Image.fromarray(rgba, "RGBA")).convert("RGB"))
+    for got in (load_image(tmp_path / "a.png"), np.asarray(load_full_size(tmp_path / "a.png"))):
+        assert np.array_equal(got, whole) and np.abs(got - near).max() <= 1
+    assert load_full_size(tmp_path / "a.png").mode == "RGB"
 
 
 def test_exif_orientation_is_applied(tmp_path):
