@@ -32,6 +32,11 @@ class EngineMixin:
 
     # ===== results ============================================================================================
     def _on_result(self, res):
+        main = self.doc.main
+        if not self.client.is_current(res, main.image if main is not None else None):
+            # the photo before's render, arriving after another photo opened: drawn over this photo it would be
+            # stretched into its frame, and a waiting save would write it (or blend it) under this photo's name
+            return
         self.result.show_result(res)
         t = f"{res.ms:.0f} ms" if res.ms < 1000 else f"{res.ms / 1000:.2f} s"
         if res.encode_ms > 5:  # the detail the result header leaves out for room; its tooltip says the rest

@@ -115,6 +115,12 @@ class PhotosMixin:
         self.canvas.set_image(None)
         self.canvas.select(-1)  # a joint chosen on the last photo is not this one's
         name = Path(paths[0]).name
+        if self._save_after_render:  # it was the last photo's result to save: never this one's under its name
+            msg = f"The save of {Path(self._save_after_render).name} was cancelled: another photo was opened."
+            self._save_after_render = None
+            # a banner, not the status bar alone: "Now editing …" replaces the status bar's line once it is read
+            self.banner.show_message(msg, "warning", timeout_ms=15000)
+            self.statusBar().showMessage(msg, 15000)
         # the detector may still be loading (opened during the start-up warm-up): say that rather than "Opening"
         self.canvas.set_message(self._detect_status or f"Opening {name}…")
         self.result.clear(self._detect_status or f"Finding the person in {name}…")
