@@ -19,7 +19,6 @@ import re
 import shutil
 import struct
 import sys
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +29,8 @@ from engine.errors import PoseEditorError, WeightsError
 from engine.fileio import check_input
 from engine.runtime import APP_NAME  # the per-user folders' one name
 from engine.weights import META_KEY, WeightsMeta, read_meta
-from training.names import unique_path  # noqa: F401  (one numbering rule for the app and the CLI)
+# one numbering rule and one accent rule for the app's weights and training's datasets
+from training.names import plain_if_unwritable, unique_path  # noqa: F401
 from training.protocol import is_video
 
 SUFFIX = ".safetensors"
@@ -190,20 +190,9 @@ def safe_name(text: str, for_file: bool = True) -> str:
     if s.lower().endswith(SUFFIX):
         s = s[: -len(SUFFIX)]
     s = re.sub(r"[^\w .-]+", "-", s, flags=re.UNICODE).strip(" .-")[:80]
-    if for_file and not _encodable(s):
-        plain = unicodedata.normalize("NFKD", s).encode("ascii", "ignore").decode("ascii")
+    if for_file and (plain := plain_if_unwritable(s)) != s:
         s = re.sub(r"[^\w .-]+", "-", plain).strip(" .-")[:80] or "weights"  # a name, just none it can write
     return s
-
-
-def _encodable(name: str) -> bool:
-    """Whether the file system's encoding can write ``name`` (UTF-8 nearly everywhere; ASCII under some C
-    locales)."""
-    try:
-        name.encode(sys.getfilesystemencoding() or "utf-8")
-    except (UnicodeEncodeError, LookupError):
-        return False
-    return True
 
 
 def _check_writable(path: Path, starters: Path | None, what: str) -> None:

@@ -1,6 +1,7 @@
 """What a personalisation's files and folders are called: its workspace's folders (``folders``), the user's name
-made a file stem (``slug``), the next free name in a folder (``unique_path``, also the app's weights library's),
-and the photos staged for prepare (``stage_photos``). Qt-free and torch-free, like training.protocol, which
+made a file stem (``slug``; its accent rule ``plain_if_unwritable`` is also the app's weights file names'), the
+next free name in a folder (``unique_path``, also the app's weights library's), and the photos staged for
+prepare (``stage_photos``). Qt-free and torch-free, like training.protocol, which
 names its folders with them.
 """
 from __future__ import annotations
@@ -34,13 +35,21 @@ def slug(name: str) -> str:
     Windows refuses, no '.' or '-' at the ends, never a Windows device name ("CON" -> "CON-person"). Accents are
     dropped ("photo-1") only where the file system's encoding cannot write the letters (an ASCII C locale)."""
     s = unicodedata.normalize("NFC", str(name))  # macOS hands over names decomposed ("o" + combining diaeresis)
-    if not _encodable(s):
-        s = unicodedata.normalize("NFKD", s).encode("ascii", "ignore").decode("ascii")
+    s = plain_if_unwritable(s)
     s = re.sub("\0+", "-", "".join(map(_slug_char, s))).strip("-.")[:60].strip("-.") or "person"
     if s.split(".")[0].upper() in _RESERVED:
         head, dot, rest = s.partition(".")
         s = f"{head}-person{dot}{rest}"
     return s
+
+
+def plain_if_unwritable(text: str) -> str:
+    """``text`` as it is, or spelt without accents ("phötö" -> "photo", letters with no plain spelling dropped)
+    when the file system's encoding cannot write it (an ASCII C locale). The one rule the dataset folder (slug)
+    and the app's weights file (weights_library.safe_name) follow, so both spell a name the same way."""
+    if _encodable(text):
+        return text
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
 
 
 def _encodable(text: str) -> bool:

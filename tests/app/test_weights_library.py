@@ -150,3 +150,18 @@ def test_names():
     assert lib.safe_name("  Anna / beach.safetensors ") == "Anna - beach"
     assert lib.safe_name("../..") == ""
     assert lib.human_size(2_500_000) == "2.5 MB" and lib.human_size(12) == "12 bytes"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "ascii"])
+def test_the_weights_file_and_the_dataset_folder_spell_a_name_by_one_accent_rule(monkeypatch, encoding):
+    """training.names.plain_if_unwritable is the one rule: where the file system cannot write the letters, the
+    weights file (safe_name) and the dataset folder (slug) both drop the accents, else both keep them."""
+    import sys
+
+    from training import names
+
+    assert lib.plain_if_unwritable is names.plain_if_unwritable and not hasattr(lib, "_encodable")
+    monkeypatch.setattr(sys, "getfilesystemencoding", lambda: encoding)
+    for name, utf8, ascii_ in [("Émile Zoë", "Émile Zoë", "Emile Zoe"), ("phötö", "phötö", "photo")]:
+        want = utf8 if encoding == "utf-8" else ascii_
+        assert lib.safe_name(name) == want and names.slug(name) == want.replace(" ", "-")
