@@ -7,6 +7,7 @@ work and the last pose always gets rendered.
 from __future__ import annotations
 
 import functools
+import sys
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
@@ -142,3 +143,6 @@ class RenderClient(QObject):
             t.quit()
         for t in (self.render_thread, self.detect_thread):
             t.wait(10000)
+        # after the render thread, which starts them: a 4096x3072 photo's encode takes 3-10 s
+        if not self.worker.stop_warm_ups(15.0):
+            print("quitting while the preview warm-up still encodes", file=sys.stderr)

@@ -148,6 +148,7 @@ class RenderWorker(QObject):
         # time; the render thread waits here only when a drag needs the preview while it is being warmed
         self._preview_lock = threading.Lock()
         self._warm_gen = 0            # the newest sources a warm-up was started for (see _warm_up_preview)
+        self._warm_threads: list[threading.Thread] = []  # joined at quit (stop_warm_ups)
         self.sources = None
         self._sources_gen = 0
         self.full_ms = RenderTimes()  # the chosen backends' steady render times
@@ -414,8 +415,21 @@ class RenderWorker(QObject):
         warp = self._warp()
         gen, sources = self._sources_gen, self.sources
         self._warm_gen = gen
-        threading.Thread(target=self._warm, args=(warp, sources, gen), name="poseeditor-preview-warm-up",
-                         daemon=True).start()
+        # a daemon only so that a warm-up still running when stop_warm_ups gives up cannot hold the quit forever
+        t = threading.Thread(target=self._warm, args=(warp, sources, gen), name="poseeditor-preview-warm-up",
+                             daemon=True)
+        self._warm_threads = [w for w in self._warm_threads if w.is_alive()] + [t]
+        t.start()
+
+    def stop_warm_ups(self, timeout: float) -> bool:
+        """At quit, once the render thread has stopped: warm-ups still waiting for the preview give up, and the one
+        encoding is waited for up to ``timeout`` seconds (an encode cannot be cut short, and the interpreter
+        finalised while a thread is inside cv2 can crash). Returns whether none is left running."""
+        self._warm_gen = -1  # no sources are this: a warm-up that has not started encoding returns at once
+        deadline = time.monotonic() + timeout
+        for t in self._warm_threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        return not any(t.is_alive() for t in self._warm_threads)
 
     def _warm(self, warp, sources, gen: int) -> bool:
         """Warm-up thread: encode ``sources`` for the preview ``warp`` unless they are no longer the newest (another

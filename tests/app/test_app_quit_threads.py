@@ -1,0 +1,34 @@
+"""Quitting waits for the threads it started: the preview warm-up (an encode inside cv2 while the interpreter
+shuts down can crash) is joined, and a result still being saved is finished, with a word in the status bar,
+before the window closes."""
+import threading
+import time
+
+from tests.app.driver import close_window, new_window, wait_engine, wait_loaded
+
+
+def test_quitting_joins_a_running_preview_warm_up(qtbot, procedural_photos, monkeypatch):
+    from poseeditor.worker import RenderWorker
+
+    started, warmed = [], []
+
+    def needs_warming(self):  # once: this test is about the thread, not about which backends want a preview
+        return not started
+
+    def slow_warm(self, warp, sources, gen):  # an encode of a big photo: seconds
+        started.append(threading.current_thread())
+        time.sleep(2.0)
+        warmed.append(gen)
+        return True
+
+    monkeypatch.setattr(RenderWorker, "_preview_needs_warming", needs_warming)
+    monkeypatch.setattr(RenderWorker, "_warm", slow_warm)
+    win = new_window(qtbot, [str(procedural_photos[0][0])])
+    wait_loaded(qtbot, win)
+    wait_engine(qtbot, win)  # the engine's first render starts the warm-up
+    win._request("final")
+    qtbot.waitUntil(lambda: bool(started), timeout=30000)
+    thread = started[0]
+    assert thread.name == "poseeditor-preview-warm-up" and thread.is_alive()
+    close_window(win)
+    assert not thread.is_alive() and len(warmed) == 1
