@@ -106,8 +106,11 @@ class DropsMixin:
         # where a drop goes: the photo panes open it, the reference strip adds it (drop_files)
         self._drop_open = DropHighlight(self.centralWidget())
         self._drop_refs = DropHighlight(self.strip)
-        self._drop_sniffed = None  # (paths, {json path: is a session}) of the drag in progress
-        self._dropped = []  # (paths, zone) dropped, to handle once the drop has returned
+        # {(json path, mtime, size): is a session, or the PoseEditorError reading it gave} for the drag in progress:
+        # a drag-move comes many times a second and the drop after it, and each read the file on the UI thread
+        # (slow on a network folder); cleared when the highlight hides (drag left, or dropped)
+        self._drop_sniffed = {}
+        self._dropped = []  # (paths, zone, what the drag read) dropped, to handle once the drop has returned
         targets = _DropTargets(self)
         for w, zone in ((self.canvas.viewport(), "open"), (self.strip.list.viewport(), "refs")):
             w.setProperty(_DropTargets.ZONE, zone)
@@ -126,17 +129,29 @@ class DropsMixin:
             return "refs"
         return "open"
 
+    @staticmethod
+    def _sniffed(p: Path, cache: dict):
+        """Whether the JSON file ``p`` is a session, or the PoseEditorError reading it gives: read once while its
+        modification time and size stay the same (``cache``, a drag's ``_drop_sniffed``)."""
+        try:
+            st = p.stat()
+            key = (p, st.st_mtime_ns, st.st_size)
+        except OSError:
+            key = None  # gone or unreadable: is_session_file says why, every time
+        if key is None or key not in cache:
+            try:
+                found = is_session_file(p)
+            except PoseEditorError as e:
+                found = e
+            if key is None:
+                return found
+            cache[key] = found
+        return cache[key]
+
     def _sessions_among(self, paths: list[Path]) -> dict:
         """{JSON path: whether it is a session} for the files dragged, read once per drag."""
-        if self._drop_sniffed is None or self._drop_sniffed[0] != paths:
-            found = {}
-            for p in (p for p in paths if p.suffix.lower() == ".json"):
-                try:
-                    found[p] = is_session_file(p)
-                except PoseEditorError:
-                    found[p] = False  # the drop says why
-            self._drop_sniffed = (paths, found)
-        return self._drop_sniffed[1]
+        # a file that cannot be read is no session here; the drop says why
+        return {p: self._sniffed(p, self._drop_sniffed) is True for p in paths if p.suffix.lower() == ".json"}
 
     def drop_meaning(self, paths: list[Path], zone: str) -> str:
         """What dropping ``paths`` on ``zone`` will do, in the words the highlight shows."""
@@ -170,6 +185,7 @@ class DropsMixin:
     def hide_drop_highlight(self):
         self._drop_open.hide()
         self._drop_refs.hide()
+        self._drop_sniffed = {}  # the drag is over: the next one reads the files afresh
 
     def drop_highlight(self) -> str:
         """The highlight's words while files are dragged over the window ("" when none shows)."""
@@ -186,8 +202,8 @@ class DropsMixin:
         self._show_drop_highlight(paths, zone)
 
     def drop_files(self, e, zone: str):
+        sniffed = self._drop_sniffed  # what the drag read, handed to the drop (hiding clears it)
         self.hide_drop_highlight()
-        self._drop_sniffed = None
         paths = self._dropped_paths(e.mimeData())
         if not paths:
             e.ignore()
@@ -195,7 +211,7 @@ class DropsMixin:
         e.acceptProposedAction()
         # handled once the drop has returned: a save prompt inside it kept the dragging application (a file
         # manager) waiting for the drop's end until the prompt was answered
-        self._dropped.append((paths, zone))
+        self._dropped.append((paths, zone, sniffed))
         QTimer.singleShot(0, self._handle_drops)
 
     def _handle_drops(self):
@@ -214,16 +230,17 @@ class DropsMixin:
     def dropEvent(self, e):
         self.drop_files(e, self._zone_at(e.position().toPoint()))
 
-    def handle_dropped(self, paths: list[Path], zone: str = "open"):
+    def handle_dropped(self, paths: list[Path], zone: str = "open", sniffed: dict | None = None):
         """Images: opened, the first edited and the others its references (as Open Photos), or, dropped on the
         reference strip ("refs") of an open photo, added as its references. JSON: a session, else a target
-        pose."""
+        pose. ``sniffed``: what the drag found the JSON files to be (``_drop_sniffed``), not read again while
+        they are unchanged."""
         images = [p for p in paths if p.suffix.lower() in IMAGE_SUFFIXES]
-        for p in (p for p in paths if p.suffix.lower() == ".json"):
-            try:
-                is_session = is_session_file(p)
-            except PoseEditorError as e:
-                self.show_error(str(e))
+        sniffed = dict(sniffed or {})
+        kinds = {p: self._sniffed(p, sniffed) for p in paths if p.suffix.lower() == ".json"}
+        for p, is_session in kinds.items():
+            if isinstance(is_session, PoseEditorError):
+                self.show_error(str(is_session))
                 continue
             if is_session:
                 if self.confirm_discard("Open Session", f"opening {p.name}"):

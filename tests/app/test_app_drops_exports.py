@@ -238,3 +238,39 @@ def test_open_recent_tells_files_of_one_name_apart(qtbot, tmp_path):
         assert win.recent_menu.toolTipsVisible()
     finally:
         close_window(win)
+
+
+def test_a_drag_reads_a_dropped_json_once_and_a_new_drag_reads_it_again(qtbot, tmp_path, monkeypatch):
+    """Whether a dragged JSON is a session is read on the UI thread: once for the drag's enters, moves and its
+    drop while the file is unchanged, again when it changes, and afresh by the next drag once this one left."""
+    import poseeditor.window_drops as drops
+
+    reads = []
+    real = drops.is_session_file
+    monkeypatch.setattr(drops, "is_session_file", lambda p: (reads.append(Path(p)), real(p))[1])
+    pose = tmp_path / "pose.json"
+    pose.write_text('{"people": []}')
+    win = new_window(qtbot)
+    try:
+        imported = []
+        monkeypatch.setattr(win, "import_pose", imported.append)
+        canvas = win.canvas.viewport()
+        for _ in range(3):                      # the enters and moves of one drag: one read
+            drag_over(canvas, [pose])
+        assert win.drop_highlight() == "Import the pose pose.json" and reads == [pose]
+        drop(canvas, [pose])                    # the drop and its deferred handling: no read more
+        qtbot.waitUntil(lambda: imported == [pose], timeout=5000)
+        assert reads == [pose] and not win._drop_sniffed
+
+        drag_over(canvas, [pose])               # the next drag reads it afresh
+        assert reads == [pose] * 2
+        pose.write_text('{"people": [], "x": 1}')  # changed during the drag (another size): read again
+        drag_over(canvas, [pose])
+        assert reads == [pose] * 3
+        leave(canvas)                           # left: the answer is forgotten
+        assert not win._drop_sniffed and not win.drop_highlight()
+        drag_over(canvas, [pose])
+        assert reads == [pose] * 4
+        leave(canvas)
+    finally:
+        close_window(win)
