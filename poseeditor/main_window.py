@@ -532,6 +532,9 @@ class MainWindow(PhotosMixin, EditingMixin, EngineMixin, FilesMixin, QMainWindow
         return True
 
     def closeEvent(self, e):
+        if getattr(self, "_finishing_saves", False):  # asked again while the saves below finish: the first close goes on
+            e.ignore()
+            return
         if not self.confirm_discard("Quit PoseEditor", "quitting"):
             e.ignore()
             return
@@ -539,6 +542,15 @@ class MainWindow(PhotosMixin, EditingMixin, EngineMixin, FilesMixin, QMainWindow
         self.settings.set_geometry("state", self.saveState())
         self.settings.set_geometry("splitter", self.splitter.saveState())
         self.settings.sync()
+        writing = self.exporter.writing()
+        if writing:  # a result being saved is finished, and said so, before the window goes
+            names = ", ".join(Path(p).name for p in writing)
+            self.statusBar().showMessage(f"Finishing saving {names}…")
+            self._finishing_saves = True
+            try:
+                self.exporter.wait()
+            finally:
+                self._finishing_saves = False
         if self.personalizer is not None:  # a training run stops with a checkpoint (resumable from the CLI)
             self.personalizer.shutdown()
         self._end_nudge(render=False)

@@ -95,10 +95,30 @@ class ResultExporter(QObject):
         super().__init__(parent)
         self._one_at_a_time = threading.Lock()  # two full-size photos in memory at once would be 2 x 144 MB+
         self.pending = 0
+        self._threads: list[tuple[threading.Thread, str]] = []  # (thread, path) of the saves started
 
     def start(self, job: dict):
         self.pending += 1
-        threading.Thread(target=self._run, args=(job,), name="export-result").start()
+        t = threading.Thread(target=self._run, args=(job,), name="export-result")
+        self._threads = [(w, p) for w, p in self._threads if w.is_alive()] + [(t, job["path"])]
+        t.start()
+
+    def writing(self) -> list[str]:
+        """The paths of the files still being written."""
+        return [p for t, p in self._threads if t.is_alive()]
+
+    def wait(self):
+        """Until every file started is written (at quit), handling the UI thread's events meanwhile but not the
+        user's input: the window stays painted, and the saves' own messages arrive, through a save that takes
+        seconds. Not cut off after a while: the file would be left half written."""
+        from PySide6.QtCore import QCoreApplication, QEventLoop
+
+        for t, _ in list(self._threads):
+            while t.is_alive():
+                QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents, 50)
+                t.join(0.05)
+        # the last finished signal, queued by the thread's end, is handled before the window goes
+        QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
 
     def _run(self, job):
         from engine.full_size import export_result

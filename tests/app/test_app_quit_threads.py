@@ -4,7 +4,10 @@ before the window closes."""
 import threading
 import time
 
-from tests.app.driver import close_window, new_window, wait_engine, wait_loaded
+import numpy as np
+from PIL import Image
+
+from tests.app.driver import close_window, new_window, wait_engine, wait_idle_result, wait_loaded
 
 
 def test_quitting_joins_a_running_preview_warm_up(qtbot, procedural_photos, monkeypatch):
@@ -32,3 +35,28 @@ def test_quitting_joins_a_running_preview_warm_up(qtbot, procedural_photos, monk
     assert thread.name == "poseeditor-preview-warm-up" and thread.is_alive()
     close_window(win)
     assert not thread.is_alive() and len(warmed) == 1
+
+
+def test_quitting_finishes_a_result_being_saved(qtbot, tmp_path, procedural_photos, monkeypatch):
+    import engine.full_size
+
+    real = engine.full_size.export_result
+
+    def slow_export(*a, **k):  # a big photo written at its own size: seconds
+        time.sleep(1.5)
+        return real(*a, **k)
+
+    monkeypatch.setattr(engine.full_size, "export_result", slow_export)
+    win = new_window(qtbot, [str(procedural_photos[0][0])])
+    wait_loaded(qtbot, win)
+    wait_engine(qtbot, win)
+    win._request("final")
+    res = wait_idle_result(qtbot, win)
+    messages = []
+    win.statusBar().messageChanged.connect(messages.append)
+    out = tmp_path / "result.png"
+    assert win.save_result(str(out)) and win.exporter.pending == 1
+    close_window(win)
+    assert out.exists() and np.array_equal(np.asarray(Image.open(out).convert("RGB")), res.image)
+    assert "Finishing saving result.png…" in messages
+    assert any(m.startswith(f"Result saved to {out}") for m in messages), messages  # its own message arrived
