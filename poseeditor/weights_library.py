@@ -115,7 +115,7 @@ def starter_label(path) -> str:
     """Starter weights named in a few words: "starter weights (synthetic people, then real photos)". Their file's
     own label is a line of training details."""
     try:
-        meta = read_meta(path)
+        meta = _meta(path)
     except (WeightsError, OSError):
         meta = None
     return f"starter weights ({starter_learnt(meta)})"
@@ -155,16 +155,63 @@ def _dataset_source(command) -> str:
     try:
         args = shlex.split(str(command or ""))
         folder = Path(args[args.index("--data") + 1])
-        info = json.loads((folder / "dataset.json").read_text(encoding="utf-8"))
-    except (ValueError, IndexError, OSError, RecursionError):
+    except (ValueError, IndexError):
+        return ""
+    return _unchanged_or_read("dataset", folder / "dataset.json", _read_source, gone="")
+
+
+def _read_source(path: Path) -> str:
+    """The "source" a dataset.json records, "" when it cannot be read."""
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, OSError, RecursionError):
         return ""
     return str(info.get("source") or "") if isinstance(info, dict) else ""
+
+
+# {(what, path): ((mtime, ctime, size, inode), what was read)}: the weights manager refills its table after every
+# action and each refill read every row's header and its dataset.json on the UI thread (slow on a network
+# folder); a file unchanged since is not read again. The inode catches a file replaced within one tick of the
+# file system's clock (rename's rewrite of a header keeps its size when the label keeps its length); the ctime a
+# file made readable again (chmod), whose error was kept.
+_reads: dict = {}
+
+
+def _unchanged_or_read(what: str, path: Path, read, gone=None):
+    """``read(path)``, or what it gave last time while ``path`` has not changed; ``gone`` when there is no such
+    file (None: the reader says what that means)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return read(path) if gone is None else gone
+    stamp, key = (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino), (what, str(path))
+    hit = _reads.get(key)
+    if hit is None or hit[0] != stamp:
+        hit = _reads[key] = (stamp, read(path))
+    return hit[1]
+
+
+def _read_meta_or_error(path: Path):
+    try:
+        return read_meta(path)
+    except WeightsError as e:
+        return e
+
+
+def _meta(path) -> WeightsMeta:
+    """read_meta(path), not read again while the file is unchanged; a copy, which the caller may change."""
+    import copy
+
+    got = _unchanged_or_read("meta", Path(path), _read_meta_or_error)
+    if isinstance(got, WeightsError):
+        raise got.with_traceback(None)
+    return copy.deepcopy(got)
 
 
 def _entry(path: Path, starter: bool) -> WeightsEntry:
     size = path.stat().st_size
     try:
-        return WeightsEntry(path, size, starter, read_meta(path))
+        return WeightsEntry(path, size, starter, _meta(path))
     except WeightsError as e:  # listed anyway, so the user can see why and delete it
         return WeightsEntry(path, size, starter, None, str(e))
 

@@ -165,3 +165,15 @@ def test_the_weights_file_and_the_dataset_folder_spell_a_name_by_one_accent_rule
     for name, utf8, ascii_ in [("Émile Zoë", "Émile Zoë", "Emile Zoe"), ("phötö", "phötö", "photo")]:
         want = utf8 if encoding == "utf-8" else ascii_
         assert lib.safe_name(name) == want and names.slug(name) == want.replace(" ", "-")
+
+
+def test_starter_label_reads_the_header_again_only_when_the_file_changed(tmp_path, monkeypatch):
+    """The engine panel names the starter weights whenever it refills: the header is read on the UI thread."""
+    reads = []
+    real = lib.read_meta
+    monkeypatch.setattr(lib, "read_meta", lambda p: (reads.append(p), real(p))[1])
+    p = tiny_attention(tmp_path / "starter.safetensors", data="synth-256x128")
+    assert lib.starter_label(p) == lib.starter_label(p) == "starter weights (synthetic people)"
+    assert len(reads) == 1
+    tiny_attention(p, data="prior-256x128")                   # replaced: read again
+    assert lib.starter_label(p) == "starter weights (synthetic people, then real photos)" and len(reads) == 2

@@ -52,10 +52,11 @@ def test_lists_and_protects_starters(qtbot, tmp_path):
     assert d.table.item(0, 0).text().startswith("●") and d.table.item(0, 0).font().bold()
 
 
-def test_trained_on_says_in_plain_words_what_each_kind_learnt_from(qtbot, tmp_path):
+def test_trained_on_says_in_plain_words_what_each_kind_learnt_from(qtbot, tmp_path, monkeypatch):
     """One phrase per kind, read from the weights' metadata (and the dataset a training read, while it is there):
     the folder names it held (synth-256x128, prior-256x128, a person's dataset) said little and differently."""
     import json
+    from pathlib import Path
 
     from safetensors.torch import load_file
 
@@ -100,6 +101,27 @@ def test_trained_on_says_in_plain_words_what_each_kind_learnt_from(qtbot, tmp_pa
         "synth-cli": "Synthetic people",
         "gone": "Dataset: Bob",                                  # its dataset is gone: the name it kept
     }, said
+
+
+    # a refill (after every action) reads no header and no dataset.json that has not changed since: each was
+    # read on the UI thread, slow on a network folder
+    import poseeditor.weights_library as lib
+
+    reads = []
+    for name in ("_read_source", "read_meta"):
+        real = getattr(lib, name)
+        monkeypatch.setattr(lib, name, lambda p, real=real: (reads.append(Path(p).name), real(p))[1])
+    d.refresh()
+    assert reads == [] and d.table.rowCount() == 8
+    (datasets / "dancer" / "dataset.json").write_text(json.dumps({"source": "/videos/dance-2.mp4"}))
+    d.refresh()
+    assert reads == ["dataset.json"]
+    assert d.table.item([e.path.stem for e in d.entries].index("dancer"), col).text() == "Video: dance-2.mp4"
+    tensors_file = mine / "anna.safetensors"
+    lib.rename(tensors_file, label="Anne")                       # the header rewritten, the same length
+    reads.clear()
+    d.refresh()
+    assert reads == ["anna.safetensors"] and [e.label for e in d.entries if e.path.stem == "anna"] == ["Anne"]
 
 
 def test_rename_delete_export(qtbot, tmp_path, monkeypatch):
