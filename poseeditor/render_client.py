@@ -48,6 +48,7 @@ class RenderClient(QObject):
         self._seq = 0
         self.sources_gen = 0        # set_sources calls so far: the worker counts the same (RenderResult.sources_gen)
         self.sources_main = None    # the edited photo's image in the last set_sources
+        self._main_of: dict[int, object] = {}  # sources_gen -> the edited photo's image then (the last few)
         self._in_flight: RenderRequest | None = None
         self._pending: RenderRequest | None = None
         self.last_shown_seq = 0
@@ -72,11 +73,15 @@ class RenderClient(QObject):
     def set_sources(self, sources):
         self.sources_gen += 1
         self.sources_main = sources[0][0] if sources[0] else None
+        self._main_of[self.sources_gen] = self.sources_main
+        self._main_of.pop(self.sources_gen - 8, None)  # a render in flight is of one of the last few sets
         _queued(self.worker.set_sources, sources)
 
     def is_current(self, res: RenderResult, image) -> bool:
-        """Whether ``res`` was drawn from the last sources set, and those are of the photo ``image``."""
-        return res.sources_gen == self.sources_gen and image is not None and self.sources_main is image
+        """Whether ``res`` is a render of the photo ``image``: drawn from sources whose edited photo was that
+        image. Not only the last set: the same photo's sources are set again (the first backend's arrival, a
+        reference added) with no new render needed, and the render shown then is still this photo's."""
+        return image is not None and self._main_of.get(res.sources_gen) is image
 
     def set_backend(self, name: str, weights: str | None = None):
         _queued(self.worker.set_backend, dict(name=name, weights=weights))
