@@ -148,6 +148,8 @@ class RenderClient(QObject):
             t.quit()
         for t in (self.render_thread, self.detect_thread):
             t.wait(10000)
+        if not self.detect_thread.isRunning():
+            self.detector.close()
         # after the render thread, which starts them: a 4096x3072 photo's encode takes 3-10 s
         if not self.worker.stop_warm_ups(15.0):
             print("quitting while the preview warm-up still encodes", file=sys.stderr)

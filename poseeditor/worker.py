@@ -56,15 +56,25 @@ class DetectWorker(QObject):
     def __init__(self):
         super().__init__()
         self._detector_ready = False
+        self._det = None
 
     def _detector(self):
-        from engine.detect import default_detector
+        # the worker's own detector, not the thread's shared one (engine.detect.default_detector): a thread-local
+        # of a QThread is never freed, and each window closed left its mediapipe graphs and their threads behind
+        from engine.detect import PoseDetector
 
         if not self._detector_ready:
             self.status.emit("Loading the pose detector…")
-        det = default_detector()
+        if self._det is None:
+            self._det = PoseDetector()
         self._detector_ready = True
-        return det
+        return self._det
+
+    def close(self):
+        """Free the detector's models and threads; called once the detect thread has stopped."""
+        det, self._det = self._det, None
+        if det is not None:
+            det.close()
 
     @Slot()
     def warm_up(self):

@@ -60,3 +60,17 @@ def test_quitting_finishes_a_result_being_saved(qtbot, tmp_path, procedural_phot
     assert out.exists() and np.array_equal(np.asarray(Image.open(out).convert("RGB")), res.image)
     assert "Finishing saving result.png…" in messages
     assert any(m.startswith(f"Result saved to {out}") for m in messages), messages  # its own message arrived
+
+
+def test_closing_the_window_frees_its_pose_detector(qtbot, procedural_photos):
+    """The detect thread's detector (mediapipe graphs and their threads, ~150 MB) goes with the window: kept in a
+    QThread's thread-local it was never freed, and every window closed in a test run piled up."""
+    win = new_window(qtbot, [procedural_photos[0][0]])
+    wait_loaded(qtbot, win)
+    wait_idle_result(qtbot, win)
+    det = win.client.detector._det
+    assert det is not None
+    closed, close = [], det.close
+    det.close = lambda: (closed.append(1), close())
+    close_window(win)
+    assert closed == [1] and win.client.detector._det is None

@@ -70,6 +70,7 @@ def test_the_panel_shows_no_time_of_the_last_photo_while_a_photo_loads(qtbot, pr
         qtbot.waitUntil(lambda: win.backend_info is not None, timeout=30000)
         panel = win.engine_panel
         win._request("final")  # the engine's own render (the start-up one is not timed)
+        wait_idle_result(qtbot, win)  # shown: no render of this photo is left to arrive while the next one loads
         qtbot.waitUntil(lambda: panel.timing.text().startswith("Last full render"), timeout=30000)
         seen = []
         # the photo is read, its person not found yet: what the panel says then
