@@ -131,3 +131,14 @@ def untrained_weights(folder, data: str, label: str):
     save_weights(path, net.state_dict(), WeightsMeta(name, net.config, tuple(net.config["image_size"]),
                                                      {"data": data}, label))
     return name, path
+
+
+def reopen_fitted(qtbot, win, photo):
+    """``photo`` opened again in ``win`` (a new undo history), its result shown, no banner, fitted."""
+    win.open_photos([str(photo)])
+    wait_loaded(qtbot, win)
+    wait_idle_result(qtbot, win)
+    win.banner.dismiss()
+    qtbot.waitUntil(lambda: not win.banner.isVisible())
+    win.canvas.fit()
+    return win

@@ -8,7 +8,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from engine.pose import J
-from tests.app.driver import aim, close_window, module_window, wait_idle_result, wait_loaded
+from tests.app.driver import aim, close_window, module_window, reopen_fitted, wait_idle_result
 
 ALT, SHIFT, NONE = Qt.KeyboardModifier.AltModifier, Qt.KeyboardModifier.ShiftModifier, Qt.KeyboardModifier.NoModifier
 
@@ -23,12 +23,7 @@ def win(qapp, procedural_photos, tmp_path_factory):
 @pytest.fixture
 def fresh(qtbot, win, procedural_photos):
     """The photo opened again (a new undo history), fitted, no joint chosen, the window active."""
-    win.open_photos([str(procedural_photos[0][0])])
-    wait_loaded(qtbot, win)
-    wait_idle_result(qtbot, win)
-    win.banner.dismiss()
-    qtbot.waitUntil(lambda: not win.banner.isVisible())
-    win.canvas.fit()
+    reopen_fitted(qtbot, win, procedural_photos[0][0])
     win.activateWindow()
     qtbot.waitUntil(win.isActiveWindow)
     return win

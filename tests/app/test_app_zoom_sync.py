@@ -10,7 +10,7 @@ from PySide6.QtGui import QWheelEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from tests.app.driver import close_window, module_window, new_window, wait_idle_result, wait_loaded
+from tests.app.driver import close_window, module_window, new_window, reopen_fitted, wait_idle_result, wait_loaded
 
 
 @pytest.fixture(scope="module")
@@ -24,12 +24,7 @@ def win(qapp, procedural_photos, tmp_path_factory):
 @pytest.fixture
 def shown(qtbot, win, procedural_photos):
     """The person's photo with its result, fitted, no banner."""
-    win.open_photos([str(procedural_photos[0][0])])
-    wait_loaded(qtbot, win)
-    wait_idle_result(qtbot, win)
-    win.banner.dismiss()
-    qtbot.waitUntil(lambda: not win.banner.isVisible())
-    win.canvas.fit()
+    reopen_fitted(qtbot, win, procedural_photos[0][0])
     return win
 
 
