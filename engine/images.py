@@ -92,7 +92,11 @@ def _reading(path: Path):
         # a damaged file makes Pillow warn (corrupt EXIF) and libtiff print to fd 2 before the error: the
         # error is the one line. The process's stderr is silenced for TIFFs only (libtiff's is the only native
         # printer here): while it is, another thread's messages are lost too (the app decodes in a worker)
-        tiff = f.read(4) in (b"II*\0", b"MM\0*")
+        head = f.read(4)
+        if not head:  # said plainly: "not an image file" sent people looking for a format problem
+            f.close()
+            raise ImageReadError(f"{path}: the file is empty (0 bytes), not an image")
+        tiff = head in (b"II*\0", b"MM\0*")
         f.seek(0)
         with f, warnings.catch_warnings(), native_stderr_silenced() if tiff else contextlib.nullcontext():
             warnings.simplefilter("ignore")

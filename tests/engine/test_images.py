@@ -108,3 +108,10 @@ def test_a_photo_name_the_system_cannot_take_is_an_image_error():
             load_image(name)
         assert "\n" not in str(e.value)
         str(e.value).encode("utf-8")
+
+
+def test_an_empty_file_is_said_to_be_empty(tmp_path):
+    p = tmp_path / "holiday.jpg"
+    p.write_bytes(b"")
+    with pytest.raises(ImageReadError, match=r"holiday\.jpg: the file is empty \(0 bytes\), not an image$"):
+        load_image(p)
