@@ -382,8 +382,10 @@ class TrainDialog(QDialog):
         title = self.backend.currentText()
         what = (f"{est.images} frames of {Path(plan.video).name}" if plan.video
                 else f"{est.images} photo{'s' if est.images != 1 else ''}")
-        start = (f"from its current weights ({_html(self.start_from.currentText().split(': ', 1)[-1])})"
-                 if plan.init else "from scratch (an untrained network: expect a rough result)")
+        current = self.start_from.currentText().split(": ", 1)[-1]
+        start = ("from scratch (an untrained network: expect a rough result)" if not plan.init else
+                 f"from its {_html(current)}" if current.startswith("starter weights") else
+                 f"from its current weights ({_html(current)})")
         w = f", width {plan.width:g}" if plan.width is not None else ""
         jitter = ", flipped and colour-jittered" if plan.augment else ""
         out = P.unique_path(self.ctl.dirs["weights"], P.safe_name(plan.name))
@@ -399,13 +401,15 @@ class TrainDialog(QDialog):
         live = ": the photo is drawn with each better check as it comes" if self.live.isChecked() else ""
         return (f"<ol style='margin-left:-20px'>"
                 f"<li>Find the person in {what}{moved}: about {P.duration(est.prepare_s)}.</li>"
-                f"<li>Train {_html(title)} {start} for up to {P.duration(plan.fit_minutes * 60)}{steps}: "
-                f"{plan.image_size[0]}×{plan.image_size[1]}{w}, batches of up to {plan.batch}{jitter}. "
-                f"{_html(P.checks_note(plan))}</li>"
+                f"<li>Train {_html(title)} {start} for up to {P.duration(plan.fit_minutes * 60)}{steps}, "
+                f"keeping the version that draws the person best in pictures it did not learn from.</li>"
                 f"<li>Save the best result as <code>{_html(str(out))}</code>, labelled "
                 f"“{_html(plan.label)}”, and switch {_html(title)} to it.</li>{refiner}</ol>"
                 f"<p><b>About {P.duration(est.total_s)} in all.</b> You can keep editing meanwhile{live}. "
-                f"Stop keeps what has been learnt; Resume goes on.</p>{note}")
+                f"Stop keeps what has been learnt; Resume goes on.</p>{note}"
+                # the numbers a trainer wants, apart: the steps above read as a plan, not as a configuration
+                f"<p style='color:#9aa0aa'><small>Details: pictures of {plan.image_size[0]}×{plan.image_size[1]}{w}, "
+                f"batches of up to {plan.batch}{jitter}. {_html(P.checks_note(plan))}</small></p>")
 
     # ----- actions ----------------------------------------------------------------------------------------
     def start(self) -> bool:

@@ -58,3 +58,13 @@ def test_messages_start_with_a_capital_and_the_video_hint_shows_whole(qtbot, tmp
     room = d.video_path.width() - 12  # the frame and the text's inset
     assert d.video_path.fontMetrics().horizontalAdvance(hint) <= room, (hint, room)
     assert "minutes" in hint and "a few minutes" in d.video_path.toolTip()
+
+
+def test_the_plan_reads_as_steps_and_keeps_the_numbers_apart(qtbot, tmp_path, procedural_photos):
+    """The review: the plan read as a configuration ("128×64, width 0.25, batches of up to 8 ... 24 pairs unlike
+    the training ones"). The steps say what happens in words; the numbers are in a Details line after them."""
+    d = dialog(qtbot, tmp_path, [procedural_photos[0][0]])
+    steps, details = plain(d.plan_text.text()).split("Details:")
+    assert "Train" in steps and "keeping the version that draws the person best" in steps
+    assert not any(w in steps for w in ("×", "batches", "width", "unlike the training ones"))
+    assert "64×32" in details and "batches of up to" in details and "unlike the training ones" in details
