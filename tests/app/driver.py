@@ -2,7 +2,7 @@
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, Qt, Slot
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
@@ -142,3 +142,16 @@ def reopen_fitted(qtbot, win, photo):
     qtbot.waitUntil(lambda: not win.banner.isVisible())
     win.canvas.fit()
     return win
+
+
+class Probe(QObject):
+    """Calls ``fn`` on the UI thread for a signal from a worker thread. A plain function connected to such a
+    signal would run at once in the worker thread, before the window's own (queued) slot has updated the UI."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    @Slot(object)
+    def slot(self, value):
+        self.fn(value)

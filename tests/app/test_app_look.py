@@ -4,26 +4,13 @@ screen, the starter weights are labelled for what they are, and the result says 
 from dataclasses import replace
 
 import pytest
-from PySide6.QtCore import QObject, QPoint, QRectF, Qt, Slot
+from PySide6.QtCore import QPoint, QRectF, Qt
 from PySide6.QtTest import QTest
 
 from engine.pose import J
-from tests.app.driver import close_window, new_window, wait_engine, wait_idle_result, wait_loaded
+from tests.app.driver import Probe, close_window, new_window, wait_engine, wait_idle_result, wait_loaded
 
 DEFAULT_SIZE = (1360, 860)   # MainWindow's first-run size on a screen big enough for it
-
-
-class Probe(QObject):
-    """Calls ``fn`` on the UI thread for a signal from a worker thread. A plain function connected to such a
-    signal would run at once in the worker thread, before the window's own (queued) slot has updated the UI."""
-
-    def __init__(self, fn):
-        super().__init__()
-        self.fn = fn
-
-    @Slot(str)
-    def slot(self, text):
-        self.fn(text)
 
 
 def big_window(qtbot, photos=(), size=DEFAULT_SIZE):

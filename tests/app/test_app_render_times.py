@@ -4,10 +4,9 @@ engine panel nor the status bar shows a render time of the photo before it."""
 from types import SimpleNamespace
 
 import numpy as np
-from PySide6.QtCore import QObject, Slot
 
 from poseeditor.render_tiers import LIVE_BUDGET_MS, RenderTimes
-from tests.app.driver import close_window, new_window, wait_idle_result, wait_loaded
+from tests.app.driver import Probe, close_window, new_window, wait_idle_result, wait_loaded
 
 
 def small():
@@ -57,16 +56,6 @@ def test_a_big_photos_first_drag_uses_the_warp_preview_after_small_photos(qapp):
     assert w._pick("final") == (w.engine, "")
 
 
-class _UiSlot(QObject):
-    def __init__(self, fn):
-        super().__init__()
-        self.fn = fn
-
-    @Slot(object)
-    def slot(self, out):
-        self.fn(out)
-
-
 def test_the_panel_shows_no_time_of_the_last_photo_while_a_photo_loads(qtbot, procedural_photos, tmp_path):
     import cv2
 
@@ -86,9 +75,8 @@ def test_the_panel_shows_no_time_of_the_last_photo_while_a_photo_loads(qtbot, pr
         seen = []
         # the photo is read, its person not found yet: what the panel says then
         assert win.render_label.text()  # the status bar's "warp: 17 ms"
-        # a slot of an object in the UI thread, so it is queued after the window's own (a lambda would run in the
-        # detect thread at once, before the window has handled the photo: the test raced it)
-        recorder = _UiSlot(lambda out: seen.append((panel.timing.text(), win.render_label.text())))
+        # queued after the window's own slot (a lambda would run in the detect thread at once: the test raced it)
+        recorder = Probe(lambda out: seen.append((panel.timing.text(), win.render_label.text())))
         win.client.detector.imageReady.connect(recorder.slot)
         win.open_photos([str(bigger)])
         qtbot.waitUntil(lambda: bool(seen), timeout=30000)
