@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ImageReadError
-from .images import MAX_SIDE, load_full_size, load_image, save_image, upright_size
+from .images import load_full_size, load_image, save_image, upright_size
 
 # a pixel is changed when one of its channels differs from the working photo by more than this (the warp backend
 # keeps unmoved pixels exactly; this leaves room for a backend's rounding)
@@ -103,10 +103,10 @@ def paste_back(full, working: np.ndarray, result: np.ndarray) -> bool:
 
 
 def export_result(out_path, photo_path, working: np.ndarray, result: np.ndarray,
-                  max_side: int = MAX_SIDE) -> Export:
-    """Write ``result`` (made from ``working``, the photo ``photo_path`` as load_image read it at ``max_side``)
-    to ``out_path``: at the photo's own size when it is larger than the working photo, the edit pasted into
-    the original pixels (paste_back); else as it is. When the original cannot be used (gone, changed since it
+                  max_side: int | None = None) -> Export:
+    """Write ``result`` (made from ``working``, the photo ``photo_path`` as load_image read it at ``max_side``,
+    by default the working size) to ``out_path``: at the photo's own size when it is larger than the working
+    photo, the edit pasted into the original pixels (paste_back); else as it is. When the original cannot be used (gone, changed since it
     was opened, too large to decode) the working-size result is written and ``note`` says why."""
     size = (working.shape[1], working.shape[0])
     if result.shape != working.shape:  # not a picture of the working photo: nothing to paste it into

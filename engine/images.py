@@ -107,11 +107,12 @@ def _reading(path: Path):
         raise ImageReadError(f"{path}: damaged or truncated image ({e})") from None
 
 
-def load_image(path, max_side: int = MAX_SIDE) -> np.ndarray:
-    """Load a photo as RGB uint8 (H, W, 3), upright per EXIF, at most ``max_side`` pixels on its longer side."""
+def load_image(path, max_side: int | None = None) -> np.ndarray:
+    """Load a photo as RGB uint8 (H, W, 3), upright per EXIF, at most ``max_side`` pixels on its longer side
+    (MAX_SIDE, the app's working size, unless told)."""
     path = Path(path)
     with _reading(path) as img:
-        arr = np.asarray(_rgb(_decoded(img, path, max_side)))
+        arr = np.asarray(_rgb(_decoded(img, path, max_side or MAX_SIDE)))
     if arr.ndim != 3 or arr.shape[0] < 8 or arr.shape[1] < 8:
         raise ImageReadError(f"{path}: image is too small ({arr.shape[1]}x{arr.shape[0]} pixels)")
     return np.ascontiguousarray(arr)
