@@ -24,6 +24,12 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("POSEEDITOR_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 
+def pytest_collection_modifyitems(items):
+    """The slow tests first (a stable sort): the two workers then end on short tests together, instead of one
+    waiting while the other runs a 20-second pipeline that happened to come last."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def shared(*parts) -> Path:
     """Path to a file of ../shared/data; skips the test with a reason when it is not there (fresh clones)."""
     p = SHARED_DATA.joinpath(*parts)

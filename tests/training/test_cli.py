@@ -194,6 +194,7 @@ def person_video(path, frames=12, size=(256, 192)):
     return path
 
 
+@pytest.mark.slow  # personalize as a child process: prepare, fit, export
 def test_personalize_runs_the_apps_pipeline_end_to_end(tmp_path):
     """A video in, fine-tuned weights out: the real detector prepares it, fit starts from the starter weights
     with the app's plan (its fit command, batch, augmentation), export writes the labelled result."""

@@ -55,6 +55,7 @@ def test_a_few_photos_plan_self_pairs_and_more_plan_pairs_between_them(tmp_path)
         P.check_plan(P.make_plan("Anna", "spgnet", [], init=init))
 
 
+@pytest.mark.slow  # personalize as a child process: prepare, fit, export
 def test_personalize_from_one_photo_trains_on_its_self_pairs(tmp_path):
     """One procedural person photo in, fine-tuned weights out: the dataset is the photo's self-pairs (the photo
     the target of its warp renders), fit runs real steps from the starter, and the photo is left as it was."""
