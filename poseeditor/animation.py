@@ -14,6 +14,34 @@ from engine.errors import PoseEditorError
 from engine.pose import Pose
 
 FORMATS = {".gif": "GIF", ".mp4": "MP4"}
+# An animation's long side unless the person chooses another: the photo's own, brought into this range. A
+# 64x128 Market photo's animation is a thumbnail at its own size; a 4096-pixel photo's is a GIF of hundreds of
+# megabytes that a chat or a web page will not take.
+DEFAULT_SIDES = (480, 1080)
+MAX_SIDE = 4096  # the frames are drawn at the working photo's size (engine.images.MAX_SIDE) at most
+
+
+def default_long_side(width: int, height: int) -> int:
+    lo, hi = DEFAULT_SIDES
+    return int(min(max(width, height, lo), hi))
+
+
+def frame_size(width: int, height: int, long_side: int) -> tuple[int, int]:
+    """(w, h) of a frame whose longer side is ``long_side``, in the photo's proportions."""
+    s = long_side / max(width, height)
+    return max(1, round(width * s)), max(1, round(height * s))
+
+
+def resized(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``frame`` at ``size`` (w, h): averaged when made smaller, cubic when enlarged (clipped: no ringing past
+    the photo's own range)."""
+    import cv2
+
+    h, w = frame.shape[:2]
+    if (w, h) == tuple(size):
+        return frame
+    interpolation = cv2.INTER_AREA if size[0] < w else cv2.INTER_CUBIC
+    return cv2.resize(frame, tuple(size), interpolation=interpolation)
 
 
 def ease(t: float) -> float:

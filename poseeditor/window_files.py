@@ -18,6 +18,7 @@ from engine.fileio import check_input
 from engine.images import IMAGE_SUFFIXES
 from engine.pose import Pose
 
+from . import animation as anim
 from .document import Reference
 from .window_drops import DropsMixin
 
@@ -27,9 +28,9 @@ POSE_FILTER = "OpenPose JSON (*.json);;All files (*)"
 
 
 class AnimationDialog(QDialog):
-    """Where to write the animation, how many frames, how fast."""
+    """Where to write the animation, how many frames, how fast, how large."""
 
-    def __init__(self, parent, start_dir: str, backend: str):
+    def __init__(self, parent, start_dir: str, backend: str, photo_size: tuple[int, int]):
         super().__init__(parent)
         self.setWindowTitle("Export Animation")
         self.path = QLineEdit(str(Path(start_dir) / "pose-animation.gif"))
@@ -41,10 +42,20 @@ class AnimationDialog(QDialog):
         self.frames = QSpinBox(minimum=2, maximum=240, value=16)
         self.fps = QSpinBox(minimum=1, maximum=60, value=12)
         self.boomerang = QCheckBox("Play forward, then back (loops smoothly)")
+        self.photo_size = photo_size
+        self.long_side = QSpinBox(minimum=32, maximum=anim.MAX_SIDE, value=anim.default_long_side(*photo_size),
+                                  suffix=" px", singleStep=60)
+        self.size_note = QLabel()
+        self.long_side.valueChanged.connect(self._show_size)
+        self._show_size()
+        size_row = QHBoxLayout()
+        size_row.addWidget(self.long_side)
+        size_row.addWidget(self.size_note, 1)
         form = QFormLayout(self)
         form.addRow("File (.gif or .mp4)", row)
         form.addRow("Frames", self.frames)
         form.addRow("Frames per second", self.fps)
+        form.addRow("Long side", size_row)
         form.addRow("", self.boomerang)
         form.addRow("", QLabel(f"From the detected pose to the edited pose, drawn by the <b>{backend}</b> "
                                f"backend."))
@@ -52,6 +63,15 @@ class AnimationDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
+
+    def size(self) -> tuple[int, int]:
+        return anim.frame_size(*self.photo_size, self.long_side.value())
+
+    def _show_size(self):
+        w, h = self.size()
+        pw, ph = self.photo_size
+        self.size_note.setText(f"{w} × {h}" + (" (the photo's size)" if (w, h) == (pw, ph) else
+                                                f" (the photo: {pw} × {ph})"))
 
     def _browse(self):
         path, _ = QFileDialog.getSaveFileName(self, "Export Animation", self.path.text(),
@@ -311,13 +331,17 @@ class FilesMixin(DropsMixin):
         if self.doc.target is None or self.doc.sources() is None:
             self.show_error("Open a photo and edit the pose before exporting an animation.")
             return
-        d = AnimationDialog(self, self.save_dir("results"),
-                            (self.backend_info or {}).get("name", "warp"))
+        h, w = self.doc.main.image.shape[:2]
+        d = AnimationDialog(self, self.save_dir("results"), (self.backend_info or {}).get("name", "warp"), (w, h))
         if d.exec() == QDialog.DialogCode.Accepted:
             self.settings.set_last_dir("results", d.path.text())
-            self.export_animation(d.path.text(), d.frames.value(), d.fps.value(), d.boomerang.isChecked())
+            self.export_animation(d.path.text(), d.frames.value(), d.fps.value(), d.boomerang.isChecked(),
+                                  d.size())
 
-    def export_animation(self, path, frames: int = 16, fps: int = 12, boomerang: bool = False) -> bool:
+    def export_animation(self, path, frames: int = 16, fps: int = 12, boomerang: bool = False,
+                         size: tuple[int, int] | None = None) -> bool:
+        """Render and write the animation from the detected pose to the edited one; ``size`` (w, h) scales its
+        frames (the dialog's Long side), None keeps the photo's."""
         from .animation import check_path, pose_sequence
 
         try:
@@ -333,7 +357,7 @@ class FilesMixin(DropsMixin):
         self._progress.setWindowModality(Qt.WindowModality.NonModal)
         self._progress.setMinimumDuration(300)
         self._progress.canceled.connect(self.client.cancel_animation)
-        self.client.export_animation(dict(path=str(path), poses=poses, fps=fps))
+        self.client.export_animation(dict(path=str(path), poses=poses, fps=fps, size=size))
         return True
 
     def _on_anim_progress(self, done: int, total: int):

@@ -528,7 +528,7 @@ class RenderWorker(QObject):
     @Slot(object)
     def export_animation(self, job):
         """Render the poses of ``job`` with the chosen backend and write the GIF/MP4, reporting progress."""
-        from .animation import write_animation
+        from .animation import resized, write_animation
 
         if self._later(self.export_animation, job):
             return
@@ -544,7 +544,8 @@ class RenderWorker(QObject):
                 if self.cancel.is_set():
                     self.animationDone.emit(None)
                     return
-                frames.append(self._render_one(engine, pose)[0])
+                frame = self._render_one(engine, pose)[0]
+                frames.append(resized(frame, job["size"]) if job.get("size") else frame)
                 self.progress.emit(i + 1, len(poses))
             path = write_animation(job["path"], frames, job["fps"])
             self.animationDone.emit(dict(path=str(path), frames=len(frames), backend=engine.backend.name,

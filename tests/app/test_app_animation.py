@@ -67,3 +67,52 @@ def test_unmoved_joints_keep_their_exact_place_in_every_in_between_pose(procedur
         assert np.array_equal(p.xy[still], a.xy[still])       # bit for bit, not to a float rounding
         assert 0 < np.linalg.norm(p.xy[J["r_wrist"]] - a.xy[J["r_wrist"]]) < np.linalg.norm(b.xy[J["r_wrist"]]
                                                                                            - a.xy[J["r_wrist"]])
+
+
+def test_the_dialog_sizes_an_animation_for_sharing_and_says_so(qtbot, tmp_path):
+    """A Market photo's 64x128 animation is a thumbnail, a 4000-pixel photo's GIF hundreds of MB: the long side
+    starts at the photo's own brought into 480-1080, and the dialog shows the frames' size as it is changed."""
+    from poseeditor.window_files import AnimationDialog
+
+    def dialog(size):
+        d = AnimationDialog(None, str(tmp_path), "warp", size)
+        qtbot.addWidget(d)
+        return d
+
+    small, own, big = dialog((64, 128)), dialog((320, 480)), dialog((4000, 3000))
+    assert (small.long_side.value(), small.size()) == (480, (240, 480))
+    assert "240 × 480" in small.size_note.text() and "the photo: 64 × 128" in small.size_note.text()
+    assert own.size() == (320, 480) and "the photo's size" in own.size_note.text()
+    assert big.size() == (1080, 810)
+    big.long_side.setValue(2000)
+    assert big.size() == (2000, 1500) and "2000 × 1500" in big.size_note.text()
+
+
+def test_the_frames_are_written_at_the_size_asked(qtbot, procedural_photos, tmp_path):
+    import cv2
+
+    win = new_window(qtbot, [procedural_photos[0][0]])
+    try:
+        wait_loaded(qtbot, win)
+        wait_idle_result(qtbot, win, timeout=60000)
+        drag_joint(qtbot, win, J["r_wrist"], 20, -40)
+        res = wait_idle_result(qtbot, win, timeout=60000)
+        h, w = res.image.shape[:2]
+        done = []
+        win.client.worker.animationDone.connect(done.append)
+        gif, mp4 = tmp_path / "big.gif", tmp_path / "small.mp4"
+        assert win.export_animation(gif, frames=3, fps=8, size=(2 * w, 2 * h))
+        qtbot.waitUntil(lambda: len(done) == 1, timeout=120000)
+        frames = read_frames(gif)
+        assert len(frames) == 3 and frames[0].shape[:2] == (2 * h, 2 * w)
+        # the last frame is the result enlarged, not another picture
+        up = cv2.resize(res.image, (2 * w, 2 * h), interpolation=cv2.INTER_CUBIC).astype(np.int16)
+        assert np.percentile(np.abs(frames[-1].astype(np.int16) - up).max(-1), 99) < 40
+        assert win.export_animation(mp4, frames=3, fps=8, size=(w // 2, h // 2))
+        qtbot.waitUntil(lambda: len(done) == 2, timeout=120000)
+        cap = cv2.VideoCapture(str(mp4))
+        ok, first = cap.read()
+        cap.release()
+        assert ok and first.shape[:2] == (h // 2 + h // 2 % 2, w // 2 + w // 2 % 2)
+    finally:
+        close_window(win)
