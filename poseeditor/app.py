@@ -79,30 +79,6 @@ def display_problem(env=None, load_library=None) -> str | None:
     return None
 
 
-def apply_theme(app) -> None:
-    """Fusion with a dark palette: photos read better on a dark surround, as in other image editors."""
-    from PySide6.QtGui import QColor, QPalette
-
-    app.setStyle("Fusion")
-    p = QPalette()
-    base, window, text = QColor(30, 32, 38), QColor(45, 48, 56), QColor(225, 228, 235)
-    roles = {
-        QPalette.ColorRole.Window: window, QPalette.ColorRole.WindowText: text,
-        QPalette.ColorRole.Base: base, QPalette.ColorRole.AlternateBase: QColor(40, 43, 50),
-        QPalette.ColorRole.ToolTipBase: QColor(20, 22, 26), QPalette.ColorRole.ToolTipText: text,
-        QPalette.ColorRole.Text: text, QPalette.ColorRole.Button: QColor(55, 59, 68),
-        QPalette.ColorRole.ButtonText: text, QPalette.ColorRole.BrightText: QColor(255, 90, 90),
-        QPalette.ColorRole.Highlight: QColor(66, 133, 244), QPalette.ColorRole.HighlightedText: QColor(255, 255, 255),
-        QPalette.ColorRole.Link: QColor(110, 170, 255), QPalette.ColorRole.PlaceholderText: QColor(140, 146, 158),
-        QPalette.ColorRole.Mid: QColor(90, 95, 105),
-    }
-    for role, color in roles.items():
-        p.setColor(role, color)
-    for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText):
-        p.setColor(QPalette.ColorGroup.Disabled, role, QColor(120, 124, 134))
-    app.setPalette(p)
-
-
 def make_app(argv=None):
     """The QApplication, named and themed (also used by tests and benchmarks)."""
     from . import heap
@@ -120,6 +96,8 @@ def make_app(argv=None):
     app.setApplicationDisplayName("PoseEditor")
     app.setDesktopFileName("poseeditor")
     app.setWindowIcon(icons.app_icon())
+    from .theme import apply_theme
+
     apply_theme(app)
     if not hasattr(app, "_gui_thread_gc"):
         # Python's cyclic collector runs in whichever thread happens to allocate: a closed window or dialog
