@@ -7,7 +7,6 @@ fresh clone. Every row names its inputs as ``{name}`` (a file of this folder) an
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import pickle
@@ -218,15 +217,20 @@ def make_inputs(d: Path) -> dict[str, Path]:
 ANN_HEADER = "name:keypoints_y:keypoints_x"
 
 
-def tree_digest(folder: Path) -> dict[str, str]:
-    """path -> sha256 of every file under ``folder`` (symlinks by their target's text)."""
+def tree_digest(folder: Path) -> dict[str, object]:
+    """path -> what says whether a file under ``folder`` was touched: its size, inode and modification and change
+    times (symlinks by their target's text). Any write or replacement changes the change time, which no program
+    can set back (os.utime changes it too), so this tells as much as a hash of the contents and more (a file
+    rewritten with the same bytes counts as touched), without reading the ~100 MB of weights twice a row (that
+    was 29 s of the table's 30)."""
     out = {}
     for path in sorted(Path(folder).rglob("*")):
         rel = str(path.relative_to(folder))
         if path.is_symlink():
             out[rel] = "-> " + os.readlink(path)
         elif path.is_file():
-            out[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
+            st = path.stat()
+            out[rel] = (st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns)
         elif path.is_dir():
             out[rel] = "dir"
     return out
