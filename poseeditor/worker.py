@@ -26,6 +26,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from . import heap
+from .reduced_preview import ReducedPreview, is_big
 from .render_tiers import NOTHING_TO_REPAINT, RenderRequest, RenderResult, RenderTimes
 
 STARTUP_IDLE_MS = 1000   # load the engine after this long if no photo is being opened at start
@@ -154,6 +155,7 @@ class RenderWorker(QObject):
         super().__init__()
         self.engine = None
         self.preview = None           # warp Engine for the live tier when the chosen backend is slow
+        self.reduced = None           # ReducedPreview: drags on a big photo, drawn on reduced copies
         # the preview is used by the render thread and warmed (its sources encoded) by a warm-up thread: one at a
         # time; the render thread waits here only when a drag needs the preview while it is being warmed
         self._preview_lock = threading.Lock()
@@ -396,6 +398,8 @@ class RenderWorker(QObject):
         encode them; returns the encode time."""
         if sources is None:
             sources, gen = self.sources, self._sources_gen
+        if isinstance(engine, ReducedPreview):
+            return engine.ready(sources, gen)
         if getattr(engine, "_poseeditor_sources_gen", None) != gen:
             engine.set_sources(*sources)
             engine._poseeditor_sources_gen = gen
@@ -407,12 +411,15 @@ class RenderWorker(QObject):
         """Whether drags on these photos will be drawn by the warp preview (render_tiers' rule: the chosen backend
         is too slow for them) and the preview has not got these photos yet."""
         chosen = self.engine.backend if self.engine is not None else None
-        if chosen is None or chosen.name == "warp" or not chosen.ready or self.sources is None:
+        if chosen is None or not chosen.ready or self.sources is None:
             return False
-        if self.full_ms.live_uses(chosen.name):
-            return False
+        drags = self._live_warp()
+        if drags is self.engine or (chosen.name != "warp" and self.full_ms.live_uses(chosen.name)):
+            return False  # the chosen backend draws the drags itself
         # a warm-up still running for these photos makes a second one wait for it and find them encoded
-        return getattr(self.preview, "_poseeditor_sources_gen", None) != self._sources_gen
+        if isinstance(drags, ReducedPreview):
+            return drags.gen != self._sources_gen
+        return getattr(drags, "_poseeditor_sources_gen", None) != self._sources_gen
 
     def _warm_up_preview(self):
         """Encode the warp preview's sources now, in a thread of its own, so the photo's first drag does not wait
@@ -422,7 +429,7 @@ class RenderWorker(QObject):
         the chosen backend, which tells whether its drags go to the preview."""
         if not self._preview_needs_warming():
             return
-        warp = self._warp()
+        warp = self._live_warp()
         gen, sources = self._sources_gen, self.sources
         self._warm_gen = gen
         # a daemon only so that a warm-up still running when stop_warm_ups gives up cannot hold the quit forever
@@ -463,20 +470,33 @@ class RenderWorker(QObject):
             self.preview = Engine("warp", device="cpu")
         return self.preview
 
+    def _live_warp(self):
+        """The warp engine that draws drags drawn by warp: on reduced copies of a big photo (reduced_preview),
+        else the warp preview, or the chosen warp backend itself."""
+        if self.sources is not None and is_big(self.sources[0][0]):
+            if self.reduced is None:
+                self.reduced = ReducedPreview()
+            return self.reduced
+        return self._warp()
+
     def _pick(self, kind: str):
         """(engine, note) for a request of this kind, following the render tiers."""
         chosen = self.engine.backend
+        live = kind == "live"
         if not chosen.ready:
-            return self._warp(), f"{chosen.name} has no weights"
-        if kind == "live" and not self.full_ms.live_uses(chosen.name):
-            return self._warp(), "live preview while dragging"
+            return (self._live_warp() if live else self._warp()), f"{chosen.name} has no weights"
+        if live and not self.full_ms.live_uses(chosen.name):
+            return self._live_warp(), "live preview while dragging"
+        if live and chosen.name == "warp":
+            return self._live_warp(), ""
         return self.engine, ""
 
     def _render_one(self, engine, pose, live: bool = False):
-        with self._preview_lock if engine is self.preview else contextlib.nullcontext():
+        warmed = engine is self.preview or (engine is not None and engine is self.reduced)
+        with self._preview_lock if warmed else contextlib.nullcontext():
             encode_ms = self._ready_engine(engine)
             t = time.perf_counter()
-            image = engine.render(pose, live=live)
+            image = engine.render(pose) if isinstance(engine, ReducedPreview) else engine.render(pose, live=live)
         return image, (time.perf_counter() - t) * 1000, encode_ms
 
     @Slot(object)

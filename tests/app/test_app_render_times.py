@@ -52,8 +52,12 @@ def test_a_big_photos_first_drag_uses_the_warp_preview_after_small_photos(qapp):
     w.set_sources((big(), [None], [None]))
     w.full_ms.add("pnr", 2200)         # opening it drew it once, at 2.2 s
     engine, note = w._pick("live")
-    assert engine is w.preview and note.startswith("live")
+    # drawn by warp on a reduced copy of the photo (poseeditor/reduced_preview.py): it is over 1280 pixels long
+    assert engine is w.reduced and engine.backend.name == "warp" and note.startswith("live")
     assert w._pick("final") == (w.engine, "")
+    w.set_sources(([np.zeros((960, 1280, 3), np.uint8)], [None], [None]))
+    w.full_ms.add("pnr", 600)
+    assert w._pick("live") == (w.preview, "live preview while dragging")   # at its own size: not reduced
 
 
 def test_the_panel_shows_no_time_of_the_last_photo_while_a_photo_loads(qtbot, procedural_photos, tmp_path):

@@ -1,0 +1,48 @@
+"""Drags on a big photo are drawn by warp on a reduced copy (poseeditor/reduced_preview.py), enlarged to the photo's
+size; the drag's end is drawn at the photo's own size. The tests' photo stands in for a big one: the side drags are
+drawn at is lowered to half its height."""
+import cv2
+import numpy as np
+
+from engine.pose import J
+from tests.app.driver import close_window, drag_joint, new_window, wait_idle_result, wait_loaded
+
+
+def lost_by_reduction(img: np.ndarray, scale: float) -> float:
+    """How much of ``img`` a reduction to ``scale`` and back takes away (0 for a picture already drawn reduced)."""
+    h, w = img.shape[:2]
+    small = cv2.resize(img, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    back = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    return float(np.abs(img.astype(np.int16) - back.astype(np.int16)).mean())
+
+
+def test_a_big_photos_drag_is_drawn_reduced_and_its_end_at_full_size(qtbot, procedural_photos, monkeypatch):
+    from poseeditor import reduced_preview
+
+    photo = procedural_photos[0][0]
+    monkeypatch.setattr(reduced_preview, "PREVIEW_SIDE", 240)      # the photo is 320x480: drawn at 160x240
+    win = new_window(qtbot, [photo])
+    try:
+        wait_loaded(qtbot, win)
+        first = wait_idle_result(qtbot, win)
+        shape = win.doc.main.image.shape
+        assert first.image.shape == shape and first.backend == "warp"
+        seen = []
+        win.resultShown.connect(seen.append)     # emitted on the UI thread, after the result pane has it
+        drag_joint(qtbot, win, J["r_wrist"], -20, -45, steps=12)
+        final = wait_idle_result(qtbot, win)
+        live = [r for r in seen if r.kind == "live"]
+        assert live, "no picture was drawn during the drag"
+        for r in live:
+            # the photo's size, drawn reduced: a reduction to half and back takes almost nothing from it
+            assert r.image.shape == shape and r.backend == "warp" and r.tier == "live"
+            assert lost_by_reduction(r.image, 0.5) < 1.0, lost_by_reduction(r.image, 0.5)
+        # the drag's end at full size: the photo's own detail, which a reduction takes away
+        assert final.kind == "final" and final.image.shape == shape
+        assert lost_by_reduction(final.image, 0.5) > 2 * lost_by_reduction(live[-1].image, 0.5) + 0.5
+        # and the preview is the same picture, softer: the moved arm is where the final render has it
+        diff = np.abs(cv2.GaussianBlur(live[-1].image, (0, 0), 2).astype(np.int16)
+                      - cv2.GaussianBlur(final.image, (0, 0), 2).astype(np.int16)).max(-1)
+        assert np.percentile(diff, 99) < 60, np.percentile(diff, [50, 90, 99])
+    finally:
+        close_window(win)
