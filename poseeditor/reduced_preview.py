@@ -58,7 +58,8 @@ class ReducedPreview:
             small_poses.append(pose.scaled(s, width=size[0], height=size[1]) if s < 1 else pose)
             if masks is not None:
                 m = masks[k]
-                small_masks.append(m if m is None or s >= 1 else cv2.resize(m, size, interpolation=cv2.INTER_AREA))
+                small_masks.append(m if m is None or s >= 1 else
+                                   cv2.resize(np.asarray(m, np.float32), size, interpolation=cv2.INTER_AREA))
         self.engine.set_sources(small_images, small_poses, small_masks if masks is not None else None)
         self.engine.state  # noqa: B018 (encodes once, cached by the engine)
         self.scale = reduction(images[0].shape)

@@ -46,3 +46,26 @@ def test_a_big_photos_drag_is_drawn_reduced_and_its_end_at_full_size(qtbot, proc
         assert np.percentile(diff, 99) < 60, np.percentile(diff, [50, 90, 99])
     finally:
         close_window(win)
+
+
+def test_references_of_other_sizes_are_each_reduced_by_their_own_scale(procedural_photos, monkeypatch):
+    """The reduced copies of a main photo and a reference twice its size (without a mask): the same person, so the
+    unchanged pose drawn reduced is the main photo, softened."""
+    from engine.images import load_image
+    from poseeditor import reduced_preview
+    from poseeditor.reduced_preview import ReducedPreview
+
+    monkeypatch.setattr(reduced_preview, "PREVIEW_SIDE", 240)
+    (p1, pose1), (p2, pose2) = procedural_photos[:2]
+    main, ref = load_image(p1), load_image(p2)
+    ref = cv2.resize(ref, (ref.shape[1] * 2, ref.shape[0] * 2), interpolation=cv2.INTER_CUBIC)
+    mask = np.zeros(main.shape[:2], np.uint8)
+    mask[40:-40, 60:-60] = 1                       # not float: converted, not refused
+    preview = ReducedPreview()
+    assert preview.ready(([main, ref], [pose1, pose2.scaled(2)], [mask, None]), gen=1) > 0
+    assert preview.ready(([main, ref], [pose1, pose2.scaled(2)], [mask, None]), gen=1) == 0  # held, not encoded again
+    images = preview.engine._sources[0]
+    assert [im.shape[:2] for im in images] == [(240, 160), (240, 160)]
+    out = preview.render(pose1)
+    assert out.shape == main.shape
+    assert lost_by_reduction(main, 0.5) > 2.0 and np.abs(out.astype(int) - main).mean() < 6
