@@ -63,18 +63,9 @@ def run(photo: Path, app, n: int = 40, label: str = "") -> tuple[float, float]:
     win.start_engine(photos_pending=True)
     win.open_photos([str(photo)])
 
-    from PySide6.QtCore import QEventLoop, QTimer
+    from benchlib import event_waiter
 
-    heartbeat = QTimer(interval=2)  # wakes the blocking wait below even when no event arrives
-    heartbeat.start()
-
-    def wait(cond, timeout=60.0):
-        """Run the event loop (sleeping between events, as the real app does) until cond() holds."""
-        t = time.perf_counter()
-        while not cond():
-            app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
-            if time.perf_counter() - t > timeout:
-                raise TimeoutError(f"{photo.name}: timed out")
+    wait, heartbeat = event_waiter(app, photo.name)
 
     wait(lambda: win.result.result is not None and not win.client.busy and win.backend_info is not None)
     pane = win.result.pane
@@ -122,6 +113,7 @@ def run(photo: Path, app, n: int = 40, label: str = "") -> tuple[float, float]:
           f"one-by-one p50 {pct(one, 50):6.1f} p95 {pct(one, 95):6.1f} ms | 60 Hz stream p50 {pct(stream, 50):6.1f} "
           f"p95 {pct(stream, 95):6.1f} ms, {frames} frames shown for {n} moves")
     win.close()
+    heartbeat.stop()
     return pct(one, 50), pct(stream, 50)
 
 

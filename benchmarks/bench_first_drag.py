@@ -43,8 +43,10 @@ def big_photo(tmp: Path, side: int) -> Path:
 
 def first_drag_ms(app, photo: Path, backend: str, wait_s: float, warm: bool) -> tuple[float, float]:
     """(ms from the first move to the first picture of the drag, ms of the backend's first render)."""
-    from PySide6.QtCore import QEventLoop, QPoint, Qt, QTimer
+    from PySide6.QtCore import QPoint, Qt
     from PySide6.QtTest import QTest
+
+    from benchlib import event_waiter
 
     from engine.pose import J
     from poseeditor import worker as W
@@ -54,15 +56,7 @@ def first_drag_ms(app, photo: Path, backend: str, wait_s: float, warm: bool) -> 
     original = W.RenderWorker._warm_up_preview
     if not warm:
         W.RenderWorker._warm_up_preview = lambda self: None
-    heartbeat = QTimer(interval=2)  # wakes the blocking wait below even when no event arrives
-    heartbeat.start()
-
-    def wait(cond, timeout=300.0):
-        t = time.perf_counter()
-        while not cond():
-            app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
-            if time.perf_counter() - t > timeout:
-                raise TimeoutError(f"{photo.name}: timed out")
+    wait, heartbeat = event_waiter(app, photo.name, timeout=300.0)
 
     win = MainWindow(Settings(Path(os.environ["XDG_CONFIG_HOME"]) / "bench.ini"))
     try:

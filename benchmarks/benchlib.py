@@ -32,3 +32,22 @@ def machine_line(title: str, threads: int | None = None) -> str:
         torch_part = f", torch {torch.__version__} with {threads} threads"
     return (f"{title}, {time.strftime('%Y-%m-%d %H:%M')}, {platform.processor() or platform.machine()}, "
             f"{os.cpu_count()} CPUs{torch_part}, load average {os.getloadavg()[0]:.1f}")
+
+
+def event_waiter(app, what: str, timeout: float = 60.0):
+    """(wait, heartbeat): ``wait(cond)`` runs the Qt event loop, sleeping between events as the real app does,
+    until cond() holds (TimeoutError naming ``what`` after ``timeout`` s); the heartbeat, a timer every 2 ms, wakes
+    it when no event comes. Stop the heartbeat when done."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    heartbeat = QTimer(interval=2)
+    heartbeat.start()
+
+    def wait(cond, limit: float = timeout):
+        t = time.perf_counter()
+        while not cond():
+            app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
+            if time.perf_counter() - t > limit:
+                raise TimeoutError(f"{what}: timed out")
+
+    return wait, heartbeat
