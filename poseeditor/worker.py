@@ -413,9 +413,11 @@ class RenderWorker(QObject):
         chosen = self.engine.backend if self.engine is not None else None
         if chosen is None or not chosen.ready or self.sources is None:
             return False
+        if chosen.name != "warp" and self.full_ms.live_uses(chosen.name):
+            return False  # the chosen network draws the drags itself
         drags = self._live_warp()
-        if drags is self.engine or (chosen.name != "warp" and self.full_ms.live_uses(chosen.name)):
-            return False  # the chosen backend draws the drags itself
+        if drags is self.engine:
+            return False  # the chosen warp, at the photo's size
         # a warm-up still running for these photos makes a second one wait for it and find them encoded
         if isinstance(drags, ReducedPreview):
             return drags.gen != self._sources_gen
