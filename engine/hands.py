@@ -30,6 +30,10 @@ HAND_BONES = ((0, 1), (1, 2), (2, 3), (3, 4), (0, 5), (5, 6), (6, 7), (7, 8), (5
 PALM = (0, 1, 5, 9, 13, 17)
 FINGER = 0.14  # a finger's half-width, of the palm's length (wrist to the middle finger's knuckle)
 HAND_RIM_PX = 2.5  # and this many pixels more: the hand's soft edge and the landmarks' error (a rim left at the hip)
+# or this much of the palm's length where that is more: both grow with the hand's size in pixels (a 256-pixel
+# photo's palm is ~10 pixels, where the 2.5 pixels hold; enlarged 12 times, a fixed rim left the fingers' edges
+# at the hip when the arm was raised)
+RIM_OF_PALM = 0.2
 
 
 def hand_measure(landmarks: np.ndarray, xs: np.ndarray, ys: np.ndarray, rim: float = HAND_RIM_PX) -> np.ndarray:
@@ -39,7 +43,7 @@ def hand_measure(landmarks: np.ndarray, xs: np.ndarray, ys: np.ndarray, rim: flo
     pts = landmarks.astype(np.float64)
     palm_length = float(np.hypot(*(pts[0] - pts[9])))
     knuckles = float(np.hypot(*(pts[5] - pts[17])))
-    half = max(FINGER * palm_length, knuckles / 5, 0.5) + rim
+    half = max(FINGER * palm_length, knuckles / 5, 0.5) + max(rim, RIM_OF_PALM * palm_length if rim else 0.0)
     out = np.full(np.shape(xs), 2.0, np.float32)
     (x0, y0), (x1, y1) = pts.min(0) - half, pts.max(0) + half
     near = (xs >= x0) & (xs <= x1) & (ys >= y0) & (ys <= y1)  # only the hand's box is measured

@@ -509,3 +509,36 @@ def test_an_arm_raised_over_the_head_takes_no_disc_of_shirt_from_the_shoulder():
     cv2.circle(body, pt("nose"), int(round(0.3 * ts)), 1, -1)
     shirt = (np.abs(out - np.array(SHIRT)).sum(axis=2) < 60) & (body == 0)  # the sleeves are not the shirt's
     assert shirt.sum() < 10, f"{shirt.sum()} pixels of shirt in the air beside the raised arm"
+
+
+def test_a_hand_raised_from_the_trousers_of_a_photo_enlarged_8_times_leaves_none_of_itself():
+    # The same hand at 8 times the pixels, enlarged as a phone photo of a small picture is: its edge a soft band
+    # of several pixels, and the landmarks' error as many. A rim of fixed pixels round the landmarks left the
+    # fingers' soft edges on the trousers (a raised hand's outline at the hip, from a newcomer's review on a huge
+    # photo); the rim grows with the palm (engine.hands.RIM_OF_PALM).
+    import cv2
+
+    from engine.parsing import hand_ellipse
+
+    k = 8
+    p, seen, img, mask, legs, ts = _hand_on_the_trousers()
+    big = cv2.resize(img, (240 * k, 400 * k), interpolation=cv2.INTER_CUBIC)
+    big_mask = cv2.resize(mask.astype(np.float32), (240 * k, 400 * k), interpolation=cv2.INTER_LINEAR)
+    seen_big = seen.scaled(k)
+    pk = p.scaled(k)
+    sh, el = pk.point("r_shoulder"), pk.point("r_elbow")
+    up, fore = float(np.hypot(*(el - sh))), float(np.hypot(*(pk.point("r_wrist") - el)))
+    target = seen_big.moved("r_elbow", sh[0] - up, sh[1]).moved("r_wrist", sh[0] - up, sh[1] - fore)
+    b = WarpBackend()
+    out = b.render(b.encode_sources([big], [seen_big], [big_mask]), target).astype(int)
+    ys, xs = np.mgrid[0:400 * k, 0:240 * k].astype(np.float32)
+    where = hand_ellipse(pk, J["r_elbow"], J["r_wrist"], ts * k, xs, ys) < 1.3
+    legs_big = cv2.resize(legs, (240 * k, 400 * k), interpolation=cv2.INTER_NEAREST) > 0
+    skin_left = (np.abs(out - SKIN).sum(axis=2) < 60) & where & legs_big
+    assert skin_left.sum() < 0.02 * where.sum(), f"{skin_left.sum()} pixels of skin left on the trousers"
+    # and the wider rim takes no trousers up with the hand
+    on_legs = np.abs(out - np.array(TROUSERS)).sum(axis=2) < 40
+    up = np.zeros(out.shape[:2], np.uint8)
+    cv2.circle(up, tuple(np.round(target.point("r_wrist") + (target.point("r_wrist") - target.point("r_elbow"))
+                                  * 0.4).astype(int)), int(0.2 * ts * k), 1, -1)
+    assert (on_legs & (up > 0)).sum() < 5 * k * k, f"{(on_legs & (up > 0)).sum()} pixels of trousers round the hand"
