@@ -433,6 +433,11 @@ class WarpBackend(Backend):
             grown = grow_labels(core, 2 * _hole_radius(poses[0]) + 2)
             band = (bones == TORSO_LABEL) & (grown > 0) & (masks[0][box] < 0.5)
             labels = np.where(core > 0, core, np.where(band, grown, bones)).astype(np.uint8)
+            if held[0] is not None and held[0][box].any():
+                # a held thing's soft edge that the mask left out goes with it: a ball blurred by its bounce left
+                # an orange crescent where it had been (the nearest bone there was a leg's, which stayed)
+                rim = grow_labels(held[0][box], 2 * _hole_radius(poses[0]) + 2)
+                labels = np.where((rim > 0) & (core == 0) & (masks[0][box] < 0.5), rim, labels).astype(np.uint8)
             state.cache["hole_labels"] = (labels, y0, x0)
         state.cache["photo"] = images[0].astype(np.float32)
         return state
