@@ -6,8 +6,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..encode import NUM_PARTS, PART_NAMES
-from ..parsing import ARM_LABELS, HEAD_LABEL, hand_measure
+from ..encode import NUM_PARTS, PART_NAMES, body_scale
+from ..parsing import ARM_LABELS, HAND_RADIUS, HEAD_LABEL, hand_ellipse, hand_measure
 from ..pose import J, Pose
 
 # A hand whose outline lies this much on one part, the rest on the person, lies over that part
@@ -24,18 +24,33 @@ def behind_hands(pose: Pose, labels: np.ndarray, origin_rc, ring: int) -> dict[i
     edge the hand only hangs beside (a bump of trousers in the air)."""
     under: dict[int, np.ndarray] = {}
     body_labels = [k for k in range(1, NUM_PARTS + 1) if k not in ARM_LABELS and k != HEAD_LABEL]
-    for wrist, landmarks in pose.hands.items():
-        fore = PART_NAMES.index("r_lower_arm" if wrist == J["r_wrist"] else "l_lower_arm") + 1
-        reach = int(np.ceil(np.ptp(landmarks, axis=0).max())) + 1
-        (x0, y0), (x1, y1) = landmarks.min(0) - 2 * ring - reach, landmarks.max(0) + 2 * ring + reach
+    ts = body_scale(pose)
+    for side in "rl":
+        wrist, elbow = J[f"{side}_wrist"], J[f"{side}_elbow"]
+        landmarks = pose.hands.get(wrist)
+        if landmarks is None:  # a hand mediapipe's hand model missed (a blurred one): the parsing's ellipse
+            if not (pose.present[wrist] and pose.present[elbow]):
+                continue
+            fore_len = float(np.hypot(*(pose.xy[wrist] - pose.xy[elbow])))
+            span = 2 * max(HAND_RADIUS * ts, 0.4 * fore_len)
+            centre = pose.xy[wrist] + 0.35 * (pose.xy[wrist] - pose.xy[elbow])
+            lo, hi = centre - span / 2, centre + span / 2
+        else:
+            span = float(np.ptp(landmarks, axis=0).max())
+            lo, hi = landmarks.min(0), landmarks.max(0)
+        fore = PART_NAMES.index(f"{side}_lower_arm") + 1
+        reach = int(np.ceil(span)) + 1
+        (x0, y0), (x1, y1) = lo - 2 * ring - reach, hi + 2 * ring + reach
         box = (slice(max(0, int(y0) - origin_rc[0]), max(0, int(y1) + 2 - origin_rc[0])),
                slice(max(0, int(x0) - origin_rc[1]), max(0, int(x1) + 2 - origin_rc[1])))
         sub = labels[box]
         if not sub.size:
             continue
         ys, xs = np.mgrid[box[0].start:box[0].start + sub.shape[0], box[1].start:box[1].start + sub.shape[1]]
-        hand = (sub == fore) & (hand_measure(landmarks, (xs + origin_rc[1]).astype(np.float32),
-                                             (ys + origin_rc[0]).astype(np.float32)) < 1)
+        px, py = (xs + origin_rc[1]).astype(np.float32), (ys + origin_rc[0]).astype(np.float32)
+        inside = (hand_measure(landmarks, px, py) if landmarks is not None
+                  else hand_ellipse(pose, elbow, wrist, ts, px, py))
+        hand = (sub == fore) & (inside < 1)
         if hand.sum() < 10:
             continue
         around = cv2.dilate(hand.astype(np.uint8), np.ones((2 * ring + 1,) * 2, np.uint8)) > 0
