@@ -237,6 +237,27 @@ def _hand_on_the_trousers():
     return p, seen, img, mask, legs, ts
 
 
+def _raised_from_the_trousers(p, source, img, mask, ts):
+    """The hand of _hand_on_the_trousers (its pose ``source``, with or without landmarks) raised straight up by
+    its arm: (where the painted hand was, the render as ints, the raised arm's pixels, the target pose)."""
+    import cv2
+
+    from engine.parsing import hand_ellipse
+
+    ys, xs = np.mgrid[0:400, 0:240].astype(np.float32)
+    hand = np.all(img == SKIN, axis=2) & (hand_ellipse(p, J["r_elbow"], J["r_wrist"], ts, xs, ys) < 1.2)
+    sh, el = p.point("r_shoulder"), p.point("r_elbow")
+    up, fore = float(np.hypot(*(el - sh))), float(np.hypot(*(p.point("r_wrist") - el)))
+    target = source.moved("r_elbow", sh[0] - up, sh[1]).moved("r_wrist", sh[0] - up, sh[1] - fore)
+    b = WarpBackend()
+    out = b.render(b.encode_sources([img], [source], [mask.astype(np.float32)]), target).astype(int)
+    raised = np.zeros((400, 240), np.uint8)
+    for a_, b_ in ARMS[:2]:
+        cv2.line(raised, tuple(np.round(target.point(a_)).astype(int)), tuple(np.round(target.point(b_)).astype(int)),
+                 1, int(round(0.3 * ts)))
+    return hand, out, raised, target
+
+
 def test_a_hand_goes_up_whole_and_its_place_on_the_trousers_shows_the_trousers():
     # A bare hand resting on a trouser leg, its landmarks found (engine.hands): it is its fingers and palm, the
     # trousers round it are the thigh's and stay when the arm is raised, none of them round the raised hand, and
@@ -248,16 +269,7 @@ def test_a_hand_goes_up_whole_and_its_place_on_the_trousers_shows_the_trousers()
     p, seen, img, mask, legs, ts = _hand_on_the_trousers()
     trousers, skin = TROUSERS, SKIN
     ys, xs = np.mgrid[0:400, 0:240].astype(np.float32)
-    hand = np.all(img == skin, axis=2) & (hand_ellipse(p, J["r_elbow"], J["r_wrist"], ts, xs, ys) < 1.2)
-    sh, el = p.point("r_shoulder"), p.point("r_elbow")
-    up, fore = float(np.hypot(*(el - sh))), float(np.hypot(*(p.point("r_wrist") - el)))
-    target = seen.moved("r_elbow", sh[0] - up, sh[1]).moved("r_wrist", sh[0] - up, sh[1] - fore)
-    b = WarpBackend()
-    out = b.render(b.encode_sources([img], [seen], [mask.astype(np.float32)]), target).astype(int)
-    raised = np.zeros((400, 240), np.uint8)
-    for a_, b_ in ARMS[:2]:
-        cv2.line(raised, tuple(np.round(target.point(a_)).astype(int)), tuple(np.round(target.point(b_)).astype(int)),
-                 1, int(round(0.3 * ts)))
+    hand, out, raised, target = _raised_from_the_trousers(p, seen, img, mask, ts)
     skin_left = (np.abs(out - skin).sum(axis=2) < 40) & hand & (raised == 0)
     assert skin_left.sum() < 10, f"{skin_left.sum()} pixels of the hand stayed where it hung"
     on_legs = np.abs(out - np.array(trousers)).sum(axis=2) < 40
@@ -579,23 +591,9 @@ def test_a_hand_the_hand_model_missed_still_leaves_the_trousers_it_rested_on():
     # The same hand on the trousers with no landmarks (mediapipe's hand model misses blurred hands: both of dance
     # frame 132's at 1080p): its part is the parsing's ellipse, and raised, it must uncover trousers, not the
     # wall (a pale ellipse on the trouser leg).
-    import cv2
-
-    from engine.parsing import hand_ellipse
-
     p, _, img, mask, legs, ts = _hand_on_the_trousers()
     assert not p.hands
-    ys, xs = np.mgrid[0:400, 0:240].astype(np.float32)
-    hand = np.all(img == SKIN, axis=2) & (hand_ellipse(p, J["r_elbow"], J["r_wrist"], ts, xs, ys) < 1.2)
-    sh, el = p.point("r_shoulder"), p.point("r_elbow")
-    up, fore = float(np.hypot(*(el - sh))), float(np.hypot(*(p.point("r_wrist") - el)))
-    target = p.moved("r_elbow", sh[0] - up, sh[1]).moved("r_wrist", sh[0] - up, sh[1] - fore)
-    b = WarpBackend()
-    out = b.render(b.encode_sources([img], [p], [mask.astype(np.float32)]), target).astype(int)
-    raised = np.zeros((400, 240), np.uint8)
-    for a_, b_ in ARMS[:2]:
-        cv2.line(raised, tuple(np.round(target.point(a_)).astype(int)), tuple(np.round(target.point(b_)).astype(int)),
-                 1, int(round(0.3 * ts)))
+    hand, out, raised, _ = _raised_from_the_trousers(p, p, img, mask, ts)
     on_legs = np.abs(out - np.array(TROUSERS)).sum(axis=2) < 40
     under = hand & (legs > 0) & (raised == 0)
     skin = np.abs(out - np.array(SKIN)).sum(axis=2) < 40
