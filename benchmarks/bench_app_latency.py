@@ -148,8 +148,8 @@ def main(argv) -> int:
                 full_ms = run(p, app, label=" (at its size)")
             finally:
                 reduced_preview.PREVIEW_SIDE = side
-            print(f"{'':32s} drawn reduced: one-by-one {full_ms[0] / app_ms[0]:.1f}x, 60 Hz {full_ms[1] / app_ms[1]:.1f}x "
-                  "sooner")
+            print(f"{'':32s} drawn reduced: one-by-one {full_ms[0] / app_ms[0]:.1f}x, "
+                  f"60 Hz {full_ms[1] / app_ms[1]:.1f}x sooner")
     return 0
 
 

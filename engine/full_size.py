@@ -106,8 +106,9 @@ def export_result(out_path, photo_path, working: np.ndarray, result: np.ndarray,
                   max_side: int | None = None) -> Export:
     """Write ``result`` (made from ``working``, the photo ``photo_path`` as load_image read it at ``max_side``,
     by default the working size) to ``out_path``: at the photo's own size when it is larger than the working
-    photo, the edit pasted into the original pixels (paste_back); else as it is. When the original cannot be used (gone, changed since it
-    was opened, too large to decode) the working-size result is written and ``note`` says why."""
+    photo, the edit pasted into the original pixels (paste_back); else as it is. When the original cannot be
+    used (gone, changed since it was opened, too large to decode) the working-size result is written and
+    ``note`` says why."""
     size = (working.shape[1], working.shape[0])
     if result.shape != working.shape:  # not a picture of the working photo: nothing to paste it into
         save_image(out_path, result)

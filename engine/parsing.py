@@ -136,15 +136,19 @@ def part_distances(pose: Pose, xs: np.ndarray, ys: np.ndarray, arm_slack: float 
     return dist
 
 
+def hand_ellipse_axes(pose: Pose, elbow: int, wrist: int, ts: float) -> tuple[np.ndarray, float, np.ndarray]:
+    """(centre, half-length, unit vector along the forearm) of hand_ellipse's ellipse."""
+    fore = pose.xy[wrist] - pose.xy[elbow]
+    length = float(np.hypot(*fore))
+    u = fore / length if length > 1e-6 else np.array([0.0, 1.0], np.float32)
+    return pose.xy[wrist] + 0.35 * fore, max(HAND_RADIUS * ts, 0.4 * length), u
+
+
 def hand_ellipse(pose: Pose, elbow: int, wrist: int, ts: float, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
     """Each pixel's place in the hand's ellipse (< 1 inside): along the forearm, centred a third of a forearm
     past the wrist and reaching the fingertips (a hand is about 0.7 of a forearm long; foreshortened forearms
     keep a floor from the torso), half as wide as long."""
-    fore = pose.xy[wrist] - pose.xy[elbow]
-    hand = pose.xy[wrist] + 0.35 * fore
-    length = float(np.hypot(*fore))
-    radius = max(HAND_RADIUS * ts, 0.4 * length)
-    u = fore / length if length > 1e-6 else np.array([0.0, 1.0], np.float32)
+    hand, radius, u = hand_ellipse_axes(pose, elbow, wrist, ts)
     along = ((xs - hand[0]) * u[0] + (ys - hand[1]) * u[1]) / radius
     across = ((ys - hand[1]) * u[0] - (xs - hand[0]) * u[1]) / max(HAND_WIDTH * radius, ARM_MIN_PX)
     return np.hypot(along, across)

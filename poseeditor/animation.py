@@ -18,7 +18,6 @@ FORMATS = {".gif": "GIF", ".mp4": "MP4"}
 # 64x128 Market photo's animation is a thumbnail at its own size; a 4096-pixel photo's is a GIF of hundreds of
 # megabytes that a chat or a web page will not take.
 DEFAULT_SIDES = (480, 1080)
-MAX_SIDE = 4096  # the frames are drawn at the working photo's size (engine.images.MAX_SIDE) at most
 
 
 def default_long_side(width: int, height: int) -> int:

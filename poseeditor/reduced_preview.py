@@ -8,8 +8,6 @@ enlarged to the photo's size for the result pane; the drag's end is drawn at the
 backend, as every final render. Qt-free: the render worker owns one (worker.RenderWorker._live_warp)."""
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
 PREVIEW_SIDE = 1280  # the long side drags are drawn at on bigger photos: 64 ms a warp render of 853x1280 here
@@ -25,15 +23,14 @@ def is_big(image) -> bool:
 
 
 class ReducedPreview:
-    """A warp Engine on reduced copies of the photos being edited. ``ready`` gives it a set of sources (each photo
-    reduced by its own scale, its pose and mask with it) once per set; ``render`` draws a pose of the edited photo
-    and enlarges the picture to the photo's size."""
+    """A warp Engine on reduced copies of the photos being edited, used as the worker uses any Engine:
+    ``set_sources`` (each photo reduced by its own scale, its pose and mask with it), ``state`` (the encode, once
+    per set), ``render`` (a pose of the edited photo, its picture enlarged to the photo's size)."""
 
     def __init__(self):
         from engine.runtime import Engine
 
         self.engine = Engine("warp", device="cpu")
-        self.gen = None             # which set of sources it holds (the worker's count)
         self.scale = 1.0            # the edited photo's
         self.size = (0, 0)          # the edited photo's (w, h)
 
@@ -41,14 +38,13 @@ class ReducedPreview:
     def backend(self):
         return self.engine.backend
 
-    def ready(self, sources, gen) -> float:
-        """Hold ``sources`` (images, poses, masks: set number ``gen``) and encode them; returns the ms it took."""
+    @property
+    def state(self):
+        return self.engine.state
+
+    def set_sources(self, images, poses, masks=None) -> None:
         import cv2
 
-        if self.gen == gen:
-            return 0.0
-        t = time.perf_counter()
-        images, poses, masks = sources
         small_images, small_poses, small_masks = [], [], []
         for k, (img, pose) in enumerate(zip(images, poses)):
             s = reduction(img.shape)
@@ -61,14 +57,12 @@ class ReducedPreview:
                 small_masks.append(m if m is None or s >= 1 else
                                    cv2.resize(np.asarray(m, np.float32), size, interpolation=cv2.INTER_AREA))
         self.engine.set_sources(small_images, small_poses, small_masks if masks is not None else None)
-        self.engine.state  # noqa: B018 (encodes once, cached by the engine)
         self.scale = reduction(images[0].shape)
         self.size = (images[0].shape[1], images[0].shape[0])
-        self.gen = gen
-        return (time.perf_counter() - t) * 1000
 
-    def render(self, pose) -> np.ndarray:
-        """The edited photo in ``pose`` (its own pixel frame), drawn reduced and enlarged to the photo's size."""
+    def render(self, pose, live: bool = True) -> np.ndarray:
+        """The edited photo in ``pose`` (its own pixel frame), drawn reduced and enlarged to the photo's size
+        (always a drag's render: ``live`` is the Engine's argument, for the caller's one call)."""
         import cv2
 
         w, h = self.size

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFileDialog
 
 from engine.errors import PoseEditorError
 from engine.fileio import check_input
-from engine.images import IMAGE_SUFFIXES
+from engine.images import IMAGE_SUFFIXES, MAX_SIDE
 from engine.pose import Pose
 
 from . import animation as anim
@@ -43,7 +43,8 @@ class AnimationDialog(QDialog):
         self.fps = QSpinBox(minimum=1, maximum=60, value=12)
         self.boomerang = QCheckBox("Play forward, then back (loops smoothly)")
         self.photo_size = photo_size
-        self.long_side = QSpinBox(minimum=32, maximum=anim.MAX_SIDE, value=anim.default_long_side(*photo_size),
+        # at most the working photo's size, which the frames are drawn at
+        self.long_side = QSpinBox(minimum=32, maximum=MAX_SIDE, value=anim.default_long_side(*photo_size),
                                   suffix=" px", singleStep=60)
         self.size_note = QLabel()
         self.long_side.valueChanged.connect(self._show_size)

@@ -398,8 +398,6 @@ class RenderWorker(QObject):
         encode them; returns the encode time."""
         if sources is None:
             sources, gen = self.sources, self._sources_gen
-        if isinstance(engine, ReducedPreview):
-            return engine.ready(sources, gen)
         if getattr(engine, "_poseeditor_sources_gen", None) != gen:
             engine.set_sources(*sources)
             engine._poseeditor_sources_gen = gen
@@ -419,8 +417,6 @@ class RenderWorker(QObject):
         if drags is self.engine:
             return False  # the chosen warp, at the photo's size
         # a warm-up still running for these photos makes a second one wait for it and find them encoded
-        if isinstance(drags, ReducedPreview):
-            return drags.gen != self._sources_gen
         return getattr(drags, "_poseeditor_sources_gen", None) != self._sources_gen
 
     def _warm_up_preview(self):
@@ -498,7 +494,7 @@ class RenderWorker(QObject):
         with self._preview_lock if warmed else contextlib.nullcontext():
             encode_ms = self._ready_engine(engine)
             t = time.perf_counter()
-            image = engine.render(pose) if isinstance(engine, ReducedPreview) else engine.render(pose, live=live)
+            image = engine.render(pose, live=live)
         return image, (time.perf_counter() - t) * 1000, encode_ms
 
     @Slot(object)

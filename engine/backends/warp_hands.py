@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 
 from ..encode import NUM_PARTS, PART_NAMES, body_scale
-from ..parsing import ARM_LABELS, HAND_RADIUS, HEAD_LABEL, hand_ellipse, hand_measure
+from ..parsing import ARM_LABELS, HEAD_LABEL, hand_ellipse, hand_ellipse_axes, hand_measure
 from ..pose import J, Pose
 
 # A hand whose outline lies this much on one part, the rest on the person, lies over that part
@@ -31,10 +31,9 @@ def behind_hands(pose: Pose, labels: np.ndarray, origin_rc, ring: int) -> dict[i
         if landmarks is None:  # a hand mediapipe's hand model missed (a blurred one): the parsing's ellipse
             if not (pose.present[wrist] and pose.present[elbow]):
                 continue
-            fore_len = float(np.hypot(*(pose.xy[wrist] - pose.xy[elbow])))
-            span = 2 * max(HAND_RADIUS * ts, 0.4 * fore_len)
-            centre = pose.xy[wrist] + 0.35 * (pose.xy[wrist] - pose.xy[elbow])
-            lo, hi = centre - span / 2, centre + span / 2
+            centre, radius, _ = hand_ellipse_axes(pose, elbow, wrist, ts)
+            span = 2 * radius
+            lo, hi = centre - radius, centre + radius
         else:
             span = float(np.ptp(landmarks, axis=0).max())
             lo, hi = landmarks.min(0), landmarks.max(0)

