@@ -375,6 +375,19 @@ def colour_distance(pixels: np.ndarray, colours: np.ndarray) -> np.ndarray:
     return np.sqrt(((pixels[:, None, :] - colours[None]) ** 2).sum(axis=2)).min(axis=1)
 
 
+def blend_distance(pixels: np.ndarray, colours: np.ndarray) -> np.ndarray:
+    """(n,): each of ``pixels`` ((n, 3)) distance to the nearest of ``colours`` ((k, 3)) or of their blends (the
+    segments between two of them). A two-colour pattern's pixels where its colours meet, and the shades between a
+    limb's lit and shaded side, are blends of its main colours, far from both."""
+    best = colour_distance(pixels, colours)
+    for i in range(len(colours)):
+        for j in range(i + 1, len(colours)):
+            a, d = colours[i], colours[j] - colours[i]
+            t = np.clip((pixels - a) @ d / max(float(d @ d), 1e-6), 0, 1)
+            best = np.minimum(best, np.linalg.norm(pixels - a - t[:, None] * d[None], axis=1))
+    return best
+
+
 def arms_by_colour(labels: np.ndarray, image: np.ndarray, pose: Pose) -> np.ndarray:
     """Labels with an arm's pixels that look like the torso and not like the arm given to the torso, where they
     join it. An arm's part is every pixel within its reach of the bone, and a bare arm hanging beside a dress is
@@ -406,11 +419,11 @@ def arms_by_colour(labels: np.ndarray, image: np.ndarray, pose: Pose) -> np.ndar
         if along.sum() < 20:
             continue
         colours = lab[ys, xs].astype(np.float32)
-        d_arm, d_torso = colour_distance(colours, main_colours(colours[along], 2)), colour_distance(colours, torso_c)
+        d_arm, d_torso = blend_distance(colours, main_colours(colours[along], 2)), colour_distance(colours, torso_c)
         take = ~along & (d_torso + COLOUR_MARGIN < d_arm)
         if b in pose.hands:  # the hand is its fingers and palm, whatever their colour (a bare hand below a sleeve);
             # its rim (the landmarks' error) as the rest of the part: cloth there went up round the raised hand
-            take &= hand_measure(pose.hands[b], xs + float(cols[0]), ys + float(rows[0]), rim=0) >= 1
+            take &= hand_measure(pose.hands[b], xs + float(cols[0]), ys + float(rows[0]), with_rim=False) >= 1
         changed[ys[take], xs[take]] = True
         d_arm_at[ys[take], xs[take]] = d_arm[take]
     if not changed.any():

@@ -95,3 +95,27 @@ def test_the_colour_rule_is_deterministic_and_leaves_opencvs_random_numbers_alon
     assert np.array_equal(parsing.arms_by_colour(labels, image, p), first)
     colours = image.reshape(-1, 3).astype(np.float32)
     assert np.array_equal(parsing.main_colours(colours, 3), parsing.main_colours(colours, 3))
+
+
+def test_a_sleeve_of_the_sweaters_striped_cloth_stays_the_arms():
+    # A two-colour pattern photographed a few pixels a stripe has the blends of its colours where they meet. The
+    # arm's colours (two, sampled along its bone) are the stripes' two; the torso's three are those and their blend.
+    # By the nearest colour alone, the sleeve's blended pixels looked like the torso's and not like the arm's: they
+    # went to the torso where they joined it, and a raised arm left a smudge of them at the hip (fashion-real/47).
+    import cv2
+
+    from tests.engine.painted import painted_on_wall
+
+    p = fit_preset("standing", 240, 400)
+    navy, cream = np.array((30, 40, 110)), np.array((235, 228, 210))
+    ys, xs = np.mgrid[0:400, 0:240]
+    for wide, stripe, blur in ((0.25, 5, 1.2), (0.2, 6, 1.5)):
+        img, mask, _, _ = painted_on_wall(p, wide)
+        t = cv2.GaussianBlur((((xs + ys) // stripe) % 2).astype(np.float32), (0, 0), blur)[..., None]
+        img[mask > 0] = (navy + t * (cream - navy))[mask > 0].astype(np.uint8)
+        labels = parsing.torso_strays(parsing.merge_islands(parsing.coarse_parsing(p, mask.astype(np.float32))), p)
+        arm = np.isin(labels, parsing.ARM_LABELS)
+        out = parsing.arms_by_colour(labels, img, p)
+        assert arm.sum() > 3000
+        assert (out[arm] == parsing.TORSO_LABEL).sum() == 0, \
+            f"{(out[arm] == parsing.TORSO_LABEL).sum()} of the sleeves' pixels went to the torso"
