@@ -36,14 +36,16 @@ HAND_RIM_PX = 2.5  # and this many pixels more: the hand's soft edge and the lan
 RIM_OF_PALM = 0.2
 
 
-def hand_measure(landmarks: np.ndarray, xs: np.ndarray, ys: np.ndarray, rim: float = HAND_RIM_PX) -> np.ndarray:
+def hand_measure(landmarks: np.ndarray, xs: np.ndarray, ys: np.ndarray, with_rim: bool = True) -> np.ndarray:
     """Each point's place in the hand its 21 ``landmarks`` give (< 1 inside): inside the palm 0, else the
     distance to the nearest bone of a finger or of the palm's outline over a finger's half-width (FINGER of the
-    palm's length, or a fifth of the knuckles' width seen palm on) and ``rim`` pixels."""
+    palm's length, or a fifth of the knuckles' width seen palm on), and ``with_rim`` its rim (HAND_RIM_PX or
+    RIM_OF_PALM, whichever is more): without it, the fingers and palm alone."""
     pts = landmarks.astype(np.float64)
     palm_length = float(np.hypot(*(pts[0] - pts[9])))
     knuckles = float(np.hypot(*(pts[5] - pts[17])))
-    half = max(FINGER * palm_length, knuckles / 5, 0.5) + max(rim, RIM_OF_PALM * palm_length if rim else 0.0)
+    rim = max(HAND_RIM_PX, RIM_OF_PALM * palm_length) if with_rim else 0.0
+    half = max(FINGER * palm_length, knuckles / 5, 0.5) + rim
     out = np.full(np.shape(xs), 2.0, np.float32)
     (x0, y0), (x1, y1) = pts.min(0) - half, pts.max(0) + half
     near = (xs >= x0) & (xs <= x1) & (ys >= y0) & (ys <= y1)  # only the hand's box is measured
