@@ -528,16 +528,20 @@ class RenderWorker(QObject):
             heap.give_back()
 
     def _boot_render(self, req: RenderRequest):
-        """Render with the start-up warp backend (the Engine is still loading)."""
-        if self._boot_state is None or self._boot_state[0] != self._sources_gen:
-            t = time.perf_counter()
-            self._boot_state = (self._sources_gen, self._boot.encode_sources(*self.sources))
-            encode_ms = (time.perf_counter() - t) * 1000
+        """Render with the start-up warp backend (the Engine is still loading); a drag on a big photo on its
+        reduced copy, as once the Engine is there (a warp Engine needs no torch)."""
+        if req.kind == "live" and is_big(self.sources[0][0]):
+            image, ms, encode_ms = self._render_one(self._live_warp(), req.pose, live=True)
         else:
-            encode_ms = 0.0
-        t = time.perf_counter()
-        image = self._boot.render(self._boot_state[1], req.pose)
-        ms = (time.perf_counter() - t) * 1000
+            if self._boot_state is None or self._boot_state[0] != self._sources_gen:
+                t = time.perf_counter()
+                self._boot_state = (self._sources_gen, self._boot.encode_sources(*self.sources))
+                encode_ms = (time.perf_counter() - t) * 1000
+            else:
+                encode_ms = 0.0
+            t = time.perf_counter()
+            image = self._boot.render(self._boot_state[1], req.pose)
+            ms = (time.perf_counter() - t) * 1000
         chosen = self.cfg.get("backend") or "warp"
         note = "" if chosen == "warp" else "engine starting"
         return RenderResult(req.seq, image, req.pose, req.kind, "warp", chosen, ms, encode_ms, note, req.posted,

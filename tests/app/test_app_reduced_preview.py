@@ -49,6 +49,30 @@ def test_a_big_photos_drag_is_drawn_reduced_and_its_end_at_full_size(qtbot, proc
         close_window(win)
 
 
+def test_a_big_photos_drag_is_drawn_reduced_while_the_engine_loads(qapp, procedural_photos, monkeypatch):
+    # Until the Engine (torch) has loaded, a few seconds after start, the start-up warp draws every picture: a drag on
+    # a big photo too is drawn on its reduced copy (at its own size it lagged the hand by a second), its end at the
+    # photo's own size.
+    from engine.backends.warp import WarpBackend
+    from engine.images import load_image
+    from poseeditor import reduced_preview
+    from poseeditor.render_tiers import RenderRequest
+    from poseeditor.worker import RenderWorker
+
+    monkeypatch.setattr(reduced_preview, "PREVIEW_SIDE", 240)      # the photo is 320x480: drawn at 160x240
+    path, pose = procedural_photos[0]
+    img = load_image(path)
+    w = RenderWorker()
+    w._boot = WarpBackend()            # as start() makes it; the loader is never started here
+    w.set_sources(([img], [pose], [None]))
+    moved = pose.moved("r_wrist", *(pose.point("r_wrist") + (-20, -45)))
+    live, final = w._boot_render(RenderRequest(1, moved, "live")), w._boot_render(RenderRequest(2, moved, "final"))
+    assert w.engine is None and w.reduced is not None
+    assert live.image.shape == final.image.shape == img.shape and live.backend == final.backend == "warp"
+    assert lost_by_reduction(live.image, 0.5) < 1.0, lost_by_reduction(live.image, 0.5)
+    assert lost_by_reduction(final.image, 0.5) > 2 * lost_by_reduction(live.image, 0.5) + 0.5
+
+
 def test_references_of_other_sizes_are_each_reduced_by_their_own_scale(procedural_photos, monkeypatch):
     """The reduced copies of a main photo and a reference twice its size (without a mask): the same person, so the
     unchanged pose drawn reduced is the main photo, softened."""
