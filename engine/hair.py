@@ -13,7 +13,8 @@ import cv2
 import numpy as np
 
 from .encode import HEAD_JOINTS, PART_NAMES, body_scale, segment_distance
-from .parsing import ARM_CORE, ARM_LABELS, HEAD_LABEL, HEAD_REACH, TORSO_LABEL, colour_distance, main_colours
+from .part_colours import ARM_CORE, colour_distance, main_colours
+from .parsing import ARM_LABELS, HEAD_LABEL, HEAD_REACH, TORSO_LABEL
 from .pose import J, Pose
 
 # How much nearer (CIELAB units, lightness weighed by HAIR_LIGHTNESS) a pixel's colour must be to one of the

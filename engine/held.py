@@ -20,7 +20,8 @@ import cv2
 import numpy as np
 
 from .encode import PART_NAMES, body_scale
-from .parsing import HAND_SURE, PERSON_MOVES, main_colours
+from .part_colours import main_colours
+from .parsing import HAND_SURE, PERSON_MOVES
 from .pose import J, Pose
 
 # how far from the wrist a held thing reaches: this many forearms (or 0.35 body sizes, for a foreshortened one)

@@ -3,8 +3,8 @@
 Each person pixel goes to its nearest body part (head, torso, upper/lower arms and legs, left and right), the
 stand-in for human parsing where a dataset has none (SPGNet) and the part layers of the warp backend.
 Hands and feet belong to the lower arm / shin they end; hair and face to the head. The warp backend refines
-the labels of a photo's person (grow_labels, merge_islands, arms_take_thin_torso, arms_by_colour, and
-engine.hair for hair over a shoulder): its layers and the hole they leave are cut by them.
+the labels of a photo's person (grow_labels, merge_islands, arms_take_thin_torso; engine.part_colours by
+the parts' colours, engine.hair for hair over a shoulder): its layers and the hole they leave are cut by them.
 
 Labels (0 is background):
     1 head, 2 torso, 3 r_upper_arm, 4 r_lower_arm, 5 l_upper_arm, 6 l_lower_arm, 7 r_thigh, 8 r_shin,
@@ -39,19 +39,10 @@ UPPER_ARM_RADIUS = 0.12
 HAND_RADIUS = 0.14
 HAND_WIDTH = 0.5  # a hand region's width over its length (0.7 already took round bites of a dress in photos)
 PERSON_MOVES = 0.35  # the mask's value from which a pixel is the person's, moved and inpainted (the warp's hole)
-# A piece the colour rule would give the torso is the hand when this much of it is in a hand's region and at most
-# HAND_BEFORE of it before the wrist (arms_by_colour)
-HAND_PIECE = 0.5
-HAND_BEFORE = 0.1
 HAND_SURE = 0.8  # the segmentation's confidence a hand's pixel needs (a held ball is at 0.5-0.8 on the dance video)
 # of the body's size: a piece of the torso apart from it this far outside its middle is not the torso's; a side
 # view's middle is a sliver between its shoulders, and the dress beside it is the torso's all the same
 STRAY_MARGIN = 0.25
-# of the body's size: an arm's own colours are sampled this near its bone; a pixel of its part goes to the torso
-# when its colour is this much nearer (CIELAB units of OpenCV's 8-bit scale) the torso's than the arm's
-ARM_CORE = 0.04
-COLOUR_MARGIN = 20.0
-MAIN_COLOUR = 0.05  # the share of an arm's or the torso's samples a colour needs to count as theirs
 HAND_FRINGE = 0.03  # of the body's size: how far past its sure pixels a hand's soft edge reaches
 # A head reaches this far (torso sizes) from its nearest joint: long hair to the shoulders, not a ball held out
 # at the side (nothing else near it but the torso, whose bones were farther: a wedge of the ball went with the
@@ -328,172 +319,6 @@ def torso_strays(labels: np.ndarray, pose: Pose, origin_rc=(0, 0)) -> np.ndarray
         if beyond[piece > 0].mean() >= 0.5:
             _to_neighbour(out, labels, comp, stats, c, TORSO_LABEL)
     return out
-
-
-def main_colours(pixels: np.ndarray, k: int) -> np.ndarray:
-    """The main colours of ``pixels`` ((n, 3) float32): the k-means centres holding at least MAIN_COLOUR of
-    them. A centre of a few stray pixels (the arm's rim among the torso's labels) made the arm's shaded side the
-    torso's. The same pixels give the same colours: the sample and the k-means++ starts come from a generator of
-    its own (OpenCV's k-means draws from the process's RNG, which other code may rely on), the best of two
-    starts by compactness."""
-    rng = np.random.default_rng(0)
-    if len(pixels) > 4000:
-        pixels = pixels[rng.choice(len(pixels), 4000, replace=False)]
-    k, n = min(k, len(pixels)), len(pixels)
-    wide = pixels.astype(np.float64)
-
-    def to(c: np.ndarray) -> np.ndarray:  # squared distances of the pixels to one colour
-        d = wide - c
-        return np.einsum("ij,ij->i", d, d)
-
-    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 1.0)
-    best = None
-    for _ in range(2):
-        starts = [wide[rng.integers(n)]]
-        d2 = to(starts[0])
-        for _ in range(1, k):
-            # k-means++ as OpenCV's: of three candidates drawn by their squared distance to the nearest start,
-            # the one that leaves the least total
-            total = d2.sum()
-            tries = rng.choice(n, 3, p=d2 / total) if total > 0 else rng.integers(n, size=3)
-            after = [np.minimum(d2, to(wide[t])) for t in tries]
-            pick = int(np.argmin([a.sum() for a in after]))
-            starts.append(wide[tries[pick]])
-            d2 = after[pick]
-        first = np.argmin([to(c) for c in starts], axis=0).astype(np.int32)[:, None]
-        # from given labels and one attempt OpenCV draws nothing from its RNG
-        compactness, which, c = cv2.kmeans(pixels, k, first, criteria, 1, cv2.KMEANS_USE_INITIAL_LABELS)
-        if best is None or compactness < best[0]:
-            best = (compactness, which, c)
-    _, which, c = best
-    share = np.bincount(which.ravel(), minlength=len(c)) / len(pixels)
-    return c[share >= MAIN_COLOUR]
-
-
-def colour_distance(pixels: np.ndarray, colours: np.ndarray) -> np.ndarray:
-    """(n,): each of ``pixels`` ((n, 3)) distance to the nearest of ``colours`` ((k, 3))."""
-    return np.sqrt(((pixels[:, None, :] - colours[None]) ** 2).sum(axis=2)).min(axis=1)
-
-
-def blend_distance(pixels: np.ndarray, colours: np.ndarray) -> np.ndarray:
-    """(n,): each of ``pixels`` ((n, 3)) distance to the nearest of ``colours`` ((k, 3)) or of their blends (the
-    segments between two of them). A two-colour pattern's pixels where its colours meet, and the shades between a
-    limb's lit and shaded side, are blends of its main colours, far from both."""
-    best = colour_distance(pixels, colours)
-    for i in range(len(colours)):
-        for j in range(i + 1, len(colours)):
-            a, d = colours[i], colours[j] - colours[i]
-            t = np.clip((pixels - a) @ d / max(float(d @ d), 1e-6), 0, 1)
-            best = np.minimum(best, np.linalg.norm(pixels - a - t[:, None] * d[None], axis=1))
-    return best
-
-
-def arms_by_colour(labels: np.ndarray, image: np.ndarray, pose: Pose) -> np.ndarray:
-    """Labels with an arm's pixels that look like the torso and not like the arm given to the torso, where they
-    join it. An arm's part is every pixel within its reach of the bone, and a bare arm hanging beside a dress is
-    thinner than that reach: the dress beside it was the arm's, went up with the arm raised and left a gap in
-    the dress. The arm's colours are sampled along its bone (ARM_CORE), the torso's over its pixels; a pixel
-    goes to the torso only when it is nearer one of the torso's colours than any of the arm's by COLOUR_MARGIN
-    (a sleeve of the dress's cloth stays the arm's)."""
-    rows, cols = np.nonzero((labels != 0).any(axis=1))[0], np.nonzero((labels != 0).any(axis=0))[0]
-    if not len(rows):
-        return labels
-    box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
-    sub = labels[box]
-    torso = sub == TORSO_LABEL
-    if torso.sum() < 50:
-        return labels
-    lab = cv2.cvtColor(np.ascontiguousarray(image[box]), cv2.COLOR_RGB2LAB)  # uint8: cast per part, not whole
-
-    torso_c = main_colours(lab[torso].astype(np.float32), 3)
-    reach = ARM_CORE * body_scale(pose)
-    out = labels.copy()
-    changed = np.zeros(sub.shape, bool)
-    d_arm_at = np.zeros(sub.shape, np.float32)  # a taken pixel's distance to its arm's colours
-    for k in ARM_LABELS:
-        a, b = PART_LIMBS[PART_NAMES[k - 1]]
-        ys, xs = np.nonzero(sub == k)
-        if len(ys) < 30 or not (pose.present[a] and pose.present[b]):
-            continue
-        along = segment_distance(xs + float(cols[0]), ys + float(rows[0]), pose.xy[a], pose.xy[b]) <= reach
-        if along.sum() < 20:
-            continue
-        colours = lab[ys, xs].astype(np.float32)
-        d_arm, d_torso = blend_distance(colours, main_colours(colours[along], 2)), colour_distance(colours, torso_c)
-        take = ~along & (d_torso + COLOUR_MARGIN < d_arm)
-        if b in pose.hands:  # the hand is its fingers and palm, whatever their colour (a bare hand below a sleeve);
-            # its rim (the landmarks' error) as the rest of the part: cloth there went up round the raised hand
-            take &= hand_measure(pose.hands[b], xs + float(cols[0]), ys + float(rows[0]), with_rim=False) >= 1
-        changed[ys[take], xs[take]] = True
-        d_arm_at[ys[take], xs[take]] = d_arm[take]
-    if not changed.any():
-        return labels
-    # only what joins the torso, or a leg and looks like it (the trousers round a hand resting on a thigh; not the
-    # shirt-dark rim of a sleeve beside the trousers, which stayed down the thigh as a dark line), and it goes to
-    # the nearest of them: a patch of the arm's own shade inside it stays the arm's
-    n, comp = cv2.connectedComponents(changed.astype(np.uint8), connectivity=8)
-    body = np.isin(sub, [TORSO_LABEL] + LEG_LABELS)
-
-    def touching(mask):
-        t = np.unique(comp[(cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0) & changed])
-        return t[t > 0]
-    ids = touching(torso)
-    legs = body & ~torso
-    if legs.sum() >= 50:
-        leg_c = main_colours(lab[legs].astype(np.float32), 2)
-        for i in np.setdiff1d(touching(legs), ids):
-            piece = comp == i
-            d_leg = colour_distance(lab[piece].astype(np.float32), leg_c)
-            if (d_leg + COLOUR_MARGIN < d_arm_at[piece]).mean() >= 0.5:
-                ids = np.append(ids, i)
-    # nor the hand: a piece lying mostly in a hand's region and beyond its wrist, whose colour is not the torso's
-    # main one. A bare hand below a sleeve is not the sleeve's colour and, where the torso shows skin or trousers of
-    # its shade, is one of the torso's: it went to the torso and stayed at the hip when the arm was raised
-    # (fashion-real/19, 20, 45). Cloth beside a bare hand is the torso's: of its main colour (a dress), or reaching
-    # back along the forearm (a skirt of another colour than the bodice: a quarter of it before the wrist, where
-    # the hands of those photos have at most 3%)
-    regions = list(hand_regions(pose, sub.shape, (rows[0], cols[0])))
-    if regions and len(ids) and len(torso_c) > 1:
-        # only pieces that may be (HAND_PIECE in all hands' regions together) are looked at one by one
-        in_hands = np.zeros(sub.shape, bool)
-        for _, _, hbox, inside in regions:
-            in_hands[hbox] |= inside
-        size, held = np.bincount(comp.ravel(), minlength=n), np.bincount(comp[in_hands], minlength=n)
-        sample = lab[torso][:: max(1, int(torso.sum()) // 4000)].astype(np.float32)  # as main_colours samples
-        shares = np.bincount(np.argmin(((sample[:, None] - torso_c[None]) ** 2).sum(2), 1), minlength=len(torso_c))
-        cloth = int(np.argmax(shares))
-        hand = []
-        for i in ids[held[ids] >= HAND_PIECE * size[ids]]:
-            piece = comp == i
-            colour = np.median(lab[piece].astype(np.float32), axis=0)
-            if _is_hand(piece, regions, pose, (rows[0], cols[0])) and \
-                    int(np.argmin(((colour - torso_c) ** 2).sum(1))) != cloth:
-                hand.append(i)
-        ids = np.setdiff1d(ids, hand)
-    keep = np.isin(comp, ids)
-    out[box][keep] = grow_labels(np.where(body, sub, 0).astype(sub.dtype), max(sub.shape))[keep]
-    return out
-
-
-def _is_hand(piece: np.ndarray, regions: list, pose: Pose, origin) -> bool:
-    """Whether ``piece`` ((h, w) bool over a box at the photo's (row, column) ``origin``) lies HAND_PIECE or more in
-    one of the hand ``regions`` (hand_regions over that box) and at most HAND_BEFORE of it before that hand's
-    wrist along its forearm."""
-    best, where = 0, None
-    for el, wr, box, inside in regions:
-        n = int((piece[box] & inside).sum())
-        if n > best:
-            best, where = n, (el, wr)
-    size = int(piece.sum())
-    if where is None or best < HAND_PIECE * size:
-        return False
-    ys, xs = np.nonzero(piece)
-    e, w = pose.xy[where[0]].astype(np.float64), pose.xy[where[1]].astype(np.float64)
-    u = w - e
-    n = float(np.hypot(*u))
-    u = u / n if n > 1e-6 else np.array([0.0, 1.0])  # as hand_ellipse: a forearm seen end on points down
-    before = (xs + origin[1] - w[0]) * u[0] + (ys + origin[0] - w[1]) * u[1] < 0
-    return float(before.mean()) <= HAND_BEFORE
 
 
 def _polygon_in_box(poly: np.ndarray, shape, origin_rc) -> np.ndarray:

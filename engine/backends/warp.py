@@ -27,8 +27,9 @@ from ..encode import (MIN_BODY_SCALE, MIRROR_PART, NUM_PARTS, PART_LIMBS, PART_N
                       torso_polygon)
 from ..hair import hair_to_head
 from ..held import held_objects
-from ..parsing import (PERSON_MOVES, TORSO_LABEL, arms_by_colour, arms_take_thin_torso, coarse_parsing, grow_labels,
-                       hand_regions, head_axis, merge_islands, torso_strays, unsure_hands)
+from ..parsing import (PERSON_MOVES, TORSO_LABEL, arms_take_thin_torso, coarse_parsing, grow_labels, hand_regions,
+                       head_axis, merge_islands, torso_strays, unsure_hands)
+from ..part_colours import arms_by_colour
 from ..pose import J, Pose
 from .contract import Backend, SourceState
 from .warp_hands import behind_hands, closed

@@ -1,7 +1,7 @@
 """Coarse body-part parsing: what a large photo's person is labelled, and how far labels grow."""
 import numpy as np
 
-from engine import parsing
+from engine import parsing, part_colours
 from engine.parsing import grow_labels
 from engine.detect import pose_mask
 from engine.pose import Pose
@@ -89,12 +89,12 @@ def test_the_colour_rule_is_deterministic_and_leaves_opencvs_random_numbers_alon
     cv2.setRNGSeed(7)
     want = draws()
     cv2.setRNGSeed(7)
-    first = parsing.arms_by_colour(labels, image, p)
+    first = part_colours.arms_by_colour(labels, image, p)
     assert np.array_equal(draws(), want), "the colour rule changed OpenCV's random numbers"
     cv2.setRNGSeed(12345)
-    assert np.array_equal(parsing.arms_by_colour(labels, image, p), first)
+    assert np.array_equal(part_colours.arms_by_colour(labels, image, p), first)
     colours = image.reshape(-1, 3).astype(np.float32)
-    assert np.array_equal(parsing.main_colours(colours, 3), parsing.main_colours(colours, 3))
+    assert np.array_equal(part_colours.main_colours(colours, 3), part_colours.main_colours(colours, 3))
 
 
 def test_a_sleeve_of_the_sweaters_striped_cloth_stays_the_arms():
@@ -115,7 +115,7 @@ def test_a_sleeve_of_the_sweaters_striped_cloth_stays_the_arms():
         img[mask > 0] = (navy + t * (cream - navy))[mask > 0].astype(np.uint8)
         labels = parsing.torso_strays(parsing.merge_islands(parsing.coarse_parsing(p, mask.astype(np.float32))), p)
         arm = np.isin(labels, parsing.ARM_LABELS)
-        out = parsing.arms_by_colour(labels, img, p)
+        out = part_colours.arms_by_colour(labels, img, p)
         assert arm.sum() > 3000
         assert (out[arm] == parsing.TORSO_LABEL).sum() == 0, \
             f"{(out[arm] == parsing.TORSO_LABEL).sum()} of the sleeves' pixels went to the torso"

@@ -346,7 +346,7 @@ def test_sleeves_of_the_hairs_colour_stay_the_arms():
     # hair lying on one, stay the arms' (the strand with them: nothing tells the two apart)
     from engine.backends.warp import _part_labels
     from engine.hair import hair_to_head
-    from engine.parsing import arms_by_colour
+    from engine.part_colours import arms_by_colour
 
     p, img, mask, strand, _ = _long_haired(arms=(120, 75, 40))
     labels = arms_by_colour(_part_labels(p, mask), img, p)
