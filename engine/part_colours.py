@@ -22,6 +22,8 @@ HAND_BEFORE = 0.1
 # when its colour is this much nearer (CIELAB units of OpenCV's 8-bit scale) the torso's than the arm's
 ARM_CORE = 0.04
 COLOUR_MARGIN = 20.0
+# a leg's pixel within this many of an arm's reaches from its bone, of the arm's colours, goes to the arm
+SLEEVE_REACH = 2.0
 MAIN_COLOUR = 0.05  # the share of an arm's or the torso's samples a colour needs to count as theirs
 
 
@@ -189,3 +191,60 @@ def _is_hand(piece: np.ndarray, regions: list, pose: Pose, origin) -> bool:
     u = u / n if n > 1e-6 else np.array([0.0, 1.0])  # as hand_ellipse: a forearm seen end on points down
     before = (xs + origin[1] - w[0]) * u[0] + (ys + origin[0] - w[1]) * u[1] < 0
     return float(before.mean()) <= HAND_BEFORE
+
+
+def arms_take_their_sleeves(labels: np.ndarray, image: np.ndarray, pose: Pose) -> np.ndarray:
+    """Labels with a leg's pixels that look like an arm lying over it, and not like the leg, given to that arm
+    where they join it, within SLEEVE_REACH of its reach from its bone. A sleeve blurred by a move (a dribble) is
+    wider than an arm's reach: its edge over the trousers was the thigh's, and a forearm raised from along the
+    thigh left two dark lines where it had hung (dance frame 132). The leg's colours come from its pixels clear of
+    every arm (a forearm hanging along the thigh covers the thigh's bone, where the arm's own colours are sampled);
+    the arm's along its bone, as arms_by_colour's."""
+    rows, cols = np.nonzero((labels != 0).any(axis=1))[0], np.nonzero((labels != 0).any(axis=0))[0]
+    if not len(rows):
+        return labels
+    box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+    sub = labels[box]
+    legs = np.isin(sub, LEG_LABELS)
+    if legs.sum() < 50:
+        return labels
+    from .parsing import ARM_RADIUS, UPPER_ARM_RADIUS
+
+    ts = body_scale(pose)
+    lab = cv2.cvtColor(np.ascontiguousarray(image[box]), cv2.COLOR_RGB2LAB)
+    ys, xs = np.nonzero(legs)
+    px, py = xs + float(cols[0]), ys + float(rows[0])
+    arms = {}
+    for k in ARM_LABELS:
+        a, b = PART_LIMBS[PART_NAMES[k - 1]]
+        if pose.present[a] and pose.present[b]:
+            reach = (ARM_RADIUS if PART_NAMES[k - 1].endswith("lower_arm") else UPPER_ARM_RADIUS) * ts
+            arms[k] = (a, b, segment_distance(px, py, pose.xy[a], pose.xy[b]) / reach)
+    if not arms:
+        return labels
+    clear = np.min([d for _, _, d in arms.values()], axis=0) > SLEEVE_REACH
+    out = labels.copy()
+    for k, (a, b, d_bone) in arms.items():
+        ay, ax = np.nonzero(sub == k)
+        along = segment_distance(ax + float(cols[0]), ay + float(rows[0]), pose.xy[a], pose.xy[b]) <= ARM_CORE * ts
+        near = d_bone <= SLEEVE_REACH
+        if along.sum() < 20 or not near.any():
+            continue
+        arm_c = main_colours(lab[ay[along], ax[along]].astype(np.float32), 2)
+        take = np.zeros(sub.shape, bool)
+        for leg in LEG_LABELS:
+            own = sub[ys, xs] == leg
+            if (own & clear).sum() < 30:
+                continue
+            leg_c = main_colours(lab[ys[own & clear], xs[own & clear]].astype(np.float32), 2)
+            on = own & near
+            colours = lab[ys[on], xs[on]].astype(np.float32)
+            looks = blend_distance(colours, arm_c) + COLOUR_MARGIN < blend_distance(colours, leg_c)
+            take[ys[on][looks], xs[on][looks]] = True
+        if not take.any():
+            continue
+        _, comp = cv2.connectedComponents(take.astype(np.uint8), connectivity=8)
+        joins = np.unique(comp[(cv2.dilate((sub == k).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0) & take])
+        out[box][np.isin(comp, joins[joins > 0])] = k
+        sub = out[box]
+    return out

@@ -27,9 +27,9 @@ from ..encode import (MIN_BODY_SCALE, MIRROR_PART, NUM_PARTS, PART_LIMBS, PART_N
                       torso_polygon)
 from ..hair import hair_to_head
 from ..held import held_objects
-from ..parsing import (PERSON_MOVES, TORSO_LABEL, arms_take_thin_torso, coarse_parsing, grow_labels, hand_regions,
-                       head_axis, merge_islands, torso_strays, unsure_hands)
-from ..part_colours import arms_by_colour
+from ..parsing import (ARM_LABELS, LEG_LABELS, PERSON_MOVES, TORSO_LABEL, arms_take_thin_torso, coarse_parsing,
+                       grow_labels, hand_regions, head_axis, merge_islands, torso_strays, unsure_hands)
+from ..part_colours import arms_by_colour, arms_take_their_sleeves
 from ..pose import J, Pose
 from .contract import Backend, SourceState
 from .warp_hands import behind_hands, closed
@@ -68,6 +68,8 @@ NETWORK, PHOTO, HELD = 0, 1, 2  # whose a placed layer's pixels are in a network
 HELD_SCALE = 1.5  # a held thing is drawn at most this much larger or smaller than in the photo (_held_scale)
 NECK_TUCK = 0.12  # of the torso size: how far the torso reaches under the head
 ACROSS_TORSO = 0.12  # of the torso size: an arm across the torso this wide or less is closed over by it
+ARM_EDGE = 0.04  # of the torso size: how far an arm's soft edge reaches past its part
+ALONG_LEG = 0.2  # of the torso size: a leg closes round an arm in front of it this wide or less (twice this)
 NECK_HALF_WIDTH = 0.08  # of the torso size: and how wide (a neck, not the hair or the collar beside it)
 # The parts a limb meets at its joints, whose pixels its joint discs may take: the torso at the hips, not at the
 # shoulders (an arm turns far about its shoulder, and a disc of shirt round the joint swung out under a raised arm
@@ -118,7 +120,8 @@ def _core_labels(image: np.ndarray, pose: Pose, mask: np.ndarray, held: np.ndarr
     """The part labels of the person's own pixels (the layers carry them); ``held`` (engine.held) gives what a
     hand holds to its forearm."""
     person = (mask >= 0.5) & ~unsure_hands(pose, mask)
-    labels = hair_to_head(arms_by_colour(_part_labels(pose, person.astype(np.float32)), image, pose), image, pose)
+    labels = arms_by_colour(_part_labels(pose, person.astype(np.float32)), image, pose)
+    labels = hair_to_head(arms_take_their_sleeves(labels, image, pose), image, pose)
     return labels if held is None else np.where((held > 0) & (labels > 0), held, labels).astype(labels.dtype)
 
 
@@ -176,6 +179,9 @@ def _layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray,
     image = image[by0:by1, bx0:bx1]
     ring_labels = grow_labels(core_labels, ring_px)
     under_hands = behind_hands(pose, core_labels, (by0, bx0), tuck)
+    hands = np.zeros(core_labels.shape, bool)  # a hand's place is what it rests on (behind_hands), not a leg's closing
+    for _, _, hbox, inside in hand_regions(pose, core_labels.shape, (by0, bx0)):
+        hands[hbox] |= inside
     depth = {PART_NAMES.index(p): i for i, p in enumerate(DEPTH_ORDER)}
     img = image.astype(np.float32)
     layers: list[Layer | None] = []
@@ -241,6 +247,13 @@ def _layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray,
                 core |= (cv2.distanceTransform(1 - own, cv2.DIST_L2, 3) <= neck_px) & (head > 0) & \
                     _near_neck(pose, origin_xy, head.shape, NECK_HALF_WIDTH * ts)
             core |= closed(own, ACROSS_TORSO * ts) & (front > 0) & (head == 0)
+        arm_over = None
+        if k + 1 in LEG_LABELS:
+            # a leg goes on under an arm hanging in front of it, where its outline closes round the arm: a
+            # forearm along the thigh, raised, left a strip of wall on the trousers (dance frame 132)
+            arm_over = closed(own, ALONG_LEG * ts) & np.isin(core_labels[py0:py1, px0:px1], ARM_LABELS) & \
+                (own == 0) & ~hands[py0:py1, px0:px1]
+            core |= arm_over
         ringed = core | ring
         alpha, outer = (cv2.GaussianBlur(m.astype(np.float32), (feather, feather), 0) if feather > 1
                         else m.astype(np.float32) for m in (core, ringed))
@@ -272,6 +285,11 @@ def _layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray,
             beneath = under_hands[k + 1][py0:py1, px0:px1][y0:y1, x0:x1].astype(np.uint8)
             beneath = (cv2.distanceTransform(1 - beneath, cv2.DIST_L2, 3) <= feather) & (hard == 0)
             fill = inpainted_under(rgb, hard > 0, beneath, fill)
+        if arm_over is not None and arm_over.any():
+            # from the leg's pixels clear of the arm's soft edge (a blurred sleeve's was a dark band)
+            over = arm_over[y0:y1, x0:x1] & (hard == 0)
+            clear = cv2.distanceTransform((~over).astype(np.uint8), cv2.DIST_L2, 3) > ARM_EDGE * ts
+            fill = inpainted_under(rgb, (hard > 0) & clear, over, fill)
         # what it reaches under: its tuck, and every pixel of a part in front that its soft edge or ring covers,
         # drawn in its own colours once that part moves (the photo's pixels there are the moved part's: a raised
         # hand would leave its outline at the hip)

@@ -521,3 +521,46 @@ def test_an_arm_raised_over_the_head_takes_no_disc_of_shirt_from_the_shoulder():
     cv2.circle(body, pt("nose"), int(round(0.3 * ts)), 1, -1)
     shirt = (np.abs(out - np.array(SHIRT)).sum(axis=2) < 60) & (body == 0)  # the sleeves are not the shirt's
     assert shirt.sum() < 10, f"{shirt.sum()} pixels of shirt in the air beside the raised arm"
+
+
+def test_a_forearm_raised_from_along_the_thigh_leaves_the_trousers():
+    # A forearm hanging in front of the thigh, its sleeve wider than an arm's reach from its bone (a sleeve blurred by
+    # a move is): raised, its place showed the wall between two dark lines, the sleeve's edges, which were the
+    # thigh's (dance frame 132). The sleeve's edge is the arm's (part_colours.arms_take_their_sleeves) and the thigh
+    # goes on under the arm: where the forearm hung is trousers.
+    import cv2
+
+    trousers = np.array((120, 120, 130))
+    p = fit_preset("standing", 240, 400)
+    ts = torso_size(p)
+    hip, knee = p.point("r_hip"), p.point("r_knee")
+    el, wr = hip + 0.05 * (knee - hip), hip + 0.75 * (knee - hip)
+    p = p.moved("r_elbow", *el).moved("r_wrist", *wr)
+    for sleeve in (0.22, 0.28):
+        img = np.full((400, 240, 3), WALL, np.uint8)
+        mask = np.zeros((400, 240), np.uint8)
+        pt = lambda v: tuple(np.round(v).astype(int))  # noqa: E731
+        quad = np.round(p.xy[[J["r_shoulder"], J["l_shoulder"], J["l_hip"], J["r_hip"]]]).astype(np.int32)
+        for m, c in ((mask, 1), (img, SHIRT)):
+            cv2.fillConvexPoly(m, quad, c)
+            cv2.circle(m, pt(p.point("nose")), int(round(0.25 * ts)), c, -1)
+        for (a, b), c, wide in [(bone, tuple(int(v) for v in trousers), 0.45) for bone in
+                                (("r_hip", "r_knee"), ("l_hip", "l_knee"), ("r_knee", "r_ankle"), ("l_knee", "l_ankle"))] + \
+                [(bone, SLEEVE, sleeve) for bone in ARMS]:
+            cv2.line(img, pt(p.point(a)), pt(p.point(b)), c, int(round(wide * ts)))
+            cv2.line(mask, pt(p.point(a)), pt(p.point(b)), 1, int(round(wide * ts)))
+        sh = p.point("r_shoulder")
+        up, fore = float(np.hypot(*(el - sh))), float(np.hypot(*(wr - el)))
+        target = p.moved("r_elbow", sh[0], sh[1] - up).moved("r_wrist", sh[0], sh[1] - up - fore)
+        b = WarpBackend()
+        out = b.render(b.encode_sources([img], [p], [mask.astype(np.float32)]), target).astype(int)
+        # where the forearm hung, from a third of the way down it (its top meets the hip, where the thigh's outline
+        # is open upwards) to short of the hand (the hand's place is what it rests on, tested apart)
+        u = (wr - el) / np.hypot(*(wr - el))
+        v = np.array([-u[1], u[0]]) * sleeve * ts / 2
+        a0, a1 = el + 0.35 * (wr - el), wr - 0.1 * (wr - el)
+        hung = np.zeros((400, 240), np.uint8)
+        cv2.fillConvexPoly(hung, np.round([a0 - v, a0 + v, a1 + v, a1 - v]).astype(np.int32), 1)
+        hung = hung > 0
+        like = np.abs(out - trousers).max(axis=2) < 25
+        assert like[hung].mean() > 0.97, f"sleeve {sleeve}: only {like[hung].mean():.0%} of its place is trousers"
