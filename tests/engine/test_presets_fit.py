@@ -168,3 +168,25 @@ def test_a_preset_with_an_unknown_limb_is_refused(tmp_path, monkeypatch):
     # a preset without "sets" (older, or the user's own) sets all four limbs
     (tmp_path / "own.json").write_text(json.dumps({"joints": data["joints"]}))
     assert preset_limbs("own") == tuple(LIMB_CHAINS)
+
+
+def test_a_half_body_person_keeps_their_shoulders_and_gets_arms_of_their_size():
+    # A half-body photo's skeleton has a neck and shoulders and no hip: the whole standing preset was put in its
+    # place (shoulders pulled to a head's width, hips on the chest) and the warp engine erased the person.
+    me = person()
+    hidden = ARMS + LEGS + [J["r_hip"], J["l_hip"]]
+    half = me
+    for j in hidden:
+        half = half.with_present(j, False)
+    up = fit_preset("arms-up", me.width, me.height, like=half)
+    keep = [j for j in range(NUM_JOINTS) if j not in hidden]
+    assert np.array_equal(up.xy[keep], half.xy[keep]) and up.present[keep].all()
+    assert not up.present[LEGS + [J["r_hip"], J["l_hip"]]].any()        # no legs, no hips: not the preset's
+    whole = fit_preset("arms-up", me.width, me.height, like=me)
+    for side in "rl":
+        assert up.present[J[f"{side}_elbow"]] and up.present[J[f"{side}_wrist"]]
+        assert up.point(f"{side}_wrist")[1] < up.point("nose")[1]
+        # arms of the person's size: within a third of what their whole skeleton gives them
+        arm = length(up, f"{side}_shoulder", f"{side}_elbow") + length(up, f"{side}_elbow", f"{side}_wrist")
+        mine = length(whole, f"{side}_shoulder", f"{side}_elbow") + length(whole, f"{side}_elbow", f"{side}_wrist")
+        assert 0.67 < arm / mine < 1.5, (side, arm, mine)
