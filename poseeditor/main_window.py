@@ -80,6 +80,7 @@ class MainWindow(PhotosMixin, EditingMixin, EngineMixin, FilesMixin, QMainWindow
         self.before_learning = None  # (backend, weights kind, weights path) in use before its first check
         self.check_asked = None      # the check last asked for, until the person chooses an engine or weights
         self.learning_on = False     # the learning run's checks are shown (until the person chooses, or it is off)
+        self.set_aside_run = None    # a stopped run whose check was put aside when the training window closed
         self.weights_dialog = None
 
         self.setWindowTitle(APP_TITLE)

@@ -181,8 +181,10 @@ class EngineMixin:
             self.personalizer.learningOn.connect(self._learning_again)
             self.personalizer.failed.connect(self._stop_showing_learning)
             self.personalizer.failed.connect(self._on_personalize_failed)
+            self.personalizer.phaseChanged.connect(self._on_training_phase)
         if self.train_dialog is None:
             self.train_dialog = TrainDialog(self, self._train_context(), self.personalizer)
+            self.train_dialog.finished.connect(self._train_dialog_closed)
         elif not self.personalizer.running:
             self.train_dialog.set_context(self._train_context())
         self.train_dialog.show()
@@ -237,26 +239,50 @@ class EngineMixin:
         the window goes back to."""
         self.learning_on, self.before_learning = True, None
 
-    def _stop_showing_learning(self, *_):
+    def _stop_showing_learning(self, *_) -> bool:
         """Back to the engine and weights in use before the run's first check, while one of its checks is shown
-        (or asked for): the run failed, or "as it learns" was turned off. Another run's check, left in use when
-        it was stopped, stays (Use Weights Now saves it)."""
+        (or asked for): the run failed, "as it learns" was turned off, or the training window was closed on the
+        stopped run (_train_dialog_closed). Returns whether it went back."""
         ctl = self.personalizer
         if ctl is None or ctl.run_dir is None or self.learning_run != str(ctl.run_dir) \
                 or self.before_learning is None or not self.learning_on:
-            return
+            return False
         from engine.backends.base import starter_path  # numpy only
 
         name, kind, path = self.before_learning
         self.check_asked, self.learning_on = None, False
         if name is None:
-            return
+            return False
         if kind == "file" and path:
             self.client.load_weights(path)
         elif kind == "starter":
             self.client.load_weights(str(starter_path(name)))
         else:
             self.client.set_backend(name, None)
+        return True
+
+    def _train_dialog_closed(self, *_):
+        """The training window closed on a stopped run: the check it showed as it learnt is not the person's
+        choice (Use Weights Now is one), so the photo goes back to what it was drawn with before; a run closed
+        while it trains goes on showing its checks."""
+        from .personalize import STOPPED
+
+        ctl = self.personalizer
+        if ctl is not None and ctl.phase == STOPPED and self._stop_showing_learning():
+            self.set_aside_run = self.learning_run
+            self.banner.show_message("The stopped training's weights are put aside and the photo is drawn as before; "
+                                     "Train on This Person… resumes it or uses what it has learnt.", "info",
+                                     timeout_ms=10000)
+
+    def _on_training_phase(self, phase: str):
+        """A run put aside when stopped is resumed: its better checks are shown again, as it learns."""
+        from .personalize import TRAIN
+
+        ctl = self.personalizer
+        if phase == TRAIN and self.set_aside_run is not None and self.set_aside_run == str(ctl.run_dir):
+            self.set_aside_run = None
+            if ctl.live:
+                self._learning_again()
 
     def open_weights_manager(self):
         from .weights_manager import WeightsManagerDialog

@@ -515,3 +515,46 @@ def test_the_window_shows_checks_until_the_person_chooses_and_goes_back_when_tur
     in_use(mine, "attention")
     assert win.settings.weights_for("attention") == str(mine)
     close_window(win)
+
+
+def test_a_stopped_runs_check_is_put_aside_when_the_training_window_closes(qtbot, tmp_path):
+    """Stopped and closed without Use Weights Now, the photo went on being drawn with the run's half-trained check
+    (found by the newcomer review). Closed on a stopped run, the window goes back to what it drew with before and
+    says so; closed while the run trains, its checks go on being shown; resumed, its next check is shown again."""
+    import shutil
+
+    from engine.backends.base import starter_path
+
+    photos = person_photos(tmp_path, 1)
+    win = ready_window(qtbot, photos)
+    assert win.backend_info["name"] == "warp"
+    dialog = win.open_train_dialog()
+    ctl = win.personalizer
+    ctl.plan = P.make_plan("Anna", "attention", [str(p) for p in photos], init=str(starter_path("attention")))
+    ctl.run_dir = ctl.dirs["runs"] / "00000-attention-anna"
+    ctl.run_dir.mkdir(parents=True)
+    check = ctl.run_dir / "best.safetensors"
+    shutil.copy(starter_path("attention"), check)
+
+    def in_use(path=None, name=None):
+        qtbot.waitUntil(lambda: (win.backend_info or {}).get("weights_path") == (str(path) if path else None)
+                        and (name is None or win.backend_info["name"] == name), timeout=60000)
+
+    try:
+        ctl._set_phase(P.TRAIN)
+        ctl.learning.emit(str(check))
+        in_use(check, "attention")
+        dialog.close()                       # closed while it trains: the run goes on, and so does its check
+        qtbot.wait(1000)
+        assert win.backend_info["weights_path"] == str(check)
+        win.open_train_dialog()
+        ctl._set_phase(P.STOPPED)
+        dialog.close()                       # closed on the stopped run: back to warp, said
+        in_use(None, "warp")
+        assert "put aside" in win.banner.message()
+        ctl._set_phase(P.TRAIN)              # resumed: its next better check is shown again
+        ctl.learning.emit(str(check))
+        in_use(check, "attention")
+    finally:
+        ctl._set_phase(P.IDLE)
+        close_window(win)
