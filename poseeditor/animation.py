@@ -84,6 +84,31 @@ def check_path(path) -> str:
     return kind
 
 
+# A GIF holds 256 colours. Cut by median cut from a photo that is mostly one plain cloth and wall, its few vivid
+# colours got a handful of them: a sweater's yellow print became khaki, its pinks salmon (the newcomer review: the
+# colour strength of the vivid pixels 110 -> 49). The palette is cut from the frames with the vivid pixels (HSV
+# saturation over VIVID) counted VIVID_WEIGHT times more, one palette for all frames, which are mapped to it without
+# dithering (dithering crawls from frame to frame). On fashion-real/47 at 480 px: the vivid pixels' colour error
+# (CIELAB) 13.3 -> 8.9, all pixels' 1.1 -> 1.8.
+VIVID, VIVID_WEIGHT = 60, 8
+
+
+def gif_frames(frames: list[np.ndarray]) -> list:
+    """RGB uint8 ``frames`` as Pillow palette images sharing one palette (see VIVID)."""
+    import cv2
+    from PIL import Image
+
+    step = max(1, len(frames) // 8)  # the palette from at most ~8 frames, every other pixel
+    px = np.concatenate([np.ascontiguousarray(f[::2, ::2]).reshape(-1, 3) for f in frames[::step]])
+    vivid = cv2.cvtColor(px[None], cv2.COLOR_RGB2HSV)[0, :, 1] > VIVID
+    sample = np.concatenate([px, np.repeat(px[vivid], VIVID_WEIGHT, axis=0)])
+    width = 256
+    sample = np.resize(sample, (max(1, -(-len(sample) // width)) * width, 3))  # whole rows (the last one repeats)
+    palette = Image.fromarray(sample.reshape(-1, width, 3)).quantize(256, method=Image.Quantize.MEDIANCUT)
+    return [Image.fromarray(np.ascontiguousarray(f)).quantize(palette=palette, dither=Image.Dither.NONE)
+            for f in frames]
+
+
 def write_animation(path, frames: list[np.ndarray], fps: float) -> Path:
     """Write RGB uint8 frames to ``path`` (.gif or .mp4); a temporary file is renamed at the end."""
     path = Path(path)
@@ -92,9 +117,9 @@ def write_animation(path, frames: list[np.ndarray], fps: float) -> Path:
         raise PoseEditorError("no frames to write")
     tmp = path.with_name(path.stem + ".part" + path.suffix)
     if kind == "GIF":
-        import imageio.v3 as iio
-
-        iio.imwrite(tmp, np.stack(frames), extension=".gif", duration=1000.0 / fps, loop=0)
+        images = gif_frames(frames)
+        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=round(1000.0 / fps),
+                       loop=0)
     else:
         import cv2
 
