@@ -83,10 +83,12 @@ def retarget(pose, like):
 def _check_before_work(args):
     """Everything that can be refused before a photo is read or a model loaded: the outputs (writable, not an
     input, not each other) and the output's image type; with a target, the engine and its weights."""
-    from .fileio import check_outputs
+    from .fileio import check_input, check_outputs
     from .images import image_format
 
     inputs = [*args.source, *(args.source_pose or []), args.target, args.weights]
+    for path in args.source:  # a folder given as a photo is that input's fault, not the output's inside it
+        check_input(path, what="image")
     check_outputs({"pose file": args.pose_out, "rendered image": args.output}, inputs)
     if args.output:
         image_format(args.output)

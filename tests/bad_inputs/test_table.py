@@ -128,6 +128,9 @@ ROWS = [
     # ----- render: photos --------------------------------------------------------------------------------------
     Row("source missing", R, detect("{out}/none.png"), "no such file"),
     Row("source is a folder", R, detect("{out}/d"), "d: is a folder, not an image", setup=make_dir("d")),
+    # the output inside that folder: the source is what is wrong (it was said the output would be written inside it)
+    Row("source is a folder holding -o", R, ["--source", "{out}/d", "--target", "{pose}", "-o", "{out}/d/o.png"],
+        "d: is a folder, not an image", setup=make_dir("d")),
     Row("source is a pipe", R, detect("{out}/f.jpg"), "f.jpg: is a pipe, socket or device, not an image",
         setup=make_fifo("f.jpg")),
     Row("source is /dev/null", R, detect("/dev/null"), "is a pipe, socket or device, not an image"),
