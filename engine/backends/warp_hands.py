@@ -1,6 +1,6 @@
 """What a hand rests on, for the warp backend: the part that goes on under a hand (its landmarks, engine.hands)
 when the hand moves away, so a raised hand uncovers the dress or thigh it rested on, not the wall. And the
-closing that finds it, which the torso's layer uses too for the arm it closes round (warp._layers_for)."""
+closing that finds it, which the torso's layer uses too for the arm it closes round (warp_parts.layers_for)."""
 from __future__ import annotations
 
 import cv2

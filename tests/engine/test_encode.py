@@ -145,7 +145,7 @@ def test_a_half_body_torso_keeps_its_cut_end_only_in_its_own_photo():
     # photo's edge and slides with the shoulders across the body; from another photo of the person, framed
     # otherwise (or a network's crop), its coordinates mean nothing in the target's frame: the torso turns and
     # scales whole (pinned there, it sheared, a piece of shoulder floating beside the neck)
-    from engine.backends.warp import _body_goes_on
+    from engine.backends.warp_parts import body_goes_on
     from engine.encode import torso_polygon
 
     p = fit_preset("standing", 400, 400)
@@ -163,4 +163,4 @@ def test_a_half_body_torso_keeps_its_cut_end_only_in_its_own_photo():
     A = part_warps(other, raised).affines[k].astype(np.float64)
     assert abs(A[0, 0] - A[1, 1]) < 1e-6 and abs(A[0, 1] + A[1, 0]) < 1e-6  # a similarity: no shear
     # the body goes on past the bottom edge only (a side edge's cut keeps its rounded end)
-    assert _body_goes_on(p) == (False, True, False, False)
+    assert body_goes_on(p) == (False, True, False, False)

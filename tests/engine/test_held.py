@@ -221,11 +221,11 @@ def test_the_hand_holding_all_its_forearm_has_still_carries_it():
     # A forearm whose pixels are all the held thing's (engine.held gave it everything): the forearm's own layer
     # would be empty, and the ball was dropped with it, even in the unchanged pose
     p, img, mask, disc, centre, r = person_holding_ball(ball=True, seen=1.0)
-    from engine.backends.warp import _core_labels
+    from engine.backends.warp_parts import own_labels
 
     b = WarpBackend()
     fore = PART_NAMES.index("l_lower_arm") + 1
-    arm = np.isin(_core_labels(img, p, mask), [fore, PART_NAMES.index("l_upper_arm") + 1])
+    arm = np.isin(own_labels(img, p, mask), [fore, PART_NAMES.index("l_upper_arm") + 1])
     held = np.where(arm, fore, 0).astype(np.uint8)  # the joints' discs find nothing of the arm's either
     state = b.encode_sources([img], [p], [mask], held=[held])
     assert np.array_equal(b.render(state, p), img), "the unchanged pose did not give the photo back"
@@ -260,7 +260,7 @@ def test_a_held_things_scale_is_the_bodys_within_bounds():
 def test_the_hand_holding_a_thing_goes_with_it():
     # The part of a held ball the segmentation gave the hand went with the forearm's stretch, away from the rest
     # (dance 130 -> 40: a piece of ball at the frame's edge): the hand's own pixels are the held layer's too
-    from engine.backends.warp import _core_labels
+    from engine.backends.warp_parts import own_labels
     from engine.encode import body_scale
     from engine.parsing import hand_ellipse
 
@@ -270,7 +270,7 @@ def test_the_hand_holding_a_thing_goes_with_it():
     fore = state.cache["layers"][0][k]
     ys, xs = np.mgrid[0:400, 0:240].astype(np.float32)
     hand = (hand_ellipse(p, J["l_elbow"], J["l_wrist"], body_scale(p), xs, ys) < 1) & \
-        (_core_labels(img, p, mask) == k + 1) & ~disc  # the sleeve's end, in the hand's ellipse
+        (own_labels(img, p, mask) == k + 1) & ~disc  # the sleeve's end, in the hand's ellipse
     assert hand.sum() > 10
     def at(layer):  # the layer's alpha over the hand's pixels
         box = (slice(layer.y0, layer.y0 + layer.alpha.shape[0]), slice(layer.x0, layer.x0 + layer.alpha.shape[1]))

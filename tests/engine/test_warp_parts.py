@@ -316,10 +316,10 @@ def test_a_strand_of_hair_over_the_shoulder_stays_with_the_head_when_the_arm_is_
     # the arm's joint disc), a blob of hair swung round the shoulder and the strand cut. It is the head's: it stays.
     import cv2
 
-    from engine.backends.warp import _core_labels
+    from engine.backends.warp_parts import own_labels
 
     p, img, mask, below, brown = _long_haired()  # below: the strand below the head, over the shoulder and arm
-    labels = _core_labels(img, p, mask)
+    labels = own_labels(img, p, mask)
     assert (labels[below] == 1).mean() > 0.95, f"only {(labels[below] == 1).mean():.0%} of the strand is the head's"
     # the arm raised beside the head: the strand stays where it hung, and no hair goes up with the arm
     ts = torso_size(p)
@@ -344,12 +344,12 @@ def test_a_strand_of_hair_over_the_shoulder_stays_with_the_head_when_the_arm_is_
 def test_sleeves_of_the_hairs_colour_stay_the_arms():
     # the arm's own colour is not hair, however like the hair it is: sleeves of the hair's brown, the strand of
     # hair lying on one, stay the arms' (the strand with them: nothing tells the two apart)
-    from engine.backends.warp import _part_labels
+    from engine.backends.warp_parts import part_labels
     from engine.hair import hair_to_head
     from engine.part_colours import arms_by_colour
 
     p, img, mask, strand, _ = _long_haired(arms=(120, 75, 40))
-    labels = arms_by_colour(_part_labels(p, mask), img, p)
+    labels = arms_by_colour(part_labels(p, mask), img, p)
     sleeves = np.isin(labels, [3, 4, 5, 6]) & ~strand
     assert sleeves.sum() > 1000
     assert (hair_to_head(labels, img, p)[sleeves] == 1).sum() == 0
@@ -440,11 +440,11 @@ def test_a_layer_shows_its_own_colours_wherever_it_can_show():
     # A painted person, no pixel darker than the trousers (sum 280) anywhere.
     import cv2
 
-    from engine.backends.warp import _core_labels, _layers_for
+    from engine.backends.warp_parts import layers_for, own_labels
 
     _, seen, img, mask, _, _ = _hand_on_the_trousers()
     soft = cv2.GaussianBlur(mask.astype(np.float32), (3, 3), 0)
-    layers = _layers_for(img, seen, _core_labels(img, seen, soft))
+    layers = layers_for(img, seen, own_labels(img, seen, soft))
     for name, layer in zip(PART_NAMES, layers):
         if layer is None:
             continue
@@ -459,7 +459,7 @@ def _hand_by_the_thigh(dx: float, cut_left: int = 0):
     warp engine finds them, the painted body (trousers and shirt) as a mask)."""
     import cv2
 
-    from engine.backends.warp import _core_labels
+    from engine.backends.warp_parts import own_labels
     from engine.backends.warp_hands import behind_hands
     from engine.encode import segment_distance
 
@@ -481,7 +481,7 @@ def _hand_by_the_thigh(dx: float, cut_left: int = 0):
     img, mask, body = img[:, cut_left:], mask[:, cut_left:], body[:, cut_left:]
     seen = Pose(p.xy - (cut_left, 0), p.present, img.shape[1], 400, p.confidence,
                 {J["r_wrist"]: hand - (cut_left, 0)})
-    labels = _core_labels(img, seen, cv2.GaussianBlur(mask.astype(np.float32), (3, 3), 0))
+    labels = own_labels(img, seen, cv2.GaussianBlur(mask.astype(np.float32), (3, 3), 0))
     return behind_hands(seen, labels, (0, 0), 3), body > 0
 
 
