@@ -91,6 +91,24 @@ def body_goes_on(pose: Pose) -> tuple:
     return tuple(bool(down @ n > 0.7) for n in ((0, -1), (0, 1), (-1, 0), (1, 0)))
 
 
+def _joint_radius(chain: np.ndarray, centre, most: int) -> int:
+    """The disc a limb's layer takes round a joint: as wide as the limb is there (the largest distance to a pixel
+    not of its chain within half of ``most`` of the joint: the limb's half-width where its middle passes, for a
+    detected joint lies off the middle, a hanging arm's towards the body), at most ``most``. The disc fills the
+    wedge between two limb layers bent apart; wider than the limb, it carried the next bone's sleeve past the joint:
+    a raised arm's bent elbow showed a stub of the forearm sticking out beyond it."""
+    x, y = int(centre[0]), int(centre[1])
+    h, w = chain.shape
+    if not (0 <= x < w and 0 <= y < h):
+        return most
+    y0, y1, x0, x1 = max(0, y - most - 1), min(h, y + most + 2), max(0, x - most - 1), min(w, x + most + 2)
+    inside = np.pad(chain[y0:y1, x0:x1] > 0, 1)  # outside the window counts as not the limb: at most ``most``
+    d = cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    near = np.zeros(d.shape, np.uint8)
+    cv2.circle(near, (x - x0 + 1, y - y0 + 1), max(1, most // 2), 1, -1)
+    return int(np.clip(np.ceil(d[near > 0].max()), 2, most))
+
+
 def layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray,
                 held: np.ndarray | None = None) -> list[Layer | None]:
     """Part layers of one reference (None where the part is absent), from its own_labels; what a hand holds
@@ -140,7 +158,8 @@ def layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray,
             chain = label_lut([k + 1] + [n + 1 for n in _CHAIN_NEIGHBOURS[part]])[core_labels]
             discs = np.zeros_like(core)
             for j in (a, b):
-                cv2.circle(discs, tuple(int(v) for v in np.round(pose.xy[j] - (bx0, by0))), joint_r, 1, -1)
+                centre = np.round(pose.xy[j] - (bx0, by0)).astype(int)
+                cv2.circle(discs, tuple(int(v) for v in centre), _joint_radius(chain, centre, joint_r), 1, -1)
             # nor what a hand holds (its own layer): an elbow's disc on a ball took a piece of it up the arm
             core |= discs & chain & (held == 0 if held is not None else 1)
         # what the hand holds is its own layer (Layer.held), not the forearm's pixels (engine.held gives a

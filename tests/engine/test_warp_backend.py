@@ -349,3 +349,32 @@ def test_a_pose_whose_joints_all_lie_on_one_point_renders_without_a_warning():
         warnings.simplefilter("error")
         out = b.render(state, point)
     assert out.shape == img.shape
+
+
+@pytest.mark.parametrize("wide", [0.12, 0.2])
+def test_a_bent_elbow_is_round_with_no_stub_of_the_forearm_past_it(wide):
+    # A hanging arm's forearm turned out to the side: each limb's layer takes a disc round its joints (it fills the
+    # wedge between the two bent apart), and the disc was a sixth of the torso wide, past the sleeve's width: the
+    # upper arm carried the forearm's sleeve on past the elbow, a stub under the bend (the newcomer review). The
+    # disc is now as wide as the limb there: the elbow's outer corner is sleeve, and nothing goes on past it.
+    from tests.engine.painted import SLEEVE
+
+    p = fit_preset("standing", 240, 400)
+    ts = torso_size(p)
+    img, mask, _, _ = painted_on_wall(p, wide)
+    sh, el, wr = p.point("r_shoulder"), p.point("r_elbow"), p.point("r_wrist")
+    u = (el - sh) / np.linalg.norm(el - sh)
+    side = np.array([-u[1], u[0]])
+    side = side if side @ (sh - p.point("l_shoulder")) > 0 else -side        # away from the body
+    target = p.moved("r_wrist", *(el + side * np.linalg.norm(wr - el)))
+    b = WarpBackend()
+    out = b.render(b.encode_sources([img], [p], [mask.astype(np.float32)]), target).astype(int)
+    half = wide * ts / 2
+    ys, xs = np.mgrid[0:400, 0:240].astype(np.float32)
+    rel = np.stack([xs - el[0], ys - el[1]], -1)
+    along, across = rel @ u, rel @ np.array([-u[1], u[0]])
+    on_forearm = (rel @ side > -2) & (np.abs(rel @ np.array([-side[1], side[0]])) < half + 2)
+    past = (along > half + 2) & (np.abs(across) < half) & ~on_forearm   # on past the elbow, where the arm hung
+    sleeve = np.abs(out - np.array(SLEEVE)).max(axis=2) < 40
+    assert (past & sleeve).sum() < 50, f"{(past & sleeve).sum()} sleeve pixels past the elbow"  # 148-159 before
+    assert sleeve[np.hypot(rel[..., 0], rel[..., 1]) < half - 1].mean() > 0.98   # the bend's corner: no wedge
