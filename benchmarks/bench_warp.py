@@ -1,10 +1,11 @@
 """Warp backend render latency: p50 / p95 over a drag, with the cached source state and without it.
 
-    python benchmarks/bench_warp.py [PHOTO ...]
+    python benchmarks/bench_warp.py [--resample] [PHOTO ...]
 
 Defaults to the shared DeepFashion photo (176x256, also resized to 256x256) and a full-HD frame of the shared
 dance video. A "drag" is 40 small moves of the right wrist; "cached" renders from one encode_sources, "uncached"
-re-encodes the references for every move (what a drag would cost without the cache).
+re-encodes the references for every move (what a drag would cost without the cache). With --resample, the cached
+drag again with the parts resampled bilinearly (the engine's bicubic against it, one run, side by side).
 """
 from __future__ import annotations
 
@@ -43,6 +44,8 @@ def measure(label, img, det, n=40):
 
 
 def main(paths):
+    resample = '--resample' in paths
+    paths = [p for p in paths if p != '--resample']
     print(machine_line("warp backend render latency"))
     inputs = []
     if paths:
@@ -56,7 +59,33 @@ def main(paths):
         if ok:
             inputs.append(("dance frame own size", cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)))
     for label, img in inputs:
-        measure(label, img, detect_pose(img, label))
+        det = detect_pose(img, label)
+        measure(label, img, det)
+        if resample:
+            from engine.backends import warp_layers
+
+            cubic = warp_layers.RESAMPLE
+            times = {}
+            for turn in range(3):  # interleaved: a busy machine slows both alike
+                for name, flag in (("bicubic", cubic), ("bilinear", cv2.INTER_LINEAR)):
+                    warp_layers.RESAMPLE = flag
+                    times.setdefault(name, []).append(cached_p50(img, det))
+            warp_layers.RESAMPLE = cubic
+            c, lin = (sorted(times[n])[1] for n in ("bicubic", "bilinear"))
+            print(f"{'':28s} resampling: bicubic {c:6.1f} ms, bilinear {lin:6.1f} ms, ratio {c / lin:.2f}x")
+
+
+def cached_p50(img, det, n=20) -> float:
+    b = WarpBackend()
+    targets = drag(det.pose, n)
+    state = b.encode_sources([img], [det.pose], [det.mask])
+    b.render(state, targets[0])
+    ms = []
+    for t in targets:
+        t0 = time.perf_counter()
+        b.render(state, t)
+        ms.append((time.perf_counter() - t0) * 1000)
+    return pct(ms, 50)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from ..held import held_objects
 from ..parsing import PERSON_MOVES, TORSO_LABEL, grow_labels, head_axis, unsure_hands
 from ..pose import J, Pose
 from .contract import Backend, SourceState
-from .warp_layers import ALL_PARTS, STILL_PX, beyond_similarity, is_still, label_lut, max_at, warp_layer
+from .warp_layers import ALL_PARTS, STILL_PX, beyond_similarity, is_still, label_lut, max_at, snapped, warp_layer
 from .warp_parts import DEPTH_ORDER, hole_radius, layers_for, own_labels, part_labels
 
 INPAINT_MAX_SIDE = 512
@@ -224,6 +224,9 @@ class WarpBackend(Backend):
                 cost = _part_shape_cost(src, target, part) + (0.5 if pw.borrowed[k] else 0.0) + 1e-3 * i
                 if best is None or cost < best[0]:
                     best = (cost, i, layer_k, pw.affines[k])
+            if best is not None:  # a part that only shifts is shifted by whole pixels, for every use of A
+                i, layer_k, A = best[1:]
+                best = (best[0], i, layer_k, snapped(state.cache["layers"][i][layer_k], A))
             chosen.append(None if best is None else best[1:])
         return chosen
 
