@@ -378,3 +378,23 @@ def test_a_bent_elbow_is_round_with_no_stub_of_the_forearm_past_it(wide):
     sleeve = np.abs(out - np.array(SLEEVE)).max(axis=2) < 40
     assert (past & sleeve).sum() < 50, f"{(past & sleeve).sum()} sleeve pixels past the elbow"  # 148-159 before
     assert sleeve[np.hypot(rel[..., 0], rel[..., 1]) < half - 1].mean() > 0.98   # the bend's corner: no wedge
+
+
+def test_a_person_shifted_by_a_fraction_of_a_pixel_keeps_their_detail():
+    # Every joint moved 2.4 pixels: each part's transform is a shift alone, drawn by whole pixels (2), so a fine
+    # pattern comes out as the photo's own pixels; resampled, half its contrast went (the newcomer review's
+    # mirrored pose, every part moved a little, blurred the whole person).
+    import cv2
+
+    p = fit_preset("standing", 240, 400)
+    img, mask, quad, _ = painted_on_wall(p, 0.2)
+    ys, xs = np.mgrid[0:400, 0:240]
+    checks = ((xs + ys) % 2 == 0)[..., None]
+    img = np.where((mask > 0)[..., None], np.where(checks, img // 2, img), img).astype(np.uint8)  # 1-px texture
+    shifted = Pose(p.xy + np.array([2.4, 0], np.float32), p.present, 240, 400, p.confidence)
+    b = WarpBackend()
+    out = b.render(b.encode_sources([img], [p], [mask.astype(np.float32)]), shifted).astype(int)
+    inside = cv2.erode(cv2.fillConvexPoly(np.zeros((400, 240), np.uint8), quad, 1), np.ones((9, 9), np.uint8)) > 0
+    off = np.abs(out - np.roll(img.astype(int), 2, axis=1)).max(axis=2)[inside]
+    # the torso's own pixels, two to the right (but where an arm's soft edge lies over it)
+    assert (off <= 2).mean() > 0.99, (off <= 2).mean()
