@@ -11,7 +11,7 @@ import numpy as np
 
 from .encode import PART_LIMBS, PART_NAMES, body_scale, segment_distance
 from .hands import hand_measure
-from .parsing import ARM_LABELS, LEG_LABELS, TORSO_LABEL, grow_labels, hand_regions
+from .parsing import ARM_LABELS, ARM_RADIUS, LEG_LABELS, TORSO_LABEL, UPPER_ARM_RADIUS, grow_labels, hand_regions
 from .pose import Pose
 
 # A piece the colour rule would give the torso is the hand when this much of it is in a hand's region and at most
@@ -208,8 +208,6 @@ def arms_take_their_sleeves(labels: np.ndarray, image: np.ndarray, pose: Pose) -
     legs = np.isin(sub, LEG_LABELS)
     if legs.sum() < 50:
         return labels
-    from .parsing import ARM_RADIUS, UPPER_ARM_RADIUS
-
     ts = body_scale(pose)
     lab = cv2.cvtColor(np.ascontiguousarray(image[box]), cv2.COLOR_RGB2LAB)
     ys, xs = np.nonzero(legs)
