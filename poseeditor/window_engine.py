@@ -264,7 +264,7 @@ class EngineMixin:
     def _train_dialog_closed(self, *_):
         """The training window closed on a stopped run: the check it showed as it learnt is not the person's
         choice (Use Weights Now is one), so the photo goes back to what it was drawn with before; a run closed
-        while it trains goes on showing its checks."""
+        while it trains goes on showing its checks, and one closed while it stops is put aside once stopped."""
         from .personalize import STOPPED
 
         ctl = self.personalizer
@@ -275,11 +275,14 @@ class EngineMixin:
                                      timeout_ms=10000)
 
     def _on_training_phase(self, phase: str):
-        """A run put aside when stopped is resumed: its better checks are shown again, as it learns."""
-        from .personalize import TRAIN
+        """Stopped with its window closed (Stop, then Close before the step ended): put aside as on closing. A run
+        put aside is resumed: its better checks are shown again, as it learns."""
+        from .personalize import STOPPED, TRAIN
 
         ctl = self.personalizer
-        if phase == TRAIN and self.set_aside_run is not None and self.set_aside_run == str(ctl.run_dir):
+        if phase == STOPPED and self.train_dialog is not None and not self.train_dialog.isVisible():
+            self._train_dialog_closed()
+        elif phase == TRAIN and self.set_aside_run is not None and self.set_aside_run == str(ctl.run_dir):
             self.set_aside_run = None
             if ctl.live:
                 self._learning_again()

@@ -520,7 +520,8 @@ def test_the_window_shows_checks_until_the_person_chooses_and_goes_back_when_tur
 def test_a_stopped_runs_check_is_put_aside_when_the_training_window_closes(qtbot, tmp_path):
     """Stopped and closed without Use Weights Now, the photo went on being drawn with the run's half-trained check
     (found by the newcomer review). Closed on a stopped run, the window goes back to what it drew with before and
-    says so; closed while the run trains, its checks go on being shown; resumed, its next check is shown again."""
+    says so; closed while the run trains, its checks go on being shown; resumed, its next check is shown again;
+    closed while it stops, it is put aside once stopped (found by the review of the change)."""
     import shutil
 
     from engine.backends.base import starter_path
@@ -555,6 +556,13 @@ def test_a_stopped_runs_check_is_put_aside_when_the_training_window_closes(qtbot
         ctl._set_phase(P.TRAIN)              # resumed: its next better check is shown again
         ctl.learning.emit(str(check))
         in_use(check, "attention")
+        win.open_train_dialog()
+        ctl._set_phase(P.STOPPING)           # Stop, then Close before the step has ended: put aside once stopped
+        dialog.close()
+        qtbot.wait(500)
+        assert win.backend_info["weights_path"] == str(check)
+        ctl._set_phase(P.STOPPED)
+        in_use(None, "warp")
     finally:
         ctl._set_phase(P.IDLE)
         close_window(win)
