@@ -117,25 +117,28 @@ def _has_torso(pose: Pose | None) -> bool:
     return pose is not None and pose.has("neck") and (pose.has("r_hip") or pose.has("l_hip"))
 
 
-def _has_shoulders(pose: Pose | None) -> bool:
-    """A half-body photo's or a portrait's skeleton: the neck and both shoulders, no hip."""
-    return pose is not None and pose.has("neck", "r_shoulder", "l_shoulder")
+def _has_upper_body(pose: Pose | None) -> bool:
+    """Enough of a half-body photo's or a portrait's skeleton to size and place a gesture on: the neck and a
+    shoulder or the nose (a side view's far shoulder is often not found)."""
+    return pose is not None and pose.has("neck") and (pose.has("r_shoulder") or pose.has("l_shoulder")
+                                                      or pose.has("nose"))
 
 
 def _placement(body: np.ndarray, width: int, height: int, like: Pose | None) -> tuple[float, np.ndarray]:
     """(scale, offset) that put the body-unit preset in pixels: by ``like``'s neck and hips when it has them, by
     its neck, shoulders and nose when it has no hip (the larger of the sizes they give: a side view's shoulders
     overlap, a face turned down shortens the neck), else 80% of the image height, centred."""
-    if not (_has_torso(like) or _has_shoulders(like)):
+    if not (_has_torso(like) or _has_upper_body(like)):
         return 0.8 * height, np.array([width / 2.0, 0.1 * height])
     neck = like.point("neck")
     if _has_torso(like):
         hip = np.mean([like.point(n) for n in ("r_hip", "l_hip") if like.has(n)], axis=0)
         scale = float(np.linalg.norm(hip - neck)) / (0.50 - 0.18)  # neck->hip spans 0.32 body units in presets
     else:
-        spans = [(J["r_shoulder"], J["l_shoulder"])] + ([(J["neck"], J["nose"])] if like.has("nose") else [])
-        scale = max(float(np.linalg.norm(like.xy[b] - like.xy[a])) / max(float(np.linalg.norm(body[b] - body[a])), 1e-6)
-                    for a, b in spans)
+        spans = [(a, b) for a, b in (("r_shoulder", "l_shoulder"), ("neck", "r_shoulder"), ("neck", "l_shoulder"),
+                                     ("neck", "nose")) if like.has(a, b)]
+        scale = max(float(np.linalg.norm(like.point(b) - like.point(a)))
+                    / max(float(np.linalg.norm(body[J[b]] - body[J[a]])), 1e-6) for a, b in spans)
     return scale, neck - scale * body[1]
 
 
@@ -182,16 +185,19 @@ def _mirror_limb(limb: str) -> str:
 
 def fit_preset(name: str, width: int, height: int, like: Pose | None = None) -> Pose:
     """The preset as a Pose in a width x height image: its gesture on ``like``'s skeleton when ``like`` has a
-    torso (neck and a hip) or, in a half-body photo, shoulders, else the whole preset fitted to the image (a
-    half-body person given a whole standing body lost their shoulders to it and were erased)."""
+    torso (neck and a hip) or, in a half-body photo, a neck and a shoulder or the nose (its arms only), else the
+    whole preset fitted to the image (a half-body person given a whole standing body lost their shoulders to it and
+    were erased)."""
     data = _read(name)
     body = _joints(name, data)
     limbs = _limbs(name, data)
     reach = _reach(name, data, limbs)
     scale, offset = _placement(body, width, height, like)
     whole = (body * scale + offset).astype(np.float32)
-    if not (_has_torso(like) or _has_shoulders(like)):
+    if not (_has_torso(like) or _has_upper_body(like)):
         return Pose(whole, np.ones(NUM_JOINTS, bool), width, height)
+    if not _has_torso(like):  # no hip, no legs: a half-body photo is not given legs below its edge
+        limbs = tuple(n for n in limbs if not n.endswith("_leg"))
     gesture = body * np.array([-1.0 if _faces_away(like) else 1.0, 1.0], np.float32)
     out = like.copy()
 
