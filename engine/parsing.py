@@ -57,6 +57,12 @@ _LIMB_END = {"r_upper_arm": J["r_wrist"], "l_upper_arm": J["l_wrist"], "r_thigh"
              "l_thigh": J["l_ankle"]}
 
 
+def arm_reach(part: str, ts: float) -> float:
+    """How far (pixels) an arm's part reaches from its bone, for a body of size ``ts`` (ARM_RADIUS, UPPER_ARM_RADIUS,
+    at least ARM_MIN_PX)."""
+    return max((ARM_RADIUS if part.endswith("lower_arm") else UPPER_ARM_RADIUS) * ts, ARM_MIN_PX)
+
+
 def part_distances(pose: Pose, xs: np.ndarray, ys: np.ndarray, arm_slack: float = 0.0) -> np.ndarray:
     """(parts, *xs.shape) distances of the points (xs, ys) (float32 arrays of one shape) to each part; an arm's
     is 1e6 more beyond its reach, ``arm_slack`` pixels more than a bone's own (see ARM_RADIUS)."""
@@ -104,7 +110,7 @@ def part_distances(pose: Pose, xs: np.ndarray, ys: np.ndarray, arm_slack: float 
             if "arm" in part:
                 # only when nothing else claims the pixel; at least ARM_MIN_PX: a small person's mask edge and
                 # joints are a pixel or two off (an 80 px person's fingers stayed at the hip as the thigh's)
-                reach = max((ARM_RADIUS if part.endswith("lower_arm") else UPPER_ARM_RADIUS) * ts, ARM_MIN_PX)
+                reach = arm_reach(part, ts)
                 if part.endswith("lower_arm"):
                     in_front |= d <= reach
                 d = np.where(d > reach + arm_slack, d + 1e6, d)

@@ -11,7 +11,7 @@ import numpy as np
 
 from .encode import PART_LIMBS, PART_NAMES, body_scale, segment_distance
 from .hands import hand_measure
-from .parsing import ARM_LABELS, ARM_RADIUS, LEG_LABELS, TORSO_LABEL, UPPER_ARM_RADIUS, grow_labels, hand_regions
+from .parsing import ARM_LABELS, LEG_LABELS, TORSO_LABEL, arm_reach, grow_labels, hand_regions
 from .pose import Pose
 
 # A piece the colour rule would give the torso is the hand when this much of it is in a hand's region and at most
@@ -216,11 +216,15 @@ def arms_take_their_sleeves(labels: np.ndarray, image: np.ndarray, pose: Pose) -
     for k in ARM_LABELS:
         a, b = PART_LIMBS[PART_NAMES[k - 1]]
         if pose.present[a] and pose.present[b]:
-            reach = (ARM_RADIUS if PART_NAMES[k - 1].endswith("lower_arm") else UPPER_ARM_RADIUS) * ts
-            arms[k] = (a, b, segment_distance(px, py, pose.xy[a], pose.xy[b]) / reach)
+            arms[k] = (a, b, segment_distance(px, py, pose.xy[a], pose.xy[b]) / arm_reach(PART_NAMES[k - 1], ts))
     if not arms:
         return labels
     clear = np.min([d for _, _, d in arms.values()], axis=0) > SLEEVE_REACH
+    legs_c = {}  # each leg's colours, from its pixels clear of every arm
+    for leg in LEG_LABELS:
+        own = (sub[ys, xs] == leg) & clear
+        if own.sum() >= 30:
+            legs_c[leg] = main_colours(lab[ys[own], xs[own]].astype(np.float32), 2)
     out = labels.copy()
     for k, (a, b, d_bone) in arms.items():
         ay, ax = np.nonzero(sub == k)
@@ -230,12 +234,10 @@ def arms_take_their_sleeves(labels: np.ndarray, image: np.ndarray, pose: Pose) -
             continue
         arm_c = main_colours(lab[ay[along], ax[along]].astype(np.float32), 2)
         take = np.zeros(sub.shape, bool)
-        for leg in LEG_LABELS:
-            own = sub[ys, xs] == leg
-            if (own & clear).sum() < 30:
+        for leg, leg_c in legs_c.items():
+            on = (sub[ys, xs] == leg) & near
+            if not on.any():
                 continue
-            leg_c = main_colours(lab[ys[own & clear], xs[own & clear]].astype(np.float32), 2)
-            on = own & near
             colours = lab[ys[on], xs[on]].astype(np.float32)
             looks = blend_distance(colours, arm_c) + COLOUR_MARGIN < blend_distance(colours, leg_c)
             take[ys[on][looks], xs[on][looks]] = True
