@@ -81,8 +81,9 @@ def retarget(pose, like):
 
 
 def _check_before_work(args):
-    """Everything that can be refused before a photo is read or a model loaded: the outputs (writable, not an
-    input, not each other) and the output's image type; with a target, the engine and its weights."""
+    """Everything that can be refused before a photo is read or a model loaded: a source that is no file, the
+    outputs (writable, not an input, not each other) and the output's image type; with a target, the engine and
+    its weights."""
     from .fileio import check_input, check_outputs
     from .images import image_format
 

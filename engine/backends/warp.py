@@ -224,7 +224,8 @@ class WarpBackend(Backend):
                 cost = _part_shape_cost(src, target, part) + (0.5 if pw.borrowed[k] else 0.0) + 1e-3 * i
                 if best is None or cost < best[0]:
                     best = (cost, i, layer_k, pw.affines[k])
-            if best is not None:  # a part that only shifts is shifted by whole pixels, for every use of A
+            if best is not None:  # a part that only shifts is shifted by whole pixels, for every use of its A
+                # (what its hand holds has a transform of its own, about the wrist: at most half a pixel apart)
                 i, layer_k, A = best[1:]
                 best = (best[0], i, layer_k, snapped(state.cache["layers"][i][layer_k], A))
             chosen.append(None if best is None else best[1:])

@@ -312,8 +312,7 @@ def beyond_similarity(layer: Layer, A: np.ndarray) -> float:
 
 # Parts are resampled bicubically: bilinear resampling halves a face's detail at a half-pixel shift (the variance of
 # its Laplacian, fashion-real/47: 17.8k -> 5.8k; bicubic 8.9k), and a mirrored pose, every part moved a little,
-# blurred the whole person (the newcomer review). A render costs ~20% more (5.7 -> 6.7 ms at 256 px, 49 -> 59 ms
-# at 1080p, one thread).
+# blurred the whole person (the newcomer review). Its cost: `benchmarks/bench_warp.py --resample` (README).
 RESAMPLE = cv2.INTER_CUBIC
 # A part whose transform is a shift alone, within this many pixels over its box, is shifted by whole pixels: its
 # pixels exactly, not resampled (half a pixel of place against all of the detail)

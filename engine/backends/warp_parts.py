@@ -26,10 +26,14 @@ DEPTH_ORDER = ("r_thigh", "l_thigh", "r_shin", "l_shin", "torso", "head",
 # moves the far end of a half-body photo's torso, or a head turned 25 degrees its crown
 BEYOND_EDGE = 0.2
 NECK_TUCK = 0.12  # of the torso size: how far the torso reaches under the head
-ACROSS_TORSO = 0.12  # of the torso size: an arm across the torso this wide or less is closed over by it
-ARM_EDGE = 0.04  # of the torso size: how far an arm's soft edge reaches past its part
-ALONG_LEG = 0.2  # of the torso size: a leg closes round an arm in front of it this wide or less (twice this)
 NECK_HALF_WIDTH = 0.08  # of the torso size: and how wide (a neck, not the hair or the collar beside it)
+ACROSS_TORSO = 0.12  # of the torso size: an arm across the torso this wide or less is closed over by it
+# of the torso size: a leg goes on under an arm in front of it where a closing of this radius joins the leg round
+# it (an arm up to twice this wide)
+ALONG_LEG = 0.2
+# of the torso size: how far a photo's blurred sleeve edge reaches past the arm's part; the leg's colours under the
+# arm are inpainted from its pixels farther than this from it (the feather, ts / 40, is the layers' own soft edge)
+ARM_EDGE = 0.04
 # The parts a limb meets at its joints, whose pixels its joint discs may take: the torso at the hips, not at the
 # shoulders (an arm turns far about its shoulder, and a disc of shirt round the joint swung out under a raised arm
 # as a round blob of sleeve).

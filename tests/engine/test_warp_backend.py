@@ -380,7 +380,7 @@ def test_a_bent_elbow_is_round_with_no_stub_of_the_forearm_past_it(wide):
     assert sleeve[np.hypot(rel[..., 0], rel[..., 1]) < half - 1].mean() > 0.98   # the bend's corner: no wedge
 
 
-def test_a_person_shifted_by_a_fraction_of_a_pixel_keeps_their_detail():
+def test_a_person_shifted_by_pixels_and_a_fraction_keeps_their_detail():
     # Every joint moved 2.4 pixels: each part's transform is a shift alone, drawn by whole pixels (2), so a fine
     # pattern comes out as the photo's own pixels; resampled, half its contrast went (the newcomer review's
     # mirrored pose, every part moved a little, blurred the whole person).
