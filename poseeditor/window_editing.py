@@ -215,6 +215,10 @@ class EditingMixin:
             self._push(cur.moved(joint, x, y), f"Show {joint_label(joint)}")
         else:
             self._push(cur.with_present(joint, False), f"Hide {joint_label(joint)}")
+            # a hidden joint is missing for the backends, which leave out the limb it ends; a newcomer took the
+            # vanished forearm for a fault
+            self.statusBar().showMessage(f"{joint_label(joint).capitalize()} hidden: the picture leaves out the part "
+                                         f"it ends, as if out of view. H shows it again.", 8000)
 
     def toggle_selected_joint(self):
         j = self.canvas.selected if self.canvas.selected >= 0 else self.joint_list.currentRow()

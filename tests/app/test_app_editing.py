@@ -202,6 +202,7 @@ def test_hide_and_show_a_joint(qtbot, win, photos):
     assert win.canvas.selected == j
     qtbot.keyClick(win.canvas, Qt.Key.Key_H)
     assert not win.doc.target.present[j]
+    assert "left wrist hidden: the picture leaves out" in win.statusBar().currentMessage().lower()
     assert not win.canvas.handles[j].isVisible()
     assert win.joint_list.item(j).checkState() == Qt.CheckState.Unchecked
     res = wait_idle_result(qtbot, win)
