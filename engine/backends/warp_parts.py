@@ -196,7 +196,15 @@ def layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray,
         hand = None if hand is None else hand[py0:py1, px0:px1]
         own = core.copy()
         # grown by the tuck as a distance (linear in the pixels; a disc kernel of a 4096-px photo's tuck is not)
-        core |= (cv2.distanceTransform(1 - core, cv2.DIST_L2, cv2.DIST_MASK_PRECISE) <= tuck) & (front > 0)
+        band = (cv2.distanceTransform(1 - core, cv2.DIST_L2, cv2.DIST_MASK_PRECISE) <= tuck) & (front > 0)
+        if part == "torso" and torso_polygon(pose) is not None:
+            # not under an arm hanging beside the body (outside the shoulders and hips): raised, it left the band in
+            # the torso's colours along the torso's side, a ragged dark strip on a patterned sweater
+            inside = np.zeros(band.shape, np.uint8)
+            cv2.fillConvexPoly(inside, np.round(torso_polygon(pose) - (px0 + bx0, py0 + by0)).astype(np.int32), 1)
+            arms = np.isin(core_labels[py0:py1, px0:px1], ARM_LABELS)
+            band &= ~arms | (inside > 0)
+        core |= band
         if k + 1 in under_hands:  # and under a hand that rests on it
             core |= under_hands[k + 1][py0:py1, px0:px1]
         if part == "torso":
