@@ -87,3 +87,10 @@ def painted_hand(p, side, img, mask, colour):
             cv2.line(m, tuple(np.round(pts[i]).astype(int)), tuple(np.round(pts[j]).astype(int)), c, width)
         cv2.fillConvexPoly(m, cv2.convexHull(np.round(pts[list(PALM)]).astype(np.int32)), c)
     return pts.astype(np.float32)
+
+
+def raised_straight_up(p, side: str = "r"):
+    """``p`` with ``side``'s arm raised straight up from its shoulder, its bones' lengths kept."""
+    sh, el, wr = p.point(f"{side}_shoulder"), p.point(f"{side}_elbow"), p.point(f"{side}_wrist")
+    up, fore = float(np.hypot(*(el - sh))), float(np.hypot(*(wr - el)))
+    return p.moved(f"{side}_elbow", sh[0], sh[1] - up).moved(f"{side}_wrist", sh[0], sh[1] - up - fore)

@@ -407,14 +407,14 @@ def test_a_raised_arm_leaves_the_torsos_side_as_the_photo_has_it():
     # torso no longer reaches under an arm outside its shoulders and hips: where the arm hung beside it is wall.
     import cv2
 
-    from tests.engine.painted import filled
+    from tests.engine.painted import filled, raised_straight_up
 
     p = fit_preset("standing", 240, 400)
     ts = torso_size(p)
     img, mask, quad, _ = painted_on_wall(p, 0.2)
     sh, el, wr = p.point("r_shoulder"), p.point("r_elbow"), p.point("r_wrist")
-    up, fore = float(np.hypot(*(el - sh))), float(np.hypot(*(wr - el)))
-    target = p.moved("r_elbow", sh[0], sh[1] - up).moved("r_wrist", sh[0], sh[1] - up - fore)
+    up = float(np.hypot(*(el - sh)))
+    target = raised_straight_up(p)
     b = WarpBackend()
     out = b.render(b.encode_sources([img], [p], [mask.astype(np.float32)]), target).astype(int)
     raised = np.zeros((400, 240), np.uint8)

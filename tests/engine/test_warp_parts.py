@@ -8,7 +8,8 @@ from engine.encode import PART_NAMES, torso_size
 from engine.pose import J, Pose
 from engine.presets import fit_preset
 
-from tests.engine.painted import ARMS, SHIRT, SLEEVE, WALL, filled, painted_hand, painted_on_wall
+from tests.engine.painted import (ARMS, SHIRT, SLEEVE, WALL, filled, painted_hand, painted_on_wall,
+                                  raised_straight_up)
 
 
 def test_a_raised_wide_sleeve_leaves_no_outline_where_it_hung():
@@ -21,8 +22,8 @@ def test_a_raised_wide_sleeve_leaves_no_outline_where_it_hung():
     ts = torso_size(p)
     img, mask, quad, pt = painted_on_wall(p, 0.34)  # half-width 0.17 of the torso: past the reach
     sh, el, wr = p.point("r_shoulder"), p.point("r_elbow"), p.point("r_wrist")
-    up, fore = float(np.hypot(*(el - sh))), float(np.hypot(*(wr - el)))
-    target = p.moved("r_elbow", sh[0], sh[1] - up).moved("r_wrist", sh[0], sh[1] - up - fore)
+    up = float(np.hypot(*(el - sh)))
+    target = raised_straight_up(p)
     b = WarpBackend()
     out = b.render(b.encode_sources([img], [p], [mask.astype(np.float32)]), target).astype(int)
     # where the right arm hung, from below the raised arm's shoulder to the wrist, clear of the torso (the
@@ -62,9 +63,7 @@ def test_a_jacket_flap_beside_a_held_out_arm_stays_with_the_torso():
     ex = sh[0] + (hip[0] - sh[0]) * (wy - sh[1]) / (hip[1] - sh[1])
     flap = np.round([[ex + 2, wy - 0.06 * ts], [ex - 0.2 * ts, wy], [ex + 2, wy + 0.06 * ts]]).astype(np.int32)
     img, mask, quad, pt = painted_on_wall(p, 0.25, [flap], legs=True)
-    el, wr = p.point("r_elbow"), p.point("r_wrist")
-    up, fore = float(np.hypot(*(el - sh))), float(np.hypot(*(wr - el)))
-    target = p.moved("r_elbow", sh[0], sh[1] - up).moved("r_wrist", sh[0], sh[1] - up - fore)
+    target = raised_straight_up(p)
     b = WarpBackend()
     out = b.render(b.encode_sources([img], [p], [mask.astype(np.float32)]), target).astype(int)
     # no jacket in the air: shirt-blue only on the torso, the head and the flap where they were, and at the
@@ -549,9 +548,7 @@ def test_a_forearm_raised_from_along_the_thigh_leaves_the_trousers():
                 [(bone, SLEEVE, sleeve) for bone in ARMS]:
             cv2.line(img, pt(p.point(a)), pt(p.point(b)), c, int(round(wide * ts)))
             cv2.line(mask, pt(p.point(a)), pt(p.point(b)), 1, int(round(wide * ts)))
-        sh = p.point("r_shoulder")
-        up, fore = float(np.hypot(*(el - sh))), float(np.hypot(*(wr - el)))
-        target = p.moved("r_elbow", sh[0], sh[1] - up).moved("r_wrist", sh[0], sh[1] - up - fore)
+        target = raised_straight_up(p)
         b = WarpBackend()
         out = b.render(b.encode_sources([img], [p], [mask.astype(np.float32)]), target).astype(int)
         # where the forearm hung, from a third of the way down it (its top meets the hip, where the thigh's outline
