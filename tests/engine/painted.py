@@ -94,3 +94,16 @@ def raised_straight_up(p, side: str = "r"):
     sh, el, wr = p.point(f"{side}_shoulder"), p.point(f"{side}_elbow"), p.point(f"{side}_wrist")
     up, fore = float(np.hypot(*(el - sh))), float(np.hypot(*(wr - el)))
     return p.moved(f"{side}_elbow", sh[0], sh[1] - up).moved(f"{side}_wrist", sh[0], sh[1] - up - fore)
+
+
+def raised_from_the_side(wide: float):
+    """The standing person painted with sleeves ``wide`` torso sizes wide, its right arm raised straight up, drawn by
+    the warp engine: (pose, target, image, mask, the shirt's quad, a joint's integer point, the render as int)."""
+    from engine.backends.warp import WarpBackend
+
+    p = fit_preset("standing", 240, 400)
+    img, mask, quad, pt = painted_on_wall(p, wide)
+    target = raised_straight_up(p)
+    b = WarpBackend()
+    out = b.render(b.encode_sources([img], [p], [mask.astype(np.float32)]), target).astype(int)
+    return p, target, img, mask, quad, pt, out

@@ -407,16 +407,12 @@ def test_a_raised_arm_leaves_the_torsos_side_as_the_photo_has_it():
     # torso no longer reaches under an arm outside its shoulders and hips: where the arm hung beside it is wall.
     import cv2
 
-    from tests.engine.painted import filled, raised_straight_up
+    from tests.engine.painted import filled, raised_from_the_side
 
-    p = fit_preset("standing", 240, 400)
+    p, target, img, mask, quad, _, out = raised_from_the_side(0.2)
     ts = torso_size(p)
-    img, mask, quad, _ = painted_on_wall(p, 0.2)
     sh, el, wr = p.point("r_shoulder"), p.point("r_elbow"), p.point("r_wrist")
     up = float(np.hypot(*(el - sh)))
-    target = raised_straight_up(p)
-    b = WarpBackend()
-    out = b.render(b.encode_sources([img], [p], [mask.astype(np.float32)]), target).astype(int)
     raised = np.zeros((400, 240), np.uint8)
     for a, b_ in (("r_shoulder", "r_elbow"), ("r_elbow", "r_wrist")):
         cv2.line(raised, tuple(np.round(target.point(a)).astype(int)), tuple(np.round(target.point(b_)).astype(int)),

@@ -9,7 +9,7 @@ from engine.pose import J, Pose
 from engine.presets import fit_preset
 
 from tests.engine.painted import (ARMS, SHIRT, SLEEVE, WALL, filled, painted_hand, painted_on_wall,
-                                  raised_straight_up)
+                                  raised_from_the_side, raised_straight_up)
 
 
 def test_a_raised_wide_sleeve_leaves_no_outline_where_it_hung():
@@ -18,14 +18,10 @@ def test_a_raised_wide_sleeve_leaves_no_outline_where_it_hung():
     # the arm had hung. The torso itself, and the other arm, stay the photo's.
     import cv2
 
-    p = fit_preset("standing", 240, 400)
+    p, target, img, mask, quad, pt, out = raised_from_the_side(0.34)  # half-width 0.17 of the torso: past the reach
     ts = torso_size(p)
-    img, mask, quad, pt = painted_on_wall(p, 0.34)  # half-width 0.17 of the torso: past the reach
     sh, el, wr = p.point("r_shoulder"), p.point("r_elbow"), p.point("r_wrist")
     up = float(np.hypot(*(el - sh)))
-    target = raised_straight_up(p)
-    b = WarpBackend()
-    out = b.render(b.encode_sources([img], [p], [mask.astype(np.float32)]), target).astype(int)
     # where the right arm hung, from below the raised arm's shoulder to the wrist, clear of the torso (the
     # torso's layer tucks under the arms' edges by a few pixels, so that the two blend without background
     # between them): wall only
@@ -543,8 +539,8 @@ def test_a_forearm_raised_from_along_the_thigh_leaves_the_trousers():
         for m, c in ((mask, 1), (img, SHIRT)):
             cv2.fillConvexPoly(m, quad, c)
             cv2.circle(m, pt(p.point("nose")), int(round(0.25 * ts)), c, -1)
-        for (a, b), c, wide in [(bone, tuple(int(v) for v in trousers), 0.45) for bone in
-                                (("r_hip", "r_knee"), ("l_hip", "l_knee"), ("r_knee", "r_ankle"), ("l_knee", "l_ankle"))] + \
+        legs = (("r_hip", "r_knee"), ("l_hip", "l_knee"), ("r_knee", "r_ankle"), ("l_knee", "l_ankle"))
+        for (a, b), c, wide in [(bone, tuple(int(v) for v in trousers), 0.45) for bone in legs] + \
                 [(bone, SLEEVE, sleeve) for bone in ARMS]:
             cv2.line(img, pt(p.point(a)), pt(p.point(b)), c, int(round(wide * ts)))
             cv2.line(mask, pt(p.point(a)), pt(p.point(b)), 1, int(round(wide * ts)))
