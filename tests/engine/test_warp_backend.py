@@ -428,3 +428,23 @@ def test_a_raised_arm_leaves_the_torsos_side_as_the_photo_has_it():
     where &= raised == 0
     off_wall = np.abs(out - np.array(WALL)).max(axis=2) > 20
     assert (off_wall & where).sum() <= 40, (off_wall & where).sum()                  # 89 before
+
+
+def test_a_layer_resampled_bicubically_stays_within_its_alpha():
+    # Bicubic resampling overshoots at a hard edge: a layer's alpha is kept within 0..1 and its premultiplied colour
+    # within 255 times its alpha (a colour past its alpha composited as a bright or dark rim).
+    from engine.backends.warp_layers import part_layer, warp_layer
+
+    h, w = 40, 30
+    rgb = np.zeros((h, w, 3), np.float32)
+    rgb[:, ::2] = 255.0                                           # the hardest pattern there is
+    alpha = np.zeros((h, w), np.float32)
+    alpha[5:35, 5:25] = 1.0                                       # and a hard edge
+    layer = part_layer(rgb, rgb, alpha, np.zeros((h, w), np.float32), 50, 60, 3.0, np.zeros((h, w), np.uint8))
+    turn = np.deg2rad(17.0)
+    c, s = np.cos(turn), np.sin(turn)
+    A = np.array([[c, -s, 4.3], [s, c, -7.6]])                    # a turn and a shift: every pixel resampled
+    for moved in (A, np.array([[1.0, 0, 0.4], [0, 1.0, 0.3]])):
+        rgb_out, a_out, *_ = warp_layer(layer, moved, 200, 200)
+        assert a_out.min() >= 0.0 and a_out.max() <= 1.0
+        assert rgb_out.min() >= 0.0 and (rgb_out <= 255.0 * a_out[..., None] + 1e-3).all()
