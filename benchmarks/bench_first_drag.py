@@ -119,9 +119,9 @@ def main(argv) -> int:
     from poseeditor.app import make_app
 
     app = make_app()
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"# {time.strftime('%Y-%m-%d %H:%M')}, {photo.name}, {a.backend}, drag {a.wait:g} s after the first render, "
-          f"{os.cpu_count()} CPUs, load average {load:.1f}")
+    from benchlib import machine_line
+
+    print("# " + machine_line(f"{photo.name}, {a.backend}, drag {a.wait:g} s after the first render"))
     rows = {"warm-up": [], "none": []}
     renders = []
     for _ in range(a.trials):

@@ -24,16 +24,24 @@ from benchlib import drag, pct, machine_line  # noqa: E402
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
-def measure(label, img, det, n=40):
+def cached_ms(img, det, n=40) -> list[float]:
+    """The render times (ms) of a drag of ``n`` moves from one encode of the photo."""
     b = WarpBackend()
     targets = drag(det.pose, n)
     state = b.encode_sources([img], [det.pose], [det.mask])
     b.render(state, targets[0])  # warm-up
-    cached, uncached = [], []
+    ms = []
     for t in targets:
         t0 = time.perf_counter()
         b.render(state, t)
-        cached.append((time.perf_counter() - t0) * 1000)
+        ms.append((time.perf_counter() - t0) * 1000)
+    return ms
+
+
+def measure(label, img, det, n=40):
+    b = WarpBackend()
+    targets = drag(det.pose, n)
+    cached, uncached = cached_ms(img, det, n), []
     for t in targets[:10]:
         t0 = time.perf_counter()
         b.render(b.encode_sources([img], [det.pose], [det.mask]), t)
@@ -69,23 +77,11 @@ def main(paths):
             for turn in range(3):  # interleaved: a busy machine slows both alike
                 for name, flag in (("bicubic", cubic), ("bilinear", cv2.INTER_LINEAR)):
                     warp_layers.RESAMPLE = flag
-                    times.setdefault(name, []).append(cached_p50(img, det))
+                    times.setdefault(name, []).append(pct(cached_ms(img, det, 20), 50))
             warp_layers.RESAMPLE = cubic
             c, lin = (sorted(times[n])[1] for n in ("bicubic", "bilinear"))
             print(f"{'':28s} resampling: bicubic {c:6.1f} ms, bilinear {lin:6.1f} ms, ratio {c / lin:.2f}x")
 
-
-def cached_p50(img, det, n=20) -> float:
-    b = WarpBackend()
-    targets = drag(det.pose, n)
-    state = b.encode_sources([img], [det.pose], [det.mask])
-    b.render(state, targets[0])
-    ms = []
-    for t in targets:
-        t0 = time.perf_counter()
-        b.render(state, t)
-        ms.append((time.perf_counter() - t0) * 1000)
-    return pct(ms, 50)
 
 
 if __name__ == "__main__":

@@ -319,7 +319,7 @@ def torso_strays(labels: np.ndarray, pose: Pose, origin_rc=(0, 0)) -> np.ndarray
         box, piece = _piece_box(comp, stats, c)
         # how far outside the middle, in the piece's box grown by the margin
         m = margin + 1
-        near = _polygon_in_box(middle, (piece.shape[0] + 2 * m, piece.shape[1] + 2 * m),
+        near = polygon_in_box(middle, (piece.shape[0] + 2 * m, piece.shape[1] + 2 * m),
                                (box[0].start - m + origin_rc[0], box[1].start - m + origin_rc[1]))
         beyond = cv2.distanceTransform(1 - near, cv2.DIST_L2, 3)[m:-m, m:-m] > margin
         if beyond[piece > 0].mean() >= 0.5:
@@ -327,7 +327,7 @@ def torso_strays(labels: np.ndarray, pose: Pose, origin_rc=(0, 0)) -> np.ndarray
     return out
 
 
-def _polygon_in_box(poly: np.ndarray, shape, origin_rc) -> np.ndarray:
+def polygon_in_box(poly: np.ndarray, shape, origin_rc) -> np.ndarray:
     """(h, w) uint8: 1 inside the convex polygon ``poly`` (photo x, y) over a box of ``shape`` whose first pixel
     is the photo's (row, column) ``origin_rc``."""
     out = np.zeros(shape, np.uint8)
@@ -379,7 +379,7 @@ def arms_take_thin_torso(labels: np.ndarray, pose: Pose, radius: int, origin_rc=
     # never the torso's middle: the chest above a forearm held across it is as thin, and went up with the arm
     middle = torso_polygon(pose)
     if middle is not None:
-        thin &= _polygon_in_box(middle, torso.shape, (y0 + origin_rc[0], x0 + origin_rc[1])) == 0
+        thin &= polygon_in_box(middle, torso.shape, (y0 + origin_rc[0], x0 + origin_rc[1])) == 0
     if not thin.any():
         return out
     _, pieces = cv2.connectedComponents(thin.astype(np.uint8), connectivity=8)

@@ -85,6 +85,24 @@ def blend_distance(pixels: np.ndarray, colours: np.ndarray) -> np.ndarray:
     return best
 
 
+def arm_colours(lab: np.ndarray, sub: np.ndarray, k: int, pose: Pose, origin_rc, ts: float):
+    """Arm ``k``'s pixels in ``sub`` (labels over a box at the photo's (row, column) ``origin_rc``, ``lab`` its CIELAB
+    pixels) and its own colours: (rows, columns, whether each lies along its bone (within ARM_CORE), their colours,
+    the arm's two main colours, sampled along the bone), or None for an arm not there or too small to tell."""
+    a, b = PART_LIMBS[PART_NAMES[k - 1]]
+    if not (pose.present[a] and pose.present[b]):
+        return None
+    ys, xs = np.nonzero(sub == k)
+    if len(ys) < 30:
+        return None
+    along = segment_distance(xs + float(origin_rc[1]), ys + float(origin_rc[0]), pose.xy[a], pose.xy[b]) \
+        <= ARM_CORE * ts
+    if along.sum() < 20:
+        return None
+    colours = lab[ys, xs].astype(np.float32)
+    return ys, xs, along, colours, main_colours(colours[along], 2)
+
+
 def arms_by_colour(labels: np.ndarray, image: np.ndarray, pose: Pose) -> np.ndarray:
     """Labels with an arm's pixels that look like the torso and not like the arm given to the torso, where they
     join it. An arm's part is every pixel within its reach of the bone, and a bare arm hanging beside a dress is
@@ -103,20 +121,17 @@ def arms_by_colour(labels: np.ndarray, image: np.ndarray, pose: Pose) -> np.ndar
     lab = cv2.cvtColor(np.ascontiguousarray(image[box]), cv2.COLOR_RGB2LAB)  # uint8: cast per part, not whole
 
     torso_c = main_colours(lab[torso].astype(np.float32), 3)
-    reach = ARM_CORE * body_scale(pose)
+    ts = body_scale(pose)
     out = labels.copy()
     changed = np.zeros(sub.shape, bool)
     d_arm_at = np.zeros(sub.shape, np.float32)  # a taken pixel's distance to its arm's colours
     for k in ARM_LABELS:
-        a, b = PART_LIMBS[PART_NAMES[k - 1]]
-        ys, xs = np.nonzero(sub == k)
-        if len(ys) < 30 or not (pose.present[a] and pose.present[b]):
+        arm = arm_colours(lab, sub, k, pose, (rows[0], cols[0]), ts)
+        if arm is None:
             continue
-        along = segment_distance(xs + float(cols[0]), ys + float(rows[0]), pose.xy[a], pose.xy[b]) <= reach
-        if along.sum() < 20:
-            continue
-        colours = lab[ys, xs].astype(np.float32)
-        d_arm, d_torso = blend_distance(colours, main_colours(colours[along], 2)), colour_distance(colours, torso_c)
+        ys, xs, along, colours, arm_c = arm
+        b = PART_LIMBS[PART_NAMES[k - 1]][1]
+        d_arm, d_torso = blend_distance(colours, arm_c), colour_distance(colours, torso_c)
         take = ~along & (d_torso + COLOUR_MARGIN < d_arm)
         if b in pose.hands:  # the hand is its fingers and palm, whatever their colour (a bare hand below a sleeve);
             # its rim (the landmarks' error) as the rest of the part: cloth there went up round the raised hand
@@ -216,23 +231,22 @@ def arms_take_their_sleeves(labels: np.ndarray, image: np.ndarray, pose: Pose) -
     for k in ARM_LABELS:
         a, b = PART_LIMBS[PART_NAMES[k - 1]]
         if pose.present[a] and pose.present[b]:
-            arms[k] = (a, b, segment_distance(px, py, pose.xy[a], pose.xy[b]) / arm_reach(PART_NAMES[k - 1], ts))
+            arms[k] = segment_distance(px, py, pose.xy[a], pose.xy[b]) / arm_reach(PART_NAMES[k - 1], ts)
     if not arms:
         return labels
-    clear = np.min([d for _, _, d in arms.values()], axis=0) > SLEEVE_REACH
+    clear = np.min(list(arms.values()), axis=0) > SLEEVE_REACH
     legs_c = {}  # each leg's colours, from its pixels clear of every arm
     for leg in LEG_LABELS:
         own = (sub[ys, xs] == leg) & clear
         if own.sum() >= 30:
             legs_c[leg] = main_colours(lab[ys[own], xs[own]].astype(np.float32), 2)
     out = labels.copy()
-    for k, (a, b, d_bone) in arms.items():
-        ay, ax = np.nonzero(sub == k)
-        along = segment_distance(ax + float(cols[0]), ay + float(rows[0]), pose.xy[a], pose.xy[b]) <= ARM_CORE * ts
+    for k, d_bone in arms.items():
         near = d_bone <= SLEEVE_REACH
-        if along.sum() < 20 or not near.any():
+        arm = arm_colours(lab, sub, k, pose, (rows[0], cols[0]), ts) if near.any() else None
+        if arm is None:
             continue
-        arm_c = main_colours(lab[ay[along], ax[along]].astype(np.float32), 2)
+        arm_c = arm[4]
         take = np.zeros(sub.shape, bool)
         for leg, leg_c in legs_c.items():
             on = (sub[ys, xs] == leg) & near

@@ -12,7 +12,7 @@ import numpy as np
 from ..encode import NUM_PARTS, PART_LIMBS, PART_NAMES, body_scale, torso_polygon
 from ..hair import hair_to_head
 from ..parsing import (ARM_LABELS, LEG_LABELS, arms_take_thin_torso, coarse_parsing, grow_labels, hand_regions,
-                       head_axis, merge_islands, torso_strays, unsure_hands)
+                       head_axis, merge_islands, polygon_in_box, torso_strays, unsure_hands)
 from ..part_colours import arms_by_colour, arms_take_their_sleeves
 from ..pose import Pose
 from .warp_hands import behind_hands, closed
@@ -197,11 +197,11 @@ def layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray,
         own = core.copy()
         # grown by the tuck as a distance (linear in the pixels; a disc kernel of a 4096-px photo's tuck is not)
         band = (cv2.distanceTransform(1 - core, cv2.DIST_L2, cv2.DIST_MASK_PRECISE) <= tuck) & (front > 0)
-        if part == "torso" and torso_polygon(pose) is not None:
+        middle = torso_polygon(pose) if part == "torso" else None
+        if middle is not None:
             # not under an arm hanging beside the body (outside the shoulders and hips): raised, it left the band in
             # the torso's colours along the torso's side, a ragged dark strip on a patterned sweater
-            inside = np.zeros(band.shape, np.uint8)
-            cv2.fillConvexPoly(inside, np.round(torso_polygon(pose) - (px0 + bx0, py0 + by0)).astype(np.int32), 1)
+            inside = polygon_in_box(middle, band.shape, (py0 + by0, px0 + bx0))
             arms = np.isin(core_labels[py0:py1, px0:px1], ARM_LABELS)
             band &= ~arms | (inside > 0)
         core |= band
