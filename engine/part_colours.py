@@ -103,22 +103,41 @@ def arm_colours(lab: np.ndarray, sub: np.ndarray, k: int, pose: Pose, origin_rc,
     return ys, xs, along, colours, main_colours(colours[along], 2)
 
 
-def arms_by_colour(labels: np.ndarray, image: np.ndarray, pose: Pose) -> np.ndarray:
+def person_view(labels: np.ndarray, image: np.ndarray):
+    """(box, CIELAB uint8 crop) of the labelled person's bounding box, or None without one: what the colour
+    rules look at (``view`` of each rule; the rules move labels within the box, so one view serves them all)."""
+    rows, cols = np.nonzero((labels != 0).any(axis=1))[0], np.nonzero((labels != 0).any(axis=0))[0]
+    if not len(rows):
+        return None
+    box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+    return box, cv2.cvtColor(np.ascontiguousarray(image[box]), cv2.COLOR_RGB2LAB)  # uint8: cast per part, not whole
+
+
+def colour_rules(labels: np.ndarray, image: np.ndarray, pose: Pose) -> np.ndarray:
+    """``labels`` after the colour rules, in their order (arms_by_colour, then arms_take_their_sleeves), on one
+    view of the person."""
+    view = person_view(labels, image)
+    if view is None:
+        return labels
+    return arms_take_their_sleeves(arms_by_colour(labels, image, pose, view), image, pose, view)
+
+
+def arms_by_colour(labels: np.ndarray, image: np.ndarray, pose: Pose, view=None) -> np.ndarray:
     """Labels with an arm's pixels that look like the torso and not like the arm given to the torso, where they
     join it. An arm's part is every pixel within its reach of the bone, and a bare arm hanging beside a dress is
     thinner than that reach: the dress beside it was the arm's, went up with the arm raised and left a gap in
     the dress. The arm's colours are sampled along its bone (ARM_CORE), the torso's over its pixels; a pixel
     goes to the torso only when it is nearer one of the torso's colours than any of the arm's by COLOUR_MARGIN
     (a sleeve of the dress's cloth stays the arm's)."""
-    rows, cols = np.nonzero((labels != 0).any(axis=1))[0], np.nonzero((labels != 0).any(axis=0))[0]
-    if not len(rows):
+    view = view or person_view(labels, image)
+    if view is None:
         return labels
-    box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+    box, lab = view
+    r0, c0 = box[0].start, box[1].start
     sub = labels[box]
     torso = sub == TORSO_LABEL
     if torso.sum() < 50:
         return labels
-    lab = cv2.cvtColor(np.ascontiguousarray(image[box]), cv2.COLOR_RGB2LAB)  # uint8: cast per part, not whole
 
     torso_c = main_colours(lab[torso].astype(np.float32), 3)
     ts = body_scale(pose)
@@ -126,7 +145,7 @@ def arms_by_colour(labels: np.ndarray, image: np.ndarray, pose: Pose) -> np.ndar
     changed = np.zeros(sub.shape, bool)
     d_arm_at = np.zeros(sub.shape, np.float32)  # a taken pixel's distance to its arm's colours
     for k in ARM_LABELS:
-        arm = arm_colours(lab, sub, k, pose, (rows[0], cols[0]), ts)
+        arm = arm_colours(lab, sub, k, pose, (r0, c0), ts)
         if arm is None:
             continue
         ys, xs, along, colours, arm_c = arm
@@ -135,7 +154,7 @@ def arms_by_colour(labels: np.ndarray, image: np.ndarray, pose: Pose) -> np.ndar
         take = ~along & (d_torso + COLOUR_MARGIN < d_arm)
         if b in pose.hands:  # the hand is its fingers and palm, whatever their colour (a bare hand below a sleeve);
             # its rim (the landmarks' error) as the rest of the part: cloth there went up round the raised hand
-            take &= hand_measure(pose.hands[b], xs + float(cols[0]), ys + float(rows[0]), with_rim=False) >= 1
+            take &= hand_measure(pose.hands[b], xs + float(c0), ys + float(r0), with_rim=False) >= 1
         changed[ys[take], xs[take]] = True
         d_arm_at[ys[take], xs[take]] = d_arm[take]
     if not changed.any():
@@ -164,7 +183,7 @@ def arms_by_colour(labels: np.ndarray, image: np.ndarray, pose: Pose) -> np.ndar
     # (fashion-real/19, 20, 45). Cloth beside a bare hand is the torso's: of its main colour (a dress), or reaching
     # back along the forearm (a skirt of another colour than the bodice: a quarter of it before the wrist, where
     # the hands of those photos have at most 3%)
-    regions = list(hand_regions(pose, sub.shape, (rows[0], cols[0])))
+    regions = list(hand_regions(pose, sub.shape, (r0, c0)))
     if regions and len(ids) and len(torso_c) > 1:
         # only pieces that may be (HAND_PIECE in all hands' regions together) are looked at one by one
         in_hands = np.zeros(sub.shape, bool)
@@ -178,7 +197,7 @@ def arms_by_colour(labels: np.ndarray, image: np.ndarray, pose: Pose) -> np.ndar
         for i in ids[held[ids] >= HAND_PIECE * size[ids]]:
             piece = comp == i
             colour = np.median(lab[piece].astype(np.float32), axis=0)
-            if _is_hand(piece, regions, pose, (rows[0], cols[0])) and \
+            if _is_hand(piece, regions, pose, (r0, c0)) and \
                     int(np.argmin(((colour - torso_c) ** 2).sum(1))) != cloth:
                 hand.append(i)
         ids = np.setdiff1d(ids, hand)
@@ -208,25 +227,25 @@ def _is_hand(piece: np.ndarray, regions: list, pose: Pose, origin) -> bool:
     return float(before.mean()) <= HAND_BEFORE
 
 
-def arms_take_their_sleeves(labels: np.ndarray, image: np.ndarray, pose: Pose) -> np.ndarray:
+def arms_take_their_sleeves(labels: np.ndarray, image: np.ndarray, pose: Pose, view=None) -> np.ndarray:
     """Labels with a leg's pixels that look like an arm lying over it, and not like the leg, given to that arm
     where they join it, within SLEEVE_REACH of its reach from its bone. A sleeve blurred by a move (a dribble) is
     wider than an arm's reach: its edge over the trousers was the thigh's, and a forearm raised from along the
     thigh left two dark lines where it had hung (dance frame 132). The leg's colours come from its pixels clear of
     every arm (a forearm hanging along the thigh covers the thigh's bone, where the arm's own colours are sampled);
     the arm's along its bone, as arms_by_colour's."""
-    rows, cols = np.nonzero((labels != 0).any(axis=1))[0], np.nonzero((labels != 0).any(axis=0))[0]
-    if not len(rows):
+    view = view or person_view(labels, image)
+    if view is None:
         return labels
-    box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+    box, lab = view
+    r0, c0 = box[0].start, box[1].start
     sub = labels[box]
     legs = np.isin(sub, LEG_LABELS)
     if legs.sum() < 50:
         return labels
     ts = body_scale(pose)
-    lab = cv2.cvtColor(np.ascontiguousarray(image[box]), cv2.COLOR_RGB2LAB)
     ys, xs = np.nonzero(legs)
-    px, py = xs + float(cols[0]), ys + float(rows[0])
+    px, py = xs + float(c0), ys + float(r0)
     arms = {}
     for k in ARM_LABELS:
         a, b = PART_LIMBS[PART_NAMES[k - 1]]
@@ -243,7 +262,7 @@ def arms_take_their_sleeves(labels: np.ndarray, image: np.ndarray, pose: Pose) -
     out = labels.copy()
     for k, d_bone in arms.items():
         near = d_bone <= SLEEVE_REACH
-        arm = arm_colours(lab, sub, k, pose, (rows[0], cols[0]), ts) if near.any() else None
+        arm = arm_colours(lab, sub, k, pose, (r0, c0), ts) if near.any() else None
         if arm is None:
             continue
         arm_c = arm[4]

@@ -13,7 +13,7 @@ from ..encode import NUM_PARTS, PART_LIMBS, PART_NAMES, body_scale, torso_polygo
 from ..hair import hair_to_head
 from ..parsing import (ARM_LABELS, LEG_LABELS, arms_take_thin_torso, coarse_parsing, grow_labels, hand_regions,
                        head_axis, merge_islands, polygon_in_box, torso_strays, unsure_hands)
-from ..part_colours import arms_by_colour, arms_take_their_sleeves
+from ..part_colours import colour_rules
 from ..pose import Pose
 from .warp_hands import behind_hands, closed
 from .warp_layers import Layer, held_layer, inpainted_under, label_lut, part_layer, spread_colours
@@ -65,8 +65,7 @@ def own_labels(image: np.ndarray, pose: Pose, mask: np.ndarray, held: np.ndarray
     """The part labels of the person's own pixels (the layers carry them); ``held`` (engine.held) gives what a
     hand holds to its forearm."""
     person = (mask >= 0.5) & ~unsure_hands(pose, mask)
-    labels = arms_by_colour(part_labels(pose, person.astype(np.float32)), image, pose)
-    labels = hair_to_head(arms_take_their_sleeves(labels, image, pose), image, pose)
+    labels = hair_to_head(colour_rules(part_labels(pose, person.astype(np.float32)), image, pose), image, pose)
     return labels if held is None else np.where((held > 0) & (labels > 0), held, labels).astype(labels.dtype)
 
 
