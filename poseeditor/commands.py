@@ -42,3 +42,22 @@ class PoseCommand(QUndoCommand):
 
     def undo(self) -> None:
         self._apply(self.before)
+
+
+class CorrectionCommand(QUndoCommand):
+    """A correction of the photo's skeleton that also gives the target pose the joints it added (posing.
+    carry_gained): both poses in one step. One Python command, not Qt child commands, whose Python halves
+    PySide6 lets go of (the stack then calls freed objects)."""
+
+    def __init__(self, doc, photo: tuple[Pose, Pose], target: tuple[Pose, Pose], text: str):
+        super().__init__(text)
+        self.doc = doc
+        self.photo, self.target = tuple(p.copy() for p in photo), tuple(p.copy() for p in target)
+
+    def redo(self) -> None:
+        self.doc.set_main_pose(self.photo[1])
+        self.doc.set_target(self.target[1])
+
+    def undo(self) -> None:
+        self.doc.set_main_pose(self.photo[0])
+        self.doc.set_target(self.target[0])

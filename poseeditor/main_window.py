@@ -418,6 +418,14 @@ class MainWindow(PhotosMixin, EditingMixin, EngineMixin, FilesMixin, QMainWindow
     def show_info(self, message: str, timeout_ms: int = 6000):
         self.statusBar().showMessage(message, timeout_ms)
 
+    def show_done(self, message: str, timeout_ms: int = 6000):
+        """A file saved, a photo added: said in the status bar, and an error banner without an action, which
+        was about an earlier attempt, goes (a newcomer read a refused save's red banner above the next save's
+        success). A banner that asks for something (Locate, Done, Use Warp) stays until it is answered."""
+        if self.banner.kind == "error" and not self.banner.action_id:
+            self.banner.dismiss()
+        self.show_info(message, timeout_ms)
+
     def _on_banner_action(self, action_id: str):
         if action_id == "done-placing":
             self.finish_placing()
@@ -429,6 +437,10 @@ class MainWindow(PhotosMixin, EditingMixin, EngineMixin, FilesMixin, QMainWindow
             self.canvas.set_box_mode(False)
         elif action_id == "use-warp":
             self.set_backend("warp")
+        elif action_id == "adjust":
+            self.banner.dismiss()
+            self.toggle_adjust_mode(True)  # which shows its own banner, with Done
+            return
         self.banner.dismiss()
 
     # ===== window =============================================================================================

@@ -145,3 +145,31 @@ def drag_pose(start: Pose, joint: int, x: float, y: float, free: bool = False) -
     out = Pose(xy.astype(start.xy.dtype), start.present.copy(), start.width, start.height, start.confidence.copy())
     out.confidence[moved] = 1.0  # placed by hand, as Pose.moved says
     return out
+
+
+def carry_gained(target: Pose, photo_before: Pose, photo_after: Pose) -> Pose | None:
+    """``target`` with the joints the photo's skeleton gained (shown in a correction) that the target lacks, or
+    None if there are none. A joint missing from the target is missing for the engines, which leave out the limb
+    it ends: a newcomer who added a missed elbow to the photo's skeleton saw the arm vanish from the picture. Each
+    goes where it is in the photo, moved as its nearest kin moved from the photo to the target (its parent, or
+    up the tree; else a joint below it), so an edited arm carries the elbow added to it."""
+    gained = [j for j in range(NUM_JOINTS)
+              if photo_after.present[j] and not photo_before.present[j] and not target.present[j]]
+    if not gained:
+        return None
+    both = photo_after.present & target.present
+
+    def kin(j: int) -> int | None:
+        p = PARENT.get(j)
+        while p is not None:
+            if both[p]:
+                return p
+            p = PARENT.get(p)
+        return next((d for d in descendants(j) if both[d]), None)
+    out = target
+    for j in gained:
+        k = kin(j)
+        shift = target.xy[k] - photo_after.xy[k] if k is not None else np.zeros(2)
+        x, y = photo_after.xy[j] + shift
+        out = out.moved(j, float(np.clip(x, 0, target.width - 1)), float(np.clip(y, 0, target.height - 1)))
+    return out

@@ -8,8 +8,8 @@ from PySide6.QtWidgets import QMenu
 
 from engine.pose import J, NUM_JOINTS, Pose
 
-from .commands import SOURCE, TARGET, PoseCommand, joint_label
-from .posing import drag_pose
+from .commands import SOURCE, TARGET, CorrectionCommand, PoseCommand, joint_label
+from .posing import carry_gained, drag_pose
 
 # arrow presses of one joint closer together than this are one burst, as a drag is one gesture: one undo step,
 # live renders while it lasts, the final render when it ends. Longer than a held key's usual delay before it
@@ -51,7 +51,15 @@ class EditingMixin:
         before = self.current_pose()
         if before is None or after is None:
             return
-        self.undo.push(PoseCommand(self.doc, before, after, text, self.mode))
+        target = self.doc.target
+        carried = None
+        if self.mode == SOURCE and not self.placing and target is not None:
+            carried = carry_gained(target, before, after)
+        if carried is None:
+            self.undo.push(PoseCommand(self.doc, before, after, text, self.mode))
+            return
+        # a joint added to the photo's skeleton goes into the pose being edited too, in the same undo step
+        self.undo.push(CorrectionCommand(self.doc, (before, after), (target, carried), text))
 
     def _moving(self) -> bool:
         """A joint is being moved (a drag, or a burst of nudges): renders are live, and the references wait."""
@@ -213,6 +221,14 @@ class EditingMixin:
         if visible:
             x, y = at if at is not None else self._restore_xy(joint)
             self._push(cur.moved(joint, x, y), f"Show {joint_label(joint)}")
+            main = self.doc.main
+            if self.mode == TARGET and main is not None and main.pose is not None and not main.pose.present[joint]:
+                # the engines move what the photo's skeleton knows is there: a newcomer dragged a joint shown in
+                # the pose alone and nothing moved
+                self.banner.show_message(
+                    f"The photo's skeleton has no {joint_label(joint)}, so the picture cannot move that part. "
+                    f"Show it in the photo's skeleton where it is in the photo; the pose gets it too.", "info",
+                    "Correct the Photo's Skeleton", "adjust")
         else:
             self._push(cur.with_present(joint, False), f"Hide {joint_label(joint)}")
             # a hidden joint is missing for the backends, which leave out the limb it ends; a newcomer took the

@@ -266,7 +266,7 @@ class FilesMixin(DropsMixin):
         except OSError as e:
             self.show_error(f"Cannot write {path}: {e.strerror or e}")
             return False
-        self.show_info(f"Pose saved to {path}")
+        self.show_done(f"Pose saved to {path}")
         return True
 
     def save_result_dialog(self):
@@ -316,7 +316,7 @@ class FilesMixin(DropsMixin):
         w, h = out.size
         if out.full_size:
             ww, wh = out.working
-            self.show_info(f"Result saved to {out.path} at the photo's own size, {w}x{h} (edited at {ww}x{wh}; "
+            self.show_done(f"Result saved to {out.path} at the photo's own size, {w}x{h} (edited at {ww}x{wh}; "
                            f"the edit was enlarged into the original photo)", 10000)
         elif out.photo is not None and out.photo != out.size or out.note:
             pw, ph = out.photo or (0, 0)
@@ -326,7 +326,7 @@ class FilesMixin(DropsMixin):
             self.banner.show_message(msg, "warning")
             self.statusBar().showMessage(msg, 10000)
         else:
-            self.show_info(f"Result saved to {out.path} ({w}x{h})")
+            self.show_done(f"Result saved to {out.path} ({w}x{h})")
 
     def animation_dialog(self):
         if self.doc.target is None or self.doc.sources() is None:
@@ -378,7 +378,7 @@ class FilesMixin(DropsMixin):
         if info is None:
             self.show_info("Animation export cancelled.")
         else:
-            self.show_info(f"Animation saved: {info['path']} ({info['frames']} frames, {info['backend']}, "
+            self.show_done(f"Animation saved: {info['path']} ({info['frames']} frames, {info['backend']}, "
                            f"{info['ms'] / 1000:.1f} s)", 10000)
 
     def _on_anim_failed(self, message: str):
@@ -428,7 +428,7 @@ class FilesMixin(DropsMixin):
         self.settings.add_recent(path)
         self._fill_recent()
         self._update_title()
-        self.show_info(f"Session saved to {path}")
+        self.show_done(f"Session saved to {path}")
         return True
 
     def open_session_dialog(self):

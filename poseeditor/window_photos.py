@@ -213,7 +213,7 @@ class PhotosMixin:
             if not self.placing:
                 more = len(self.doc.refs) - 1  # opened with others (several photos chosen or dropped at once)
                 also = f"; {more} more photo{'s' * (more > 1)} as its references" if more else ""
-                self.show_info(f"{name}: {ref.pose.count} of 18 joints found{also}. Drag a joint to repose.")
+                self.show_done(f"{name}: {ref.pose.count} of 18 joints found{also}. Drag a joint to repose.")
                 self.hint_trained_weights()
         self.doc.referencesChanged.emit()
         if self._pending_session is not None and all(r.image is not None for r in self.doc.refs):

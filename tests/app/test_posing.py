@@ -97,3 +97,19 @@ def test_a_wrist_raised_above_the_head_bends_the_elbow_out_not_over_the_face(pos
     u, d = (target - sh) / np.linalg.norm(target - sh), out.xy[e] - sh
     mirrored = sh + 2 * np.dot(d, u) * u - d
     assert mirrored[1] < sh[1] and abs(mirrored[0] - mid_x) < abs(sh[0] - mid_x) - 10
+
+
+def test_a_joint_the_photo_gained_goes_into_the_pose_moved_with_its_kin(pose):
+    from poseeditor.posing import carry_gained
+
+    photo = pose
+    before = photo.with_present(J["r_elbow"], False).with_present(J["r_wrist"], False)
+    target = before.moved(J["r_shoulder"], *(before.xy[J["r_shoulder"]] + [12, -5]))
+    assert carry_gained(target, before, before) is None  # nothing gained: nothing to carry
+    out = carry_gained(target, before, photo)
+    # the shoulder moved by (12, -5) from the photo to the pose: the elbow and the wrist go with it
+    for j in ("r_elbow", "r_wrist"):
+        assert out.present[J[j]] and np.allclose(out.xy[J[j]], photo.xy[J[j]] + [12, -5])
+    # a joint the pose already has stays where the user put it
+    mine = target.moved(J["r_elbow"], 5, 6)
+    assert np.allclose(carry_gained(mine, before, photo).xy[J["r_elbow"]], (5, 6))
