@@ -11,6 +11,9 @@ from .document import Reference
 from .result_view import PLACEHOLDER
 from .window_files import IMAGE_FILTER
 
+# a person shorter than this (photo pixels) gets a skeleton the detector guessed at: the window says so
+SMALL_PERSON_PX = 96
+
 
 class PhotosMixin:
     """Mixed into MainWindow (main_window.py), whose widgets and state it uses."""
@@ -214,6 +217,13 @@ class PhotosMixin:
                 more = len(self.doc.refs) - 1  # opened with others (several photos chosen or dropped at once)
                 also = f"; {more} more photo{'s' * (more > 1)} as its references" if more else ""
                 self.show_done(f"{name}: {ref.pose.count} of 18 joints found{also}. Drag a joint to repose.")
+                box = self.person_box()
+                if det is not None and box is not None and box[3] - box[1] < SMALL_PERSON_PX:
+                    # a 40x40 photo's skeleton came out bunched on the chest, hips at the shoulders, unremarked
+                    self.banner.show_message(
+                        f"The person in {name} is only {int(box[3] - box[1])} pixels tall: the skeleton found may "
+                        f"be wrong. Check it against the photo.", "warning", "Correct the Photo's Skeleton",
+                        "adjust")
                 self.hint_trained_weights()
         self.doc.referencesChanged.emit()
         if self._pending_session is not None and all(r.image is not None for r in self.doc.refs):

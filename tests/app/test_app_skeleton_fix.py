@@ -85,3 +85,28 @@ def test_a_refused_saves_banner_goes_with_the_next_save(qtbot, procedural_photos
         assert not win.banner.isVisible()
     finally:
         close_window(win)
+
+
+def test_a_tiny_persons_skeleton_is_flagged_for_checking(qtbot, procedural_photos, tmp_path):
+    import cv2
+
+    from engine.images import load_image, save_image
+
+    img = load_image(procedural_photos[0][0])
+    small = tmp_path / "small.png"
+    save_image(small, cv2.resize(img, (img.shape[1] * 90 // img.shape[0], 90), interpolation=cv2.INTER_AREA))
+    win = new_window(qtbot, [small])
+    try:
+        wait_loaded(qtbot, win)
+        if win.placing:
+            pytest.skip("the detector found nobody in the 90-pixel photo: the placed skeleton's banner says so")
+        assert win.banner.isVisible() and "pixels tall" in win.banner.text.text()
+        win.banner.action.click()
+        assert win.mode == "source"
+        win.toggle_adjust_mode(False)
+        win.open_photos([str(procedural_photos[0][0])])   # a person of the usual size: no such warning
+        wait_loaded(qtbot, win)
+        qtbot.waitUntil(lambda: win.doc.main.path == str(procedural_photos[0][0]))
+        assert not (win.banner.isVisible() and "pixels tall" in win.banner.text.text())
+    finally:
+        close_window(win)
