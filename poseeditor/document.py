@@ -26,6 +26,8 @@ class Reference:
     mask: np.ndarray | None = None       # person mask 0..1 (detector's, or drawn from the pose)
     hand_placed: bool = False            # pose placed by the user because nobody was found
     error: str = ""                      # why the photo cannot be used (unreadable, ...)
+    outfit: dict = field(default_factory=dict)  # engine.outfit's colours of the person found, {} if none
+    outfit_checked: bool = False         # compared with the first photo's (a reference of someone else is said)
     id: int = field(default_factory=lambda: next(_ids))
 
     @property

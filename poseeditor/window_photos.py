@@ -183,6 +183,7 @@ class PhotosMixin:
         det = out["detection"]
         if det is not None:
             ref.detected, ref.pose, ref.mask = det.pose, det.pose, det.mask
+            ref.outfit = out.get("outfit") or {}
         if pending is not None and pending[0] is not None:
             from engine.hands import keep_hands
 
@@ -226,8 +227,30 @@ class PhotosMixin:
                         "adjust")
                 self.hint_trained_weights()
         self.doc.referencesChanged.emit()
+        self._check_outfits()
         if self._pending_session is not None and all(r.image is not None for r in self.doc.refs):
             self._pending_session = None
+
+    def _check_outfits(self):
+        """Say which references, once they and the first photo are found, look like someone else: the engines
+        take each part from the photo that shows it best, and a newcomer's reference of another woman gave the
+        raised arm her striped sleeve, unremarked (engine.outfit: the torso's and legs' colours)."""
+        from engine.outfit import looks_different
+
+        main = self.doc.main
+        if main is None or not main.outfit:
+            return
+        odd = []
+        for r in self.doc.refs[1:]:
+            if r.outfit and not r.outfit_checked:
+                r.outfit_checked = True
+                if looks_different(main.outfit, r.outfit):
+                    odd.append(Path(r.path).name)
+        if odd:
+            self.banner.show_message(
+                f"{', '.join(odd)} {'look' if len(odd) > 1 else 'looks'} like another person, or other clothes, "
+                f"than {Path(main.path).name}: the picture may take parts from {'them' if len(odd) > 1 else 'it'}. "
+                f"Remove {'them' if len(odd) > 1 else 'it'} from the references if not the same person.", "warning")
 
     def _start_placing(self, ref: Reference, reason: str, fallback=None):
         """Nobody was found: put a standing skeleton on the photo for the user to move onto the person, placed

@@ -110,3 +110,22 @@ def test_a_tiny_persons_skeleton_is_flagged_for_checking(qtbot, procedural_photo
         assert not (win.banner.isVisible() and "pixels tall" in win.banner.text.text())
     finally:
         close_window(win)
+
+
+def test_a_reference_of_someone_else_is_said(qtbot, procedural_photos, tmp_path):
+    from engine.images import load_image, save_image
+
+    other = tmp_path / "other.png"  # the same figure in other clothes: its colours' channels rolled
+    save_image(other, np.roll(load_image(procedural_photos[0][0]), 1, axis=2).copy())
+    win = new_window(qtbot, [procedural_photos[0][0]])
+    try:
+        wait_loaded(qtbot, win)
+        win.add_references([str(procedural_photos[1][0])])   # the same person in another pose: nothing said
+        wait_loaded(qtbot, win, 2)
+        assert not (win.banner.isVisible() and "another person" in win.banner.text.text())
+        win.add_references([str(other)])
+        wait_loaded(qtbot, win, 3)
+        assert win.banner.isVisible() and "other.png looks like another person" in win.banner.text.text()
+        assert len(win.doc.refs) == 3  # said, not refused: the user may mean it
+    finally:
+        close_window(win)
