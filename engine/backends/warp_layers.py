@@ -20,6 +20,8 @@ HEAD_BEND = 0.6
 # how much of a continuation past the photo's edge shows the photo mirrored, fading into the edge's blurred colours
 # (mirrored all the way, an eye a few pixels below the top edge came back above a turned head)
 MIRRORED = 0.25
+# a part cut by the photo's edge: its width this many pixels inside (at most) tells whether it closes soon past it
+CLOSING_ROWS = 12
 # a part whose box's corners move less than this (output pixels) stays: it keeps the photo's pixels exactly (no
 # inpainted hole) and shows nothing past the photo's edge (is_still)
 STILL_PX = 0.05
@@ -149,9 +151,12 @@ def part_layer(rgb: np.ndarray, fill: np.ndarray, alpha: np.ndarray, ring: np.nd
                 (left, a[t:t + h, :left][:, ::-1].swapaxes(0, 1), own[:, 0]),
                 (r, a[t:t + h, left + w:].swapaxes(0, 1), own[:, -1]))
     open_ends = tuple(bool(o and n) for o, n in zip(open_ends, beyond))
-    for (n, band, edge), open_end in zip(sides(alpha), open_ends):
+    own = alpha[middle]
+    k = max(1, min(CLOSING_ROWS, min(h, w) // 4))  # where the part's width at the edge is compared
+    inner = (own[min(k, h - 1)], own[max(h - 1 - k, 0)], own[:, min(k, w - 1)], own[:, max(w - 1 - k, 0)])
+    for (n, band, edge), inside, open_end in zip(sides(alpha), inner, open_ends):
         if n:
-            band[:] = edge if open_end else _rounded_end(edge, n)
+            band[:] = edge if open_end else _rounded_end(edge, n, inside, k)
     if any(open_ends):
         # warped with the edge replicated (warp_layer), so the box's other sides must end at nothing: their
         # outermost row is the faint tail of the part's soft edge, or a rounded end's tip
@@ -196,16 +201,32 @@ def _read_only(*arrays):
     return arrays
 
 
-def _rounded_end(edge: np.ndarray, depth: int) -> np.ndarray:
+def _rounded_end(edge: np.ndarray, depth: int, inner: np.ndarray | None = None, k: int = 1) -> np.ndarray:
     """(depth, len(edge)) alpha of what goes on past a photo's edge, its rows away from it: each stretch the edge
     cuts (alpha > 0.5) ends in a half ellipse as wide as the stretch and at most ``depth`` long, in the edge's
-    own soft alpha: a rounded end, as a head or a limb has, not a column of the edge repeated."""
+    own soft alpha: a rounded end, as a head or a limb has, not a column of the edge repeated. ``inner`` is the
+    part's row ``k`` pixels inside the photo: where the part narrows towards the edge (the top of a head that
+    grazes it) the end goes no further than the circle through both widths (a portrait's tilted head grew two
+    round ears of hair, as deep as half their width, where its top touched the edge)."""
     out = np.zeros((depth, len(edge)), np.float32)
     inside = np.concatenate([[False], edge > 0.5, [False]])
     starts, ends = np.nonzero(inside[1:] & ~inside[:-1])[0], np.nonzero(~inside[1:] & inside[:-1])[0]
+    wide = None if inner is None else inner > 0.5
     for s, e in zip(starts, ends):
         half = (e - s) / 2.0
         long = max(1, int(min(depth, half)))
+        if wide is not None:
+            # the inner row's stretch round this one: how much wider the part is k pixels in
+            a, b = s, e
+            while a > 0 and wide[a - 1]:
+                a -= 1
+            while b < len(wide) and wide[b]:
+                b += 1
+            a0, ak = (e - s) / 2.0, (b - a) / 2.0
+            if ak > a0 + 0.5:
+                # narrowing towards the edge: the circle through both widths, and how far past the edge it closes
+                centre = (ak * ak - a0 * a0 + k * k) / (2.0 * k)  # its centre's distance inside the edge
+                long = max(1, min(long, int(round(np.hypot(a0, centre) - centre))))
         d = (np.arange(long, dtype=np.float32) + 0.5) / long
         reach = half * np.sqrt(np.clip(1.0 - d * d, 0.0, 1.0))  # the ellipse's half width at each row
         x = np.arange(len(edge), dtype=np.float32)[None, :] + 0.5 - (s + e) / 2.0

@@ -448,3 +448,27 @@ def test_a_layer_resampled_bicubically_stays_within_its_alpha():
         rgb_out, a_out, *_ = warp_layer(layer, moved, 200, 200)
         assert a_out.min() >= 0.0 and a_out.max() <= 1.0
         assert rgb_out.min() >= 0.0 and (rgb_out <= 255.0 * a_out[..., None] + 1e-3).all()
+
+
+def test_a_head_that_grazes_the_photos_edge_goes_on_as_little_past_it_as_it_closes():
+    # A portrait whose hair touches the top edge: its tilted head grew round "ears" past the edge, each as deep as
+    # half the stretch the edge cut. A disc cut 6 px below its top goes on ~6 px past the edge, not 26; a limb
+    # the edge cuts (as wide inside as at the edge) keeps its rounded end as deep as half its width.
+    from engine.backends.warp_layers import _rounded_end
+
+    r, cut, k = 60.0, 6.0, 12
+    xs = np.arange(200) + 0.5 - 100
+
+    def row(depth):  # the disc's alpha on the row ``depth`` px below the edge
+        d = r - cut - depth
+        return (np.abs(xs) < np.sqrt(max(r * r - d * d, 0.0))).astype(np.float32)
+
+    edge = row(0)
+    assert 50 <= edge.sum() <= 54
+    old = _rounded_end(edge, 90)
+    grazing = _rounded_end(edge, 90, row(k), k)
+    depth = lambda a: int(np.nonzero(a.max(axis=1) > 0.5)[0][-1]) + 1  # noqa: E731
+    assert depth(old) >= 24
+    assert 4 <= depth(grazing) <= 8
+    limb = _rounded_end(edge, 90, edge, k)
+    assert depth(limb) == depth(old)
