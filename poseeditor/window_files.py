@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
-                               QLineEdit, QProgressDialog, QPushButton, QSpinBox)
+                               QLineEdit, QMessageBox, QProgressDialog, QPushButton, QSpinBox)
 
 from engine.errors import PoseEditorError
 from engine.fileio import check_input
@@ -188,11 +188,24 @@ class FilesMixin(DropsMixin):
             return str(Path(self.doc.main.path).resolve().parent)
         return self.settings.last_dir(kind)
 
-    def _ask_save(self, title: str, default_name: str, filt: str, kind: str) -> str:
+    def _ask_save(self, title: str, default_name: str, filt: str, kind: str, what: str, complete=None) -> str:
+        """A path to save to, or "": ``complete`` adds the suffix a bare name lacks. The window asks whether to
+        replace a file itself, after refusing one of its inputs: the dialog's own question came first, and a
+        newcomer who answered Yes to replace the photo was then refused."""
         start = str(Path(self.save_dir(kind)) / default_name)
-        path, _ = QFileDialog.getSaveFileName(self, title, start, filt)
-        if path:
-            self.settings.set_last_dir(kind, path)
+        path, _ = QFileDialog.getSaveFileName(self, title, start, filt,
+                                              options=QFileDialog.Option.DontConfirmOverwrite)
+        if not path:
+            return ""
+        self.settings.set_last_dir(kind, path)
+        path = complete(path) if complete is not None else path
+        if self.output_refused(path, what):
+            return ""
+        if Path(path).exists():
+            answer = QMessageBox.question(self, title, f"{Path(path).name} already exists in {Path(path).parent}. "
+                                          "Replace it?")
+            if answer != QMessageBox.StandardButton.Yes:
+                return ""
         return path
 
     def _stem(self) -> str:
@@ -235,7 +248,7 @@ class FilesMixin(DropsMixin):
         return True
 
     def export_pose_dialog(self):
-        path = self._ask_save("Export Pose JSON", f"{self._stem()}-pose.json", POSE_FILTER, "poses")
+        path = self._ask_save("Export Pose JSON", f"{self._stem()}-pose.json", POSE_FILTER, "poses", "pose file")
         if path:
             self.export_pose(path)
 
@@ -271,10 +284,9 @@ class FilesMixin(DropsMixin):
 
     def save_result_dialog(self):
         path = self._ask_save("Save Result Image", f"{self._stem()}-reposed.png",
-                              "PNG image (*.png);;JPEG image (*.jpg *.jpeg)", "results")
+                              "PNG image (*.png);;JPEG image (*.jpg *.jpeg)", "results", "result image",
+                              lambda p: p if Path(p).suffix else p + ".png")
         if path:
-            if not Path(path).suffix:
-                path += ".png"
             self.save_result(path)
 
     def save_result(self, path) -> bool:
@@ -395,10 +407,9 @@ class FilesMixin(DropsMixin):
     def save_session_dialog(self):
         from .session import SUFFIX
 
-        path = self._ask_save("Save Session", f"{self._stem()}{SUFFIX}", SESSION_FILTER, "sessions")
+        path = self._ask_save("Save Session", f"{self._stem()}{SUFFIX}", SESSION_FILTER, "sessions", "session",
+                              lambda p: p if p.endswith(".json") else p + SUFFIX)
         if path:
-            if not path.endswith(".json"):
-                path += SUFFIX
             self.save_session(path)
 
     def save_session(self, path) -> bool:

@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+from PySide6.QtWidgets import QApplication, QFileDialog, QLineEdit, QMessageBox
 
 from engine.pose import J
 from tests.app.driver import (close_window, drag_joint, new_window, untrained_weights, wait_engine,
@@ -256,3 +256,40 @@ def test_tab_goes_through_the_controls_without_dead_stops(qtbot):
         assert win.engine_panel.device.accessibleName() == "Device"
     finally:
         close_window(win)
+
+
+def test_saving_over_the_photo_is_refused_before_any_replace_question(qtbot, edited, tmp_path):
+    # The file dialog asked "replace?" and the window then refused to replace the photo: one clear refusal now,
+    # and the window's own question for any other file that exists
+    import hashlib
+
+    win = edited
+    photo = win.doc.main.path
+    digest = hashlib.sha256(open(photo, "rb").read()).hexdigest()
+    seen = []
+
+    def choose(path):
+        def pick(d):
+            seen.append(type(d).__name__)
+            if isinstance(d, QFileDialog):
+                d.findChild(QLineEdit, "fileNameEdit").setText(str(path))  # typed, as a user would
+                d.accept()
+                answer_modal(lambda box: (seen.append(type(box).__name__),
+                                          box.button(QMessageBox.StandardButton.No).click()), tries=25)
+        return pick
+
+    answer_modal(choose(photo))
+    win.a_save_result.trigger()
+    qtbot.wait(700)  # any question would have come and been answered
+    assert seen == ["QFileDialog"] and "would overwrite an input" in win.last_error
+    assert hashlib.sha256(open(photo, "rb").read()).hexdigest() == digest
+
+    other = tmp_path / "old-result.png"
+    other.write_bytes(b"kept")
+    seen.clear()
+    answer_modal(choose(other))
+    win.a_save_result.trigger()
+    qtbot.waitUntil(lambda: len(seen) == 2)
+    assert seen == ["QFileDialog", "QMessageBox"]  # asked; answered No: nothing written
+    qtbot.wait(300)
+    assert other.read_bytes() == b"kept"
