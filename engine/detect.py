@@ -293,6 +293,31 @@ def person_mask(image: np.ndarray) -> np.ndarray:
     return np.clip(out, 0, 1)
 
 
+# a piece of people (person_mask) apart from the person found, this share of their size or more, is someone else
+OTHER_PERSON_SHARE = 0.25
+
+
+def another_person(image: np.ndarray, pose: Pose, mask: np.ndarray) -> bool:
+    """Whether the photo seems to hold a person besides the one the detector found (``pose``, ``mask``; it
+    finds one): a piece of person_mask's people clear of that person (their mask grown by 3% of the photo's
+    diagonal, and their skeleton's box grown by 15%: a white dress on a white wall is missing from the mask, not
+    from the box), at least OTHER_PERSON_SHARE of their size. The app says so, and how to pick the other (a
+    newcomer's group photo got the right-hand person with no hint of the left)."""
+    people = person_mask(image) >= 0.5
+    h, w = people.shape
+    grow = max(1, int(round(0.03 * np.hypot(h, w))))
+    mine = (np.asarray(mask) >= 0.3).astype(np.uint8)
+    mine = cv2.distanceTransform(1 - mine, cv2.DIST_L2, 3) <= grow
+    box = pose.bbox()
+    if box is not None:
+        x0, y0, x1, y1 = box
+        mx, my = 0.15 * (x1 - x0), 0.15 * (y1 - y0)
+        mine[max(0, int(y0 - my)):max(0, int(np.ceil(y1 + my))), max(0, int(x0 - mx)):max(0, int(np.ceil(x1 + mx)))] = True
+    n, _, stats, _ = cv2.connectedComponentsWithStats((people & ~mine).astype(np.uint8), connectivity=8)
+    biggest = int(stats[1:, cv2.CC_STAT_AREA].max()) if n > 1 else 0
+    return biggest >= OTHER_PERSON_SHARE * max(1, int((np.asarray(mask) >= 0.5).sum()))
+
+
 _local = threading.local()
 
 

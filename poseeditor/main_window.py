@@ -437,6 +437,10 @@ class MainWindow(PhotosMixin, EditingMixin, EngineMixin, FilesMixin, QMainWindow
             self.canvas.set_box_mode(False)
         elif action_id == "use-warp":
             self.set_backend("warp")
+        elif action_id == "box":
+            self.banner.dismiss()
+            self.find_in_box()  # which shows its own banner, with Cancel
+            return
         elif action_id == "adjust":
             self.banner.dismiss()
             self.toggle_adjust_mode(True)  # which shows its own banner, with Done

@@ -218,6 +218,11 @@ class PhotosMixin:
                 more = len(self.doc.refs) - 1  # opened with others (several photos chosen or dropped at once)
                 also = f"; {more} more photo{'s' * (more > 1)} as its references" if more else ""
                 self.show_done(f"{name}: {ref.pose.count} of 18 joints found{also}. Drag a joint to repose.")
+                if det is not None and out.get("others"):
+                    # a newcomer's group photo got one person with no hint of the other
+                    self.banner.show_message(
+                        f"Someone else seems to be in {name} too: the skeleton is on the person found first. To "
+                        f"edit another, draw a box round them.", "info", "Find the Person in a Box", "box")
                 box = self.person_box()
                 if det is not None and box is not None and box[3] - box[1] < SMALL_PERSON_PX:
                     # a 40x40 photo's skeleton came out bunched on the chest, hips at the shoulders, unremarked

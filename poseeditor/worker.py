@@ -100,10 +100,12 @@ class DetectWorker(QObject):
             det = self._detector()
             self.status.emit(f"Finding the person in {name}…")
             out["detection"] = det.detect(out["image"], str(job["path"]))
+            from engine.detect import another_person
             from engine.outfit import outfit
 
             d = out["detection"]
             out["outfit"] = outfit(out["image"], d.pose, d.mask)  # to tell a reference of someone else
+            out["others"] = another_person(out["image"], d.pose, d.mask)  # someone else to pick instead?
         except NoPersonError as e:
             out["no_person"], out["error"] = True, str(e)
             out["fallback"] = self._fallback(out["image"], None, name)

@@ -129,3 +129,21 @@ def test_a_reference_of_someone_else_is_said(qtbot, procedural_photos, tmp_path)
         assert len(win.doc.refs) == 3  # said, not refused: the user may mean it
     finally:
         close_window(win)
+
+
+def test_a_group_photo_says_someone_else_is_there_and_how_to_pick_them(qtbot, procedural_photos, tmp_path):
+    from engine.images import load_image, save_image
+
+    group = tmp_path / "group.png"  # two people side by side
+    save_image(group, np.concatenate([load_image(procedural_photos[0][0]), load_image(procedural_photos[2][0])], 1))
+    win = new_window(qtbot, [procedural_photos[0][0]])
+    try:
+        wait_loaded(qtbot, win)
+        assert not (win.banner.isVisible() and "Someone else" in win.banner.text.text())  # one person: nothing
+        win.open_photos([str(group)])
+        qtbot.waitUntil(lambda: win.doc.main.path == str(group) and win.doc.main.pose is not None, timeout=30000)
+        assert win.banner.isVisible() and "Someone else seems to be in group.png" in win.banner.text.text()
+        win.banner.action.click()  # Find the Person in a Box
+        assert win.canvas.box_mode and win.banner.action_id == "cancel-box"
+    finally:
+        close_window(win)
