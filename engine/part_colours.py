@@ -25,6 +25,9 @@ COLOUR_MARGIN = 20.0
 # a leg's pixel within this many of an arm's reaches from its bone, of the arm's colours, goes to the arm
 SLEEVE_REACH = 2.0
 MAIN_COLOUR = 0.05  # the share of an arm's or the torso's samples a colour needs to count as theirs
+# an arm's colour seen on one side of its bone only is another part's beside it, unless it is this near the other
+# colour (CIELAB, OpenCV's 8-bit scale): a bare arm's shade and light side are 48 apart on fashion-real/15
+SHADE_DISTANCE = 70.0
 
 
 def main_colours(pixels: np.ndarray, k: int) -> np.ndarray:
@@ -85,10 +88,13 @@ def blend_distance(pixels: np.ndarray, colours: np.ndarray) -> np.ndarray:
     return best
 
 
-def arm_colours(lab: np.ndarray, sub: np.ndarray, k: int, pose: Pose, origin_rc, ts: float):
+def arm_colours(lab: np.ndarray, sub: np.ndarray, k: int, pose: Pose, origin_rc, ts: float,
+                beside: np.ndarray | None = None):
     """Arm ``k``'s pixels in ``sub`` (labels over a box at the photo's (row, column) ``origin_rc``, ``lab`` its CIELAB
     pixels) and its own colours: (rows, columns, whether each lies along its bone (within ARM_CORE), their colours,
-    the arm's two main colours, sampled along the bone), or None for an arm not there or too small to tell."""
+    the arm's two main colours, sampled along the bone), or None for an arm not there or too small to tell. Of
+    those, one seen on one side of the bone only and near one of the colours ``beside`` (the part the arm lies
+    against) is that part's, not the arm's."""
     a, b = PART_LIMBS[PART_NAMES[k - 1]]
     if not (pose.present[a] and pose.present[b]):
         return None
@@ -100,7 +106,29 @@ def arm_colours(lab: np.ndarray, sub: np.ndarray, k: int, pose: Pose, origin_rc,
     if along.sum() < 20:
         return None
     colours = lab[ys, xs].astype(np.float32)
-    return ys, xs, along, colours, main_colours(colours[along], 2)
+    own = main_colours(colours[along], 2)
+    if len(own) > 1 and beside is not None and len(beside):
+        # A colour of the arm's shows on both sides of its bone (along its middle: at its ends the elbow meets the
+        # torso's cloth and the hand what it rests on, on both sides); cloth beside a thin forearm only on one. The
+        # black shorts beside a bare forearm (fashion-real/0) were a quarter of its samples: the shorts beside the
+        # hand counted as the arm's and went up with it. Only a colour of the part beside: a motion-blurred
+        # sleeve's grey edge over the trousers is the arm's (dance frame 123).
+        (ax, ay), (bx, by) = pose.xy[a], pose.xy[b]
+        px, py = xs[along] + float(origin_rc[1]) - ax, ys[along] + float(origin_rc[0]) - ay
+        ux, uy = bx - ax, by - ay
+        t = (px * ux + py * uy) / max(ux * ux + uy * uy, 1e-6)
+        side = ux * py - uy * px
+        middle = (t > 0.15) & (t < 0.85)
+        nearest = np.argmin(((colours[along][:, None] - own[None]) ** 2).sum(2), axis=1)
+        both = [c for c in range(len(own))
+                if all((nearest[half] == c).mean() >= MAIN_COLOUR
+                       for half in (middle & (side < 0), middle & (side >= 0)) if half.sum() >= 10)
+                or colour_distance(own[c:c + 1], beside)[0] > COLOUR_MARGIN]
+        # but a shade of the other (a bare arm lit on one side) is the arm's
+        if len(both) == 1 and np.linalg.norm(own[0] - own[1]) < SHADE_DISTANCE:
+            both = [0, 1]
+        own = own[both] if both else own
+    return ys, xs, along, colours, own
 
 
 def person_view(labels: np.ndarray, image: np.ndarray):
@@ -145,7 +173,7 @@ def arms_by_colour(labels: np.ndarray, image: np.ndarray, pose: Pose, view=None)
     changed = np.zeros(sub.shape, bool)
     d_arm_at = np.zeros(sub.shape, np.float32)  # a taken pixel's distance to its arm's colours
     for k in ARM_LABELS:
-        arm = arm_colours(lab, sub, k, pose, (r0, c0), ts)
+        arm = arm_colours(lab, sub, k, pose, (r0, c0), ts, beside=torso_c)
         if arm is None:
             continue
         ys, xs, along, colours, arm_c = arm

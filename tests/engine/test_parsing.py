@@ -1,4 +1,5 @@
 """Coarse body-part parsing: what a large photo's person is labelled, and how far labels grow."""
+import cv2
 import numpy as np
 
 from engine import parsing, part_colours
@@ -119,3 +120,48 @@ def test_a_sleeve_of_the_sweaters_striped_cloth_stays_the_arms():
         assert arm.sum() > 3000
         assert (out[arm] == parsing.TORSO_LABEL).sum() == 0, \
             f"{(out[arm] == parsing.TORSO_LABEL).sum()} of the sleeves' pixels went to the torso"
+
+
+def _forearm_beside(colour_inside, colour_outside, shorts: bool):
+    """The standing person on a wall, the right forearm a thin bare arm painted in two lengthwise halves (the
+    bone's inner side ``colour_inside``, its outer ``colour_outside``), with dark shorts against its inner side
+    when ``shorts``: the right forearm's own colours as arm_colours samples them (CIELAB, 8-bit)."""
+    from engine import part_colours
+    from engine.backends.warp_parts import part_labels
+    from engine.encode import body_scale
+    from engine.presets import fit_preset
+    from tests.engine.painted import painted_on_wall
+
+    p = fit_preset("standing", 240, 400)
+    img, mask, _, pt = painted_on_wall(p, 0.01)  # sleeves of a pixel or two, painted over below
+    ts = body_scale(p)
+    e, w = p.point("r_elbow"), p.point("r_wrist")
+    u = (w - e) / np.linalg.norm(w - e)
+    n = np.array([-u[1], u[0]])
+    inward = n if np.dot(n, p.point("neck") - e) > 0 else -n
+    half = 0.022 * ts  # a thin forearm: half as wide as ARM_CORE's band
+    for colour, sign in ((colour_inside, 1), (colour_outside, -1)):
+        quad = np.array([e, w, w + sign * inward * half, e + sign * inward * half])
+        cv2.fillConvexPoly(img, np.round(quad).astype(np.int32), colour)
+        cv2.fillConvexPoly(mask, np.round(quad).astype(np.int32), 1)
+    if shorts:  # cloth against the forearm's inner side, from a third of the way down it
+        a, b = e + 0.33 * (w - e) + inward * half, w + inward * half
+        quad = np.array([a, b, b + inward * 0.25 * ts, a + inward * 0.25 * ts])
+        cv2.fillConvexPoly(img, np.round(quad).astype(np.int32), (25, 25, 28))
+        cv2.fillConvexPoly(mask, np.round(quad).astype(np.int32), 1)
+    labels = part_labels(p, mask.astype(np.float32))
+    box, lab = part_colours.person_view(labels, img)
+    sub = labels[box]
+    torso = part_colours.main_colours(lab[sub == part_colours.TORSO_LABEL].astype(np.float32), 3)
+    return part_colours.arm_colours(lab, sub, 4, p, (box[0].start, box[1].start), ts, beside=torso)[4]
+
+
+def test_an_arms_own_colours_show_on_both_sides_of_its_bone():
+    # Black shorts against a thin bare forearm were a quarter of its samples along the bone, so they counted as the
+    # arm's colour and went up with the raised arm (fashion-real/0). A colour on one side only, of the torso's, is
+    # the torso's; a bare arm's shade, on one side, stays its own.
+    skin, shade = (225, 180, 150), (185, 140, 112)
+    got = _forearm_beside(skin, skin, shorts=True)
+    assert len(got) == 1 and got[0][0] > 150  # the skin's, not the shorts' (L 28)
+    assert len(_forearm_beside(skin, shade, shorts=False)) == 2
+    assert len(_forearm_beside(shade, skin, shorts=False)) == 2
