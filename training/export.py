@@ -94,6 +94,20 @@ def add_arguments(p) -> None:
     p.add_argument("--label", help="human name shown by the app")
 
 
+def _run_data(run: Path):
+    """The dataset folder a run's options name, or None where they cannot be read (the export says why later)."""
+    import json
+
+    from .protocol import OPTIONS_FILE
+
+    try:
+        record = json.loads((Path(run) / OPTIONS_FILE).read_text())
+        data = (record.get("options") or {}).get("data") or (record.get("dataset") or {}).get("path")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return data if isinstance(data, str) else None
+
+
 def run(args) -> int:
     from engine.fileio import check_output
 
@@ -101,7 +115,8 @@ def run(args) -> int:
 
     if args.out.suffix != ".safetensors":
         raise WeightsError(f"{args.out}: the output must end in .safetensors")
-    check_output(args.out, inputs=[args.run / "best.safetensors"], what="weights")
+    # nor into the dataset the run trained on (its options name it), which prepare and fit read
+    check_output(args.out, inputs=[args.run / "best.safetensors", _run_data(args.run)], what="weights")
     with writing(args.out, "weights"):
         path, what = export_run(args.run, args.out, args.which, args.half, args.label)
     meta = read_meta(path)

@@ -68,6 +68,11 @@ class Trainer:
             resume_ckpt, state = S.load_resume_state(opts, run_dir, resume_ckpt, self.device)
         net_config, init = S.network_config(opts, recipe_cls, state)
         self.train_ds, self.val_ds, self.val_split = S.datasets(opts, net_config)
+        per_process = math.ceil(len(self.train_ds) / max(1, self.dist.world))
+        if int(opts["batch"]) > per_process:  # said before a run folder is made
+            # the whole split in one batch: a newcomer's --batch 100000 on 462 pairs took a minute a step and 9 GB
+            raise TrainingError(f"--batch {opts['batch']} is larger than the training pairs ({per_process}"
+                                f"{' per process' if self.dist.world > 1 else ''}): give at most {per_process}")
         S.check_network_size(recipe_cls, net_config)  # before anything is allocated for it
 
         # the recipe, built from the seed alone so that every rank (and a resumed run) starts alike

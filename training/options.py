@@ -214,6 +214,12 @@ def check_required(opts: dict) -> None:
         raise TrainingError("give --backend NAME")
     if not opts.get("data"):
         raise TrainingError("give --data DATASET (a folder written by `poseeditor-train prepare` or `synth`)")
+    from engine.fileio import inside
+
+    runs, data = opts.get("runs_dir"), opts["data"]
+    if runs and not opts.get("resume") and Path(data).is_dir() and inside(runs, data):
+        # a run folder among the dataset's files: a later prepare or copy of the set would carry it
+        raise TrainingError(f"{runs}: the runs folder would be inside the dataset {data}; choose a place outside it")
 
 
 # ================================================================================================================

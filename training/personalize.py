@@ -188,7 +188,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from engine.fileio import check_output
+    from engine.fileio import check_output, inside
 
     if args.out.suffix != ".safetensors":
         raise PoseEditorError(f"{args.out}: the output must end in .safetensors")
@@ -220,6 +220,14 @@ def run(args) -> int:
     plan = plan_for(sources, args.backend, args.out, args.minutes, init, args.scratch, args.name, **over)
     if work.exists() and not work.is_dir():
         raise PoseEditorError(f"{work}: the work folder is a file")
+    for src in sources:
+        # the work folder holds a dataset and runs: not in the folder of a photo it learns from (a newcomer's
+        # --work photos wrote datasets/ and runs/ among the photos), nor inside a video's or a prepared set's
+        home = src.parent if src.is_file() else src
+        prepared = (home / "dataset.json").is_file()
+        if os.path.realpath(work) == os.path.realpath(home) or inside(src, work) or (prepared and inside(work, home)):
+            raise PoseEditorError(f"{work}: the work folder would be in or hold the folder of {src}; choose a "
+                                  f"place outside it")
     try:
         work.mkdir(parents=True, exist_ok=True)
     except OSError as e:

@@ -162,6 +162,14 @@ ROWS = [
      ["does not exist"]),
     ("evaluate-under-a-file", lambda w: ["evaluate", "--backend", "warp", "--data", str(w["data"]), "--no-pckh",
                                          "--limit", "1", "-o", str(w["file"] / "eval")], ["is a file, not a folder"]),
+    # the whole split in one batch took a minute a step and 9 GB (a newcomer's --batch 100000); said before a run
+    # folder is made
+    ("fit-batch-above-the-pairs", lambda w: ["fit", "--data", str(w["data"]), "--runs-dir", str(w["tmp"] / "runs"),
+                                             *FIT, "--batch", "100000"], ["larger than the training pairs"]),
+    ("fit-runs-inside-the-data", lambda w: ["fit", "--data", str(w["data"]), "--runs-dir", str(w["data"] / "runs"),
+                                            *FIT], ["inside the dataset"]),
+    ("export-into-the-runs-data", lambda w: ["export", str(w["run"]), "-o", str(w["data"] / "w.safetensors")],
+     ["inside the input"]),
 ]
 
 

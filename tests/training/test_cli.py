@@ -250,7 +250,9 @@ def test_personalize_refuses_what_the_app_refuses(tmp_path, capsys):
              ([str(photo)] * 2, "attention", ["-o", out, "--minutes", "-1"], "--minutes must be a number above 0"),
              ([str(photo)] * 2, "attention", ["-o", str(tmp_path / "w.pt")], "must end in .safetensors"),
              ([str(photo)] * 2, "attention", ["-o", out, "--self-pairs", "-1"], "--self-pairs must be 0 to 64"),
-             ([str(tmp_path / "clip.avi"), str(photo)], "attention", ["-o", out], "one video, or photos")]
+             ([str(tmp_path / "clip.avi"), str(photo)], "attention", ["-o", out], "one video, or photos"),
+             # a newcomer's --work PHOTOS wrote datasets/ and runs/ among the photos
+             ([str(photo)] * 2, "attention", ["-o", out, "--work", str(tmp_path)], "the work folder would be in")]
     for sources, backend, extra, words in cases:
         capsys.readouterr()
         code = main(["personalize", *sources, "--backend", backend, *extra])
