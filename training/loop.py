@@ -254,7 +254,8 @@ class Trainer:
                     raise TrainingError(f"the loss became {row['loss']} at step {self.step}; lower the learning "
                                         f"rate (--config) or resume from an earlier checkpoint")
                 stats.write(row)
-                bar.update(row)
+                # the budget is on the run's clock (CPU seconds with --clock cpu): in wall seconds at this pace
+                bar.update(row, budget_left=None if budget is None else (budget - used) * run_s / max(used, 1e-6))
                 stop_cb = bool(self.progress(row)) if self.progress else False
 
                 finishing = self.step >= total

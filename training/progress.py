@@ -44,7 +44,9 @@ class ProgressBar:
         self.total = total
         self._last = 0.0
 
-    def update(self, row: dict, force: bool = False) -> None:
+    def update(self, row: dict, force: bool = False, budget_left: float | None = None) -> None:
+        """``budget_left``: wall seconds until the time budget ends the run, when it has one (a one-minute run
+        said "4:10:20 left", counting towards its default 10,000 steps)."""
         if self.mode == "off":
             return
         now = time.monotonic()
@@ -58,6 +60,8 @@ class ProgressBar:
                           if isinstance(v, float) and k not in ("elapsed", "it_s", "data_s") and "loss" in k)
         its = row.get("it_s") or 0.0
         eta = (total - step) / its if its > 0 else 0.0
+        if budget_left is not None:
+            eta = min(eta, max(0.0, budget_left)) if its > 0 else max(0.0, budget_left)
         text = (f"step {step}/{total} {frac * 100:5.1f}% {losses} | {its:.2f} it/s, "
                 f"{int(eta // 3600)}:{int(eta % 3600 // 60):02d}:{int(eta % 60):02d} left")
         if self.mode == "tty":

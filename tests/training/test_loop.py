@@ -367,3 +367,17 @@ def test_resume_skips_an_unreadable_newest_checkpoint(tiny, synth_data, tmp_path
     fit({"resume": str(run), "progress_bar": "off"})
     starts = [r for r in read_stats(run) if r["kind"] == "start"]
     assert starts[-1]["step"] == 2 and read_stats(run)[-1]["step"] == 4
+
+
+def test_the_progress_line_counts_down_the_time_budget():
+    # a one-minute run said "4:10:20 left", counting towards its default 10,000 steps
+    import io
+
+    from training.progress import ProgressBar
+
+    out = io.StringIO()
+    bar = ProgressBar(10000, "lines", out)
+    bar.update({"step": 40, "it_s": 0.66, "loss": 0.5}, force=True)
+    bar.update({"step": 40, "it_s": 0.66, "loss": 0.5}, force=True, budget_left=61.0)
+    first, second = out.getvalue().splitlines()
+    assert first.endswith("4:11:30 left") and second.endswith("0:01:01 left")
