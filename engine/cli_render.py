@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from .errors import NoPersonError, PoseEditorError, PoseFormatError, OneLineArgumentParser, error_line
-from .images import IMAGE_SUFFIXES
+from .images import IMAGE_SUFFIXES, MAX_SIDE
 
 PROG = "poseeditor-render"
 
@@ -178,8 +178,14 @@ def run(args) -> int:
         print(f"{args.source[0]}: {poses[0].count} of 18 joints -> {args.pose_out}")
     if out is not None:
         save_image(args.output, out)
+        from .images import upright_size
+
+        w, h = upright_size(args.source[0])
+        # a 12000x12000 photo came out 4096x4096 with nothing said (a newcomer review)
+        reduced = (f" (the photo is {w}x{h}: reduced to {MAX_SIDE} px on its long side, the size PoseEditor "
+                   f"works at)" if (w, h) != (out.shape[1], out.shape[0]) else "")
         print(f"{args.output}: {out.shape[1]}x{out.shape[0]} rendered by {args.backend} in "
-              f"{engine.last_render_ms:.0f} ms")
+              f"{engine.last_render_ms:.0f} ms{reduced}")
     return 0
 
 

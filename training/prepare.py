@@ -565,8 +565,13 @@ def run(args) -> int:
         skipped.append(f"{s['no_person']} without a person")
     if s["unreadable"]:
         skipped.append(f"{s['unreadable']} unreadable")
-    print(f"{s['out']}: {s.get('images', 0)} images of {s.get('identities', 0)} people "
+    n, people = s.get("images", 0), s.get("identities", 0)
+    print(f"{s['out']}: {n} image{'s' * (n != 1)} of {people} {'person' if people == 1 else 'people'} "
           f"({s['new']} new, {s['already_done']} already done"
           f"{', skipped ' + ', '.join(skipped) if skipped else ''}); "
           f"{s.get('pairs_train', 0)} train / {s.get('pairs_test', 0)} test pairs; {s['seconds']:.1f} s")
+    if not s.get("pairs_train"):
+        # fit would refuse it later; a one-frame video passed here with exit 0 (a newcomer review)
+        print(f"{s['out']}: no training pairs: fit needs two usable images of one person, or use --self-pairs "
+              f"(or `personalize`, which makes them)", file=sys.stderr)
     return 0

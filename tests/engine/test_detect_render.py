@@ -147,7 +147,7 @@ def test_bad_inputs_give_one_line_errors(tmp_path, capsys, kind, women1):
 # huge: a 4096 x 2816 render (~19 CPU-s measured); it ran past the default 300 s timeout on a machine at load 10
 @pytest.mark.parametrize("kind", ["rgba", "gray", "16bit", pytest.param("huge", marks=[pytest.mark.slow,
                                                                                     pytest.mark.timeout(900)])])
-def test_usable_odd_images_give_a_result(tmp_path, women1, kind):
+def test_usable_odd_images_give_a_result(tmp_path, women1, kind, capsys):
     _, img, _ = women1
     f = tmp_path / f"{kind}.png"
     if kind == "rgba":
@@ -161,13 +161,18 @@ def test_usable_odd_images_give_a_result(tmp_path, women1, kind):
         # square one renders 4096 x 4096, half as many pixels again for the same path)
         f = tmp_path / "huge.jpg"
         Image.fromarray(img).resize((round(12000 * img.shape[1] / img.shape[0]), 12000)).save(f, quality=70)
+    capsys.readouterr()
     assert render_main(["--source", str(f), "--target", str(f), "-o", str(tmp_path / "o.png")]) == 0
+    said = capsys.readouterr().out
     out = load_image(tmp_path / "o.png")
     assert out.ndim == 3
     if kind == "huge":
         from engine.images import MAX_SIDE
 
         assert out.shape[:2] == (MAX_SIDE, round(MAX_SIDE * img.shape[1] / img.shape[0]))
+        assert f"reduced to {MAX_SIDE} px" in said  # a newcomer's 12000-px photo came out 4096 px, unremarked
+    else:
+        assert "reduced" not in said
 
 
 def test_console_script_exits_2_without_traceback(tmp_path):
