@@ -221,9 +221,36 @@ def _process(image: np.ndarray, item: Item, out: Path, size: tuple[int, int], de
     pose = save_crop(out, item.name, image, det.pose, det.mask, size, box_height)
     rec = _pose_fields(pose)
     rec["score"] = round(det.score, 4)
+    if item.frame is None:  # a photo: its outfit, to tell photos of someone else among one person's (run())
+        from engine.outfit import outfit
+
+        rec["outfit"] = {k: [c.round(1).tolist(), s.round(3).tolist()]
+                         for k, (c, s) in outfit(image, det.pose, det.mask).items()}
     if self_pairs and det.pose.torso_valid():
         rec["renders"] = _renders(image, det, item.name, out, size, self_pairs)
     return rec
+
+
+def _unlike(records: list[dict]) -> list[str]:
+    """A line for each photo whose person looks like someone else than the first photo of their identity
+    (engine.outfit): one identity's photos are trained as one person, and a newcomer's five different people
+    were, silently (the woman drawn in the man's trousers)."""
+    import numpy as np
+
+    from engine.outfit import looks_different
+
+    first: dict[str, tuple] = {}
+    lines = []
+    for r in sorted(records, key=lambda r: (r["identity"], tuple(r["order"]), r["name"])):
+        got = {k: (np.asarray(c, np.float32), np.asarray(w, np.float32)) for k, (c, w) in (r.get("outfit") or {}).items()}
+        if not got:
+            continue
+        if r["identity"] not in first:
+            first[r["identity"]] = (r["source"], got)
+        elif looks_different(first[r["identity"]][1], got):
+            lines.append(f"{r['source']}: looks like another person, or other clothes, than "
+                         f"{first[r['identity']][0]}; its pairs teach them as one person")
+    return lines
 
 
 def _pose_fields(pose: Pose) -> dict:
@@ -444,6 +471,7 @@ def prepare_dataset(sources: list[Path], out: Path, size=(256, 176), frame_step:
                "no_person_files": no_person_files[:20]}
     if records:
         summary.update(write_dataset(out, records, size, sorted({r["group"] for r in records}), options))
+    summary["unlike"] = _unlike(records)
     summary["seconds"] = round(time.perf_counter() - t0, 2)
     summary["seconds_per_image"] = round(detect_seconds / max(1, len(pending)), 4) if pending else 0.0
 
@@ -570,6 +598,8 @@ def run(args) -> int:
           f"({s['new']} new, {s['already_done']} already done"
           f"{', skipped ' + ', '.join(skipped) if skipped else ''}); "
           f"{s.get('pairs_train', 0)} train / {s.get('pairs_test', 0)} test pairs; {s['seconds']:.1f} s")
+    for line in s.get("unlike", []):
+        print(line, file=sys.stderr)
     if not s.get("pairs_train"):
         # fit would refuse it later; a one-frame video passed here with exit 0 (a newcomer review)
         print(f"{s['out']}: no training pairs: fit needs two usable images of one person, or use --self-pairs "

@@ -318,3 +318,16 @@ def test_self_pairs_of_a_videos_frames_are_train_pairs_of_the_train_frames_only(
     assert not any(a.split("-w")[0] + ".png" in test_frames for a, _ in renders)
     assert json.loads((out / "dataset.json").read_text())["prepare"]["self_pairs"] == 2
     assert plain["pairs_train"] + len(renders) == summary["pairs_train"]
+
+
+def test_a_photo_of_someone_else_among_one_persons_is_said(tmp_path, procedural_photos):
+    # one folder's photos are one person's; a newcomer's five different people were trained as one, silently
+    folder = tmp_path / "anna"
+    folder.mkdir()
+    for k in (0, 1):
+        shutil.copy(procedural_photos[k][0], folder / f"a{k}.png")
+    other = np.roll(load_image(procedural_photos[2][0]), 1, axis=2)  # the figure in other colours
+    cv2.imwrite(str(folder / "b.png"), other[..., ::-1])
+    s = prepare_dataset([folder], tmp_path / "ds", (128, 64))
+    assert len(s["unlike"]) == 1 and s["unlike"][0].startswith(str(folder / "b.png"))
+    assert s["identities"] == 1  # said, not changed: the user may mean it
