@@ -573,21 +573,31 @@ def add_arguments(parser) -> None:
                         help="also N warp renders of each image in moved poses, as train pairs (render -> image)")
 
 
-def _progress_printer(stream=None):
+def _progress_printer(stream=None, every_s: float | None = None):
+    """Progress on stderr: one updating line on a terminal; with ``every_s`` (not a terminal: personalize's child,
+    a log) a plain line that often at most, so a long prepare is not silent (a video's 150 frames with their
+    self-pairs said nothing for four minutes)."""
     start = time.perf_counter()
+    last = [start]
 
     def show(done, total, name):
-        rate = done / max(time.perf_counter() - start, 1e-6)
-        end = "\n" if done == total else ""
+        now = time.perf_counter()
+        rate = done / max(now - start, 1e-6)
         out = stream or sys.stderr  # looked up each time: detection swaps sys.stderr (native_stderr_silenced)
-        out.write(f"\rprepare {done}/{total}  {rate:.1f} img/s  {name[:40]:<40}{end}")
+        if every_s is None:
+            end = "\n" if done == total else ""
+            out.write(f"\rprepare {done}/{total}  {rate:.1f} img/s  {name[:40]:<40}{end}")
+        elif now - last[0] >= every_s or done == total:
+            last[0] = now
+            left = (total - done) / rate if rate > 0 else 0
+            out.write(f"prepare {done}/{total} images, {rate:.2f} a second, ~{left:.0f} s left\n")
         out.flush()
     return show
 
 
 def run(args) -> int:
     s = prepare_dataset(args.sources, args.out, args.size, args.frame_step, args.max_frames,
-                        progress=_progress_printer() if sys.stderr.isatty() else None, self_pairs=args.self_pairs)
+                        progress=_progress_printer(every_s=None if sys.stderr.isatty() else 15.0), self_pairs=args.self_pairs)
     skipped = []
     if s["no_person"]:
         skipped.append(f"{s['no_person']} without a person")
