@@ -102,6 +102,19 @@ def read_safetensors(path: Path) -> dict[str, np.ndarray]:
         raise WeightsError(f"{path}: not a readable safetensors file ({e})") from None
 
 
+def _refuse_our_own(path: Path) -> None:
+    """PoseEditor's own weights need no import: a newcomer's import of an exported 128x64 model was accepted and
+    reported at the paper's 256x176."""
+    from engine.weights import read_meta
+
+    try:
+        meta = read_meta(path)
+    except WeightsError:
+        return  # a safetensors file of someone else's: imported
+    raise WeightsError(f"{path}: already PoseEditor weights ({meta.backend}, {meta.image_size[0]}x"
+                       f"{meta.image_size[1]}); use the file as it is (--weights, --init, or the app's Load Weights)")
+
+
 def read_foreign(path) -> dict[str, np.ndarray]:
     """name -> numpy array of a foreign weights file, chosen by its first bytes (not by its name)."""
     path = check_input(path, WeightsError, "weights file")
@@ -110,6 +123,7 @@ def read_foreign(path) -> dict[str, np.ndarray]:
     if head.startswith(H5_MAGIC):
         tensors = read_h5(path)
     elif len(head) > 8 and head[8:9] == b"{":  # safetensors: an 8-byte header length, then the JSON header
+        _refuse_our_own(path)
         tensors = read_safetensors(path)
     else:  # a torch file (a zip, or a legacy pickle), whatever its name: a pickle renamed .safetensors too
         tensors = read_torch(path)

@@ -168,6 +168,9 @@ ROWS = [
                                              *FIT, "--batch", "100000"], ["larger than the training pairs"]),
     ("fit-runs-inside-the-data", lambda w: ["fit", "--data", str(w["data"]), "--runs-dir", str(w["data"] / "runs"),
                                             *FIT], ["inside the dataset"]),
+    ("import-our-own-weights", lambda w: ["import-weights", str(w["run"] / "best.safetensors"), "--backend",
+                                          "attention", "-o", str(w["tmp"] / "imported.safetensors")],
+     ["already PoseEditor weights"]),
     ("export-into-the-runs-data", lambda w: ["export", str(w["run"]), "-o", str(w["data"] / "w.safetensors")],
      ["inside the input"]),
 ]
