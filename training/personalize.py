@@ -228,6 +228,7 @@ def run(args) -> int:
         if os.path.realpath(work) == os.path.realpath(home) or inside(src, work) or (prepared and inside(work, home)):
             raise PoseEditorError(f"{work}: the work folder would be in or hold the folder of {src}; choose a "
                                   f"place outside it")
+    new_work = not work.exists()
     try:
         work.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -237,6 +238,15 @@ def run(args) -> int:
     caution = P.refit_note(plan)
     if caution:
         print(f"note: {caution}", file=sys.stderr)
-    made = personalize(plan, args.out.resolve(), work.resolve(), progress=lambda t: print(t, file=sys.stderr))
+    try:
+        made = personalize(plan, args.out.resolve(), work.resolve(), progress=lambda t: print(t, file=sys.stderr))
+    except PoseEditorError:
+        # a work folder this run made, left without a prepared set (nobody in the photos), goes; one with a set
+        # stays, for a run again to start from
+        if new_work and not any(work.rglob("dataset.json")):
+            import shutil
+
+            shutil.rmtree(work, ignore_errors=True)
+        raise
     print(f"{made['weights']}: {plan.backend} trained on {made['pairs']} pairs (run {made['run']})")
     return 0

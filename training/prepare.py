@@ -27,6 +27,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -596,8 +597,17 @@ def _progress_printer(stream=None, every_s: float | None = None):
 
 
 def run(args) -> int:
-    s = prepare_dataset(args.sources, args.out, args.size, args.frame_step, args.max_frames,
-                        progress=_progress_printer(every_s=None if sys.stderr.isatty() else 15.0), self_pairs=args.self_pairs)
+    new = not args.out.exists()
+    try:
+        s = prepare_dataset(args.sources, args.out, args.size, args.frame_step, args.max_frames,
+                            progress=_progress_printer(every_s=None if sys.stderr.isatty() else 15.0),
+                            self_pairs=args.self_pairs)
+    except DatasetError:
+        # a folder this run made and left without a dataset (nobody found in any photo) goes: a newcomer found
+        # images/, masks/ and a journal of nothing after the refusal
+        if new and args.out.is_dir() and not (args.out / "dataset.json").exists():
+            shutil.rmtree(args.out, ignore_errors=True)
+        raise
     skipped = []
     if s["no_person"]:
         skipped.append(f"{s['no_person']} without a person")

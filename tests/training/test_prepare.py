@@ -223,6 +223,11 @@ def test_video_with_nobody_is_an_error_naming_it(tmp_path):
     video = _nobody_video(tmp_path / "empty room.mp4")
     with pytest.raises(DatasetError, match=r"empty room.mp4: no person found in any of its 6 frames"):
         prepare_dataset([video], tmp_path / "out", size=(128, 64))
+    # the command leaves no folder it made for nothing (a newcomer found images/, masks/ and a journal of nobody)
+    with pytest.raises(DatasetError):
+        run(argparse.Namespace(sources=[video], out=tmp_path / "out2", size=(128, 64), frame_step=1,
+                               max_frames=None, self_pairs=0))
+    assert not (tmp_path / "out2").exists()
 
 
 def test_folder_with_nobody_is_an_error_and_other_sources_are_kept(tmp_path):
@@ -279,7 +284,7 @@ def test_cli_subcommand(tmp_path, capsys):
     assert args.frame_step == 2 and args.size == (128, 64)
     assert run(args) == 0
     text = capsys.readouterr().out
-    assert "of 1 people" in text and "new" in text
+    assert "4 images of 1 person" in text and "new" in text
 
 
 def test_self_pairs_of_a_videos_frames_are_train_pairs_of_the_train_frames_only(tmp_path):
