@@ -471,8 +471,19 @@ def prepare_dataset(sources: list[Path], out: Path, size=(256, 176), frame_step:
                "no_person": counts["no_person"], "unreadable": counts["unreadable"],
                "no_person_files": no_person_files[:20]}
     if records:
+        from .dataset_format import split_images
+
+        held_before = split_images(out, "test")
         summary.update(write_dataset(out, records, size, sorted({r["group"] for r in records}), options))
-    summary["unlike"] = _unlike(records)
+        moved = held_before & split_images(out, "train")
+        if moved:
+            # a second source changes how the set is split (one person's frames by time, several people by
+            # person): a newcomer's 30 held-out dance frames became training pairs, unremarked
+            summary["unlike"] = [f"{out}: {len(moved)} image{'s' * (len(moved) != 1)} held out before "
+                                 f"{'are' if len(moved) != 1 else 'is'} now in the training split (the new "
+                                 f"sources changed the split): runs and evaluations made on this set before are "
+                                 f"not comparable with new ones"]
+    summary["unlike"] = summary.get("unlike", []) + _unlike(records)
     summary["seconds"] = round(time.perf_counter() - t0, 2)
     summary["seconds_per_image"] = round(detect_seconds / max(1, len(pending)), 4) if pending else 0.0
 

@@ -336,3 +336,19 @@ def test_a_photo_of_someone_else_among_one_persons_is_said(tmp_path, procedural_
     s = prepare_dataset([folder], tmp_path / "ds", (128, 64))
     assert len(s["unlike"]) == 1 and s["unlike"][0].startswith(str(folder / "b.png"))
     assert s["identities"] == 1  # said, not changed: the user may mean it
+
+
+def test_a_new_source_that_moves_held_out_images_into_training_is_said(dance, tmp_path):
+    # one person's frames are split by time, several people by person: adding photos of someone else to a video's
+    # set made its held-out frames training pairs, unremarked (a newcomer review)
+    _, folder, _ = dance
+    out = tmp_path / "dance"
+    shutil.copytree(folder, out)
+    held = len([n for n in read_pairs(out / "pairs-test.csv")])
+    assert held
+    someone = tmp_path / "someone"
+    someone.mkdir()
+    for i in range(3):
+        shutil.copy(shared("market-real", f"{i}.jpg"), someone / f"{i}.jpg")
+    s = prepare_dataset([someone], out, size=DANCE_SIZE)
+    assert any("held out before" in line and "now in the training split" in line for line in s["unlike"])
