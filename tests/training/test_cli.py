@@ -260,3 +260,27 @@ def test_personalize_refuses_what_the_app_refuses(tmp_path, capsys):
         assert code == 2 and err.count("\n") == 1 and words in err and "Traceback" not in err, err
     assert init.read_bytes() == P_starter("attention").read_bytes()
     assert not (tmp_path / "w.work").exists() and not (tmp_path / "mine.work").exists()
+
+
+def test_evaluate_shows_each_prepared_crop_whole_as_fit_validates(tiny, data, tmp_path, capsys):
+    # evaluate framed a prepared crop again on its pose: a person filling less than frame_for's share of it was
+    # cropped round the body and drawn smaller into a box, 0.05 SSIM under fit's check of the same weights on the
+    # same pairs (a newcomer review). The crop is what the network sees, whole.
+    import numpy as np
+
+    from engine.framing import frame_for
+    from engine.pose import Pose
+    from training.datasets import PairDataset
+    from training.evaluate import _backend_for
+
+    runs = tmp_path / "runs"
+    assert main(["fit", "--backend", "tiny-test", "--data", str(data), "--runs-dir", str(runs), "--steps", "1",
+                 "--batch", "2", "--val-every", "1", "--val-pairs", "2", "--no-progress"]) == 0
+    run = Path(capsys.readouterr().out.strip().splitlines()[-1])
+    b, _ = _backend_for(run, None, "cpu", tmp_path)
+    img, pose, _, _ = PairDataset(data, "test").load(PairDataset(data, "test").pairs[0][0])
+    # the person shrunk to half the crop's height: frame_for alone crops round them
+    small = Pose(pose.xy * 0.5 + [0.25 * pose.width, 0.25 * pose.height], pose.present, pose.width, pose.height)
+    assert frame_for(small, tuple(b.image_size)).crop(img).shape == img.shape  # same size, other pixels
+    assert not np.array_equal(frame_for(small, tuple(b.image_size)).crop(img), img)
+    assert np.array_equal(b.frame(small).crop(img), img)
