@@ -151,25 +151,34 @@ def carry_gained(target: Pose, photo_before: Pose, photo_after: Pose) -> Pose | 
     """``target`` with the joints the photo's skeleton gained (shown in a correction) that the target lacks, or
     None if there are none. A joint missing from the target is missing for the engines, which leave out the limb
     it ends: a newcomer who added a missed elbow to the photo's skeleton saw the arm vanish from the picture. Each
-    goes where it is in the photo, moved as its nearest kin moved from the photo to the target (its parent, or
-    up the tree; else a joint below it), so an edited arm carries the elbow added to it."""
+    goes where it is in the photo, carried as its kin moved from the photo to the target: turned and scaled with
+    the bone between the nearest joint up the tree and one below it where the pose has both, else shifted with
+    whichever of them it has, so an edited arm carries the elbow added to it."""
     gained = [j for j in range(NUM_JOINTS)
               if photo_after.present[j] and not photo_before.present[j] and not target.present[j]]
     if not gained:
         return None
     both = photo_after.present & target.present
 
-    def kin(j: int) -> int | None:
+    def up(j: int) -> int | None:
         p = PARENT.get(j)
-        while p is not None:
-            if both[p]:
-                return p
+        while p is not None and not both[p]:
             p = PARENT.get(p)
-        return next((d for d in descendants(j) if both[d]), None)
+        return p
     out = target
     for j in gained:
-        k = kin(j)
-        shift = target.xy[k] - photo_after.xy[k] if k is not None else np.zeros(2)
-        x, y = photo_after.xy[j] + shift
+        a, b = up(j), next((d for d in descendants(j) if both[d]), None)
+        src = photo_after.xy[j].astype(np.float64)
+        if a is not None and b is not None:
+            # between two joints the pose has: turned and scaled as the photo's a->b became the pose's (a wrist
+            # raised alone, its elbow added later, went to the photo's place by the hip, the forearm 3x long)
+            pa, pb, ta, tb = (v.astype(np.float64) for v in (photo_after.xy[a], photo_after.xy[b], target.xy[a],
+                                                              target.xy[b]))
+            u, v = complex(*(pb - pa)), complex(*(tb - ta))
+            z = complex(*(src - pa)) * (v / u if abs(u) > 1e-6 else 1)
+            x, y = ta[0] + z.real, ta[1] + z.imag
+        else:
+            k = a if a is not None else b
+            x, y = src + (target.xy[k] - photo_after.xy[k] if k is not None else 0)
         out = out.moved(j, float(np.clip(x, 0, target.width - 1)), float(np.clip(y, 0, target.height - 1)))
     return out

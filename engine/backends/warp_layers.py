@@ -216,14 +216,13 @@ def _rounded_end(edge: np.ndarray, depth: int, inner: np.ndarray | None = None, 
         half = (e - s) / 2.0
         long = max(1, int(min(depth, half)))
         if wide is not None:
-            # the inner row's stretch round this one: how much wider the part is k pixels in
-            a, b = s, e
-            while a > 0 and wide[a - 1]:
-                a -= 1
-            while b < len(wide) and wide[b]:
-                b += 1
-            a0, ak = (e - s) / 2.0, (b - a) / 2.0
-            if ak > a0 + 0.5:
+            # the inner row's stretch that overlaps this one most (not their union: a limb crossing the edge at a
+            # slant would look narrower at the edge than inside it), and how much wider it is k pixels in
+            runs = np.flatnonzero(np.diff(np.concatenate([[0], wide.astype(np.int8), [0]])))
+            overlap = [(min(e, b) - max(s, a), b - a) for a, b in zip(runs[::2], runs[1::2])]
+            best = max(overlap, default=(0, 0))
+            a0, ak = (e - s) / 2.0, best[1] / 2.0
+            if best[0] > 0 and ak > a0 + 0.5:
                 # narrowing towards the edge: the circle through both widths, and how far past the edge it closes
                 centre = (ak * ak - a0 * a0 + k * k) / (2.0 * k)  # its centre's distance inside the edge
                 long = max(1, min(long, int(round(np.hypot(a0, centre) - centre))))

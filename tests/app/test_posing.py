@@ -113,3 +113,19 @@ def test_a_joint_the_photo_gained_goes_into_the_pose_moved_with_its_kin(pose):
     # a joint the pose already has stays where the user put it
     mine = target.moved(J["r_elbow"], 5, 6)
     assert np.allclose(carry_gained(mine, before, photo).xy[J["r_elbow"]], (5, 6))
+
+
+def test_a_joint_the_photo_gained_turns_with_the_bone_the_pose_moved(pose):
+    # the photo's elbow missed, the wrist raised alone in the pose, the elbow added later: it goes between the
+    # shoulder and the raised wrist (at the photo's place by the hip the forearm was three times as long)
+    from poseeditor.posing import carry_gained
+
+    e, w, s = J["r_elbow"], J["r_wrist"], J["r_shoulder"]
+    before = pose.with_present(e, False)
+    reach = float(np.linalg.norm(pose.xy[w] - pose.xy[s]))  # raised straight up, as far from the shoulder
+    target = drag_pose(before, w, float(before.xy[s][0]), float(before.xy[s][1]) - reach)
+    out = carry_gained(target, before, pose)
+    fore, upper = (float(np.linalg.norm(out.xy[a] - out.xy[b])) for a, b in ((w, e), (e, s)))
+    assert fore == pytest.approx(bone(pose, "r_wrist", "r_elbow"), rel=0.05)
+    assert upper == pytest.approx(bone(pose, "r_elbow", "r_shoulder"), rel=0.05)
+    assert out.xy[e][1] < pose.xy[s][1]  # above the shoulder, with the raised arm

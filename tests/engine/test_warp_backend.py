@@ -472,3 +472,6 @@ def test_a_head_that_grazes_the_photos_edge_goes_on_as_little_past_it_as_it_clos
     assert 4 <= depth(grazing) <= 8
     limb = _rounded_end(edge, 90, edge, k)
     assert depth(limb) == depth(old)
+    for slant in (0.5, 1.0):  # a bar crossing the edge at a slant is as wide inside: its end stays whole
+        bar = lambda d: ((xs + 100 >= 80 - slant * d) & (xs + 100 < 110 - slant * d)).astype(np.float32)  # noqa: E731
+        assert depth(_rounded_end(bar(0), 90, bar(k), k)) == depth(_rounded_end(bar(0), 90)) == 15
