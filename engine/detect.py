@@ -303,6 +303,9 @@ def another_person(image: np.ndarray, pose: Pose, mask: np.ndarray) -> bool:
     diagonal, and their skeleton's box grown by 15%: a white dress on a white wall is missing from the mask, not
     from the box), at least OTHER_PERSON_SHARE of their size. The app says so, and how to pick the other (a
     newcomer's group photo got the right-hand person with no hint of the left)."""
+    found = int((np.asarray(mask) >= 0.5).sum())
+    if found == 0:
+        return False  # no outline to compare with (a skeleton placed by hand)
     people = person_mask(image) >= 0.5
     h, w = people.shape
     grow = max(1, int(round(0.03 * np.hypot(h, w))))
@@ -315,7 +318,7 @@ def another_person(image: np.ndarray, pose: Pose, mask: np.ndarray) -> bool:
         mine[max(0, int(y0 - my)):max(0, int(np.ceil(y1 + my))), max(0, int(x0 - mx)):max(0, int(np.ceil(x1 + mx)))] = True
     n, _, stats, _ = cv2.connectedComponentsWithStats((people & ~mine).astype(np.uint8), connectivity=8)
     biggest = int(stats[1:, cv2.CC_STAT_AREA].max()) if n > 1 else 0
-    return biggest >= OTHER_PERSON_SHARE * max(1, int((np.asarray(mask) >= 0.5).sum()))
+    return biggest >= OTHER_PERSON_SHARE * found
 
 
 _local = threading.local()

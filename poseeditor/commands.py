@@ -54,9 +54,11 @@ class CorrectionCommand(QUndoCommand):
         self.doc = doc
         self.photo, self.target = tuple(p.copy() for p in photo), tuple(p.copy() for p in target)
 
+    # The pose first where the joint comes, the photo's skeleton first where it goes: between the two, the
+    # joint is the pose's alone (which moves nothing), never the photo's alone (which erases its limb).
     def redo(self) -> None:
-        self.doc.set_main_pose(self.photo[1])
         self.doc.set_target(self.target[1])
+        self.doc.set_main_pose(self.photo[1])
 
     def undo(self) -> None:
         self.doc.set_main_pose(self.photo[0])

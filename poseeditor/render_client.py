@@ -62,8 +62,9 @@ class RenderClient(QObject):
         _queued(self.worker.start,
                 dict(backend=backend, device=device, weights=weights, photos_pending=photos_pending))
 
-    def detect(self, ref_id: int, path: str):
-        _queued(self.detector.load, dict(ref_id=ref_id, path=str(path)))
+    def detect(self, ref_id: int, path: str, first: bool = False):
+        """Read and detect a photo; ``first``: the one to edit (is someone else in it too?)."""
+        _queued(self.detector.load, dict(ref_id=ref_id, path=str(path), first=first))
 
     def search_box(self, ref_id: int, image, box, name: str = "photo"):
         """Find the person inside ``box`` (x0, y0, x1, y1 photo pixels); the answer is detector.boxSearched."""

@@ -227,7 +227,7 @@ class EditingMixin:
                 # the pose alone and nothing moved
                 self.banner.show_message(
                     f"The photo's skeleton has no {joint_label(joint)}, so the picture cannot move that part. "
-                    f"Show it in the photo's skeleton where it is in the photo; the pose gets it too.", "info",
+                    f"Show it in the photo's skeleton too, where it is in the photo; then it moves.", "info",
                     "Correct the Photo's Skeleton", "adjust")
         else:
             self._push(cur.with_present(joint, False), f"Hide {joint_label(joint)}")

@@ -11,8 +11,9 @@ from .document import Reference
 from .result_view import PLACEHOLDER
 from .window_files import IMAGE_FILTER
 
-# a person shorter than this (photo pixels) gets a skeleton the detector guessed at: the window says so
-SMALL_PERSON_PX = 96
+# a person shorter than this (photo pixels, the joints' height and a head) gets a skeleton the detector guessed
+# at: the window says so
+SMALL_PERSON_PX = 80
 
 
 class PhotosMixin:
@@ -90,7 +91,7 @@ class PhotosMixin:
         if not paths:
             return
         first = Reference(paths[0])
-        self.client.detect(first.id, first.path)
+        self.client.detect(first.id, first.path, first=True)
         if self.doc.main is None:
             self._start_over(first, paths, then)
         else:  # the newest request wins: an earlier one still being read is forgotten
@@ -220,21 +221,37 @@ class PhotosMixin:
                 self.show_done(f"{name}: {ref.pose.count} of 18 joints found{also}. Drag a joint to repose.")
                 if det is not None and out.get("others"):
                     # a newcomer's group photo got one person with no hint of the other
-                    self.banner.show_message(
+                    self._hint(
                         f"Someone else seems to be in {name} too: the skeleton is on the person found first. To "
                         f"edit another, draw a box round them.", "info", "Find the Person in a Box", "box")
-                box = self.person_box()
-                if det is not None and box is not None and box[3] - box[1] < SMALL_PERSON_PX:
+                joints = ref.pose.bbox() if det is not None else None
+                tall = None if joints is None else joints[3] - joints[1] + ref.pose.head_size()
+                if tall is not None and tall < SMALL_PERSON_PX:
                     # a 40x40 photo's skeleton came out bunched on the chest, hips at the shoulders, unremarked
-                    self.banner.show_message(
-                        f"The person in {name} is only {int(box[3] - box[1])} pixels tall: the skeleton found may "
-                        f"be wrong. Check it against the photo.", "warning", "Correct the Photo's Skeleton",
+                    self._hint(
+                        f"The person in {name} is only about {max(1, int(tall))} pixels tall: the skeleton found "
+                        f"may be wrong. Check it against the photo.", "warning", "Correct the Photo's Skeleton",
                         "adjust")
                 self.hint_trained_weights()
         self.doc.referencesChanged.emit()
         self._check_outfits()
         if self._pending_session is not None and all(r.image is not None for r in self.doc.refs):
             self._pending_session = None
+
+    def _outfits_again(self):
+        """The first photo's person changed (another photo first, or another person in its box): the references
+        are compared with them now."""
+        for r in self.doc.refs:
+            r.outfit_checked = False
+        self._check_outfits()
+
+    def _hint(self, text: str, kind: str, action: str = "", action_id: str = "") -> None:
+        """A banner that does not take the place of one asking for something (Done, Cancel, a button): then the
+        status bar says it."""
+        if self.banner.isVisible() and self.banner.action_id:
+            self.statusBar().showMessage(text, 10000)
+        else:
+            self.banner.show_message(text, kind, action, action_id)
 
     def _check_outfits(self):
         """Say which references, once they and the first photo are found, look like someone else: the engines
@@ -252,7 +269,7 @@ class PhotosMixin:
                 if looks_different(main.outfit, r.outfit):
                     odd.append(Path(r.path).name)
         if odd:
-            self.banner.show_message(
+            self._hint(
                 f"{', '.join(odd)} {'look' if len(odd) > 1 else 'looks'} like another person, or other clothes, "
                 f"than {Path(main.path).name}: the picture may take parts from {'them' if len(odd) > 1 else 'it'}. "
                 f"Remove {'them' if len(odd) > 1 else 'it'} from the references if not the same person.", "warning")
@@ -312,6 +329,8 @@ class PhotosMixin:
             self._show_placed(main)
             return
         main.detected, main.pose, main.mask, main.hand_placed = det.pose, det.pose, det.mask, False
+        main.outfit = out.get("outfit") or {}
+        self._outfits_again()
         self.placing = False
         self._set_mode(TARGET)
         self.banner.dismiss()
@@ -377,6 +396,7 @@ class PhotosMixin:
         self.result.set_original(main.image)
         self.doc.set_target(main.pose)
         self.show_info(f"Now editing {Path(main.path).name}.")
+        self._outfits_again()
 
     def _on_references_changed(self):
         refs = self.doc.refs

@@ -105,7 +105,8 @@ class DetectWorker(QObject):
 
             d = out["detection"]
             out["outfit"] = outfit(out["image"], d.pose, d.mask)  # to tell a reference of someone else
-            out["others"] = another_person(out["image"], d.pose, d.mask)  # someone else to pick instead?
+            if job.get("first"):  # the photo to edit: someone else in it to pick instead? (the slowest check)
+                out["others"] = another_person(out["image"], d.pose, d.mask)
         except NoPersonError as e:
             out["no_person"], out["error"] = True, str(e)
             out["fallback"] = self._fallback(out["image"], None, name)
@@ -135,6 +136,10 @@ class DetectWorker(QObject):
         try:
             self.status.emit("Finding the person in the box…")
             out["detection"] = self._detector().detect_in_box(job["image"], job["box"], job.get("name", "photo"))
+            from engine.outfit import outfit
+
+            d = out["detection"]
+            out["outfit"] = outfit(job["image"], d.pose, d.mask)  # the references are compared with this one now
         except NoPersonError as e:
             out["error"] = str(e)
             out["fallback"] = self._fallback(job["image"], job["box"], job.get("name", "photo"))

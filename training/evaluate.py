@@ -63,7 +63,9 @@ def _backend_for(target, backend: str | None, device: str, tmp: Path, composite:
     cls = registry.backend_class(meta.backend)
     b = cls(device=device, dtype=torch.float32, load_starter=False, composite=composite)
     b.load_weights(weights)
-    if hasattr(b, "frame"):
+    from engine.backends.base import NeuralBackend
+
+    if isinstance(b, NeuralBackend) and type(b).frame is NeuralBackend.frame:  # not a backend's own framing
         # a prepared set's crops are framed already: the network sees each whole, as fit's validation shows it
         # to the generator. Framed again on its pose, a crop whose person fills less than frame_for's share of it
         # was cropped round the body and drawn smaller into a box (a newcomer's evaluate: 0.696 SSIM where the

@@ -105,14 +105,21 @@ def read_safetensors(path: Path) -> dict[str, np.ndarray]:
 def _refuse_our_own(path: Path) -> None:
     """PoseEditor's own weights need no import: a newcomer's import of an exported 128x64 model was accepted and
     reported at the paper's 256x176."""
-    from engine.weights import read_meta
+    from engine.weights import META_KEY, _read_header, read_meta
 
     try:
-        meta = read_meta(path)
-    except WeightsError:
+        ours = META_KEY in ((_read_header(path) or {}).get("__metadata__") or {})
+    except (OSError, ValueError, WeightsError):
+        return  # unreadable as ours: read_safetensors says what it is
+    if not ours:
         return  # a safetensors file of someone else's: imported
-    raise WeightsError(f"{path}: already PoseEditor weights ({meta.backend}, {meta.image_size[0]}x"
-                       f"{meta.image_size[1]}); use the file as it is (--weights, --init, or the app's Load Weights)")
+    try:
+        meta = read_meta(path)
+        what = f" ({meta.backend}, {meta.image_size[0]}x{meta.image_size[1]})"
+    except WeightsError:
+        what = " (their metadata damaged or of a newer PoseEditor)"
+    raise WeightsError(f"{path}: already PoseEditor weights{what}; use the file as it is (--weights, --init, or "
+                       f"the app's Load Weights)")
 
 
 def read_foreign(path) -> dict[str, np.ndarray]:

@@ -219,7 +219,8 @@ def check_required(opts: dict) -> None:
     runs, data = opts.get("runs_dir"), opts["data"]
     if runs and not opts.get("resume") and Path(data).is_dir() and inside(runs, data):
         # a run folder among the dataset's files: a later prepare or copy of the set would carry it
-        raise TrainingError(f"{runs}: the runs folder would be inside the dataset {data}; choose a place outside it")
+        raise TrainingError(f"{runs}: the runs folder would be inside the dataset {data}; give --runs-dir "
+                            f"outside it")
 
 
 # ================================================================================================================

@@ -241,9 +241,13 @@ def run(args) -> int:
     try:
         made = personalize(plan, args.out.resolve(), work.resolve(), progress=lambda t: print(t, file=sys.stderr))
     except PoseEditorError:
-        # a work folder this run made, left without a prepared set (nobody in the photos), goes; one with a set
-        # stays, for a run again to start from
-        if new_work and not any(work.rglob("dataset.json")):
+        # a work folder this run made in which nothing was prepared (nobody in the photos) goes; one with
+        # prepared images stays, for a run again to start from
+        from .prepare import read_journal
+
+        prepared = any(r.get("status") == "ok" for j in work.rglob("prepare-journal.jsonl")
+                       for r in read_journal(j.parent).values())
+        if new_work and not prepared:
             import shutil
 
             shutil.rmtree(work, ignore_errors=True)

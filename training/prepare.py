@@ -522,8 +522,8 @@ def run(args) -> int:
     except DatasetError:
         # a folder this run made and left without a dataset (nobody found in any photo) goes: a newcomer found
         # images/, masks/ and a journal of nothing after the refusal
-        if new and args.out.is_dir() and not (args.out / "dataset.json").exists():
-            shutil.rmtree(args.out, ignore_errors=True)
+        if new and args.out.is_dir() and not any(r.get("status") == "ok" for r in read_journal(args.out).values()):
+            shutil.rmtree(args.out, ignore_errors=True)  # not a journal of work to resume (a disk full half-way)
         raise
     skipped = []
     if s["no_person"]:
