@@ -315,7 +315,8 @@ def another_person(image: np.ndarray, pose: Pose, mask: np.ndarray) -> bool:
     if box is not None:
         x0, y0, x1, y1 = box
         mx, my = 0.15 * (x1 - x0), 0.15 * (y1 - y0)
-        mine[max(0, int(y0 - my)):max(0, int(np.ceil(y1 + my))), max(0, int(x0 - mx)):max(0, int(np.ceil(x1 + mx)))] = True
+        rows = slice(max(0, int(y0 - my)), max(0, int(np.ceil(y1 + my))))
+        mine[rows, max(0, int(x0 - mx)):max(0, int(np.ceil(x1 + mx)))] = True
     n, _, stats, _ = cv2.connectedComponentsWithStats((people & ~mine).astype(np.uint8), connectivity=8)
     biggest = int(stats[1:, cv2.CC_STAT_AREA].max()) if n > 1 else 0
     return biggest >= OTHER_PERSON_SHARE * found

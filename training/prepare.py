@@ -149,7 +149,8 @@ def _unlike(records: list[dict]) -> list[str]:
     first: dict[str, tuple] = {}
     lines = []
     for r in sorted(records, key=lambda r: (r["identity"], tuple(r["order"]), r["name"])):
-        got = {k: (np.asarray(c, np.float32), np.asarray(w, np.float32)) for k, (c, w) in (r.get("outfit") or {}).items()}
+        got = {k: (np.asarray(c, np.float32), np.asarray(w, np.float32))
+               for k, (c, w) in (r.get("outfit") or {}).items()}
         if not got:
             continue
         if r["identity"] not in first:
