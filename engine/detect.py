@@ -295,6 +295,7 @@ def person_mask(image: np.ndarray) -> np.ndarray:
 
 # a piece of people (person_mask) apart from the person found, this share of their size or more, is someone else
 OTHER_PERSON_SHARE = 0.25
+ANOTHER_PERSON_SIDE = 1024  # the photo's long side another_person looks at, at most
 
 
 def another_person(image: np.ndarray, pose: Pose, mask: np.ndarray) -> bool:
@@ -303,13 +304,20 @@ def another_person(image: np.ndarray, pose: Pose, mask: np.ndarray) -> bool:
     diagonal, and their skeleton's box grown by 15%: a white dress on a white wall is missing from the mask, not
     from the box), at least OTHER_PERSON_SHARE of their size. The app says so, and how to pick the other (a
     newcomer's group photo got the right-hand person with no hint of the left)."""
-    found = int((np.asarray(mask) >= 0.5).sum())
+    mask = np.asarray(mask, np.float32)
+    k = ANOTHER_PERSON_SIDE / max(image.shape[:2])
+    if k < 1:  # people need no full size: a 12 MP photo's tiles took half a second
+        size = (max(1, round(image.shape[1] * k)), max(1, round(image.shape[0] * k)))
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        mask = cv2.resize(mask.reshape(mask.shape[:2]), size, interpolation=cv2.INTER_AREA)
+        pose = pose.scaled(k, k, width=size[0], height=size[1])
+    found = int((mask >= 0.5).sum())
     if found == 0:
         return False  # no outline to compare with (a skeleton placed by hand)
     people = person_mask(image) >= 0.5
     h, w = people.shape
     grow = max(1, int(round(0.03 * np.hypot(h, w))))
-    mine = (np.asarray(mask) >= 0.3).astype(np.uint8)
+    mine = (mask >= 0.3).astype(np.uint8)
     mine = cv2.distanceTransform(1 - mine, cv2.DIST_L2, 3) <= grow
     box = pose.bbox()
     if box is not None:

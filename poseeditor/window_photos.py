@@ -25,6 +25,7 @@ class PhotosMixin:
         detector.imageReady.connect(self._on_image_ready)
         detector.status.connect(self._on_detect_status)
         detector.boxSearched.connect(self._on_box_searched)
+        detector.othersFound.connect(self._on_others_found)
         self.client.worker.status.connect(self._on_engine_status)
         self.canvas.boxDrawn.connect(self._on_box_drawn)
         self.doc.referencesChanged.connect(self._on_references_changed)
@@ -219,11 +220,6 @@ class PhotosMixin:
                 more = len(self.doc.refs) - 1  # opened with others (several photos chosen or dropped at once)
                 also = f"; {more} more photo{'s' * (more > 1)} as its references" if more else ""
                 self.show_done(f"{name}: {ref.pose.count} of 18 joints found{also}. Drag a joint to repose.")
-                if det is not None and out.get("others"):
-                    # a newcomer's group photo got one person with no hint of the other
-                    self._hint(
-                        f"Someone else seems to be in {name} too: the skeleton is on the person found first. To "
-                        f"edit another, draw a box round them.", "info", "Find the Person in a Box", "box")
                 joints = ref.pose.bbox() if det is not None else None
                 tall = None if joints is None else joints[3] - joints[1] + ref.pose.head_size()
                 if tall is not None and tall < SMALL_PERSON_PX:
@@ -237,6 +233,15 @@ class PhotosMixin:
         self._check_outfits()
         if self._pending_session is not None and all(r.image is not None for r in self.doc.refs):
             self._pending_session = None
+
+    def _on_others_found(self, out):
+        """Someone else seems to be in the photo being edited (a newcomer's group photo got one person with no
+        hint of the other): said, with Find the Person in a Box as the banner's button."""
+        main = self.doc.main
+        if main is None or main.id != out["ref_id"] or self.placing:
+            return
+        self._hint(f"Someone else seems to be in {Path(out['path']).name} too: the skeleton is on the person found "
+                   f"first. To edit another, draw a box round them.", "info", "Find the Person in a Box", "box")
 
     def _outfits_again(self):
         """The first photo's person changed (another photo first, or another person in its box): the references

@@ -51,6 +51,7 @@ class DetectWorker(QObject):
 
     loaded = Signal(object)       # dict(ref_id, image, detection, error, no_person, fallback)
     boxSearched = Signal(object)  # dict(ref_id, box, detection or None, fallback, error)
+    othersFound = Signal(object)  # dict(ref_id, path): someone else seems to be in the photo to edit
     imageReady = Signal(object)   # dict(ref_id, image): the photo is read, the person not found yet
     status = Signal(str)          # what the detect thread is doing now, "" when idle
 
@@ -100,13 +101,10 @@ class DetectWorker(QObject):
             det = self._detector()
             self.status.emit(f"Finding the person in {name}…")
             out["detection"] = det.detect(out["image"], str(job["path"]))
-            from engine.detect import another_person
             from engine.outfit import outfit
 
             d = out["detection"]
             out["outfit"] = outfit(out["image"], d.pose, d.mask)  # to tell a reference of someone else
-            if job.get("first"):  # the photo to edit: someone else in it to pick instead? (the slowest check)
-                out["others"] = another_person(out["image"], d.pose, d.mask)
         except NoPersonError as e:
             out["no_person"], out["error"] = True, str(e)
             out["fallback"] = self._fallback(out["image"], None, name)
@@ -114,6 +112,17 @@ class DetectWorker(QObject):
             out["error"] = _user_message(e)
         self.status.emit("")
         self.loaded.emit(out)
+        if job.get("first") and out["detection"] is not None:
+            # after the skeleton is shown (half a second on a 12 MP photo): is someone else in the photo to edit?
+            from engine.detect import another_person
+
+            d = out["detection"]
+            try:
+                others = another_person(out["image"], d.pose, d.mask)
+            except Exception:  # a hint, never a failure of the photo
+                others = False
+            if others:
+                self.othersFound.emit({"ref_id": job["ref_id"], "path": job["path"]})
 
     def _fallback(self, image, mask_or_box, name: str):
         """The skeleton to place by hand where nobody was found: sized and placed from the photo (a person-like
