@@ -39,6 +39,7 @@ class TrainContext:
     start_dir: str = ""
     # backend -> ((H, W), width) of a network trained from scratch (from the engine catalogue: no torch here)
     scratch: dict = field(default_factory=dict)
+    unlike: list[str] = field(default_factory=list)      # loaded photos that look like someone else than the first's
 
 
 def _parse_size(text: str) -> tuple[int, int] | None:
@@ -394,6 +395,12 @@ class TrainDialog(QDialog):
         caution = P.refit_note(plan)
         if caution:
             note += f"<p style='color:#ffcf70'>{_html(caution)}</p>"
+        if not plan.video and self.ctx.unlike:
+            # the photos are taught as one person: a newcomer's five different people drew a woman in a man's trousers
+            names = ", ".join(self.ctx.unlike)
+            note += (f"<p style='color:#ffcf70'>{_html(names)} look{'s' if len(self.ctx.unlike) == 1 else ''} like "
+                     f"someone else than the first photo's person; the photos are taught as one person. Remove "
+                     f"{'it' if len(self.ctx.unlike) == 1 else 'them'} from the references if not.</p>")
         moved = (f", and redraw each frame in {plan.frame_self_pairs} other poses (more poses to learn from)"
                  if plan.video and plan.frame_self_pairs else "")
         refiner = (f"<li>Then, for up to {P.duration(plan.refine * 60)}, teach a refiner to sharpen its pictures "

@@ -127,6 +127,12 @@ def test_a_reference_of_someone_else_is_said(qtbot, procedural_photos, tmp_path)
         wait_loaded(qtbot, win, 3)
         assert win.banner.isVisible() and "other.png looks like another person" in win.banner.text.text()
         assert len(win.doc.refs) == 3  # said, not refused: the user may mean it
+        # and Train on This Person's plan says so before the photos are taught as one person
+        assert win._train_context().unlike == ["other.png"]
+        win.open_train_dialog()
+        qtbot.waitUntil(lambda: "other.png looks like someone else" in win.train_dialog.plan_text.text(),
+                        timeout=10000)
+        win.train_dialog.close()
     finally:
         close_window(win)
 
