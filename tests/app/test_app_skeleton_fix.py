@@ -2,6 +2,7 @@
 goes into the pose being edited too (the limb it ends was erased from the picture), in one undo step; a joint
 shown in the pose alone says what it needs; a refused save's red banner goes with the next save that works."""
 import gc
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -133,6 +134,13 @@ def test_a_reference_of_someone_else_is_said(qtbot, procedural_photos, tmp_path)
         qtbot.waitUntil(lambda: "other.png looks like someone else" in win.train_dialog.plan_text.text(),
                         timeout=10000)
         win.train_dialog.close()
+        # another photo first: the references are compared with its person now
+        win.banner.dismiss()
+        ids = [r.id for r in win.doc.refs]
+        win.reorder_references([ids[2], ids[0], ids[1]])
+        assert win.doc.main.path == str(other)
+        assert win.banner.isVisible() and "look like another person" in win.banner.text.text()
+        assert Path(procedural_photos[0][0]).name in win.banner.text.text()
     finally:
         close_window(win)
 
