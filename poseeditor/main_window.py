@@ -422,9 +422,14 @@ class MainWindow(PhotosMixin, EditingMixin, EngineMixin, FilesMixin, QMainWindow
         """A file saved, a photo added: said in the status bar, and an error banner without an action, which
         was about an earlier attempt, goes (a newcomer read a refused save's red banner above the next save's
         success). A banner that asks for something (Locate, Done, Use Warp) stays until it is answered."""
+        self.clear_stale_error()
+        self.show_info(message, timeout_ms)
+
+    def clear_stale_error(self) -> None:
+        """An error banner without an action goes: it was about an earlier attempt (a refused save, a photo with
+        nobody in it) and something has worked since."""
         if self.banner.kind == "error" and not self.banner.action_id:
             self.banner.dismiss()
-        self.show_info(message, timeout_ms)
 
     def _on_banner_action(self, action_id: str):
         if action_id == "done-placing":

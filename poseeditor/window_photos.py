@@ -229,6 +229,8 @@ class PhotosMixin:
                         f"may be wrong. Check it against the photo.", "warning", "Correct the Photo's Skeleton",
                         "adjust")
                 self.hint_trained_weights()
+        if not is_main and det is not None:
+            self.clear_stale_error()  # "No person found in X" stayed through the references added after it
         self.doc.referencesChanged.emit()
         self._check_outfits()
         if self._pending_session is not None and all(r.image is not None for r in self.doc.refs):

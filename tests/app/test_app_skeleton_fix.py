@@ -84,6 +84,16 @@ def test_a_refused_saves_banner_goes_with_the_next_save(qtbot, procedural_photos
         assert win.banner.isVisible() and win.banner.kind == "error"
         assert win.export_pose(str(tmp_path / "pose.json"))
         assert not win.banner.isVisible()
+        # a reference with nobody in it is refused in red; the next one that has someone takes the banner away
+        nobody = tmp_path / "wall.png"
+        from engine.images import save_image
+
+        save_image(nobody, np.full((200, 150, 3), 200, np.uint8))
+        win.add_references([str(nobody)])
+        qtbot.waitUntil(lambda: win.banner.isVisible() and "No person found in wall.png" in win.banner.text.text(),
+                        timeout=30000)
+        win.add_references([str(procedural_photos[1][0])])
+        qtbot.waitUntil(lambda: not win.banner.isVisible(), timeout=30000)
     finally:
         close_window(win)
 
