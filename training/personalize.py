@@ -128,8 +128,19 @@ def _usable_sources(sources: list[Path]) -> tuple[list[Path], list[str]]:
     (training/protocol.py: one photo is enough; fewer than SELF_PAIRS_BELOW train on their self-pairs). None
     left is an error, as is a path that names no file."""
     from engine.errors import ImageReadError
-    from engine.images import load_image
+    from engine.images import IMAGE_SUFFIXES, load_image
 
+    # a folder is its photos (prepare takes a folder too; a newcomer's `personalize photos` was refused)
+    expanded = []
+    for s in sources:
+        if Path(s).is_dir():
+            photos = sorted(p for p in Path(s).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            if not photos:
+                raise P.PersonalizeError(f"{s}: a folder without photos")
+            expanded += photos
+        else:
+            expanded.append(s)
+    sources = expanded
     if any(P.is_video(s) for s in sources):
         if len(sources) > 1:
             raise P.PersonalizeError("give one video, or photos, not both")
@@ -153,9 +164,9 @@ def add_arguments(p) -> None:
 
     p.description = ("The app's Train on This Person as one command: prepare the photos or video, fine-tune "
                      "the backend's starter weights on them for a time budget, export the best weights.")
-    p.add_argument("sources", nargs="+", type=Path, metavar="VIDEO|PHOTO",
-                   help=f"one video, or photos of one person: one is enough (fewer than {P.SELF_PAIRS_BELOW} train "
-                        f"on each photo redrawn in moved poses, more on pairs between them)")
+    p.add_argument("sources", nargs="+", type=Path, metavar="VIDEO|PHOTO|FOLDER",
+                   help=f"one video, or photos of one person (or folders of them): one is enough (fewer than "
+                        f"{P.SELF_PAIRS_BELOW} train on each photo redrawn in moved poses, more on pairs between them)")
     p.add_argument("--backend", required=True, help="dgan, dgan-sa, attention, spgnet or pnr")
     p.add_argument("-o", "--out", type=Path, required=True, help="the weights file to write (.safetensors)")
     p.add_argument("--minutes", type=float, default=P.DEFAULT_MINUTES,

@@ -284,3 +284,18 @@ def test_evaluate_shows_each_prepared_crop_whole_as_fit_validates(tiny, data, tm
     assert frame_for(small, tuple(b.image_size)).crop(img).shape == img.shape  # same size, other pixels
     assert not np.array_equal(frame_for(small, tuple(b.image_size)).crop(img), img)
     assert np.array_equal(b.frame(small).crop(img), img)
+
+
+def test_personalize_takes_a_folder_as_its_photos(tmp_path, capsys):
+    # prepare takes a folder; personalize refused one ("is a folder, not a photo": a newcomer review)
+    from engine.images import save_image
+    from training.personalize import _usable_sources
+    from training.synth import synth_image
+
+    folder = tmp_path / "anna"
+    folder.mkdir()
+    for k in range(2):
+        save_image(folder / f"{k}.png", synth_image(5, k, 0, (128, 96))[0])
+    (folder / "notes.txt").write_text("not a photo")
+    usable, skipped = _usable_sources([folder])
+    assert [p.name for p in usable] == ["0.png", "1.png"] and not skipped
