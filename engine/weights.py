@@ -170,6 +170,15 @@ def _read_header(path: Path) -> dict:
     return header
 
 
+def has_our_metadata(path) -> bool:
+    """Whether a safetensors file carries PoseEditor's metadata key (read or not: a newer version's, a damaged
+    one), from its header alone; False for a file whose header cannot be read."""
+    try:
+        return META_KEY in ((_read_header(Path(path)) or {}).get("__metadata__") or {})
+    except (OSError, ValueError, WeightsError):
+        return False
+
+
 def read_meta(path) -> WeightsMeta:
     """Only the metadata of a weights file (no tensors read): for the weights manager and checks."""
     # the format in the name: a folder or a pipe given for the weights is told what to give instead

@@ -105,14 +105,10 @@ def read_safetensors(path: Path) -> dict[str, np.ndarray]:
 def _refuse_our_own(path: Path) -> None:
     """PoseEditor's own weights need no import: a newcomer's import of an exported 128x64 model was accepted and
     reported at the paper's 256x176."""
-    from engine.weights import META_KEY, _read_header, read_meta
+    from engine.weights import has_our_metadata, read_meta
 
-    try:
-        ours = META_KEY in ((_read_header(path) or {}).get("__metadata__") or {})
-    except (OSError, ValueError, WeightsError):
-        return  # unreadable as ours: read_safetensors says what it is
-    if not ours:
-        return  # a safetensors file of someone else's: imported
+    if not has_our_metadata(path):
+        return  # a safetensors file of someone else's (or unreadable: read_safetensors says what it is): imported
     try:
         meta = read_meta(path)
         what = f" ({meta.backend}, {meta.image_size[0]}x{meta.image_size[1]})"
