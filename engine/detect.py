@@ -304,13 +304,10 @@ def another_person(image: np.ndarray, pose: Pose, mask: np.ndarray) -> bool:
     diagonal, and their skeleton's box grown by 15%: a white dress on a white wall is missing from the mask, not
     from the box), at least OTHER_PERSON_SHARE of their size. The app says so, and how to pick the other (a
     newcomer's group photo got the right-hand person with no hint of the left)."""
-    mask = np.asarray(mask, np.float32)
-    k = ANOTHER_PERSON_SIDE / max(image.shape[:2])
-    if k < 1:  # people need no full size: a 12 MP photo's tiles took half a second
-        size = (max(1, round(image.shape[1] * k)), max(1, round(image.shape[0] * k)))
-        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-        mask = cv2.resize(mask.reshape(mask.shape[:2]), size, interpolation=cv2.INTER_AREA)
-        pose = pose.scaled(k, k, width=size[0], height=size[1])
+    from .framing import reduced_person
+
+    # people need no full size: a 12 MP photo's tiles took half a second
+    image, mask, pose = reduced_person(image, mask, pose, ANOTHER_PERSON_SIDE)
     found = int((mask >= 0.5).sum())
     if found == 0:
         return False  # no outline to compare with (a skeleton placed by hand)

@@ -302,3 +302,16 @@ def _person_like_box(mask: np.ndarray) -> tuple[float, float, float, float] | No
         if score > best_score:
             best, best_score = (float(x), float(y), float(x + bw), float(y + bh)), score
     return best
+
+
+def reduced_person(image: np.ndarray, mask: np.ndarray, pose: Pose, side: int):
+    """(image, mask as float32 (h, w), pose) with the photo's long side at most ``side`` pixels: for checks that
+    need no full size (engine.outfit's colours, engine.detect.another_person's people)."""
+    h, w = image.shape[:2]
+    mask = np.asarray(mask, np.float32).reshape(h, w)
+    k = side / max(h, w)
+    if k >= 1:
+        return image, mask, pose
+    size = (max(1, round(w * k)), max(1, round(h * k)))
+    return (cv2.resize(image, size, interpolation=cv2.INTER_AREA), cv2.resize(mask, size, interpolation=cv2.INTER_AREA),
+            pose.scaled(size[0] / w, size[1] / h, width=size[0], height=size[1]))

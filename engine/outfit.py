@@ -12,6 +12,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .framing import reduced_person
 from .part_colours import main_colours
 from .parsing import coarse_parsing
 from .pose import Pose
@@ -34,13 +35,7 @@ def outfit(image: np.ndarray, pose: Pose | None, mask: np.ndarray | None) -> dic
     checked shirt flips between its two colours from one photo to the next."""
     if pose is None or mask is None:
         return {}
-    h, w = image.shape[:2]
-    k = WORK_SIDE / max(h, w)
-    if k < 1:  # colours need no full-size parsing: a 1080p frame's took 150 ms
-        size = (max(1, round(w * k)), max(1, round(h * k)))
-        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-        mask = cv2.resize(np.asarray(mask, np.float32).reshape(h, w), size, interpolation=cv2.INTER_AREA)
-        pose = pose.scaled(size[0] / w, size[1] / h, width=size[0], height=size[1])
+    image, mask, pose = reduced_person(image, mask, pose, WORK_SIDE)  # colours need no full-size parsing
     labels = coarse_parsing(pose, mask)
     out = {}
     for name, ids in PARTS.items():

@@ -27,7 +27,7 @@ class Reference:
     hand_placed: bool = False            # pose placed by the user because nobody was found
     error: str = ""                      # why the photo cannot be used (unreadable, ...)
     outfit: dict = field(default_factory=dict)  # engine.outfit's colours of the person found, {} if none
-    outfit_checked: bool = False         # compared with the first photo's (a reference of someone else is said)
+    unlike: bool | None = None           # looks like someone else than the first photo's person; None: not compared
     id: int = field(default_factory=lambda: next(_ids))
 
     @property

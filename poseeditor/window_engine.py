@@ -153,13 +153,10 @@ class EngineMixin:
     def _train_context(self):
         from .train_dialog import TrainContext
 
-        from engine.outfit import looks_different
-
         neural = [b for b in self.engine_panel.catalogue.values() if b.get("needs_weights")]
         refs, main = self.doc.ready_refs(), self.doc.main
         photos = [r.path for r in refs]
-        unlike = [Path(r.path).name for r in refs if main is not None and r is not main
-                  and looks_different(main.outfit, r.outfit)]
+        unlike = [Path(r.path).name for r in refs if r is not main and r.unlike]  # window_photos._check_outfits
         return TrainContext(photos, [(b["name"], b["title"]) for b in neural], (self.backend_info or {}).get("name"),
                             self._weights_for, self.settings.last_dir("videos"),
                             {b["name"]: b["network"] for b in neural if b.get("network")}, unlike)

@@ -224,7 +224,7 @@ class PhotosMixin:
                 tall = None if joints is None else joints[3] - joints[1] + ref.pose.head_size()
                 if tall is not None and tall < SMALL_PERSON_PX:
                     # a 40x40 photo's skeleton came out bunched on the chest, hips at the shoulders, unremarked
-                    self._hint(
+                    self.hint(
                         f"The person in {name} is only about {max(1, int(tall))} pixels tall: the skeleton found "
                         f"may be wrong. Check it against the photo.", "warning", "Correct the Photo's Skeleton",
                         "adjust")
@@ -242,23 +242,15 @@ class PhotosMixin:
         main = self.doc.main
         if main is None or main.id != out["ref_id"] or self.placing:
             return
-        self._hint(f"Someone else seems to be in {Path(out['path']).name} too: the skeleton is on the person found "
+        self.hint(f"Someone else seems to be in {Path(out['path']).name} too: the skeleton is on the person found "
                    f"first. To edit another, draw a box round them.", "info", "Find the Person in a Box", "box")
 
     def _outfits_again(self):
         """The first photo's person changed (another photo first, or another person in its box): the references
         are compared with them now."""
         for r in self.doc.refs:
-            r.outfit_checked = False
+            r.unlike = None
         self._check_outfits()
-
-    def _hint(self, text: str, kind: str, action: str = "", action_id: str = "") -> None:
-        """A banner that does not take the place of one asking for something (Done, Cancel, a button): then the
-        status bar says it."""
-        if self.banner.isVisible() and self.banner.action_id:
-            self.statusBar().showMessage(text, 10000)
-        else:
-            self.banner.show_message(text, kind, action, action_id)
 
     def _check_outfits(self):
         """Say which references, once they and the first photo are found, look like someone else: the engines
@@ -271,12 +263,12 @@ class PhotosMixin:
             return
         odd = []
         for r in self.doc.refs[1:]:
-            if r.outfit and not r.outfit_checked:
-                r.outfit_checked = True
-                if looks_different(main.outfit, r.outfit):
+            if r.outfit and r.unlike is None:
+                r.unlike = looks_different(main.outfit, r.outfit)
+                if r.unlike:
                     odd.append(Path(r.path).name)
         if odd:
-            self._hint(
+            self.hint(
                 f"{', '.join(odd)} {'look' if len(odd) > 1 else 'looks'} like another person, or other clothes, "
                 f"than {Path(main.path).name}: the picture may take parts from {'them' if len(odd) > 1 else 'it'}. "
                 f"Remove {'them' if len(odd) > 1 else 'it'} from the references if not the same person.", "warning")

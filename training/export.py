@@ -96,14 +96,12 @@ def add_arguments(p) -> None:
 
 def _run_data(run: Path):
     """The dataset folder a run's options name, or None where they cannot be read (the export says why later)."""
-    import json
-
-    from .protocol import OPTIONS_FILE
+    from .run_dir import read_options
 
     try:
-        record = json.loads((Path(run) / OPTIONS_FILE).read_text())
+        record = read_options(run)
         data = (record.get("options") or {}).get("data") or (record.get("dataset") or {}).get("path")
-    except (OSError, ValueError, AttributeError):
+    except (PoseEditorError, AttributeError):
         return None
     return data if isinstance(data, str) else None
 

@@ -128,13 +128,15 @@ def _usable_sources(sources: list[Path]) -> tuple[list[Path], list[str]]:
     (training/protocol.py: one photo is enough; fewer than SELF_PAIRS_BELOW train on their self-pairs). None
     left is an error, as is a path that names no file."""
     from engine.errors import ImageReadError
-    from engine.images import IMAGE_SUFFIXES, load_image
+    from engine.images import load_image
+
+    from .prepare_sources import images_in
 
     # a folder is its photos (prepare takes a folder too; a newcomer's `personalize photos` was refused)
     expanded = []
     for s in sources:
         if Path(s).is_dir():
-            photos = sorted(p for p in Path(s).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            photos = images_in(Path(s))
             if not photos:
                 raise P.PersonalizeError(f"{s}: a folder without photos")
             expanded += photos
@@ -254,10 +256,9 @@ def run(args) -> int:
     except PoseEditorError:
         # a work folder this run made in which nothing was prepared (nobody in the photos) goes; one with
         # prepared images stays, for a run again to start from
-        from .prepare import read_journal
+        from .prepare import has_prepared
 
-        prepared = any(r.get("status") == "ok" for j in work.rglob("prepare-journal.jsonl")
-                       for r in read_journal(j.parent).values())
+        prepared = any(has_prepared(j.parent) for j in work.rglob("prepare-journal.jsonl"))
         if new_work and not prepared:
             import shutil
 

@@ -70,6 +70,11 @@ def read_journal(out: Path) -> dict[str, dict]:
     return records
 
 
+def has_prepared(out: Path) -> bool:
+    """Whether a dataset folder's journal records any image done (a folder to keep: a run again resumes it)."""
+    return any(r.get("status") == "ok" for r in read_journal(out).values())
+
+
 def _valid_record(rec) -> bool:
     if not (isinstance(rec, dict) and isinstance(rec.get("name"), str) and isinstance(rec.get("status"), str)):
         return False
@@ -142,8 +147,6 @@ def _unlike(records: list[dict]) -> list[str]:
     """A line for each photo whose person looks like someone else than the first photo of their identity
     (engine.outfit): one identity's photos are trained as one person, and a newcomer's five different people
     were, silently (the woman drawn in the man's trousers)."""
-    import numpy as np
-
     from engine.outfit import looks_different
 
     first: dict[str, tuple] = {}
@@ -523,7 +526,7 @@ def run(args) -> int:
     except DatasetError:
         # a folder this run made and left without a dataset (nobody found in any photo) goes: a newcomer found
         # images/, masks/ and a journal of nothing after the refusal
-        if new and args.out.is_dir() and not any(r.get("status") == "ok" for r in read_journal(args.out).values()):
+        if new and args.out.is_dir() and not has_prepared(args.out):
             shutil.rmtree(args.out, ignore_errors=True)  # not a journal of work to resume (a disk full half-way)
         raise
     skipped = []

@@ -41,7 +41,7 @@ def _is_posegan_folder(folder: Path) -> bool:
     return any(folder.glob("*annotation*.csv")) and any(folder.glob("*pairs*.csv"))
 
 
-def _images_in(folder: Path) -> list[Path]:
+def images_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
                   and not p.name.startswith("."))
 
@@ -83,13 +83,13 @@ def collect_items(sources: list[Path], frame_step: int = 1, max_frames: int | No
         if _is_posegan_folder(src):
             raise DatasetError(f"{src}: already a pose-gan/PATN dataset (annotation + pairs CSVs); train on it as "
                                f"it is with `fit --data {src}`")
-        subdirs = sorted(d for d in src.iterdir() if d.is_dir() and not d.name.startswith(".") and _images_in(d))
-        loose = _images_in(src)
+        subdirs = sorted(d for d in src.iterdir() if d.is_dir() and not d.name.startswith(".") and images_in(d))
+        loose = images_in(src)
         videos = sorted(p for p in src.iterdir() if p.is_file() and is_video(p))
         if not (subdirs or loose or videos):
             raise DatasetError(f"{src}: no photos, person sub-folders or videos in this folder")
         for d in subdirs:  # one person per sub-folder
-            items += _photo_items(_images_in(d), _identity_name(d.name), str(d))
+            items += _photo_items(images_in(d), _identity_name(d.name), str(d))
         if loose:
             items += _photo_items(loose, None, str(src))
         for v in videos:
