@@ -251,11 +251,20 @@ def layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray,
             colour[idx[hard > 0]] = rgb[hard > 0]
             fill[lost] = colour[idx[lost]]
         fill = np.where(hard[..., None] > 0, rgb, fill)
+        hand_edge = None
         if k + 1 in under_hands:  # what a hand rests on goes on under it, drawn from its pixels round the hand
             # and its soft edge past it (the colours spread from the part's own pixels do not reach there: black)
-            beneath = under_hands[k + 1][py0:py1, px0:px1][y0:y1, x0:x1].astype(np.uint8)
-            beneath = (cv2.distanceTransform(1 - beneath, cv2.DIST_L2, 3) <= feather) & (hard == 0)
-            fill = inpainted_under(rgb, hard > 0, beneath, fill)
+            on = under_hands[k + 1][py0:py1, px0:px1][y0:y1, x0:x1].astype(np.uint8)
+            near = cv2.distanceTransform(1 - on, cv2.DIST_L2, 3)
+            beneath = (near <= feather) & (hard == 0)
+            # its own pixels at the hand's outline are the hand's soft edge too (skin blurred into the cloth): drawn
+            # over as well once the hand moves, else a brown outline of it stays on black trousers
+            hand_edge = (near <= tuck) & (hard > 0)
+            # from its pixels clear of that edge and of its own outline (Telea carries the colours at the hole's rim
+            # inward: skin blurred into black trousers made a brown blot, the wall blurred into their edge grey streaks)
+            clear = (cv2.distanceTransform((~(beneath | hand_edge)).astype(np.uint8), cv2.DIST_L2, 3) > ARM_EDGE * ts) \
+                & (cv2.distanceTransform((hard > 0).astype(np.uint8), cv2.DIST_L2, 3) > ARM_EDGE * ts)
+            fill = inpainted_under(rgb, clear, beneath | hand_edge, fill)
         if arm_over is not None and arm_over.any():
             # from the leg's pixels clear of the arm's soft edge (a blurred sleeve's was a dark band)
             over = arm_over[y0:y1, x0:x1] & (hard == 0)
@@ -266,6 +275,13 @@ def layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray,
         # hand would leave its outline at the hip)
         reached = (core > own) | ((front > 0) & (own == 0) & (outer > 1e-3))
         tucked = np.where(reached, core_labels[py0:py1, px0:px1], 0)[y0:y1, x0:x1].astype(np.uint8)
+        if hand_edge is not None and hand_edge.any():  # the edge goes with the nearest hand's forearm
+            hand_labels = np.where(on > 0, core_labels[py0:py1, px0:px1][y0:y1, x0:x1], 0)
+            _, idx = cv2.distanceTransformWithLabels((hand_labels == 0).astype(np.uint8), cv2.DIST_L2, 3,
+                                                     labelType=cv2.DIST_LABEL_PIXEL)
+            by_index = np.zeros(int(idx.max()) + 1, np.uint8)
+            by_index[idx[hand_labels > 0]] = hand_labels[hand_labels > 0]
+            tucked = np.where(hand_edge, by_index[idx], tucked).astype(np.uint8)
         X0, Y0 = int(x0 + px0 + bx0), int(y0 + py0 + by0)
         # the part goes on past the photo's edges its pixels reach; a limb only when its far joint is not in the
         # photo (a whole shoe whose sole touches the bottom edge grew a stub when the foot lifted)
