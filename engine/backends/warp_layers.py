@@ -27,12 +27,19 @@ CLOSING_ROWS = 12
 STILL_PX = 0.05
 
 
-def inpainted_under(rgb: np.ndarray, known: np.ndarray, hole: np.ndarray, fill: np.ndarray) -> np.ndarray:
+def inpainted_under(rgb: np.ndarray, known: np.ndarray, hole: np.ndarray, fill: np.ndarray,
+                    margin: float = 0.0) -> np.ndarray:
     """``fill`` with the ``hole`` pixels inpainted (Telea) from the ``known`` pixels of ``rgb`` round them, in a
     box round the hole: a hand's place on a patterned dress, where the mean colour of the cloth round it was a
-    dark blot."""
+    dark blot. Only known pixels more than ``margin`` from the hole and from the known's own outline are used:
+    Telea carries the colours at the rim of what it fills inward, and there a photo blends the part with what
+    was in front of it (skin or a sleeve blurred into black trousers: a brown blot) or beside it (the wall
+    blurred into their edge: grey streaks)."""
     if not hole.any():
         return fill
+    if margin > 0:
+        known = known & (cv2.distanceTransform((~hole).astype(np.uint8), cv2.DIST_L2, 3) > margin) \
+            & (cv2.distanceTransform(known.astype(np.uint8), cv2.DIST_L2, 3) > margin)
     ys, xs = np.nonzero(hole)
     m = max(4, int(max(np.ptp(ys), np.ptp(xs))))
     box = (slice(max(0, ys.min() - m), ys.max() + 1 + m), slice(max(0, xs.min() - m), xs.max() + 1 + m))

@@ -260,16 +260,10 @@ def layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray,
             # its own pixels at the hand's outline are the hand's soft edge too (skin blurred into the cloth): drawn
             # over as well once the hand moves, else a brown outline of it stays on black trousers
             hand_edge = (near <= tuck) & (hard > 0)
-            # from its pixels clear of that edge and of its own outline (Telea carries the colours at the hole's rim
-            # inward: skin blurred into black trousers made a brown blot, the wall blurred into their edge grey streaks)
-            clear = (cv2.distanceTransform((~(beneath | hand_edge)).astype(np.uint8), cv2.DIST_L2, 3) > ARM_EDGE * ts) \
-                & (cv2.distanceTransform((hard > 0).astype(np.uint8), cv2.DIST_L2, 3) > ARM_EDGE * ts)
-            fill = inpainted_under(rgb, clear, beneath | hand_edge, fill)
-        if arm_over is not None and arm_over.any():
-            # from the leg's pixels clear of the arm's soft edge (a blurred sleeve's was a dark band)
+            fill = inpainted_under(rgb, (hard > 0) & ~hand_edge, beneath | hand_edge, fill, ARM_EDGE * ts)
+        if arm_over is not None and arm_over.any():  # from the leg's pixels clear of the arm's soft edge
             over = arm_over[y0:y1, x0:x1] & (hard == 0)
-            clear = cv2.distanceTransform((~over).astype(np.uint8), cv2.DIST_L2, 3) > ARM_EDGE * ts
-            fill = inpainted_under(rgb, (hard > 0) & clear, over, fill)
+            fill = inpainted_under(rgb, hard > 0, over, fill, ARM_EDGE * ts)
         # what it reaches under: its tuck, and every pixel of a part in front that its soft edge or ring covers,
         # drawn in its own colours once that part moves (the photo's pixels there are the moved part's: a raised
         # hand would leave its outline at the hip)
