@@ -27,7 +27,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..errors import PoseEditorError, WeightsError
-from ..framing import Frame, body_box, frame_for
+from ..framing import Frame, body_box
 from ..pose import NUM_JOINTS, Pose
 from . import layers
 from .base import NeuralBackend
@@ -261,7 +261,7 @@ class AttentionBackend(NeuralBackend):
         """The crop for the network. With ``pad_to_square``, a photo that already has the padded square's shape
         with the person filling it (a DeepFashion 256x256 image) is taken as the authors take it: scaled to the
         square's height and its centre columns cut to the crop's width. Any other photo: engine.framing."""
-        f = frame_for(pose, self.image_size)
+        f = super().frame(pose)
         if not self.config.get("pad_to_square"):
             return f
         h, w = self.image_size

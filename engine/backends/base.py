@@ -457,11 +457,15 @@ class NeuralBackend(Backend):
         if self.net is None:
             raise WeightsError(self._weights.label)
 
+    # A photo of the network's aspect that the person fills this much of is shown whole (framing.frame_for); 0
+    # shows every such photo whole (training.evaluate: a prepared set's crops are framed already)
+    whole_if_fits = 0.9
+
     def frame(self, pose: Pose):
         """How a reference photo is cropped for the network (a backend trained on another framing overrides it)."""
         from ..framing import frame_for
 
-        return frame_for(pose, self.image_size)
+        return frame_for(pose, self.image_size, whole_if_fits=self.whole_if_fits)
 
     def encode_sources(self, images, poses, masks=None) -> SourceState:
         self._require_net()

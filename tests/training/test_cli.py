@@ -284,6 +284,16 @@ def test_evaluate_shows_each_prepared_crop_whole_as_fit_validates(tiny, data, tm
     assert frame_for(small, tuple(b.image_size)).crop(img).shape == img.shape  # same size, other pixels
     assert not np.array_equal(frame_for(small, tuple(b.image_size)).crop(img), img)
     assert np.array_equal(b.frame(small).crop(img), img)
+    # attention frames its own way (the authors' padded square) on top of the same rule: shown whole too
+    from engine.registry import backend_class
+
+    a = backend_class("attention")(device="cpu", load_starter=False)
+    h, w = a.image_size
+    crop_pose = Pose(small.xy * [w / img.shape[1], h / img.shape[0]], small.present, w, h)  # a crop of its size
+    identity = np.array([[1.0, 0, 0], [0, 1.0, 0]])
+    assert not np.allclose(a.frame(crop_pose).matrix, identity)
+    a.whole_if_fits = 0.0
+    assert np.allclose(a.frame(crop_pose).matrix, identity)
 
 
 def test_personalize_takes_a_folder_as_its_photos(tmp_path, capsys):
