@@ -285,9 +285,11 @@ class Engine:
         """"CPU \u00b7 bf16", "CPU \u00b7 fp32", "GPU \u00b7 fp16": the device and the precision the networks run at."""
         return describe(self.device, self.precision, refiner_precision(self.backend))
 
-    def set_sources(self, images, poses, masks=None) -> None:
+    def set_sources(self, images, poses, masks=None, state=None) -> None:
+        """``state``: these sources already encoded by a backend of this engine's kind (the app's start-up warp),
+        taken as this engine's encoding instead of encoding them again."""
         self._sources = (list(images), list(poses), list(masks) if masks is not None else None)
-        self._state = None
+        self._state = state
 
     @property
     def state(self):

@@ -203,6 +203,8 @@ class PhotosMixin:
         if is_main:
             self.canvas.set_image(ref.image)
             self.result.set_original(ref.image)
+            if det is not None and self.result.result is None:  # found: a large photo's parts take seconds more
+                self.result.clear(f"Preparing {name} for editing…")
             target = (self._pending_session or {}).get("target") if self._pending_session else None
             self._hold_render = True  # the engine gets the new sources first (referencesChanged, below)
             try:

@@ -269,6 +269,12 @@ class RenderWorker(QObject):
             self.error.emit(loaded["error"])
         if loaded["engine"] is not None:
             self.engine = loaded["engine"]
+            boot = self._boot_state
+            if boot is not None and boot[0] == self._sources_gen and self.engine.backend.name == "warp":
+                # the start-up warp encoded these photos already: the Engine's warp takes that encoding (a 12 MP
+                # photo's took ~10 s, and the first drag's final render waited for it a second time)
+                self.engine.set_sources(*self.sources, state=boot[1])
+                self.engine._poseeditor_sources_gen = self._sources_gen
             self._boot, self._boot_state = None, None
             self._emit_backend()
         for fn, arg in self._deferred:

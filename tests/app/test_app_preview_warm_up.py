@@ -70,3 +70,35 @@ def test_a_warm_up_for_photos_no_longer_open_does_nothing(qapp):
     assert w._warm(warp, first, old) is False and encoded == []
     w._warm_gen = w._sources_gen       # the newest warm-up is for the new photo: it runs
     assert w._warm(warp, w.sources, w._sources_gen) is True and encoded == [(64, 48, 3)]
+
+
+def test_the_engine_takes_the_start_up_warps_encoding_of_the_photo(qapp, procedural_photos):
+    # Until torch has loaded, the start-up warp draws the photo, encoding it at its own size (~10 s on a 12 MP photo).
+    # The Engine that follows, when it is the warp engine too, takes that encoding: a newcomer's first drag on a
+    # phone photo waited ~10 s for the same encoding again. A network's Engine encodes its own way.
+    from engine.backends.warp import WarpBackend
+    from engine.images import load_image
+    from engine.runtime import Engine
+    from poseeditor.render_tiers import RenderRequest
+    from poseeditor.worker import RenderWorker
+
+    path, pose = procedural_photos[0]
+    img = load_image(path)
+    w = RenderWorker()
+    w._boot = WarpBackend()            # as start() makes it; the loader is never started here
+    w.set_sources(([img], [pose], [None]))
+    first = w._boot_render(RenderRequest(1, pose, "final"))
+    assert first.encode_ms > 0
+    encoded = w._boot_state[1]
+    w._adopt(dict(catalogue=None, engine=Engine("warp", device="cpu"), error=""))
+    assert w.engine.state is encoded and w._ready_engine(w.engine) < 50
+    moved = pose.moved("r_wrist", *(pose.point("r_wrist") + (-20, -45)))
+    assert w.engine.render(moved).shape == img.shape
+    # after another photo, the boot's encoding (of the last one) is not taken
+    w2 = RenderWorker()
+    w2._boot = WarpBackend()
+    w2.set_sources(([img], [pose], [None]))
+    w2._boot_render(RenderRequest(1, pose, "final"))
+    w2.set_sources(([img[:, ::-1].copy()], [pose.mirrored()], [None]))
+    w2._adopt(dict(catalogue=None, engine=Engine("warp", device="cpu"), error=""))
+    assert w2.engine._state is None
