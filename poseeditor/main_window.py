@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QEventLoop, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QColor, QIcon, QKeySequence, QPixmap, QUndoStack
 from PySide6.QtWidgets import (QApplication, QDockWidget, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
                                QMainWindow, QMessageBox, QProgressDialog, QScrollArea, QSplitter, QToolButton,
@@ -581,6 +581,10 @@ class MainWindow(PhotosMixin, EditingMixin, EngineMixin, FilesMixin, QMainWindow
                 self.exporter.wait()
             finally:
                 self._finishing_saves = False
+        # the window goes now: the threads' ends below can take seconds (a big photo's encode is not cut short),
+        # and a window left painted but deaf to clicks for 7-8 s looked hung to a newcomer
+        self.hide()
+        QApplication.processEvents(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
         if self.personalizer is not None:  # a training run stops with a checkpoint (resumable from the CLI)
             self.personalizer.shutdown()
         self._end_nudge(render=False)

@@ -33,8 +33,12 @@ def test_quitting_joins_a_running_preview_warm_up(qtbot, procedural_photos, monk
     qtbot.waitUntil(lambda: bool(started), timeout=30000)
     thread = started[0]
     assert thread.name == "poseeditor-preview-warm-up" and thread.is_alive()
+    shutdown, visible = win.client.shutdown, []
+    win.client.shutdown = lambda: (visible.append(win.isVisible()), shutdown())
     close_window(win)
     assert not thread.is_alive() and len(warmed) == 1
+    # the window went before the wait (a newcomer's 12 MP photo: 7-8 s of a painted window deaf to clicks)
+    assert visible == [False]
 
 
 def test_quitting_finishes_a_result_being_saved(qtbot, tmp_path, procedural_photos, monkeypatch):
