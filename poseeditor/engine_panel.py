@@ -24,15 +24,24 @@ WEIGHTS_TAG = {"built-in": "", "starter": " · starter", "file": " · loaded", "
 class ElidedCombo(QComboBox):
     """A combo box that cuts its current text with "…" when it is narrower than the text (QComboBox clips it
     mid-letter: "Deformable GAN + self-attention · st") and says the whole text in its tooltip. Its width never
-    follows the items, so a long title cannot widen the panel; the list it opens is as wide as its items."""
+    follows the items, so a long title cannot widen the panel; the list it opens is as wide as its items. The
+    mouse wheel turns it only once it has the focus (clicked or tabbed to): scrolling the panel over it switched
+    the engine, starting a network's load of seconds mid-drag (a newcomer's review)."""
 
     def __init__(self, min_chars: int = 12, parent=None):
         super().__init__(parent)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.setMinimumContentsLength(min_chars)
         self.currentIndexChanged.connect(self._update_tip)
         self.model().dataChanged.connect(self._update_tip)  # setItemText on the current item
         self.model().rowsInserted.connect(self._update_tip)
+
+    def wheelEvent(self, e):
+        if self.hasFocus():
+            super().wheelEvent(e)
+        else:
+            e.ignore()  # to the scroll area round the panel
 
     def _field(self, opt: QStyleOptionComboBox):
         return self.style().subControlRect(QStyle.ComplexControl.CC_ComboBox, opt,

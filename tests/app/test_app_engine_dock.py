@@ -106,3 +106,35 @@ def test_the_backend_box_cuts_a_long_title_with_an_ellipsis_and_says_it_whole(qt
     assert path in w.engine_panel.weights.toolTip()
     nothing_cut(w)
     close_window(w)
+
+
+def test_the_wheel_turns_the_backend_box_only_once_it_has_the_focus(qtbot):
+    # Scrolling the panel over the box switched the engine (a network's load of seconds, mid-drag: a newcomer's
+    # review). Without the focus the wheel goes past it; clicked or tabbed to, it turns it.
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QWheelEvent
+
+    w = window(qtbot)
+    box = w.engine_panel.backend
+    box.activated.disconnect()  # the engine is not started here: what a choice asks of it is not this test's
+    chosen = []
+    box.activated.connect(chosen.append)
+    box.setCurrentIndex(box.findData("warp"))
+    w.canvas.setFocus()
+    qtbot.waitUntil(lambda: not box.hasFocus(), timeout=2000)
+    before = box.currentIndex()
+
+    def wheel():
+        centre = QPointF(box.rect().center())
+        ev = QWheelEvent(centre, QPointF(box.mapToGlobal(box.rect().center())), QPoint(0, 0), QPoint(0, -120),
+                         Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase,
+                         False)
+        QApplication.sendEvent(box, ev)
+
+    wheel()
+    assert box.currentIndex() == before and not chosen and box.focusPolicy() == Qt.FocusPolicy.StrongFocus
+    box.setFocus()
+    qtbot.waitUntil(box.hasFocus, timeout=2000)
+    wheel()
+    assert box.currentIndex() != before and chosen == [box.currentIndex()]
+    close_window(w)
