@@ -85,7 +85,10 @@ class RenderClient(QObject):
         return image is not None and self._main_of.get(res.sources_gen) is image
 
     def set_backend(self, name: str, weights: str | None = None):
-        _queued(self.worker.set_backend, dict(name=name, weights=weights))
+        """Switch backends; the newest choice wins: a choice made while an earlier one is still waiting in the
+        worker's queue replaces it (turning the box through three networks loaded all three, seconds each)."""
+        self.worker.backend_wanted += 1  # read by the worker's thread: a plain int, written only here
+        _queued(self.worker.set_backend, dict(name=name, weights=weights, choice=self.worker.backend_wanted))
 
     def load_weights(self, path: str, remember: bool = True):
         _queued(self.worker.load_weights, str(path), remember)

@@ -191,6 +191,7 @@ class RenderWorker(QObject):
         self._boot = None
         self._boot_state = None
         self._deferred = []
+        self.backend_wanted = 0  # the newest backend choice's number (RenderClient.set_backend)
         self._engineLoaded.connect(self._adopt)
 
     # ----- set-up -----------------------------------------------------------------------------------------
@@ -346,6 +347,8 @@ class RenderWorker(QObject):
 
     @Slot(object)
     def set_backend(self, job):
+        if job.get("choice", self.backend_wanted) < self.backend_wanted:
+            return  # a newer choice is queued behind this one (RenderClient.set_backend)
         if self._later(self.set_backend, job):
             return
         name, weights = job["name"], job.get("weights")

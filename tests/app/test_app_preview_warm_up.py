@@ -102,3 +102,26 @@ def test_the_engine_takes_the_start_up_warps_encoding_of_the_photo(qapp, procedu
     w2.set_sources(([img[:, ::-1].copy()], [pose.mirrored()], [None]))
     w2._adopt(dict(catalogue=None, engine=Engine("warp", device="cpu"), error=""))
     assert w2.engine._state is None
+
+
+def test_only_the_newest_of_several_backend_choices_is_loaded(qtbot, procedural_photos, monkeypatch):
+    # Turning the backend box through three networks loaded all three, one after the other (seconds each), before
+    # the last one chosen (a newcomer's review): a choice queued behind a newer one is dropped.
+    from poseeditor.worker import RenderWorker
+
+    built = []
+    real = RenderWorker._new_engine
+    monkeypatch.setattr(RenderWorker, "_new_engine", lambda self, name, weights=None: (built.append(name),
+                                                                                       real(self, name, weights))[1])
+    win = new_window(qtbot, [str(procedural_photos[0][0])])
+    try:
+        wait_loaded(qtbot, win)
+        wait_engine(qtbot, win)
+        built.clear()
+        for name in ("dgan", "spgnet", "warp"):
+            win.client.set_backend(name)
+        qtbot.waitUntil(lambda: bool(built) and win.backend_info["name"] == "warp", timeout=30000)
+        wait_idle_result(qtbot, win)
+        assert built == ["warp"]
+    finally:
+        close_window(win)
