@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from .commands import SOURCE, TARGET
 from .document import Reference
@@ -358,8 +358,24 @@ class PhotosMixin:
         self.undo.clear()  # the placed skeleton is the starting point now
         self.show_info("Skeleton placed. Now drag joints to repose the person.")
 
+    def _edit_given_up(self, new_first) -> bool:
+        """Before another photo becomes the one edited (decision 8: it starts from its own pose, a new history):
+        with the pose edited, ask. True: go on. A reordered strip left its edit unsaid before (a newcomer's
+        review), where Open asks."""
+        old = self.doc.main
+        if not self.confirm_close or old is None or new_first is old or self.undo.isClean():
+            return True
+        what = f"Make {Path(new_first.path).name} the photo you edit?" if new_first is not None else \
+            f"Remove {Path(old.path).name}?"
+        answer = QMessageBox.question(self, "Edit Another Photo", f"{what} The pose you edited on "
+                                      f"{Path(old.path).name} goes (another photo starts from its own pose).",
+                                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel)
+        return answer == QMessageBox.StandardButton.Yes
+
     def remove_reference(self, ref_id: int):
         was_main = self.doc.main is not None and self.doc.main.id == ref_id
+        if was_main and not self._edit_given_up(None):
+            return
         self._refs_edited = True
         self._hold_render = True  # no render of the old target against the new first photo
         try:
@@ -372,6 +388,9 @@ class PhotosMixin:
 
     def reorder_references(self, ids: list[int]):
         old_main = self.doc.main
+        if ids and not self._edit_given_up(self.doc.by_id(ids[0])):
+            self._on_references_changed()  # the strip goes back to the order the photos have
+            return
         self._refs_edited = True
         self._hold_render = True
         try:

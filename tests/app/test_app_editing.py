@@ -1,6 +1,7 @@
 """The editor on a real photo: open, drag a joint with the mouse, see pose and result change, undo/redo,
 pose JSON round trip, hide a joint, mirror/preset/reset, zoom, a second reference, backends, saving."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -258,6 +259,39 @@ def test_second_reference_is_passed_to_the_backend(qtbot, win, photos):
     assert len(win.doc.refs) == 1 and win.strip.list.count() == 1
     wait_idle_result(qtbot, win)
     assert len(win.client.worker.sources[0]) == 1
+
+
+def test_another_photo_made_the_first_asks_before_the_edited_pose_goes(qtbot, win, photos, monkeypatch):
+    # Reordering the strip made another photo the one edited and dropped the pose edited on the first without a
+    # word (a newcomer's review), where Open asks. With the pose edited it asks; Cancel keeps photos and pose.
+    from PySide6.QtWidgets import QMessageBox
+
+    reopen(qtbot, win, photos[0])
+    win.add_references([str(photos[1])])
+    wait_loaded(qtbot, win, 2)
+    first = win.doc.main
+    drag_joint(qtbot, win, J["r_wrist"], -10, -30)
+    assert not win.undo.isClean()
+    edited = win.doc.target.copy()
+    asked = []
+    answer = [QMessageBox.StandardButton.Cancel]
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: (asked.append(a[2]), answer[0])[1])
+    win.confirm_close = True
+    try:
+        ids = win.strip.ids()
+        win.reorder_references(ids[::-1])
+        assert len(asked) == 1 and Path(photos[1]).name in asked[0] and Path(photos[0]).name in asked[0]
+        assert win.doc.main is first and win.doc.target == edited and win.strip.ids() == ids
+        win.remove_reference(first.id)  # the first photo removed: its edit goes too
+        assert len(asked) == 2 and win.doc.main is first and len(win.doc.refs) == 2
+        answer[0] = QMessageBox.StandardButton.Yes
+        win.reorder_references(ids[::-1])
+        assert len(asked) == 3 and win.doc.main.path == str(photos[1])
+        win.reorder_references(win.strip.ids()[::-1])  # the new first's pose is not edited: nothing to ask
+        assert len(asked) == 3 and win.doc.main is first
+    finally:
+        win.confirm_close = False
+    wait_idle_result(qtbot, win)
 
 
 def test_every_registered_backend_is_listed_and_switchable(qtbot, win, photos):
