@@ -30,10 +30,10 @@ POSE_FILTER = "OpenPose JSON (*.json);;All files (*)"
 class AnimationDialog(QDialog):
     """Where to write the animation, how many frames, how fast, how large."""
 
-    def __init__(self, parent, start_dir: str, backend: str, photo_size: tuple[int, int]):
+    def __init__(self, parent, start_dir: str, backend: str, photo_size: tuple[int, int], stem: str = "pose"):
         super().__init__(parent)
         self.setWindowTitle("Export Animation")
-        self.path = QLineEdit(str(Path(start_dir) / "pose-animation.gif"))
+        self.path = QLineEdit(str(Path(start_dir) / f"{stem}-animation.gif"))  # named after the photo, as results are
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
         row = QHBoxLayout()
@@ -54,7 +54,8 @@ class AnimationDialog(QDialog):
         size_row.addWidget(self.size_note, 1)
         form = QFormLayout(self)
         form.addRow("File (.gif or .mp4)", row)
-        form.addRow("Frames", self.frames)
+        # the range said: a value past it is cut while typed (300 became 30, unremarked)
+        form.addRow(f"Frames ({self.frames.minimum()}-{self.frames.maximum()})", self.frames)
         form.addRow("Frames per second", self.fps)
         form.addRow("Long side", size_row)
         form.addRow("", self.boomerang)
@@ -345,7 +346,8 @@ class FilesMixin(DropsMixin):
             self.show_error("Open a photo and edit the pose before exporting an animation.")
             return
         h, w = self.doc.main.image.shape[:2]
-        d = AnimationDialog(self, self.save_dir("results"), (self.backend_info or {}).get("name", "warp"), (w, h))
+        d = AnimationDialog(self, self.save_dir("results"), (self.backend_info or {}).get("name", "warp"), (w, h),
+                            self._stem())
         if d.exec() == QDialog.DialogCode.Accepted:
             self.settings.set_last_dir("results", d.path.text())
             self.export_animation(d.path.text(), d.frames.value(), d.fps.value(), d.boomerang.isChecked(),

@@ -1,4 +1,6 @@
 """The animation export: its frames are the chosen backend's own renders of the in-between poses (no halo)."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -86,6 +88,12 @@ def test_the_dialog_sizes_an_animation_for_sharing_and_says_so(qtbot, tmp_path):
     assert big.size() == (1080, 810)
     big.long_side.setValue(2000)
     assert big.size() == (2000, 1500) and "2000 × 1500" in big.size_note.text()
+    # named after the photo, as a result image is; the frames' range is said beside the box (a typed 300 was cut)
+    named = AnimationDialog(None, str(tmp_path), "warp", (320, 480), "anna")
+    qtbot.addWidget(named)
+    assert Path(named.path.text()) == tmp_path / "anna-animation.gif"
+    label = named.layout().labelForField(named.frames).text()
+    assert label == f"Frames ({named.frames.minimum()}-{named.frames.maximum()})" and "240" in label
 
 
 def test_the_frames_are_written_at_the_size_asked(qtbot, procedural_photos, tmp_path):
