@@ -44,7 +44,9 @@ class EngineMixin:
         if self._timed_here(res):  # not a render of the photo before, arriving while this one loads
             self.render_label.setText(f"{res.backend}: {t}")
             self.render_label.setToolTip(self.result.details)
-        if res.backend == res.chosen and self._timed_here(res):
+        if res.backend == res.chosen and res.kind == "final" and self._timed_here(res):
+            # a final render's time: a drag's frames may be drawn on a reduced copy (a 12 MP photo's "Last full
+            # render: 125 ms" was its preview's, the full render's 2.6 s)
             self.engine_panel.set_timing(res.ms, res.steady_ms)
         if self._render_error_shown:  # rendering works again: the old render error no longer applies
             self._render_error_shown = False

@@ -28,12 +28,17 @@ def test_a_big_photos_drag_is_drawn_reduced_and_its_end_at_full_size(qtbot, proc
         first = wait_idle_result(qtbot, win)
         shape = win.doc.main.image.shape
         assert first.image.shape == shape and first.backend == "warp"
-        seen = []
+        seen, timing = [], []
         win.resultShown.connect(seen.append)     # emitted on the UI thread, after the result pane has it
+        win.resultShown.connect(lambda r: timing.append((r, win.engine_panel.timing.text())))
         drag_joint(qtbot, win, J["r_wrist"], -20, -45, steps=12)
         final = wait_idle_result(qtbot, win)
         live = [r for r in seen if r.kind == "live"]
         assert live, "no picture was drawn during the drag"
+        # the panel's "Last full render" is a final render's time, never a reduced frame's
+        for r, text in timing:
+            if r.kind == "live":
+                assert not text.startswith(f"Last full render: {r.ms:.0f} ms"), (r.ms, text)
         for r in live:
             # the photo's size, drawn reduced: a reduction to half and back takes almost nothing from it
             assert r.image.shape == shape and r.backend == "warp" and r.tier == "live"
@@ -41,6 +46,7 @@ def test_a_big_photos_drag_is_drawn_reduced_and_its_end_at_full_size(qtbot, proc
         # the drag's end at full size: the photo's own detail, which a reduction takes away
         assert final.kind == "final" and final.image.shape == shape
         assert lost_by_reduction(final.image, 0.5) > 2 * lost_by_reduction(live[-1].image, 0.5) + 0.5
+        assert timing[-1][1].startswith(f"Last full render: {final.ms:.0f} ms") or final.ms >= 1000
         # and the preview is the same picture, softer: the moved arm is where the final render has it
         diff = np.abs(cv2.GaussianBlur(live[-1].image, (0, 0), 2).astype(np.int16)
                       - cv2.GaussianBlur(final.image, (0, 0), 2).astype(np.int16)).max(-1)
