@@ -71,7 +71,7 @@ class MainWindow(PhotosMixin, EditingMixin, EngineMixin, FilesMixin, QMainWindow
         self._last_burst = None  # and of the last one, which a held key's repeat may go on with
         self._menu = None  # the last context menu (window_editing.py)
         self._refs_edited = False  # references added, removed or reordered since the photos opened or were saved
-        self._detect_status = ""  # what the detect thread is doing now (worker.DetectWorker.status)
+        self._detect_status = ""  # what the detect thread is doing now (detect_worker.DetectWorker.status)
         self._equal_panes = False
         self._default_docks = False
         self.personalizer = None   # personalize.Personalizer, made when first needed

@@ -12,7 +12,8 @@ import sys
 from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
 from .render_tiers import RenderRequest, RenderResult
-from .worker import DetectWorker, RenderWorker
+from .detect_worker import DetectWorker
+from .worker import RenderWorker
 
 
 def _queued(method, *args) -> None:

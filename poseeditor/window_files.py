@@ -54,8 +54,7 @@ class AnimationDialog(QDialog):
         size_row.addWidget(self.size_note, 1)
         form = QFormLayout(self)
         form.addRow("File (.gif or .mp4)", row)
-        # the range said: a value past it is cut while typed (300 became 30, unremarked)
-        form.addRow(f"Frames ({self.frames.minimum()}-{self.frames.maximum()})", self.frames)
+        form.addRow(f"Frames ({self.frames.minimum()}-{self.frames.maximum()})", self.frames)  # 300 typed is 30
         form.addRow("Frames per second", self.fps)
         form.addRow("Long side", size_row)
         form.addRow("", self.boomerang)
