@@ -92,9 +92,11 @@ class RenderClient(QObject):
         _queued(self.worker.set_backend, dict(name=name, weights=weights, choice=self.worker.backend_wanted))
 
     def load_weights(self, path: str, remember: bool = True):
+        self.worker.backend_wanted += 1  # it may switch backends: a backend still loading is not adopted after it
         _queued(self.worker.load_weights, str(path), remember)
 
     def set_device(self, device: str):
+        self.worker.backend_wanted += 1  # a backend still loading was built for the device before
         _queued(self.worker.set_device, device)
 
     def export_animation(self, job):

@@ -60,7 +60,7 @@ class RenderWorker(QObject):
         # time; the render thread waits here only when a drag needs the preview while it is being warmed
         self._preview_lock = threading.Lock()
         self._warm_gen = 0            # the newest sources a warm-up was started for (see _warm_up_preview)
-        self._warm_threads: list[threading.Thread] = []  # joined at quit (stop_warm_ups)
+        self._warm_threads: list[threading.Thread] = []  # warm-ups and backend loads, joined at quit (stop_warm_ups)
         self.sources = None
         self._sources_gen = 0
         self.full_ms = RenderTimes()  # the chosen backends' steady render times
@@ -73,9 +73,11 @@ class RenderWorker(QObject):
         self._deferred = []
         self.backend_wanted = 0  # the newest backend choice's number (RenderClient.set_backend)
         self._engineLoaded.connect(self._adopt)
+        self._backendLoaded.connect(self._adopt_backend)
 
     # ----- set-up -----------------------------------------------------------------------------------------
     _engineLoaded = Signal(object)   # internal: from the loader thread to this worker's thread
+    _backendLoaded = Signal(object)  # internal: a chosen backend's Engine, from its loader thread
 
     @Slot(object)
     def start(self, cfg):
@@ -227,19 +229,44 @@ class RenderWorker(QObject):
 
     @Slot(object)
     def set_backend(self, job):
-        if job.get("choice", self.backend_wanted) < self.backend_wanted:
+        """Load the chosen backend in a thread of its own: meanwhile this thread draws with the backend in use, so
+        the drag's preview goes on following the hand through a network's load of seconds. Adopted when it is
+        still the newest choice (_adopt_backend)."""
+        choice = job.get("choice", self.backend_wanted)
+        if choice < self.backend_wanted:
             return  # a newer choice is queued behind this one (RenderClient.set_backend)
         if self._later(self.set_backend, job):
             return
         name, weights = job["name"], job.get("weights")
+        if weights:
+            self.weights[name] = weights
+        self.status.emit(f"Loading {self._title(name)}…")  # building a network and reading weights takes a while
+        t = threading.Thread(target=self._load_backend, args=(name, weights, choice), name="poseeditor-backend-loader",
+                             daemon=True)
+        self._warm_threads = [w for w in self._warm_threads if w.is_alive()] + [t]  # joined at quit, as warm-ups
+        t.start()
+
+    def _load_backend(self, name: str, weights: str | None, choice: int):
+        """Loader thread: the Engine of a chosen backend, handed to the render thread (_backendLoaded)."""
         try:
-            if weights:
-                self.weights[name] = weights
-            self._make_engine(name, weights)
+            self._backendLoaded.emit(dict(engine=self._new_engine(name, weights), choice=choice, error=""))
         except Exception as e:
-            self.error.emit(_user_message(e))
+            self._backendLoaded.emit(dict(engine=None, choice=choice, error=_user_message(e)))
+
+    @Slot(object)
+    def _adopt_backend(self, loaded):
+        if loaded["choice"] < self.backend_wanted:
+            return  # chosen since, or weights loaded or a device set since: that request decides
+        self.status.emit("")
+        if loaded["error"]:
+            self.error.emit(loaded["error"])
             if self.engine is not None:
                 self._emit_backend()  # the UI goes back to the backend still in use
+            return
+        self.engine = loaded["engine"]
+        if self.engine.backend.name == "warp":
+            self.preview = None
+        self._emit_backend()
 
     @Slot(str)
     def load_weights(self, path, remember: bool = True):
@@ -347,8 +374,8 @@ class RenderWorker(QObject):
 
     def stop_warm_ups(self, timeout: float) -> bool:
         """At quit, once the render thread has stopped: warm-ups still waiting for the preview give up, and the one
-        encoding is waited for up to ``timeout`` seconds (an encode cannot be cut short, and the interpreter
-        finalised while a thread is inside cv2 can crash). Returns whether none is left running."""
+        encoding (and a backend loading) is waited for up to ``timeout`` seconds (an encode cannot be cut short, and
+        the interpreter finalised while a thread is inside cv2 or torch can crash). Returns whether none is left."""
         self._warm_gen = -1  # no sources are this: a warm-up that has not started encoding returns at once
         deadline = time.monotonic() + timeout
         for t in self._warm_threads:

@@ -125,3 +125,39 @@ def test_only_the_newest_of_several_backend_choices_is_loaded(qtbot, procedural_
         assert built == ["warp"]
     finally:
         close_window(win)
+
+
+def test_a_drag_is_drawn_while_a_chosen_network_loads(qtbot, procedural_photos, monkeypatch):
+    # A network's load (seconds) ran in the render thread, so a drag's preview stopped following the hand until it
+    # was done (a newcomer's review): it loads in a thread of its own, and the backend in use draws meanwhile.
+    from engine.pose import J
+    from poseeditor.worker import RenderWorker
+
+    held = threading.Event()
+    real = RenderWorker._new_engine
+
+    def slow(self, name, weights=None):
+        if name == "dgan":
+            held.wait(60)
+        return real(self, name, weights)
+
+    monkeypatch.setattr(RenderWorker, "_new_engine", slow)
+    win = new_window(qtbot, [str(procedural_photos[0][0])])
+    try:
+        wait_loaded(qtbot, win)
+        wait_engine(qtbot, win)
+        wait_idle_result(qtbot, win)
+        seen = []
+        win.resultShown.connect(seen.append)
+        win.client.set_backend("dgan")
+        drag_joint(qtbot, win, J["r_wrist"], -20, -40, steps=6)
+        qtbot.waitUntil(lambda: any(r.kind == "final" for r in seen), timeout=30000)
+        assert not held.is_set() and win.backend_info["name"] == "warp"
+        assert all(r.backend == "warp" for r in seen)
+        held.set()
+        qtbot.waitUntil(lambda: win.backend_info["name"] == "dgan", timeout=60000)
+        res = wait_idle_result(qtbot, win, timeout=60000)
+        assert res.chosen == "dgan"
+    finally:
+        held.set()
+        close_window(win)
