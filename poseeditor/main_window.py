@@ -581,13 +581,15 @@ class MainWindow(PhotosMixin, EditingMixin, EngineMixin, FilesMixin, QMainWindow
                 self.exporter.wait()
             finally:
                 self._finishing_saves = False
+        self._end_nudge(render=False)
+        self._save_after_render = None  # waiting for a render the threads stopping below will not draw
+        self.client.request_stop()  # the threads take no new work: the events handled while hiding start none
         # the window goes now: the threads' ends below can take seconds (a big photo's encode is not cut short),
-        # and a window left painted but deaf to clicks for 7-8 s looked hung to a newcomer
+        # and a window left painted but deaf to clicks for 7-8 s looked hung
         self.hide()
         QApplication.processEvents(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
         if self.personalizer is not None:  # a training run stops with a checkpoint (resumable from the CLI)
             self.personalizer.shutdown()
-        self._end_nudge(render=False)
         self.client.shutdown()
         for sig in (self.undo.cleanChanged, self.undo.indexChanged, self.undo.canUndoChanged,
                     self.undo.canRedoChanged, self.undo.undoTextChanged, self.undo.redoTextChanged):

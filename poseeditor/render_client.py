@@ -149,10 +149,14 @@ class RenderClient(QObject):
         self._next()
         self.renderError.emit(info["message"])
 
-    def shutdown(self):
+    def request_stop(self):
+        """The worker threads end after what they are doing: calls queued to them from now on never run."""
         self.cancel_animation()
         for t in (self.render_thread, self.detect_thread):
             t.quit()
+
+    def shutdown(self):
+        self.request_stop()
         for t in (self.render_thread, self.detect_thread):
             t.wait(10000)
         if not self.detect_thread.isRunning():

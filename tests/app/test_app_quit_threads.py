@@ -3,6 +3,7 @@ shuts down can crash) is joined, and a result still being saved is finished, wit
 before the window closes."""
 import threading
 import time
+import types
 
 import numpy as np
 from PIL import Image
@@ -78,3 +79,31 @@ def test_closing_the_window_frees_its_pose_detector(qtbot, procedural_photos):
     det.close = lambda: (closed.append(1), close())
     close_window(win)
     assert closed == [1] and win.client.detector._det is None
+
+
+def test_what_arrives_while_quitting_starts_no_work(qtbot, procedural_photos, monkeypatch):
+    # Quitting hides the window and lets Qt's queued events through (not the user's) so that it goes at once; a
+    # result or a photo arriving then must not start a render (a 12 MP photo's encode is ~10 s, which the join
+    # after it would wait for or leave inside cv2 at exit): the threads are told to stop before.
+    from PySide6.QtWidgets import QApplication
+
+    from poseeditor import main_window
+
+    win = new_window(qtbot, [str(procedural_photos[0][0])])
+    wait_loaded(qtbot, win)
+    wait_idle_result(qtbot, win)
+    ran = []
+    real_render = win.client.worker.render
+    win.client.worker.render = types.MethodType(lambda self, req: (ran.append(req.kind), real_render(req)),
+                                                win.client.worker)
+    real_process = QApplication.processEvents
+
+    def arriving(*a):  # a result handled here would post the next request, as _next() does
+        win._request("final")
+        return real_process(*a)
+
+    monkeypatch.setattr(main_window.QApplication, "processEvents", staticmethod(arriving))
+    close_window(win)
+    monkeypatch.undo()
+    real_process()
+    assert ran == []
