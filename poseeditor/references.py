@@ -6,7 +6,7 @@ one shown on the canvas; the others are extra views the multi-shot backends read
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QIcon, QKeySequence, QPainter, QPixmap, QShortcut
 from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QHBoxLayout, QLabel, QListView, QListWidget,
                                QListWidgetItem, QStyledItemDelegate, QStyleOptionViewItem, QToolButton, QWidget)
@@ -174,6 +174,11 @@ class ReferenceStrip(QWidget):
             self.removeRequested.emit(rid)
 
     def _on_rows_moved(self, *_):
+        # once the drop that moved them has returned: what the order change asks (a question, the strip rebuilt)
+        # must not run inside the list's drag and drop
+        QTimer.singleShot(0, self._emit_order)
+
+    def _emit_order(self):
         self.orderChanged.emit(self.ids())
 
     def _move_earlier(self):

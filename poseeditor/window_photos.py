@@ -389,7 +389,7 @@ class PhotosMixin:
     def reorder_references(self, ids: list[int]):
         old_main = self.doc.main
         if ids and not self._edit_given_up(self.doc.by_id(ids[0])):
-            self._on_references_changed()  # the strip goes back to the order the photos have
+            self._refresh_strip()  # the strip goes back to the photos' order
             return
         self._refs_edited = True
         self._hold_render = True
@@ -418,13 +418,15 @@ class PhotosMixin:
         self.show_info(f"Now editing {Path(main.path).name}.")
         self._outfits_again()
 
-    def _on_references_changed(self):
+    def _refresh_strip(self):
         refs = self.doc.refs
-        note = ""
         info = self.backend_info
-        if info and len(refs) > 1 and not info["multi_shot"]:
-            note = f"{info['title']} uses the first photo only."
+        note = f"{info['title']} uses the first photo only." if info and len(refs) > 1 and not info["multi_shot"] \
+            else ""
         self.strip.set_references(refs, note)
+
+    def _on_references_changed(self):
+        self._refresh_strip()
         self.engine_panel.set_reference_count(max(1, len(self.doc.ready_refs())))
         self._push_sources()
         self._update_actions()

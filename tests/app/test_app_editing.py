@@ -279,9 +279,17 @@ def test_another_photo_made_the_first_asks_before_the_edited_pose_goes(qtbot, wi
     win.confirm_close = True
     try:
         ids = win.strip.ids()
-        win.reorder_references(ids[::-1])
-        assert len(asked) == 1 and Path(photos[1]).name in asked[0] and Path(photos[0]).name in asked[0]
+        wait_idle_result(qtbot, win)
+        gen = win.client.worker._sources_gen
+        # the second photo dragged before the first in the strip (the order is asked once the drop returns)
+        from PySide6.QtCore import QModelIndex
+
+        assert win.strip.list.model().moveRow(QModelIndex(), 1, QModelIndex(), 0)
+        qtbot.waitUntil(lambda: len(asked) == 1, timeout=5000)
+        assert Path(photos[1]).name in asked[0] and Path(photos[0]).name in asked[0]
         assert win.doc.main is first and win.doc.target == edited and win.strip.ids() == ids
+        qtbot.wait(200)
+        assert win.client.worker._sources_gen == gen  # the same photos: nothing sent to be encoded again
         win.remove_reference(first.id)  # the first photo removed: its edit goes too
         assert len(asked) == 2 and win.doc.main is first and len(win.doc.refs) == 2
         answer[0] = QMessageBox.StandardButton.Yes
