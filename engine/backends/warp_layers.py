@@ -37,12 +37,14 @@ def inpainted_under(rgb: np.ndarray, known: np.ndarray, hole: np.ndarray, fill: 
     blurred into their edge: grey streaks)."""
     if not hole.any():
         return fill
-    if margin > 0:
-        known = known & (cv2.distanceTransform((~hole).astype(np.uint8), cv2.DIST_L2, 3) > margin) \
-            & (cv2.distanceTransform(known.astype(np.uint8), cv2.DIST_L2, 3) > margin)
     ys, xs = np.nonzero(hole)
     m = max(4, int(max(np.ptp(ys), np.ptp(xs))))
     box = (slice(max(0, ys.min() - m), ys.max() + 1 + m), slice(max(0, xs.min() - m), xs.max() + 1 + m))
+    if margin > 0:
+        clear = known & (cv2.distanceTransform((~hole).astype(np.uint8), cv2.DIST_L2, 3) > margin) \
+            & (cv2.distanceTransform(known.astype(np.uint8), cv2.DIST_L2, 3) > margin)
+        if clear[box].any():  # a part thinner than twice the margin there keeps all its pixels
+            known = clear
     unknown = (~known[box]).astype(np.uint8)
     if unknown.all():
         return fill

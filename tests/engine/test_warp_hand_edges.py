@@ -113,3 +113,29 @@ def test_a_hand_the_hand_model_missed_still_leaves_the_trousers_it_rested_on():
     # (16%) stays, as the ellipse's edge is the thigh's
     figures = (on_legs[under].mean(), skin[under].mean(), wall[under].mean())
     assert under.sum() > 30 and on_legs[under].mean() > 0.5 and wall[under].mean() < 0.05, figures
+
+
+def test_the_place_under_a_hand_is_drawn_from_the_cloth_clear_of_its_edges_or_from_all_of_it_when_thin():
+    # inpainted_under takes the cloth's pixels clear of the hole's rim and of the cloth's outline (blends with the
+    # hand and the wall); a strip of cloth thinner than twice that margin keeps all its pixels, not none (the place
+    # was left unfilled)
+    from engine.backends.warp_layers import inpainted_under
+
+    rgb = np.full((60, 60, 3), 200.0, np.float32)  # the wall
+    cloth = np.zeros((60, 60), bool)
+    cloth[:, 20:40] = True
+    rgb[cloth] = 10.0
+    rgb[:, 20:22] = rgb[:, 38:40] = 100.0  # the cloth's soft edge against the wall
+    hole = np.zeros((60, 60), bool)
+    hole[25:35, 25:35] = True
+    rgb[hole] = (220, 170, 140)  # the hand
+    rgb[24, 25:35] = rgb[35, 25:35] = (120, 90, 75)  # its soft edge on the cloth
+    known = cloth & ~hole
+    fill = np.full_like(rgb, 255.0)
+    out = inpainted_under(rgb, known, hole, fill, margin=3)
+    assert np.abs(out[hole] - 10).max() < 6  # the cloth's own colour, not its edges' blends
+    thin = np.zeros((60, 60), bool)
+    thin[:, 27:33] = True  # six pixels wide: nothing is 3 clear of its outline
+    strip = np.repeat(np.where(thin[..., None], 10.0, 200.0), 3, 2).astype(np.float32)
+    out = inpainted_under(strip, thin & ~hole, hole & thin, fill, margin=3)
+    assert np.abs(out[hole & thin] - 10).max() < 6
