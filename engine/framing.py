@@ -153,7 +153,18 @@ def box_height_for(pose: Pose, model_size: tuple[int, int]) -> float:
     return max(y1 - y0, (x1 - x0) * model_size[0] / model_size[1])
 
 
-def frame_for(pose: Pose, model_size: tuple[int, int], whole_if_fits: float = 0.9,
+WHOLE_IF_FITS = 0.9  # frame_for: a photo of the network's aspect is shown whole when its person fills this much
+
+
+def fills_photo(pose: Pose, aspect: float, whole_if_fits: float = WHOLE_IF_FITS) -> bool:
+    """Whether ``pose``'s photo has the aspect (width / height) and its person fills it: shown whole, as a
+    DeepFashion or Market-1501 image or a prepared crop is (0: any photo of the aspect)."""
+    ph, pw = pose.height, pose.width
+    _, y0, _, y1 = body_box(pose)
+    return abs(pw / ph - aspect) < 0.02 * aspect and y1 - y0 >= whole_if_fits * ph * 0.8
+
+
+def frame_for(pose: Pose, model_size: tuple[int, int], whole_if_fits: float = WHOLE_IF_FITS,
               box_height: float | None = None) -> Frame:
     """The crop of ``pose``'s photo for a network of ``model_size`` (H, W).
 
@@ -165,7 +176,7 @@ def frame_for(pose: Pose, model_size: tuple[int, int], whole_if_fits: float = 0.
     ph, pw = pose.height, pose.width
     aspect = model_size[1] / model_size[0]
     x0, y0, x1, y1 = body_box(pose)
-    if abs(pw / ph - aspect) < 0.02 * aspect and y1 - y0 >= whole_if_fits * ph * 0.8:
+    if fills_photo(pose, aspect, whole_if_fits):
         return _frame_at(pw / 2, ph / 2, float(ph), model_size, (ph, pw))
     box_h = max(y1 - y0, (x1 - x0) / aspect, box_height or 0.0)
     return _frame_at((x0 + x1) / 2, (y0 + y1) / 2, box_h, model_size, (ph, pw))

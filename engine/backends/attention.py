@@ -27,7 +27,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..errors import PoseEditorError, WeightsError
-from ..framing import Frame, body_box
+from ..framing import Frame, fills_photo
 from ..pose import NUM_JOINTS, Pose
 from . import layers
 from .base import NeuralBackend
@@ -267,8 +267,7 @@ class AttentionBackend(NeuralBackend):
         h, w = self.image_size
         side = max(h, w)
         ph, pw = pose.height, pose.width
-        x0, y0, x1, y1 = body_box(pose)
-        if abs(pw / ph - 1) >= 0.02 or (y1 - y0) < 0.72 * ph:  # frame_for's "fills the photo" rule
+        if not fills_photo(pose, 1.0, self.whole_if_fits):  # a square photo the person fills
             return f
         s = side / ph
         left, top = (pw * s - w) / 2, (ph * s - h) / 2

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..encode import PART_NAMES
 from ..errors import WeightsError
+from ..framing import WHOLE_IF_FITS
 from ..pose import Pose
 from .contract import Backend, SourceState, WeightsInfo  # noqa: F401  (re-exported: backends import them here)
 
@@ -457,9 +458,9 @@ class NeuralBackend(Backend):
         if self.net is None:
             raise WeightsError(self._weights.label)
 
-    # A photo of the network's aspect that the person fills this much of is shown whole (framing.frame_for); 0
-    # shows every such photo whole (training.evaluate: a prepared set's crops are framed already)
-    whole_if_fits = 0.9
+    # framing.fills_photo's share: 0 shows every photo of the network's aspect whole (training.evaluate: a
+    # prepared set's crops are framed already)
+    whole_if_fits = WHOLE_IF_FITS
 
     def frame(self, pose: Pose):
         """How a reference photo is cropped for the network (a backend trained on another framing overrides it)."""
