@@ -27,6 +27,7 @@ from .render_tiers import NOTHING_TO_REPAINT, RenderRequest, RenderResult, Rende
 
 STARTUP_IDLE_MS = 1000   # load the engine after this long if no photo is being opened at start
 STARTUP_WAIT_MS = 15000  # ... and at the latest after this long when one is (normally: after its first result)
+CHOICE_SETTLE_S = 0.15   # a backend chosen is loaded when no other was chosen for this long
 
 
 def _user_message(e: Exception) -> str:
@@ -247,7 +248,11 @@ class RenderWorker(QObject):
         t.start()
 
     def _load_backend(self, name: str, weights: str | None, choice: int):
-        """Loader thread: the Engine of a chosen backend, handed to the render thread (_backendLoaded)."""
+        """Loader thread: the Engine of a chosen backend, handed to the render thread (_backendLoaded); none when a
+        newer choice came within CHOICE_SETTLE_S (the box turned through several networks by the wheel or keys)."""
+        time.sleep(CHOICE_SETTLE_S)
+        if choice < self.backend_wanted:
+            return
         try:
             self._backendLoaded.emit(dict(engine=self._new_engine(name, weights), choice=choice, error=""))
         except Exception as e:

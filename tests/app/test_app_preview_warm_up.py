@@ -118,11 +118,15 @@ def test_only_the_newest_of_several_backend_choices_is_loaded(qtbot, procedural_
         wait_loaded(qtbot, win)
         wait_engine(qtbot, win)
         built.clear()
+        changed = []
+        win.client.worker.backendChanged.connect(changed.append)
         for name in ("dgan", "spgnet", "warp"):
             win.client.set_backend(name)
-        qtbot.waitUntil(lambda: bool(built) and win.backend_info["name"] == "warp", timeout=30000)
+            qtbot.wait(20)  # turned by the wheel: a notch every few tens of milliseconds
+        qtbot.waitUntil(lambda: bool(changed), timeout=30000)
         wait_idle_result(qtbot, win)
-        assert built == ["warp"]
+        qtbot.wait(500)  # a load started for another choice would have been built by now
+        assert built == ["warp"] and [c["name"] for c in changed] == ["warp"]
     finally:
         close_window(win)
 
