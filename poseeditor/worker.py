@@ -241,6 +241,13 @@ class RenderWorker(QObject):
         name, weights = job["name"], job.get("weights")
         if weights:
             self.weights[name] = weights
+        elif self.engine is not None and self.engine.backend.name == name:
+            info = self.engine.backend.weights_info
+            if (info.path if info.kind == "file" else None) == self.weights.get(name):
+                # the one in use, with the weights it would load: kept, and its encoding of the photos with it (a
+                # session opened at start asks for its backend, the one the Engine was just made with)
+                self._emit_backend()
+                return
         self.status.emit(f"Loading {self._title(name)}…")  # building a network and reading weights takes a while
         t = threading.Thread(target=self._load_backend, args=(name, weights, choice), name="poseeditor-backend-loader",
                              daemon=True)

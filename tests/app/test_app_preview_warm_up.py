@@ -165,3 +165,28 @@ def test_a_drag_is_drawn_while_a_chosen_network_loads(qtbot, procedural_photos, 
     finally:
         held.set()
         close_window(win)
+
+
+def test_choosing_the_backend_in_use_keeps_it_and_its_encoding(qtbot, procedural_photos, monkeypatch):
+    # A session opened at start asks for its backend, the one the Engine was just made with: it was made again, and
+    # the photo encoded again (the diff review). The backend in use, with the weights it would load, is kept.
+    from poseeditor.worker import RenderWorker
+
+    built = []
+    real = RenderWorker._new_engine
+    monkeypatch.setattr(RenderWorker, "_new_engine", lambda self, name, weights=None: (built.append(name),
+                                                                                       real(self, name, weights))[1])
+    win = new_window(qtbot, [str(procedural_photos[0][0])])
+    try:
+        wait_loaded(qtbot, win)
+        wait_engine(qtbot, win)
+        wait_idle_result(qtbot, win)
+        engine, built[:] = win.client.worker.engine, []
+        changed = []
+        win.client.worker.backendChanged.connect(changed.append)
+        win.client.set_backend(win.backend_info["name"])
+        qtbot.waitUntil(lambda: bool(changed), timeout=30000)
+        wait_idle_result(qtbot, win)
+        assert built == [] and win.client.worker.engine is engine
+    finally:
+        close_window(win)
