@@ -190,3 +190,26 @@ def test_choosing_the_backend_in_use_keeps_it_and_its_encoding(qtbot, procedural
         assert built == [] and win.client.worker.engine is engine
     finally:
         close_window(win)
+
+
+def test_the_photos_sent_again_unchanged_are_not_encoded_again(qtbot, procedural_photos):
+    # The first backend's arrival sends the photos again: the worker counted new sources and encoded the photo a
+    # second time at its first drag (a 12 MP photo's ~7 s, seen under Xvfb after the Engine took the start-up
+    # encoding). The same photos, poses and masks are not sent; another pose is.
+    win = new_window(qtbot, [str(procedural_photos[0][0])])
+    try:
+        wait_loaded(qtbot, win)
+        wait_engine(qtbot, win)
+        wait_idle_result(qtbot, win)
+        gen = win.client.sources_gen
+        src = win.doc.sources()
+        win.client.set_sources(win.doc.sources())
+        assert win.client.sources_gen == gen
+        images, poses, masks = src
+        win.client.set_sources((images, [poses[0].moved("r_wrist", *(poses[0].point("r_wrist") + 5))], masks))
+        assert win.client.sources_gen == gen + 1
+        win.client.set_sources(win.doc.sources())
+        assert win.client.sources_gen == gen + 2
+        wait_idle_result(qtbot, win)
+    finally:
+        close_window(win)
