@@ -104,22 +104,37 @@ def test_the_engine_takes_the_start_up_warps_encoding_of_the_photo(qapp, procedu
     assert w2.engine._state is None
 
 
-def test_only_the_newest_of_several_backend_choices_is_loaded(qtbot, procedural_photos, monkeypatch):
-    # Turning the backend box through three networks loaded all three, one after the other (seconds each), before
-    # the last one chosen (a newcomer's review): a choice queued behind a newer one is dropped.
+def _counting_engine_builds(monkeypatch) -> list:
+    """The names of the Engines the render worker builds from now on (the window's own, while it runs)."""
     from poseeditor.worker import RenderWorker
 
     built = []
     real = RenderWorker._new_engine
     monkeypatch.setattr(RenderWorker, "_new_engine", lambda self, name, weights=None: (built.append(name),
                                                                                        real(self, name, weights))[1])
+    return built
+
+
+def test_only_the_newest_of_several_backend_choices_is_loaded_and_the_one_in_use_is_kept(qtbot, procedural_photos,
+                                                                                       monkeypatch):
+    # Turning the backend box through three networks loaded all three, one after the other (seconds each), before
+    # the last one chosen (a newcomer's review): only the newest is built. And a session opened at start asks for
+    # its backend, the one the Engine was just made with: it was made again, the photo encoded again (the diff
+    # review); the backend in use, with the weights it would load, is kept.
+    built = _counting_engine_builds(monkeypatch)
     win = new_window(qtbot, [str(procedural_photos[0][0])])
     try:
         wait_loaded(qtbot, win)
         wait_engine(qtbot, win)
-        built.clear()
+        wait_idle_result(qtbot, win)
+        engine, built[:] = win.client.worker.engine, []
         changed = []
         win.client.worker.backendChanged.connect(changed.append)
+        win.client.set_backend(win.backend_info["name"])
+        qtbot.waitUntil(lambda: bool(changed), timeout=30000)
+        wait_idle_result(qtbot, win)
+        assert built == [] and win.client.worker.engine is engine
+        changed.clear()
         for name in ("spgnet", "pnr", "dgan"):
             win.client.set_backend(name)
             qtbot.wait(20)  # turned by the wheel: a notch every few tens of milliseconds
@@ -164,31 +179,6 @@ def test_a_drag_is_drawn_while_a_chosen_network_loads(qtbot, procedural_photos, 
         assert res.chosen == "dgan"
     finally:
         held.set()
-        close_window(win)
-
-
-def test_choosing_the_backend_in_use_keeps_it_and_its_encoding(qtbot, procedural_photos, monkeypatch):
-    # A session opened at start asks for its backend, the one the Engine was just made with: it was made again, and
-    # the photo encoded again (the diff review). The backend in use, with the weights it would load, is kept.
-    from poseeditor.worker import RenderWorker
-
-    built = []
-    real = RenderWorker._new_engine
-    monkeypatch.setattr(RenderWorker, "_new_engine", lambda self, name, weights=None: (built.append(name),
-                                                                                       real(self, name, weights))[1])
-    win = new_window(qtbot, [str(procedural_photos[0][0])])
-    try:
-        wait_loaded(qtbot, win)
-        wait_engine(qtbot, win)
-        wait_idle_result(qtbot, win)
-        engine, built[:] = win.client.worker.engine, []
-        changed = []
-        win.client.worker.backendChanged.connect(changed.append)
-        win.client.set_backend(win.backend_info["name"])
-        qtbot.waitUntil(lambda: bool(changed), timeout=30000)
-        wait_idle_result(qtbot, win)
-        assert built == [] and win.client.worker.engine is engine
-    finally:
         close_window(win)
 
 
