@@ -99,18 +99,23 @@ class RenderClient(QObject):
         reference added) with no new render needed, and the render shown then is still this photo's."""
         return image is not None and self._main_of.get(res.sources_gen) is image
 
+    def _engine_request(self) -> int:
+        """Number a request that decides the worker's engine (a choice, a weights file, a device): a backend
+        still loading for an earlier one is not adopted. Read by the worker's thread: a plain int, written here."""
+        self.worker.backend_wanted += 1
+        return self.worker.backend_wanted
+
     def set_backend(self, name: str, weights: str | None = None):
         """Switch backends; the newest choice wins: a choice made while an earlier one is still waiting in the
         worker's queue replaces it (turning the box through three networks loaded all three, seconds each)."""
-        self.worker.backend_wanted += 1  # read by the worker's thread: a plain int, written only here
-        _queued(self.worker.set_backend, dict(name=name, weights=weights, choice=self.worker.backend_wanted))
+        _queued(self.worker.set_backend, dict(name=name, weights=weights, choice=self._engine_request()))
 
     def load_weights(self, path: str, remember: bool = True):
-        self.worker.backend_wanted += 1  # it may switch backends: a backend still loading is not adopted after it
+        self._engine_request()  # it may switch backends: a backend still loading is not adopted after it
         _queued(self.worker.load_weights, str(path), remember)
 
     def set_device(self, device: str):
-        self.worker.backend_wanted += 1  # a backend still loading was built for the device before
+        self._engine_request()  # a backend still loading was built for the device before
         _queued(self.worker.set_device, device)
 
     def export_animation(self, job):

@@ -72,7 +72,7 @@ class RenderWorker(QObject):
         self._boot = None
         self._boot_state = None
         self._deferred = []
-        self.backend_wanted = 0  # the newest backend choice's number (RenderClient.set_backend)
+        self.backend_wanted = 0  # the newest request deciding the engine (RenderClient._engine_request)
         self._engineLoaded.connect(self._adopt)
         self._backendLoaded.connect(self._adopt_backend)
 
@@ -152,15 +152,14 @@ class RenderWorker(QObject):
         if loaded["error"]:
             self.error.emit(loaded["error"])
         if loaded["engine"] is not None:
-            self.engine = loaded["engine"]
-            boot = self._boot_state
-            if boot is not None and boot[0] == self._sources_gen and self.engine.backend.name == "warp":
+            engine, boot = loaded["engine"], self._boot_state
+            if boot is not None and boot[0] == self._sources_gen and engine.backend.name == "warp":
                 # the start-up warp encoded these photos already: the Engine's warp takes that encoding (a 12 MP
                 # photo's took ~10 s, and the first drag's final render waited for it a second time)
-                self.engine.set_sources(*self.sources, state=boot[1])
-                self.engine._poseeditor_sources_gen = self._sources_gen
+                engine.set_sources(*self.sources, state=boot[1])
+                engine._poseeditor_sources_gen = self._sources_gen
             self._boot, self._boot_state = None, None
-            self._emit_backend()
+            self._use_engine(engine)
         for fn, arg in self._deferred:
             fn(arg)
         self._deferred = []
@@ -199,10 +198,15 @@ class RenderWorker(QObject):
     def _make_engine(self, name: str, weights: str | None = None):
         self.status.emit(f"Loading {self._title(name)}…")  # building a network and reading weights takes a while
         try:
-            self.engine = self._new_engine(name, weights)
+            engine = self._new_engine(name, weights)
         finally:
             self.status.emit("")
-        if name == "warp":
+        self._use_engine(engine)
+
+    def _use_engine(self, engine):
+        """Draw with ``engine`` from now on, and say so; a warp engine is its own preview."""
+        self.engine = engine
+        if engine.backend.name == "warp":
             self.preview = None
         self._emit_backend()
 
@@ -275,10 +279,7 @@ class RenderWorker(QObject):
             if self.engine is not None:
                 self._emit_backend()  # the UI goes back to the backend still in use
             return
-        self.engine = loaded["engine"]
-        if self.engine.backend.name == "warp":
-            self.preview = None
-        self._emit_backend()
+        self._use_engine(loaded["engine"])
 
     @Slot(str)
     def load_weights(self, path, remember: bool = True):
