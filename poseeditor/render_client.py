@@ -16,11 +16,6 @@ from .detect_worker import DetectWorker
 from .worker import RenderWorker
 
 
-def _queued(method, *args) -> None:
-    """Call a worker's ``method(*args)`` in the worker's thread, after the calls queued there before."""
-    QTimer.singleShot(0, method.__self__, functools.partial(method, *args))
-
-
 def _same_items(a, b) -> bool:
     """Whether two lists (or Nones) hold the same objects, in the same order."""
     if a is None or b is None:
@@ -61,23 +56,31 @@ class RenderClient(QObject):
         self._in_flight: RenderRequest | None = None
         self._pending: RenderRequest | None = None
         self.last_shown_seq = 0
+        self._stopping = False
         self.render_thread.start()
         self.detect_thread.start()
+
+    def _queued(self, method, *args) -> None:
+        """Call a worker's ``method(*args)`` in the worker's thread, after the calls queued there before; none once
+        the threads are told to stop (QThread.quit alone let a call posted just after it run: the loop handles the
+        events already posted before it looks at its exit flag)."""
+        if not self._stopping:
+            QTimer.singleShot(0, method.__self__, functools.partial(method, *args))
 
     # ----- commands ---------------------------------------------------------------------------------------
     def start(self, backend: str, device: str, weights: dict, photos_pending: bool = False):
         if not photos_pending:  # else the first photo builds the detector, after the photo is on screen
-            _queued(self.detector.warm_up)
-        _queued(self.worker.start,
+            self._queued(self.detector.warm_up)
+        self._queued(self.worker.start,
                 dict(backend=backend, device=device, weights=weights, photos_pending=photos_pending))
 
     def detect(self, ref_id: int, path: str, first: bool = False):
         """Read and detect a photo; ``first``: the one to edit (is someone else in it too?)."""
-        _queued(self.detector.load, dict(ref_id=ref_id, path=str(path), first=first))
+        self._queued(self.detector.load, dict(ref_id=ref_id, path=str(path), first=first))
 
     def search_box(self, ref_id: int, image, box, name: str = "photo"):
         """Find the person inside ``box`` (x0, y0, x1, y1 photo pixels); the answer is detector.boxSearched."""
-        _queued(self.detector.search_box,
+        self._queued(self.detector.search_box,
                 dict(ref_id=ref_id, image=image, box=tuple(map(float, box)), name=name))
 
     def set_sources(self, sources):
@@ -91,7 +94,7 @@ class RenderClient(QObject):
         self.sources_main = sources[0][0] if sources[0] else None
         self._main_of[self.sources_gen] = self.sources_main
         self._main_of.pop(self.sources_gen - 8, None)  # a render in flight is of one of the last few sets
-        _queued(self.worker.set_sources, sources)
+        self._queued(self.worker.set_sources, sources)
 
     def is_current(self, res: RenderResult, image) -> bool:
         """Whether ``res`` is a render of the photo ``image``: drawn from sources whose edited photo was that
@@ -108,18 +111,18 @@ class RenderClient(QObject):
     def set_backend(self, name: str, weights: str | None = None):
         """Switch backends; the newest choice wins: a choice made while an earlier one is still waiting in the
         worker's queue replaces it (turning the box through three networks loaded all three, seconds each)."""
-        _queued(self.worker.set_backend, dict(name=name, weights=weights, choice=self._engine_request()))
+        self._queued(self.worker.set_backend, dict(name=name, weights=weights, choice=self._engine_request()))
 
     def load_weights(self, path: str, remember: bool = True):
         self._engine_request()  # it may switch backends: a backend still loading is not adopted after it
-        _queued(self.worker.load_weights, str(path), remember)
+        self._queued(self.worker.load_weights, str(path), remember)
 
     def set_device(self, device: str):
         self._engine_request()  # a backend still loading was built for the device before
-        _queued(self.worker.set_device, device)
+        self._queued(self.worker.set_device, device)
 
     def export_animation(self, job):
-        _queued(self.worker.export_animation, job)
+        self._queued(self.worker.export_animation, job)
 
     def cancel_animation(self):
         self.worker.cancel.set()  # a threading.Event: safe to set from this thread
@@ -145,7 +148,7 @@ class RenderClient(QObject):
     def _post(self, req):
         was_busy = self.busy
         self._in_flight = req
-        _queued(self.worker.render, req)
+        self._queued(self.worker.render, req)
         if not was_busy:
             self.busyChanged.emit(True)
 
@@ -170,6 +173,7 @@ class RenderClient(QObject):
 
     def request_stop(self):
         """The worker threads end after what they are doing: calls queued to them from now on never run."""
+        self._stopping = True
         self.cancel_animation()
         for t in (self.render_thread, self.detect_thread):
             t.quit()
