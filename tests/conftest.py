@@ -19,6 +19,7 @@ os.environ.setdefault("POSEEDITOR_CACHE_DIR", os.path.join(tempfile.gettempdir()
 from poseeditor.app import keep_triton_out  # noqa: E402  (imports nothing heavy)
 
 keep_triton_out()
+import engine  # noqa: E402,F401  (sets FFmpeg's log level before any test writes or reads a video)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("POSEEDITOR_SHARED_DATA", ROOT.parent / "shared" / "data"))

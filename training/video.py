@@ -5,7 +5,6 @@ inexact for many codecs, and decoding in order is cheap next to pose detection.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Iterator
 
@@ -16,11 +15,6 @@ from engine.errors import DatasetError
 from engine.fileio import check_input
 
 from .protocol import VIDEO_SUFFIXES, is_video  # noqa: F401  (the suffix rule is shared with the app)
-
-# FFmpeg's own log ("moov atom not found", ...) would print before the one-line error about a damaged video;
-# OpenCV reads this level when it first opens a video
-os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
-
 
 
 def _open(path: Path) -> cv2.VideoCapture:

@@ -115,6 +115,28 @@ def test_the_video_reader_says_a_folder_is_not_a_video(tmp_path):
         frame_count(tmp_path / "none.mp4")
 
 
+def test_a_damaged_video_read_after_a_video_was_written_says_one_line(tmp_path):
+    """FFmpeg's own "moov atom not found" printed before the one-line error whenever the process had written or
+    read a video before the video reader was imported (the app's animation export, a test's clip): OpenCV takes
+    FFmpeg's log level once, at its first video. In a process of its own: this one's videos came before."""
+    import subprocess
+    import sys
+
+    (tmp_path / "broken.mp4").write_bytes(b"\0\0\0\x18ftypmp42" + b"\x13" * 500)
+    code = f"""
+import engine, cv2, numpy as np
+w = cv2.VideoWriter({str(tmp_path / "first.avi")!r}, cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 64))
+w.write(np.zeros((64, 64, 3), np.uint8)); w.release()
+from training.video import frame_count
+try:
+    frame_count({str(tmp_path / "broken.mp4")!r})
+except Exception as e:
+    print(type(e).__name__)
+"""
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.stdout.strip() == "DatasetError" and run.stderr == "", run.stderr
+
+
 SCRATCH = ((128, 64), None)  # a plan from scratch at this size: no weights read, no backend imported
 
 
