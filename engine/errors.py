@@ -26,6 +26,18 @@ class DatasetError(PoseEditorError):
     """A dataset folder that cannot be used as it is."""
 
 
+def user_message(e: BaseException, expected: tuple = ()) -> str:
+    """The line a user is shown for ``e``: a user error's own words (a PoseEditorError, or one of ``expected``);
+    anything else is a bug, whose trace goes to the terminal while the user reads one line."""
+    if isinstance(e, (PoseEditorError, *expected)):
+        return str(e) or type(e).__name__
+    import sys
+    import traceback
+
+    traceback.print_exception(e, file=sys.stderr)
+    return f"unexpected error: {type(e).__name__}: {e}"
+
+
 def error_line(prog: str, error) -> str:
     """The one line a CLI prints for a user error: ``prog: error: message``, whitespace folded."""
     return f"{prog}: error: {' '.join(str(error).split()) or type(error).__name__}"

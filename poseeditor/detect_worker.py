@@ -7,7 +7,7 @@ import sys
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from .worker import _user_message
+from engine.errors import user_message
 
 
 class DetectWorker(QObject):
@@ -77,7 +77,7 @@ class DetectWorker(QObject):
             out["no_person"], out["error"] = True, str(e)
             out["fallback"] = self._fallback(out["image"], None, name)
         except Exception as e:
-            out["error"] = _user_message(e)
+            out["error"] = user_message(e)
         self.status.emit("")
         self.loaded.emit(out)
         if job.get("first") and out["detection"] is not None:
@@ -121,6 +121,6 @@ class DetectWorker(QObject):
             out["error"] = str(e)
             out["fallback"] = self._fallback(job["image"], job["box"], job.get("name", "photo"))
         except Exception as e:
-            out["error"] = _user_message(e)
+            out["error"] = user_message(e)
         self.status.emit("")
         self.boxSearched.emit(out)

@@ -3,9 +3,7 @@ dropped on the window are window_drops.py's."""
 from __future__ import annotations
 
 import os
-import sys
 import threading
-import traceback
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +11,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
                                QLineEdit, QMessageBox, QProgressDialog, QPushButton, QSpinBox)
 
-from engine.errors import PoseEditorError
+from engine.errors import PoseEditorError, user_message
 from engine.fileio import check_input
 from engine.images import IMAGE_SUFFIXES, MAX_SIDE
 from engine.pose import Pose
@@ -147,11 +145,8 @@ class ResultExporter(QObject):
         with self._one_at_a_time:
             try:
                 out = export_result(job["path"], job["photo"], job["working"], job["result"])
-            except (PoseEditorError, OSError, ValueError, MemoryError) as e:
-                out = {"path": job["path"], "error": str(e) or type(e).__name__}
-            except Exception as e:  # a bug: the trace for the terminal, one line for the user
-                traceback.print_exc(file=sys.stderr)
-                out = {"path": job["path"], "error": f"unexpected error: {type(e).__name__}: {e}"}
+            except Exception as e:
+                out = {"path": job["path"], "error": user_message(e, (OSError, ValueError, MemoryError))}
         try:
             self.finished.emit(out)
         except RuntimeError:  # the window was closed and deleted while the file was written

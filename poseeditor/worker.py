@@ -16,10 +16,11 @@ import contextlib
 import sys
 import threading
 import time
-import traceback
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
+
+from engine.errors import user_message
 
 from . import heap
 from .reduced_preview import ReducedPreview, is_big
@@ -28,15 +29,6 @@ from .render_tiers import NOTHING_TO_REPAINT, RenderRequest, RenderResult, Rende
 STARTUP_IDLE_MS = 1000   # load the engine after this long if no photo is being opened at start
 STARTUP_WAIT_MS = 15000  # ... and at the latest after this long when one is (normally: after its first result)
 CHOICE_SETTLE_S = 0.15   # a backend chosen is loaded when no other was chosen for this long
-
-
-def _user_message(e: Exception) -> str:
-    from engine.errors import PoseEditorError
-
-    if isinstance(e, PoseEditorError):
-        return str(e)
-    traceback.print_exc(file=sys.stderr)  # a bug: keep the trace for the terminal, show one line to the user
-    return f"unexpected error: {type(e).__name__}: {e}"
 
 
 class RenderWorker(QObject):
@@ -140,7 +132,7 @@ class RenderWorker(QObject):
                 self.status.emit(f"Loading {self._title(name)}…")
             self._engineLoaded.emit(dict(catalogue=cat, engine=self._new_engine(name), error=""))
         except Exception as e:
-            self._engineLoaded.emit(dict(catalogue=None, engine=None, error=_user_message(e)))
+            self._engineLoaded.emit(dict(catalogue=None, engine=None, error=user_message(e)))
 
     @Slot(object)
     def _adopt(self, loaded):
@@ -182,7 +174,7 @@ class RenderWorker(QObject):
             if not weights:
                 raise
             # remembered weights that no longer load: say so, keep the backend without them
-            self.error.emit(_user_message(e))
+            self.error.emit(user_message(e))
             if self.weights.get(name) == weights:  # not the remembered ones when another file failed (a check)
                 self.weights.pop(name, None)
             return Engine(name, device=self.device)
@@ -267,7 +259,7 @@ class RenderWorker(QObject):
         try:
             self._backendLoaded.emit(dict(engine=self._new_engine(name, weights), choice=choice, error=""))
         except Exception as e:
-            self._backendLoaded.emit(dict(engine=None, choice=choice, error=_user_message(e)))
+            self._backendLoaded.emit(dict(engine=None, choice=choice, error=user_message(e)))
 
     @Slot(object)
     def _adopt_backend(self, loaded):
@@ -309,7 +301,7 @@ class RenderWorker(QObject):
             if remember:
                 self.weights[meta.backend] = str(path)
         except Exception as e:
-            self.error.emit(_user_message(e))
+            self.error.emit(user_message(e))
 
     @Slot(str)
     def set_device(self, device):
@@ -331,7 +323,7 @@ class RenderWorker(QObject):
                 self.full_ms.pop(self.engine.backend.name, None)
                 self._emit_backend()
         except Exception as e:
-            self.error.emit(_user_message(e))
+            self.error.emit(user_message(e))
             if self.engine is not None:
                 self._emit_backend()
 
@@ -472,7 +464,7 @@ class RenderWorker(QObject):
             if engine is self.engine:  # its first render on these photos says whether drags go to the preview
                 self._warm_up_preview()
         except Exception as e:
-            self.renderFailed.emit(dict(seq=req.seq, message=_user_message(e)))
+            self.renderFailed.emit(dict(seq=req.seq, message=user_message(e)))
         if req.kind == "final":  # a drag or an edit is over: what its renders freed goes back to the system
             heap.give_back()
 
@@ -522,4 +514,4 @@ class RenderWorker(QObject):
             self.animationDone.emit(dict(path=str(path), frames=len(frames), backend=engine.backend.name,
                                          ms=(time.perf_counter() - t0) * 1000))
         except Exception as e:
-            self.animationFailed.emit(_user_message(e))
+            self.animationFailed.emit(user_message(e))
