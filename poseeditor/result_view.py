@@ -237,6 +237,11 @@ class ResultView(QWidget):
         if self.holding:
             badge, short, tip = ORIGINAL_TEXT
             color = QColor(96, 100, 112)
+        elif self.activity and self.result is not None:
+            # another backend loads: the badge names who drew the picture still shown ("Final" beside "Loading
+            # Deformable GAN…" read as the network's final render)
+            badge, short, color = self.result.backend, "", QColor(96, 100, 112)
+            tip = f"{self.activity} Until then the picture is the last render. {self.details}"
         else:
             (badge, color), short, tip = self._result_badge, self._short, self.details
         self._badge(badge, color)
@@ -280,7 +285,7 @@ class ResultView(QWidget):
     def set_activity(self, text: str):
         """A backend or weights file is loading: say so in the header, with the spinner, until "" comes."""
         self.activity = text
-        self.info.setText(text or (ORIGINAL_TEXT[1] if self.holding else self._short))
+        self._header()
         self.spinner.set_busy(self._busy or bool(text))
 
     def final_pending(self):

@@ -116,15 +116,19 @@ def test_start_up_says_what_it_is_doing(qtbot, person1, procedural_photos):
     wait_loaded(qtbot, win, 2)
     assert win.canvas.message == "" and not win.statusBar().currentMessage().startswith("Finding")
 
-    # choosing another backend says that it is loading, in the panel and over the result
+    # choosing another backend says that it is loading, in the panel and over the result, whose badge names the
+    # backend that drew the picture still shown (not "Final", which read as the loading network's render)
+    shown_by = win.result.result.backend
     during = []
-    probe3 = Probe(lambda t: during.append((t, win.result.info.full_text(), win.result.spinner.isVisibleTo(win.result))))
+    probe3 = Probe(lambda t: during.append((t, win.result.info.full_text(), win.result.spinner.isVisibleTo(win.result),
+                                           win.result.tier.text())))
     win.client.worker.status.connect(probe3.slot)
     win.set_backend("dgan")
     qtbot.waitUntil(lambda: win.backend_info["name"] == "dgan", timeout=60000)
     wait_idle_result(qtbot, win, timeout=60000)
-    assert ("Loading Deformable GAN…", "Loading Deformable GAN…", True) in during, during
-    assert not win.result.info.full_text().startswith("Loading")
+    assert ("Loading Deformable GAN…", "Loading Deformable GAN…", True, shown_by) in during, during
+    assert shown_by == "warp" and not win.result.info.full_text().startswith("Loading")
+    assert win.result.tier.text() in ("Final", "Warp preview", "Live")
     close_window(win)
 
 
