@@ -139,3 +139,25 @@ def test_the_place_under_a_hand_is_drawn_from_the_cloth_clear_of_its_edges_or_fr
     strip = np.repeat(np.where(thin[..., None], 10.0, 200.0), 3, 2).astype(np.float32)
     out = inpainted_under(strip, thin & ~hole, hole & thin, fill, margin=3)
     assert np.abs(out[hole & thin] - 10).max() < 6
+
+
+def test_the_place_under_a_hand_on_stripes_goes_on_with_the_stripes():
+    # A hand resting on a striped dress (fashion-real/29) or a print (6, 11) left, once raised, a smear of the
+    # stripes' colours (Telea carries the colours at the rim inward): the place is a shifted copy of the cloth
+    # round it, the shift whose copy of the hole's surroundings matches them best, so the stripes go on in phase
+    from engine.backends.warp_layers import inpainted_under
+
+    ys, xs = np.mgrid[0:90, 0:90]
+    stripes = np.where((ys // 4) % 2 == 0, 20.0, 235.0)  # 8-pixel stripes, a little tilted below
+    stripes = np.where(((ys + xs // 12) // 4) % 2 == 0, 20.0, 235.0)
+    rgb = np.repeat(stripes[..., None], 3, 2).astype(np.float32)
+    truth = rgb.copy()
+    cloth = np.zeros((90, 90), bool)
+    cloth[:, 10:80] = True
+    rgb[~cloth] = 200.0
+    hole = np.zeros((90, 90), bool)
+    hole[38:56, 36:52] = True
+    rgb[hole] = (220, 170, 140)  # the hand
+    out = inpainted_under(rgb, cloth & ~hole, hole, np.full_like(rgb, 255.0), margin=2)
+    err = np.abs(out[hole] - truth[hole]).mean()
+    assert err < 15, f"{err:.0f} levels off the stripes on average (a smear of them is ~100)"
