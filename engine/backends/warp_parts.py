@@ -26,6 +26,7 @@ DEPTH_ORDER = ("r_thigh", "l_thigh", "r_shin", "l_shin", "torso", "head",
 # moves the far end of a half-body photo's torso, or a head turned 25 degrees its crown
 BEYOND_EDGE = 0.2
 NECK_TUCK = 0.12  # of the torso size: how far the torso reaches under the head
+GOES_ON = 18.0  # CIELAB units: the torso goes on under the head where their colours, averaged, are this near
 NECK_HALF_WIDTH = 0.08  # of the torso size: and how wide (a neck, not the hair or the collar beside it)
 ACROSS_TORSO = 0.12  # of the torso size: an arm across the torso this wide or less is closed over by it
 # of the torso size: a leg goes on under an arm in front of it where a closing of this radius joins the leg round
@@ -112,6 +113,16 @@ def _joint_radius(chain: np.ndarray, centre, most: int) -> int:
     return int(np.clip(np.ceil(d[near > 0].max()), 2, most))
 
 
+def _goes_on(rgb: np.ndarray, own: np.ndarray, other: np.ndarray, near: np.ndarray, spread: int) -> np.ndarray:
+    """The ``near`` pixels of part ``other`` whose colour, averaged round them, is within GOES_ON of ``own``'s
+    colours spread there: where the part goes on into the other's label (long hair hanging past the head's lower
+    edge onto the torso), not where it meets something else (a collar beside a jaw)."""
+    mine, weight = spread_colours(rgb, own.astype(np.float32), 2 * spread + 1)
+    theirs, _ = spread_colours(rgb, other.astype(np.float32), max(3, spread // 2) | 1)
+    lab = [cv2.cvtColor(np.clip(c / 255.0, 0, 1).astype(np.float32), cv2.COLOR_RGB2Lab) for c in (mine, theirs)]
+    return near & (np.linalg.norm(lab[0] - lab[1], axis=2) < GOES_ON) & (weight[..., 0] > 0.05)
+
+
 def layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray,
                 held: np.ndarray | None = None) -> list[Layer | None]:
     """Part layers of one reference (None where the part is absent), from its own_labels; what a hand holds
@@ -187,7 +198,7 @@ def layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray,
         ring = (ring_labels == k + 1).astype(np.uint8)
         reach = core | ring | under_hands[k + 1] if k + 1 in under_hands else core | ring
         rows, cols = np.nonzero(np.any(reach, axis=1))[0], np.nonzero(np.any(reach, axis=0))[0]
-        ppad = tuck + feather + 2 + (neck_px if part == "torso" else 0)
+        ppad = tuck + feather + 2 + (2 * neck_px if part == "torso" else 0)
         py0, px0 = max(0, rows[0] - ppad), max(0, cols[0] - ppad)
         py1, px1 = min(core.shape[0], rows[-1] + 1 + ppad), min(core.shape[1], cols[-1] + 1 + ppad)
         core, ring, front = core[py0:py1, px0:px1], ring[py0:py1, px0:px1], front[py0:py1, px0:px1]
@@ -215,8 +226,12 @@ def layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray,
             origin_xy = (px0 + bx0, py0 + by0)
             head = (core_labels[py0:py1, px0:px1] == PART_NAMES.index("head") + 1).astype(np.uint8)
             if neck_px > 0:
-                core |= (cv2.distanceTransform(1 - own, cv2.DIST_L2, 3) <= neck_px) & (head > 0) & \
+                near_torso = cv2.distanceTransform(1 - own, cv2.DIST_L2, 3)
+                core |= (near_torso <= neck_px) & (head > 0) & \
                     _near_neck(pose, origin_xy, head.shape, NECK_HALF_WIDTH * ts)
+                # and where the torso's colours go on into the head's part (long hair past the head's lower edge):
+                # a tilted head left a pale patch of inpainted wall between its hair and the torso's
+                core |= _goes_on(img[py0:py1, px0:px1], own, head, (near_torso <= 2 * neck_px) & (head > 0), neck_px)
             core |= closed(own, ACROSS_TORSO * ts) & (front > 0) & (head == 0)
         arm_over = None
         if k + 1 in LEG_LABELS:
