@@ -72,7 +72,7 @@ class RenderClient(QObject):
         if not photos_pending:  # else the first photo builds the detector, after the photo is on screen
             self._queued(self.detector.warm_up)
         self._queued(self.worker.start,
-                dict(backend=backend, device=device, weights=weights, photos_pending=photos_pending))
+                     dict(backend=backend, device=device, weights=weights, photos_pending=photos_pending))
 
     def detect(self, ref_id: int, path: str, first: bool = False):
         """Read and detect a photo; ``first``: the one to edit (is someone else in it too?)."""
@@ -81,7 +81,7 @@ class RenderClient(QObject):
     def search_box(self, ref_id: int, image, box, name: str = "photo"):
         """Find the person inside ``box`` (x0, y0, x1, y1 photo pixels); the answer is detector.boxSearched."""
         self._queued(self.detector.search_box,
-                dict(ref_id=ref_id, image=image, box=tuple(map(float, box)), name=name))
+                     dict(ref_id=ref_id, image=image, box=tuple(map(float, box)), name=name))
 
     def set_sources(self, sources):
         """Give the workers these (images, poses, masks). The same photos, poses and masks as the last sent (the
