@@ -425,13 +425,13 @@ class MainWindow(PhotosMixin, EditingMixin, EngineMixin, FilesMixin, QMainWindow
         self.clear_stale_error()
         self.show_info(message, timeout_ms)
 
-    def hint(self, text: str, kind: str, action: str = "", action_id: str = "") -> None:
+    def hint(self, text: str, kind: str, action: str = "", action_id: str = "", timeout_ms: int = 0) -> None:
         """A banner that does not take the place of one asking for something (Done, Cancel, a button): then the
-        status bar says it."""
+        status bar says it (a training's end replaced the Done of a skeleton being placed)."""
         if self.banner.isVisible() and self.banner.action_id:
-            self.show_info(text, 10000)
+            self.show_info(text, max(timeout_ms, 10000))
         else:
-            self.banner.show_message(text, kind, action, action_id)
+            self.banner.show_message(text, kind, action, action_id, timeout_ms)
 
     def clear_stale_error(self) -> None:
         """An error banner without an action goes: it was about an earlier attempt (a refused save, a photo with

@@ -225,7 +225,7 @@ class EditingMixin:
             if self.mode == TARGET and main is not None and main.pose is not None and not main.pose.present[joint]:
                 # the engines move what the photo's skeleton knows is there: a newcomer dragged a joint shown in
                 # the pose alone and nothing moved
-                self.banner.show_message(
+                self.hint(
                     f"The photo's skeleton has no {joint_label(joint)}, so the picture cannot move that part. "
                     f"Show it in the photo's skeleton too, where it is in the photo; then it moves.", "info",
                     "Correct the Photo's Skeleton", "adjust")

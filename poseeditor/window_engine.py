@@ -198,8 +198,8 @@ class EngineMixin:
 
     def _on_trained(self, path: str):
         self.load_weights(path)
-        self.banner.show_message(f"Training done: {Path(path).name} is saved in your weights folder and now "
-                                 f"drawing the result.", "info", timeout_ms=12000)
+        self.hint(f"Training done: {Path(path).name} is saved in your weights folder and now drawing the result.",
+                  "info", timeout_ms=12000)
 
     def _is_check(self, path) -> bool:
         """Whether ``path`` is a training run's check (runs/<run>/best.safetensors): shown while it learns, never
@@ -230,8 +230,8 @@ class EngineMixin:
         self.check_asked = path
         self.client.load_weights(path, remember=False)
         if first:
-            self.banner.show_message("While it trains, the photo is drawn with its best check so far (the "
-                                     "training window's \"as it learns\" turns this off).", "info", timeout_ms=10000)
+            self.hint("While it trains, the photo is drawn with its best check so far (the training window's \"as it "
+                      "learns\" turns this off).", "info", timeout_ms=10000)
 
     def _chosen(self):
         """The person chose an engine, weights or a session: the shown run's later checks are not shown (a run
@@ -274,9 +274,8 @@ class EngineMixin:
         ctl = self.personalizer
         if ctl is not None and ctl.phase == STOPPED and self._stop_showing_learning():
             self.set_aside_run = self.learning_run
-            self.banner.show_message("The stopped training's weights are put aside and the photo is drawn as before; "
-                                     "Train on This Person… resumes it or uses what it has learnt.", "info",
-                                     timeout_ms=10000)
+            self.hint("The stopped training's weights are put aside and the photo is drawn as before; Train on This "
+                      "Person… resumes it or uses what it has learnt.", "info", timeout_ms=10000)
 
     def _on_training_phase(self, phase: str):
         """Stopped with its window closed (Stop, then Close before the step ended): put aside as on closing. A run

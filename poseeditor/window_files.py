@@ -330,7 +330,7 @@ class FilesMixin(DropsMixin):
             own = f"smaller than the photo's own {pw}x{ph}" if out.photo and out.photo != out.size else ""
             msg = f"Result saved to {out.path} at {w}x{h}, " + ", ".join(t for t in (own, out.note) if t) + "."
             self.last_error = msg
-            self.banner.show_message(msg, "warning")
+            self.hint(msg, "warning")
             self.statusBar().showMessage(msg, 10000)
         else:
             self.show_done(f"Result saved to {out.path} ({w}x{h})")
@@ -530,7 +530,7 @@ class FilesMixin(DropsMixin):
             self.show_error(f"{msg} Still missing: {', '.join(Path(r.path).name for r in still_missing)}.",
                             "Locate Photo…", "locate-photo")
         else:  # in the banner: the status bar's line is soon taken by the photos' own searches
-            self.banner.show_message(msg, "info", timeout_ms=15000)
+            self.hint(msg, "info", timeout_ms=15000)
             self.show_info(msg, 10000)
 
     def _session_opened(self, path, s, refs, missing, new, add=(), located=None):

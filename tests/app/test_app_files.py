@@ -98,6 +98,14 @@ def test_no_person_found_lets_the_user_place_a_skeleton(qtbot, tmp_path):
     assert win.doc.target == win.doc.main.pose            # while placing, the target follows
     moved = [j for j in range(18) if not np.allclose(win.doc.main.pose.xy[j], before.xy[j])]
     assert moved == [J["r_wrist"]]                          # fitting the skeleton: the joint moves alone
+    # a message arriving meanwhile (a training's end) goes to the status bar: it took the place of the banner's
+    # Done, and the skeleton could no longer be finished
+    from training.personalize import starter_weights
+
+    win._on_trained(str(starter_weights("spgnet")))
+    assert win.banner.action_id == "done-placing" and "No person found" in win.banner.message()
+    assert win.statusBar().currentMessage().startswith("Training done")
+    qtbot.waitUntil(lambda: (win.backend_info or {}).get("name") == "spgnet", timeout=60000)
     win._on_banner_action("done-placing")
     assert not win.placing and win.mode == "target"
     placed = win.doc.main.pose.copy()
