@@ -20,6 +20,7 @@ class DetectWorker(QObject):
     loaded = Signal(object)       # dict(ref_id, image, detection, error, no_person, fallback)
     boxSearched = Signal(object)  # dict(ref_id, box, detection or None, fallback, error)
     othersFound = Signal(object)  # dict(ref_id, path): someone else seems to be in the photo to edit
+    outfitFound = Signal(object)  # dict(ref_id, detection, outfit): the colours of the person that detection found
     imageReady = Signal(object)   # dict(ref_id, image): the photo is read, the person not found yet
     status = Signal(str)          # what the detect thread is doing now, "" when idle
 
@@ -69,10 +70,6 @@ class DetectWorker(QObject):
             det = self._detector()
             self.status.emit(f"Finding the person in {name}…")
             out["detection"] = det.detect(out["image"], str(job["path"]))
-            from engine.outfit import outfit
-
-            d = out["detection"]
-            out["outfit"] = outfit(out["image"], d.pose, d.mask)  # to tell a reference of someone else
         except NoPersonError as e:
             out["no_person"], out["error"] = True, str(e)
             out["fallback"] = self._fallback(out["image"], None, name)
@@ -80,6 +77,7 @@ class DetectWorker(QObject):
             out["error"] = user_message(e)
         self.status.emit("")
         self.loaded.emit(out)
+        self._outfit(job["ref_id"], out["image"], out["detection"])
         if job.get("first") and out["detection"] is not None:
             # after the skeleton is shown (half a second on a 12 MP photo): is someone else in the photo to edit?
             from engine.detect import another_person
@@ -113,10 +111,6 @@ class DetectWorker(QObject):
         try:
             self.status.emit("Finding the person in the box…")
             out["detection"] = self._detector().detect_in_box(job["image"], job["box"], job.get("name", "photo"))
-            from engine.outfit import outfit
-
-            d = out["detection"]
-            out["outfit"] = outfit(job["image"], d.pose, d.mask)  # the references are compared with this one now
         except NoPersonError as e:
             out["error"] = str(e)
             out["fallback"] = self._fallback(job["image"], job["box"], job.get("name", "photo"))
@@ -124,3 +118,18 @@ class DetectWorker(QObject):
             out["error"] = user_message(e)
         self.status.emit("")
         self.boxSearched.emit(out)
+        self._outfit(job["ref_id"], job["image"], out["detection"])  # the references are compared with this one
+
+    def _outfit(self, ref_id: int, image, detection) -> None:
+        """The colours of the person found (engine.outfit), after the skeleton is shown (~140 ms on a 12 MP photo):
+        a reference that looks like someone else is said. A hint: its failure is no failure of the photo."""
+        if detection is None:
+            return
+        from engine.outfit import outfit
+
+        try:
+            colours = outfit(image, detection.pose, detection.mask)
+        except Exception as e:
+            print(f"outfit: {type(e).__name__}: {e}", file=sys.stderr)
+            return
+        self.outfitFound.emit({"ref_id": ref_id, "detection": detection, "outfit": colours})

@@ -26,6 +26,7 @@ class PhotosMixin:
         detector.status.connect(self._on_detect_status)
         detector.boxSearched.connect(self._on_box_searched)
         detector.othersFound.connect(self._on_others_found)
+        detector.outfitFound.connect(self._on_outfit)
         self.client.worker.status.connect(self._on_engine_status)
         self.canvas.boxDrawn.connect(self._on_box_drawn)
         self.doc.referencesChanged.connect(self._on_references_changed)
@@ -185,7 +186,7 @@ class PhotosMixin:
         det = out["detection"]
         if det is not None:
             ref.detected, ref.pose, ref.mask = det.pose, det.pose, det.mask
-            ref.outfit = out.get("outfit") or {}
+            ref.outfit = {}  # its colours follow (_on_outfit)
         if pending is not None and pending[0] is not None:
             from engine.hands import keep_hands
 
@@ -246,6 +247,18 @@ class PhotosMixin:
             return
         self.hint(f"Someone else seems to be in {Path(out['path']).name} too: the skeleton is on the person found "
                    f"first. To edit another, draw a box round them.", "info", "Find the Person in a Box", "box")
+
+    def _on_outfit(self, out):
+        """The colours of a person found: kept if that photo still shows that detection, and the references are
+        compared (all of them again if it is the first photo's)."""
+        ref = self.doc.by_id(out["ref_id"])
+        if ref is None or ref.detected is not out["detection"].pose:
+            return
+        ref.outfit = out["outfit"]
+        if ref is self.doc.main:
+            self._outfits_again()
+        else:
+            self._check_outfits()
 
     def _outfits_again(self):
         """The first photo's person changed (another photo first, or another person in its box): the references
@@ -330,7 +343,7 @@ class PhotosMixin:
             self._show_placed(main)
             return
         main.detected, main.pose, main.mask, main.hand_placed = det.pose, det.pose, det.mask, False
-        main.outfit = out.get("outfit") or {}
+        main.outfit = {}  # the person in the box's colours follow (_on_outfit)
         self._outfits_again()
         self.placing = False
         self._set_mode(TARGET)

@@ -133,10 +133,13 @@ def test_a_reference_of_someone_else_is_said(qtbot, procedural_photos, tmp_path)
         wait_loaded(qtbot, win)
         win.add_references([str(procedural_photos[1][0])])   # the same person in another pose: nothing said
         wait_loaded(qtbot, win, 2)
+        # the colours are compared once found, after the skeleton is shown
+        qtbot.waitUntil(lambda: win.doc.refs[1].unlike is not None, timeout=10000)
         assert not (win.banner.isVisible() and "another person" in win.banner.text.text())
         win.add_references([str(other)])
         wait_loaded(qtbot, win, 3)
-        assert win.banner.isVisible() and "other.png looks like another person" in win.banner.text.text()
+        qtbot.waitUntil(lambda: win.banner.isVisible() and "other.png looks like another person"
+                        in win.banner.text.text(), timeout=10000)
         assert len(win.doc.refs) == 3  # said, not refused: the user may mean it
         # and Train on This Person's plan says so before the photos are taught as one person
         assert win._train_context().unlike == ["other.png"]
@@ -172,3 +175,4 @@ def test_a_group_photo_says_someone_else_is_there_and_how_to_pick_them(qtbot, pr
         assert win.canvas.box_mode and win.banner.action_id == "cancel-box"
     finally:
         close_window(win)
+
