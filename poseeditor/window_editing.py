@@ -363,7 +363,9 @@ class EditingMixin:
                 for j in hidden:
                     sub.addAction(joint_label(j).capitalize()).setData(j)
             m.addActions([self.a_mirror, self.a_reset])
-            m.addMenu(self.preset_menu)
+            # the shared presets menu by its action: added as a menu, it was deleted with this one (the next
+            # context menu deletes it), and every later update of the actions raised
+            m.addAction(self.preset_menu.menuAction())
             m.addSeparator()
         m.addActions([self.a_fit, self.a_ghost])
         m.popup(global_pos)

@@ -215,6 +215,32 @@ def test_hide_and_show_a_joint(qtbot, win, photos):
     assert win.undo.count() == 2
 
 
+def test_the_context_menus_leave_the_presets_menu_and_the_renders_alone(qtbot, win, photos):
+    # The canvas's menu holds the Pose Presets menu as a submenu; each new context menu deletes the last. The
+    # shared presets menu went with it (a newcomer: right-click the photo, then a joint, then drag: the result
+    # stayed the old picture marked "Final", Undo stayed grey, a save wrote the old picture, and the next photo
+    # hung at "Preparing…": "Internal C++ object (QMenu) already deleted" in every update of the actions).
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    reopen(qtbot, win, photos[0])
+    win._canvas_menu(QPointF(30, 40), QPoint(50, 50))
+    assert any(a.menu() is win.preset_menu for a in win._menu.actions())  # the presets, as a submenu
+    win._menu.close()
+    win._joint_menu(J["r_wrist"], QPoint(50, 50))
+    win._menu.close()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
+    win._joint_menu(J["l_wrist"], QPoint(50, 50))  # and once more: the menu deleted now was the joint's
+    win._menu.close()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
+    assert win.preset_menu.actions() and win.preset_menu.isEnabled()
+    n, first = win.undo.count(), win.result.result.seq
+    before = win.current_pose().xy[J["r_wrist"]].copy()
+    drag_joint(qtbot, win, J["r_wrist"], 20, -25)
+    qtbot.waitUntil(lambda: (win.current_pose().xy[J["r_wrist"]] != before).any(), timeout=10000)
+    res = wait_idle_result(qtbot, win)
+    assert win.undo.count() == n + 1 and res.seq > first and res.pose == win.current_pose()
+
+
 def test_presets_reset_and_zoom(qtbot, win, photos):
     reopen(qtbot, win, photos[0])
     detected = win.doc.main.pose
