@@ -158,7 +158,8 @@ def describe(res) -> tuple[str, str, str]:
         full = (f"Stand-in: drawn by the warp backend because {chosen} has no weights. Load weights or use "
                 f"Engine > Train on This Person.")
     elif res.note == NOTHING_TO_REPAINT:
-        short = f"{res.backend} · {ms} · the photo's own parts"
+        # the picture is the warp backend's, pixel for pixel: a newcomer took five identical pictures for a fault
+        short = f"{res.backend} · {ms} · nothing to repaint: as warp"
         full = (f"{'Live' if tier == 'live' else 'Final'} render by {chosen}, which had nothing to repaint: the "
                 f"edit moves only parts it leaves to the photo (with starter weights, all but a torso whose shape "
                 f"changes; the head always), moved as the warp backend moves them.")

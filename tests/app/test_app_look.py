@@ -272,7 +272,7 @@ def test_a_network_that_repaints_nothing_says_so_over_the_result(qtbot, person1)
     drag_joint(qtbot, win, J["l_wrist"], 25, -40)
     res = wait_idle_result(qtbot, win, timeout=60000)
     assert res.backend == "dgan" and res.note == NOTHING_TO_REPAINT
-    assert "the photo's own parts" in win.result.info.full_text() and "nothing to repaint" in win.result.details
+    assert "nothing to repaint: as warp" in win.result.info.full_text() and "nothing to repaint" in win.result.details
     images, poses, masks = win.doc.sources()
     warp = Engine("warp", "cpu")
     warp.set_sources(images, poses, masks)
