@@ -28,6 +28,10 @@ MAIN_COLOUR = 0.05  # the share of an arm's or the torso's samples a colour need
 # an arm's colour seen on one side of its bone only is another part's beside it, unless it is this near the other
 # colour (CIELAB, OpenCV's 8-bit scale): a bare arm's shade and light side are 48 apart on fashion-real/15
 SHADE_DISTANCE = 70.0
+# and one seen on one side only is the part's beside unless it is this far from all of that part's colours: the
+# dress's dark blue along a bare arm, a shade off the torso's own blue (20.5 from it, fashion-real/4), stayed the
+# arm's at 20 (COLOUR_MARGIN), and raised arms carried strips of the dress's stripes or print (0, 3, 4, 52)
+BESIDE_MARGIN = 40.0
 
 
 def main_colours(pixels: np.ndarray, k: int) -> np.ndarray:
@@ -123,7 +127,7 @@ def arm_colours(lab: np.ndarray, sub: np.ndarray, k: int, pose: Pose, origin_rc,
         both = [c for c in range(len(own))
                 if all((nearest[half] == c).mean() >= MAIN_COLOUR
                        for half in (middle & (side < 0), middle & (side >= 0)) if half.sum() >= 10)
-                or colour_distance(own[c:c + 1], beside)[0] > COLOUR_MARGIN]
+                or colour_distance(own[c:c + 1], beside)[0] > BESIDE_MARGIN]
         # but a shade of the other (a bare arm lit on one side) is the arm's
         if len(both) == 1 and np.linalg.norm(own[0] - own[1]) < SHADE_DISTANCE:
             both = [0, 1]

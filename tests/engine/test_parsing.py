@@ -122,10 +122,11 @@ def test_a_sleeve_of_the_sweaters_striped_cloth_stays_the_arms():
             f"{(out[arm] == parsing.TORSO_LABEL).sum()} of the sleeves' pixels went to the torso"
 
 
-def _forearm_beside(colour_inside, colour_outside, shorts: bool):
+def _forearm_beside(colour_inside, colour_outside, shorts=None, torso=None):
     """The standing person on a wall, the right forearm a thin bare arm painted in two lengthwise halves (the
-    bone's inner side ``colour_inside``, its outer ``colour_outside``), with dark shorts against its inner side
-    when ``shorts``: the right forearm's own colours as arm_colours samples them (CIELAB, 8-bit)."""
+    bone's inner side ``colour_inside``, its outer ``colour_outside``), with shorts of colour ``shorts`` against
+    its inner side: the right forearm's own colours as arm_colours samples them (CIELAB, 8-bit), the torso's
+    colours ``torso`` (CIELAB) or those sampled from its label."""
     from engine import part_colours
     from engine.backends.warp_parts import part_labels
     from engine.encode import body_scale
@@ -144,15 +145,16 @@ def _forearm_beside(colour_inside, colour_outside, shorts: bool):
         quad = np.array([e, w, w + sign * inward * half, e + sign * inward * half])
         cv2.fillConvexPoly(img, np.round(quad).astype(np.int32), colour)
         cv2.fillConvexPoly(mask, np.round(quad).astype(np.int32), 1)
-    if shorts:  # cloth against the forearm's inner side, from a third of the way down it
+    if shorts is not None:  # cloth against the forearm's inner side, from a third of the way down it
         a, b = e + 0.33 * (w - e) + inward * half, w + inward * half
         quad = np.array([a, b, b + inward * 0.25 * ts, a + inward * 0.25 * ts])
-        cv2.fillConvexPoly(img, np.round(quad).astype(np.int32), (25, 25, 28))
+        cv2.fillConvexPoly(img, np.round(quad).astype(np.int32), shorts)
         cv2.fillConvexPoly(mask, np.round(quad).astype(np.int32), 1)
     labels = part_labels(p, mask.astype(np.float32))
     box, lab = part_colours.person_view(labels, img)
     sub = labels[box]
-    torso = part_colours.main_colours(lab[sub == part_colours.TORSO_LABEL].astype(np.float32), 3)
+    if torso is None:
+        torso = part_colours.main_colours(lab[sub == part_colours.TORSO_LABEL].astype(np.float32), 3)
     return part_colours.arm_colours(lab, sub, 4, p, (box[0].start, box[1].start), ts, beside=torso)[4]
 
 
@@ -161,7 +163,19 @@ def test_an_arms_own_colours_show_on_both_sides_of_its_bone():
     # arm's colour and went up with the raised arm (fashion-real/0). A colour on one side only, of the torso's, is
     # the torso's; a bare arm's shade, on one side, stays its own.
     skin, shade = (225, 180, 150), (185, 140, 112)
-    got = _forearm_beside(skin, skin, shorts=True)
+    got = _forearm_beside(skin, skin, shorts=(25, 25, 28))
     assert len(got) == 1 and got[0][0] > 150  # the skin's, not the shorts' (L 28)
-    assert len(_forearm_beside(skin, shade, shorts=False)) == 2
-    assert len(_forearm_beside(shade, skin, shorts=False)) == 2
+    assert len(_forearm_beside(skin, shade)) == 2
+    assert len(_forearm_beside(shade, skin)) == 2
+
+
+def test_cloth_a_shade_off_the_torsos_beside_a_forearm_is_the_torsos():
+    # The dress's dark blue along a bare arm was 20.5 (CIELAB) from the torso's own blue (fashion-real/4): a colour
+    # that near is the torso's cloth in shadow, not the arm's, and went up with the raised arm as a strip of dress.
+    # A colour far from all of the torso's stays the arm's (a motion-blurred sleeve's edge, dance frame 123).
+    skin, shirt = (225, 180, 150), (60, 90, 200)
+    torso = cv2.cvtColor(np.uint8([[shirt]]), cv2.COLOR_RGB2LAB).reshape(1, 3).astype(np.float32)
+    for shade in ((40, 65, 170), (35, 55, 160)):  # 25 and 34 from the shirt's colour
+        got = _forearm_beside(skin, skin, shorts=shade, torso=torso)
+        assert len(got) == 1 and got[0][0] > 150, got
+    assert len(_forearm_beside(skin, skin, shorts=(20, 30, 110), torso=torso)) == 2  # 67 away
