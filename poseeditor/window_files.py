@@ -184,24 +184,29 @@ class FilesMixin(DropsMixin):
         return self.settings.last_dir(kind)
 
     def _ask_save(self, title: str, default_name: str, filt: str, kind: str, what: str, complete=None) -> str:
-        """A path to save to, or "": ``complete`` adds the suffix a bare name lacks. The window asks whether to
-        replace a file itself, after refusing one of its inputs: the dialog's own question came first, and a
-        newcomer who answered Yes to replace the photo was then refused."""
+        """A path to save to, or "" when the dialog is cancelled: ``complete`` adds the suffix a bare name lacks.
+        The window asks whether to replace a file itself, after refusing one of its inputs: the dialog's own
+        question came first, and a newcomer who answered Yes to replace the photo was then refused. A refused
+        name, or No to replacing, opens the dialog again, as a save dialog's own question does."""
         start = str(Path(self.save_dir(kind)) / default_name)
-        path, _ = QFileDialog.getSaveFileName(self, title, start, filt,
-                                              options=QFileDialog.Option.DontConfirmOverwrite)
-        if not path:
-            return ""
-        self.settings.set_last_dir(kind, path)
-        path = complete(path) if complete is not None else path
-        if self.output_refused(path, what):
-            return ""
-        if Path(path).exists():
-            answer = QMessageBox.question(self, title, f"{Path(path).name} already exists in {Path(path).parent}. "
-                                          "Replace it?")
-            if answer != QMessageBox.StandardButton.Yes:
+        while True:
+            path, _ = QFileDialog.getSaveFileName(self, title, start, filt,
+                                                  options=QFileDialog.Option.DontConfirmOverwrite)
+            if not path:
                 return ""
-        return path
+            self.settings.set_last_dir(kind, path)
+            path = complete(path) if complete is not None else path
+            start = str(Path(path).parent / default_name)
+            if self.output_refused(path, what):
+                QMessageBox.warning(self, title, f"{self.last_error}\n\nChoose another name or folder.")
+                continue
+            if Path(path).exists():
+                answer = QMessageBox.question(self, title, f"{Path(path).name} already exists in "
+                                              f"{Path(path).parent}. Replace it?")
+                if answer != QMessageBox.StandardButton.Yes:
+                    start = path
+                    continue
+            return path
 
     def _stem(self) -> str:
         return Path(self.doc.main.path).stem if self.doc.main is not None else "pose"

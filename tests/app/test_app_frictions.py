@@ -2,6 +2,7 @@
 dialogs open beside the photo, Ctrl+K from the menu shows its Done banner, the Presets button lets go of its
 highlight, person-trained weights say whom they were trained on, and the live tier follows a steady time."""
 import shutil
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt, QTimer
@@ -260,36 +261,52 @@ def test_tab_goes_through_the_controls_without_dead_stops(qtbot):
 
 def test_saving_over_the_photo_is_refused_before_any_replace_question(qtbot, edited, tmp_path):
     # The file dialog asked "replace?" and the window then refused to replace the photo: one clear refusal now,
-    # and the window's own question for any other file that exists
+    # and the window's own question for any other file that exists. Either way the dialog comes back (it closed
+    # on a refusal, and a newcomer had to find the folder again), until it is cancelled.
     import hashlib
 
     win = edited
     photo = win.doc.main.path
     digest = hashlib.sha256(open(photo, "rb").read()).hexdigest()
-    seen = []
+    seen, offered = [], []
 
-    def choose(path):
+    def chain(path, answer):
+        """Type ``path`` in the first file dialog, answer the message box after it with ``answer``, and cancel
+        the file dialog that comes back, noting the name it offers."""
+        def cancel(d):
+            seen.append(type(d).__name__)
+            offered.append(d.selectedFiles()[0] if isinstance(d, QFileDialog) else "")
+            d.reject()
+
+        def box(b):
+            seen.append(type(b).__name__)
+            b.button(answer).click()
+            answer_modal(cancel)
+
         def pick(d):
             seen.append(type(d).__name__)
-            if isinstance(d, QFileDialog):
-                d.findChild(QLineEdit, "fileNameEdit").setText(str(path))  # typed, as a user would
-                d.accept()
-                answer_modal(lambda box: (seen.append(type(box).__name__),
-                                          box.button(QMessageBox.StandardButton.No).click()), tries=25)
+            d.findChild(QLineEdit, "fileNameEdit").setText(str(path))  # typed, as a user would
+            d.accept()
+            answer_modal(box)
         return pick
 
-    answer_modal(choose(photo))
+    answer_modal(chain(photo, QMessageBox.StandardButton.Ok))
     win.a_save_result.trigger()
-    qtbot.wait(700)  # any question would have come and been answered
-    assert seen == ["QFileDialog"] and "would overwrite an input" in win.last_error
+    qtbot.waitUntil(lambda: len(seen) == 3)
+    assert seen == ["QFileDialog", "QMessageBox", "QFileDialog"] and "would overwrite an input" in win.last_error
+    assert Path(offered[0]).parent == Path(photo).parent and Path(offered[0]) != Path(photo)
+    qtbot.wait(300)
     assert hashlib.sha256(open(photo, "rb").read()).hexdigest() == digest
+    assert win.exporter.pending == 0
 
     other = tmp_path / "old-result.png"
     other.write_bytes(b"kept")
     seen.clear()
-    answer_modal(choose(other))
+    offered.clear()
+    answer_modal(chain(other, QMessageBox.StandardButton.No))
     win.a_save_result.trigger()
-    qtbot.waitUntil(lambda: len(seen) == 2)
-    assert seen == ["QFileDialog", "QMessageBox"]  # asked; answered No: nothing written
+    qtbot.waitUntil(lambda: len(seen) == 3)
+    assert seen == ["QFileDialog", "QMessageBox", "QFileDialog"]  # asked; answered No: asked for another name
+    assert Path(offered[0]) == other
     qtbot.wait(300)
     assert other.read_bytes() == b"kept"
