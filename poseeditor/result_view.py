@@ -171,7 +171,7 @@ def describe(res) -> tuple[str, str, str]:
         full = f"Final render by {chosen}."
     full += f" Render time {ms}"
     if res.encode_ms > 5:
-        full += f", plus {_ms(res.encode_ms)} encoding the reference photos (once per set of photos)"
+        full += f", plus {_ms(res.encode_ms)} reading the reference photos (once for a set of photos, not each render)"
     return TIER_TEXT[tier], short, full + "."
 
 
@@ -203,6 +203,7 @@ class ResultView(QWidget):
         self.spinner.setSizePolicy(keep)
         self._busy = False
         self.activity = ""   # what is loading ("Loading Deformable GAN…"): shown instead of the short line
+        self.chosen = ("", "")  # (name, title) of the backend in use: a result another drew is the one before
         self._short = ""
         self._result_badge: tuple[str, QColor | None] = ("", None)
         self.original: np.ndarray | None = None
@@ -243,6 +244,11 @@ class ResultView(QWidget):
             # Deformable GAN…" read as the network's final render)
             badge, short, color = self.result.backend, "", QColor(96, 100, 112)
             tip = f"{self.activity} Until then the picture is the last render. {self.details}"
+        elif self.result is not None and self.chosen[0] and self.result.chosen != self.chosen[0]:
+            # loaded, its first picture not yet drawn: the old one's "Final" read as the new backend's
+            badge, color = self.result.backend, QColor(96, 100, 112)
+            short = f"rendering {self.chosen[1]}…" if self._busy else ""
+            tip = f"Drawn before {self.chosen[1]} was chosen. {self.details}"
         else:
             (badge, color), short, tip = self._result_badge, self._short, self.details
         self._badge(badge, color)
@@ -282,6 +288,12 @@ class ResultView(QWidget):
     def set_busy(self, busy: bool):
         self._busy = busy
         self.spinner.set_busy(busy or bool(self.activity))
+        self._header()
+
+    def set_chosen(self, name: str, title: str):
+        """The backend now in use (``name`` as results carry it, ``title`` as the user reads it)."""
+        self.chosen = (name, title)
+        self._header()
 
     def set_activity(self, text: str):
         """A backend or weights file is loading: say so in the header, with the spinner, until "" comes."""

@@ -40,7 +40,7 @@ class EngineMixin:
         self.result.show_result(res)
         t = f"{res.ms:.0f} ms" if res.ms < 1000 else f"{res.ms / 1000:.2f} s"
         if res.encode_ms > 5:  # the detail the result header leaves out for room; its tooltip says the rest
-            t += f" (+{res.encode_ms:.0f} ms encoding)"
+            t += f" (+{res.encode_ms:.0f} ms reading the photos)"
         if self._timed_here(res):  # not a render of the photo before, arriving while this one loads
             self.render_label.setText(f"{res.backend}: {t}")
             self.render_label.setToolTip(self.result.details)
@@ -79,6 +79,7 @@ class EngineMixin:
         first = self.backend_info is None
         self.backend_info = info
         self.engine_panel.set_backend_info(info)
+        self.result.set_chosen(info["name"], info["title"])
         if not self._timed_here():  # the worker's times are still the last photo's
             self.engine_panel.set_timing(None)
         self.settings.set_value("engine/device", "cuda" if str(info["device"]).startswith("cuda") else "cpu")

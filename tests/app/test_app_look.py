@@ -36,10 +36,12 @@ def header_fits(view):
 def test_result_header_fits_at_the_default_size_and_when_narrowed(qtbot, person1):
     win = big_window(qtbot, [person1])
     wait_loaded(qtbot, win)
+    wait_engine(qtbot, win)
     res = wait_idle_result(qtbot, win)
     # the longest case: a warp preview standing in for a slow backend, with the sources' encoding time
     long = replace(res, backend="warp", chosen="attention", kind="live", note="live preview while dragging",
                    ms=18.0, encode_ms=206.0)
+    win.result.set_chosen("attention", "Multi-scale attention")  # as if it were the backend in use
     win.client.resultReady.emit(long)  # as the render thread hands a result over
     qtbot.wait(50)
     assert win.result.tier.text() == "Warp preview"
@@ -47,7 +49,7 @@ def test_result_header_fits_at_the_default_size_and_when_narrowed(qtbot, person1
     assert win.result.info.text() == win.result.info.full_text()  # at the default size all of it shows
     assert "18 ms" in win.result.info.text() and "attention" in win.result.info.text()
     # the details it leaves out are in the tooltip and the status bar
-    assert "206 ms encoding" in win.result.info.toolTip() and "206 ms" in win.render_label.text()
+    assert "206 ms reading the reference photos" in win.result.info.toolTip() and "206 ms" in win.render_label.text()
     for width in (1000, 820):
         win.resize(width, 700)
         qtbot.waitUntil(lambda: win.width() == width)
@@ -123,10 +125,15 @@ def test_start_up_says_what_it_is_doing(qtbot, person1, procedural_photos):
     probe3 = Probe(lambda t: during.append((t, win.result.info.full_text(), win.result.spinner.isVisibleTo(win.result),
                                            win.result.tier.text())))
     win.client.worker.status.connect(probe3.slot)
+    # loaded, its first picture not yet drawn: the badge still names who drew the one shown
+    adopted = []
+    probe4 = Probe(lambda info: adopted.append((win.result.tier.text(), win.result.info.full_text())))
+    win.client.worker.backendChanged.connect(probe4.slot)  # after the window's own slot
     win.set_backend("dgan")
     qtbot.waitUntil(lambda: win.backend_info["name"] == "dgan", timeout=60000)
     wait_idle_result(qtbot, win, timeout=60000)
     assert ("Loading Deformable GAN…", "Loading Deformable GAN…", True, shown_by) in during, during
+    assert adopted and adopted[0][0] == shown_by and adopted[0][1] in ("", "rendering Deformable GAN…"), adopted
     assert shown_by == "warp" and not win.result.info.full_text().startswith("Loading")
     assert win.result.tier.text() in ("Final", "Warp preview", "Live")
     close_window(win)
