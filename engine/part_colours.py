@@ -30,8 +30,9 @@ MAIN_COLOUR = 0.05  # the share of an arm's or the torso's samples a colour need
 SHADE_DISTANCE = 70.0
 # and one seen on one side only is the part's beside unless it is this far from all of that part's colours: the
 # dress's dark blue along a bare arm, a shade off the torso's own blue (20.5 from it, fashion-real/4), stayed the
-# arm's at 20 (COLOUR_MARGIN), and raised arms carried strips of the dress's stripes or print (0, 3, 4, 52)
-BESIDE_MARGIN = 40.0
+# arm's at 20 (COLOUR_MARGIN), and raised arms carried strips of the dress's stripes or print (0, 3, 4, 52); at 40
+# a hand blurred grey by motion (39 from the torso's colours, dance frame 123) was left behind
+BESIDE_MARGIN = 30.0
 
 
 def main_colours(pixels: np.ndarray, k: int) -> np.ndarray:

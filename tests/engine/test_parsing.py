@@ -172,10 +172,10 @@ def test_an_arms_own_colours_show_on_both_sides_of_its_bone():
 def test_cloth_a_shade_off_the_torsos_beside_a_forearm_is_the_torsos():
     # The dress's dark blue along a bare arm was 20.5 (CIELAB) from the torso's own blue (fashion-real/4): a colour
     # that near is the torso's cloth in shadow, not the arm's, and went up with the raised arm as a strip of dress.
-    # A colour far from all of the torso's stays the arm's (a motion-blurred sleeve's edge, dance frame 123).
+    # A colour farther from all of the torso's stays the arm's (a hand blurred grey by motion, dance frame 123).
     skin, shirt = (225, 180, 150), (60, 90, 200)
     torso = cv2.cvtColor(np.uint8([[shirt]]), cv2.COLOR_RGB2LAB).reshape(1, 3).astype(np.float32)
-    for shade in ((40, 65, 170), (35, 55, 160)):  # 25 and 34 from the shirt's colour
-        got = _forearm_beside(skin, skin, shorts=shade, torso=torso)
-        assert len(got) == 1 and got[0][0] > 150, got
-    assert len(_forearm_beside(skin, skin, shorts=(20, 30, 110), torso=torso)) == 2  # 67 away
+    got = _forearm_beside(skin, skin, shorts=(40, 65, 170), torso=torso)  # 25 from the shirt's colour
+    assert len(got) == 1 and got[0][0] > 150, got
+    for other in ((35, 55, 160), (20, 30, 110)):  # 34 and 67 away
+        assert len(_forearm_beside(skin, skin, shorts=other, torso=torso)) == 2
