@@ -23,12 +23,14 @@ import cv2
 import numpy as np
 
 from ..detect import pose_mask
-from ..encode import MIN_BODY_SCALE, MIRROR_PART, NUM_PARTS, PART_LIMBS, PART_NAMES, body_scale, part_warps
+from ..encode import (MIN_BODY_SCALE, MIRROR_PART, NUM_PARTS, PART_LIMBS, PART_NAMES, body_scale, fit_similarity,
+                      part_warps)
 from ..held import held_objects
 from ..parsing import PERSON_MOVES, TORSO_LABEL, grow_labels, head_axis, unsure_hands
 from ..pose import J, Pose
 from .contract import Backend, SourceState
-from .warp_layers import ALL_PARTS, STILL_PX, beyond_similarity, is_still, label_lut, max_at, snapped, warp_layer
+from .warp_layers import (ALL_PARTS, HEAD_BEND, STILL_PX, TORSO_BEND, beyond_similarity, is_still, label_lut,
+                          landed_corners, max_at, snapped, warp_layer)
 from .warp_parts import DEPTH_ORDER, hole_radius, layers_for, own_labels, part_labels
 
 INPAINT_MAX_SIDE = 512
@@ -153,7 +155,29 @@ def _head_bend(state: SourceState, chosen, target: Pose):
     if head is None or torso is None or head[0] != torso[0] or _still(state, head):
         return None  # a head that stays is the photo's, whatever the torso does (bent, it would carry its ring)
     axis = head_axis(target, state.poses[head[0]])
-    return None if axis is None else (torso[2], *axis)
+    return None if axis is None else (torso[2], *axis, HEAD_BEND)
+
+
+def _torso_bend(state: SourceState, chosen, target: Pose):
+    """(the hips' transform, the target's middle of the hips, its neck or middle of the shoulders, TORSO_BEND)
+    for a torso whose transform moves what lies below the hips otherwise than the hips move (a torso leaning
+    over still hips); else None (it moves whole)."""
+    c = chosen[PART_NAMES.index("torso")]
+    if c is None or _still(state, c):
+        return None
+    i, layer_k, A = c
+    src, hips = state.poses[i], [J["r_hip"], J["l_hip"]]
+    top = [J["neck"]] if src.present[J["neck"]] and target.present[J["neck"]] else [J["r_shoulder"],
+                                                                                    J["l_shoulder"]]
+    if layer_k != PART_NAMES.index("torso") or not all(p.present[j] for p in (src, target) for j in hips + top):
+        return None
+    B = fit_similarity(target.xy[hips].astype(np.float64), src.xy[hips].astype(np.float64)).astype(np.float32)
+    layer = state.cache["layers"][i][layer_k]
+    a, b = landed_corners(layer, A), landed_corners(layer, B)
+    if a is None or b is None or float(np.abs(a[1][2:] - b[1][2:]).max()) < 1.0:
+        return None  # the bottom of its box lands where the hips' move puts it: no bend to draw
+    root = target.xy[hips].mean(0).astype(np.float64)
+    return B, root, target.xy[top].mean(0).astype(np.float64), TORSO_BEND
 
 
 class WarpBackend(Backend):
@@ -303,8 +327,9 @@ class WarpBackend(Backend):
                 held = warp_layer(sub, _held_transform(state.poses[i], PART_NAMES[layer_k], target, part), w, h)
                 if held is not None:
                     placed.append((held, 0.0, HELD))
-            res = warp_layer(layer, A, w, h, _head_bend(state, chosen, target) if part == "head" else None,
-                             moving if i == 0 else ALL_PARTS)
+            bend = _head_bend(state, chosen, target) if part == "head" else \
+                _torso_bend(state, chosen, target) if part == "torso" else None
+            res = warp_layer(layer, A, w, h, bend, moving if i == 0 else ALL_PARTS)
             if res is None:
                 continue
             weight = float(np.clip((res[5] - REPAINT_STILL) / full_move, 0.0, 1.0))

@@ -17,6 +17,10 @@ from ..encode import NUM_PARTS, fit_similarity
 # A head turns whole from this share of the way from the neck to the face up; below, its neck and hair bend
 # to the torso's move (turned whole, a tilted head left a wedge of background between chin and collar)
 HEAD_BEND = 0.6
+# A torso bends to the hips' move over this share of the way from the hips to the neck up; below the hips (a
+# skirt, a long top) it moves with them. Turned whole, a torso leaning over its still hips swung what hangs below
+# them the other way: a wedge of wall split a skirt from the thighs it covers (fashion-real/29, neck dragged)
+TORSO_BEND = 0.35
 # how much of a continuation past the photo's edge shows the photo mirrored, fading into the edge's blurred colours
 # (mirrored all the way, an eye a few pixels below the top edge came back above a turned head)
 MIRRORED = 0.25
@@ -368,16 +372,17 @@ def placement(layer: Layer, A: np.ndarray, out_w: int, out_h: int, also: np.ndar
 
 
 def bent_maps(layer: Layer, A: np.ndarray, bend, x0: int, y0: int, size):
-    """cv2.remap maps (fixed point) of the output box (x0, y0, size) into a head layer: its own transform A from
-    HEAD_BEND of the way from the target's neck to its face up, the torso's transform B at the neck, blended
-    between. Affine maps are linear in x and y: built from a row and a column, broadcast once."""
-    B, neck, face = bend
+    """cv2.remap maps (fixed point) of the output box (x0, y0, size) into a layer bent by ``bend`` = (B, root,
+    tip, share): its own transform A from ``share`` of the way from the target's ``root`` to its ``tip`` on, the
+    transform B at the root and before it, blended between (a head's neck to the torso's, a torso's waist to the
+    hips'). Affine maps are linear in x and y: built from a row and a column, broadcast once."""
+    B, root, tip, share = bend
     w, h = size
     xs = np.arange(x0, x0 + w, dtype=np.float32)[None, :]
     ys = np.arange(y0, y0 + h, dtype=np.float32)[:, None]
-    axis = (face - neck).astype(np.float32) / max(float((face - neck) @ (face - neck)), 1e-6)
-    t = np.clip(((xs - neck[0]) * axis[0] + (ys - neck[1]) * axis[1]) / HEAD_BEND, 0.0, 1.0)
-    t = t * t * (3 - 2 * t)  # smooth at both ends: no kink in the neck
+    axis = (tip - root).astype(np.float32) / max(float((tip - root) @ (tip - root)), 1e-6)
+    t = np.clip(((xs - root[0]) * axis[0] + (ys - root[1]) * axis[1]) / share, 0.0, 1.0)
+    t = t * t * (3 - 2 * t)  # smooth at both ends: no kink
     D = (A - B).astype(np.float32)
     mx = (B[0, 0] * xs + B[0, 2] - layer.x0) + B[0, 1] * ys + t * (D[0, 0] * xs + D[0, 1] * ys + D[0, 2])
     my = (B[1, 0] * xs + B[1, 2] - layer.y0) + B[1, 1] * ys + t * (D[1, 0] * xs + D[1, 1] * ys + D[1, 2])
@@ -424,8 +429,8 @@ def snapped(layer: Layer, A: np.ndarray) -> np.ndarray:
 
 def warp_layer(layer: Layer, A: np.ndarray, out_w: int, out_h: int, bend=None, gone: np.ndarray | None = None):
     """Warp a layer by A (target -> source pixels) into the output; returns (premultiplied rgb, alpha, x0, y0,
-    the part's own alpha without its ring, how far it moved in pixels) or None. ``bend`` (the torso's
-    transform, the target's neck and face centre) bends a head's lower part to the torso (bent_maps). ``gone``
+    the part's own alpha without its ring, how far it moved in pixels) or None. ``bend`` bends a part's end to
+    another's move (bent_maps: a head's neck to the torso, a torso's waist to the hips). ``gone``
     (a label lookup table) marks the parts in front that move: where the layer reaches under one of them it
     shows its own colours, not the photo's, which are that part's."""
     placed = placement(layer, A, out_w, out_h, None if bend is None else bend[0])

@@ -8,7 +8,7 @@ from engine.pose import J, Pose
 from engine.presets import fit_preset
 from engine.runtime import Engine
 
-from tests.engine.painted import WALL, painted_on_wall
+from tests.engine.painted import SHIRT, WALL, painted_on_wall
 
 
 def painted_person(pose: Pose, colour_by_part=None):
@@ -504,3 +504,37 @@ def test_a_tilted_long_haired_head_leaves_hair_not_wall_beside_the_neck(shared_d
         (ys < neck[1]) & (d.mask > 0.5)
     pale = (lab[..., 0] > 204) & (np.abs(lab[..., 1] - 128) < 6) & (np.abs(lab[..., 2] - 128) < 10)
     assert place.sum() > 1000 and pale[place].mean() < 0.09, f"{pale[place].mean():.1%} of the place is pale wall"
+
+
+def test_a_torso_leaning_over_still_hips_keeps_its_skirt_where_it_hangs():
+    # The neck dragged aside leans the torso over hips that stay. Turned whole (an affine fitted to the shoulders
+    # and hips), what hung below the hips swung the other way: a wedge of wall split a skirt from the thighs it
+    # covers (fashion-real/29), and a skirt the photo shows without knees swung out whole. Below the hips the
+    # torso now moves as the hips do, bending above them.
+    import cv2
+
+    from poseeditor.posing import drag_pose
+
+    p = fit_preset("standing", 240, 400)
+    present = p.present.copy()
+    present[[J[n] for n in ("r_knee", "l_knee", "r_ankle", "l_ankle")]] = False  # a photo cut at the thighs
+    p = Pose(p.xy.copy(), present, 240, 400, p.confidence.copy())
+    ts = torso_size(p)
+    left, right = sorted((p.point("r_hip"), p.point("l_hip")), key=lambda q: q[0])
+    drop = 0.8 * ts
+    skirt = np.round([left - [0.1 * ts, 0], right + [0.1 * ts, 0], right + [0.3 * ts, drop],
+                      left + [-0.3 * ts, drop]]).astype(np.int32)
+    img, mask, _, _ = painted_on_wall(p, 0.15, shirt_shapes=(skirt,))
+    target = drag_pose(p, J["neck"], p.point("neck")[0] + 0.35 * ts, p.point("neck")[1])
+    b = WarpBackend()
+    out = b.render(b.encode_sources([img], [p], [mask.astype(np.float32)]), target).astype(int)
+    below = np.zeros((400, 240), np.uint8)
+    cv2.fillConvexPoly(below, skirt, 1)
+    below[: int(left[1] + 0.1 * ts)] = 0  # the skirt below the hips, which stay
+    wall = np.abs(out - np.array(WALL)).sum(axis=2) < 40
+    assert wall[below > 0].mean() < 0.02, f"{wall[below > 0].mean():.0%} of the skirt below the hips is wall"
+    # above the bend the torso leans: the shirt is where the target puts the shoulders, the wall where they were
+    at = lambda q: out[int(round(q[1])), int(round(q[0]))]  # noqa: E731
+    down = np.array([0, 0.15 * ts])
+    assert np.abs(at((target.point("r_shoulder") + target.point("l_shoulder")) / 2 + down) - SHIRT).sum() < 40
+    assert np.abs(at(p.point("r_shoulder") + down - [0.05 * ts, 0]) - np.array(WALL)).sum() < 40
