@@ -183,6 +183,44 @@ def _mirror_limb(limb: str) -> str:
     return ("l" if limb[0] == "r" else "r") + limb[1:]
 
 
+TURN_ALIKE = 20.0  # degrees
+
+
+def _inside(q: np.ndarray, width: int, height: int) -> bool:
+    return bool(0 <= q[0] <= width - 1 and 0 <= q[1] <= height - 1)
+
+
+def _turned_inside(root, mid, end, width: int, height: int, neck, hips):
+    """(mid, end) of a limb turned about its root by the least angle that keeps both in the photo, or as they are
+    when they are in it or no turn brings them in. The editor keeps joints in the photo: a T pose's wrist past the
+    photo's side was pulled onto its edge, a forearm of half its length (a newcomer review). Of the two ways, when
+    their turns are alike (within TURN_ALIKE), the one that leaves the end farther from the body's midline (from
+    the neck to ``hips``, or straight down from the neck), or the lower of two about as far out (within a fifth of
+    the limb): a raised arm out, not across the head; a level one down."""
+    if _inside(mid, width, height) and _inside(end, width, height):
+        return mid, end
+    down = hips - neck if hips is not None else np.array([0.0, 1.0], np.float32)
+    u = _unit(down) if np.linalg.norm(down) > 1e-6 else np.array([0.0, 1.0], np.float32)
+    found = []  # per way of turning, the least turn that brings it in
+    for sign in (1.0, -1.0):
+        for deg in np.arange(0.5, 180.5, 0.5):
+            c, s = np.cos(np.radians(sign * deg)), np.sin(np.radians(sign * deg))
+            R = np.array([[c, -s], [s, c]], np.float32)
+            m, e = root + R @ (mid - root), root + R @ (end - root)
+            if _inside(m, width, height) and _inside(e, width, height):
+                found.append((deg, abs(_cross(u, e - neck)), m, e))
+                break
+    if not found:
+        return mid, end
+    least = min(f[0] for f in found)
+    alike = sorted((f for f in found if f[0] <= least + TURN_ALIKE), key=lambda f: -f[1])  # farthest out first
+    best = alike[0]
+    if len(alike) > 1 and best[1] - alike[1][1] < 0.2 * float(np.linalg.norm(end - root)) \
+            and alike[1][3][1] > best[3][1]:
+        best = alike[1]  # as far out: the lower
+    return best[2], best[3]
+
+
 def fit_preset(name: str, width: int, height: int, like: Pose | None = None) -> Pose:
     """The preset as a Pose in a width x height image: its gesture on ``like``'s skeleton when ``like`` has a
     torso (neck and a hip) or, in a half-body photo, a neck and a shoulder or the nose (its arms only), else the
@@ -220,6 +258,9 @@ def fit_preset(name: str, width: int, height: int, like: Pose | None = None) -> 
         else:
             mid = root + _unit(gesture[m] - gesture[a]) * l1
             end = mid + _unit(gesture[e] - gesture[m]) * l2
+            hips = [at(J[n]) for n in ("r_hip", "l_hip") if out.present[J[n]]]
+            mid, end = _turned_inside(root, mid, end, width, height, at(J["neck"]),
+                                      np.mean(hips, axis=0) if hips else None)
         if not out.present[a]:
             out = out.moved(a, *root)
         out = out.moved(m, *mid).moved(e, *end)

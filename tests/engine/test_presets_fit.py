@@ -200,3 +200,25 @@ def test_a_half_body_person_keeps_their_shoulders_and_gets_arms_of_their_size():
         posed = fit_preset(name, me.width, me.height, like=half)
         assert not posed.present[LEGS + [J["r_hip"], J["l_hip"]]].any(), name
         assert np.array_equal(posed.xy[keep], half.xy[keep])
+
+
+@pytest.mark.parametrize("name", ["t-pose", "arms-up", "wide-stance"])
+def test_a_limb_the_photo_has_no_room_for_turns_in_whole(name):
+    # The editor keeps joints in the photo: a T pose's wrists past the sides of a tight crop were pulled onto the
+    # edge, forearms of half their length (fashion-real/0, a newcomer review). The limb turns about its shoulder
+    # or hip, bones whole, by the least angle that brings it in, away from the body.
+    me, h = person(), 256
+    roomy = fit_preset(name, 4000, h, like=me.scaled(1.0, 1.0, 4000, h))
+    left = [J[n] for n in ("l_elbow", "l_wrist", "l_knee", "l_ankle")]
+    w = int(roomy.xy[left, 0].max()) - 8  # the photo cut close on the right, by the preset's left arm or leg
+    assert w - 1 >= me.xy[:, 0].max()
+    got = fit_preset(name, w, h, like=me.scaled(1.0, 1.0, w, h))
+    for a, b in BONES:
+        assert length(got, a, b) == pytest.approx(length(me, a, b), abs=1e-3), (a, b)
+    inside = (got.xy[:, 0] >= 0) & (got.xy[:, 0] <= w - 1) & (got.xy[:, 1] >= 0) & (got.xy[:, 1] <= h - 1)
+    assert inside[ARMS + LEGS].all(), got.xy[ARMS + LEGS]
+    turned = [j for j in ARMS + LEGS if not np.allclose(got.xy[j], roomy.xy[j])]
+    assert turned and all(j in left for j in turned), turned
+    end = J["l_ankle"] if name == "wide-stance" else J["l_wrist"]
+    # turned away from the body: a level arm down, a raised arm out (lower, not across the head), a leg down
+    assert got.xy[end][1] > roomy.xy[end][1], (got.xy[end], roomy.xy[end])
