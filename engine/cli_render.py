@@ -43,41 +43,16 @@ def _parser() -> argparse.ArgumentParser:
 def _target_pose(arg: str, like, detector, photo=None):
     """A target from a pose JSON, or from another photo (``photo``, already read): its pose moved and scaled
     onto the source person."""
-    from .pose import Pose
+    from .pose import Pose, for_photo, retarget
 
     path = Path(arg)
     if photo is not None:
         det = detector.detect(photo, str(path))
         return retarget(det.pose, like)
-    pose = Pose.load_json(path, like.width, like.height)
-    if (pose.width, pose.height) != (like.width, like.height):
-        # a pose made for another canvas: scale it to the photo
-        pose = pose.scaled(like.width / pose.width, like.height / pose.height, like.width, like.height)
+    pose = for_photo(Pose.load_json(path, like.width, like.height), like)
     if pose.count == 0:
         raise PoseFormatError(f"{path}: the target pose has no joints")
     return pose
-
-
-def retarget(pose, like):
-    """Move and scale ``pose`` (from another photo) so its torso sits where ``like``'s does."""
-    import numpy as np
-
-    from .pose import Pose
-
-    def anchor(p):
-        pts = [p.point(n) for n in ("neck", "r_hip", "l_hip") if p.has(n)]
-        if len(pts) < 2:
-            b = p.bbox()
-            return np.array([(b[0] + b[2]) / 2, (b[1] + b[3]) / 2]), max(b[3] - b[1], 1.0)
-        c = np.mean(pts, axis=0)
-        size = p.bbox()[3] - p.bbox()[1]
-        return c, max(size, 1.0)
-
-    c_src, s_src = anchor(pose)
-    c_dst, s_dst = anchor(like)
-    s = s_dst / s_src
-    xy = (pose.xy - c_src) * s + c_dst
-    return Pose(xy, pose.present, like.width, like.height, pose.confidence)
 
 
 def _check_before_work(args):

@@ -339,6 +339,35 @@ def _canvas_side(value, key: str) -> int | None:
     return int(value)
 
 
+def retarget(pose: Pose, like: Pose) -> Pose:
+    """``pose`` (another photo's, or made on another canvas) moved and scaled, by one scale, so that its torso
+    sits where ``like``'s does, in ``like``'s canvas: by the neck and hips where both have them, else by their
+    boxes (a pose stretched to the canvas's width and height apart squashed the person)."""
+    def torso(p: Pose):
+        hips = [p.point(n) for n in ("r_hip", "l_hip") if p.has(n)]
+        return (p.point("neck"), np.mean(hips, axis=0)) if p.has("neck") and hips else None
+
+    a, b = torso(pose), torso(like)
+    if a is not None and b is not None and np.linalg.norm(a[1] - a[0]) > 1e-3:
+        c_src, c_dst = (a[0] + a[1]) / 2, (b[0] + b[1]) / 2
+        s = float(np.linalg.norm(b[1] - b[0]) / np.linalg.norm(a[1] - a[0]))
+    else:
+        (x0, y0, x1, y1), (u0, v0, u1, v1) = pose.bbox() or (0, 0, 1, 1), like.bbox() or (0, 0, 1, 1)
+        c_src, c_dst = np.array([(x0 + x1) / 2, (y0 + y1) / 2]), np.array([(u0 + u1) / 2, (v0 + v1) / 2])
+        s = max(v1 - v0, 1.0) / max(y1 - y0, 1.0)
+    xy = ((pose.xy - c_src) * s + c_dst).astype(np.float32)
+    xy[~pose.present] = 0.0
+    return Pose(xy, pose.present.copy(), like.width, like.height, pose.confidence.copy())
+
+
+def for_photo(pose: Pose, like: Pose) -> Pose:
+    """A pose read from a file for the photo whose person is ``like``: as it is when made for a canvas of the
+    photo's size (exported from this photo), else retargeted onto the person."""
+    if (pose.width, pose.height) == (like.width, like.height):
+        return pose
+    return retarget(pose, like)
+
+
 def pose_distance(a: Pose, b: Pose) -> float:
     """Mean distance between joints present in both, in units of a's head size (inf when none is shared)."""
     both = a.present & b.present

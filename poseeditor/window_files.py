@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFileDialog
 from engine.errors import PoseEditorError, user_message
 from engine.fileio import check_input
 from engine.images import IMAGE_SUFFIXES, MAX_SIDE
-from engine.pose import Pose
+from engine.pose import Pose, for_photo
 
 from . import animation as anim
 from .document import Reference
@@ -225,9 +225,8 @@ class FilesMixin(DropsMixin):
         name = Path(path).name
         try:
             check_input(path, PoseEditorError, "pose file")  # a pipe or device is refused, not read
-            pose = Pose.load_json(path, cur.width, cur.height)
-            if (pose.width, pose.height) != (cur.width, cur.height):  # made for another canvas: scale to the photo
-                pose = pose.scaled(cur.width / pose.width, cur.height / pose.height, cur.width, cur.height)
+            # made for another canvas: put on the person (engine.pose.for_photo), as the command line does
+            pose = for_photo(Pose.load_json(path, cur.width, cur.height), cur)
         except PoseEditorError as e:
             self.show_error(str(e))
             return False

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QApplication
 
 from engine import registry
 from engine.images import load_image
-from engine.pose import J
+from engine.pose import J, Pose
 from tests.app.driver import (aim, close_window, drag_joint, image_diff, module_window, untrained_weights,
                               wait_engine, wait_idle_result, wait_loaded)
 
@@ -191,6 +191,12 @@ def test_pose_json_export_and_reimport(qtbot, win, photos, tmp_path):
     bad.write_text("{not json")
     assert not win.import_pose(bad)
     assert "not valid JSON" in win.last_error and win.doc.target == edited
+    # a pose made on a canvas of another shape goes onto the person, by one scale (it was stretched apart)
+    other = edited.scaled(2.0, 2.0, edited.width * 2, edited.height * 2)
+    other = Pose(other.xy + np.float32([40, 0]), other.present, other.width + 80, other.height)
+    other.save_json(tmp_path / "other.json")
+    assert win.import_pose(tmp_path / "other.json")
+    assert np.allclose(win.doc.target.xy[edited.present], edited.xy[edited.present], atol=0.01)
 
 
 def test_hide_and_show_a_joint(qtbot, win, photos):

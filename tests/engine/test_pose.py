@@ -141,3 +141,26 @@ def test_keypoints_given_as_a_list_per_joint_say_so():
             "canvas_height": 400}
     with pytest.raises(PoseFormatError, match="list of lists"):
         Pose.from_openpose(data)
+
+
+def test_a_pose_made_on_another_canvas_goes_onto_the_person_by_one_scale():
+    # A pose file made for a canvas of another shape was stretched to the photo's width and height apart: a pose
+    # exported from a square photo squashed a 2:1 photo's person to half their height (a newcomer review).
+    from engine.pose import for_photo
+    from engine.presets import fit_preset
+
+    me = fit_preset("standing", 128, 256)  # the person in a 128x256 photo
+    made = fit_preset("arms-up", 512, 512).scaled(0.5, 0.5, 512, 512)  # a pose of another size, elsewhere
+    got = for_photo(made, me)
+    assert (got.width, got.height) == (128, 256) and np.array_equal(got.present, made.present)
+    # one scale: every bone in the same proportion to the torso as in the file
+    bones = [("neck", "r_hip"), ("r_shoulder", "r_elbow"), ("r_elbow", "r_wrist"), ("l_hip", "l_knee")]
+    ratio = [np.linalg.norm(got.point(a) - got.point(b)) / np.linalg.norm(made.point(a) - made.point(b))
+             for a, b in bones]
+    assert np.ptp(ratio) < 1e-4, ratio
+    # the torso where the person's is
+    mid = lambda p: (p.point("neck") + (p.point("r_hip") + p.point("l_hip")) / 2) / 2  # noqa: E731
+    assert np.allclose(mid(got), mid(me), atol=1e-3)
+    assert np.linalg.norm(got.point("neck") - mid(got)) == pytest.approx(np.linalg.norm(me.point("neck") - mid(me)))
+    # made for this photo's size: as it is
+    assert for_photo(me.moved("r_wrist", 5, 5), me) == me.moved("r_wrist", 5, 5)
