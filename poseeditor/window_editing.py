@@ -29,6 +29,7 @@ class EditingMixin:
         c.jointNudged.connect(self._on_joint_nudged)
         self._nudge_timer = QTimer(self, singleShot=True, interval=NUDGE_BURST_MS)
         self._nudge_timer.timeout.connect(self._end_nudge)
+        self._hidden_at = {}  # (photo, skeleton, joint): where a joint was when hidden, where showing it puts it
         self.undo.indexChanged.connect(self._on_undo_moved)
         # one selected joint, shown in the canvas and the joint list; the list's check boxes hide and show joints
         c.jointSelected.connect(self._on_joint_selected)
@@ -203,8 +204,13 @@ class EditingMixin:
         self.client.request(self.doc.target, kind)
 
     def _restore_xy(self, joint: int) -> tuple[float, float]:
-        """Where a hidden joint reappears: the photo's own position for it, else where a preset puts it."""
+        """Where a hidden joint reappears: where it was when hidden (H twice put an elbow dragged up by the head
+        back at the hip, and the arm stretched from there), else the photo's own position for it, else where a
+        preset puts it."""
         main = self.doc.main
+        was = self._hidden_at.get((id(main), self.mode, joint))
+        if was is not None:
+            return was
         if main is not None and main.pose is not None and main.pose.present[joint] and self.mode == TARGET:
             return tuple(map(float, main.pose.xy[joint]))
         from engine.presets import fit_preset
@@ -230,6 +236,7 @@ class EditingMixin:
                     f"Show it in the photo's skeleton too, where it is in the photo; then it moves.", "info",
                     "Correct the Photo's Skeleton", "adjust")
         else:
+            self._hidden_at[(id(self.doc.main), self.mode, joint)] = tuple(map(float, cur.xy[joint]))
             self._push(cur.with_present(joint, False), f"Hide {joint_label(joint)}")
             # a hidden joint is missing for the backends, which leave out the limb it ends; a newcomer took the
             # vanished forearm for a fault

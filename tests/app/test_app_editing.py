@@ -214,11 +214,22 @@ def test_hide_and_show_a_joint(qtbot, win, photos):
     assert win.joint_list.item(j).checkState() == Qt.CheckState.Unchecked
     res = wait_idle_result(qtbot, win)
     assert not res.pose.present[j]                         # the backend got it as missing
-    # show it again from the joint list: it comes back where it is in the photo
+    # show it again from the joint list: it comes back where it was
     win.joint_list.item(j).setCheckState(Qt.CheckState.Checked)
     assert win.doc.target.present[j]
     assert np.allclose(win.doc.target.xy[j], win.doc.main.pose.xy[j])
     assert win.undo.count() == 2
+    # moved, then hidden and shown with H twice: where it was moved to, not back at the photo's place for it (an
+    # elbow dragged up by the head came back at the hip, and the arm stretched from there)
+    drag_joint(qtbot, win, j, 25, -35)
+    wait_idle_result(qtbot, win)
+    moved = win.doc.target.xy[j].copy()
+    assert not np.allclose(moved, win.doc.main.pose.xy[j], atol=5)
+    win.canvas.select(j)
+    qtbot.keyClick(win.canvas, Qt.Key.Key_H)
+    assert not win.doc.target.present[j]
+    qtbot.keyClick(win.canvas, Qt.Key.Key_H)
+    assert win.doc.target.present[j] and np.allclose(win.doc.target.xy[j], moved)
 
 
 def test_the_context_menus_leave_the_presets_menu_and_the_renders_alone(qtbot, win, photos):
