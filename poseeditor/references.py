@@ -141,6 +141,8 @@ class ReferenceStrip(QWidget):
                 status = "placed by hand"
             else:
                 status = f"{r.pose.count}/18 joints" if r.pose is not None else ""
+            if k > 0 and r.unlike:
+                status = f"⚠ {status}"
             shown = self.list.fontMetrics().elidedText(f"{'✎ ' if k == 0 else ''}{name}",
                                                        Qt.TextElideMode.ElideMiddle, CAPTION_WIDTH[1] - 16)
             caption = f"{shown}\n{status}"
@@ -154,6 +156,9 @@ class ReferenceStrip(QWidget):
             tip = r.path + ("\nThe photo you edit (first)." if k == 0 else "\nAn extra view for multi-shot backends.")
             if r.error:
                 tip += f"\n{r.error}"
+            if k > 0 and r.unlike:
+                tip += ("\nLooks like another person, or other clothes, than the first photo's: the picture may "
+                        "take parts from it. Remove it if it is not the same person.")
             item.setToolTip(tip)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsDragEnabled)
             self.list.addItem(item)

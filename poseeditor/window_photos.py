@@ -276,13 +276,16 @@ class PhotosMixin:
         main = self.doc.main
         if main is None or not main.outfit:
             return
-        odd = []
+        new = False
         for r in self.doc.refs[1:]:
             if r.outfit and r.unlike is None:
                 r.unlike = looks_different(main.outfit, r.outfit)
-                if r.unlike:
-                    odd.append(Path(r.path).name)
-        if odd:
+                new = new or r.unlike
+        # all of them, not only the last one found: each photo's colours come on their own, and the banner for
+        # the last replaced the one before (two odd references added at once, one named); the strip marks them
+        odd = [Path(r.path).name for r in self.doc.refs[1:] if r.unlike]
+        self._refresh_strip()
+        if new:
             self.hint(
                 f"{', '.join(odd)} {'look' if len(odd) > 1 else 'looks'} like another person, or other clothes, "
                 f"than {Path(main.path).name}: the picture may take parts from {'them' if len(odd) > 1 else 'it'}. "

@@ -154,6 +154,35 @@ def test_a_reference_of_someone_else_is_said(qtbot, procedural_photos, tmp_path)
         assert win.doc.main.path == str(other)
         assert win.banner.isVisible() and "look like another person" in win.banner.text.text()
         assert Path(procedural_photos[0][0]).name in win.banner.text.text()
+        # each such reference is marked in the strip, where it stays when the banner goes
+        captions = [win.strip.list.item(i).text() for i in range(win.strip.list.count())]
+        assert ["⚠" in c for c in captions] == [False, True, True], captions  # both, next to other.png
+    finally:
+        close_window(win)
+
+
+def test_every_reference_of_someone_else_is_named(qtbot, procedural_photos, tmp_path):
+    # Each photo's colours are compared as they come: the banner for the second replaced the first's, and of two
+    # odd references added at once one was named (a newcomer review)
+    from engine.images import load_image, save_image
+
+    odd = []
+    for k in (1, 2):  # the same figure in two other outfits: its colour channels rolled
+        odd.append(tmp_path / f"other{k}.png")
+        save_image(odd[-1], np.roll(load_image(procedural_photos[0][0]), k, axis=2).copy())
+    win = new_window(qtbot, [procedural_photos[0][0]])
+    try:
+        wait_loaded(qtbot, win)
+        win.add_references([str(p) for p in odd])
+        wait_loaded(qtbot, win, 3)
+        qtbot.waitUntil(lambda: all(r.unlike is not None for r in win.doc.refs[1:]), timeout=10000)
+        assert all(r.unlike for r in win.doc.refs[1:])
+        text = win.banner.text.text()
+        assert win.banner.isVisible() and "other1.png" in text and "other2.png" in text, text
+        win.banner.dismiss()
+        captions = [win.strip.list.item(i).text() for i in range(win.strip.list.count())]
+        assert ["⚠" in c for c in captions] == [False, True, True], captions
+        assert "another person" in win.strip.list.item(1).toolTip()
     finally:
         close_window(win)
 
