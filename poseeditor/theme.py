@@ -44,6 +44,18 @@ class FocusRingStyle(QProxyStyle):
         if element in RINGED and by_keyboard(option):
             draw_ring(painter, option.rect)
 
+    def standardIcon(self, icon, option=None, widget=None):
+        # the toolbar's "»" for the buttons a narrow window has no room for: Fusion draws it dark, unseen on the
+        # dark toolbar (a newcomer at 900 px wide never found Export Animation)
+        if icon in (QStyle.StandardPixmap.SP_ToolBarHorizontalExtensionButton,
+                    QStyle.StandardPixmap.SP_ToolBarVerticalExtensionButton):
+            from .icons import icon as action_icon
+
+            more = action_icon("more")
+            if not more.isNull():
+                return more
+        return super().standardIcon(icon, option, widget)
+
     def drawComplexControl(self, control, option, painter, widget=None):
         super().drawComplexControl(control, option, painter, widget)
         if control in RINGED_COMPLEX and by_keyboard(option):

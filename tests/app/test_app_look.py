@@ -3,6 +3,7 @@ default layout gives the photo and the result the same room, start-up and backen
 screen, the starter weights are labelled for what they are, and the result says preview or final."""
 from dataclasses import replace
 
+import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QRectF, Qt
 from PySide6.QtTest import QTest
@@ -285,3 +286,18 @@ def test_a_network_that_repaints_nothing_says_so_over_the_result(qtbot, person1)
     warp.set_sources(images, poses, masks)
     assert np.array_equal(warp.render(res.pose), res.image)
     close_window(win)
+
+
+def test_the_toolbars_more_button_shows_on_the_dark_toolbar(qtbot, person1):
+    # At 900 px wide the last toolbar buttons go behind a "»" that Fusion drew dark on the dark toolbar: a newcomer
+    # never found Export Animation
+    from PySide6.QtWidgets import QApplication, QStyle
+
+    win = big_window(qtbot, [person1])
+    try:
+        icon = QApplication.style().standardIcon(QStyle.StandardPixmap.SP_ToolBarHorizontalExtensionButton)
+        img = icon.pixmap(24, 24).toImage()
+        seen = [img.pixelColor(x, y) for x in range(24) for y in range(24) if img.pixelColor(x, y).alpha() > 128]
+        assert seen and np.mean([c.lightness() for c in seen]) > 150
+    finally:
+        close_window(win)
