@@ -184,10 +184,9 @@ class FilesMixin(DropsMixin):
         return self.settings.last_dir(kind)
 
     def _ask_save(self, title: str, default_name: str, filt: str, kind: str, what: str, complete=None) -> str:
-        """A path to save to, or "" when the dialog is cancelled: ``complete`` adds the suffix a bare name lacks.
-        The window asks whether to replace a file itself, after refusing one of its inputs: the dialog's own
-        question came first, and a newcomer who answered Yes to replace the photo was then refused. A refused
-        name, or No to replacing, opens the dialog again, as a save dialog's own question does."""
+        """A path to save to, or "" when cancelled (``complete`` adds a bare name's suffix). The window asks to
+        replace a file itself, after refusing an input (the dialog asked first, then the window refused); a refused
+        name, or No to replacing, opens the dialog again (decision 63)."""
         start = str(Path(self.save_dir(kind)) / default_name)
         while True:
             path, _ = QFileDialog.getSaveFileName(self, title, start, filt,
@@ -225,7 +224,6 @@ class FilesMixin(DropsMixin):
         name = Path(path).name
         try:
             check_input(path, PoseEditorError, "pose file")  # a pipe or device is refused, not read
-            # made for another canvas: put on the person (engine.pose.for_photo), as the command line does
             pose = for_photo(Pose.load_json(path, cur.width, cur.height), cur)
         except PoseEditorError as e:
             self.show_error(str(e))
@@ -342,6 +340,9 @@ class FilesMixin(DropsMixin):
     def animation_dialog(self):
         if self.doc.target is None or self.doc.sources() is None:
             self.show_error("Open a photo and edit the pose before exporting an animation.")
+            return
+        if self.doc.main.pose is not None and self.doc.target == self.doc.main.pose:  # a still, said as nothing
+            self.show_error("Nothing to animate yet: the pose is the photo's. Drag a joint or pick a preset first.")
             return
         h, w = self.doc.main.image.shape[:2]
         d = AnimationDialog(self, self.save_dir("results"), (self.backend_info or {}).get("name", "warp"), (w, h),

@@ -310,3 +310,17 @@ def test_saving_over_the_photo_is_refused_before_any_replace_question(qtbot, edi
     assert Path(offered[0]) == other
     qtbot.wait(300)
     assert other.read_bytes() == b"kept"
+
+def test_an_animation_of_the_unchanged_pose_is_refused_with_a_reason(qtbot, procedural_photos):
+    # The dialog offered "From the detected pose to the edited pose" on a pose not edited, and wrote a still
+    win = new_window(qtbot, [procedural_photos[0][0]])
+    try:
+        wait_loaded(qtbot, win)
+        wait_idle_result(qtbot, win)
+        opened = []
+        answer_modal(lambda d: (opened.append(type(d).__name__), d.reject()), tries=15)
+        win.a_animation.trigger()
+        qtbot.wait(400)
+        assert not opened and "Nothing to animate yet" in win.last_error
+    finally:
+        close_window(win)
