@@ -54,10 +54,23 @@ def inside(path, folder) -> bool:
     return Path(os.path.realpath(path)).is_relative_to(os.path.realpath(folder))
 
 
+# PoseEditor's own files (the starter weights, presets, icons): no output goes there, whatever the inputs say (a
+# link named as personalize's output wrote a personal model over the starter it was trained from)
+RESOURCES = Path(__file__).resolve().parents[1] / "resources"
+
+
+def _not_ours(path: Path, what: str) -> None:
+    if inside(path, RESOURCES):
+        raise OutputError(f"{path}: the {what} would be written among PoseEditor's own files ({RESOURCES}); "
+                          f"choose another place")
+
+
 def check_output(path, inputs: Iterable = (), what: str = "output") -> Path:
     """Raise OutputError (one line) if ``path`` cannot be written, names one of ``inputs``, or lies inside an
-    input that is a folder (a dataset, a run: a file written into it would replace or join what is read)."""
+    input that is a folder (a dataset, a run: a file written into it would replace or join what is read), or
+    among PoseEditor's own files."""
     path = Path(path)
+    _not_ours(path, what)
     for src in inputs:
         if src is None:
             continue
@@ -69,6 +82,9 @@ def check_output(path, inputs: Iterable = (), what: str = "output") -> Path:
                               f"choose a place outside it")
     if path.is_dir():
         raise OutputError(f"{path}: is a folder; give a file name for the {what}")
+    if path.exists() and not path.is_file():
+        # written beside and renamed over it (atomic_output), a pipe or a device (/dev/null) would be replaced
+        raise OutputError(f"{path}: is a pipe, socket or device, not a file; give a file name for the {what}")
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.exists():
         # A parent that is a file under some component: say which.
@@ -90,6 +106,7 @@ def check_output_folder(path, inputs: Iterable = (), what: str = "output folder"
     ancestor must be a writable folder, and the folder may neither hold an input nor lie inside an input folder
     (a dataset written into the photos it is made from would be read back as photos)."""
     path = Path(path)
+    _not_ours(path, what)
     if path.exists() and not path.is_dir():
         raise OutputError(f"{path}: is a file; the {what} must be a folder")
     for src in inputs:

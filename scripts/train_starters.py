@@ -84,7 +84,8 @@ def train_one(backend: str, minutes: float | None, data: Path, prior: bool = Fal
         t = time.time()
         run_dir = Path(run(fit, build / f"{backend}.fit.log").strip().splitlines()[-1])
         seconds = time.time() - t
-    out = (PRIOR / "weights" if prior else WEIGHTS) / f"{backend}.safetensors"
+    # written in build/ and copied over (the command-line tools write nothing among PoseEditor's own files)
+    out = (PRIOR / "weights" if prior else BUILD / "weights") / f"{backend}.safetensors"
     out.parent.mkdir(parents=True, exist_ok=True)
     export = TRAIN + ["export", run_dir, "-o", out, "--half", "--label", label]
     selection = None
@@ -121,6 +122,11 @@ def train_one(backend: str, minutes: float | None, data: Path, prior: bool = Fal
         summary["commands"].append(_shown(evaluated(out, data, build / f"{backend}-eval-prior")[0]))
         summary["evaluation_on_prior_test_pairs"] = evaluated(out, data, build / f"{backend}-eval-prior")[1]
     (out.parent / f"{backend}.report.json").write_text(json.dumps(relative(summary), indent=1, default=str))
+    if not prior:
+        import shutil
+
+        for f in (out, out.parent / f"{backend}.report.json"):
+            shutil.copyfile(f, WEIGHTS / f.name)
     return summary
 
 

@@ -53,6 +53,14 @@ def link(kind, src="photo", name="o.png"):
     return setup
 
 
+def link_to_starter(backend, name):
+    def setup(out, inputs):
+        from engine.backends.base import starter_path
+
+        os.symlink(starter_path(backend), out / name)
+    return setup
+
+
 def make_file(name, content="x"):
     def setup(out, inputs):
         (out / name).write_text(content)
@@ -124,6 +132,12 @@ ROWS = [
     Row("--pose-out is a folder", R, ["--source", "{photo}", "--pose-out", "{out}/d"], "is a folder",
         setup=make_dir("d")),
     Row("full disk writing -o", R, RENDER, "disk is full", fault="full-disk"),
+    # written beside and renamed over it, a pipe or device named as an output was replaced by a file (a tester's
+    # --pose-out /dev/null, as root, took the system's /dev/null)
+    Row("--pose-out is a pipe", R, ["--source", "{photo}", "--pose-out", "{out}/p.json"],
+        "p.json: is a pipe, socket or device, not a file", setup=make_fifo("p.json")),
+    Row("-o is a pipe", R, render_with(out="{out}/o.png"), "o.png: is a pipe, socket or device, not a file",
+        setup=make_fifo("o.png")),
     Row("full disk writing --pose-out", R, SRC + ["--pose-out", "{out}/p.json"], "disk is full", fault="full-disk"),
     # ----- render: photos --------------------------------------------------------------------------------------
     Row("source missing", R, detect("{out}/none.png"), "no such file"),
@@ -251,6 +265,10 @@ ROWS = [
         setup=make_dir("d")),
     Row("refine: weights a pipe", T, refine("{out}/w.safetensors"),
         r"is a pipe, socket or device, not a \.safetensors weights file", setup=make_fifo("w.safetensors")),
+    # its default starter is no named input: a link to it as -o wrote the personal model over the starter
+    Row("personalize: -o a link to the starter", T, ["personalize", "{photo}", "--backend", "attention", "-o",
+                                                     "{out}/s.safetensors"], "among PoseEditor's own files",
+        setup=link_to_starter("attention", "s.safetensors")),
     Row("personalize: a photo missing", T, personalize("{photo}", "{out}/none.jpg"), "none.jpg: no such file"),
     # a folder is its photos (as prepare takes it); one without any says so
     Row("personalize: a photo a folder", T, personalize("{photo}", "{out}/d.jpg"), "d.jpg: a folder without photos",
