@@ -39,8 +39,15 @@ def user_message(e: BaseException, expected: tuple = ()) -> str:
 
 
 def error_line(prog: str, error) -> str:
-    """The one line a CLI prints for a user error: ``prog: error: message``, whitespace folded."""
-    return f"{prog}: error: {' '.join(str(error).split()) or type(error).__name__}"
+    """The one line a CLI prints for a user error: ``prog: error: message``, whitespace folded. An error raised in
+    a DataLoader worker comes back carrying the worker's whole traceback (torch re-raises it with that as its
+    message): its own last line is the message."""
+    text = str(error)
+    if "Original Traceback" in text:
+        last = [line for line in text.splitlines() if line.strip()][-1]
+        head, sep, rest = last.partition(": ")
+        text = rest if sep and " " not in head else last  # "training.datasets.DatasetError: x.png: ..."
+    return f"{prog}: error: {' '.join(text.split()) or type(error).__name__}"
 
 
 class OneLineArgumentParser(argparse.ArgumentParser):

@@ -50,11 +50,14 @@ def bench(backend: str, size=(128, 64), batch: int = 8, width: float | None = No
     from .loop import get_recipe_class, seed_everything, to_device
     from .precision import Amp
 
+    from .setup_run import check_network_size
+
     cls = get_recipe_class(backend)
     dev = torch.device(pick_device(device))
     cfg = dict(net or {}, image_size=[int(size[0]), int(size[1])])
     if width is not None:
         cfg["width"] = float(width)
+    check_network_size(cls, cfg)  # as fit does: a width of 100 grew to 23 GB before the machine killed it
     seed_everything(0)
     rec = cls(cfg, dict(recipe or {}), dev)
     rec.train(True)
@@ -111,15 +114,17 @@ def names(arg: str) -> list[str]:
 
 # ----- CLI ------------------------------------------------------------------------------------------------------
 def add_arguments(p) -> None:
-    from .synth import parse_size
+    from .protocol import MAX_SOURCES
+    from .synth import int_in, parse_size
 
     p.description = "Training iterations per second of each backend (procedural batch, no dataset needed)."
     p.add_argument("--backend", default="all", help="a backend, a comma list, or all (default)")
     p.add_argument("--size", type=parse_size, default=(128, 64), help="HxW (default 128x64)")
-    p.add_argument("--batch", type=int, default=8, help="batch size (default 8)")
+    p.add_argument("--batch", type=int_in(1, 4096), default=8, help="batch size (default 8)")
     p.add_argument("--width", type=float, help="width multiplier (default: the backend's)")
-    p.add_argument("--steps", type=int, default=5, help="timed steps (default 5, after one warm-up step)")
-    p.add_argument("--num-sources", type=int, default=1)
+    p.add_argument("--steps", type=int_in(1, 10 ** 6), default=5,
+                   help="timed steps (default 5, after one warm-up step)")
+    p.add_argument("--num-sources", type=int_in(1, MAX_SOURCES), default=1)
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
                    help="auto (default: bf16 on a CPU that has it; env POSEEDITOR_PRECISION) | fp32 | bf16")

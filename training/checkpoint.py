@@ -125,9 +125,13 @@ def _why_unreadable(e: Exception) -> str:
 
 
 def load_checkpoint(path: Path, device="cpu") -> dict:
+    import warnings
+
     path = Path(path)
     try:
-        state = torch.load(path, map_location=device, weights_only=True)
+        with warnings.catch_warnings():  # torch warns of a legacy pickle in two lines before refusing it
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location=device, weights_only=True)
     except Exception as e:  # noqa: BLE001 (our own file: a few changed bytes in its pickle raise anything)
         raise CheckpointError(f"{path}: not a readable checkpoint ({_why_unreadable(e)})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:

@@ -222,11 +222,15 @@ def summary_line(r: dict) -> str:
 
 # ----- CLI ------------------------------------------------------------------------------------------------------
 def add_arguments(p) -> None:
+    from .protocol import MAX_SOURCES
+    from .synth import int_in
+
     p.description = "Metrics of a backend on a dataset's test pairs (report.json + grid.png)."
     p.add_argument("target", nargs="?", type=Path, help="run folder or .safetensors weights (none with --backend warp)")
     p.add_argument("--data", required=True, type=Path, help="dataset folder")
     p.add_argument("--split", default="test", choices=("test", "train"), help="pairs to evaluate (default test)")
-    p.add_argument("--num-sources", type=int, default=1, help="reference photos per pair (multi-shot backends)")
+    p.add_argument("--num-sources", type=int_in(1, MAX_SOURCES), default=1,
+                   help="reference photos per pair (multi-shot backends)")
     p.add_argument("--limit", type=int, help="evaluate only the first N pairs")
     p.add_argument("--backend", help="check the weights' backend, or warp for the no-weights baseline")
     p.add_argument("-o", "--out", type=Path, help="folder for report.json and grid.png (not inside the dataset; "

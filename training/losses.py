@@ -157,6 +157,14 @@ class Perceptual(nn.Module):
     def __init__(self, device="cpu", depths=(0, 1), weights=None, prefer: str = "auto"):
         super().__init__()
         self.backbone = get_backbone(device, prefer)
+        n = len(self.backbone.stages)
+        # checked here, not at the first step: a depth of 99 from --recipe was an IndexError mid-run
+        if not isinstance(depths, (list, tuple)) or not depths or \
+                not all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d < n for d in depths):
+            raise ValueError(f"perceptual_depths must be a list of depths from 0 to {n - 1}, not {depths!r}")
+        if weights is not None and (not isinstance(weights, (list, tuple)) or len(weights) != len(depths) or
+                                    not all(isinstance(w, (int, float)) and not isinstance(w, bool) for w in weights)):
+            raise ValueError(f"the perceptual weights must be {len(depths)} numbers, one per depth, not {weights!r}")
         self.depths = tuple(depths)
         self.weights = tuple(weights or [1.0] * len(self.depths))
 

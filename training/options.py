@@ -13,6 +13,8 @@ from pathlib import Path
 
 from engine.errors import PoseEditorError
 
+from .protocol import MAX_SOURCES
+
 DEFAULTS = {
     "backend": None,          # recipe / engine backend name
     "data": None,             # dataset folder
@@ -82,7 +84,10 @@ def _read_config(config) -> dict:
 # Kinds of value, and the smallest allowed (None: no bound). Anything not listed is a string (or a path).
 _INTS = {"steps": 1, "batch": 1, "num_sources": 1, "val_every": 1, "grid_every": 1, "ckpt_every": 1,
          "val_pairs": 1, "patience": 1, "grid_size": 1, "keep_checkpoints": 0, "workers": 0, "stop_after": 1,
-         "seed": None}
+         "seed": 0}
+# whole numbers beyond which a run cannot start (torch's seed is 64-bit; the batches stack every source's images
+# in memory: a thousand sources ran out of memory without a word)
+_INT_MAX = {"seed": 2 ** 63 - 1, "num_sources": MAX_SOURCES}
 _POSITIVE_FLOATS = ("width", "time_budget", "lr_mult")
 _BOOLS = ("augment", "amp", "freeze_norm")
 _DICTS = ("net", "recipe")
@@ -112,6 +117,8 @@ def check_options(opts: dict, source=lambda key: _flag(key)) -> dict:
         opts[key] = int(v)
         if low is not None and opts[key] < low:
             bad(key, f"at least {low}")
+        if key in _INT_MAX and opts[key] > _INT_MAX[key]:
+            bad(key, f"at most {_INT_MAX[key]}")
     for key in _POSITIVE_FLOATS:
         v = opts.get(key)
         if v is None:
@@ -305,15 +312,18 @@ def add_arguments(p) -> None:
 
 
 def json_object(text: str) -> dict:
-    """A command-line value that must be a JSON object (argparse reports the ValueError as a usage error)."""
+    """A command-line value that must be a JSON object (argparse reports the error as a usage error, with the
+    value cut short: a 20,000-character one was echoed whole)."""
+    import argparse
     import json
 
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: 5,000-deep nesting
         value = None
     if not isinstance(value, dict):
-        raise ValueError(f"not a JSON object: {text!r}")
+        shown = text if len(text) <= 60 else text[:60] + "…"
+        raise argparse.ArgumentTypeError(f"not a JSON object: {shown!r}")
     return value
 
 
@@ -325,6 +335,8 @@ def options_from_args(args) -> dict:
     options = {k: getattr(args, k) for k in DEFAULTS if hasattr(args, k) and k != "command"}
     options["command"] = getattr(args, "command_line", None)
     if getattr(args, "gan_start_step", None) is not None:  # a recipe option every recipe has (recipes/base.py)
+        if args.gan_start_step < 0:
+            raise TrainingError(f"--gan-start-step must be at least 0, not {args.gan_start_step}")
         options["recipe"] = {**(options.get("recipe") or {}), "gan_start_step": int(args.gan_start_step)}
     return options
 

@@ -52,17 +52,43 @@ def plan_for(sources: list[Path], backend: str, out: Path, minutes: float, init=
 
 def _step(name: str, argv: list[str], cwd: Path) -> str:
     """Run one child step like the app does; its progress goes to stderr, its stdout is returned. A failure is
-    one line: the step and the child's own error line."""
+    one line: the step and the child's own error line. A SIGTERM or Ctrl-C stops the child too, as fit stops on
+    one (a checkpoint, then out), and then this process (KeyboardInterrupt): a SIGTERM to personalize alone left
+    its fit child training on."""
+    import signal
+    import threading
+
     proc = subprocess.Popen(argv, cwd=cwd, env=P.child_env(os.environ), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, errors="replace")
+    stopped = []
+
+    def forward(signum, frame):
+        stopped.append(signum)
+        proc.send_signal(signal.SIGINT)
+
+    old = signal.signal(signal.SIGTERM, forward) if threading.current_thread() is threading.main_thread() else None
     tail = []
-    for line in proc.stderr:
-        tail = (tail + [line])[-200:]
-        if not line.startswith(f"{P.PROG}: error:") and not P.is_noise(line):  # the error: said once, below
-            sys.stderr.write(line)
-            sys.stderr.flush()
-    out = proc.stdout.read()
-    code = proc.wait()
+    try:
+        for line in proc.stderr:
+            tail = (tail + [line])[-200:]
+            if not line.startswith(f"{P.PROG}: error:") and not P.is_noise(line):  # the error: said once, below
+                sys.stderr.write(line)
+                sys.stderr.flush()
+        out = proc.stdout.read()
+        code = proc.wait()
+    except BaseException:  # Ctrl-C to this process alone, or an error here: the child does not train on
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        raise
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGTERM, old)
+    if stopped:
+        raise KeyboardInterrupt
     if code != 0:
         why = P.last_error_line("".join(tail))
         raise P.PersonalizeError(f"the {name} step failed" + (f": {why}" if why else f" (exit status {code})"))

@@ -30,6 +30,9 @@ PROG = "poseeditor-train"
 DEFAULT_MINUTES = 10.0
 DEFAULT_STEPS = 100_000      # the time budget ends a personalisation; the step count is only a ceiling
 DEFAULT_BATCH = 8
+# reference photos per pair at most (multi-shot): every source's images are stacked in memory per batch, and a
+# thousand asked for ran evaluate out of memory without a word
+MAX_SOURCES = 16
 MAX_VIDEO_FRAMES = 150       # spread over the whole video: ~30 s of detection
 # Quality checks in a row without a better figure before a run stops early; 0: never, the whole time budget
 # (the best check's weights are still the ones exported). Every network's check levels off at ~0.70 SSIM after

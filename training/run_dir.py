@@ -98,13 +98,16 @@ def write_options(run_dir: Path, options: dict) -> None:
 
 def read_json_object(path, what: str) -> dict:
     """A JSON object from a file, or one line saying why not (unreadable, not JSON, not an object)."""
+    from engine.pose import parse_json  # every JSON failure, 100,000-deep nesting too, as one line
+
     p = Path(path)
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
+        text = p.read_text(encoding="utf-8")
     except OSError as e:
         raise PoseEditorError(f"{p}: cannot read the {what} ({e.strerror or e})") from None
     except ValueError as e:
         raise PoseEditorError(f"{p}: not readable JSON ({e})") from None
+    data = parse_json(text, p, PoseEditorError)
     if not isinstance(data, dict):
         raise PoseEditorError(f"{p}: the {what} must be a JSON object")
     return data

@@ -151,3 +151,15 @@ def test_a_plans_video_or_photo_that_is_a_folder_says_so(tmp_path):
         with pytest.raises(P.PersonalizeError) as e:
             P.check_plan(P.make_plan("anna", "attention", photos=[tmp_path / name] * 2, scratch=SCRATCH))
         assert str(e.value) == f"{tmp_path / name}: {said}"
+
+
+def test_an_error_from_a_dataloader_worker_is_its_own_last_line():
+    # torch re-raises a worker's error with the worker's whole traceback as its message: `fit --workers 1` on a
+    # damaged image printed a thousand characters of traceback as its one line
+    from engine.errors import error_line
+
+    worker = ("Caught DatasetError in DataLoader worker process 0.\nOriginal Traceback (most recent call last):\n"
+              '  File "training/datasets.py", line 190, in __getitem__\n    raise DatasetError(why)\n'
+              "training.datasets.DatasetError: /d/train/a.png: not a readable image\n")
+    assert error_line("poseeditor-train", worker) == "poseeditor-train: error: /d/train/a.png: not a readable image"
+    assert error_line("p", "x.json: line 2: bad") == "p: error: x.json: line 2: bad"  # others as they are

@@ -105,7 +105,7 @@ ROWS = [
     ("config-missing", lambda w: ["fit", "--data", str(w["data"]), "--config", str(w["tmp"] / "none.json"),
                                   *FIT[:2]], ["cannot read the config file"]),
     ("config-not-json", lambda w: ["fit", "--data", str(w["data"]), "--config", raw(w, "c8.json", "{steps: 3"),
-                                   *FIT[:2]], ["not readable JSON"]),
+                                   *FIT[:2]], ["not valid JSON"]),
     ("config-a-list", lambda w: ["fit", "--data", str(w["data"]), "--config", raw(w, "c9.json", "[3]"), *FIT[:2]],
      ["the config file must be a JSON object"]),
     ("config-recipe-list", lambda w: ["fit", "--data", str(w["data"]), "--config", config(w, "c7", {"recipe": []}),
@@ -131,7 +131,7 @@ ROWS = [
      ["--stop-after must be at least 1"]),
     ("resume-steps-below", lambda w: ["fit", "--resume", str(w["run"]), "--steps", "2"],
      ["--steps 2 is below the run's step 3"]),
-    ("options-not-json", lambda w: ["fit", "--resume", damaged_run(w, "r1", "{not json")], ["not readable JSON"]),
+    ("options-not-json", lambda w: ["fit", "--resume", damaged_run(w, "r1", "{not json")], ["not valid JSON"]),
     ("options-a-list", lambda w: ["fit", "--resume", damaged_run(w, "r2", "[1, 2]")],
      ["training_options.json: the run record must be a JSON object"]),
     ("options-options-text", lambda w: ["fit", "--resume", damaged_run(w, "r3", '{"options": "x"}')], ["damaged"]),
@@ -144,7 +144,30 @@ ROWS = [
     ("evaluate-limit-zero", lambda w: ["evaluate", "--backend", "warp", "--data", str(w["data"]), "--no-pckh",
                                        "--limit", "0"], ["--limit must be at least 1"]),
     ("evaluate-sources-zero", lambda w: ["evaluate", "--backend", "warp", "--data", str(w["data"]), "--no-pckh",
-                                         "--num-sources", "0"], ["--num-sources must be at least 1"]),
+                                         "--num-sources", "0"], ["--num-sources: 0 is out of range (1..16)"]),
+    # a tester's (2026-12-07): tracebacks, out-of-memory and 20,000-character lines before these were checked
+    ("fit-seed-negative", lambda w: ["fit", "--data", str(w["data"]), "--seed", "-1", *FIT],
+     ["--seed must be at least 0"]),
+    ("fit-seed-beyond-64-bits", lambda w: ["fit", "--data", str(w["data"]), "--seed", str(10 ** 20), *FIT],
+     ["--seed must be at most"]),
+    ("fit-sources-a-thousand", lambda w: ["fit", "--data", str(w["data"]), "--num-sources", "1000", *FIT],
+     ["--num-sources must be at most 16"]),
+    ("fit-gan-start-negative", lambda w: ["fit", "--data", str(w["data"]), "--gan-start-step", "-1", *FIT],
+     ["--gan-start-step must be at least 0"]),
+    ("fit-config-nested-deep", lambda w: ["fit", "--data", str(w["data"]), "--config",
+                                          raw(w, "deep.json", '{"steps": ' + "[" * 5000 + "]" * 5000 + "}"),
+                                          *FIT], ["nested too deeply"]),
+    ("fit-net-nested-deep", lambda w: ["fit", "--data", str(w["data"]), "--net",
+                                       '{"a":' * 5000 + "1" + "}" * 5000, *FIT], ["not a JSON object"]),
+    ("options-nested-deep", lambda w: ["fit", "--resume", damaged_run(w, "r6", '{"a":' * 100000 + "1" + "}" * 100000)],
+     ["nested too deeply"]),
+    ("evaluate-sources-a-thousand", lambda w: ["evaluate", "--backend", "warp", "--data", str(w["data"]),
+                                               "--no-pckh", "--num-sources", "99999"], ["out of range (1..16)"]),
+    ("bench-steps-zero", lambda w: ["bench", "--backend", "attention", "--steps", "0"], ["out of range"]),
+    ("bench-batch-zero", lambda w: ["bench", "--backend", "attention", "--batch", "0"], ["out of range"]),
+    ("bench-sources-zero", lambda w: ["bench", "--backend", "attention", "--num-sources", "0"], ["out of range"]),
+    ("bench-width-100", lambda w: ["bench", "--backend", "attention", "--width", "100"], ["width 100.0 is outside"]),
+    ("bench-width-nan", lambda w: ["bench", "--backend", "attention", "--width", "nan"], ["width nan is outside"]),
     ("fit-runs-missing-folder", lambda w: ["fit", "--data", str(w["data"]), "--runs-dir",
                                            str(w["tmp"] / "nowhere" / "runs"), *FIT], ["does not exist"]),
     ("fit-runs-under-a-file", lambda w: ["fit", "--data", str(w["data"]), "--runs-dir", str(w["file"] / "runs"),
@@ -181,7 +204,11 @@ def test_bad_input_is_one_line_and_touches_nothing(tiny, world, capsys, argv, wo
     args = argv(world)
     before = digest(world["tmp"])  # the dataset, the runs (damaged ones too), the configs
     capsys.readouterr()
-    one_line(capsys, main(args), *words)
+    try:
+        code = main(args)
+    except SystemExit as e:  # a usage error: argparse exits, as it does from the command line
+        code = e.code
+    one_line(capsys, code, *words)
     assert digest(world["tmp"]) == before
     assert not (world["tmp"] / "nowhere").exists()
 

@@ -271,3 +271,31 @@ def test_training_fine_tuned_weights_again_on_a_few_photos_is_cautioned(tmp_path
     assert P.refit_note(P.make_plan("anna", "spgnet", video=str(tmp_path / "v.mp4"), init=str(mine))) == ""
     assert P.refit_note(P.make_plan("anna", "spgnet", photos=[photo] * 6, init=str(mine))) == ""
     assert P.refit_note(P.make_plan("anna", "spgnet", photos=[photo])) == ""
+
+
+def test_a_sigterm_to_personalize_stops_its_child_step_too(tmp_path):
+    # A SIGTERM to `personalize` alone left its fit child training on, its parent gone; the step's child is asked
+    # to stop as fit stops (SIGINT: a checkpoint, then out) and personalize ends as interrupted
+    import os
+    import signal
+    import sys
+    import threading
+
+    from training.personalize import _step
+
+    child = tmp_path / "child.py"
+    child.write_text("import signal, sys, time\n"
+                     "signal.signal(signal.SIGINT, lambda *a: sys.exit(0))\n"
+                     "print('started', file=sys.stderr, flush=True)\n"
+                     "time.sleep(60)\n")
+    before = signal.getsignal(signal.SIGTERM)
+    timer = threading.Timer(1.5, os.kill, (os.getpid(), signal.SIGTERM))
+    timer.start()
+    t = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            _step("fit", [sys.executable, str(child)], tmp_path)
+    finally:
+        timer.cancel()
+    assert time.monotonic() - t < 20  # the child stopped: it would have slept a minute
+    assert signal.getsignal(signal.SIGTERM) == before  # this process's own handling is back
