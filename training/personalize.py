@@ -101,13 +101,25 @@ def personalize(plan: P.TrainPlan, out: Path, work: Path, progress=print) -> dic
     for d in (dirs["datasets"], dirs["runs"]):
         d.mkdir(parents=True, exist_ok=True)
     dataset = unique_path(dirs["datasets"], slug(plan.name), "")
-    source = P.source_for(plan, dataset)
-    _step("prepare", P.prepare_command(plan, source, dataset), work)
-    for photo, why in _not_prepared(plan, dataset):
-        log.warning("%s: %s; skipped", photo, why)
-    pairs = P.train_pairs(dataset)
-    if pairs == 0:
-        raise P.PersonalizeError(P.no_pairs_message(plan))
+    try:
+        source = P.source_for(plan, dataset)
+        _step("prepare", P.prepare_command(plan, source, dataset), work)
+        for photo, why in _not_prepared(plan, dataset):
+            log.warning("%s: %s; skipped", photo, why)
+        pairs = P.train_pairs(dataset)
+        if pairs == 0:
+            raise P.PersonalizeError(P.no_pairs_message(plan))
+    except P.PersonalizeError:
+        # this run's dataset, with nothing prepared in it (nobody in the photos), goes with its copied photos: in
+        # a work folder made before, each failed run left an empty one
+        from .prepare import has_prepared
+
+        if not has_prepared(dataset):
+            import shutil
+
+            for d in (dataset, dataset.with_name(dataset.name + ".photos")):
+                shutil.rmtree(d, ignore_errors=True)
+        raise
     plan = P.with_refiner_if_held_apart(plan, dataset)
     batch = P.fit_batch(plan, pairs)
     progress(f"{dataset}: {pairs} training pairs; training {plan.backend} for up to {plan.fit_minutes:g} min")

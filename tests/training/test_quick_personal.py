@@ -95,3 +95,10 @@ def test_personalize_from_one_photo_trains_on_its_self_pairs(tmp_path):
     assert stats[-1]["kind"] == "done" and stats[-1]["step"] >= 1
     assert any(r["kind"] == "val" and r["split"] == "test" for r in stats)  # on held-back self-pairs
     assert "no test pairs" not in proc.stderr and "Traceback" not in proc.stderr
+    # again, in the same work folder, on the wall alone: refused, and it leaves no dataset of nobody behind (each
+    # such run left an empty one, and its copied photos, in a work folder made before)
+    kept = sorted(p.name for p in (tmp_path / "anna.work" / "datasets").iterdir())
+    proc = run_cli("personalize", "wall.png", "--backend", "attention", "--minutes", "0.02", "--clock", "cpu",
+                   "-o", out.name, cwd=tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert sorted(p.name for p in (tmp_path / "anna.work" / "datasets").iterdir()) == kept
