@@ -9,6 +9,7 @@ Anything that is not an image raises ImageReadError with a one-line reason.
 from __future__ import annotations
 
 import contextlib
+import functools
 import warnings
 from pathlib import Path
 
@@ -169,7 +170,21 @@ def image_format(path) -> str:
     fmt = Image.registered_extensions().get(path.suffix.lower())
     if fmt is None or fmt not in Image.SAVE:
         raise ImageReadError(f"{path}: unknown image type {path.suffix or '(no suffix)'!r} (use .png or .jpg)")
+    if not _writes_colour(fmt):  # .xbm is black and white only: it failed after the render, not before
+        raise ImageReadError(f"{path}: a {path.suffix} image cannot hold a colour picture (use .png or .jpg)")
     return fmt
+
+
+@functools.lru_cache(maxsize=None)
+def _writes_colour(fmt: str) -> bool:
+    """Whether PIL writes an RGB picture in ``fmt`` (a 1x1 one, into memory)."""
+    import io
+
+    try:
+        Image.new("RGB", (1, 1)).save(io.BytesIO(), format=fmt)
+    except Exception:  # noqa: BLE001 - any refusal of the writer means no
+        return False
+    return True
 
 
 def save_image(path, image: np.ndarray | Image.Image, quality: int = 95) -> None:

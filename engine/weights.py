@@ -301,8 +301,8 @@ def check_config(cls, config: dict, where="configuration") -> dict:
             net = build(full)
     except Exception as e:  # noqa: BLE001 - any failure to build is the configuration's fault
         first = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
-        raise WeightsError(f"{where}: the {backend} network cannot be built from this configuration ({first})") \
-            from None
+        what = "" if str(where).endswith(" network") else f"the {backend} network "  # not named twice
+        raise WeightsError(f"{where}: {what}cannot be built from this configuration ({first})") from None
     count = sum(t.numel() for t in net.parameters()) + sum(t.numel() for t in net.buffers())
     if count > MAX_PARAMETERS:
         raise WeightsError(f"{where}: network configuration refused: {count / 1e6:.0f}M parameters "

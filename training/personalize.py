@@ -265,6 +265,14 @@ def run(args) -> int:
             over[k] = getattr(args, k)
     if args.size:
         over["image_size"] = tuple(args.size)
+        from .loop import get_recipe_class
+        from .setup_run import check_network_size
+
+        # as fit would refuse it, but before the photos are prepared (that refusal came after the prepare step)
+        check_network_size(get_recipe_class(args.backend), {"image_size": list(args.size)})
+    from engine.runtime import requested_precision
+
+    requested_precision()  # POSEEDITOR_PRECISION=garbage: refused now, not by the fit step after prepare
     # the steps run in the work folder: every path they are given is absolute
     sources, skipped = _usable_sources(args.sources)
     init = check_input(args.init, P.PersonalizeError, ".safetensors weights file").resolve() if args.init else None

@@ -35,6 +35,7 @@ class Row:
     fault: str | None = None        # "full-disk": every write ends in ENOSPC
     writes: bool = False            # the command may leave files in {out} (a journal of what it did)
     params: dict = field(default_factory=dict)
+    env: dict = field(default_factory=dict)  # environment variables set for the run
 
 
 def _weights_bytes(header: dict, data: bytes = b"") -> bytes:

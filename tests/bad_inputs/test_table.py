@@ -138,6 +138,7 @@ ROWS = [
         "p.json: is a pipe, socket or device, not a file", setup=make_fifo("p.json")),
     Row("-o is a pipe", R, render_with(out="{out}/o.png"), "o.png: is a pipe, socket or device, not a file",
         setup=make_fifo("o.png")),
+    Row("-o a black-and-white type", R, render_with(out="{out}/o.xbm"), "cannot hold a colour picture"),
     Row("full disk writing --pose-out", R, SRC + ["--pose-out", "{out}/p.json"], "disk is full", fault="full-disk"),
     # ----- render: photos --------------------------------------------------------------------------------------
     Row("source missing", R, detect("{out}/none.png"), "no such file"),
@@ -269,6 +270,10 @@ ROWS = [
     Row("personalize: -o a link to the starter", T, ["personalize", "{photo}", "--backend", "attention", "-o",
                                                      "{out}/s.safetensors"], "among PoseEditor's own files",
         setup=link_to_starter("attention", "s.safetensors")),
+    Row("personalize: a size the network cannot take", T, personalize("{photo}") + ["--size", "100x50"],
+        "attention network: cannot be built"),
+    Row("personalize: POSEEDITOR_PRECISION garbage", T, personalize("{photo}"), "POSEEDITOR_PRECISION='garbage'",
+        env={"POSEEDITOR_PRECISION": "garbage"}),
     Row("personalize: a photo missing", T, personalize("{photo}", "{out}/none.jpg"), "none.jpg: no such file"),
     # a folder is its photos (as prepare takes it); one without any says so
     Row("personalize: a photo a folder", T, personalize("{photo}", "{out}/d.jpg"), "d.jpg: a folder without photos",
@@ -329,6 +334,8 @@ def test_bad_input(row: Row, bad_inputs, tmp_path, capfd, monkeypatch):
         def full(fd):
             raise OSError(errno.ENOSPC, "No space left on device")
         monkeypatch.setattr(fileio.os, "fsync", full)
+    for k, v in row.env.items():
+        monkeypatch.setenv(k, v)
     code, err = run_cli(row.cli, argv, capfd)
     prog = "poseeditor-render" if row.cli == R else "poseeditor-train"
     check_one_line(prog, code, err, row.match)

@@ -69,7 +69,7 @@ def test_argparse_errors_exit_2_without_traceback(capsys):
     assert "size must be HEIGHTxWIDTH" in err and "Traceback" not in err
     with pytest.raises(SystemExit) as e:
         main(["fit", "--net", "[4]"])
-    assert e.value.code == 2 and "invalid JSON object value" in capsys.readouterr().err
+    assert e.value.code == 2 and "not a JSON object" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["no-such-command"])
     capsys.readouterr()
