@@ -202,12 +202,29 @@ def read_bounded(path, error: type = PoseEditorError, what: str = "file", limit:
     return data
 
 
+_SIGNATURES = ((b"\xff\xd8\xff", "a JPEG image"), (b"\x89PNG", "a PNG image"), (b"GIF8", "a GIF image"),
+               (b"BM", "a BMP image"), (b"II*\x00", "a TIFF image"), (b"MM\x00*", "a TIFF image"),
+               (b"\x00\x00\x01\x00", "an icon image"), (b"\x1aE\xdf\xa3", "a video"))
+
+
+def _binary_kind(data: bytes) -> str:
+    """What a file that is not text is, by its first bytes ("" when not known)."""
+    if data[:4] == b"RIFF" and data[8:12] in (b"WEBP", b"AVI "):
+        return "a WebP image" if data[8:12] == b"WEBP" else "a video"
+    if data[4:8] == b"ftyp":
+        return "a video"
+    return next((kind for sig, kind in _SIGNATURES if data.startswith(sig)), "")
+
+
 def read_text(path, error: type = PoseEditorError, what: str = "file", limit: int = MAX_TEXT_BYTES) -> str:
     """read_bounded, decoded as UTF-8 (a byte-order mark allowed)."""
     data = read_bounded(path, error, what, limit)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
+        kind = _binary_kind(data)
+        if kind:  # a photo named x.jfif given as a pose file read as "line 1: not UTF-8 text (byte 0xff)"
+            raise error(f"{Path(path)}: is {kind}, not a {what}") from None
         line = data[:e.start].count(b"\n") + 1
         raise error(f"{Path(path)}: line {line}: not UTF-8 text (byte 0x{data[e.start]:02x}); save the {what} "
                     f"as UTF-8") from None

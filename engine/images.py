@@ -113,9 +113,10 @@ def load_image(path, max_side: int | None = None) -> np.ndarray:
     (MAX_SIDE, the app's working size, unless told)."""
     path = Path(path)
     with _reading(path) as img:
+        size = img.size  # as the file has it: a 1x20000 strip, reduced to the working size, was said as 1x4096
         arr = np.asarray(_rgb(_decoded(img, path, max_side or MAX_SIDE)))
     if arr.ndim != 3 or arr.shape[0] < 8 or arr.shape[1] < 8:
-        raise ImageReadError(f"{path}: image is too small ({arr.shape[1]}x{arr.shape[0]} pixels)")
+        raise ImageReadError(f"{path}: image is too small ({size[0]}x{size[1]} pixels; at least 8 a side)")
     return np.ascontiguousarray(arr)
 
 

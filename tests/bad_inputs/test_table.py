@@ -61,6 +61,12 @@ def link_to_starter(backend, name):
     return setup
 
 
+def copy_of(src, name):
+    def setup(out, inputs):
+        shutil.copyfile(inputs[src], out / name)
+    return setup
+
+
 def make_file(name, content="x"):
     def setup(out, inputs):
         (out / name).write_text(content)
@@ -139,6 +145,8 @@ ROWS = [
     Row("-o is a pipe", R, render_with(out="{out}/o.png"), "o.png: is a pipe, socket or device, not a file",
         setup=make_fifo("o.png")),
     Row("-o a black-and-white type", R, render_with(out="{out}/o.xbm"), "cannot hold a colour picture"),
+    Row("target a photo without an image suffix", R, render_with(target="{out}/pose.jfif"),
+        "pose.jfif: is a PNG image, not a pose file", setup=copy_of("photo", "pose.jfif")),
     Row("full disk writing --pose-out", R, SRC + ["--pose-out", "{out}/p.json"], "disk is full", fault="full-disk"),
     # ----- render: photos --------------------------------------------------------------------------------------
     Row("source missing", R, detect("{out}/none.png"), "no such file"),
