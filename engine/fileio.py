@@ -147,6 +147,8 @@ def check_input(path, error: type = PoseEditorError, what: str = "file", *, regu
     ".safetensors weights file"), is said to be no such ``what``: ``--weights anna`` is a label or a name typed
     without its suffix, and "anna: no such file" would say neither which input it is nor what file it wants. A name
     with a suffix says by itself what was meant."""
+    if not str(path).strip():  # Path("") is ".": an empty --source said ".: is a folder"
+        raise error(f"an empty name was given for {_a(what)}")
     path = Path(path)
     try:
         mode = path.stat().st_mode

@@ -243,6 +243,8 @@ def run(args) -> int:
 
     if args.out.suffix != ".safetensors":
         raise PoseEditorError(f"{args.out}: the output must end in .safetensors")
+    if args.scratch and args.init:  # --init was dropped without a word
+        raise PoseEditorError("give --init WEIGHTS or --scratch, not both")
     P.check_positive(args.minutes, "--minutes")
     P.check_positive(args.lr_mult, "--lr-mult")
     for k in ("max_frames", "steps"):

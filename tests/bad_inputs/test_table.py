@@ -282,6 +282,9 @@ ROWS = [
         "attention network: cannot be built"),
     Row("personalize: POSEEDITOR_PRECISION garbage", T, personalize("{photo}"), "POSEEDITOR_PRECISION='garbage'",
         env={"POSEEDITOR_PRECISION": "garbage"}),
+    Row("personalize: --scratch and --init", T, personalize("{photo}") + ["--scratch", "--init", "{w_attention}"],
+        "not both"),
+    Row("render: an empty source name", R, detect(""), "an empty name was given for an image"),
     Row("personalize: a photo missing", T, personalize("{photo}", "{out}/none.jpg"), "none.jpg: no such file"),
     # a folder is its photos (as prepare takes it); one without any says so
     Row("personalize: a photo a folder", T, personalize("{photo}", "{out}/d.jpg"), "d.jpg: a folder without photos",
