@@ -301,7 +301,7 @@ def add_arguments(p) -> None:
                    help="adversarial losses from step N on, reconstruction losses alone before (default 0, the "
                         "papers'; a short CPU fine-tune learns more without them)")
     p.add_argument("--net", type=json_object, metavar="JSON",
-                   help="network config overrides as a JSON object, e.g. '{\"attention_pool\": 4}' (over --init's "
+                   help="network config overrides as a JSON object, e.g. '{\"width\": 0.5}' (over --init's "
                         "config and --config's \"net\")")
     p.add_argument("--recipe", type=json_object, metavar="JSON",
                    help="recipe options (loss weights, rates, ...) as a JSON object, e.g. '{\"perceptual_depths\": "
