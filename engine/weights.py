@@ -357,6 +357,12 @@ def check_state_dict(expected: dict, got: dict, path, cast_dtype=True) -> dict:
     problems = state_dict_problems(expected, got)
     if problems:
         raise WeightsError(f"{path}: weights do not fit this network: " + ", ".join(problems))
+    # a float tensor stored as whole numbers or truth values loads and draws noise (a tester's int8 and bool casts)
+    lost = [k for k in expected if expected[k].is_floating_point() and not got[k].is_floating_point()]
+    if lost:
+        more = f" and {len(lost) - 1} more" if len(lost) > 1 else ""
+        raise WeightsError(f"{path}: weights hold {str(got[lost[0]].dtype).removeprefix('torch.')} tensors where the "
+                           f"network needs floating-point ones ({lost[0]}{more})")
     if cast_dtype:
         return {k: got[k].to(expected[k].dtype) for k in expected}
     return got

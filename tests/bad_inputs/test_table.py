@@ -61,6 +61,22 @@ def link_to_starter(backend, name):
     return setup
 
 
+def weights_cast(backend, dtype, name):
+    """The backend's starter weights with every floating-point tensor cast to ``dtype`` (a torch dtype name)."""
+    def setup(out, inputs):
+        import torch
+        from safetensors import safe_open
+        from safetensors.torch import save_file
+
+        from engine.backends.base import starter_path
+
+        with safe_open(str(starter_path(backend)), "pt") as f:
+            meta, tensors = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
+        save_file({k: v.to(getattr(torch, dtype)) if v.is_floating_point() else v for k, v in tensors.items()},
+                  str(out / name), metadata=meta)
+    return setup
+
+
 def copy_of(src, name):
     def setup(out, inputs):
         shutil.copyfile(inputs[src], out / name)
@@ -192,6 +208,12 @@ ROWS = [
         r"d: is a folder, not a \.safetensors weights file", setup=make_dir("d")),
     Row("weights a pipe", R, render_with("--backend", "dgan", "--weights", "{out}/w.safetensors"),
         r"is a pipe, socket or device, not a \.safetensors weights file", setup=make_fifo("w.safetensors")),
+    Row("weights cast to int8", R, render_with("--backend", "attention", "--weights", "{out}/w.safetensors"),
+        "int8 tensors where the network needs floating-point ones",
+        setup=weights_cast("attention", "int8", "w.safetensors")),
+    Row("weights cast to bool", R, render_with("--backend", "attention", "--weights", "{out}/w.safetensors"),
+        "bool tensors where the network needs floating-point ones",
+        setup=weights_cast("attention", "bool", "w.safetensors")),
     Row("weights a pickle", R, weights("w_evil"), "pickle"),
     Row("weights a zip pickle", R, weights("w_zip"), "pickle"),
     Row("weights Keras h5", R, weights("w_h5"), "Keras"),
