@@ -184,6 +184,7 @@ def _mirror_limb(limb: str) -> str:
 
 
 TURN_ALIKE = 20.0  # degrees
+TURN_MAX = 60.0  # degrees: turned further, a raised arm pointed down; it bends instead
 
 
 def _inside(q: np.ndarray, width: int, height: int) -> bool:
@@ -191,34 +192,42 @@ def _inside(q: np.ndarray, width: int, height: int) -> bool:
 
 
 def _turned_inside(root, mid, end, width: int, height: int, neck, hips):
-    """(mid, end) of a limb turned about its root by the least angle that keeps both in the photo, or as they are
-    when they are in it or no turn brings them in. The editor keeps joints in the photo: a T pose's wrist past the
-    photo's side was pulled onto its edge, a forearm of half its length (a newcomer review). Of the two ways, when
-    their turns are alike (within TURN_ALIKE), the one that leaves the end farther from the body's midline (from
-    the neck to ``hips``, or straight down from the neck), or the lower of two about as far out (within a fifth of
-    the limb): a raised arm out, not across the head; a level one down."""
+    """(mid, end) of a limb kept in the photo with its bones whole, or as they are when they are in it. The
+    editor keeps joints in the photo: a T pose's wrist past the photo's side was pulled onto its edge, a forearm
+    of half its length (a newcomer review). The limb turns about its root by the least angle (up to TURN_MAX)
+    that brings it in without crossing the body's midline (from the neck to ``hips``, or straight down from the neck); of two such
+    turns alike (within TURN_ALIKE), the one farther from the midline, or the lower of two about as far out: a
+    raised arm out, a level one down. Where no turn does (a raised arm in a photo cut close above the head and
+    beside it: turned in, it crossed the face), it bends, its end on the photo's edge, its middle joint out."""
     if _inside(mid, width, height) and _inside(end, width, height):
         return mid, end
     down = hips - neck if hips is not None else np.array([0.0, 1.0], np.float32)
     u = _unit(down) if np.linalg.norm(down) > 1e-6 else np.array([0.0, 1.0], np.float32)
+    own_side = np.sign(_cross(u, root - neck)) or np.sign(_cross(u, end - neck)) or 1.0
     found = []  # per way of turning, the least turn that brings it in
     for sign in (1.0, -1.0):
-        for deg in np.arange(0.5, 180.5, 0.5):
+        for deg in np.arange(0.5, TURN_MAX + 0.5, 0.5):
             c, s = np.cos(np.radians(sign * deg)), np.sin(np.radians(sign * deg))
             R = np.array([[c, -s], [s, c]], np.float32)
             m, e = root + R @ (mid - root), root + R @ (end - root)
             if _inside(m, width, height) and _inside(e, width, height):
-                found.append((deg, abs(_cross(u, e - neck)), m, e))
+                if own_side * _cross(u, e - neck) >= 0:  # on its own side of the body
+                    found.append((deg, abs(_cross(u, e - neck)), m, e))
                 break
-    if not found:
-        return mid, end
-    least = min(f[0] for f in found)
-    alike = sorted((f for f in found if f[0] <= least + TURN_ALIKE), key=lambda f: -f[1])  # farthest out first
-    best = alike[0]
-    if len(alike) > 1 and best[1] - alike[1][1] < 0.2 * float(np.linalg.norm(end - root)) \
-            and alike[1][3][1] > best[3][1]:
-        best = alike[1]  # as far out: the lower
-    return best[2], best[3]
+    if found:
+        least = min(f[0] for f in found)
+        alike = sorted((f for f in found if f[0] <= least + TURN_ALIKE), key=lambda f: -f[1])  # farthest first
+        best = alike[0]
+        if len(alike) > 1 and best[1] - alike[1][1] < 0.2 * float(np.linalg.norm(end - root)) \
+                and alike[1][3][1] > best[3][1]:
+            best = alike[1]  # as far out: the lower
+        return best[2], best[3]
+    target = np.array([np.clip(end[0], 0, width - 1), np.clip(end[1], 0, height - 1)], np.float32)
+    l1, l2 = float(np.linalg.norm(mid - root)), float(np.linalg.norm(end - mid))
+    bent = [_two_bones(root, target, l1, l2, side) for side in (1.0, -1.0)]
+    # the middle joint out from the body (an elbow beside the head, not over the face), in the photo if it can be
+    return max(bent, key=lambda b: (_inside(b[0], width, height) and _inside(b[1], width, height),
+                                    own_side * _cross(u, b[0] - neck)))
 
 
 def fit_preset(name: str, width: int, height: int, like: Pose | None = None) -> Pose:
@@ -258,12 +267,16 @@ def fit_preset(name: str, width: int, height: int, like: Pose | None = None) -> 
         else:
             mid = root + _unit(gesture[m] - gesture[a]) * l1
             end = mid + _unit(gesture[e] - gesture[m]) * l2
-            hips = [at(J[n]) for n in ("r_hip", "l_hip") if out.present[J[n]]]
-            mid, end = _turned_inside(root, mid, end, width, height, at(J["neck"]),
-                                      np.mean(hips, axis=0) if hips else None)
+            if like.present[m] and like.present[e]:  # a limb the photo shows whole stays in it, whole
+                hips = [at(J[n]) for n in ("r_hip", "l_hip") if out.present[J[n]]]
+                mid, end = _turned_inside(root, mid, end, width, height, at(J["neck"]),
+                                          np.mean(hips, axis=0) if hips else None)
         if not out.present[a]:
             out = out.moved(a, *root)
         out = out.moved(m, *mid).moved(e, *end)
+        for j in (m, e):  # a joint the photo lacks stays out of it where the preset puts it past the edge
+            if not like.present[j] and not _inside(out.xy[j], width, height):
+                out = out.with_present(j, False)
     return Pose(out.xy, out.present, width, height, out.confidence, out.hands)
 
 

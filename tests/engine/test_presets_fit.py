@@ -108,6 +108,7 @@ def test_standing_sets_all_four_limbs_and_keeps_the_head_and_torso():
 
 def test_hidden_joints_of_an_untouched_limb_stay_hidden_and_of_a_set_limb_get_a_length():
     me = person()
+    me = Pose(me.xy + np.float32([0, 100]), me.present, 256, 400)  # room above the head for the raised arms
     for n in ("l_elbow", "l_wrist", "r_knee", "r_ankle"):
         me = me.with_present(n, False)
     up = fit_preset("arms-up", me.width, me.height, like=me)
@@ -219,6 +220,26 @@ def test_a_limb_the_photo_has_no_room_for_turns_in_whole(name):
     assert inside[ARMS + LEGS].all(), got.xy[ARMS + LEGS]
     turned = [j for j in ARMS + LEGS if not np.allclose(got.xy[j], roomy.xy[j])]
     assert turned and all(j in left for j in turned), turned
-    end = J["l_ankle"] if name == "wide-stance" else J["l_wrist"]
-    # turned away from the body: a level arm down, a raised arm out (lower, not across the head), a leg down
-    assert got.xy[end][1] > roomy.xy[end][1], (got.xy[end], roomy.xy[end])
+    if name == "arms-up":  # no turn brings it in: it bends, still raised, its elbow out beside the head
+        assert got.point("l_wrist")[1] < got.point("l_shoulder")[1]
+        assert got.point("l_elbow")[0] > got.point("l_shoulder")[0]
+    else:  # turned away from the body: a level arm down, a leg down
+        end = J["l_ankle"] if name == "wide-stance" else J["l_wrist"]
+        assert got.xy[end][1] > roomy.xy[end][1], (got.xy[end], roomy.xy[end])
+
+
+@pytest.mark.parametrize("name", ["standing", "walking", "wide-stance"])
+def test_legs_a_photo_cut_above_the_knees_lacks_stay_out_of_it(name):
+    # The legs a preset gives a photo cut below the hips lie past its bottom edge: turned in, they lay sideways
+    # across it (a reviewer); they stay missing, as the photo has them
+    me = person()
+    cut = Pose(me.xy.copy(), me.present.copy(), 256, 165)  # 40 px below the hips
+    for n in ("r_knee", "l_knee", "r_ankle", "l_ankle"):
+        cut = cut.with_present(n, False)
+    got = fit_preset(name, 256, 165, like=cut)
+    shown = [j for j in LEGS if got.present[j]]
+    assert not any(got.present[J[n]] for n in ("r_ankle", "l_ankle")), got.xy[LEGS]  # past the edge: missing
+    for j in shown:  # a knee the preset puts in the photo is there, below its hip, not swung sideways
+        hip = J["r_hip"] if j == J["r_knee"] else J["l_hip"]
+        assert got.xy[j][1] <= 164 and got.xy[j][1] - got.xy[hip][1] > 0.8 * np.linalg.norm(got.xy[j] - got.xy[hip])
+    assert np.array_equal(got.xy[[J["r_hip"], J["l_hip"]]], cut.xy[[J["r_hip"], J["l_hip"]]])
