@@ -136,6 +136,16 @@ def _a(noun: str) -> str:
     return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"
 
 
+def named_path(text: str) -> Path:
+    """An argparse type: a path, not an empty name (Path("") is ".", the folder the command runs in: an empty
+    source became "every photo here")."""
+    import argparse
+
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty name")
+    return Path(text)
+
+
 def check_input(path, error: type = PoseEditorError, what: str = "file", *, regular: bool = True,
                 folder: bool = False) -> Path:
     """``path`` as a Path if it can be opened as a ``what``; else ``error`` (one line): it does not exist, is a
@@ -213,8 +223,9 @@ def _binary_kind(data: bytes) -> str:
     """What a file that is not text is, by its first bytes ("" when not known)."""
     if data[:4] == b"RIFF" and data[8:12] in (b"WEBP", b"AVI "):
         return "a WebP image" if data[8:12] == b"WEBP" else "a video"
-    if data[4:8] == b"ftyp":
-        return "a video"
+    if data[4:8] == b"ftyp":  # an ISO media file: a phone's HEIC or an AVIF photo, else a video
+        return "a HEIF or AVIF image" if data[8:12] in (b"heic", b"heix", b"mif1", b"msf1", b"avif", b"avis") \
+            else "a video"
     return next((kind for sig, kind in _SIGNATURES if data.startswith(sig)), "")
 
 

@@ -208,7 +208,7 @@ class EditingMixin:
         back at the hip, and the arm stretched from there), else the photo's own position for it, else where a
         preset puts it."""
         main = self.doc.main
-        was = self._hidden_at.get((id(main), self.mode, joint))
+        was = self._hidden_at.get((main.id, self.mode, joint)) if main is not None else None
         if was is not None:
             return was
         if main is not None and main.pose is not None and main.pose.present[joint] and self.mode == TARGET:
@@ -236,7 +236,7 @@ class EditingMixin:
                     f"Show it in the photo's skeleton too, where it is in the photo; then it moves.", "info",
                     "Correct the Photo's Skeleton", "adjust")
         else:
-            self._hidden_at[(id(self.doc.main), self.mode, joint)] = tuple(map(float, cur.xy[joint]))
+            self._hidden_at[(self.doc.main.id, self.mode, joint)] = tuple(map(float, cur.xy[joint]))
             self._push(cur.with_present(joint, False), f"Hide {joint_label(joint)}")
             # a hidden joint is missing for the backends, which leave out the limb it ends; a newcomer took the
             # vanished forearm for a fault

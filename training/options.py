@@ -85,9 +85,9 @@ def _read_config(config) -> dict:
 _INTS = {"steps": 1, "batch": 1, "num_sources": 1, "val_every": 1, "grid_every": 1, "ckpt_every": 1,
          "val_pairs": 1, "patience": 1, "grid_size": 1, "keep_checkpoints": 0, "workers": 0, "stop_after": 1,
          "seed": 0}
-# whole numbers beyond which a run cannot start (torch's seed is 64-bit; the batches stack every source's images
+# whole numbers beyond which a run cannot start (torch's seed is 64 bits; the batches stack every source's images
 # in memory: a thousand sources ran out of memory without a word)
-_INT_MAX = {"seed": 2 ** 63 - 1, "num_sources": MAX_SOURCES}
+_INT_MAX = {"seed": 2 ** 53, "num_sources": MAX_SOURCES}  # a rank's seed is seed * 1000 + rank (loop.py)
 _POSITIVE_FLOATS = ("width", "time_budget", "lr_mult")
 _BOOLS = ("augment", "amp", "freeze_norm")
 _DICTS = ("net", "recipe")

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from engine.errors import PoseEditorError
-from engine.fileio import check_input
+from engine.fileio import check_input, named_path
 
 from . import protocol as P
 from .names import folders, slug, unique_path
@@ -52,14 +52,16 @@ def plan_for(sources: list[Path], backend: str, out: Path, minutes: float, init=
 
 def _step(name: str, argv: list[str], cwd: Path) -> str:
     """Run one child step like the app does; its progress goes to stderr, its stdout is returned. A failure is
-    one line: the step and the child's own error line. A SIGTERM or Ctrl-C stops the child too, as fit stops on
-    one (a checkpoint, then out), and then this process (KeyboardInterrupt): a SIGTERM to personalize alone left
-    its fit child training on."""
+    one line: the step and the child's own error line. A SIGTERM or Ctrl-C stops the child too, with one SIGINT,
+    as fit stops on one (a checkpoint, then out), and then this process (KeyboardInterrupt): a SIGTERM to
+    personalize alone left its fit child training on."""
     import signal
     import threading
 
+    # its own session: a terminal's Ctrl-C reaches this process only, which passes it on once (reaching both, the
+    # child took this one's SIGINT for a second and aborted without its checkpoint)
     proc = subprocess.Popen(argv, cwd=cwd, env=P.child_env(os.environ), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, errors="replace")
+                            stderr=subprocess.PIPE, text=True, errors="replace", start_new_session=True)
     stopped = []
 
     def forward(signum, frame):
@@ -204,7 +206,7 @@ def add_arguments(p) -> None:
 
     p.description = ("The app's Train on This Person as one command: prepare the photos or video, fine-tune "
                      "the backend's starter weights on them for a time budget, export the best weights.")
-    p.add_argument("sources", nargs="+", type=Path, metavar="VIDEO|PHOTO|FOLDER",
+    p.add_argument("sources", nargs="+", type=named_path, metavar="VIDEO|PHOTO|FOLDER",
                    help=f"one video, or photos of one person (or folders of them): one is enough (fewer than "
                         f"{P.SELF_PAIRS_BELOW} train on each photo redrawn in moved poses, more on pairs between them)")
     p.add_argument("--backend", required=True, help="dgan, dgan-sa, attention, spgnet or pnr")
@@ -238,6 +240,23 @@ def add_arguments(p) -> None:
                         f"plan, {P.VIDEO_SELF_PAIRS} unless its PERSONAL entry says otherwise; 0: none)")
 
 
+def _check_size(plan: P.TrainPlan, size: tuple[int, int]) -> None:
+    """Refuse a --size the plan's network cannot take, as its fit would, but before the photos are prepared (that
+    refusal came after the prepare step): the network the fit builds, from the plan's starting weights' own
+    configuration (setup_run.network_config), at that size."""
+    from engine.weights import read_meta
+
+    from .loop import get_recipe_class
+    from .setup_run import check_network_size
+
+    cls = get_recipe_class(plan.backend)
+    config = {}
+    if plan.init:
+        meta = read_meta(plan.init)
+        config = cls.init_config(meta.config, meta.backend)
+    check_network_size(cls, {**config, "image_size": list(size)})
+
+
 def run(args) -> int:
     from engine.fileio import check_output, inside
 
@@ -267,11 +286,6 @@ def run(args) -> int:
             over[k] = getattr(args, k)
     if args.size:
         over["image_size"] = tuple(args.size)
-        from .loop import get_recipe_class
-        from .setup_run import check_network_size
-
-        # as fit would refuse it, but before the photos are prepared (that refusal came after the prepare step)
-        check_network_size(get_recipe_class(args.backend), {"image_size": list(args.size)})
     from engine.runtime import requested_precision
 
     requested_precision()  # POSEEDITOR_PRECISION=garbage: refused now, not by the fit step after prepare
@@ -279,6 +293,8 @@ def run(args) -> int:
     sources, skipped = _usable_sources(args.sources)
     init = check_input(args.init, P.PersonalizeError, ".safetensors weights file").resolve() if args.init else None
     plan = plan_for(sources, args.backend, args.out, args.minutes, init, args.scratch, args.name, **over)
+    if args.size:
+        _check_size(plan, tuple(args.size))
     if work.exists() and not work.is_dir():
         raise PoseEditorError(f"{work}: the work folder is a file")
     for src in sources:

@@ -158,6 +158,13 @@ def _head_bend(state: SourceState, chosen, target: Pose):
     return None if axis is None else (torso[2], *axis, HEAD_BEND)
 
 
+# the hips' move bends the torso only when it is a turn of at most BEND_TURN degrees and a scale within BEND_SCALE:
+# hips swapped (a back view's, a hip dragged across) turned the skirt upside down, hips seen side-on shrank it to a
+# dot (a reviewer's painted cases)
+BEND_TURN = 45.0
+BEND_SCALE = 1.5
+
+
 def _torso_bend(state: SourceState, chosen, target: Pose):
     """(the hips' transform, the target's middle of the hips, its neck or middle of the shoulders, TORSO_BEND)
     for a torso whose transform moves what lies below the hips otherwise than the hips move (a torso leaning
@@ -171,6 +178,11 @@ def _torso_bend(state: SourceState, chosen, target: Pose):
                                                                                     J["l_shoulder"]]
     if layer_k != PART_NAMES.index("torso") or not all(p.present[j] for p in (src, target) for j in hips + top):
         return None
+    vs, vt = (p.xy[hips[1]] - p.xy[hips[0]] for p in (src, target))
+    ns, nt = float(np.linalg.norm(vs)), float(np.linalg.norm(vt))
+    if min(ns, nt) < 1e-3 or float(vs @ vt) < np.cos(np.radians(BEND_TURN)) * ns * nt \
+            or not 1 / BEND_SCALE <= nt / ns <= BEND_SCALE:
+        return None  # hips turned round or side-on: their two points say nothing of what hangs below them
     B = fit_similarity(target.xy[hips].astype(np.float64), src.xy[hips].astype(np.float64)).astype(np.float32)
     layer = state.cache["layers"][i][layer_k]
     a, b = landed_corners(layer, A), landed_corners(layer, B)

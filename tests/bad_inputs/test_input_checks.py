@@ -163,3 +163,15 @@ def test_an_error_from_a_dataloader_worker_is_its_own_last_line():
               "training.datasets.DatasetError: /d/train/a.png: not a readable image\n")
     assert error_line("poseeditor-train", worker) == "poseeditor-train: error: /d/train/a.png: not a readable image"
     assert error_line("p", "x.json: line 2: bad") == "p: error: x.json: line 2: bad"  # others as they are
+
+
+def test_a_phones_heic_photo_read_as_a_pose_file_is_called_an_image(tmp_path):
+    # An ISO media file is a video or, with a HEIF/AVIF brand, a photo: a phone's HEIC was called "a video"
+    from engine.errors import PoseFormatError
+    from engine.fileio import read_text
+
+    for brand, kind in ((b"heic", "a HEIF or AVIF image"), (b"isom", "a video")):
+        f = tmp_path / f"x-{brand.decode()}.json"
+        f.write_bytes(b"\x00\x00\x00\x18ftyp" + brand + b"\x00\x00\x00\x00\xff\xfe")
+        with pytest.raises(PoseFormatError, match=f"is {kind}, not a pose file"):
+            read_text(f, PoseFormatError, "pose file")

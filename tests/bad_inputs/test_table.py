@@ -307,6 +307,7 @@ ROWS = [
     Row("personalize: --scratch and --init", T, personalize("{photo}") + ["--scratch", "--init", "{w_attention}"],
         "not both"),
     Row("render: an empty source name", R, detect(""), "an empty name was given for an image"),
+    Row("personalize: an empty source name", T, personalize(""), "an empty name"),
     Row("personalize: a photo missing", T, personalize("{photo}", "{out}/none.jpg"), "none.jpg: no such file"),
     # a folder is its photos (as prepare takes it); one without any says so
     Row("personalize: a photo a folder", T, personalize("{photo}", "{out}/d.jpg"), "d.jpg: a folder without photos",

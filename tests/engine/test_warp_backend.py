@@ -538,3 +538,25 @@ def test_a_torso_leaning_over_still_hips_keeps_its_skirt_where_it_hangs():
     down = np.array([0, 0.15 * ts])
     assert np.abs(at((target.point("r_shoulder") + target.point("l_shoulder")) / 2 + down) - SHIRT).sum() < 40
     assert np.abs(at(p.point("r_shoulder") + down - [0.05 * ts, 0]) - np.array(WALL)).sum() < 40
+
+
+@pytest.mark.parametrize("hips", ["swapped", "side-on"])
+def test_a_torso_bends_only_to_hips_that_still_face_the_same_way(hips):
+    # Two hip points say nothing of what hangs below them when they swap sides or close up: bent to them, the skirt
+    # was drawn upside down (swapped) or shrank to a dot (side-on); the torso then moves whole, as before
+    from engine.backends import warp as W
+
+    p = fit_preset("standing", 240, 400)
+    img, mask, _, _ = painted_on_wall(p, 0.15)
+    b = WarpBackend()
+    state = b.encode_sources([img], [p], [mask.astype(np.float32)])
+    rh, lh = p.point("r_hip"), p.point("l_hip")
+    mid = (rh + lh) / 2
+    t = p.moved("r_hip", *lh).moved("l_hip", *rh) if hips == "swapped" else \
+        p.moved("r_hip", *(mid - [2, 0])).moved("l_hip", *(mid + [2, 0]))
+    assert W._torso_bend(state, b.choose_sources(state, t), t) is None
+    # and a torso leaning over the same hips does bend
+    lean = p.moved("neck", p.point("neck")[0] + 30, p.point("neck")[1])
+    for n in ("r_shoulder", "l_shoulder"):
+        lean = lean.moved(n, *(p.point(n) + [30, 0]))
+    assert W._torso_bend(state, b.choose_sources(state, lean), lean) is not None

@@ -148,7 +148,7 @@ ROWS = [
     # a tester's (2026-12-07): tracebacks, out-of-memory and 20,000-character lines before these were checked
     ("fit-seed-negative", lambda w: ["fit", "--data", str(w["data"]), "--seed", "-1", *FIT],
      ["--seed must be at least 0"]),
-    ("fit-seed-beyond-64-bits", lambda w: ["fit", "--data", str(w["data"]), "--seed", str(10 ** 20), *FIT],
+    ("fit-seed-too-large", lambda w: ["fit", "--data", str(w["data"]), "--seed", str(10 ** 20), *FIT],
      ["--seed must be at most"]),
     ("fit-sources-a-thousand", lambda w: ["fit", "--data", str(w["data"]), "--num-sources", "1000", *FIT],
      ["--num-sources must be at most 16"]),
