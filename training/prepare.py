@@ -483,7 +483,8 @@ def _images(items: list[Item]):
 def add_arguments(parser) -> None:
     parser.description = ("Make a training dataset from photos (one sub-folder per person, or Market-style "
                           "<person>_<...>.jpg names) or from a video of one person.")
-    parser.add_argument("sources", nargs="+", type=named_path, metavar="SRC", help="photo folder(s), photo(s) or video(s)")
+    parser.add_argument("sources", nargs="+", type=named_path, metavar="SRC",
+                        help="photo folder(s), photo(s) or video(s)")
     parser.add_argument("-o", "--out", required=True, type=Path, help="dataset folder (new, or one to continue)")
     parser.add_argument("--size", type=parse_size, default=(256, 176),
                         help="crop size HEIGHTxWIDTH (default 256x176; e.g. 256x256, 128x64)")

@@ -290,7 +290,8 @@ def add_arguments(parser) -> None:
     parser.description = ("Make a dataset of real-people pairs from single photos: each photo is the target of "
                           "pairs whose source is the warp engine's render of it in a perturbed pose. Photos in "
                           "benchmarks/heldout.json are never read.")
-    parser.add_argument("sources", nargs="+", type=named_path, metavar="SRC", help="photos or photo folders (any people)")
+    parser.add_argument("sources", nargs="+", type=named_path, metavar="SRC",
+                        help="photos or photo folders (any people)")
     parser.add_argument("-o", "--out", required=True, type=Path, help="dataset folder (new)")
     parser.add_argument("--per-photo", type=int_in(1, 1000), metavar="N",
                         help="perturbed renders per photo (default 8; 24 with --personal)")
