@@ -195,10 +195,11 @@ def _turned_inside(root, mid, end, width: int, height: int, neck, hips):
     """(mid, end) of a limb kept in the photo with its bones whole, or as they are when they are in it. The
     editor keeps joints in the photo: a T pose's wrist past the photo's side was pulled onto its edge, a forearm
     of half its length (a newcomer review). The limb turns about its root by the least angle (up to TURN_MAX)
-    that brings it in without crossing the body's midline (from the neck to ``hips``, or straight down from the neck); of two such
-    turns alike (within TURN_ALIKE), the one farther from the midline, or the lower of two about as far out: a
-    raised arm out, a level one down. Where no turn does (a raised arm in a photo cut close above the head and
-    beside it: turned in, it crossed the face), it bends, its end on the photo's edge, its middle joint out."""
+    that brings it in without crossing the body's midline (from the neck to ``hips``, or straight down from the
+    neck); of two such turns alike (within TURN_ALIKE), the one farther from the midline, or the lower of two
+    about as far out: a raised arm out, a level one down. Where no turn does (a raised arm in a photo cut close
+    above the head and beside it: turned in, it crossed the face), it bends, its end on the photo's edge, its
+    middle joint out."""
     if _inside(mid, width, height) and _inside(end, width, height):
         return mid, end
     down = hips - neck if hips is not None else np.array([0.0, 1.0], np.float32)
