@@ -143,7 +143,12 @@ def find_resume(target) -> tuple[Path, Path]:
     """(run folder, checkpoint file) for ``--resume``: a run folder (its newest checkpoint) or a checkpoint."""
     target = Path(target)
     if target.is_file():
+        from .protocol import OPTIONS_FILE
+
         run = target.parent.parent if target.parent.name == "checkpoints" else target.parent
+        if not (run / OPTIONS_FILE).is_file():  # a checkpoint alone in a folder said ".: not a training run folder"
+            raise CheckpointError(f"{target}: not a checkpoint of a training run (give the run folder, or a "
+                                  f"checkpoint in its checkpoints folder)")
         return run, target
     if not target.is_dir():
         raise CheckpointError(f"{target}: no such run folder or checkpoint")

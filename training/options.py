@@ -217,10 +217,13 @@ def merge_resume(opts: dict) -> tuple[dict, Path, Path]:
 
 
 def check_required(opts: dict) -> None:
+    # a resumed run's record lacking them is damaged: "give --backend NAME" named neither the run nor its file
+    whose = f"{opts['resume']}: the run's record has no \"{{}}\" (damaged?); " if opts.get("resume") else ""
     if not opts.get("backend"):
-        raise TrainingError("give --backend NAME")
+        raise TrainingError(whose.format("backend") + "give --backend NAME")
     if not opts.get("data"):
-        raise TrainingError("give --data DATASET (a folder written by `poseeditor-train prepare` or `synth`)")
+        raise TrainingError(whose.format("data") + "give --data DATASET (a folder written by "
+                            "`poseeditor-train prepare` or `synth`)")
     from engine.fileio import inside
 
     runs, data = opts.get("runs_dir"), opts["data"]

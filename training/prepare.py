@@ -519,6 +519,14 @@ def _progress_printer(stream=None, every_s: float | None = None):
 
 
 def run(args) -> int:
+    import os
+
+    seen = {}
+    for src in args.sources:  # one photo given twice made pairs of the photo with itself
+        key = os.path.realpath(src)
+        if key in seen:
+            raise DatasetError(f"{src}: given twice (as {seen[key]} too)")
+        seen[key] = src
     new = not args.out.exists()
     try:
         s = prepare_dataset(args.sources, args.out, args.size, args.frame_step, args.max_frames,

@@ -308,6 +308,9 @@ ROWS = [
         "not both"),
     Row("render: an empty source name", R, detect(""), "an empty name was given for an image"),
     Row("personalize: an empty source name", T, personalize(""), "an empty name"),
+    Row("fit: --resume a lone file", T, ["fit", "--resume", "{out}/plain.pt"], "not a checkpoint of a training run",
+        setup=make_file("plain.pt")),
+    Row("prepare: a photo given twice", T, ["prepare", "{photo}", "{photo}", "-o", "{out}/ds"], "given twice"),
     Row("personalize: a photo missing", T, personalize("{photo}", "{out}/none.jpg"), "none.jpg: no such file"),
     # a folder is its photos (as prepare takes it); one without any says so
     Row("personalize: a photo a folder", T, personalize("{photo}", "{out}/d.jpg"), "d.jpg: a folder without photos",

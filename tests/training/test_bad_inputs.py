@@ -139,6 +139,8 @@ ROWS = [
      ['"batch" (damaged?) must be a whole number']),
     ("options-binary", lambda w: ["fit", "--resume", damaged_run(w, "r5", b"\xff\xfe{\x00\x9c")],
      ["training_options.json: not readable JSON"]),
+    ("options-no-backend", lambda w: ["fit", "--resume", damaged_run(w, "r7", options_with(w, backend=None))],
+     ['the run\'s record has no "backend"', "give --backend"]),
     ("evaluate-limit-negative", lambda w: ["evaluate", "--backend", "warp", "--data", str(w["data"]), "--no-pckh",
                                            "--limit", "-1"], ["--limit must be at least 1"]),
     ("evaluate-limit-zero", lambda w: ["evaluate", "--backend", "warp", "--data", str(w["data"]), "--no-pckh",
