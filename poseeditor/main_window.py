@@ -40,6 +40,8 @@ from .window_files import FilesMixin
 from .window_photos import PhotosMixin
 
 APP_TITLE = "PoseEditor"
+SMALL_WINDOW = 1200  # px wide: below it the engine dock takes DOCK_SHARE of the window at most
+DOCK_SHARE = 0.27
 
 
 class MainWindow(PhotosMixin, EditingMixin, EngineMixin, FilesMixin, QMainWindow):
@@ -269,31 +271,6 @@ class MainWindow(PhotosMixin, EditingMixin, EngineMixin, FilesMixin, QMainWindow
     def _on_redo_text(self, t: str):
         self.a_redo.setToolTip(f"Redo {t} (Ctrl+Shift+Z)" if t else "Redo")
 
-    def zoom_in(self):
-        self.canvas.zoom_by(1.25)
-
-    def person_box(self):
-        """(x0, y0, x1, y1): the box the engine frames the edited person with (engine.framing.person_box: room
-        round the head, feet and arms), within the photo; None without a person."""
-        main = self.doc.main
-        if main is None or main.image is None or main.pose is None or main.pose.count < 2:
-            return None
-        from engine.framing import person_box
-
-        rows, cols = person_box(main.pose)
-        return float(cols.start), float(rows.start), float(cols.stop), float(rows.stop)
-
-    def zoom_to_person(self):
-        box = self.person_box()
-        if box is not None:
-            self.canvas.fit_box(*box)
-
-    def zoom_out(self):
-        self.canvas.zoom_by(0.8)
-
-    def _on_zoom_changed(self, z: float):
-        self.zoom_label.setText(f"{z * 100:.0f}%")
-
     def _build_menus(self):
         mb = self.menuBar()
         m = mb.addMenu("&File")
@@ -498,6 +475,16 @@ class MainWindow(PhotosMixin, EditingMixin, EngineMixin, FilesMixin, QMainWindow
         # without a saved position the halves are made equal once the window is laid out (showEvent): sizes set
         # now would be scaled by the panes' size hints, leaving the result smaller than the photo
         self._equal_panes = sp is None or not self.splitter.restoreState(sp)
+
+    def resizeEvent(self, e):
+        super().resizeEvent(e)
+        # a small window's engine dock takes a quarter of it (no less than its panel needs), not its 320 px: at
+        # 900 px wide it left the photo and the result 246 px each (a newcomer review)
+        dock = self.engine_dock
+        if self.width() < SMALL_WINDOW and dock.isVisible() and not dock.isFloating():
+            room = max(dock.widget().minimumWidth(), int(DOCK_SHARE * self.width()))
+            if dock.width() > room + 4:
+                self.resizeDocks([dock], [room], Qt.Orientation.Horizontal)
 
     def showEvent(self, e):
         super().showEvent(e)

@@ -377,6 +377,32 @@ class EditingMixin:
         m.addActions([self.a_fit, self.a_ghost])
         m.popup(global_pos)
 
+    # ===== view ===============================================================================================
+    def zoom_in(self):
+        self.canvas.zoom_by(1.25)
+
+    def person_box(self):
+        """(x0, y0, x1, y1): the box the engine frames the edited person with (engine.framing.person_box: room
+        round the head, feet and arms), within the photo; None without a person."""
+        main = self.doc.main
+        if main is None or main.image is None or main.pose is None or main.pose.count < 2:
+            return None
+        from engine.framing import person_box
+
+        rows, cols = person_box(main.pose)
+        return float(cols.start), float(rows.start), float(cols.stop), float(rows.stop)
+
+    def zoom_to_person(self):
+        box = self.person_box()
+        if box is not None:
+            self.canvas.fit_box(*box)
+
+    def zoom_out(self):
+        self.canvas.zoom_by(0.8)
+
+    def _on_zoom_changed(self, z: float):
+        self.zoom_label.setText(f"{z * 100:.0f}%")
+
 
 def _axis_x(pose: Pose) -> float | None:
     """The x of a person's own upright axis: the middle of the torso's joints seen (the bounding box's, with a

@@ -301,3 +301,22 @@ def test_the_toolbars_more_button_shows_on_the_dark_toolbar(qtbot, person1):
         assert seen and np.mean([c.lightness() for c in seen]) > 150
     finally:
         close_window(win)
+
+
+def test_a_small_window_leaves_the_photos_the_room(qtbot, person1):
+    # At 900 px wide the engine dock kept its 320 px and the photo and the result had 246 px each (a newcomer
+    # review): a small window's dock takes about a quarter, never less than its panel needs
+    win = big_window(qtbot, [person1])
+    try:
+        wait_loaded(qtbot, win)
+        wide = win.engine_dock.width()
+        win.resize(900, 650)
+        qtbot.waitUntil(lambda: win.width() == 900)
+        qtbot.wait(100)
+        dock = win.engine_dock
+        assert dock.width() <= 0.3 * 900 < wide
+        assert dock.width() >= dock.widget().minimumWidth()
+        a, b = win.splitter.sizes()
+        assert min(a, b) > 280
+    finally:
+        close_window(win)
