@@ -172,6 +172,9 @@ def same_person_pairs(writer: _Writer, folder: Path, detector, seed: int) -> dic
             continue
         if det.pose.torso_valid():
             names.append(writer.add(f"{folder.name}-{photo.stem}.png", folder.name, image, det.pose, det.mask))
+    if len(names) < 2:  # a folder of nothing usable added nothing, without a word
+        raise DatasetError(f"{folder}: --same-person needs two photos of the person with their torso found; "
+                           f"{'one was' if names else 'none was'}")
     split = split_people({folder.name: names})
     rng = np.random.default_rng([seed, 7])
     out = {}
@@ -316,9 +319,15 @@ def run(args) -> int:
     if args.personal and (args.mix is not None or args.same_person):
         raise DatasetError("--personal takes one person's photos only (no --mix, no --same-person)")
     per = {} if args.per_photo is None else {"per_photo": args.per_photo}  # each function's own default
-    s = personal_pairs(args.sources, args.out, size=args.size, seed=args.seed, **per) if args.personal else \
-        build_self_pairs(args.sources, args.out, size=args.size, seed=args.seed, same_person=args.same_person,
-                         mix=args.mix, mix_pairs=args.mix_pairs, both_ways=args.both_ways, **per)
+    new = not args.out.exists()
+    try:
+        s = personal_pairs(args.sources, args.out, size=args.size, seed=args.seed, **per) if args.personal else \
+            build_self_pairs(args.sources, args.out, size=args.size, seed=args.seed, same_person=args.same_person,
+                             mix=args.mix, mix_pairs=args.mix_pairs, both_ways=args.both_ways, **per)
+    except DatasetError:
+        if new and args.out.is_dir():  # a refusal leaves no half-made dataset (images of nobody's pairs)
+            shutil.rmtree(args.out, ignore_errors=True)
+        raise
     print(f"{s['out']}: {s['images']} images; {s['pairs_train']} train / {s['pairs_test']} test pairs "
           f"(real: {s['real_pairs']['train']} / {s['real_pairs']['test']}); "
           f"{len(s['skipped'])} photos without a usable person; {s['seconds']:.1f} s", file=sys.stdout)

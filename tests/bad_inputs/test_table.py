@@ -311,6 +311,9 @@ ROWS = [
     Row("fit: --resume a lone file", T, ["fit", "--resume", "{out}/plain.pt"], "not a checkpoint of a training run",
         setup=make_file("plain.pt")),
     Row("prepare: a photo given twice", T, ["prepare", "{photo}", "{photo}", "-o", "{out}/ds"], "given twice"),
+    Row("self-pairs: --same-person of an empty folder", T, ["self-pairs", "{photo}", "-o", "{out}/sp",
+                                                           "--same-person", "{out}/d"], "needs two photos",
+        setup=make_dir("d")),
     Row("personalize: a photo missing", T, personalize("{photo}", "{out}/none.jpg"), "none.jpg: no such file"),
     # a folder is its photos (as prepare takes it); one without any says so
     Row("personalize: a photo a folder", T, personalize("{photo}", "{out}/d.jpg"), "d.jpg: a folder without photos",
