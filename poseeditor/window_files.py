@@ -197,7 +197,7 @@ class FilesMixin(DropsMixin):
             path = complete(path) if complete is not None else path
             start = str(Path(path).parent / default_name)
             if self.output_refused(path, what):
-                QMessageBox.warning(self, title, f"{self.last_error}\n\nChoose another name or folder.")
+                QMessageBox.warning(self, title, self.last_error)  # then the dialog again
                 continue
             if Path(path).exists():
                 answer = QMessageBox.question(self, title, f"{Path(path).name} already exists in "
