@@ -357,6 +357,8 @@ class PhotosMixin:
     def _show_placed(self, main: Reference):
         """The first photo's own pose was replaced: start editing from it, and re-encode the references."""
         self.undo.clear()
+        # another person (a box round someone else): where the first one's joints were hidden is not theirs
+        self._hidden_at = {k: v for k, v in self._hidden_at.items() if k[0] != main.id}
         self._hold_render = True  # the engine gets the new sources first (referencesChanged, below)
         try:
             self.doc.set_target(main.pose)

@@ -36,8 +36,12 @@ def test_a_box_round_the_other_person_finds_that_one(qtbot, procedural_photos, t
     # whoever the detector took first, draw the box round the other one
     on_left = np.median(first.xy[first.present, 0]) < w
     box = (w + 4, 4, 2 * w - 4, left.shape[0] - 4) if on_left else (4, 4, w - 4, left.shape[0] - 4)
+    wrist = int(np.flatnonzero(first.present)[4])
+    win.set_joint_visible(wrist, False)  # hidden on the first person: where it was is not the other one's
+    assert (win.doc.main.id, win.mode, wrist) in win._hidden_at
     draw_box(qtbot, win, box)
     qtbot.waitUntil(lambda: not (win.doc.main.pose == first), timeout=30000)
+    assert not any(k[0] == win.doc.main.id for k in win._hidden_at)
     found = win.doc.main.pose
     xs = found.xy[found.present, 0]
     assert found.count >= 14 and box[0] - 20 <= xs.min() and xs.max() <= box[2] + 20
