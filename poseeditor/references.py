@@ -68,6 +68,7 @@ class ReferenceStrip(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
+        self.marked: set[int] = set()
         self.list = _StripList()
         self.list.setViewMode(QListView.ViewMode.ListMode)
         self.list.setFlow(QListView.Flow.LeftToRight)
@@ -129,6 +130,7 @@ class ReferenceStrip(QWidget):
     def set_references(self, refs, note: str = ""):
         """Rebuild the strip from the document's references (keeps the selection)."""
         sel = self.selected_id()
+        self.marked = {r.id for r in refs[1:] if r.unlike}  # what the captions say of someone else
         self.list.blockSignals(True)
         self.list.clear()
         for k, r in enumerate(refs):

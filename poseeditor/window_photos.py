@@ -284,7 +284,8 @@ class PhotosMixin:
         # all of them, not only the last one found: each photo's colours come on their own, and the banner for
         # the last replaced the one before (two odd references added at once, one named); the strip marks them
         odd = [Path(r.path).name for r in self.doc.refs[1:] if r.unlike]
-        self._refresh_strip()
+        if {r.id for r in self.doc.refs[1:] if r.unlike} != self.strip.marked:  # not every photo's thumbnails
+            self._refresh_strip()
         if new:
             self.hint(
                 f"{', '.join(odd)} {'look' if len(odd) > 1 else 'looks'} like another person, or other clothes, "
