@@ -206,6 +206,7 @@ class ResultView(QWidget):
         self.chosen = ("", "")  # (name, title) of the backend in use: a result another drew is the one before
         self._short = ""
         self._result_badge: tuple[str, QColor | None] = ("", None)
+        self._badge_color: QColor | None = None
         self.original: np.ndarray | None = None
         self.holding = False  # Original is held: the pane shows the photo as it was, and the header says so
         self.compare = QToolButton()
@@ -244,7 +245,7 @@ class ResultView(QWidget):
             # Deformable GAN…" read as the network's final render)
             badge, short, color = self.result.backend, "", QColor(96, 100, 112)
             tip = f"{self.activity} Until then the picture is the last render. {self.details}"
-        elif self.result is not None and self.chosen[0] and self.result.chosen != self.chosen[0]:
+        elif self._drawn_before():
             # loaded, its first picture not yet drawn: the old one's "Final" read as the new backend's
             badge, color = self.result.backend, QColor(96, 100, 112)
             short = f"rendering {self.chosen[1]}…" if self._busy else ""
@@ -259,7 +260,8 @@ class ResultView(QWidget):
     def _badge(self, text: str, color: QColor | None):
         self.tier.setText(text)
         self.tier.setVisible(bool(text))
-        if color is not None:
+        if color is not None and color != self._badge_color:  # a style sheet set is a restyle: not per render
+            self._badge_color = QColor(color)
             self.tier.setStyleSheet(f"QLabel#tierBadge {{ background: {color.name()}; color: white; "
                                     f"border-radius: 4px; padding: 1px 6px; font-weight: 600; }}")
 
@@ -285,10 +287,15 @@ class ResultView(QWidget):
             self.pane.set_image(self.result.image, self.result.seq, self.result.qimage)
         self._header()
 
+    def _drawn_before(self) -> bool:
+        """The picture shown was drawn by the backend in use before the one chosen now (its first not yet here)."""
+        return self.result is not None and bool(self.chosen[0]) and self.result.chosen != self.chosen[0]
+
     def set_busy(self, busy: bool):
         self._busy = busy
         self.spinner.set_busy(busy or bool(self.activity))
-        self._header()
+        if self._drawn_before():  # "rendering …" comes and goes with the render; else nothing to redo per render
+            self._header()
 
     def set_chosen(self, name: str, title: str):
         """The backend now in use (``name`` as results carry it, ``title`` as the user reads it)."""
