@@ -119,7 +119,7 @@ def personalize(plan: P.TrainPlan, out: Path, work: Path, progress=print) -> dic
         if not has_prepared(dataset):
             import shutil
 
-            for d in (dataset, dataset.with_name(dataset.name + ".photos")):
+            for d in (dataset, P.photos_folder(dataset)):
                 shutil.rmtree(d, ignore_errors=True)
         raise
     plan = P.with_refiner_if_held_apart(plan, dataset)

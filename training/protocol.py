@@ -399,12 +399,17 @@ def export_command(run: Path, out: Path, label: str) -> list[str]:
     return cli(*export_args(run, out, label))
 
 
+def photos_folder(dataset: Path) -> Path:
+    """Where a plan's photos are copied beside its dataset, as one person's folder for prepare to read."""
+    return dataset.with_name(dataset.name + ".photos")
+
+
 def source_for(plan: TrainPlan, dataset: Path) -> Path:
     """What prepare reads: the video, or the photos copied beside the dataset as one person's folder."""
     if plan.video:
         return Path(plan.video)
     try:
-        return stage_photos(plan.photos, dataset.with_name(dataset.name + ".photos"), slug(plan.name))
+        return stage_photos(plan.photos, photos_folder(dataset), slug(plan.name))
     except OSError as e:
         raise PersonalizeError(f"cannot copy the photos to {dataset}: {e.strerror or e}") from None
 
