@@ -13,6 +13,8 @@ inside an input that is a folder (``-o DATASET/annotations.csv`` must refuse, no
     read_bounded(path, PoseFormatError, "pose file")   # the reading side: an endless input ends in one line
     open_input(path, ImageReadError, "image")          # a reader that takes the file whole: a regular file
     text_lines(path, DatasetError, "annotation CSV")   # (line number, text) with the line's own error
+    with removed_if_refused(out, keep=has_prepared):   # a folder the block makes goes if the block is refused
+        ...
 """
 from __future__ import annotations
 
@@ -20,9 +22,10 @@ import contextlib
 import errno
 import hashlib
 import os
+import shutil
 import stat
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from .errors import PoseEditorError
 
@@ -325,3 +328,21 @@ def atomic_write_bytes(path, data: bytes, what: str = "output") -> Path:
 
 def atomic_write_text(path, text: str, what: str = "output") -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"), what)
+
+
+@contextlib.contextmanager
+def removed_if_refused(folder, keep: Callable[[Path], bool] = lambda folder: False, also: Iterable = (),
+                       errors: tuple = (PoseEditorError,)) -> Iterator[Path]:
+    """Run the block; if it is refused (``errors``) and ``folder`` did not exist before it, remove the folder it
+    made (and the folders in ``also``), unless ``keep(folder)`` says it holds work a run again starts from. A
+    newcomer found images/, masks/ and a journal of nothing after a refusal (nobody in the photos), and each failed
+    run in one work folder left another empty dataset. An interrupt is no refusal: what it leaves is resumed."""
+    folder = Path(folder)
+    new = not folder.exists()
+    try:
+        yield folder
+    except errors:
+        if new and not (folder.is_dir() and keep(folder)):
+            for d in (folder, *also):  # ``also`` may be made before ``folder`` (a plan's photos copied first)
+                shutil.rmtree(d, ignore_errors=True)
+        raise

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from engine.errors import PoseEditorError
-from engine.fileio import check_input, named_path
+from engine.fileio import check_input, named_path, removed_if_refused
 
 from . import protocol as P
 from .names import folders, slug, unique_path
@@ -103,7 +103,10 @@ def personalize(plan: P.TrainPlan, out: Path, work: Path, progress=print) -> dic
     for d in (dirs["datasets"], dirs["runs"]):
         d.mkdir(parents=True, exist_ok=True)
     dataset = unique_path(dirs["datasets"], slug(plan.name), "")
-    try:
+    from .prepare import has_prepared
+
+    # this run's dataset, with nothing prepared in it (nobody in the photos), goes with its copied photos
+    with removed_if_refused(dataset, keep=has_prepared, also=[P.photos_folder(dataset)]):
         source = P.source_for(plan, dataset)
         _step("prepare", P.prepare_command(plan, source, dataset), work)
         for photo, why in _not_prepared(plan, dataset):
@@ -111,17 +114,6 @@ def personalize(plan: P.TrainPlan, out: Path, work: Path, progress=print) -> dic
         pairs = P.train_pairs(dataset)
         if pairs == 0:
             raise P.PersonalizeError(P.no_pairs_message(plan))
-    except P.PersonalizeError:
-        # this run's dataset, with nothing prepared in it (nobody in the photos), goes with its copied photos: in
-        # a work folder made before, each failed run left an empty one
-        from .prepare import has_prepared
-
-        if not has_prepared(dataset):
-            import shutil
-
-            for d in (dataset, P.photos_folder(dataset)):
-                shutil.rmtree(d, ignore_errors=True)
-        raise
     plan = P.with_refiner_if_held_apart(plan, dataset)
     batch = P.fit_batch(plan, pairs)
     progress(f"{dataset}: {pairs} training pairs; training {plan.backend} for up to {plan.fit_minutes:g} min")
@@ -305,28 +297,21 @@ def run(args) -> int:
         if os.path.realpath(work) == os.path.realpath(home) or inside(src, work) or (prepared and inside(work, home)):
             raise PoseEditorError(f"{work}: the work folder would be in or hold the folder of {src}; choose a "
                                   f"place outside it")
-    new_work = not work.exists()
-    try:
-        work.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise PoseEditorError(f"{work}: cannot make the work folder ({e.strerror or e})") from None
-    for why in skipped:  # once nothing else is refused: a refusal is its one line alone
-        log.warning("%s; skipped", why)
-    caution = P.refit_note(plan)
-    if caution:
-        print(f"note: {caution}", file=sys.stderr)
-    try:
+    from .prepare import has_prepared
+
+    def holds_prepared(folder: Path) -> bool:  # prepared images stay, for a run again to start from
+        return any(has_prepared(j.parent) for j in folder.rglob("prepare-journal.jsonl"))
+
+    with removed_if_refused(work, keep=holds_prepared):
+        try:
+            work.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise PoseEditorError(f"{work}: cannot make the work folder ({e.strerror or e})") from None
+        for why in skipped:  # once nothing else is refused: a refusal is its one line alone
+            log.warning("%s; skipped", why)
+        caution = P.refit_note(plan)
+        if caution:
+            print(f"note: {caution}", file=sys.stderr)
         made = personalize(plan, args.out.resolve(), work.resolve(), progress=lambda t: print(t, file=sys.stderr))
-    except PoseEditorError:
-        # a work folder this run made in which nothing was prepared (nobody in the photos) goes; one with
-        # prepared images stays, for a run again to start from
-        from .prepare import has_prepared
-
-        prepared = any(has_prepared(j.parent) for j in work.rglob("prepare-journal.jsonl"))
-        if new_work and not prepared:
-            import shutil
-
-            shutil.rmtree(work, ignore_errors=True)
-        raise
     print(f"{made['weights']}: {plan.backend} trained on {made['pairs']} pairs (run {made['run']})")
     return 0

@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -34,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import DatasetError, ImageReadError, NoPersonError
-from engine.fileio import atomic_write_text, check_output_folder, named_path, text_lines
+from engine.fileio import atomic_write_text, check_output_folder, named_path, removed_if_refused, text_lines
 from engine.images import load_image
 from engine.pose import NUM_JOINTS, Pose
 
@@ -527,17 +526,12 @@ def run(args) -> int:
         if key in seen:
             raise DatasetError(f"{src}: given twice (as {seen[key]} too)")
         seen[key] = src
-    new = not args.out.exists()
-    try:
+    # a folder left without a dataset (nobody found in any photo) goes; a journal of work (a disk full half-way)
+    # stays, to resume
+    with removed_if_refused(args.out, keep=has_prepared):
         s = prepare_dataset(args.sources, args.out, args.size, args.frame_step, args.max_frames,
                             progress=_progress_printer(every_s=None if sys.stderr.isatty() else 15.0),
                             self_pairs=args.self_pairs)
-    except DatasetError:
-        # a folder this run made and left without a dataset (nobody found in any photo) goes: a newcomer found
-        # images/, masks/ and a journal of nothing after the refusal
-        if new and args.out.is_dir() and not has_prepared(args.out):
-            shutil.rmtree(args.out, ignore_errors=True)  # not a journal of work to resume (a disk full half-way)
-        raise
     skipped = []
     if s["no_person"]:
         skipped.append(f"{s['no_person']} without a person")

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import DatasetError, ImageReadError, NoPersonError
-from engine.fileio import check_output_folder, named_path
+from engine.fileio import check_output_folder, named_path, removed_if_refused
 from engine.images import IMAGE_SUFFIXES, load_image
 from engine.pose import Pose
 
@@ -319,15 +319,10 @@ def run(args) -> int:
     if args.personal and (args.mix is not None or args.same_person):
         raise DatasetError("--personal takes one person's photos only (no --mix, no --same-person)")
     per = {} if args.per_photo is None else {"per_photo": args.per_photo}  # each function's own default
-    new = not args.out.exists()
-    try:
+    with removed_if_refused(args.out):  # a refusal leaves no half-made dataset (images of nobody's pairs)
         s = personal_pairs(args.sources, args.out, size=args.size, seed=args.seed, **per) if args.personal else \
             build_self_pairs(args.sources, args.out, size=args.size, seed=args.seed, same_person=args.same_person,
                              mix=args.mix, mix_pairs=args.mix_pairs, both_ways=args.both_ways, **per)
-    except DatasetError:
-        if new and args.out.is_dir():  # a refusal leaves no half-made dataset (images of nobody's pairs)
-            shutil.rmtree(args.out, ignore_errors=True)
-        raise
     print(f"{s['out']}: {s['images']} images; {s['pairs_train']} train / {s['pairs_test']} test pairs "
           f"(real: {s['real_pairs']['train']} / {s['real_pairs']['test']}); "
           f"{len(s['skipped'])} photos without a usable person; {s['seconds']:.1f} s", file=sys.stdout)

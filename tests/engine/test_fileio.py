@@ -145,3 +145,29 @@ def test_the_readers_messages_say_an_before_a_vowel(tmp_path):
         list(fileio.text_lines(tmp_path / "ids.csv", what="identities CSV"))
     with pytest.raises(PoseEditorError, match="a pipe nothing was written to, not an annotation CSV$"):
         fileio.read_bounded(tmp_path / "ids.csv", what="annotation CSV")
+
+
+def test_a_refused_block_removes_only_the_folder_it_made_and_keeps_work_to_resume(tmp_path):
+    from engine.fileio import removed_if_refused
+
+    def refused(folder, **kw):
+        with pytest.raises(PoseEditorError):
+            with removed_if_refused(folder, **kw):
+                (folder / "images").mkdir(parents=True)
+                raise PoseEditorError("nobody in the photos")
+
+    refused(tmp_path / "new")
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "old").mkdir()
+    refused(tmp_path / "old")  # a folder there before is the user's: it stays, with what the block put in it
+    assert (tmp_path / "old" / "images").is_dir()
+    refused(tmp_path / "kept", keep=lambda f: (f / "images").is_dir())
+    assert (tmp_path / "kept").is_dir()
+    (tmp_path / "copies").mkdir()
+    refused(tmp_path / "with", also=[tmp_path / "copies"])
+    assert not (tmp_path / "with").exists() and not (tmp_path / "copies").exists()
+    with pytest.raises(KeyboardInterrupt):  # an interrupt leaves its work to resume
+        with removed_if_refused(tmp_path / "stopped"):
+            (tmp_path / "stopped").mkdir()
+            raise KeyboardInterrupt
+    assert (tmp_path / "stopped").is_dir()
