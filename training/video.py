@@ -22,8 +22,41 @@ def _open(path: Path) -> cv2.VideoCapture:
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         cap.release()
+        if _iso_without_tracks(path):
+            raise DatasetError(f"{path}: the video has no frames (a recording stopped before its first)")
         raise DatasetError(f"{path}: cannot open the video (damaged, or a codec this build cannot read)")
     return cap
+
+
+def _boxes(f, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
+    """(kind, body start, box end) of the ISO media boxes (MP4, MOV) from ``start`` to ``end`` of file ``f``."""
+    pos = start
+    while pos + 8 <= end:
+        f.seek(pos)
+        head = f.read(16)
+        size, kind, body = int.from_bytes(head[:4], "big"), head[4:8], pos + 8
+        if size == 1 and len(head) == 16:
+            size, body = int.from_bytes(head[8:16], "big"), pos + 16
+        elif size == 0:
+            size = end - pos
+        if size < body - pos or pos + size > end:
+            return
+        yield kind, body, pos + size
+        pos += size
+
+
+def _iso_without_tracks(path: Path) -> bool:
+    """An MP4 or MOV whose movie box holds no track: what a phone or OpenCV leaves when the recording stopped
+    before its first frame. OpenCV cannot open it, and "damaged" sent a user looking for a codec."""
+    try:
+        with open(path, "rb") as f:
+            end = f.seek(0, 2)
+            kinds = {k: (b, e) for k, b, e in _boxes(f, 0, end)}
+            if b"ftyp" not in kinds or b"moov" not in kinds:
+                return False
+            return not any(k == b"trak" for k, _, _ in _boxes(f, *kinds[b"moov"]))
+    except OSError:
+        return False
 
 
 def frame_count(path: Path) -> int:

@@ -203,6 +203,9 @@ def make_inputs(d: Path) -> dict[str, Path]:
     (d / "emptydir").mkdir()
     p["emptydir"] = d / "emptydir"
     put("broken.mp4", b"\0\0\0\x18ftypmp42" + b"\x13" * 500)
+    # a recording stopped before its first frame: a movie box with its header and no track
+    put("noframes.mp4", b"\0\0\0\x18ftypisom\0\0\2\0isommp41" + b"\0\0\0\x08mdat"
+        + b"\0\0\0\x74moov" + b"\0\0\0\x6cmvhd" + bytes(100))
     (d / "nobody").mkdir()
     Image.fromarray(np.random.default_rng(1).integers(0, 255, (300, 200, 3)).astype(np.uint8)).save(
         d / "nobody" / "x_1.png")

@@ -261,6 +261,7 @@ ROWS = [
     Row("prepare: source an empty folder", T, prepare("{emptydir}"), "no photos"),
     Row("prepare: source a pose-gan dataset", T, prepare("{posegan}"), "already a pose-gan"),
     Row("prepare: source a broken video", T, prepare("{broken}"), "cannot open the video"),
+    Row("prepare: source a video without frames", T, prepare("{noframes}"), "noframes.mp4: the video has no frames"),
     Row("prepare: -o is the source folder", T, prepare("{people}", "{people}"), "inside the input"),
     Row("prepare: -o inside the source folder", T, prepare("{people}", "{people}/ds"), "inside the input"),
     Row("prepare: -o a file", T, prepare("{people}", "{out}/f"), "is a file", setup=make_file("f")),
