@@ -43,6 +43,15 @@ MIRROR_INDEX = tuple(
     for i, n in enumerate(JOINT_NAMES)
 )
 
+# the skeleton as a tree rooted at the neck (OpenPose's 18 joints): a drag turns a joint about its parent, and a
+# joint a pose lacks hangs from its parent as the person holds it
+PARENT = {J["nose"]: J["neck"], J["r_shoulder"]: J["neck"], J["l_shoulder"]: J["neck"],
+          J["r_elbow"]: J["r_shoulder"], J["r_wrist"]: J["r_elbow"],
+          J["l_elbow"]: J["l_shoulder"], J["l_wrist"]: J["l_elbow"],
+          J["r_hip"]: J["neck"], J["r_knee"]: J["r_hip"], J["r_ankle"]: J["r_knee"],
+          J["l_hip"]: J["neck"], J["l_knee"]: J["l_hip"], J["l_ankle"]: J["l_knee"],
+          J["r_eye"]: J["nose"], J["l_eye"]: J["nose"], J["r_ear"]: J["r_eye"], J["l_ear"]: J["l_eye"]}
+
 # The 17 limbs OpenPose draws, with its usual colours (RGB), in its drawing order.
 LIMBS = (
     (1, 2), (1, 5), (2, 3), (3, 4), (5, 6), (6, 7), (1, 8), (8, 9), (9, 10),
@@ -342,7 +351,8 @@ def _canvas_side(value, key: str) -> int | None:
 def retarget(pose: Pose, like: Pose) -> Pose:
     """``pose`` (another photo's, or made on another canvas) moved and scaled, by one scale, so that its torso
     sits where ``like``'s does, in ``like``'s canvas: by the neck and hips where both have them, else by their
-    boxes (a pose stretched to the canvas's width and height apart squashed the person)."""
+    boxes (a pose stretched to the canvas's width and height apart squashed the person). Joints it lacks and
+    ``like`` has keep ``like``'s bones, hung from their parents."""
     def torso(p: Pose):
         hips = [p.point(n) for n in ("r_hip", "l_hip") if p.has(n)]
         return (p.point("neck"), np.mean(hips, axis=0)) if p.has("neck") and hips else None
@@ -357,7 +367,18 @@ def retarget(pose: Pose, like: Pose) -> Pose:
         s = max(v1 - v0, 1.0) / max(y1 - y0, 1.0)
     xy = ((pose.xy - c_src) * s + c_dst).astype(np.float32)
     xy[~pose.present] = 0.0
-    return Pose(xy, pose.present.copy(), like.width, like.height, pose.confidence.copy())
+    present, confidence = pose.present.copy(), pose.confidence.copy()
+    # a joint the pose lacks (another photo cut at the thighs) and the person has hangs from its parent as the
+    # person holds it: a half-body photo's pose as the target erased the person's legs
+    todo = [J["neck"]]
+    while todo:
+        j = todo.pop()
+        for c in (c for c, p in PARENT.items() if p == j):
+            todo.append(c)
+            if not present[c] and present[j] and like.present[c] and like.present[j]:
+                xy[c] = xy[j] + like.xy[c] - like.xy[j]
+                present[c], confidence[c] = True, like.confidence[c]
+    return Pose(xy, present, like.width, like.height, confidence)
 
 
 def for_photo(pose: Pose, like: Pose) -> Pose:

@@ -18,15 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.pose import J, NUM_JOINTS, Pose
+from engine.pose import J, NUM_JOINTS, PARENT, Pose
 
-# the skeleton as a tree rooted at the neck (OpenPose's 18 joints)
-PARENT = {J["nose"]: J["neck"], J["r_shoulder"]: J["neck"], J["l_shoulder"]: J["neck"],
-          J["r_elbow"]: J["r_shoulder"], J["r_wrist"]: J["r_elbow"],
-          J["l_elbow"]: J["l_shoulder"], J["l_wrist"]: J["l_elbow"],
-          J["r_hip"]: J["neck"], J["r_knee"]: J["r_hip"], J["r_ankle"]: J["r_knee"],
-          J["l_hip"]: J["neck"], J["l_knee"]: J["l_hip"], J["l_ankle"]: J["l_knee"],
-          J["r_eye"]: J["nose"], J["l_eye"]: J["nose"], J["r_ear"]: J["r_eye"], J["l_ear"]: J["l_eye"]}
 CHAIN_ENDS = {J["r_wrist"], J["l_wrist"], J["r_ankle"], J["l_ankle"]}
 _HIPS = (J["r_hip"], J["l_hip"])
 _SHOULDERS = (J["r_shoulder"], J["l_shoulder"])

@@ -164,3 +164,27 @@ def test_a_pose_made_on_another_canvas_goes_onto_the_person_by_one_scale():
     assert np.linalg.norm(got.point("neck") - mid(got)) == pytest.approx(np.linalg.norm(me.point("neck") - mid(me)))
     # made for this photo's size: as it is
     assert for_photo(me.moved("r_wrist", 5, 5), me) == me.moved("r_wrist", 5, 5)
+
+
+def test_joints_a_retargeted_pose_lacks_keep_the_persons_bones():
+    # Another photo cut at the thighs as the target (poseeditor-render --target PHOTO, or its pose file opened in
+    # the app): its pose has no knees or ankles, and the person's legs were erased. They hang from the moved hips
+    # as the person holds them; what the person lacks too stays absent.
+    from engine.pose import for_photo, retarget
+    from engine.presets import fit_preset
+
+    me = fit_preset("standing", 128, 256)
+    other = fit_preset("arms-up", 512, 512)
+    half = Pose(other.xy, other.present.copy(), 512, 512)
+    for j in ("r_knee", "l_knee", "r_ankle", "l_ankle"):
+        half.present[J[j]] = False
+    got = retarget(half, me)
+    assert got.present.all()
+    for hip, knee, ankle in (("r_hip", "r_knee", "r_ankle"), ("l_hip", "l_knee", "l_ankle")):
+        assert np.allclose(got.point(knee) - got.point(hip), me.point(knee) - me.point(hip), atol=1e-4)
+        assert np.allclose(got.point(ankle) - got.point(knee), me.point(ankle) - me.point(knee), atol=1e-4)
+    # the arms are the other pose's, raised
+    assert got.point("r_wrist")[1] < got.point("r_shoulder")[1] and got.point("l_wrist")[1] < got.point("nose")[1]
+    legless = Pose(me.xy, me.present.copy(), 128, 256)
+    legless.present[J["r_ankle"]] = False
+    assert not for_photo(half, legless).present[J["r_ankle"]]
