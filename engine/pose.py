@@ -52,6 +52,10 @@ PARENT = {J["nose"]: J["neck"], J["r_shoulder"]: J["neck"], J["l_shoulder"]: J["
           J["l_hip"]: J["neck"], J["l_knee"]: J["l_hip"], J["l_ankle"]: J["l_knee"],
           J["r_eye"]: J["nose"], J["l_eye"]: J["nose"], J["r_ear"]: J["r_eye"], J["l_ear"]: J["l_eye"]}
 
+# the joints that keep their places on the body whatever the limbs do: two poses are laid on each other by these
+CORE_JOINTS = frozenset(J[n] for n in ("neck", "r_shoulder", "l_shoulder", "r_hip", "l_hip", "nose", "r_eye", "l_eye",
+                                       "r_ear", "l_ear"))
+
 # The 17 limbs OpenPose draws, with its usual colours (RGB), in its drawing order.
 LIMBS = (
     (1, 2), (1, 5), (2, 3), (3, 4), (5, 6), (6, 7), (1, 8), (8, 9), (9, 10),
@@ -350,17 +354,25 @@ def _canvas_side(value, key: str) -> int | None:
 
 def retarget(pose: Pose, like: Pose) -> Pose:
     """``pose`` (another photo's, or made on another canvas) moved and scaled, by one scale, so that its torso
-    sits where ``like``'s does, in ``like``'s canvas: by the neck and hips where both have them, else by their
-    boxes (a pose stretched to the canvas's width and height apart squashed the person). Joints it lacks and
-    ``like`` has keep ``like``'s bones, hung from their parents."""
+    sits where ``like``'s does, in ``like``'s canvas: by the neck and hips where both have them, else by
+    the joints of the head and shoulders both have, else their boxes (a pose stretched to the canvas's width and
+    height apart squashed the person). Joints it lacks and ``like`` has keep ``like``'s bones, hung from their
+    parents."""
     def torso(p: Pose):
         hips = [p.point(n) for n in ("r_hip", "l_hip") if p.has(n)]
         return (p.point("neck"), np.mean(hips, axis=0)) if p.has("neck") and hips else None
 
     a, b = torso(pose), torso(like)
+    # else the joints of the head and the shoulders both have: a portrait's pose (no hips) fitted to a full body's
+    # box drew a face the height of the person, and a full body's fitted to a portrait's squeezed it into the face
+    shared = np.array([j in CORE_JOINTS for j in range(NUM_JOINTS)]) & pose.present & like.present
+    spread = float(np.linalg.norm(pose.xy[shared] - pose.xy[shared].mean(axis=0))) if shared.sum() >= 2 else 0.0
     if a is not None and b is not None and np.linalg.norm(a[1] - a[0]) > 1e-3:
         c_src, c_dst = (a[0] + a[1]) / 2, (b[0] + b[1]) / 2
         s = float(np.linalg.norm(b[1] - b[0]) / np.linalg.norm(a[1] - a[0]))
+    elif spread > 1e-3:
+        c_src, c_dst = pose.xy[shared].mean(axis=0), like.xy[shared].mean(axis=0)
+        s = float(np.linalg.norm(like.xy[shared] - c_dst)) / spread
     else:
         (x0, y0, x1, y1), (u0, v0, u1, v1) = pose.bbox() or (0, 0, 1, 1), like.bbox() or (0, 0, 1, 1)
         c_src, c_dst = np.array([(x0 + x1) / 2, (y0 + y1) / 2]), np.array([(u0 + u1) / 2, (v0 + v1) / 2])

@@ -188,3 +188,26 @@ def test_joints_a_retargeted_pose_lacks_keep_the_persons_bones():
     legless = Pose(me.xy, me.present.copy(), 128, 256)
     legless.present[J["r_ankle"]] = False
     assert not for_photo(half, legless).present[J["r_ankle"]]
+
+
+def test_a_portraits_pose_and_a_full_bodys_are_laid_on_each_other_by_the_head_and_shoulders():
+    # Without hips in one of them they were fitted box to box: a portrait's pose on a full-body photo drew a face
+    # the height of the person, and a full body's pose on a portrait squeezed the person into the face.
+    from engine.pose import retarget
+    from engine.presets import fit_preset
+
+    full = fit_preset("standing", 256, 512)
+    keep = [J[n] for n in ("nose", "neck", "r_shoulder", "l_shoulder", "r_eye", "l_eye", "r_ear", "l_ear")]
+    present = np.zeros(NUM_JOINTS, bool)
+    present[keep] = True
+    # a portrait: the same person's head and shoulders, three times larger, on a canvas of their own
+    big = full.scaled(3.0, 3.0, 768, 1536)
+    portrait = Pose(big.xy - big.point("neck") + (300, 500), present, 600, 700)
+    shoulders = lambda p: np.linalg.norm(p.point("r_shoulder") - p.point("l_shoulder"))  # noqa: E731
+    on_full = retarget(portrait, full)
+    assert shoulders(on_full) == pytest.approx(shoulders(full), rel=1e-3)
+    assert np.allclose(on_full.point("neck"), full.point("neck"), atol=1.0)
+    assert on_full.present.all()  # the arms and legs the portrait lacks are the person's own
+    on_portrait = retarget(full, portrait)
+    assert shoulders(on_portrait) == pytest.approx(shoulders(portrait), rel=1e-3)
+    assert np.allclose(on_portrait.point("nose"), portrait.point("nose"), atol=1.0)
