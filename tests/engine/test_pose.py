@@ -211,3 +211,16 @@ def test_a_portraits_pose_and_a_full_bodys_are_laid_on_each_other_by_the_head_an
     on_portrait = retarget(full, portrait)
     assert shoulders(on_portrait) == pytest.approx(shoulders(portrait), rel=1e-3)
     assert np.allclose(on_portrait.point("nose"), portrait.point("nose"), atol=1.0)
+
+
+def test_retargeting_any_two_poses_gives_finite_joints_and_keeps_every_joint_given():
+    # random joints and random gaps in either pose (a portrait, a pose of legs only, one joint, none shared)
+    from engine.pose import retarget
+
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        a, b = (Pose(rng.uniform(-50, 600, (NUM_JOINTS, 2)).astype(np.float32), rng.random(NUM_JOINTS) < rng.random(),
+                     int(rng.integers(1, 900)), int(rng.integers(1, 900))) for _ in range(2))
+        got = retarget(a, b)
+        assert (got.width, got.height) == (b.width, b.height) and np.isfinite(got.xy).all()
+        assert got.present[a.present].all() and not got.present[~a.present & ~b.present].any()
