@@ -197,6 +197,17 @@ def test_pose_json_export_and_reimport(qtbot, win, photos, tmp_path):
     other.save_json(tmp_path / "other.json")
     assert win.import_pose(tmp_path / "other.json")
     assert np.allclose(win.doc.target.xy[edited.present], edited.xy[edited.present], atol=0.01)
+    # one from a photo cut at the thighs keeps the person's own knees and ankles (they were dropped: legs erased)
+    legs = [J[n] for n in ("r_knee", "l_knee", "r_ankle", "l_ankle")]
+    cut = Pose(other.xy, other.present.copy(), other.width, other.height)
+    cut.present[legs] = False
+    cut.save_json(tmp_path / "cut.json")
+    assert win.import_pose(tmp_path / "cut.json")
+    had = [j for j in legs if edited.present[j]]
+    assert had and win.doc.target.present[had].all()
+    assert np.allclose(win.doc.target.xy[had], edited.xy[had], atol=0.01)  # the hips are where they were
+    res = wait_idle_result(qtbot, win)
+    assert res.pose == win.doc.target
 
 
 def test_hide_and_show_a_joint(qtbot, win, photos):
