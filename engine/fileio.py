@@ -139,12 +139,17 @@ def _a(noun: str) -> str:
     return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"
 
 
+def empty_name(name) -> bool:
+    """Whether ``name`` names nothing: empty, or spaces only. Path("") is ".", the folder the command runs in: an
+    empty source became "every photo here", and an empty --source said ".: is a folder"."""
+    return not str(name).strip()
+
+
 def named_path(text: str) -> Path:
-    """An argparse type: a path, not an empty name (Path("") is ".", the folder the command runs in: an empty
-    source became "every photo here")."""
+    """An argparse type: a path, not an empty name (argparse's Path turns "" into "." before any check)."""
     import argparse
 
-    if not text.strip():
+    if empty_name(text):
         raise argparse.ArgumentTypeError("an empty name")
     return Path(text)
 
@@ -160,7 +165,7 @@ def check_input(path, error: type = PoseEditorError, what: str = "file", *, regu
     ".safetensors weights file"), is said to be no such ``what``: ``--weights anna`` is a label or a name typed
     without its suffix, and "anna: no such file" would say neither which input it is nor what file it wants. A name
     with a suffix says by itself what was meant."""
-    if not str(path).strip():  # Path("") is ".": an empty --source said ".: is a folder"
+    if empty_name(path):
         raise error(f"an empty name was given for {_a(what)}")
     path = Path(path)
     try:
