@@ -299,7 +299,18 @@ class EditingMixin:
         xy = p.xy.copy()
         xy[:, 0] = np.clip(xy[:, 0], 0, cur.width - 1)
         xy[:, 1] = np.clip(xy[:, 1], 0, cur.height - 1)
-        self._push(Pose(xy, p.present, p.width, p.height), f"Preset: {name.replace('-', ' ')}")
+        present = p.present.copy()
+        if self.mode == TARGET and self.doc.main is not None:
+            # a joint the photo's skeleton lacks has no part to draw (a portrait's elbows): Arms up added elbow
+            # handles beside the head and the picture stayed the same
+            cannot = ~self.doc.main.pose.present & ~cur.present
+            present[cannot], xy[cannot] = False, cur.xy[cannot]
+        label = name.replace("-", " ")
+        if np.array_equal(present, cur.present) and np.allclose(xy[present], cur.xy[present], atol=0.5):
+            # said, not an undo step of nothing after a click that did nothing
+            self.show_info(_unchanged_by(name, label, cur))
+            return
+        self._push(Pose(xy, present, p.width, p.height), f"Preset: {label}")
 
     def toggle_adjust_mode(self, on: bool):
         if self.placing and not on:
@@ -412,3 +423,18 @@ def _axis_x(pose: Pose) -> float | None:
         return float(pose.xy[torso, 0].mean())
     box = pose.bbox()
     return None if box is None else (box[0] + box[2]) / 2
+
+
+def _unchanged_by(name: str, label: str, pose: Pose) -> str:
+    """What to say when preset ``name`` leaves ``pose`` as it is: the limbs it sets that the pose lacks, or that
+    the pose is the preset already."""
+    from engine.presets import preset_limbs
+
+    ends = {"arm": ("elbow", "wrist"), "leg": ("knee", "ankle")}
+    lacking = sorted({limb[2:] for limb in preset_limbs(name)
+                      if not any(pose.present[J[f"{limb[0]}_{j}"]] for j in ends[limb[2:]])})
+    if not lacking:
+        return f"The pose is {label} already."
+    words = [w for k in lacking for w in {"arm": ("elbows", "hands"), "leg": ("knees", "feet")}[k]]
+    return f"{label.capitalize()} changes nothing: the pose has no {', '.join(words[:-1])} or {words[-1]} to " \
+           f"move (the photo does not show them, or they are hidden)."

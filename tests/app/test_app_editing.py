@@ -293,6 +293,34 @@ def test_presets_reset_and_zoom(qtbot, win, photos):
     assert size0 > 8
 
 
+def test_a_preset_on_a_portrait_moves_nothing_it_cannot_draw_and_says_why(qtbot, win, procedural_photos,
+                                                                          tmp_path):
+    # A photo cut at the shoulders has no elbows or hands: Arms up added elbow handles beside the head with the
+    # picture unchanged, T-pose did nothing and said nothing (and left an undo step of nothing).
+    import cv2
+
+    from engine.images import save_image
+
+    path, drawn = procedural_photos[0]
+    img = load_image(path)
+    x0, x1 = max(0, int(drawn.xy[:, 0].min()) - 60), int(drawn.xy[:, 0].max()) + 60
+    crop = img[:int(drawn.point("r_shoulder")[1]) + 10, x0:x1]
+    portrait = tmp_path / "portrait.png"
+    save_image(portrait, cv2.resize(crop, None, fx=3, fy=3, interpolation=cv2.INTER_CUBIC))
+    reopen(qtbot, win, portrait)
+    before = win.doc.target
+    assert before is not None and not before.present[[J["r_elbow"], J["l_elbow"], J["r_wrist"], J["l_wrist"]]].any()
+    for name, words in (("arms-up", "Arms up"), ("t-pose", "T pose")):
+        steps = win.undo.count()
+        win.apply_preset(name)
+        assert win.doc.target == before and win.undo.count() == steps, name
+        said = win.statusBar().currentMessage()
+        assert said.startswith(f"{words} changes nothing") and "elbows or hands" in said, said
+    from poseeditor.window_editing import _unchanged_by
+
+    assert _unchanged_by("arms-up", "arms up", drawn) == "The pose is arms up already."  # arms there, not moved
+
+
 def test_second_reference_is_passed_to_the_backend(qtbot, win, photos):
     reopen(qtbot, win, photos[0])
     first = win.doc.main
