@@ -234,18 +234,15 @@ def add_arguments(p) -> None:
 
 def _check_size(plan: P.TrainPlan, size: tuple[int, int]) -> None:
     """Refuse a --size the plan's network cannot take, as its fit would, but before the photos are prepared (that
-    refusal came after the prepare step): the network the fit builds, from the plan's starting weights' own
-    configuration (setup_run.network_config), at that size."""
-    from engine.weights import read_meta
-
+    refusal came after the prepare step): the network the fit builds (setup_run.network_config, from the plan's
+    starting weights, its network overrides and width, as fit_args passes them), at that size."""
     from .loop import get_recipe_class
-    from .setup_run import check_network_size
+    from .setup_run import check_network_size, network_config
 
     cls = get_recipe_class(plan.backend)
-    config = {}
-    if plan.init:
-        meta = read_meta(plan.init)
-        config = cls.init_config(meta.config, meta.backend)
+    opts = {"backend": plan.backend, "init": plan.init, "net": plan.net,
+            "width": None if plan.init else plan.width}
+    config, _ = network_config(opts, cls, None)
     check_network_size(cls, {**config, "image_size": list(size)})
 
 
