@@ -52,6 +52,20 @@ PARENT = {J["nose"]: J["neck"], J["r_shoulder"]: J["neck"], J["l_shoulder"]: J["
           J["l_hip"]: J["neck"], J["l_knee"]: J["l_hip"], J["l_ankle"]: J["l_knee"],
           J["r_eye"]: J["nose"], J["l_eye"]: J["nose"], J["r_ear"]: J["r_eye"], J["l_ear"]: J["l_eye"]}
 
+
+def _below(joint: int) -> tuple[int, ...]:
+    out, todo = [], [joint]
+    while todo:
+        j = todo.pop()
+        kids = [c for c, p in PARENT.items() if p == j]
+        out += kids
+        todo += kids
+    return tuple(out)
+
+
+# each joint's descendants in the tree, every one after its parent (a drag turns them with it)
+DESCENDANTS = {j: _below(j) for j in range(len(JOINT_NAMES))}
+
 # the joints that keep their places on the body whatever the limbs do: two poses are laid on each other by these
 CORE_JOINTS = frozenset(J[n] for n in ("neck", "r_shoulder", "l_shoulder", "r_hip", "l_hip", "nose", "r_eye", "l_eye",
                                        "r_ear", "l_ear"))
@@ -382,14 +396,11 @@ def retarget(pose: Pose, like: Pose) -> Pose:
     present, confidence = pose.present.copy(), pose.confidence.copy()
     # a joint the pose lacks (another photo cut at the thighs) and the person has hangs from its parent as the
     # person holds it: a half-body photo's pose as the target erased the person's legs
-    todo = [J["neck"]]
-    while todo:
-        j = todo.pop()
-        for c in (c for c, p in PARENT.items() if p == j):
-            todo.append(c)
-            if not present[c] and present[j] and like.present[c] and like.present[j]:
-                xy[c] = xy[j] + like.xy[c] - like.xy[j]
-                present[c], confidence[c] = True, like.confidence[c]
+    for c in DESCENDANTS[J["neck"]]:
+        j = PARENT[c]
+        if not present[c] and present[j] and like.present[c] and like.present[j]:
+            xy[c] = xy[j] + like.xy[c] - like.xy[j]
+            present[c], confidence[c] = True, like.confidence[c]
     return Pose(xy, present, like.width, like.height, confidence)
 
 

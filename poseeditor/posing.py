@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.pose import J, NUM_JOINTS, PARENT, Pose
+from engine.pose import DESCENDANTS, J, NUM_JOINTS, PARENT, Pose
 
 CHAIN_ENDS = {J["r_wrist"], J["l_wrist"], J["r_ankle"], J["l_ankle"]}
 _HIPS = (J["r_hip"], J["l_hip"])
@@ -28,22 +28,9 @@ _SHOULDERS = (J["r_shoulder"], J["l_shoulder"])
 ELBOW_IN = 0.25
 
 
-def _descendants(joint: int) -> list[int]:
-    out, todo = [], [joint]
-    while todo:
-        j = todo.pop()
-        kids = [c for c, p in PARENT.items() if p == j]
-        out += kids
-        todo += kids
-    return out
-
-
-_DESCENDANTS = {j: tuple(_descendants(j)) for j in range(NUM_JOINTS)}  # a drag asks on every mouse move
-
-
 def descendants(joint: int) -> list[int]:
     """The joints below ``joint`` in the tree (not the joint itself)."""
-    return list(_DESCENDANTS[joint])
+    return list(DESCENDANTS[joint])
 
 
 def _rotate(xy: np.ndarray, idx: list[int], centre: np.ndarray, angle: float) -> None:
