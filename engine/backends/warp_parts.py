@@ -123,6 +123,24 @@ def _goes_on(rgb: np.ndarray, own: np.ndarray, other: np.ndarray, near: np.ndarr
     return near & (np.linalg.norm(lab[0] - lab[1], axis=2) < GOES_ON) & (weight[..., 0] > 0.05)
 
 
+def _hair_shown_under_head(tucked: np.ndarray, rgb: np.ndarray, fill: np.ndarray, feather: int, pose: Pose,
+                           origin_xy, ts: float) -> np.ndarray:
+    """The torso's ``tucked`` labels without the pixels under the head, away from the neck, whose colours
+    (averaged over a few pixels) are the torso's own spread there: long hair going on from the head onto the
+    shoulders. There the layer shows the photo's hair, not its own colours: a tilted head uncovered a flat bar
+    of the hair's mean colour above the hair on the shoulders. Under the chin (the neck's corridor) the photo's
+    pixels are the face's, and the torso's colours stay."""
+    under = tucked == PART_NAMES.index("head") + 1
+    if not under.any():
+        return tucked
+    k = (feather // 4) | 1  # a few strands: the feather's width mixed the wall in at the hair's edge
+    local = cv2.GaussianBlur(rgb, (k, k), 0) if k > 1 else rgb
+    lab = [cv2.cvtColor(np.clip(c / 255.0, 0, 1).astype(np.float32), cv2.COLOR_RGB2Lab) for c in (local, fill)]
+    alike = np.linalg.norm(lab[0] - lab[1], axis=2) < GOES_ON
+    away = ~_near_neck(pose, origin_xy, tucked.shape, NECK_HALF_WIDTH * ts)
+    return np.where(under & alike & away, 0, tucked).astype(tucked.dtype)
+
+
 def layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray,
                 held: np.ndarray | None = None) -> list[Layer | None]:
     """Part layers of one reference (None where the part is absent), from its own_labels; what a hand holds
@@ -292,6 +310,8 @@ def layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray,
             by_index[idx[hand_labels > 0]] = hand_labels[hand_labels > 0]
             tucked = np.where(hand_edge, by_index[idx], tucked).astype(np.uint8)
         X0, Y0 = int(x0 + px0 + bx0), int(y0 + py0 + by0)
+        if part == "torso":
+            tucked = _hair_shown_under_head(tucked, rgb, fill, feather, pose, (X0, Y0), ts)
         # the part goes on past the photo's edges its pixels reach; a limb only when its far joint is not in the
         # photo (a whole shoe whose sole touches the bottom edge grew a stub when the foot lifted)
         cut = (Y0 == 0 and a_core[0].max() > 0.5, Y0 + a_core.shape[0] == photo_h and a_core[-1].max() > 0.5,
