@@ -261,14 +261,14 @@ def grow_labels(labels: np.ndarray, steps: int) -> np.ndarray:
     return np.where(empty > 0, grown, labels)
 
 
-def merge_islands(labels: np.ndarray) -> np.ndarray:
-    """Labels with each part's stray islands (pieces apart from its main piece, under ISLAND_SHARE of its
-    pixels) given to the part they touch most. The nearest-bone rule leaves thin ones where a limb is wider
-    than the arm's reach from a detected bone that is a few pixels off: a strip down a hanging forearm's edge
-    went to the torso and stayed at the hip when the arm was raised (read there as the wrist)."""
+def merge_islands(labels: np.ndarray, parts=None) -> np.ndarray:
+    """Labels with each part's (of ``parts``, default all) stray islands (pieces apart from its main piece, under
+    ISLAND_SHARE of its pixels) given to the part they touch most. The nearest-bone rule leaves thin ones where a
+    limb is wider than the arm's reach from a detected bone that is a few pixels off: a strip down a hanging
+    forearm's edge went to the torso and stayed at the hip when the arm was raised (read there as the wrist)."""
     out = labels.copy()
     for k in np.unique(labels):
-        if k == 0:
+        if k == 0 or (parts is not None and k not in parts):
             continue
         n, comp, stats, _ = cv2.connectedComponentsWithStats((labels == k).astype(np.uint8), connectivity=8)
         if n <= 2:
