@@ -16,7 +16,8 @@ from ..parsing import (ARM_LABELS, LEG_LABELS, arms_take_thin_torso, coarse_pars
 from ..part_colours import colour_rules
 from ..pose import Pose
 from .warp_hands import behind_hands, closed
-from .warp_layers import Layer, held_layer, inpainted_under, label_lut, part_layer, spread_colours
+from .warp_fill import inpainted_under
+from .warp_layers import Layer, held_layer, label_lut, part_layer, spread_colours
 
 # Back to front. Arms are drawn over the torso (they usually are in front of it in a photo); legs under it.
 DEPTH_ORDER = ("r_thigh", "l_thigh", "r_shin", "l_shin", "torso", "head",

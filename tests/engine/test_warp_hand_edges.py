@@ -119,7 +119,7 @@ def test_the_place_under_a_hand_is_drawn_from_the_cloth_clear_of_its_edges_or_fr
     # inpainted_under takes the cloth's pixels clear of the hole's rim and of the cloth's outline (blends with the
     # hand and the wall); a strip of cloth thinner than twice that margin keeps all its pixels, not none (the place
     # was left unfilled)
-    from engine.backends.warp_layers import inpainted_under
+    from engine.backends.warp_fill import inpainted_under
 
     rgb = np.full((60, 60, 3), 200.0, np.float32)  # the wall
     cloth = np.zeros((60, 60), bool)
@@ -145,7 +145,7 @@ def test_the_place_under_a_hand_on_stripes_goes_on_with_the_stripes():
     # A hand resting on a striped dress (fashion-real/29) or a print (6, 11) left, once raised, a smear of the
     # stripes' colours (Telea carries the colours at the rim inward): the place is a shifted copy of the cloth
     # round it, the shift whose copy of the hole's surroundings matches them best, so the stripes go on in phase
-    from engine.backends.warp_layers import inpainted_under
+    from engine.backends.warp_fill import inpainted_under
 
     ys, xs = np.mgrid[0:90, 0:90]
     stripes = np.where((ys // 4) % 2 == 0, 20.0, 235.0)  # 8-pixel stripes, a little tilted below
