@@ -43,6 +43,11 @@ AGREE_LOW, AGREE_HIGH = 8.0, 24.0  # mean grey-level difference: agree fully bel
 # the 5-tap filter too; [1 2 1] (0.739 / 0.084 / 0.83) blurred the attention starter's limbs out of the
 # detector's reach (PCKh 0.71 -> 0.64; 0.72 with the 5-tap). By eye the detail brings back the braces, seams
 # and the face's edges. Detail at 0.5 or 1.5 model pixels and agreement bands 4-12 or 16-48 lost (docs/backends/warp.md).
+# model pixels: the reach of the colour correction of a network that leans on the photo (photo_colours). A starter
+# has never seen a real person: the attention starter drew fashion-real/50's white dress red, and its torso's small
+# share tinted it pink. Wider (24) left half the tint; on personal models, whose colours are the person's, the
+# correction lost 0.004 SSIM and 0.004 L1 on the dance pairs (the warp's colours there are its misplaced parts').
+COLOUR_SIGMA = 8.0
 INPAINTED_SIGMA = 0.5  # model pixels: how far past the inpainted area the photo's detail fades out
 DETAIL_WORK = 2.0  # samples per model pixel at which photo_detail low-passes and compares
 WORK_SIDE = 384  # the mask is grown and feathered at this size at most (it is smooth: full size would be waste)
@@ -75,10 +80,11 @@ def person_alpha(silhouette: np.ndarray, target: Pose, frame: Frame, kept: np.nd
 
 
 def composite_person(around: np.ndarray, crop: np.ndarray, frame: Frame, alpha: np.ndarray,
-                     detail: bool = True, inpainted: np.ndarray | None = None) -> np.ndarray:
+                     detail: bool = True, inpainted: np.ndarray | None = None, colours: bool = False) -> np.ndarray:
     """The network's ``crop`` (model size) put back into ``around`` (photo size, RGB) with ``alpha``; with
     ``detail``, sharpened by ``around``'s fine detail where the two agree (``photo_detail``), except where
-    ``around`` is ``inpainted`` ((H, W) share, the warp engine's: a guess whose only detail is its seams)."""
+    ``around`` is ``inpainted`` ((H, W) share, the warp engine's: a guess whose only detail is its seams); with
+    ``colours``, in ``around``'s colours where it paints (``photo_colours``: a network that leans on the photo)."""
     ph, pw = around.shape[:2]
     rows, cols = np.nonzero(alpha[..., 0].max(axis=1) > 0)[0], np.nonzero(alpha[..., 0].max(axis=0) > 0)[0]
     if not len(rows):
@@ -96,12 +102,37 @@ def composite_person(around: np.ndarray, crop: np.ndarray, frame: Frame, alpha: 
     back = cv2.warpAffine(crop, inv, (x1 - x0, y1 - y0), flags=cv2.INTER_CUBIC,
                           borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
     near = around[y0:y1, x0:x1].astype(np.float32)
+    a = alpha[y0:y1, x0:x1]
+    if colours:
+        real = a[..., 0] if inpainted is None else a[..., 0] * (1.0 - inpainted[y0:y1, x0:x1])
+        back = photo_colours(near, back, real, scale)
     if detail:
         back = photo_detail(near, back, scale, None if inpainted is None else inpainted[y0:y1, x0:x1])
-    a = alpha[y0:y1, x0:x1]
     out = around.copy()
     out[y0:y1, x0:x1] = np.clip(near * (1.0 - a) + back * a + 0.5, 0, 255).astype(np.uint8)
     return out
+
+
+def photo_colours(photo: np.ndarray, net: np.ndarray, weight: np.ndarray, scale: float) -> np.ndarray:
+    """``net`` (enlarged ``scale`` times onto the photo) shifted, channel by channel, by the smooth difference of
+    ``photo`` from it: their difference averaged over COLOUR_SIGMA model pixels with ``weight`` ((H, W), where the
+    network paints and ``photo`` shows the photo's own pixels), fading out where that weight is thin. The network
+    keeps its shapes and shading; their colours are the photo's. Smooth at the network's pitch, so made at
+    DETAIL_WORK samples per model pixel and enlarged."""
+    h, w = photo.shape[:2]
+    k = min(1.0, DETAIL_WORK / scale)
+    sw, sh = max(1, round(w * k)), max(1, round(h * k))
+    weight = weight.astype(np.float32)
+    diff = (photo - net) * weight[..., None]
+    if k < 1:
+        diff, weight = (cv2.resize(m, (sw, sh), interpolation=cv2.INTER_AREA) for m in (diff, weight))
+    sigma = max(0.5, COLOUR_SIGMA * scale * k)
+    num, den = cv2.GaussianBlur(diff, (0, 0), sigma), cv2.GaussianBlur(weight, (0, 0), sigma)
+    # the mean where the weight is ample; towards none where only its faint edge reaches
+    shift = num / np.maximum(den, 1e-3)[..., None] * np.clip(den / 0.05, 0.0, 1.0)[..., None]
+    if k < 1:
+        shift = cv2.resize(shift, (w, h), interpolation=cv2.INTER_LINEAR)
+    return net + shift
 
 
 def photo_detail(photo: np.ndarray, net: np.ndarray, scale: float,

@@ -567,8 +567,9 @@ class NeuralBackend(Backend):
             self.last_painted = False
             return around, around, None
         share = person_alpha(silhouette, target, frame, kept)
-        return composite_person(around, self.render_crop(state, target), frame, share, inpainted=inpainted), \
-            around, share
+        crop = self.render_crop(state, target)
+        return composite_person(around, crop, frame, share, inpainted=inpainted,
+                                colours=self.leans_on_the_photo()), around, share
 
     def render(self, state: SourceState, target: Pose, refine: bool = True) -> np.ndarray:
         self.last_refine_ms = 0.0  # what the refiner took of this render (the live rule leaves it out)

@@ -373,3 +373,43 @@ def test_a_raised_arm_beside_the_face_leaves_the_face_the_photos():
     assert inside.sum() > 2000
     # measured: 2% of those pixels changed, by 4 grey levels at most; 7%, by up to 12, with the margin over them
     assert (diff[inside] > 1).mean() < 0.04 and diff[inside].max() <= 5
+
+
+def test_a_network_that_leans_on_the_photo_paints_in_the_photos_colours():
+    # The attention starter drew fashion-real/50's white dress red at its own size; the torso's small share of the
+    # picture tinted the dress pink. A network that leans on the photo (its starter weights: it has never seen a
+    # real person) keeps its shapes and shading, in the colours of the warp engine's render where it paints.
+    from engine.compositing import composite_person
+    from engine.framing import frame_for
+
+    img, person, pose = _textured_person()
+    frame = frame_for(pose, (128, 64))
+    crop = frame.crop(img).astype(np.float32)
+    tinted = np.clip(crop + (35, -40, -30), 0, 255).astype(np.uint8)  # the same picture, pink
+    alpha = frame.paste_alpha if frame.paste_alpha is not None else np.ones(img.shape[:2] + (1,), np.float32)
+    inside = person & (alpha[..., 0] > 0.99)
+    plain = composite_person(img, tinted, frame, alpha, detail=False).astype(int)
+    fixed = composite_person(img, tinted, frame, alpha, detail=False, colours=True).astype(int)
+    shift = lambda out: np.abs((out - img.astype(int))[inside].mean(axis=0)).max()  # noqa: E731
+    assert shift(plain) > 25, "the test needs a tint"
+    assert shift(fixed) < 0.2 * shift(plain), f"still tinted by {shift(fixed):.1f} levels of {shift(plain):.1f}"
+    # its own picture still: the tinted crop's edges and shading, not the photo's pixels pasted
+    assert np.abs(fixed - img.astype(int))[inside].mean() > 2
+
+
+@pytest.mark.parametrize("kind", ["starter", "file"])
+def test_only_a_network_on_its_starter_weights_paints_in_the_photos_colours(kind):
+    from engine.backends.contract import WeightsInfo
+
+    img, pose, mask = _photo_and_pose()
+    b = _backend("person")
+    b._weights = WeightsInfo(kind, "test")
+    assert b.leans_on_the_photo() == (kind == "starter")
+    target = pose.moved("r_hip", *(pose.point("r_hip") + [-12, 4])).moved("l_hip", *(pose.point("l_hip") + [12, 4]))
+    state = b.encode_sources([img], [pose], [mask])
+    out, around, share = b.composed(state, target)
+    painted = share[..., 0] > 0.3
+    assert painted.sum() > 50, "the torso's change of shape is the network's"
+    off = np.abs(out.astype(int) - around.astype(int))[painted].mean()
+    # a random network's colours are nobody's: on starter weights they are the photo's, else its own
+    assert (off < 12) if kind == "starter" else (off > 12), off
