@@ -317,6 +317,7 @@ def test_a_video_plan_ends_with_the_refiner_in_the_saved_weights(qtbot, tmp_path
     qtbot.waitUntil(lambda: ctl.phase in (P.DONE, P.FAILED), timeout=3 * RUN_MS)
     assert ctl.phase == P.DONE, ctl.last_error
     assert any("refiner" in s for s in said)
+    assert not any("could not be trained" in s for s in said), said[-1]  # the child's own error line
     meta = read_meta(ctl.weights_path)
     assert meta.provenance["refiner"]["steps"] >= 1
     with safe_open(str(ctl.weights_path), "pt") as f:
