@@ -1,9 +1,10 @@
 """What a part shows where something in front of it moved away: its own cloth, filled in.
 
-A hand resting on a dress hides the dress under it; raised, its place must show the dress. The layer behind
-(engine.backends.warp_parts) reaches under the hand, and these fill that place from the layer's own pixels round
-it: one shifted copy of the cloth where one fits (stripes and prints go on through the hole), else OpenCV's Telea
-inpainting.
+A hand resting on a dress hides the dress under it (a forearm hanging along a thigh, the trousers); raised, its
+place must show the dress. The layer behind (engine.backends.warp_parts) reaches under the hand, and these fill
+that place from the layer's own pixels round it: one shifted copy of the cloth where one fits (stripes and prints go
+on through the hole), else OpenCV's Telea inpainting (on a print, a smooth disc of its colours: a patch-by-patch
+copy and copies of the hole's halves were tried, docs/backends/warp-parts.md).
 """
 from __future__ import annotations
 
