@@ -80,6 +80,36 @@ def _load(records: list[dict]) -> dict:
     return out
 
 
+def refiner_pairs(engine, loaded: dict, sources: list[dict], test: list[dict]) -> list[tuple]:
+    """The refiner's samples (``views``): each source frame with PER_SOURCE of the held-apart frames as targets,
+    every other source and its targets mirrored. The mirrored poses are ones the video never showed, as the poses
+    a person edits to are: on the dance video's held-out pairs, paired against the same networks' refiners
+    retrained without them, DGAN +0.0003, DGAN-SA +0.0024, SPGNet +0.0007, pNR +0.0030 SSIM (far third +0.0008 to
+    +0.0035; docs/personalize-measured.md)."""
+    rng = np.random.default_rng(0)
+    samples, used = [], 0
+    for rec in sources:
+        if rec["name"] not in loaded:
+            continue
+        # a target of the same video (or photo size): a pose is drawn into the source's own frame and photo
+        targets = [r["name"] for r in test if r["name"] in loaded and r.get("group") == rec.get("group")
+                   and loaded[r["name"]][0].shape == loaded[rec["name"]][0].shape]
+        if not targets:
+            continue
+        chosen = rng.choice(len(targets), min(PER_SOURCE, len(targets)), replace=False)
+        source, shown = loaded[rec["name"]], [loaded[targets[k]][:2] for k in sorted(chosen)]
+        if used % 2:
+            source = (_flipped(source[0]), source[1].mirrored(), _flipped(source[2]))
+            shown = [(_flipped(img), pose.mirrored()) for img, pose in shown]
+        used += 1
+        samples += views(engine, source, shown)
+    return samples
+
+
+def _flipped(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a[:, ::-1])
+
+
 def views(engine, source, targets) -> list[tuple]:
     """The app's render of each target pose from ``source`` (image, pose, mask) with the warp render and the
     network's share, at the refiner's scale in the target's box, beside the real target there."""
@@ -192,18 +222,7 @@ def refine_weights(weights: Path, data: Path, minutes: float, out: Path | None =
     tensors, meta = load_weights(weights)
     device = pick_device(device)
     engine = Engine(meta.backend, device=device, weights=str(weights))  # views() composes without its refiner
-    rng = np.random.default_rng(0)
-    samples = []
-    for rec in sources:
-        if rec["name"] not in loaded:
-            continue
-        # a target of the same video (or photo size): a pose is drawn into the source's own frame and photo
-        targets = [r["name"] for r in test if r["name"] in loaded and r.get("group") == rec.get("group")
-                   and loaded[r["name"]][0].shape == loaded[rec["name"]][0].shape]
-        if not targets:
-            continue
-        chosen = rng.choice(len(targets), min(PER_SOURCE, len(targets)), replace=False)
-        samples += views(engine, loaded[rec["name"]], [loaded[targets[k]][:2] for k in sorted(chosen)])
+    samples = refiner_pairs(engine, loaded, sources, test)
     if not samples:
         raise PoseEditorError(f"{data}: no frame pair to train a refiner on (no person found, or no pose moved)")
     spent = now() - start

@@ -39,3 +39,33 @@ def test_a_set_holding_too_few_images_apart_gives_the_refiners_minutes_back_to_t
     assert short.refine == 0 and short.fit_minutes == plan.minutes
     (data / "pairs-test.csv").write_text("from,to\na,b\nc,d\n")
     assert P.held_apart(data) == 4 and P.with_refiner_if_held_apart(plan, data).refine == P.REFINE_MINUTES
+
+
+def test_every_other_source_and_its_targets_are_mirrored_for_the_refiner(tmp_path):
+    """The refiner learns on poses the video never showed too: every other source frame, with its targets, is
+    mirrored (its render, the warp's, the network's share and the real target all the mirror image)."""
+    import numpy as np
+
+    from engine.runtime import Engine
+    from tests.engine.painted import painted_on_wall
+    from engine.presets import fit_preset
+    from training import refine as R
+
+    p = fit_preset("standing", 240, 400)
+    img, mask, _, _ = painted_on_wall(p, 0.1)
+    img[:, :120] = np.clip(img[:, :120].astype(int) - 40, 0, 255).astype(np.uint8)  # a left and a right side
+    el, wr = p.point("r_elbow"), p.point("r_wrist")
+    moved = p.moved("r_wrist", *(el + [-(wr - el)[1], 0]))
+    frame = (img, p, mask.astype(np.float32))
+    loaded = {"s1": frame, "s2": frame, "t": (img, moved, mask.astype(np.float32))}
+    recs = [{"name": n, "group": "g"} for n in ("s1", "s2", "t")]
+    from training.personalize import starter_weights
+
+    weights = tmp_path / "personal.safetensors"  # not the starter's file: the network paints what moved, as a person's
+    weights.write_bytes(starter_weights("attention").read_bytes())
+    engine = Engine("attention", weights=str(weights))
+    plain, mirrored = R.refiner_pairs(engine, loaded, recs[:2], recs[2:])
+    for a, b in zip(plain, mirrored):  # render, warp render, share, real target: (h, w[, 3]) at the refiner's scale
+        a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
+        assert a.shape == b.shape
+        assert np.abs(a - b[:, ::-1]).mean() < 0.2 * np.abs(a - b).mean(), "the second source is the mirror image"
