@@ -366,6 +366,14 @@ def _canvas_side(value, key: str) -> int | None:
     return int(value)
 
 
+def faces_away(pose: Pose) -> bool:
+    """Whether the person is seen from behind: their left side on the image's left (shoulders and hips; a person
+    facing the camera has their right side there)."""
+    spread = sum(float(pose.point(f"l_{p}")[0] - pose.point(f"r_{p}")[0])
+                 for p in ("shoulder", "hip") if pose.has(f"r_{p}", f"l_{p}"))
+    return spread < 0
+
+
 def retarget(pose: Pose, like: Pose) -> Pose:
     """``pose`` (another photo's, or made on another canvas) moved and scaled, by one scale, so that its torso
     sits where ``like``'s does, in ``like``'s canvas: by the neck and hips where both have them, else by

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import PoseFormatError
-from .pose import NUM_JOINTS, J, Pose
+from .pose import NUM_JOINTS, J, Pose, faces_away
 
 PRESET_DIR = Path(__file__).resolve().parent.parent / "resources" / "presets"
 
@@ -142,14 +142,6 @@ def _placement(body: np.ndarray, width: int, height: int, like: Pose | None) -> 
     return scale, neck - scale * body[1]
 
 
-def _faces_away(like: Pose) -> bool:
-    """The person's left side is on the image's left (seen from behind): presets are drawn facing the camera,
-    their right side on the image's left."""
-    spread = sum(float(like.point(f"l_{p}")[0] - like.point(f"r_{p}")[0])
-                 for p in ("shoulder", "hip") if like.has(f"r_{p}", f"l_{p}"))
-    return spread < 0
-
-
 def _unit(v: np.ndarray) -> np.ndarray:
     return v / max(float(np.linalg.norm(v)), 1e-6)
 
@@ -246,7 +238,8 @@ def fit_preset(name: str, width: int, height: int, like: Pose | None = None) -> 
         return Pose(whole, np.ones(NUM_JOINTS, bool), width, height)
     if not _has_torso(like):  # no hip, no legs: a half-body photo is not given legs below its edge
         limbs = tuple(n for n in limbs if not n.endswith("_leg"))
-    gesture = body * np.array([-1.0 if _faces_away(like) else 1.0, 1.0], np.float32)
+    # presets are drawn facing the camera (their right side on the image's left): mirrored for a back view
+    gesture = body * np.array([-1.0 if faces_away(like) else 1.0, 1.0], np.float32)
     out = like.copy()
 
     def at(j: int) -> np.ndarray:  # the person's joint, else the whole preset's

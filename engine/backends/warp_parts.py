@@ -14,7 +14,7 @@ from ..hair import hair_to_head
 from ..parsing import (ARM_LABELS, LEG_LABELS, arms_take_thin_torso, coarse_parsing, grow_labels, hand_regions,
                        head_axis, merge_islands, polygon_in_box, torso_strays, unsure_hands)
 from ..part_colours import colour_rules
-from ..pose import Pose
+from ..pose import Pose, faces_away
 from .warp_hands import behind_hands, closed
 from .warp_fill import inpainted_under
 from .warp_layers import Layer, held_layer, label_lut, part_layer, spread_colours
@@ -141,7 +141,8 @@ def _hair_shown_under_head(tucked: np.ndarray, rgb: np.ndarray, fill: np.ndarray
     local = cv2.GaussianBlur(rgb, (k, k), 0) if k > 1 else rgb
     lab = [cv2.cvtColor(np.clip(c / 255.0, 0, 1).astype(np.float32), cv2.COLOR_RGB2Lab) for c in (local, fill)]
     alike = np.linalg.norm(lab[0] - lab[1], axis=2) < GOES_ON
-    away = ~_near_neck(pose, origin_xy, tucked.shape, NECK_HALF_WIDTH * ts)
+    # seen from behind there is no jaw: the back of the head's hair goes on under the neck's column too
+    away = True if faces_away(pose) else ~_near_neck(pose, origin_xy, tucked.shape, NECK_HALF_WIDTH * ts)
     return np.where(under & alike & away, 0, tucked).astype(tucked.dtype)
 
 

@@ -4,6 +4,7 @@ import numpy as np
 
 from engine.backends.warp_parts import layers_for
 from engine.encode import NUM_PARTS, PART_NAMES, torso_size
+from engine.pose import MIRROR_INDEX, Pose, faces_away
 from engine.presets import fit_preset
 
 from tests.engine.painted import painted_on_wall
@@ -11,11 +12,15 @@ from tests.engine.painted import painted_on_wall
 HEAD, TORSO = PART_NAMES.index("head") + 1, PART_NAMES.index("torso") + 1
 
 
-def _bob():
+def _bob(back: bool = False):
     """A painted person (240x400) whose streaked brown hair falls past the head onto the shoulders, as a portrait's
     long hair does: the head's part ends a little above the shoulders, the hair below it is the torso's. A face
-    with a dark jaw line over a skin neck between. (pose, image, part labels, the boundary row)."""
+    with a dark jaw line over a skin neck between, or, ``back``, seen from behind: hair all the way down (the pose's
+    left and right sides swapped). (pose, image, part labels, the boundary row)."""
     p = fit_preset("standing", 240, 400)
+    if back:
+        swap = list(MIRROR_INDEX)
+        p = Pose(p.xy[swap], p.present[swap], p.width, p.height, p.confidence[swap])
     ts = torso_size(p)
     img, mask, _, _ = painted_on_wall(p, 0.1)
     ys, xs = np.mgrid[0:400, 0:240].astype(np.float32)
@@ -25,6 +30,12 @@ def _bob():
     bob = ((np.hypot(xs - nose[0], ys - nose[1]) <= r) | ((np.abs(xs - nose[0]) <= r) & (ys >= nose[1]))) & \
         (ys <= neck[1] + 0.15 * ts)
     img[bob] = hair[bob].astype(np.uint8)
+    if back:
+        mask[bob] = 1
+        edge = int(round(neck[1] - 0.05 * ts))
+        labels = np.where(mask > 0, TORSO, 0).astype(np.uint8)
+        labels[: edge][(mask > 0)[: edge]] = HEAD
+        return p, img, labels, edge
     neck_skin = (np.abs(xs - neck[0]) <= 0.06 * ts) & (ys >= nose[1])
     face = np.hypot((xs - nose[0]) / 0.6, ys - nose[1]) <= 0.6 * r
     img[neck_skin | face] = (225, 180, 150)
@@ -62,3 +73,22 @@ def test_a_moved_heads_hair_uncovers_the_hair_below_it_not_a_flat_bar():
     assert under_chin.any()
     dark = cv2.cvtColor(np.clip(shown, 0, 255).astype(np.uint8), cv2.COLOR_RGB2GRAY) < 90
     assert not (dark & under_chin).any(), "no jaw line left under a moved chin"
+
+
+def test_seen_from_behind_the_hair_goes_on_under_the_necks_column_too():
+    # fashion-real/4, a back view cut to a portrait, the head tilted: beside the neck the hair went on, but in the
+    # neck's column (kept in the torso's colours for a jaw there) a flat patch of the hair's mean colour stayed.
+    # Seen from behind there is no jaw: the photo's hair shows there too.
+    p, img, labels, edge = _bob(back=True)
+    assert faces_away(p)
+    torso = layers_for(img, p, labels)[PART_NAMES.index("torso")]
+    gone = np.zeros(NUM_PARTS + 1, bool)
+    gone[HEAD] = True
+    shown = torso.photo(gone).astype(int)
+    h, w = torso.alpha.shape
+    ys, xs = np.mgrid[torso.y0:torso.y0 + h, torso.x0:torso.x0 + w]
+    reach = (torso.alpha > 0.5) & (labels[ys.clip(0, 399), xs.clip(0, 239)] == HEAD)
+    column = reach & (np.abs(xs - p.point("neck")[0]) < 0.03 * torso_size(p))
+    assert column.sum() > 5
+    photo = img[ys.clip(0, 399), xs.clip(0, 239)].astype(int)
+    assert np.abs(shown - photo).max(axis=2)[column].mean() < 3, "the hair under the neck's column is the photo's"
