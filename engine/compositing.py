@@ -117,22 +117,28 @@ def photo_colours(photo: np.ndarray, net: np.ndarray, weight: np.ndarray, scale:
     """``net`` (enlarged ``scale`` times onto the photo) shifted, channel by channel, by the smooth difference of
     ``photo`` from it: their difference averaged over COLOUR_SIGMA model pixels with ``weight`` ((H, W), where the
     network paints and ``photo`` shows the photo's own pixels), fading out where that weight is thin. The network
-    keeps its shapes and shading; their colours are the photo's. Smooth at the network's pitch, so made at
-    DETAIL_WORK samples per model pixel and enlarged."""
-    h, w = photo.shape[:2]
-    k = min(1.0, DETAIL_WORK / scale)
-    sw, sh = max(1, round(w * k)), max(1, round(h * k))
+    keeps its shapes and shading; their colours are the photo's. Smooth at the network's pitch: made at the work
+    scale (``_work_scale``)."""
+    k, down, up = _work_scale(photo.shape, scale)
     weight = weight.astype(np.float32)
-    diff = (photo - net) * weight[..., None]
-    if k < 1:
-        diff, weight = (cv2.resize(m, (sw, sh), interpolation=cv2.INTER_AREA) for m in (diff, weight))
+    diff, weight = down((photo - net) * weight[..., None]), down(weight)
     sigma = max(0.5, COLOUR_SIGMA * scale * k)
     num, den = cv2.GaussianBlur(diff, (0, 0), sigma), cv2.GaussianBlur(weight, (0, 0), sigma)
     # the mean where the weight is ample; towards none where only its faint edge reaches
-    shift = num / np.maximum(den, 1e-3)[..., None] * np.clip(den / 0.05, 0.0, 1.0)[..., None]
-    if k < 1:
-        shift = cv2.resize(shift, (w, h), interpolation=cv2.INTER_LINEAR)
-    return net + shift
+    return net + up(num / np.maximum(den, 1e-3)[..., None] * np.clip(den / 0.05, 0.0, 1.0)[..., None])
+
+
+def _work_scale(shape, scale: float):
+    """(k, down, up) for a photo-sized box of ``shape`` under a network's picture enlarged ``scale`` times: what is
+    smooth at the network's pitch is made at DETAIL_WORK samples per model pixel (k of the box's size, ``down``)
+    and enlarged back (``up``), not blurred at the photo's full size (~30-tap Gaussians on every drag)."""
+    h, w = shape[:2]
+    k = min(1.0, DETAIL_WORK / scale)
+    if k >= 1:
+        return 1.0, (lambda a: a), (lambda a: a)
+    size = (max(1, round(w * k)), max(1, round(h * k)))
+    return k, (lambda a: cv2.resize(a, size, interpolation=cv2.INTER_AREA)), \
+        (lambda a: cv2.resize(a, (w, h), interpolation=cv2.INTER_LINEAR))
 
 
 def photo_detail(photo: np.ndarray, net: np.ndarray, scale: float,
@@ -157,23 +163,15 @@ def photo_detail(photo: np.ndarray, net: np.ndarray, scale: float,
     sigma = DETAIL_SIGMA * scale
     if sigma < 0.5:  # the network draws at the photo's resolution: there is no finer detail to add
         return net
-    h, w = photo.shape[:2]
-    # the low-passed pictures and the agreement are smooth at the network's pitch: made at DETAIL_WORK samples
-    # per model pixel and enlarged, not blurred at the photo's full size (~30-tap Gaussians on every drag)
-    k = min(1.0, DETAIL_WORK / scale)
-    sw, sh = max(1, round(w * k)), max(1, round(h * k))
+    # the low-passed pictures and the agreement are smooth at the network's pitch: made at the work scale
+    k, down, full = _work_scale(photo.shape, scale)
 
     def low(img):
-        small = cv2.resize(img, (sw, sh), interpolation=cv2.INTER_AREA) if k < 1 else img
-        return cv2.GaussianBlur(small, (0, 0), sigma * k)
-
-    def full(small):
-        return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR) if k < 1 else small
+        return cv2.GaussianBlur(down(img), (0, 0), sigma * k)
 
     photo_low, net_low = low(photo), low(net)
     diff = cv2.GaussianBlur(np.abs(photo_low - net_low).mean(axis=2), (0, 0), max(0.5, AGREE_SIGMA * scale * k))
     agree = np.clip((AGREE_HIGH - diff) / (AGREE_HIGH - AGREE_LOW), 0.0, 1.0)
     if inpainted is not None and inpainted.any():
-        real = cv2.resize(1.0 - inpainted, (sw, sh), interpolation=cv2.INTER_AREA) if k < 1 else 1.0 - inpainted
-        agree *= cv2.GaussianBlur(real, (0, 0), max(0.5, INPAINTED_SIGMA * scale * k))
+        agree *= cv2.GaussianBlur(down(1.0 - inpainted), (0, 0), max(0.5, INPAINTED_SIGMA * scale * k))
     return net + full(agree)[..., None] * ((photo - full(photo_low)) - (net - full(net_low)))

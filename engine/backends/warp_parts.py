@@ -123,8 +123,13 @@ def _goes_on(rgb: np.ndarray, own: np.ndarray, other: np.ndarray, near: np.ndarr
     edge onto the torso), not where it meets something else (a collar beside a jaw)."""
     mine, weight = spread_colours(rgb, own.astype(np.float32), 2 * spread + 1)
     theirs, _ = spread_colours(rgb, other.astype(np.float32), max(3, spread // 2) | 1)
-    lab = [cv2.cvtColor(np.clip(c / 255.0, 0, 1).astype(np.float32), cv2.COLOR_RGB2Lab) for c in (mine, theirs)]
-    return near & (np.linalg.norm(lab[0] - lab[1], axis=2) < GOES_ON) & (weight[..., 0] > 0.05)
+    return near & _alike(mine, theirs) & (weight[..., 0] > 0.05)
+
+
+def _alike(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Where two RGB pictures (float, 0-255) are within GOES_ON of each other in CIELAB."""
+    lab = [cv2.cvtColor(np.clip(c / 255.0, 0, 1).astype(np.float32), cv2.COLOR_RGB2Lab) for c in (a, b)]
+    return np.linalg.norm(lab[0] - lab[1], axis=2) < GOES_ON
 
 
 def _hair_shown_under_head(tucked: np.ndarray, rgb: np.ndarray, fill: np.ndarray, feather: int, pose: Pose,
@@ -139,8 +144,7 @@ def _hair_shown_under_head(tucked: np.ndarray, rgb: np.ndarray, fill: np.ndarray
         return tucked
     k = (feather // 4) | 1  # a few strands: the feather's width mixed the wall in at the hair's edge
     local = cv2.GaussianBlur(rgb, (k, k), 0) if k > 1 else rgb
-    lab = [cv2.cvtColor(np.clip(c / 255.0, 0, 1).astype(np.float32), cv2.COLOR_RGB2Lab) for c in (local, fill)]
-    alike = np.linalg.norm(lab[0] - lab[1], axis=2) < GOES_ON
+    alike = _alike(local, fill)
     # seen from behind there is no jaw: the back of the head's hair goes on under the neck's column too
     away = True if faces_away(pose) else ~_near_neck(pose, origin_xy, tucked.shape, NECK_HALF_WIDTH * ts)
     return np.where(under & alike & away, 0, tucked).astype(tucked.dtype)

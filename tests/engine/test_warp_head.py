@@ -30,18 +30,14 @@ def _bob(back: bool = False):
     bob = ((np.hypot(xs - nose[0], ys - nose[1]) <= r) | ((np.abs(xs - nose[0]) <= r) & (ys >= nose[1]))) & \
         (ys <= neck[1] + 0.15 * ts)
     img[bob] = hair[bob].astype(np.uint8)
-    if back:
-        mask[bob] = 1
-        edge = int(round(neck[1] - 0.05 * ts))
-        labels = np.where(mask > 0, TORSO, 0).astype(np.uint8)
-        labels[: edge][(mask > 0)[: edge]] = HEAD
-        return p, img, labels, edge
-    neck_skin = (np.abs(xs - neck[0]) <= 0.06 * ts) & (ys >= nose[1])
-    face = np.hypot((xs - nose[0]) / 0.6, ys - nose[1]) <= 0.6 * r
-    img[neck_skin | face] = (225, 180, 150)
-    jaw = face & (np.hypot((xs - nose[0]) / 0.6, ys - nose[1]) > 0.6 * r - 2) & (ys > nose[1])
-    img[jaw] = (90, 60, 50)
-    mask[bob | neck_skin] = 1
+    mask[bob] = 1
+    if not back:
+        neck_skin = (np.abs(xs - neck[0]) <= 0.06 * ts) & (ys >= nose[1])
+        face = np.hypot((xs - nose[0]) / 0.6, ys - nose[1]) <= 0.6 * r
+        img[neck_skin | face] = (225, 180, 150)
+        jaw = face & (np.hypot((xs - nose[0]) / 0.6, ys - nose[1]) > 0.6 * r - 2) & (ys > nose[1])
+        img[jaw] = (90, 60, 50)
+        mask[neck_skin] = 1
     edge = int(round(neck[1] - 0.05 * ts))  # the head's part ends here; the hair on the shoulders below is the torso's
     labels = np.where(mask > 0, TORSO, 0).astype(np.uint8)
     labels[: edge][(mask > 0)[: edge]] = HEAD
