@@ -11,7 +11,7 @@ import numpy as np
 
 from .encode import PART_LIMBS, PART_NAMES, body_scale, segment_distance
 from .hands import hand_measure
-from .parsing import ARM_LABELS, LEG_LABELS, TORSO_LABEL, arm_reach, grow_labels, hand_regions
+from .parsing import ARM_LABELS, LEG_LABELS, TORSO_LABEL, arm_reach, grow_labels, hand_regions, merge_islands
 from .pose import Pose
 
 # A piece the colour rule would give the torso is the hand when this much of it is in a hand's region and at most
@@ -148,11 +148,14 @@ def person_view(labels: np.ndarray, image: np.ndarray):
 
 def colour_rules(labels: np.ndarray, image: np.ndarray, pose: Pose) -> np.ndarray:
     """``labels`` after the colour rules, in their order (arms_by_colour, then arms_take_their_sleeves), on one
-    view of the person."""
+    view of the person; what of an arm they leave apart from it is the part it touches (merge_islands): a print's
+    skin-pink dots beside a bare forearm, left the arm's when the cloth round them went to the dress, went up with
+    the raised arm as flecks in the air."""
     view = person_view(labels, image)
     if view is None:
         return labels
-    return arms_take_their_sleeves(arms_by_colour(labels, image, pose, view), image, pose, view)
+    out = arms_take_their_sleeves(arms_by_colour(labels, image, pose, view), image, pose, view)
+    return merge_islands(out, ARM_LABELS)
 
 
 def arms_by_colour(labels: np.ndarray, image: np.ndarray, pose: Pose, view=None) -> np.ndarray:

@@ -67,10 +67,7 @@ def own_labels(image: np.ndarray, pose: Pose, mask: np.ndarray, held: np.ndarray
     """The part labels of the person's own pixels (the layers carry them); ``held`` (engine.held) gives what a
     hand holds to its forearm."""
     person = (mask >= 0.5) & ~unsure_hands(pose, mask)
-    # the colour rules take the cloth round an arm from it; what of the arm they leave apart from it (a print's
-    # skin-pink dots beside a bare forearm) went up with the raised arm, flecks in the air: the cloth's
-    labels = merge_islands(colour_rules(part_labels(pose, person.astype(np.float32)), image, pose), ARM_LABELS)
-    labels = hair_to_head(labels, image, pose)
+    labels = hair_to_head(colour_rules(part_labels(pose, person.astype(np.float32)), image, pose), image, pose)
     return labels if held is None else np.where((held > 0) & (labels > 0), held, labels).astype(labels.dtype)
 
 
