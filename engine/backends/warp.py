@@ -34,6 +34,7 @@ from .warp_layers import (ALL_PARTS, HEAD_BEND, STILL_PX, TORSO_BEND, beyond_sim
 from .warp_parts import DEPTH_ORDER, hole_radius, layers_for, own_labels, part_labels
 
 INPAINT_MAX_SIDE = 512
+RIM = 0.5  # of the hole's reach past the mask: the band beyond it where the inpainted background fades into the photo
 # A part that moved less than REPAINT_STILL pixels keeps the photo's pixels in a network's render; from there
 # the network's share grows to all of it at a move of REPAINT_MOVE of the body's size (a gradual handover: a
 # one-pixel nudge must not swap a sharp arm for a network's blurred one).
@@ -56,8 +57,9 @@ PHOTO_PARTS = ("head",)
 NETWORK, PHOTO, HELD = 0, 1, 2  # whose a placed layer's pixels are in a network's render: the network's to
 # repaint where it moved, the photo's (``photo_parts``), or the photo's held thing, which no repaint covers
 HELD_SCALE = 1.5  # a held thing is drawn at most this much larger or smaller than in the photo (_held_scale)
-def _inpaint_background(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    """Fill ``hole`` (uint8 0/1) from its surroundings. Inpainting runs at <= 512 px for speed."""
+def _inpaint_background(image: np.ndarray, hole: np.ndarray, weight: np.ndarray | None = None) -> np.ndarray:
+    """Fill ``hole`` (uint8 0/1) from its surroundings, mixed with the photo by ``weight`` ((H, W) float32, 1 if
+    not given) inside it. Inpainting runs at <= 512 px for speed."""
     h, w = hole.shape
     if not hole.any():
         return image.copy()
@@ -70,7 +72,11 @@ def _inpaint_background(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
         filled = cv2.resize(filled, (w, h), interpolation=cv2.INTER_LINEAR)
     out = image.copy()
     m = hole.astype(bool)
-    out[m] = filled[m]
+    if weight is None:
+        out[m] = filled[m]
+    else:
+        w = weight[m][:, None]
+        out[m] = (image[m] * (1.0 - w) + filled[m] * w + 0.5).astype(np.uint8)
     return out
 
 
@@ -218,8 +224,13 @@ class WarpBackend(Backend):
         # grown by a disc of the hole radius: a distance transform, linear in the pixels (a dilation with a
         # disc kernel took 12 s on a 4096x4096 photo where the person fills the frame)
         outside = cv2.distanceTransform(1 - first_hole, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-        first_hole = (outside <= max(1, hole_radius(poses[0])) + 0.5).astype(np.uint8)
-        state.cache["background"] = _inpaint_background(images[0], first_hole).astype(np.float32)
+        reach = max(1, hole_radius(poses[0])) + 0.5
+        rim = RIM * reach
+        first_hole = (outside <= reach + rim).astype(np.uint8)
+        # past the hole's reach, a rim where the fill fades into the photo: a fast arm's motion blur reaches
+        # past it as a halo, darkest next to the arm, and a fill cut off there left a dark line on the wall
+        fade = np.clip((reach + rim - outside) / rim, 0.0, 1.0).astype(np.float32)
+        state.cache["background"] = _inpaint_background(images[0], first_hole, fade).astype(np.float32)
         # every pixel of the hole belongs to one part: a part that moves uncovers its own pixels and only those,
         # so what did not move stays the photo, edges, fringes and all. The person's pixels are the part whose
         # layer carries them; the band round them that the nearest bone gives the torso, the part of the nearest

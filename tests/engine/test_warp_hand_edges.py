@@ -161,3 +161,39 @@ def test_the_place_under_a_hand_on_stripes_goes_on_with_the_stripes():
     out = inpainted_under(rgb, cloth & ~hole, hole, np.full_like(rgb, 255.0), margin=2)
     err = np.abs(out[hole] - truth[hole]).mean()
     assert err < 15, f"{err:.0f} levels off the stripes on average (a smear of them is ~100)"
+
+
+def test_a_moved_arms_halo_past_the_mask_fades_into_the_fill_with_no_seam():
+    # A fast arm's motion blur reaches past the mask and past the hole's reach as a halo, darkest next to the arm
+    # (the dance video's forearm dribbling the ball). The inpainted fill, cut off at the hole's edge, left the
+    # halo's darkest pixels beside it: a thin dark line on the wall where the arm had hung, a step of 15 grey
+    # levels here. Past the reach, the fill now fades into the photo (steps of at most 8; the halo's own are 5).
+    import cv2
+
+    from engine.backends.warp_parts import hole_radius
+    from engine.detect import pose_mask
+    from engine.encode import torso_size
+    from engine.presets import fit_preset
+    from tests.engine.painted import SLEEVE, painted_on_wall
+
+    p = fit_preset("standing", 240, 400)
+    img, mask, _, pt = painted_on_wall(p, 0.1)
+    r = hole_radius(p)
+    arm = np.zeros((400, 240), np.uint8)
+    cv2.line(arm, pt("r_elbow"), pt("r_wrist"), 1, int(round(0.1 * torso_size(p))))
+    dist = cv2.distanceTransform(1 - arm, cv2.DIST_L2, 5)
+    halo = (0.6 * np.clip(1 - dist / (2.5 * r), 0, 1))[..., None]  # to 2.5 hole radii: past the hole's reach
+    img = np.where((mask == 0)[..., None], img * (1 - halo) + np.array(SLEEVE) * halo, img).astype(np.uint8)
+    sh, el, wr = p.point("r_shoulder"), p.point("r_elbow"), p.point("r_wrist")
+    up, fore = float(np.hypot(*(el - sh))), float(np.hypot(*(wr - el)))
+    t = p.moved("r_elbow", sh[0] - up, sh[1]).moved("r_wrist", sh[0] - up, sh[1] - fore)
+    b = WarpBackend()
+    out = cv2.cvtColor(b.render(b.encode_sources([img], [p], [mask.astype(np.float32)]), t), cv2.COLOR_RGB2GRAY)
+    # the wall where the forearm and its halo were, away from where the person is now
+    now = cv2.dilate((pose_mask(t) > 0).astype(np.uint8), np.ones((15, 15), np.uint8)) > 0
+    wall = (dist < 3 * r) & (mask == 0) & ~now
+    wall[: int(el[1]) + 2 * r] = False  # below the elbow: the raised upper arm starts at the shoulder above it
+    wall[:, int(min(el[0], wr[0])):] = False  # on the arm's outer side: between it and the torso is the torso's
+    o = out.astype(int)
+    steps = np.maximum(np.abs(np.diff(o, axis=1, append=o[:, -1:])), np.abs(np.diff(o, axis=0, append=o[-1:])))
+    assert steps[wall].max() <= 10, f"a step of {steps[wall].max()} grey levels on the wall where the arm was"
