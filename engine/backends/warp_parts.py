@@ -68,7 +68,14 @@ def own_labels(image: np.ndarray, pose: Pose, mask: np.ndarray, held: np.ndarray
     hand holds to its forearm."""
     person = (mask >= 0.5) & ~unsure_hands(pose, mask)
     labels = hair_to_head(colour_rules(part_labels(pose, person.astype(np.float32)), image, pose), image, pose)
-    return labels if held is None else np.where((held > 0) & (labels > 0), held, labels).astype(labels.dtype)
+    if held is None or not held.any():
+        return labels
+    labels = np.where((held > 0) & (labels > 0), held, labels).astype(labels.dtype)
+    # a stray piece of another part that the held thing's forearm now touches most is the held thing's edge (a
+    # bounced ball's blur the mask saw, nearer a still leg's bone): left to the leg, a speck of ball stayed on the
+    # wall where the hand had been. Only pieces given to a holding forearm: other strays are other rules' to place.
+    merged = merge_islands(labels)
+    return np.where((merged != labels) & np.isin(merged, np.unique(held[held > 0])), merged, labels)
 
 
 def _near_neck(pose: Pose, origin_xy, shape, half_width: float) -> np.ndarray:
