@@ -62,7 +62,8 @@ def inside(path, folder) -> bool:
 RESOURCES = Path(__file__).resolve().parents[1] / "resources"
 
 
-def _not_ours(path: Path, what: str) -> None:
+def not_ours(path, what: str) -> None:
+    """OutputError (one line) when ``path`` lies among PoseEditor's own files (RESOURCES)."""
     if inside(path, RESOURCES):
         raise OutputError(f"{path}: the {what} would be written among PoseEditor's own files ({RESOURCES}); "
                           f"choose another place")
@@ -73,7 +74,7 @@ def check_output(path, inputs: Iterable = (), what: str = "output") -> Path:
     input that is a folder (a dataset, a run: a file written into it would replace or join what is read), or
     among PoseEditor's own files."""
     path = Path(path)
-    _not_ours(path, what)
+    not_ours(path, what)
     for src in inputs:
         if src is None:
             continue
@@ -109,7 +110,7 @@ def check_output_folder(path, inputs: Iterable = (), what: str = "output folder"
     ancestor must be a writable folder, and the folder may neither hold an input nor lie inside an input folder
     (a dataset written into the photos it is made from would be read back as photos)."""
     path = Path(path)
-    _not_ours(path, what)
+    not_ours(path, what)
     if path.exists() and not path.is_dir():
         raise OutputError(f"{path}: is a file; the {what} must be a folder")
     for src in inputs:

@@ -269,6 +269,9 @@ def run(args) -> int:
         raise PoseEditorError(f"{args.data}: not a prepared set (no dataset.json)")
     if args.out is not None:
         check_output(args.out, inputs=[args.data], what="weights")
+    else:  # into WEIGHTS, the command's purpose (the app's pipeline refines the file it just exported); never
+        # a file among PoseEditor's own (a starter refined in place would change every new user's first launch)
+        check_output(args.weights, inputs=[args.data], what="refined weights")
     done = refine_weights(args.weights, args.data, args.minutes, args.out, args.clock,
                           log=lambda t: print(t, file=sys.stderr, flush=True), device=device)
     target = args.out or args.weights

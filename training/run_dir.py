@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 
 from engine.errors import PoseEditorError
-from engine.fileio import OutputError, atomic_write_text, describe_os_error
+from engine.fileio import OutputError, atomic_write_text, describe_os_error, not_ours
 
 from .protocol import OPTIONS_FILE, STATS_FILE, read_stats  # noqa: F401  (read_stats: this module's API)
 
@@ -42,6 +42,7 @@ def output_folder(path, what: str = "output folder") -> Path:
     """Make the folder ``path`` (its parent must exist: a mistyped path is not created) or say in one line why
     it cannot be written to."""
     path = Path(path)
+    not_ours(path, what)
     for p in [path, *path.parents]:
         if p.exists() and not p.is_dir():
             raise OutputError(f"{path}: cannot write the {what}: {p} is a file, not a folder")

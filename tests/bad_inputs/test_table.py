@@ -61,6 +61,15 @@ def link_to_starter(backend, name):
     return setup
 
 
+def link_to_resources(name):
+    """A link to PoseEditor's own files (the folder of the starter weights and presets)."""
+    def setup(out, inputs):
+        from engine.fileio import RESOURCES
+
+        os.symlink(RESOURCES, out / name)
+    return setup
+
+
 def weights_cast(backend, dtype, name):
     """The backend's starter weights with every floating-point tensor cast to ``dtype`` (a torch dtype name)."""
     def setup(out, inputs):
@@ -301,6 +310,14 @@ ROWS = [
     Row("personalize: -o a link to the starter", T, ["personalize", "{photo}", "--backend", "attention", "-o",
                                                      "{out}/s.safetensors"], "among PoseEditor's own files",
         setup=link_to_starter("attention", "s.safetensors")),
+    # into a starter in place, or a run or an evaluation made among the starters: every new user's first launch
+    Row("refine: a link to a starter, in place", T, refine("{out}/s.safetensors"), "among PoseEditor's own files",
+        setup=link_to_starter("dgan", "s.safetensors")),
+    Row("fit: --runs-dir among PoseEditor's files", T, ["fit", "--backend", "attention", "--data", "{ds}", "--batch", "2",
+                                                        "--runs-dir", "{out}/res/runs"], "among PoseEditor's own files",
+        setup=link_to_resources("res")),
+    Row("evaluate: -o among PoseEditor's files", T, evaluate("{ds}") + ["-o", "{out}/res/eval"],
+        "among PoseEditor's own files", setup=link_to_resources("res")),
     Row("personalize: a size the network cannot take", T, personalize("{photo}") + ["--size", "100x50"],
         "attention network: cannot be built"),
     Row("personalize: POSEEDITOR_PRECISION garbage", T, personalize("{photo}"), "POSEEDITOR_PRECISION='garbage'",
