@@ -69,10 +69,23 @@ def not_ours(path, what: str) -> None:
                           f"choose another place")
 
 
+def usable_output_name(path, what: str) -> None:
+    """OutputError (one line) for an empty name (which would mean the current folder) or one with a part longer
+    than a file system takes (the OS's "[Errno 36] File name too long" quoted the whole name)."""
+    if empty_name(path):
+        raise OutputError(f"an empty name was given for {_a(what)}")
+    for part in Path(path).parts:
+        size = len(os.fsencode(part))
+        if size > NAME_MAX:
+            raise OutputError(f"{part[:40]}...: the name of the {what} is too long ({size} bytes; a file system "
+                              f"takes at most {NAME_MAX})")
+
+
 def check_output(path, inputs: Iterable = (), what: str = "output") -> Path:
     """Raise OutputError (one line) if ``path`` cannot be written, names one of ``inputs``, or lies inside an
     input that is a folder (a dataset, a run: a file written into it would replace or join what is read), or
     among PoseEditor's own files."""
+    usable_output_name(path, what)
     path = Path(path)
     not_ours(path, what)
     for src in inputs:
@@ -109,6 +122,7 @@ def check_output_folder(path, inputs: Iterable = (), what: str = "output folder"
     """Like check_output for a folder that will be created if needed (with its parents): the nearest existing
     ancestor must be a writable folder, and the folder may neither hold an input nor lie inside an input folder
     (a dataset written into the photos it is made from would be read back as photos)."""
+    usable_output_name(path, what)
     path = Path(path)
     not_ours(path, what)
     if path.exists() and not path.is_dir():
@@ -285,7 +299,8 @@ def describe_os_error(path, e: OSError, what: str = "output") -> str:
               errno.EACCES: "permission denied", errno.EPERM: "permission denied",
               errno.EROFS: "the file system is read-only", errno.ENOENT: "the folder does not exist",
               errno.ENOTDIR: "a part of the path is a file, not a folder",
-              errno.EISDIR: "it is a folder"}.get(e.errno, e.strerror or str(e))
+              errno.EISDIR: "it is a folder",
+              errno.ENAMETOOLONG: "a name in it is too long for the file system"}.get(e.errno, e.strerror or str(e))
     return f"{path}: cannot write the {what}: {reason}"
 
 

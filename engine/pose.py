@@ -336,8 +336,8 @@ def parse_json(text: str, path, error: type = PoseFormatError):
         raise error(f"{path}: not valid JSON (line {e.lineno}: {e.msg})") from None
     except RecursionError:
         raise error(f"{path}: not valid JSON (nested too deeply)") from None
-    except ValueError as e:  # an integer too long to convert
-        raise error(f"{path}: not valid JSON ({str(e).splitlines()[0][:80]})") from None
+    except ValueError:  # an integer too long to convert (Python's message, cut short, ended mid-word)
+        raise error(f"{path}: not valid JSON (a number with thousands of digits)") from None
 
 
 def _numbers(values, what: str) -> np.ndarray:

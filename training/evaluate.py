@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import PoseEditorError
-from engine.fileio import OutputError, atomic_write_text, inside, read_text
+from engine.fileio import OutputError, atomic_write_text, inside, named_path, read_text
 
 GRID_PAIRS = 8
 REPORT, GRID = "report.json", "grid.png"
@@ -233,8 +233,8 @@ def add_arguments(p) -> None:
                    help="reference photos per pair (multi-shot backends)")
     p.add_argument("--limit", type=int, help="evaluate only the first N pairs")
     p.add_argument("--backend", help="check the weights' backend, or warp for the no-weights baseline")
-    p.add_argument("-o", "--out", type=Path, help="folder for report.json and grid.png (not inside the dataset; "
-                                                  "those of an earlier evaluation there are replaced)")
+    p.add_argument("-o", "--out", type=named_path, help="folder for report.json and grid.png (not inside the "
+                                                        "dataset; those of an earlier evaluation there are replaced)")
     p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
     p.add_argument("--no-pckh", dest="pckh", action="store_false", help="skip PCKh (runs the pose detector)")
     p.add_argument("--composite", choices=("crop", "person"), default="crop",

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import WeightsError
-from engine.fileio import check_input
+from engine.fileio import check_input, named_path
 
 H5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
@@ -197,7 +197,7 @@ def add_arguments(p) -> None:
                      "Nothing is unpickled beyond plain tensors.")
     p.add_argument("file", type=Path, help="the foreign weights file")
     p.add_argument("--backend", required=True, help="backend the weights are for (e.g. dgan, attention)")
-    p.add_argument("-o", "--out", type=Path, required=True, help="output .safetensors")
+    p.add_argument("-o", "--out", type=named_path, required=True, help="output .safetensors")
     p.add_argument("--label", help="human name shown by the app")
 
 

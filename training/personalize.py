@@ -202,7 +202,7 @@ def add_arguments(p) -> None:
                    help=f"one video, or photos of one person (or folders of them): one is enough (fewer than "
                         f"{P.SELF_PAIRS_BELOW} train on each photo redrawn in moved poses, more on pairs between them)")
     p.add_argument("--backend", required=True, help="dgan, dgan-sa, attention, spgnet or pnr")
-    p.add_argument("-o", "--out", type=Path, required=True, help="the weights file to write (.safetensors)")
+    p.add_argument("-o", "--out", type=named_path, required=True, help="the weights file to write (.safetensors)")
     p.add_argument("--minutes", type=float, default=P.DEFAULT_MINUTES,
                    help=f"training time budget (default {P.DEFAULT_MINUTES:g}, the app's)")
     p.add_argument("--init", type=Path, help="weights to fine-tune from (default: the backend's starter weights)")

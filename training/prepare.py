@@ -407,6 +407,10 @@ def prepare_dataset(sources: list[Path], out: Path, size=(256, 176), frame_step:
         n = len(groups[g])
         unreadable = sum(s == "unreadable" for s in groups[g])
         why = f"none of its {n} {kind} could be read" if unreadable == n else f"no person found in any of its {n} {kind}"
+        first = next((journal[it.name].get("error") for it in items if it.group == g and it.name in journal
+                      and journal[it.name].get("error")), None)
+        if unreadable == n and first:  # say why, as the one photo given was read
+            why += f" ({first})"
         rest = f"; the other sources were prepared into {out} ({len(records)} images)" if records else ""
         raise DatasetError(f"{g}: {why}{rest}")
     return summary
@@ -484,7 +488,7 @@ def add_arguments(parser) -> None:
                           "<person>_<...>.jpg names) or from a video of one person.")
     parser.add_argument("sources", nargs="+", type=named_path, metavar="SRC",
                         help="photo folder(s), photo(s) or video(s)")
-    parser.add_argument("-o", "--out", required=True, type=Path, help="dataset folder (new, or one to continue)")
+    parser.add_argument("-o", "--out", required=True, type=named_path, help="dataset folder (new, or one to continue)")
     parser.add_argument("--size", type=parse_size, default=(256, 176),
                         help="crop size HEIGHTxWIDTH (default 256x176; e.g. 256x256, 128x64)")
     parser.add_argument("--fps-step", dest="frame_step", type=int_in(1, 1_000_000), default=1, metavar="N",

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import PoseEditorError
-from engine.fileio import check_input
+from engine.fileio import check_input, named_path
 
 from .protocol import REFINE_MIN_TARGETS as MIN_TARGETS
 
@@ -249,7 +249,7 @@ def add_arguments(p) -> None:
     p.add_argument("--data", type=Path, required=True, help="the prepared set the model was trained on")
     p.add_argument("--minutes", type=float, default=2.0, help="time budget, data included (default 2)")
     p.add_argument("--clock", choices=("wall", "cpu"), default="wall", help="what --minutes counts")
-    p.add_argument("-o", "--out", type=Path, help="write here (.safetensors, outside the set) instead of into "
+    p.add_argument("-o", "--out", type=named_path, help="write here (.safetensors, outside the set) instead of into "
                                                   "WEIGHTS; with nothing to refine, the weights unchanged")
     p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
 

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import DatasetError, ImageReadError, NoPersonError
-from engine.fileio import check_output_folder, named_path, removed_if_refused
+from engine.fileio import check_input, check_output_folder, named_path, removed_if_refused
 from engine.images import IMAGE_SUFFIXES, load_image
 from engine.pose import Pose
 
@@ -143,12 +143,12 @@ class _Writer:
 def self_pairs_of(writer: _Writer, photo: Path, per_photo: int, rng, detector,
                   both_ways: bool = False) -> list[tuple[str, str]]:
     """Write one photo and ``per_photo`` warp renders of it into perturbed poses; (render, photo) pairs, and with
-    ``both_ways`` (photo, render) pairs too. Empty when the photo cannot be read or nobody with both shoulders
-    and hips is found in it."""
+    ``both_ways`` (photo, render) pairs too. Empty when nobody with both shoulders and hips is found in it;
+    ImageReadError when it cannot be read."""
+    image = load_image(photo)
     try:
-        image = load_image(photo)
         det = detector.detect(image, str(photo))
-    except (ImageReadError, NoPersonError):
+    except NoPersonError:
         return []
     if not det.pose.torso_valid():
         return []
@@ -238,10 +238,14 @@ def build_self_pairs(photos: list[Path], out: Path, per_photo: int = 8, size=(25
     writer = _Writer(out, (int(size[0]), int(size[1])))
     rng = np.random.default_rng(seed)
     pairs = {"train": [], "test": []}
-    skipped = []
+    skipped, unreadable = [], []
     with native_stderr_silenced(), PoseDetector() as detector:
         for k, photo in enumerate(files):
-            got = self_pairs_of(writer, photo, per_photo, rng, detector, both_ways)
+            try:
+                got = self_pairs_of(writer, photo, per_photo, rng, detector, both_ways)
+            except ImageReadError as e:
+                got = []
+                unreadable.append(str(e))
             if not got:
                 skipped.append(photo.name)
             pairs["test" if k % TEST_EVERY == TEST_EVERY - 1 else "train"] += got
@@ -255,7 +259,12 @@ def build_self_pairs(photos: list[Path], out: Path, per_photo: int = 8, size=(25
         for s, p in mix_in(writer, Path(mix), mix_pairs, seed).items():
             pairs[s] += p
     if not pairs["train"]:
+        if unreadable and len(unreadable) == len(files):  # not "no person": the photos themselves are at fault
+            raise DatasetError(f"none of the {len(files)} photos could be read (" + "; ".join(unreadable[:2]) +
+                               ("; ..." if len(unreadable) > 2 else "") + ")")
         raise DatasetError(f"{out}: no training pairs (no person with shoulders and hips found in the photos)")
+    for why in unreadable:  # said once the dataset is made: a refusal is its one line alone
+        print(f"{why}; skipped", file=sys.stderr)
     # validation reads the first test pairs: shuffled, so real and mixed-in ones both come first
     pairs["test"] = [pairs["test"][i] for i in rng.permutation(len(pairs["test"]))]
     write_annotations(out / "annotations.csv", writer.poses)
@@ -295,7 +304,7 @@ def add_arguments(parser) -> None:
                           "benchmarks/heldout.json are never read.")
     parser.add_argument("sources", nargs="+", type=named_path, metavar="SRC",
                         help="photos or photo folders (any people)")
-    parser.add_argument("-o", "--out", required=True, type=Path, help="dataset folder (new)")
+    parser.add_argument("-o", "--out", required=True, type=named_path, help="dataset folder (new)")
     parser.add_argument("--per-photo", type=int_in(1, 1000), metavar="N",
                         help="perturbed renders per photo (default 8; 24 with --personal)")
     parser.add_argument("--size", type=parse_size, default=(256, 128), help="crop size HEIGHTxWIDTH (256x128)")
@@ -314,6 +323,8 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    for src in args.sources:  # a name mistyped among several was passed over without a word
+        check_input(src, DatasetError, "photo", folder=True)
     if args.mix is not None and not args.mix_pairs:
         raise DatasetError("--mix needs --mix-pairs N")
     if args.personal and (args.mix is not None or args.same_person):

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from engine.errors import DatasetError
-from engine.fileio import check_output_folder
+from engine.fileio import check_output_folder, named_path
 from engine.pose import J, NUM_JOINTS, Pose
 
 from .dataset_format import (make_pairs, mask_path, parsing_path, read_dataset_json, save_png,
@@ -475,7 +475,7 @@ def int_in(lo: int, hi: int):
 
 def add_arguments(parser) -> None:
     parser.description = "Write a dataset of procedural people with exact poses, masks and part labels."
-    parser.add_argument("-o", "--out", required=True, type=Path, help="new dataset folder")
+    parser.add_argument("-o", "--out", required=True, type=named_path, help="new dataset folder")
     parser.add_argument("--identities", type=int_in(1, 100_000), default=20, help="number of people (default 20)")
     parser.add_argument("--poses-per-identity", type=int_in(2, 10_000), default=10,
                         help="images per person (default 10)")
