@@ -140,6 +140,7 @@ def make_inputs(d: Path) -> dict[str, Path]:
         "w_cfg_list": dict(meta_edit=lambda m: m.__setitem__("config", [1, 2])),
         "w_size_str": dict(meta_edit=lambda m: m.__setitem__("image_size", "big")),
         "w_backend_num": dict(meta_edit=lambda m: m.__setitem__("backend", 7)),
+        "w_backend_zzz": dict(meta_edit=lambda m: m.__setitem__("backend", "zzz")),
         "w_width200": dict(meta_edit=lambda m: m["config"].__setitem__("width", 200)),
         "w_size2e20": dict(meta_edit=lambda m: m["config"].__setitem__("image_size", [2 ** 20, 2 ** 19])),
         "w_nan_width": dict(meta_edit=lambda m: m["config"].__setitem__("width", float("nan"))),

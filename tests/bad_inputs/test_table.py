@@ -313,6 +313,8 @@ ROWS = [
     Row("refine: weights missing", T, refine("{out}/none.safetensors"), "none.safetensors: no such file"),
     Row("refine: weights a folder", T, refine("{out}/d"), r"d: is a folder, not a \.safetensors weights file",
         setup=make_dir("d")),
+    Row("refine: weights of an unknown backend", T, refine("{w_backend_zzz}"), "w_backend_zzz.safetensors: weights of "
+        "the backend 'zzz'"),
     Row("refine: weights a pipe", T, refine("{out}/w.safetensors"),
         r"is a pipe, socket or device, not a \.safetensors weights file", setup=make_fifo("w.safetensors")),
     # its default starter is no named input: a link to it as -o wrote the personal model over the starter
