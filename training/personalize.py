@@ -281,6 +281,10 @@ def run(args) -> int:
     # the steps run in the work folder: every path they are given is absolute
     sources, skipped = _usable_sources(args.sources)
     init = check_input(args.init, P.PersonalizeError, ".safetensors weights file").resolve() if args.init else None
+    if init is not None:  # its metadata, configuration and numbers, now: fit read them after prepare's minutes
+        from engine.weights import load_weights
+
+        load_weights(init, args.backend)
     plan = plan_for(sources, args.backend, args.out, args.minutes, init, args.scratch, args.name, **over)
     if args.size:
         _check_size(plan, tuple(args.size))

@@ -378,6 +378,9 @@ ROWS = [
         r"line 2: expected 'from,to'"),
     Row("pairs naming a missing image", T, evaluate("{ds_pairs_missing}"),
         r"line 2: image 'nobody.png'"),
+    # said before prepare's minutes of reading and detecting the photos
+    Row("personalize: --init with a NaN", T, ["personalize", "{photo}", "--backend", "dgan", "-o",
+                                              "{out}/o.safetensors", "--init", "{w_nan}"], "w_nan.safetensors: .*NaN"),
     Row("evaluate weights with a NaN", T, ["evaluate", "{w_nan}", "--data", "{ds}"], "NaN or infinite"),
 ]
 
