@@ -26,6 +26,7 @@ DEPTH_ORDER = ("r_thigh", "l_thigh", "r_shin", "l_shin", "torso", "head",
 # its end rounded (warp_layers.part_layer): about as far as a shoulder raised a fifth of the torso size
 # moves the far end of a half-body photo's torso, or a head turned 25 degrees its crown
 BEYOND_EDGE = 0.2
+EDGE_JOINT = 0.05  # of the torso size: a limb's far joint this near the photo's edge is on it (_far_joint_in)
 NECK_TUCK = 0.12  # of the torso size: how far the torso reaches under the head
 GOES_ON = 18.0  # CIELAB units: the torso goes on under the head where their colours, averaged, are this near
 NECK_HALF_WIDTH = 0.08  # of the torso size: and how wide (a neck, not the hair or the collar beside it)
@@ -46,6 +47,17 @@ _CHAIN_NEIGHBOURS = {
     "l_thigh": ("torso", "l_shin"), "l_shin": ("l_thigh",),
 }
 _CHAIN_NEIGHBOURS = {k: tuple(PART_NAMES.index(n) for n in v) for k, v in _CHAIN_NEIGHBOURS.items()}
+
+
+def _far_joint_in(pose: Pose, j: int, ts: float) -> bool:
+    """Whether a limb's far joint lies in the photo, more than EDGE_JOINT of the torso size inside its edges: a
+    joint found on the edge (a portrait's elbow on the bottom edge) ends a limb the photo cuts there, whose cut
+    end then swung up flat with the arm; a whole shoe's ankle lies well above the sole on the edge."""
+    if not pose.present[j]:
+        return False
+    x, y = pose.xy[j]
+    m = EDGE_JOINT * ts
+    return m <= x <= pose.width - 1 - m and m <= y <= pose.height - 1 - m
 
 
 def hole_radius(pose: Pose) -> int:
@@ -329,7 +341,7 @@ def layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray,
         # photo (a whole shoe whose sole touches the bottom edge grew a stub when the foot lifted)
         cut = (Y0 == 0 and a_core[0].max() > 0.5, Y0 + a_core.shape[0] == photo_h and a_core[-1].max() > 0.5,
                X0 == 0 and a_core[:, 0].max() > 0.5, X0 + a_core.shape[1] == photo_w and a_core[:, -1].max() > 0.5)
-        cut = tuple(c and (part not in PART_LIMBS or not pose.present[PART_LIMBS[part][1]]) for c in cut)
+        cut = tuple(c and (part not in PART_LIMBS or not _far_joint_in(pose, PART_LIMBS[part][1], ts)) for c in cut)
         ring = np.maximum(outer[y0:y1, x0:x1] - a_core, 0)
         a_held = None
         if piece is not None:
