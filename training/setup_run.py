@@ -23,15 +23,15 @@ log = logging.getLogger(__name__)
 def load_resume_state(opts: dict, run_dir: Path, resume_ckpt: Path, device) -> tuple[Path, dict]:
     """(checkpoint, its state): a run folder resumes from its newest checkpoint that loads."""
     if Path(opts["resume"]).is_dir():
-        resume_ckpt, state = ckpt.load_latest(run_dir, device)
+        resume_ckpt, state = ckpt.load_latest(run_dir, device, fields=True)
     else:
-        state = ckpt.load_checkpoint(resume_ckpt, device)
-    if state.get("backend") != opts["backend"]:
-        raise TrainingError(f"{resume_ckpt}: a checkpoint of the {state.get('backend')} backend, "
-                            f"not {opts['backend']}")
-    if int(opts["steps"]) < int(state.get("step", 0)):
-        raise TrainingError(f"--steps {opts['steps']} is below the run's step {state.get('step')}; give at "
-                            f"least {state.get('step')} to resume {run_dir}")
+        state = ckpt.load_checkpoint(resume_ckpt, device, fields=True)
+    # its fields are there and of their kinds (checkpoint.check_checkpoint): what they say is checked here
+    if state["backend"] != opts["backend"]:
+        raise TrainingError(f"{resume_ckpt}: a checkpoint of the {state['backend']!r} backend, not {opts['backend']}")
+    if int(opts["steps"]) < state["step"]:
+        raise TrainingError(f"--steps {opts['steps']} is below the run's step {state['step']}; give at "
+                            f"least {state['step']} to resume {run_dir}")
     return resume_ckpt, state
 
 
@@ -155,11 +155,29 @@ def build_recipe(recipe_cls, opts: dict, net_config: dict, device, init):
 
 
 def restore_recipe(recipe, state: dict, resume_ckpt: Path, backend: str) -> None:
+    """The recipe's modules and optimisers as the checkpoint left them (its kinds of values are checked where it
+    is read: checkpoint.check_checkpoint); what does not fit this recipe is one line naming the checkpoint."""
     try:
         recipe.load_state_dict(state["recipe"])
-    except (KeyError, RuntimeError, ValueError) as e:
-        msg = str(e).splitlines()[0]
+        for name, opt in recipe.optimizers().items():
+            optimizer_state_fits(opt, name)
+    except (KeyError, RuntimeError, ValueError, TypeError) as e:
+        # torch's load_state_dict says what differs on the lines after its first ("Error(s) in loading ...:")
+        lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+        msg = (" ".join(lines[:2]) if lines and lines[0].endswith(":") else lines[0]) if lines else type(e).__name__
+        msg = msg if len(msg) <= 200 else msg[:197] + "..."
         raise TrainingError(f"{resume_ckpt}: does not fit the {backend} recipe ({msg})") from None
+
+
+def optimizer_state_fits(opt, name: str) -> None:
+    """ValueError when a loaded optimiser state holds a per-parameter tensor (Adam's moments) of another shape than
+    its parameter: torch's load_state_dict takes it, and the first step after the resume would fail on it."""
+    for group in opt.param_groups:
+        for i, p in enumerate(group["params"]):
+            for key, v in opt.state.get(p, {}).items():
+                if hasattr(v, "shape") and v.dim() > 0 and tuple(v.shape) != tuple(p.shape):
+                    raise ValueError(f"optimiser {name}: {key} of parameter {i} has shape {tuple(v.shape)}, "
+                                     f"its parameter {tuple(p.shape)}")
 
 
 # ----- the run's record (training_options.json) ------------------------------------------------------------------

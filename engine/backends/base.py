@@ -262,6 +262,27 @@ def optimise_network(net, precision: str, device: str = "cpu"):
     return net
 
 
+def fitted_network(cls, tensors: dict, config: dict, path, meta: bool = False):
+    """(network, its state dict from ``tensors``, the person's refiner they hold or None, the full configuration):
+    the one check that a weights file's tensors are backend ``cls``'s network with ``config`` (WeightsError naming
+    ``path``), after load_weights has checked the configuration and that every tensor is finite. The engine builds
+    the network to load it; export checks what it is about to write, on torch's meta device (``meta``: shapes
+    only, no memory; the tensors are not cast to the network's dtype)."""
+    import torch
+
+    from ..refiner import from_tensors, network_tensors
+    from ..weights import check_state_dict
+
+    refiner = from_tensors(tensors, path)
+    config = dict(cls.default_config, **config)
+    try:
+        with torch.device("meta") if meta else contextlib.nullcontext():
+            net = cls.build_network(config)
+    except (TypeError, ValueError, KeyError) as e:
+        raise WeightsError(f"{path}: its network configuration cannot be built ({e})") from None
+    return net, check_state_dict(net.state_dict(), network_tensors(tensors), path, cast_dtype=not meta), refiner, config
+
+
 @contextlib.contextmanager
 def running(precision: str, device: str = "cpu"):
     """Where a backend calls its network: inference mode, and bf16 autocast for a network optimised for "bf16"
@@ -374,20 +395,13 @@ class NeuralBackend(Backend):
         return tuple(self.config.get("image_size", (256, 256)))
 
     def load_weights(self, path):
-        from ..weights import check_state_dict, load_weights
+        from ..weights import load_weights
 
         tensors, meta = load_weights(path, backend=type(self))  # the class: its config is checked first
-        from ..refiner import from_tensors, network_tensors, placed
+        from ..refiner import placed
         from ..runtime import resolve_precision
 
-        refiner = from_tensors(tensors, path)
-        tensors = network_tensors(tensors)
-        config = dict(self.default_config, **meta.config)
-        try:
-            net = self.build_network(config)
-        except (TypeError, ValueError, KeyError) as e:
-            raise WeightsError(f"{path}: its network configuration cannot be built ({e})") from None
-        state = check_state_dict(net.state_dict(), tensors, path)
+        net, state, refiner, config = fitted_network(type(self), tensors, meta.config, path)
         net.load_state_dict(state)
         self.config = config
         self.net = self._adopt(net)
