@@ -24,17 +24,12 @@ FIT = ["--backend", "tiny-test", "--steps", "3", "--batch", "2", "--val-every", 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     """A dataset and a finished tiny run (step 3) to point the bad arguments at."""
-    from engine import registry
+    from tests.training.test_loop import tiny_run
 
     tmp = tmp_path_factory.mktemp("bad")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setitem(registry.BACKENDS, "tiny-test", registry.Entry("tests.training.test_loop:TinyBackend",
-                                                                  "tests.training.test_loop:TinyRecipe"))
-        assert main(["synth", "-o", str(tmp / "data"), "--identities", "3", "--poses-per-identity", "4",
-                     "--size", "64x32"]) == 0
-        assert main(["fit", "--data", str(tmp / "data"), "--runs-dir", str(tmp / "runs"), *FIT]) == 0
+    run = tiny_run(tmp, 3, 4)
     (tmp / "file.txt").write_text("a file, not a folder")
-    return {"tmp": tmp, "data": tmp / "data", "run": next((tmp / "runs").iterdir()), "file": tmp / "file.txt"}
+    return {"tmp": tmp, "data": tmp / "data", "run": run, "file": tmp / "file.txt"}
 
 
 @pytest.fixture

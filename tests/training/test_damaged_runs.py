@@ -16,23 +16,14 @@ import torch
 
 from training.cli import main
 
-FIT = ["--backend", "tiny-test", "--steps", "2", "--batch", "2", "--val-every", "1", "--ckpt-every", "1",
-       "--grid-every", "1", "--val-pairs", "2", "--no-progress"]
-
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     """A synthetic dataset and a tiny run of two steps with a checkpoint at each, made by the project's fit."""
-    from engine import registry
+    from tests.training.test_loop import tiny_run
 
     tmp = tmp_path_factory.mktemp("damaged")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setitem(registry.BACKENDS, "tiny-test", registry.Entry("tests.training.test_loop:TinyBackend",
-                                                                  "tests.training.test_loop:TinyRecipe"))
-        assert main(["synth", "-o", str(tmp / "data"), "--identities", "3", "--poses-per-identity", "3",
-                     "--size", "64x32"]) == 0
-        assert main(["fit", "--data", str(tmp / "data"), "--runs-dir", str(tmp / "runs"), *FIT]) == 0
-    run = next((tmp / "runs").iterdir())
+    run = tiny_run(tmp, 2, 3)
     (run / ".lock").unlink(missing_ok=True)
     return {"tmp": tmp, "run": run, "n": 0}
 

@@ -100,6 +100,21 @@ def register_tiny(monkeypatch):
     monkeypatch.delitem(registry._registry, "tiny-test", raising=False)
 
 
+def tiny_run(tmp: Path, steps: int, poses_per_identity: int) -> Path:
+    """A synthetic dataset in ``tmp``/data and a finished tiny run of ``steps`` steps (a checkpoint, a validation
+    and a grid at every step) in ``tmp``/runs, made by the project's own synth and fit; the run's folder."""
+    from training.cli import main
+
+    with pytest.MonkeyPatch.context() as mp:
+        register_tiny(mp)
+        assert main(["synth", "-o", str(tmp / "data"), "--identities", "3", "--poses-per-identity",
+                     str(poses_per_identity), "--size", "64x32"]) == 0
+        assert main(["fit", "--data", str(tmp / "data"), "--runs-dir", str(tmp / "runs"), "--backend", "tiny-test",
+                     "--steps", str(steps), "--batch", "2", "--val-every", "1", "--ckpt-every", "1",
+                     "--grid-every", "1", "--val-pairs", "2", "--no-progress"]) == 0
+    return next((tmp / "runs").iterdir())
+
+
 @pytest.fixture(scope="session")
 def synth_data(tmp_path_factory):
     """A small procedural dataset: 4 people x 4 poses at 64x32 (3 train, 1 test person)."""
