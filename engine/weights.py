@@ -95,8 +95,9 @@ class WeightsMeta:
             raise WeightsError(f"{path}: weights format version {version} is newer than this "
                                f"PoseEditor understands ({FORMAT_VERSION}); update PoseEditor")
         size = field_of("image_size", (list, tuple), [256, 256])
-        if len(size) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in size):
-            raise WeightsError(f"{path}: metadata image_size must be [height, width] in pixels")
+        why = _bad_value("image_size", size)  # the config's rule: the app frames and crops by this size
+        if why:
+            raise WeightsError(f"{path}: metadata {why}")
         if not isinstance(d["backend"], str) or not d["backend"]:
             raise WeightsError(f"{path}: metadata field 'backend' has the wrong type ({type(d['backend']).__name__})")
         return cls(backend=d["backend"], config=field_of("config", dict, {}),
@@ -211,14 +212,26 @@ def load_weights(path, backend=None) -> tuple[dict, WeightsMeta]:
         name = backend if isinstance(backend, str) else backend.name
         if meta.backend != name:
             raise WeightsError(f"{path}: these are weights for the '{meta.backend}' backend, not '{name}'")
-        if not isinstance(backend, str):  # the class: its network can be checked before anything is read
-            check_config(backend, meta.config, path)
+        cls = backend if not isinstance(backend, str) else _backend_class(name)
+        if cls is not None:  # the class: its network can be checked before anything is read
+            check_config(cls, meta.config, path)
     try:
         tensors = load_file(str(path), device="cpu")
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
         raise WeightsError(f"{path}: cannot read tensors ({str(e).splitlines()[0][:160] if str(e) else ''})") from None
     check_finite(tensors, path)
     return tensors, meta
+
+
+def _backend_class(name: str):
+    """The engine class of backend ``name``, or None when this installation has none (nothing to check by)."""
+    from .errors import PoseEditorError
+    from .registry import backend_class
+
+    try:
+        return backend_class(name)
+    except PoseEditorError:  # unknown here, or its module cannot be imported
+        return None
 
 
 def check_finite(tensors: dict, path) -> None:
@@ -271,6 +284,20 @@ def _bad_value(key: str, value) -> str | None:
     return f"{key} has a value of type {type(value).__name__}"
 
 
+def _wrong_kind(key: str, value, default) -> str | None:
+    """Why a switch (a key whose default is true or false) holds something else, or None. The networks read a
+    switch with bool(), so "s" or [1] built one as if it said true; a text where a number belongs fails the
+    build, which says so (and "levels" is "auto" or a number)."""
+    if isinstance(default, bool) and not isinstance(value, bool):
+        return f"{key} must be true or false, not {_shown(value)}"
+    return None
+
+
+def _shown(value) -> str:
+    text = repr(value)
+    return _key(text if len(text) <= 40 else text[:40] + "…")
+
+
 def check_config(cls, config: dict, where="configuration") -> dict:
     """Refuse a network configuration that is malformed or asks for an absurd network, before it is built.
 
@@ -285,9 +312,10 @@ def check_config(cls, config: dict, where="configuration") -> dict:
     if not isinstance(config, dict) or not all(isinstance(k, str) for k in config):
         raise WeightsError(f"{where}: the network configuration must be a JSON object")
     backend = cls.name
-    full = dict(getattr(cls, "default_config", {}), **config)
+    defaults = getattr(cls, "default_config", {})
+    full = dict(defaults, **config)
     for k, v in full.items():
-        why = _bad_value(_key(k), v)
+        why = _bad_value(_key(k), v) or _wrong_kind(_key(k), v, defaults.get(k))
         if why:
             raise WeightsError(f"{where}: network configuration refused: {why}")
     build = getattr(cls, "build_network", None)

@@ -23,7 +23,8 @@ def make_batch(size=(128, 64), batch: int = 8, num_sources: int = 1, seed: int =
         img, labels, pose = synth_image(seed, identity, index, tuple(size))
         t_img = torch.from_numpy(img.astype(np.float32).transpose(2, 0, 1) / 127.5 - 1)
         t_pose = torch.from_numpy(np.concatenate([pose.xy, pose.present[:, None]], 1).astype(np.float32))
-        return t_img, t_pose, torch.from_numpy((labels > 0).astype(np.float32))[None], torch.from_numpy(labels.astype(np.int64))
+        t_mask = torch.from_numpy((labels > 0).astype(np.float32))[None]
+        return t_img, t_pose, t_mask, torch.from_numpy(labels.astype(np.int64))
 
     out: dict[str, list] = {k: [] for k in ("src_img", "src_pose", "src_mask", "src_parsing",
                                              "tgt_img", "tgt_pose", "tgt_mask", "tgt_parsing")}
@@ -102,14 +103,20 @@ def row(r: dict) -> str:
 
 
 def names(arg: str) -> list[str]:
-    from .loop import trainable_backends
+    """The backends ``--backend`` names, each known and trainable here (checked before the table starts)."""
+    from .loop import get_recipe_class, trainable_backends
 
     if arg == "all":
         found = trainable_backends()
         if not found:
             raise PoseEditorError("no trainable backend is installed")
         return found
-    return [n.strip() for n in arg.split(",") if n.strip()]
+    found = [n.strip() for n in arg.split(",") if n.strip()]
+    if not found:  # "" or "," printed an empty table and exit status 0
+        raise PoseEditorError(f"--backend {arg!r} names no backend: give a backend, a comma list or all")
+    for name in found:
+        get_recipe_class(name)
+    return found
 
 
 # ----- CLI ------------------------------------------------------------------------------------------------------
@@ -131,8 +138,9 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
+    chosen = names(args.backend)
     print(HEADER, flush=True)
-    for name in names(args.backend):
+    for name in chosen:
         r = bench(name, args.size, args.batch, args.width, args.steps, device=args.device,
                   num_sources=args.num_sources, precision=args.precision)
         print(row(r), flush=True)

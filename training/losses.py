@@ -81,6 +81,10 @@ def _mobilenet_path() -> Path | None:
     return p if p.is_file() else None
 
 
+BACKBONES = ("auto", "vgg19", "mobilenet_v2")  # what a recipe may prefer (backbone_choice)
+BACKBONE_STAGES = 3  # feature maps each Backbone returns: the depths a perceptual loss may use are 0..2
+
+
 class BackboneUnavailable(RuntimeError):
     pass
 
@@ -181,6 +185,8 @@ class Perceptual(nn.Module):
 
 
 NN_REDUCTIONS = ("mean", "sum")
+# the largest neighbourhood (odd, n x n positions): the loss costs n * n shifted copies of the feature map per step
+NN_SIZE_MAX = 15
 
 
 def nn_loss(pred_feat: torch.Tensor, target_feat: torch.Tensor, n: int = 3, reduction: str = "sum") -> torch.Tensor:
@@ -192,7 +198,8 @@ def nn_loss(pred_feat: torch.Tensor, target_feat: torch.Tensor, n: int = 3, redu
     the authors' Keras 2.0.8 code trains with (its weighted objective averages the per-pixel loss map);
     "sum" sums over positions and averages over the batch (eq. 15 read literally: H*W times stronger).
     """
-    assert n % 2 == 1
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= NN_SIZE_MAX or n % 2 != 1:
+        raise ValueError(f"nn size {n!r} (an odd whole number from 1 to {NN_SIZE_MAX})")
     if reduction not in NN_REDUCTIONS:
         raise ValueError(f"nn reduction {reduction!r} (one of {NN_REDUCTIONS})")
     r = n // 2

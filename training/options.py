@@ -88,7 +88,21 @@ _INTS = {"steps": 1, "batch": 1, "num_sources": 1, "val_every": 1, "grid_every":
 # whole numbers beyond which a run cannot start (torch's seed is 64 bits; the batches stack every source's images
 # in memory: a thousand sources ran out of memory without a word)
 _INT_MAX = {"seed": 2 ** 53, "num_sources": MAX_SOURCES}  # a rank's seed is seed * 1000 + rank (loop.py)
+
+
+def max_workers() -> int:
+    """The most data-loader processes a run may start: one per CPU this process may use. Each holds its own
+    dataset reader and torch (~440 MB): more cannot load faster, and --workers 100000 ran the machine out of
+    memory, leaving orphan workers behind."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 _POSITIVE_FLOATS = ("width", "time_budget", "lr_mult")
+# lr_mult times a recipe's rate (at most 1, recipes/base.py): 1e300 overflowed Adam's first step
+_FLOAT_MAX = {"lr_mult": 100.0}
 _BOOLS = ("augment", "amp", "freeze_norm")
 _DICTS = ("net", "recipe")
 CLOCKS = ("wall", "cpu")
@@ -119,12 +133,16 @@ def check_options(opts: dict, source=lambda key: _flag(key)) -> dict:
             bad(key, f"at least {low}")
         if key in _INT_MAX and opts[key] > _INT_MAX[key]:
             bad(key, f"at most {_INT_MAX[key]}")
+        if key == "workers" and opts[key] > max_workers():
+            bad(key, f"at most {max_workers()}, one per CPU of this machine")
     for key in _POSITIVE_FLOATS:
         v = opts.get(key)
         if v is None:
             continue
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
             bad(key, "a number above 0")
+        if v > _FLOAT_MAX.get(key, math.inf):
+            bad(key, f"a number above 0 and at most {_FLOAT_MAX[key]:g}")
     v = opts.get("reframe")
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 0.5:
         bad("reframe", "a number from 0 to 0.5")
@@ -150,7 +168,23 @@ def check_options(opts: dict, source=lambda key: _flag(key)) -> dict:
                 or any(isinstance(v, bool) or not isinstance(v, int) or v < 16 for v in size)):
             bad("size", "two whole numbers [height, width], each at least 16")
         opts["size"] = [int(v) for v in size]
+    _check_recipe(opts, source)
     return opts
+
+
+def _check_recipe(opts: dict, source) -> None:
+    """The recipe options by the recipe's own rules (Recipe.check_options), as the options are read: a bad rate
+    or loss setting otherwise stopped the first step with a traceback, after a run folder was made."""
+    backend = opts.get("backend")
+    if not isinstance(backend, str) or not opts["recipe"]:
+        return
+    from .recipes import RecipeUnavailable, recipe_class
+
+    try:
+        cls = recipe_class(backend)
+    except (KeyError, RecipeUnavailable):
+        return  # check_required and get_recipe_class say it, in their turn
+    opts["recipe"] = cls.check_options(opts["recipe"], source("recipe"))
 
 
 def resolve_options(options: dict) -> dict:
@@ -207,6 +241,9 @@ def merge_resume(opts: dict) -> tuple[dict, Path, Path]:
     merged = dict(DEFAULTS)
     merged.update({k: v for k, v in saved.items() if k in DEFAULTS and k not in PER_INVOCATION})
     merged.update({k: opts[k] for k in given if k not in FIXED_ON_RESUME})
+    workers = merged.get("workers")
+    if "workers" not in given and isinstance(workers, int) and not isinstance(workers, bool):
+        merged["workers"] = min(workers, max_workers())  # a run started on a machine with more CPUs
     merged["resume"] = str(opts["resume"])
     merged["_given"] = sorted(given)
     from .protocol import OPTIONS_FILE
@@ -224,13 +261,15 @@ def check_required(opts: dict) -> None:
     if not opts.get("data"):
         raise TrainingError(whose.format("data") + "give --data DATASET (a folder written by "
                             "`poseeditor-train prepare` or `synth`)")
-    from engine.fileio import inside
+    from engine.fileio import inside, not_ours
 
     runs, data = opts.get("runs_dir"), opts["data"]
-    if runs and not opts.get("resume") and Path(data).is_dir() and inside(runs, data):
-        # a run folder among the dataset's files: a later prepare or copy of the set would carry it
-        raise TrainingError(f"{runs}: the runs folder would be inside the dataset {data}; give --runs-dir "
-                            f"outside it")
+    if runs and not opts.get("resume"):
+        not_ours(runs, "runs folder")  # here, before networks are built (run_dir.output_folder says it again)
+        if Path(data).is_dir() and inside(runs, data):
+            # a run folder among the dataset's files: a later prepare or copy of the set would carry it
+            raise TrainingError(f"{runs}: the runs folder would be inside the dataset {data}; give --runs-dir "
+                                f"outside it")
 
 
 # ================================================================================================================
@@ -288,7 +327,8 @@ def add_arguments(p) -> None:
     p.add_argument("--schedule", choices=SCHEDULES,
                    help="learning rates: constant (default) or cosine (a short warm-up, then down to 5%% by the "
                         "end of the time budget or the steps)")
-    p.add_argument("--lr-mult", type=float, metavar="F", help="multiply every learning rate of the recipe (default 1)")
+    p.add_argument("--lr-mult", type=float, metavar="F",
+                   help="multiply every learning rate of the recipe (default 1, at most 100)")
     p.add_argument("--freeze-norm", action="store_const", const=True,
                    help="keep the generator's batch-norm statistics (normalise with the starting weights' running "
                         "statistics, as at inference): fine-tuning on one person's batches")
@@ -297,7 +337,8 @@ def add_arguments(p) -> None:
     p.add_argument("--reframe", type=float, metavar="F",
                    help="move and scale each image of a training pair by up to F of its size, each on its own "
                         "(the framings the app gives a pose; default 0)")
-    p.add_argument("--workers", type=int, help="data loader processes (default 0)")
+    p.add_argument("--workers", type=int, help=f"data loader processes (default 0; at most one per CPU, "
+                                               f"{max_workers()} here)")
     p.add_argument("--val-pairs", type=int, help="test pairs per validation (default 64)")
     p.add_argument("--stop-after", type=int, metavar="N", help="stop after N steps of this invocation, resumable")
     p.add_argument("--gan-start-step", type=int, metavar="N",

@@ -324,7 +324,7 @@ ROWS = [
     # into a starter in place, or a run or an evaluation made among the starters: every new user's first launch
     Row("refine: a link to a starter, in place", T, refine("{out}/s.safetensors"), "among PoseEditor's own files",
         setup=link_to_starter("dgan", "s.safetensors")),
-    Row("fit: --runs-dir among PoseEditor's files", T, ["fit", "--backend", "attention", "--data", "{ds}", "--batch", "2",
+    Row("fit: --runs-dir among PoseEditor's files", T, ["fit", "--backend", "dgan", "--data", "{ds}", "--batch", "2",
                                                         "--runs-dir", "{out}/res/runs"], "among PoseEditor's own files",
         setup=link_to_resources("res")),
     Row("evaluate: -o among PoseEditor's files", T, evaluate("{ds}") + ["-o", "{out}/res/eval"],

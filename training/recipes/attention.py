@@ -22,7 +22,7 @@ from engine.backends.attention import init_weights
 from training.losses import Perceptual, gan_d_loss, gan_g_loss, weighted_l1
 
 from .base import Recipe
-from .patchgan import PatchDiscriminator
+from .patchgan import PatchDiscriminator, check_layers
 
 
 class AttentionRecipe(Recipe):
@@ -48,6 +48,7 @@ class AttentionRecipe(Recipe):
         o = self.options
         width = float(self.generator.config["width"])
         ndf = int(o["d_ndf"] or max(8, round(64 * width)))
+        check_layers(self, o["d_layers"])
         self.discriminator = PatchDiscriminator(6, ndf, int(o["d_layers"])).to(self.device)
         init_weights(self.generator, o["init_std"])
         init_weights(self.discriminator, o["init_std"])

@@ -13,9 +13,123 @@ A batch is a dict of tensors on the device (training/datasets.py makes it):
 from __future__ import annotations
 
 import abc
-from typing import ClassVar
+import math
+from typing import Callable, ClassVar, NamedTuple
 
 import torch
+
+from training.losses import BACKBONE_STAGES, BACKBONES, GAN_KINDS, NN_REDUCTIONS, NN_SIZE_MAX
+
+
+# ================================================================================================================
+# What a recipe option may be
+# ================================================================================================================
+class Rule(NamedTuple):
+    """An option's allowed values: ``what`` says them in the error line; ``norm(value)`` gives the value as the
+    recipe reads it (whole numbers as int) and raises ValueError when it is not allowed."""
+    what: str
+    norm: Callable
+
+
+def number(low: float, high: float, low_open: bool = False, high_open: bool = False) -> Rule:
+    def norm(v):
+        if (isinstance(v, bool) or not isinstance(v, (int, float)) or (isinstance(v, float) and not math.isfinite(v))
+                or not (low < v if low_open else low <= v) or not (v < high if high_open else v <= high)):
+            raise ValueError(v)
+        return float(v)  # Adam takes its betas as floats only
+
+    return Rule(f"a number {'above' if low_open else 'at least'} {low:g} and {'below' if high_open else 'at most'} "
+                f"{high:g}", norm)
+
+
+def whole(low: int, high: int, odd: bool = False) -> Rule:
+    def norm(v):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or (
+                isinstance(v, float) and not (math.isfinite(v) and v.is_integer())):
+            raise ValueError(v)
+        if not low <= v <= high or (odd and int(v) % 2 != 1):
+            raise ValueError(v)
+        return int(v)
+
+    return Rule(f"{'an odd' if odd else 'a'} whole number from {low} to {high}", norm)
+
+
+def choice(values) -> Rule:
+    def norm(v):
+        if not isinstance(v, str) or v not in values:
+            raise ValueError(v)
+        return v
+
+    return Rule(f"one of {', '.join(values)}", norm)
+
+
+def kind(types: type | tuple, what: str) -> Rule:
+    def norm(v):
+        if isinstance(v, bool) != (types is bool) or not isinstance(v, types):
+            raise ValueError(v)
+        return v
+
+    return Rule(what, norm)
+
+
+def list_of(item: Rule, what: str) -> Rule:
+    def norm(v):
+        if not isinstance(v, (list, tuple)) or not v:
+            raise ValueError(v)
+        return [item.norm(x) for x in v]
+
+    return Rule(what, norm)
+
+
+# A loss weight beyond this overflows a float32 loss within a few steps; the largest any recipe uses is 5e3 x its
+# NN weight (dgan's GANLESS).
+WEIGHT_MAX = 1e6
+WEIGHT = number(0, WEIGHT_MAX)
+# Learning rates: 0 is allowed (a step that leaves the weights as they are: tests and checks use it); beyond 1
+# Adam's update overflows float32 (1e300 stopped the first step with a traceback).
+RATE = number(0, 1)
+CHANNELS = whole(1, 1024)  # engine.weights.MAX_CONFIG_INT, the bound on a network config's channel counts
+# Options whose default's kind does not say enough, by name: a name means the same in every recipe. A default of
+# None allows None too (the recipe then picks the value).
+OPTION_RULES = {
+    "lr": RATE, "lr_g": RATE, "lr_d": RATE,
+    "beta1": number(0, 1, high_open=True), "beta2": number(0, 1, high_open=True),
+    "eps": number(0, 1, low_open=True), "weight_decay": number(0, 1), "d_weight_decay": number(0, 1),
+    "init_std": number(0, 1, low_open=True), "row_keep": number(0, 1, low_open=True),
+    "nn_weight": WEIGHT, "gan_weight": WEIGHT, "d_weight": WEIGHT, "l1_weight": WEIGHT, "perc_weight": WEIGHT,
+    "nn_size": whole(1, NN_SIZE_MAX, odd=True), "nn_reduction": choice(NN_REDUCTIONS),
+    "backbone": choice(BACKBONES), "perceptual_backbone": choice(BACKBONES),
+    "gan_kind": choice(GAN_KINDS), "gan": choice(GAN_KINDS),
+    "perceptual_depths": list_of(whole(0, BACKBONE_STAGES - 1), f"a list of backbone depths from 0 to "
+                                                                f"{BACKBONE_STAGES - 1}, e.g. [0, 1]"),
+    "perc_weights": list_of(WEIGHT, f"a list of numbers from 0 to {WEIGHT_MAX:g}, one per depth"),
+    "d_norm": choice(("batch", "instance")),
+    "d_ndf": CHANNELS, "d_nf": CHANNELS, "d_channels": CHANNELS,
+    "d_layers": whole(1, 8), "d_blocks": whole(0, 16), "unsupervised_n_res": whole(1, 16),
+    "batch_size": whole(1, 4096),
+    "gan_start_step": whole(0, 10 ** 9),
+}
+OPTION_RULES["perc_depths"] = OPTION_RULES["perceptual_depths"]
+
+
+def default_rule(default) -> Rule | None:
+    """The rule an option without one of its own follows: its default's kind (a float is a loss weight)."""
+    if isinstance(default, bool):
+        return kind(bool, "true or false")
+    if isinstance(default, int):
+        return whole(0, 10 ** 9)
+    if isinstance(default, float):
+        return WEIGHT
+    if isinstance(default, str):
+        return kind(str, "a text")
+    if isinstance(default, (list, tuple)):
+        return kind((list, tuple), "a list")
+    return None
+
+
+def _shown(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:40] + "…"
 
 
 class Recipe(abc.ABC):
@@ -42,16 +156,38 @@ class Recipe(abc.ABC):
 
         self.backend_cls = backend_class(self.backend)
         self.net_config = self.full_net_config(net_config)
-        unknown = sorted(set(options) - set(self.common_options) - set(self.default_options))
-        if unknown:  # a misspelt loss weight would otherwise train with the default in silence
-            from ..options import TrainingError
-
-            raise TrainingError(f"the {self.backend} recipe has no option {unknown[0]!r} (its options: "
-                                f"{', '.join(sorted({**self.common_options, **self.default_options}))})")
-        self.options = {**self.common_options, **self.default_options, **options}
+        self.options = {**self.common_options, **self.default_options, **self.check_options(options)}
         self.device = torch.device(device)
         self.generator = self.backend_cls.build_network(self.net_config).to(self.device)
         self.amp = bool(self.options["amp"])
+
+    @classmethod
+    def check_options(cls, options: dict, where: str = "") -> dict:
+        """``options`` as the recipe reads them (whole numbers as int), or a TrainingError naming the first that
+        is unknown or not allowed (OPTION_RULES, else its default's kind). ``where`` begins the error line (the
+        flag or file they came from). Called when fit reads its options, before anything is built, and again by
+        the constructor for every other caller."""
+        from ..options import TrainingError
+
+        head = f"{where}: " if where else ""
+        defaults = {**cls.common_options, **cls.default_options}
+        unknown = sorted(str(k) for k in options if k not in defaults)
+        if unknown:  # a misspelt loss weight would otherwise train with the default in silence
+            raise TrainingError(f"{head}the {cls.backend} recipe has no option {unknown[0]!r} (its options: "
+                                f"{', '.join(sorted(defaults))})")
+        out = {}
+        for key, value in options.items():
+            rule = OPTION_RULES.get(key) or default_rule(defaults[key])
+            if rule is None or (value is None and defaults[key] is None):
+                out[key] = value
+                continue
+            try:
+                out[key] = rule.norm(value)
+            except ValueError:
+                null = ", or null" if defaults[key] is None else ""
+                raise TrainingError(f"{head}the {cls.backend} recipe's {key!r} must be {rule.what}{null}, "
+                                    f"not {_shown(value)}") from None
+        return out
 
     @classmethod
     def full_net_config(cls, net_config: dict) -> dict:

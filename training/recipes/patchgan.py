@@ -28,6 +28,20 @@ class PatchDiscriminator(nn.Module):
         return self.layers(x)
 
 
+def check_layers(recipe, layers: int) -> None:
+    """Refuse a discriminator deeper than the run's images allow, before the first step fails inside torch:
+    ``layers`` halvings, then two 4x4 convs that need 3 positions a side (d_layers 4 at 64x32 did)."""
+    h, w = (int(v) for v in recipe.generator.config["image_size"])
+    if min(h, w) >> layers >= 3:
+        return
+    from ..options import TrainingError
+
+    most = max((n for n in range(1, layers) if min(h, w) >> n >= 3), default=0)
+    advice = f"give at most {most}" if most else "train at a larger --size"
+    raise TrainingError(f"the {recipe.backend} recipe's 'd_layers' {layers} is too deep for {h}x{w} images (it "
+                        f"needs {3 << layers} pixels a side): {advice}")
+
+
 def _rename_net_keys(state_dict, prefix, *_):
     """SPGNet checkpoints may name these convs ``net.N`` (that recipe's own attribute name before this module
     served both): read them as ``layers.N``, so that such a run still resumes."""

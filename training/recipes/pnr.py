@@ -76,7 +76,7 @@ class PnrRecipe(Recipe):
     }
 
     def __init__(self, net_config: dict, options: dict, device="cpu"):
-        opts = dict(self.default_options, **options)
+        opts = dict(self.default_options, **self.check_options(options))  # read before Recipe checks them
         net_config = dict(net_config)
         if opts["unsupervised"] and "n_res" not in net_config:
             net_config["n_res"] = int(opts["unsupervised_n_res"])

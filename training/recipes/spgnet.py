@@ -25,7 +25,7 @@ from engine.errors import DatasetError
 from training.losses import gan_d_loss, gan_g_loss, get_backbone, l1, parsing_ce
 
 from .base import Recipe
-from .patchgan import PatchDiscriminator
+from .patchgan import PatchDiscriminator, check_layers
 
 
 class SpgnetRecipe(Recipe):
@@ -40,12 +40,24 @@ class SpgnetRecipe(Recipe):
         "amp": True,
     }
 
+    @classmethod
+    def check_options(cls, options: dict, where: str = "") -> dict:
+        out = super().check_options(options, where)
+        o = {**cls.default_options, **out}
+        if len(o["perc_weights"]) != len(o["perc_depths"]):  # zip() would drop the depths without a weight
+            from ..options import TrainingError
+
+            raise TrainingError(f"{where + ': ' if where else ''}the spgnet recipe's 'perc_weights' must hold one "
+                                f"weight per depth of 'perc_depths' {o['perc_depths']}, not {o['perc_weights']}")
+        return out
+
     def __init__(self, net_config: dict, options: dict, device="cpu"):
         super().__init__(net_config, options, device)
         o = self.options
         g = self.generator
         self.num_labels = g.num_labels
         d_nf = max(8, int(round(o["d_nf"] * float(g.config["width"]))))
+        check_layers(self, o["d_layers"])
         self.discriminator = PatchDiscriminator(3 + 3 + 30, d_nf, int(o["d_layers"]), o["d_norm"]).to(self.device)
         betas = (o["beta1"], o["beta2"])
         self.opt_g = torch.optim.Adam(g.parameters(), lr=o["lr"], betas=betas)
