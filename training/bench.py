@@ -139,9 +139,10 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     chosen = names(args.backend)
-    print(HEADER, flush=True)
-    for name in chosen:
+    for k, name in enumerate(chosen):
         r = bench(name, args.size, args.batch, args.width, args.steps, device=args.device,
                   num_sources=args.num_sources, precision=args.precision)
+        if k == 0:  # after the first backend's checks: a refused --width is its one line, with no table above it
+            print(HEADER, flush=True)
         print(row(r), flush=True)
     return 0

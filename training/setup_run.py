@@ -91,12 +91,13 @@ def check_network_size(recipe_cls, net_config: dict) -> None:
     from engine.registry import backend_class
     from engine.weights import check_config
 
+    full = recipe_cls.full_net_config(net_config)
     try:
-        check_config(backend_class(recipe_cls.backend), recipe_cls.full_net_config(net_config),
-                     f"the {recipe_cls.backend} network")
+        check_config(backend_class(recipe_cls.backend), full, f"the {recipe_cls.backend} network")
     except WeightsError as e:
-        hint = "; lower its width" if "parameters" in str(e) or "width" in str(e) else ""
-        raise TrainingError(f"{e}{hint}") from None
+        width = full.get("width")
+        large = "parameters" in str(e) or (isinstance(width, (int, float)) and width > 1)  # not width 0
+        raise TrainingError(f"{e}{'; lower its width' if large else ''}") from None
 
 
 def datasets(opts: dict, net_config: dict):

@@ -129,3 +129,10 @@ def test_bench_refuses_a_backend_list_that_names_none(capsys, arg):
 def test_bench_names_an_unknown_backend_before_the_table(capsys):
     code = main(["bench", "--backend", "dgan,nope", "--size", "64x32", "--batch", "2", "--steps", "1"])
     one_line(capsys, code, "unknown backend 'nope'", out_empty=True)
+
+
+def test_bench_with_a_width_of_0_is_its_one_line_without_a_table_or_bad_advice(capsys):
+    # the width's range was said under the table's header, with "lower its width" for a width of 0
+    code = main(["bench", "--backend", "dgan", "--width", "0", "--size", "64x32", "--batch", "2", "--steps", "1"])
+    err = one_line(capsys, code, "width 0.0 is outside", out_empty=True)
+    assert "lower its width" not in err
