@@ -30,18 +30,6 @@ RENDER = Path(sys.executable).with_name("poseeditor-render")
 
 
 # ----- helpers ----------------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def person(tmp_path_factory):
-    """A procedural person's photo and its pose file."""
-    from training.synth import synth_image
-
-    d = tmp_path_factory.mktemp("person")
-    img, _, pose = synth_image(7, 0, 0, (256, 128))
-    Image.fromarray(img).save(d / "photo.png")
-    pose.save_json(d / "pose.json")
-    return d / "photo.png", d / "pose.json"
-
-
 def dgan_weights(path: Path, config: dict | None = None, extra: dict | None = None, cast=None) -> Path:
     """Real weights of a real tiny DGAN network, with ``config`` in their metadata, ``extra`` tensors added and
     ``cast`` applied to every tensor."""

@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from engine.cli_render import main as render
 from engine.errors import WeightsError
@@ -26,17 +25,6 @@ def edited(starter, path: Path, *, image_size=None, config=None) -> Path:
     tensors, meta = starter
     return save_weights(path, tensors, WeightsMeta(meta.backend, dict(meta.config, **(config or {})),
                                                    tuple(image_size or meta.image_size), label="edited"))
-
-
-@pytest.fixture(scope="module")
-def person(tmp_path_factory):
-    from training.synth import synth_image
-
-    d = tmp_path_factory.mktemp("person")
-    img, _, pose = synth_image(7, 0, 0, (256, 128))
-    Image.fromarray(img).save(d / "photo.png")
-    pose.save_json(d / "pose.json")
-    return d / "photo.png", d / "pose.json"
 
 
 def one_line(capsys, code, prog, *words) -> str:
