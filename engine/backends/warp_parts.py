@@ -49,6 +49,16 @@ _CHAIN_NEIGHBOURS = {
 _CHAIN_NEIGHBOURS = {k: tuple(PART_NAMES.index(n) for n in v) for k, v in _CHAIN_NEIGHBOURS.items()}
 
 
+def _edge_goes_with(tucked: np.ndarray, edge: np.ndarray, parts: np.ndarray) -> np.ndarray:
+    """``tucked`` with the ``edge`` pixels given to the nearest part of ``parts`` (labels, 0 elsewhere): a layer's
+    own pixels that are the soft edge of a hand or arm in front of it show its colours once that part moves."""
+    _, idx = cv2.distanceTransformWithLabels((parts == 0).astype(np.uint8), cv2.DIST_L2, 3,
+                                             labelType=cv2.DIST_LABEL_PIXEL)
+    by_index = np.zeros(int(idx.max()) + 1, np.uint8)
+    by_index[idx[parts > 0]] = parts[parts > 0]
+    return np.where(edge, by_index[idx], tucked).astype(np.uint8)
+
+
 def _far_joint_in(pose: Pose, j: int, ts: float) -> bool:
     """Whether a limb's far joint lies in the photo, more than EDGE_JOINT of the torso size inside its edges: a
     joint found on the edge (a portrait's elbow on the bottom edge) ends a limb the photo cuts there, whose cut
@@ -319,21 +329,23 @@ def layers_for(image: np.ndarray, pose: Pose, core_labels: np.ndarray,
             # over as well once the hand moves, else a brown outline of it stays on black trousers
             hand_edge = (near <= tuck) & (hard > 0)
             fill = inpainted_under(rgb, (hard > 0) & ~hand_edge, beneath | hand_edge, fill, ARM_EDGE * ts)
+        arm_edge = None
         if arm_over is not None and arm_over.any():  # from the leg's pixels clear of the arm's soft edge
-            over = arm_over[y0:y1, x0:x1] & (hard == 0)
-            fill = inpainted_under(rgb, hard > 0, over, fill, ARM_EDGE * ts)
+            on_arm = arm_over[y0:y1, x0:x1]
+            over = on_arm & (hard == 0)
+            # its own pixels at the arm's outline are the arm's blurred edge (a fast forearm's dark rim on grey
+            # trousers): drawn over too, and shown once the arm moves, else a dark crack stays where it had hung
+            arm_edge = (cv2.distanceTransform((~on_arm).astype(np.uint8), cv2.DIST_L2, 3) <= tuck) & (hard > 0)
+            fill = inpainted_under(rgb, (hard > 0) & ~arm_edge, over | arm_edge, fill, ARM_EDGE * ts)
         # what it reaches under: its tuck, and every pixel of a part in front that its soft edge or ring covers,
         # drawn in its own colours once that part moves (the photo's pixels there are the moved part's: a raised
         # hand would leave its outline at the hip)
         reached = (core > own) | ((front > 0) & (own == 0) & (outer > 1e-3))
         tucked = np.where(reached, core_labels[py0:py1, px0:px1], 0)[y0:y1, x0:x1].astype(np.uint8)
-        if hand_edge is not None and hand_edge.any():  # the edge goes with the nearest hand's forearm
-            hand_labels = np.where(on > 0, core_labels[py0:py1, px0:px1][y0:y1, x0:x1], 0)
-            _, idx = cv2.distanceTransformWithLabels((hand_labels == 0).astype(np.uint8), cv2.DIST_L2, 3,
-                                                     labelType=cv2.DIST_LABEL_PIXEL)
-            by_index = np.zeros(int(idx.max()) + 1, np.uint8)
-            by_index[idx[hand_labels > 0]] = hand_labels[hand_labels > 0]
-            tucked = np.where(hand_edge, by_index[idx], tucked).astype(np.uint8)
+        for edge, under in ((hand_edge, hand_edge is not None and on), (arm_edge, arm_edge is not None and on_arm)):
+            if edge is not None and edge.any():  # the edge goes with the nearest hand's or arm's part
+                labels_there = core_labels[py0:py1, px0:px1][y0:y1, x0:x1]
+                tucked = _edge_goes_with(tucked, edge, np.where(under > 0, labels_there, 0))
         X0, Y0 = int(x0 + px0 + bx0), int(y0 + py0 + by0)
         if part == "torso":
             tucked = _hair_shown_under_head(tucked, rgb, fill, feather, pose, (X0, Y0), ts)

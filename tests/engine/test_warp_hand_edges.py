@@ -197,3 +197,52 @@ def test_a_moved_arms_halo_past_the_mask_fades_into_the_fill_with_no_seam():
     o = out.astype(int)
     steps = np.maximum(np.abs(np.diff(o, axis=1, append=o[:, -1:])), np.abs(np.diff(o, axis=0, append=o[-1:])))
     assert steps[wall].max() <= 10, f"a step of {steps[wall].max()} grey levels on the wall where the arm was"
+
+
+def test_a_forearm_blurred_into_the_trousers_leaves_no_dark_crack_when_raised():
+    # The dance video's forearm hung in front of the thigh, moving: its edge blurred a few pixels into the trousers,
+    # past what the mask saw, and those pixels were the thigh's own. Raised, the arm's place was trousers but its
+    # blurred edge stayed as a dark crack down the thigh (dance frame 130, the right arm raised). The thigh's own
+    # pixels at the arm's outline are the arm's soft edge: redrawn with the trousers once the arm moves (39 grey
+    # levels darker than the trousers before, 3 now).
+    import cv2
+
+    from engine.encode import torso_size
+    from engine.presets import fit_preset
+    from tests.engine.painted import ARMS, SHIRT, SLEEVE
+    from tests.engine.test_warp_parts import raised_straight_up
+
+    trousers = np.array((120, 120, 130))
+    p = fit_preset("standing", 240, 400)
+    ts = torso_size(p)
+    hip, knee = p.point("r_hip"), p.point("r_knee")
+    el, wr = hip + 0.05 * (knee - hip), hip + 0.75 * (knee - hip)
+    p = p.moved("r_elbow", *el).moved("r_wrist", *wr)
+    img = np.full((400, 240, 3), WALL, np.uint8)
+    mask = np.zeros((400, 240), np.uint8)
+    sleeve = np.zeros((400, 240), np.uint8)
+
+    def pt(v):
+        return tuple(np.round(v).astype(int))
+    quad = np.round(p.xy[[J["r_shoulder"], J["l_shoulder"], J["l_hip"], J["r_hip"]]]).astype(np.int32)
+    for m, c in ((mask, 1), (img, SHIRT)):
+        cv2.fillConvexPoly(m, quad, c)
+        cv2.circle(m, pt(p.point("nose")), int(round(0.25 * ts)), c, -1)
+    legs = (("r_hip", "r_knee"), ("l_hip", "l_knee"), ("r_knee", "r_ankle"), ("l_knee", "l_ankle"))
+    for (a, b), c, wide in [(bone, tuple(int(v) for v in trousers), 0.45) for bone in legs] + \
+            [(bone, SLEEVE, 0.15) for bone in ARMS]:
+        cv2.line(img, pt(p.point(a)), pt(p.point(b)), c, int(round(wide * ts)))
+        cv2.line(mask, pt(p.point(a)), pt(p.point(b)), 1, int(round(wide * ts)))
+    cv2.line(sleeve, pt(el), pt(wr), 1, int(round(0.15 * ts)))
+    # the sleeve's edge blurred into the trousers round it, 4 px out
+    band = (cv2.dilate(sleeve, np.ones((9, 9), np.uint8)) > 0) & (sleeve == 0) & \
+        (np.abs(img.astype(int) - trousers).max(axis=2) < 5)
+    img = np.where(band[..., None], cv2.GaussianBlur(img, (0, 0), 2.5), img).astype(np.uint8)
+    b = WarpBackend()
+    out = b.render(b.encode_sources([img], [p], [mask.astype(np.float32)]), raised_straight_up(p)).astype(int)
+    # the band beside where the forearm hung, short of its ends (the hip above, the hand below: tested apart)
+    u = (wr - el) / np.hypot(*(wr - el))
+    along = (np.mgrid[0:400, 0:240][::-1].transpose(1, 2, 0) - el) @ u
+    side = band & (along > 0.35 * np.hypot(*(wr - el))) & (along < 0.9 * np.hypot(*(wr - el)))
+    dark = (trousers.mean() - out[side].mean(axis=1)).max()
+    assert side.sum() > 50 and dark < 15, f"the trousers beside the arm's place darker by {dark:.0f} levels"
