@@ -207,33 +207,12 @@ def test_a_forearm_blurred_into_the_trousers_leaves_no_dark_crack_when_raised():
     # levels darker than the trousers before, 3 now).
     import cv2
 
-    from engine.encode import torso_size
-    from engine.presets import fit_preset
-    from tests.engine.painted import ARMS, SHIRT, SLEEVE
-    from tests.engine.test_warp_parts import raised_straight_up
+    from tests.engine.test_warp_parts import THIGH_TROUSERS, forearm_along_the_thigh, raised_straight_up
 
-    trousers = np.array((120, 120, 130))
-    p = fit_preset("standing", 240, 400)
-    ts = torso_size(p)
-    hip, knee = p.point("r_hip"), p.point("r_knee")
-    el, wr = hip + 0.05 * (knee - hip), hip + 0.75 * (knee - hip)
-    p = p.moved("r_elbow", *el).moved("r_wrist", *wr)
-    img = np.full((400, 240, 3), WALL, np.uint8)
-    mask = np.zeros((400, 240), np.uint8)
+    p, img, mask, el, wr, ts = forearm_along_the_thigh(0.15)
+    trousers = np.array(THIGH_TROUSERS)
     sleeve = np.zeros((400, 240), np.uint8)
-
-    def pt(v):
-        return tuple(np.round(v).astype(int))
-    quad = np.round(p.xy[[J["r_shoulder"], J["l_shoulder"], J["l_hip"], J["r_hip"]]]).astype(np.int32)
-    for m, c in ((mask, 1), (img, SHIRT)):
-        cv2.fillConvexPoly(m, quad, c)
-        cv2.circle(m, pt(p.point("nose")), int(round(0.25 * ts)), c, -1)
-    legs = (("r_hip", "r_knee"), ("l_hip", "l_knee"), ("r_knee", "r_ankle"), ("l_knee", "l_ankle"))
-    for (a, b), c, wide in [(bone, tuple(int(v) for v in trousers), 0.45) for bone in legs] + \
-            [(bone, SLEEVE, 0.15) for bone in ARMS]:
-        cv2.line(img, pt(p.point(a)), pt(p.point(b)), c, int(round(wide * ts)))
-        cv2.line(mask, pt(p.point(a)), pt(p.point(b)), 1, int(round(wide * ts)))
-    cv2.line(sleeve, pt(el), pt(wr), 1, int(round(0.15 * ts)))
+    cv2.line(sleeve, tuple(np.round(el).astype(int)), tuple(np.round(wr).astype(int)), 1, int(round(0.15 * ts)))
     # the sleeve's edge blurred into the trousers round it, 4 px out
     band = (cv2.dilate(sleeve, np.ones((9, 9), np.uint8)) > 0) & (sleeve == 0) & \
         (np.abs(img.astype(int) - trousers).max(axis=2) < 5)

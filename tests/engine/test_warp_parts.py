@@ -518,6 +518,35 @@ def test_an_arm_raised_over_the_head_takes_no_disc_of_shirt_from_the_shoulder():
     assert shirt.sum() < 10, f"{shirt.sum()} pixels of shirt in the air beside the raised arm"
 
 
+THIGH_TROUSERS = (120, 120, 130)
+
+
+def forearm_along_the_thigh(sleeve: float):
+    """A painted person (240x400) whose right forearm, in a sleeve ``sleeve`` torso sizes wide, hangs in front of
+    the right thigh's grey trousers: (pose, image, mask, elbow, wrist, torso size)."""
+    import cv2
+
+    p = fit_preset("standing", 240, 400)
+    ts = torso_size(p)
+    hip, knee = p.point("r_hip"), p.point("r_knee")
+    el, wr = hip + 0.05 * (knee - hip), hip + 0.75 * (knee - hip)
+    p = p.moved("r_elbow", *el).moved("r_wrist", *wr)
+    img = np.full((400, 240, 3), WALL, np.uint8)
+    mask = np.zeros((400, 240), np.uint8)
+
+    def pt(v):
+        return tuple(np.round(v).astype(int))
+    quad = np.round(p.xy[[J["r_shoulder"], J["l_shoulder"], J["l_hip"], J["r_hip"]]]).astype(np.int32)
+    for m, c in ((mask, 1), (img, SHIRT)):
+        cv2.fillConvexPoly(m, quad, c)
+        cv2.circle(m, pt(p.point("nose")), int(round(0.25 * ts)), c, -1)
+    legs = (("r_hip", "r_knee"), ("l_hip", "l_knee"), ("r_knee", "r_ankle"), ("l_knee", "l_ankle"))
+    for (a, b), c, wide in [(bone, THIGH_TROUSERS, 0.45) for bone in legs] + [(bone, SLEEVE, sleeve) for bone in ARMS]:
+        cv2.line(img, pt(p.point(a)), pt(p.point(b)), c, int(round(wide * ts)))
+        cv2.line(mask, pt(p.point(a)), pt(p.point(b)), 1, int(round(wide * ts)))
+    return p, img, mask, el, wr, ts
+
+
 def test_a_forearm_raised_from_along_the_thigh_leaves_the_trousers():
     # A forearm hanging in front of the thigh, its sleeve wider than an arm's reach from its bone (a sleeve blurred by
     # a move is): raised, its place showed the wall between two dark lines, the sleeve's edges, which were the
@@ -525,25 +554,9 @@ def test_a_forearm_raised_from_along_the_thigh_leaves_the_trousers():
     # goes on under the arm: where the forearm hung is trousers.
     import cv2
 
-    trousers = np.array((120, 120, 130))
-    p = fit_preset("standing", 240, 400)
-    ts = torso_size(p)
-    hip, knee = p.point("r_hip"), p.point("r_knee")
-    el, wr = hip + 0.05 * (knee - hip), hip + 0.75 * (knee - hip)
-    p = p.moved("r_elbow", *el).moved("r_wrist", *wr)
     for sleeve in (0.22, 0.28):
-        img = np.full((400, 240, 3), WALL, np.uint8)
-        mask = np.zeros((400, 240), np.uint8)
-        pt = lambda v: tuple(np.round(v).astype(int))  # noqa: E731
-        quad = np.round(p.xy[[J["r_shoulder"], J["l_shoulder"], J["l_hip"], J["r_hip"]]]).astype(np.int32)
-        for m, c in ((mask, 1), (img, SHIRT)):
-            cv2.fillConvexPoly(m, quad, c)
-            cv2.circle(m, pt(p.point("nose")), int(round(0.25 * ts)), c, -1)
-        legs = (("r_hip", "r_knee"), ("l_hip", "l_knee"), ("r_knee", "r_ankle"), ("l_knee", "l_ankle"))
-        for (a, b), c, wide in [(bone, tuple(int(v) for v in trousers), 0.45) for bone in legs] + \
-                [(bone, SLEEVE, sleeve) for bone in ARMS]:
-            cv2.line(img, pt(p.point(a)), pt(p.point(b)), c, int(round(wide * ts)))
-            cv2.line(mask, pt(p.point(a)), pt(p.point(b)), 1, int(round(wide * ts)))
+        p, img, mask, el, wr, ts = forearm_along_the_thigh(sleeve)
+        trousers = np.array(THIGH_TROUSERS)
         target = raised_straight_up(p)
         b = WarpBackend()
         out = b.render(b.encode_sources([img], [p], [mask.astype(np.float32)]), target).astype(int)
