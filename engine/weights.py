@@ -289,11 +289,12 @@ def _wrong_kind(key: str, value, default) -> str | None:
     switch with bool(), so "s" or [1] built one as if it said true; a text where a number belongs fails the
     build, which says so (and "levels" is "auto" or a number)."""
     if isinstance(default, bool) and not isinstance(value, bool):
-        return f"{key} must be true or false, not {_shown(value)}"
+        return f"{key} must be true or false, not {shown(value)}"
     return None
 
 
-def _shown(value) -> str:
+def shown(value) -> str:
+    """A value as a one-line message shows it: its repr, cut at 40 characters, escaped if not printable."""
     text = repr(value)
     return _key(text if len(text) <= 40 else text[:40] + "…")
 

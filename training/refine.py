@@ -265,13 +265,14 @@ def run(args) -> int:
     if args.out is not None and args.out.suffix != ".safetensors":
         raise PoseEditorError(f"{args.out}: the output must end in .safetensors")
     check_input(args.weights, PoseEditorError, ".safetensors weights file")
-    from engine.registry import BACKENDS
     from engine.weights import read_meta
 
+    from .recipes import recipe_names
+
     backend = read_meta(args.weights).backend  # said before the frames are read and detected (half a minute)
-    if backend not in BACKENDS or not BACKENDS[backend].recipe:
+    if backend not in recipe_names():
         raise PoseEditorError(f"{args.weights}: weights of the backend {backend[:40]!r}, which has no network to "
-                              f"refine here (networks: {', '.join(n for n, e in BACKENDS.items() if e.recipe)})")
+                              f"refine here (networks: {', '.join(recipe_names())})")
     if not (args.data / "dataset.json").is_file():
         raise PoseEditorError(f"{args.data}: not a prepared set (no dataset.json)")
     if args.out is not None:

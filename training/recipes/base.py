@@ -18,6 +18,7 @@ from typing import Callable, ClassVar, NamedTuple
 
 import torch
 
+from engine.weights import shown
 from training.losses import BACKBONE_STAGES, BACKBONES, GAN_KINDS, NN_REDUCTIONS, NN_SIZE_MAX
 
 
@@ -127,11 +128,6 @@ def default_rule(default) -> Rule | None:
     return None
 
 
-def _shown(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:40] + "…"
-
-
 class Recipe(abc.ABC):
     backend: ClassVar[str] = ""
     # Options a user may set in --config (loss weights, learning rates, GAN kind, ...), with their defaults.
@@ -186,7 +182,7 @@ class Recipe(abc.ABC):
             except ValueError:
                 null = ", or null" if defaults[key] is None else ""
                 raise TrainingError(f"{head}the {cls.backend} recipe's {key!r} must be {rule.what}{null}, "
-                                    f"not {_shown(value)}") from None
+                                    f"not {shown(value)}") from None
         return out
 
     @classmethod
