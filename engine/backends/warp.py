@@ -57,9 +57,9 @@ PHOTO_PARTS = ("head",)
 NETWORK, PHOTO, HELD = 0, 1, 2  # whose a placed layer's pixels are in a network's render: the network's to
 # repaint where it moved, the photo's (``photo_parts``), or the photo's held thing, which no repaint covers
 HELD_SCALE = 1.5  # a held thing is drawn at most this much larger or smaller than in the photo (_held_scale)
-def _inpaint_background(image: np.ndarray, hole: np.ndarray, weight: np.ndarray | None = None) -> np.ndarray:
-    """Fill ``hole`` (uint8 0/1) from its surroundings, mixed with the photo by ``weight`` ((H, W) float32, 1 if
-    not given) inside it. Inpainting runs at <= 512 px for speed."""
+def _inpaint_background(image: np.ndarray, hole: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Fill ``hole`` (uint8 0/1) from its surroundings, mixed with the photo by ``weight`` ((H, W) float32: 1 is
+    the fill alone) inside it. Inpainting runs at <= 512 px for speed."""
     h, w = hole.shape
     if not hole.any():
         return image.copy()
@@ -72,11 +72,8 @@ def _inpaint_background(image: np.ndarray, hole: np.ndarray, weight: np.ndarray 
         filled = cv2.resize(filled, (w, h), interpolation=cv2.INTER_LINEAR)
     out = image.copy()
     m = hole.astype(bool)
-    if weight is None:
-        out[m] = filled[m]
-    else:
-        w = weight[m][:, None]
-        out[m] = (image[m] * (1.0 - w) + filled[m] * w + 0.5).astype(np.uint8)
+    w = weight[m][:, None]
+    out[m] = (image[m] * (1.0 - w) + filled[m] * w + 0.5).astype(np.uint8)
     return out
 
 
