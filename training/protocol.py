@@ -195,6 +195,7 @@ class TrainPlan:
     net: dict = field(default_factory=dict)  # network config over the starting weights' (fit --net)
     recipe: dict = field(default_factory=dict)  # recipe options over the recipe's own (fit --recipe)
     refine_minutes: float | None = None  # the budget's last minutes for the refiner; None: as refine_for says
+    refine_steps: int | None = None    # a ceiling on the refiner's steps (refine --steps); None: its minutes alone
 
     @property
     def refine(self) -> float:
@@ -376,7 +377,8 @@ def export_args(run: Path, out: Path, label: str) -> list:
 
 
 def refine_args(plan: TrainPlan, weights: Path, data: Path) -> list:
-    return ["refine", weights, "--data", data, "--minutes", f"{plan.refine:g}", "--clock", plan.clock]
+    steps = [] if plan.refine_steps is None else ["--steps", plan.refine_steps]
+    return ["refine", weights, "--data", data, "--minutes", f"{plan.refine:g}", "--clock", plan.clock, *steps]
 
 
 def refine_command(plan: TrainPlan, weights: Path, data: Path) -> list[str]:

@@ -1,6 +1,6 @@
 """``poseeditor-train refine``: a person's refiner (engine/refiner.py), trained after their model, added to its file.
 
-    poseeditor-train refine anna.safetensors --data datasets/anna [--minutes 2] [--clock cpu]
+    poseeditor-train refine anna.safetensors --data datasets/anna [--minutes 2] [--steps N] [--clock cpu]
 
 Train on This Person's last step. The personal model draws 128x64 pictures the app enlarges onto the photo; the
 refiner learns, at the photo's scale, what that picture and the warp render beside it should have been for this
@@ -26,6 +26,7 @@ from engine.errors import PoseEditorError
 from engine.fileio import check_input, named_path
 
 from .protocol import REFINE_MIN_TARGETS as MIN_TARGETS
+from .synth import int_in
 
 SOURCES = 16        # train frames used as sources, spread over the train split
 PER_SOURCE = 5      # targets per source; sources are train frames only (test frames as sources too cost 0.004 SSIM)
@@ -145,9 +146,9 @@ def _ssim(x, y, win: int = 7):
 
 
 def fit_refiner(samples: list[tuple], seconds: float, clock, seed: int = 0, log=None, precision: str = "fp32",
-                device: str = "cpu"):
+                device: str = "cpu", max_steps: int | None = None):
     """Train a refiner on ``samples`` (render, warp render, share, real) until ``clock()`` passes ``seconds``
-    (at least one step), on ``device`` at ``precision`` ("fp32", or "bf16" on the CPU: autocast, channels-last,
+    or ``max_steps`` are done (at least one step), on ``device`` at ``precision`` ("fp32", or "bf16" on the CPU: autocast, channels-last,
     the loss in float32); returns (network on the CPU, steps)."""
     import torch
 
@@ -164,8 +165,9 @@ def fit_refiner(samples: list[tuple], seconds: float, clock, seed: int = 0, log=
     net = speed_up(build(), precision, device)
     opt = torch.optim.Adam(net.parameters(), RATE)
     start, step = clock(), 0
-    while step == 0 or clock() - start < seconds:
-        done = min(1.0, (clock() - start) / max(seconds, 1e-6))
+    while step == 0 or (clock() - start < seconds and (max_steps is None or step < max_steps)):
+        # the cosine's progress: through the time or the steps, whichever ends the training first
+        done = min(1.0, max((clock() - start) / max(seconds, 1e-6), step / max_steps if max_steps else 0.0))
         for g in opt.param_groups:
             g["lr"] = RATE * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * done)))
         batch = []
@@ -196,8 +198,9 @@ def fit_refiner(samples: list[tuple], seconds: float, clock, seed: int = 0, log=
 
 
 def refine_weights(weights: Path, data: Path, minutes: float, out: Path | None = None, clock: str = "wall",
-                   log=print, device: str = "auto") -> dict:
-    """Train a refiner for ``weights`` on the prepared set ``data`` within ``minutes`` (data included) and write
+                   log=print, device: str = "auto", steps: int | None = None) -> dict:
+    """Train a refiner for ``weights`` on the prepared set ``data`` within ``minutes`` (data included) and at most
+    ``steps`` steps (a count, reproducible where a time budget is not), and write
     the file with it (``out``, default ``weights`` itself); returns what was done. A set without enough test
     frames leaves the file as it is (``refined`` False)."""
     from engine.refiner import PREFIX, network_tensors
@@ -231,7 +234,7 @@ def refine_weights(weights: Path, data: Path, minutes: float, out: Path | None =
     # bf16 where the CPU has it (POSEEDITOR_PRECISION may say fp32); a GPU trains it in float32, with time to spare
     precision = resolve_precision("auto", device) if device == "cpu" else "fp32"
     net, steps = fit_refiner(samples, max(0.0, minutes * 60 - spent), now, log=log, precision=precision,
-                             device=device)
+                             device=device, max_steps=steps)
     kept = network_tensors(tensors)
     kept.update({PREFIX + k: v.detach().clone().contiguous() for k, v in net.state_dict().items()})
     # the set's test frames are the refiner's training targets: an `evaluate` on that set scores what it learnt
@@ -249,6 +252,8 @@ def add_arguments(p) -> None:
     p.add_argument("--data", type=Path, required=True, help="the prepared set the model was trained on")
     p.add_argument("--minutes", type=float, default=2.0, help="time budget, data included (default 2)")
     p.add_argument("--clock", choices=("wall", "cpu"), default="wall", help="what --minutes counts")
+    p.add_argument("--steps", type=int_in(1, 10 ** 7), help="at most this many training steps (a count that runs "
+                                                              "alike on any machine; --minutes still ends it sooner)")
     p.add_argument("-o", "--out", type=named_path, help="write here (.safetensors, outside the set) instead of into "
                                                   "WEIGHTS; with nothing to refine, the weights unchanged")
     p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
@@ -281,7 +286,7 @@ def run(args) -> int:
         # a file among PoseEditor's own (a starter refined in place would change every new user's first launch)
         check_output(args.weights, inputs=[args.data], what="refined weights")
     done = refine_weights(args.weights, args.data, args.minutes, args.out, args.clock,
-                          log=lambda t: print(t, file=sys.stderr, flush=True), device=device)
+                          log=lambda t: print(t, file=sys.stderr, flush=True), device=device, steps=args.steps)
     target = args.out or args.weights
     print(f"{target}: " + (f"refiner trained for {done['steps']} steps on {done['pairs']} pairs" if done["refined"]
                            else f"not refined ({done['why']})"))

@@ -69,3 +69,26 @@ def test_every_other_source_and_its_targets_are_mirrored_for_the_refiner(tmp_pat
         a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
         assert a.shape == b.shape
         assert np.abs(a - b[:, ::-1]).mean() < 0.2 * np.abs(a - b).mean(), "the second source is the mirror image"
+
+
+def test_the_refiners_steps_are_a_ceiling_its_minutes_still_end_it_sooner():
+    """``refine --steps N``: N steps however long the budget (a count runs alike on any machine; the experiments
+    compare refiners by it); a budget that ends first ends it; a count that is no whole number above 0 is a
+    usage line."""
+    import time
+
+    import numpy as np
+
+    from training import refine as R
+
+    rng = np.random.default_rng(0)
+    img = lambda: rng.integers(0, 256, (R.PATCH, R.PATCH, 3), dtype=np.uint8)  # noqa: E731
+    share = np.ones((R.PATCH, R.PATCH), np.float32)
+    samples = [(img(), img(), share, img()) for _ in range(2)]
+    net, steps = R.fit_refiner(samples, 600.0, time.monotonic, max_steps=3)
+    assert steps == 3 and not net.training
+    _, steps = R.fit_refiner(samples, 0.0, time.monotonic, max_steps=3)
+    assert steps == 1  # the time was up at once: the one step it always takes
+    for bad in ("0", "-2", "2.5"):
+        proc = run_cli("refine", "w.safetensors", "--data", "set", "--steps", bad)
+        assert proc.returncode == 2 and "--steps" in proc.stderr and "Traceback" not in proc.stderr
