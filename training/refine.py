@@ -147,9 +147,9 @@ def _ssim(x, y, win: int = 7):
 
 def fit_refiner(samples: list[tuple], seconds: float, clock, seed: int = 0, log=None, precision: str = "fp32",
                 device: str = "cpu", max_steps: int | None = None):
-    """Train a refiner on ``samples`` (render, warp render, share, real) until ``clock()`` passes ``seconds``
-    or ``max_steps`` are done (at least one step), on ``device`` at ``precision`` ("fp32", or "bf16" on the CPU: autocast, channels-last,
-    the loss in float32); returns (network on the CPU, steps)."""
+    """Train a refiner on ``samples`` (render, warp render, share, real) until ``clock()`` passes ``seconds`` or
+    ``max_steps`` are done (at least one step), on ``device`` at ``precision`` ("fp32", or "bf16" on the CPU:
+    autocast, channels-last, the loss in float32); returns (network on the CPU, steps)."""
     import torch
 
     from engine.refiner import autocast, build, layout, speed_up, to_tensor
@@ -200,9 +200,9 @@ def fit_refiner(samples: list[tuple], seconds: float, clock, seed: int = 0, log=
 def refine_weights(weights: Path, data: Path, minutes: float, out: Path | None = None, clock: str = "wall",
                    log=print, device: str = "auto", steps: int | None = None) -> dict:
     """Train a refiner for ``weights`` on the prepared set ``data`` within ``minutes`` (data included) and at most
-    ``steps`` steps (a count, reproducible where a time budget is not), and write
-    the file with it (``out``, default ``weights`` itself); returns what was done. A set without enough test
-    frames leaves the file as it is (``refined`` False)."""
+    ``steps`` steps (a count, reproducible where a time budget is not), and write the file with it (``out``,
+    default ``weights`` itself); returns what was done. A set without enough test frames leaves the file as it
+    is (``refined`` False)."""
     from engine.refiner import PREFIX, network_tensors
     from engine.runtime import Engine, pick_device, resolve_precision
     from engine.weights import load_weights, save_weights
