@@ -212,7 +212,8 @@ def add_arguments(p) -> None:
     p.add_argument("--size", type=parse_size, help="network size HxW (default: the starting weights')")
     p.add_argument("--max-frames", type=int, default=P.MAX_VIDEO_FRAMES,
                    help=f"video frames to look at (default {P.MAX_VIDEO_FRAMES})")
-    p.add_argument("--steps", type=int, default=P.DEFAULT_STEPS, help="a ceiling on the training steps")
+    p.add_argument("--steps", type=int, default=P.DEFAULT_STEPS,
+                   help="a ceiling on the network's training steps (a refiner after it trains for its minutes)")
     p.add_argument("--clock", choices=P.CLOCKS, default="wall",
                    help="what --minutes counts: wall (default, the app's) or cpu, the training process's CPU time, "
                         "so that runs on a shared machine get the same compute")
