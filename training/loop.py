@@ -347,12 +347,19 @@ def lr_scale(schedule: str, step: int, total: int, used: float, budget: float | 
     whichever ends first of the steps and the time budget (``used`` of ``budget`` seconds on the run's clock)."""
     if schedule != "cosine":
         return 1.0
-    frac = step / max(total, 1)
+    warm = min(1.0, (step + 1) / WARMUP_STEPS)
+    return warm * cosine_factor(step, total, used, budget)
+
+
+def cosine_factor(step: int, total: int | None, used: float, budget: float | None) -> float:
+    """Half a cosine from 1 to 0.05 over a run, by how far it has gone: the further of ``step`` of ``total`` steps
+    (None: no step ceiling) and ``used`` of ``budget`` seconds (None: no time budget). The fit's schedule
+    (lr_scale, after its warm-up) and the person's refiner (training/refine.py) both."""
+    frac = step / max(total, 1) if total is not None else 0.0
     if budget:
         frac = max(frac, used / budget)
     frac = min(max(frac, 0.0), 1.0)
-    warm = min(1.0, (step + 1) / WARMUP_STEPS)
-    return warm * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
+    return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac))
 
 
 def freeze_norm_stats(module: torch.nn.Module) -> int:

@@ -154,6 +154,8 @@ def fit_refiner(samples: list[tuple], seconds: float, clock, seed: int = 0, log=
 
     from engine.refiner import autocast, build, layout, speed_up, to_tensor
 
+    from .loop import cosine_factor
+
     if precision not in ("fp32", "bf16") or (precision == "bf16" and device != "cpu"):
         raise ValueError(f"the refiner trains in fp32, or in bf16 on the CPU, not {precision} on {device}")
     torch.manual_seed(seed)
@@ -166,10 +168,8 @@ def fit_refiner(samples: list[tuple], seconds: float, clock, seed: int = 0, log=
     opt = torch.optim.Adam(net.parameters(), RATE)
     start, step = clock(), 0
     while step == 0 or (clock() - start < seconds and (max_steps is None or step < max_steps)):
-        # the cosine's progress: through the time or the steps, whichever ends the training first
-        done = min(1.0, max((clock() - start) / max(seconds, 1e-6), step / max_steps if max_steps else 0.0))
-        for g in opt.param_groups:
-            g["lr"] = RATE * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * done)))
+        for g in opt.param_groups:  # no warm-up: the refiner starts from nothing, not from trained weights
+            g["lr"] = RATE * cosine_factor(step, max_steps, clock() - start, max(seconds, 1e-6))
         batch = []
         for _ in range(BATCH):
             r, w, a, y = data[rng.integers(len(data))]
@@ -275,9 +275,10 @@ def run(args) -> int:
     from .recipes import recipe_names
 
     backend = read_meta(args.weights).backend  # said before the frames are read and detected (half a minute)
-    if backend not in recipe_names():
+    networks = recipe_names()
+    if backend not in networks:
         raise PoseEditorError(f"{args.weights}: weights of the backend {backend[:40]!r}, which has no network to "
-                              f"refine here (networks: {', '.join(recipe_names())})")
+                              f"refine here (networks: {', '.join(networks)})")
     if not (args.data / "dataset.json").is_file():
         raise PoseEditorError(f"{args.data}: not a prepared set (no dataset.json)")
     if args.out is not None:
