@@ -84,9 +84,10 @@ def backend_class(name: str):
     return cls
 
 
-def recipe_path(name: str) -> str | None:
-    """The dotted path of a backend's training recipe (None: not trainable); KeyError for an unknown name."""
-    return BACKENDS[name].recipe
+def trainable_names() -> list[str]:
+    """The backends the table gives a training recipe, in its order. Nothing is imported: a refusal names them
+    without loading torch (training.recipes.recipe_names keeps those whose recipe imports here)."""
+    return [n for n, e in list(BACKENDS.items()) if e.recipe is not None]
 
 
 def unavailable() -> dict[str, str]:

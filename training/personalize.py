@@ -39,11 +39,10 @@ def plan_for(sources: list[Path], backend: str, out: Path, minutes: float, init=
     videos = [s for s in sources if P.is_video(s)]  # one video or photos only: _usable_sources
     if init is None and not scratch:
         init = starter_weights(backend)
-    from engine.registry import BACKENDS
+    from engine.registry import trainable_names
 
-    if backend not in BACKENDS or BACKENDS[backend].recipe is None:
-        trainable = ", ".join(n for n, e in BACKENDS.items() if e.recipe)
-        raise P.PersonalizeError(f"unknown backend '{backend}' for training; trainable: {trainable}")
+    if backend not in trainable_names():
+        raise P.PersonalizeError(f"unknown backend '{backend}' for training; trainable: {', '.join(trainable_names())}")
     plan = P.make_plan(name or Path(out).stem, backend, [] if videos else sources, videos[0] if videos else None,
                        None if scratch else init, minutes=float(minutes), **overrides)
     P.check_plan(plan)

@@ -1,7 +1,7 @@
 """Training recipes, one per trainable backend; which recipe trains which backend is engine.registry's table."""
 from __future__ import annotations
 
-from engine.registry import BACKENDS, Unavailable, resolve
+from engine.registry import BACKENDS, Unavailable, resolve, trainable_names
 
 RecipeUnavailable = Unavailable
 
@@ -21,9 +21,7 @@ def recipe_class(name: str):
 def recipe_names() -> list[str]:
     """Backends whose recipe imports (a backend still being written is simply not listed)."""
     out = []
-    for name, entry in list(BACKENDS.items()):
-        if entry.recipe is None:
-            continue
+    for name in trainable_names():
         try:
             recipe_class(name)
             out.append(name)
