@@ -352,7 +352,6 @@ def test_a_video_plan_ends_with_the_refiner_in_the_saved_weights(qtbot, tmp_path
     default = P.make_plan("x", "spgnet", video=str(video), init=str(starter_weights("spgnet")))
     assert default.refine == 2.0 and default.fit_minutes == default.minutes - 2.0
     assert P.make_plan("x", "attention", video=str(video), init=str(starter_weights("attention"))).refine == 0
-    assert P.make_plan("x", "attention", video=str(video), init=str(starter_weights("attention"))).refine == 0
     for n in (3, 30):  # photos: none (a few hold nothing apart; many may differ in size and background)
         assert P.make_plan("x", "spgnet", photos=["a.png"] * n, init=str(starter_weights("spgnet"))).refine == 0
 
