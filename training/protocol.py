@@ -253,8 +253,9 @@ def make_plan(name: str, backend: str, photos=(), video=None, init=None, scratch
 
 def checks_note(plan: TrainPlan) -> str:
     """What the plan's quality checks do, in the words the app's plan shows."""
-    text = (f"Checks quality every {plan.val_every} steps on {plan.val_pairs} pairs unlike the training ones and "
-            f"keeps the best result")
+    text = (f"Checks quality every {plan.val_every} steps on {plan.val_pairs} pairs unlike the training ones; the best "
+            f"so far is shown as it learns. Saves the weights it ends with, or the best check's if stopped before the "
+            f"end")
     if plan.patience:
         text += f"; stops early when {plan.patience} checks in a row bring no progress"
     return text + "."
@@ -373,7 +374,22 @@ def resume_args(run: Path, minutes: float) -> list:
 
 
 def export_args(run: Path, out: Path, label: str) -> list:
-    return ["export", run, "-o", out, "--label", label]
+    return ["export", run, "-o", out, "--label", label, "--which", export_choice(run)]
+
+
+# A run that ended its schedule (its time budget or its step ceiling) is exported as it ended, where the cosine rate
+# came down; a run stopped before that (the person's Stop, early stopping) by its best check. Once the checks level
+# off they wander by +-0.005, and their best is a noisy pick: the 2026-12-07 table's pNR exported its check of step
+# 300 of 1,226, and its last weights scored SSIM +0.005 +-0.003, L1 -0.004 as the app shows it (+0.005 with its
+# refiner trained again); nine other runs' last weights were level with their best checks
+# (docs/personalize-measured.md, "The weights a run ends with").
+SCHEDULE_ENDS = ("time budget", "steps")
+
+
+def export_choice(run: Path) -> str:
+    """export's --which for a fit's run: "latest" when it ended its schedule, else "auto" (its best check)."""
+    done = next((r for r in reversed(read_stats(run)) if r.get("kind") == "done"), None)
+    return "latest" if done is not None and done.get("reason") in SCHEDULE_ENDS else "auto"
 
 
 def refine_args(plan: TrainPlan, weights: Path, data: Path) -> list:

@@ -65,6 +65,6 @@ def test_the_plan_reads_as_steps_and_keeps_the_numbers_apart(qtbot, tmp_path, pr
     the training ones"). The steps say what happens in words; the numbers are in a Details line after them."""
     d = dialog(qtbot, tmp_path, [procedural_photos[0][0]])
     steps, details = plain(d.plan_text.text()).split("Details:")
-    assert "Train" in steps and "keeping the version that draws the person best" in steps
+    assert "Train" in steps and "checking how it draws the person" in steps
     assert not any(w in steps for w in ("×", "batches", "width", "unlike the training ones"))
     assert "64×32" in details and "batches of up to" in details and "unlike the training ones" in details

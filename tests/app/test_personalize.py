@@ -65,8 +65,8 @@ def test_train_stop_resume_and_use(qtbot, tmp_path):
     # the plan says what will happen and how long it takes, before anything starts
     assert "3 photos" in plan_text and "warp engine" in plan_text and "from scratch" in plan_text
     assert "64×32" in plan_text and "Anna test.safetensors" in plan_text and "About" in plan_text
-    # the whole time budget (stopping early lost, training/protocol.py), the best check's weights kept
-    assert "unlike the training ones" in plan_text and "keeps the best result" in plan_text
+    # the whole time budget (stopping early lost, training/protocol.py): the weights it ends with are saved
+    assert "unlike the training ones" in plan_text and "Saves the weights it ends with" in plan_text
     assert "stops early" not in plan_text
     assert d.start_btn.isEnabled() and not d.stop_btn.isEnabled()
 
@@ -104,6 +104,8 @@ def test_train_stop_resume_and_use(qtbot, tmp_path):
     meta = read_meta(path)
     assert (meta.backend, meta.label, tuple(meta.image_size)) == ("attention", "Anna test", (64, 32))
     assert meta.provenance["data"] == "Anna-test" and (P.user_data_dir() / "datasets" / "Anna-test").is_dir()
+    # the run ended its schedule (its step ceiling): the weights it ended with, not its best check's
+    assert meta.provenance["selected_by"] == "latest" and meta.provenance["steps"] == steps
     opts = json.loads((ctl.run_dir / "training_options.json").read_text())
     assert ctl.run_dir.parent == P.user_data_dir() / "runs" and opts["options"]["augment"] is True
     qtbot.waitUntil(lambda: (win.backend_info or {}).get("weights_path") == str(path), timeout=60000)

@@ -225,6 +225,8 @@ def test_personalize_runs_the_apps_pipeline_end_to_end(tmp_path):
     assert prepared["prepare"]["self_pairs"] == 2  # the frames' own renders, as many as asked for
     rows = [json.loads(ln) for ln in (runs[0] / "stats.jsonl").read_text().splitlines()]
     assert rows[-1]["kind"] == "done" and rows[-1]["reason"] == "time budget" and rows[-1]["step"] >= 1
+    # its time budget ended the schedule: exported as it ended, not as its best check
+    assert meta.provenance["selected_by"] == "latest" and meta.provenance["steps"] == rows[-1]["step"]
     assert str(out) in proc.stdout
     assert "TensorFlow Lite" not in proc.stderr and "Traceback" not in proc.stderr  # the detector's start-up noise
 

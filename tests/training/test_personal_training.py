@@ -64,9 +64,20 @@ def test_patience_stops_a_run_whose_validation_stops_improving_and_keeps_the_bes
     assert done["best_metric"]["step"] == 2 and read_meta(run / "best.safetensors").provenance["step"] == 2
 
     # a learning run is not stopped by it
-    run = fit(base_options(synth_data, tmp_path / "q", steps=8, val_every=2, grid_every=100, ckpt_every=100,
-                           patience=3, batch=8))
-    assert done_row(run)["reason"] == "steps"
+    late = fit(base_options(synth_data, tmp_path / "q", steps=8, val_every=2, grid_every=100, ckpt_every=100,
+                            patience=3, batch=8))
+    assert done_row(late)["reason"] == "steps"
+
+    # what a plan exports: a run that ended its schedule as it ended; one stopped before, its best check
+    from training.export import export_run
+    from training.protocol import export_args, export_choice
+
+    assert (export_choice(run), export_choice(late)) == ("auto", "latest")
+    assert export_args(late, tmp_path / "w", "x")[-2:] == ["--which", "latest"]
+    export_run(run, tmp_path / "stopped.safetensors", which=export_choice(run))
+    export_run(late, tmp_path / "ended.safetensors", which=export_choice(late))
+    assert read_meta(tmp_path / "stopped.safetensors").provenance["step"] == 2
+    assert read_meta(tmp_path / "ended.safetensors").provenance["steps"] == 8
 
 
 def test_the_cpu_clock_does_not_count_time_spent_waiting(tiny, synth_data, tmp_path):
