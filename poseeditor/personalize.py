@@ -29,12 +29,12 @@ from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signa
 from engine.errors import PoseEditorError
 from training.names import folders, slug
 from training.protocol import (DEFAULT_BATCH, DEFAULT_MINUTES, DEFAULT_STEPS, MAX_VIDEO_FRAMES,  # noqa: F401
-                               PersonalizeError, StatsReader, TrainPlan, checks_note, child_env, export_command,
-                               fit_batch, fit_command, has_checkpoint, image_count, last_error_line, make_plan,
-                               network_defaults, newest_grid, no_pairs_message, prepare_command, refine_command, refit_note,
-                               resume_command,
-                               run_folder, self_pairs_note, source_for, split_counts, train_pairs,
-                               training_threads, with_refiner_if_held_apart, SELF_PAIRS_BELOW)
+                               PersonalizeError, StatsReader, TrainPlan, checks_note, child_env, export_choice,
+                               export_command, fit_batch, fit_command, has_checkpoint, image_count, last_error_line,
+                               make_plan, network_defaults, newest_grid, no_pairs_message, prepare_command,
+                               refine_command, refit_note, resume_command, run_folder, self_pairs_note, source_for,
+                               split_counts, train_pairs, training_threads, with_refiner_if_held_apart,
+                               SELF_PAIRS_BELOW)
 from training.protocol import check_plan as _check_plan
 
 from .settings import data_dir as user_data_dir
@@ -285,7 +285,8 @@ class Personalizer(QObject):
         self.weights_path = unique_path(self.dirs["weights"], safe_name(self.plan.name) or slug(self.plan.name))
         self._set_phase(EXPORT)
         self.status.emit(f"Saving the weights as {self.weights_path.name}…")
-        self._run("export", export_command(self.run_dir, self.weights_path, self.plan.label), self._exported)
+        which = export_choice(self.rows)  # the rows polled: a stopped run's last says so, a finished one's too
+        self._run("export", export_command(self.run_dir, self.weights_path, self.plan.label, which), self._exported)
 
     def _exported(self, code: int) -> None:
         if code != 0 or not self.weights_path.is_file():

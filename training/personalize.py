@@ -119,7 +119,7 @@ def personalize(plan: P.TrainPlan, out: Path, work: Path, progress=print) -> dic
     run = P.run_folder(_step("fit", P.fit_command(plan, dataset, dirs["runs"], batch), work), work)
     if run is None:
         raise P.PersonalizeError("the fit step did not say where its run folder is")
-    _step("export", P.export_command(run, out, plan.label), work)
+    _step("export", P.export_command(run, out, plan.label, P.export_choice(P.read_stats(run))), work)
     if plan.refine:
         progress(f"training the refiner for up to {plan.refine:g} min")
         try:

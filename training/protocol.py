@@ -373,8 +373,8 @@ def resume_args(run: Path, minutes: float) -> list:
     return ["fit", "--resume", run, "--time-budget", f"{minutes:g}", "--no-progress"]
 
 
-def export_args(run: Path, out: Path, label: str) -> list:
-    return ["export", run, "-o", out, "--label", label, "--which", export_choice(run)]
+def export_args(run: Path, out: Path, label: str, which: str = "auto") -> list:
+    return ["export", run, "-o", out, "--label", label, "--which", which]
 
 
 # A run that ended its schedule (its time budget or its step ceiling) is exported as it ended, where the cosine rate
@@ -386,9 +386,10 @@ def export_args(run: Path, out: Path, label: str) -> list:
 SCHEDULE_ENDS = ("time budget", "steps")
 
 
-def export_choice(run: Path) -> str:
-    """export's --which for a fit's run: "latest" when it ended its schedule, else "auto" (its best check)."""
-    done = next((r for r in reversed(read_stats(run)) if r.get("kind") == "done"), None)
+def export_choice(rows: list[dict]) -> str:
+    """export's --which for a fit's run, from its stats rows (read_stats; the app has them already): "latest" when
+    it ended its schedule, else "auto" (its best check)."""
+    done = next((r for r in reversed(rows) if r.get("kind") == "done"), None)
     return "latest" if done is not None and done.get("reason") in SCHEDULE_ENDS else "auto"
 
 
@@ -413,8 +414,8 @@ def resume_command(run: Path, minutes: float) -> list[str]:
     return cli(*resume_args(run, minutes))
 
 
-def export_command(run: Path, out: Path, label: str) -> list[str]:
-    return cli(*export_args(run, out, label))
+def export_command(run: Path, out: Path, label: str, which: str = "auto") -> list[str]:
+    return cli(*export_args(run, out, label, which))
 
 
 def photos_folder(dataset: Path) -> Path:
