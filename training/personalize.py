@@ -41,8 +41,9 @@ def plan_for(sources: list[Path], backend: str, out: Path, minutes: float, init=
         init = starter_weights(backend)
     from engine.registry import trainable_names
 
-    if backend not in trainable_names():
-        raise P.PersonalizeError(f"unknown backend '{backend}' for training; trainable: {', '.join(trainable_names())}")
+    trainable = trainable_names()
+    if backend not in trainable:
+        raise P.PersonalizeError(f"unknown backend '{backend}' for training; trainable: {', '.join(trainable)}")
     plan = P.make_plan(name or Path(out).stem, backend, [] if videos else sources, videos[0] if videos else None,
                        None if scratch else init, minutes=float(minutes), **overrides)
     P.check_plan(plan)
