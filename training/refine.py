@@ -10,7 +10,7 @@ to pick its checkpoint), its sources the train frames. For each pair the app's o
 engine.runtime.Engine with the file's network, the real frame as the target; then the refiner fits for the rest
 of the budget (data included) and its tensors are written into the weights file (atomically; or into ``-o``).
 
-Measured (docs/personalize-measured.md, 2026-12-05): a personal SPGNet on the dance video, 80 views from 16 train and 20
+Measured (docs/refiner-measured.md, 2026-12-05): a personal SPGNet on the dance video, 80 views from 16 train and 20
 test frames, the held-out pairs as the app shows them: SSIM +0.0057 after 1 CPU-minute, +0.0078 after 2 (+-0.003),
 the person's outline crisper; L1 +0.0008. A set with fewer than MIN_TARGETS test frames is left as it is.
 """
@@ -86,7 +86,7 @@ def refiner_pairs(engine, loaded: dict, sources: list[dict], test: list[dict]) -
     every other source and its targets mirrored. The mirrored poses are ones the video never showed, as the poses
     a person edits to are: on the dance video's held-out pairs, paired against the same networks' refiners
     retrained without them, DGAN +0.0003, DGAN-SA +0.0024, SPGNet +0.0007, pNR +0.0030 SSIM (far third +0.0008 to
-    +0.0035; docs/personalize-measured.md)."""
+    +0.0035; docs/refiner-measured.md)."""
     rng = np.random.default_rng(0)
     samples, used = [], 0
     for rec in sources:
