@@ -186,7 +186,7 @@ class FilesMixin(DropsMixin):
     def _ask_save(self, title: str, default_name: str, filt: str, kind: str, what: str, complete=None) -> str:
         """A path to save to, or "" when cancelled (``complete`` adds a bare name's suffix). The window asks to
         replace a file itself, after refusing an input (the dialog asked first, then the window refused); a refused
-        name, or No to replacing, opens the dialog again (decision 63)."""
+        name, or No to replacing, opens the dialog again (docs/decisions.md, 63)."""
         start = str(Path(self.save_dir(kind)) / default_name)
         while True:
             path, _ = QFileDialog.getSaveFileName(self, title, start, filt,

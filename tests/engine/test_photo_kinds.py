@@ -457,7 +457,7 @@ def test_a_raised_arm_is_found_raised_in_each_networks_render_of_the_procedural_
 
 
 def print_table() -> None:
-    """The figures of docs/backends/warp.md: per kind and backend, the unchanged pose's SSIM in the person's
+    """The figures of docs/backends/warp-measured.md: per kind and backend, the unchanged pose's SSIM in the person's
     box, and (full-body kinds) whether BlazePose finds the raised arm raised. Run:
     PYTHONPATH=. python tests/engine/test_photo_kinds.py"""
     from engine.detect import default_detector
