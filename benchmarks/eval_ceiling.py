@@ -5,7 +5,7 @@ times it), and the engine composites that exactly as it does a network's picture
 photo's detail, the framing). So the rows say how much of the gap to the real frame is the networks' drawing,
 and how much the model size and the compositing:
 
-    PYTHONPATH=. python benchmarks/eval_ceiling.py [--scale 1 2] [--build build/quality]
+    PYTHONPATH=. python benchmarks/eval_ceiling.py [--scale 1 2] [--flow 1 2] [--build build/quality]
 """
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ import os
 import sys
 import time
 from pathlib import Path
+
+import numpy as np
 
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -44,10 +46,36 @@ def perfect(frames: E.Frames, pairs: list[dict], scale: float):
     return prepare
 
 
+def moved_by_flow(frames: E.Frames, sigma: float):
+    """A ``post`` for eval_person.score_pairs: the render moved onto the real target by optical flow (OpenCV DIS,
+    from the target to the render, in the scored box), the flow smoothed over ``sigma`` model pixels (the box's
+    height / 128), so that it carries no detail finer than a 128x64 network could predict. An oracle: the flow
+    sees the target."""
+    import cv2
+
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+
+    def post(render, pair):
+        box = E.person_box(frames.pose(pair["target"]), E.SMALL)
+        have, want = render[box], frames.image(pair["target"])[box]
+        grey = [np.ascontiguousarray(cv2.cvtColor(a, cv2.COLOR_RGB2GRAY)) for a in (want, have)]
+        flow = cv2.GaussianBlur(dis.calc(*grey, None), (0, 0), sigma * have.shape[0] / 128)
+        h, w = have.shape[:2]
+        xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+        out = render.copy()
+        out[box] = cv2.remap(have, xs + flow[..., 0], ys + flow[..., 1], cv2.INTER_LINEAR,
+                             borderMode=cv2.BORDER_REPLICATE)
+        return out
+    return post
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--scale", type=float, nargs="+", default=[1.0, 2.0],
                     help="the perfect crop's size in multiples of the model's (default 1 2)")
+    ap.add_argument("--flow", type=float, nargs="*", default=[], metavar="SIGMA",
+                    help="also the warp render moved onto the target by its optical flow, smoothed over SIGMA "
+                         "model pixels (docs/quality.md: 1 2)")
     ap.add_argument("--build", type=Path, default=Path("build/quality"), help="eval_person's cache folder")
     a = ap.parse_args(argv)
     import torch
@@ -61,6 +89,9 @@ def main(argv=None) -> int:
     for scale in a.scale:
         rows = E.score_pairs("attention", starter, frames, pairs, prepare=perfect(frames, pairs, scale))
         results[f"perfect, {scale:g}x model size"] = {"backend": "-", "pairs": rows}
+    for sigma in a.flow:
+        rows = E.score_pairs("warp", None, frames, pairs, post=moved_by_flow(frames, sigma))
+        results[f"warp moved by the target's flow, {sigma:g} model px"] = {"backend": "warp", "pairs": rows}
     for r in results.values():
         r["summary"] = E.summary(r["pairs"])
     print(E.table(results))

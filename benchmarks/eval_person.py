@@ -185,9 +185,10 @@ def box_views(image: np.ndarray, box) -> tuple[np.ndarray, np.ndarray, float]:
 
 
 def score_pairs(backend: str, weights, frames: Frames, pairs: list[dict], crops: Path | None = None,
-                prepare=None) -> list[dict]:
+                prepare=None, post=None) -> list[dict]:
     """Per pair: ssim/l1 at app resolution and 256 high, pckh of the detector on the rendered box. ``prepare``
-    (given) is called with the backend before the first render (benchmarks/eval_ceiling.py)."""
+    (given) is called with the backend before the first render, ``post(render, pair)`` on each render before it is
+    scored (benchmarks/eval_ceiling.py)."""
     from engine.runtime import Engine
     from training import metrics as M
 
@@ -206,6 +207,8 @@ def score_pairs(backend: str, weights, frames: Frames, pairs: list[dict], crops:
                 t0 = time.perf_counter()
                 out = eng.render(target)
                 ms = (time.perf_counter() - t0) * 1000
+                if post is not None:
+                    out = post(out, p)
                 box = person_box(target, SMALL)
                 gen_app, gen_small, s = box_views(out, box)
                 ref_app, ref_small, _ = box_views(frames.image(p["target"]), box)
