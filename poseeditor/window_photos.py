@@ -378,9 +378,9 @@ class PhotosMixin:
         self.show_info("Skeleton placed. Now drag joints to repose the person.")
 
     def _edit_given_up(self, new_first) -> bool:
-        """Before another photo becomes the one edited (docs/decisions.md, 8: it starts from its own pose, a new history):
-        with the pose edited, ask. True: go on. A reordered strip left its edit unsaid before (a newcomer's
-        review), where Open asks."""
+        """Before another photo becomes the one edited (docs/decisions.md, 8: it starts from its own pose, a new
+        history): with the pose edited, ask. True: go on. A reordered strip left its edit unsaid before (a
+        newcomer's review), where Open asks."""
         old = self.doc.main
         if not self.confirm_close or old is None or new_first is old or self.undo.isClean():
             return True
