@@ -87,7 +87,7 @@ def backend_class(name: str):
 def trainable_names() -> list[str]:
     """The backends the table gives a training recipe, in its order. Nothing is imported: a refusal names them
     without loading torch (training.recipes.recipe_names keeps those whose recipe imports here)."""
-    return [n for n, e in list(BACKENDS.items()) if e.recipe is not None]
+    return [n for n, e in BACKENDS.items() if e.recipe is not None]
 
 
 def unavailable() -> dict[str, str]:
