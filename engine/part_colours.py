@@ -9,7 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .encode import PART_LIMBS, PART_NAMES, body_scale, segment_distance
+from .encode import PART_LIMBS, PART_NAMES, body_scale, segment_distance, torso_polygon
 from .hands import hand_measure
 from .parsing import ARM_LABELS, LEG_LABELS, TORSO_LABEL, arm_reach, grow_labels, hand_regions, merge_islands
 from .pose import Pose
@@ -33,6 +33,9 @@ SHADE_DISTANCE = 70.0
 # arm's at 20 (COLOUR_MARGIN), and raised arms carried strips of the dress's stripes or print (0, 3, 4, 52); at 40
 # a hand blurred grey by motion (39 from the torso's colours, dance frame 123) was left behind
 BESIDE_MARGIN = 30.0
+# an arm meets the background on one side of its bone when this share of its outline's pixels lie on that side
+OUTLINE_ONE_SIDE = 0.8
+OUTLINE_SHOULDERS = 0.45  # of the body's size: shoulders this far apart or more are a person seen from front or back
 
 
 def main_colours(pixels: np.ndarray, k: int) -> np.ndarray:
@@ -97,9 +100,10 @@ def arm_colours(lab: np.ndarray, sub: np.ndarray, k: int, pose: Pose, origin_rc,
                 beside: np.ndarray | None = None):
     """Arm ``k``'s pixels in ``sub`` (labels over a box at the photo's (row, column) ``origin_rc``, ``lab`` its CIELAB
     pixels) and its own colours: (rows, columns, whether each lies along its bone (within ARM_CORE), their colours,
-    the arm's two main colours, sampled along the bone), or None for an arm not there or too small to tell. Of
-    those, one seen on one side of the bone only and near one of the colours ``beside`` (the part the arm lies
-    against) is that part's, not the arm's."""
+    the arm's two main colours, sampled along the bone, and which of its pixels are the arm whatever their colour
+    (None: none are)), or None for an arm not there or too small to tell. Of those colours, one seen on one side
+    of the bone only and near one of the colours ``beside`` (the part the arm lies against) is that part's, not
+    the arm's."""
     a, b = PART_LIMBS[PART_NAMES[k - 1]]
     if not (pose.present[a] and pose.present[b]):
         return None
@@ -112,18 +116,30 @@ def arm_colours(lab: np.ndarray, sub: np.ndarray, k: int, pose: Pose, origin_rc,
         return None
     colours = lab[ys, xs].astype(np.float32)
     own = main_colours(colours[along], 2)
+    (ax, ay), (bx, by) = pose.xy[a], pose.xy[b]
+    px, py = xs + float(origin_rc[1]) - ax, ys + float(origin_rc[0]) - ay
+    ux, uy = bx - ax, by - ay
+    t = (px * ux + py * uy) / max(ux * ux + uy * uy, 1e-6)
+    side = ux * py - uy * px
+    middle = (t > 0.15) & (t < 0.85)
+    # Past the bone on the side where an upper arm meets the background, nothing of the torso it lies against
+    # shows: whatever its colour, that is the arm. A bone detected along a bare arm's inner edge, over the dress,
+    # sampled the lace and the shaded skin; the lit outer half went to the torso and stayed beside it as a strip of
+    # skin when the arm was raised (fashion-real/3, 50). Not a forearm: a skirt or a shirt's tail flares out past
+    # a hanging forearm and hand.
+    past = None
+    torso_side = _beside_torso(pose, (ax, ay), (ux, uy), ts) if PART_NAMES[k - 1].endswith("upper_arm") else None
+    if torso_side is not None:
+        outer = _outline_side(sub, ys, xs, middle, side)
+        if outer is not None and outer != torso_side:
+            past = (t > 0) & (t <= 1) & ((side >= 0) == bool(outer))  # from the shoulder's joint to the elbow's
     if len(own) > 1 and beside is not None and len(beside):
         # A colour of the arm's shows on both sides of its bone (along its middle: at its ends the elbow meets the
         # torso's cloth and the hand what it rests on, on both sides); cloth beside a thin forearm only on one. The
         # black shorts beside a bare forearm (fashion-real/0) were a quarter of its samples: the shorts beside the
         # hand counted as the arm's and went up with it. Only a colour of the part beside: a motion-blurred
         # sleeve's grey edge over the trousers is the arm's (dance frame 123).
-        (ax, ay), (bx, by) = pose.xy[a], pose.xy[b]
-        px, py = xs[along] + float(origin_rc[1]) - ax, ys[along] + float(origin_rc[0]) - ay
-        ux, uy = bx - ax, by - ay
-        t = (px * ux + py * uy) / max(ux * ux + uy * uy, 1e-6)
-        side = ux * py - uy * px
-        middle = (t > 0.15) & (t < 0.85)
+        middle, side = middle[along], side[along]
         nearest = np.argmin(((colours[along][:, None] - own[None]) ** 2).sum(2), axis=1)
         both = [c for c in range(len(own))
                 if all((nearest[half] == c).mean() >= MAIN_COLOUR
@@ -133,7 +149,30 @@ def arm_colours(lab: np.ndarray, sub: np.ndarray, k: int, pose: Pose, origin_rc,
         if len(both) == 1 and np.linalg.norm(own[0] - own[1]) < SHADE_DISTANCE:
             both = [0, 1]
         own = own[both] if both else own
-    return ys, xs, along, colours, own
+    return ys, xs, along, colours, own, past
+
+
+def _beside_torso(pose: Pose, a, u, ts: float) -> int | None:
+    """The side of an arm's bone (from ``a`` along ``u``) the torso's middle lies on (0: side < 0, 1: side >= 0), for
+    a person seen from the front or the back (shoulders OUTLINE_SHOULDERS of the body's size apart); None in a
+    side view, where the torso's back shows past an arm hanging over it."""
+    poly = torso_polygon(pose)
+    if poly is None or float(np.linalg.norm(poly[0] - poly[1])) < OUTLINE_SHOULDERS * ts:
+        return None
+    c = poly.mean(axis=0)
+    return int(u[0] * (c[1] - a[1]) - u[1] * (c[0] - a[0]) >= 0)
+
+
+def _outline_side(sub: np.ndarray, ys, xs, middle, side) -> int | None:
+    """Which side of its bone (0: side < 0, 1: side >= 0) an arm's part meets the background along its middle, or
+    None where it meets it on both (an arm hanging apart from the body) or not at all (an arm across the chest)."""
+    bg = cv2.dilate((sub == 0).astype(np.uint8), np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT,
+                    borderValue=1)
+    edge = middle & (bg[ys, xs] > 0)
+    if edge.sum() < 10:
+        return None
+    pos = float((side[edge] >= 0).mean())
+    return 1 if pos >= OUTLINE_ONE_SIDE else 0 if pos <= 1 - OUTLINE_ONE_SIDE else None
 
 
 def person_view(labels: np.ndarray, image: np.ndarray):
@@ -184,10 +223,12 @@ def arms_by_colour(labels: np.ndarray, image: np.ndarray, pose: Pose, view=None)
         arm = arm_colours(lab, sub, k, pose, (r0, c0), ts, beside=torso_c)
         if arm is None:
             continue
-        ys, xs, along, colours, arm_c = arm
+        ys, xs, along, colours, arm_c, past = arm
         b = PART_LIMBS[PART_NAMES[k - 1]][1]
         d_arm, d_torso = blend_distance(colours, arm_c), colour_distance(colours, torso_c)
         take = ~along & (d_torso + COLOUR_MARGIN < d_arm)
+        if past is not None:
+            take &= ~past
         if b in pose.hands:  # the hand is its fingers and palm, whatever their colour (a bare hand below a sleeve);
             # its rim (the landmarks' error) as the rest of the part: cloth there went up round the raised hand
             take &= hand_measure(pose.hands[b], xs + float(c0), ys + float(r0), with_rim=False) >= 1
