@@ -106,16 +106,140 @@ def warp_features(feat: torch.Tensor, affines: torch.Tensor, masks: torch.Tensor
 
     feat (B, C, H, W); affines (B, P, 2, 3) mapping target pixels to source pixels at this resolution;
     masks (B, P, H, W) in the source, at this resolution. Parts with empty masks contribute zeros.
+
+    On the CPU each part is sampled only over the target pixels its mask's box can reach (part_windows), from that
+    box alone: a limb covers a tenth of the map or less, and sampling all ten parts over all of it was half of a
+    DGAN training step. Outside its window a part is zero, as it is when sampled everywhere, so the max is the
+    same; where a pixel lies in every part's window (the zero of a part that misses it is then not known) the
+    sample takes the plain path. Positions and sampling are float32 (the plain path rounds its grid to the
+    features' dtype: in bf16, positions up to half a pixel off on a 128-pixel map).
     """
-    b, c, h, w = feat.shape
-    p = affines.shape[1]
     A = affines.float()  # sampling positions in float32 (fp16 cannot address pixels of a 256 map exactly)
+    # the authors' layer (nearest): a position's rounding to a pixel is kept exactly as it was; a GPU runs the
+    # whole map in one kernel, where a loop of small ones would wait on the host
+    if sampling == "nearest" or feat.device.type != "cpu":
+        return _warp_everywhere(feat, A, masks, sampling)
+    windows = part_windows(A, masks, feat.shape[2], feat.shape[3])
+    if all(win is None for win in windows):
+        return _warp_everywhere(feat, A, masks, sampling)
+    return _WindowedWarp.apply(feat, A, masks, sampling, windows)
+
+
+class _WindowedWarp(torch.autograd.Function):
+    """warp_features over the parts' windows, its gradient to the features only (poses and masks are data): the
+    autograd of the per-part crops built a zero map of the batch's size for each of them."""
+
+    @staticmethod
+    def forward(ctx, feat, A, masks, sampling, windows):
+        b, c, h, w = feat.shape
+        dtype = torch.promote_types(feat.dtype, masks.dtype)  # the plain path's: the features' after the masks'
+        out = torch.empty((b, c, h, w), dtype=dtype, device=feat.device)
+        coef = A.tolist()
+        who = torch.full((b, c, h, w), -1, dtype=torch.int8, device=feat.device)
+        for i in range(b):
+            if windows[i] is None:
+                out[i] = _warp_everywhere(feat[i:i + 1], A[i:i + 1], masks[i:i + 1], sampling)[0]
+                continue
+            out[i].zero_()
+            for k, win in enumerate(windows[i]):
+                if win is None:
+                    continue
+                ty0, ty1, tx0, tx1, sy0, sy1, sx0, sx1 = win
+                src = (feat[i, :, sy0:sy1, sx0:sx1] * masks[i, k, sy0:sy1, sx0:sx1]).to(dtype).float()
+                part = F.grid_sample(src[None], _window_grid(coef, i, k, win, feat.device)[None], mode=sampling,
+                                     padding_mode="zeros", align_corners=False)[0].to(dtype)
+                region, owner = out[i, :, ty0:ty1, tx0:tx1], who[i, :, ty0:ty1, tx0:tx1]
+                owner.masked_fill_(part > region, k)
+                torch.maximum(region, part, out=region)
+        ctx.save_for_backward(feat, A, masks, who)
+        ctx.sampling, ctx.windows, ctx.dtype, ctx.coef = sampling, windows, dtype, coef
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        feat, A, masks, who = ctx.saved_tensors
+        out = torch.zeros_like(feat, dtype=torch.float32)
+        for i, wins in enumerate(ctx.windows):
+            if wins is None:
+                with torch.enable_grad():
+                    f = feat[i:i + 1].detach().requires_grad_()
+                    y = _warp_everywhere(f, A[i:i + 1], masks[i:i + 1], ctx.sampling)
+                    out[i] += torch.autograd.grad(y, f, grad[i:i + 1])[0][0].float()
+                continue
+            for k, win in enumerate(wins):
+                if win is None:
+                    continue
+                ty0, ty1, tx0, tx1, sy0, sy1, sx0, sx1 = win
+                grid = _window_grid(ctx.coef, i, k, win, feat.device)
+                g = grad[i, :, ty0:ty1, tx0:tx1] * (who[i, :, ty0:ty1, tx0:tx1] == k)
+                # the input's gradient needs its shape only (bilinear weights are the grid's)
+                shape = feat.new_empty((1, feat.shape[1], sy1 - sy0, sx1 - sx0), dtype=torch.float32)
+                g_src = torch.ops.aten.grid_sampler_2d_backward(g[None].float(), shape, grid[None], 0, 0, False,
+                                                                 [True, False])[0][0]
+                out[i, :, sy0:sy1, sx0:sx1] += g_src.float() * masks[i, k, sy0:sy1, sx0:sx1]
+        return out.to(feat.dtype), None, None, None, None
+
+
+def _window_grid(coef, i: int, k: int, win, device) -> torch.Tensor:
+    """The sampling grid (float32) of part ``k``'s target window in its source box's terms; ``coef``: the affines
+    as nested lists (Python floats: a grid from 0-d tensors cost more in dispatch than in arithmetic)."""
+    ty0, ty1, tx0, tx1, sy0, sy1, sx0, sx1 = win
+    ys = torch.arange(ty0, ty1, device=device, dtype=torch.float32)[:, None]
+    xs = torch.arange(tx0, tx1, device=device, dtype=torch.float32)[None, :]
+    (a, b, c), (d, e, f) = coef[i][k]
+    bw, bh = sx1 - sx0, sy1 - sy0
+    # (2 * position + 1) / size - 1, the position in the box's pixels
+    gx = xs * (2 * a / bw) + (ys * (2 * b / bw) + ((2 * (c - sx0) + 1) / bw - 1))
+    gy = xs * (2 * d / bh) + (ys * (2 * e / bh) + ((2 * (f - sy0) + 1) / bh - 1))
+    return torch.stack([gx.expand(len(ys), -1), gy.expand(len(ys), -1)], dim=-1)
+
+
+def part_windows(affines: torch.Tensor, masks: torch.Tensor, h: int, w: int) -> list:
+    """Per sample, per part: (ty0, ty1, tx0, tx1, sy0, sy1, sx0, sx1), the target box whose samples can reach the
+    part's mask (the bilinear taps of a position within a pixel of its box) and that box in the source, or None for
+    an empty mask; a sample's list is None where one pixel lies in every part's window."""
+    present = (masks != 0).cpu().numpy()
+    rows, cols = present.any(axis=3), present.any(axis=2)  # (B, P, H), (B, P, W)
+    has = rows.any(axis=2)
+    sy0, sy1 = rows.argmax(axis=2), h - rows[..., ::-1].argmax(axis=2)
+    sx0, sx1 = cols.argmax(axis=2), w - cols[..., ::-1].argmax(axis=2)
+    a, b, c, d, e, f = np.moveaxis(affines.detach().double().cpu().numpy().reshape(*affines.shape[:2], 6), -1, 0)
+    # a position strictly between x0 - 1 and x1 has a tap in [x0, x1 - 1]; the box's corners, back in the target
+    # (the 2x2 inverse written out: numpy's inv calls a BLAS that may spin threads the training step does not have)
+    xs = np.stack([sx0 - 1.0, sx1, sx0 - 1.0, sx1], axis=-1) - c[..., None]
+    ys = np.stack([sy0 - 1.0, sy0 - 1.0, sy1, sy1], axis=-1) - f[..., None]
+    with np.errstate(all="ignore"):
+        det = (a * e - b * d)[..., None]
+        tx, ty = (e[..., None] * xs - b[..., None] * ys) / det, (a[..., None] * ys - d[..., None] * xs) / det
+    finite = np.isfinite(tx).all(axis=2) & np.isfinite(ty).all(axis=2)
+    with np.errstate(invalid="ignore"):
+        tx0 = np.where(finite, np.clip(np.floor(np.nan_to_num(tx.min(axis=2))) - 1, 0, w), 0).astype(int)
+        tx1 = np.where(finite, np.clip(np.ceil(np.nan_to_num(tx.max(axis=2))) + 2, 0, w), w).astype(int)
+        ty0 = np.where(finite, np.clip(np.floor(np.nan_to_num(ty.min(axis=2))) - 1, 0, h), 0).astype(int)
+        ty1 = np.where(finite, np.clip(np.ceil(np.nan_to_num(ty.max(axis=2))) + 2, 0, h), h).astype(int)
+    out = []
+    for i in range(masks.shape[0]):
+        wins, cover = [], np.zeros((h, w), np.int16)
+        for k in range(masks.shape[1]):
+            if not has[i, k] or ty1[i, k] <= ty0[i, k] or tx1[i, k] <= tx0[i, k]:
+                wins.append(None)
+                continue
+            win = tuple(int(v[i, k]) for v in (ty0, ty1, tx0, tx1, sy0, sy1, sx0, sx1))
+            wins.append(win)
+            cover[win[0]:win[1], win[2]:win[3]] += 1
+        out.append(None if cover.max() >= masks.shape[1] else wins)
+    return out
+
+
+def _warp_everywhere(feat: torch.Tensor, A: torch.Tensor, masks: torch.Tensor, sampling: str) -> torch.Tensor:
+    """warp_features by sampling every part over the whole map."""
+    b, c, h, w = feat.shape
+    p = A.shape[1]
     xs, ys = _grid(h, w, A)
     ones = torch.ones_like(xs.expand(1, 1, h, w))
     base = torch.stack([xs.expand(1, 1, h, w), ys.expand(1, 1, h, w), ones], dim=-1)  # (1,1,H,W,3)
     src = torch.einsum("bpij,xyhwj->bphwi", A, base)                                # (B,P,H,W,2)
     masked = feat[:, None] * masks[:, :, None]                                        # (B,P,C,H,W)
-    # the features' dtype after the masks' (float32 under CPU bf16 autocast: positions stay unrounded)
     grid = torch.stack([(2 * src[..., 0] + 1) / w - 1, (2 * src[..., 1] + 1) / h - 1], dim=-1).to(masked.dtype)
     warped = F.grid_sample(masked.reshape(b * p, c, h, w), grid.reshape(b * p, h, w, 2),
                            mode=sampling, padding_mode="zeros", align_corners=False)
@@ -129,4 +253,4 @@ def resize_masks(masks: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 
 __all__ = ["heatmaps", "onehot_maps", "limb_distance_maps", "part_warp_tensors", "scale_affines",
-           "warp_features", "resize_masks", "scale_poses", "tensor_to_pose", "NUM_PARTS", "NUM_JOINTS"]
+           "warp_features", "part_windows", "resize_masks", "scale_poses", "tensor_to_pose", "NUM_PARTS", "NUM_JOINTS"]

@@ -164,3 +164,31 @@ def test_a_half_body_torso_keeps_its_cut_end_only_in_its_own_photo():
     assert abs(A[0, 0] - A[1, 1]) < 1e-6 and abs(A[0, 1] + A[1, 0]) < 1e-6  # a similarity: no shear
     # the body goes on past the bottom edge only (a side edge's cut keeps its rounded end)
     assert body_goes_on(p) == (False, True, False, False)
+
+
+def test_warp_features_over_the_parts_windows_is_the_max_over_every_part_everywhere():
+    # Each part is sampled over the target pixels its mask can reach only; the values and the features'
+    # gradient are those of sampling every part over the whole map (float32: to the positions' last bit).
+    from engine.presets import fit_preset
+    from training.selfpairs import perturb_pose
+
+    rng = np.random.default_rng(3)
+    srcs = [fit_preset(n, 64, 128) for n in ("standing", "walking", "arms-up")]
+    tgts = [perturb_pose(p, rng) for p in srcs]
+    affines = torch.from_numpy(np.stack([part_warps(s, t).affines for s, t in zip(srcs, tgts)]))
+    masks = torch.from_numpy(np.stack([(lambda pw: pw.masks * pw.valid[:, None, None])(part_warps(s, t))
+                                       for s, t in zip(srcs, tgts)]))
+    masks[2, 4] = 0  # a part the sample does not have
+    torch.manual_seed(0)
+    feat = torch.randn(3, 5, 128, 64)
+    for m in (masks, torch.ones_like(masks)):  # the second: every pixel in every part's window, the plain path
+        a, b = feat.clone().requires_grad_(), feat.clone().requires_grad_()
+        fast = layers.warp_features(a, affines, m)
+        plain = layers._warp_everywhere(b, affines.float(), m, "bilinear")
+        assert torch.allclose(fast, plain, atol=1e-4)
+        weights = torch.randn_like(fast)
+        (fast * weights).sum().backward()
+        (plain * weights).sum().backward()
+        assert torch.allclose(a.grad, b.grad, atol=1e-4)
+    assert layers.part_windows(affines.float(), masks, 128, 64)[2][4] is None
+    assert all(w is None for w in layers.part_windows(affines.float(), torch.ones_like(masks), 128, 64))
