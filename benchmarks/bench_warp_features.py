@@ -46,7 +46,8 @@ def levels_alone(path, steps: int) -> float:
     tgt = torch.tensor(np.stack([np.c_[q.xy, q.present] for q in (perturb_pose(p, rng) for p in srcs)]),
                        dtype=torch.float32)
     affines, masks = layers.part_warp_tensors(src, tgt, (128, 64))
-    feats = [torch.randn(8, c, 128 // 2 ** i, 64 // 2 ** i, requires_grad=True) for i, c in enumerate((16, 32, 64, 128))]
+    feats = [torch.randn(8, c, 128 // 2 ** i, 64 // 2 ** i, requires_grad=True)
+             for i, c in enumerate((16, 32, 64, 128))]
     times = []
     for _ in range(steps + 1):
         t0 = time.process_time()

@@ -145,7 +145,7 @@ class _WindowedWarp(torch.autograd.Function):
                 if win is None:
                     continue
                 ty0, ty1, tx0, tx1, sy0, sy1, sx0, sx1 = win
-                src = (feat[i, :, sy0:sy1, sx0:sx1] * masks[i, k, sy0:sy1, sx0:sx1]).to(dtype).float()
+                src = (feat[i, :, sy0:sy1, sx0:sx1] * masks[i, k, sy0:sy1, sx0:sx1]).float()
                 part = F.grid_sample(src[None], _window_grid(coef, i, k, win, feat.device)[None], mode=sampling,
                                      padding_mode="zeros", align_corners=False)[0].to(dtype)
                 region, owner = out[i, :, ty0:ty1, tx0:tx1], who[i, :, ty0:ty1, tx0:tx1]
@@ -173,8 +173,8 @@ class _WindowedWarp(torch.autograd.Function):
                 grid = _window_grid(ctx.coef, i, k, win, feat.device)
                 g = grad[i, :, ty0:ty1, tx0:tx1] * (who[i, :, ty0:ty1, tx0:tx1] == k)
                 # the input's gradient needs its shape only (bilinear weights are the grid's)
-                shape = feat.new_empty((1, feat.shape[1], sy1 - sy0, sx1 - sx0), dtype=torch.float32)
-                g_src = torch.ops.aten.grid_sampler_2d_backward(g[None].float(), shape, grid[None], 0, 0, False,
+                like = feat.new_empty((1, feat.shape[1], sy1 - sy0, sx1 - sx0), dtype=torch.float32)
+                g_src = torch.ops.aten.grid_sampler_2d_backward(g[None].float(), like, grid[None], 0, 0, False,
                                                                  [True, False])[0][0]
                 out[i, :, sy0:sy1, sx0:sx1] += g_src.float() * masks[i, k, sy0:sy1, sx0:sx1]
         return out.to(feat.dtype), None, None, None, None
