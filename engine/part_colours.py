@@ -100,10 +100,10 @@ def arm_colours(lab: np.ndarray, sub: np.ndarray, k: int, pose: Pose, origin_rc,
                 beside: np.ndarray | None = None):
     """Arm ``k``'s pixels in ``sub`` (labels over a box at the photo's (row, column) ``origin_rc``, ``lab`` its CIELAB
     pixels) and its own colours: (rows, columns, whether each lies along its bone (within ARM_CORE), their colours,
-    the arm's two main colours, sampled along the bone, and which of its pixels are the arm whatever their colour
-    (None: none are)), or None for an arm not there or too small to tell. Of those colours, one seen on one side
-    of the bone only and near one of the colours ``beside`` (the part the arm lies against) is that part's, not
-    the arm's."""
+    the arm's two main colours, sampled along the bone, and, with ``beside``, which of its pixels are the arm
+    whatever their colour (None: none are)), or None for an arm not there or too small to tell. Of those colours,
+    one seen on one side of the bone only and near one of the colours ``beside`` (the part the arm lies against)
+    is that part's, not the arm's."""
     a, b = PART_LIMBS[PART_NAMES[k - 1]]
     if not (pose.present[a] and pose.present[b]):
         return None
@@ -128,7 +128,8 @@ def arm_colours(lab: np.ndarray, sub: np.ndarray, k: int, pose: Pose, origin_rc,
     # skin when the arm was raised (fashion-real/3, 50). Not a forearm: a skirt or a shirt's tail flares out past
     # a hanging forearm and hand.
     past = None
-    torso_side = _beside_torso(pose, (ax, ay), (ux, uy), ts) if PART_NAMES[k - 1].endswith("upper_arm") else None
+    torso_side = _beside_torso(pose, (ax, ay), (ux, uy), ts) \
+        if beside is not None and PART_NAMES[k - 1].endswith("upper_arm") else None
     if torso_side is not None:
         outer = _outline_side(sub, ys, xs, middle, side)
         if outer is not None and outer != torso_side:

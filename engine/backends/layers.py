@@ -135,7 +135,8 @@ class _WindowedWarp(torch.autograd.Function):
         dtype = torch.promote_types(feat.dtype, masks.dtype)  # the plain path's: the features' after the masks'
         out = torch.empty((b, c, h, w), dtype=dtype, device=feat.device)
         coef = A.tolist()
-        who = torch.full((b, c, h, w), -1, dtype=torch.int8, device=feat.device)
+        # which part gave each value, for the backward only: a render (no gradient) keeps none
+        who = torch.full((b, c, h, w), -1, dtype=torch.int8, device=feat.device) if ctx.needs_input_grad[0] else None
         for i in range(b):
             if windows[i] is None:
                 out[i] = _warp_everywhere(feat[i:i + 1], A[i:i + 1], masks[i:i + 1], sampling)[0]
@@ -148,11 +149,13 @@ class _WindowedWarp(torch.autograd.Function):
                 src = (feat[i, :, sy0:sy1, sx0:sx1] * masks[i, k, sy0:sy1, sx0:sx1]).float()
                 part = F.grid_sample(src[None], _window_grid(coef, i, k, win, feat.device)[None], mode=sampling,
                                      padding_mode="zeros", align_corners=False)[0].to(dtype)
-                region, owner = out[i, :, ty0:ty1, tx0:tx1], who[i, :, ty0:ty1, tx0:tx1]
-                owner.masked_fill_(part > region, k)
+                region = out[i, :, ty0:ty1, tx0:tx1]
+                if who is not None:
+                    who[i, :, ty0:ty1, tx0:tx1].masked_fill_(part > region, k)
                 torch.maximum(region, part, out=region)
-        ctx.save_for_backward(feat, A, masks, who)
-        ctx.sampling, ctx.windows, ctx.dtype, ctx.coef = sampling, windows, dtype, coef
+        if who is not None:
+            ctx.save_for_backward(feat, A, masks, who)
+            ctx.sampling, ctx.windows, ctx.coef = sampling, windows, coef
         return out
 
     @staticmethod

@@ -175,9 +175,9 @@ def test_warp_features_over_the_parts_windows_is_the_max_over_every_part_everywh
     rng = np.random.default_rng(3)
     srcs = [fit_preset(n, 64, 128) for n in ("standing", "walking", "arms-up")]
     tgts = [perturb_pose(p, rng) for p in srcs]
-    affines = torch.from_numpy(np.stack([part_warps(s, t).affines for s, t in zip(srcs, tgts)]))
-    masks = torch.from_numpy(np.stack([(lambda pw: pw.masks * pw.valid[:, None, None])(part_warps(s, t))
-                                       for s, t in zip(srcs, tgts)]))
+    warps = [part_warps(s, t) for s, t in zip(srcs, tgts)]
+    affines = torch.from_numpy(np.stack([pw.affines for pw in warps]))
+    masks = torch.from_numpy(np.stack([pw.masks * pw.valid[:, None, None] for pw in warps]))
     masks[2, 4] = 0  # a part the sample does not have
     torch.manual_seed(0)
     feat = torch.randn(3, 5, 128, 64)
