@@ -33,6 +33,10 @@ SHADE_DISTANCE = 70.0
 # arm's at 20 (COLOUR_MARGIN), and raised arms carried strips of the dress's stripes or print (0, 3, 4, 52); at 40
 # a hand blurred grey by motion (39 from the torso's colours, dance frame 123) was left behind
 BESIDE_MARGIN = 30.0
+# a colour sampled along an upper arm's bone this far from every colour along its outline on the wall's side is not
+# the arm's shade: the lit and shaded sides of a denim sleeve are 82 apart (fashion-real/38), the black top under a
+# bare arm's bone 103 from its skin (fashion-real/0)
+NOT_A_SHADE = 95.0
 # an arm meets the background on one side of its bone when this share of its outline's pixels lie on that side
 OUTLINE_ONE_SIDE = 0.8
 OUTLINE_SHOULDERS = 0.45  # of the body's size: shoulders this far apart or more are a person seen from front or back
@@ -115,7 +119,6 @@ def arm_colours(lab: np.ndarray, sub: np.ndarray, k: int, pose: Pose, origin_rc,
     if along.sum() < 20:
         return None
     colours = lab[ys, xs].astype(np.float32)
-    own = main_colours(colours[along], 2)
     (ax, ay), (bx, by) = pose.xy[a], pose.xy[b]
     px, py = xs + float(origin_rc[1]) - ax, ys + float(origin_rc[0]) - ay
     ux, uy = bx - ax, by - ay
@@ -127,13 +130,27 @@ def arm_colours(lab: np.ndarray, sub: np.ndarray, k: int, pose: Pose, origin_rc,
     # sampled the lace and the shaded skin; the lit outer half went to the torso and stayed beside it as a strip of
     # skin when the arm was raised (fashion-real/3, 50). Not a forearm: a skirt or a shirt's tail flares out past
     # a hanging forearm and hand.
-    past = None
+    past = rim_c = None
     torso_side = _beside_torso(pose, (ax, ay), (ux, uy), ts) \
         if beside is not None and PART_NAMES[k - 1].endswith("upper_arm") else None
     if torso_side is not None:
         outer = _outline_side(sub, ys, xs, middle, side)
         if outer is not None and outer != torso_side:
-            past = (t > 0) & (t <= 1) & ((side >= 0) == bool(outer))  # from the shoulder's joint to the elbow's
+            outer_half = (side >= 0) == bool(outer)
+            past = (t > 0) & (t <= 1) & outer_half  # from the shoulder's joint to the elbow's
+            rim = _rim(sub, ys, xs, ARM_CORE * ts) & middle & outer_half
+            rim_c = main_colours(colours[rim], 2) if rim.sum() >= 20 else None
+    own = main_colours(colours[along], 2)
+    if past is not None and rim_c is not None and len(own) > 1:
+        # A colour sampled along the bone that is the torso's and far from the arm's along its outline on the wall's
+        # side is the torso's: a bone detected over the top's edge (fashion-real/0) sampled the top's black as the
+        # arm's on both its sides, and the raised arm carried a strip of it. A pixel nearer that colour than the
+        # arm's others (by COLOUR_MARGIN) is then the arm's only by its colour, along the bone and past it (the top's
+        # edge lay a few pixels past the bone); hair there is nearer the skin, and stays the arm's for engine.hair.
+        cloth = (colour_distance(own, beside) <= BESIDE_MARGIN) & (colour_distance(own, rim_c) > NOT_A_SHADE)
+        if cloth.any() and not cloth.all():
+            by_colour = colour_distance(colours, own[cloth]) + COLOUR_MARGIN < colour_distance(colours, own[~cloth])
+            along, past, own = along & ~by_colour, past & ~by_colour, own[~cloth]
     if len(own) > 1 and beside is not None and len(beside):
         # A colour of the arm's shows on both sides of its bone (along its middle: at its ends the elbow meets the
         # torso's cloth and the hand what it rests on, on both sides); cloth beside a thin forearm only on one. The
@@ -162,6 +179,13 @@ def _beside_torso(pose: Pose, a, u, ts: float) -> int | None:
         return None
     c = poly.mean(axis=0)
     return int(u[0] * (c[1] - a[1]) - u[1] * (c[0] - a[0]) >= 0)
+
+
+def _rim(sub: np.ndarray, ys, xs, width: float) -> np.ndarray:
+    """Which of the pixels (``ys``, ``xs``) of ``sub`` lie within ``width`` of the background but not on its edge
+    (the mask's soft edge there is the wall's colour blended in)."""
+    d = cv2.distanceTransform((sub != 0).astype(np.uint8), cv2.DIST_L2, 3)[ys, xs]
+    return (d > 1.5) & (d <= width + 1.5)
 
 
 def _outline_side(sub: np.ndarray, ys, xs, middle, side) -> int | None:
