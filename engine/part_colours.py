@@ -12,7 +12,7 @@ import numpy as np
 from .encode import PART_LIMBS, PART_NAMES, body_scale, segment_distance, torso_polygon
 from .hands import hand_measure
 from .parsing import ARM_LABELS, LEG_LABELS, TORSO_LABEL, arm_reach, grow_labels, hand_regions, merge_islands
-from .pose import Pose
+from .pose import J, Pose
 
 # A piece the colour rule would give the torso is the hand when this much of it is in a hand's region and at most
 # HAND_BEFORE of it before the wrist (arms_by_colour)
@@ -37,6 +37,11 @@ BESIDE_MARGIN = 30.0
 # the arm's shade: the lit and shaded sides of a denim sleeve are 82 apart (fashion-real/38), the black top under a
 # bare arm's bone 103 from its skin (fashion-real/0)
 NOT_A_SHADE = 95.0
+# A colour could be a bare arm's skin when its hue (CIELAB a, b) is within SKIN_HUE degrees of the face's and its
+# chroma at least SKIN_CHROMA of the face's: the faces of the fashion photos are 45-71 degrees, their arms in light
+# and shade within a few degrees of their face, black, white, grey and navy cloth and red or blue prints far off
+SKIN_HUE, SKIN_CHROMA = 20.0, 0.4
+FACE_CHROMA = 12.0  # a face sample greyer than this tells no skin by hue (the back of a grey head, grey light)
 # an arm meets the background on one side of its bone when this share of its outline's pixels lie on that side
 OUTLINE_ONE_SIDE = 0.8
 OUTLINE_SHOULDERS = 0.45  # of the body's size: shoulders this far apart or more are a person seen from front or back
@@ -101,13 +106,14 @@ def blend_distance(pixels: np.ndarray, colours: np.ndarray) -> np.ndarray:
 
 
 def arm_colours(lab: np.ndarray, sub: np.ndarray, k: int, pose: Pose, origin_rc, ts: float,
-                beside: np.ndarray | None = None):
+                beside: np.ndarray | None = None, skin: np.ndarray | None = None):
     """Arm ``k``'s pixels in ``sub`` (labels over a box at the photo's (row, column) ``origin_rc``, ``lab`` its CIELAB
     pixels) and its own colours: (rows, columns, whether each lies along its bone (within ARM_CORE), their colours,
     the arm's two main colours, sampled along the bone, and, with ``beside``, which of its pixels are the arm
-    whatever their colour (None: none are)), or None for an arm not there or too small to tell. Of those colours,
-    one seen on one side of the bone only and near one of the colours ``beside`` (the part the arm lies against)
-    is that part's, not the arm's."""
+    whatever their colour (None: none are) and which are not the arm whatever their colour (``skin``: the face's,
+    face_skin)), or None for an arm not there or too small to tell. Of those colours, one seen on one side of the
+    bone only and near one of the colours ``beside`` (the part the arm lies against) is that part's, not the
+    arm's."""
     a, b = PART_LIMBS[PART_NAMES[k - 1]]
     if not (pose.present[a] and pose.present[b]):
         return None
@@ -131,15 +137,24 @@ def arm_colours(lab: np.ndarray, sub: np.ndarray, k: int, pose: Pose, origin_rc,
     # skin when the arm was raised (fashion-real/3, 50). Not a forearm: a skirt or a shirt's tail flares out past
     # a hanging forearm and hand.
     past = rim_c = None
-    torso_side = _beside_torso(pose, (ax, ay), (ux, uy), ts) \
-        if beside is not None and PART_NAMES[k - 1].endswith("upper_arm") else None
+    off_skin = np.zeros(len(ys), bool)
+    upper = PART_NAMES[k - 1].endswith("upper_arm")
+    torso_side = _beside_torso(pose, (ax, ay), (ux, uy), ts) if beside is not None else None
     if torso_side is not None:
         outer = _outline_side(sub, ys, xs, middle, side)
         if outer is not None and outer != torso_side:
             outer_half = (side >= 0) == bool(outer)
-            past = (t > 0) & (t <= 1) & outer_half  # from the shoulder's joint to the elbow's
+            if upper:
+                past = (t > 0) & (t <= 1) & outer_half  # from the shoulder's joint to the elbow's
             rim = _rim(sub, ys, xs, ARM_CORE * ts) & middle & outer_half
             rim_c = main_colours(colours[rim], 2) if rim.sum() >= 20 else None
+            if skin is not None and rim.sum() >= 20 and skin_like(np.median(colours[rim], axis=0)[None], skin)[0]:
+                # The arm is bare where it meets the wall: on the torso's side of its bone, what is not skin is the
+                # cloth beside it, whatever its colour, even along the bone. A hanging forearm's bone lies off its
+                # middle towards the body, and the stripes, the print or the shorts beside it were the arm's (the
+                # torso's three main colours miss a print's others): raised, the arm carried a strip of them
+                # (fashion-real/14, 29, 44, 52). Not at the joint the bone starts from (a sleeve's cuff by the elbow).
+                off_skin = ~outer_half & ~skin_like(colours, skin) & (t > 0.05)
     own = main_colours(colours[along], 2)
     if past is not None and rim_c is not None and len(own) > 1:
         # A colour sampled along the bone that is the torso's and far from the arm's along its outline on the wall's
@@ -167,7 +182,37 @@ def arm_colours(lab: np.ndarray, sub: np.ndarray, k: int, pose: Pose, origin_rc,
         if len(both) == 1 and np.linalg.norm(own[0] - own[1]) < SHADE_DISTANCE:
             both = [0, 1]
         own = own[both] if both else own
-    return ys, xs, along, colours, own, past
+    return ys, xs, along & ~off_skin, colours, own, past, off_skin
+
+
+def skin_like(colours: np.ndarray, skin: np.ndarray) -> np.ndarray:
+    """(n,) whether each of ``colours`` (CIELAB, (n, 3)) could be the skin ``skin`` (the face's) in light or shade:
+    its hue within SKIN_HUE degrees and its chroma at least SKIN_CHROMA of the face's."""
+    a, b = colours[:, 1] - 128.0, colours[:, 2] - 128.0
+    sa, sb = skin[1] - 128.0, skin[2] - 128.0
+    dh = np.abs((np.degrees(np.arctan2(b, a) - np.arctan2(sb, sa)) + 180.0) % 360.0 - 180.0)
+    return (dh <= SKIN_HUE) & (np.hypot(a, b) >= SKIN_CHROMA * np.hypot(sa, sb)) & (colours[:, 0] >= 30)
+
+
+def face_skin(lab: np.ndarray, mask: np.ndarray, pose: Pose, origin_rc) -> np.ndarray | None:
+    """The face's skin (the CIELAB median of ``lab`` over ``mask``, a box at the photo's (row, column)
+    ``origin_rc``) on the cheeks below the eyes, or None without a face or with too little colour to tell skin by
+    (FACE_CHROMA). Seen from the back, mediapipe still places the eyes, and the sample is the hair: skin-coloured
+    in hue where the hair is brown or blond, so a bare arm beside a striped back is told as on the front."""
+    n, er, el = J["nose"], J["r_eye"], J["l_eye"]
+    if not (pose.present[n] and pose.present[er] and pose.present[el]):
+        return None
+    ys, xs = np.nonzero(mask)
+    px, py = xs + float(origin_rc[1]), ys + float(origin_rc[0])
+    near = np.zeros(len(ys), bool)
+    for e in (er, el):
+        dv = float(np.linalg.norm(pose.xy[e] - pose.xy[n]))
+        c = pose.xy[e] + np.array([0.0, 0.9 * dv])
+        near |= np.hypot(px - c[0], py - c[1]) <= max(1.5, 0.35 * dv)
+    if near.sum() < 10:
+        return None
+    med = np.median(lab[ys[near], xs[near]].astype(np.float32), axis=0)
+    return med if np.hypot(med[1] - 128.0, med[2] - 128.0) >= FACE_CHROMA else None
 
 
 def _beside_torso(pose: Pose, a, u, ts: float) -> int | None:
@@ -241,17 +286,18 @@ def arms_by_colour(labels: np.ndarray, image: np.ndarray, pose: Pose, view=None)
 
     torso_c = main_colours(lab[torso].astype(np.float32), 3)
     ts = body_scale(pose)
+    skin = face_skin(lab, sub > 0, pose, (r0, c0))
     out = labels.copy()
     changed = np.zeros(sub.shape, bool)
     d_arm_at = np.zeros(sub.shape, np.float32)  # a taken pixel's distance to its arm's colours
     for k in ARM_LABELS:
-        arm = arm_colours(lab, sub, k, pose, (r0, c0), ts, beside=torso_c)
+        arm = arm_colours(lab, sub, k, pose, (r0, c0), ts, beside=torso_c, skin=skin)
         if arm is None:
             continue
-        ys, xs, along, colours, arm_c, past = arm
+        ys, xs, along, colours, arm_c, past, off_skin = arm
         b = PART_LIMBS[PART_NAMES[k - 1]][1]
         d_arm, d_torso = blend_distance(colours, arm_c), colour_distance(colours, torso_c)
-        take = ~along & (d_torso + COLOUR_MARGIN < d_arm)
+        take = (~along & (d_torso + COLOUR_MARGIN < d_arm)) | off_skin
         if past is not None:
             take &= ~past
         if b in pose.hands:  # the hand is its fingers and palm, whatever their colour (a bare hand below a sleeve);

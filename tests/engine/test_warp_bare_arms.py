@@ -1,4 +1,4 @@
-"""A bare arm raised from beside a dress, on real photos: what it leaves where it hung."""
+"""A bare arm raised from beside a dress, on real photos and painted: what it leaves where it hung, what it carries."""
 import cv2
 import numpy as np
 import pytest
@@ -64,3 +64,51 @@ def test_a_bare_arm_whose_bone_lies_over_the_top_leaves_the_top_behind(shared_da
     dark = (out.max(axis=2) < 70) & (band > 0)
     assert band.sum() > 300
     assert dark.sum() <= 0.05 * band.sum(), f"{dark.sum()} of {band.sum()} pixels of the raised upper arm dark"
+
+
+def test_a_bare_forearm_raised_from_beside_a_striped_dress_leaves_the_stripes():
+    # Painted: bare arms and face, a dress of navy and white stripes reaching out under the right forearm, whose
+    # bone lies along the dress's edge (a hanging forearm's detected bone lies off its middle, towards the body).
+    # The stripes within the forearm's reach were the arm's (its colours sampled along the bone were skin and one
+    # stripe), and the forearm raised carried a strip of them. Its outline on the wall's side is the face's skin,
+    # so what is not skin on the torso's side of its bone is the dress's.
+    from engine.encode import segment_distance, torso_size
+    from engine.pose import J
+    from engine.presets import fit_preset
+    from tests.engine.painted import ARMS, WALL
+
+    skin, navy, white = np.array((225, 180, 150)), np.array((30, 40, 110)), np.array((240, 240, 245))
+    p = fit_preset("standing", 240, 400)
+    ts = torso_size(p)
+    ys, xs = np.mgrid[0:400, 0:240].astype(np.float32)
+    img = np.full((400, 240, 3), WALL, np.uint8)
+    mask = np.zeros((400, 240), np.uint8)
+    sh, el, wr = p.point("r_shoulder"), p.point("r_elbow"), p.point("r_wrist")
+    out_x = np.sign(sh[0] - p.point("l_shoulder")[0])  # the right arm's outer side (towards the wall)
+    quad = np.round(p.xy[[J["r_shoulder"], J["l_shoulder"], J["l_hip"], J["r_hip"]]]).astype(np.int32)
+    dress = np.zeros((400, 240), np.uint8)
+    cv2.fillConvexPoly(dress, quad, 1)
+    # the dress flares out under the forearm to its bone
+    flare = np.array([sh, el, wr, wr - (out_x * 0.0, -0.3 * ts), p.point("r_hip")]).round().astype(np.int32)
+    cv2.fillPoly(dress, [flare], 1)
+    stripes = (ys // 4).astype(int) % 2 == 0
+    img[dress > 0] = np.where(stripes[dress > 0][:, None], navy, white)
+    mask[dress > 0] = 1
+    # the bare arms, each a band beside its bone on the wall's side (the right forearm's bone on its inner edge)
+    for a, b in ARMS:
+        pa, pb = p.point(a), p.point(b)
+        shift = np.array((out_x * 0.05 * ts, 0.0)) if (a, b) == ("r_elbow", "r_wrist") else np.zeros(2)
+        on = segment_distance(xs, ys, pa + shift, pb + shift) <= 0.05 * ts
+        img[on], mask[on] = skin, 1
+    head = np.hypot(xs - p.point("nose")[0], ys - p.point("nose")[1]) <= 0.25 * ts
+    img[head], mask[head] = skin, 1
+    b = WarpBackend()
+    state = b.encode_sources([img], [p], [mask.astype(np.float32)])
+    elbow = sh + np.array((out_x, 0.05)) * float(np.linalg.norm(el - sh))  # out to the side, the forearm up
+    wrist = elbow + np.array((0.0, -1.0)) * float(np.linalg.norm(wr - el))
+    target = p.moved("r_elbow", *elbow).moved("r_wrist", *wrist)
+    out = b.render(state, target).astype(int)
+    raised = segment_distance(xs, ys, elbow + 0.15 * (wrist - elbow), elbow + 0.85 * (wrist - elbow)) <= 0.12 * ts
+    navy_up = (np.abs(out - navy).sum(axis=2) < 60) & raised
+    assert (np.abs(out - skin).sum(axis=2) < 40)[raised].sum() > 100  # the forearm is there
+    assert navy_up.sum() < 5, f"{navy_up.sum()} pixels of the dress's navy on the raised forearm"
