@@ -108,12 +108,13 @@ def blend_distance(pixels: np.ndarray, colours: np.ndarray) -> np.ndarray:
 def arm_colours(lab: np.ndarray, sub: np.ndarray, k: int, pose: Pose, origin_rc, ts: float,
                 beside: np.ndarray | None = None, skin: np.ndarray | None = None):
     """Arm ``k``'s pixels in ``sub`` (labels over a box at the photo's (row, column) ``origin_rc``, ``lab`` its CIELAB
-    pixels) and its own colours: (rows, columns, whether each lies along its bone (within ARM_CORE), their colours,
-    the arm's two main colours, sampled along the bone, and, with ``beside``, which of its pixels are the arm
-    whatever their colour (None: none are) and which are not the arm whatever their colour (``skin``: the face's,
-    face_skin)), or None for an arm not there or too small to tell. Of those colours, one seen on one side of the
-    bone only and near one of the colours ``beside`` (the part the arm lies against) is that part's, not the
-    arm's."""
+    pixels) and its own colours: (rows, columns, which of them are the arm's whatever their colour (along its bone,
+    within ARM_CORE, but for what the rules below make the arm's only by its colour), their colours, the arm's one
+    or two main colours, sampled along the bone, and, with ``beside``, which of its pixels are the arm whatever their
+    colour past the bone (None: none are) and, with ``skin`` too (the face's, face_skin), which are not the arm
+    whatever their colour), or None for an arm not there or too small to tell. Of those colours, one seen on one
+    side of the bone only and near one of the colours ``beside`` (the part the arm lies against) is that part's,
+    not the arm's."""
     a, b = PART_LIMBS[PART_NAMES[k - 1]]
     if not (pose.present[a] and pose.present[b]):
         return None
@@ -134,8 +135,8 @@ def arm_colours(lab: np.ndarray, sub: np.ndarray, k: int, pose: Pose, origin_rc,
     # Past the bone on the side where an upper arm meets the background, nothing of the torso it lies against
     # shows: whatever its colour, that is the arm. A bone detected along a bare arm's inner edge, over the dress,
     # sampled the lace and the shaded skin; the lit outer half went to the torso and stayed beside it as a strip of
-    # skin when the arm was raised (fashion-real/3, 50). Not a forearm: a skirt or a shirt's tail flares out past
-    # a hanging forearm and hand.
+    # skin when the arm was raised (fashion-real/3, 50). Not past a forearm: a skirt or a shirt's tail flares out
+    # past a hanging forearm and hand.
     past = rim_c = None
     off_skin = np.zeros(len(ys), bool)
     upper = PART_NAMES[k - 1].endswith("upper_arm")
@@ -153,7 +154,9 @@ def arm_colours(lab: np.ndarray, sub: np.ndarray, k: int, pose: Pose, origin_rc,
                 # cloth beside it, whatever its colour, even along the bone. A hanging forearm's bone lies off its
                 # middle towards the body, and the stripes, the print or the shorts beside it were the arm's (the
                 # torso's three main colours miss a print's others): raised, the arm carried a strip of them
-                # (fashion-real/14, 29, 44, 52). Not at the joint the bone starts from (a sleeve's cuff by the elbow).
+                # (fashion-real/14, 29, 44, 52). Not at the joint the bone starts from (a sleeve's cuff by the
+                # elbow). Past the wrist too (the cloth beside a hand went up round it: 14, 15, 21, 44, 52); the
+                # hand itself is its landmarks' or the hand's piece's (arms_by_colour), whatever its colour.
                 off_skin = ~outer_half & ~skin_like(colours, skin) & (t > 0.05)
     own = main_colours(colours[along], 2)
     if past is not None and rim_c is not None and len(own) > 1:
@@ -186,8 +189,9 @@ def arm_colours(lab: np.ndarray, sub: np.ndarray, k: int, pose: Pose, origin_rc,
 
 
 def skin_like(colours: np.ndarray, skin: np.ndarray) -> np.ndarray:
-    """(n,) whether each of ``colours`` (CIELAB, (n, 3)) could be the skin ``skin`` (the face's) in light or shade:
-    its hue within SKIN_HUE degrees and its chroma at least SKIN_CHROMA of the face's."""
+    """(n,) whether each of ``colours`` (CIELAB, OpenCV's 8-bit scale, (n, 3)) could be the skin ``skin`` (the
+    face's) in light or shade: its hue within SKIN_HUE degrees, its chroma at least SKIN_CHROMA of the face's, and not
+    near black (lightness 30 of 255: hue means nothing there)."""
     a, b = colours[:, 1] - 128.0, colours[:, 2] - 128.0
     sa, sb = skin[1] - 128.0, skin[2] - 128.0
     dh = np.abs((np.degrees(np.arctan2(b, a) - np.arctan2(sb, sa)) + 180.0) % 360.0 - 180.0)
@@ -197,21 +201,32 @@ def skin_like(colours: np.ndarray, skin: np.ndarray) -> np.ndarray:
 def face_skin(lab: np.ndarray, mask: np.ndarray, pose: Pose, origin_rc) -> np.ndarray | None:
     """The face's skin (the CIELAB median of ``lab`` over ``mask``, a box at the photo's (row, column)
     ``origin_rc``) on the cheeks below the eyes, or None without a face or with too little colour to tell skin by
-    (FACE_CHROMA). Seen from the back, mediapipe still places the eyes, and the sample is the hair: skin-coloured
-    in hue where the hair is brown or blond, so a bare arm beside a striped back is told as on the front."""
+    (FACE_CHROMA). Below means from the eyes towards the nose, so a tilted head is sampled on its cheeks too. Seen
+    from the back, mediapipe still places the eyes, and the sample is the hair: skin-coloured in hue where the hair
+    is brown or blond, so a bare arm beside a striped back is told as on the front. (engine.hair samples the face
+    round the nose for its own test, whole colours blurred, lightness and all.)"""
     n, er, el = J["nose"], J["r_eye"], J["l_eye"]
     if not (pose.present[n] and pose.present[er] and pose.present[el]):
         return None
-    ys, xs = np.nonzero(mask)
-    px, py = xs + float(origin_rc[1]), ys + float(origin_rc[0])
-    near = np.zeros(len(ys), bool)
+    down = pose.xy[n] - (pose.xy[er] + pose.xy[el]) / 2
+    down = down / max(float(np.linalg.norm(down)), 1e-6)
+    discs = []
     for e in (er, el):
         dv = float(np.linalg.norm(pose.xy[e] - pose.xy[n]))
-        c = pose.xy[e] + np.array([0.0, 0.9 * dv])
-        near |= np.hypot(px - c[0], py - c[1]) <= max(1.5, 0.35 * dv)
-    if near.sum() < 10:
+        discs.append((pose.xy[e] + 0.9 * dv * down - (origin_rc[1], origin_rc[0]), max(1.5, 0.35 * dv)))
+    samples = []
+    for (cx, cy), r in discs:  # each cheek's window only: the whole person's box took 4-14 ms on a 1080p frame
+        y0, y1 = max(0, int(cy - r)), min(mask.shape[0], int(cy + r) + 1)
+        x0, x1 = max(0, int(cx - r)), min(mask.shape[1], int(cx + r) + 1)
+        if y0 >= y1 or x0 >= x1:
+            continue
+        ys, xs = np.mgrid[y0:y1, x0:x1]
+        on = mask[y0:y1, x0:x1] & (np.hypot(xs - cx, ys - cy) <= r)
+        samples.append(lab[y0:y1, x0:x1][on])
+    pixels = np.concatenate(samples) if samples else np.zeros((0, 3))
+    if len(pixels) < 10:
         return None
-    med = np.median(lab[ys[near], xs[near]].astype(np.float32), axis=0)
+    med = np.median(pixels.astype(np.float32), axis=0)
     return med if np.hypot(med[1] - 128.0, med[2] - 128.0) >= FACE_CHROMA else None
 
 
@@ -229,7 +244,8 @@ def _beside_torso(pose: Pose, a, u, ts: float) -> int | None:
 def _rim(sub: np.ndarray, ys, xs, width: float) -> np.ndarray:
     """Which of the pixels (``ys``, ``xs``) of ``sub`` lie within ``width`` of the background but not on its edge
     (the mask's soft edge there is the wall's colour blended in)."""
-    d = cv2.distanceTransform((sub != 0).astype(np.uint8), cv2.DIST_L2, 3)[ys, xs]
+    # outside the box is the background, as for _outline_side
+    d = cv2.distanceTransform(np.pad((sub != 0).astype(np.uint8), 1), cv2.DIST_L2, 3)[ys + 1, xs + 1]
     return (d > 1.5) & (d <= width + 1.5)
 
 

@@ -89,7 +89,7 @@ def test_a_bare_forearm_raised_from_beside_a_striped_dress_leaves_the_stripes():
     dress = np.zeros((400, 240), np.uint8)
     cv2.fillConvexPoly(dress, quad, 1)
     # the dress flares out under the forearm to its bone
-    flare = np.array([sh, el, wr, wr - (out_x * 0.0, -0.3 * ts), p.point("r_hip")]).round().astype(np.int32)
+    flare = np.array([sh, el, wr, wr + (0.0, 0.3 * ts), p.point("r_hip")]).round().astype(np.int32)
     cv2.fillPoly(dress, [flare], 1)
     stripes = (ys // 4).astype(int) % 2 == 0
     img[dress > 0] = np.where(stripes[dress > 0][:, None], navy, white)
