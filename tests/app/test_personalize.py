@@ -245,13 +245,18 @@ def test_plan_defaults_and_commands(tmp_path):
     init = tiny_attention(tmp_path / "current.safetensors")
     photos = [str(p) for p in person_photos(tmp_path, 2)]
     plan = P.make_plan("Anna", "attention", photos, init=init)
-    assert plan.image_size == (64, 32) and plan.width == 0.25  # the current weights' own config
+    # the current weights' own config, the size raised to the backend's personal size where that is larger
+    from training.protocol import PERSONAL
+
+    own = tuple(PERSONAL["attention"].get("size", (64, 32)))
+    size = own if own[0] * own[1] > 64 * 32 else (64, 32)
+    assert plan.image_size == size and plan.width == 0.25
     assert (plan.minutes, plan.batch, plan.augment) == (P.DEFAULT_MINUTES, 8, True) and plan.steps >= 10000
     P.check_plan(plan)
     fit = P.fit_command(plan, tmp_path / "ds", tmp_path / "runs", 2)
     assert fit[1:4] == ["-m", "training.cli", "fit"] and fit[fit.index("--init") + 1] == str(init)
     assert "--width" not in fit and fit[fit.index("--batch") + 1] == "2" and "--augment" in fit
-    assert fit[fit.index("--time-budget") + 1] == "10" and fit[fit.index("--size") + 1] == "64x32"
+    assert fit[fit.index("--time-budget") + 1] == "10" and fit[fit.index("--size") + 1] == f"{size[0]}x{size[1]}"
     scratch = P.make_plan("Anna", "attention", photos)
     from engine.backends.attention import AttentionBackend
 

@@ -210,7 +210,10 @@ def test_personalize_runs_the_apps_pipeline_end_to_end(tmp_path):
                    "-o", out.name, "--clock", "cpu", cwd=tmp_path)  # relative paths, as a shell user types them
     assert proc.returncode == 0, proc.stderr
     meta = read_meta(out)
-    assert meta.backend == "attention" and meta.label == "anna" and tuple(meta.image_size) == (128, 64)
+    from training.protocol import PERSONAL  # the starter's 128x64, raised to the plan's own size
+
+    size = tuple(PERSONAL["attention"].get("size", (128, 64)))
+    assert meta.backend == "attention" and meta.label == "anna" and tuple(meta.image_size) == size
     assert video.read_bytes() == before
     runs = list((tmp_path / "anna.work" / "runs").iterdir())
     assert len(runs) == 1

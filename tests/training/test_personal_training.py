@@ -128,13 +128,14 @@ def test_a_plan_fine_tunes_a_starter_with_the_personal_recipe(tmp_path, monkeypa
     starter = str(starter_weights("attention"))
     plan = P.make_plan("anna", "attention", video=str(tmp_path / "v.mp4"), init=starter)
     own = P.PERSONAL["attention"]
-    assert plan.image_size == (128, 64) and plan.width == 0.25  # the starter's own (steps beat pixels)
+    size = tuple(own.get("size", (128, 64)))  # the starter's 128x64 raised to the plan's own size, if it has one
+    assert plan.image_size == size and plan.width == 0.25
     fit = P.fit_command(plan, tmp_path / "ds", tmp_path / "runs", 8)
 
     def arg(flag):
         return fit[fit.index(flag) + 1]
 
-    assert arg("--size") == "128x64" and arg("--clock") == "wall" and arg("--schedule") == "cosine"
+    assert arg("--size") == f"{size[0]}x{size[1]}" and arg("--clock") == "wall" and arg("--schedule") == "cosine"
     assert float(arg("--lr-mult")) == own["lr_mult"]
     # the whole budget (measured better than stopping early), unless a backend's plan says otherwise
     assert ("--patience" in fit) == bool(own.get("patience", P.DEFAULT_PATIENCE))
