@@ -51,7 +51,8 @@ CLOCKS = ("wall", "cpu")     # what the time budget counts: the app's minutes, o
 # networks are convolutional: 128x64 weights load at 256x128). At minutes of CPU steps mostly beat pixels (spgnet
 # after the same ~2.4 CPU-minutes: 87 steps at 128x64 scored SSIM 0.726 / L1 0.083 as the app shows it, 30 steps at
 # 256x128 0.711 / 0.096; attention at 256x128 gained on the far third, lost L1 and PCKh: personalize-measured.md).
-# Only attention's plan has one, 192x96: ~950 steps in its 10 CPU-minutes against ~1,800 at 128x64, two fits
+# Attention's and pnr's plans have one, 192x96 (pnr's below); attention: ~950 steps in its 10 CPU-minutes against
+# ~1,800 at 128x64, two fits
 # through the whole pipeline paired against the README table's 128x64 model on the 24 held-out dance pairs
 # (2026-12-07 night): SSIM +0.0027 and +0.0021 (+-0.0037), the far third +0.0074 and +0.0071, L1 +0.0015 and
 # +0.0019 (+-0.0014; far -0.0005 and -0.0003), PCKh 0.905 -> 0.90: +0.030 over warp, the far third +0.024-0.025.
@@ -76,7 +77,10 @@ PERSONAL = {
     # term also compares MobileNetV2's second stage (stride 4; the recipe's own is the first alone, standing in for
     # the paper's VGG conv1_2): on one prepared set, the same fit, paired on the 24 held-out pairs, PCKh 0.86 ->
     # 0.91 (+0.05 +-0.03; warp's 0.89), SSIM -0.0015 +-0.0018, L1 level (2026-12-05).
-    "pnr": {"lr_mult": 0.5, "recipe": {"perceptual_depths": [0, 1]}},
+    # It fine-tunes at 192x96 (two fits, 2026-12-07 night, ~540 steps and its refiner against the table's 1,226,
+    # paired against the README table's pnr on the 24 held-out dance pairs: SSIM +0.0044 and +0.0050 (+-0.0019),
+    # L1 -0.0023 and -0.0021 (+-0.0009), PCKh 0.91 -> 0.93, the far third +0.003: +0.039 over warp, far +0.028).
+    "pnr": {"lr_mult": 0.5, "recipe": {"perceptual_depths": [0, 1]}, "size": (192, 96)},
     # dgan: Adam 1e-3. With its L1 and perceptual terms (training/recipes/dgan.py GANLESS) the held-out check at
     # 128x64 after ~220 steps: 0.73 SSIM at 1e-3, and without those terms 0.60 at 1e-3, 0.59 at 2e-4 (the old
     # recipe's best after 781 steps: 0.603); eval_person after 10 CPU-minutes 0.742 / 0.078 / 0.87 against the
