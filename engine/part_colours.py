@@ -148,7 +148,7 @@ def arm_colours(lab: np.ndarray, sub: np.ndarray, k: int, pose: Pose, origin_rc,
             if upper:
                 past = (t > 0) & (t <= 1) & outer_half  # from the shoulder's joint to the elbow's
             rim = _rim(sub, ys, xs, ARM_CORE * ts) & middle & outer_half
-            rim_c = main_colours(colours[rim], 2) if rim.sum() >= 20 else None
+            rim_c = main_colours(colours[rim], 2) if upper and rim.sum() >= 20 else None  # read with ``past`` only
             if skin is not None and rim.sum() >= 20 and skin_like(np.median(colours[rim], axis=0)[None], skin)[0]:
                 # The arm is bare where it meets the wall: on the torso's side of its bone, what is not skin is the
                 # cloth beside it, whatever its colour, even along the bone. A hanging forearm's bone lies off its
