@@ -106,7 +106,7 @@ def blend_distance(pixels: np.ndarray, colours: np.ndarray) -> np.ndarray:
 
 
 def arm_colours(lab: np.ndarray, sub: np.ndarray, k: int, pose: Pose, origin_rc, ts: float,
-                beside: np.ndarray | None = None, skin: np.ndarray | None = None):
+                beside: np.ndarray | None = None, skin: np.ndarray | None = None, outline=None):
     """Arm ``k``'s pixels in ``sub`` (labels over a box at the photo's (row, column) ``origin_rc``, ``lab`` its CIELAB
     pixels) and its own colours: (rows, columns, which of them are the arm's whatever their colour (along its bone,
     within ARM_CORE, but for what the rules below make the arm's only by its colour), their colours, the arm's one
@@ -114,7 +114,7 @@ def arm_colours(lab: np.ndarray, sub: np.ndarray, k: int, pose: Pose, origin_rc,
     colour past the bone (None: none are) and, with ``skin`` too (the face's, face_skin), which are not the arm
     whatever their colour), or None for an arm not there or too small to tell. Of those colours, one seen on one
     side of the bone only and near one of the colours ``beside`` (the part the arm lies against) is that part's,
-    not the arm's."""
+    not the arm's. ``outline``: ``outline_maps(sub)`` where the caller looks at several arms of one box."""
     a, b = PART_LIMBS[PART_NAMES[k - 1]]
     if not (pose.present[a] and pose.present[b]):
         return None
@@ -142,12 +142,14 @@ def arm_colours(lab: np.ndarray, sub: np.ndarray, k: int, pose: Pose, origin_rc,
     upper = PART_NAMES[k - 1].endswith("upper_arm")
     torso_side = _beside_torso(pose, (ax, ay), (ux, uy), ts) if beside is not None else None
     if torso_side is not None:
-        outer = _outline_side(sub, ys, xs, middle, side)
+        near_bg, depth = outline if outline is not None else outline_maps(sub)
+        outer = _outline_side(near_bg, ys, xs, middle, side)
         if outer is not None and outer != torso_side:
             outer_half = (side >= 0) == bool(outer)
             if upper:
                 past = (t > 0) & (t <= 1) & outer_half  # from the shoulder's joint to the elbow's
-            rim = _rim(sub, ys, xs, ARM_CORE * ts) & middle & outer_half
+            d = depth[ys, xs]  # not on the outline itself: the mask's soft edge there is the wall's colour blended in
+            rim = (d > 1.5) & (d <= ARM_CORE * ts + 1.5) & middle & outer_half
             rim_c = main_colours(colours[rim], 2) if upper and rim.sum() >= 20 else None  # read with ``past`` only
             if skin is not None and rim.sum() >= 20 and skin_like(np.median(colours[rim], axis=0)[None], skin)[0]:
                 # The arm is bare where it meets the wall: on the torso's side of its bone, what is not skin is the
@@ -241,20 +243,19 @@ def _beside_torso(pose: Pose, a, u, ts: float) -> int | None:
     return int(u[0] * (c[1] - a[1]) - u[1] * (c[0] - a[0]) >= 0)
 
 
-def _rim(sub: np.ndarray, ys, xs, width: float) -> np.ndarray:
-    """Which of the pixels (``ys``, ``xs``) of ``sub`` lie within ``width`` of the background but not on its edge
-    (the mask's soft edge there is the wall's colour blended in)."""
-    # outside the box is the background, as for _outline_side
-    d = cv2.distanceTransform(np.pad((sub != 0).astype(np.uint8), 1), cv2.DIST_L2, 3)[ys + 1, xs + 1]
-    return (d > 1.5) & (d <= width + 1.5)
+def outline_maps(sub: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(which pixels of ``sub`` touch its background, how far each of its person's pixels lies from it), outside
+    the box counting as background: where an arm meets the wall, and its rim along it (arm_colours)."""
+    person = (sub != 0).astype(np.uint8)
+    near_bg = cv2.dilate(1 - person, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=1)
+    return near_bg, cv2.distanceTransform(np.pad(person, 1), cv2.DIST_L2, 3)[1:-1, 1:-1]
 
 
-def _outline_side(sub: np.ndarray, ys, xs, middle, side) -> int | None:
-    """Which side of its bone (0: side < 0, 1: side >= 0) an arm's part meets the background along its middle, or
-    None where it meets it on both (an arm hanging apart from the body) or not at all (an arm across the chest)."""
-    bg = cv2.dilate((sub == 0).astype(np.uint8), np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT,
-                    borderValue=1)
-    edge = middle & (bg[ys, xs] > 0)
+def _outline_side(near_bg: np.ndarray, ys, xs, middle, side) -> int | None:
+    """Which side of its bone (0: side < 0, 1: side >= 0) an arm's part meets the background (``near_bg``,
+    outline_maps) along its middle, or None where it meets it on both (an arm hanging apart from the body) or not
+    at all (an arm across the chest)."""
+    edge = middle & (near_bg[ys, xs] > 0)
     if edge.sum() < 10:
         return None
     pos = float((side[edge] >= 0).mean())
@@ -303,11 +304,12 @@ def arms_by_colour(labels: np.ndarray, image: np.ndarray, pose: Pose, view=None)
     torso_c = main_colours(lab[torso].astype(np.float32), 3)
     ts = body_scale(pose)
     skin = face_skin(lab, sub > 0, pose, (r0, c0))
+    outline = outline_maps(sub)
     out = labels.copy()
     changed = np.zeros(sub.shape, bool)
     d_arm_at = np.zeros(sub.shape, np.float32)  # a taken pixel's distance to its arm's colours
     for k in ARM_LABELS:
-        arm = arm_colours(lab, sub, k, pose, (r0, c0), ts, beside=torso_c, skin=skin)
+        arm = arm_colours(lab, sub, k, pose, (r0, c0), ts, beside=torso_c, skin=skin, outline=outline)
         if arm is None:
             continue
         ys, xs, along, colours, arm_c, past, off_skin = arm
